@@ -1,0 +1,83 @@
+// Package ordered runs work on a stream of items with several goroutines
+// and hands the results on in the order the items came, which is how
+// hashr's stages work in parallel and still keep their output in input
+// order (DESIGN.md).
+package ordered
+
+import (
+	"context"
+	"iter"
+	"sync"
+)
+
+// Map calls work on every item of in using up to workers goroutines, and
+// emit on each result in input order, from the caller's goroutine. At most
+// about 2*workers items are in flight, so memory stays bounded. Map stops at
+// the first error from emit, or when ctx is cancelled, and returns that
+// error; results not yet emitted are dropped, and work may still be running
+// on items already taken when Map returns.
+func Map[T, R any](ctx context.Context, workers int, in iter.Seq[T], work func(T) R, emit func(R) error) error {
+	if workers < 1 {
+		workers = 1
+	}
+	type slot struct {
+		item   T
+		result R
+		done   chan struct{}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	jobs := make(chan *slot)
+	pending := make(chan *slot, 2*workers) // in input order
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range jobs {
+				s.result = work(s.item)
+				close(s.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(pending)
+		defer close(jobs)
+		for item := range in {
+			s := &slot{item: item, done: make(chan struct{})}
+			select {
+			case pending <- s:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- s:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	var err error
+	for s := range pending {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			err = ctx.Err()
+			break
+		}
+		if err = emit(s.result); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		wg.Wait()
+	}
+	// On an error the feeder may be blocked inside in (a read of stdin, say):
+	// it and the workers see the cancellation and end on their own, and the
+	// caller need not wait for that.
+	return err
+}

@@ -1,0 +1,106 @@
+// Package records defines hashr's NDJSON record contract (../shared/DESIGN.md):
+// the four record types that flow between stages, a streaming reader and a
+// writer. A record keeps the fields it does not know, so a stage that decodes,
+// changes and re-encodes a record never drops what a user added with jq, and
+// records of types a stage does not handle pass through as the exact bytes read.
+package records
+
+// Record types, the value of every record's "type" field.
+const (
+	TypeSource = "source"
+	TypeFile   = "file"
+	TypeError  = "error"
+	TypeEnd    = "end"
+)
+
+// Record is one of the typed records: *Source, *File, *Error or *End.
+type Record interface {
+	// RecordType is the value of the record's "type" field.
+	RecordType() string
+	// extraFields gives access to the fields the type does not declare.
+	extraFields() *Extra
+}
+
+// Source is one thing to process: a package, an archive, an image.
+type Source struct {
+	Repo        string `json:"repo,omitempty"`
+	RepoPath    string `json:"repo_path,omitempty"`
+	ID          string `json:"id,omitempty"`
+	URI         string `json:"uri,omitempty"`
+	Format      string `json:"format,omitempty"`
+	Size        *int64 `json:"size,omitempty"`
+	Mtime       string `json:"mtime,omitempty"`
+	QuickSHA256 string `json:"quick_sha256,omitempty"`
+	Description string `json:"description,omitempty"`
+	Local       string `json:"local,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+
+	Extra Extra `json:"-"`
+}
+
+// File is one regular file found inside a source.
+type File struct {
+	Source  string `json:"source,omitempty"`
+	Path    string `json:"path"`
+	PathRaw string `json:"path_raw,omitempty"`
+	Size    *int64 `json:"size,omitempty"`
+	// Mode holds the permission bits (with setuid, setgid and sticky) as
+	// octal digits, e.g. "0755", the way ls and stat show them.
+	Mode  string `json:"mode,omitempty"`
+	Mtime string `json:"mtime,omitempty"`
+	Local string `json:"local,omitempty"`
+
+	MD5    string `json:"md5,omitempty"`
+	SHA1   string `json:"sha1,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	SHA512 string `json:"sha512,omitempty"`
+	CRC32  string `json:"crc32,omitempty"`
+	BLAKE3 string `json:"blake3,omitempty"`
+	SSDEEP string `json:"ssdeep,omitempty"`
+	TLSH   string `json:"tlsh,omitempty"`
+	MIME   string `json:"mime,omitempty"`
+	Seen   *bool  `json:"seen,omitempty"`
+
+	Extra Extra `json:"-"`
+}
+
+// Error reports something that failed. Source holds the source's sha256, or
+// before that is known its uri; ID and URI name the source for people.
+type Error struct {
+	Stage   string `json:"stage"`
+	Source  string `json:"source,omitempty"`
+	ID      string `json:"id,omitempty"`
+	URI     string `json:"uri,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+
+	Extra Extra `json:"-"`
+}
+
+// End closes a source: what the stages emitted for it and the time each spent.
+type End struct {
+	Source string `json:"source"`
+	Files  int64  `json:"files"`
+	Errors int64  `json:"errors"`
+	Bytes  int64  `json:"bytes"`
+	// MS maps a stage name to the wall milliseconds it spent on the source.
+	MS map[string]int64 `json:"ms,omitempty"`
+
+	Extra Extra `json:"-"`
+}
+
+func (*Source) RecordType() string { return TypeSource }
+func (*File) RecordType() string   { return TypeFile }
+func (*Error) RecordType() string  { return TypeError }
+func (*End) RecordType() string    { return TypeEnd }
+
+func (r *Source) extraFields() *Extra { return &r.Extra }
+func (r *File) extraFields() *Extra   { return &r.Extra }
+func (r *Error) extraFields() *Extra  { return &r.Extra }
+func (r *End) extraFields() *Extra    { return &r.Extra }
+
+// Int64 returns a pointer to n, for the optional size fields.
+func Int64(n int64) *int64 { return &n }
+
+// Bool returns a pointer to b, for the optional seen field.
+func Bool(b bool) *bool { return &b }

@@ -1,0 +1,200 @@
+package records
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Raw is one record as read: its type and its exact bytes. A stage decodes
+// the records it handles and writes every other Raw back unchanged.
+type Raw struct {
+	Type string
+	// Line is the record's JSON object as read, without the newline.
+	Line []byte
+	// Where names the record's place in the input, e.g. "stdin:12".
+	Where  string
+	fields map[string]json.RawMessage
+}
+
+// Decode returns the typed record for a raw one of a type this package
+// defines. It fails for other types and for fields of the wrong JSON type.
+func (r *Raw) Decode() (Record, error) {
+	rec := New(r.Type)
+	if rec == nil {
+		return nil, fmt.Errorf("%s: unknown record type %q", r.Where, r.Type)
+	}
+	if err := decodeFields(rec, r.Line, r.fields); err != nil {
+		return nil, &LineError{Where: r.Where, Err: fmt.Errorf("%s record: %w", r.Type, err)}
+	}
+	return rec, nil
+}
+
+// LineError is a line of input that is not a record. Reading goes on with
+// the next line.
+type LineError struct {
+	Where string // "stdin:12" or "FILE:12"
+	Err   error
+}
+
+func (e *LineError) Error() string { return e.Where + ": " + e.Err.Error() }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// Reader reads NDJSON records from a stream, with no limit on line length.
+// Blank lines are skipped.
+type Reader struct {
+	name string
+	r    *bufio.Reader
+	line int
+}
+
+// NewReader reads records from r; name ("stdin" or a file name) prefixes
+// the line numbers in errors.
+func NewReader(r io.Reader, name string) *Reader {
+	return &Reader{name: name, r: bufio.NewReaderSize(r, 256<<10)}
+}
+
+// Next returns the next record. At the end of input it returns io.EOF. A
+// line that is not a JSON object with a string "type" gives a *LineError,
+// after which Next may be called again for the following line. Any other
+// error is a failure to read the stream.
+func (r *Reader) Next() (*Raw, error) {
+	for {
+		line, err := r.readLine()
+		if len(line) == 0 && err != nil {
+			return nil, err
+		}
+		r.line++
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		where := fmt.Sprintf("%s:%d", r.name, r.line)
+		var fields map[string]json.RawMessage
+		if jerr := json.Unmarshal(line, &fields); jerr != nil {
+			return nil, &LineError{Where: where, Err: describeSyntax(jerr, line)}
+		}
+		typ, terr := typeOf(fields)
+		if terr != nil {
+			return nil, &LineError{Where: where, Err: terr}
+		}
+		return &Raw{Type: typ, Line: line, Where: where, fields: fields}, nil
+	}
+}
+
+// readLine returns the next line without its newline, however long it is.
+func (r *Reader) readLine() ([]byte, error) {
+	line, err := r.r.ReadSlice('\n')
+	if err == nil || !errors.Is(err, bufio.ErrBufferFull) {
+		// Copy: the slice points into the reader's buffer.
+		return bytes.Clone(bytes.TrimSuffix(line, []byte{'\n'})), err
+	}
+	buf := bytes.Clone(line)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		line, err = r.r.ReadSlice('\n')
+		buf = append(buf, line...)
+	}
+	return bytes.TrimSuffix(buf, []byte{'\n'}), err
+}
+
+func describeSyntax(err error, line []byte) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("not a JSON object: %v (at byte %d)", se, se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("not a JSON object: the line holds a JSON %s", te.Value)
+	}
+	return fmt.Errorf("not a JSON object: %v", err)
+}
+
+// Writer writes NDJSON records. Records are collected in a buffer that only
+// ever holds whole records, and each write to the underlying stream carries
+// whole records, so a reader downstream never sees half of one even when
+// this process dies between writes. A buffered record reaches the stream
+// within FlushDelay, on Flush, or when the buffer fills. Safe for use by
+// several goroutines.
+type Writer struct {
+	mu    sync.Mutex
+	w     io.Writer
+	buf   bytes.Buffer
+	err   error
+	timer *time.Timer
+}
+
+// FlushDelay bounds how long a record may wait in a Writer's buffer, so a
+// slow stage downstream still gets its input promptly.
+const FlushDelay = 100 * time.Millisecond
+
+const writerBufferSize = 64 << 10
+
+// NewWriter writes records to w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Write encodes one typed record.
+func (w *Writer) Write(rec Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if err := appendRecord(&w.buf, rec); err != nil {
+		return err // the buffer holds only whole records still
+	}
+	w.buf.WriteByte('\n')
+	return w.afterAppend()
+}
+
+// WriteRaw writes a record exactly as it was read.
+func (w *Writer) WriteRaw(r *Raw) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	w.buf.Write(r.Line)
+	w.buf.WriteByte('\n')
+	return w.afterAppend()
+}
+
+func (w *Writer) afterAppend() error {
+	if w.buf.Len() >= writerBufferSize {
+		return w.flushLocked()
+	}
+	if w.timer == nil {
+		w.timer = time.AfterFunc(FlushDelay, func() { _ = w.Flush() })
+	}
+	return nil
+}
+
+// Flush writes every buffered record to the underlying stream.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flushLocked()
+}
+
+func (w *Writer) flushLocked() error {
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	if w.err != nil || w.buf.Len() == 0 {
+		return w.err
+	}
+	_, err := w.w.Write(w.buf.Bytes())
+	w.buf.Reset()
+	if err != nil {
+		w.err = fmt.Errorf("writing records: %w", err)
+	}
+	return w.err
+}

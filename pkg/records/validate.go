@@ -1,0 +1,81 @@
+package records
+
+import (
+	"fmt"
+	"time"
+)
+
+// digestLengths is the hex length of each fixed-size digest field.
+var digestLengths = map[string]int{
+	"md5":    32,
+	"sha1":   40,
+	"sha256": 64,
+	"sha512": 128,
+	"crc32":  8,
+	"blake3": 64,
+}
+
+// CheckHex reports whether s is a digest of the named algorithm: lowercase
+// hex of the right length.
+func CheckHex(algo, s string) error {
+	want, ok := digestLengths[algo]
+	if !ok {
+		return fmt.Errorf("%s is not a fixed-length digest", algo)
+	}
+	if len(s) != want {
+		return fmt.Errorf("%s %q has %d characters, want %d hex digits", algo, s, len(s), want)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return fmt.Errorf("%s %q is not lowercase hex (character %d is %q)", algo, s, i+1, c)
+		}
+	}
+	return nil
+}
+
+// Validate checks the fields of a file record that later stages rely on:
+// a path, and digests that are lowercase hex of the right length.
+func (f *File) Validate() error {
+	if f.Path == "" {
+		return fmt.Errorf("file record has no path")
+	}
+	for algo, v := range map[string]string{
+		"md5": f.MD5, "sha1": f.SHA1, "sha256": f.SHA256,
+		"sha512": f.SHA512, "crc32": f.CRC32, "blake3": f.BLAKE3,
+	} {
+		if v == "" {
+			continue
+		}
+		if err := CheckHex(algo, v); err != nil {
+			return err
+		}
+	}
+	if f.Mtime != "" {
+		if _, err := time.Parse(time.RFC3339Nano, f.Mtime); err != nil {
+			return fmt.Errorf("mtime %q is not RFC 3339", f.Mtime)
+		}
+	}
+	return nil
+}
+
+// Validate checks the fields of a source record that later stages rely on.
+func (s *Source) Validate() error {
+	if s.URI == "" && s.Local == "" {
+		return fmt.Errorf("source record has neither uri nor local")
+	}
+	if s.SHA256 != "" {
+		if err := CheckHex("sha256", s.SHA256); err != nil {
+			return err
+		}
+	}
+	if s.QuickSHA256 != "" {
+		if err := CheckHex("sha256", s.QuickSHA256); err != nil {
+			return fmt.Errorf("quick_sha256: %w", err)
+		}
+	}
+	return nil
+}
+
+// Time formats t the way records carry times: RFC 3339 in UTC.
+func Time(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
