@@ -1,0 +1,87 @@
+package ordered
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestMapKeepsInputOrder(t *testing.T) {
+	var got []int
+	var running, most atomic.Int64
+	err := Map(context.Background(), 4, slices.Values(makeRange(500)), func(i int) int {
+		n := running.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+		running.Add(-1)
+		return i * 2
+	}, func(r int) error { got = append(got, r); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range got {
+		if r != i*2 {
+			t.Fatalf("result %d is %d: order not kept", i, r)
+		}
+	}
+	if len(got) != 500 {
+		t.Fatalf("%d results", len(got))
+	}
+	if most.Load() < 2 || most.Load() > 4 {
+		t.Fatalf("at most %d items ran at once, want between 2 and 4", most.Load())
+	}
+}
+
+func TestMapStopsAtEmitError(t *testing.T) {
+	stop := errors.New("stdout closed")
+	n := 0
+	err := Map(context.Background(), 2, slices.Values(makeRange(100)), func(i int) int { return i },
+		func(int) error {
+			n++
+			if n == 10 {
+				return stop
+			}
+			return nil
+		})
+	if !errors.Is(err, stop) || n != 10 {
+		t.Fatalf("err %v after %d emits", err, n)
+	}
+}
+
+func TestMapStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	forever := func(yield func(int) bool) {
+		for i := 0; ; i++ {
+			if !yield(i) {
+				return
+			}
+		}
+	}
+	n := 0
+	err := Map(ctx, 2, forever, func(i int) int { return i }, func(int) error {
+		if n++; n == 50 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func makeRange(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
