@@ -1,18 +1,21 @@
 # hashr — build, test, benchmark, man pages. See README.md.
-GO        ?= go
-BIN       ?= bin
-COMMANDS  := $(notdir $(wildcard cmd/hashr-*))
+GO  ?= go
+BIN ?= bin
 export CGO_ENABLED ?= 0
 
-.PHONY: build test test-short bench man fixtures clean
+.PHONY: build setup test test-short bench man fixtures clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# Debian tools and a first build, on a fresh Debian 12 machine.
+setup:
+	scripts/setup.sh
+
 # The whole suite, as CI runs it.
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 20m ./...
 
 test-short:
 	$(GO) test -short ./...
