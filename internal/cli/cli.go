@@ -179,31 +179,49 @@ func EnvName(flag string) string {
 	return "HASHR_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
+// DescribeEnv names, in each flag's help, the environment variable that
+// sets its default.
+func DescribeEnv(root *cobra.Command) {
+	visitFlags(root, func(f *pflag.Flag) {
+		if !strings.Contains(f.Usage, "[$HASHR_") {
+			f.Usage += " [$" + EnvName(f.Name) + "]"
+		}
+	})
+}
+
 // applyEnvDefaults sets each flag whose HASHR_<FLAG> variable is set, before
 // the command line is parsed (so the command line still wins), and names the
 // variable in the flag's help.
 func applyEnvDefaults(root *cobra.Command) error {
+	DescribeEnv(root)
 	var firstErr error
+	visitFlags(root, func(f *pflag.Flag) {
+		env := EnvName(f.Name)
+		val, ok := os.LookupEnv(env)
+		if !ok {
+			return
+		}
+		if err := f.Value.Set(val); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("environment variable %s=%q: %v", env, val, err)
+		}
+		f.DefValue = f.Value.String()
+	})
+	return firstErr
+}
+
+// visitFlags calls f on every flag of every command once, --help excepted.
+func visitFlags(root *cobra.Command, f func(*pflag.Flag)) {
+	seen := map[*pflag.Flag]bool{}
 	visitCommands(root, func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.LocalNonPersistentFlags(), c.PersistentFlags()} {
-			fs.VisitAll(func(f *pflag.Flag) {
-				if f.Name == "help" || strings.Contains(f.Usage, "[$HASHR_") {
-					return
+			fs.VisitAll(func(fl *pflag.Flag) {
+				if fl.Name != "help" && !seen[fl] {
+					seen[fl] = true
+					f(fl)
 				}
-				env := EnvName(f.Name)
-				f.Usage += " [$" + env + "]"
-				val, ok := os.LookupEnv(env)
-				if !ok {
-					return
-				}
-				if err := f.Value.Set(val); err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("environment variable %s=%q: %v", env, val, err)
-				}
-				f.DefValue = f.Value.String()
 			})
 		}
 	})
-	return firstErr
 }
 
 // OnExit registers f to run when the command ends, however it ends:
