@@ -1,0 +1,137 @@
+// Package fetch is hashr-fetch: it makes each source's bytes local
+// (downloading remote ones, copying local ones only when asked) and sets the
+// source's local path and full SHA-256, verifying its size and any digest the
+// source record already carries.
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+)
+
+// Copy modes: when the bytes of a source are written into the work directory.
+const (
+	copyAuto   = "auto"   // download remote sources; use local ones where they are
+	copyAlways = "always" // also copy local sources into the work directory
+	copyNever  = "never"  // download nothing: remote sources fail
+)
+
+// options are hashr-fetch's flags, validated.
+type options struct {
+	workDir        string // absolute
+	copyMode       string
+	workers        int
+	connectTimeout time.Duration
+	idleTimeout    time.Duration
+	inputs         []string
+}
+
+// Main runs hashr-fetch with the given arguments and streams and returns
+// its exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	p := cli.New("hashr-fetch", stdin, stdout, stderr)
+	return p.Execute(NewCommand(p), args)
+}
+
+const long = `
+hashr-fetch reads records (from stdin, or from the NDJSON files named) and
+makes the bytes of each source record local: it sets "local" to an absolute
+path holding them and "sha256" to the SHA-256 of all of them, in one pass over
+the bytes. When the record has a "size", the bytes must have that size; when it
+already has a "sha256" (a registry digest, say), the bytes must hash to it.
+A record without a "size" gets one. Records of other types pass through unchanged, and the output keeps the input
+order.
+
+Sources whose uri is an absolute path or a file:// URL are used where they
+are, unless --copy always copies them into the work directory. http:// and
+https:// sources are downloaded into the work directory, named after the
+URL (a hash of it and the URL's base name, so no URL can name a file outside
+it). A download goes to NAME.part first and is renamed when complete and
+verified; an interrupted download is resumed from its .part file by a later
+run, and a complete one is reused without asking the server again.
+
+The work directory defaults to $XDG_CACHE_HOME/hashr/work, or
+~/.cache/hashr/work, and is created when first needed.
+
+A source that cannot be fetched (missing file, HTTP error, wrong size or
+digest, a URI scheme hashr-fetch does not handle yet such as s3://, gs:// or
+oci://) is not passed on: an error record naming its id and uri takes its
+place, the error is reported on stderr, and the run goes on.`
+
+const example = `  # Hash local sources where they are
+  hashr-scan /srv/debs | hashr-fetch | hashr-extract | hashr-hash
+
+  # Download sources listed as URLs into a work directory of your choice
+  hashr-scan --urls urls.txt | hashr-fetch --work /var/tmp/hashr-work --workers 8
+
+  # Copy even local sources (e.g. off a slow network share) before extracting
+  hashr-fetch --copy always --work /scratch sources.ndjson > fetched.ndjson
+
+  # Refuse to download anything: remote sources become error records
+  hashr-fetch --copy never < sources.ndjson`
+
+// NewCommand builds the hashr-fetch command; Main runs it, and the man page
+// generator reads it.
+func NewCommand(p *cli.Program) *cobra.Command {
+	var (
+		opts     options
+		workDir  string
+		copyMode string
+	)
+	cmd := p.Command("hashr-fetch [flags] [FILE...]",
+		"Make each source's bytes local and compute its SHA-256",
+		long, example,
+		func(ctx context.Context, args []string) error {
+			var err error
+			if opts.workDir, err = resolveWorkDir(workDir); err != nil {
+				return err
+			}
+			switch copyMode {
+			case copyAuto, copyAlways, copyNever:
+				opts.copyMode = copyMode
+			default:
+				return cli.Usagef("--copy %q: want auto, always or never", copyMode)
+			}
+			if opts.workers < 1 {
+				return cli.Usagef("--workers %d: want at least 1", opts.workers)
+			}
+			if opts.connectTimeout <= 0 || opts.idleTimeout <= 0 {
+				return cli.Usagef("--connect-timeout and --idle-timeout must be positive")
+			}
+			opts.inputs = args
+			return run(ctx, p, opts)
+		})
+	f := cmd.Flags()
+	f.StringVar(&workDir, "work", "", "directory for downloads and copies (default $XDG_CACHE_HOME/hashr/work or ~/.cache/hashr/work)")
+	f.StringVar(&copyMode, "copy", copyAuto, "when to write bytes into the work directory: auto (download remote sources only), always (copy local ones too), never (download nothing)")
+	f.IntVar(&opts.workers, "workers", 4, "sources fetched in parallel")
+	f.DurationVar(&opts.connectTimeout, "connect-timeout", 30*time.Second, "give up connecting to a server (and its TLS handshake) after this long")
+	f.DurationVar(&opts.idleTimeout, "idle-timeout", 60*time.Second, "give up on a download when the server sends nothing for this long")
+	return cmd
+}
+
+// resolveWorkDir returns the absolute work directory: the one given, or the
+// default under the user's cache directory. It is not created here: a run
+// that downloads and copies nothing leaves no directory behind.
+func resolveWorkDir(dir string) (string, error) {
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return "", cli.Usagef("finding a default work directory: %v (set --work)", err)
+		}
+		dir = filepath.Join(cache, "hashr", "work")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("resolving work directory %q: %w", dir, err)
+	}
+	return abs, nil
+}

@@ -1,0 +1,105 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// A fetcher makes the bytes of sources of one URI scheme local. A new scheme
+// (s3, gs, oci…) is a new fetcher registered in newFetchers.
+type fetcher interface {
+	// fetch makes the bytes at loc local and hashes them. It checks them
+	// against want before handing them on, and removes any file of its own
+	// that failed the check or was left incomplete (except a download's
+	// .part file, kept for resuming). loc is the source's uri, parsed.
+	fetch(ctx context.Context, loc *url.URL, want expected) (fetched, error)
+}
+
+// fetched is where a source's bytes are and what they hash to.
+type fetched struct {
+	local  string // absolute path
+	sha256 string // lowercase hex
+	size   int64
+}
+
+// expected is what the source record already says about its bytes.
+type expected struct {
+	uri    string // as written in the record: names the work file
+	size   *int64
+	sha256 string
+}
+
+// errMismatch marks bytes that are not the ones the record describes.
+var errMismatch = errors.New("mismatch")
+
+// check compares bytes of the given size and digest with what the record
+// says.
+func (e expected) check(size int64, sum string) error {
+	if e.size != nil && *e.size != size {
+		return fmt.Errorf("size %w: got %d bytes, the record says %d", errMismatch, size, *e.size)
+	}
+	if e.sha256 != "" && e.sha256 != sum {
+		return fmt.Errorf("sha256 %w: the bytes hash to %s, the record says %s", errMismatch, sum, e.sha256)
+	}
+	return nil
+}
+
+// checkSize compares a size known before reading (a stat, a Content-Length)
+// with the record's, so a mismatch fails before any bytes are read.
+func (e expected) checkSize(size int64, what string) error {
+	if e.size != nil && *e.size != size {
+		return fmt.Errorf("size %w: %s says %d bytes, the record says %d", errMismatch, what, size, *e.size)
+	}
+	return nil
+}
+
+// unsupportedScheme is a URI scheme no fetcher handles yet.
+type unsupportedScheme string
+
+func (s unsupportedScheme) Error() string {
+	return fmt.Sprintf("scheme %s is not supported yet", string(s))
+}
+
+// downloadsOff stands in for the remote fetchers under --copy never.
+type downloadsOff struct{}
+
+var errDownloadsOff = errors.New("downloading is off (--copy never)")
+
+func (downloadsOff) fetch(_ context.Context, loc *url.URL, _ expected) (fetched, error) {
+	return fetched{}, fmt.Errorf("fetching %s: %w", loc.Redacted(), errDownloadsOff)
+}
+
+// newFetchers returns the fetcher of every scheme hashr-fetch handles.
+// Local paths are scheme "file".
+func newFetchers(opts options, temps *tempFiles, note func(string, ...any)) map[string]fetcher {
+	local := &localFetcher{copy: opts.copyMode == copyAlways, workDir: opts.workDir, temps: temps}
+	var web fetcher = downloadsOff{}
+	if opts.copyMode != copyNever {
+		web = newHTTPFetcher(opts.workDir, opts.connectTimeout, opts.idleTimeout, note)
+	}
+	return map[string]fetcher{
+		"file":  local,
+		"http":  web,
+		"https": web,
+	}
+}
+
+// locate parses a source's uri: an absolute path (taken literally, so '#',
+// '?' and '%' in file names are just characters) or a URL.
+func locate(uri string) (*url.URL, error) {
+	if strings.HasPrefix(uri, "/") {
+		return &url.URL{Scheme: "file", Path: uri}, nil
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, fmt.Errorf("uri %q is neither an absolute path nor a URL: %w", uri, err)
+	}
+	if u.Scheme == "" {
+		return nil, fmt.Errorf("uri %q is neither an absolute path nor a URL", uri)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	return u, nil
+}

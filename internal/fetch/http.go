@@ -1,0 +1,374 @@
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+)
+
+// maxRestarts bounds how often one download starts again from zero because
+// the server would not resume it.
+const maxRestarts = 2
+
+// httpFetcher downloads http:// and https:// sources into the work
+// directory, resuming from a .part file left by an earlier run.
+type httpFetcher struct {
+	client      *http.Client
+	workDir     string
+	idleTimeout time.Duration
+	note        func(format string, args ...any) // verbose messages
+}
+
+func newHTTPFetcher(workDir string, connectTimeout, idleTimeout time.Duration, note func(string, ...any)) *httpFetcher {
+	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   connectTimeout,
+		ResponseHeaderTimeout: idleTimeout,
+		// The bytes are wanted exactly as served: offsets for resuming and
+		// sizes refer to them, not to a decompressed form.
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &httpFetcher{
+		client:      &http.Client{Transport: transport},
+		workDir:     workDir,
+		idleTimeout: idleTimeout,
+		note:        note,
+	}
+}
+
+func (h *httpFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (fetched, error) {
+	if err := os.MkdirAll(h.workDir, 0o755); err != nil {
+		return fetched{}, fmt.Errorf("creating work directory %s: %w", h.workDir, cli.Cause(err))
+	}
+	final := filepath.Join(h.workDir, workName(want.uri, loc))
+	part := final + ".part"
+	pf, err := openPart(ctx, part, h.note)
+	if err != nil {
+		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), err)
+	}
+	defer pf.Close()
+
+	if got, ok, err := h.reuse(ctx, final, want); err != nil || ok {
+		if ok {
+			_ = os.Remove(part) // made only to hold the lock
+		}
+		return got, err
+	}
+	d := &download{h: h, loc: loc, want: want, file: pf, path: part, sum: sha256.New()}
+	sum, err := d.run(ctx)
+	if err != nil {
+		if info, serr := pf.Stat(); serr == nil && info.Size() == 0 {
+			_ = os.Remove(part) // nothing to resume from
+		}
+		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), err)
+	}
+	if err := errors.Join(pf.Chmod(0o644), pf.Sync(), os.Rename(part, final)); err != nil {
+		return fetched{}, fmt.Errorf("downloading %s: keeping %s: %w", loc.Redacted(), final, err)
+	}
+	return fetched{local: final, sha256: sum, size: d.have}, nil
+}
+
+// reuse hashes a download finished by an earlier run, when there is one
+// and it fits the record; one that does not fit is removed, to be
+// downloaded again. Without a size in the record, any finished download is
+// taken: it was renamed from .part only once complete and verified.
+func (h *httpFetcher) reuse(ctx context.Context, final string, want expected) (fetched, bool, error) {
+	info, err := os.Stat(final)
+	if errors.Is(err, os.ErrNotExist) {
+		return fetched{}, false, nil
+	}
+	if err != nil {
+		return fetched{}, false, fmt.Errorf("checking earlier download %s: %w", final, cli.Cause(err))
+	}
+	if !info.Mode().IsRegular() || want.checkSize(info.Size(), "the earlier download") != nil {
+		h.note("%s does not fit the record (%d bytes); downloading it again", final, info.Size())
+		return fetched{}, false, removeStale(final)
+	}
+	f, err := os.Open(final)
+	if err != nil {
+		return fetched{}, false, fmt.Errorf("reading earlier download %s: %w", final, cli.Cause(err))
+	}
+	defer f.Close()
+	sum := sha256.New()
+	n, err := copyContext(ctx, sum, f)
+	if err != nil {
+		return fetched{}, false, fmt.Errorf("reading earlier download %s: %w", final, cli.Cause(err))
+	}
+	digest := hex.EncodeToString(sum.Sum(nil))
+	if err := want.check(n, digest); err != nil {
+		h.note("%s: %v; downloading it again", final, err)
+		return fetched{}, false, removeStale(final)
+	}
+	h.note("reusing %s", final)
+	return fetched{local: final, sha256: digest, size: n}, true, nil
+}
+
+func removeStale(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing stale download %s: %w", path, cli.Cause(err))
+	}
+	return nil
+}
+
+// download is one source's download into its locked .part file.
+type download struct {
+	h    *httpFetcher
+	loc  *url.URL
+	want expected
+	file *os.File // the .part file, positioned at its end
+	path string
+	sum  hash.Hash // of the file's bytes so far
+	have int64     // bytes in the file
+}
+
+// run brings the .part file to the whole source and returns its SHA-256.
+// On an error the .part file is kept for a later run to resume, unless its
+// bytes are known to be wrong.
+func (d *download) run(ctx context.Context) (string, error) {
+	if err := d.hashPart(ctx); err != nil {
+		return "", err
+	}
+	restarts := 0
+	restart := func(why string) error {
+		if restarts++; restarts > maxRestarts {
+			return fmt.Errorf("%s, %d times in a row", why, restarts)
+		}
+		d.h.note("%s: %s; starting again from byte 0", d.loc.Redacted(), why)
+		return d.truncate()
+	}
+	for {
+		more, err := d.request(ctx)
+		var again restartError
+		if errors.As(err, &again) {
+			if err := restart(string(again)); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if !more {
+			break
+		}
+	}
+	digest := hex.EncodeToString(d.sum.Sum(nil))
+	if err := d.want.check(d.have, digest); err != nil {
+		_ = d.truncate()
+		_ = os.Remove(d.path)
+		return "", fmt.Errorf("%w; removed the download", err)
+	}
+	return digest, nil
+}
+
+// hashPart hashes what an earlier run left in the .part file, so the
+// network bytes are read once; a part larger than the source is dropped.
+func (d *download) hashPart(ctx context.Context) error {
+	info, err := d.file.Stat()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", d.path, cli.Cause(err))
+	}
+	if info.Size() == 0 {
+		return nil
+	}
+	if d.want.size != nil && info.Size() > *d.want.size {
+		d.h.note("%s holds more bytes than the source has; starting again", d.path)
+		return d.truncate()
+	}
+	if _, err := d.file.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("reading %s: %w", d.path, cli.Cause(err))
+	}
+	n, err := copyContext(ctx, d.sum, io.LimitReader(d.file, info.Size()))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", d.path, cli.Cause(err))
+	}
+	d.have = n
+	d.h.note("resuming %s at byte %d", d.loc.Redacted(), n)
+	return nil
+}
+
+// truncate empties the .part file.
+func (d *download) truncate() error {
+	d.sum.Reset()
+	d.have = 0
+	if err := d.file.Truncate(0); err != nil {
+		return fmt.Errorf("emptying %s: %w", d.path, cli.Cause(err))
+	}
+	if _, err := d.file.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("emptying %s: %w", d.path, cli.Cause(err))
+	}
+	return nil
+}
+
+// restartError says why the server will not continue the .part file, so
+// the download starts again from byte 0.
+type restartError string
+
+func (e restartError) Error() string { return string(e) }
+
+// request sends one GET for the bytes not yet in the .part file and appends
+// what comes. more is true when the server sent only some of them, as a
+// server may, and another request should ask for the rest.
+func (d *download) request(ctx context.Context) (more bool, err error) {
+	t, err := d.h.get(ctx, d.loc, d.have)
+	if err != nil {
+		return false, err
+	}
+	defer t.close()
+	resp := t.resp
+	total := int64(-1) // the source's size, when the server says
+	rangeEnd := int64(-1)
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		if d.have > 0 {
+			d.h.note("%s: the server does not resume downloads; starting again from byte 0", d.loc.Redacted())
+			if err := d.truncate(); err != nil {
+				return false, err
+			}
+		}
+		total = resp.ContentLength
+	case resp.StatusCode == http.StatusPartialContent && d.have > 0:
+		cr, err := parseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil || cr.unsatisfied || cr.first != d.have {
+			return false, restartError(fmt.Sprintf("the server answered a request for bytes %d- with Content-Range %q",
+				d.have, resp.Header.Get("Content-Range")))
+		}
+		total, rangeEnd = cr.size, cr.last
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && d.have > 0:
+		// Asking for the bytes after a part that is already whole.
+		cr, err := parseContentRange(resp.Header.Get("Content-Range"))
+		complete := err == nil && cr.unsatisfied && cr.size == d.have ||
+			(err != nil || cr.size < 0) && d.want.size != nil && *d.want.size == d.have
+		if !complete {
+			return false, restartError(fmt.Sprintf("the server cannot send bytes %d- (Content-Range %q)",
+				d.have, resp.Header.Get("Content-Range")))
+		}
+		return false, nil
+	case resp.StatusCode >= 400:
+		return false, fmt.Errorf("server answered %s", resp.Status)
+	default:
+		return false, fmt.Errorf("unexpected answer %s", resp.Status)
+	}
+	if total >= 0 {
+		if err := d.want.checkSize(total, "the server"); err != nil {
+			return false, err
+		}
+	}
+
+	// Read no more than the record's size and one byte: a server sending
+	// more is caught without filling the disk.
+	body := io.Reader(t.body())
+	if d.want.size != nil {
+		body = io.LimitReader(body, *d.want.size-d.have+1)
+	}
+	n, err := copyContext(ctx, io.MultiWriter(d.file, d.sum), body)
+	d.have += n
+	if err != nil {
+		return false, t.describe(err, d.have, total, d.path)
+	}
+	switch {
+	case total >= 0 && d.have > total:
+		return false, fmt.Errorf("the server sent more than the %d bytes it announced", total)
+	case rangeEnd >= 0 && rangeEnd+1 < total && d.have == rangeEnd+1:
+		return true, nil // a partial answer: ask for the rest
+	case total >= 0 && d.have < total:
+		return false, fmt.Errorf("the server sent %d of %d bytes (kept %s for resuming)", d.have, total, d.path)
+	}
+	return false, nil
+}
+
+// transfer is one HTTP request in flight, cancelled when the server sends
+// nothing for the idle timeout.
+type transfer struct {
+	resp   *http.Response
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	idle   *time.Timer
+	limit  time.Duration
+}
+
+// errIdle is the cause of a transfer cancelled for silence.
+var errIdle = errors.New("idle timeout")
+
+func (h *httpFetcher) get(ctx context.Context, loc *url.URL, from int64) (*transfer, error) {
+	t := &transfer{limit: h.idleTimeout}
+	t.ctx, t.cancel = context.WithCancelCause(ctx)
+	t.idle = time.AfterFunc(h.idleTimeout, func() { t.cancel(errIdle) })
+	req, err := http.NewRequestWithContext(t.ctx, http.MethodGet, loc.String(), nil)
+	if err != nil {
+		t.close()
+		return nil, fmt.Errorf("making request: %w", err)
+	}
+	req.Header.Set("User-Agent", "hashr-fetch")
+	if from > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		err = t.describe(err, from, -1, "")
+		t.close()
+		return nil, err
+	}
+	t.resp = resp
+	return t, nil
+}
+
+// body reads the response, holding off the idle timeout while bytes come.
+func (t *transfer) body() io.Reader { return idleReader{t} }
+
+type idleReader struct{ t *transfer }
+
+func (r idleReader) Read(p []byte) (int, error) {
+	n, err := r.t.resp.Body.Read(p)
+	if n > 0 {
+		r.t.idle.Reset(r.t.limit)
+	}
+	return n, err
+}
+
+func (t *transfer) close() {
+	t.idle.Stop()
+	if t.resp != nil {
+		t.resp.Body.Close()
+	}
+	t.cancel(nil)
+}
+
+// describe says why a transfer failed, in words for people: a silent
+// server, a connection that ended early.
+func (t *transfer) describe(err error, have, total int64, part string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // it names the URL, which the caller does too
+	}
+	kept := ""
+	if part != "" && have > 0 {
+		kept = fmt.Sprintf(" (kept %s for resuming)", part)
+	}
+	switch {
+	case errors.Is(context.Cause(t.ctx), errIdle):
+		return fmt.Errorf("the server sent nothing for %s after %d bytes%s", t.limit, have, kept)
+	case errors.Is(err, io.ErrUnexpectedEOF) && total >= 0:
+		return fmt.Errorf("the connection ended after %d of %d bytes%s", have, total, kept)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("the connection ended after %d bytes%s", have, kept)
+	}
+	return fmt.Errorf("%w%s", err, kept)
+}

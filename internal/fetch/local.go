@@ -1,0 +1,135 @@
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+)
+
+// localFetcher handles sources on a local file system: absolute paths and
+// file:// URLs. It hashes them where they are, or with copy set copies them
+// into the work directory, hashing in the same read.
+type localFetcher struct {
+	copy    bool
+	workDir string
+	temps   *tempFiles
+}
+
+func (l *localFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (fetched, error) {
+	name, err := localPath(loc)
+	if err != nil {
+		return fetched{}, err
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return fetched{}, fmt.Errorf("opening %s: %w", name, cli.Cause(err))
+	}
+	defer f.Close()
+	if err := checkReadable(f, name, want); err != nil {
+		return fetched{}, err
+	}
+	if l.copy {
+		return l.copyInto(ctx, f, name, want)
+	}
+	h := sha256.New()
+	n, err := copyContext(ctx, h, f)
+	if err != nil {
+		return fetched{}, fmt.Errorf("reading %s: %w", name, cli.Cause(err))
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if err := want.check(n, sum); err != nil {
+		return fetched{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return fetched{local: name, sha256: sum, size: n}, nil
+}
+
+// localPath is the absolute, cleaned path a local source's uri names.
+func localPath(loc *url.URL) (string, error) {
+	if loc.Host != "" && loc.Host != "localhost" {
+		return "", fmt.Errorf("file URL %s names host %q: only local files can be read", loc.Redacted(), loc.Host)
+	}
+	if loc.Opaque != "" || !filepath.IsAbs(loc.Path) {
+		return "", fmt.Errorf("file URL %s does not hold an absolute path", loc.Redacted())
+	}
+	return filepath.Clean(loc.Path), nil
+}
+
+// checkReadable refuses what is not a file's bytes (a directory, a socket)
+// and, for a regular file, a size other than the record's, before reading.
+func checkReadable(f *os.File, name string, want expected) error {
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, cli.Cause(err))
+	}
+	mode := info.Mode()
+	switch {
+	case mode.IsRegular():
+		if err := want.checkSize(info.Size(), "the file system"); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	case mode&fs.ModeDevice != 0 && mode&fs.ModeCharDevice == 0:
+		// A block device (a disk) is a source too; its size shows only
+		// when read.
+	case mode.IsDir():
+		return fmt.Errorf("%s is a directory, not a source's bytes", name)
+	default:
+		return fmt.Errorf("%s is not a regular file (mode %s)", name, mode)
+	}
+	return nil
+}
+
+// copyInto copies src into the work directory through a temporary file,
+// hashing in the same read, and renames the copy once it is verified.
+func (l *localFetcher) copyInto(ctx context.Context, src io.Reader, name string, want expected) (fetched, error) {
+	if err := os.MkdirAll(l.workDir, 0o755); err != nil {
+		return fetched{}, fmt.Errorf("creating work directory %s: %w", l.workDir, cli.Cause(err))
+	}
+	final := filepath.Join(l.workDir, workName(want.uri, &url.URL{Path: name}))
+	tmp, err := l.temps.create(l.workDir, tempPrefix(final))
+	if err != nil {
+		return fetched{}, fmt.Errorf("copying %s: %w", name, cli.Cause(err))
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			l.temps.remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	n, err := copyContext(ctx, io.MultiWriter(tmp, h), src)
+	if err != nil {
+		return fetched{}, fmt.Errorf("copying %s to %s: %w", name, l.workDir, cli.Cause(err))
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if err := want.check(n, sum); err != nil {
+		return fetched{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := finishFile(tmp); err != nil {
+		return fetched{}, fmt.Errorf("copying %s to %s: %w", name, l.workDir, err)
+	}
+	if err := l.temps.keep(tmp.Name(), final); err != nil {
+		return fetched{}, fmt.Errorf("copying %s: %w", name, err)
+	}
+	ok = true
+	return fetched{local: final, sha256: sum, size: n}, nil
+}
+
+// finishFile makes a written file durable and readable by others, and
+// closes it.
+func finishFile(f *os.File) error {
+	err := errors.Join(f.Chmod(0o644), f.Sync())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,56 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+)
+
+// lockRetry is how often a run waiting for another's download of the same
+// URL checks whether it is done.
+const lockRetry = 100 * time.Millisecond
+
+// openPart opens (creating it if need be) a download's .part file and locks
+// it, so two workers or two runs never write the same download at once.
+// note is told once when it has to wait.
+func openPart(ctx context.Context, path string, note func(string, ...any)) (*os.File, error) {
+	waited := false
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", path, cli.Cause(err))
+		}
+		for {
+			ok, err := tryLock(f)
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("locking %s: %w", path, err)
+			}
+			if ok {
+				break
+			}
+			if !waited {
+				note("waiting for another download of the same URL into %s", path)
+				waited = true
+			}
+			select {
+			case <-ctx.Done():
+				f.Close()
+				return nil, ctx.Err()
+			case <-time.After(lockRetry):
+			}
+		}
+		// Whoever held the lock may have finished (renamed the file) or
+		// given up (removed it) meanwhile: then start over with the file
+		// now at path.
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close()
+	}
+}

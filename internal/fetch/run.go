@@ -1,0 +1,215 @@
+package fetch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// stopGrace bounds how long an interrupted run waits for its workers to
+// stop and remove their temporary files.
+const stopGrace = 5 * time.Second
+
+// outcome is what became of one input record.
+type outcome struct {
+	raw  *records.Raw
+	src  *records.Source // the fetched source; nil when raw passes through
+	fail *records.Error  // written instead of a source that failed
+	err  error           // why it failed, for stderr
+}
+
+// run fetches the sources of the input records in parallel and writes the
+// records in input order.
+func run(ctx context.Context, p *cli.Program, opts options) error {
+	temps := newTempFiles()
+	p.OnExit(temps.removeAll)
+	fetchers := newFetchers(opts, temps, p.Verbosef)
+	w := records.NewWriter(p.Stdout)
+	progress := p.Progress("fetching", -1)
+	defer progress.Finish()
+	hinted := map[string]bool{}
+
+	var (
+		readMu  sync.Mutex
+		readErr error
+	)
+	in := func(yield func(*records.Raw) bool) {
+		for raw, err := range p.Records(ctx, opts.inputs) {
+			if err != nil {
+				readMu.Lock()
+				readErr = err
+				readMu.Unlock()
+				return
+			}
+			if !yield(raw) {
+				return
+			}
+		}
+	}
+	var working inflight
+	work := func(raw *records.Raw) outcome {
+		if !working.start() {
+			return outcome{raw: raw} // never emitted: the run is stopping
+		}
+		defer working.done()
+		return fetchRecord(ctx, fetchers, raw)
+	}
+	emit := func(o outcome) error {
+		switch {
+		case o.fail != nil:
+			var lineErr *records.LineError
+			switch {
+			case errors.As(o.err, &lineErr):
+				p.Failf("%v", o.err) // it names the line already
+			case o.fail.ID != "":
+				p.Failf("%s: %v", o.fail.ID, o.err)
+			default:
+				p.Failf("%s: %v", o.raw.Where, o.err)
+			}
+			if hint := hintFor(o.err); hint != "" && !hinted[hint] {
+				hinted[hint] = true
+				p.Hint("%s", hint)
+			}
+			progress.Add(1)
+			return w.Write(o.fail)
+		case o.src != nil:
+			p.Verbosef("%s: %s", o.src.URI, o.src.Local)
+			progress.Add(1)
+			return w.Write(o.src)
+		default:
+			return w.WriteRaw(o.raw)
+		}
+	}
+	err := ordered.Map(ctx, opts.workers, in, work, emit)
+	working.stopAndWait(stopGrace)
+	err = errors.Join(err, w.Flush())
+	readMu.Lock()
+	defer readMu.Unlock()
+	if readErr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		return readErr
+	}
+	return err
+}
+
+// fetchRecord fetches the source a record describes; other records pass
+// through.
+func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.Raw) outcome {
+	if raw.Type != records.TypeSource {
+		return outcome{raw: raw}
+	}
+	rec, err := raw.Decode()
+	if err != nil {
+		return failed(raw, looseSource(raw), err)
+	}
+	src := rec.(*records.Source)
+	if err := src.Validate(); err != nil {
+		// A record no stage could use is a bad input line, and says where.
+		return failed(raw, src, &records.LineError{Where: raw.Where, Err: err})
+	}
+	uri := src.URI
+	if uri == "" {
+		uri = src.Local // a source already on disk that no one gave a uri
+	}
+	loc, err := locate(uri)
+	if err != nil {
+		return failed(raw, src, err)
+	}
+	f, ok := fetchers[loc.Scheme]
+	if !ok {
+		return failed(raw, src, unsupportedScheme(loc.Scheme))
+	}
+	got, err := f.fetch(ctx, loc, expected{uri: uri, size: src.Size, sha256: src.SHA256})
+	if err != nil {
+		return failed(raw, src, err)
+	}
+	src.Local, src.SHA256 = got.local, got.sha256
+	if src.Size == nil {
+		src.Size = records.Int64(got.size)
+	}
+	return outcome{raw: raw, src: src}
+}
+
+// failed is the outcome of a source that could not be fetched: an error
+// record naming it takes its place.
+func failed(raw *records.Raw, src *records.Source, err error) outcome {
+	source := src.URI
+	if source == "" {
+		source = src.Local
+	}
+	return outcome{raw: raw, err: err, fail: &records.Error{
+		Stage:   "fetch",
+		Source:  source,
+		ID:      src.ID,
+		URI:     src.URI,
+		Message: err.Error(),
+	}}
+}
+
+// looseSource picks whatever id and uri it can out of a source record that
+// does not decode, so its error record still says which source it was.
+func looseSource(raw *records.Raw) *records.Source {
+	var fields map[string]json.RawMessage
+	_ = json.Unmarshal(raw.Line, &fields)
+	var src records.Source
+	_ = json.Unmarshal(fields["id"], &src.ID)
+	_ = json.Unmarshal(fields["uri"], &src.URI)
+	return &src
+}
+
+// hintFor says how to get past an error, where that is not obvious.
+func hintFor(err error) string {
+	var scheme unsupportedScheme
+	switch {
+	case errors.Is(err, errDownloadsOff):
+		return "run without --copy never to download remote sources, or download them yourself and give their local paths as uri"
+	case errors.As(err, &scheme):
+		return "hashr-fetch handles absolute paths and file://, http:// and https:// URIs; download other sources yourself and give their local paths as uri"
+	case errors.Is(err, errMismatch):
+		return "the source changed since it was scanned, or the record is wrong: scan it again"
+	}
+	return ""
+}
+
+// inflight counts the fetches under way, so an interrupted run can wait for
+// them to stop (and remove their temporary files) before it exits.
+type inflight struct {
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// start reports whether a fetch may start; false once the run is stopping.
+func (f *inflight) start() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return false
+	}
+	f.wg.Add(1)
+	return true
+}
+
+func (f *inflight) done() { f.wg.Done() }
+
+// stopAndWait lets no new fetch start and waits, up to limit, for those
+// under way to end.
+func (f *inflight) stopAndWait(limit time.Duration) {
+	f.mu.Lock()
+	f.stopped = true
+	f.mu.Unlock()
+	ended := make(chan struct{})
+	go func() {
+		f.wg.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(limit):
+	}
+}
