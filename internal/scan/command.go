@@ -1,0 +1,104 @@
+// Package scan is hashr-scan: it walks repositories (directories, or single
+// files), tells each file's format from its bytes, and writes one source
+// record per source found, with HashR's quick_sha256.
+package scan
+
+import (
+	"context"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/magic"
+)
+
+// Main runs hashr-scan with args and the given streams, and returns the
+// exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	p := cli.New("hashr-scan", stdin, stdout, stderr)
+	return p.Execute(NewCommand(p), args)
+}
+
+var long = `
+hashr-scan walks each REPO (a directory, or a single file), tells every
+file's format from its magic bytes (never its name), and writes one source
+record per source to stdout: repo, repo_path (REPO as given), id (the file
+name), uri (absolute path), format, size, mtime and quick_sha256. It reads
+no input. Records come in a fixed order: REPOs in the order given, each
+walked depth-first in lexical order (filepath.WalkDir's order).
+
+Formats: ` + formatList + `.
+A tar may be compressed with gzip, bzip2, xz, zstd, lz4 or lzma; a compressed
+file holding something else (a gzipped disk image, say) has the format of
+what is inside. "disk" is a raw disk image with a valid MBR or GPT, or a bare
+file system (ext2/3/4, XFS, NTFS, FAT, exFAT). A docker archive is a tar with
+a manifest.json at its top; "docker save" output that is also an OCI layout
+counts as a docker archive.
+
+OCI image layouts: a directory holding an oci-layout file and index.json is
+one source (format oci) and is not walked into. Its id is the directory's
+name, size the total size of the files in it, mtime that of index.json, and
+quick_sha256 the SHA-256 of index.json.
+
+Default repo (without --repo), HashR's importer names:
+  deb -> deb, rpm -> rpm, zip -> zip, tar -> targz, iso9660 -> iso9660,
+  wim -> windows, cab -> wsus, docker-archive and oci -> container,
+  disk, qcow2, vmdk, vhd, vhdx and squashfs -> disk,
+  any other format -> the format's name.
+
+quick_sha256 is HashR's quick hash: the SHA-256 of the whole file when it is
+smaller than 20 MiB, else of its first 10 MiB followed by its last 10 MiB.
+
+Zip archives count only when their extension is one of --zip-exts (as in
+HashR's zip importer), and only when they hold zip magic: "lib.jar" that is
+not a zip is skipped too. Files of no known format, zips with other
+extensions and special files (fifos, sockets, devices) are skipped and
+counted on stderr; --verbose lists each. Symbolic links are followed, to
+files and directories; a directory reached twice (a link loop) is walked
+once. A path that cannot be read (permission denied, a broken link, an I/O
+error) gives an error record and a message, and the walk goes on.`
+
+const example = `  # Everything in a mirror, with the default repo names:
+  hashr-scan ~/mirror | jq -r '[.format, .id] | @tsv'
+
+  # Debian packages only, under one repo label, into the pipeline:
+  hashr-scan --repo debian-bookworm --formats deb /var/cache/apt/archives | hashr-fetch | hashr-extract
+
+  # Python wheels and eggs count as zip sources; list what was skipped and why:
+  hashr-scan --zip-exts whl,egg --verbose ./site-packages > sources.ndjson
+
+  # Single files are REPOs too:
+  HASHR_FORMATS=iso9660,udf hashr-scan install.iso backup.img`
+
+var formatList = strings.Join(magic.Formats(), ", ")
+
+// NewCommand returns hashr-scan's command; it is also used to write the man
+// page.
+func NewCommand(p *cli.Program) *cobra.Command {
+	var flags struct {
+		repo, formats, zipExts string
+	}
+	cmd := p.Command("hashr-scan [flags] REPO...",
+		"Find sources in repositories and detect their formats",
+		long, example,
+		func(ctx context.Context, args []string) error {
+			opts, err := newOptions(flags.repo, flags.formats, flags.zipExts)
+			if err != nil {
+				return err
+			}
+			return run(ctx, p, opts, args)
+		})
+	cmd.Args = func(_ *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cli.Usagef("no REPO given: name at least one directory or file to scan")
+		}
+		return nil
+	}
+	f := cmd.Flags()
+	f.StringVar(&flags.repo, "repo", "", "repo name for every source (default: the importer name for its format, see above)")
+	f.StringVar(&flags.formats, "formats", "", "only emit sources of these formats, comma-separated (default: all)")
+	f.StringVar(&flags.zipExts, "zip-exts", defaultZipExts, "file extensions that count as zip sources, comma-separated, case-insensitive")
+	return cmd
+}

@@ -1,0 +1,140 @@
+package scan
+
+import (
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/magic"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// verdict is what became of an entry.
+type verdict int
+
+const (
+	emitted       verdict = iota // a source record
+	failed                       // an error record
+	unknownFormat                // skipped: no known format
+	zipExtension                 // skipped: zip magic, extension not in --zip-exts
+	formatFilter                 // skipped: format not in --formats
+	notRegular                   // skipped: a special file
+	alreadyWalked                // skipped: a directory reached again
+)
+
+// outcome is the result of inspecting one entry.
+type outcome struct {
+	entry   entry
+	verdict verdict
+	source  *records.Source // when emitted
+	format  string          // the detected format, when known
+	err     error           // when failed
+}
+
+// inspect tells an entry's format and, for a source, computes its record.
+// It runs on several goroutines at once.
+func inspect(opts options, e entry) outcome {
+	switch e.kind {
+	case unreadable:
+		return outcome{entry: e, verdict: failed, err: e.err}
+	case specialFile:
+		return outcome{entry: e, verdict: notRegular}
+	case revisitedDir:
+		return outcome{entry: e, verdict: alreadyWalked}
+	case ociLayout:
+		return inspectLayout(opts, e)
+	}
+	f, err := openFile(e.path)
+	if err != nil {
+		return outcome{entry: e, verdict: failed, err: fmt.Errorf("opening: %w", cli.Cause(err))}
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return outcome{entry: e, verdict: failed, err: fmt.Errorf("reading file status: %w", cli.Cause(err))}
+	}
+	if !info.Mode().IsRegular() {
+		return outcome{entry: e, verdict: notRegular}
+	}
+	res, err := magic.Detect(f, info.Size())
+	if err != nil {
+		return outcome{entry: e, verdict: failed, err: fmt.Errorf("detecting the format: %w", cli.Cause(err))}
+	}
+	out := outcome{entry: e, format: res.Format}
+	switch {
+	case !res.Known():
+		out.verdict = unknownFormat
+		return out
+	case res.Format == magic.Zip && !opts.zipExtAllowed(info.Name()):
+		out.verdict = zipExtension
+		return out
+	case !opts.wants(res.Format):
+		out.verdict = formatFilter
+		return out
+	}
+	quick, err := quickSHA256(f, info.Size())
+	if err != nil {
+		return outcome{entry: e, verdict: failed, err: cli.Cause(err)}
+	}
+	out.verdict = emitted
+	out.source = newSource(opts, e, res.Format, info.Size(), info, quick)
+	return out
+}
+
+// inspectLayout makes the record of an OCI image layout directory. Its
+// size is the total size of the regular files in it, its mtime that of
+// index.json (which every change to the layout's images rewrites), and its
+// quick_sha256 the SHA-256 of index.json: the layout's table of contents,
+// which names every image in it by digest.
+func inspectLayout(opts options, e entry) outcome {
+	if !opts.wants(magic.OCI) {
+		return outcome{entry: e, verdict: formatFilter, format: magic.OCI}
+	}
+	var total int64
+	err := filepath.WalkDir(e.path, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return outcome{entry: e, verdict: failed, err: fmt.Errorf("adding up the layout's size: %w", err)}
+	}
+	indexPath := filepath.Join(e.path, "index.json")
+	f, err := openFile(indexPath)
+	if err != nil {
+		return outcome{entry: e, verdict: failed, err: fmt.Errorf("opening index.json: %w", cli.Cause(err))}
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return outcome{entry: e, verdict: failed, err: fmt.Errorf("reading index.json's status: %w", cli.Cause(err))}
+	}
+	quick, err := quickSHA256(f, info.Size())
+	if err != nil {
+		return outcome{entry: e, verdict: failed, err: fmt.Errorf("index.json: %w", err)}
+	}
+	return outcome{entry: e, verdict: emitted, format: magic.OCI,
+		source: newSource(opts, e, magic.OCI, total, info, quick)}
+}
+
+func newSource(opts options, e entry, format string, size int64, info fs.FileInfo, quick string) *records.Source {
+	return &records.Source{
+		Repo:        opts.repoFor(format),
+		RepoPath:    e.repoPath,
+		ID:          filepath.Base(e.abs),
+		URI:         e.abs,
+		Format:      format,
+		Size:        records.Int64(size),
+		Mtime:       records.Time(info.ModTime()),
+		QuickSHA256: quick,
+	}
+}

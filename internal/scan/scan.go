@@ -1,0 +1,127 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// workers is how many files are inspected at once. The work is reading
+// (64 KiB to tell the format, up to 20 MiB for quick_sha256), so a few
+// more than the cores keep the disk busy.
+const workers = 4
+
+// counts tallies what the scan found, for the summary on stderr.
+type counts struct {
+	files     int // regular files and OCI layouts inspected
+	byVerdict map[verdict]int
+}
+
+// run scans the REPOs in order and writes a source record per source, or an
+// error record per path that could not be read.
+func run(ctx context.Context, p *cli.Program, opts options, repos []string) error {
+	w := records.NewWriter(p.Stdout)
+	defer w.Flush()
+	progress := p.Progress("scanning", -1)
+	defer progress.Finish()
+
+	c := counts{byVerdict: map[verdict]int{}}
+	hintedZip := false
+	emit := func(out outcome) error {
+		progress.Add(1)
+		c.byVerdict[out.verdict]++
+		e := out.entry
+		switch out.verdict {
+		case emitted:
+			c.files++
+			return w.Write(out.source)
+		case failed:
+			p.Failf("%s: %v", e.path, out.err)
+			return w.Write(&records.Error{Stage: "scan", Source: e.abs, URI: e.abs,
+				ID: filepath.Base(e.abs), Message: out.err.Error()})
+		case unknownFormat:
+			c.files++
+			p.Verbosef("skipping %s: no known format", e.path)
+		case zipExtension:
+			c.files++
+			p.Verbosef("skipping %s: a zip archive, but its extension is not one of --zip-exts (%s)", e.path, zipExtList(opts))
+			if p.Verbose && !hintedZip {
+				p.Hint("to scan such zip files, add their extension to --zip-exts")
+				hintedZip = true
+			}
+		case formatFilter:
+			c.files++
+			p.Verbosef("skipping %s: format %s is not in --formats", e.path, out.format)
+		case notRegular:
+			p.Verbosef("skipping %s: not a regular file or directory", e.path)
+		case alreadyWalked:
+			p.Verbosef("skipping %s: directory already walked (a symbolic link leads back to it)", e.path)
+		}
+		return nil
+	}
+	err := ordered.Map(ctx, workers, allEntries(ctx, repos),
+		func(e entry) outcome { return inspect(opts, e) }, emit)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return cli.ErrInterrupted
+	}
+	p.Infof("%s", c.summary())
+	return nil
+}
+
+// allEntries walks the REPOs one after the other.
+func allEntries(ctx context.Context, repos []string) iter.Seq[entry] {
+	return func(yield func(entry) bool) {
+		for _, repo := range repos {
+			for e := range walkRepo(ctx, repo) {
+				if !yield(e) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (c counts) summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "scanned %d files: %d sources, %d skipped (no known format)",
+		c.files, c.byVerdict[emitted], c.byVerdict[unknownFormat])
+	for _, extra := range []struct {
+		v    verdict
+		what string
+	}{
+		{zipExtension, "skipped (zip, extension not in --zip-exts)"},
+		{formatFilter, "skipped (format not in --formats)"},
+		{notRegular, "special files skipped"},
+		{failed, "unreadable"},
+	} {
+		if n := c.byVerdict[extra.v]; n > 0 {
+			fmt.Fprintf(&b, ", %d %s", n, extra.what)
+		}
+	}
+	return b.String()
+}
+
+func zipExtList(opts options) string {
+	exts := make([]string, 0, len(opts.zipExts))
+	for ext := range opts.zipExts {
+		exts = append(exts, ext)
+	}
+	if len(exts) == 0 {
+		return "none"
+	}
+	slices.Sort(exts)
+	return strings.Join(exts, ",")
+}

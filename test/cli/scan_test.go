@@ -1,0 +1,5 @@
+package cli_test
+
+import "github.com/hashr-dev/hashr/internal/scan"
+
+func init() { register("hashr-scan", scan.Main) }
