@@ -6,6 +6,7 @@ package depcheck
 import (
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,19 +31,10 @@ func TestCommandsDoNotLinkHeavyDependencies(t *testing.T) {
 		}
 		for dep := range strings.Lines(string(out)) {
 			for module, allowed := range heavy {
-				if strings.HasPrefix(dep, module) && !contains(allowed, cmd) {
+				if strings.HasPrefix(dep, module) && !slices.Contains(allowed, cmd) {
 					t.Errorf("%s links %s", cmd, strings.TrimSpace(dep))
 				}
 			}
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
