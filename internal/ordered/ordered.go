@@ -73,6 +73,11 @@ func Map[T, R any](ctx context.Context, workers int, in iter.Seq[T], work func(T
 			break
 		}
 	}
+	if err == nil && ctx.Err() != nil {
+		// in ended early because the caller's ctx was cancelled: that is
+		// not a complete run, even if every item taken was emitted.
+		err = ctx.Err()
+	}
 	if err == nil {
 		wg.Wait()
 	}

@@ -85,3 +85,16 @@ func makeRange(n int) []int {
 	}
 	return s
 }
+
+// When in itself stops because the caller cancelled, Map still says so.
+func TestMapReportsCancellationSeenByInput(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	in := func(yield func(int) bool) {
+		yield(1)
+		cancel()
+	}
+	err := Map(ctx, 2, in, func(i int) int { return i }, func(int) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}

@@ -1,0 +1,132 @@
+package digest
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"hash"
+	"hash/crc32"
+	"io"
+
+	"github.com/zeebo/blake3"
+)
+
+// Hasher computes a set of digests, and the MIME type, of one stream of
+// bytes in a single pass. Write the bytes to it (it is an io.Writer), or
+// have it read them with ReadFrom, which uses several cores for a long
+// input; then call Sum. Reset makes it ready for the next stream, keeping
+// its buffers. A Hasher is not safe for concurrent use.
+type Hasher struct {
+	set     Set
+	engines []engine // one per algorithm of set
+	lanes   [][]engine
+	n       int64
+	head    []byte // the first MIMEHeadSize bytes, for MIME detection
+}
+
+// engine is one algorithm's running state.
+type engine struct {
+	algo Algo
+	w    io.Writer
+	sum  func() string
+}
+
+// New returns a Hasher for the algorithms of set. An empty set still
+// counts the bytes and detects the MIME type.
+func New(set Set) *Hasher {
+	h := &Hasher{set: set, head: make([]byte, 0, MIMEHeadSize)}
+	for _, a := range set.Algos() {
+		h.engines = append(h.engines, newEngine(a))
+	}
+	h.lanes = planLanes(h.engines, fanoutLanes())
+	return h
+}
+
+func newEngine(a Algo) engine {
+	hexSum := func(hh hash.Hash) func() string {
+		return func() string { return hex.EncodeToString(hh.Sum(nil)) }
+	}
+	switch a {
+	case MD5:
+		hh := md5.New()
+		return engine{a, hh, hexSum(hh)}
+	case SHA1:
+		hh := sha1.New()
+		return engine{a, hh, hexSum(hh)}
+	case SHA256:
+		hh := sha256.New()
+		return engine{a, hh, hexSum(hh)}
+	case SHA512:
+		hh := sha512.New()
+		return engine{a, hh, hexSum(hh)}
+	case CRC32:
+		hh := crc32.NewIEEE()
+		return engine{a, hh, hexSum(hh)}
+	case BLAKE3:
+		hh := blake3.New()
+		return engine{a, hh, hexSum(hh)}
+	case SSDEEP:
+		s := NewSpamsum()
+		return engine{a, s, s.Sum}
+	case TLSH:
+		t := NewTLSH()
+		return engine{a, t, t.Sum}
+	}
+	panic("digest: unknown algorithm " + a.String())
+}
+
+// Set is the algorithms h computes.
+func (h *Hasher) Set() Set { return h.set }
+
+// Reset forgets the input, for hashing the next stream.
+func (h *Hasher) Reset() {
+	for _, e := range h.engines {
+		e.w.(interface{ Reset() }).Reset()
+	}
+	h.n = 0
+	h.head = h.head[:0]
+}
+
+// sliceSize is how much of a buffer each algorithm takes in turn: small
+// enough that the bytes are still in the CPU's cache for the next one.
+const sliceSize = 64 << 10
+
+// Write hashes p. It never fails.
+func (h *Hasher) Write(p []byte) (int, error) {
+	h.account(p)
+	writeEngines(h.engines, p)
+	return len(p), nil
+}
+
+// account counts p and keeps the start of the input for MIME detection.
+func (h *Hasher) account(p []byte) {
+	if len(h.head) < MIMEHeadSize {
+		h.head = append(h.head, p[:min(len(p), MIMEHeadSize-len(h.head))]...)
+	}
+	h.n += int64(len(p))
+}
+
+func writeEngines(engines []engine, p []byte) {
+	if len(engines) == 1 {
+		engines[0].w.Write(p)
+		return
+	}
+	for len(p) > 0 {
+		s := p[:min(len(p), sliceSize)]
+		for _, e := range engines {
+			e.w.Write(s) // hashes and our fuzzy digests never fail
+		}
+		p = p[len(s):]
+	}
+}
+
+// Sum returns the digests of everything written since New or Reset.
+func (h *Hasher) Sum() Sums {
+	s := Sums{Size: h.n, MIME: DetectMIME(h.head)}
+	for _, e := range h.engines {
+		*s.field(e.algo) = e.sum()
+	}
+	return s
+}

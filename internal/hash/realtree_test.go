@@ -1,0 +1,147 @@
+package hash
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// TestRealTreeMatchesCoreutils hashes 20,000+ real files of the system's
+// own trees (/usr/share, /usr/lib, the Go toolchain…) in PATH mode and
+// checks every md5, sha1 and sha256 against md5sum, sha1sum and sha256sum.
+// It takes some seconds, so -short skips it; make test runs it.
+func TestRealTreeMatchesCoreutils(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hashes 20,000+ files; skipped with -short")
+	}
+	const (
+		perRoot = 10_000
+		want    = 20_000
+		maxSize = 64 << 20
+	)
+	roots := []string{"/usr/share", "/usr/lib", runtime.GOROOT(), "/usr/include", "/usr/bin", "/usr/sbin", "/etc"}
+	var files []string
+	var total int64
+	for _, root := range roots {
+		n := 0
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || n >= perRoot {
+				if err == nil && d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			info, err := d.Info()
+			if err != nil || info.Size() > maxSize {
+				return nil
+			}
+			if f, err := os.Open(path); err == nil { // readable by this user
+				f.Close()
+				files = append(files, path)
+				total += info.Size()
+				n++
+			}
+			return nil
+		})
+	}
+	if len(files) < want {
+		t.Fatalf("found only %d readable files under %v; the test wants %d", len(files), roots, want)
+	}
+
+	// The reference digests, by path.
+	reference := map[string]map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, tool := range []string{"md5sum", "sha1sum", "sha256sum"} {
+		wg.Go(func() {
+			sums, err := coreutilsSums(tool, files)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			reference[tool] = sums
+		})
+	}
+
+	var stdout, stderr bytes.Buffer
+	status := Main(files, strings.NewReader(""), &stdout, &stderr)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if status != 0 {
+		t.Fatalf("hashr-hash exited %d: %s", status, stderr.String())
+	}
+
+	got := map[string]*records.File{}
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		rec, err := records.Unmarshal(sc.Bytes())
+		if err != nil {
+			t.Fatalf("output line %q: %v", sc.Text(), err)
+		}
+		f, ok := rec.(*records.File)
+		if !ok {
+			t.Fatalf("output has a %s record: %s", rec.RecordType(), sc.Text())
+		}
+		got[f.Path] = f
+	}
+	if len(got) != len(files) {
+		t.Fatalf("%d file records for %d files", len(got), len(files))
+	}
+	bad := 0
+	for _, path := range files {
+		f := got[path]
+		for tool, value := range map[string]string{"md5sum": f.MD5, "sha1sum": f.SHA1, "sha256sum": f.SHA256} {
+			if want := reference[tool][path]; value != want {
+				bad++
+				t.Errorf("%s: %s says %s, hashr-hash %s", path, tool, want, value)
+			}
+		}
+		if bad > 20 {
+			t.Fatal("too many differences")
+		}
+	}
+	t.Logf("%d files, %d MB: every md5, sha1 and sha256 equal to coreutils'", len(files), total>>20)
+}
+
+// coreutilsSums runs tool (md5sum, …) on files and returns its digests by
+// path. --zero keeps names with odd characters unescaped.
+func coreutilsSums(tool string, files []string) (map[string]string, error) {
+	var list bytes.Buffer
+	for _, f := range files {
+		list.WriteString(f)
+		list.WriteByte(0)
+	}
+	cmd := exec.Command("xargs", "-0", "-n", "2000", tool, "--zero")
+	cmd.Stdin = &list
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", tool, err)
+	}
+	sums := map[string]string{}
+	for line := range bytes.SplitSeq(bytes.TrimSuffix(out, []byte{0}), []byte{0}) {
+		sum, path, ok := strings.Cut(string(line), "  ")
+		if !ok {
+			return nil, fmt.Errorf("%s printed %q", tool, line)
+		}
+		sums[path] = sum
+	}
+	return sums, nil
+}

@@ -1,0 +1,216 @@
+package hash
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// outcome is what became of one input record.
+type outcome struct {
+	in *records.Raw
+	// out is the record to write: the input's bytes when it passes
+	// through unchanged, else its new encoding. nil writes nothing.
+	out *records.Raw
+	// badInput reports a record that cannot be passed on because it does
+	// not encode again; it is skipped like a line that is not a record.
+	badInput error
+	// failure is the error a file record was replaced with.
+	failure *records.Error
+	source  string        // a file record's source
+	spent   time.Duration // time spent on its file
+	warning string
+}
+
+// hashRecords fills the file records read from stdin, hashing with
+// opts.workers goroutines and writing in input order.
+func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
+	w := records.NewWriter(p.Stdout)
+	defer w.Flush()
+	progress := p.Progress("hashing", -1)
+	defer progress.Finish()
+
+	var readErr error
+	input := func(yield func(*records.Raw) bool) {
+		for raw, err := range p.Records(ctx, nil) {
+			if err != nil {
+				readErr = err
+				return
+			}
+			if !yield(raw) {
+				return
+			}
+		}
+	}
+	acct := newAccounts()
+	work := func(raw *records.Raw) outcome { return handleRecord(raw, opts) }
+	emit := func(o outcome) error {
+		switch {
+		case o.badInput != nil:
+			p.Failf("%v", o.badInput)
+			return nil
+		case o.failure != nil:
+			p.Failf("%s: file %q of source %s: %s", o.in.Where, o.failure.Path, orNone(o.failure.Source), o.failure.Message)
+			acct.failed(o.source)
+			progress.Add(1)
+			return w.Write(o.failure)
+		}
+		if o.warning != "" {
+			p.Warnf("%s: %s", o.in.Where, o.warning)
+		}
+		if o.in.Type == records.TypeFile {
+			acct.spent(o.source, o.spent)
+			progress.Add(1)
+		}
+		if o.in.Type == records.TypeEnd {
+			end, err := closeSource(o.in, acct)
+			if err != nil {
+				p.Failf("%v", err)
+				return nil
+			}
+			return w.Write(end)
+		}
+		return w.WriteRaw(o.out)
+	}
+	err := ordered.Map(ctx, opts.workers, input, work, emit)
+	if errors.Is(err, context.Canceled) {
+		// The records finished before the signal still go out whole.
+		return errors.Join(cli.ErrInterrupted, w.Flush())
+	}
+	if err != nil {
+		return err
+	}
+	if readErr != nil {
+		return readErr
+	}
+	return w.Flush()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// handleRecord does a record's work on a worker goroutine: hashing for a
+// file record, nothing for the others.
+func handleRecord(raw *records.Raw, opts options) outcome {
+	if raw.Type != records.TypeFile {
+		return outcome{in: raw, out: raw}
+	}
+	rec, err := raw.Decode()
+	if err != nil {
+		// Still a member of its source: an error record takes its place,
+		// so that the source's end counts it.
+		source, path := leniently(raw)
+		var lineErr *records.LineError
+		if errors.As(err, &lineErr) {
+			err = lineErr.Err // the message on stderr names the line
+		}
+		return outcome{in: raw, source: source, failure: &records.Error{Stage: "hash", Source: source, Path: path, Message: err.Error()}}
+	}
+	f := rec.(*records.File)
+	o := outcome{in: raw, source: f.Source}
+	fail := func(format string, args ...any) outcome {
+		o.failure = &records.Error{Stage: "hash", Source: f.Source, Path: f.Path, Message: fmt.Sprintf(format, args...)}
+		return o
+	}
+	if err := f.Validate(); err != nil {
+		return fail("%v", err)
+	}
+
+	missing := digest.Missing(f, opts.algos)
+	need := fullContent
+	switch {
+	case missing != 0:
+	case f.MIME == "":
+		need = headOnly
+	case f.Size == nil:
+		need = statOnly
+	default:
+		// Nothing to compute: the file is not even opened.
+		if opts.delete && f.Local != "" {
+			return deleteLocal(o, f)
+		}
+		o.out = raw
+		return o
+	}
+	if f.Local == "" {
+		if missing == 0 {
+			o.out = raw // only mime or size lacking, and no bytes to find them in
+			return o
+		}
+		return fail("no local bytes to compute %s from (the record has no \"local\")", missing)
+	}
+
+	start := time.Now()
+	sums, _, err := hashFile(f.Local, missing, need)
+	o.spent = time.Since(start)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if need == fullContent && f.Size != nil && *f.Size != sums.Size {
+		return fail("local file %q has %d bytes, the record says %d", f.Local, sums.Size, *f.Size)
+	}
+	sums.Fill(f)
+	if opts.delete {
+		return deleteLocal(o, f)
+	}
+	return encoded(o, f)
+}
+
+// leniently reads the source and path of a file record that does not
+// decode, where they are strings.
+func leniently(raw *records.Raw) (source, path string) {
+	var fields struct {
+		Source, Path any
+	}
+	_ = json.Unmarshal(raw.Line, &fields)
+	source, _ = fields.Source.(string)
+	path, _ = fields.Path.(string)
+	return source, path
+}
+
+// deleteLocal removes the record's spooled file and drops "local", since
+// the file no longer exists. Only a regular file is removed. When removing
+// fails the record keeps "local", with a warning.
+func deleteLocal(o outcome, f *records.File) outcome {
+	info, err := os.Lstat(f.Local)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f.Local = "" // gone already: the record must not point at it
+	case err != nil:
+		o.warning = fmt.Sprintf("not removing %q: %v", f.Local, cli.Cause(err))
+	case !info.Mode().IsRegular():
+		o.warning = fmt.Sprintf("not removing %q: not a regular file", f.Local)
+	default:
+		if err := os.Remove(f.Local); err != nil {
+			o.warning = fmt.Sprintf("removing %q: %v", f.Local, cli.Cause(err))
+		} else {
+			f.Local = ""
+		}
+	}
+	return encoded(o, f)
+}
+
+// encoded sets the outcome's output to the new encoding of f. Encoding
+// happens here, on the worker goroutines, rather than in the writer.
+func encoded(o outcome, f *records.File) outcome {
+	line, err := records.Marshal(f)
+	if err != nil {
+		o.badInput = fmt.Errorf("%s: %w", o.in.Where, err)
+		return o
+	}
+	o.out = &records.Raw{Type: records.TypeFile, Line: line, Where: o.in.Where}
+	return o
+}
