@@ -92,8 +92,11 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			if opts.algos, err = digest.Parse(algos); err != nil {
 				return cli.Usagef("--algos: %v", err)
 			}
-			if opts.workers < 1 {
-				return cli.Usagef("--workers %d: want at least 1", opts.workers)
+			if opts.workers == 0 {
+				opts.workers = runtime.NumCPU()
+			}
+			if opts.workers < 0 {
+				return cli.Usagef("--workers %d: want 0 (one per CPU) or more", opts.workers)
 			}
 			if opts.delete && len(args) > 0 {
 				return cli.Usagef("--delete removes the spooled files of records on stdin; it does not apply to PATH arguments")
@@ -103,7 +106,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		})
 	f := cmd.Flags()
 	f.StringVar(&algos, "algos", digest.Default.String(), "digests to compute, comma-separated, from "+digest.Names())
-	f.IntVar(&opts.workers, "workers", runtime.NumCPU(), "files hashed in parallel")
+	f.IntVar(&opts.workers, "workers", 0, "files hashed in parallel (0: one per CPU)")
 	f.BoolVar(&opts.delete, "delete", false, `remove each file record's spooled "local" file once hashed, and drop "local"`)
 	return cmd
 }
