@@ -113,20 +113,6 @@ func TestInterrupted(t *testing.T) {
 	}
 }
 
-func TestModeString(t *testing.T) {
-	for mode, want := range map[os.FileMode]string{
-		0o644:                 "0644",
-		0o755 | os.ModeSetuid: "4755",
-		0o750 | os.ModeSetgid: "2750",
-		0o777 | os.ModeSticky: "1777",
-		0o777 | os.ModeSetuid | os.ModeSetgid | os.ModeSticky: "7777",
-	} {
-		if got := modeString(mode); got != want {
-			t.Errorf("modeString(%v) = %s, want %s", mode, got, want)
-		}
-	}
-}
-
 func TestJoinPath(t *testing.T) {
 	for _, tc := range [][3]string{
 		{"d", "f", "d/f"}, {"d/", "f", "d/f"}, {"./d", "f", "./d/f"}, {"/", "etc", "/etc"}, {"d//", "f", "d//f"},

@@ -2,13 +2,11 @@ package hash
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/ordered"
@@ -73,7 +71,7 @@ func hashPaths(ctx context.Context, p *cli.Program, opts options) error {
 }
 
 func pathError(path string, err error) *records.Error {
-	display, _ := recordPath(path)
+	display, _ := records.PathFields(path)
 	return &records.Error{Stage: "hash", Path: display, Message: err.Error()}
 }
 
@@ -138,33 +136,9 @@ func fileRecord(path string, opts options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &records.File{Mode: modeString(info.Mode()), Mtime: records.Time(info.ModTime())}
-	f.Path, f.PathRaw = recordPath(path)
+	f := &records.File{Mode: records.Mode(info.Mode()), Mtime: records.Time(info.ModTime())}
+	f.Path, f.PathRaw = records.PathFields(path)
 	sums.Fill(f)
 	return records.Marshal(f)
 }
 
-// recordPath returns the path field for a path, and its exact bytes in
-// base64 for path_raw when they are not UTF-8 ("" otherwise).
-func recordPath(path string) (display, raw string) {
-	if utf8.ValidString(path) {
-		return path, ""
-	}
-	return strings.ToValidUTF8(path, "\uFFFD"), base64.StdEncoding.EncodeToString([]byte(path))
-}
-
-// modeString is the permission bits, with setuid, setgid and sticky, in
-// octal as ls and stat show them: "0644", "4755".
-func modeString(m fs.FileMode) string {
-	bits := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		bits |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		bits |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		bits |= 0o1000
-	}
-	return fmt.Sprintf("%04o", bits)
-}
