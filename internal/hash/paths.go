@@ -141,4 +141,3 @@ func fileRecord(path string, opts options) ([]byte, error) {
 	sums.Fill(f)
 	return records.Marshal(f)
 }
-
