@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra/doc"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/dedup"
 	"github.com/hashr-dev/hashr/internal/fetch"
 	"github.com/hashr-dev/hashr/internal/hash"
 	"github.com/hashr-dev/hashr/internal/scan"
@@ -26,6 +27,7 @@ var commands = map[string]func(*cli.Program) *cobra.Command{
 	"hashr-scan":  scan.NewCommand,
 	"hashr-fetch": fetch.NewCommand,
 	"hashr-hash":  hash.NewCommand,
+	"hashr-dedup": dedup.NewCommand,
 }
 
 func main() {

@@ -1,0 +1,5 @@
+package cli_test
+
+import "github.com/hashr-dev/hashr/internal/dedup"
+
+func init() { register("hashr-dedup", dedup.Main) }
