@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/dedup"
+	"github.com/hashr-dev/hashr/internal/extract"
 	"github.com/hashr-dev/hashr/internal/fetch"
 	"github.com/hashr-dev/hashr/internal/hash"
 	"github.com/hashr-dev/hashr/internal/scan"
@@ -24,10 +25,11 @@ import (
 
 // commands builds each command the way its main does.
 var commands = map[string]func(*cli.Program) *cobra.Command{
-	"hashr-scan":  scan.NewCommand,
-	"hashr-fetch": fetch.NewCommand,
-	"hashr-hash":  hash.NewCommand,
-	"hashr-dedup": dedup.NewCommand,
+	"hashr-scan":    scan.NewCommand,
+	"hashr-fetch":   fetch.NewCommand,
+	"hashr-extract": extract.NewCommand,
+	"hashr-hash":    hash.NewCommand,
+	"hashr-dedup":   dedup.NewCommand,
 }
 
 func main() {

@@ -1,0 +1,245 @@
+package extract
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashr-dev/hashr/internal/formats/ar"
+	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/cpio"
+	"github.com/hashr-dev/hashr/internal/formats/deb"
+	"github.com/hashr-dev/hashr/internal/formats/decompress"
+	"github.com/hashr-dev/hashr/internal/formats/iso9660"
+	"github.com/hashr-dev/hashr/internal/formats/rpm"
+	"github.com/hashr-dev/hashr/internal/formats/sevenzip"
+	"github.com/hashr-dev/hashr/internal/formats/tar"
+	"github.com/hashr-dev/hashr/internal/formats/zip"
+	"github.com/hashr-dev/hashr/internal/magic"
+)
+
+// container is one archive being walked.
+type container struct {
+	w      archive.Walker
+	format string
+	prefix string // path of the container plus "!/", "" for the source
+	depth  int    // 0 for the source's own members
+	// expands: reading members decompresses them (zip, 7z), so their
+	// bytes count towards --max-ratio.
+	expands bool
+	// hardLinks: the format has hard links (tar, cpio and what holds
+	// them), so regular files are remembered for links to them.
+	hardLinks bool
+}
+
+// walkable says whether hashr-extract can walk what magic found.
+func walkable(res magic.Result) bool {
+	if res.Compression != "" {
+		return true
+	}
+	switch res.Format {
+	case magic.Tar, magic.DockerArchive, magic.Cpio, magic.Ar, magic.Deb, magic.RPM,
+		magic.Zip, magic.SevenZip, magic.ISO9660:
+		return true
+	}
+	return false
+}
+
+// randomAccess formats are read with ReadAt rather than as a stream.
+func randomAccess(format string) bool {
+	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660
+}
+
+// detectHead tells the format of a stream from its first bytes.
+func detectHead(head []byte) magic.Result {
+	res, _ := magic.Detect(bytes.NewReader(head), -1)
+	return withCompression(res, head)
+}
+
+// withCompression adds what magic leaves out: a compressed file whose
+// content is of no container format (x.gz) is still a compressed single
+// file to unwrap. Only magic numbers that cannot be mistaken count, which
+// leaves out lzma's.
+func withCompression(res magic.Result, head []byte) magic.Result {
+	if res.Format != "" || res.Compression != "" {
+		return res
+	}
+	if m := decompress.Detect(head); m != decompress.None && m != decompress.LZMA {
+		res.Compression = string(m)
+	}
+	return res
+}
+
+// walkFile walks the container in the file f of size bytes; name is its
+// file name, prefix the path its members' paths start with.
+func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, depth int) error {
+	res, err := magic.Detect(f, size)
+	if err != nil {
+		return fmt.Errorf("telling the format: %w", err)
+	}
+	var head [decompress.HeadSize]byte
+	n, _ := f.ReadAt(head[:], 0)
+	res = withCompression(res, head[:n])
+	if depth == 0 {
+		s.top.wrapper = res.Format == magic.Tar || (res.Format == "" && res.Compression != "")
+	}
+	if res.Compression == "" && res.Format == magic.UDF {
+		// A UDF bridge disc carries an ISO 9660 tree of the same files
+		// (install DVDs): walk that, if there is one.
+		if _, err := iso9660.NewWalker(f, size); err == nil {
+			s.x.p.Verbosef("%s: a UDF image: walking its ISO 9660 tree", s.label)
+			res.Format = magic.ISO9660
+		}
+	}
+	if res.Compression == "" && randomAccess(res.Format) {
+		return s.walkRandom(f, size, res.Format, prefix, depth)
+	}
+	return s.walkStream(io.NewSectionReader(f, 0, size), &res, name, prefix, depth, 0)
+}
+
+// walkRandom walks a zip, 7z or ISO 9660 image.
+func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string, depth int) error {
+	c := &container{format: format, prefix: prefix, depth: depth}
+	var err error
+	switch format {
+	case magic.Zip:
+		c.w, err = zip.NewWalker(f, size)
+		c.expands = true
+	case magic.SevenZip:
+		c.w, err = sevenzip.NewWalker(f, size)
+		c.expands = true
+	case magic.ISO9660:
+		c.w, err = iso9660.NewWalker(f, size)
+	}
+	if err != nil {
+		return err
+	}
+	return s.walk(c)
+}
+
+// walkStream walks a container read as a stream. res is what magic said
+// of it, or nil to look at its head; wraps counts the compression layers
+// already taken off.
+func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix string, depth, wraps int) error {
+	br := bufio.NewReaderSize(r, magic.HeadSize)
+	if res == nil {
+		head, err := br.Peek(magic.HeadSize)
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			return err
+		}
+		found := detectHead(head)
+		res = &found
+	}
+	if res.Compression != "" {
+		if wraps >= maxWrappers {
+			return &LimitError{What: fmt.Sprintf("compressed more than %d times over", maxWrappers), Limit: maxWrappers}
+		}
+		dr, err := decompress.NewReader(decompress.Method(res.Compression), br)
+		if err != nil {
+			return archive.Corrupt(res.Compression, 0, err.Error())
+		}
+		defer dr.Close()
+		inner := decodeErrors{archive.Metered(dr, &s.budget), res.Compression}
+		if err := s.walkStream(inner, nil, unwrappedName(name), prefix, depth, wraps+1); err != nil {
+			return err
+		}
+		// Read to the compressed stream's end, so that its checksum is
+		// checked even when the archive inside ended earlier.
+		return archive.Drain(inner)
+	}
+	c := &container{format: res.Format, prefix: prefix, depth: depth, hardLinks: true}
+	switch res.Format {
+	case magic.Tar, magic.DockerArchive:
+		c.w = tar.NewWalker(br)
+	case magic.Cpio:
+		c.w = cpio.NewWalker(br)
+	case magic.Deb:
+		c.w = deb.NewWalker(br, deb.Options{Control: s.x.opts.debControl, Meter: &s.budget})
+	case magic.RPM:
+		c.w = rpm.NewWalker(br, &s.budget)
+	case magic.Ar:
+		c.w, c.hardLinks = ar.NewWalker(br), false
+	case magic.Zip, magic.SevenZip, magic.ISO9660:
+		// Compressed around a format read at random: decompress it to a
+		// temporary file first (its bytes are already counted as expanded).
+		tmp, size, err := s.tempCopy(br)
+		if err != nil {
+			return err
+		}
+		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
+		return s.walkRandom(tmp, size, res.Format, prefix, depth)
+	case "":
+		if wraps == 0 && depth > 0 {
+			return nil // not a container after all
+		}
+		// A compressed single file, or a source of no container format: one
+		// file.
+		entry := &archive.Entry{Name: name, Type: archive.Regular, Size: -1}
+		return s.member(&container{prefix: prefix, depth: depth, expands: false}, prefix+name, entry, br)
+	default:
+		return fmt.Errorf("format %s is not supported by hashr-extract", res.Format)
+	}
+	return s.walk(c)
+}
+
+// decodeErrors names the decompressor in errors that would otherwise be
+// a bare "unexpected EOF".
+type decodeErrors struct {
+	r      io.Reader
+	method string
+}
+
+func (d decodeErrors) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err == nil || err == io.EOF {
+		return n, err
+	}
+	var limit *LimitError
+	var corrupt *archive.CorruptError
+	switch {
+	case err == io.ErrUnexpectedEOF:
+		err = archive.Corrupt(d.method, -1, "truncated")
+	case errors.As(err, &limit), errors.As(err, &corrupt), errors.Is(err, context.Canceled):
+	default:
+		err = archive.Corrupt(d.method, -1, err.Error())
+	}
+	return n, err
+}
+
+// tempCopy writes r to a temporary file, within the limits.
+func (s *sourceRun) tempCopy(r io.Reader) (*os.File, int64, error) {
+	f, err := os.CreateTemp(s.x.tmpDir, "member-*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("creating a temporary file: %w", err)
+	}
+	n, err := io.CopyBuffer(f, &limitedReader{r: r, s: s}, make([]byte, 256<<10))
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, 0, err
+	}
+	return f, n, nil
+}
+
+// limitedReader counts bytes against the source's limits.
+type limitedReader struct {
+	r io.Reader
+	s *sourceRun
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if err := l.s.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := l.r.Read(p)
+	if n > 0 {
+		if lerr := l.s.budget.addBytes(int64(n)); lerr != nil {
+			return n, lerr
+		}
+	}
+	return n, err
+}

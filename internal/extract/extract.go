@@ -1,0 +1,145 @@
+// Package extract is hashr-extract: it turns each source record into one
+// file record per regular file inside the source (a package, an archive,
+// an ISO image), then the source's end record. Member bytes are spooled
+// under a directory for hashr-hash, or with --hash hashed on the fly.
+package extract
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/digest"
+)
+
+// Main runs hashr-extract with the given arguments and streams.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	p := cli.New("hashr-extract", stdin, stdout, stderr)
+	return p.Execute(NewCommand(p), args)
+}
+
+// options are the parsed flags.
+type options struct {
+	spool      string
+	algos      digest.Set // 0: spool mode
+	workers    int
+	maxDepth   int
+	flatten    bool
+	debControl bool
+	limits     limits
+	inputs     []string
+}
+
+const long = `
+Reads source records (from hashr-scan or hashr-fetch) and writes, for each
+source, the source record, one file record per regular file inside it, and
+an end record. Formats are told by their magic bytes: Debian packages, RPM
+packages, tar (plain or compressed with gzip, bzip2, xz, zstd, lz4 or
+lzma), zip and the formats built on it (jar, whl, egg, apk, nupkg, docx…),
+ISO 9660 images (Rock Ridge and Joliet names), 7z, cpio, ar, and single
+compressed files (x.gz holds x).
+
+By default each file's bytes are spooled under --spool DIR/<source sha256>/
+at the file's path, and the record's "local" names them, for hashr-hash
+(whose --delete removes them once hashed). With --hash ALGOS the bytes are
+hashed as they stream by and nothing is written.
+
+A member that is itself an archive is a file record; with --max-depth N its
+own members follow, N levels deep, as "outer!/inner" paths. A tar whose only
+file is an archive or disk image, and a compressed single file, are always
+unwrapped.
+
+Sources are extracted in parallel (--workers) and written in input order.
+Every input is untrusted: absolute paths, paths climbing out with "..",
+paths through symlinks, decompression bombs and archives that contain
+themselves give error records, and nothing is ever written outside the
+spool. The limits below stop what no real software needs; each one reached
+is an error record for the member or the source.
+
+Other record types pass through unchanged. A source record without sha256
+or local (straight from hashr-scan, with a local uri) is accepted: what is
+missing is computed. Members of a .deb are named as installed
+(usr/bin/bash); --deb-control adds the control members as control!/NAME.`
+
+const example = `  # Debian packages to file records, bytes spooled for hashr-hash:
+  hashr-scan /var/cache/apt/archives | hashr-extract --spool /var/tmp/spool | hashr-hash --delete
+
+  # Hash on the fly, writing nothing:
+  hashr-scan ~/isos | hashr-extract --hash md5,sha1,sha256 > files.ndjson
+
+  # Also the members of jars, wheels and tarballs inside packages, 2 levels deep:
+  hashr-scan ~/mirror | hashr-extract --hash sha256 --max-depth 2`
+
+// NewCommand builds the hashr-extract command.
+func NewCommand(p *cli.Program) *cobra.Command {
+	var (
+		opts                          options
+		hashList                      string
+		maxSource, maxMember, minFree string
+		maxMembers, maxRatio          int64
+	)
+	cmd := p.Command("hashr-extract [flags] [RECORDS.ndjson...]",
+		"Turn each source into the file records of the files inside it", long, example,
+		func(ctx context.Context, args []string) error {
+			opts.inputs = args
+			if hashList != "" {
+				set, err := digest.Parse(hashList)
+				if err != nil {
+					return cli.Usagef("--hash: %v", err)
+				}
+				opts.algos = set
+			}
+			if opts.workers < 1 {
+				return cli.Usagef("--workers must be at least 1, not %d", opts.workers)
+			}
+			if opts.maxDepth < 0 || opts.maxDepth > 64 {
+				return cli.Usagef("--max-depth must be between 0 and 64, not %d", opts.maxDepth)
+			}
+			opts.limits = defaultLimits
+			for _, f := range []struct {
+				flag string
+				val  string
+				dst  *int64
+			}{{"--max-source-bytes", maxSource, &opts.limits.sourceBytes},
+				{"--max-member-bytes", maxMember, &opts.limits.memberBytes},
+				{"--min-free", minFree, &opts.limits.minFree}} {
+				n, err := parseSize(f.val)
+				if err != nil {
+					return cli.Usagef("%s: %v", f.flag, err)
+				}
+				*f.dst = n
+			}
+			if maxMembers < 1 {
+				return cli.Usagef("--max-members must be at least 1")
+			}
+			if maxRatio < 1 {
+				return cli.Usagef("--max-ratio must be at least 1")
+			}
+			opts.limits.members, opts.limits.ratio = maxMembers, maxRatio
+			if opts.spool == "" {
+				return cli.Usagef("--spool must name a directory")
+			}
+			return run(ctx, p, opts)
+		})
+	fl := cmd.Flags()
+	fl.StringVar(&opts.spool, "spool", filepath.Join(os.TempDir(), "hashr-spool"),
+		"directory for the members' bytes, one subdirectory per source (with --hash: for temporary files only)")
+	fl.StringVar(&hashList, "hash", "", "hash members on the fly with these digests (e.g. md5,sha1,sha256; any of "+
+		strings.ReplaceAll(digest.Names(), ",", ", ")+") and spool nothing")
+	fl.IntVar(&opts.workers, "workers", runtime.NumCPU(), "sources extracted at once")
+	fl.IntVar(&opts.maxDepth, "max-depth", 0, "levels of nested archives to walk into (0: none)")
+	fl.BoolVar(&opts.flatten, "flatten", false, "spool every member directly in its source's directory under a numbered name, instead of at its path")
+	fl.BoolVar(&opts.debControl, "deb-control", false, "also emit the control members of .deb packages, as control!/NAME")
+	fl.StringVar(&maxSource, "max-source-bytes", formatSize(defaultLimits.sourceBytes, ""), "limit on the bytes of all members of one source")
+	fl.StringVar(&maxMember, "max-member-bytes", formatSize(defaultLimits.memberBytes, ""), "limit on the bytes of one member")
+	fl.Int64Var(&maxMembers, "max-members", defaultLimits.members, "limit on the members of one source, nested ones included")
+	fl.Int64Var(&maxRatio, "max-ratio", defaultLimits.ratio, "limit on how many times its size a source may decompress to (applies past 64M)")
+	fl.StringVar(&minFree, "min-free", formatSize(defaultLimits.minFree, ""), "stop spooling a source when the spool's file system has less free")
+	return cmd
+}

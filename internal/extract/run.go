@@ -1,0 +1,180 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"os"
+	"sync"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/formats/decompress"
+	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// extractor is one run of hashr-extract.
+type extractor struct {
+	p      *cli.Program
+	opts   options
+	tmpDir string     // temporary files: spilled records, copies of nested archives
+	spools *spoolDirs // nil with --hash
+
+	// unfinished holds the spool directories of sources whose records are
+	// not all written yet: an interrupted run removes them, as nothing
+	// downstream will ever know of their files.
+	mu         sync.Mutex
+	unfinished map[string]bool
+}
+
+func run(ctx context.Context, p *cli.Program, opts options) error {
+	if err := os.MkdirAll(opts.spool, 0o755); err != nil {
+		return fmt.Errorf("creating the spool directory %q: %w", opts.spool, cli.Cause(err))
+	}
+	tmpDir, err := os.MkdirTemp(opts.spool, ".hashr-extract-tmp-")
+	if err != nil {
+		return fmt.Errorf("creating a temporary directory in %q: %w", opts.spool, cli.Cause(err))
+	}
+	x := &extractor{p: p, opts: opts, tmpDir: tmpDir, unfinished: map[string]bool{}}
+	p.OnExit(x.cleanUp)
+	if opts.algos == 0 {
+		x.spools = newSpoolDirs(opts.spool)
+	}
+	if decompress.UsesXZBinary() {
+		p.Verbosef("decoding xz with the xz program (faster than the Go decoder)")
+	} else {
+		p.Verbosef("decoding xz in Go: no xz program on PATH")
+	}
+
+	w := records.NewWriter(p.Stdout)
+	defer w.Flush()
+	progress := p.Progress("extracting", -1)
+	defer progress.Finish()
+
+	var readErr error
+	input := func(yield func(*records.Raw) bool) {
+		for raw, err := range p.Records(ctx, opts.inputs) {
+			if err != nil {
+				readErr = err
+				return
+			}
+			if !yield(raw) {
+				return
+			}
+		}
+	}
+	out := &output{w: w, x: x}
+	err = ordered.Map(ctx, opts.workers, iter.Seq[*records.Raw](input),
+		func(raw *records.Raw) *result {
+			if raw.Type != records.TypeSource {
+				return &result{raw: raw}
+			}
+			return x.extractSource(ctx, raw)
+		},
+		func(r *result) error {
+			if r.source != nil {
+				progress.Add(1)
+			}
+			return out.emit(r)
+		})
+	if err == nil {
+		err = out.flushEnd()
+	}
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = readErr
+	}
+	if errors.Is(err, context.Canceled) {
+		return cli.ErrInterrupted
+	}
+	return err
+}
+
+// cleanUp removes the temporary files and the spool of sources not
+// written.
+func (x *extractor) cleanUp() {
+	os.RemoveAll(x.tmpDir)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for dir := range x.unfinished {
+		os.RemoveAll(dir)
+	}
+}
+
+// output writes results in order. A source's end record is held back
+// until the next record is known: when it is the end record that an
+// earlier stage wrote for the same source, the two become one, so each
+// source still has exactly one end, with every stage's milliseconds.
+type output struct {
+	w       *records.Writer
+	x       *extractor
+	pending *records.End
+	pendSHA string // the sha256 the pending source came with
+}
+
+func (o *output) emit(r *result) error {
+	if r.raw != nil {
+		if r.raw.Type == records.TypeEnd && o.pending != nil {
+			if rec, err := r.raw.Decode(); err == nil {
+				up := rec.(*records.End)
+				if up.Source == o.pending.Source || (up.Source != "" && up.Source == o.pendSHA) {
+					mergeEnd(o.pending, up)
+					return o.flushEnd()
+				}
+			}
+		}
+		if err := o.flushEnd(); err != nil {
+			return err
+		}
+		return o.w.WriteRaw(r.raw)
+	}
+	if err := o.flushEnd(); err != nil {
+		return err
+	}
+	if r.err != nil {
+		r.out.discard()
+		return r.err
+	}
+	if err := o.w.Write(r.source); err != nil {
+		return err
+	}
+	if err := r.out.drain(o.w); err != nil {
+		return err
+	}
+	o.pending, o.pendSHA = r.end, r.inputSHA
+	if r.spoolDir != "" {
+		o.x.mu.Lock()
+		delete(o.x.unfinished, r.spoolDir)
+		o.x.mu.Unlock()
+	}
+	return nil
+}
+
+func (o *output) flushEnd() error {
+	if o.pending == nil {
+		return nil
+	}
+	end := o.pending
+	o.pending = nil
+	return o.w.Write(end)
+}
+
+// mergeEnd folds an earlier stage's end record into this stage's.
+func mergeEnd(ours, up *records.End) {
+	ours.Errors += up.Errors
+	for k, v := range up.MS {
+		if _, ok := ours.MS[k]; !ok {
+			ours.MS[k] = v
+		}
+	}
+	if len(up.Extra) > 0 {
+		if ours.Extra == nil {
+			ours.Extra = records.Extra{}
+		}
+		maps.Copy(ours.Extra, up.Extra)
+	}
+}

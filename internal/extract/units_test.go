@@ -1,0 +1,133 @@
+package extract
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+func newTestProgram() *cli.Program {
+	return cli.New("hashr-extract", strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+}
+
+func TestCleanName(t *testing.T) {
+	for in, want := range map[string]string{
+		"./usr/bin/x": "usr/bin/x", "a//b/./c": "a/b/c", "a/../b": "b", "./": "", "/": "", "dir/": "dir",
+		"../x": "!climb", "a/../../x": "!climb", "..": "!climb", "/etc/passwd": "!abs", "": "!empty",
+	} {
+		got, err := cleanName(in)
+		switch {
+		case strings.HasPrefix(want, "!"):
+			if err == nil {
+				t.Errorf("cleanName(%q) = %q, want an error", in, got)
+			}
+		case err != nil || got != want:
+			t.Errorf("cleanName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestRecordPathOfNonUTF8Names(t *testing.T) {
+	p, raw := recordPath("a/\xff\xfe.bin")
+	if p != "a/\uFFFD.bin" || raw != "YS///i5iaW4=" {
+		t.Errorf("%q %q", p, raw)
+	}
+	if p, raw := recordPath("café"); p != "café" || raw != "" {
+		t.Errorf("%q %q", p, raw)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1000": 1000, "4K": 4096, "1M": 1 << 20, "2g": 2 << 30, "4T": 4 << 40, "1GiB": 1 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "1X", "99999999999P"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}
+
+func TestUnwrappedName(t *testing.T) {
+	for in, want := range map[string]string{"x.gz": "x", "a/b.tar.xz": "b.tar", "c.tgz": "c.tar", "plain": "plain", ".gz": ".gz"} {
+		if got := unwrappedName(in); got != want {
+			t.Errorf("unwrappedName(%q) = %q", in, got)
+		}
+	}
+}
+
+// A name the spool cannot mirror (twice in a tar, a file where a
+// directory must go, too long) gets a flat name; nothing is overwritten.
+func TestSpoolFallsBackToFlatNames(t *testing.T) {
+	dirs := newSpoolDirs(t.TempDir())
+	s, err := dirs.open("abc", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(p, content string) string {
+		f, name, err := s.create(p)
+		if err != nil {
+			t.Fatalf("create %q: %v", p, err)
+		}
+		f.WriteString(content)
+		f.Close()
+		return name
+	}
+	a1 := write("a", "first")
+	a2 := write("a", "second")
+	ab := write("a/b", "under a file")
+	long := write(strings.Repeat("x", 300)+"/y", "long")
+	for name, want := range map[string]string{a1: "first", a2: "second", ab: "under a file", long: "long"} {
+		if data, _ := os.ReadFile(name); string(data) != want {
+			t.Errorf("%s holds %q, want %q", name, data, want)
+		}
+	}
+	if a1 != filepath.Join(s.dir, "a") || filepath.Dir(a2) != s.dir || filepath.Dir(ab) != s.dir {
+		t.Errorf("names %s %s %s", a1, a2, ab)
+	}
+	// the same source again in one run gets its own directory
+	s2, err := dirs.open("abc", false)
+	if err != nil || s2.dir == s.dir {
+		t.Fatalf("second directory %v %v", s2, err)
+	}
+}
+
+func TestSpillKeepsOrderPastMemory(t *testing.T) {
+	dir := t.TempDir()
+	s := newSpill(dir)
+	n := 3 * spillMemory / 100
+	for i := range n {
+		if err := s.add(&records.File{Path: fmt.Sprintf("file-%08d-%s", i, strings.Repeat("x", 60))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.file == nil {
+		t.Fatal("nothing spilled to disk")
+	}
+	var out bytes.Buffer
+	w := records.NewWriter(&out)
+	if err := s.drain(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d", len(lines), n)
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, fmt.Sprintf("file-%08d-", i)) {
+			t.Fatalf("line %d: %s", i, l)
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("spill file left: %v", left)
+	}
+}

@@ -1,0 +1,168 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+
+	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// walk emits the records of a container's members, descending into
+// nested containers as --max-depth allows. It returns an error only when
+// the container cannot be walked further (corrupt, truncated, a limit);
+// a member that fails is an error record and the walk goes on.
+func (s *sourceRun) walk(c *container) error {
+	defer archive.Close(c.w)
+	for {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		e, err := c.w.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.budget.addMember(); err != nil {
+			return err
+		}
+		name, err := cleanName(e.Name)
+		if err != nil {
+			s.memberError(displayPath(c.prefix, e.Name), err)
+			continue
+		}
+		if name == "" {
+			continue // the root directory
+		}
+		full := c.prefix + name
+		switch e.Type {
+		case archive.Dir, archive.Other:
+			continue
+		case archive.Symlink:
+			s.symlinks[full] = true
+			continue
+		}
+		if link := s.throughSymlink(c.prefix, name); link != "" {
+			s.memberError(displayPath("", full), fmt.Errorf("path goes through the symlink %q: refused (an extractor would write where the link points)", link))
+			continue
+		}
+		if e.Type == archive.Hardlink {
+			s.hardLink(c, full, e)
+			continue
+		}
+		r, err := c.w.Open()
+		if err != nil {
+			s.memberError(displayPath("", full), err)
+			continue
+		}
+		if err := s.member(c, full, e, r); err != nil {
+			return err
+		}
+	}
+}
+
+// throughSymlink returns the symlink among the directories above name,
+// if there is one.
+func (s *sourceRun) throughSymlink(prefix, name string) string {
+	if len(s.symlinks) == 0 {
+		return ""
+	}
+	for dir := range parents(name) {
+		if s.symlinks[prefix+dir] {
+			return prefix + dir
+		}
+	}
+	return ""
+}
+
+// hardLink emits a file record for another name of an earlier file, with
+// that file's content.
+func (s *sourceRun) hardLink(c *container, full string, e *archive.Entry) {
+	target, err := cleanName(e.Linkname)
+	if err == nil && target == "" {
+		err = errors.New("hard link to the root directory")
+	}
+	if err != nil {
+		s.memberError(displayPath("", full), fmt.Errorf("hard link to %q: %w", e.Linkname, err))
+		return
+	}
+	info := s.links[c.prefix+target]
+	if info == nil {
+		s.memberError(displayPath("", full), fmt.Errorf("hard link to %q, which is not a file earlier in the archive", target))
+		return
+	}
+	f := s.fileRecord(full, e)
+	f.Size = records.Int64(info.size)
+	if s.spool != nil {
+		local, err := s.spool.link(info.local, f.Path)
+		if err != nil {
+			s.memberError(displayPath("", full), fmt.Errorf("spooling: %w", err))
+			return
+		}
+		f.Local = local
+	} else {
+		info.sums.Fill(f)
+	}
+	s.links[full] = info
+	if c.depth == 0 {
+		s.top.regular++
+	}
+	s.emitFile(f)
+}
+
+// fileRecord starts the record of a member.
+func (s *sourceRun) fileRecord(full string, e *archive.Entry) *records.File {
+	p, raw := recordPath(full)
+	f := &records.File{Source: s.sha, Path: p, PathRaw: raw}
+	if e.ModeKnown {
+		f.Mode = modeString(e.Mode)
+	}
+	if !e.ModTime.IsZero() {
+		f.Mtime = records.Time(e.ModTime)
+	}
+	return f
+}
+
+// nested walks a member kept as a container.
+func (s *sourceRun) nested(k *keptCopy, depth int) error {
+	for _, sha := range s.ancestors {
+		if sha == k.sha256 {
+			s.memberError(displayPath("", k.path), errors.New("archive contains itself (a quine, or a cycle of nested archives): not walked again"))
+			return nil
+		}
+	}
+	f, err := os.Open(k.file)
+	if err != nil {
+		s.memberError(displayPath("", k.path), fmt.Errorf("opening it to walk it: %w", err))
+		return nil
+	}
+	defer f.Close()
+	s.ancestors = append(s.ancestors, k.sha256)
+	defer func() { s.ancestors = s.ancestors[:len(s.ancestors)-1] }()
+	err = s.walkFile(f, k.size, path.Base(k.path), k.path+nestSep, depth)
+	if err == nil {
+		return nil
+	}
+	if stopsSource(err) {
+		return err
+	}
+	s.memberError(displayPath("", k.path), fmt.Errorf("walking it: %w", err))
+	return nil
+}
+
+// stopsSource says whether err ends the whole source rather than one
+// member or nested container: a source-wide limit, an interruption, or a
+// failure to keep records.
+func stopsSource(err error) bool {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return !le.Member
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
