@@ -20,6 +20,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/extract"
 	"github.com/hashr-dev/hashr/internal/fetch"
 	"github.com/hashr-dev/hashr/internal/hash"
+	"github.com/hashr-dev/hashr/internal/load"
 	"github.com/hashr-dev/hashr/internal/scan"
 )
 
@@ -30,6 +31,7 @@ var commands = map[string]func(*cli.Program) *cobra.Command{
 	"hashr-extract": extract.NewCommand,
 	"hashr-hash":    hash.NewCommand,
 	"hashr-dedup":   dedup.NewCommand,
+	"hashr-load":    load.NewCommand,
 }
 
 func main() {

@@ -58,7 +58,13 @@ extensions and special files (fifos, sockets, devices) are skipped and
 counted on stderr; --verbose lists each. Symbolic links are followed, to
 files and directories; a directory reached twice (a link loop) is walked
 once. A path that cannot be read (permission denied, a broken link, an I/O
-error) gives an error record and a message, and the walk goes on.`
+error) gives an error record and a message, and the walk goes on.
+
+With --db (the database hashr-load fills), a source whose job is done
+there is skipped, as HashR skips the sources it has processed; a failed
+job is retried, and --reprocess QUICK_SHA256,... emits those sources even
+though their job is done. A HashR database (hashr-load --schema hashr)
+works too: its "exported" jobs count as done.`
 
 const example = `  # Everything in a mirror, with the default repo names:
   hashr-scan ~/mirror | jq -r '[.format, .id] | @tsv'
@@ -68,6 +74,9 @@ const example = `  # Everything in a mirror, with the default repo names:
 
   # Python wheels and eggs count as zip sources; list what was skipped and why:
   hashr-scan --zip-exts whl,egg --verbose ./site-packages > sources.ndjson
+
+  # Only what the database does not hold yet, and one package again:
+  hashr-scan --db sqlite:hashr.db --reprocess 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 ~/mirror
 
   # Single files are REPOs too:
   HASHR_FORMATS=iso9660,udf hashr-scan install.iso backup.img`
@@ -79,6 +88,7 @@ var formatList = strings.Join(magic.Formats(), ", ")
 func NewCommand(p *cli.Program) *cobra.Command {
 	var flags struct {
 		repo, formats, zipExts string
+		db, reprocess          string
 	}
 	cmd := p.Command("hashr-scan [flags] REPO...",
 		"Find sources in repositories and detect their formats",
@@ -86,6 +96,9 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		func(ctx context.Context, args []string) error {
 			opts, err := newOptions(flags.repo, flags.formats, flags.zipExts)
 			if err != nil {
+				return err
+			}
+			if opts.jobs, err = newJobFilter(ctx, flags.db, flags.reprocess); err != nil {
 				return err
 			}
 			return run(ctx, p, opts, args)
@@ -100,5 +113,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&flags.repo, "repo", "", "repo name for every source (default: the importer name for its format, see above)")
 	f.StringVar(&flags.formats, "formats", "", "only emit sources of these formats, comma-separated (default: all)")
 	f.StringVar(&flags.zipExts, "zip-exts", defaultZipExts, "file extensions that count as zip sources, comma-separated, case-insensitive")
+	f.StringVar(&flags.db, "db", "", "skip sources whose job is done in this database (sqlite:PATH or postgres://…, as hashr-load's --db)")
+	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")
 	return cmd
 }

@@ -21,6 +21,7 @@ const (
 	formatFilter                 // skipped: format not in --formats
 	notRegular                   // skipped: a special file
 	alreadyWalked                // skipped: a directory reached again
+	jobDone                      // skipped: its job is done in --db
 )
 
 // outcome is the result of inspecting one entry.

@@ -15,6 +15,7 @@ type options struct {
 	repo    string          // "" means the default repo for each format
 	formats map[string]bool // nil means every format
 	zipExts map[string]bool // lower case, without the dot
+	jobs    *jobFilter      // --db and --reprocess; nil skips nothing
 }
 
 func newOptions(repo, formats, zipExts string) (options, error) {

@@ -36,6 +36,9 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 	hintedZip := false
 	emit := func(out outcome) error {
 		progress.Add(1)
+		if out.verdict == emitted && opts.jobs.skip(out.source) {
+			out.verdict = jobDone
+		}
 		c.byVerdict[out.verdict]++
 		e := out.entry
 		switch out.verdict {
@@ -63,6 +66,9 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 			p.Verbosef("skipping %s: not a regular file or directory", e.path)
 		case alreadyWalked:
 			p.Verbosef("skipping %s: directory already walked (a symbolic link leads back to it)", e.path)
+		case jobDone:
+			c.files++
+			p.Verbosef("skipping %s: its job is done in %s (--reprocess %s to load it again)", e.path, opts.jobs.db, out.source.QuickSHA256)
 		}
 		return nil
 	}
@@ -104,6 +110,7 @@ func (c counts) summary() string {
 	}{
 		{zipExtension, "skipped (zip, extension not in --zip-exts)"},
 		{formatFilter, "skipped (format not in --formats)"},
+		{jobDone, "skipped (job done in --db)"},
 		{notRegular, "special files skipped"},
 		{failed, "unreadable"},
 	} {

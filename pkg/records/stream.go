@@ -29,7 +29,13 @@ func (r *Raw) Decode() (Record, error) {
 	if rec == nil {
 		return nil, fmt.Errorf("%s: unknown record type %q", r.Where, r.Type)
 	}
-	if err := decodeFields(rec, r.Line, r.fields); err != nil {
+	fields := r.fields
+	if fields == nil {
+		if err := json.Unmarshal(r.Line, &fields); err != nil {
+			return nil, &LineError{Where: r.Where, Err: describeSyntax(err, r.Line)}
+		}
+	}
+	if err := decodeFields(rec, r.Line, fields); err != nil {
 		return nil, &LineError{Where: r.Where, Err: fmt.Errorf("%s record: %w", r.Type, err)}
 	}
 	return rec, nil
@@ -78,6 +84,10 @@ func (r *Reader) Next() (*Raw, error) {
 			continue
 		}
 		where := fmt.Sprintf("%s:%d", r.name, r.line)
+		if typ, ok := scanType(line); ok {
+			return &Raw{Type: typ, Line: line, Where: where}, nil // fields are decoded when needed
+		}
+		// The slow way, for the exact error.
 		var fields map[string]json.RawMessage
 		if jerr := json.Unmarshal(line, &fields); jerr != nil {
 			return nil, &LineError{Where: where, Err: describeSyntax(jerr, line)}
@@ -88,6 +98,24 @@ func (r *Reader) Next() (*Raw, error) {
 		}
 		return &Raw{Type: typ, Line: line, Where: where, fields: fields}, nil
 	}
+}
+
+// scanType returns the "type" of a line that is a JSON object with a
+// non-empty string type, in one scan of the line (Members): decoding every
+// line into a map of its fields was most of the time a stage that passes
+// records on spent reading them. ok is false for any other line.
+func scanType(line []byte) (typ string, ok bool) {
+	var raw []byte
+	if err := Members(line, func(name, value []byte) bool {
+		if string(name) == "type" {
+			raw = append(raw[:0], value...) // the last one counts, as when decoding
+		}
+		return true
+	}); err != nil || raw == nil {
+		return "", false
+	}
+	typ, err := typeOf(map[string]json.RawMessage{"type": raw})
+	return typ, err == nil
 }
 
 // readLine returns the next line without its newline, however long it is.

@@ -12,9 +12,10 @@ import (
 )
 
 // heavy lists module paths that only the commands named with them may link.
+// hashr-scan reads the jobs table for --db (internal/db.DoneJobs).
 var heavy = map[string][]string{
-	"github.com/jackc/pgx":          {"hashr-load", "hashr-export", "hashr-lookup"},
-	"modernc.org/sqlite":            {"hashr-load", "hashr-export", "hashr-lookup"},
+	"github.com/jackc/pgx":          {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan"},
+	"modernc.org/sqlite":            {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan"},
 	"github.com/cockroachdb/pebble": {"hashr-dedup"},
 }
 

@@ -1,0 +1,9 @@
+package main
+
+import (
+	"os"
+
+	"github.com/hashr-dev/hashr/internal/load"
+)
+
+func main() { os.Exit(load.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

@@ -1,0 +1,58 @@
+package db
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+)
+
+// sortedBatchMax bounds the batch whose file rows are sorted in memory
+// before they are sent: sorted by sample, source and path, they are
+// appended to B-trees rather than inserted all over them, and grouped
+// without the database sorting them. A larger batch (a huge source, whose
+// rows were spilled to disk) is sent as it comes, and the database sorts.
+// A variable so that tests can take the other path.
+var sortedBatchMax = 200_000
+
+// sourcedFile is a file row with the source it was found in.
+type sourcedFile struct {
+	source []byte
+	file   File
+}
+
+// sortedFiles returns the file rows of the batch's sources sorted by
+// sample, source and path, or ok false when there are more than
+// sortedBatchMax of them.
+func sortedFiles(sources []*Source) (rows []sourcedFile, ok bool, err error) {
+	total := 0
+	for _, src := range sources {
+		if src.SHA256 != nil {
+			total += src.Files.Len()
+		}
+	}
+	if total > sortedBatchMax {
+		return nil, false, nil
+	}
+	rows = make([]sourcedFile, 0, total)
+	for _, src := range sources {
+		if src.SHA256 == nil {
+			continue
+		}
+		for f, err := range src.Files.All() {
+			if err != nil {
+				return nil, false, err
+			}
+			rows = append(rows, sourcedFile{src.SHA256, *f})
+		}
+	}
+	slices.SortFunc(rows, func(a, b sourcedFile) int {
+		if c := bytes.Compare(a.file.SHA256, b.file.SHA256); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.source, b.source); c != 0 {
+			return c
+		}
+		return strings.Compare(a.file.Path, b.file.Path)
+	})
+	return rows, true, nil
+}

@@ -1,0 +1,460 @@
+package db
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// pgLoader writes into PostgreSQL (or a server speaking its protocol) over
+// one connection: each batch of sources is one transaction, retried whole
+// when the server aborts it or goes away.
+type pgLoader struct {
+	cfg  *pgx.ConnConfig
+	conn *pgx.Conn
+	loc  Location
+	opts Options
+	sql  *pgStatements
+}
+
+// schemaLockKey serialises schema creation and migration between loaders
+// starting at once (pg_advisory_xact_lock): "hashr-db" in ASCII.
+const schemaLockKey = 0x6861736872_2d6462
+
+func openPostgres(ctx context.Context, loc Location, opts Options) (Loader, error) {
+	cfg, err := pgx.ParseConfig(loc.Target)
+	if err != nil {
+		return nil, fmt.Errorf("database URL %s: %w", loc, err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 15 * time.Second
+	}
+	l := &pgLoader{cfg: cfg, loc: loc, opts: opts, sql: &pgNative}
+	if opts.Schema == SchemaHashR {
+		l.sql = &pgHashR
+	}
+	if _, err := retry(ctx, opts.RetryFor, l.logRetry, l.retryable, l.prepareSchema); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("preparing the schema of %s: %w", loc, err)
+	}
+	return l, nil
+}
+
+func (l *pgLoader) logRetry(format string, args ...any) {
+	l.opts.logf("%s: "+format, append([]any{l.loc}, args...)...)
+}
+
+// connect (re)opens the connection when there is none or it broke, and
+// creates the session's staging tables.
+func (l *pgLoader) connect(ctx context.Context) error {
+	if l.conn != nil && !l.conn.IsClosed() {
+		return nil
+	}
+	if l.conn != nil {
+		l.conn.Close(ctx)
+		l.conn = nil
+	}
+	conn, err := pgx.ConnectConfig(ctx, l.cfg)
+	if err != nil {
+		return err
+	}
+	// A batch's staging sorts fit in memory with more than the default
+	// 4 MB, instead of spilling to disk.
+	if _, err := conn.Exec(ctx, "SET work_mem = '64MB'"); err != nil {
+		conn.Close(ctx)
+		return fmt.Errorf("setting work_mem: %w", err)
+	}
+	if _, err := conn.Exec(ctx, pgCreateStaging); err != nil {
+		conn.Close(ctx)
+		return fmt.Errorf("creating staging tables: %w", err)
+	}
+	l.conn = conn
+	return nil
+}
+
+// retryable says whether an error may go away by trying again: the
+// server aborted the transaction (deadlock, serialization failure), is
+// shutting down or starting up, or the connection failed. Anything else
+// (a constraint violated, a password refused) will not.
+func (l *pgLoader) retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "40001", // serialization_failure
+			"40P01", // deadlock_detected
+			"55P03", // lock_not_available
+			"57P01", // admin_shutdown
+			"57P02", // crash_shutdown
+			"57P03", // cannot_connect_now
+			"53300", // too_many_connections
+			"53400": // configuration_limit_exceeded
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connectErr), errors.As(err, &netErr),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	}
+	return l.conn == nil || l.conn.IsClosed()
+}
+
+func (l *pgLoader) Close() error {
+	if l.conn == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return l.conn.Close(ctx)
+}
+
+func (l *pgLoader) prepareSchema(ctx context.Context) error {
+	if err := l.connect(ctx); err != nil {
+		return err
+	}
+	tx, err := l.conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLockKey)); err != nil {
+		return err
+	}
+	var native, others int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE table_name = 'hashr_schema_migrations'),
+			count(*) FILTER (WHERE table_name IN ('samples', 'sources', 'samples_sources', 'jobs', 'payloads'))
+		FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&native, &others); err != nil {
+		return err
+	}
+	if l.opts.Schema == SchemaHashR {
+		if native > 0 {
+			return errors.New("the database holds hashr's native tables; load it without --schema hashr, or use another database")
+		}
+		for _, stmt := range hashrTables {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return tx.Commit(ctx)
+	}
+	if native == 0 && others > 0 {
+		return errors.New("the database holds tables hashr did not create (HashR's own?); load it with --schema hashr, or use another database")
+	}
+	if _, err := tx.Exec(ctx, createMigrationsTable); err != nil {
+		return err
+	}
+	var current int
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM hashr_schema_migrations`).Scan(&current); err != nil {
+		return err
+	}
+	if current > SchemaVersion {
+		return fmt.Errorf("the database's schema is version %d, newer than this hashr-load's (%d): use a newer hashr", current, SchemaVersion)
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, m := range nativeMigrations {
+		if m.version <= current {
+			continue
+		}
+		for _, stmt := range m.postgres {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %d: %w", m.version, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO hashr_schema_migrations (version, applied_at) VALUES ($1, $2)`, m.version, now); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
+	var stats Stats
+	n, err := retry(ctx, l.opts.RetryFor, l.logRetry, l.retryable, func(ctx context.Context) error {
+		stats = Stats{}
+		err := l.loadOnce(ctx, sources, &stats)
+		if err != nil && l.conn != nil && !l.conn.IsClosed() && l.conn.PgConn().TxStatus() != 'I' {
+			// A broken transaction is rolled back before the next try.
+			l.conn.Exec(ctx, "ROLLBACK")
+		}
+		return err
+	})
+	stats.Attempts = n
+	if err != nil {
+		return Stats{Attempts: n}, fmt.Errorf("loading %d sources into %s: %w", len(sources), l.loc, err)
+	}
+	return stats, nil
+}
+
+func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats) error {
+	if err := l.connect(ctx); err != nil {
+		return err
+	}
+	tx, err := l.conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_sources"}, stageSourceColumns,
+		pgx.CopyFromSlice(len(sources), func(i int) ([]any, error) { return l.stageSourceRow(i, sources[i]), nil })); err != nil {
+		return fmt.Errorf("staging sources: %w", err)
+	}
+	// A batch that sorts in memory is sent grouped, one row per sample and
+	// source; a larger one as file rows, which the database groups.
+	samplesSQL, pathsSQL, missingPayloadsSQL := l.sql.linkSamples, l.sql.linkPaths, l.sql.linkMissingPayloads
+	rows, sorted, err := sortedFiles(sources)
+	if err != nil {
+		return err
+	}
+	if sorted {
+		stats.Files = int64(len(rows))
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_links"}, stageLinkColumns,
+			pgx.CopyFromRows(linkRows(rows, l.opts.Payloads))); err != nil {
+			return fmt.Errorf("staging files: %w", err)
+		}
+	} else {
+		samplesSQL, pathsSQL, missingPayloadsSQL = l.sql.samples, l.sql.paths, l.sql.missingPayloads
+		files := &fileRowsCopy{sources: sources, withLocal: l.opts.Payloads}
+		defer files.close()
+		if stats.Files, err = tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_files"}, stageFileColumns, files); err != nil {
+			return fmt.Errorf("staging files: %w", err)
+		}
+	}
+
+	b := &pgx.Batch{}
+	b.Queue(l.sql.sources)
+	b.Queue(samplesSQL)
+	b.Queue(pathsSQL)
+	b.Queue(l.sql.jobs)
+	br := tx.SendBatch(ctx, b)
+	for i, what := range []string{"sources", "samples", "paths", "jobs"} {
+		if i == 1 {
+			err = br.QueryRow().Scan(&stats.NewSamples)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
+			br.Close()
+			return fmt.Errorf("writing %s: %w", what, err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if l.opts.Payloads {
+		if err := l.loadPayloads(ctx, tx, missingPayloadsSQL, stats); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	stats.Sources = len(sources)
+	return nil
+}
+
+func (l *pgLoader) stageSourceRow(i int, src *Source) []any {
+	j := src.Job
+	status := j.Status
+	if l.opts.Schema == SchemaHashR {
+		status = hashrStatus(status)
+	}
+	var ms any
+	if len(j.MS) > 0 {
+		b, _ := json.Marshal(j.MS)
+		ms = string(b)
+	}
+	pre, proc, export := hashrDurations(j.MS)
+	var mtime any
+	if src.Mtime != nil {
+		mtime = *src.Mtime
+	}
+	return []any{int32(i), nullBytes(src.SHA256), nullText(src.ID), nullText(src.Repo), nullText(src.RepoPath),
+		nullText(src.URI), nullText(src.Format), nullInt(src.Size), mtime, nullBytes(src.QuickSHA256),
+		nullText(src.Description), status, nullText(j.Error), j.FilesExtracted, j.FilesLoaded, j.NewFiles, j.Errors,
+		j.Bytes, ms, pre, proc, export}
+}
+
+// loadPayloads sends the bytes of the staged samples that have no payload
+// yet, reading each file only when it is its turn to be copied.
+func (l *pgLoader) loadPayloads(ctx context.Context, tx pgx.Tx, missingPayloadsSQL string, stats *Stats) error {
+	rows, err := tx.Query(ctx, missingPayloadsSQL)
+	if err != nil {
+		return fmt.Errorf("listing missing payloads: %w", err)
+	}
+	type wanted struct {
+		file   File
+		source []byte
+	}
+	var missing []wanted
+	for rows.Next() {
+		var w wanted
+		var local *string
+		var size *int64
+		if err := rows.Scan(&w.file.SHA256, &local, &size, &w.file.Path, &w.source); err != nil {
+			rows.Close()
+			return err
+		}
+		w.file.Size = -1
+		if size != nil {
+			w.file.Size = *size
+		}
+		if local != nil {
+			w.file.Local = *local
+		}
+		missing = append(missing, w)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("listing missing payloads: %w", err)
+	}
+	i := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		for i < len(missing) {
+			w := &missing[i]
+			i++
+			data, err := readPayload(&w.file, l.opts.PayloadMax)
+			if errors.Is(err, errPayloadTooBig) {
+				continue
+			}
+			if err != nil {
+				stats.Problems = append(stats.Problems, Problem{Source: w.source, Path: w.file.Path, Err: err})
+				continue
+			}
+			stats.Payloads++
+			return []any{w.file.SHA256, data}, nil
+		}
+		return nil, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_payloads"}, []string{"sha256", "payload"}, src); err != nil {
+		return fmt.Errorf("staging payloads: %w", err)
+	}
+	if _, err := tx.Exec(ctx, l.sql.payloads); err != nil {
+		return fmt.Errorf("writing payloads: %w", err)
+	}
+	return nil
+}
+
+// linkRows groups sorted file rows into hashr_stage_links rows: one per
+// sample and source, with the sample's distinct paths in the source. A
+// sample's first row carries its digests, merged from all its file rows
+// (a record may lack some), and a local copy of its bytes for payloads.
+func linkRows(rows []sourcedFile, withLocal bool) [][]any {
+	var out [][]any
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && bytes.Equal(rows[j].file.SHA256, rows[i].file.SHA256) {
+			j++
+		}
+		sample := rows[i].file
+		for _, r := range rows[i+1 : j] {
+			f := &r.file
+			sample.MD5, sample.SHA1, sample.SHA512 = or(sample.MD5, f.MD5), or(sample.SHA1, f.SHA1), or(sample.SHA512, f.SHA512)
+			sample.CRC32, sample.BLAKE3 = or(sample.CRC32, f.CRC32), or(sample.BLAKE3, f.BLAKE3)
+			sample.SSDEEP, sample.TLSH = cmp.Or(sample.SSDEEP, f.SSDEEP), cmp.Or(sample.TLSH, f.TLSH)
+			sample.MIME, sample.Local = cmp.Or(sample.MIME, f.MIME), cmp.Or(sample.Local, f.Local)
+			if sample.Size < 0 {
+				sample.Size = f.Size
+			}
+		}
+		for a := i; a < j; {
+			paths := []string{rows[a].file.Path}
+			b := a + 1
+			for ; b < j && bytes.Equal(rows[b].source, rows[a].source); b++ {
+				if p := rows[b].file.Path; p != paths[len(paths)-1] {
+					paths = append(paths, p)
+				}
+			}
+			row := make([]any, len(stageLinkColumns))
+			row[0], row[1], row[2], row[12] = sample.SHA256, rows[a].source, a == i, paths
+			if a == i {
+				row[3], row[4], row[5], row[6], row[7] = nullBytes(sample.MD5), nullBytes(sample.SHA1),
+					nullBytes(sample.SHA512), nullBytes(sample.CRC32), nullBytes(sample.BLAKE3)
+				row[8], row[9], row[10], row[11] = nullText(sample.SSDEEP), nullText(sample.TLSH), nullSize(sample.Size), nullText(sample.MIME)
+				if withLocal {
+					row[13] = nullText(sample.Local)
+				}
+			}
+			out = append(out, row)
+			a = b
+		}
+		i = j
+	}
+	return out
+}
+
+// or returns a, or b when a is absent.
+func or(a, b []byte) []byte {
+	if a == nil {
+		return b
+	}
+	return a
+}
+
+// fileRowsCopy feeds the file rows of a batch's sources to COPY.
+type fileRowsCopy struct {
+	sources   []*Source
+	withLocal bool
+	i         int
+	next      func() (*File, error, bool)
+	stop      func()
+	row       []any
+	err       error
+	seq       int64
+}
+
+func (c *fileRowsCopy) Next() bool {
+	for {
+		if c.next == nil {
+			for c.i < len(c.sources) && (c.sources[c.i].SHA256 == nil || c.sources[c.i].Files == nil) {
+				c.i++
+			}
+			if c.i >= len(c.sources) {
+				return false
+			}
+			c.next, c.stop = iter.Pull2(c.sources[c.i].Files.All())
+		}
+		f, err, ok := c.next()
+		if !ok {
+			c.close()
+			c.i++
+			continue
+		}
+		if err != nil {
+			c.err = err
+			return false
+		}
+		c.seq++
+		var local any
+		if c.withLocal {
+			local = nullText(f.Local)
+		}
+		c.row = []any{c.seq, c.sources[c.i].SHA256, f.SHA256, nullBytes(f.MD5), nullBytes(f.SHA1), nullBytes(f.SHA512),
+			nullBytes(f.CRC32), nullBytes(f.BLAKE3), nullText(f.SSDEEP), nullText(f.TLSH), nullSize(f.Size),
+			nullText(f.MIME), f.Path, local}
+		return true
+	}
+}
+
+func (c *fileRowsCopy) Values() ([]any, error) { return c.row, nil }
+func (c *fileRowsCopy) Err() error             { return c.err }
+
+func (c *fileRowsCopy) close() {
+	if c.stop != nil {
+		c.stop()
+	}
+	c.next, c.stop = nil, nil
+}

@@ -1,0 +1,274 @@
+package db
+
+import "fmt"
+
+// A batch of sources reaches PostgreSQL as COPY into session-local staging
+// tables, then one set-based upsert per table. Every upsert inserts in key
+// order, so loaders working at once on overlapping samples take their row
+// locks in the same order and do not deadlock; rows that already hold
+// what a batch brings are not rewritten, so loading twice changes nothing.
+// Paths and IDs are merged as sorted distinct sets in byte order
+// (COLLATE "C"), the order Go and SQLite use too.
+
+const pgCreateStaging = `
+CREATE TEMP TABLE IF NOT EXISTS hashr_stage_sources (
+	seq integer NOT NULL,
+	sha256 bytea,
+	id text COLLATE "C",
+	repo text,
+	repo_path text,
+	uri text,
+	format text,
+	size bigint,
+	mtime timestamptz,
+	quick_sha256 bytea,
+	description text,
+	status text NOT NULL,
+	error text,
+	files_extracted bigint,
+	files_loaded bigint,
+	new_files bigint,
+	errors bigint,
+	bytes bigint,
+	ms jsonb,
+	pre_seconds bigint,
+	proc_seconds bigint,
+	export_seconds bigint
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS hashr_stage_files (
+	seq bigint NOT NULL,
+	source bytea NOT NULL,
+	sha256 bytea NOT NULL,
+	md5 bytea,
+	sha1 bytea,
+	sha512 bytea,
+	crc32 bytea,
+	blake3 bytea,
+	ssdeep text,
+	tlsh text,
+	size bigint,
+	mime text,
+	path text COLLATE "C" NOT NULL,
+	local text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS hashr_stage_links (
+	sha256 bytea NOT NULL,
+	source bytea NOT NULL,
+	first boolean NOT NULL,
+	md5 bytea,
+	sha1 bytea,
+	sha512 bytea,
+	crc32 bytea,
+	blake3 bytea,
+	ssdeep text,
+	tlsh text,
+	size bigint,
+	mime text,
+	paths text[] NOT NULL,
+	local text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS hashr_stage_payloads (
+	sha256 bytea NOT NULL,
+	payload bytea NOT NULL
+) ON COMMIT DELETE ROWS`
+
+var stageSourceColumns = []string{"seq", "sha256", "id", "repo", "repo_path", "uri", "format", "size", "mtime",
+	"quick_sha256", "description", "status", "error", "files_extracted", "files_loaded", "new_files", "errors", "bytes",
+	"ms", "pre_seconds", "proc_seconds", "export_seconds"}
+
+var stageFileColumns = []string{"seq", "source", "sha256", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep",
+	"tlsh", "size", "mime", "path", "local"}
+
+// stageLinkColumns are hashr_stage_links': a batch sorted and grouped by
+// the loader (sortedFiles), one row per sample and source with the paths
+// of the sample in the source; first marks a sample's first row, which
+// alone carries its digests. The database then only inserts.
+var stageLinkColumns = []string{"sha256", "source", "first", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep",
+	"tlsh", "size", "mime", "paths", "local"}
+
+// pgStatements are the upserts of one schema, run in this order. samples,
+// paths and missingPayloads read hashr_stage_files, which the database
+// sorts and groups; their link* twins read hashr_stage_links, grouped by
+// the loader.
+type pgStatements struct {
+	sources string
+	samples string // returns the number of new samples
+	paths   string
+	jobs    string
+	// missingPayloads lists the staged samples without a payload:
+	// sha256, local, size, path, source.
+	missingPayloads string
+	payloads        string
+
+	linkSamples, linkPaths, linkMissingPayloads string
+}
+
+// The sorted distinct IDs of each staged source, and its first record.
+const pgStagedSources = `
+WITH ids AS (
+	SELECT sha256, coalesce(array_agg(DISTINCT id ORDER BY id) FILTER (WHERE id IS NOT NULL), '{}') AS ids
+	FROM hashr_stage_sources WHERE sha256 IS NOT NULL GROUP BY sha256
+), firsts AS (
+	SELECT DISTINCT ON (sha256) * FROM hashr_stage_sources WHERE sha256 IS NOT NULL ORDER BY sha256, seq
+)`
+
+const pgMissingPayloads = `
+SELECT DISTINCT ON (f.sha256) f.sha256, f.local, f.size, f.path, f.source
+FROM hashr_stage_files f
+WHERE NOT EXISTS (SELECT 1 FROM payloads p WHERE p.sha256 = %s)
+ORDER BY f.sha256, f.seq`
+
+const pgMissingLinkPayloads = `
+SELECT l.sha256, l.local, l.size, l.paths[1], l.source
+FROM hashr_stage_links l
+WHERE l.first AND NOT EXISTS (SELECT 1 FROM payloads p WHERE p.sha256 = %s)`
+
+// pgNativeSamples inserts the samples a SELECT gives, and counts the new ones.
+func pgNativeSamples(selectSamples string) string {
+	return `
+WITH ins AS (
+	INSERT INTO samples AS s (sha256, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime)` + selectSamples + `
+	ON CONFLICT (sha256) DO UPDATE SET
+		md5 = coalesce(s.md5, EXCLUDED.md5), sha1 = coalesce(s.sha1, EXCLUDED.sha1),
+		sha512 = coalesce(s.sha512, EXCLUDED.sha512), crc32 = coalesce(s.crc32, EXCLUDED.crc32),
+		blake3 = coalesce(s.blake3, EXCLUDED.blake3), ssdeep = coalesce(s.ssdeep, EXCLUDED.ssdeep),
+		tlsh = coalesce(s.tlsh, EXCLUDED.tlsh), size = coalesce(s.size, EXCLUDED.size),
+		mime = coalesce(s.mime, EXCLUDED.mime)
+	-- a sample seen before gains only the digests it lacked (a later run's --algos)
+	WHERE s.md5 IS NULL AND EXCLUDED.md5 IS NOT NULL OR s.sha1 IS NULL AND EXCLUDED.sha1 IS NOT NULL
+		OR s.sha512 IS NULL AND EXCLUDED.sha512 IS NOT NULL OR s.crc32 IS NULL AND EXCLUDED.crc32 IS NOT NULL
+		OR s.blake3 IS NULL AND EXCLUDED.blake3 IS NOT NULL OR s.ssdeep IS NULL AND EXCLUDED.ssdeep IS NOT NULL
+		OR s.tlsh IS NULL AND EXCLUDED.tlsh IS NOT NULL OR s.size IS NULL AND EXCLUDED.size IS NOT NULL
+		OR s.mime IS NULL AND EXCLUDED.mime IS NOT NULL
+	RETURNING xmax = 0 AS fresh -- xmax is 0 for a row this statement inserted
+)
+SELECT count(*) FILTER (WHERE fresh) FROM ins`
+}
+
+// pgNativePaths inserts the sample, source, paths rows a SELECT gives.
+func pgNativePaths(selectLinks string) string {
+	return `
+INSERT INTO samples_sources AS r (sample_sha256, source_sha256, paths)` + selectLinks + `
+ON CONFLICT (sample_sha256, source_sha256) DO UPDATE
+	SET paths = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(r.paths || EXCLUDED.paths) AS u(x) ORDER BY 1)
+	WHERE NOT (EXCLUDED.paths <@ r.paths)`
+}
+
+var pgNative = pgStatements{
+	sources: pgStagedSources + `
+INSERT INTO sources AS s (sha256, ids, repo, repo_path, uri, format, size, mtime, quick_sha256, description)
+SELECT f.sha256, i.ids, f.repo, f.repo_path, f.uri, f.format, f.size, f.mtime, f.quick_sha256, f.description
+FROM firsts f JOIN ids i USING (sha256) ORDER BY f.sha256
+ON CONFLICT (sha256) DO UPDATE
+	SET ids = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(s.ids || EXCLUDED.ids) AS u(x) ORDER BY 1)
+	WHERE NOT (EXCLUDED.ids <@ s.ids)`,
+
+	samples: pgNativeSamples(`
+	SELECT DISTINCT ON (sha256) sha256, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime
+	FROM hashr_stage_files ORDER BY sha256, seq`),
+	linkSamples: pgNativeSamples(`
+	SELECT sha256, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime FROM hashr_stage_links WHERE first`),
+
+	paths: pgNativePaths(`
+SELECT sha256, source, array_agg(DISTINCT path ORDER BY path)
+FROM hashr_stage_files GROUP BY sha256, source ORDER BY sha256, source`),
+	linkPaths: pgNativePaths(`
+SELECT sha256, source, paths FROM hashr_stage_links`),
+
+	jobs: `
+INSERT INTO jobs AS j (quick_sha256, id, repo, repo_path, location, sha256, status, error,
+	files_extracted, files_loaded, new_files, errors, bytes, ms, imported_at)
+SELECT DISTINCT ON (quick_sha256) quick_sha256, id, repo, repo_path, uri, sha256, status, error,
+	files_extracted, files_loaded, new_files, errors, bytes, ms, now()
+FROM hashr_stage_sources WHERE quick_sha256 IS NOT NULL ORDER BY quick_sha256, seq DESC
+ON CONFLICT (quick_sha256) DO UPDATE SET id = EXCLUDED.id, repo = EXCLUDED.repo, repo_path = EXCLUDED.repo_path,
+	location = EXCLUDED.location, sha256 = EXCLUDED.sha256, status = EXCLUDED.status, error = EXCLUDED.error,
+	files_extracted = EXCLUDED.files_extracted, files_loaded = EXCLUDED.files_loaded, new_files = EXCLUDED.new_files,
+	errors = EXCLUDED.errors, bytes = EXCLUDED.bytes, ms = EXCLUDED.ms, imported_at = EXCLUDED.imported_at
+	-- rewritten only when more than the time changed
+	WHERE (j.id, j.repo, j.repo_path, j.location, j.sha256, j.status, j.error, j.files_extracted, j.files_loaded,
+		j.new_files, j.errors, j.bytes, j.ms)
+		IS DISTINCT FROM (EXCLUDED.id, EXCLUDED.repo, EXCLUDED.repo_path, EXCLUDED.location, EXCLUDED.sha256,
+		EXCLUDED.status, EXCLUDED.error, EXCLUDED.files_extracted, EXCLUDED.files_loaded, EXCLUDED.new_files,
+		EXCLUDED.errors, EXCLUDED.bytes, EXCLUDED.ms)`,
+
+	missingPayloads:     fmt.Sprintf(pgMissingPayloads, "f.sha256"),
+	linkMissingPayloads: fmt.Sprintf(pgMissingLinkPayloads, "l.sha256"),
+	payloads: `
+INSERT INTO payloads (sha256, payload)
+SELECT DISTINCT ON (sha256) sha256, payload FROM hashr_stage_payloads ORDER BY sha256
+ON CONFLICT (sha256) DO NOTHING`,
+}
+
+// HashR's tables hold hex digests, one path array per sample and source,
+// and sizes as 32-bit INT (a larger size is left NULL). file_output, the
+// output of file(1) that HashR stores, is left NULL: hashr records the
+// MIME type instead.
+// pgHashRSamples inserts the samples a SELECT gives, and counts them.
+func pgHashRSamples(selectSamples string) string {
+	return `
+WITH ins AS (
+	INSERT INTO samples (sha256, mimetype, file_output, size)` + selectSamples + `
+	ON CONFLICT (sha256) DO NOTHING
+	RETURNING 1
+)
+SELECT count(*) FROM ins`
+}
+
+// pgHashRPaths inserts the sample, source, paths rows a SELECT gives.
+func pgHashRPaths(selectLinks string) string {
+	return `
+INSERT INTO samples_sources AS r (sample_sha256, source_sha256, sample_paths)` + selectLinks + `
+ON CONFLICT (sample_sha256, source_sha256) DO UPDATE
+	SET sample_paths = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(coalesce(r.sample_paths, '{}') || EXCLUDED.sample_paths) AS u(x) ORDER BY 1)
+	WHERE NOT (EXCLUDED.sample_paths <@ coalesce(r.sample_paths, '{}'))`
+}
+
+var pgHashR = pgStatements{
+	sources: pgStagedSources + `
+INSERT INTO sources AS s (sha256, sourceid, sourcepath, sourcedescription, reponame, repopath)
+SELECT encode(f.sha256, 'hex'), i.ids, f.uri, f.description, f.repo, f.repo_path
+FROM firsts f JOIN ids i USING (sha256) ORDER BY 1
+ON CONFLICT (sha256) DO UPDATE
+	SET sourceid = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(coalesce(s.sourceid, '{}') || EXCLUDED.sourceid) AS u(x) ORDER BY 1)
+	WHERE NOT (EXCLUDED.sourceid <@ coalesce(s.sourceid, '{}'))`,
+
+	samples: pgHashRSamples(`
+	SELECT DISTINCT ON (sha256) encode(sha256, 'hex'), mime, NULL,
+		CASE WHEN size BETWEEN 0 AND 2147483647 THEN size::int END
+	FROM hashr_stage_files ORDER BY sha256, seq`),
+	linkSamples: pgHashRSamples(`
+	SELECT encode(sha256, 'hex'), mime, NULL, CASE WHEN size BETWEEN 0 AND 2147483647 THEN size::int END
+	FROM hashr_stage_links WHERE first`),
+
+	paths: pgHashRPaths(`
+SELECT encode(sha256, 'hex'), encode(source, 'hex'), array_agg(DISTINCT path ORDER BY path)
+FROM hashr_stage_files GROUP BY sha256, source ORDER BY sha256, source`),
+	linkPaths: pgHashRPaths(`
+SELECT encode(sha256, 'hex'), encode(source, 'hex'), paths FROM hashr_stage_links`),
+
+	jobs: `
+INSERT INTO jobs AS j (quick_sha256, imported_at, id, repo, repo_path, location, sha256, status, error,
+	preprocessing_duration, processing_duration, export_duration, files_extracted, files_exported)
+SELECT DISTINCT ON (quick_sha256) encode(quick_sha256, 'hex'), extract(epoch FROM now())::int, id, repo, repo_path,
+	uri, encode(sha256, 'hex'), status, error, least(pre_seconds, 2147483647), least(proc_seconds, 2147483647),
+	least(export_seconds, 2147483647), least(files_extracted, 2147483647), least(new_files, 2147483647)
+FROM hashr_stage_sources WHERE quick_sha256 IS NOT NULL ORDER BY quick_sha256, seq DESC
+ON CONFLICT (quick_sha256) DO UPDATE SET imported_at = EXCLUDED.imported_at, id = EXCLUDED.id, repo = EXCLUDED.repo,
+	repo_path = EXCLUDED.repo_path, location = EXCLUDED.location, sha256 = EXCLUDED.sha256, status = EXCLUDED.status,
+	error = EXCLUDED.error, preprocessing_duration = EXCLUDED.preprocessing_duration,
+	processing_duration = EXCLUDED.processing_duration, export_duration = EXCLUDED.export_duration,
+	files_extracted = EXCLUDED.files_extracted, files_exported = EXCLUDED.files_exported
+	WHERE (j.id, j.repo, j.repo_path, j.location, j.sha256, j.status, j.error, j.preprocessing_duration,
+		j.processing_duration, j.export_duration, j.files_extracted, j.files_exported)
+		IS DISTINCT FROM (EXCLUDED.id, EXCLUDED.repo, EXCLUDED.repo_path, EXCLUDED.location, EXCLUDED.sha256,
+		EXCLUDED.status, EXCLUDED.error, EXCLUDED.preprocessing_duration, EXCLUDED.processing_duration,
+		EXCLUDED.export_duration, EXCLUDED.files_extracted, EXCLUDED.files_exported)`,
+
+	missingPayloads:     fmt.Sprintf(pgMissingPayloads, "encode(f.sha256, 'hex')"),
+	linkMissingPayloads: fmt.Sprintf(pgMissingLinkPayloads, "encode(l.sha256, 'hex')"),
+	payloads: `
+INSERT INTO payloads (sha256, payload)
+SELECT DISTINCT ON (sha256) encode(sha256, 'hex'), payload FROM hashr_stage_payloads ORDER BY sha256
+ON CONFLICT (sha256) DO NOTHING`,
+}

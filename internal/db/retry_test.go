@@ -1,0 +1,84 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hashr-dev/hashr/internal/db/dbtest"
+	"github.com/hashr-dev/hashr/internal/db/pgtest"
+)
+
+// A transaction the server aborts to break a deadlock is sent again, from
+// the same rows, and the caller sees no error.
+func TestDeadlockIsRetried(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	var logs []string
+	var mu sync.Mutex
+	l := open(t, url, Options{RetryFor: 30 * time.Second, Logf: func(f string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logs = append(logs, fmt.Sprintf(f, a...))
+	}})
+	// Two samples, s0 sorting before s1; s1 is in the database already.
+	var s0, s1 File
+	for i := 0; s0.SHA256 == nil || s1.SHA256 == nil; i++ {
+		f := content("p", strings.Repeat("x", i))
+		switch f.SHA256[0] {
+		case 0x10:
+			s0 = f
+		case 0xe0:
+			s1 = f
+		}
+	}
+	load(t, l, source(t, "first.deb", s1))
+
+	// Another session holds s1's row, so the loader, having inserted s0,
+	// waits for s1; then that session wants s0: a deadlock, which the
+	// loader's session detects first (the other one waits longer).
+	ctx := context.Background()
+	other, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL deadlock_timeout = '20s'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE samples SET mime = 'held' WHERE sha256 = $1", s1.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Stats)
+	go func() {
+		st, err := l.Load(ctx, []*Source{source(t, "second.deb", s0, s1)})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- st
+	}()
+	time.Sleep(500 * time.Millisecond) // the loader now waits for s1
+	if _, err := tx.Exec(ctx, "INSERT INTO samples (sha256) VALUES ($1) ON CONFLICT DO NOTHING", s0.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := <-done
+	if st.Attempts < 2 || !strings.Contains(strings.Join(logs, "\n"), "retrying in") {
+		t.Fatalf("%d attempts, logs %q: the deadlock was not retried", st.Attempts, logs)
+	}
+	t.Logf("%s", logs[0])
+	if got := dbtest.Count(t, url, "SELECT count(*) FROM samples_sources"); got != 3 {
+		t.Fatalf("%d links after the retry, want 3", got)
+	}
+}

@@ -1,0 +1,85 @@
+package db
+
+import (
+	"time"
+)
+
+// Job statuses written to the jobs table. HashR's own schema calls a
+// finished source "exported" (its last status); see hashrStatus.
+const (
+	StatusDone   = "done"
+	StatusFailed = "failed"
+)
+
+// Source is one source to commit: its source row, its files and its job.
+// A Source is complete (its end record arrived) when it reaches a Loader.
+type Source struct {
+	// SHA256 is the source's digest, 32 bytes; nil when the source record
+	// had none, in which case only its job is written (as failed).
+	SHA256      []byte
+	QuickSHA256 []byte // 32 bytes, or nil: no job row then
+	ID          string
+	Repo        string
+	RepoPath    string
+	URI         string
+	Format      string
+	Description string
+	Size        *int64
+	Mtime       *time.Time
+
+	Files *FileRows
+	Job   Job
+}
+
+// Job is what the jobs table says of a source.
+type Job struct {
+	Status string // StatusDone or StatusFailed
+	Error  string // the error messages of a failed source
+	// FilesExtracted is the end record's file count; FilesLoaded the file
+	// records that reached the database; NewFiles those dedup did not mark
+	// seen (HashR's files_exported).
+	FilesExtracted int64
+	FilesLoaded    int64
+	NewFiles       int64
+	Errors         int64
+	Bytes          int64
+	// MS maps a stage to the wall milliseconds it spent on the source.
+	MS map[string]int64
+}
+
+// File is one file row: a sample (its digests) found at Path in a source.
+type File struct {
+	SHA256 []byte // 32 bytes, always set
+	MD5    []byte // the optional digests are nil when absent
+	SHA1   []byte
+	SHA512 []byte
+	CRC32  []byte
+	BLAKE3 []byte
+	SSDEEP string
+	TLSH   string
+	Size   int64 // -1 when unknown
+	MIME   string
+	Path   string
+	// Local is where the file's bytes were spooled, for --payloads.
+	Local string
+	Seen  bool
+}
+
+// Stats counts what one Load wrote.
+type Stats struct {
+	Sources    int   // sources committed
+	Files      int64 // file rows committed
+	NewSamples int64 // samples the database did not hold before
+	Payloads   int64 // payloads read and sent
+	Attempts   int   // transactions tried (1 when nothing was retried)
+	// Problems are members that could not be loaded in full (a payload
+	// that could not be read) though their source committed.
+	Problems []Problem
+}
+
+// Problem is a failure concerning one member of a committed source.
+type Problem struct {
+	Source []byte // the source's SHA256
+	Path   string
+	Err    error
+}

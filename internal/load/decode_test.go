@@ -1,0 +1,44 @@
+package load
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// decodeFile reads every field hashr-load uses as Raw.Decode does, and
+// fails on the same lines with the same errors.
+func TestDecodeFileAgreesWithDecode(t *testing.T) {
+	lines := []string{
+		`{"type":"file","source":"s","path":"usr/bin/x","size":12,"md5":"a","sha1":"b","sha256":"c","mime":"text/plain","seen":false,"local":"/spool/x"}`,
+		`{"type":"file","path":"caf\u00e9 \"quoted\" \\ back\/slash","size":0,"seen":true,"extra":{"nested":[1,2]},"sha512":"d"}`,
+		`{"type":"file","path":"dup","path":"last wins","crc32":"e","blake3":"f","ssdeep":"3:a:b","tlsh":"T1AB","mtime":"2024-01-01T00:00:00Z"}`,
+		`{"type":"file","path":"p","size":null,"seen":null,"md5":null}`,
+		`{"type":"file","path":"p","size":1e3}`,
+		`{"type":"file","path":"p","size":"12"}`,
+		`{"type":"file","path":"p","seen":"yes"}`,
+		`{"type":"file","path":7}`,
+		`{"type":"file","Path":"other case","path":"p"}`,
+	}
+	for _, line := range lines {
+		raw, err := records.NewReader(bytes.NewReader([]byte(line+"\n")), "test").Next()
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		fast, fastErr := decodeFile(raw)
+		slow, slowErr := raw.Decode()
+		if (fastErr == nil) != (slowErr == nil) || fastErr != nil && fastErr.Error() != slowErr.Error() {
+			t.Fatalf("%s: decodeFile error %v, Decode error %v", line, fastErr, slowErr)
+		}
+		if fastErr != nil {
+			continue
+		}
+		want := *slow.(*records.File)
+		want.Extra, want.Mode, want.PathRaw = nil, "", "" // not read by decodeFile: hashr-load does not store them
+		if got := *fast; !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s:\ndecodeFile %+v\nDecode     %+v", line, got, want)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+// Package load is hashr-load: the last stage of a pipeline, which writes
+// sources, samples, sample↔source paths and jobs into SQLite or PostgreSQL
+// (internal/db), one whole source at a time.
+package load
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/db"
+)
+
+// Main runs hashr-load with the given arguments and streams, and returns
+// its exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	p := cli.New("hashr-load", stdin, stdout, stderr)
+	return p.Execute(NewCommand(p), args)
+}
+
+// options are hashr-load's flags.
+type options struct {
+	dbURL       string
+	schema      string
+	payloads    bool
+	payloadMax  int64
+	retryFor    time.Duration
+	batchFiles  int
+	commitEvery time.Duration
+	inputs      []string
+}
+
+const long = `
+hashr-load writes a run's records into a database: each source (a
+package, an archive, an image), the samples found in it (one row per
+distinct SHA-256, with its other digests, size and MIME type), the paths
+of each sample in each source, and a job per source (keyed by its
+quick_sha256: status, error, file counts, per-stage durations).
+
+--db sqlite:PATH (the default is sqlite:hashr.db) needs no server.
+--db postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE uses PostgreSQL, or
+any server that speaks its protocol; many hashr-load processes may load
+into one at once. The schema is created on first use and migrated
+forward. Digests are stored as bytes, with md5, sha1 and sha256 indexed:
+look one up with unhex('HEX') in SQLite or decode('HEX', 'hex') in
+PostgreSQL; the views samples_hex, sources_hex, samples_sources_hex and
+jobs_hex show them as hex. --schema hashr writes HashR's own tables
+instead (PostgreSQL only), so an existing HashR database keeps filling.
+
+A source is committed only when its end record arrives, in one
+transaction with the sources finished around it (up to --batch file
+records, or --commit-every). Its job is "done", or "failed" with the error
+messages when its end record counts errors or error records came with
+it; hashr-scan --db skips done sources and retries failed ones. A source
+whose end record never arrives leaves nothing behind, so a pipeline
+killed at any moment can simply be run again: loading is idempotent, and
+loading a stream twice changes nothing. A sample is loaded whether or not
+hashr-dedup marked it seen: the database, not the dedup store, is the
+truth.
+
+When the database goes away, the transaction is retried with backoff for
+--retry-for, then hashr-load stops with exit status 1, having committed
+nothing of the sources not yet committed.
+
+Stdout carries error records: those that came in, passed through
+unchanged, and hashr-load's own (a source it could not load); also
+records of types it does not know, unchanged. A summary goes to stderr
+unless --quiet.`
+
+const example = `  # The whole pipeline into SQLite:
+  hashr-scan ~/mirror | hashr-fetch | hashr-extract | hashr-hash --delete | hashr-dedup | hashr-load --db sqlite:hashr.db
+
+  # Into PostgreSQL, password from the environment, failures kept:
+  HASHR_DB=postgres://hashr:$PGPASSWORD@db.example.org/hashr hashr-load run.ndjson > failures.ndjson
+
+  # Into an existing HashR database, with file contents:
+  hashr-load --db postgres://hashr@localhost/hashr --schema hashr --payloads < run.ndjson
+
+  # Look a file up afterwards (a point query on the sha256 key):
+  sqlite3 hashr.db "SELECT lower(hex(sha256)), size, mime FROM samples WHERE sha256 = unhex('$(sha256sum /usr/bin/ls | cut -c1-64)')"`
+
+// NewCommand builds hashr-load's command; its work is done by run.
+func NewCommand(p *cli.Program) *cobra.Command {
+	var o options
+	cmd := p.Command("hashr-load [flags] [FILE...]",
+		"Load sources, samples, paths and jobs into SQLite or PostgreSQL", long, example,
+		func(ctx context.Context, args []string) error {
+			o.inputs = args
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return run(ctx, p, o)
+		})
+	f := cmd.Flags()
+	f.StringVar(&o.dbURL, "db", "sqlite:hashr.db", "database: sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+	f.StringVar(&o.schema, "schema", db.SchemaNative, "table layout: native, or hashr for HashR's own PostgreSQL tables")
+	f.BoolVar(&o.payloads, "payloads", false, "store the bytes of samples the database has no payload for (read from the file records' local copies)")
+	f.Int64Var(&o.payloadMax, "payload-max", 16<<20, "largest payload stored, in bytes; larger files are loaded without one")
+	f.DurationVar(&o.retryFor, "retry-for", time.Minute, "how long to retry a transaction while the database is unreachable or aborts it")
+	f.IntVar(&o.batchFiles, "batch", 50_000, "file records per transaction: small sources share one, a large source has its own")
+	f.DurationVar(&o.commitEvery, "commit-every", 5*time.Second, "longest a finished source waits for its commit")
+	return cmd
+}
+
+func (o *options) validate() error {
+	if _, err := db.ParseLocation(o.dbURL); err != nil {
+		return cli.Usagef("--db: %v", err)
+	}
+	if o.schema != db.SchemaNative && o.schema != db.SchemaHashR {
+		return cli.Usagef("--schema %q: want native or hashr", o.schema)
+	}
+	if loc, _ := db.ParseLocation(o.dbURL); o.schema == db.SchemaHashR && loc.Driver != db.Postgres {
+		return cli.Usagef("--schema hashr writes HashR's PostgreSQL tables: it needs --db postgres://…")
+	}
+	if o.payloadMax < 0 {
+		return cli.Usagef("--payload-max %d: want a number of bytes, 0 or more", o.payloadMax)
+	}
+	if o.retryFor < 0 {
+		return cli.Usagef("--retry-for %s: want a duration, 0 or more", o.retryFor)
+	}
+	if o.batchFiles < 1 {
+		return cli.Usagef("--batch %d: want 1 or more", o.batchFiles)
+	}
+	if o.commitEvery <= 0 {
+		return cli.Usagef("--commit-every %s: want a positive duration", o.commitEvery)
+	}
+	return nil
+}

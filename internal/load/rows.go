@@ -1,0 +1,112 @@
+package load
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashr-dev/hashr/internal/db"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// sourceRow converts a source record. A source without a valid sha256 can
+// have only its job written (failed): the error says why.
+func sourceRow(s *records.Source) (*db.Source, error) {
+	row := &db.Source{
+		ID: text(s.ID), Repo: text(s.Repo), RepoPath: text(s.RepoPath), URI: text(s.URI),
+		Format: text(s.Format), Description: text(s.Description), Size: s.Size,
+	}
+	if s.QuickSHA256 != "" && records.CheckHex("sha256", s.QuickSHA256) == nil {
+		row.QuickSHA256, _ = hex.DecodeString(s.QuickSHA256)
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s.Mtime); err == nil {
+		row.Mtime = &t
+	}
+	if s.SHA256 == "" {
+		return row, errors.New("source record has no sha256 (hashr-fetch sets it)")
+	}
+	if err := records.CheckHex("sha256", s.SHA256); err != nil {
+		return row, err
+	}
+	row.SHA256, _ = hex.DecodeString(s.SHA256)
+	return row, nil
+}
+
+var errNoSHA256 = errors.New("file record has no sha256")
+
+// fileRow converts a file record, checking its digests. A name that is not
+// valid UTF-8 is stored as its path, with U+FFFD where the bad bytes were:
+// text columns hold UTF-8 only, and path_raw is not stored.
+func fileRow(f *records.File) (db.File, error) {
+	if err := f.Validate(); err != nil {
+		return db.File{}, err
+	}
+	if f.SHA256 == "" {
+		return db.File{}, errNoSHA256
+	}
+	row := db.File{
+		SHA256: digest(f.SHA256), MD5: digest(f.MD5), SHA1: digest(f.SHA1), SHA512: digest(f.SHA512),
+		CRC32: digest(f.CRC32), BLAKE3: digest(f.BLAKE3), SSDEEP: text(f.SSDEEP), TLSH: text(f.TLSH),
+		Size: -1, MIME: text(f.MIME), Path: text(f.Path), Local: f.Local,
+		Seen: f.Seen != nil && *f.Seen,
+	}
+	if f.Size != nil {
+		row.Size = *f.Size
+	}
+	return row, nil
+}
+
+// digest decodes a hex digest that Validate has checked; "" is absent.
+func digest(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	b, _ := hex.DecodeString(s)
+	return b
+}
+
+// text makes a string storable in both databases: PostgreSQL text cannot
+// hold NUL.
+func text(s string) string {
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// errorText describes an error record for a job's error column.
+func errorText(e *records.Error) string {
+	var b strings.Builder
+	if e.Stage != "" {
+		b.WriteString(e.Stage + ": ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// jobErrors joins a failed source's messages, bounded so one source with
+// a million bad members does not make a million-line row.
+func jobErrors(msgs []string, total int64) string {
+	const maxShown, maxBytes = 20, 8 << 10
+	var b strings.Builder
+	shown := 0
+	for _, m := range msgs {
+		if shown == maxShown || b.Len()+len(m) > maxBytes {
+			break
+		}
+		if shown > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(m)
+		shown++
+	}
+	if more := total - int64(shown); more > 0 {
+		if shown > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "(%d more errors)", more)
+	}
+	return b.String()
+}

@@ -1,0 +1,534 @@
+package load
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/db"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// memoryRows is how many file rows of one source are kept in memory before
+// the rest are spilled to a temporary file.
+const memoryRows = 100_000
+
+// maxBatchSources bounds a batch of sources with few or no files.
+const maxBatchSources = 10_000
+
+// interruptGrace bounds the commit of finished sources after SIGINT.
+const interruptGrace = 30 * time.Second
+
+// loader is one run of hashr-load: the source being read, the finished
+// sources waiting for their commit, and what was committed so far.
+type loader struct {
+	p     *cli.Program
+	o     options
+	loc   db.Location
+	store db.Loader
+	out   *records.Writer
+
+	open       *openSource
+	batch      []*db.Source
+	batchFiles int
+	batchSince time.Time // when the batch's first source finished
+
+	// Batches are committed by a goroutine of their own, so the next batch
+	// is read while the database writes the last one.
+	commits      chan []*db.Source
+	commitFailed chan struct{} // closed when a commit failed; commitErr says why
+	commitErr    error
+	committed    chan struct{} // closed when the committer has finished
+
+	tempDirOnce sync.Once
+	tempDir     string
+	tempDirErr  error
+
+	progress *cli.Progress
+	started  time.Time
+	total    totals
+}
+
+type totals struct {
+	sources, done, failed int
+	files, newSamples     int64
+	payloads              int64
+}
+
+// openSource is a source whose end record has not arrived yet.
+type openSource struct {
+	rec *records.Source // nil when the source record itself was unreadable
+	row *db.Source
+	// unloadable says why its files cannot be loaded (no sha256): only its
+	// job is written, as failed.
+	unloadable error
+
+	messages     []string // error messages, for the job
+	errorRecords int64
+	loadErrors   int64
+	filesSeen    int64
+	newFiles     int64
+	noSHA256     int64
+	firstNoHash  string
+}
+
+func (s *openSource) hexSHA256() string {
+	if s.row == nil || s.row.SHA256 == nil {
+		return ""
+	}
+	return hex.EncodeToString(s.row.SHA256)
+}
+
+// name says which source for people: its ID, else its URI, else its hash.
+func (s *openSource) name() string {
+	switch {
+	case s.rec == nil:
+		return "(unreadable source record)"
+	case s.rec.ID != "":
+		return s.rec.ID
+	case s.rec.URI != "":
+		return s.rec.URI
+	}
+	return s.rec.SHA256
+}
+
+func run(ctx context.Context, p *cli.Program, o options) error {
+	loc, err := db.ParseLocation(o.dbURL)
+	if err != nil {
+		return cli.Usagef("--db: %v", err)
+	}
+	store, err := db.Open(ctx, loc, db.Options{
+		Schema: o.schema, Payloads: o.payloads, PayloadMax: o.payloadMax, RetryFor: o.retryFor, Logf: p.Verbosef,
+	})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	l := &loader{p: p, o: o, loc: loc, store: store, out: records.NewWriter(p.Stdout),
+		progress: p.Progress("loading", -1), started: time.Now()}
+	defer l.closeRows()
+	err = l.consume(ctx)
+	l.progress.Finish()
+	if ferr := l.out.Flush(); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		l.summary()
+	}
+	return err
+}
+
+type item struct {
+	raw *records.Raw
+	err error
+}
+
+// consume reads the input to its end, handing finished sources to the
+// committer as batches fill up or wait too long.
+func (l *loader) consume(ctx context.Context) error {
+	// The committer's context outlives an interruption by interruptGrace,
+	// so finished sources still commit after Ctrl-C.
+	commitCtx, cancelCommits := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCommits()
+	l.startCommitter(commitCtx)
+	err := l.read(ctx)
+	if errors.Is(err, cli.ErrInterrupted) {
+		timer := time.AfterFunc(interruptGrace, cancelCommits)
+		defer timer.Stop()
+	} else if err != nil {
+		cancelCommits()
+	}
+	close(l.commits)
+	<-l.committed
+	if err == nil {
+		return l.commitErr
+	}
+	if l.commitErr != nil && !errors.Is(err, l.commitErr) {
+		l.p.Errorf("%v", l.commitErr) // the run ends with err; this one is said too
+	}
+	return err
+}
+
+func (l *loader) read(ctx context.Context) error {
+	items := make(chan item, 64)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(items)
+		for raw, err := range l.p.Records(ctx, l.o.inputs) {
+			select {
+			case items <- item{raw, err}:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	ticker := time.NewTicker(min(l.o.commitEvery, time.Second))
+	defer ticker.Stop()
+	for {
+		select {
+		case it, ok := <-items:
+			if !ok {
+				if l.open != nil {
+					l.abandon("the input ended before its end record")
+				}
+				return l.flush()
+			}
+			if errors.Is(it.err, cli.ErrInterrupted) {
+				return l.interrupted()
+			}
+			if it.err != nil {
+				return it.err
+			}
+			if err := l.handle(it.raw); err != nil {
+				return err
+			}
+		case <-ticker.C:
+			if len(l.batch) > 0 && time.Since(l.batchSince) >= l.o.commitEvery {
+				if err := l.flush(); err != nil {
+					return err
+				}
+			}
+		case <-l.commitFailed:
+			return l.commitErr
+		}
+	}
+}
+
+// interrupted hands over the sources that had finished (they are whole),
+// but not the one being read, and ends the run.
+func (l *loader) interrupted() error {
+	if err := l.flush(); err != nil {
+		l.p.Errorf("%v", err)
+	}
+	if l.open != nil {
+		l.p.Errorf("source %s: interrupted before its end record: nothing of it was loaded", l.open.name())
+		l.open.row.Files.Close()
+		l.open = nil
+	}
+	return cli.ErrInterrupted
+}
+
+func (l *loader) handle(raw *records.Raw) error {
+	switch raw.Type {
+	case records.TypeSource, records.TypeFile, records.TypeEnd:
+	case records.TypeError:
+		// Failures reach stdout whatever stage they come from.
+		if err := l.out.WriteRaw(raw); err != nil {
+			return err
+		}
+	default:
+		return l.out.WriteRaw(raw)
+	}
+	var rec records.Record
+	var err error
+	if raw.Type == records.TypeFile {
+		rec, err = decodeFile(raw)
+	} else {
+		rec, err = raw.Decode()
+	}
+	if err != nil {
+		return l.undecodable(raw, err)
+	}
+	switch r := rec.(type) {
+	case *records.Source:
+		return l.startSource(r)
+	case *records.File:
+		return l.addFile(r, raw.Where)
+	case *records.Error:
+		l.attachError(r)
+	case *records.End:
+		return l.endSource(r)
+	}
+	return nil
+}
+
+// undecodable handles a record of a known type with fields of the wrong
+// JSON type. A source or end record that cannot be read leaves the source
+// around it incomplete, so that source is not loaded.
+func (l *loader) undecodable(raw *records.Raw, err error) error {
+	switch raw.Type {
+	case records.TypeSource:
+		l.p.Failf("%v", err)
+		if l.open != nil {
+			l.abandon("its end record never came (a new source record began)")
+		}
+		// Its files and end record are dropped when they come.
+		l.open = &openSource{unloadable: err, row: &db.Source{Files: db.NewFileRows(1, nil)}}
+	case records.TypeEnd:
+		l.p.Failf("%v", err)
+		if l.open != nil {
+			l.abandon("its end record is unreadable")
+		}
+	case records.TypeFile:
+		if l.open == nil {
+			l.p.Failf("%v", err)
+			return nil
+		}
+		return l.memberFailed(raw.Where, err)
+	default:
+		l.p.Failf("%v", err)
+	}
+	return nil
+}
+
+func (l *loader) startSource(rec *records.Source) error {
+	if l.open != nil {
+		l.abandon("its end record never came (a new source record began)")
+	}
+	row, err := sourceRow(rec)
+	s := &openSource{rec: rec, row: row}
+	row.Files = db.NewFileRows(memoryRows, l.spillDir)
+	l.open = s
+	if err != nil {
+		s.unloadable = err
+		s.messages = append(s.messages, "load: "+err.Error())
+		return l.reportSource(s, "", fmt.Sprintf("%v: its files cannot be loaded; its job is recorded as failed", err))
+	}
+	return nil
+}
+
+func (l *loader) addFile(f *records.File, where string) error {
+	s := l.open
+	if s == nil {
+		l.p.Failf("%s: file record %q outside a source (no source record before it); not loaded", where, f.Path)
+		return l.out.Write(&records.Error{Stage: "load", Source: f.Source, Path: f.Path,
+			Message: "file record outside a source (no source record before it); not loaded"})
+	}
+	s.filesSeen++
+	if s.unloadable != nil {
+		return nil
+	}
+	if f.Source != "" && f.Source != s.hexSHA256() {
+		return l.memberFailed(where, fmt.Errorf("file record %q belongs to source %s, not to %s, the source being read", f.Path, f.Source, s.name()))
+	}
+	row, err := fileRow(f)
+	if errors.Is(err, errNoSHA256) {
+		if s.noSHA256 == 0 {
+			s.firstNoHash = f.Path
+		}
+		s.noSHA256++
+		return nil
+	}
+	if err != nil {
+		return l.memberFailed(where, fmt.Errorf("file %q: %w", f.Path, err))
+	}
+	if err := s.row.Files.Add(row); err != nil {
+		return err // the temporary directory is full or gone: fatal
+	}
+	if !row.Seen {
+		s.newFiles++
+	}
+	l.progress.Add(1)
+	return nil
+}
+
+// memberFailed reports a file record of the open source that cannot be
+// loaded; the source is loaded without it, and its job fails.
+func (l *loader) memberFailed(where string, err error) error {
+	s := l.open
+	s.loadErrors++
+	s.messages = append(s.messages, "load: "+err.Error())
+	l.p.Failf("%s: source %s: %v", where, s.name(), err)
+	e := &records.Error{Stage: "load", Source: s.hexSHA256(), Message: err.Error()}
+	if s.rec != nil {
+		e.ID, e.URI = s.rec.ID, s.rec.URI
+	}
+	return l.out.Write(e)
+}
+
+// attachError keeps an error record's message for the job of the source
+// it concerns.
+func (l *loader) attachError(e *records.Error) {
+	s := l.open
+	if s == nil || s.rec == nil {
+		return
+	}
+	if e.Source != "" && e.Source != s.hexSHA256() && e.Source != s.rec.ID && e.Source != s.rec.URI && e.Source != s.rec.QuickSHA256 {
+		return
+	}
+	s.errorRecords++
+	s.messages = append(s.messages, errorText(e))
+}
+
+func (l *loader) endSource(e *records.End) error {
+	s := l.open
+	if s == nil {
+		l.p.Failf("end record of %s without its source record before it; ignored", e.Source)
+		return nil
+	}
+	if e.Source != "" && s.row != nil && s.row.SHA256 != nil && e.Source != s.hexSHA256() {
+		l.abandon(fmt.Sprintf("the end record of another source (%s) came before its own", e.Source))
+		return nil
+	}
+	l.open = nil
+	if s.rec == nil { // its source record was unreadable: nothing to record
+		s.row.Files.Close()
+		return nil
+	}
+	if s.noSHA256 > 0 {
+		msg := fmt.Sprintf("%d file records have no sha256 (the first: %q); run hashr-hash before hashr-load", s.noSHA256, s.firstNoHash)
+		s.loadErrors++
+		s.messages = append(s.messages, "load: "+msg)
+		if err := l.reportSource(s, s.firstNoHash, msg); err != nil {
+			return err
+		}
+	}
+	if e.Files != s.filesSeen {
+		l.p.Warnf("source %s: its end record counts %d files, %d file records arrived", s.name(), e.Files, s.filesSeen)
+	}
+	errorsCount := max(e.Errors, s.errorRecords) + s.loadErrors
+	if s.unloadable != nil {
+		errorsCount++
+	}
+	job := db.Job{
+		Status: db.StatusDone, FilesExtracted: e.Files, FilesLoaded: int64(s.row.Files.Len()),
+		NewFiles: s.newFiles, Errors: errorsCount, Bytes: e.Bytes, MS: e.MS,
+	}
+	if errorsCount > 0 {
+		job.Status = db.StatusFailed
+		job.Error = jobErrors(s.messages, errorsCount)
+	}
+	s.row.Job = job
+	if s.row.SHA256 == nil && s.row.QuickSHA256 == nil {
+		s.row.Files.Close() // neither a source row nor a job to write
+		return nil
+	}
+	if len(l.batch) == 0 {
+		l.batchSince = time.Now()
+	}
+	l.batch = append(l.batch, s.row)
+	l.batchFiles += s.row.Files.Len()
+	if l.batchFiles >= l.o.batchFiles || len(l.batch) >= maxBatchSources {
+		return l.flush()
+	}
+	return nil
+}
+
+// abandon drops the open source: its end record will not come.
+func (l *loader) abandon(why string) {
+	s := l.open
+	l.open = nil
+	s.row.Files.Close()
+	if s.rec == nil {
+		return
+	}
+	_ = l.reportSource(s, "", why+": nothing of it was loaded")
+}
+
+// reportSource reports a failure concerning a whole source.
+func (l *loader) reportSource(s *openSource, path, msg string) error {
+	l.p.Failf("source %s: %s", s.name(), msg)
+	source := s.hexSHA256()
+	if source == "" {
+		source = s.rec.URI
+	}
+	return l.out.Write(&records.Error{Stage: "load", Source: source, ID: s.rec.ID, URI: s.rec.URI, Path: path, Message: msg})
+}
+
+// flush hands the finished sources to the committer, waiting while it is
+// busy with the batch before.
+func (l *loader) flush() error {
+	if len(l.batch) == 0 {
+		return nil
+	}
+	select {
+	case l.commits <- l.batch:
+	case <-l.commitFailed:
+		return l.commitErr
+	}
+	l.batch, l.batchFiles = nil, 0
+	return nil
+}
+
+func (l *loader) startCommitter(ctx context.Context) {
+	l.commits = make(chan []*db.Source)
+	l.commitFailed = make(chan struct{})
+	l.committed = make(chan struct{})
+	go func() {
+		defer close(l.committed)
+		for batch := range l.commits {
+			if l.commitErr == nil {
+				if err := l.commit(ctx, batch); err != nil {
+					l.commitErr = err
+					close(l.commitFailed)
+				}
+			}
+			closeSources(batch)
+		}
+	}()
+}
+
+// commit writes a batch of finished sources in one transaction.
+func (l *loader) commit(ctx context.Context, batch []*db.Source) error {
+	start := time.Now()
+	st, err := l.store.Load(ctx, batch)
+	if err != nil {
+		return fmt.Errorf("%w; nothing of these sources was committed: run the pipeline again once the database is back", err)
+	}
+	for _, pr := range st.Problems {
+		l.p.Failf("source %x: %s: %v", pr.Source, pr.Path, pr.Err)
+		if err := l.out.Write(&records.Error{Stage: "load", Source: hex.EncodeToString(pr.Source), Path: pr.Path, Message: pr.Err.Error()}); err != nil {
+			return err
+		}
+	}
+	for _, s := range batch {
+		l.total.sources++
+		if s.Job.Status == db.StatusDone {
+			l.total.done++
+		} else {
+			l.total.failed++
+		}
+	}
+	l.total.files += st.Files
+	l.total.newSamples += st.NewSamples
+	l.total.payloads += st.Payloads
+	retried := ""
+	if st.Attempts > 1 {
+		retried = fmt.Sprintf(", after %d attempts", st.Attempts)
+	}
+	l.p.Verbosef("committed %d sources, %d files, %d new samples in %s%s", len(batch), st.Files, st.NewSamples,
+		time.Since(start).Round(time.Millisecond), retried)
+	return nil
+}
+
+func closeSources(batch []*db.Source) {
+	for _, s := range batch {
+		s.Files.Close()
+	}
+}
+
+func (l *loader) closeRows() {
+	closeSources(l.batch)
+	if l.open != nil {
+		l.open.row.Files.Close()
+	}
+}
+
+// spillDir is the run's directory for spilled rows, made when first needed
+// and removed however the run ends.
+func (l *loader) spillDir() (string, error) {
+	l.tempDirOnce.Do(func() {
+		l.tempDir, l.tempDirErr = os.MkdirTemp("", "hashr-load-")
+		if l.tempDirErr == nil {
+			dir := l.tempDir
+			l.p.OnExit(func() { os.RemoveAll(dir) })
+		}
+	})
+	return l.tempDir, l.tempDirErr
+}
+
+func (l *loader) summary() {
+	t := l.total
+	payloads := ""
+	if l.o.payloads {
+		payloads = fmt.Sprintf(", %d payloads", t.payloads)
+	}
+	l.p.Infof("loaded %d sources (%d done, %d failed), %d files, %d new samples%s into %s in %s",
+		t.sources, t.done, t.failed, t.files, t.newSamples, payloads, l.loc, time.Since(l.started).Round(time.Millisecond))
+}
