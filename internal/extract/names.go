@@ -1,13 +1,9 @@
 package extract
 
 import (
-	"encoding/base64"
 	"errors"
-	"fmt"
-	"io/fs"
 	"path"
 	"strings"
-	"unicode/utf8"
 )
 
 // nestSep joins a container's path to the paths of its members:
@@ -49,31 +45,6 @@ func cleanName(name string) (string, error) {
 // displayPath is a name fit for an error record when cleanName refused it.
 func displayPath(prefix, name string) string {
 	return strings.ToValidUTF8(prefix+name, "\uFFFD")
-}
-
-// recordPath returns the path field for raw path bytes, and the path_raw
-// field when they are not valid UTF-8.
-func recordPath(raw string) (p, pathRaw string) {
-	if utf8.ValidString(raw) {
-		return raw, ""
-	}
-	return strings.ToValidUTF8(raw, "\uFFFD"), base64.StdEncoding.EncodeToString([]byte(raw))
-}
-
-// modeString formats permission bits with setuid, setgid and sticky as the
-// octal digits records carry ("0755", "4755").
-func modeString(m fs.FileMode) string {
-	bits := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		bits |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		bits |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		bits |= 0o1000
-	}
-	return fmt.Sprintf("%04o", bits)
 }
 
 // parents yields the paths of the directories above p, shortest first:

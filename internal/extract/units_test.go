@@ -33,16 +33,6 @@ func TestCleanName(t *testing.T) {
 	}
 }
 
-func TestRecordPathOfNonUTF8Names(t *testing.T) {
-	p, raw := recordPath("a/\xff\xfe.bin")
-	if p != "a/\uFFFD.bin" || raw != "YS///i5iaW4=" {
-		t.Errorf("%q %q", p, raw)
-	}
-	if p, raw := recordPath("café"); p != "café" || raw != "" {
-		t.Errorf("%q %q", p, raw)
-	}
-}
-
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"1000": 1000, "4K": 4096, "1M": 1 << 20, "2g": 2 << 30, "4T": 4 << 40, "1GiB": 1 << 30} {
 		if got, err := parseSize(in); err != nil || got != want {

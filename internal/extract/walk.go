@@ -118,10 +118,10 @@ func (s *sourceRun) hardLink(c *container, full string, e *archive.Entry) {
 
 // fileRecord starts the record of a member.
 func (s *sourceRun) fileRecord(full string, e *archive.Entry) *records.File {
-	p, raw := recordPath(full)
+	p, raw := records.PathFields(full)
 	f := &records.File{Source: s.sha, Path: p, PathRaw: raw}
 	if e.ModeKnown {
-		f.Mode = modeString(e.Mode)
+		f.Mode = records.Mode(e.Mode)
 	}
 	if !e.ModTime.IsZero() {
 		f.Mtime = records.Time(e.ModTime)

@@ -34,3 +34,13 @@ func TestMode(t *testing.T) {
 		}
 	}
 }
+
+func TestPathFieldsOfAdjacentInvalidBytes(t *testing.T) {
+	p, raw := PathFields("a/\xff\xfe.bin")
+	if p != "a/\uFFFD.bin" || raw != "YS///i5iaW4=" {
+		t.Errorf("%q %q", p, raw)
+	}
+	if p, raw := PathFields("café"); p != "café" || raw != "" {
+		t.Errorf("%q %q", p, raw)
+	}
+}
