@@ -17,6 +17,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -31,6 +32,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -172,97 +174,135 @@ func run(nSources, perSource int, shared float64, baselineSources int, only stri
 	}
 	defer os.RemoveAll(tmp)
 
-	var results []result
+	// The machine may be shared, and its load change by the minute: our
+	// loaders run once before the baseline, between its quarters and after
+	// it, and their median is set against the baseline's total, measured
+	// over the same span of time.
+	const rounds = 5
 	extra := strings.Fields(os.Getenv("LOADBENCH_ARGS")) // e.g. "--batch 10000", for tuning
-	hashrLoad := func(name, dbURL string, args ...string) error {
-		args = append(args, extra...)
-		if !strings.Contains(name, only) {
-			return nil
+	loaders := []struct {
+		name   string
+		sqlite bool
+		args   []string
+	}{
+		{"hashr-load, PostgreSQL", false, nil},
+		{"hashr-load --schema hashr, PostgreSQL", false, []string{"--schema", "hashr"}},
+		{"hashr-load, SQLite", true, nil},
+	}
+	ours := make([][]result, len(loaders))
+	runOurs := func(round int) error {
+		for i, ld := range loaders {
+			if !strings.Contains(ld.name, only) {
+				continue
+			}
+			dbURL := "sqlite:" + filepath.Join(tmp, fmt.Sprintf("hashr-%d.db", round))
+			if !ld.sqlite {
+				var err error
+				if dbURL, err = pg.CreateDatabase(); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, ld.name)
+			cpu := startCPU(pg)
+			start := time.Now()
+			var stderr bytes.Buffer
+			args := append(append([]string{"--db", dbURL, "--quiet"}, ld.args...), extra...)
+			if status := load.Main(args, bytes.NewReader(input), io.Discard, &stderr); status != 0 {
+				return fmt.Errorf("%s: exit %d: %s", ld.name, status, stderr.String())
+			}
+			r := result{name: ld.name, records: records, took: time.Since(start)}
+			cpu.stop(&r)
+			ours[i] = append(ours[i], r)
+			if ld.sqlite {
+				os.Remove(strings.TrimPrefix(dbURL, "sqlite:"))
+			}
 		}
-		fmt.Fprintf(os.Stderr, "%s...\n", name)
-		cpu := startCPU(pg)
-		start := time.Now()
-		var stderr bytes.Buffer
-		if status := load.Main(append([]string{"--db", dbURL}, args...), bytes.NewReader(input), io.Discard, &stderr); status != 0 {
-			return fmt.Errorf("%s: exit %d: %s", name, status, stderr.String())
-		}
-		r := result{name: name, records: records, took: time.Since(start)}
-		cpu.stop(&r)
-		results = append(results, r)
-		fmt.Fprint(os.Stderr, stderr.String())
 		return nil
 	}
-	pgNative, err := pg.CreateDatabase()
-	if err != nil {
-		return err
-	}
-	if err := hashrLoad("hashr-load, PostgreSQL", pgNative); err != nil {
-		return err
-	}
-	pgHashR, err := pg.CreateDatabase()
-	if err != nil {
-		return err
-	}
-	if err := hashrLoad("hashr-load --schema hashr, PostgreSQL", pgHashR, "--schema", "hashr"); err != nil {
-		return err
-	}
-	if err := hashrLoad("hashr-load, SQLite", "sqlite:"+filepath.Join(tmp, "hashr.db")); err != nil {
-		return err
-	}
 
-	baseDB, err := pg.CreateDatabase()
+	// HashR's tables, created the way hashr-load --schema hashr does.
+	hashrTables := func() (string, error) {
+		url, err := pg.CreateDatabase()
+		if err != nil {
+			return "", err
+		}
+		if status := load.Main([]string{"--db", url, "--schema", "hashr", "--quiet"}, bytes.NewReader(nil), io.Discard, os.Stderr); status != 0 {
+			return "", fmt.Errorf("creating HashR's tables: exit %d", status)
+		}
+		return url, nil
+	}
+	baseDB, err := hashrTables()
 	if err != nil {
 		return err
 	}
-	// HashR's tables, created the way hashr-load --schema hashr does.
-	if status := load.Main([]string{"--db", baseDB, "--schema", "hashr", "--quiet"}, bytes.NewReader(nil), io.Discard, os.Stderr); status != 0 {
-		return fmt.Errorf("creating HashR's tables: exit %d", status)
+	cachedDB, err := hashrTables()
+	if err != nil {
+		return err
 	}
 	if baselineSources <= 0 || baselineSources > nSources {
 		baselineSources = nSources
 	}
-	fmt.Fprintf(os.Stderr, "baseline: HashR's per-sample statements, %d sources...\n", baselineSources)
-	cpu := startCPU(pg)
-	// HashR's driver, lib/pq, sends each statement with parameters as an
-	// unnamed Parse+Describe, then Bind+Execute: two round trips, parsed
-	// and planned every time. pgx's describe_exec mode does the same.
-	took, samples, err := baseline(baseDB+"&default_query_exec_mode=describe_exec", sources[:baselineSources])
-	if err != nil {
-		return fmt.Errorf("baseline: %w", err)
+	cachedSources := min(baselineSources, max(nSources/5, rounds-1))
+	base := result{name: "baseline: HashR exporter's SQL, as lib/pq sends it", records: baselineSources * perSource}
+	cached := result{name: "the same statements, prepared once (not HashR's way)", records: cachedSources * perSource}
+	samples := 0
+	loadStart, _ := os.ReadFile("/proc/loadavg")
+	for round := range rounds {
+		if err := runOurs(round); err != nil {
+			return err
+		}
+		if round == rounds-1 {
+			break
+		}
+		part := func(n int) (int, int) { return n * round / (rounds - 1), n * (round + 1) / (rounds - 1) }
+		a, b := part(baselineSources)
+		fmt.Fprintf(os.Stderr, "baseline, sources %d to %d...\n", a, b)
+		// HashR's driver, lib/pq, sends each statement with parameters as
+		// an unnamed Parse+Describe, then Bind+Execute: two round trips,
+		// parsed and planned every time. pgx's describe_exec mode does too.
+		cpu := startCPU(pg)
+		took, n, err := baseline(baseDB+"&default_query_exec_mode=describe_exec", sources[a:b])
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		var r result
+		cpu.stop(&r)
+		base.took, base.clientCPU, base.serverCPU = base.took+took, base.clientCPU+r.clientCPU, base.serverCPU+r.serverCPU
+		samples += n
+		// The same statements with prepared statements cached (pgx's
+		// default), which HashR does not do, on a share of the sources.
+		a, b = part(cachedSources)
+		cpu = startCPU(pg)
+		took, _, err = baseline(cachedDB, sources[a:b])
+		if err != nil {
+			return fmt.Errorf("baseline with cached statements: %w", err)
+		}
+		cpu.stop(&r)
+		cached.took, cached.clientCPU, cached.serverCPU = cached.took+took, cached.clientCPU+r.clientCPU, cached.serverCPU+r.serverCPU
 	}
-	base := result{name: "baseline: HashR exporter's SQL, as lib/pq sends it", records: baselineSources * perSource, took: took}
-	cpu.stop(&base)
+	loadEnd, _ := os.ReadFile("/proc/loadavg")
 
-	// The same statements with prepared statements cached (pgx's default),
-	// which HashR does not do: a faster baseline, on a share of the sources.
-	cachedDB, err := pg.CreateDatabase()
-	if err != nil {
-		return err
-	}
-	if status := load.Main([]string{"--db", cachedDB, "--schema", "hashr", "--quiet"}, bytes.NewReader(nil), io.Discard, os.Stderr); status != 0 {
-		return fmt.Errorf("creating HashR's tables: exit %d", status)
-	}
-	cachedSources := min(baselineSources, max(nSources/5, 1))
-	fmt.Fprintf(os.Stderr, "baseline with cached prepared statements, %d sources...\n", cachedSources)
-	cpu = startCPU(pg)
-	cachedTook, _, err := baseline(cachedDB, sources[:cachedSources])
-	if err != nil {
-		return fmt.Errorf("baseline with cached statements: %w", err)
-	}
-	cached := result{name: "the same statements, prepared once (not HashR's way)", records: cachedSources * perSource, took: cachedTook}
-	cpu.stop(&cached)
-
-	loadavg, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("Load %d file records of %d sources (%.0f%% of records share content with other sources); %s, %d CPUs (load average %s), PostgreSQL %s with fsync on.\n\n",
-		records, nSources, shared*100, runtime.GOARCH, runtime.NumCPU(), strings.Join(strings.Fields(string(loadavg))[:3], " "), serverVersion(pgNative))
+	fmt.Printf("Load %d file records of %d sources (%.0f%% of records share content with other sources); %s, %d CPUs, PostgreSQL %s with fsync on; load average %s at the start, %s at the end.\n\n",
+		records, nSources, shared*100, runtime.GOARCH, runtime.NumCPU(), serverVersion(baseDB),
+		strings.Join(strings.Fields(string(loadStart))[:3], " "), strings.Join(strings.Fields(string(loadEnd))[:3], " "))
+	fmt.Printf("hashr-load: median of %d runs spread over the baseline's time (the range in brackets).\n\n", rounds)
 	fmt.Println("| loader | records | time | records/s | vs baseline | CPU s: client + server |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|")
-	for _, r := range append(results, base, cached) {
+	for _, runs := range ours {
+		if len(runs) == 0 {
+			continue
+		}
+		slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.took, b.took) })
+		r := runs[len(runs)/2]
+		fmt.Printf("| %s | %d | %.1f s | %.0f (%.0f–%.0f) | %.1fx | %.1f + %.1f |\n", r.name, r.records, r.took.Seconds(), r.rate(),
+			runs[len(runs)-1].rate(), runs[0].rate(), r.rate()/base.rate(), r.clientCPU.Seconds(), r.serverCPU.Seconds())
+	}
+	for _, r := range []result{base, cached} {
 		fmt.Printf("| %s | %d | %.1f s | %.0f | %.1fx | %.1f + %.1f |\n", r.name, r.records, r.took.Seconds(), r.rate(),
 			r.rate()/base.rate(), r.clientCPU.Seconds(), r.serverCPU.Seconds())
 	}
 	fmt.Printf("\nThe baseline wrote %d samples (grouped per source, as HashR's exporter gets them): %.0f samples/s.\n",
-		samples, float64(samples)/took.Seconds())
+		samples, float64(samples)/base.took.Seconds())
 	return nil
 }
 

@@ -11,10 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/hashr-dev/hashr/internal/testcorpus"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -25,50 +25,18 @@ import (
 // packages come from ../shared/corpus/fetch.sh (network); in CI a missing
 // corpus or tool fails the test, elsewhere it skips it.
 
-func needTool(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "%s is not installed (see .ci/install-deps.txt)", tool)
-		}
-	}
-}
+func needTool(t *testing.T, tools ...string) { t.Helper(); testcorpus.NeedTools(t, tools...) }
 
 func unavailable(t *testing.T, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
+	testcorpus.Unavailable(t, format, args...)
 }
 
 // corpus returns the files of one kind of the real-package corpus,
 // fetching it first when needed.
 func corpus(t *testing.T, kind, suffix string) []string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("real-package corpus: not with -short")
-	}
-	root := os.Getenv("HASHR_CORPUS")
-	if root == "" {
-		home, _ := os.UserHomeDir()
-		root = filepath.Join(home, ".cache", "hashr-corpus")
-	}
-	files, _ := filepath.Glob(filepath.Join(root, kind, "*"+suffix))
-	if len(files) == 0 {
-		_, here, _, _ := runtime.Caller(0)
-		fetch := filepath.Join(filepath.Dir(here), "..", "..", "..", "shared", "corpus", "fetch.sh")
-		cmd := exec.Command(fetch, kind)
-		cmd.Env = append(os.Environ(), "HASHR_CORPUS="+root)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			unavailable(t, "fetching the %s corpus: %v\n%s", kind, err, out)
-		}
-		files, _ = filepath.Glob(filepath.Join(root, kind, "*"+suffix))
-	}
-	if len(files) == 0 {
-		unavailable(t, "no %s files in %s", kind, filepath.Join(root, kind))
-	}
-	return files
+	return testcorpus.Files(t, kind, suffix)
 }
 
 // bySource splits a run's file records by source id.

@@ -27,23 +27,28 @@ const interruptGrace = 30 * time.Second
 // loader is one run of hashr-load: the source being read, the finished
 // sources waiting for their commit, and what was committed so far.
 type loader struct {
-	p     *cli.Program
-	o     options
-	loc   db.Location
-	store db.Loader
-	out   *records.Writer
+	p   *cli.Program
+	o   options
+	loc db.Location
+	// stores are the committers' connections: two for PostgreSQL, so that
+	// one batch is written while the next is sent; one for SQLite, which
+	// has a single writer.
+	stores []db.Loader
+	out    *records.Writer
 
 	open       *openSource
 	batch      []*db.Source
 	batchFiles int
 	batchSince time.Time // when the batch's first source finished
 
-	// Batches are committed by a goroutine of their own, so the next batch
-	// is read while the database writes the last one.
+	// Batches are committed by goroutines of their own (one per store), so
+	// the next batch is read while the database writes the last one.
 	commits      chan []*db.Source
 	commitFailed chan struct{} // closed when a commit failed; commitErr says why
 	commitErr    error
-	committed    chan struct{} // closed when the committer has finished
+	failOnce     sync.Once
+	committed    chan struct{} // closed when the committers have finished
+	totalMu      sync.Mutex    // guards total, which the committers add to
 
 	tempDirOnce sync.Once
 	tempDir     string
@@ -102,14 +107,26 @@ func run(ctx context.Context, p *cli.Program, o options) error {
 	if err != nil {
 		return cli.Usagef("--db: %v", err)
 	}
-	store, err := db.Open(ctx, loc, db.Options{
-		Schema: o.schema, Payloads: o.payloads, PayloadMax: o.payloadMax, RetryFor: o.retryFor, Logf: p.Verbosef,
-	})
-	if err != nil {
-		return err
+	committers := 1
+	if loc.Driver == db.Postgres {
+		committers = 2
 	}
-	defer store.Close()
-	l := &loader{p: p, o: o, loc: loc, store: store, out: records.NewWriter(p.Stdout),
+	var stores []db.Loader
+	defer func() {
+		for _, s := range stores {
+			s.Close()
+		}
+	}()
+	for range committers {
+		store, err := db.Open(ctx, loc, db.Options{
+			Schema: o.schema, Payloads: o.payloads, PayloadMax: o.payloadMax, RetryFor: o.retryFor, Logf: p.Verbosef,
+		})
+		if err != nil {
+			return err
+		}
+		stores = append(stores, store)
+	}
+	l := &loader{p: p, o: o, loc: loc, stores: stores, out: records.NewWriter(p.Stdout),
 		progress: p.Progress("loading", -1), started: time.Now()}
 	defer l.closeRows()
 	err = l.consume(ctx)
@@ -450,24 +467,34 @@ func (l *loader) startCommitter(ctx context.Context) {
 	l.commits = make(chan []*db.Source)
 	l.commitFailed = make(chan struct{})
 	l.committed = make(chan struct{})
-	go func() {
-		defer close(l.committed)
-		for batch := range l.commits {
-			if l.commitErr == nil {
-				if err := l.commit(ctx, batch); err != nil {
-					l.commitErr = err
-					close(l.commitFailed)
+	var wg sync.WaitGroup
+	for _, store := range l.stores {
+		wg.Go(func() {
+			for batch := range l.commits {
+				select {
+				case <-l.commitFailed: // drain: nothing more is committed
+				default:
+					if err := l.commit(ctx, store, batch); err != nil {
+						l.failOnce.Do(func() {
+							l.commitErr = err
+							close(l.commitFailed)
+						})
+					}
 				}
+				closeSources(batch)
 			}
-			closeSources(batch)
-		}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(l.committed)
 	}()
 }
 
 // commit writes a batch of finished sources in one transaction.
-func (l *loader) commit(ctx context.Context, batch []*db.Source) error {
+func (l *loader) commit(ctx context.Context, store db.Loader, batch []*db.Source) error {
 	start := time.Now()
-	st, err := l.store.Load(ctx, batch)
+	st, err := store.Load(ctx, batch)
 	if err != nil {
 		return fmt.Errorf("%w; nothing of these sources was committed: run the pipeline again once the database is back", err)
 	}
@@ -477,6 +504,8 @@ func (l *loader) commit(ctx context.Context, batch []*db.Source) error {
 			return err
 		}
 	}
+	l.totalMu.Lock()
+	defer l.totalMu.Unlock()
 	for _, s := range batch {
 		l.total.sources++
 		if s.Job.Status == db.StatusDone {

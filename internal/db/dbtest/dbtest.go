@@ -40,6 +40,14 @@ func Open(t testing.TB, dbURL string) *sql.DB {
 // volatile columns, so two databases compare with reflect.DeepEqual.
 func Dump(t testing.TB, dbURL string) map[string][]string {
 	t.Helper()
+	return DumpExcept(t, dbURL)
+}
+
+// DumpExcept is Dump leaving out more columns, of any table: what differs
+// between two runs of the same pipeline, such as the durations in jobs.ms.
+func DumpExcept(t testing.TB, dbURL string, columns ...string) map[string][]string {
+	t.Helper()
+	skip := append(slices.Clone(Volatile), columns...)
 	sqldb := Open(t, dbURL)
 	out := map[string][]string{}
 	for _, table := range Tables {
@@ -60,7 +68,7 @@ func Dump(t testing.TB, dbURL string) map[string][]string {
 			}
 			var b strings.Builder
 			for i, c := range cols {
-				if slices.Contains(Volatile, strings.ToLower(c)) {
+				if slices.Contains(skip, strings.ToLower(c)) {
 					continue
 				}
 				fmt.Fprintf(&b, "%s=%s ", c, format(vals[i]))

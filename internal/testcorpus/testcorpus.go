@@ -1,0 +1,96 @@
+// Package testcorpus gives tests the real-package corpus of
+// ../shared/corpus/fetch.sh (real Debian packages, npm tarballs, Go module
+// zips), fetching it when it is missing, and the Debian tools tests drive.
+// In CI (the CI environment variable set) whatever is missing fails the
+// test; elsewhere it skips it, so a laptop without network still runs the
+// rest.
+package testcorpus
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+)
+
+// Unavailable fails the test in CI and skips it elsewhere.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// NeedTools stops the test unless every tool is on PATH.
+func NeedTools(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			Unavailable(t, "%s is not installed (see .ci/install-deps.txt)", tool)
+		}
+	}
+}
+
+// Root is where the corpus lives: $HASHR_CORPUS, else ~/.cache/hashr-corpus.
+func Root() string {
+	if root := os.Getenv("HASHR_CORPUS"); root != "" {
+		return root
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "hashr-corpus")
+}
+
+// Files returns the corpus's files of one kind ("deb", "npm", "gomod")
+// whose names end in suffix, sorted, fetching the corpus first when none
+// are there. Not with -short: fetching needs the network.
+func Files(t testing.TB, kind, suffix string) []string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real-package corpus: not with -short")
+	}
+	root := Root()
+	files, _ := filepath.Glob(filepath.Join(root, kind, "*"+suffix))
+	if len(files) == 0 {
+		_, here, _, _ := runtime.Caller(0)
+		fetch := filepath.Join(filepath.Dir(here), "..", "..", "..", "shared", "corpus", "fetch.sh")
+		cmd := exec.Command(fetch, kind)
+		cmd.Env = append(os.Environ(), "HASHR_CORPUS="+root)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			Unavailable(t, "fetching the %s corpus: %v\n%s", kind, err, out)
+		}
+		files, _ = filepath.Glob(filepath.Join(root, kind, "*"+suffix))
+	}
+	if len(files) == 0 {
+		Unavailable(t, "no %s files in %s", kind, filepath.Join(root, kind))
+	}
+	slices.Sort(files)
+	return files
+}
+
+// SmallDebs returns n real Debian packages of the corpus under maxSize
+// bytes each, the smallest first, for tests that run whole pipelines.
+func SmallDebs(t testing.TB, n int, maxSize int64) []string {
+	t.Helper()
+	type deb struct {
+		path string
+		size int64
+	}
+	var small []deb
+	for _, f := range Files(t, "deb", ".deb") {
+		if fi, err := os.Stat(f); err == nil && fi.Size() <= maxSize {
+			small = append(small, deb{f, fi.Size()})
+		}
+	}
+	if len(small) < n {
+		Unavailable(t, "the corpus has %d Debian packages under %d bytes, the test needs %d", len(small), maxSize, n)
+	}
+	slices.SortFunc(small, func(a, b deb) int { return int(a.size - b.size) })
+	out := make([]string, n)
+	for i := range out {
+		out[i] = small[i].path
+	}
+	return out
+}
