@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -425,4 +426,43 @@ func TestFourPipelinesIntoOnePostgres(t *testing.T) {
 		sameAsClean(t, clean, db, "four pipelines at once")
 	}
 	t.Logf("FIGURES concurrency: %d rounds of 4 pipelines into one PostgreSQL, %d rows compared each time", rounds(t), rowsOf(clean))
+}
+
+// examples/Makefile splits a repository by source across make -j
+// pipelines into one PostgreSQL: the database equals one pipeline's, and
+// a second make has nothing left to do.
+func TestMakefileShardsIntoOnePostgres(t *testing.T) {
+	testcorpus.NeedTools(t, "make", "awk", "go")
+	repo := repository(t)
+	pg := pgtest.Start(t)
+	clean, _ := cleanDump(t, pg, repo)
+	_, here, _, _ := runtime.Caller(0)
+	top := filepath.Join(filepath.Dir(here), "..", "..")
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/...")
+	build.Dir = top
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	db := pg.NewDatabase(t)
+	work := t.TempDir()
+	makeArgs := []string{"-s", "-f", filepath.Join(top, "examples", "Makefile"), "-j", "3", "SHARDS=3",
+		"REPO=" + strings.Join(repo, " "), "DB=" + db, "WORK=" + work, "BIN=" + bin}
+	for run := range 2 {
+		cmd := exec.Command("make", makeArgs...)
+		cmd.Dir = work
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make, run %d: %v\n%s", run+1, err, out)
+		}
+		if run == 1 && !strings.Contains(string(out), "Nothing to be done") && len(out) > 0 {
+			t.Errorf("the second make did work:\n%s", out)
+		}
+	}
+	sameAsClean(t, clean, db, "examples/Makefile with 3 shards")
+	for i := range 3 {
+		if _, err := os.Stat(filepath.Join(work, fmt.Sprintf("shard-%d.done", i))); err != nil {
+			t.Errorf("shard %d: %v", i, err)
+		}
+	}
 }
