@@ -17,6 +17,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/formats/iso9660"
 	"github.com/hashr-dev/hashr/internal/formats/rpm"
 	"github.com/hashr-dev/hashr/internal/formats/sevenzip"
+	"github.com/hashr-dev/hashr/internal/formats/squashfs"
 	"github.com/hashr-dev/hashr/internal/formats/tar"
 	"github.com/hashr-dev/hashr/internal/formats/zip"
 	"github.com/hashr-dev/hashr/internal/magic"
@@ -45,13 +46,16 @@ func walkable(res magic.Result) bool {
 	case magic.Tar, magic.DockerArchive, magic.Cpio, magic.Ar, magic.Deb, magic.RPM,
 		magic.Zip, magic.SevenZip, magic.ISO9660:
 		return true
+	case magic.Squashfs:
+		return true
 	}
 	return false
 }
 
 // randomAccess formats are read with ReadAt rather than as a stream.
 func randomAccess(format string) bool {
-	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660
+	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660 ||
+		format == magic.Squashfs
 }
 
 // detectHead tells the format of a stream from its first bytes.
@@ -114,6 +118,9 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 		c.expands = true
 	case magic.ISO9660:
 		c.w, err = iso9660.NewWalker(f, size)
+	case magic.Squashfs:
+		c.w, err = squashfs.NewWalker(f, size)
+		c.expands, c.hardLinks = true, true
 	}
 	if err != nil {
 		return err
@@ -163,7 +170,7 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 		c.w = rpm.NewWalker(br, &s.budget)
 	case magic.Ar:
 		c.w, c.hardLinks = ar.NewWalker(br), false
-	case magic.Zip, magic.SevenZip, magic.ISO9660:
+	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.Squashfs:
 		// Compressed around a format read at random: decompress it to a
 		// temporary file first (its bytes are already counted as expanded).
 		tmp, size, err := s.tempCopy(br)

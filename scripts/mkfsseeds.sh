@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the small seed images of the file-system readers' fuzz targets and
+# hostile-input tests (internal/formats/{squashfs,ntfs,fat,exfat,udf}/testdata)
+# with the real tools of each file system, from a tiny fixed tree. The
+# ground-truth tests build their big images at run time instead.
+#
+#   scripts/mkfsseeds.sh [squashfs|ntfs|fat|exfat|udf]...   (default all)
+#
+# The Debian packages it needs are in .ci/install-deps.txt.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000} TZ=UTC LC_ALL=C
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The tree: a few small files, a nested directory, a hard link, a file of
+# several blocks, a symlink.
+tree="$tmp/tree"
+mkdir -p "$tree/dir/sub"
+printf 'hello\n' >"$tree/hello.txt"
+printf 'nested file\n' >"$tree/dir/sub/nested.txt"
+: >"$tree/dir/empty"
+seq 1 20000 >"$tree/dir/numbers.txt"
+ln "$tree/hello.txt" "$tree/dir/hello-link.txt"
+ln -s ../hello.txt "$tree/dir/symlink"
+find "$tree" -exec touch -h -d @"$SOURCE_DATE_EPOCH" {} +
+
+seeds_squashfs() {
+  local d="$here/internal/formats/squashfs/testdata"
+  mkdir -p "$d"
+  for c in gzip xz lzo lz4 zstd lzma; do
+    mksquashfs "$tree" "$d/tree-$c.squashfs" -noappend -no-progress -quiet -comp "$c" -b 4096 >/dev/null
+  done
+  # A loop: the root's only entry, a directory, made to point at the
+  # root's own inode (metadata uncompressed so it can be patched).
+  mkdir -p "$tmp/loop/loopdir"
+  mksquashfs "$tmp/loop" "$d/loop.squashfs" -noappend -no-progress -quiet -noI -noD >/dev/null
+  python3 - "$d/loop.squashfs" <<'PY'
+import struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+root = struct.unpack_from('<Q', b, 32)[0]
+dirtab = struct.unpack_from('<Q', b, 72)[0]
+i = b.index(b'loopdir', dirtab)
+ent = i - 8          # offset u16, inode_offset i16, type u16, name_size u16
+hdr = ent - 12       # count u32, start u32, inode_number u32
+struct.pack_into('<I', b, hdr + 4, root >> 16)
+struct.pack_into('<H', b, ent, root & 0xffff)
+open(p, 'wb').write(b)
+PY
+}
+
+for g in "${@:-squashfs ntfs fat exfat udf}"; do
+  for one in $g; do
+    if declare -F "seeds_$one" >/dev/null; then "seeds_$one"; fi
+  done
+done
