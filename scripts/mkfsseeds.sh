@@ -50,6 +50,18 @@ open(p, 'wb').write(b)
 PY
 }
 
+seeds_ntfs() {
+  local d="$here/internal/formats/ntfs/testdata"
+  mkdir -p "$d"
+  truncate -s 0 "$tmp/n.img" && truncate -s 2M "$tmp/n.img"
+  mkntfs -q -F -f -c 1024 -T "$tmp/n.img" >/dev/null 2>&1
+  wimcapture "$tree" "$tmp/t.wim" --compress=none >/dev/null
+  wimapply "$tmp/t.wim" 1 "$tmp/n.img" >/dev/null
+  printf 'stream\n' >"$tmp/ads"
+  ntfscp -q -N ads "$tmp/n.img" "$tmp/ads" /hello.txt
+  gzip -9n <"$tmp/n.img" >"$d/tree.ntfs.gz"
+}
+
 for g in "${@:-squashfs ntfs fat exfat udf}"; do
   for one in $g; do
     if declare -F "seeds_$one" >/dev/null; then "seeds_$one"; fi
