@@ -62,6 +62,25 @@ seeds_ntfs() {
   gzip -9n <"$tmp/n.img" >"$d/tree.ntfs.gz"
 }
 
+# FAT: the tree without its symlink (FAT has none), on a FAT12 floppy and
+# a small FAT16 volume.
+seeds_fat() {
+  local d="$here/internal/formats/fat/testdata"
+  mkdir -p "$d"
+  rm -f "$tmp"/f12.img "$tmp"/f16.img
+  mkfs.vfat -C -F 12 -i 12345678 "$tmp/f12.img" 360 >/dev/null
+  mkfs.vfat -C -F 16 -s 1 -i 12345678 "$tmp/f16.img" 4200 >/dev/null
+  for img in f12 f16; do
+    MTOOLS_SKIP_CHECK=1 mcopy -s -Q -i "$tmp/$img.img" "$tree/hello.txt" ::/
+    MTOOLS_SKIP_CHECK=1 mmd -i "$tmp/$img.img" ::/DIR ::/DIR/SUB
+    MTOOLS_SKIP_CHECK=1 mcopy -Q -i "$tmp/$img.img" "$tree/dir/numbers.txt" "$tree/dir/empty" ::/DIR/
+    MTOOLS_SKIP_CHECK=1 mcopy -Q -i "$tmp/$img.img" "$tree/dir/sub/nested.txt" "::/DIR/SUB/A long name, in Unicode — ß.txt"
+  done
+  cp "$tmp/f12.img" "$d/tree-fat12.img"
+  # FAT16's 4 MiB are mostly zeros: only its used part goes in the seed.
+  head -c 300k "$tmp/f16.img" >"$d/tree-fat16.img"
+}
+
 for g in "${@:-squashfs ntfs fat exfat udf}"; do
   for one in $g; do
     if declare -F "seeds_$one" >/dev/null; then "seeds_$one"; fi

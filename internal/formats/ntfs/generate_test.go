@@ -183,7 +183,7 @@ func compressFile(imgPath, p string) error {
 	attr := make([]byte, 72+len(rl))
 	copy(attr[:16], old[:16])
 	attr[8] = 1
-	le.PutUint16(attr[10:], 72)          // name offset (no name)
+	le.PutUint16(attr[10:], 72) // name offset (no name)
 	le.PutUint16(attr[12:], flagCompressed)
 	le.PutUint64(attr[16:], 0)
 	le.PutUint64(attr[24:], uint64(vcn-1))
