@@ -90,6 +90,16 @@ seeds_exfat() {
   (cd "$here" && HASHR_EXFAT_SEED="$tmp/e.img:$tmp/etree" go test -count=1 -run TestMakeSeed ./internal/formats/exfat >/dev/null)
 }
 
+# UDF: genisoimage -udf of the tree (UDF 1.02 with an ISO 9660 bridge),
+# and an empty UDF 2.50 DVD-R volume (a virtual partition) from mkudffs.
+seeds_udf() {
+  local d="$here/internal/formats/udf/testdata"
+  mkdir -p "$d"
+  genisoimage -quiet -udf -R -o "$d/tree.udf" "$tree"
+  rm -f "$d"/empty-*.udf && truncate -s 700k "$d/empty-2.50-vat.udf"
+  mkudffs -m dvdr -r 2.50 --uuid=0123456789abcdef "$d/empty-2.50-vat.udf" >/dev/null
+}
+
 for g in "${@:-squashfs ntfs fat exfat udf}"; do
   for one in $g; do
     if declare -F "seeds_$one" >/dev/null; then "seeds_$one"; fi
