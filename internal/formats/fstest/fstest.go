@@ -6,6 +6,7 @@
 package fstest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -343,4 +344,38 @@ func exercise(w archive.Walker) error {
 		}
 	}
 	return nil
+}
+
+// StripISOBridge turns a UDF bridge image into a UDF-only one: the ISO 9660
+// descriptors at sector 16 on make way for the UDF recognition sequence
+// (BEA01, NSR02, TEA01), which is where mkudffs puts it.
+func StripISOBridge(t testing.TB, img string) {
+	t.Helper()
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vrs [][]byte
+	for s := 16; s < 64; s++ {
+		d := b[s*2048 : (s+1)*2048]
+		switch string(d[1:6]) {
+		case "BEA01", "NSR02", "NSR03", "TEA01":
+			vrs = append(vrs, bytes.Clone(d))
+		}
+		if string(d[1:6]) == "TEA01" {
+			break
+		}
+	}
+	if len(vrs) != 3 {
+		t.Fatalf("found %d UDF recognition descriptors", len(vrs))
+	}
+	for s := 16; s < 64 && string(b[s*2048+1:s*2048+6]) != "\x00\x00\x00\x00\x00"; s++ {
+		clear(b[s*2048 : (s+1)*2048])
+	}
+	for i, d := range vrs {
+		copy(b[(16+i)*2048:], d)
+	}
+	if err := os.WriteFile(img, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
