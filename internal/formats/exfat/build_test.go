@@ -258,7 +258,6 @@ func fill(imgPath, src string) error {
 		used += 32
 	}
 	all := append(append([]byte(nil), root[:used]...), entries...)
-	cs := int(b.v.clusterSize)
 	c := b.v.root
 	for len(all) > 0 {
 		n := copy(b.cluster(c), all)
@@ -275,7 +274,6 @@ func fill(imgPath, src string) error {
 		b.setFAT(next, 0xffffffff)
 		c = next
 	}
-	_ = cs
 	return os.WriteFile(imgPath, b.img, 0o644)
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
@@ -18,7 +19,7 @@ func buildImage(t testing.TB, dir string, bits string, sizeKiB int, args ...stri
 	t.Helper()
 	fstest.NeedTool(t, "mkfs.vfat", "mcopy")
 	img := filepath.Join(t.TempDir(), "fat"+bits+".img")
-	fstest.Run(t, "mkfs.vfat", append(append([]string{"-C", "-F", bits}, args...), img, itoa(sizeKiB))...)
+	fstest.Run(t, "mkfs.vfat", append(append([]string{"-C", "-F", bits}, args...), img, strconv.Itoa(sizeKiB))...)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -33,17 +34,6 @@ func buildImage(t testing.TB, dir string, bits string, sizeKiB int, args ...stri
 		t.Fatalf("mcopy: %v\n%s", err, out)
 	}
 	return img
-}
-
-func itoa(n int) string { return string(bytes.TrimSpace([]byte(fmtInt(n)))) }
-
-func fmtInt(n int) string {
-	var b []byte
-	for n > 0 || len(b) == 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
 }
 
 func walkImage(t *testing.T, img string) map[string]string {
@@ -61,7 +51,7 @@ func walkImage(t *testing.T, img string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := w.(*Walker).v.bits; filepath.Base(img) != "fat"+fmtInt(got)+".img" {
+	if got := w.(*Walker).v.bits; filepath.Base(img) != "fat"+strconv.Itoa(got)+".img" {
 		t.Errorf("%s read as FAT%d", img, got)
 	}
 	got, _ := fstest.Walk(t, w)
