@@ -157,6 +157,9 @@ func TestLZNT1(t *testing.T) {
 	}
 }
 
+// seed is the small NTFS volume of scripts/mkfsseeds.sh: its trailing
+// zeros cut (and the metafiles the reader never interprets zeroed), so
+// it is read through zeroExtended.
 func seed(t testing.TB) []byte {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", "tree.ntfs.gz"))
@@ -175,8 +178,42 @@ func seed(t testing.TB) []byte {
 	return b
 }
 
+// seedSize is the size of the seed's volume.
+const seedSize = 2 << 20
+
+// zeroExtended reads data, then zeros up to size.
+type zeroExtended struct {
+	data []byte
+	size int64
+}
+
+func (z zeroExtended) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= z.size {
+		return 0, io.EOF
+	}
+	n := len(p)
+	if int64(n) > z.size-off {
+		n = int(z.size - off)
+	}
+	m := 0
+	if off < int64(len(z.data)) {
+		m = copy(p[:n], z.data[off:])
+	}
+	clear(p[m:n])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func padded(data []byte) []byte {
+	out := make([]byte, seedSize)
+	copy(out, data)
+	return out
+}
+
 func TestHostile(t *testing.T) {
-	img := seed(t)
+	img := padded(seed(t))
 	// The seed walks.
 	w, err := NewWalker(bytes.NewReader(img), int64(len(img)))
 	if err != nil {
@@ -196,7 +233,7 @@ func TestHostile(t *testing.T) {
 
 // A directory whose parent is one of its own subdirectories is a loop.
 func TestLoop(t *testing.T) {
-	img := seed(t)
+	img := padded(seed(t))
 	if err := makeLoop(img, "dir", "sub"); err != nil {
 		t.Fatal(err)
 	}
@@ -220,21 +257,20 @@ func TestLoop(t *testing.T) {
 }
 
 func FuzzWalker(f *testing.F) {
-	img := seed(f)
-	f.Add(img)
+	f.Add(seed(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		w, err := NewWalker(bytes.NewReader(data), int64(len(data)))
+		w, err := NewWalker(zeroExtended{data, max(int64(len(data)), seedSize)}, max(int64(len(data)), seedSize))
 		if err != nil {
 			return
 		}
-		for range 2000 {
+		for range 500 {
 			e, err := w.Next()
 			if err != nil {
 				return
 			}
 			if e.Type == archive.Regular {
 				if r, err := w.Open(); err == nil {
-					_, _ = io.CopyN(io.Discard, r, 1<<20)
+					_, _ = io.CopyN(io.Discard, r, 256<<10)
 				}
 			}
 		}
