@@ -45,7 +45,7 @@ fi
 printf '{"type":"source","uri":"%s"}\n' "$img" >"$work/in.ndjson"
 
 TIMEFORMAT='%R %U %S'
-timed() { { time "$@" >/dev/null 2>&1; } 2>&1 | awk '{ printf "%.2f %.2f", $1, $2 + $3 }'; }
+timed() { { time "$@" >/dev/null 2>&1; } 2>&1 | awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }'; }
 run_hashr() { bin/hashr-extract --hash md5,sha1,sha256 <"$work/in.ndjson" >"$work/hashr.ndjson"; }
 run_7z() {
   rm -rf "$work/x"

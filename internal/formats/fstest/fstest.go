@@ -270,17 +270,25 @@ func Equal(t testing.TB, got, want map[string]string) {
 }
 
 // Hostile runs the corrupt-image checks every reader must pass: the image
-// truncated at several points, its first sectors zeroed, and random
-// bytes flipped. open builds a walker; each must fail or walk without a
-// panic, and walking is bounded by Exercise's limits.
+// truncated at several points, read short of the size it is said to
+// have, and random bytes flipped. open builds a walker; each must fail or
+// walk without a panic, allocating at most maxAlloc bytes per image
+// (walks are bounded to 5000 entries and 4 MiB of each).
 func Hostile(t *testing.T, img []byte, open func(r io.ReaderAt, size int64) (archive.Walker, error)) {
 	t.Helper()
+	const maxAlloc = 256 << 20
+	var ms runtime.MemStats
 	try := func(what string, data []byte) {
+		runtime.ReadMemStats(&ms)
+		before := ms.TotalAlloc
 		w, err := open(readerAt(data), int64(len(data)))
-		if err != nil {
-			return
+		if err == nil {
+			_ = exercise(w)
 		}
-		_ = exercise(w)
+		runtime.ReadMemStats(&ms)
+		if n := ms.TotalAlloc - before; n > maxAlloc {
+			t.Errorf("%s image of %d bytes: walking it allocated %d MiB", what, len(data), n>>20)
+		}
 	}
 	for _, frac := range []int{1, 2, 4, 8, 16, 32, 64} {
 		n := len(img) * frac / 128
