@@ -2,6 +2,7 @@ package exfat
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -165,5 +166,59 @@ func TestMakeSeed(t *testing.T) {
 	// The tree fits in the first 384 KiB; the rest is unused.
 	if err := os.WriteFile(filepath.Join("testdata", "tree.exfat"), data[:384<<10], 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Past its valid data length a file reads as zeros (Windows leaves the
+// clusters of a preallocated file unwritten there).
+func TestValidDataLength(t *testing.T) {
+	img := seed(t)
+	wk, err := NewWalker(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := wk.(*Walker).v
+	off := v.heapOffset + int64(v.root-2)*v.clusterSize
+	root := img[off : off+v.clusterSize]
+	const valid = 3
+	patched := ""
+	for i := 0; i+96 <= len(root); i += 32 {
+		if root[i] != typeFile || root[i+4]&attrDir != 0 {
+			continue
+		}
+		set := root[i : i+32*(int(root[i+1])+1)]
+		if binary.LittleEndian.Uint64(set[32+24:]) <= valid {
+			continue
+		}
+		binary.LittleEndian.PutUint64(set[32+8:], valid)
+		binary.LittleEndian.PutUint16(set[2:], setChecksum(set))
+		entries, _ := parseDir(set)
+		patched = entries[0].name
+		break
+	}
+	if patched == "" {
+		t.Fatal("no file in the seed's root")
+	}
+	w, err := NewWalker(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		e, err := w.Next()
+		if err != nil {
+			t.Fatalf("%s not walked: %v", patched, err)
+		}
+		if e.Name != patched {
+			continue
+		}
+		r, _ := w.Open()
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(b)) != e.Size || bytes.Count(b[valid:], []byte{0}) != len(b)-valid || b[0] == 0 {
+			t.Errorf("%s: %q, want %d bytes of data then zeros", patched, b, valid)
+		}
+		return
 	}
 }
