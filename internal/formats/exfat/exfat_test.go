@@ -74,6 +74,7 @@ func TestHostile(t *testing.T) {
 		t.Fatal("the seed image has no files")
 	}
 	fstest.Hostile(t, img, NewWalker)
+	fstest.MustFail(t, "tree.exfat", img, fstest.LastData(img)-1, NewWalker)
 	z := bytes.Clone(img)
 	clear(z[:512])
 	if _, err := NewWalker(bytes.NewReader(z), int64(len(z))); err == nil {

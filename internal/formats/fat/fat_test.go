@@ -95,6 +95,8 @@ func TestHostile(t *testing.T) {
 			t.Fatal(err)
 		}
 		fstest.Hostile(t, img, NewWalker)
+		// Truncated: the last bytes the walk needs are missing.
+		fstest.MustFail(t, name, img, fstest.LastData(img)-1, NewWalker)
 		z := bytes.Clone(img)
 		clear(z[:512])
 		if _, err := NewWalker(bytes.NewReader(z), int64(len(z))); err == nil {

@@ -387,3 +387,44 @@ func StripISOBridge(t testing.TB, img string) {
 		t.Fatal(err)
 	}
 }
+
+// MustFail walks img truncated to cut bytes and fails the test unless an
+// error comes out somewhere: from the walker, an Open or a Read. cut
+// should be before bytes the walk needs (a file's data, the last
+// metadata) or the file system's own idea of its size.
+func MustFail(t *testing.T, what string, img []byte, cut int, open func(r io.ReaderAt, size int64) (archive.Walker, error)) {
+	t.Helper()
+	w, err := open(readerAt(img[:cut]), int64(cut))
+	if err != nil {
+		return
+	}
+	defer archive.Close(w)
+	for range 100000 {
+		e, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return
+		}
+		if e.Type == archive.Regular {
+			r, err := w.Open()
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+		}
+	}
+	t.Errorf("%s: cut at byte %d of %d, walked without an error", what, cut, len(img))
+}
+
+// LastData is the offset just past the last non-zero byte of img.
+func LastData(img []byte) int {
+	n := len(img)
+	for n > 0 && img[n-1] == 0 {
+		n--
+	}
+	return n
+}

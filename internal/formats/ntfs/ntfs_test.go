@@ -224,6 +224,7 @@ func TestHostile(t *testing.T) {
 		t.Errorf("hello.txt: %q", got["hello.txt"])
 	}
 	fstest.Hostile(t, img, NewWalker)
+	fstest.MustFail(t, "tree.ntfs", img, fstest.LastData(img)-1, NewWalker)
 	z := bytes.Clone(img)
 	clear(z[:512])
 	if _, err := NewWalker(bytes.NewReader(z), int64(len(z))); err == nil {

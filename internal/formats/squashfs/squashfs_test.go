@@ -62,6 +62,8 @@ func TestHostile(t *testing.T) {
 			t.Fatal(err)
 		}
 		fstest.Hostile(t, img, NewWalker)
+		// Truncated: the last bytes the walk needs are missing.
+		fstest.MustFail(t, name, img, fstest.LastData(img)-1, NewWalker)
 		// A zeroed superblock is not squashfs.
 		z := bytes.Clone(img)
 		clear(z[:superblockSize])

@@ -89,6 +89,7 @@ type Walker struct {
 	size     int64
 	bs       int64            // block size
 	parts    map[uint16]int64 // partition number → first sector
+	partLen  map[uint16]int64 // partition number → sectors
 	maps     []partMap
 	physNums []uint16
 	stack    []*dirFrame
@@ -163,7 +164,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Walker{r: r, size: size, bs: bs, parts: map[uint16]int64{}, seen: map[lbAddr]bool{}, links: map[lbAddr]string{}}
+	w := &Walker{r: r, size: size, bs: bs, parts: map[uint16]int64{}, partLen: map[uint16]int64{}, seen: map[lbAddr]bool{}, links: map[lbAddr]string{}}
 	le := binary.LittleEndian
 	vdsLen, vdsLoc := int64(le.Uint32(anchor[16:])), int64(le.Uint32(anchor[20:]))
 	resLen, resLoc := int64(le.Uint32(anchor[24:])), int64(le.Uint32(anchor[28:]))
@@ -178,6 +179,14 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	}
 	if err := w.readPartitionMaps(lvd); err != nil {
 		return nil, err
+	}
+	// A partition past the image's end is a truncated image; only a
+	// write-once medium's (virtual) partition may be recorded in part.
+	for _, m := range w.maps {
+		num := w.physNums[m.physical]
+		if end := (w.parts[num] + w.partLen[num]) * bs; !m.isVAT && end > size {
+			return nil, corrupt(size, fmt.Sprintf("partition %d ends at byte %d, past the image's %d: truncated", num, end, size))
+		}
 	}
 	fsdLoc := lbAddr{block: le.Uint32(lvd[252:]), part: le.Uint16(lvd[256:])}
 	fsd, err := w.readBlock(fsdLoc)
@@ -223,6 +232,7 @@ func (w *Walker) readVDS(loc, length int64) ([]byte, error) {
 		case tagPartition:
 			num := binary.LittleEndian.Uint16(b[22:])
 			w.parts[num] = int64(binary.LittleEndian.Uint32(b[188:]))
+			w.partLen[num] = int64(binary.LittleEndian.Uint32(b[192:]))
 		case tagLVD:
 			lvd = b
 		}

@@ -109,6 +109,8 @@ func TestHostile(t *testing.T) {
 			t.Fatal(err)
 		}
 		fstest.Hostile(t, img, NewWalker)
+		// Truncated: half its partition is missing.
+		fstest.MustFail(t, name, img, len(img)/2, NewWalker)
 		// Without its anchor at sector 256 the volume is found through
 		// a backup anchor at its end, if it has one; with every anchor
 		// zeroed it is refused.
