@@ -219,6 +219,11 @@ func (w *Walker) Open() (io.Reader, error) {
 	if w.cur.size > 0 && w.cur.cluster < 2 {
 		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes without clusters", w.cur.size))
 	}
+	// FAT files have no holes: one larger than the data area is a lie (a
+	// cluster chain in a loop would read forever).
+	if int64(w.cur.size) > int64(w.v.clusters)*w.v.clusterSize {
+		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes on a volume of %d", w.cur.size, int64(w.v.clusters)*w.v.clusterSize))
+	}
 	return &fileReader{w: w, cluster: w.cur.cluster, left: int64(w.cur.size)}, nil
 }
 
