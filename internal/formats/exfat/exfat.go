@@ -194,10 +194,11 @@ func (w *Walker) Open() (io.Reader, error) {
 	}
 	de := w.cur
 	valid := min(de.valid, de.size)
-	// The valid data is all allocated: more of it than the cluster heap
-	// holds is a lie (a cluster chain in a loop would read forever).
-	if valid > uint64(w.v.clusters)*uint64(w.v.clusterSize) {
-		return nil, corrupt(-1, fmt.Sprintf("%d bytes of valid data on a volume of %d", valid, uint64(w.v.clusters)*uint64(w.v.clusterSize)))
+	// A file's data length is all allocated (exFAT has no holes): more
+	// than the cluster heap holds is a lie, and a cluster chain in a loop
+	// would read forever.
+	if de.size > uint64(w.v.clusters)*uint64(w.v.clusterSize) {
+		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes on a volume of %d", de.size, uint64(w.v.clusters)*uint64(w.v.clusterSize)))
 	}
 	if valid > 0 && (de.cluster < 2 || de.cluster >= w.v.clusters+2) {
 		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes at cluster %d", de.size, de.cluster))
