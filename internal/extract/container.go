@@ -17,7 +17,9 @@ import (
 	"github.com/hashr-dev/hashr/internal/formats/iso9660"
 	"github.com/hashr-dev/hashr/internal/formats/rpm"
 	"github.com/hashr-dev/hashr/internal/formats/sevenzip"
+	"github.com/hashr-dev/hashr/internal/formats/squashfs"
 	"github.com/hashr-dev/hashr/internal/formats/tar"
+	"github.com/hashr-dev/hashr/internal/formats/udf"
 	"github.com/hashr-dev/hashr/internal/formats/zip"
 	"github.com/hashr-dev/hashr/internal/magic"
 )
@@ -45,13 +47,16 @@ func walkable(res magic.Result) bool {
 	case magic.Tar, magic.DockerArchive, magic.Cpio, magic.Ar, magic.Deb, magic.RPM,
 		magic.Zip, magic.SevenZip, magic.ISO9660:
 		return true
+	case magic.Squashfs, magic.UDF:
+		return true
 	}
 	return false
 }
 
 // randomAccess formats are read with ReadAt rather than as a stream.
 func randomAccess(format string) bool {
-	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660
+	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660 ||
+		format == magic.Squashfs || format == magic.UDF
 }
 
 // detectHead tells the format of a stream from its first bytes.
@@ -95,6 +100,15 @@ func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, dep
 			res.Format = magic.ISO9660
 		}
 	}
+	if res.Compression == "" && res.Format == magic.Disk && depth == 0 {
+		if w, fsName, err := bareFileSystem(f, size); w != nil || err != nil {
+			if err != nil {
+				return err
+			}
+			s.x.p.Verbosef("%s: a bare %s file system", s.label, fsName)
+			return s.walk(&container{w: w, format: fsName, prefix: prefix, depth: depth, hardLinks: true})
+		}
+	}
 	if res.Compression == "" && randomAccess(res.Format) {
 		return s.walkRandom(f, size, res.Format, prefix, depth)
 	}
@@ -114,6 +128,12 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 		c.expands = true
 	case magic.ISO9660:
 		c.w, err = iso9660.NewWalker(f, size)
+	case magic.Squashfs:
+		c.w, err = squashfs.NewWalker(f, size)
+		c.expands, c.hardLinks = true, true
+	case magic.UDF: // a UDF image without an ISO 9660 bridge
+		c.w, err = udf.NewWalker(f, size)
+		c.hardLinks = true
 	}
 	if err != nil {
 		return err
@@ -163,7 +183,7 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 		c.w = rpm.NewWalker(br, &s.budget)
 	case magic.Ar:
 		c.w, c.hardLinks = ar.NewWalker(br), false
-	case magic.Zip, magic.SevenZip, magic.ISO9660:
+	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.Squashfs, magic.UDF:
 		// Compressed around a format read at random: decompress it to a
 		// temporary file first (its bytes are already counted as expanded).
 		tmp, size, err := s.tempCopy(br)

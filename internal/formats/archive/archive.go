@@ -61,6 +61,11 @@ type Entry struct {
 	ModTime time.Time
 	// Linkname is the target of a Symlink or Hardlink.
 	Linkname string
+	// System marks file-system bookkeeping rather than a file of the
+	// image's software: NTFS metafiles ($MFT, $LogFile, $Secure, $Extend/…),
+	// an ext journal. Callers skip such entries unless asked for them
+	// (hashr-extract --system-files).
+	System bool
 }
 
 // Walker walks a container's entries in stored order.
