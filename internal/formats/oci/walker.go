@@ -60,8 +60,8 @@ type Walker struct {
 	next   int // the next image (Flatten) or layer (default) to open
 
 	cur     *openLayer
-	curIdx  int   // the layer's index in its image (Flatten)
-	ordinal int   // entries of the current layer read so far
+	curIdx  int // the layer's index in its image (Flatten)
+	ordinal int // entries of the current layer read so far
 	pending []*archive.Entry
 	fromTar bool // the entry last returned is the current tar entry
 
