@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -31,6 +32,8 @@ type options struct {
 	workers        int
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
+	retries        int
+	platform       *v1.Platform // registry images: only this platform's
 	inputs         []string
 }
 
@@ -85,6 +88,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		opts     options
 		workDir  string
 		copyMode string
+		platform string
 	)
 	cmd := p.Command("hashr-fetch [flags] [FILE...]",
 		"Make each source's bytes local and compute its SHA-256",
@@ -103,8 +107,18 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			if opts.workers < 1 {
 				return cli.Usagef("--workers %d: want at least 1", opts.workers)
 			}
+			if opts.retries < 0 {
+				return cli.Usagef("--retries %d: want 0 or more", opts.retries)
+			}
 			if opts.connectTimeout <= 0 || opts.idleTimeout <= 0 {
 				return cli.Usagef("--connect-timeout and --idle-timeout must be positive")
+			}
+			if platform != "" {
+				pl, err := v1.ParsePlatform(platform)
+				if err != nil || pl.OS == "" || pl.Architecture == "" {
+					return cli.Usagef("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64", platform)
+				}
+				opts.platform = pl
 			}
 			opts.inputs = args
 			return run(ctx, p, opts)
@@ -115,6 +129,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.IntVar(&opts.workers, "workers", 4, "sources fetched in parallel")
 	f.DurationVar(&opts.connectTimeout, "connect-timeout", 30*time.Second, "give up connecting to a server (and its TLS handshake) after this long")
 	f.DurationVar(&opts.idleTimeout, "idle-timeout", 60*time.Second, "give up on a download when the server sends nothing for this long")
+	f.IntVar(&opts.retries, "retries", defaultRetries, "times a download that failed for a transient reason (5xx, 429, a dropped or silent connection) is tried again, resuming, before it is an error record")
+	f.StringVar(&platform, "platform", "", "registry images: download only this platform (OS/ARCH[/VARIANT]) of a multi-platform image (default: every platform)")
 	return cmd
 }
 

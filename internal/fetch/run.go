@@ -29,7 +29,10 @@ type outcome struct {
 func run(ctx context.Context, p *cli.Program, opts options) error {
 	temps := newTempFiles()
 	p.OnExit(temps.removeAll)
-	fetchers := newFetchers(opts, temps, p.Verbosef)
+	fetchers, err := newFetchers(opts, temps, p.Verbosef)
+	if err != nil {
+		return err
+	}
 	w := records.NewWriter(p.Stdout)
 	progress := p.Progress("fetching", -1)
 	defer progress.Finish()
@@ -86,7 +89,7 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 			return w.WriteRaw(o.raw)
 		}
 	}
-	err := ordered.Map(ctx, opts.workers, in, work, emit)
+	err = ordered.Map(ctx, opts.workers, in, work, emit)
 	working.stopAndWait(stopGrace)
 	err = errors.Join(err, w.Flush())
 	readMu.Lock()
