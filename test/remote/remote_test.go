@@ -18,10 +18,10 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	_ "modernc.org/sqlite"
 
 	"github.com/hashr-dev/hashr/internal/extract"
@@ -403,9 +403,9 @@ func TestBucketFailures(t *testing.T) {
 			records.Source{ID: "good.bin", URI: store + "://b/d/good.bin"},
 			records.Source{ID: "bad.bin", URI: store + "://b/d/bad.bin"})
 		for _, c := range []struct {
-			name     string
-			fault    objstoretest.Fault
-			message  string
+			name      string
+			fault     objstoretest.Fault
+			message   string
 			resumable bool // a .part may stay, for a later run
 		}{
 			{"403", objstoretest.Fault{Status: 403}, "403", false},
