@@ -21,7 +21,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Member is one entry of a layer tar.
@@ -30,6 +32,7 @@ type Member struct {
 	Body     string // a regular file's bytes
 	Typeflag byte   // tar.TypeReg when zero
 	Linkname string
+	Size     int64 // a regular file's size when Body is not all of it (a header that lies)
 }
 
 // Layers are the image's layers, bottom first.
@@ -93,11 +96,11 @@ func LayerTar(t testing.TB, members []Member) []byte {
 	tw := tar.NewWriter(&buf)
 	when := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	for _, m := range members {
-		hdr := &tar.Header{Name: m.Name, Typeflag: m.Typeflag, Linkname: m.Linkname, Mode: 0o644, ModTime: when, Format: tar.FormatPAX}
+		hdr := &tar.Header{Name: m.Name, Typeflag: m.Typeflag, Linkname: m.Linkname, Mode: 0o644, ModTime: when, Format: tar.FormatPAX, Size: m.Size}
 		if hdr.Typeflag == 0 {
 			hdr.Typeflag = tar.TypeReg
 		}
-		if hdr.Typeflag == tar.TypeReg {
+		if hdr.Typeflag == tar.TypeReg && m.Size == 0 {
 			hdr.Size = int64(len(m.Body))
 		}
 		if hdr.Typeflag == tar.TypeDir {
@@ -116,13 +119,26 @@ func LayerTar(t testing.TB, members []Member) []byte {
 	return buf.Bytes()
 }
 
-// Image builds the image for linux/amd64 (arch, if given, instead).
+// Image builds the image of Layers for linux/amd64 (arch, if given,
+// instead), its layers gzipped.
 func Image(t testing.TB, arch ...string) v1.Image {
 	t.Helper()
+	return ImageOf(t, Layers, true, arch...)
+}
+
+// ImageOf builds an image of the layers given, gzipped or not.
+func ImageOf(t testing.TB, members [][]Member, gzipped bool, arch ...string) v1.Image {
+	t.Helper()
 	var layers []v1.Layer
-	for _, members := range Layers {
-		b := LayerTar(t, members)
-		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	for _, m := range members {
+		b := LayerTar(t, m)
+		var l v1.Layer
+		var err error
+		if gzipped {
+			l, err = tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+		} else {
+			l = static.NewLayer(b, types.OCIUncompressedLayer)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
