@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/oci/ocitest"
@@ -92,5 +93,78 @@ func TestDirectoryNotLayout(t *testing.T) {
 	o := extract(t, sourceLine(dir), "--hash", "sha256")
 	if o.status != 3 || len(o.errors()) != 1 {
 		t.Errorf("want one error record and status 3\n%s", describe(o))
+	}
+}
+
+// Layer tars are hostile input like any archive: names that climb out,
+// links out of the image, devices, paths through symlinks, members whose
+// bytes are cut short.
+func TestHostileImageLayers(t *testing.T) {
+	layers := [][]ocitest.Member{
+		{
+			{Name: "ok/file", Body: "fine\n"},
+			{Name: "../../../escape", Body: "out\n"},
+			{Name: "/etc/abs", Body: "absolute names are the image's root\n"},
+			{Name: "dev/sda", Typeflag: '4'},
+			{Name: "lnk", Typeflag: '2', Linkname: "/etc"},
+			{Name: "lnk/passwd", Body: "through a symlink\n"},
+			{Name: "hard", Typeflag: '1', Linkname: "../../../etc/shadow"},
+			{Name: "dangling", Typeflag: '1', Linkname: "not/here"},
+		},
+		{
+			{Name: "ok/.wh.nothing"},
+			{Name: "x/../../climb", Body: "out\n"},
+		},
+	}
+	img := ocitest.ImageOf(t, layers, true)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hostile.tar")
+	ocitest.WriteDockerArchive(t, file, "example.org/hostile:1", img)
+	for _, flatten := range []bool{false, true} {
+		spool := filepath.Join(t.TempDir(), "spool")
+		args := []string{"--spool", spool}
+		if flatten {
+			args = append(args, "--flatten")
+		}
+		o := extract(t, sourceLine(file), args...)
+		if o.status != 3 {
+			t.Fatalf("flatten=%v: status %d, want 3\n%s", flatten, o.status, describe(o))
+		}
+		var names []string
+		for p := range o.files() {
+			names = append(names, filepath.Base(p))
+		}
+		for _, want := range []string{"file", "abs"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("flatten=%v: %s missing from %v", flatten, want, names)
+			}
+		}
+		for _, bad := range []string{"escape", "climb", "sda", "shadow", "dangling"} {
+			if slices.Contains(names, bad) {
+				t.Errorf("flatten=%v: %s extracted", flatten, bad)
+			}
+		}
+		if n := len(o.errors()); n < 4 {
+			t.Errorf("flatten=%v: %d error records, want one per hostile member\n%s", flatten, n, describe(o))
+		}
+		assertOnlyRegularFiles(t, spool)
+		mustNotExist(t, filepath.Join(dir, "escape"), filepath.Join(filepath.Dir(spool), "escape"), filepath.Join(filepath.Dir(spool), "climb"))
+	}
+}
+
+// A layer whose member says it is bigger than the layer holds is a
+// truncated layer: an error record, and the files before it stay.
+func TestTruncatedImageLayer(t *testing.T) {
+	img := ocitest.ImageOf(t, [][]ocitest.Member{{
+		{Name: "a", Body: "a\n"},
+		{Name: "big", Body: "short", Size: 1 << 30},
+	}}, false)
+	file := filepath.Join(t.TempDir(), "layout.tar")
+	layout := filepath.Join(t.TempDir(), "layout")
+	ocitest.WriteLayout(t, layout, img)
+	ocitest.TarDir(t, layout, file)
+	o := extract(t, sourceLine(file), "--hash", "sha256")
+	if o.status != 3 || len(o.errors()) == 0 {
+		t.Fatalf("status %d\n%s", o.status, describe(o))
 	}
 }

@@ -71,6 +71,25 @@ func (t *tree) lookup(p string) *node {
 	return n
 }
 
+// symlinkAbove returns the path of a symlink (or other non-directory)
+// among the parents of p, or "".
+func (t *tree) symlinkAbove(p string) string {
+	n := t.root
+	parts := strings.Split(p, "/")
+	for i, part := range parts[:len(parts)-1] {
+		if n = n.children[part]; n == nil {
+			return ""
+		}
+		if n.kind == otherNode {
+			return strings.Join(parts[:i+1], "/")
+		}
+		if n.kind != dirNode {
+			return ""
+		}
+	}
+	return ""
+}
+
 // dir returns the directory at p, making it and its parents directories
 // where they are missing or not directories.
 func (t *tree) dir(p string) (*node, error) {
@@ -161,6 +180,13 @@ func buildPlan(s blobStore, img image, meter archive.Meter, prefix string) (*pla
 			t.remove(w)
 		}
 		for _, e := range entries {
+			if link := t.symlinkAbove(e.path); link != "" {
+				// A runtime would write where the link points; hashr-extract
+				// refuses such paths, told so by the link coming first.
+				p.problems = append(p.problems, &archive.Entry{Name: prefix + link, Type: archive.Symlink},
+					&archive.Entry{Name: prefix + e.path, Type: archive.Regular, Size: -1})
+				continue
+			}
 			var n *node
 			switch e.entry.Type {
 			case archive.Dir:

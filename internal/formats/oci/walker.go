@@ -247,6 +247,9 @@ func (w *Walker) layerEntry(e *archive.Entry) *archive.Entry {
 	case archive.Hardlink:
 		t, ok := layerPath(e.Linkname)
 		out.Linkname = d + "/" + t
+		if !ok {
+			out.Linkname = t // climbs out: the caller refuses it as stored
+		}
 		if ok && !w.layerFiles[t] {
 			// A hard link into a lower layer, as overlay snapshotters
 			// write them: its bytes are that layer's file.

@@ -112,6 +112,9 @@ func LayerTar(t testing.TB, members []Member) []byte {
 		if _, err := io.WriteString(tw, m.Body); err != nil {
 			t.Fatal(err)
 		}
+		if hdr.Typeflag == tar.TypeReg && hdr.Size > int64(len(m.Body)) {
+			return buf.Bytes() // the tar ends inside this member
+		}
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
