@@ -87,8 +87,14 @@ func (s *S3) url(bucket, p string) *url.URL {
 	return &url.URL{Scheme: "https", Host: bucket + ".s3." + s.Region + ".amazonaws.com", Path: p}
 }
 
+// emptySHA256 is the SHA-256 of an empty body: hashr's requests are
+// GETs, and signing their (empty) payload's hash is what AWS's own
+// examples do.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 // Sign signs req with AWS Signature Version 4, when there are credentials.
-// The payload is not signed (UNSIGNED-PAYLOAD): hashr only reads.
+// It signs Host, Range (when set: call it last), X-Amz-Content-Sha256,
+// X-Amz-Date and X-Amz-Security-Token.
 func (s *S3) Sign(req *http.Request) error {
 	if s.AccessKey == "" {
 		return nil
@@ -97,11 +103,15 @@ func (s *S3) Sign(req *http.Request) error {
 	amzDate := now.Format("20060102T150405Z")
 	day := now.Format("20060102")
 	req.Header.Set("X-Amz-Date", amzDate)
-	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
 	if s.SessionToken != "" {
 		req.Header.Set("X-Amz-Security-Token", s.SessionToken)
 	}
-	signed := []string{"host", "x-amz-content-sha256", "x-amz-date"}
+	signed := []string{"host"}
+	if req.Header.Get("Range") != "" {
+		signed = append(signed, "range")
+	}
+	signed = append(signed, "x-amz-content-sha256", "x-amz-date")
 	if s.SessionToken != "" {
 		signed = append(signed, "x-amz-security-token")
 	}
@@ -116,7 +126,7 @@ func (s *S3) Sign(req *http.Request) error {
 		}
 		canon.WriteString(h + ":" + strings.TrimSpace(v) + "\n")
 	}
-	canon.WriteString("\n" + strings.Join(signed, ";") + "\nUNSIGNED-PAYLOAD")
+	canon.WriteString("\n" + strings.Join(signed, ";") + "\n" + emptySHA256)
 	scope := day + "/" + s.Region + "/s3/aws4_request"
 	sum := sha256.Sum256([]byte(canon.String()))
 	toSign := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
@@ -125,7 +135,7 @@ func (s *S3) Sign(req *http.Request) error {
 	key = hmacSHA256(key, "s3")
 	key = hmacSHA256(key, "aws4_request")
 	sig := hex.EncodeToString(hmacSHA256(key, toSign))
-	req.Header.Set("Authorization", fmt.Sprintf("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+	req.Header.Set("Authorization", fmt.Sprintf("AWS4-HMAC-SHA256 Credential=%s/%s,SignedHeaders=%s,Signature=%s",
 		s.AccessKey, scope, strings.Join(signed, ";"), sig))
 	return nil
 }
