@@ -172,7 +172,7 @@ func hintFor(err error) string {
 	case errors.Is(err, errDownloadsOff):
 		return "run without --copy never to download remote sources, or download them yourself and give their local paths as uri"
 	case errors.As(err, &scheme):
-		return "hashr-fetch handles absolute paths and file://, http:// and https:// URIs; download other sources yourself and give their local paths as uri"
+		return "hashr-fetch handles absolute paths and file://, http(s)://, s3://, gs:// and oci:// URIs; download other sources yourself and give their local paths as uri"
 	case errors.Is(err, errMismatch):
 		return "the source changed since it was scanned, or the record is wrong: scan it again"
 	}
