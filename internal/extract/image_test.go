@@ -168,3 +168,50 @@ func TestTruncatedImageLayer(t *testing.T) {
 		t.Fatalf("status %d\n%s", o.status, describe(o))
 	}
 }
+
+// Ground truth from other tools: umoci unpacks the OCI layout into a root
+// file system (applying whiteouts and opaque directories itself), which
+// --flatten must match file for file; skopeo writes the image as a
+// docker archive of its own (<hex>.tar layers, <hex>.json config), which
+// must give the same files.
+func TestContainerImageGroundTruth(t *testing.T) {
+	needTool(t, "umoci", "skopeo")
+	img := ocitest.Image(t)
+	dir := t.TempDir()
+	layout := filepath.Join(dir, "layout")
+	ocitest.WriteLayout(t, layout, img)
+	bundle := filepath.Join(dir, "bundle")
+	if out, err := exec.Command("umoci", "unpack", "--rootless", "--image", layout+":latest", bundle).CombinedOutput(); err != nil {
+		t.Fatalf("umoci unpack: %v\n%s", err, out)
+	}
+	rootfs := filepath.Join(bundle, "rootfs")
+	want := map[string]string{}
+	err := filepath.WalkDir(rootfs, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(rootfs, p)
+		want[filepath.ToSlash(rel)] = fileSHA256(t, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != len(ocitest.Flattened) {
+		t.Errorf("umoci's root file system has %d files, the test image's flattened set %d", len(want), len(ocitest.Flattened))
+	}
+	o := extract(t, sourceLine(layout), "--hash", "sha256", "--flatten")
+	equalSums(t, "--flatten against umoci unpack", o.sums(t), want)
+
+	archive := filepath.Join(dir, "skopeo.tar")
+	if out, err := exec.Command("skopeo", "copy", "--quiet", "oci:"+layout+":latest", "docker-archive:"+archive+":example.org/test:1").CombinedOutput(); err != nil {
+		t.Fatalf("skopeo copy: %v\n%s", err, out)
+	}
+	o = extract(t, sourceLine(archive), "--hash", "sha256", "--flatten")
+	if o.status != 0 {
+		t.Fatal(describe(o))
+	}
+	equalSums(t, "skopeo's docker archive, --flatten", o.sums(t), want)
+	o = extract(t, sourceLine(archive), "--hash", "sha256")
+	equalSums(t, "skopeo's docker archive, by layer", o.sums(t), imageSums(ocitest.ByLayer(ocitest.DiffIDs(t, img))))
+}

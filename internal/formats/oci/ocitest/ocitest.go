@@ -138,7 +138,8 @@ func ImageOf(t testing.TB, members [][]Member, gzipped bool, arch ...string) v1.
 		var l v1.Layer
 		var err error
 		if gzipped {
-			l, err = tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+			l, err = tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
+				tarball.WithMediaType(types.OCILayer))
 		} else {
 			l = static.NewLayer(b, types.OCIUncompressedLayer)
 		}
@@ -147,7 +148,9 @@ func ImageOf(t testing.TB, members [][]Member, gzipped bool, arch ...string) v1.
 		}
 		layers = append(layers, l)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layers...)
+	// OCI media types throughout, as umoci wants them.
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	img, err := mutate.AppendLayers(base, layers...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +198,8 @@ func DiffIDs(t testing.TB, img v1.Image) []string {
 	return out
 }
 
-// WriteLayout writes imgs as an OCI image layout directory.
+// WriteLayout writes imgs as an OCI image layout directory, each tagged
+// "latest" (as umoci and skopeo name images in layouts).
 func WriteLayout(t testing.TB, dir string, imgs ...v1.Image) {
 	t.Helper()
 	p, err := layout.Write(dir, empty.Index)
@@ -204,7 +208,8 @@ func WriteLayout(t testing.TB, dir string, imgs ...v1.Image) {
 	}
 	for _, img := range imgs {
 		cf, _ := img.ConfigFile()
-		if err := p.AppendImage(img, layout.WithPlatform(v1.Platform{OS: cf.OS, Architecture: cf.Architecture})); err != nil {
+		if err := p.AppendImage(img, layout.WithPlatform(v1.Platform{OS: cf.OS, Architecture: cf.Architecture}),
+			layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "latest"})); err != nil {
 			t.Fatal(err)
 		}
 	}
