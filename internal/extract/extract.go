@@ -49,14 +49,14 @@ compressed files (x.gz holds x), and container images: OCI image layouts
 (directories, or packed in a tar) and docker archives ("docker save").
 
 A container image gives every file of every layer, as
-<layer-digest>/<path> (what HashR's GCR importer hashed; whiteout marks
+LAYER-DIGEST/PATH (what HashR's GCR importer hashed; whiteout marks
 are not files and are left out). With --flatten it gives only the files of
 the final file system instead: the layers applied in order, whiteouts
 (.wh.NAME) deleting, opaque directories (.wh..wh..opq) hiding what the
 layers below had, and hard links resolved (a file kept only through a link
 has the link's name). A source holding several images (the platforms of a
 multi-platform index, or a docker archive of several) puts each image's
-files under <os>-<arch>[-<variant>]/ (or <manifest-digest>/ when platforms
+files under OS-ARCH[-VARIANT]/ (or MANIFEST-DIGEST/ when platforms
 do not tell them apart); --platform keeps one. Each layer is checked
 against its digest. Images in registries are fetched first
 (hashr-fetch writes them as OCI layout directories).

@@ -75,10 +75,10 @@ Remote REPOs (credentials as hashr-fetch reads them):
                             size and mtime from the listing; format from the
                             object's first bytes (a range request or two);
                             quick_sha256 from the listing rather than a
-                            download: the SHA-256 of "md5:<hex MD5>:<size>"
+                            download: the SHA-256 of "md5:HEXMD5:SIZE"
                             when the listing gives the MD5 (GCS always, S3
                             for objects uploaded whole, whose ETag is their
-                            MD5), else of "etag:<ETag>:<size>" (S3 multipart
+                            MD5), else of "etag:ETAG:SIZE" (S3 multipart
                             uploads). The record also carries "md5" and
                             "etag" as the listing gave them.
   http(s)://HOST/PATH       one source; size and mtime from a HEAD request,
