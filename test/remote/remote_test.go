@@ -320,6 +320,21 @@ func TestRegistryPipeline(t *testing.T) {
 	recs, _ = pipeline(t, []string{"oci://" + host + "/test/img:1"}, "--flatten")
 	equal(t, "img:1 --flatten", filesBySource(recs)["img:1"], sums(ocitest.Flattened))
 
+	// By digest: the same image.
+	ref1, err := name.ParseReference(host + "/test/img:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(ref1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _ = pipeline(t, []string{"oci://" + host + "/test/img@" + desc.Digest.String()}, "--flatten")
+	if srcs := sources(recs); len(srcs) != 1 || srcs[0].QuickSHA256 != desc.Digest.Hex {
+		t.Fatalf("by digest: %+v", srcs)
+	}
+	equal(t, "img@digest --flatten", filesBySource(recs)["img@"+desc.Digest.String()], sums(ocitest.Flattened))
+
 	// A multi-platform index: every platform, each under its name.
 	recs, _ = pipeline(t, []string{"oci://" + host + "/test/multi:latest"}, "--flatten")
 	want := map[string]string{}
@@ -526,4 +541,24 @@ func saysOneOf(msg, phrases string) bool {
 		}
 	}
 	return false
+}
+
+// An OCI layout directory on disk is used in place by hashr-fetch, its
+// sha256 that of its index.json, and extracted from there.
+func TestLayoutDirPipeline(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "images")
+	ocitest.WriteLayout(t, filepath.Join(dir, "app"), ocitest.Image(t))
+	recs, _ := pipeline(t, []string{dir}, "--flatten")
+	srcs := sources(recs)
+	if len(srcs) != 1 || srcs[0].Local != filepath.Join(dir, "app") {
+		t.Fatalf("sources %+v", srcs)
+	}
+	index, err := os.ReadFile(filepath.Join(dir, "app", "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(index); srcs[0].SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("sha256 %s, want that of index.json", srcs[0].SHA256)
+	}
+	equal(t, "layout dir --flatten", filesBySource(recs)["app"], sums(ocitest.Flattened))
 }
