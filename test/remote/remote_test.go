@@ -531,6 +531,14 @@ func TestRegistryFailures(t *testing.T) {
 	if sc.status != 3 || len(errorRecords(sc.records(t))) != 1 {
 		t.Errorf("scan of a registry that is down: status %d\n%s%s", sc.status, sc.stderr, sc.stdout)
 	}
+	work := t.TempDir()
+	fe := stage(t, fetch.Main, input, "--work", work, "--retries", "1", "--connect-timeout", "1s")
+	if fe.status != 3 || len(errorRecords(fe.records(t))) != 2 {
+		t.Errorf("fetch from a registry that is down: status %d\n%s%s", fe.status, fe.stderr, fe.stdout)
+	}
+	if left := leftovers(t, work); len(left) > 0 {
+		t.Errorf("left in --work: %v", left)
+	}
 }
 
 // saysOneOf reports whether msg holds one of the |-separated phrases.
