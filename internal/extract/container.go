@@ -44,7 +44,7 @@ func walkable(res magic.Result) bool {
 		return true
 	}
 	switch res.Format {
-	case magic.Tar, magic.DockerArchive, magic.Cpio, magic.Ar, magic.Deb, magic.RPM,
+	case magic.Tar, magic.DockerArchive, magic.OCI, magic.Cpio, magic.Ar, magic.Deb, magic.RPM,
 		magic.Zip, magic.SevenZip, magic.ISO9660:
 		return true
 	case magic.Squashfs, magic.UDF:
@@ -112,6 +112,9 @@ func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, dep
 	if res.Compression == "" && randomAccess(res.Format) {
 		return s.walkRandom(f, size, res.Format, prefix, depth)
 	}
+	if res.Compression == "" && isImage(res.Format) {
+		return s.walkImage(f, size, res.Format, prefix, depth)
+	}
 	return s.walkStream(io.NewSectionReader(f, 0, size), &res, name, prefix, depth, 0)
 }
 
@@ -173,7 +176,7 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 	}
 	c := &container{format: res.Format, prefix: prefix, depth: depth, hardLinks: true}
 	switch res.Format {
-	case magic.Tar, magic.DockerArchive:
+	case magic.Tar:
 		c.w = tar.NewWalker(br)
 	case magic.Cpio:
 		c.w = cpio.NewWalker(br)
@@ -192,6 +195,14 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 		}
 		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
 		return s.walkRandom(tmp, size, res.Format, prefix, depth)
+	case magic.DockerArchive, magic.OCI:
+		// An image tar, compressed: its blobs are read at random too.
+		tmp, size, err := s.tempCopy(br)
+		if err != nil {
+			return err
+		}
+		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
+		return s.walkImage(tmp, size, res.Format, prefix, depth)
 	case "":
 		if wraps == 0 && depth > 0 {
 			return nil // not a container after all

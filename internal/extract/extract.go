@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -31,6 +32,7 @@ type options struct {
 	workers    int
 	maxDepth   int
 	flatten    bool
+	platform   *v1.Platform // container images: only this platform's
 	debControl bool
 	limits     limits
 	inputs     []string
@@ -42,8 +44,22 @@ source, the source record, one file record per regular file inside it, and
 an end record. Formats are told by their magic bytes: Debian packages, RPM
 packages, tar (plain or compressed with gzip, bzip2, xz, zstd, lz4 or
 lzma), zip and the formats built on it (jar, whl, egg, apk, nupkg, docx…),
-ISO 9660 images (Rock Ridge and Joliet names), 7z, cpio, ar, and single
-compressed files (x.gz holds x).
+ISO 9660 images (Rock Ridge and Joliet names), 7z, cpio, ar, single
+compressed files (x.gz holds x), and container images: OCI image layouts
+(directories, or packed in a tar) and docker archives ("docker save").
+
+A container image gives every file of every layer, as
+LAYER-DIGEST/PATH (what HashR's GCR importer hashed; whiteout marks
+are not files and are left out). With --flatten it gives only the files of
+the final file system instead: the layers applied in order, whiteouts
+(.wh.NAME) deleting, opaque directories (.wh..wh..opq) hiding what the
+layers below had, and hard links resolved (a file kept only through a link
+has the link's name). A source holding several images (the platforms of a
+multi-platform index, or a docker archive of several) puts each image's
+files under OS-ARCH[-VARIANT]/ (or MANIFEST-DIGEST/ when platforms
+do not tell them apart); --platform keeps one. Each layer is checked
+against its digest. Images in registries are fetched first
+(hashr-fetch writes them as OCI layout directories).
 
 By default each file's bytes are spooled under --spool DIR/<source sha256>/
 at the file's path, and the record's "local" names them, for hashr-hash
@@ -83,6 +99,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		hashList                      string
 		maxSource, maxMember, minFree string
 		maxMembers, maxRatio          int64
+		platform                      string
 	)
 	cmd := p.Command("hashr-extract [flags] [RECORDS.ndjson...]",
 		"Turn each source into the file records of the files inside it", long, example,
@@ -122,6 +139,13 @@ func NewCommand(p *cli.Program) *cobra.Command {
 				return cli.Usagef("--max-ratio must be at least 1")
 			}
 			opts.limits.members, opts.limits.ratio = maxMembers, maxRatio
+			if platform != "" {
+				pl, err := v1.ParsePlatform(platform)
+				if err != nil || pl.OS == "" || pl.Architecture == "" {
+					return cli.Usagef("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8", platform)
+				}
+				opts.platform = pl
+			}
 			if opts.spool == "" {
 				return cli.Usagef("--spool must name a directory")
 			}
@@ -134,7 +158,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		strings.ReplaceAll(digest.Names(), ",", ", ")+") and spool nothing")
 	fl.IntVar(&opts.workers, "workers", runtime.NumCPU(), "sources extracted at once")
 	fl.IntVar(&opts.maxDepth, "max-depth", 0, "levels of nested archives to walk into (0: none)")
-	fl.BoolVar(&opts.flatten, "flatten", false, "spool every member directly in its source's directory under a numbered name, instead of at its path")
+	fl.BoolVar(&opts.flatten, "flatten", false, "container images: only the files of the final file system (layers applied), instead of every file of every layer; and spool every member under a numbered name in its source's directory, instead of at its path")
+	fl.StringVar(&platform, "platform", "", "container images: only the image of this platform (OS/ARCH[/VARIANT]) of a multi-platform index (default: every platform)")
 	fl.BoolVar(&opts.debControl, "deb-control", false, "also emit the control members of .deb packages, as control!/NAME")
 	fl.StringVar(&maxSource, "max-source-bytes", formatSize(defaultLimits.sourceBytes, ""), "limit on the bytes of all members of one source")
 	fl.StringVar(&maxMember, "max-member-bytes", formatSize(defaultLimits.memberBytes, ""), "limit on the bytes of one member")

@@ -128,6 +128,10 @@ func sourceLabel(src *records.Source) string {
 }
 
 func (s *sourceRun) run() {
+	if dir, ok := s.layoutDir(); ok {
+		s.runLayoutDir(dir)
+		return
+	}
 	f, size, err := s.open()
 	if err != nil {
 		s.sourceError(err)

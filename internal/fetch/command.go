@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -31,6 +32,8 @@ type options struct {
 	workers        int
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
+	retries        int
+	platform       *v1.Platform // registry images: only this platform's
 	inputs         []string
 }
 
@@ -51,20 +54,45 @@ A record without a "size" gets one. Records of other types pass through unchange
 order.
 
 Sources whose uri is an absolute path or a file:// URL are used where they
-are, unless --copy always copies them into the work directory. http:// and
-https:// sources are downloaded into the work directory, named after the
-URL (a hash of it and the URL's base name, so no URL can name a file outside
-it). A download goes to NAME.part first and is renamed when complete and
-verified; an interrupted download is resumed from its .part file by a later
-run, and a complete one is reused without asking the server again.
+are, unless --copy always copies them into the work directory; an OCI image
+layout directory is always used in place, its sha256 that of its index.json.
+Remote sources are downloaded into the work directory, named after the URL
+(a hash of it and the URL's base name, so no URL can name a file outside it):
+
+  http://, https://   as they are
+  s3://BUCKET/KEY     the S3 API: AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3)
+                      for MinIO, Ceph and the like, AWS_REGION (or
+                      AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID,
+                      AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, signed
+                      with Signature Version 4; no keys: unsigned (public)
+  gs://BUCKET/OBJECT  the Cloud Storage JSON API: STORAGE_EMULATOR_HOST for
+                      an emulator, else GOOGLE_APPLICATION_CREDENTIALS (a
+                      service account key, or gcloud's application-default
+                      user credentials); none: unauthenticated (public)
+  oci://REGISTRY/REPO:TAG or @sha256:DIGEST
+                      an image in a registry, credentials from the docker
+                      config and its credential helpers; written as an OCI
+                      image layout directory (every platform, or
+                      --platform's), its sha256 that of its index.json
+
+A download goes to NAME.part first (an image: NAME.part/, blob by blob) and is
+renamed when complete and verified: its size against the record's and the
+server's, its SHA-256 against the record's, an S3 ETag or a GCS x-goog-hash
+MD5 against the bytes, a registry blob against its digest. A download that
+fails for a transient reason (a 5xx or 429 answer, a dropped or silent
+connection) is tried again --retries times, resuming where it stopped; then
+it is an error record, and its .part is kept for a later run to resume. One
+that fails for good (403, 404, bytes that do not verify) leaves nothing
+behind. A complete download is reused by a later run without asking the
+server again.
 
 The work directory defaults to $XDG_CACHE_HOME/hashr/work, or
 ~/.cache/hashr/work, and is created when first needed.
 
 A source that cannot be fetched (missing file, HTTP error, wrong size or
-digest, a URI scheme hashr-fetch does not handle yet such as s3://, gs:// or
-oci://) is not passed on: an error record naming its id and uri takes its
-place, the error is reported on stderr, and the run goes on.`
+digest, a URI scheme hashr-fetch does not handle) is not passed on: an error
+record naming its id and uri takes its place, the error is reported on
+stderr, and the run goes on.`
 
 const example = `  # Hash local sources where they are
   hashr-scan /srv/debs | hashr-fetch | hashr-extract | hashr-hash
@@ -74,6 +102,9 @@ const example = `  # Hash local sources where they are
 
   # Copy even local sources (e.g. off a slow network share) before extracting
   hashr-fetch --copy always --work /scratch sources.ndjson > fetched.ndjson
+
+  # Objects in a bucket (S3, or MinIO with AWS_ENDPOINT_URL), and images in a registry
+  hashr-scan s3://exports/disks/ oci://ghcr.io/org/app | hashr-fetch --work /scratch --workers 8
 
   # Refuse to download anything: remote sources become error records
   hashr-fetch --copy never < sources.ndjson`
@@ -85,6 +116,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		opts     options
 		workDir  string
 		copyMode string
+		platform string
 	)
 	cmd := p.Command("hashr-fetch [flags] [FILE...]",
 		"Make each source's bytes local and compute its SHA-256",
@@ -103,8 +135,18 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			if opts.workers < 1 {
 				return cli.Usagef("--workers %d: want at least 1", opts.workers)
 			}
+			if opts.retries < 0 {
+				return cli.Usagef("--retries %d: want 0 or more", opts.retries)
+			}
 			if opts.connectTimeout <= 0 || opts.idleTimeout <= 0 {
 				return cli.Usagef("--connect-timeout and --idle-timeout must be positive")
+			}
+			if platform != "" {
+				pl, err := v1.ParsePlatform(platform)
+				if err != nil || pl.OS == "" || pl.Architecture == "" {
+					return cli.Usagef("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64", platform)
+				}
+				opts.platform = pl
 			}
 			opts.inputs = args
 			return run(ctx, p, opts)
@@ -115,6 +157,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.IntVar(&opts.workers, "workers", 4, "sources fetched in parallel")
 	f.DurationVar(&opts.connectTimeout, "connect-timeout", 30*time.Second, "give up connecting to a server (and its TLS handshake) after this long")
 	f.DurationVar(&opts.idleTimeout, "idle-timeout", 60*time.Second, "give up on a download when the server sends nothing for this long")
+	f.IntVar(&opts.retries, "retries", defaultRetries, "times a download that failed for a transient reason (5xx, 429, a dropped or silent connection) is tried again, resuming, before it is an error record")
+	f.StringVar(&platform, "platform", "", "registry images: download only this platform (OS/ARCH[/VARIANT]) of a multi-platform image (default: every platform)")
 	return cmd
 }
 

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/objstore"
 )
 
 // A fetcher makes the bytes of sources of one URI scheme local. A new scheme
@@ -74,17 +77,33 @@ func (downloadsOff) fetch(_ context.Context, loc *url.URL, _ expected) (fetched,
 
 // newFetchers returns the fetcher of every scheme hashr-fetch handles.
 // Local paths are scheme "file".
-func newFetchers(opts options, temps *tempFiles, note func(string, ...any)) map[string]fetcher {
+func newFetchers(opts options, temps *tempFiles, note func(string, ...any)) (map[string]fetcher, error) {
 	local := &localFetcher{copy: opts.copyMode == copyAlways, workDir: opts.workDir, temps: temps}
-	var web fetcher = downloadsOff{}
-	if opts.copyMode != copyNever {
-		web = newHTTPFetcher(opts.workDir, opts.connectTimeout, opts.idleTimeout, note)
+	if opts.copyMode == copyNever {
+		var off fetcher = downloadsOff{}
+		return map[string]fetcher{"file": local, "http": off, "https": off, "s3": off, "gs": off, "oci": off}, nil
 	}
+	web := newHTTPFetcher(opts, note)
+	s3, err := objstore.S3FromEnv()
+	if err != nil {
+		return nil, cli.Usagef("%v", err)
+	}
+	s3Fetcher := newHTTPFetcher(opts, note)
+	s3Fetcher.remote = s3API{s3}
+	gcs, err := objstore.GCSFromEnv()
+	if err != nil {
+		return nil, cli.Usagef("%v", err)
+	}
+	gsFetcher := newHTTPFetcher(opts, note)
+	gsFetcher.remote = gcsAPI{gcs: gcs, client: gsFetcher.client}
 	return map[string]fetcher{
 		"file":  local,
 		"http":  web,
 		"https": web,
-	}
+		"s3":    s3Fetcher,
+		"gs":    gsFetcher,
+		"oci":   newRegistryFetcher(opts, note),
+	}, nil
 }
 
 // locate parses a source's uri: an absolute path (taken literally, so '#',

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -29,9 +30,29 @@ type httpFetcher struct {
 	workDir     string
 	idleTimeout time.Duration
 	note        func(format string, args ...any) // verbose messages
+
+	// What makes it fetch from a cloud store rather than a plain URL; all
+	// are optional.
+	remote remoteAPI
+	// retries is how many more times a transient failure (a 5xx or 429
+	// answer, a connection that fails or ends early, a silent server) is
+	// tried again, resuming from the .part file, backoff apart (doubling).
+	retries int
+	backoff time.Duration
 }
 
-func newHTTPFetcher(workDir string, connectTimeout, idleTimeout time.Duration, note func(string, ...any)) *httpFetcher {
+// remoteAPI turns a source's uri into HTTP requests: an object store's
+// API, its credentials, and the digest its answers carry.
+type remoteAPI interface {
+	// request makes the GET for loc; the caller adds Range.
+	request(ctx context.Context, loc *url.URL) (*http.Request, error)
+	// md5 is the MD5 the answer says the whole object has, as lowercase
+	// hex, or "" when it says none.
+	md5(resp *http.Response) string
+}
+
+func newHTTPFetcher(opts options, note func(string, ...any)) *httpFetcher {
+	workDir, connectTimeout, idleTimeout := opts.workDir, opts.connectTimeout, opts.idleTimeout
 	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	transport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -50,14 +71,25 @@ func newHTTPFetcher(workDir string, connectTimeout, idleTimeout time.Duration, n
 		workDir:     workDir,
 		idleTimeout: idleTimeout,
 		note:        note,
+		retries:     opts.retries,
+		backoff:     defaultBackoff,
 	}
 }
+
+const (
+	defaultRetries = 3
+	defaultBackoff = 500 * time.Millisecond
+)
 
 func (h *httpFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (fetched, error) {
 	if err := os.MkdirAll(h.workDir, 0o755); err != nil {
 		return fetched{}, fmt.Errorf("creating work directory %s: %w", h.workDir, cli.Cause(err))
 	}
-	final := filepath.Join(h.workDir, workName(want.uri, loc))
+	return h.fetchTo(ctx, loc, want, filepath.Join(h.workDir, workName(want.uri, loc)))
+}
+
+// fetchTo downloads loc into the file final, through final.part.
+func (h *httpFetcher) fetchTo(ctx context.Context, loc *url.URL, want expected, final string) (fetched, error) {
 	part := final + ".part"
 	pf, err := openPart(ctx, part, h.note)
 	if err != nil {
@@ -71,11 +103,28 @@ func (h *httpFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (f
 		}
 		return got, err
 	}
-	d := &download{h: h, loc: loc, want: want, file: pf, path: part, sum: sha256.New()}
-	sum, err := d.run(ctx)
+	var sum string
+	var d *download
+	wait := h.backoff
+	for attempt := 0; ; attempt++ {
+		d = &download{h: h, loc: loc, want: want, file: pf, path: part, sum: sha256.New()}
+		if h.remote != nil {
+			d.md5 = md5.New()
+		}
+		sum, err = d.run(ctx)
+		if err == nil || attempt >= h.retries || !transient(err) || ctx.Err() != nil {
+			break
+		}
+		h.note("%s: %v; trying again in %s", loc.Redacted(), err, wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 	if err != nil {
-		if info, serr := pf.Stat(); serr == nil && info.Size() == 0 {
-			_ = os.Remove(part) // nothing to resume from
+		if info, serr := pf.Stat(); serr == nil && (info.Size() == 0 || !transient(err) && ctx.Err() == nil) {
+			_ = os.Remove(part) // nothing to resume from, or nothing worth resuming
 		}
 		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), err)
 	}
@@ -135,7 +184,18 @@ type download struct {
 	file *os.File // the .part file, positioned at its end
 	path string
 	sum  hash.Hash // of the file's bytes so far
+	md5  hash.Hash // the same, when the remote may say its MD5; else nil
 	have int64     // bytes in the file
+
+	remoteMD5 string // what the remote says the MD5 is, once it has
+}
+
+// sums is where the bytes go as they are read: the file and its hashes.
+func (d *download) sums() io.Writer {
+	if d.md5 == nil {
+		return d.sum
+	}
+	return io.MultiWriter(d.sum, d.md5)
 }
 
 // run brings the .part file to the whole source and returns its SHA-256.
@@ -170,7 +230,13 @@ func (d *download) run(ctx context.Context) (string, error) {
 		}
 	}
 	digest := hex.EncodeToString(d.sum.Sum(nil))
-	if err := d.want.check(d.have, digest); err != nil {
+	err := d.want.check(d.have, digest)
+	if err == nil && d.md5 != nil && d.remoteMD5 != "" {
+		if got := hex.EncodeToString(d.md5.Sum(nil)); got != d.remoteMD5 {
+			err = fmt.Errorf("md5 %w: the bytes hash to %s, the server says %s", errMismatch, got, d.remoteMD5)
+		}
+	}
+	if err != nil {
 		_ = d.truncate()
 		_ = os.Remove(d.path)
 		return "", fmt.Errorf("%w; removed the download", err)
@@ -195,7 +261,7 @@ func (d *download) hashPart(ctx context.Context) error {
 	if _, err := d.file.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("reading %s: %w", d.path, cli.Cause(err))
 	}
-	n, err := copyContext(ctx, d.sum, io.LimitReader(d.file, info.Size()))
+	n, err := copyContext(ctx, d.sums(), io.LimitReader(d.file, info.Size()))
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", d.path, cli.Cause(err))
 	}
@@ -207,6 +273,9 @@ func (d *download) hashPart(ctx context.Context) error {
 // truncate empties the .part file.
 func (d *download) truncate() error {
 	d.sum.Reset()
+	if d.md5 != nil {
+		d.md5.Reset()
+	}
 	d.have = 0
 	if err := d.file.Truncate(0); err != nil {
 		return fmt.Errorf("emptying %s: %w", d.path, cli.Cause(err))
@@ -233,6 +302,11 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 	}
 	defer t.close()
 	resp := t.resp
+	if d.h.remote != nil && resp.StatusCode < 300 {
+		if m := d.h.remote.md5(resp); m != "" {
+			d.remoteMD5 = m
+		}
+	}
 	total := int64(-1) // the source's size, when the server says
 	rangeEnd := int64(-1)
 	switch {
@@ -262,7 +336,7 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 		}
 		return false, nil
 	case resp.StatusCode >= 400:
-		return false, fmt.Errorf("server answered %s", resp.Status)
+		return false, statusError{code: resp.StatusCode, status: resp.Status, detail: errorDetail(resp)}
 	default:
 		return false, fmt.Errorf("unexpected answer %s", resp.Status)
 	}
@@ -278,7 +352,7 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 	if d.want.size != nil {
 		body = io.LimitReader(body, *d.want.size-d.have+1)
 	}
-	n, err := copyContext(ctx, io.MultiWriter(d.file, d.sum), body)
+	n, err := copyContext(ctx, io.MultiWriter(d.file, d.sums()), body)
 	d.have += n
 	if err != nil {
 		return false, t.describe(err, d.have, total, d.path)
@@ -311,7 +385,13 @@ func (h *httpFetcher) get(ctx context.Context, loc *url.URL, from int64) (*trans
 	t := &transfer{limit: h.idleTimeout}
 	t.ctx, t.cancel = context.WithCancelCause(ctx)
 	t.idle = time.AfterFunc(h.idleTimeout, func() { t.cancel(errIdle) })
-	req, err := http.NewRequestWithContext(t.ctx, http.MethodGet, loc.String(), nil)
+	var req *http.Request
+	var err error
+	if h.remote != nil {
+		req, err = h.remote.request(t.ctx, loc)
+	} else {
+		req, err = http.NewRequestWithContext(t.ctx, http.MethodGet, loc.String(), nil)
+	}
 	if err != nil {
 		t.close()
 		return nil, fmt.Errorf("making request: %w", err)
@@ -319,6 +399,12 @@ func (h *httpFetcher) get(ctx context.Context, loc *url.URL, from int64) (*trans
 	req.Header.Set("User-Agent", "hashr-fetch")
 	if from > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
+	}
+	if s, ok := h.remote.(signer); ok {
+		if err := s.sign(req); err != nil {
+			t.close()
+			return nil, err
+		}
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {

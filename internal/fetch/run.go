@@ -29,7 +29,10 @@ type outcome struct {
 func run(ctx context.Context, p *cli.Program, opts options) error {
 	temps := newTempFiles()
 	p.OnExit(temps.removeAll)
-	fetchers := newFetchers(opts, temps, p.Verbosef)
+	fetchers, err := newFetchers(opts, temps, p.Verbosef)
+	if err != nil {
+		return err
+	}
 	w := records.NewWriter(p.Stdout)
 	progress := p.Progress("fetching", -1)
 	defer progress.Finish()
@@ -86,7 +89,7 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 			return w.WriteRaw(o.raw)
 		}
 	}
-	err := ordered.Map(ctx, opts.workers, in, work, emit)
+	err = ordered.Map(ctx, opts.workers, in, work, emit)
 	working.stopAndWait(stopGrace)
 	err = errors.Join(err, w.Flush())
 	readMu.Lock()
@@ -169,7 +172,7 @@ func hintFor(err error) string {
 	case errors.Is(err, errDownloadsOff):
 		return "run without --copy never to download remote sources, or download them yourself and give their local paths as uri"
 	case errors.As(err, &scheme):
-		return "hashr-fetch handles absolute paths and file://, http:// and https:// URIs; download other sources yourself and give their local paths as uri"
+		return "hashr-fetch handles absolute paths and file://, http(s)://, s3://, gs:// and oci:// URIs; download other sources yourself and give their local paths as uri"
 	case errors.Is(err, errMismatch):
 		return "the source changed since it was scanned, or the record is wrong: scan it again"
 	}

@@ -63,7 +63,8 @@ func classifyTar(r io.Reader) string {
 
 // containerEntry cleans a tar entry name and reports whether a container
 // image tar could hold it: its top-level files, blobs/, and the
-// <64 hex>/ directories and <64 hex>.json/.tar files of docker archives.
+// <64 hex>/ directories, <64 hex>.json/.tar files and sha256:<64 hex>
+// configs of docker archives.
 func containerEntry(name string) (string, bool) {
 	name = strings.TrimPrefix(path.Clean("/"+name), "/")
 	if name == "" {
@@ -74,6 +75,9 @@ func containerEntry(name string) (string, bool) {
 	case "manifest.json", "repositories", "index.json", "oci-layout", "blobs":
 		return name, true
 	}
+	// go-containerregistry (crane, ko) names a docker archive's config
+	// "sha256:<hex>".
+	top = strings.TrimPrefix(top, "sha256:")
 	return name, len(top) >= 64 && isHex(top[:64])
 }
 

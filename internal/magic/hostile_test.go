@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,6 +204,10 @@ func TestContainerTars(t *testing.T) {
 		{"manifest after other files", []string{"etc/passwd", "root", "manifest.json",
 			`[{"Config":"a.json","Layers":[]}]`}, Tar},
 		{"manifest in a subdirectory", []string{"sub/manifest.json", `[{"Config":"a.json","Layers":[]}]`}, Tar},
+		{"crane's config name first", []string{"sha256:" + strings.Repeat("ab", 32), "{}",
+			"manifest.json", `[{"Config":"sha256:` + strings.Repeat("ab", 32) + `","Layers":[]}]`}, DockerArchive},
+		{"sha256: name that is not a digest", []string{"sha256:xyz", "{}",
+			"manifest.json", `[{"Config":"a.json","Layers":[]}]`}, Tar},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -4,8 +4,11 @@
 package scan
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,7 +25,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 var long = `
-hashr-scan walks each REPO (a directory, or a single file), tells every
+hashr-scan walks each REPO (a directory, a single file, or a remote place:
+see below), tells every
 file's format from its magic bytes (never its name), and writes one source
 record per source to stdout: repo, repo_path (REPO as given), id (the file
 name), uri (absolute path), format, size, mtime and quick_sha256. It reads
@@ -60,6 +64,28 @@ files and directories; a directory reached twice (a link loop) is walked
 once. A path that cannot be read (permission denied, a broken link, an I/O
 error) gives an error record and a message, and the walk goes on.
 
+Remote REPOs (credentials as hashr-fetch reads them):
+  oci://REGISTRY/REPO       one source per tag, uri oci://REGISTRY/REPO:TAG,
+                            format oci; oci://REGISTRY/REPO:TAG or @DIGEST
+                            is that one image. quick_sha256 is the hex of
+                            the manifest digest the tag points at.
+  s3://BUCKET/PREFIX        one source per object under PREFIX, in key order
+  gs://BUCKET/PREFIX        (AWS_* or STORAGE_EMULATOR_HOST and
+                            GOOGLE_APPLICATION_CREDENTIALS environment).
+                            size and mtime from the listing; format from the
+                            object's first bytes (a range request or two);
+                            quick_sha256 from the listing rather than a
+                            download: the SHA-256 of "md5:HEXMD5:SIZE"
+                            when the listing gives the MD5 (GCS always, S3
+                            for objects uploaded whole, whose ETag is their
+                            MD5), else of "etag:ETAG:SIZE" (S3 multipart
+                            uploads). The record also carries "md5" and
+                            "etag" as the listing gave them.
+  http(s)://HOST/PATH       one source; size and mtime from a HEAD request,
+                            quick_sha256 HashR's own (range requests for the
+                            first and last 10 MiB).
+--urls FILE adds the URLs in FILE, one a line.
+
 With --db (the database hashr-load fills), a source whose job is done
 there is skipped, as HashR skips the sources it has processed; a failed
 job is retried, and --reprocess QUICK_SHA256,... emits those sources even
@@ -78,6 +104,9 @@ const example = `  # Everything in a mirror, with the default repo names:
   # Only what the database does not hold yet, and one package again:
   hashr-scan --db sqlite:hashr.db --reprocess 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 ~/mirror
 
+  # Every tag of a registry repository, objects in buckets, a list of URLs:
+  hashr-scan oci://ghcr.io/org/app s3://images/exports/ gs://my-bucket/disks/ --urls urls.txt
+
   # Single files are REPOs too:
   HASHR_FORMATS=iso9660,udf hashr-scan install.iso backup.img`
 
@@ -89,6 +118,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	var flags struct {
 		repo, formats, zipExts string
 		db, reprocess          string
+		urls                   string
 	}
 	cmd := p.Command("hashr-scan [flags] REPO...",
 		"Find sources in repositories and detect their formats",
@@ -98,14 +128,24 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if flags.urls != "" {
+				urls, err := readURLList(flags.urls)
+				if err != nil {
+					return err
+				}
+				args = append(args, urls...)
+			}
+			if len(args) == 0 {
+				return cli.Usagef("no REPO given: name at least one directory, file or URL to scan, or --urls FILE")
+			}
 			if opts.jobs, err = newJobFilter(ctx, flags.db, flags.reprocess); err != nil {
 				return err
 			}
 			return run(ctx, p, opts, args)
 		})
-	cmd.Args = func(_ *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			return cli.Usagef("no REPO given: name at least one directory or file to scan")
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 && !cmd.Flags().Changed("urls") && os.Getenv("HASHR_URLS") == "" {
+			return cli.Usagef("no REPO given: name at least one directory, file or URL to scan, or --urls FILE")
 		}
 		return nil
 	}
@@ -114,6 +154,33 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&flags.formats, "formats", "", "only emit sources of these formats, comma-separated (default: all)")
 	f.StringVar(&flags.zipExts, "zip-exts", defaultZipExts, "file extensions that count as zip sources, comma-separated, case-insensitive")
 	f.StringVar(&flags.db, "db", "", "skip sources whose job is done in this database (sqlite:PATH or postgres://…, as hashr-load's --db)")
+	f.StringVar(&flags.urls, "urls", "", "also scan the URLs in this file, one a line (http(s)://, s3://, gs://, oci://; blank lines and # comments are skipped)")
 	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")
 	return cmd
+}
+
+// readURLList reads --urls: one URL a line.
+func readURLList(file string) ([]string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, cli.Usagef("--urls: %v", cli.Cause(err))
+	}
+	defer f.Close()
+	var urls []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if remoteScheme(line) == "" {
+			return nil, cli.Usagef("--urls %s:%d: %q is not an http(s)://, s3://, gs:// or oci:// URL", file, n, line)
+		}
+		urls = append(urls, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading --urls %s: %w", file, err)
+	}
+	return urls, nil
 }

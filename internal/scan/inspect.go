@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -35,8 +36,10 @@ type outcome struct {
 
 // inspect tells an entry's format and, for a source, computes its record.
 // It runs on several goroutines at once.
-func inspect(opts options, e entry) outcome {
+func inspect(ctx context.Context, opts options, e entry) outcome {
 	switch e.kind {
+	case remoteSource:
+		return inspectRemote(ctx, opts, e)
 	case unreadable:
 		return outcome{entry: e, verdict: failed, err: e.err}
 	case specialFile:

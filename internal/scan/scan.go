@@ -73,7 +73,7 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 		return nil
 	}
 	err := ordered.Map(ctx, workers, allEntries(ctx, repos),
-		func(e entry) outcome { return inspect(opts, e) }, emit)
+		func(e entry) outcome { return inspect(ctx, opts, e) }, emit)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}

@@ -22,6 +22,7 @@ const (
 	unreadable                    // err says why
 	specialFile                   // a fifo, socket or device: never opened
 	revisitedDir                  // a directory already walked, reached again through a link
+	remoteSource                  // a source a remote listing found: remote says what
 )
 
 // entry is one thing the walk found.
@@ -31,12 +32,16 @@ type entry struct {
 	abs      string // absolute, for records
 	repoPath string // the REPO argument as given
 	err      error  // for unreadable entries
+	remote   *remoteObject
 }
 
 // walkRepo walks one REPO argument: a directory depth-first in lexical
 // order, following symbolic links, or a single file. Every directory is
 // walked once however many links lead to it, so link loops end.
 func walkRepo(ctx context.Context, repoPath string) iter.Seq[entry] {
+	if remoteScheme(repoPath) != "" {
+		return walkRemote(ctx, repoPath)
+	}
 	return func(yield func(entry) bool) {
 		abs, err := filepath.Abs(repoPath)
 		if err != nil {

@@ -1,0 +1,97 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hashr-dev/hashr/internal/objstore"
+)
+
+// s3API downloads s3://bucket/key through the S3 REST API, signing with
+// the AWS environment's credentials; an answer's ETag, when it is an MD5,
+// is checked against the bytes.
+type s3API struct{ s3 *objstore.S3 }
+
+func (a s3API) request(ctx context.Context, loc *url.URL) (*http.Request, error) {
+	bucket, key, err := bucketKey(loc)
+	if err != nil {
+		return nil, err
+	}
+	return http.NewRequestWithContext(ctx, http.MethodGet, a.s3.ObjectURL(bucket, key).String(), nil)
+}
+
+func (a s3API) md5(resp *http.Response) string { return objstore.ETagMD5(resp) }
+
+func (a s3API) sign(req *http.Request) error { return a.s3.Sign(req) }
+
+// gcsAPI downloads gs://bucket/object through the Cloud Storage JSON API;
+// x-goog-hash's MD5 is checked against the bytes.
+type gcsAPI struct {
+	gcs    *objstore.GCS
+	client *http.Client
+}
+
+func (a gcsAPI) request(ctx context.Context, loc *url.URL) (*http.Request, error) {
+	bucket, key, err := bucketKey(loc)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.gcs.ObjectURL(bucket, key).String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.gcs.Authorize(ctx, a.client, req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func (a gcsAPI) md5(resp *http.Response) string { return objstore.HashMD5(resp) }
+
+// signer is a remoteAPI that signs each request once its headers are set.
+type signer interface {
+	sign(req *http.Request) error
+}
+
+// bucketKey splits s3://bucket/key and gs://bucket/object.
+func bucketKey(loc *url.URL) (string, string, error) {
+	key := strings.TrimPrefix(loc.Path, "/")
+	if loc.Host == "" || key == "" {
+		return "", "", fmt.Errorf("%s names no object: want %s://BUCKET/KEY", loc.Redacted(), loc.Scheme)
+	}
+	return loc.Host, key, nil
+}
+
+// statusError is an HTTP answer that is not the bytes.
+type statusError struct {
+	code   int
+	status string
+	detail string
+}
+
+func (e statusError) Error() string {
+	if e.detail != "" {
+		return "server answered " + e.status + ": " + e.detail
+	}
+	return "server answered " + e.status
+}
+
+func errorDetail(resp *http.Response) string { return objstore.ErrorDetail(resp) }
+
+// transient says whether a failed download is worth trying again: a
+// server error or throttling, a connection that failed or ended early, a
+// silent server. Not: a 4xx answer (403, 404), bytes that are not the
+// record's, an interruption.
+func transient(err error) bool {
+	var se statusError
+	if errors.As(err, &se) {
+		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout
+	}
+	var scheme unsupportedScheme
+	return !errors.Is(err, errMismatch) && !errors.Is(err, context.Canceled) && !errors.As(err, &scheme) &&
+		!strings.HasPrefix(err.Error(), "making request")
+}

@@ -1,0 +1,287 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+)
+
+// maxManifest bounds a manifest or index read from a registry.
+const maxManifest = 4 << 20
+
+// registryFetcher pulls oci://REGISTRY/REPO:TAG (or @DIGEST) into an OCI
+// image layout directory in the work directory: every blob is downloaded
+// like any other file (resumed from a .part, checked against its digest
+// and size), into NAME.part/ until the image is whole, then the directory
+// is renamed to NAME. Credentials come from the docker config and its
+// credential helpers (authn.DefaultKeychain), as docker, crane and skopeo
+// find them.
+type registryFetcher struct {
+	blobs    *httpFetcher // its client is replaced per registry
+	workDir  string
+	platform *v1.Platform
+	note     func(string, ...any)
+}
+
+func newRegistryFetcher(opts options, note func(string, ...any)) *registryFetcher {
+	return &registryFetcher{
+		blobs:    newHTTPFetcher(opts, note),
+		workDir:  opts.workDir,
+		platform: opts.platform,
+		note:     note,
+	}
+}
+
+func (r *registryFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (fetched, error) {
+	refText := strings.TrimPrefix(want.uri, "oci://")
+	ref, err := name.ParseReference(refText)
+	if err != nil {
+		return fetched{}, fmt.Errorf("%s is not an image reference (oci://REGISTRY/REPO:TAG or @sha256:…): %w", want.uri, err)
+	}
+	final := filepath.Join(r.workDir, workName(want.uri, &url.URL{Path: strings.ReplaceAll(ref.Context().RepositoryStr(), "/", "_") + "_" + ref.Identifier()}))
+	if got, ok, err := reuseLayout(final, want); err != nil || ok {
+		return got, err
+	}
+	partial := final + ".part"
+	got, err := r.pull(ctx, ref, partial, final)
+	if err != nil && !transient(err) && ctx.Err() == nil {
+		// Nothing a later run could resume from (a 403, a 404, bytes
+		// that are not the image's): leave nothing behind.
+		_ = os.RemoveAll(partial)
+	}
+	return got, err
+}
+
+func (r *registryFetcher) pull(ctx context.Context, ref name.Reference, partial, final string) (fetched, error) {
+	refText := ref.String()
+	pull, err := r.puller(ctx, ref)
+	if err != nil {
+		return fetched{}, fmt.Errorf("pulling %s: %w", refText, err)
+	}
+	root, err := pull.manifest(ref)
+	if err != nil {
+		return fetched{}, fmt.Errorf("pulling %s: %w", refText, err)
+	}
+	if err := os.MkdirAll(filepath.Join(partial, "blobs", "sha256"), 0o755); err != nil {
+		return fetched{}, fmt.Errorf("creating %s: %w", partial, cli.Cause(err))
+	}
+	top := []v1.Descriptor{root.desc}
+	if root.desc.MediaType.IsIndex() && r.platform != nil {
+		// Only the wanted platform's images: the layout's index.json names
+		// them directly, so no manifest it names is missing.
+		if top, err = pull.platformManifests(root, *r.platform); err != nil {
+			return fetched{}, fmt.Errorf("pulling %s: %w", refText, err)
+		}
+	}
+	var total int64
+	for _, d := range top {
+		n, err := pull.tree(partial, d, 0)
+		if err != nil {
+			return fetched{}, fmt.Errorf("pulling %s: %w", refText, err)
+		}
+		total += n
+	}
+	if _, isTag := ref.(name.Tag); isTag {
+		for i := range top {
+			top[i].Annotations = map[string]string{"org.opencontainers.image.ref.name": ref.Identifier()}
+		}
+	}
+	index, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: top})
+	if err != nil {
+		return fetched{}, err
+	}
+	if err := errors.Join(
+		os.WriteFile(filepath.Join(partial, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644),
+		os.WriteFile(filepath.Join(partial, "index.json"), index, 0o644)); err != nil {
+		return fetched{}, fmt.Errorf("writing the layout of %s: %w", refText, cli.Cause(err))
+	}
+	if err := os.Rename(partial, final); err != nil {
+		return fetched{}, fmt.Errorf("keeping %s: %w", final, cli.Cause(err))
+	}
+	sum := sha256.Sum256(index)
+	return fetched{local: final, sha256: hex.EncodeToString(sum[:]), size: total}, nil
+}
+
+// reuseLayout takes a layout an earlier run finished, when it fits.
+func reuseLayout(final string, want expected) (fetched, bool, error) {
+	b, err := os.ReadFile(filepath.Join(final, "index.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return fetched{}, false, nil
+	}
+	if err != nil {
+		return fetched{}, false, fmt.Errorf("reading earlier download %s: %w", final, cli.Cause(err))
+	}
+	sum := sha256.Sum256(b)
+	digest := hex.EncodeToString(sum[:])
+	if want.sha256 != "" && want.sha256 != digest {
+		return fetched{}, false, os.RemoveAll(final)
+	}
+	return fetched{local: final, sha256: digest, size: dirSize(final)}, true, nil
+}
+
+func dirSize(dir string) int64 {
+	var total int64
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			total += info.Size()
+		}
+		return nil
+	})
+	return total
+}
+
+// puller reads one repository's manifests with go-containerregistry and
+// its blobs with the resumable downloader.
+type puller struct {
+	ctx   context.Context
+	repo  name.Repository
+	opts  []remote.Option
+	blobs *httpFetcher
+	note  func(string, ...any)
+}
+
+func (r *registryFetcher) puller(ctx context.Context, ref name.Reference) (*puller, error) {
+	auth, err := authn.DefaultKeychain.Resolve(ref.Context())
+	if err != nil {
+		return nil, fmt.Errorf("finding credentials: %w", err)
+	}
+	base := r.blobs.client.Transport
+	rt, err := transport.NewWithContext(ctx, ref.Context().Registry, auth, base, []string{ref.Scope(transport.PullScope)})
+	if err != nil {
+		return nil, fmt.Errorf("authenticating: %w", err)
+	}
+	blobs := *r.blobs
+	blobs.client = &http.Client{Transport: rt}
+	return &puller{
+		ctx: ctx, repo: ref.Context(), blobs: &blobs, note: r.note,
+		opts: []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(base),
+			remote.WithUserAgent("hashr-fetch"),
+			remote.WithRetryBackoff(remote.Backoff{Duration: r.blobs.backoff, Factor: 2, Steps: r.blobs.retries + 1})},
+	}, nil
+}
+
+type manifestDoc struct {
+	desc v1.Descriptor
+	raw  []byte
+}
+
+func (p *puller) manifest(ref name.Reference) (*manifestDoc, error) {
+	d, err := remote.Get(ref, p.opts...)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.Manifest) > maxManifest {
+		return nil, fmt.Errorf("manifest %s is %d bytes, more than any image needs", d.Digest, len(d.Manifest))
+	}
+	sum := sha256.Sum256(d.Manifest)
+	if d.Digest.Algorithm != "sha256" || hex.EncodeToString(sum[:]) != d.Digest.Hex {
+		return nil, fmt.Errorf("manifest of %s: its bytes hash to sha256:%x, the registry says %s (%w)", ref, sum, d.Digest, errMismatch)
+	}
+	if dg, ok := ref.(name.Digest); ok && dg.DigestStr() != d.Digest.String() {
+		return nil, fmt.Errorf("manifest of %s is %s (%w)", ref, d.Digest, errMismatch)
+	}
+	desc := v1.Descriptor{MediaType: d.MediaType, Size: int64(len(d.Manifest)), Digest: d.Digest}
+	return &manifestDoc{desc: desc, raw: d.Manifest}, nil
+}
+
+func (p *puller) platformManifests(root *manifestDoc, want v1.Platform) ([]v1.Descriptor, error) {
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(root.raw))
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", root.desc.Digest, err)
+	}
+	var out []v1.Descriptor
+	for _, m := range idx.Manifests {
+		if m.Platform != nil && m.Platform.Satisfies(want) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no image for platform %s in index %s", want.String(), root.desc.Digest)
+	}
+	return out, nil
+}
+
+// tree downloads a manifest (or index) and everything it names into the
+// layout dir, and returns the bytes written.
+func (p *puller) tree(dir string, d v1.Descriptor, depth int) (int64, error) {
+	if depth > 4 {
+		return 0, fmt.Errorf("indexes nested more than 4 deep")
+	}
+	doc, err := p.manifest(p.repo.Digest(d.Digest.String()))
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Digest.Hex), doc.raw, 0o644); err != nil {
+		return 0, fmt.Errorf("writing manifest %s: %w", d.Digest, cli.Cause(err))
+	}
+	total := int64(len(doc.raw))
+	mt := doc.desc.MediaType
+	switch {
+	case mt.IsIndex():
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(doc.raw))
+		if err != nil {
+			return 0, fmt.Errorf("index %s: %w", d.Digest, err)
+		}
+		for _, m := range idx.Manifests {
+			n, err := p.tree(dir, m, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			total += n
+		}
+	case mt.IsImage():
+		m, err := v1.ParseManifest(bytes.NewReader(doc.raw))
+		if err != nil {
+			return 0, fmt.Errorf("manifest %s: %w", d.Digest, err)
+		}
+		for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+			if !b.MediaType.IsDistributable() {
+				continue // foreign layers (Windows base images) are not served by the registry
+			}
+			if err := p.blob(dir, b); err != nil {
+				return 0, err
+			}
+			total += b.Size
+		}
+	default:
+		return 0, fmt.Errorf("manifest %s has media type %q, neither an image nor an index", d.Digest, mt)
+	}
+	return total, nil
+}
+
+// blob downloads one blob, checked against its digest and size.
+func (p *puller) blob(dir string, b v1.Descriptor) error {
+	if b.Digest.Algorithm != "sha256" || len(b.Digest.Hex) != 64 {
+		return fmt.Errorf("blob digest %q: only sha256 is supported", b.Digest)
+	}
+	reg := p.repo.Registry
+	u := &url.URL{Scheme: reg.Scheme(), Host: reg.RegistryStr(), Path: "/v2/" + p.repo.RepositoryStr() + "/blobs/" + b.Digest.String()}
+	size := b.Size
+	start := time.Now()
+	_, err := p.blobs.fetchTo(p.ctx, u, expected{uri: u.String(), size: &size, sha256: b.Digest.Hex},
+		filepath.Join(dir, "blobs", "sha256", b.Digest.Hex))
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", b.Digest, err)
+	}
+	p.note("blob %s: %d bytes in %s", b.Digest, size, time.Since(start).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,316 @@
+// Package objstore speaks to the object stores hashr reads sources from,
+// Amazon S3 (and what speaks its API: MinIO, Ceph, R2) and Google Cloud
+// Storage, over plain HTTP: it builds their URLs, signs requests with the
+// credentials of each cloud's standard environment, and lists objects.
+// Doing this in a few hundred lines keeps the cloud SDKs, and their
+// hundreds of packages, out of hashr's build.
+package objstore
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// S3 is an S3 endpoint and the credentials to sign for it, from the
+// environment the AWS CLI and SDKs read.
+type S3 struct {
+	Endpoint     *url.URL // AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; nil for AWS itself
+	Region       string   // AWS_REGION or AWS_DEFAULT_REGION; us-east-1 by default
+	AccessKey    string   // AWS_ACCESS_KEY_ID; none: requests go unsigned (public buckets)
+	SecretKey    string   // AWS_SECRET_ACCESS_KEY
+	SessionToken string   // AWS_SESSION_TOKEN, for temporary credentials
+	now          func() time.Time
+}
+
+// S3FromEnv reads the S3 configuration from the environment.
+func S3FromEnv() (*S3, error) {
+	s := &S3{
+		Region:       firstEnv("AWS_REGION", "AWS_DEFAULT_REGION"),
+		AccessKey:    os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey:    os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		SessionToken: os.Getenv("AWS_SESSION_TOKEN"),
+		now:          time.Now,
+	}
+	if s.Region == "" {
+		s.Region = "us-east-1"
+	}
+	if ep := firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"); ep != "" {
+		u, err := url.Parse(ep)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("AWS_ENDPOINT_URL %q is not an http(s) URL", ep)
+		}
+		s.Endpoint = u
+	}
+	if s.AccessKey != "" && s.SecretKey == "" {
+		return nil, fmt.Errorf("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
+	}
+	return s, nil
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// ObjectURL is the HTTP URL of an object: path-style on a custom endpoint
+// (what MinIO and fakes serve) and for bucket names with dots, virtual-
+// hosted on AWS.
+func (s *S3) ObjectURL(bucket, key string) *url.URL {
+	return s.url(bucket, "/"+key)
+}
+
+func (s *S3) url(bucket, p string) *url.URL {
+	if s.Endpoint != nil {
+		u := *s.Endpoint
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + bucket + p
+		u.RawPath = ""
+		return &u
+	}
+	if strings.Contains(bucket, ".") {
+		return &url.URL{Scheme: "https", Host: "s3." + s.Region + ".amazonaws.com", Path: "/" + bucket + p}
+	}
+	return &url.URL{Scheme: "https", Host: bucket + ".s3." + s.Region + ".amazonaws.com", Path: p}
+}
+
+// emptySHA256 is the SHA-256 of an empty body: hashr's requests are
+// GETs, and signing their (empty) payload's hash is what AWS's own
+// examples do.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// Sign signs req with AWS Signature Version 4, when there are credentials.
+// It signs Host, Range (when set: call it last), X-Amz-Content-Sha256,
+// X-Amz-Date and X-Amz-Security-Token.
+func (s *S3) Sign(req *http.Request) error {
+	if s.AccessKey == "" {
+		return nil
+	}
+	now := s.now().UTC()
+	amzDate := now.Format("20060102T150405Z")
+	day := now.Format("20060102")
+	req.Header.Set("X-Amz-Date", amzDate)
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+	if s.SessionToken != "" {
+		req.Header.Set("X-Amz-Security-Token", s.SessionToken)
+	}
+	signed := []string{"host"}
+	if req.Header.Get("Range") != "" {
+		signed = append(signed, "range")
+	}
+	signed = append(signed, "x-amz-content-sha256", "x-amz-date")
+	if s.SessionToken != "" {
+		signed = append(signed, "x-amz-security-token")
+	}
+	var canon strings.Builder
+	canon.WriteString(req.Method + "\n")
+	canon.WriteString(awsEscape(req.URL.Path, false) + "\n")
+	canon.WriteString(canonicalQuery(req.URL.Query()) + "\n")
+	for _, h := range signed {
+		v := req.Header.Get(h)
+		if h == "host" {
+			v = req.URL.Host
+		}
+		canon.WriteString(h + ":" + strings.TrimSpace(v) + "\n")
+	}
+	canon.WriteString("\n" + strings.Join(signed, ";") + "\n" + emptySHA256)
+	scope := day + "/" + s.Region + "/s3/aws4_request"
+	sum := sha256.Sum256([]byte(canon.String()))
+	toSign := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
+	key := hmacSHA256([]byte("AWS4"+s.SecretKey), day)
+	key = hmacSHA256(key, s.Region)
+	key = hmacSHA256(key, "s3")
+	key = hmacSHA256(key, "aws4_request")
+	sig := hex.EncodeToString(hmacSHA256(key, toSign))
+	req.Header.Set("Authorization", fmt.Sprintf("AWS4-HMAC-SHA256 Credential=%s/%s,SignedHeaders=%s,Signature=%s",
+		s.AccessKey, scope, strings.Join(signed, ";"), sig))
+	return nil
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// awsEscape percent-encodes s as SigV4 wants: every byte but the
+// unreserved ones, and '/' too unless it is a path.
+func awsEscape(s string, slash bool) string {
+	var b strings.Builder
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			b.WriteByte(c)
+		case c == '/' && !slash:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func canonicalQuery(q url.Values) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		vals := slices.Clone(q[k])
+		slices.Sort(vals)
+		for _, v := range vals {
+			parts = append(parts, awsEscape(k, true)+"="+awsEscape(v, true))
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// EncodeQuery writes q the way Sign reads it back, so the signed query is
+// the one sent.
+func EncodeQuery(q url.Values) string { return canonicalQuery(q) }
+
+// Object is one object a listing found.
+type Object struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+	// ETag is S3's ETag without its quotes: the MD5 of the bytes for an
+	// object uploaded whole, "<md5 of part md5s>-<parts>" for a multipart
+	// one. GCS gives MD5 directly (hex here) and its own ETag.
+	ETag string
+	MD5  string // lowercase hex, when the listing gives the bytes' MD5
+}
+
+// List lists the objects of bucket under prefix, in key order, calling f
+// for each; it stops at f's first error.
+func (s *S3) List(ctx context.Context, client *http.Client, bucket, prefix string, f func(Object) error) error {
+	token := ""
+	for {
+		q := url.Values{"list-type": {"2"}, "prefix": {prefix}}
+		if token != "" {
+			q.Set("continuation-token", token)
+		}
+		u := s.url(bucket, "/")
+		u.RawQuery = EncodeQuery(q)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return err
+		}
+		if err := s.Sign(req); err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("listing s3://%s/%s: %w", bucket, prefix, err)
+		}
+		var page struct {
+			Contents []struct {
+				Key          string
+				Size         int64
+				LastModified time.Time
+				ETag         string
+			}
+			IsTruncated           bool
+			NextContinuationToken string
+		}
+		err = decodeAnswer(resp, func(r io.Reader) error { return xml.NewDecoder(r).Decode(&page) })
+		if err != nil {
+			return fmt.Errorf("listing s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, c := range page.Contents {
+			o := Object{Key: c.Key, Size: c.Size, Modified: c.LastModified, ETag: strings.Trim(c.ETag, `"`)}
+			if isMD5(o.ETag) {
+				o.MD5 = strings.ToLower(o.ETag)
+			}
+			if err := f(o); err != nil {
+				return err
+			}
+		}
+		if !page.IsTruncated || page.NextContinuationToken == "" {
+			return nil
+		}
+		token = page.NextContinuationToken
+	}
+}
+
+// ETagMD5 is the MD5 an S3 answer's ETag gives, when it is one (an object
+// uploaded in one piece, without SSE-KMS).
+func ETagMD5(resp *http.Response) string {
+	etag := strings.Trim(resp.Header.Get("ETag"), `"`)
+	if isMD5(etag) {
+		return strings.ToLower(etag)
+	}
+	return ""
+}
+
+func isMD5(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// StatusError is an answer other than success.
+type StatusError struct {
+	Code   int
+	Status string
+	Detail string // the store's error code or message, when it sent one
+}
+
+func (e *StatusError) Error() string {
+	if e.Detail != "" {
+		return "server answered " + e.Status + ": " + e.Detail
+	}
+	return "server answered " + e.Status
+}
+
+// decodeAnswer checks an answer's status and decodes its body.
+func decodeAnswer(resp *http.Response, decode func(io.Reader) error) error {
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &StatusError{Code: resp.StatusCode, Status: resp.Status, Detail: ErrorDetail(resp)}
+	}
+	if err := decode(io.LimitReader(resp.Body, 64<<20)); err != nil {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	return nil
+}
+
+// ErrorDetail pulls the error code out of an S3 XML or GCS JSON error
+// body, reading at most a few KiB of it.
+func ErrorDetail(resp *http.Response) string {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	var s3 struct {
+		Code    string
+		Message string
+	}
+	if xml.Unmarshal(b, &s3) == nil && s3.Code != "" {
+		return strings.TrimSpace(s3.Code + " " + s3.Message)
+	}
+	var gcs struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if jsonUnmarshal(b, &gcs) == nil && gcs.Error.Message != "" {
+		return gcs.Error.Message
+	}
+	return ""
+}
