@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +39,9 @@ func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
 		if _, err := os.Stat(loc.Target); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("opening %s: no such file (hashr-load creates it)", loc)
 		}
+		// A large page cache and memory-mapped reads: lookups touch
+		// pages all over the file, and each read(2) of a page cost more
+		// than finding the key in it.
 		sqldb, err := sql.Open("sqlite", sqliteDSN(loc.Target, true))
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", loc, err)
@@ -54,8 +59,8 @@ func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", loc.Driver)
 	}
-	// A reader needs only one connection: it streams one query at a time.
-	r.db.SetMaxOpenConns(1)
+	// A few connections: hashr-lookup sends several batches at once.
+	r.db.SetMaxOpenConns(4)
 	if err := r.checkSchema(ctx); err != nil {
 		r.db.Close()
 		return nil, fmt.Errorf("reading %s: %w", loc, err)
@@ -336,7 +341,9 @@ const (
 const MaxLookupBatch = 2000
 
 // Lookup finds the samples whose digest column by (BySHA256, BySHA1 or
-// ByMD5) is one of keys, with all their links, in one query. A key found
+// ByMD5) is one of keys, with all their links, in one query per
+// MaxLookupBatch keys. Looked up by sha256, a sample holds only its
+// SHA256: the caller has the digests it looked up with. A key found
 // in no sample is absent from the result; a key that several samples
 // share (an md5 collision) maps to each of them.
 func (r *Reader) Lookup(ctx context.Context, by string, keys [][]byte) (map[string][]*SampleLinks, error) {
@@ -369,26 +376,47 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 		FROM samples s
 		JOIN samples_sources l ON l.sample_sha256 = s.sha256
 		JOIN sources src ON src.sha256 = l.source_sha256
-		WHERE s.` + by + ` IN (` + in.String() + `)
-		ORDER BY s.sha256, l.source_sha256`
+		WHERE s.` + by + ` IN (` + in.String() + `)`
+	if by == BySHA256 {
+		// samples_sources is keyed by the sample's sha256: the samples
+		// table, and half the pages a lookup reads, can be left out.
+		query = `SELECT l.sample_sha256, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+			l.source_sha256, ` + r.jsonArray("l.paths") + `, 0, src.repo, ` + r.jsonArray("src.ids") + `
+		FROM samples_sources l
+		JOIN sources src ON src.sha256 = l.source_sha256
+		WHERE l.sample_sha256 IN (` + in.String() + `)`
+	}
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var cur *SampleLinks
+	// Rows come in no particular order (sorting them cost the database
+	// more than grouping them here); links are sorted by source after.
+	samples := map[string]*SampleLinks{}
 	for rows.Next() {
 		var s Sample
 		var l Link
 		if err := r.scanLink(rows, &s, &l); err != nil {
 			return err
 		}
-		if cur == nil || string(cur.SHA256) != string(s.SHA256) {
+		cur := samples[string(s.SHA256)]
+		if cur == nil {
 			cur = &SampleLinks{Sample: s}
-			key := map[string][]byte{BySHA256: s.SHA256, BySHA1: s.SHA1, ByMD5: s.MD5}[by]
+			samples[string(s.SHA256)] = cur
+			key := s.SHA256
+			switch by {
+			case BySHA1:
+				key = s.SHA1
+			case ByMD5:
+				key = s.MD5
+			}
 			found[string(key)] = append(found[string(key)], cur)
 		}
 		cur.Links = append(cur.Links, l)
+	}
+	for _, s := range samples {
+		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
 	}
 	return rows.Err()
 }

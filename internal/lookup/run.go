@@ -10,6 +10,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/bloom"
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db"
+	"github.com/hashr-dev/hashr/internal/ordered"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -40,6 +41,9 @@ type knower interface {
 // before it is looked up anyway: a slow producer (stdin typed by hand, a
 // pipeline upstream) still gets its answers promptly.
 const batchWait = 20 * time.Millisecond
+
+// lookupWorkers is how many batches are looked up at once.
+const lookupWorkers = 4
 
 func run(ctx context.Context, p *cli.Program, o *options) error {
 	var k knower
@@ -83,36 +87,51 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 		}
 	}()
 
-	var known, unknown int64
-	timer := time.NewTimer(batchWait)
-	defer timer.Stop()
-	batch := make([]*query, 0, o.batch)
-	for open := true; open; {
-		batch = batch[:0]
-		q, ok := <-queries
-		if !ok {
-			break
-		}
-		batch = append(batch, q)
-		timer.Reset(batchWait)
-	collect:
-		for len(batch) < o.batch {
-			select {
-			case q, ok := <-queries:
-				if !ok {
-					open = false
+	// Batches are looked up by several goroutines at once (each with a
+	// connection of its own), and written in input order: a database
+	// answers a batch faster than one goroutine can wait for it.
+	batches := func(yield func([]*query) bool) {
+		timer := time.NewTimer(batchWait)
+		defer timer.Stop()
+		for open := true; open; {
+			q, ok := <-queries
+			if !ok {
+				return
+			}
+			batch := make([]*query, 1, o.batch)
+			batch[0] = q
+			timer.Reset(batchWait)
+		collect:
+			for len(batch) < o.batch {
+				select {
+				case q, ok := <-queries:
+					if !ok {
+						open = false
+						break collect
+					}
+					batch = append(batch, q)
+				case <-timer.C:
 					break collect
 				}
-				batch = append(batch, q)
-			case <-timer.C:
-				break collect
+			}
+			if !yield(batch) {
+				return
 			}
 		}
-		if err := k.resolve(ctx, lookups(batch)); err != nil {
-			stopProducing()
-			return err
+	}
+	type resolved struct {
+		batch []*query
+		err   error
+	}
+	resolve := func(batch []*query) resolved {
+		return resolved{batch, k.resolve(ctx, lookups(batch))}
+	}
+	var known, unknown int64
+	emit := func(r resolved) error {
+		if r.err != nil {
+			return r.err
 		}
-		for _, q := range batch {
+		for _, q := range r.batch {
 			if q.key != nil {
 				if q.known {
 					known++
@@ -122,10 +141,21 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 				progress.Add(1)
 			}
 			if err := write(p, w, o, q); err != nil {
-				stopProducing()
 				return err
 			}
 		}
+		return nil
+	}
+	if err := ordered.Map(ctx, lookupWorkers, batches, resolve, emit); err != nil {
+		stopProducing()
+		for range queries { // let the producer see it is stopped
+		}
+		<-produced
+		w.Flush()
+		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+			return cli.ErrInterrupted
+		}
+		return err
 	}
 	err = <-produced
 	if ferr := w.Flush(); err == nil {
