@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,9 @@ type Reader struct {
 	loc Location
 	db  *sql.DB
 	pg  bool
+
+	sourcesMu sync.Mutex
+	sources   map[string]sourceRef // source sha256 → what lookups report of it
 }
 
 // OpenReader opens the database at loc for reading.
@@ -378,13 +382,7 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 		JOIN sources src ON src.sha256 = l.source_sha256
 		WHERE s.` + by + ` IN (` + in.String() + `)`
 	if by == BySHA256 {
-		// samples_sources is keyed by the sample's sha256: the samples
-		// table, and half the pages a lookup reads, can be left out.
-		query = `SELECT l.sample_sha256, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-			l.source_sha256, ` + r.jsonArray("l.paths") + `, 0, src.repo, ` + r.jsonArray("src.ids") + `
-		FROM samples_sources l
-		JOIN sources src ON src.sha256 = l.source_sha256
-		WHERE l.sample_sha256 IN (` + in.String() + `)`
+		return r.lookupSHA256(ctx, in.String(), args, found)
 	}
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -419,4 +417,126 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
 	}
 	return rows.Err()
+}
+
+// lookupSHA256 looks samples up by sha256 in samples_sources alone, which
+// is keyed by it: the samples table, and half the pages a lookup reads,
+// are left out (the caller has the digests it looked up with), and the
+// few sources are read once and kept, rather than joined on every row.
+func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found map[string][]*SampleLinks) error {
+	rows, err := r.db.QueryContext(ctx, `SELECT sample_sha256, source_sha256, `+r.jsonArray("paths")+`
+		FROM samples_sources WHERE sample_sha256 IN (`+in+`)`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var batch []*SampleLinks
+	refs := map[string]sourceRef{} // this batch's sources
+	var unknownSources [][]byte
+	for rows.Next() {
+		var sample, source []byte
+		var paths sql.NullString
+		if err := rows.Scan(&sample, &source, &paths); err != nil {
+			return err
+		}
+		l := Link{Source: source}
+		if err := decodeArray(paths, &l.Paths); err != nil {
+			return fmt.Errorf("paths of sample %x in source %x: %w", sample, source, err)
+		}
+		cur := found[string(sample)]
+		if cur == nil {
+			cur = []*SampleLinks{{Sample: Sample{SHA256: sample, Size: -1}}}
+			found[string(sample)] = cur
+			batch = append(batch, cur[0])
+		}
+		cur[0].Links = append(cur[0].Links, l)
+		if _, ok := refs[string(source)]; !ok {
+			if ref, ok := r.cachedSource(source); ok {
+				refs[string(source)] = ref
+			} else {
+				unknownSources = append(unknownSources, source)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	if err := r.cacheSources(ctx, unknownSources, refs); err != nil {
+		return err
+	}
+	for _, s := range batch {
+		for i := range s.Links {
+			l := &s.Links[i]
+			src := refs[string(l.Source)]
+			l.Repo, l.IDs = src.repo, src.ids
+		}
+		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
+	}
+	return nil
+}
+
+// sourceRef is what a lookup reports of a source.
+type sourceRef struct {
+	repo string
+	ids  []string
+}
+
+// maxCachedSources bounds the sources a Reader keeps; past it the cache
+// starts over.
+const maxCachedSources = 1 << 20
+
+func (r *Reader) cachedSource(sha []byte) (sourceRef, bool) {
+	r.sourcesMu.Lock()
+	defer r.sourcesMu.Unlock()
+	ref, ok := r.sources[string(sha)]
+	return ref, ok
+}
+
+// cacheSources reads the named sources into refs and the cache.
+func (r *Reader) cacheSources(ctx context.Context, shas [][]byte, refs map[string]sourceRef) error {
+	slices.SortFunc(shas, bytes.Compare)
+	shas = slices.CompactFunc(shas, bytes.Equal)
+	for len(shas) > 0 {
+		batch := shas[:min(len(shas), MaxLookupBatch)]
+		shas = shas[len(batch):]
+		var in strings.Builder
+		args := make([]any, len(batch))
+		for i, k := range batch {
+			if i > 0 {
+				in.WriteByte(',')
+			}
+			in.WriteString("$" + strconv.Itoa(i+1))
+			args[i] = k
+		}
+		rows, err := r.db.QueryContext(ctx, `SELECT sha256, repo, `+r.jsonArray("ids")+` FROM sources WHERE sha256 IN (`+in.String()+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var sha []byte
+			var repo, ids sql.NullString
+			var ref sourceRef
+			if err := rows.Scan(&sha, &repo, &ids); err != nil {
+				rows.Close()
+				return err
+			}
+			ref.repo = repo.String
+			if err := decodeArray(ids, &ref.ids); err != nil {
+				rows.Close()
+				return fmt.Errorf("IDs of source %x: %w", sha, err)
+			}
+			refs[string(sha)] = ref
+			r.sourcesMu.Lock()
+			if r.sources == nil || len(r.sources) >= maxCachedSources {
+				r.sources = map[string]sourceRef{}
+			}
+			r.sources[string(sha)] = ref
+			r.sourcesMu.Unlock()
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
