@@ -112,13 +112,3 @@ func TestInterrupted(t *testing.T) {
 		}
 	}
 }
-
-func TestJoinPath(t *testing.T) {
-	for _, tc := range [][3]string{
-		{"d", "f", "d/f"}, {"d/", "f", "d/f"}, {"./d", "f", "./d/f"}, {"/", "etc", "/etc"}, {"d//", "f", "d//f"},
-	} {
-		if got := joinPath(tc[0], tc[1]); got != tc[2] {
-			t.Errorf("joinPath(%q, %q) = %q, want %q", tc[0], tc[1], got, tc[2])
-		}
-	}
-}

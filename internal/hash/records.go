@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/hashtree"
 	"github.com/hashr-dev/hashr/internal/ordered"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -130,13 +131,13 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 	}
 
 	missing := digest.Missing(f, opts.algos)
-	need := fullContent
+	need := hashtree.FullContent
 	switch {
 	case missing != 0:
 	case f.MIME == "":
-		need = headOnly
+		need = hashtree.HeadOnly
 	case f.Size == nil:
-		need = statOnly
+		need = hashtree.StatOnly
 	default:
 		// Nothing to compute: the file is not even opened.
 		if opts.delete && f.Local != "" {
@@ -154,12 +155,12 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 	}
 
 	start := time.Now()
-	sums, _, err := hashFile(f.Local, missing, need)
+	sums, _, err := hashtree.HashFile(f.Local, missing, need)
 	o.spent = time.Since(start)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if need == fullContent && f.Size != nil && *f.Size != sums.Size {
+	if need == hashtree.FullContent && f.Size != nil && *f.Size != sums.Size {
 		return fail("local file %q has %d bytes, the record says %d", f.Local, sums.Size, *f.Size)
 	}
 	sums.Fill(f)

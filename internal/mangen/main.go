@@ -17,10 +17,12 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/dedup"
+	"github.com/hashr-dev/hashr/internal/export"
 	"github.com/hashr-dev/hashr/internal/extract"
 	"github.com/hashr-dev/hashr/internal/fetch"
 	"github.com/hashr-dev/hashr/internal/hash"
 	"github.com/hashr-dev/hashr/internal/load"
+	"github.com/hashr-dev/hashr/internal/lookup"
 	"github.com/hashr-dev/hashr/internal/scan"
 )
 
@@ -32,6 +34,8 @@ var commands = map[string]func(*cli.Program) *cobra.Command{
 	"hashr-hash":    hash.NewCommand,
 	"hashr-dedup":   dedup.NewCommand,
 	"hashr-load":    load.NewCommand,
+	"hashr-export":  export.NewCommand,
+	"hashr-lookup":  lookup.NewCommand,
 }
 
 func main() {

@@ -1,4 +1,8 @@
-package hash
+// Package hashtree hashes files and trees on disk: the walk (name order,
+// symbolic links inside trees skipped) and the one-pass digests of each
+// regular file, with pooled hashers. hashr-hash and hashr-lookup both use
+// it, so a tree is walked and hashed the same way by both.
+package hashtree
 
 import (
 	"errors"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // hashers keeps idle Hashers for reuse, one pool per set of algorithms:
@@ -30,20 +35,20 @@ func putHasher(h *digest.Hasher) {
 	}
 }
 
-// what says how much of a file to read.
-type what int
+// Need says how much of a file to read.
+type Need int
 
 const (
-	statOnly    what = iota // size only: no reading
-	headOnly                // the MIME type: the first few KiB
-	fullContent             // digests: every byte
+	StatOnly    Need = iota // size only: no reading
+	HeadOnly                // the MIME type: the first few KiB
+	FullContent             // digests: every byte
 )
 
-// hashFile reads the regular file at path as far as need says and returns
-// its digests (for set, when need is fullContent), MIME type and size, and
+// HashFile reads the regular file at path as far as need says and returns
+// its digests (for set, when need is FullContent), MIME type and size, and
 // its file info. The size is the number of bytes read when the whole file
 // was read, else its size on disk.
-func hashFile(path string, set digest.Set, need what) (digest.Sums, fs.FileInfo, error) {
+func HashFile(path string, set digest.Set, need Need) (digest.Sums, fs.FileInfo, error) {
 	// O_NONBLOCK: a FIFO where a regular file was expected must not block
 	// the open; it is then refused as not a regular file.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -56,12 +61,12 @@ func hashFile(path string, set digest.Set, need what) (digest.Sums, fs.FileInfo,
 		return digest.Sums{}, nil, fmt.Errorf("reading %q: %w", path, cli.Cause(err))
 	}
 	if !info.Mode().IsRegular() {
-		return digest.Sums{}, nil, fmt.Errorf("%q is not a regular file but %s", path, kindOf(info.Mode()))
+		return digest.Sums{}, nil, fmt.Errorf("%q is not a regular file but %s", path, KindOf(info.Mode()))
 	}
 	switch need {
-	case statOnly:
+	case StatOnly:
 		return digest.Sums{Size: info.Size()}, info, nil
-	case headOnly:
+	case HeadOnly:
 		var head [digest.MIMEHeadSize]byte
 		n, err := io.ReadFull(f, head[:])
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -77,8 +82,22 @@ func hashFile(path string, set digest.Set, need what) (digest.Sums, fs.FileInfo,
 	return h.Sum(), info, nil
 }
 
-// kindOf names the type of a file that is not a regular one.
-func kindOf(m fs.FileMode) string {
+// FileRecord hashes the file at path with set and returns its file record:
+// path (with path_raw for names that are not UTF-8), size, mode, mtime,
+// the digests and mime.
+func FileRecord(path string, set digest.Set) (*records.File, error) {
+	sums, info, err := HashFile(path, set, FullContent)
+	if err != nil {
+		return nil, err
+	}
+	f := &records.File{Mode: records.Mode(info.Mode()), Mtime: records.Time(info.ModTime())}
+	f.Path, f.PathRaw = records.PathFields(path)
+	sums.Fill(f)
+	return f, nil
+}
+
+// KindOf names the type of a file that is not a regular one.
+func KindOf(m fs.FileMode) string {
 	switch t := m.Type(); {
 	case t&fs.ModeDir != 0:
 		return "a directory"

@@ -1,0 +1,11 @@
+// Command hashr-lookup says of each file or hash whether the hash set knows
+// it, and where from; see internal/lookup.
+package main
+
+import (
+	"os"
+
+	"github.com/hashr-dev/hashr/internal/lookup"
+)
+
+func main() { os.Exit(lookup.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

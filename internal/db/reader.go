@@ -1,0 +1,542 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Reader reads a database in hashr's native schema, for hashr-export and
+// hashr-lookup. It never writes: a SQLite file is opened read-only, and a
+// database without hashr's tables is refused rather than created.
+//
+// Both databases are read through database/sql with the same statements:
+// digests are bytes in both; arrays (source IDs, paths) are read as JSON
+// text, which SQLite stores and PostgreSQL makes with array_to_json.
+type Reader struct {
+	loc Location
+	db  *sql.DB
+	pg  bool
+
+	sourcesMu sync.Mutex
+	sources   map[string]sourceRef // source sha256 → what lookups report of it
+}
+
+// OpenReader opens the database at loc for reading.
+func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
+	r := &Reader{loc: loc}
+	switch loc.Driver {
+	case SQLite:
+		if _, err := os.Stat(loc.Target); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("opening %s: no such file (hashr-load creates it)", loc)
+		}
+		// A large page cache and memory-mapped reads: lookups touch
+		// pages all over the file, and each read(2) of a page cost more
+		// than finding the key in it.
+		sqldb, err := sql.Open("sqlite", sqliteDSN(loc.Target, true))
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", loc, err)
+		}
+		r.db = sqldb
+	case Postgres:
+		cfg, err := pgx.ParseConfig(loc.Target)
+		if err != nil {
+			return nil, fmt.Errorf("database URL %s: %w", loc, err)
+		}
+		if cfg.ConnectTimeout == 0 {
+			cfg.ConnectTimeout = 15 * time.Second
+		}
+		r.db, r.pg = stdlib.OpenDB(*cfg), true
+	default:
+		return nil, fmt.Errorf("unknown database driver %q", loc.Driver)
+	}
+	// A few connections: hashr-lookup sends several batches at once.
+	r.db.SetMaxOpenConns(4)
+	if err := r.checkSchema(ctx); err != nil {
+		r.db.Close()
+		return nil, fmt.Errorf("reading %s: %w", loc, err)
+	}
+	return r, nil
+}
+
+// Close closes the connection.
+func (r *Reader) Close() error { return r.db.Close() }
+
+// Location is where the reader reads.
+func (r *Reader) Location() Location { return r.loc }
+
+func (r *Reader) checkSchema(ctx context.Context) error {
+	tables := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if r.pg {
+		tables = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	}
+	rows, err := r.db.QueryContext(ctx, tables)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		have[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	switch {
+	case have["hashr_schema_migrations"]:
+	case have["samples"]:
+		return errors.New("the database holds HashR's own tables (hashr-load --schema hashr), which keep no md5 or sha1: export and look up from a database in hashr's native schema")
+	default:
+		return errors.New("the database holds no hashr tables: load it with hashr-load first")
+	}
+	var version int
+	if err := r.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM hashr_schema_migrations`).Scan(&version); err != nil {
+		return err
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("the database's schema is version %d, newer than this hashr's (%d): use a newer hashr", version, SchemaVersion)
+	}
+	return nil
+}
+
+// Filter selects the sources whose samples are read; the zero Filter
+// selects all.
+type Filter struct {
+	Repo   string    // sources of this repository (their repo field)
+	Source []byte    // this one source, by SHA-256
+	Since  time.Time // sources whose job was first loaded at or after this time
+}
+
+// selectsAll says whether f is the zero Filter.
+func (f Filter) selectsAll() bool { return f.Repo == "" && f.Source == nil && f.Since.IsZero() }
+
+// where returns the SQL condition on the source column col (a source
+// SHA-256) and on the sources row aliased src, with its arguments numbered
+// from $1.
+func (f Filter) where(col string, args *[]any) string {
+	var conds []string
+	arg := func(v any) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args))
+	}
+	if f.Repo != "" {
+		conds = append(conds, "src.repo = "+arg(f.Repo))
+	}
+	if f.Source != nil {
+		conds = append(conds, col+" = "+arg(f.Source))
+	}
+	if !f.Since.IsZero() {
+		// SQLite keeps imported_at as RFC 3339 text in UTC, which sorts as
+		// time does; PostgreSQL as timestamptz, which reads that text.
+		conds = append(conds, col+" IN (SELECT sha256 FROM jobs WHERE imported_at >= "+arg(f.Since.UTC().Format(time.RFC3339))+")")
+	}
+	if len(conds) == 0 {
+		return "true"
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// Sample is one row of samples: digests as bytes (nil when absent).
+type Sample struct {
+	SHA256, MD5, SHA1, SHA512, CRC32, BLAKE3 []byte
+	SSDEEP, TLSH, MIME                       string
+	Size                                     int64 // -1 when unknown
+}
+
+// Link is a sample's presence in one source: the source, and the sample's
+// paths in it.
+type Link struct {
+	Source []byte   // the source's SHA-256
+	Code   int64    // the source's package code (SourceInfo.Code), when asked for
+	Repo   string   // the source's repository
+	IDs    []string // the source's IDs
+	Paths  []string // sorted, distinct
+}
+
+// SampleLinks is a sample with every link of it that the filter selects.
+type SampleLinks struct {
+	Sample
+	Links []Link
+}
+
+// SourceInfo is one row of sources.
+type SourceInfo struct {
+	SHA256      []byte
+	IDs         []string
+	Repo        string
+	RepoPath    string
+	URI         string
+	Format      string
+	Size        int64 // -1 when unknown
+	Description string
+	// Code numbers the sources of the database 1, 2, … in SHA-256 order:
+	// the package and product codes of the NSRL formats.
+	Code int64
+}
+
+// jsonArray is the SQL expression that reads an array column as JSON text.
+func (r *Reader) jsonArray(col string) string {
+	if r.pg {
+		return "array_to_json(" + col + ")::text"
+	}
+	return col
+}
+
+// codes is a table of every source's package code.
+const codes = `(SELECT sha256, row_number() OVER (ORDER BY sha256) AS code FROM sources)`
+
+// CountSamples counts the distinct samples the filter selects.
+func (r *Reader) CountSamples(ctx context.Context, f Filter) (int64, error) {
+	var args []any
+	query := `SELECT count(*) FROM samples`
+	if !f.selectsAll() {
+		query = `SELECT count(DISTINCT l.sample_sha256) FROM samples_sources l JOIN sources src ON src.sha256 = l.source_sha256 WHERE ` +
+			f.where("l.source_sha256", &args)
+	}
+	var n int64
+	if err := r.db.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting the samples of %s: %w", r.loc, err)
+	}
+	return n, nil
+}
+
+// Samples calls each with every sample the filter selects, in SHA-256
+// order, with its links in source order. Rows are streamed: memory holds
+// one sample's links at a time. withCodes fills Link.Code.
+func (r *Reader) Samples(ctx context.Context, f Filter, withCodes bool, each func(*SampleLinks) error) error {
+	var args []any
+	codeCol, codeJoin := "0", ""
+	if withCodes {
+		codeCol, codeJoin = "c.code", " JOIN "+codes+" c ON c.sha256 = l.source_sha256"
+	}
+	query := `SELECT l.sample_sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
+			l.source_sha256, ` + r.jsonArray("l.paths") + `, ` + codeCol + `, src.repo, ` + r.jsonArray("src.ids") + `
+		FROM samples_sources l
+		JOIN samples s ON s.sha256 = l.sample_sha256
+		JOIN sources src ON src.sha256 = l.source_sha256` + codeJoin + `
+		WHERE ` + f.where("l.source_sha256", &args) + `
+		ORDER BY l.sample_sha256, l.source_sha256`
+	rows, err := r.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("reading the samples of %s: %w", r.loc, err)
+	}
+	defer rows.Close()
+	var cur *SampleLinks
+	for rows.Next() {
+		var s Sample
+		var l Link
+		if err := r.scanLink(rows, &s, &l); err != nil {
+			return fmt.Errorf("reading the samples of %s: %w", r.loc, err)
+		}
+		if cur != nil && string(cur.SHA256) != string(s.SHA256) {
+			if err := each(cur); err != nil {
+				return err
+			}
+			cur = nil
+		}
+		if cur == nil {
+			cur = &SampleLinks{Sample: s}
+		}
+		cur.Links = append(cur.Links, l)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the samples of %s: %w", r.loc, err)
+	}
+	if cur != nil {
+		return each(cur)
+	}
+	return nil
+}
+
+func (r *Reader) scanLink(rows *sql.Rows, s *Sample, l *Link) error {
+	var ssdeep, tlsh, mime, repo, paths, ids sql.NullString
+	var size, code sql.NullInt64
+	if err := rows.Scan(&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
+		&l.Source, &paths, &code, &repo, &ids); err != nil {
+		return err
+	}
+	s.SSDEEP, s.TLSH, s.MIME, l.Repo = ssdeep.String, tlsh.String, mime.String, repo.String
+	s.Size = -1
+	if size.Valid {
+		s.Size = size.Int64
+	}
+	l.Code = code.Int64
+	if err := decodeArray(paths, &l.Paths); err != nil {
+		return fmt.Errorf("paths of sample %x in source %x: %w", s.SHA256, l.Source, err)
+	}
+	if err := decodeArray(ids, &l.IDs); err != nil {
+		return fmt.Errorf("IDs of source %x: %w", l.Source, err)
+	}
+	return nil
+}
+
+func decodeArray(s sql.NullString, into *[]string) error {
+	if !s.Valid || s.String == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(s.String), into)
+}
+
+// Sources calls each with every source the filter selects, in SHA-256
+// order.
+func (r *Reader) Sources(ctx context.Context, f Filter, each func(*SourceInfo) error) error {
+	var args []any
+	query := `SELECT src.sha256, ` + r.jsonArray("src.ids") + `, src.repo, src.repo_path, src.uri, src.format, src.size,
+			src.description, c.code
+		FROM sources src JOIN ` + codes + ` c ON c.sha256 = src.sha256
+		WHERE ` + f.where("src.sha256", &args) + `
+		ORDER BY src.sha256`
+	rows, err := r.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("reading the sources of %s: %w", r.loc, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s SourceInfo
+		var ids, repo, repoPath, uri, format, desc sql.NullString
+		var size sql.NullInt64
+		if err := rows.Scan(&s.SHA256, &ids, &repo, &repoPath, &uri, &format, &size, &desc, &s.Code); err != nil {
+			return fmt.Errorf("reading the sources of %s: %w", r.loc, err)
+		}
+		s.Repo, s.RepoPath, s.URI, s.Format, s.Description = repo.String, repoPath.String, uri.String, format.String, desc.String
+		s.Size = -1
+		if size.Valid {
+			s.Size = size.Int64
+		}
+		if err := decodeArray(ids, &s.IDs); err != nil {
+			return fmt.Errorf("reading the sources of %s: IDs of %x: %w", r.loc, s.SHA256, err)
+		}
+		if err := each(&s); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the sources of %s: %w", r.loc, err)
+	}
+	return nil
+}
+
+// Digest columns a lookup can search: each is indexed.
+const (
+	BySHA256 = "sha256"
+	BySHA1   = "sha1"
+	ByMD5    = "md5"
+)
+
+// MaxLookupBatch is the most keys one Lookup call sends: SQLite and
+// PostgreSQL both take this many parameters in one statement.
+const MaxLookupBatch = 2000
+
+// Lookup finds the samples whose digest column by (BySHA256, BySHA1 or
+// ByMD5) is one of keys, with all their links, in one query per
+// MaxLookupBatch keys. Looked up by sha256, a sample holds only its
+// SHA256: the caller has the digests it looked up with. A key found
+// in no sample is absent from the result; a key that several samples
+// share (an md5 collision) maps to each of them.
+func (r *Reader) Lookup(ctx context.Context, by string, keys [][]byte) (map[string][]*SampleLinks, error) {
+	if by != BySHA256 && by != BySHA1 && by != ByMD5 {
+		return nil, fmt.Errorf("looking up by %q: want sha256, sha1 or md5", by)
+	}
+	found := map[string][]*SampleLinks{}
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), MaxLookupBatch)]
+		keys = keys[len(batch):]
+		if err := r.lookup(ctx, by, batch, found); err != nil {
+			return nil, fmt.Errorf("looking up %d digests in %s: %w", len(batch), r.loc, err)
+		}
+	}
+	return found, nil
+}
+
+func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map[string][]*SampleLinks) error {
+	var in strings.Builder
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		in.WriteString("$" + strconv.Itoa(i+1))
+		args[i] = k
+	}
+	query := `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
+			l.source_sha256, ` + r.jsonArray("l.paths") + `, 0, src.repo, ` + r.jsonArray("src.ids") + `
+		FROM samples s
+		JOIN samples_sources l ON l.sample_sha256 = s.sha256
+		JOIN sources src ON src.sha256 = l.source_sha256
+		WHERE s.` + by + ` IN (` + in.String() + `)`
+	if by == BySHA256 {
+		return r.lookupSHA256(ctx, in.String(), args, found)
+	}
+	rows, err := r.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	// Rows come in no particular order (sorting them cost the database
+	// more than grouping them here); links are sorted by source after.
+	samples := map[string]*SampleLinks{}
+	for rows.Next() {
+		var s Sample
+		var l Link
+		if err := r.scanLink(rows, &s, &l); err != nil {
+			return err
+		}
+		cur := samples[string(s.SHA256)]
+		if cur == nil {
+			cur = &SampleLinks{Sample: s}
+			samples[string(s.SHA256)] = cur
+			key := s.SHA256
+			switch by {
+			case BySHA1:
+				key = s.SHA1
+			case ByMD5:
+				key = s.MD5
+			}
+			found[string(key)] = append(found[string(key)], cur)
+		}
+		cur.Links = append(cur.Links, l)
+	}
+	for _, s := range samples {
+		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
+	}
+	return rows.Err()
+}
+
+// lookupSHA256 looks samples up by sha256 in samples_sources alone, which
+// is keyed by it: the samples table, and half the pages a lookup reads,
+// are left out (the caller has the digests it looked up with), and the
+// few sources are read once and kept, rather than joined on every row.
+func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found map[string][]*SampleLinks) error {
+	rows, err := r.db.QueryContext(ctx, `SELECT sample_sha256, source_sha256, `+r.jsonArray("paths")+`
+		FROM samples_sources WHERE sample_sha256 IN (`+in+`)`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var batch []*SampleLinks
+	refs := map[string]sourceRef{} // this batch's sources
+	var unknownSources [][]byte
+	for rows.Next() {
+		var sample, source []byte
+		var paths sql.NullString
+		if err := rows.Scan(&sample, &source, &paths); err != nil {
+			return err
+		}
+		l := Link{Source: source}
+		if err := decodeArray(paths, &l.Paths); err != nil {
+			return fmt.Errorf("paths of sample %x in source %x: %w", sample, source, err)
+		}
+		cur := found[string(sample)]
+		if cur == nil {
+			cur = []*SampleLinks{{Sample: Sample{SHA256: sample, Size: -1}}}
+			found[string(sample)] = cur
+			batch = append(batch, cur[0])
+		}
+		cur[0].Links = append(cur[0].Links, l)
+		if _, ok := refs[string(source)]; !ok {
+			if ref, ok := r.cachedSource(source); ok {
+				refs[string(source)] = ref
+			} else {
+				unknownSources = append(unknownSources, source)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	if err := r.cacheSources(ctx, unknownSources, refs); err != nil {
+		return err
+	}
+	for _, s := range batch {
+		for i := range s.Links {
+			l := &s.Links[i]
+			src := refs[string(l.Source)]
+			l.Repo, l.IDs = src.repo, src.ids
+		}
+		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
+	}
+	return nil
+}
+
+// sourceRef is what a lookup reports of a source.
+type sourceRef struct {
+	repo string
+	ids  []string
+}
+
+// maxCachedSources bounds the sources a Reader keeps; past it the cache
+// starts over.
+const maxCachedSources = 1 << 20
+
+func (r *Reader) cachedSource(sha []byte) (sourceRef, bool) {
+	r.sourcesMu.Lock()
+	defer r.sourcesMu.Unlock()
+	ref, ok := r.sources[string(sha)]
+	return ref, ok
+}
+
+// cacheSources reads the named sources into refs and the cache.
+func (r *Reader) cacheSources(ctx context.Context, shas [][]byte, refs map[string]sourceRef) error {
+	slices.SortFunc(shas, bytes.Compare)
+	shas = slices.CompactFunc(shas, bytes.Equal)
+	for len(shas) > 0 {
+		batch := shas[:min(len(shas), MaxLookupBatch)]
+		shas = shas[len(batch):]
+		var in strings.Builder
+		args := make([]any, len(batch))
+		for i, k := range batch {
+			if i > 0 {
+				in.WriteByte(',')
+			}
+			in.WriteString("$" + strconv.Itoa(i+1))
+			args[i] = k
+		}
+		rows, err := r.db.QueryContext(ctx, `SELECT sha256, repo, `+r.jsonArray("ids")+` FROM sources WHERE sha256 IN (`+in.String()+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var sha []byte
+			var repo, ids sql.NullString
+			var ref sourceRef
+			if err := rows.Scan(&sha, &repo, &ids); err != nil {
+				rows.Close()
+				return err
+			}
+			ref.repo = repo.String
+			if err := decodeArray(ids, &ref.ids); err != nil {
+				rows.Close()
+				return fmt.Errorf("IDs of source %x: %w", sha, err)
+			}
+			refs[string(sha)] = ref
+			r.sourcesMu.Lock()
+			if r.sources == nil || len(r.sources) >= maxCachedSources {
+				r.sources = map[string]sourceRef{}
+			}
+			r.sources[string(sha)] = ref
+			r.sourcesMu.Unlock()
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+// Package export is hashr-export: it streams the hash set in a database
+// (the native schema hashr-load writes) in the formats forensic tools read:
+// an NSRL RDSv3-style SQLite database, NSRL RDS 2.x NSRLFile.txt, hashdeep,
+// md5sum/sha1sum/sha256sum, X-Ways, CSV, NDJSON file records and a Bloom
+// filter.
+package export
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/db"
+)
+
+// Main runs hashr-export with the given arguments and streams, and returns
+// its exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	p := cli.New("hashr-export", stdin, stdout, stderr)
+	return p.Execute(NewCommand(p), args)
+}
+
+// Formats, in the order --help lists them.
+var formats = []string{"nsrl-rds", "nsrl-2", "hashdeep", "md5sum", "sha1sum", "sha256sum", "xways", "csv", "ndjson", "bloom"}
+
+// options are hashr-export's flags.
+type options struct {
+	dbURL  string
+	format string
+	repo   string
+	source string
+	since  string
+	output string
+	algo   string
+	fpRate float64
+	prefix string
+
+	// Parsed from the above by validate.
+	loc    db.Location
+	filter db.Filter
+}
+
+const long = `
+hashr-export reads the hash set in a database loaded by hashr-load
+(sqlite:PATH or postgres://…, hashr's native schema) and writes it in the
+format a forensic tool reads, to stdout or to -o FILE. It streams: memory
+stays the same whatever the size of the set (the Bloom filter excepted,
+whose bits are held in memory: about 1.8 bytes a hash at a 0.1% rate).
+With -o, the file appears only when it is complete; a failed or
+interrupted run leaves none.
+
+--repo, --source and --since select the sources whose files are exported
+(by repository name, by the source's SHA-256, by the time their job was
+first loaded); a sample is exported with the paths it has in the selected
+sources. Without them, the whole set is exported.
+
+Formats (--format):
+
+  nsrl-rds   an NSRL RDSv3-style SQLite database: views FILE (sha256, sha1,
+             md5, crc32, file_name, file_size, package_id), PKG (package_id,
+             name, version, operating_system_id, manufacturer_id, language,
+             application_type), OS and MFG over tables METADATA (one row per
+             file path), PACKAGE_OBJECT, OPERATING_SYSTEM, MANUFACTURER and
+             VERSION. Sources become packages (name and version from a
+             Debian or RPM file name), repositories become operating systems
+             and manufacturers. Digests are uppercase hex, as NSRL's, and
+             compare case-insensitively. Needs -o or writes the file to
+             stdout when it is complete.
+  nsrl-2     NSRL RDS 2.x NSRLFile.txt: "SHA-1","MD5","CRC32","FileName",
+             "FileSize","ProductCode","OpSystemCode","SpecialCode", one line
+             per file name per source; ProductCode numbers the sources (as
+             nsrl-rds's package_id), OpSystemCode is the repository.
+  hashdeep   hashdeep's own format (size,md5,sha256,filename), for
+             hashdeep -k: audits (-a) and matching (-m, -x).
+  md5sum, sha1sum, sha256sum
+             "HASH  PATH" lines, for md5sum -c and friends, and for The
+             Sleuth Kit's hfind -i md5sum (or sha1sum).
+  xways      X-Ways hash set: a line naming the hash type (MD5, SHA-1 or
+             SHA-256, --algo), then one distinct hash a line.
+  csv        sha256,sha1,md5,size,mime,source,repo,source_id,path, one row
+             per path per source.
+  ndjson     file records again, one per path per source, for any other
+             tool (jq, hashr-dedup seed, …).
+  bloom      a Bloom filter of the sha256 (or --algo sha1) set at the
+             false-positive rate --fp-rate, for hashr-lookup --bloom; its
+             file format is described in the README.
+
+--prefix is put before every path in the formats that carry one
+(md5sum and friends, hashdeep, csv, ndjson), e.g. the directory a tree
+was unpacked into, so that "md5sum -c" or a hashdeep audit finds the
+files. Paths are those of the files inside their sources; a path with a
+newline or backslash is escaped in md5sum format as md5sum does.`
+
+const example = `  # An NSRL-style database of everything, for tools that read RDSv3:
+  hashr-export --db sqlite:hashr.db --format nsrl-rds -o hashr-rds.db
+  sqlite3 hashr-rds.db "SELECT p.name, f.file_name FROM FILE f JOIN PKG p USING (package_id) WHERE f.sha256 = '…'"
+
+  # md5sum list of the Debian packages, indexed for The Sleuth Kit:
+  hashr-export --db sqlite:hashr.db --format md5sum --repo deb -o deb.md5 && hfind -i md5sum deb.md5
+
+  # Audit an unpacked package against what the database says it holds:
+  hashr-export --db sqlite:hashr.db --format hashdeep --source SHA256 --prefix ./ -o pkg.hashdeep
+  (cd unpacked && hashdeep -a -k ../pkg.hashdeep -r .)
+
+  # What was loaded this week, as an X-Ways SHA-1 hash set:
+  hashr-export --db postgres://hashr@db/hashr --format xways --algo sha1 --since 2026-11-24 > week.txt
+
+  # A Bloom filter at 1 in 10,000 false positives:
+  hashr-export --format bloom --fp-rate 0.0001 -o known.bloom`
+
+// NewCommand builds hashr-export's command; its work is done by run.
+func NewCommand(p *cli.Program) *cobra.Command {
+	var o options
+	cmd := p.Command("hashr-export --format FORMAT [flags]",
+		"Write the hash set in the formats forensic tools read", long, example,
+		func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("hashr-export takes no arguments (got %q): name the output with -o", args[0])
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return run(ctx, p, &o)
+		})
+	f := cmd.Flags()
+	f.StringVar(&o.dbURL, "db", "sqlite:hashr.db", "database: sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+	f.StringVar(&o.format, "format", "", "output format: "+strings.Join(formats, ", "))
+	f.StringVar(&o.repo, "repo", "", "export only the sources of this repository")
+	f.StringVar(&o.source, "source", "", "export only this source, by its SHA-256")
+	f.StringVar(&o.since, "since", "", "export only the sources first loaded at or after this time (RFC 3339, or YYYY-MM-DD in UTC)")
+	f.StringVarP(&o.output, "output", "o", "", "write to this file (created whole or not at all) instead of stdout")
+	f.StringVar(&o.algo, "algo", "", "digest of the xways (md5, sha1, sha256; default md5) and bloom (sha256, sha1; default sha256) formats")
+	f.Float64Var(&o.fpRate, "fp-rate", 0.001, "false-positive rate of the bloom format")
+	f.StringVar(&o.prefix, "prefix", "", "put this before every path (md5sum, sha1sum, sha256sum, hashdeep, csv, ndjson)")
+	return cmd
+}
+
+func (o *options) validate() error {
+	var err error
+	if o.loc, err = db.ParseLocation(o.dbURL); err != nil {
+		return cli.Usagef("--db: %v", err)
+	}
+	switch {
+	case o.format == "":
+		return cli.Usagef("--format is required: one of %s", strings.Join(formats, ", "))
+	case !slices.Contains(formats, o.format):
+		return cli.Usagef("--format %q: want one of %s", o.format, strings.Join(formats, ", "))
+	}
+	o.filter.Repo = o.repo
+	if o.source != "" {
+		b, err := hex.DecodeString(o.source)
+		if err != nil || len(b) != 32 {
+			return cli.Usagef("--source %q: want a source's SHA-256, 64 hex digits", o.source)
+		}
+		o.filter.Source = b
+	}
+	if o.since != "" {
+		if o.filter.Since, err = parseTime(o.since); err != nil {
+			return cli.Usagef("--since: %v", err)
+		}
+	}
+	switch o.format {
+	case "xways":
+		if o.algo == "" {
+			o.algo = "md5"
+		}
+		if !slices.Contains([]string{"md5", "sha1", "sha256"}, o.algo) {
+			return cli.Usagef("--algo %q: the xways format takes md5, sha1 or sha256", o.algo)
+		}
+	case "bloom":
+		if o.algo == "" {
+			o.algo = "sha256"
+		}
+		if o.algo != "sha256" && o.algo != "sha1" {
+			return cli.Usagef("--algo %q: the bloom format takes sha256 or sha1", o.algo)
+		}
+		if !(o.fpRate > 0 && o.fpRate < 1) {
+			return cli.Usagef("--fp-rate %g: want a rate between 0 and 1, e.g. 0.001", o.fpRate)
+		}
+	default:
+		if o.algo != "" {
+			return cli.Usagef("--algo applies to the xways and bloom formats, not %s", o.format)
+		}
+	}
+	if o.prefix != "" && !slices.Contains([]string{"md5sum", "sha1sum", "sha256sum", "hashdeep", "csv", "ndjson"}, o.format) {
+		return cli.Usagef("--prefix applies to formats with paths (md5sum, sha1sum, sha256sum, hashdeep, csv, ndjson), not %s", o.format)
+	}
+	return nil
+}
+
+// parseTime reads an RFC 3339 time or a YYYY-MM-DD date (midnight UTC).
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: want RFC 3339 (2026-11-24T08:00:00Z) or a date (2026-11-24)", s)
+}

@@ -1,0 +1,179 @@
+package lookup
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/hashtree"
+	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// hashPaths hashes the files under the PATH arguments with o.workers
+// goroutines and sends them, in walk order, to be looked up.
+func hashPaths(ctx context.Context, p *cli.Program, o *options, send func(*query) error) error {
+	work := func(f hashtree.Found) *query {
+		if f.Err != nil {
+			return &query{failure: hashtree.PathError("lookup", f.Path, f.Err)}
+		}
+		rec, err := hashtree.FileRecord(f.Path, o.algos)
+		if err != nil {
+			return &query{failure: hashtree.PathError("lookup", f.Path, err)}
+		}
+		return fileQuery(rec, f.Path, o)
+	}
+	return ordered.Map(ctx, o.workers, hashtree.Walk(p, o.paths), work, send)
+}
+
+// fileQuery is the lookup of a file record by the first digest of
+// o.lookBy it has.
+func fileQuery(f *records.File, where string, o *options) *query {
+	q := &query{file: f, where: where}
+	for _, by := range o.lookBy {
+		var h string
+		switch by {
+		case "sha256":
+			h = f.SHA256
+		case "sha1":
+			h = f.SHA1
+		case "md5":
+			h = f.MD5
+		}
+		if h == "" {
+			continue
+		}
+		key, err := hex.DecodeString(h)
+		if err != nil || len(key) != digestSize[by] {
+			return &query{failure: &records.Error{Stage: "lookup", Source: f.Source, Path: f.Path,
+				Message: fmt.Sprintf("%s: file record's %s %q is not %d hex digits", where, by, h, 2*digestSize[by])}}
+		}
+		q.by, q.key = by, key
+		return q
+	}
+	return &query{failure: &records.Error{Stage: "lookup", Source: f.Source, Path: f.Path,
+		Message: fmt.Sprintf("%s: file record has no %s to look up (hashr-hash computes it)", where, strings.Join(o.lookBy, ", "))}}
+}
+
+var digestSize = map[string]int{"sha256": 32, "sha1": 20, "md5": 16}
+
+// readStdin reads file records or, when the input does not start with a
+// JSON object, lines of bare hashes.
+func readStdin(ctx context.Context, p *cli.Program, o *options, send func(*query) error) error {
+	in := bufio.NewReaderSize(p.Stdin, 256<<10)
+	for {
+		b, err := in.ReadByte()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading stdin: %w", err)
+		}
+		if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+			in.UnreadByte()
+			if b == '{' {
+				return readRecords(ctx, p, o, in, send)
+			}
+			return readHashes(ctx, p, o, in, send)
+		}
+	}
+}
+
+func readRecords(ctx context.Context, p *cli.Program, o *options, in io.Reader, send func(*query) error) error {
+	r := records.NewReader(in, "stdin")
+	for ctx.Err() == nil {
+		raw, err := r.Next()
+		var lineErr *records.LineError
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.As(err, &lineErr):
+			p.Failf("%v", err)
+			continue
+		case err != nil:
+			return fmt.Errorf("reading stdin: %w", err)
+		}
+		q := &query{pass: raw}
+		if raw.Type == records.TypeFile {
+			rec, err := raw.Decode()
+			if err != nil {
+				p.Failf("%v", err)
+				continue
+			}
+			q = fileQuery(rec.(*records.File), raw.Where, o)
+		}
+		if err := send(q); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// hashTitles are the first lines of hash lists that name the hash type
+// (X-Ways' and hashr-export's xways format): skipped.
+var hashTitles = map[string]bool{"MD5": true, "SHA-1": true, "SHA1": true, "SHA-256": true, "SHA256": true}
+
+func readHashes(ctx context.Context, p *cli.Program, o *options, in *bufio.Reader, send func(*query) error) error {
+	for n := 1; ctx.Err() == nil; n++ {
+		line, err := in.ReadString('\n')
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("reading stdin: %w", err)
+		}
+		if q := hashLine(strings.TrimRight(line, "\r\n"), fmt.Sprintf("stdin:%d", n), o); q != nil {
+			if err := send(q); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// hashLine reads "HASH", or "HASH  NAME" as md5sum and sha256sum print it
+// (with "*NAME" for binary mode, and a leading backslash when the name is
+// escaped). Blank lines, # comments and a title line give nil.
+func hashLine(line, where string, o *options) *query {
+	trimmed := strings.TrimSpace(line)
+	if trimmed == "" || strings.HasPrefix(trimmed, "#") || hashTitles[strings.ToUpper(trimmed)] {
+		return nil
+	}
+	escaped := strings.HasPrefix(line, `\`)
+	if escaped {
+		line = line[1:]
+	}
+	h, name, _ := strings.Cut(strings.TrimLeft(line, " \t"), " ")
+	h, _, _ = strings.Cut(h, "\t")
+	name = strings.TrimPrefix(strings.TrimLeft(name, " "), "*")
+	if escaped {
+		name = strings.NewReplacer(`\\`, `\`, `\n`, "\n", `\r`, "\r").Replace(name)
+	}
+	by := map[int]string{64: "sha256", 40: "sha1", 32: "md5"}[len(h)]
+	key, err := hex.DecodeString(h)
+	if by == "" || err != nil {
+		return &query{failure: &records.Error{Stage: "lookup", Message: fmt.Sprintf("%s: %q is not an md5, sha1 or sha256 in hex", where, h)}}
+	}
+	wanted := false
+	for _, b := range o.lookBy {
+		wanted = wanted || b == by
+	}
+	if !wanted {
+		return &query{failure: &records.Error{Stage: "lookup", Message: fmt.Sprintf("%s: a %s, but the Bloom filter holds %s digests", where, by, o.lookBy[0])}}
+	}
+	hr := &hashRecord{Type: "hash", Path: name}
+	switch by {
+	case "sha256":
+		hr.SHA256 = strings.ToLower(h)
+	case "sha1":
+		hr.SHA1 = strings.ToLower(h)
+	case "md5":
+		hr.MD5 = strings.ToLower(h)
+	}
+	return &query{hash: hr, by: by, key: key, where: where}
+}

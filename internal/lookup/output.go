@@ -1,0 +1,93 @@
+package lookup
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// hashRecord is the output for a bare hash read from stdin.
+type hashRecord struct {
+	Type    string   `json:"type"` // "hash"
+	MD5     string   `json:"md5,omitempty"`
+	SHA1    string   `json:"sha1,omitempty"`
+	SHA256  string   `json:"sha256,omitempty"`
+	Path    string   `json:"path,omitempty"`
+	Known   bool     `json:"known"`
+	Sources []string `json:"sources,omitempty"`
+	IDs     []string `json:"ids,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
+}
+
+// answer is where a known sample was found: its sources' SHA-256s, their
+// IDs and the sample's paths in them, each sorted and distinct.
+type answer struct {
+	sources, ids, paths []string
+}
+
+func answerOf(q *query) answer {
+	var a answer
+	for _, s := range q.matches {
+		for _, l := range s.Links {
+			a.sources = append(a.sources, hex.EncodeToString(l.Source))
+			a.ids = append(a.ids, l.IDs...)
+			a.paths = append(a.paths, l.Paths...)
+		}
+	}
+	for _, list := range []*[]string{&a.sources, &a.ids, &a.paths} {
+		slices.Sort(*list)
+		*list = slices.Compact(*list)
+	}
+	return a
+}
+
+// answerFields are the fields a lookup adds to a file record; an input
+// record's own are replaced.
+var answerFields = []string{"known", "sources", "ids", "paths"}
+
+func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
+	switch {
+	case q.failure != nil:
+		p.Failf("%s", q.failure.Message)
+		return w.Write(q.failure)
+	case q.pass != nil:
+		return w.WriteRaw(q.pass)
+	}
+	if (o.only == "known" && !q.known) || (o.only == "unknown" && q.known) {
+		return nil
+	}
+	a := answerOf(q)
+	if q.hash != nil {
+		h := q.hash
+		h.Known, h.Sources, h.IDs, h.Paths = q.known, a.sources, a.ids, a.paths
+		line, err := marshal(h)
+		if err != nil {
+			return err
+		}
+		return w.WriteRaw(&records.Raw{Type: "hash", Line: line})
+	}
+	f := q.file
+	if f.Extra == nil {
+		f.Extra = records.Extra{}
+	}
+	for _, name := range answerFields {
+		delete(f.Extra, name)
+	}
+	f.Extra["known"], _ = marshal(q.known)
+	if q.known {
+		f.Extra["sources"], _ = marshal(a.sources)
+		f.Extra["ids"], _ = marshal(a.ids)
+		f.Extra["paths"], _ = marshal(a.paths)
+	}
+	return w.Write(f)
+}
+
+func marshal(v any) (json.RawMessage, error) {
+	if s, ok := v.([]string); ok && s == nil {
+		v = []string{}
+	}
+	return json.Marshal(v)
+}

@@ -1,0 +1,248 @@
+package lookup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hashr-dev/hashr/internal/bloom"
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/db"
+	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// query is one input item on its way to the output: a record to pass on
+// unchanged, an error to report, or a digest to look up.
+type query struct {
+	pass    *records.Raw   // written unchanged
+	failure *records.Error // written, and reported on stderr
+	where   string         // where in the input, for messages
+
+	file *records.File // a file record to look up and write with its answer
+	hash *hashRecord   // or a bare hash
+
+	by  string // db.BySHA256, db.BySHA1 or db.ByMD5
+	key []byte // the raw digest
+
+	known   bool
+	matches []*db.SampleLinks
+}
+
+// knower answers the queries of a batch.
+type knower interface {
+	resolve(ctx context.Context, batch []*query) error
+	Close() error
+}
+
+// batchWait is how long a batch that is not full waits for more input
+// before it is looked up anyway: a slow producer (stdin typed by hand, a
+// pipeline upstream) still gets its answers promptly.
+const batchWait = 20 * time.Millisecond
+
+// lookupWorkers is how many batches are looked up at once.
+const lookupWorkers = 4
+
+func run(ctx context.Context, p *cli.Program, o *options) error {
+	var k knower
+	var err error
+	if o.bloom != "" {
+		k, err = openBloom(o.bloom)
+	} else {
+		k, err = openDatabase(ctx, o.loc)
+	}
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	o.lookBy = []string{db.BySHA256, db.BySHA1, db.ByMD5}
+	if bk, ok := k.(*bloomKnower); ok {
+		o.lookBy = []string{bk.f.Key} // a filter knows one kind of digest
+	}
+
+	w := records.NewWriter(p.Stdout)
+	progress := p.Progress("looking up", -1)
+	defer progress.Finish()
+
+	queries := make(chan *query, 2*o.batch)
+	produced := make(chan error, 1)
+	pctx, stopProducing := context.WithCancel(ctx)
+	defer stopProducing()
+	go func() {
+		defer close(queries)
+		send := func(q *query) error {
+			select {
+			case queries <- q:
+				return nil
+			case <-pctx.Done():
+				return pctx.Err()
+			}
+		}
+		if len(o.paths) > 0 {
+			produced <- hashPaths(pctx, p, o, send)
+		} else {
+			produced <- readStdin(pctx, p, o, send)
+		}
+	}()
+
+	// Batches are looked up by several goroutines at once (each with a
+	// connection of its own), and written in input order: a database
+	// answers a batch faster than one goroutine can wait for it.
+	batches := func(yield func([]*query) bool) {
+		timer := time.NewTimer(batchWait)
+		defer timer.Stop()
+		for open := true; open; {
+			q, ok := <-queries
+			if !ok {
+				return
+			}
+			batch := make([]*query, 1, o.batch)
+			batch[0] = q
+			timer.Reset(batchWait)
+		collect:
+			for len(batch) < o.batch {
+				select {
+				case q, ok := <-queries:
+					if !ok {
+						open = false
+						break collect
+					}
+					batch = append(batch, q)
+				case <-timer.C:
+					break collect
+				}
+			}
+			if !yield(batch) {
+				return
+			}
+		}
+	}
+	type resolved struct {
+		batch []*query
+		err   error
+	}
+	resolve := func(batch []*query) resolved {
+		return resolved{batch, k.resolve(ctx, lookups(batch))}
+	}
+	var known, unknown int64
+	emit := func(r resolved) error {
+		if r.err != nil {
+			return r.err
+		}
+		for _, q := range r.batch {
+			if q.key != nil {
+				if q.known {
+					known++
+				} else {
+					unknown++
+				}
+				progress.Add(1)
+			}
+			if err := write(p, w, o, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := ordered.Map(ctx, lookupWorkers, batches, resolve, emit); err != nil {
+		stopProducing()
+		for range queries { // let the producer see it is stopped
+		}
+		<-produced
+		w.Flush()
+		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+			return cli.ErrInterrupted
+		}
+		return err
+	}
+	err = <-produced
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		return cli.ErrInterrupted
+	}
+	if err != nil {
+		return err
+	}
+	p.Infof("looked up %d digests: %d known, %d unknown", known+unknown, known, unknown)
+	return nil
+}
+
+// lookups are the queries of a batch that have a digest to look up.
+func lookups(batch []*query) []*query {
+	var out []*query
+	for _, q := range batch {
+		if q.key != nil {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// databaseKnower looks digests up in a hashr database, one query per
+// digest kind per batch.
+type databaseKnower struct{ r *db.Reader }
+
+func openDatabase(ctx context.Context, loc db.Location) (knower, error) {
+	r, err := db.OpenReader(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	return &databaseKnower{r: r}, nil
+}
+
+func (k *databaseKnower) Close() error { return k.r.Close() }
+
+func (k *databaseKnower) resolve(ctx context.Context, batch []*query) error {
+	for _, by := range []string{db.BySHA256, db.BySHA1, db.ByMD5} {
+		var keys [][]byte
+		for _, q := range batch {
+			if q.by == by {
+				keys = append(keys, q.key)
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		found, err := k.r.Lookup(ctx, by, keys)
+		if err != nil {
+			return err
+		}
+		for _, q := range batch {
+			if q.by == by {
+				q.matches = found[string(q.key)]
+				q.known = len(q.matches) > 0
+			}
+		}
+	}
+	return nil
+}
+
+// bloomKnower answers from a Bloom filter held in memory.
+type bloomKnower struct{ f *bloom.Filter }
+
+func openBloom(path string) (knower, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening the Bloom filter %q: %w", path, cli.Cause(err))
+	}
+	defer file.Close()
+	f, err := bloom.Read(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Bloom filter %q: %w", path, err)
+	}
+	return &bloomKnower{f: f}, nil
+}
+
+func (k *bloomKnower) Close() error { return nil }
+
+func (k *bloomKnower) resolve(_ context.Context, batch []*query) error {
+	for _, q := range batch {
+		// Every key is of the filter's kind (options.lookBy).
+		q.known, _ = k.f.Has(q.key)
+	}
+	return nil
+}
