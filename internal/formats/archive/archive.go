@@ -61,6 +61,10 @@ type Entry struct {
 	ModTime time.Time
 	// Linkname is the target of a Symlink or Hardlink.
 	Linkname string
+	// Image names the image of a multi-image container (a WIM) the entry
+	// belongs to: its name and edition, e.g. "Windows 10 Pro
+	// (Professional)". Empty for other containers.
+	Image string
 }
 
 // Walker walks a container's entries in stored order.
