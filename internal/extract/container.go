@@ -46,12 +46,13 @@ func walkable(res magic.Result) bool {
 		magic.Zip, magic.SevenZip, magic.ISO9660:
 		return true
 	}
-	return false
+	return walkableWindows(res.Format)
 }
 
 // randomAccess formats are read with ReadAt rather than as a stream.
 func randomAccess(format string) bool {
-	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660
+	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660 ||
+		walkableWindows(format)
 }
 
 // detectHead tells the format of a stream from its first bytes.
@@ -114,6 +115,8 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 		c.expands = true
 	case magic.ISO9660:
 		c.w, err = iso9660.NewWalker(f, size)
+	default:
+		return s.walkWindows(f, size, format, prefix, depth)
 	}
 	if err != nil {
 		return err
@@ -163,7 +166,7 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 		c.w = rpm.NewWalker(br, &s.budget)
 	case magic.Ar:
 		c.w, c.hardLinks = ar.NewWalker(br), false
-	case magic.Zip, magic.SevenZip, magic.ISO9660:
+	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.WIM, magic.Cab:
 		// Compressed around a format read at random: decompress it to a
 		// temporary file first (its bytes are already counted as expanded).
 		tmp, size, err := s.tempCopy(br)

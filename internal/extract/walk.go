@@ -126,6 +126,10 @@ func (s *sourceRun) fileRecord(full string, e *archive.Entry) *records.File {
 	if !e.ModTime.IsZero() {
 		f.Mtime = records.Time(e.ModTime)
 	}
+	f.Image = e.Image
+	if f.Image == "" {
+		f.Image = s.image // a member of a container inside a WIM image
+	}
 	return f
 }
 

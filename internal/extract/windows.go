@@ -1,0 +1,89 @@
+package extract
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashr-dev/hashr/internal/formats/wim"
+	"github.com/hashr-dev/hashr/internal/magic"
+)
+
+// walkWIM walks every image of a WIM (install.wim, install.esd). What
+// the Go reader does not decode (LZMS, the usual compression of ESDs) is
+// first converted by wimlib-imagex into an uncompressed WIM in the
+// temporary directory, and that is walked.
+func (s *sourceRun) walkWIM(f io.ReaderAt, size int64, prefix string, depth int) error {
+	w, err := wim.NewWalker(f, size)
+	if errors.Is(err, wim.ErrNeedsWimlib) {
+		conv, convSize, cerr := s.convertWIM(f, size, err)
+		if cerr != nil {
+			return cerr
+		}
+		defer func() { conv.Close(); os.Remove(conv.Name()) }()
+		w, err = wim.NewWalker(conv, convSize)
+	}
+	if err != nil {
+		return err
+	}
+	return s.walk(&container{w: w, format: magic.WIM, prefix: prefix, depth: depth, expands: true})
+}
+
+// convertWIM runs wimlib-imagex to rewrite the WIM in f uncompressed,
+// and opens the result. why is what the Go reader could not decode.
+func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error) (*os.File, int64, error) {
+	src := ""
+	if of, ok := f.(*os.File); ok {
+		src = of.Name()
+	} else {
+		tmp, _, err := s.tempCopy(io.NewSectionReader(f, 0, size))
+		if err != nil {
+			return nil, 0, err
+		}
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		src = tmp.Name()
+	}
+	dst, err := os.CreateTemp(s.x.tmpDir, "wim-*.wim")
+	if err != nil {
+		return nil, 0, fmt.Errorf("creating a temporary file: %w", err)
+	}
+	dst.Close()
+	s.x.p.Verbosef("%s: %v: converting the WIM with %s export --compress=none", s.label, why, wim.WimlibTool)
+	if err := wim.Convert(s.ctx, src, dst.Name()); err != nil {
+		os.Remove(dst.Name())
+		return nil, 0, err
+	}
+	out, err := os.Open(dst.Name())
+	if err != nil {
+		os.Remove(dst.Name())
+		return nil, 0, err
+	}
+	st, err := out.Stat()
+	if err == nil {
+		// The converted file is disk the source uses, like a spooled member.
+		err = s.budget.addBytes(st.Size())
+	}
+	if err != nil {
+		out.Close()
+		os.Remove(dst.Name())
+		return nil, 0, err
+	}
+	return out, st.Size(), nil
+}
+
+// walkableWindows says whether format is one of the Windows containers
+// read here.
+func walkableWindows(format string) bool {
+	return format == magic.WIM
+}
+
+// walkWindows walks a Windows container read at random.
+func (s *sourceRun) walkWindows(f io.ReaderAt, size int64, format, prefix string, depth int) error {
+	switch format {
+	case magic.WIM:
+		return s.walkWIM(f, size, prefix, depth)
+	}
+	return fmt.Errorf("format %s is not supported by hashr-extract", format)
+}

@@ -1,0 +1,119 @@
+package extract
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
+)
+
+// The Windows ground truth: install media and updates built by the Debian
+// tools (wimlib-imagex, genisoimage, gcab, wixl) from a directory of real
+// files must extract to that directory's (path, sha256) multiset.
+
+// wimSums extracts one source with --hash and returns its sums and
+// images by path.
+func extractSums(t *testing.T, file string, args ...string) (map[string]string, map[string]string, *runOutput) {
+	t.Helper()
+	o := extract(t, sourceLine(file), append([]string{"--hash", "sha256"}, args...)...)
+	sums, images := map[string]string{}, map[string]string{}
+	for p, f := range o.files() {
+		sums[p] = f.SHA256
+		images[p] = f.Image
+	}
+	return sums, images, o
+}
+
+func withPrefix(m map[string]string, prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		out[prefix+k] = v
+	}
+	return out
+}
+
+func TestGroundTruthInstallISO(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	dir := t.TempDir()
+	media := filepath.Join(dir, "media")
+	if err := os.MkdirAll(filepath.Join(media, "sources"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(dir, "second")
+	archivetest.Run(t, "cp", "-a", src, second)
+	if err := os.WriteFile(filepath.Join(second, "only-in-2.txt"), []byte("image two\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wimFile := filepath.Join(media, "sources", "install.wim")
+	archivetest.Run(t, "wimlib-imagex", "capture", src, wimFile, "Windows Test Home", "--compress=LZX", "--flags=Core")
+	archivetest.Run(t, "wimlib-imagex", "append", second, wimFile, "Windows Test Pro", "--flags=Professional")
+	iso := filepath.Join(dir, "install.iso")
+	archivetest.Run(t, "genisoimage", "-quiet", "-udf", "-R", "-J", "-iso-level", "3", "-o", iso, media)
+
+	got, images, o := extractSums(t, iso, "--max-depth", "1")
+	if o.status != 0 || len(o.errors()) > 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	want := withPrefix(archivetest.TreeSums(t, src, "1/"), "sources/install.wim!/")
+	for k, v := range withPrefix(archivetest.TreeSums(t, second, "2/"), "sources/install.wim!/") {
+		want[k] = v
+	}
+	want["sources/install.wim"] = fileSHA256(t, wimFile)
+	archivetest.Compare(t, got, want)
+	if im := images["sources/install.wim!/1/bin/sed"]; im != "Windows Test Home (Core)" {
+		t.Errorf("image of an image-1 file: %q", im)
+	}
+	if im := images["sources/install.wim!/2/only-in-2.txt"]; im != "Windows Test Pro (Professional)" {
+		t.Errorf("image of an image-2 file: %q", im)
+	}
+}
+
+func TestGroundTruthESDThroughWimlib(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	esd := filepath.Join(t.TempDir(), "install.esd")
+	archivetest.Run(t, "wimlib-imagex", "capture", src, esd, "ESD", "--solid")
+	got, _, o := extractSums(t, esd, "--verbose")
+	if o.status != 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	archivetest.Compare(t, got, archivetest.TreeSums(t, src, "1/"))
+	if !strings.Contains(o.stderr, "wimlib-imagex export") {
+		t.Errorf("--verbose does not say wimlib-imagex was used:\n%s", o.stderr)
+	}
+}
+
+func TestCorruptWIMIsAnErrorRecord(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.wim")
+	archivetest.Run(t, "wimlib-imagex", "capture", src, good, "x", "--compress=XPRESS")
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Truncated: the tables at the end are gone.
+	bad := filepath.Join(dir, "truncated.wim")
+	if err := os.WriteFile(bad, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, o := extractSums(t, bad)
+	if o.status != 3 || len(o.errors()) == 0 {
+		t.Fatalf("truncated WIM: want status 3 and an error record\n%s", describe(o))
+	}
+	// Damaged compressed data in the middle: some members fail, others
+	// are still read.
+	mid := append([]byte(nil), data...)
+	for i := 4096; i < len(mid)/2; i += 65536 {
+		mid[i] ^= 0xff
+	}
+	damaged := filepath.Join(dir, "damaged.wim")
+	if err := os.WriteFile(damaged, mid, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _, o := extractSums(t, damaged)
+	if o.status != 3 || len(o.errors()) == 0 || len(got) == 0 {
+		t.Fatalf("damaged WIM: want status 3, error records and some files\n%s", describe(o))
+	}
+}
