@@ -212,4 +212,3 @@ func exercise(data []byte) error {
 	}
 	return errors.New("too many entries")
 }
-
