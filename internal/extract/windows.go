@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/hashr-dev/hashr/internal/formats/cab"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/internal/magic"
 )
@@ -76,7 +77,7 @@ func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error) (*os.File, 
 // walkableWindows says whether format is one of the Windows containers
 // read here.
 func walkableWindows(format string) bool {
-	return format == magic.WIM
+	return format == magic.WIM || format == magic.Cab
 }
 
 // walkWindows walks a Windows container read at random.
@@ -84,6 +85,18 @@ func (s *sourceRun) walkWindows(f io.ReaderAt, size int64, format, prefix string
 	switch format {
 	case magic.WIM:
 		return s.walkWIM(f, size, prefix, depth)
+	case magic.Cab:
+		opts := cab.Options{Ctx: s.ctx, TempDir: s.x.tmpDir, Meter: &s.budget,
+			MaxBytes: s.x.opts.limits.sourceBytes - s.budget.bytes,
+			Verbosef: func(format string, args ...any) { s.x.p.Verbosef(s.label+": "+format, args...) }}
+		if of, ok := f.(*os.File); ok {
+			opts.Path = of.Name()
+		}
+		w, err := cab.NewWalker(f, size, opts)
+		if err != nil {
+			return err
+		}
+		return s.walk(&container{w: w, format: magic.Cab, prefix: prefix, depth: depth})
 	}
 	return fmt.Errorf("format %s is not supported by hashr-extract", format)
 }

@@ -117,3 +117,92 @@ func TestCorruptWIMIsAnErrorRecord(t *testing.T) {
 		t.Fatalf("damaged WIM: want status 3, error records and some files\n%s", describe(o))
 	}
 }
+
+// gcabDir makes a cabinet of every regular file under dir.
+func gcabDir(t *testing.T, dir, out string, compress bool) {
+	t.Helper()
+	var names []string
+	for n := range archivetest.TreeSums(t, dir, "") {
+		names = append(names, n)
+	}
+	args := []string{"-c"}
+	if compress {
+		args = []string{"-cz"}
+	}
+	cwd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(cwd)
+	archivetest.Run(t, "gcab", append(append(args, out), names...)...)
+}
+
+// TestGroundTruthUpdatePackages: a cabinet of cabinets stands in for an
+// .msu (MSZIP outside, stored and MSZIP inside), and a WIM holding
+// cabinets for the newer WIM-based .msu.
+func TestGroundTruthUpdatePackages(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	dir := t.TempDir()
+	payload := filepath.Join(dir, "payload")
+	if err := os.MkdirAll(payload, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gcabDir(t, src, filepath.Join(payload, "Windows10.0-KB5000001-x64.cab"), true)
+	gcabDir(t, src, filepath.Join(payload, "SSU-19041.1-x64.cab"), false)
+	if err := os.WriteFile(filepath.Join(payload, "WSUSSCAN.txt"), []byte("not a cabinet\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inner := archivetest.TreeSums(t, src, "")
+	want := map[string]string{}
+	for name, sum := range archivetest.TreeSums(t, payload, "") {
+		want[name] = sum
+		if strings.HasSuffix(name, ".cab") {
+			for k, v := range withPrefix(inner, name+"!/") {
+				want[k] = v
+			}
+		}
+	}
+
+	msu := filepath.Join(dir, "windows10.0-kb5000001-x64.msu")
+	gcabDir(t, payload, msu, true)
+	got, _, o := extractSums(t, msu, "--max-depth", "1")
+	if o.status != 0 || len(o.errors()) > 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	archivetest.Compare(t, got, want)
+
+	wimMSU := filepath.Join(dir, "windows11.0-kb5000002-x64.msu")
+	archivetest.Run(t, "wimlib-imagex", "capture", payload, wimMSU, "KB5000002", "--compress=LZX")
+	got, _, o = extractSums(t, wimMSU, "--max-depth", "1")
+	if o.status != 0 || len(o.errors()) > 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	archivetest.Compare(t, got, withPrefix(want, "1/"))
+}
+
+func TestCorruptCabIsAnErrorRecord(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.cab")
+	gcabDir(t, src, good, true)
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.cab")
+	mid := append([]byte(nil), data...)
+	mid[len(mid)/2] ^= 0xff // a data block's checksum no longer matches
+	if err := os.WriteFile(bad, mid, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _, o := extractSums(t, bad)
+	if o.status != 3 || len(o.errors()) == 0 || len(got) == 0 {
+		t.Fatalf("damaged cabinet: want status 3, error records and the files before the damage\n%s", describe(o))
+	}
+	if err := os.WriteFile(bad, data[:len(data)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, o := extractSums(t, bad); o.status != 3 || len(o.errors()) == 0 {
+		t.Fatalf("truncated cabinet: want status 3 and error records\n%s", describe(o))
+	}
+}

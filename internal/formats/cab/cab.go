@@ -40,8 +40,8 @@ const (
 	compQuantum = 2
 	compLZX     = 3
 
-	maxBlock      = 32768 // uncompressed bytes of one data block
-	mszipWindow   = 32768
+	maxBlock       = 32768 // uncompressed bytes of one data block
+	mszipWindow    = 32768
 	folderFromPrev = 0xfffd // iFolder values of files spanning cabinets
 )
 

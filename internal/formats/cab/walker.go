@@ -49,7 +49,7 @@ type Walker struct {
 	decFolder int
 	decPos    int64
 	restarts  int
-	started   map[int]bool // folders decoded once already
+	started   map[int]bool  // folders decoded once already
 	failed    map[int]error // folders that failed to decode, and why
 
 	toolDir string // where cabextract unpacked the cabinet, "" before
