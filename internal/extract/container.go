@@ -166,7 +166,7 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 		c.w = rpm.NewWalker(br, &s.budget)
 	case magic.Ar:
 		c.w, c.hardLinks = ar.NewWalker(br), false
-	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.WIM, magic.Cab:
+	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.WIM, magic.Cab, magic.MSI, magic.OLE:
 		// Compressed around a format read at random: decompress it to a
 		// temporary file first (its bytes are already counted as expanded).
 		tmp, size, err := s.tempCopy(br)

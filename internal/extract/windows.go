@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/hashr-dev/hashr/internal/formats/cab"
+	"github.com/hashr-dev/hashr/internal/formats/ole"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/internal/magic"
 )
@@ -77,7 +78,11 @@ func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error) (*os.File, 
 // walkableWindows says whether format is one of the Windows containers
 // read here.
 func walkableWindows(format string) bool {
-	return format == magic.WIM || format == magic.Cab
+	switch format {
+	case magic.WIM, magic.Cab, magic.MSI, magic.OLE:
+		return true
+	}
+	return false
 }
 
 // walkWindows walks a Windows container read at random.
@@ -97,6 +102,14 @@ func (s *sourceRun) walkWindows(f io.ReaderAt, size int64, format, prefix string
 			return err
 		}
 		return s.walk(&container{w: w, format: magic.Cab, prefix: prefix, depth: depth})
+	case magic.MSI, magic.OLE:
+		// Every stream, the embedded cabinets among them (found as nested
+		// containers by their content).
+		w, err := ole.NewWalker(f, size)
+		if err != nil {
+			return err
+		}
+		return s.walk(&container{w: w, format: format, prefix: prefix, depth: depth})
 	}
 	return fmt.Errorf("format %s is not supported by hashr-extract", format)
 }

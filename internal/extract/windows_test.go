@@ -3,10 +3,12 @@ package extract
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
+	"github.com/hashr-dev/hashr/internal/formats/ole/oletest"
 )
 
 // The Windows ground truth: install media and updates built by the Debian
@@ -204,5 +206,36 @@ func TestCorruptCabIsAnErrorRecord(t *testing.T) {
 	}
 	if _, _, o := extractSums(t, bad); o.status != 3 || len(o.errors()) == 0 {
 		t.Fatalf("truncated cabinet: want status 3 and error records\n%s", describe(o))
+	}
+}
+
+// TestGroundTruthMSI: an MSI built by wixl; its streams are files, and
+// the cabinet embedded in it yields the installed files' bytes.
+func TestGroundTruthMSI(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	sums := archivetest.TreeSums(t, src, "")
+	var files []string
+	for p := range sums {
+		files = append(files, p)
+	}
+	sort.Strings(files)
+	files = files[:15]
+	msi, keys := oletest.BuildMSI(t, src, files, files[0])
+	got, _, o := extractSums(t, msi, "--max-depth", "1")
+	if o.status != 0 || len(o.errors()) > 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	for _, f := range files {
+		if g := got["product.cab!/"+keys[f]]; g != sums[f] {
+			t.Errorf("product.cab!/%s (%s): sha256 %q, want %q", keys[f], f, g, sums[f])
+		}
+	}
+	if got["Binary.Payload"] != sums[files[0]] {
+		t.Errorf("Binary.Payload: sha256 %q, want %q", got["Binary.Payload"], sums[files[0]])
+	}
+	for _, name := range []string{"!File", "[5]SummaryInformation", "product.cab"} {
+		if got[name] == "" {
+			t.Errorf("no file record for the stream %s", name)
+		}
 	}
 }
