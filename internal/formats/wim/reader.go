@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // blob is one stored file content, named by its SHA-1.
@@ -208,4 +210,53 @@ func le64(b []byte, off int) (uint64, bool) {
 		return 0, false
 	}
 	return binary.LittleEndian.Uint64(b[off:]), true
+}
+
+// ReadImages reads only what a WIM says of its images (the header and
+// the XML), whatever compression its resources use: hashr-scan describes
+// a WIM with it without decoding any resource.
+func ReadImages(ra io.ReaderAt, size int64) ([]ImageInfo, error) {
+	hdr, err := parseHeader(ra, size)
+	if err != nil {
+		return nil, err
+	}
+	images := make([]ImageInfo, hdr.imageCount)
+	for i := range images {
+		images[i].Index = i + 1
+	}
+	if hdr.xml.sizeInWIM == 0 {
+		return images, nil
+	}
+	comp, err := hdr.compression()
+	if err != nil {
+		return nil, err
+	}
+	// The XML is stored uncompressed by every writer; a compressed one in
+	// a compression this package does not decode is an ErrNeedsWimlib.
+	res, err := openResource(ra, hdr.xml, comp, hdr.chunkSize, size)
+	if err != nil {
+		return nil, fmt.Errorf("reading the XML: %w", err)
+	}
+	data, err := res.readAll(maxXMLSize, "XML data")
+	if err != nil {
+		return nil, fmt.Errorf("reading the XML: %w", err)
+	}
+	if err := parseXML(data, images); err != nil {
+		return nil, err
+	}
+	return images, nil
+}
+
+// Describe says what images a WIM holds, for a source's description:
+// "1: Windows 10 Home (Core); 2: Windows 10 Pro (Professional)".
+func Describe(images []ImageInfo) string {
+	var parts []string
+	for _, im := range images {
+		label := im.Label()
+		if label == "" {
+			label = "unnamed image"
+		}
+		parts = append(parts, strconv.Itoa(im.Index)+": "+label)
+	}
+	return strings.Join(parts, "; ")
 }
