@@ -64,6 +64,7 @@ func (s *sourceRun) walk(c *container) error {
 		if err := s.member(c, full, e, r); err != nil {
 			return err
 		}
+		s.noteExpressPayload(full)
 	}
 }
 

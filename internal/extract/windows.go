@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"strings"
 
 	"github.com/hashr-dev/hashr/internal/formats/cab"
 	"github.com/hashr-dev/hashr/internal/formats/ole"
@@ -112,4 +114,15 @@ func (s *sourceRun) walkWindows(f io.ReaderAt, size int64, format, prefix string
 		return s.walk(&container{w: w, format: format, prefix: prefix, depth: depth})
 	}
 	return fmt.Errorf("format %s is not supported by hashr-extract", format)
+}
+
+// noteExpressPayload reports a PSF file (the payload of an express
+// update): its files are deltas against the Windows installed on a
+// machine, rebuilt only by Windows' own servicing stack. It is hashed as
+// one file; the error record says why its contents are not.
+func (s *sourceRun) noteExpressPayload(full string) {
+	if !strings.EqualFold(path.Ext(full), ".psf") {
+		return
+	}
+	s.memberError(displayPath("", full), errors.New("a PSF express update payload: its files are deltas against an installed Windows and cannot be rebuilt without Windows; hashed as one file, its contents are not extracted"))
 }

@@ -239,3 +239,26 @@ func TestGroundTruthMSI(t *testing.T) {
 		}
 	}
 }
+
+// TestExpressPayloadIsAnErrorRecord: an express update's .psf is hashed,
+// reported as not rebuildable, and the rest of the update goes on.
+func TestExpressPayloadIsAnErrorRecord(t *testing.T) {
+	dir := t.TempDir()
+	payload := filepath.Join(dir, "payload")
+	os.MkdirAll(payload, 0o755)
+	os.WriteFile(filepath.Join(payload, "Windows10.0-KB5000003-x64.psf"), []byte("PSTREAM\x00 delta bytes"), 0o644)
+	os.WriteFile(filepath.Join(payload, "express.psf.cix.xml"), []byte("<Container/>\n"), 0o644)
+	msu := filepath.Join(dir, "kb5000003.msu")
+	gcabDir(t, payload, msu, true)
+	got, _, o := extractSums(t, msu)
+	if o.status != 3 {
+		t.Fatalf("want status 3\n%s", describe(o))
+	}
+	errs := o.errorPaths()
+	if msg := errs["Windows10.0-KB5000003-x64.psf"]; !strings.Contains(msg, "without Windows") {
+		t.Errorf("error record of the .psf: %q (all: %v)", msg, errs)
+	}
+	if got["Windows10.0-KB5000003-x64.psf"] == "" || got["express.psf.cix.xml"] == "" {
+		t.Errorf("files: %v", got)
+	}
+}

@@ -221,14 +221,7 @@ func decodeChunk(comp compression, xp *xpressDecoder, in, out []byte) error {
 	case compXPRESS:
 		return xp.decode(in, out)
 	case compLZX:
-		lr, err := lzx.NewReader(bytes.NewReader(in), len(out))
-		if err != nil {
-			return err
-		}
-		if _, err := io.ReadFull(lr, out); err != nil {
-			return err
-		}
-		return nil
+		return decodeLZX(in, out)
 	}
 	return fmt.Errorf("%w: %s", ErrNeedsWimlib, comp)
 }
@@ -289,4 +282,21 @@ func (r *resource) readAll(limit int64, what string) ([]byte, error) {
 		return nil, corrupt(r.offset, fmt.Sprintf("%s decodes to %d bytes, not %d", what, buf.Len(), r.usize))
 	}
 	return buf.Bytes(), nil
+}
+
+// decodeLZX decodes a WIM LZX chunk with go-winio's decoder, which
+// dereferences a nil Huffman table on some corrupt input (found by
+// FuzzWalker): that panic is turned into an error for the chunk.
+func decodeLZX(in, out []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("corrupt LZX data (the decoder failed: %v)", r)
+		}
+	}()
+	lr, err := lzx.NewReader(bytes.NewReader(in), len(out))
+	if err != nil {
+		return err
+	}
+	_, err = io.ReadFull(lr, out)
+	return err
 }
