@@ -229,6 +229,7 @@ func decodeChunk(comp compression, xp *xpressDecoder, in, out []byte) error {
 // rangeReader reads n uncompressed bytes of a resource from off.
 type rangeReader struct {
 	d   *decoder
+	a   *ahead // instead of d, for reads of many chunks
 	off int64
 	end int64
 }
@@ -240,7 +241,12 @@ func (r *resource) reader(off, n int64) (io.Reader, error) {
 	if r.chunks == nil {
 		return io.NewSectionReader(r.ra, r.dataStart+off, n), nil
 	}
-	return &rangeReader{d: newDecoder(r), off: off, end: off + n}, nil
+	rr := &rangeReader{d: newDecoder(r), off: off, end: off + n}
+	cs := int64(r.chunkSize)
+	if from, to := off/cs, (off+n+cs-1)/cs; to-from >= aheadMinChunks {
+		rr.a = newAhead(r, int(from), int(to))
+	}
+	return rr, nil
 }
 
 func (rr *rangeReader) Read(p []byte) (int, error) {
@@ -249,7 +255,13 @@ func (rr *rangeReader) Read(p []byte) (int, error) {
 	}
 	cs := int64(rr.d.r.chunkSize)
 	i := int(rr.off / cs)
-	data, err := rr.d.chunk(i)
+	var data []byte
+	var err error
+	if rr.a != nil {
+		data, err = rr.a.chunk(i)
+	} else {
+		data, err = rr.d.chunk(i)
+	}
 	if err != nil {
 		return 0, err
 	}
