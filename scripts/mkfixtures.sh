@@ -203,6 +203,28 @@ fx_windows() {
   wimlib-imagex capture "$d" "$out/sample.wim" HASHR --compress=lzx >/dev/null
   # An ESD is a WIM with solid LZMS compression.
   wimlib-imagex capture "$d" "$out/sample.esd" HASHR --solid >/dev/null
+  # A Windows Installer package with an embedded cabinet (wixl, of
+  # msitools), and other OLE structured storage (gsf, of libgsf-bin).
+  need wixl gsf
+  cat >"$work/sample.wxs" <<'WXS'
+<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="12345678-0000-0000-0000-000000000001" Name="Hashr Sample" Language="1033" Version="1.0.0" Manufacturer="hashr" UpgradeCode="12345678-1234-1234-1234-123456789012">
+    <Package Id="12345678-0000-0000-0000-000000000002" InstallerVersion="200" Compressed="yes"/>
+    <Media Id="1" Cabinet="sample.cab" EmbedCab="yes"/>
+    <Directory Id="TARGETDIR" Name="SourceDir">
+      <Directory Id="ProgramFilesFolder">
+        <Component Id="C1" Guid="11111111-2222-3333-4444-555555555555">
+          <File Id="hello.conf" Name="hello.conf" Source="etc/hello.conf" KeyPath="yes"/>
+        </Component>
+      </Directory>
+    </Directory>
+    <Feature Id="Main" Level="1"><ComponentRef Id="C1"/></Feature>
+  </Product>
+</Wix>
+WXS
+  (cd "$d" && wixl -o "$out/sample.msi" "$work/sample.wxs")
+  (cd "$d/etc" && gsf createole "$out/sample.ole" hello.conf passwd >/dev/null)
 }
 
 fx_squashfs() {

@@ -50,13 +50,13 @@ func walkable(res magic.Result) bool {
 	case magic.Squashfs, magic.UDF:
 		return true
 	}
-	return false
+	return walkableWindows(res.Format)
 }
 
 // randomAccess formats are read with ReadAt rather than as a stream.
 func randomAccess(format string) bool {
 	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660 ||
-		format == magic.Squashfs || format == magic.UDF
+		format == magic.Squashfs || format == magic.UDF || walkableWindows(format)
 }
 
 // detectHead tells the format of a stream from its first bytes.
@@ -137,6 +137,8 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 	case magic.UDF: // a UDF image without an ISO 9660 bridge
 		c.w, err = udf.NewWalker(f, size)
 		c.hardLinks = true
+	default:
+		return s.walkWindows(f, size, format, prefix, depth)
 	}
 	if err != nil {
 		return err
@@ -186,7 +188,8 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 		c.w = rpm.NewWalker(br, &s.budget)
 	case magic.Ar:
 		c.w, c.hardLinks = ar.NewWalker(br), false
-	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.Squashfs, magic.UDF:
+	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.Squashfs, magic.UDF,
+		magic.WIM, magic.Cab, magic.MSI, magic.OLE:
 		// Compressed around a format read at random: decompress it to a
 		// temporary file first (its bytes are already counted as expanded).
 		tmp, size, err := s.tempCopy(br)

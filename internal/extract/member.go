@@ -111,6 +111,12 @@ func (s *sourceRun) member(c *container, full string, e *archive.Entry, r io.Rea
 		return nil
 	}
 	defer kept.remove()
+	if e.Image != "" {
+		// What the member holds is in the same WIM image.
+		outer := s.image
+		s.image = e.Image
+		defer func() { s.image = outer }()
+	}
 	return s.nested(kept, c.depth+1)
 }
 

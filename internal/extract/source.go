@@ -55,6 +55,7 @@ type sourceRun struct {
 	symlinks  map[string]bool      // paths of symlinks seen
 	links     map[string]*linkInfo // regular files, for hard links to them
 	ancestors []string             // sha256 of the containers being walked
+	image     string               // the WIM image being walked, for nested members
 	top       topLevel
 
 	copyBuf        []byte

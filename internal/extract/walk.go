@@ -64,6 +64,7 @@ func (s *sourceRun) walk(c *container) error {
 		if err := s.member(c, full, e, r); err != nil {
 			return err
 		}
+		s.noteExpressPayload(full)
 	}
 }
 
@@ -125,6 +126,10 @@ func (s *sourceRun) fileRecord(full string, e *archive.Entry) *records.File {
 	}
 	if !e.ModTime.IsZero() {
 		f.Mtime = records.Time(e.ModTime)
+	}
+	f.Image = e.Image
+	if f.Image == "" {
+		f.Image = s.image // a member of a container inside a WIM image
 	}
 	return f
 }

@@ -35,6 +35,8 @@ const (
 	Ar            = "ar"
 	DockerArchive = "docker-archive"
 	OCI           = "oci"
+	MSI           = "msi" // Windows Installer package, patch or transform
+	OLE           = "ole" // another OLE compound file (structured storage)
 )
 
 // Compressions, the values of Result.Compression.
@@ -50,7 +52,7 @@ const (
 // Formats lists every format Detect can return, in a fixed order.
 func Formats() []string {
 	return []string{Deb, RPM, Zip, Tar, ISO9660, UDF, Disk, QCOW2, VMDK, VHD, VHDX,
-		WIM, Cab, Squashfs, SevenZip, Cpio, Ar, DockerArchive, OCI}
+		WIM, Cab, Squashfs, SevenZip, Cpio, Ar, DockerArchive, OCI, MSI, OLE}
 }
 
 // IsFormat reports whether name is one of Formats.
@@ -161,6 +163,8 @@ var checks = []check{
 	{VHD, isVHD},
 	{WIM, isWIM},
 	{Cab, isCab},
+	{MSI, isMSI},
+	{OLE, isOLE},
 	{Squashfs, isSquashfs},
 	{SevenZip, is7z},
 	{RPM, isRPM},

@@ -83,6 +83,9 @@ func inspect(ctx context.Context, opts options, e entry) outcome {
 	}
 	out.verdict = emitted
 	out.source = newSource(opts, e, res.Format, info.Size(), info, quick)
+	if res.Format == magic.WIM {
+		describeWIM(f, info.Size(), out.source)
+	}
 	return out
 }
 

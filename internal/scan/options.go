@@ -62,7 +62,7 @@ func defaultRepo(format string) string {
 		return "targz"
 	case magic.WIM:
 		return "windows"
-	case magic.Cab:
+	case magic.Cab, magic.MSI:
 		return "wsus"
 	case magic.DockerArchive, magic.OCI:
 		return "container"

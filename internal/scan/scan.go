@@ -34,6 +34,7 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 
 	c := counts{byVerdict: map[verdict]int{}}
 	hintedZip := false
+	var exports wsusExports
 	emit := func(out outcome) error {
 		progress.Add(1)
 		if out.verdict == emitted && opts.jobs.skip(out.source) {
@@ -44,6 +45,9 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 		switch out.verdict {
 		case emitted:
 			c.files++
+			if err := exports.annotate(out.source); err != nil {
+				p.Failf("%v", err)
+			}
 			return w.Write(out.source)
 		case failed:
 			p.Failf("%s: %v", e.path, out.err)

@@ -23,7 +23,7 @@ var wantRepo = map[string]string{
 	"deb": "deb", "rpm": "rpm", "zip": "zip", "tar": "targz", "iso9660": "iso9660",
 	"wim": "windows", "cab": "wsus", "docker-archive": "container", "oci": "container",
 	"disk": "disk", "qcow2": "disk", "vmdk": "disk", "vhd": "disk", "vhdx": "disk", "squashfs": "disk",
-	"udf": "udf", "7z": "7z", "cpio": "cpio", "ar": "ar",
+	"udf": "udf", "7z": "7z", "cpio": "cpio", "ar": "ar", "msi": "wsus", "ole": "ole",
 }
 
 func TestDefaultRepoCoversEveryFormat(t *testing.T) {

@@ -49,6 +49,9 @@ type File struct {
 	Mode  string `json:"mode,omitempty"`
 	Mtime string `json:"mtime,omitempty"`
 	Local string `json:"local,omitempty"`
+	// Image names the image of a multi-image container (a WIM) the file
+	// is in: the image's name and edition from the WIM's XML.
+	Image string `json:"image,omitempty"`
 
 	MD5    string `json:"md5,omitempty"`
 	SHA1   string `json:"sha1,omitempty"`

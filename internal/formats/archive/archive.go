@@ -66,6 +66,10 @@ type Entry struct {
 	// an ext journal. Callers skip such entries unless asked for them
 	// (hashr-extract --system-files).
 	System bool
+	// Image names the image of a multi-image container (a WIM) the entry
+	// belongs to: its name and edition, e.g. "Windows 10 Pro
+	// (Professional)". Empty for other containers.
+	Image string
 }
 
 // Walker walks a container's entries in stored order.

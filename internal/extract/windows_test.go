@@ -1,0 +1,264 @@
+package extract
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
+	"github.com/hashr-dev/hashr/internal/formats/ole/oletest"
+)
+
+// The Windows ground truth: install media and updates built by the Debian
+// tools (wimlib-imagex, genisoimage, gcab, wixl) from a directory of real
+// files must extract to that directory's (path, sha256) multiset.
+
+// wimSums extracts one source with --hash and returns its sums and
+// images by path.
+func extractSums(t *testing.T, file string, args ...string) (map[string]string, map[string]string, *runOutput) {
+	t.Helper()
+	o := extract(t, sourceLine(file), append([]string{"--hash", "sha256"}, args...)...)
+	sums, images := map[string]string{}, map[string]string{}
+	for p, f := range o.files() {
+		sums[p] = f.SHA256
+		images[p] = f.Image
+	}
+	return sums, images, o
+}
+
+func withPrefix(m map[string]string, prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		out[prefix+k] = v
+	}
+	return out
+}
+
+func TestGroundTruthInstallISO(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	dir := t.TempDir()
+	media := filepath.Join(dir, "media")
+	if err := os.MkdirAll(filepath.Join(media, "sources"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(dir, "second")
+	archivetest.Run(t, "cp", "-a", src, second)
+	if err := os.WriteFile(filepath.Join(second, "only-in-2.txt"), []byte("image two\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wimFile := filepath.Join(media, "sources", "install.wim")
+	archivetest.Run(t, "wimlib-imagex", "capture", src, wimFile, "Windows Test Home", "--compress=LZX", "--flags=Core")
+	archivetest.Run(t, "wimlib-imagex", "append", second, wimFile, "Windows Test Pro", "--flags=Professional")
+	iso := filepath.Join(dir, "install.iso")
+	archivetest.Run(t, "genisoimage", "-quiet", "-udf", "-R", "-J", "-iso-level", "3", "-o", iso, media)
+
+	got, images, o := extractSums(t, iso, "--max-depth", "1")
+	if o.status != 0 || len(o.errors()) > 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	want := withPrefix(archivetest.TreeSums(t, src, "1/"), "sources/install.wim!/")
+	for k, v := range withPrefix(archivetest.TreeSums(t, second, "2/"), "sources/install.wim!/") {
+		want[k] = v
+	}
+	want["sources/install.wim"] = fileSHA256(t, wimFile)
+	archivetest.Compare(t, got, want)
+	if im := images["sources/install.wim!/1/bin/sed"]; im != "Windows Test Home (Core)" {
+		t.Errorf("image of an image-1 file: %q", im)
+	}
+	if im := images["sources/install.wim!/2/only-in-2.txt"]; im != "Windows Test Pro (Professional)" {
+		t.Errorf("image of an image-2 file: %q", im)
+	}
+}
+
+func TestGroundTruthESDThroughWimlib(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	esd := filepath.Join(t.TempDir(), "install.esd")
+	archivetest.Run(t, "wimlib-imagex", "capture", src, esd, "ESD", "--solid")
+	got, _, o := extractSums(t, esd, "--verbose")
+	if o.status != 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	archivetest.Compare(t, got, archivetest.TreeSums(t, src, "1/"))
+	if !strings.Contains(o.stderr, "wimlib-imagex export") {
+		t.Errorf("--verbose does not say wimlib-imagex was used:\n%s", o.stderr)
+	}
+}
+
+func TestCorruptWIMIsAnErrorRecord(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.wim")
+	archivetest.Run(t, "wimlib-imagex", "capture", src, good, "x", "--compress=XPRESS")
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Truncated: the tables at the end are gone.
+	bad := filepath.Join(dir, "truncated.wim")
+	if err := os.WriteFile(bad, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, o := extractSums(t, bad)
+	if o.status != 3 || len(o.errors()) == 0 {
+		t.Fatalf("truncated WIM: want status 3 and an error record\n%s", describe(o))
+	}
+	// Damaged compressed data in the middle: some members fail, others
+	// are still read.
+	mid := append([]byte(nil), data...)
+	for i := 4096; i < len(mid)/2; i += 65536 {
+		mid[i] ^= 0xff
+	}
+	damaged := filepath.Join(dir, "damaged.wim")
+	if err := os.WriteFile(damaged, mid, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _, o := extractSums(t, damaged)
+	if o.status != 3 || len(o.errors()) == 0 || len(got) == 0 {
+		t.Fatalf("damaged WIM: want status 3, error records and some files\n%s", describe(o))
+	}
+}
+
+// gcabDir makes a cabinet of every regular file under dir.
+func gcabDir(t *testing.T, dir, out string, compress bool) {
+	t.Helper()
+	var names []string
+	for n := range archivetest.TreeSums(t, dir, "") {
+		names = append(names, n)
+	}
+	args := []string{"-c"}
+	if compress {
+		args = []string{"-cz"}
+	}
+	cwd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(cwd)
+	archivetest.Run(t, "gcab", append(append(args, out), names...)...)
+}
+
+// TestGroundTruthUpdatePackages: a cabinet of cabinets stands in for an
+// .msu (MSZIP outside, stored and MSZIP inside), and a WIM holding
+// cabinets for the newer WIM-based .msu.
+func TestGroundTruthUpdatePackages(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	dir := t.TempDir()
+	payload := filepath.Join(dir, "payload")
+	if err := os.MkdirAll(payload, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gcabDir(t, src, filepath.Join(payload, "Windows10.0-KB5000001-x64.cab"), true)
+	gcabDir(t, src, filepath.Join(payload, "SSU-19041.1-x64.cab"), false)
+	if err := os.WriteFile(filepath.Join(payload, "WSUSSCAN.txt"), []byte("not a cabinet\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inner := archivetest.TreeSums(t, src, "")
+	want := map[string]string{}
+	for name, sum := range archivetest.TreeSums(t, payload, "") {
+		want[name] = sum
+		if strings.HasSuffix(name, ".cab") {
+			for k, v := range withPrefix(inner, name+"!/") {
+				want[k] = v
+			}
+		}
+	}
+
+	msu := filepath.Join(dir, "windows10.0-kb5000001-x64.msu")
+	gcabDir(t, payload, msu, true)
+	got, _, o := extractSums(t, msu, "--max-depth", "1")
+	if o.status != 0 || len(o.errors()) > 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	archivetest.Compare(t, got, want)
+
+	wimMSU := filepath.Join(dir, "windows11.0-kb5000002-x64.msu")
+	archivetest.Run(t, "wimlib-imagex", "capture", payload, wimMSU, "KB5000002", "--compress=LZX")
+	got, _, o = extractSums(t, wimMSU, "--max-depth", "1")
+	if o.status != 0 || len(o.errors()) > 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	archivetest.Compare(t, got, withPrefix(want, "1/"))
+}
+
+func TestCorruptCabIsAnErrorRecord(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.cab")
+	gcabDir(t, src, good, true)
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.cab")
+	mid := append([]byte(nil), data...)
+	mid[len(mid)/2] ^= 0xff // a data block's checksum no longer matches
+	if err := os.WriteFile(bad, mid, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _, o := extractSums(t, bad)
+	if o.status != 3 || len(o.errors()) == 0 || len(got) == 0 {
+		t.Fatalf("damaged cabinet: want status 3, error records and the files before the damage\n%s", describe(o))
+	}
+	if err := os.WriteFile(bad, data[:len(data)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, o := extractSums(t, bad); o.status != 3 || len(o.errors()) == 0 {
+		t.Fatalf("truncated cabinet: want status 3 and error records\n%s", describe(o))
+	}
+}
+
+// TestGroundTruthMSI: an MSI built by wixl; its streams are files, and
+// the cabinet embedded in it yields the installed files' bytes.
+func TestGroundTruthMSI(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	sums := archivetest.TreeSums(t, src, "")
+	var files []string
+	for p := range sums {
+		files = append(files, p)
+	}
+	sort.Strings(files)
+	files = files[:15]
+	msi, keys := oletest.BuildMSI(t, src, files, files[0])
+	got, _, o := extractSums(t, msi, "--max-depth", "1")
+	if o.status != 0 || len(o.errors()) > 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	for _, f := range files {
+		if g := got["product.cab!/"+keys[f]]; g != sums[f] {
+			t.Errorf("product.cab!/%s (%s): sha256 %q, want %q", keys[f], f, g, sums[f])
+		}
+	}
+	if got["Binary.Payload"] != sums[files[0]] {
+		t.Errorf("Binary.Payload: sha256 %q, want %q", got["Binary.Payload"], sums[files[0]])
+	}
+	for _, name := range []string{"!File", "[5]SummaryInformation", "product.cab"} {
+		if got[name] == "" {
+			t.Errorf("no file record for the stream %s", name)
+		}
+	}
+}
+
+// TestExpressPayloadIsAnErrorRecord: an express update's .psf is hashed,
+// reported as not rebuildable, and the rest of the update goes on.
+func TestExpressPayloadIsAnErrorRecord(t *testing.T) {
+	dir := t.TempDir()
+	payload := filepath.Join(dir, "payload")
+	os.MkdirAll(payload, 0o755)
+	os.WriteFile(filepath.Join(payload, "Windows10.0-KB5000003-x64.psf"), []byte("PSTREAM\x00 delta bytes"), 0o644)
+	os.WriteFile(filepath.Join(payload, "express.psf.cix.xml"), []byte("<Container/>\n"), 0o644)
+	msu := filepath.Join(dir, "kb5000003.msu")
+	gcabDir(t, payload, msu, true)
+	got, _, o := extractSums(t, msu)
+	if o.status != 3 {
+		t.Fatalf("want status 3\n%s", describe(o))
+	}
+	errs := o.errorPaths()
+	if msg := errs["Windows10.0-KB5000003-x64.psf"]; !strings.Contains(msg, "without Windows") {
+		t.Errorf("error record of the .psf: %q (all: %v)", msg, errs)
+	}
+	if got["Windows10.0-KB5000003-x64.psf"] == "" || got["express.psf.cix.xml"] == "" {
+		t.Errorf("files: %v", got)
+	}
+}
