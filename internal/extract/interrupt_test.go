@@ -14,7 +14,10 @@ import (
 // TestMain lets a test run hashr-extract as a process of its own (the
 // test binary, with HASHR_EXTRACT_AS_MAIN set), to send it signals.
 func TestMain(m *testing.M) {
-	if os.Getenv("HASHR_EXTRACT_AS_MAIN") != "" {
+	if os.Getenv(childEnv) == "1" {
+		installChildFaults()
+	}
+	if os.Getenv("HASHR_EXTRACT_AS_MAIN") != "" || os.Getenv(childEnv) == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
