@@ -34,8 +34,8 @@ type extractor struct {
 func run(ctx context.Context, p *cli.Program, opts options) error {
 	state, cleaned, err := openSpoolState(opts.spool)
 	if cleaned.runs > 0 || cleaned.spool > 0 || opts.cleanSpool {
-		p.Infof("removed what %d interrupted runs left in %s: %d spool directories of unfinished sources",
-			cleaned.runs, opts.spool, cleaned.spool)
+		p.Infof("cleaned up after interrupted runs in %s: removed %d temporary directories and %d spool directories of unfinished sources",
+			opts.spool, cleaned.runs, cleaned.spool)
 	}
 	if err != nil {
 		return cli.Cause(err)
@@ -91,8 +91,9 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 			}
 			return out.emit(r)
 		})
-	if err == nil {
-		err = out.flushEnd()
+	// Interrupted or not, a source whose records are all out gets its end.
+	if ferr := out.flushEnd(); err == nil {
+		err = ferr
 	}
 	if ferr := w.Flush(); err == nil {
 		err = ferr
@@ -149,6 +150,7 @@ type output struct {
 	x       *extractor
 	pending *records.End
 	pendSHA string // the sha256 the pending source came with
+	pendDir string // the pending source's spool directory
 }
 
 func (o *output) emit(r *result) error {
@@ -180,23 +182,33 @@ func (o *output) emit(r *result) error {
 	if err := r.out.drain(o.w); err != nil {
 		return err
 	}
-	o.pending, o.pendSHA = r.end, r.inputSHA
-	if r.spoolDir != "" {
-		o.x.mu.Lock()
-		delete(o.x.unfinished, r.spoolDir)
-		o.x.mu.Unlock()
-		o.x.state.finished(r.spoolDir)
-	}
+	o.pending, o.pendSHA, o.pendDir = r.end, r.inputSHA, r.spoolDir
 	return nil
 }
 
+// flushEnd writes the pending end record, and only once it is out does
+// the source's spool directory belong downstream: until then, an
+// interrupted run (or a later clean-up) removes it.
 func (o *output) flushEnd() error {
 	if o.pending == nil {
 		return nil
 	}
-	end := o.pending
-	o.pending = nil
-	return o.w.Write(end)
+	end, dir := o.pending, o.pendDir
+	o.pending, o.pendDir = nil, ""
+	if err := o.w.Write(end); err != nil {
+		return err
+	}
+	if dir == "" {
+		return nil
+	}
+	if err := o.w.Flush(); err != nil {
+		return err
+	}
+	o.x.mu.Lock()
+	delete(o.x.unfinished, dir)
+	o.x.mu.Unlock()
+	o.x.state.finished(dir)
+	return nil
 }
 
 // mergeEnd folds an earlier stage's end record into this stage's.
