@@ -4,7 +4,9 @@
 # ../shared/corpus/fetch.sh: the default against --no-sandbox, same
 # packages, same run, alternating, ROUNDS rounds (default 5), in --hash mode
 # (no spool writes to blur the figure) and in spool mode. Prints every
-# timing and the ratios of the medians (sandbox/in-process).
+# timing, wall and CPU (user+system of hashr-extract and all it ran: on a
+# shared machine the CPU seconds are the steadier figure), and the ratios
+# of the medians (sandbox/in-process).
 #
 # Usage: bench/sandbox.sh [ROUNDS]   (from the repository root; builds bin/)
 set -euo pipefail
@@ -22,16 +24,14 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# run MODE OUT [FLAGS...]: MODE hash or spool
+# run MODE OUT [FLAGS...]: MODE hash or spool; prints "WALL CPU" seconds
 run() {
   local mode=$1 out=$2; shift 2
   local t; t=$(now)
-  if [[ $mode == hash ]]; then
-    bin/hashr-extract --hash md5,sha1,sha256 --spool "$work/spool" "$@" <"$work/in.ndjson" >"$out"
-  else
-    bin/hashr-extract --spool "$work/spool" "$@" <"$work/in.ndjson" >"$out"
-  fi
-  elapsed "$t"
+  local args=(--spool "$work/spool")
+  [[ $mode == hash ]] && args+=(--hash md5,sha1,sha256)
+  /usr/bin/time -f '%U %S' -o "$work/cpu" bin/hashr-extract "${args[@]}" "$@" <"$work/in.ndjson" >"$out"
+  echo "$(elapsed "$t") $(awk '{ printf "%.2f", $1 + $2 }' "$work/cpu")"
   rm -rf "$work/spool"
 }
 
@@ -39,11 +39,13 @@ echo "corpus: ${#debs[@]} packages, $((bytes >> 20)) MiB, in $corpus"
 echo "machine: $(nproc) CPUs, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
 bin/hashr-extract --verbose --hash sha256 --spool "$work/spool" <"$work/in.ndjson" 2>&1 >/dev/null | grep 'sandbox:' | head -1
 run hash /dev/null >/dev/null; run hash /dev/null --no-sandbox >/dev/null 2>&1 # warm-up
-hs=() hn=() ss=() sn=()
+hs=() hn=() ss=() sn=() chs=() chn=() css=() csn=()
 for i in $(seq "$rounds"); do
-  hs+=("$(run hash "$work/hs.ndjson")"); hn+=("$(run hash "$work/hn.ndjson" --no-sandbox 2>/dev/null)")
-  ss+=("$(run spool "$work/ss.ndjson")"); sn+=("$(run spool "$work/sn.ndjson" --no-sandbox 2>/dev/null)")
-  echo "round $i: --hash sandbox ${hs[-1]} s, in-process ${hn[-1]} s; spool sandbox ${ss[-1]} s, in-process ${sn[-1]} s"
+  read -r w c < <(run hash "$work/hs.ndjson"); hs+=("$w"); chs+=("$c")
+  read -r w c < <(run hash "$work/hn.ndjson" --no-sandbox 2>/dev/null); hn+=("$w"); chn+=("$c")
+  read -r w c < <(run spool "$work/ss.ndjson"); ss+=("$w"); css+=("$c")
+  read -r w c < <(run spool "$work/sn.ndjson" --no-sandbox 2>/dev/null); sn+=("$w"); csn+=("$c")
+  echo "round $i (wall/CPU s): --hash sandbox ${hs[-1]}/${chs[-1]}, in-process ${hn[-1]}/${chn[-1]}; spool sandbox ${ss[-1]}/${css[-1]}, in-process ${sn[-1]}/${csn[-1]}"
 done
 # Same records either way (ms and spool dirs aside).
 strip() { grep -v '"type":"end"' "$1" | sed 's/"local":"[^"]*"//' ; }
@@ -51,7 +53,10 @@ if ! cmp -s <(strip "$work/hs.ndjson") <(strip "$work/hn.ndjson"); then
   echo "sandboxed and in-process --hash runs disagree" >&2; exit 1
 fi
 files=$(grep -c '"type":"file"' "$work/hs.ndjson")
-mhs=$(median "${hs[@]}") mhn=$(median "${hn[@]}") mss=$(median "${ss[@]}") msn=$(median "${sn[@]}")
-echo "files: $files; medians: --hash sandbox $mhs s, in-process $mhn s; spool sandbox $mss s, in-process $msn s"
-awk -v a="$mhs" -v b="$mhn" -v c="$mss" -v d="$msn" -v n="${#debs[@]}" 'BEGIN {
-  printf "ratio sandbox/in-process: --hash %.3f, spool %.3f; per source: %+.1f ms, %+.1f ms\n", a / b, c / d, (a - b) * 1000 / n, (c - d) * 1000 / n }'
+echo "files: $files; load now $(cut -d' ' -f1-3 /proc/loadavg)"
+for m in wall CPU; do
+  if [[ $m == wall ]]; then a=$(median "${hs[@]}") b=$(median "${hn[@]}") c=$(median "${ss[@]}") d=$(median "${sn[@]}")
+  else a=$(median "${chs[@]}") b=$(median "${chn[@]}") c=$(median "${css[@]}") d=$(median "${csn[@]}"); fi
+  awk -v m="$m" -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v n="${#debs[@]}" 'BEGIN {
+    printf "%s medians: --hash sandbox %.2f s, in-process %.2f s (ratio %.3f, %+.0f ms per source); spool sandbox %.2f s, in-process %.2f s (ratio %.3f, %+.0f ms per source)\n", m, a, b, a / b, (a - b) * 1000 / n, c, d, c / d, (c - d) * 1000 / n }'
+done
