@@ -171,7 +171,7 @@ func (s *sourceRun) runChild(tmp string, out *spill) error {
 	}
 	cmd := exec.Command(s.x.exe)
 	cmd.Args[0] = os.Args[0] // a test binary (testscript) tells its commands by argv[0]
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Env = append(childEnvironment(), childEnv+"=1")
 	cmd.Stdin = bytes.NewReader(data)
 	// Its own process group: a ^C in the terminal reaches this process,
 	// which stops the child itself. Pdeathsig: a parent killed outright
@@ -208,6 +208,24 @@ func (s *sourceRun) runChild(tmp string, out *spill) error {
 		return nil
 	}
 	return s.childFailure(cmd.ProcessState, perr, tail)
+}
+
+// childEnvironment is what of this process's environment a child gets:
+// what finding and running programs, and the Go runtime, need, and
+// hashr-extract's own markers; not the credentials (AWS_*, PGPASSWORD,
+// HASHR_DB…) a pipeline's environment often holds, which a parser taken
+// over by its input could otherwise read.
+func childEnvironment() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "PATH", name == "LANG", name == "TZ", name == "TMPDIR",
+			strings.HasPrefix(name, "LC_"), strings.HasPrefix(name, "GO"), strings.HasPrefix(name, "HASHR_EXTRACT_"):
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // readChild reads a child's records: a "sandbox" line saying what it

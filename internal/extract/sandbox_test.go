@@ -59,6 +59,8 @@ func installChildFaults() {
 		case "read":
 			_, err := os.ReadFile(arg)
 			p.Warnf("fault: reading %s: %v", arg, err)
+		case "env":
+			p.Warnf("fault: env %s=%q", arg, os.Getenv(arg))
 		case "dial":
 			c, err := net.DialTimeout("tcp", arg, 2*time.Second)
 			if c != nil {
@@ -223,6 +225,16 @@ func TestSandboxConfines(t *testing.T) {
 	}
 	if !strings.Contains(o.stderr, "TCP bind/connect denied") {
 		t.Errorf("--verbose does not say the network is confined:\n%s", o.stderr)
+	}
+}
+
+// The child does not see the credentials a pipeline's environment holds.
+func TestSandboxEnvironment(t *testing.T) {
+	t.Setenv("HASHR_DB", "postgres://user:secret@db/hashr")
+	t.Setenv(faultEnv, "env:HASHR_DB@victim.zip")
+	o := extract(t, sourceAs(fixture(t, "tree.zip"), "victim.zip"), "--hash", "sha256")
+	if o.status != 0 || !strings.Contains(o.stderr, `fault: env HASHR_DB=""`) {
+		t.Fatal(describe(o))
 	}
 }
 
