@@ -7,6 +7,9 @@
 # timing, wall and CPU (user+system of hashr-extract and all it ran: on a
 # shared machine the CPU seconds are the steadier figure), and the ratios
 # of the medians (sandbox/in-process).
+# Then the fixed cost per source: 200 sources of a 1 KiB package each
+# (testdata/extract/hello-gzip.deb), where starting a child is all there
+# is to measure.
 #
 # Usage: bench/sandbox.sh [ROUNDS]   (from the repository root; builds bin/)
 set -euo pipefail
@@ -60,3 +63,21 @@ for m in wall CPU; do
   awk -v m="$m" -v a="$a" -v b="$b" -v c="$c" -v d="$d" -v n="${#debs[@]}" 'BEGIN {
     printf "%s medians: --hash sandbox %.2f s, in-process %.2f s (ratio %.3f, %+.0f ms per source); spool sandbox %.2f s, in-process %.2f s (ratio %.3f, %+.0f ms per source)\n", m, a, b, a / b, (a - b) * 1000 / n, c, d, c / d, (c - d) * 1000 / n }'
 done
+
+# The fixed cost: many tiny sources.
+small=testdata/extract/hello-gzip.deb
+for i in $(seq 200); do printf '{"type":"source","uri":"%s","id":"small-%d"}\n' "$PWD/$small" "$i"; done >"$work/small.ndjson"
+ts=() tn=() cs=() cn=()
+for i in $(seq "$rounds"); do
+  for mode in sandbox in-process; do
+    flags=(); [[ $mode == in-process ]] && flags=(--no-sandbox)
+    t=$(now)
+    /usr/bin/time -f '%U %S' -o "$work/cpu" bin/hashr-extract --hash md5,sha1,sha256 --spool "$work/spool" "${flags[@]}" \
+      <"$work/small.ndjson" >/dev/null 2>&1
+    w=$(elapsed "$t") c=$(awk '{ printf "%.2f", $1 + $2 }' "$work/cpu")
+    if [[ $mode == sandbox ]]; then ts+=("$w"); cs+=("$c"); else tn+=("$w"); cn+=("$c"); fi
+  done
+  echo "small round $i (wall/CPU s): sandbox ${ts[-1]}/${cs[-1]}, in-process ${tn[-1]}/${cn[-1]}"
+done
+awk -v a="$(median "${ts[@]}")" -v b="$(median "${tn[@]}")" -v c="$(median "${cs[@]}")" -v d="$(median "${cn[@]}")" 'BEGIN {
+  printf "200 small sources, medians: wall sandbox %.2f s, in-process %.2f s (%+.1f ms per source); CPU sandbox %.2f s, in-process %.2f s (%+.1f ms per source)\n", a, b, (a - b) * 5, c, d, (c - d) * 5 }'

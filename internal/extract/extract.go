@@ -93,7 +93,10 @@ const example = `  # Debian packages to file records, bytes spooled for hashr-ha
   hashr-scan ~/isos | hashr-extract --hash md5,sha1,sha256 > files.ndjson
 
   # Also the members of jars, wheels and tarballs inside packages, 2 levels deep:
-  hashr-scan ~/mirror | hashr-extract --hash sha256 --max-depth 2`
+  hashr-scan ~/mirror | hashr-extract --hash sha256 --max-depth 2
+
+  # After a run was killed with kill -9, remove what it left in the spool:
+  hashr-extract --spool /var/tmp/spool --clean-spool`
 
 // NewCommand builds the hashr-extract command.
 func NewCommand(p *cli.Program) *cobra.Command {
