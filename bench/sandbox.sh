@@ -34,8 +34,9 @@ run() {
   local args=(--spool "$work/spool")
   [[ $mode == hash ]] && args+=(--hash md5,sha1,sha256)
   /usr/bin/time -f '%U %S' -o "$work/cpu" bin/hashr-extract "${args[@]}" "$@" <"$work/in.ndjson" >"$out"
-  echo "$(elapsed "$t") $(awk '{ printf "%.2f", $1 + $2 }' "$work/cpu")"
+  local w; w=$(elapsed "$t")
   rm -rf "$work/spool"
+  echo "$w $(awk '{ printf "%.2f", $1 + $2 }' "$work/cpu")"
 }
 
 echo "corpus: ${#debs[@]} packages, $((bytes >> 20)) MiB, in $corpus"
@@ -44,10 +45,10 @@ bin/hashr-extract --verbose --hash sha256 --spool "$work/spool" <"$work/in.ndjso
 run hash /dev/null >/dev/null; run hash /dev/null --no-sandbox >/dev/null 2>&1 # warm-up
 hs=() hn=() ss=() sn=() chs=() chn=() css=() csn=()
 for i in $(seq "$rounds"); do
-  read -r w c < <(run hash "$work/hs.ndjson"); hs+=("$w"); chs+=("$c")
-  read -r w c < <(run hash "$work/hn.ndjson" --no-sandbox 2>/dev/null); hn+=("$w"); chn+=("$c")
-  read -r w c < <(run spool "$work/ss.ndjson"); ss+=("$w"); css+=("$c")
-  read -r w c < <(run spool "$work/sn.ndjson" --no-sandbox 2>/dev/null); sn+=("$w"); csn+=("$c")
+  r=$(run hash "$work/hs.ndjson"); read -r w c <<<"$r"; hs+=("$w"); chs+=("$c")
+  r=$(run hash "$work/hn.ndjson" --no-sandbox 2>/dev/null); read -r w c <<<"$r"; hn+=("$w"); chn+=("$c")
+  r=$(run spool "$work/ss.ndjson"); read -r w c <<<"$r"; ss+=("$w"); css+=("$c")
+  r=$(run spool "$work/sn.ndjson" --no-sandbox 2>/dev/null); read -r w c <<<"$r"; sn+=("$w"); csn+=("$c")
   echo "round $i (wall/CPU s): --hash sandbox ${hs[-1]}/${chs[-1]}, in-process ${hn[-1]}/${chn[-1]}; spool sandbox ${ss[-1]}/${css[-1]}, in-process ${sn[-1]}/${csn[-1]}"
 done
 # Same records either way (ms and spool dirs aside).
