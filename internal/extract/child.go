@@ -20,6 +20,11 @@ import (
 // its records on stdout, the end record last.
 const childEnv = "HASHR_EXTRACT_SANDBOX_CHILD"
 
+// SandboxChildEnv is childEnv, for a test binary that calls Main
+// in-process: the sandbox's children are that binary, run with this
+// variable set to "1", and it must then run Main (before its tests).
+const SandboxChildEnv = childEnv
+
 // Exit statuses of a child that says itself why it stopped.
 const (
 	childExitSetup = 125 // the sandbox could not be set up
