@@ -303,5 +303,6 @@ EOF
 
 build_extract
 build_hostile
+"$here/scripts/fixtures-hostile.sh" --out "$out" # the rest of the hostile corpus
 find "$ext" "$hostile" -type f -size +1M -printf 'fixture over 1 MiB: %p\n' | { ! grep . ; }
 echo "fixtures-extract: wrote $ext and $hostile"

@@ -21,6 +21,9 @@ import (
 
 // Main runs hashr-extract with the given arguments and streams.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if os.Getenv(childEnv) == "1" {
+		return childMain(stdin, stdout, stderr)
+	}
 	p := cli.New("hashr-extract", stdin, stdout, stderr)
 	return p.Execute(NewCommand(p), args)
 }
@@ -36,6 +39,8 @@ type options struct {
 	debControl bool
 	limits     limits
 	inputs     []string
+	cleanSpool bool
+	sandbox    sandboxOptions
 }
 
 const long = `
@@ -78,6 +83,20 @@ themselves give error records, and nothing is ever written outside the
 spool. The limits below stop what no real software needs; each one reached
 is an error record for the member or the source.
 
+Each source is parsed in a child process of its own (a sandbox): on Linux
+with Landlock it can read only the source and the programs it runs (xz),
+write only the source's spool directory and a temporary directory, and make
+no TCP connection; rlimits bound its memory (--sandbox-memory), CPU time
+(--sandbox-cpu), file sizes (--max-source-bytes) and open files. A parser
+that crashes, or goes over a limit, ends only its source, with an error
+record saying how; what it had spooled is removed. --verbose says what the
+kernel enforced. --no-sandbox parses in-process, for debugging.
+
+A run killed outright (kill -9) leaves its temporary directory and the spool
+directories of its unfinished sources; the next run over the same --spool,
+or --clean-spool, removes them, never touching those of a live run or of
+sources whose end record was written.
+
 Other record types pass through unchanged. A source record without sha256
 or local (straight from hashr-scan, with a local uri) is accepted: what is
 missing is computed. Members of a .deb are named as installed
@@ -90,7 +109,10 @@ const example = `  # Debian packages to file records, bytes spooled for hashr-ha
   hashr-scan ~/isos | hashr-extract --hash md5,sha1,sha256 > files.ndjson
 
   # Also the members of jars, wheels and tarballs inside packages, 2 levels deep:
-  hashr-scan ~/mirror | hashr-extract --hash sha256 --max-depth 2`
+  hashr-scan ~/mirror | hashr-extract --hash sha256 --max-depth 2
+
+  # After a run was killed with kill -9, remove what it left in the spool:
+  hashr-extract --spool /var/tmp/spool --clean-spool`
 
 // NewCommand builds the hashr-extract command.
 func NewCommand(p *cli.Program) *cobra.Command {
@@ -100,6 +122,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		maxSource, maxMember, minFree string
 		maxMembers, maxRatio          int64
 		platform                      string
+		parseSandbox                  func() error
 	)
 	cmd := p.Command("hashr-extract [flags] [RECORDS.ndjson...]",
 		"Turn each source into the file records of the files inside it", long, example,
@@ -149,6 +172,12 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			if opts.spool == "" {
 				return cli.Usagef("--spool must name a directory")
 			}
+			if err := parseSandbox(); err != nil {
+				return err
+			}
+			if opts.cleanSpool && len(args) > 0 {
+				return cli.Usagef("--clean-spool reads no records: drop the file arguments")
+			}
 			return run(ctx, p, opts)
 		})
 	fl := cmd.Flags()
@@ -166,5 +195,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	fl.Int64Var(&maxMembers, "max-members", defaultLimits.members, "limit on the members of one source, nested ones included")
 	fl.Int64Var(&maxRatio, "max-ratio", defaultLimits.ratio, "limit on how many times its size a source may decompress to (applies past 64M)")
 	fl.StringVar(&minFree, "min-free", formatSize(defaultLimits.minFree, ""), "stop spooling a source when the spool's file system has less free")
+	fl.BoolVar(&opts.cleanSpool, "clean-spool", false, "remove what interrupted runs left in --spool (their temporary files, and the spool directories of sources whose end record never went out), then exit")
+	parseSandbox = addSandboxFlags(fl, &opts.sandbox)
 	return cmd
 }

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"errors"
+	"fmt"
 	"path"
 	"strings"
 )
@@ -14,7 +15,13 @@ var (
 	errAbsolutePath = errors.New("absolute path: refused (an extractor would write outside its directory)")
 	errClimbingPath = errors.New(`path climbs out of the archive with "..": refused`)
 	errEmptyName    = errors.New("member has an empty name")
+	errNULInName    = errors.New("name holds a NUL byte: refused (an extractor would cut the name there, and write another file)")
+	errTooDeep      = fmt.Errorf("path is more than %d directories deep: refused (no real file tree is)", maxPathDepth)
 )
+
+// maxPathDepth bounds the directories of a member path: deep trees are a
+// way to exhaust an extractor (thousands of mkdir, paths over PATH_MAX).
+const maxPathDepth = 1024
 
 // cleanName turns a member name as stored into the relative, cleaned,
 // '/'-separated path a file record carries. A leading "./" (debs, rpms) is
@@ -24,6 +31,12 @@ var (
 func cleanName(name string) (string, error) {
 	if name == "" {
 		return "", errEmptyName
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return "", errNULInName
+	}
+	if strings.Count(name, "/") > maxPathDepth {
+		return "", errTooDeep
 	}
 	if strings.HasPrefix(name, "/") {
 		rest := strings.TrimLeft(name, "/")

@@ -3,7 +3,6 @@ package extract
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"maps"
 	"os"
@@ -17,10 +16,13 @@ import (
 
 // extractor is one run of hashr-extract.
 type extractor struct {
-	p      *cli.Program
-	opts   options
-	tmpDir string     // temporary files: spilled records, copies of nested archives
-	spools *spoolDirs // nil with --hash
+	p        *cli.Program
+	opts     options
+	tmpDir   string      // temporary files: spilled records, copies of nested archives
+	state    *spoolState // this run's part of the spool; nil in a sandbox child
+	spools   *spoolDirs  // nil with --hash and in a sandbox child
+	exe      string      // the program sandbox children run; "" with --no-sandbox
+	reported sync.Once   // what the sandbox applies, said with --verbose
 
 	// unfinished holds the spool directories of sources whose records are
 	// not all written yet: an interrupted run removes them, as nothing
@@ -30,17 +32,24 @@ type extractor struct {
 }
 
 func run(ctx context.Context, p *cli.Program, opts options) error {
-	if err := os.MkdirAll(opts.spool, 0o755); err != nil {
-		return fmt.Errorf("creating the spool directory %q: %w", opts.spool, cli.Cause(err))
+	state, cleaned, err := openSpoolState(opts.spool)
+	if cleaned.runs > 0 || cleaned.spool > 0 || opts.cleanSpool {
+		p.Infof("cleaned up after interrupted runs in %s: removed %d temporary directories and %d spool directories of unfinished sources",
+			opts.spool, cleaned.runs, cleaned.spool)
 	}
-	tmpDir, err := os.MkdirTemp(opts.spool, ".hashr-extract-tmp-")
 	if err != nil {
-		return fmt.Errorf("creating a temporary directory in %q: %w", opts.spool, cli.Cause(err))
+		return cli.Cause(err)
 	}
-	x := &extractor{p: p, opts: opts, tmpDir: tmpDir, unfinished: map[string]bool{}}
+	x := &extractor{p: p, opts: opts, tmpDir: state.runDir, state: state, unfinished: map[string]bool{}}
 	p.OnExit(x.cleanUp)
+	if opts.cleanSpool {
+		return nil
+	}
 	if opts.algos == 0 {
-		x.spools = newSpoolDirs(opts.spool)
+		x.spools = newSpoolDirs(opts.spool, state)
+	}
+	if err := x.startSandbox(); err != nil {
+		return err
 	}
 	if decompress.UsesXZBinary() {
 		p.Verbosef("decoding xz with the xz program (faster than the Go decoder)")
@@ -71,6 +80,9 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 			if raw.Type != records.TypeSource {
 				return &result{raw: raw}
 			}
+			if x.exe != "" {
+				return x.extractSandboxed(ctx, raw)
+			}
 			return x.extractSource(ctx, raw)
 		},
 		func(r *result) error {
@@ -79,8 +91,9 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 			}
 			return out.emit(r)
 		})
-	if err == nil {
-		err = out.flushEnd()
+	// Interrupted or not, a source whose records are all out gets its end.
+	if ferr := out.flushEnd(); err == nil {
+		err = ferr
 	}
 	if ferr := w.Flush(); err == nil {
 		err = ferr
@@ -97,12 +110,35 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 // cleanUp removes the temporary files and the spool of sources not
 // written.
 func (x *extractor) cleanUp() {
-	os.RemoveAll(x.tmpDir)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for dir := range x.unfinished {
 		os.RemoveAll(dir)
 	}
+	x.state.close()
+}
+
+// openSpool claims the spool directory of the source sha256, to be
+// removed if the run ends before the source's records are all written.
+func (x *extractor) openSpool(sha256 string) (*sourceSpool, error) {
+	sp, err := x.spools.open(sha256, x.opts.flatten)
+	if err != nil {
+		return nil, err
+	}
+	x.mu.Lock()
+	x.unfinished[sp.dir] = true
+	x.mu.Unlock()
+	return sp, nil
+}
+
+// dropSpool removes the spool directory of a source that failed as a
+// whole (its sandbox child died): what it holds is named by no record.
+func (x *extractor) dropSpool(dir string) {
+	os.RemoveAll(dir)
+	x.mu.Lock()
+	delete(x.unfinished, dir)
+	x.mu.Unlock()
+	x.state.finished(dir)
 }
 
 // output writes results in order. A source's end record is held back
@@ -114,6 +150,7 @@ type output struct {
 	x       *extractor
 	pending *records.End
 	pendSHA string // the sha256 the pending source came with
+	pendDir string // the pending source's spool directory
 }
 
 func (o *output) emit(r *result) error {
@@ -145,22 +182,33 @@ func (o *output) emit(r *result) error {
 	if err := r.out.drain(o.w); err != nil {
 		return err
 	}
-	o.pending, o.pendSHA = r.end, r.inputSHA
-	if r.spoolDir != "" {
-		o.x.mu.Lock()
-		delete(o.x.unfinished, r.spoolDir)
-		o.x.mu.Unlock()
-	}
+	o.pending, o.pendSHA, o.pendDir = r.end, r.inputSHA, r.spoolDir
 	return nil
 }
 
+// flushEnd writes the pending end record, and only once it is out does
+// the source's spool directory belong downstream: until then, an
+// interrupted run (or a later clean-up) removes it.
 func (o *output) flushEnd() error {
 	if o.pending == nil {
 		return nil
 	}
-	end := o.pending
-	o.pending = nil
-	return o.w.Write(end)
+	end, dir := o.pending, o.pendDir
+	o.pending, o.pendDir = nil, ""
+	if err := o.w.Write(end); err != nil {
+		return err
+	}
+	if dir == "" {
+		return nil
+	}
+	if err := o.w.Flush(); err != nil {
+		return err
+	}
+	o.x.mu.Lock()
+	delete(o.x.unfinished, dir)
+	o.x.mu.Unlock()
+	o.x.state.finished(dir)
+	return nil
 }
 
 // mergeEnd folds an earlier stage's end record into this stage's.

@@ -41,8 +41,8 @@ type sourceRun struct {
 	ctx   context.Context
 	src   *records.Source
 	sha   string
-	label string // how messages name the source
-	out   *spill
+	label string         // how messages name the source
+	out   recordSink     // the spill, or in a sandbox child the pipe to the parent
 	spool *sourceSpool   // nil with --hash
 	hash  *digest.Hasher // nil without --hash
 
@@ -96,17 +96,9 @@ func (x *extractor) extractSource(ctx context.Context, raw *records.Raw) *result
 		return &result{raw: raw}
 	}
 	src := rec.(*records.Source)
-	s := &sourceRun{
-		x: x, ctx: ctx, src: src, out: newSpill(x.tmpDir),
-		budget:   budget{lim: &x.opts.limits},
-		symlinks: map[string]bool{},
-		links:    map[string]*linkInfo{},
-		label:    sourceLabel(src),
-	}
-	if x.opts.algos != 0 {
-		s.hash = digest.New(x.opts.algos)
-	}
-	res := &result{source: src, out: s.out, inputSHA: src.SHA256}
+	out := newSpill(x.tmpDir)
+	s := x.newSourceRun(ctx, src, out)
+	res := &result{source: src, out: out, inputSHA: src.SHA256}
 	s.run()
 	res.end = &records.End{
 		Source: s.sha, Files: s.files, Errors: s.errors, Bytes: s.bytes,
@@ -117,6 +109,25 @@ func (x *extractor) extractSource(ctx context.Context, raw *records.Raw) *result
 	}
 	res.err = s.fatal
 	return res
+}
+
+// recordSink takes the records of one source as they are made.
+type recordSink interface {
+	add(records.Record) error
+}
+
+func (x *extractor) newSourceRun(ctx context.Context, src *records.Source, out recordSink) *sourceRun {
+	s := &sourceRun{
+		x: x, ctx: ctx, src: src, out: out,
+		budget:   budget{lim: &x.opts.limits},
+		symlinks: map[string]bool{},
+		links:    map[string]*linkInfo{},
+		label:    sourceLabel(src),
+	}
+	if x.opts.algos != 0 {
+		s.hash = digest.New(x.opts.algos)
+	}
+	return s
 }
 
 func sourceLabel(src *records.Source) string {
@@ -140,14 +151,13 @@ func (s *sourceRun) run() {
 	}
 	defer f.Close()
 	s.budget.sourceSize = size
-	if s.x.spools != nil {
-		if s.spool, err = s.x.spools.open(s.sha, s.x.opts.flatten); err != nil {
+	if s.spool == nil && s.x.spools != nil { // a sandbox child is given its spool
+		if s.spool, err = s.x.openSpool(s.sha); err != nil {
 			s.sourceError(err)
 			return
 		}
-		s.x.mu.Lock()
-		s.x.unfinished[s.spool.dir] = true
-		s.x.mu.Unlock()
+	}
+	if s.spool != nil {
 		if err := s.checkFree(); err != nil {
 			s.sourceError(err)
 			return

@@ -34,6 +34,11 @@ func (s *spill) add(rec records.Record) error {
 	if err != nil {
 		return err
 	}
+	return s.addLine(line)
+}
+
+// addLine appends a record already marshalled, without its newline.
+func (s *spill) addLine(line []byte) error {
 	if s.file == nil && s.mem.Len()+len(line)+1 > spillMemory {
 		f, err := os.CreateTemp(s.tmpDir, "records-*.ndjson")
 		if err != nil {

@@ -57,7 +57,13 @@ func TestUnwrappedName(t *testing.T) {
 // A name the spool cannot mirror (twice in a tar, a file where a
 // directory must go, too long) gets a flat name; nothing is overwritten.
 func TestSpoolFallsBackToFlatNames(t *testing.T) {
-	dirs := newSpoolDirs(t.TempDir())
+	root := t.TempDir()
+	state, _, err := openSpoolState(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer state.close()
+	dirs := newSpoolDirs(root, state)
 	s, err := dirs.open("abc", false)
 	if err != nil {
 		t.Fatal(err)

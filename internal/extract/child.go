@@ -1,0 +1,155 @@
+package extract
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// childEnv, set to "1", makes hashr-extract a sandbox child: it reads one
+// childJob on stdin, confines itself, extracts that one source and writes
+// its records on stdout, the end record last.
+const childEnv = "HASHR_EXTRACT_SANDBOX_CHILD"
+
+// SandboxChildEnv is childEnv, for a test binary that calls Main
+// in-process: the sandbox's children are that binary, run with this
+// variable set to "1", and it must then run Main (before its tests).
+const SandboxChildEnv = childEnv
+
+// Exit statuses of a child that says itself why it stopped.
+const (
+	childExitSetup = 125 // the sandbox could not be set up
+	childExitCPU   = 124 // SIGXCPU: the CPU time limit was reached
+)
+
+// childJob is what a sandbox child is asked to do.
+type childJob struct {
+	Source     json.RawMessage `json:"source"` // the source record, with sha256 and local
+	Spool      string          `json:"spool,omitempty"`
+	Flatten    bool            `json:"flatten,omitempty"`
+	Temp       string          `json:"temp"`
+	Algos      string          `json:"algos,omitempty"`
+	MaxDepth   int             `json:"max_depth"`
+	DebControl bool            `json:"deb_control,omitempty"`
+	Limits     jobLimits       `json:"limits"`
+	Memory     int64           `json:"memory"`      // bytes, --sandbox-memory
+	CPUSeconds int64           `json:"cpu_seconds"` // --sandbox-cpu
+	Verbose    bool            `json:"verbose,omitempty"`
+	Quiet      bool            `json:"quiet,omitempty"`
+}
+
+type jobLimits struct {
+	SourceBytes int64 `json:"source_bytes"`
+	MemberBytes int64 `json:"member_bytes"`
+	Members     int64 `json:"members"`
+	Ratio       int64 `json:"ratio"`
+	MinFree     int64 `json:"min_free"`
+}
+
+func jobLimitsOf(l limits) jobLimits {
+	return jobLimits{l.sourceBytes, l.memberBytes, l.members, l.ratio, l.minFree}
+}
+
+func (j jobLimits) limits() limits {
+	return limits{sourceBytes: j.SourceBytes, memberBytes: j.MemberBytes, members: j.Members, ratio: j.Ratio, minFree: j.MinFree}
+}
+
+// childTestHook is set only by this package's tests (in TestMain, in the
+// test binary): it runs in the child once it is confined, to play a
+// parser that misbehaves. The hashr-extract binary never sets it.
+var childTestHook func(p *cli.Program, job *childJob)
+
+// childMain is a sandbox child's whole life.
+func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
+	p := cli.New("hashr-extract", nil, stdout, stderr)
+	var job childJob
+	if err := json.NewDecoder(io.LimitReader(stdin, 16<<20)).Decode(&job); err != nil {
+		fmt.Fprintf(stderr, "sandbox: reading the job: %v\n", err)
+		return childExitSetup
+	}
+	p.Verbose, p.Quiet = job.Verbose, job.Quiet
+
+	// Go ignores SIGXCPU unless asked; the hard limit, a few seconds
+	// later, is SIGKILL. Saying so first gives the parent a clear reason.
+	xcpu := make(chan os.Signal, 1)
+	signal.Notify(xcpu, syscall.SIGXCPU)
+	go func() {
+		<-xcpu
+		fmt.Fprintf(stderr, "sandbox: CPU time limit of %ds reached\n", job.CPUSeconds)
+		os.Exit(childExitCPU)
+	}()
+
+	applied, err := confine(&job)
+	if err != nil {
+		fmt.Fprintf(stderr, "sandbox: %v\n", err)
+		return childExitSetup
+	}
+	out := &pipeSink{w: bufio.NewWriterSize(stdout, 64<<10)}
+	out.line(map[string]string{"type": "sandbox", "applied": applied})
+	if childTestHook != nil {
+		childTestHook(p, &job)
+	}
+
+	rec, err := records.Unmarshal(job.Source)
+	src, ok := rec.(*records.Source)
+	if err != nil || !ok {
+		fmt.Fprintf(stderr, "sandbox: the job's source record: %v\n", err)
+		return childExitSetup
+	}
+	var algos digest.Set
+	if job.Algos != "" {
+		if algos, err = digest.Parse(job.Algos); err != nil {
+			fmt.Fprintf(stderr, "sandbox: the job's digests: %v\n", err)
+			return childExitSetup
+		}
+	}
+	x := &extractor{p: p, tmpDir: job.Temp, unfinished: map[string]bool{}, opts: options{
+		algos: algos, maxDepth: job.MaxDepth, flatten: job.Flatten, debControl: job.DebControl,
+		limits: job.Limits.limits(),
+	}}
+	s := x.newSourceRun(context.Background(), src, out)
+	if job.Spool != "" {
+		s.spool = &sourceSpool{dir: job.Spool, flatten: job.Flatten, dirs: map[string]bool{job.Spool: true}}
+	}
+	s.run()
+	if s.fatal == nil {
+		s.fatal = out.add(&records.End{Source: s.sha, Files: s.files, Errors: s.errors, Bytes: s.bytes})
+	}
+	if s.fatal == nil {
+		s.fatal = out.w.Flush()
+	}
+	if s.fatal != nil {
+		fmt.Fprintf(stderr, "sandbox: writing records to hashr-extract: %v\n", s.fatal)
+		return 1
+	}
+	return 0
+}
+
+// pipeSink writes a child's records to its parent as they come.
+type pipeSink struct {
+	w *bufio.Writer
+}
+
+func (ps *pipeSink) add(rec records.Record) error {
+	line, err := records.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	ps.w.Write(line)
+	return ps.w.WriteByte('\n')
+}
+
+func (ps *pipeSink) line(v any) {
+	b, _ := json.Marshal(v)
+	ps.w.Write(b)
+	ps.w.WriteByte('\n')
+}

@@ -1,0 +1,164 @@
+package extract
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+)
+
+// childOpenFiles bounds a child's open files: the source, one spooled
+// member, copies of nested archives 64 deep, the pipes of an xz process.
+const childOpenFiles = 1024
+
+// fallbackTools are the programs a child may run, when they are on PATH.
+var fallbackTools = []string{"xz", "7zz"}
+
+// libraryDirs hold what the dynamic loader needs to start those programs.
+var libraryDirs = []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/libexec"}
+
+// confine limits this process to what extracting job's source needs and
+// returns what was applied, for --verbose. The rlimits are set always;
+// Landlock as far as the kernel has it.
+func confine(job *childJob) (string, error) {
+	var applied []string
+	r, err := setLimits(job)
+	if err != nil {
+		return "", err
+	}
+	applied = append(applied, r)
+	ll, err := restrictAccess(job)
+	if err != nil {
+		return "", err
+	}
+	applied = append(applied, ll)
+	return strings.Join(applied, "; "), nil
+}
+
+// setLimits sets the rlimits: CPU seconds (a soft limit, then SIGKILL 5s
+// later), the size of any file written (the source limit: no member can
+// be larger), open files, and memory: Go's soft limit at --sandbox-memory,
+// so the collector works harder before failing, and the address space at
+// what the runtime has already reserved plus that much.
+func setLimits(job *childJob) (string, error) {
+	set := func(what string, res int, soft, hard uint64) error {
+		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: soft, Max: hard}); err != nil {
+			return fmt.Errorf("setting the %s limit: %w", what, err)
+		}
+		return nil
+	}
+	cpu := uint64(max(job.CPUSeconds, 1))
+	if err := set("CPU time", syscall.RLIMIT_CPU, cpu, cpu+5); err != nil {
+		return "", err
+	}
+	fsize := uint64(max(job.Limits.SourceBytes, job.Limits.MemberBytes, 1))
+	if err := set("file size", syscall.RLIMIT_FSIZE, fsize, fsize); err != nil {
+		return "", err
+	}
+	if err := set("open files", syscall.RLIMIT_NOFILE, childOpenFiles, childOpenFiles); err != nil {
+		return "", err
+	}
+	debug.SetMemoryLimit(job.Memory)
+	reserved := virtualSize()
+	as := uint64(reserved + job.Memory)
+	if err := set("address space", syscall.RLIMIT_AS, as, as); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("rlimits: CPU %ds, file size %s, %d open files, memory %s (address space %s: the Go runtime's %s plus that)",
+		cpu, formatSize(int64(fsize), ""), childOpenFiles, formatSize(job.Memory, ""), formatSize(int64(as), ""),
+		formatSize(reserved, "")), nil
+}
+
+// virtualSize is this process's address space in bytes, from
+// /proc/self/status (the runtime reserves much it never touches).
+func virtualSize() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 2 << 30
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmSize:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 2 << 30
+}
+
+// restrictAccess applies Landlock: read the source, read and run the
+// fallback tools (and the libraries they load), read and write the spool
+// directory and the temporary directory; no TCP bind or connect; no
+// signals or abstract sockets to processes outside. Best effort: an older
+// kernel enforces what its ABI has, and the report says what that is.
+func restrictAccess(job *childJob) (string, error) {
+	abi, err := llsys.LandlockGetABIVersion()
+	if err != nil || abi < 1 {
+		return "Landlock: not available on this kernel (file system and network NOT restricted; " +
+			"check that /sys/kernel/security/lsm lists landlock)", nil
+	}
+	var local string
+	var src struct {
+		Local string `json:"local"`
+	}
+	if err := json.Unmarshal(job.Source, &src); err == nil {
+		local = src.Local
+	}
+	rules := []landlock.Rule{landlock.ROFiles(local)}
+	var writable []string
+	for _, d := range []string{job.Spool, job.Temp} {
+		if d != "" {
+			writable = append(writable, d)
+		}
+	}
+	rules = append(rules, landlock.RWDirs(writable...).WithRefer())
+	var tools []string
+	for _, t := range fallbackTools {
+		if p, err := exec.LookPath(t); err == nil {
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				p = real
+			}
+			tools = append(tools, p)
+		}
+	}
+	if len(tools) > 0 {
+		rules = append(rules, landlock.ROFiles(tools...),
+			landlock.RODirs(libraryDirs...).IgnoreIfMissing(),
+			landlock.ROFiles("/etc/ld.so.cache").IgnoreIfMissing())
+	}
+	// os/exec gives a program /dev/null for the streams it is not handed.
+	rules = append(rules, landlock.RWFiles("/dev/null").IgnoreIfMissing())
+	if err := landlock.V11.BestEffort().Restrict(rules...); err != nil {
+		return "", fmt.Errorf("applying Landlock: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Landlock ABI %d: reads only the source", abi)
+	if len(tools) > 0 {
+		fmt.Fprintf(&b, ", runs only %s (with the libraries in %s)", strings.Join(tools, ", "), strings.Join(libraryDirs, ", "))
+	}
+	fmt.Fprintf(&b, ", writes only %s", strings.Join(writable, " and "))
+	switch {
+	case abi >= 10:
+		b.WriteString("; network: TCP and UDP bind/connect denied")
+	case abi >= 4:
+		b.WriteString("; network: TCP bind/connect denied, UDP and other sockets NOT restricted (needs Landlock ABI 10)")
+	default:
+		b.WriteString("; network NOT restricted (needs Landlock ABI 4)")
+	}
+	if abi >= 6 {
+		b.WriteString("; no signals or abstract UNIX sockets to processes outside")
+	}
+	return b.String(), nil
+}

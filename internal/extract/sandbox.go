@@ -1,0 +1,441 @@
+package extract
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// sandboxOptions are the flags of the sandbox.
+type sandboxOptions struct {
+	off    bool
+	memory int64
+	cpu    time.Duration
+}
+
+// The defaults are far above what real packages and images need: the
+// whole Debian corpus of bench/ peaks at a few 100 MiB and a few seconds
+// of CPU per package.
+const (
+	defaultSandboxMemory = 4 << 30
+	defaultSandboxCPU    = time.Hour
+)
+
+// addSandboxFlags adds the sandbox's flags; the function it returns
+// checks them once parsed.
+func addSandboxFlags(fl *pflag.FlagSet, o *sandboxOptions) func() error {
+	var memory string
+	fl.BoolVar(&o.off, "no-sandbox", false, "parse sources in this process, unconfined (for debugging: a hostile source then runs with all your rights)")
+	fl.StringVar(&memory, "sandbox-memory", formatSize(defaultSandboxMemory, ""), "memory limit of the process parsing one source")
+	fl.DurationVar(&o.cpu, "sandbox-cpu", defaultSandboxCPU, "CPU time limit of the process parsing one source")
+	return func() error {
+		n, err := parseSize(memory)
+		if err != nil {
+			return cli.Usagef("--sandbox-memory: %v", err)
+		}
+		if n < 16<<20 {
+			return cli.Usagef("--sandbox-memory must be at least 16M, not %s", memory)
+		}
+		o.memory = n
+		if o.cpu < time.Second {
+			return cli.Usagef("--sandbox-cpu must be at least 1s, not %v", o.cpu)
+		}
+		return nil
+	}
+}
+
+// startSandbox finds the program sandbox children run: this one.
+func (x *extractor) startSandbox() error {
+	if x.opts.sandbox.off {
+		x.p.Warnf("--no-sandbox: sources are parsed in this process, with no Landlock and no rlimits; " +
+			"a source built to exploit a parser bug would run with all your rights")
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program, to run the sandboxed parsers: %w", err)
+	}
+	x.exe = exe
+	return nil
+}
+
+// reportSandbox prints, once per run, what the children's sandbox is.
+func (x *extractor) reportSandbox(applied string) {
+	x.reported.Do(func() {
+		x.p.Verbosef("sandbox: each source is parsed in a child process; %s", applied)
+	})
+}
+
+// extractSandboxed is extractSource with the parsing done by a child.
+func (x *extractor) extractSandboxed(ctx context.Context, raw *records.Raw) *result {
+	start := time.Now()
+	rec, err := raw.Decode()
+	if err != nil {
+		x.p.Failf("%v", err)
+		return &result{raw: raw}
+	}
+	src := rec.(*records.Source)
+	out := newSpill(x.tmpDir)
+	s := x.newSourceRun(ctx, src, out)
+	res := &result{source: src, out: out, inputSHA: src.SHA256}
+	s.sandboxed(out)
+	res.end = &records.End{
+		Source: s.sha, Files: s.files, Errors: s.errors, Bytes: s.bytes,
+		MS: map[string]int64{stage: time.Since(start).Milliseconds()},
+	}
+	if s.spool != nil {
+		res.spoolDir = s.spool.dir
+	}
+	res.err = s.fatal
+	return res
+}
+
+func (s *sourceRun) sandboxed(out *spill) {
+	// Reading the source to hash it, when its sha256 is not known, is no
+	// parsing: the parent does it, to name the spool directory.
+	f, _, err := s.open()
+	if err != nil {
+		s.sourceError(err)
+		return
+	}
+	f.Close()
+	if s.x.spools != nil {
+		if s.spool, err = s.x.openSpool(s.sha); err != nil {
+			s.sourceError(err)
+			return
+		}
+	}
+	tmp, err := os.MkdirTemp(s.x.tmpDir, "child-")
+	if err != nil {
+		s.sourceError(fmt.Errorf("creating a temporary directory: %w", err))
+		return
+	}
+	defer os.RemoveAll(tmp)
+	err = s.runChild(tmp, out)
+	if err == nil || s.fatal != nil || s.ctx.Err() != nil {
+		return
+	}
+	// The child died: nothing it sent can be trusted to be whole.
+	out.discard()
+	s.files, s.errors, s.bytes = 0, 0, 0
+	if s.spool != nil {
+		s.x.dropSpool(s.spool.dir)
+		s.spool = nil
+	}
+	s.sourceError(err)
+}
+
+// maxChildLine bounds one record line from a child.
+const maxChildLine = 4 << 20
+
+// runChild extracts the source in a child process, adding the records it
+// streams back to out. It returns how the child failed, if it did.
+func (s *sourceRun) runChild(tmp string, out *spill) error {
+	job := childJob{
+		Temp: tmp, Algos: s.x.opts.algos.String(), MaxDepth: s.x.opts.maxDepth,
+		Flatten: s.x.opts.flatten, DebControl: s.x.opts.debControl,
+		Limits: jobLimitsOf(s.x.opts.limits), Memory: s.x.opts.sandbox.memory,
+		CPUSeconds: int64(s.x.opts.sandbox.cpu / time.Second),
+		Verbose:    s.x.p.Verbose, Quiet: s.x.p.Quiet,
+	}
+	if s.x.opts.algos == 0 {
+		job.Algos = ""
+	}
+	if s.spool != nil {
+		job.Spool = s.spool.dir
+	}
+	var err error
+	if job.Source, err = records.Marshal(s.src); err != nil {
+		return err
+	}
+	data, err := json.Marshal(&job)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.x.exe)
+	cmd.Args[0] = os.Args[0] // a test binary (testscript) tells its commands by argv[0]
+	cmd.Env = append(childEnvironment(), childEnv+"=1")
+	cmd.Stdin = bytes.NewReader(data)
+	// Its own process group: a ^C in the terminal reaches this process,
+	// which stops the child itself. Pdeathsig: a parent killed outright
+	// takes its children with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the sandboxed parser %s: %w", s.x.exe, err)
+	}
+	stop := context.AfterFunc(s.ctx, func() { cmd.Process.Kill() })
+	defer stop()
+	tail := &stderrTail{}
+	forwarded := make(chan struct{})
+	go func() {
+		s.forwardMessages(stderr, tail)
+		close(forwarded)
+	}()
+	perr := s.readChild(stdout, out)
+	if perr != nil {
+		cmd.Process.Kill()
+	}
+	io.Copy(io.Discard, stdout)
+	<-forwarded
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // what it started (xz), if still there
+	werr := cmd.Wait()
+	if perr == nil && werr == nil {
+		return nil
+	}
+	return s.childFailure(cmd.ProcessState, perr, tail)
+}
+
+// childEnvironment is what of this process's environment a child gets:
+// what finding and running programs, and the Go runtime, need, and
+// hashr-extract's own markers; not the credentials (AWS_*, PGPASSWORD,
+// HASHR_DB…) a pipeline's environment often holds, which a parser taken
+// over by its input could otherwise read.
+func childEnvironment() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "PATH", name == "LANG", name == "TZ", name == "TMPDIR",
+			strings.HasPrefix(name, "LC_"), strings.HasPrefix(name, "GO"), strings.HasPrefix(name, "HASHR_EXTRACT_"):
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// readChild reads a child's records: a "sandbox" line saying what it
+// applied, the file and error records of its source, its end record. A
+// child that was taken over by a hostile source could write anything, so
+// each line is checked: known types only, this source's, and spooled
+// files inside this source's spool directory (hashr-hash --delete removes
+// what "local" names).
+func (s *sourceRun) readChild(stdout io.Reader, out *spill) error {
+	r := bufio.NewReaderSize(stdout, 256<<10)
+	gotEnd := false
+	var spoolPrefix string
+	if s.spool != nil {
+		spoolPrefix = s.spool.dir + string(filepath.Separator)
+	}
+	for {
+		line, err := readLine(r, maxChildLine)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if gotEnd {
+			return errors.New("it wrote records after its end record")
+		}
+		var typ, source, local string
+		var sawSource bool
+		err = records.Members(line, func(name, value []byte) bool {
+			var dst *string
+			switch string(name) {
+			case "type":
+				dst = &typ
+			case "source":
+				dst, sawSource = &source, true
+			case "local":
+				dst = &local
+			default:
+				return true
+			}
+			*dst, _ = records.StringValue(value)
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("it wrote a line that is not a record: %v", err)
+		}
+		switch typ {
+		case "sandbox":
+			var hello struct{ Applied string }
+			json.Unmarshal(line, &hello)
+			s.x.reportSandbox(hello.Applied)
+			continue
+		case records.TypeFile:
+			if source != s.sha {
+				return fmt.Errorf("it wrote a file record of another source (%q)", source)
+			}
+			if local != "" && (spoolPrefix == "" || !strings.HasPrefix(local, spoolPrefix) || filepath.Clean(local) != local) {
+				return fmt.Errorf("it wrote a file record with local %q, outside the source's spool directory", local)
+			}
+			s.files++
+		case records.TypeError:
+			if sawSource && source != s.sha {
+				return fmt.Errorf("it wrote an error record of another source (%q)", source)
+			}
+			s.errors++
+		case records.TypeEnd:
+			rec, err := records.Unmarshal(line)
+			if err != nil {
+				return fmt.Errorf("its end record: %v", err)
+			}
+			end := rec.(*records.End)
+			if end.Files != s.files || end.Errors != s.errors {
+				return fmt.Errorf("its end record counts %d files and %d errors, but it wrote %d and %d", end.Files, end.Errors, s.files, s.errors)
+			}
+			s.bytes = end.Bytes
+			gotEnd = true
+			continue
+		default:
+			return fmt.Errorf("it wrote a record of type %q", typ)
+		}
+		if err := out.addLine(line); err != nil {
+			s.fatal = err
+			return err
+		}
+	}
+	if !gotEnd {
+		return errors.New("its output ended before its end record")
+	}
+	return nil
+}
+
+// readLine reads one line without its newline, of at most max bytes.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > max {
+			return nil, fmt.Errorf("it wrote a line longer than %d bytes", max)
+		}
+		switch err {
+		case nil:
+			return line[:len(line)-1], nil
+		case bufio.ErrBufferFull:
+			continue
+		case io.EOF:
+			if len(line) == 0 {
+				return nil, io.EOF
+			}
+			return nil, errors.New("its output ended in the middle of a line")
+		default:
+			return nil, err
+		}
+	}
+}
+
+// forwardMessages passes a child's messages on to stderr, counting its
+// failures as this run's, and keeps the rest (a Go panic's trace, the
+// runtime's out-of-memory report) for the error record should it die.
+func (s *sourceRun) forwardMessages(stderr io.Reader, tail *stderrTail) {
+	p := s.x.p
+	prefix := p.Name + ": "
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, prefix+"error: "):
+			p.Failf("%s", line[len(prefix+"error: "):])
+		case strings.HasPrefix(line, prefix):
+			p.Infof("%s", line[len(prefix):])
+		default:
+			tail.add(line)
+			p.Verbosef("%s: sandboxed parser: %s", s.label, line)
+		}
+	}
+	io.Copy(io.Discard, stderr)
+}
+
+// stderrTail keeps what explains a child's death: the first line of a
+// panic or fatal error, and the last lines.
+type stderrTail struct {
+	mu    sync.Mutex
+	first string
+	last  []string
+}
+
+const tailLines = 6
+
+func (t *stderrTail) add(line string) {
+	if len(line) > 300 {
+		line = line[:300] + "…"
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.first == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") ||
+		strings.HasPrefix(line, "sandbox: ")) {
+		t.first = line
+	}
+	if line == "" {
+		return
+	}
+	t.last = append(t.last, line)
+	if len(t.last) > tailLines {
+		t.last = t.last[1:]
+	}
+}
+
+func (t *stderrTail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.last, " | ")
+}
+
+// childFailure says what stopped a child, for the source's error record.
+func (s *sourceRun) childFailure(st *os.ProcessState, protocol error, tail *stderrTail) error {
+	opts := s.x.opts.sandbox
+	ws, _ := st.Sys().(syscall.WaitStatus)
+	cpu := st.UserTime() + st.SystemTime()
+	tail.mu.Lock()
+	first := tail.first
+	tail.mu.Unlock()
+	all := tail.String()
+	var what string
+	switch {
+	case protocol != nil && !ws.Signaled() && ws.ExitStatus() == 0:
+		what = "broke the protocol: " + protocol.Error()
+	case ws.Exited() && ws.ExitStatus() == childExitCPU, ws.Signaled() && ws.Signal() == syscall.SIGXCPU,
+		ws.Signaled() && ws.Signal() == syscall.SIGKILL && cpu >= opts.cpu-time.Second:
+		what = fmt.Sprintf("went over the CPU time limit of %v (set with --sandbox-cpu)", opts.cpu)
+	case strings.Contains(all, "out of memory") || strings.Contains(first, "out of memory") ||
+		strings.Contains(all, "cannot allocate memory"):
+		what = fmt.Sprintf("went over the memory limit of %s (set with --sandbox-memory)", formatSize(opts.memory, ""))
+	case ws.Exited() && ws.ExitStatus() == childExitSetup:
+		what = "could not set up its sandbox: " + strings.TrimPrefix(first, "sandbox: ")
+	case strings.HasPrefix(first, "panic: "):
+		what = "crashed: " + first
+	case ws.Signaled():
+		what = "was killed by " + unix.SignalName(ws.Signal())
+		if ws.Signal() == syscall.SIGKILL {
+			what += " (by the kernel's out-of-memory killer?)"
+		}
+	case protocol != nil:
+		what = "broke the protocol: " + protocol.Error()
+	default:
+		what = "failed"
+	}
+	msg := fmt.Sprintf("the sandboxed parser %s (%v, %v CPU); nothing of this source is kept", what, st, cpu.Round(time.Millisecond))
+	if all != "" {
+		msg += "; its last messages: " + all
+	}
+	return errors.New(msg)
+}
