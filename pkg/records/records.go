@@ -49,6 +49,8 @@ type File struct {
 	Mode  string `json:"mode,omitempty"`
 	Mtime string `json:"mtime,omitempty"`
 	Local string `json:"local,omitempty"`
+	// FS is the file system of a disk image's file ("ext4", "xfs"…).
+	FS string `json:"fs,omitempty"`
 
 	MD5    string `json:"md5,omitempty"`
 	SHA1   string `json:"sha1,omitempty"`

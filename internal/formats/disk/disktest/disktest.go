@@ -1,0 +1,276 @@
+// Package disktest builds the ground truth of the disk-image tests: a
+// directory of real files (a few Debian packages unpacked, plus the odd
+// cases file systems store specially: hard links, a sparse file, tiny
+// files, symlinks), and the multiset of (path, sha256) of its regular
+// files, to compare with what a reader finds in an image built from it.
+package disktest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashr-dev/hashr/internal/formats/archive"
+)
+
+// NeedTool fails the test in CI when a tool is missing, and skips it
+// elsewhere.
+func NeedTool(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			Unavailable(t, "%s is not installed (see .ci/install-deps.txt)", tool)
+		}
+	}
+}
+
+// Unavailable fails in CI and skips elsewhere.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// Run runs a tool and fails the test with its output when it fails.
+func Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// packages are the real Debian packages the tree is made of: small ones,
+// with binaries, scripts, man pages, locales and symlinks among them.
+var packages = []string{"grep_", "sed_", "gzip_", "less_", "nano_", "file_", "findutils_"}
+
+// debs returns the corpus's .deb files, fetching them when needed.
+func debs(t testing.TB) []string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real-package corpus: not with -short")
+	}
+	root := os.Getenv("HASHR_CORPUS")
+	if root == "" {
+		home, _ := os.UserHomeDir()
+		root = filepath.Join(home, ".cache", "hashr-corpus")
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "deb", "*.deb"))
+	if len(files) == 0 {
+		_, here, _, _ := runtime.Caller(0)
+		fetch := filepath.Join(filepath.Dir(here), "..", "..", "..", "..", "..", "shared", "corpus", "fetch.sh")
+		cmd := exec.Command(fetch, "deb")
+		cmd.Env = append(os.Environ(), "HASHR_CORPUS="+root)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			Unavailable(t, "fetching the deb corpus: %v\n%s", err, out)
+		}
+		files, _ = filepath.Glob(filepath.Join(root, "deb", "*.deb"))
+	}
+	var picked []string
+	for _, f := range files {
+		for _, p := range packages {
+			if strings.HasPrefix(filepath.Base(f), p) {
+				picked = append(picked, f)
+			}
+		}
+	}
+	if len(picked) < 3 {
+		Unavailable(t, "too few of the packages %v in %s", packages, filepath.Join(root, "deb"))
+	}
+	return picked
+}
+
+// Tree builds the directory of real files in a temporary directory and
+// returns its path.
+func Tree(t testing.TB) string {
+	t.Helper()
+	NeedTool(t, "dpkg-deb")
+	dir := filepath.Join(t.TempDir(), "tree")
+	for _, d := range debs(t) {
+		Run(t, "dpkg-deb", "-x", d, dir)
+	}
+	extra := filepath.Join(dir, "hashr-test")
+	must(t, os.MkdirAll(filepath.Join(extra, "deep", "er", "and", "deeper"), 0o755))
+	// Tiny files (inline data in ext4, short form in XFS), an empty one.
+	must(t, os.WriteFile(filepath.Join(extra, "tiny"), []byte("hello\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(extra, "small-100"), []byte(strings.Repeat("x", 100)), 0o644))
+	must(t, os.WriteFile(filepath.Join(extra, "empty"), nil, 0o644))
+	must(t, os.WriteFile(filepath.Join(extra, "deep", "er", "and", "deeper", strings.Repeat("long-name-", 20)), []byte("deep\n"), 0o600))
+	// A sparse file: holes at the start, in the middle and at the end.
+	sparse, err := os.Create(filepath.Join(extra, "sparse"))
+	must(t, err)
+	for _, off := range []int64{3 << 20, 9 << 20} {
+		_, err := sparse.WriteAt([]byte(strings.Repeat("data in the middle of holes ", 200)), off)
+		must(t, err)
+	}
+	must(t, sparse.Truncate(16<<20))
+	must(t, sparse.Close())
+	// Hard links and a symlink.
+	grep := filepath.Join(dir, "bin", "grep")
+	if _, err := os.Stat(grep); err != nil {
+		grep = filepath.Join(extra, "tiny")
+	}
+	must(t, os.Link(grep, filepath.Join(extra, "hardlink-1")))
+	must(t, os.Link(grep, filepath.Join(extra, "hardlink-2")))
+	must(t, os.Symlink("../tiny", filepath.Join(extra, "deep", "symlink")))
+	return dir
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Sums is a multiset of "path sha256" lines.
+type Sums map[string]int
+
+// DirSums returns the sums of dir's regular files, paths relative to dir,
+// each name of a hard-linked file counted.
+func DirSums(t testing.TB, dir string) Sums {
+	t.Helper()
+	out := Sums{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		out[filepath.ToSlash(rel)+" "+hex.EncodeToString(h.Sum(nil))]++
+		return nil
+	})
+	must(t, err)
+	return out
+}
+
+// WalkSums walks w and returns the sums of its regular files and hard
+// links (a link has its target's sum), with prefix added to the paths it
+// keeps, and the part errors met. System files are left out.
+func WalkSums(w archive.Walker) (Sums, []error, error) {
+	out := Sums{}
+	byPath := map[string]string{}
+	var parts []error
+	for {
+		e, err := w.Next()
+		if err == io.EOF {
+			return out, parts, nil
+		}
+		var pe *archive.PartError
+		if errors.As(err, &pe) {
+			parts = append(parts, err)
+			continue
+		}
+		if err != nil {
+			return out, parts, err
+		}
+		if e.System {
+			continue
+		}
+		switch e.Type {
+		case archive.Regular:
+			r, err := w.Open()
+			if err != nil {
+				parts = append(parts, fmt.Errorf("%s: %w", e.Name, err))
+				continue
+			}
+			h := sha256.New()
+			n, err := io.Copy(h, r)
+			if err != nil {
+				parts = append(parts, fmt.Errorf("%s: %w", e.Name, err))
+				continue
+			}
+			if e.Size >= 0 && n != e.Size {
+				parts = append(parts, fmt.Errorf("%s: read %d bytes, entry says %d", e.Name, n, e.Size))
+			}
+			sum := hex.EncodeToString(h.Sum(nil))
+			byPath[e.Name] = sum
+			out[e.Name+" "+sum]++
+		case archive.Hardlink:
+			sum, ok := byPath[e.Linkname]
+			if !ok {
+				parts = append(parts, fmt.Errorf("%s: hard link to %q, not seen before", e.Name, e.Linkname))
+				continue
+			}
+			byPath[e.Name] = sum
+			out[e.Name+" "+sum]++
+		}
+	}
+}
+
+// Prefixed returns s with prefix before every path.
+func (s Sums) Prefixed(prefix string) Sums {
+	out := Sums{}
+	for k, v := range s {
+		out[prefix+k] += v
+	}
+	return out
+}
+
+// Add adds o's members to s.
+func (s Sums) Add(o Sums) {
+	for k, v := range o {
+		s[k] += v
+	}
+}
+
+// Compare fails t with the differences between want and got.
+func Compare(t testing.TB, want, got Sums) {
+	t.Helper()
+	var missing, extra []string
+	for k, v := range want {
+		for range v - got[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k, v := range got {
+		for range v - want[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing)+len(extra) > 0 {
+		t.Errorf("%d of %d files missing or different, %d extra:\nmissing: %s\nextra: %s", len(missing), count(want), len(extra),
+			strings.Join(first(missing, 10), "\n  "), strings.Join(first(extra, 10), "\n  "))
+	}
+	if count(want) < 100 {
+		t.Errorf("only %d files in the tree: is the corpus complete?", count(want))
+	}
+}
+
+func count(s Sums) int {
+	n := 0
+	for _, v := range s {
+		n += v
+	}
+	return n
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("… and %d more", len(s)-n))
+	}
+	return s
+}
