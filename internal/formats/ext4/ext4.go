@@ -57,21 +57,21 @@ func corrupt(off int64, reason string) error { return archive.Corrupt("ext4", of
 
 // superblock is what the reader needs of the superblock.
 type superblock struct {
-	inodes          uint32
-	blocks          uint64
-	firstDataBlock  uint32
-	blockSize       uint64
-	blocksPerGroup  uint32
-	inodesPerGroup  uint32
-	inodeSize       uint32
-	compat          uint32
-	incompat        uint32
-	roCompat        uint32
-	journalInode    uint32
-	descSize        uint32
-	firstMetaBG     uint32
-	groups          uint64
-	descsPerBlock   uint64
+	inodes         uint32
+	blocks         uint64
+	firstDataBlock uint32
+	blockSize      uint64
+	blocksPerGroup uint32
+	inodesPerGroup uint32
+	inodeSize      uint32
+	compat         uint32
+	incompat       uint32
+	roCompat       uint32
+	journalInode   uint32
+	descSize       uint32
+	firstMetaBG    uint32
+	groups         uint64
+	descsPerBlock  uint64
 }
 
 // Probe reports whether r holds an ext2/3/4 superblock at byte 1024.

@@ -118,6 +118,22 @@ func Tree(t testing.TB) string {
 	}
 	must(t, sparse.Truncate(16<<20))
 	must(t, sparse.Close())
+	// Hundreds of extents: an ext4 extent tree below the inode, an XFS
+	// extent B+tree.
+	frag, err := os.Create(filepath.Join(extra, "fragmented"))
+	must(t, err)
+	for i := range int64(400) {
+		_, err := frag.WriteAt([]byte(fmt.Sprintf("%4096d", i)), i*64<<10)
+		must(t, err)
+	}
+	must(t, frag.Close())
+	// A directory of many entries: ext4 hash trees, XFS leaf and node
+	// directories.
+	many := filepath.Join(extra, "many")
+	must(t, os.MkdirAll(many, 0o755))
+	for i := range 3000 {
+		must(t, os.WriteFile(filepath.Join(many, fmt.Sprintf("file-with-a-longer-name-%05d", i)), []byte(fmt.Sprintf("%d\n", i)), 0o644))
+	}
 	// Hard links and a symlink.
 	grep := filepath.Join(dir, "bin", "grep")
 	if _, err := os.Stat(grep); err != nil {
