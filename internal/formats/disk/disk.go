@@ -160,6 +160,9 @@ func (w *Walker) openVolume() error {
 	fs := probe(v.R, v.Size)
 	if fs == nil {
 		w.layout = append(w.layout, label+": unknown file system")
+		if v.Scheme == "none" {
+			return fmt.Errorf("the disk has no partition table hashr reads (GPT, MBR, LVM2) and no file system it reads (%s)%s", names(), zeroHint(v.R))
+		}
 		return fmt.Errorf("%s volume of %d bytes (type %s) holds no file system hashr reads (%s)%s",
 			v.Scheme, v.Size, orNone(v.Type), names(), zeroHint(v.R))
 	}

@@ -175,12 +175,14 @@ func (q *qcow2) compressed(cluster int64, e uint64) ([]byte, error) {
 	var got int
 	var err error
 	if q.zstd {
-		var dec []byte
-		dec, err = q.dec.DecodeAll(in, out[:0])
-		if len(dec) > len(out) {
-			return nil, corrupt("qcow2", off, "compressed cluster larger than a cluster")
+		// A stream, not DecodeAll: the sectors read hold more than the
+		// frame, and QEMU too stops once the cluster is full.
+		if err = q.dec.Reset(bytes.NewReader(in)); err == nil {
+			got, err = io.ReadFull(q.dec, out)
+			if err == io.ErrUnexpectedEOF || err == io.EOF {
+				err = nil
+			}
 		}
-		got = copy(out, dec)
 	} else {
 		fr := flate.NewReader(bytes.NewReader(in))
 		got, err = io.ReadFull(fr, out)

@@ -290,3 +290,70 @@ func first(s []string, n int) []string {
 	}
 	return s
 }
+
+// Protofile writes an mkfs.xfs protofile describing dir: regular files,
+// directories and symlinks (hard links become copies: protofiles have
+// none).
+func Protofile(t testing.TB, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("/dev/null\n0 0\nd--755 0 0\n")
+	var walk func(d string, depth int)
+	walk = func(d string, depth int) {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			p := filepath.Join(d, e.Name())
+			info, err := os.Lstat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			perm := fmt.Sprintf("%03o", info.Mode().Perm())
+			ind := strings.Repeat(" ", depth)
+			switch {
+			case info.Mode().IsRegular():
+				fmt.Fprintf(&b, "%s%s ---%s 0 0 %s\n", ind, e.Name(), perm, p)
+			case info.IsDir():
+				fmt.Fprintf(&b, "%s%s d--%s 0 0\n", ind, e.Name(), perm)
+				walk(p, depth+1)
+				fmt.Fprintf(&b, "%s$\n", ind)
+			case info.Mode()&fs.ModeSymlink != 0:
+				target, _ := os.Readlink(p)
+				fmt.Fprintf(&b, "%s%s l--777 0 0 %s\n", ind, e.Name(), target)
+			}
+		}
+	}
+	walk(dir, 1)
+	b.WriteString("$\n")
+	proto := filepath.Join(t.TempDir(), "proto")
+	if err := os.WriteFile(proto, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return proto
+}
+
+
+// Ext4 builds a file system image of dir with mke2fs -d and the options.
+func Ext4(t testing.TB, dir string, size string, args ...string) string {
+	t.Helper()
+	NeedTool(t, "mke2fs")
+	img := filepath.Join(t.TempDir(), "ext.img")
+	all := append([]string{"-q", "-F", "-d", dir}, args...)
+	Run(t, "mke2fs", append(all, img, size)...)
+	return img
+}
+
+// XFS builds an XFS image of dir, of size bytes, with mkfs.xfs -p.
+func XFS(t testing.TB, dir string, size int64, args ...string) string {
+	t.Helper()
+	NeedTool(t, "mkfs.xfs")
+	img := filepath.Join(t.TempDir(), "xfs.img")
+	f, err := os.Create(img)
+	must(t, err)
+	must(t, f.Truncate(size))
+	must(t, f.Close())
+	Run(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-p", Protofile(t, dir)}, args...), img)...)
+	return img
+}
