@@ -14,6 +14,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/formats/cpio"
 	"github.com/hashr-dev/hashr/internal/formats/deb"
 	"github.com/hashr-dev/hashr/internal/formats/decompress"
+	"github.com/hashr-dev/hashr/internal/formats/disk"
 	"github.com/hashr-dev/hashr/internal/formats/iso9660"
 	"github.com/hashr-dev/hashr/internal/formats/rpm"
 	"github.com/hashr-dev/hashr/internal/formats/sevenzip"
@@ -46,12 +47,22 @@ func walkable(res magic.Result) bool {
 		magic.Zip, magic.SevenZip, magic.ISO9660:
 		return true
 	}
+	return diskImage(res.Format)
+}
+
+// diskImage says whether format is a disk or VM image (or a bare file
+// system), which internal/formats/disk walks.
+func diskImage(format string) bool {
+	switch format {
+	case magic.Disk, magic.QCOW2, magic.VMDK, magic.VHD, magic.VHDX:
+		return true
+	}
 	return false
 }
 
 // randomAccess formats are read with ReadAt rather than as a stream.
 func randomAccess(format string) bool {
-	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660
+	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660 || diskImage(format)
 }
 
 // detectHead tells the format of a stream from its first bytes.
@@ -114,6 +125,12 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 		c.expands = true
 	case magic.ISO9660:
 		c.w, err = iso9660.NewWalker(f, size)
+	default:
+		if diskImage(format) {
+			c.w, err = disk.NewWalker(f, size)
+			c.hardLinks = true
+			defer s.describeDisk(c.w)
+		}
 	}
 	if err != nil {
 		return err
@@ -163,7 +180,7 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 		c.w = rpm.NewWalker(br, &s.budget)
 	case magic.Ar:
 		c.w, c.hardLinks = ar.NewWalker(br), false
-	case magic.Zip, magic.SevenZip, magic.ISO9660:
+	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.Disk, magic.QCOW2, magic.VMDK, magic.VHD, magic.VHDX:
 		// Compressed around a format read at random: decompress it to a
 		// temporary file first (its bytes are already counted as expanded).
 		tmp, size, err := s.tempCopy(br)
@@ -216,7 +233,10 @@ func (s *sourceRun) tempCopy(r io.Reader) (*os.File, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating a temporary file: %w", err)
 	}
-	n, err := io.CopyBuffer(f, &limitedReader{r: r, s: s}, make([]byte, 256<<10))
+	n, err := io.CopyBuffer(s.sparse(f), &limitedReader{r: r, s: s}, make([]byte, 256<<10))
+	if err == nil {
+		err = finishSparse(f, n)
+	}
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())

@@ -32,6 +32,9 @@ type options struct {
 	maxDepth   int
 	flatten    bool
 	debControl bool
+	// systemFiles: also the bookkeeping files of disk images' file
+	// systems (the ext journal), which are no software's files.
+	systemFiles bool
 	limits     limits
 	inputs     []string
 }
@@ -42,8 +45,15 @@ source, the source record, one file record per regular file inside it, and
 an end record. Formats are told by their magic bytes: Debian packages, RPM
 packages, tar (plain or compressed with gzip, bzip2, xz, zstd, lz4 or
 lzma), zip and the formats built on it (jar, whl, egg, apk, nupkg, docx…),
-ISO 9660 images (Rock Ridge and Joliet names), 7z, cpio, ar, and single
-compressed files (x.gz holds x).
+ISO 9660 images (Rock Ridge and Joliet names), 7z, cpio, ar, single
+compressed files (x.gz holds x), and disk and VM images: raw, qcow2, VMDK,
+VHD and VHDX disks, their GPT or MBR partitions and LVM2 logical volumes,
+and the ext2/3/4 and XFS file systems on them (or a bare file system
+image), read in place without mounting. A disk image's files are named
+under their volume (p1/etc/passwd, lvm/VG/LV/etc/passwd; no prefix for a
+bare file system), and their records carry the file system in "fs". A
+volume that cannot be read is an error record, and the others still come
+out.
 
 By default each file's bytes are spooled under --spool DIR/<source sha256>/
 at the file's path, and the record's "local" names them, for hashr-hash
@@ -136,6 +146,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	fl.IntVar(&opts.maxDepth, "max-depth", 0, "levels of nested archives to walk into (0: none)")
 	fl.BoolVar(&opts.flatten, "flatten", false, "spool every member directly in its source's directory under a numbered name, instead of at its path")
 	fl.BoolVar(&opts.debControl, "deb-control", false, "also emit the control members of .deb packages, as control!/NAME")
+	fl.BoolVar(&opts.systemFiles, "system-files", false, "also emit the file systems' own bookkeeping files of disk images (the ext journal as $journal)")
 	fl.StringVar(&maxSource, "max-source-bytes", formatSize(defaultLimits.sourceBytes, ""), "limit on the bytes of all members of one source")
 	fl.StringVar(&maxMember, "max-member-bytes", formatSize(defaultLimits.memberBytes, ""), "limit on the bytes of one member")
 	fl.Int64Var(&maxMembers, "max-members", defaultLimits.members, "limit on the members of one source, nested ones included")

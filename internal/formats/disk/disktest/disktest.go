@@ -334,7 +334,6 @@ func Protofile(t testing.TB, dir string) string {
 	return proto
 }
 
-
 // Ext4 builds a file system image of dir with mke2fs -d and the options.
 func Ext4(t testing.TB, dir string, size string, args ...string) string {
 	t.Helper()
