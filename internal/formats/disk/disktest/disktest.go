@@ -6,7 +6,9 @@
 package disktest
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -355,4 +357,143 @@ func XFS(t testing.TB, dir string, size int64, args ...string) string {
 	must(t, f.Close())
 	Run(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-p", Protofile(t, dir)}, args...), img)...)
 	return img
+}
+
+// Fuzz inputs describe an image sparsely, so that a seed of a 300 MiB XFS
+// file system is a few KiB: a header of the image's size (8 bytes, little
+// endian), then runs of (offset in 512-byte sectors: 4 bytes, length in
+// bytes: 2 bytes, the bytes). What no run covers reads as zeros.
+
+// EncodeSparse turns an image into a fuzz input.
+func EncodeSparse(img []byte) []byte {
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(img)))
+	zero := make([]byte, 512)
+	for s := 0; s < len(img); s += 512 {
+		sec := img[s:min(s+512, len(img))]
+		if bytes.Equal(sec, zero[:len(sec)]) {
+			continue
+		}
+		out = binary.LittleEndian.AppendUint32(out, uint32(s/512))
+		out = binary.LittleEndian.AppendUint16(out, uint16(len(sec)))
+		out = append(out, sec...)
+	}
+	return out
+}
+
+// DecodeSparse returns the image a fuzz input describes, its size capped
+// at max bytes.
+func DecodeSparse(data []byte, max int64) (io.ReaderAt, int64) {
+	if len(data) < 8 {
+		return bytes.NewReader(data), int64(len(data))
+	}
+	size := int64(binary.LittleEndian.Uint64(data) % uint64(max+1))
+	img := &sparseImage{size: size}
+	for p := 8; p+6 <= len(data); {
+		off := int64(binary.LittleEndian.Uint32(data[p:])) * 512
+		n := int(binary.LittleEndian.Uint16(data[p+4:]))
+		p += 6
+		n = min(n, len(data)-p)
+		if off < size {
+			img.runs = append(img.runs, run{off, data[p : p+n]})
+		}
+		p += n
+	}
+	return img, size
+}
+
+type run struct {
+	off  int64
+	data []byte
+}
+
+type sparseImage struct {
+	size int64
+	runs []run
+}
+
+func (s *sparseImage) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= s.size {
+		return 0, io.EOF
+	}
+	n := len(p)
+	var err error
+	if off+int64(n) > s.size {
+		n, err = int(s.size-off), io.EOF
+	}
+	clear(p[:n])
+	for _, r := range s.runs {
+		lo, hi := max(r.off, off), min(r.off+int64(len(r.data)), off+int64(n))
+		if lo < hi {
+			copy(p[lo-off:hi-off], r.data[lo-r.off:hi-r.off])
+		}
+	}
+	return n, err
+}
+
+// Exhaust walks w to its end the way hashr-extract does, reading at most
+// limit bytes of each file and at most entries entries, and reports
+// whether it panicked by panicking: fuzz targets call it.
+func Exhaust(w archive.Walker, entries int, limit int64) {
+	defer archive.Close(w)
+	for range entries {
+		e, err := w.Next()
+		if err == io.EOF {
+			return
+		}
+		var pe *archive.PartError
+		if errors.As(err, &pe) {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		if e.Type == archive.Regular {
+			if r, err := w.Open(); err == nil {
+				io.CopyN(io.Discard, r, limit)
+			}
+		}
+	}
+}
+
+// SmallTree is a handful of files for fuzz seeds: tiny ones, a sparse
+// one, a symlink, a hard link, nested directories.
+func SmallTree(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "small")
+	must(t, os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "tiny"), []byte("hi\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "a", "text"), []byte(strings.Repeat("some text, ", 600)), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "a", "b", "c"), []byte(strings.Repeat("x", 70)), 0o644))
+	f, err := os.Create(filepath.Join(dir, "sparse"))
+	must(t, err)
+	f.WriteAt([]byte("middle"), 40<<10)
+	f.Truncate(100 << 10)
+	f.Close()
+	must(t, os.Link(filepath.Join(dir, "tiny"), filepath.Join(dir, "a", "link")))
+	must(t, os.Symlink("../tiny", filepath.Join(dir, "a", "sym")))
+	for i := range 40 {
+		must(t, os.WriteFile(filepath.Join(dir, "a", fmt.Sprintf("many-%02d", i)), []byte{byte(i)}, 0o644))
+	}
+	return dir
+}
+
+// WriteSeed writes data as a seed of the fuzz target in the package's
+// testdata/fuzz, when HASHR_WRITE_SEEDS is set; seeds are committed, so
+// this runs only when they are remade.
+func WriteSeed(t testing.TB, target, name string, data []byte) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	must(t, os.MkdirAll(dir, 0o755))
+	if len(data) > 512<<10 {
+		t.Fatalf("seed %s of %d bytes: too big to commit", name, len(data))
+	}
+	must(t, os.WriteFile(filepath.Join(dir, name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)), 0o644))
+}
+
+// ReadFile reads a file or fails.
+func ReadFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	must(t, err)
+	return b
 }
