@@ -306,3 +306,24 @@ func partErrors(t *testing.T, img string) ([]error, disktest.Sums) {
 	}
 	return parts, got
 }
+
+// partErrorsOrOpen is partErrors, with a failure to open the image as
+// its one error.
+func partErrorsOrOpen(t *testing.T, img string) ([]error, disktest.Sums) {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	w, err := disk.NewWalker(f, st.Size())
+	if err != nil {
+		return []error{err}, nil
+	}
+	got, parts, err := disktest.WalkSums(w)
+	if err != nil {
+		parts = append(parts, err)
+	}
+	return parts, got
+}
