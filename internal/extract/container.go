@@ -128,7 +128,11 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 	default:
 		if diskImage(format) {
 			c.w, err = disk.NewWalker(f, size)
-			c.hardLinks = true
+			// Holes in sparse files and compressed clusters read as
+			// bytes the image does not hold: they count towards
+			// --max-ratio, so that a small image claiming a file of a
+			// terabyte of zeros is stopped like any decompression bomb.
+			c.hardLinks, c.expands = true, true
 			defer s.describeDisk(c.w)
 		}
 	}

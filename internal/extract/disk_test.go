@@ -142,3 +142,20 @@ func TestDiskImages(t *testing.T) {
 		disktest.Compare(t, disktest.DirSums(t, tree), got)
 	})
 }
+
+// A small image claiming a file of 100 GiB of holes is a decompression
+// bomb like any other: --max-ratio stops it.
+func TestDiskImageSparseBomb(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "holes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("end"), 100<<30)
+	f.Close()
+	img := disktest.Ext4(t, dir, "8M", "-t", "ext4")
+	o := extract(t, sourceLine(img), "--hash", "sha256", "--spool", t.TempDir(), "--max-ratio", "2")
+	if o.status != 3 || !strings.Contains(o.stderr, "--max-ratio") {
+		t.Fatalf("status %d, want 3 with the ratio limit:\n%s", o.status, o.stderr)
+	}
+}

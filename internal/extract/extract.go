@@ -35,8 +35,8 @@ type options struct {
 	// systemFiles: also the bookkeeping files of disk images' file
 	// systems (the ext journal), which are no software's files.
 	systemFiles bool
-	limits     limits
-	inputs     []string
+	limits      limits
+	inputs      []string
 }
 
 const long = `

@@ -61,7 +61,7 @@ func FuzzDisk(f *testing.F) {
 		if err != nil {
 			return
 		}
-		disktest.Exhaust(w, 10000, 1<<20)
+		disktest.Exhaust(w, 2000, 64<<10)
 	})
 }
 

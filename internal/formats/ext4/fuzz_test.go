@@ -29,7 +29,7 @@ func TestFuzzSeeds(t *testing.T) {
 
 func FuzzWalk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, size := disktest.DecodeSparse(data, 64<<20)
+		r, size := disktest.DecodeSparse(data, 16<<20)
 		if !ext4.Probe(r, size) {
 			return
 		}
@@ -37,6 +37,6 @@ func FuzzWalk(f *testing.F) {
 		if err != nil {
 			return
 		}
-		disktest.Exhaust(w, 10000, 1<<20)
+		disktest.Exhaust(w, 2000, 64<<10)
 	})
 }

@@ -47,6 +47,8 @@ func Open(r io.ReaderAt, size int64) (*Disk, error) {
 		d, err = openVHDX(r, size)
 	case bytes.HasPrefix(head, []byte("conectix")):
 		d, err = openVHD(r, size, 0) // a dynamic VHD's copy of its footer
+	case bytes.HasPrefix(head, []byte("# Disk DescriptorFile")):
+		return nil, fmt.Errorf("vmdk: a descriptor file, whose extents are separate files (monolithicFlat, twoGbMaxExtent…): convert the set with qemu-img convert -O vmdk -o subformat=monolithicSparse")
 	default:
 		if size >= 512 {
 			var foot [8]byte

@@ -42,7 +42,9 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sb.incompat&^(1|2|4|8|32) != 0 {
+	// ftype, sparse inodes, meta UUID, big timestamps, large extent
+	// counts, exchange-range and parent pointers change nothing read here.
+	if sb.incompat&^(1|2|4|8|32|64|128) != 0 {
 		return nil, fmt.Errorf("xfs: incompatible features 0x%x not supported (a newer XFS than hashr reads)", sb.incompat)
 	}
 	f := &fsys{r: r, size: size, sb: sb, v5: sb.version&0xf == 5}
