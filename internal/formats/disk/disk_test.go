@@ -109,14 +109,12 @@ func mbrDisk(t *testing.T, im images) string {
 // device-mapper and root): label, PV header, metadata area with the
 // metadata text, and a linear LV "root" in two segments, its second half
 // stored before its first on the PV.
-func lvmDisk(t *testing.T, im images) string {
+func lvmDisk(t *testing.T, fsImage string, fsSize, extent int64) string {
 	const (
-		extent  = 4 << 20
 		peStart = 1 << 20
 		mdaOff  = 4096
 		mdaSize = 1<<20 - 4096
 	)
-	fsSize := int64(64 << 20)
 	half := fsSize / extent / 2
 	img := blank(t, filepath.Join(t.TempDir(), "lvm.raw"), peStart+fsSize+extent)
 	text := fmt.Sprintf(`vg0 {
@@ -191,7 +189,7 @@ stripes = [
 	f.WriteAt(mda, mdaOff)
 	f.WriteAt([]byte(text), mdaOff+512)
 	// The file system: its first half at PV extent half+1, its second at 0.
-	src, err := os.Open(im.ext4)
+	src, err := os.Open(fsImage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +254,7 @@ func TestGroundTruth(t *testing.T) {
 		name, img string
 		want      disktest.Sums
 		format    string
-	}{"lvm-linear", lvmDisk(t, im), im.want.Prefixed("lvm/vg0/root/"), "raw"})
+	}{"lvm-linear", lvmDisk(t, im.ext4, 64<<20, 4<<20), im.want.Prefixed("lvm/vg0/root/"), "raw"})
 	disktest.NeedTool(t, "qemu-img")
 	for _, c := range []struct {
 		name, format string

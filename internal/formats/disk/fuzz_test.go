@@ -36,7 +36,8 @@ func TestFuzzSeeds(t *testing.T) {
 	disktest.Run(t, "sh", "-c", "sfdisk -q "+mbr+" < "+layout)
 	dd(t, fs, mbr, 1<<20)
 	dd(t, fs, mbr, 3<<20)
-	seeds := map[string]string{"gpt.raw": gpt, "mbr.raw": mbr}
+	fs2 := disktest.Ext4(t, dir, "2M", "-t", "ext2", "-b", "1024")
+	seeds := map[string]string{"gpt.raw": gpt, "mbr.raw": mbr, "lvm.raw": lvmDisk(t, fs2, 2<<20, 1<<20)}
 	for name, args := range map[string][]string{
 		"gpt.qcow2":       {"-O", "qcow2", "-c"},
 		"gpt.vmdk":        {"-O", "vmdk", "-o", "subformat=streamOptimized"},
@@ -65,8 +66,12 @@ func FuzzDisk(f *testing.F) {
 	})
 }
 
-// FuzzVolumes reads the virtual disk at every volume's start and end.
+// FuzzVolumes reads the virtual disk at every volume's start and end;
+// its seeds are FuzzDisk's.
 func FuzzVolumes(f *testing.F) {
+	for _, data := range seeds(f) {
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, size := disktest.DecodeSparse(data, 1<<30)
 		d, err := vdisk.Open(r, size)
@@ -90,18 +95,12 @@ func FuzzVolumes(f *testing.F) {
 // The seeds hold files: a fuzz target whose seeds all fail early tests
 // nothing.
 func TestFuzzSeedsHoldFiles(t *testing.T) {
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzDisk", "*"))
-	if len(seeds) < 5 {
-		t.Fatalf("%d seeds", len(seeds))
+	all := seeds(t)
+	if len(all) < 5 {
+		t.Fatalf("%d seeds", len(all))
 	}
-	for _, s := range seeds {
-		text := strings.TrimSpace(string(disktest.ReadFile(t, s)))
-		quoted := strings.TrimSuffix(strings.TrimPrefix(text, "go test fuzz v1\n[]byte("), ")")
-		data, err := strconv.Unquote(quoted)
-		if err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-		r, size := disktest.DecodeSparse([]byte(data), 1<<30)
+	for s, data := range all {
+		r, size := disktest.DecodeSparse(data, 1<<30)
 		w, err := disk.NewWalker(r, size)
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
@@ -111,4 +110,20 @@ func TestFuzzSeedsHoldFiles(t *testing.T) {
 			t.Errorf("%s: %d files, errors %v %v", s, len(got), err, parts)
 		}
 	}
+}
+
+// seeds reads FuzzDisk's seed corpus.
+func seeds(t testing.TB) map[string][]byte {
+	files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzDisk", "*"))
+	out := map[string][]byte{}
+	for _, s := range files {
+		text := strings.TrimSpace(string(disktest.ReadFile(t, s)))
+		quoted := strings.TrimSuffix(strings.TrimPrefix(text, "go test fuzz v1\n[]byte("), ")")
+		data, err := strconv.Unquote(quoted)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		out[s] = []byte(data)
+	}
+	return out
 }
