@@ -175,7 +175,11 @@ func (w *Walker) openVolume() error {
 	if k, ok := fw.(interface{ FileSystem() string }); ok {
 		w.fsName = k.FileSystem()
 	}
-	w.layout = append(w.layout, label+": "+w.fsName)
+	desc := label + ": " + w.fsName
+	if n, ok := fw.(interface{ Note() string }); ok && n.Note() != "" {
+		desc += " (" + n.Note() + ")"
+	}
+	w.layout = append(w.layout, desc)
 	w.cur = fw
 	return nil
 }

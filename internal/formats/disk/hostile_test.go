@@ -76,6 +76,20 @@ func TestHostile(t *testing.T) {
 		wantPartError(t, errs, "p2", "overlaps partition p1")
 		disktest.Equal(t, want.Prefixed("p1/"), got)
 	})
+	t.Run("primary-gpt-zeroed", func(t *testing.T) {
+		disktest.NeedTool(t, "sgdisk")
+		gpt := blank(t, filepath.Join(t.TempDir(), "gpt.raw"), 20<<20)
+		disktest.Run(t, "sgdisk", "-n", "1:2048:+8M", gpt)
+		dd(t, small, gpt, 1<<20)
+		f, _ := os.OpenFile(gpt, os.O_RDWR, 0)
+		f.WriteAt(make([]byte, 512), 512) // the primary header; the backup is at the end
+		f.Close()
+		errs, got := partErrors(t, gpt)
+		if len(errs) != 0 {
+			t.Error(errs)
+		}
+		disktest.Equal(t, want.Prefixed("p1/"), got)
+	})
 	t.Run("truncated", func(t *testing.T) {
 		disktest.NeedTool(t, "qemu-img", "sgdisk")
 		gpt := blank(t, filepath.Join(t.TempDir(), "gpt.raw"), 20<<20)

@@ -24,6 +24,7 @@ const (
 
 	incompatCompression = 0x1
 	incompatFiletype    = 0x2
+	incompatRecover     = 0x4
 	incompatJournalDev  = 0x8
 	incompatMetaBG      = 0x10
 	incompatExtents     = 0x40

@@ -87,6 +87,15 @@ func orEOF(err error) error {
 // FileSystem says which of ext2, ext3 and ext4 this is.
 func (w *Walker) FileSystem() string { return w.fs.sb.kind() }
 
+// Note says what a reader of the files should know: a journal that was
+// not replayed (an image of a running system) may hold the last writes.
+func (w *Walker) Note() string {
+	if w.fs.sb.incompat&incompatRecover != 0 {
+		return "its journal was not replayed (not cleanly unmounted): the last writes may be missing"
+	}
+	return ""
+}
+
 // Next returns the next entry. A directory or file whose structures are
 // broken is a *archive.PartError, and the walk goes on past it.
 func (w *Walker) Next() (*archive.Entry, error) {
