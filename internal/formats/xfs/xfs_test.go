@@ -21,6 +21,7 @@ func TestGroundTruth(t *testing.T) {
 	}{
 		{"v5", nil},
 		{"v5-1k-blocks-dirblocks-8k", []string{"-b", "size=1024", "-n", "size=8192"}},
+		{"v4", []string{"-m", "crc=0"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			img := mkfsXFS(t, dir, c.args...)
