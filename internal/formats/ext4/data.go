@@ -222,8 +222,8 @@ func (r *fileReader) Read(p []byte) (int, error) {
 		}
 	}
 	end := min(r.size, (r.cur.logical+r.cur.count)*bs)
-	if end < r.pos { // overflowing count
-		end = r.size
+	if end <= r.pos { // a run's end past 2^64 bytes wraps around
+		return 0, corrupt(-1, fmt.Sprintf("run at logical block %d ends past any file's size", logical))
 	}
 	n := min(uint64(len(p)), end-r.pos)
 	if r.cur.physical == 0 {

@@ -149,14 +149,14 @@ func readMetadata(r io.ReaderAt, size, off, n int64) (string, int64, error) {
 	if string(h[4:20]) != mdaMagic {
 		return "", 0, errors.New("metadata area without its magic number")
 	}
-	loc, length := int64(le.Uint64(h[40:])), int64(le.Uint64(h[48:]))
-	if length == 0 || length > maxMetadata || loc < 512 || loc >= n {
+	loc, length := le.Uint64(h[40:]), le.Uint64(h[48:])
+	if length == 0 || length > maxMetadata || loc < 512 || loc >= uint64(n) {
 		return "", 0, fmt.Errorf("metadata of %d bytes at %d in an area of %d", length, loc, n)
 	}
 	text := make([]byte, length)
 	// The area is a ring after its 512-byte header.
-	first := min(length, n-loc)
-	if err := readFull(r, text[:first], off+loc); err != nil {
+	first := min(length, uint64(n)-loc)
+	if err := readFull(r, text[:first], off+int64(loc)); err != nil {
 		return "", 0, err
 	}
 	if first < length {

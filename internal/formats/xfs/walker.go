@@ -187,6 +187,11 @@ func (f *fsys) readDir(ino *inode) ([]dirent, error) {
 	if ino.format == fmtLocal {
 		return f.shortDir(ino)
 	}
+	// The size of a block, leaf or node directory is that of its data
+	// blocks: no data block lies beyond it.
+	if ino.size > maxDirBytes {
+		return nil, corrupt(-1, fmt.Sprintf("directory inode %d of %d bytes", ino.num, ino.size))
+	}
 	ext, err := f.extents(ino)
 	if err != nil {
 		return nil, err
@@ -199,15 +204,15 @@ func (f *fsys) readDir(ino *inode) ([]dirent, error) {
 	buf := make([]byte, dirBlk)
 	last := ^uint64(0)
 	for _, e := range ext {
-		for l := e.logical; l < e.logical+e.count && l*bs < dirLeafStart; l++ {
+		for l := e.logical; l < e.logical+e.count && l*bs < min(dirLeafStart, ino.size); l++ {
 			db := l / fsbPer
 			if db == last {
 				continue
 			}
 			last = db
 			blocks++
-			if uint64(blocks)*dirBlk > 1<<30 {
-				return out, corrupt(-1, fmt.Sprintf("directory inode %d of more than 1 GiB", ino.num))
+			if uint64(blocks)*dirBlk > maxDirBytes {
+				return out, corrupt(-1, fmt.Sprintf("directory inode %d of more than %d bytes of blocks", ino.num, maxDirBytes))
 			}
 			if err := f.readLogical(ext, db*dirBlk, buf); err != nil {
 				return out, err

@@ -24,6 +24,7 @@ const (
 	incompatNrext64 = 32
 
 	maxDepth     = 512
+	maxDirBytes  = 64 << 20
 	maxExtents   = 1 << 22
 	dirLeafStart = 1 << 35 // directory blocks above this hold the hash index
 )
@@ -336,6 +337,9 @@ func (r *fileReader) Read(p []byte) (int, error) {
 	default:
 		e = &r.ext[i]
 		end = (e.logical + e.count) * bs
+	}
+	if end <= r.pos { // an extent's end past 2^64 bytes wraps around
+		return 0, corrupt(-1, fmt.Sprintf("extent at logical block %d ends past any file's size", lb))
 	}
 	n := min(uint64(len(p)), min(end, r.size)-r.pos)
 	if e == nil || e.unwritten {
