@@ -51,7 +51,7 @@ const (
 	// million names, far above real software.
 	maxDirBytes = 64 << 20
 	// maxExtents bounds the extents of one file.
-	maxExtents = 1 << 22
+	maxExtents = 1 << 20
 )
 
 func corrupt(off int64, reason string) error { return archive.Corrupt("ext4", off, reason) }

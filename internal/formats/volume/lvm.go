@@ -358,7 +358,10 @@ func (p *lvmParser) value(arrayOK bool) (any, error) {
 // logicalVolumes maps the LVs of one VG onto its PVs.
 func logicalVolumes(vols []Volume, members []physicalVolume, newest physicalVolume) []Volume {
 	fail := func(err error) []Volume {
-		return []Volume{{Name: "lvm/" + newest.vg, Scheme: "lvm", Err: err}}
+		return []Volume{{Name: "lvm/" + strings.ToValidUTF8(newest.vg, "?"), Scheme: "lvm", Err: err}}
+	}
+	if !validName(newest.vg) {
+		return fail(fmt.Errorf("volume group name %q is not one LVM allows", newest.vg))
 	}
 	root, err := parseLVMText(newest.metadata)
 	if err != nil {
@@ -405,6 +408,10 @@ func logicalVolumes(vols []Volume, members []physicalVolume, newest physicalVolu
 	for _, name := range names {
 		lv, ok := lvs[name].(section_)
 		if !ok {
+			continue
+		}
+		if !validName(name) {
+			out = append(out, Volume{Name: "lvm/" + newest.vg + "/?", Scheme: "lvm", Err: fmt.Errorf("logical volume name %q is not one LVM allows", name)})
 			continue
 		}
 		if !hasFlag(lv["status"], "VISIBLE") {
@@ -515,4 +522,19 @@ func (r *lvReader) ReadAt(p []byte, off int64) (int, error) {
 		p, off = p[len(chunk):], off+int64(len(chunk))
 	}
 	return n, nil
+}
+
+// validName says whether name is a VG or LV name LVM would make: letters,
+// digits and "+_.-", not "." or "..", not starting with "-". Names become
+// path elements, so nothing else is let through.
+func validName(name string) bool {
+	if name == "" || name == "." || name == ".." || name[0] == '-' || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !isIdent(name[i]) {
+			return false
+		}
+	}
+	return true
 }

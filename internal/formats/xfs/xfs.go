@@ -25,7 +25,7 @@ const (
 
 	maxDepth     = 512
 	maxDirBytes  = 64 << 20
-	maxExtents   = 1 << 22
+	maxExtents   = 1 << 20
 	dirLeafStart = 1 << 35 // directory blocks above this hold the hash index
 )
 
