@@ -27,17 +27,21 @@ func (s *sourceRun) walk(c *container) error {
 		if err == io.EOF {
 			return nil
 		}
-		if err := s.budget.addMember(); err != nil {
-			return err
-		}
 		var part *archive.PartError
 		if errors.As(err, &part) {
 			// One volume or directory of a disk image is broken: the
-			// rest still comes out.
+			// rest still comes out. Each counts as a member, so that a
+			// hostile image cannot make errors without end.
+			if err := s.budget.addMember(); err != nil {
+				return err
+			}
 			s.memberError(displayPath("", joinPart(c.prefix, part.Path)), part.Err)
 			continue
 		}
 		if err != nil {
+			return err
+		}
+		if err := s.budget.addMember(); err != nil {
 			return err
 		}
 		if e.System && !s.x.opts.systemFiles {
