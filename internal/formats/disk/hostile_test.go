@@ -90,6 +90,23 @@ func TestHostile(t *testing.T) {
 		}
 		disktest.Equal(t, want.Prefixed("p1/"), got)
 	})
+	t.Run("unsupported-containers", func(t *testing.T) {
+		// What hashr cannot read alone is an error that says what to do.
+		disktest.NeedTool(t, "qemu-img")
+		dir := t.TempDir()
+		base := filepath.Join(dir, "base.qcow2")
+		disktest.Run(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", small, base)
+		over := filepath.Join(dir, "over.qcow2")
+		disktest.Run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", over)
+		flat := filepath.Join(dir, "flat.vmdk")
+		disktest.Run(t, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", flat, "8M")
+		for img, says := range map[string]string{over: "backing file", flat: "descriptor file"} {
+			errs, _ := partErrorsOrOpen(t, img)
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), says) {
+				t.Errorf("%s: errors %v, want one saying %q", filepath.Base(img), errs, says)
+			}
+		}
+	})
 	t.Run("truncated", func(t *testing.T) {
 		disktest.NeedTool(t, "qemu-img", "sgdisk")
 		gpt := blank(t, filepath.Join(t.TempDir(), "gpt.raw"), 20<<20)
