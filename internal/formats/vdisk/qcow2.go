@@ -42,7 +42,7 @@ func openQCOW2(r io.ReaderAt, size int64) (*Disk, error) {
 	if version != 2 && version != 3 {
 		return nil, corrupt("qcow2", 4, fmt.Sprintf("version %d (2 and 3 are read)", version))
 	}
-	q := &qcow2{r: r, size: size, clusterBits: uint(be.Uint32(h[20:])), lastCluster: -1, l2cache: tableCache[[]uint64]{max: 64}}
+	q := &qcow2{r: r, size: size, clusterBits: uint(be.Uint32(h[20:])), lastCluster: -1}
 	if be.Uint64(h[8:]) != 0 || be.Uint32(h[16:]) != 0 {
 		return nil, fmt.Errorf("qcow2: the image has a backing file, which would hold the unchanged clusters: convert it with qemu-img convert first")
 	}
@@ -86,12 +86,17 @@ func openQCOW2(r io.ReaderAt, size int64) (*Disk, error) {
 	}
 	clusterSize := int64(1) << q.clusterBits
 	perL2 := clusterSize / 8
+	// L2 tables are a cluster each: keep at most 16 MiB of them.
+	q.l2cache.max = int(max(4, (16<<20)/clusterSize))
 	if virtual < 0 || virtual > maxVirtualSize {
 		return nil, corrupt("qcow2", 24, fmt.Sprintf("virtual size %d", virtual))
 	}
 	need := (virtual + clusterSize*perL2 - 1) / (clusterSize * perL2)
-	if l1Size < need || l1Size > 1<<25 {
+	if l1Size < need || need > 1<<22 {
 		return nil, corrupt("qcow2", 36, fmt.Sprintf("an L1 table of %d entries for %d bytes", l1Size, virtual))
+	}
+	if err := fits("qcow2", l1Off, need*8, size); err != nil {
+		return nil, fmt.Errorf("reading the L1 table: %w", err)
 	}
 	raw := make([]byte, need*8)
 	if err := readFull(r, "qcow2", raw, l1Off, size); err != nil {
@@ -123,6 +128,9 @@ func (q *qcow2) locate(cluster int64) (where, error) {
 	}
 	l2, ok := q.l2cache.get(l2Off)
 	if !ok {
+		if err := fits("qcow2", l2Off, clusterSize, q.size); err != nil {
+			return w, fmt.Errorf("reading an L2 table: %w", err)
+		}
 		raw := make([]byte, clusterSize)
 		if err := readFull(q.r, "qcow2", raw, l2Off, q.size); err != nil {
 			return w, fmt.Errorf("reading an L2 table: %w", err)
@@ -165,6 +173,9 @@ func (q *qcow2) compressed(cluster int64, e uint64) ([]byte, error) {
 	n = min(n, q.size-off)
 	if n <= 0 {
 		return nil, corrupt("qcow2", off, "compressed cluster past the end of the image")
+	}
+	if err := fits("qcow2", off, n, q.size); err != nil {
+		return nil, err
 	}
 	in := make([]byte, n)
 	if err := readFull(q.r, "qcow2", in, off, q.size); err != nil {

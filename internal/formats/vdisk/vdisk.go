@@ -86,6 +86,16 @@ func readFull(r io.ReaderAt, format string, p []byte, off, size int64) error {
 	return archive.Truncated(format, off, err)
 }
 
+// fits checks, before a table of n bytes is allocated, that the
+// container holds it at off: a hostile header must not make hashr
+// allocate what the file does not even have.
+func fits(format string, off, n, size int64) error {
+	if off < 0 || n < 0 || off > size || n > size-off {
+		return corrupt(format, off, fmt.Sprintf("a table of %d bytes at %d, past the end of the image (%d bytes): truncated?", n, off, size))
+	}
+	return nil
+}
+
 // blockReader is a disk made of equal blocks, each found by locate: at
 // an offset of the container, or a hole (zeros), or decoded into a
 // buffer (compressed).

@@ -56,10 +56,13 @@ func openVHD(r io.ReaderAt, size, footerAt int64) (*Disk, error) {
 	if v.blockSize < 512 || v.blockSize > 1<<28 || v.blockSize%512 != 0 {
 		return nil, corrupt("vhd", dynOff+32, fmt.Sprintf("blocks of %d bytes", v.blockSize))
 	}
-	if virtual < 0 || virtual > maxVirtualSize || entries*v.blockSize < virtual || entries > 1<<26 {
+	if virtual < 0 || virtual > maxVirtualSize || entries*v.blockSize < virtual || entries > 1<<24 {
 		return nil, corrupt("vhd", dynOff+28, fmt.Sprintf("%d blocks of %d bytes for a disk of %d", entries, v.blockSize, virtual))
 	}
 	v.bitmap = (v.blockSize/512/8 + 511) / 512 * 512
+	if err := fits("vhd", batOff, entries*4, size); err != nil {
+		return nil, fmt.Errorf("reading the block allocation table: %w", err)
+	}
 	raw := make([]byte, entries*4)
 	if err := readFull(r, "vhd", raw, batOff, size); err != nil {
 		return nil, fmt.Errorf("reading the block allocation table: %w", err)

@@ -89,6 +89,9 @@ func openVHDX(r io.ReaderAt, size int64) (*Disk, error) {
 	if meta[1] < 32 || meta[1] > 1<<20 {
 		return nil, corrupt("vhdx", meta[0], "metadata region size")
 	}
+	if err := fits("vhdx", meta[0], meta[1], size); err != nil {
+		return nil, fmt.Errorf("reading the metadata: %w", err)
+	}
 	m := make([]byte, meta[1])
 	if err := readFull(r, "vhdx", m, meta[0], size); err != nil {
 		return nil, fmt.Errorf("reading the metadata: %w", err)
@@ -128,8 +131,12 @@ func openVHDX(r io.ReaderAt, size int64) (*Disk, error) {
 	v.chunkRatio = (1 << 23) * sector / v.blockSize
 	blocks := (virtual + v.blockSize - 1) / v.blockSize
 	entries := blocks + blocks/v.chunkRatio + 1
-	if entries*8 > batRegion[1]+8 || entries*8 > 1<<30 {
-		entries = min(entries, batRegion[1]/8)
+	entries = min(entries, batRegion[1]/8)
+	if entries > 1<<24 {
+		return nil, corrupt("vhdx", batRegion[0], fmt.Sprintf("a BAT of %d entries", entries))
+	}
+	if err := fits("vhdx", batRegion[0], entries*8, size); err != nil {
+		return nil, fmt.Errorf("reading the BAT: %w", err)
 	}
 	raw := make([]byte, entries*8)
 	if err := readFull(r, "vhdx", raw, batRegion[0], size); err != nil {

@@ -67,6 +67,12 @@ func openVMDK(r io.ReaderAt, size int64) (*Disk, error) {
 	}
 	grains := (capacity + v.grain - 1) / v.grain
 	tables := (grains + v.perGT - 1) / v.perGT
+	if tables > 1<<24 {
+		return nil, corrupt("vmdk", 44, fmt.Sprintf("a grain directory of %d tables", tables))
+	}
+	if err := fits("vmdk", gdOff, tables*4, size); err != nil {
+		return nil, fmt.Errorf("reading the grain directory: %w", err)
+	}
 	raw := make([]byte, tables*4)
 	if err := readFull(r, "vmdk", raw, gdOff, size); err != nil {
 		return nil, fmt.Errorf("reading the grain directory: %w", err)
@@ -119,6 +125,9 @@ func (v *vmdk) locate(grain int64) (where, error) {
 	n := int64(le.Uint32(m[8:]))
 	if n == 0 || n > 2*v.grain+1024 {
 		return w, corrupt("vmdk", off, fmt.Sprintf("compressed grain of %d bytes", n))
+	}
+	if err := fits("vmdk", off+12, n, v.size); err != nil {
+		return w, err
 	}
 	in := make([]byte, n)
 	if err := readFull(v.r, "vmdk", in, off+12, v.size); err != nil {
