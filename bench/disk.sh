@@ -32,8 +32,9 @@ printf '{"type":"source","uri":"%s"}\n' "$work/image.ext4" >"$work/in.ndjson"
 
 # timed CMD...: runs CMD, prints "wall cpu" (cpu: user + system seconds).
 timed() {
-  /usr/bin/time -f '%e %U %S' -o "$work/time" "$@"
-  awk '{ printf "%.2f %.2f", $1, $2 + $3 }' "$work/time"
+  /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" || { echo "failed: $*" >&2; tail -3 "$work/time" >&2; exit 1; }
+  tail -1 "$work/time" >"$work/time.last" && mv "$work/time.last" "$work/time"
+  awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }' "$work/time"
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -50,7 +51,7 @@ run_7zz() {
 
 echo "image: $(du -h --apparent-size "$work/image.ext4" | cut -f1) ext4 ($(du -h "$work/image.ext4" | cut -f1) used), from $corpus"
 echo "machine: $(nproc) CPUs, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
-run_hashr >/dev/null # warm the page cache
+run_hashr >/dev/null || { echo "hashr-extract failed: $(grep -m3 '"type":"error"' "$work/hashr.ndjson")" >&2; exit 1; } # warm the page cache
 h=() z=() hc=() zc=()
 for i in $(seq "$rounds"); do
   read -r hw hcpu < <(run_hashr); read -r zw zcpu < <(run_7zz)

@@ -24,7 +24,7 @@ type qcow2 struct {
 	r           io.ReaderAt
 	size        int64
 	clusterBits uint
-	l1          []uint64
+	l1          []byte // as stored: big-endian entries
 	l2cache     tableCache[[]uint64]
 	zstd        bool
 	// the last compressed cluster decoded
@@ -102,10 +102,7 @@ func openQCOW2(r io.ReaderAt, size int64) (*Disk, error) {
 	if err := readFull(r, "qcow2", raw, l1Off, size); err != nil {
 		return nil, fmt.Errorf("reading the L1 table: %w", err)
 	}
-	q.l1 = make([]uint64, need)
-	for i := range q.l1 {
-		q.l1[i] = be.Uint64(raw[8*i:])
-	}
+	q.l1 = raw
 	if q.zstd {
 		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(clusterSize)*4))
 		if err != nil {
@@ -121,7 +118,7 @@ func (q *qcow2) locate(cluster int64) (where, error) {
 	w := where{off: -1, r: q.r, size: q.size, fmt: "qcow2"}
 	clusterSize := int64(1) << q.clusterBits
 	perL2 := clusterSize / 8
-	l1e := q.l1[cluster/perL2]
+	l1e := be.Uint64(q.l1[8*(cluster/perL2):])
 	l2Off := int64(l1e & qcowOffsetMask)
 	if l2Off == 0 {
 		return w, nil

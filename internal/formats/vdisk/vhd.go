@@ -15,7 +15,7 @@ const vhdUnused = 0xffffffff
 type vhd struct {
 	r         io.ReaderAt
 	size      int64
-	bat       []uint32
+	bat       []byte // as stored: big-endian sector numbers
 	blockSize int64
 	bitmap    int64 // bytes of each block's sector bitmap, sector-aligned
 }
@@ -67,17 +67,14 @@ func openVHD(r io.ReaderAt, size, footerAt int64) (*Disk, error) {
 	if err := readFull(r, "vhd", raw, batOff, size); err != nil {
 		return nil, fmt.Errorf("reading the block allocation table: %w", err)
 	}
-	v.bat = make([]uint32, entries)
-	for i := range v.bat {
-		v.bat[i] = be.Uint32(raw[4*i:])
-	}
+	v.bat = raw
 	br := &blockReader{size: virtual, blockSize: v.blockSize, locate: v.locate}
 	return &Disk{ReaderAt: br, Format: "vhd", Size: virtual}, nil
 }
 
 func (v *vhd) locate(block int64) (where, error) {
 	w := where{off: -1, r: v.r, size: v.size, fmt: "vhd"}
-	if s := v.bat[block]; s != vhdUnused {
+	if s := be.Uint32(v.bat[4*block:]); s != vhdUnused {
 		// A dynamic disk without parent: every sector of an allocated
 		// block is its data, whatever the bitmap says.
 		w.off = int64(s)*512 + v.bitmap

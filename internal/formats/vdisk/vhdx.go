@@ -28,7 +28,7 @@ type vhdx struct {
 	size       int64
 	blockSize  int64
 	chunkRatio int64
-	bat        []uint64
+	bat        []byte // as stored: 64-bit little-endian entries
 }
 
 // vhdxChecked reads a 4 KiB-or-bigger structure whose CRC-32C, at byte 4,
@@ -142,10 +142,7 @@ func openVHDX(r io.ReaderAt, size int64) (*Disk, error) {
 	if err := readFull(r, "vhdx", raw, batRegion[0], size); err != nil {
 		return nil, fmt.Errorf("reading the BAT: %w", err)
 	}
-	v.bat = make([]uint64, entries)
-	for i := range v.bat {
-		v.bat[i] = le.Uint64(raw[8*i:])
-	}
+	v.bat = raw
 	br := &blockReader{size: virtual, blockSize: v.blockSize, locate: v.locate}
 	return &Disk{ReaderAt: br, Format: "vhdx", Size: virtual}, nil
 }
@@ -153,10 +150,10 @@ func openVHDX(r io.ReaderAt, size int64) (*Disk, error) {
 func (v *vhdx) locate(block int64) (where, error) {
 	w := where{off: -1, r: v.r, size: v.size, fmt: "vhdx"}
 	i := block + block/v.chunkRatio
-	if i >= int64(len(v.bat)) {
+	if i >= int64(len(v.bat)/8) {
 		return w, corrupt("vhdx", -1, fmt.Sprintf("block %d past the end of the BAT", block))
 	}
-	e := v.bat[i]
+	e := le.Uint64(v.bat[8*i:])
 	switch e & 7 {
 	case 6, 7: // fully present; partially present (its parent holds the rest: none here)
 		w.off = int64(e>>20) << 20

@@ -23,7 +23,7 @@ type vmdk struct {
 	size       int64
 	grain      int64 // bytes
 	perGT      int64
-	gd         []uint32
+	gd         []byte // the grain directory, as stored: 32-bit sector numbers
 	gtCache    tableCache[[]uint32]
 	compressed bool
 	lastGrain  int64
@@ -67,7 +67,7 @@ func openVMDK(r io.ReaderAt, size int64) (*Disk, error) {
 	}
 	grains := (capacity + v.grain - 1) / v.grain
 	tables := (grains + v.perGT - 1) / v.perGT
-	if tables > 1<<24 {
+	if tables > 1<<22 {
 		return nil, corrupt("vmdk", 44, fmt.Sprintf("a grain directory of %d tables", tables))
 	}
 	if err := fits("vmdk", gdOff, tables*4, size); err != nil {
@@ -77,17 +77,14 @@ func openVMDK(r io.ReaderAt, size int64) (*Disk, error) {
 	if err := readFull(r, "vmdk", raw, gdOff, size); err != nil {
 		return nil, fmt.Errorf("reading the grain directory: %w", err)
 	}
-	v.gd = make([]uint32, tables)
-	for i := range v.gd {
-		v.gd[i] = le.Uint32(raw[4*i:])
-	}
+	v.gd = raw
 	br := &blockReader{size: capacity, blockSize: v.grain, locate: v.locate}
 	return &Disk{ReaderAt: br, Format: "vmdk", Size: capacity}, nil
 }
 
 func (v *vmdk) locate(grain int64) (where, error) {
 	w := where{off: -1, r: v.r, size: v.size, fmt: "vmdk"}
-	gtSector := v.gd[grain/v.perGT]
+	gtSector := le.Uint32(v.gd[4*(grain/v.perGT):])
 	if gtSector == 0 {
 		return w, nil
 	}
