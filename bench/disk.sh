@@ -62,7 +62,7 @@ files=$(grep -c '"type":"file"' "$work/hashr.ndjson")
 errors=$(grep -c '"type":"error"' "$work/hashr.ndjson" || true)
 listed=$(grep -vc '^[%#]' "$work/hashdeep.txt")
 echo "files: tree $(wc -l <"$work/truth.txt"), hashr-extract $files (errors $errors), 7zz x $listed (with its [SYS]/Journal and symlinks written as files)"
-if diff -q <(grep -o '"sha256":"[0-9a-f]*"' "$work/hashr.ndjson" | cut -d'"' -f4 | sort) "$work/truth.txt" >/dev/null; then
+if diff -q <(grep '"type":"file"' "$work/hashr.ndjson" | grep -o '"sha256":"[0-9a-f]*"' | cut -d'"' -f4 | sort) "$work/truth.txt" >/dev/null; then
   echo "hashr-extract's sha256 multiset equals the tree's"
 else
   echo "hashr-extract's sha256 multiset DIFFERS from the tree's" >&2
