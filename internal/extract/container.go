@@ -14,6 +14,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/formats/cpio"
 	"github.com/hashr-dev/hashr/internal/formats/deb"
 	"github.com/hashr-dev/hashr/internal/formats/decompress"
+	"github.com/hashr-dev/hashr/internal/formats/disk"
 	"github.com/hashr-dev/hashr/internal/formats/iso9660"
 	"github.com/hashr-dev/hashr/internal/formats/rpm"
 	"github.com/hashr-dev/hashr/internal/formats/sevenzip"
@@ -50,13 +51,23 @@ func walkable(res magic.Result) bool {
 	case magic.Squashfs, magic.UDF:
 		return true
 	}
-	return walkableWindows(res.Format)
+	return diskImage(res.Format) || walkableWindows(res.Format)
+}
+
+// diskImage says whether format is a disk or VM image (or a bare file
+// system), which internal/formats/disk walks.
+func diskImage(format string) bool {
+	switch format {
+	case magic.Disk, magic.QCOW2, magic.VMDK, magic.VHD, magic.VHDX:
+		return true
+	}
+	return false
 }
 
 // randomAccess formats are read with ReadAt rather than as a stream.
 func randomAccess(format string) bool {
 	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660 ||
-		format == magic.Squashfs || format == magic.UDF || walkableWindows(format)
+		format == magic.Squashfs || format == magic.UDF || diskImage(format) || walkableWindows(format)
 }
 
 // detectHead tells the format of a stream from its first bytes.
@@ -100,15 +111,6 @@ func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, dep
 			res.Format = magic.ISO9660
 		}
 	}
-	if res.Compression == "" && res.Format == magic.Disk && depth == 0 {
-		if w, fsName, err := bareFileSystem(f, size); w != nil || err != nil {
-			if err != nil {
-				return err
-			}
-			s.x.p.Verbosef("%s: a bare %s file system", s.label, fsName)
-			return s.walk(&container{w: w, format: fsName, prefix: prefix, depth: depth, hardLinks: true})
-		}
-	}
 	if res.Compression == "" && randomAccess(res.Format) {
 		return s.walkRandom(f, size, res.Format, prefix, depth)
 	}
@@ -138,7 +140,16 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 		c.w, err = udf.NewWalker(f, size)
 		c.hardLinks = true
 	default:
-		return s.walkWindows(f, size, format, prefix, depth)
+		if !diskImage(format) {
+			return s.walkWindows(f, size, format, prefix, depth)
+		}
+		c.w, err = disk.NewWalker(f, size)
+		// Holes in sparse files and compressed clusters read as bytes the
+		// image does not hold: they count towards --max-ratio, so that a
+		// small image claiming a file of a terabyte of zeros is stopped
+		// like any decompression bomb.
+		c.hardLinks, c.expands = true, true
+		defer s.describeDisk(c.w)
 	}
 	if err != nil {
 		return err
@@ -189,6 +200,7 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 	case magic.Ar:
 		c.w, c.hardLinks = ar.NewWalker(br), false
 	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.Squashfs, magic.UDF,
+		magic.Disk, magic.QCOW2, magic.VMDK, magic.VHD, magic.VHDX,
 		magic.WIM, magic.Cab, magic.MSI, magic.OLE:
 		// Compressed around a format read at random: decompress it to a
 		// temporary file first (its bytes are already counted as expanded).
@@ -250,7 +262,10 @@ func (s *sourceRun) tempCopy(r io.Reader) (*os.File, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating a temporary file: %w", err)
 	}
-	n, err := io.CopyBuffer(f, &limitedReader{r: r, s: s}, make([]byte, 256<<10))
+	n, err := io.CopyBuffer(s.sparse(f), &limitedReader{r: r, s: s}, make([]byte, 256<<10))
+	if err == nil {
+		err = finishSparse(f, n)
+	}
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())

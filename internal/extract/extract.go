@@ -37,10 +37,13 @@ type options struct {
 	flatten    bool
 	platform   *v1.Platform // container images: only this platform's
 	debControl bool
-	limits     limits
-	inputs     []string
-	cleanSpool bool
-	sandbox    sandboxOptions
+	// systemFiles: also the bookkeeping files of disk images' file
+	// systems (the ext journal), which are no software's files.
+	systemFiles bool
+	limits      limits
+	inputs      []string
+	cleanSpool  bool
+	sandbox     sandboxOptions
 }
 
 const long = `
@@ -50,7 +53,15 @@ an end record. Formats are told by their magic bytes: Debian packages, RPM
 packages, tar (plain or compressed with gzip, bzip2, xz, zstd, lz4 or
 lzma), zip and the formats built on it (jar, whl, egg, apk, nupkg, docx…),
 ISO 9660 images (Rock Ridge and Joliet names), 7z, cpio, ar, single
-compressed files (x.gz holds x), and container images: OCI image layouts
+compressed files (x.gz holds x), disk and VM images: raw, qcow2, VMDK,
+VHD and VHDX disks, their GPT or MBR partitions and LVM2 logical volumes,
+and the ext2/3/4, XFS, NTFS, FAT, exFAT, squashfs, ISO 9660 and UDF file
+systems on them (or a bare file system
+image), read in place without mounting. A disk image's files are named
+under their volume (p1/etc/passwd, lvm/VG/LV/etc/passwd; no prefix for a
+bare file system), and their records carry the file system in "fs". A
+volume that cannot be read is an error record, and the others still come
+out. Container images: OCI image layouts
 (directories, or packed in a tar) and docker archives ("docker save").
 
 A container image gives every file of every layer, as
@@ -190,6 +201,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	fl.BoolVar(&opts.flatten, "flatten", false, "container images: only the files of the final file system (layers applied), instead of every file of every layer; and spool every member under a numbered name in its source's directory, instead of at its path")
 	fl.StringVar(&platform, "platform", "", "container images: only the image of this platform (OS/ARCH[/VARIANT]) of a multi-platform index (default: every platform)")
 	fl.BoolVar(&opts.debControl, "deb-control", false, "also emit the control members of .deb packages, as control!/NAME")
+	fl.BoolVar(&opts.systemFiles, "system-files", false, "also emit the file systems' own bookkeeping files of disk images (the ext journal as $journal)")
 	fl.StringVar(&maxSource, "max-source-bytes", formatSize(defaultLimits.sourceBytes, ""), "limit on the bytes of all members of one source")
 	fl.StringVar(&maxMember, "max-member-bytes", formatSize(defaultLimits.memberBytes, ""), "limit on the bytes of one member")
 	fl.Int64Var(&maxMembers, "max-members", defaultLimits.members, "limit on the members of one source, nested ones included")

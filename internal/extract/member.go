@@ -70,12 +70,15 @@ func (s *sourceRun) member(c *container, full string, e *archive.Entry, r io.Rea
 			if tmp, err = os.CreateTemp(s.x.tmpDir, "member-*"); err != nil {
 				return fmt.Errorf("creating a temporary file: %w", err)
 			}
-			src = io.TeeReader(br, io.MultiWriter(tmp, sha))
+			src = io.TeeReader(br, io.MultiWriter(s.sparse(tmp), sha))
 			kept = &keptCopy{path: full, file: tmp.Name(), temp: true}
 		}
 		s.hash.Reset()
 		n, err = s.hash.ReadFrom(src)
 		if tmp != nil {
+			if err == nil {
+				err = finishSparse(tmp, n)
+			}
 			if cerr := tmp.Close(); err == nil && cerr != nil {
 				err = fmt.Errorf("writing a temporary copy: %w", cerr)
 			}
@@ -154,7 +157,11 @@ func (s *sourceRun) spoolMember(full string, r io.Reader, sha hash.Hash) (int64,
 // checkFree fails when the spool's file system is nearly full.
 func (s *sourceRun) checkFree() error {
 	s.sinceFreeCheck = 0
-	free, err := freeSpace(s.spool.dir)
+	dir := s.x.tmpDir // with --hash, temporary copies are all that is written
+	if s.spool != nil {
+		dir = s.spool.dir
+	}
+	free, err := freeSpace(dir)
 	if err != nil {
 		return nil // cannot tell: the writes will say
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -26,11 +27,25 @@ func (s *sourceRun) walk(c *container) error {
 		if err == io.EOF {
 			return nil
 		}
+		var part *archive.PartError
+		if errors.As(err, &part) {
+			// One volume or directory of a disk image is broken: the
+			// rest still comes out. Each counts as a member, so that a
+			// hostile image cannot make errors without end.
+			if err := s.budget.addMember(); err != nil {
+				return err
+			}
+			s.memberError(displayPath("", joinPart(c.prefix, part.Path)), part.Err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
 		if err := s.budget.addMember(); err != nil {
 			return err
+		}
+		if e.System && !s.x.opts.systemFiles {
+			continue
 		}
 		name, err := cleanName(e.Name)
 		if err != nil {
@@ -127,6 +142,7 @@ func (s *sourceRun) fileRecord(full string, e *archive.Entry) *records.File {
 	if !e.ModTime.IsZero() {
 		f.Mtime = records.Time(e.ModTime)
 	}
+	f.FS = e.FS
 	f.Image = e.Image
 	if f.Image == "" {
 		f.Image = s.image // a member of a container inside a WIM image
@@ -170,4 +186,20 @@ func stopsSource(err error) bool {
 		return !le.Member
 	}
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// joinPart is the path of a part of a container: its path inside, after
+// the container's prefix; the container itself when the part has none.
+func joinPart(prefix, p string) string {
+	if p == "" {
+		return strings.TrimSuffix(prefix, nestSep)
+	}
+	return prefix + p
+}
+
+// describeDisk says in --verbose what a disk image held.
+func (s *sourceRun) describeDisk(w archive.Walker) {
+	if d, ok := w.(interface{ Describe() string }); ok {
+		s.x.p.Verbosef("%s: %s", s.label, d.Describe())
+	}
 }

@@ -39,7 +39,11 @@ func Root() string {
 	if root := os.Getenv("HASHR_CORPUS"); root != "" {
 		return root
 	}
-	home, _ := os.UserHomeDir()
+	home, err := os.UserHomeDir()
+	if err != nil {
+		// Never a relative path: the corpus must not land in the tree.
+		return filepath.Join(os.TempDir(), "hashr-corpus")
+	}
 	return filepath.Join(home, ".cache", "hashr-corpus")
 }
 

@@ -49,6 +49,8 @@ type File struct {
 	Mode  string `json:"mode,omitempty"`
 	Mtime string `json:"mtime,omitempty"`
 	Local string `json:"local,omitempty"`
+	// FS is the file system of a disk image's file ("ext4", "xfs"…).
+	FS string `json:"fs,omitempty"`
 	// Image names the image of a multi-image container (a WIM) the file
 	// is in: the image's name and edition from the WIM's XML.
 	Image string `json:"image,omitempty"`

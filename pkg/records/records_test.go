@@ -125,7 +125,7 @@ func TestKnownTypesKeepEveryField(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	declared := map[string][]string{
 		TypeSource: {"repo", "repo_path", "id", "uri", "format", "mtime", "quick_sha256", "description", "local", "sha256"},
-		TypeFile:   {"source", "path", "path_raw", "mode", "mtime", "local", "md5", "sha1", "sha256", "sha512", "crc32", "blake3", "ssdeep", "tlsh", "mime"},
+		TypeFile:   {"source", "path", "path_raw", "mode", "mtime", "local", "fs", "md5", "sha1", "sha256", "sha512", "crc32", "blake3", "ssdeep", "tlsh", "mime"},
 		TypeError:  {"stage", "source", "id", "uri", "path", "message"},
 		TypeEnd:    {"source"},
 	}

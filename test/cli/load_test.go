@@ -31,6 +31,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/hash"
 	"github.com/hashr-dev/hashr/internal/load"
 	"github.com/hashr-dev/hashr/internal/scan"
+	"github.com/hashr-dev/hashr/internal/testcorpus"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -117,11 +118,7 @@ func TestLoadPostgresScripts(t *testing.T) {
 // else apt's cache, else downloaded there with apt-get download.
 func realDebs(t *testing.T, n int) []string {
 	t.Helper()
-	home, _ := os.UserHomeDir()
-	corpus := os.Getenv("HASHR_CORPUS")
-	if corpus == "" {
-		corpus = filepath.Join(home, ".cache", "hashr-corpus")
-	}
+	corpus := testcorpus.Root()
 	find := func() []string {
 		var debs []string
 		for _, dir := range []string{filepath.Join(corpus, "deb"), "/var/cache/apt/archives"} {

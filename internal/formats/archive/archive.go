@@ -61,10 +61,13 @@ type Entry struct {
 	ModTime time.Time
 	// Linkname is the target of a Symlink or Hardlink.
 	Linkname string
-	// System marks file-system bookkeeping rather than a file of the
-	// image's software: NTFS metafiles ($MFT, $LogFile, $Secure, $Extend/…),
-	// an ext journal. Callers skip such entries unless asked for them
-	// (hashr-extract --system-files).
+	// FS is the file system an entry of a disk image lives on ("ext4",
+	// "xfs"…), "" in other containers.
+	FS string
+	// System marks a file system's own bookkeeping (the ext journal,
+	// NTFS's $MFT, $LogFile, $Secure, $Extend/…): real bytes, but not a
+	// file of the image's software, so extract skips it unless asked for
+	// system files (hashr-extract --system-files).
 	System bool
 	// Image names the image of a multi-image container (a WIM) the entry
 	// belongs to: its name and edition, e.g. "Windows 10 Pro
@@ -110,6 +113,24 @@ var (
 	// ErrNotRegular is returned by Open for an entry that has no bytes.
 	ErrNotRegular = errors.New("not a regular file")
 )
+
+// PartError is returned by Next when one part of a container cannot be
+// read (a damaged volume of a disk image, a directory of a file system
+// whose blocks are garbage) but the rest can: the caller reports it for
+// Path, inside the container, and calls Next again.
+type PartError struct {
+	Path string // "" for the container as a whole
+	Err  error
+}
+
+func (e *PartError) Error() string {
+	if e.Path == "" {
+		return e.Err.Error()
+	}
+	return e.Path + ": " + e.Err.Error()
+}
+
+func (e *PartError) Unwrap() error { return e.Err }
 
 // CorruptError says a container's structure is broken at some point.
 type CorruptError struct {
