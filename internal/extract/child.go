@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"io"
 	"os"
 	"os/signal"
@@ -40,11 +41,14 @@ type childJob struct {
 	Algos      string          `json:"algos,omitempty"`
 	MaxDepth   int             `json:"max_depth"`
 	DebControl bool            `json:"deb_control,omitempty"`
-	Limits     jobLimits       `json:"limits"`
-	Memory     int64           `json:"memory"`      // bytes, --sandbox-memory
-	CPUSeconds int64           `json:"cpu_seconds"` // --sandbox-cpu
-	Verbose    bool            `json:"verbose,omitempty"`
-	Quiet      bool            `json:"quiet,omitempty"`
+	// SystemFiles and Platform are --system-files and --platform.
+	SystemFiles bool      `json:"system_files,omitempty"`
+	Platform    string    `json:"platform,omitempty"`
+	Limits      jobLimits `json:"limits"`
+	Memory      int64     `json:"memory"`      // bytes, --sandbox-memory
+	CPUSeconds  int64     `json:"cpu_seconds"` // --sandbox-cpu
+	Verbose     bool      `json:"verbose,omitempty"`
+	Quiet       bool      `json:"quiet,omitempty"`
 }
 
 type jobLimits struct {
@@ -114,8 +118,14 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	x := &extractor{p: p, tmpDir: job.Temp, unfinished: map[string]bool{}, opts: options{
 		algos: algos, maxDepth: job.MaxDepth, flatten: job.Flatten, debControl: job.DebControl,
-		limits: job.Limits.limits(),
+		systemFiles: job.SystemFiles, limits: job.Limits.limits(),
 	}}
+	if job.Platform != "" {
+		if x.opts.platform, err = v1.ParsePlatform(job.Platform); err != nil {
+			fmt.Fprintf(stderr, "sandbox: the job's platform: %v\n", err)
+			return childExitSetup
+		}
+	}
 	s := x.newSourceRun(context.Background(), src, out)
 	if job.Spool != "" {
 		s.spool = &sourceSpool{dir: job.Spool, flatten: job.Flatten, dirs: map[string]bool{job.Spool: true}}

@@ -22,7 +22,7 @@ import (
 const childOpenFiles = 1024
 
 // fallbackTools are the programs a child may run, when they are on PATH.
-var fallbackTools = []string{"xz", "7zz"}
+var fallbackTools = []string{"xz", "7zz", "wimlib-imagex", "cabextract"}
 
 // libraryDirs hold what the dynamic loader needs to start those programs.
 var libraryDirs = []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/libexec"}
@@ -117,6 +117,9 @@ func restrictAccess(job *childJob) (string, error) {
 		local = src.Local
 	}
 	rules := []landlock.Rule{landlock.ROFiles(local)}
+	if st, err := os.Stat(local); err == nil && st.IsDir() { // an OCI image layout
+		rules = []landlock.Rule{landlock.RODirs(local)}
+	}
 	var writable []string
 	for _, d := range []string{job.Spool, job.Temp} {
 		if d != "" {

@@ -71,28 +71,11 @@ func (s *sourceRun) layoutDir() (string, bool) {
 // blob in it by digest (as hashr-scan's quick_sha256 and hashr-fetch's
 // sha256 of a layout are).
 func (s *sourceRun) runLayoutDir(dir string) {
-	if ok, err := magic.IsOCILayoutDir(dir); err != nil || !ok {
-		if err == nil {
-			err = fmt.Errorf("%q is a directory, and not an OCI image layout", dir)
-		}
+	if err := s.identifyLayout(dir); err != nil {
 		s.sourceError(err)
 		return
 	}
-	s.src.Local = dir
 	s.budget.sourceSize = treeSize(dir) // what --max-ratio measures against
-	if s.src.SHA256 == "" {
-		b, err := os.ReadFile(filepath.Join(dir, "index.json"))
-		if err != nil {
-			s.sourceError(fmt.Errorf("reading the layout's index.json: %w", cli.Cause(err)))
-			return
-		}
-		sum := sha256.Sum256(b)
-		s.src.SHA256 = hex.EncodeToString(sum[:])
-	} else if err := records.CheckHex("sha256", s.src.SHA256); err != nil {
-		s.sourceError(fmt.Errorf("source record: %w", err))
-		return
-	}
-	s.sha = s.src.SHA256
 	if s.x.spools != nil {
 		var err error
 		if s.spool, err = s.x.spools.open(s.sha, s.x.opts.flatten); err != nil {
@@ -111,6 +94,30 @@ func (s *sourceRun) runLayoutDir(dir string) {
 	if err := s.walkLayoutDir(dir); err != nil {
 		s.sourceError(err)
 	}
+}
+
+// identifyLayout checks that dir is an OCI image layout and sets the
+// source's local path and, when the record has none, its sha256.
+func (s *sourceRun) identifyLayout(dir string) error {
+	if ok, err := magic.IsOCILayoutDir(dir); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("%q is a directory, and not an OCI image layout", dir)
+		}
+		return err
+	}
+	s.src.Local = dir
+	if s.src.SHA256 == "" {
+		b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+		if err != nil {
+			return fmt.Errorf("reading the layout's index.json: %w", cli.Cause(err))
+		}
+		sum := sha256.Sum256(b)
+		s.src.SHA256 = hex.EncodeToString(sum[:])
+	} else if err := records.CheckHex("sha256", s.src.SHA256); err != nil {
+		return fmt.Errorf("source record: %w", err)
+	}
+	s.sha = s.src.SHA256
+	return nil
 }
 
 // treeSize adds up the sizes of the regular files under dir.

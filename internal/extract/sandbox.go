@@ -110,12 +110,19 @@ func (x *extractor) extractSandboxed(ctx context.Context, raw *records.Raw) *res
 func (s *sourceRun) sandboxed(out *spill) {
 	// Reading the source to hash it, when its sha256 is not known, is no
 	// parsing: the parent does it, to name the spool directory.
-	f, _, err := s.open()
+	var err error
+	if dir, ok := s.layoutDir(); ok {
+		err = s.identifyLayout(dir)
+	} else {
+		var f *os.File
+		if f, _, err = s.open(); err == nil {
+			f.Close()
+		}
+	}
 	if err != nil {
 		s.sourceError(err)
 		return
 	}
-	f.Close()
 	if s.x.spools != nil {
 		if s.spool, err = s.x.openSpool(s.sha); err != nil {
 			s.sourceError(err)
@@ -150,13 +157,16 @@ const maxChildLine = 4 << 20
 func (s *sourceRun) runChild(tmp string, out *spill) error {
 	job := childJob{
 		Temp: tmp, Algos: s.x.opts.algos.String(), MaxDepth: s.x.opts.maxDepth,
-		Flatten: s.x.opts.flatten, DebControl: s.x.opts.debControl,
+		Flatten: s.x.opts.flatten, DebControl: s.x.opts.debControl, SystemFiles: s.x.opts.systemFiles,
 		Limits: jobLimitsOf(s.x.opts.limits), Memory: s.x.opts.sandbox.memory,
 		CPUSeconds: int64(s.x.opts.sandbox.cpu / time.Second),
 		Verbose:    s.x.p.Verbose, Quiet: s.x.p.Quiet,
 	}
 	if s.x.opts.algos == 0 {
 		job.Algos = ""
+	}
+	if pl := s.x.opts.platform; pl != nil {
+		job.Platform = pl.String()
 	}
 	if s.spool != nil {
 		job.Spool = s.spool.dir

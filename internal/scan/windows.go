@@ -2,11 +2,14 @@ package scan
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -81,8 +84,8 @@ func (x *wsusExports) annotate(src *records.Source) error {
 // readExport reads an export.csv; a missing one is no error.
 func readExport(name string) (map[string]wsusExport, error) {
 	f, err := os.Open(name)
-	if os.IsNotExist(err) {
-		return nil, nil
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, nil // no export, or the repository is a single file
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
