@@ -23,26 +23,20 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/testcorpus"
 )
 
 // NeedTool fails the test in CI when a tool is missing, and skips it
 // elsewhere.
 func NeedTool(t testing.TB, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			Unavailable(t, "%s is not installed (see .ci/install-deps.txt)", tool)
-		}
-	}
+	testcorpus.NeedTools(t, tools...)
 }
 
 // Unavailable fails in CI and skips elsewhere.
 func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
+	testcorpus.Unavailable(t, format, args...)
 }
 
 // Run runs a tool and fails the test with its output when it fails.
