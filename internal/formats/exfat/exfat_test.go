@@ -3,14 +3,13 @@ package exfat
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 	"github.com/hashr-dev/hashr/internal/formats/fstest"
 )
 
@@ -111,19 +110,7 @@ func TestLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		_, err := wk.Next()
-		if err == io.EOF {
-			t.Fatal("walked a directory loop to its end")
-		}
-		if err != nil {
-			var ce *archive.CorruptError
-			if !errors.As(err, &ce) {
-				t.Fatalf("got %v, want a CorruptError", err)
-			}
-			return
-		}
-	}
+	fstest.WalkToCorrupt(t, wk)
 }
 
 func FuzzWalker(f *testing.F) {
@@ -133,17 +120,7 @@ func FuzzWalker(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for range 2000 {
-			e, err := w.Next()
-			if err != nil {
-				return
-			}
-			if e.Type == archive.Regular {
-				if r, err := w.Open(); err == nil {
-					_, _ = io.CopyN(io.Discard, r, 1<<20)
-				}
-			}
-		}
+		_ = archivetest.Exercise(w, 1<<20, 2000)
 	})
 }
 

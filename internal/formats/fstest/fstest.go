@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 	"github.com/hashr-dev/hashr/internal/testcorpus"
 )
 
@@ -328,24 +330,25 @@ func (b readerAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // exercise walks at most 5000 entries, reading at most 4 MiB of each.
-func exercise(w archive.Walker) error {
-	defer archive.Close(w)
-	for range 5000 {
-		e, err := w.Next()
-		if err != nil {
-			return err
+func exercise(w archive.Walker) error { return archivetest.Exercise(w, 4<<20, 5000) }
+
+// WalkToCorrupt walks w, an image whose directories loop, and requires the
+// walk to stop with a CorruptError rather than end or go on for ever.
+func WalkToCorrupt(t testing.TB, w archive.Walker) {
+	t.Helper()
+	for {
+		_, err := w.Next()
+		if err == io.EOF {
+			t.Fatal("walked a directory loop to its end")
 		}
-		if e.Type == archive.Regular {
-			r, err := w.Open()
-			if err != nil {
-				continue
+		if err != nil {
+			var ce *archive.CorruptError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a CorruptError", err)
 			}
-			if _, err := io.CopyN(io.Discard, r, 4<<20); err != nil && err != io.EOF {
-				continue
-			}
+			return
 		}
 	}
-	return nil
 }
 
 // StripISOBridge turns a UDF bridge image into a UDF-only one: the ISO 9660

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 	"github.com/hashr-dev/hashr/internal/formats/fstest"
 )
 
@@ -242,19 +242,7 @@ func TestLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		_, err := w.Next()
-		if err == io.EOF {
-			t.Fatal("walked a directory loop to its end")
-		}
-		if err != nil {
-			var ce *archive.CorruptError
-			if !errors.As(err, &ce) {
-				t.Fatalf("got %v, want a CorruptError", err)
-			}
-			return
-		}
-	}
+	fstest.WalkToCorrupt(t, w)
 }
 
 func FuzzWalker(f *testing.F) {
@@ -264,16 +252,6 @@ func FuzzWalker(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for range 500 {
-			e, err := w.Next()
-			if err != nil {
-				return
-			}
-			if e.Type == archive.Regular {
-				if r, err := w.Open(); err == nil {
-					_, _ = io.CopyN(io.Discard, r, 256<<10)
-				}
-			}
-		}
+		_ = archivetest.Exercise(w, 256<<10, 500)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 	"github.com/hashr-dev/hashr/internal/formats/fstest"
 )
 
@@ -119,17 +120,7 @@ func FuzzWalker(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for range 2000 {
-			e, err := w.Next()
-			if err != nil {
-				return
-			}
-			if e.Type == archive.Regular {
-				if r, err := w.Open(); err == nil {
-					_, _ = io.CopyN(io.Discard, r, 1<<20)
-				}
-			}
-		}
+		_ = archivetest.Exercise(w, 1<<20, 2000)
 	})
 }
 

@@ -2,13 +2,11 @@ package udf
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 	"github.com/hashr-dev/hashr/internal/formats/fstest"
 )
 
@@ -169,19 +167,7 @@ func TestLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		_, err := wk.Next()
-		if err == io.EOF {
-			t.Fatal("walked a directory loop to its end")
-		}
-		if err != nil {
-			var ce *archive.CorruptError
-			if !errors.As(err, &ce) {
-				t.Fatalf("got %v, want a CorruptError", err)
-			}
-			return
-		}
-	}
+	fstest.WalkToCorrupt(t, wk)
 }
 
 func FuzzWalker(f *testing.F) {
@@ -197,16 +183,6 @@ func FuzzWalker(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for range 2000 {
-			e, err := w.Next()
-			if err != nil {
-				return
-			}
-			if e.Type == archive.Regular {
-				if r, err := w.Open(); err == nil {
-					_, _ = io.CopyN(io.Discard, r, 1<<20)
-				}
-			}
-		}
+		_ = archivetest.Exercise(w, 1<<20, 2000)
 	})
 }
