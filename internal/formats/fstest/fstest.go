@@ -18,7 +18,6 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"testing"
 
@@ -129,30 +128,7 @@ func must(t testing.TB, err error) {
 // first when needed (as internal/extract's ground-truth tests do).
 func corpus(t testing.TB) []string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("real-package corpus: not with -short")
-	}
-	root := os.Getenv("HASHR_CORPUS")
-	if root == "" {
-		home, _ := os.UserHomeDir()
-		root = filepath.Join(home, ".cache", "hashr-corpus")
-	}
-	files, _ := filepath.Glob(filepath.Join(root, "deb", "*.deb"))
-	if len(files) == 0 {
-		_, here, _, _ := runtime.Caller(0)
-		fetch := filepath.Join(filepath.Dir(here), "..", "..", "..", "..", "shared", "corpus", "fetch.sh")
-		cmd := exec.Command(fetch, "deb")
-		cmd.Env = append(os.Environ(), "HASHR_CORPUS="+root)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			Unavailable(t, "fetching the deb corpus: %v\n%s", err, out)
-		}
-		files, _ = filepath.Glob(filepath.Join(root, "deb", "*.deb"))
-	}
-	if len(files) == 0 {
-		Unavailable(t, "no .deb files in %s", filepath.Join(root, "deb"))
-	}
-	sort.Strings(files)
-	return files
+	return testcorpus.Files(t, "deb", ".deb")
 }
 
 // Sums is the sha256 of every regular file under dir, by slash path

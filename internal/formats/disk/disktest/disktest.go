@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -56,25 +55,7 @@ var packages = []string{"grep_", "sed_", "gzip_", "less_", "nano_", "file_", "fi
 // debs returns the corpus's .deb files, fetching them when needed.
 func debs(t testing.TB) []string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("real-package corpus: not with -short")
-	}
-	root := os.Getenv("HASHR_CORPUS")
-	if root == "" {
-		home, _ := os.UserHomeDir()
-		root = filepath.Join(home, ".cache", "hashr-corpus")
-	}
-	files, _ := filepath.Glob(filepath.Join(root, "deb", "*.deb"))
-	if len(files) == 0 {
-		_, here, _, _ := runtime.Caller(0)
-		fetch := filepath.Join(filepath.Dir(here), "..", "..", "..", "..", "..", "shared", "corpus", "fetch.sh")
-		cmd := exec.Command(fetch, "deb")
-		cmd.Env = append(os.Environ(), "HASHR_CORPUS="+root)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			Unavailable(t, "fetching the deb corpus: %v\n%s", err, out)
-		}
-		files, _ = filepath.Glob(filepath.Join(root, "deb", "*.deb"))
-	}
+	files := testcorpus.Files(t, "deb", ".deb")
 	var picked []string
 	for _, f := range files {
 		for _, p := range packages {
@@ -84,7 +65,7 @@ func debs(t testing.TB) []string {
 		}
 	}
 	if len(picked) < 3 {
-		Unavailable(t, "too few of the packages %v in %s", packages, filepath.Join(root, "deb"))
+		Unavailable(t, "too few of the packages %v in %s", packages, filepath.Join(testcorpus.Root(), "deb"))
 	}
 	return picked
 }
