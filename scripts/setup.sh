@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine to build, run and test hashr: the Debian
-# tools hashr uses at run time (xz for its fast path, 7zz and the like as
-# fallbacks) and those the tests drive for fixtures and ground truth, then
+# tools hashr uses at run time (7zz and xz for its fast xz path, 7zz and the
+# like as fallbacks) and those the tests drive for fixtures and ground truth, then
 # builds bin/. Needs Go 1.26 (https://go.dev/dl, or /usr/local/go) and,
 # for apt-get, root or sudo. Safe to rerun.
 set -euo pipefail

@@ -164,27 +164,51 @@ func TestDebControl(t *testing.T) {
 	}
 }
 
-// The xz program and the Go decoder give the same records.
-func TestXZProgramAndGoDecoderAgree(t *testing.T) {
+// 7zz, xz and the Go decoder give the same records.
+func TestXZProgramsAndGoDecoderAgree(t *testing.T) {
 	input := sourceLine(fixture(t, "hello-xz.deb")) + sourceLine(fixture(t, "tree.tar.xz")) + sourceLine(fixture(t, "hello-xz.rpm"))
-	withProgram := extract(t, input, "--hash", "md5,sha1,sha256", "--verbose")
-	if !strings.Contains(withProgram.stderr, "with the xz program") {
-		t.Fatalf("the xz program was not used (is xz-utils installed?):\n%s", withProgram.stderr)
-	}
-	t.Setenv("PATH", t.TempDir())
-	inGo := extract(t, input, "--hash", "md5,sha1,sha256", "--verbose")
-	if !strings.Contains(inGo.stderr, "decoding xz in Go") {
-		t.Fatalf("the Go decoder was not used:\n%s", inGo.stderr)
-	}
-	if len(withProgram.lines) != len(inGo.lines) || len(inGo.lines) < 10 {
-		t.Fatalf("%d records with the program, %d without", len(withProgram.lines), len(inGo.lines))
-	}
-	for i := range inGo.lines {
-		if _, ok := inGo.records[i].(*records.End); ok {
-			continue // milliseconds differ
+	tools := map[string]string{}
+	for _, name := range []string{"7zz", "xz"} {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatalf("%s is not on PATH (Debian packages 7zip and xz-utils)", name)
 		}
-		if inGo.lines[i] != withProgram.lines[i] {
-			t.Errorf("record %d:\n  program: %s\n  Go:      %s", i, withProgram.lines[i], inGo.lines[i])
+		tools[name] = path
+	}
+	var first *runOutput
+	for _, decoder := range []string{"7zz", "xz", ""} {
+		dir := t.TempDir()
+		if decoder != "" {
+			if err := os.Symlink(tools[decoder], filepath.Join(dir, decoder)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Setenv("PATH", dir)
+		o := extract(t, input, "--hash", "md5,sha1,sha256", "--verbose")
+		want := "decoding xz with " + decoder + " "
+		if decoder == "" {
+			want = "decoding xz in Go"
+		}
+		if !strings.Contains(o.stderr, want) {
+			t.Fatalf("PATH holds only %q, and no %q:\n%s", decoder, want, o.stderr)
+		}
+		if len(o.lines) < 10 {
+			t.Fatalf("%q: %d records", decoder, len(o.lines))
+		}
+		if first == nil {
+			first = o
+			continue
+		}
+		if len(o.lines) != len(first.lines) {
+			t.Fatalf("%d records with 7zz, %d with %q", len(first.lines), len(o.lines), decoder)
+		}
+		for i := range o.lines {
+			if _, ok := o.records[i].(*records.End); ok {
+				continue // milliseconds differ
+			}
+			if o.lines[i] != first.lines[i] {
+				t.Errorf("record %d:\n  7zz: %s\n  %q: %s", i, first.lines[i], decoder, o.lines[i])
+			}
 		}
 	}
 }

@@ -51,10 +51,10 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 	if err := x.startSandbox(); err != nil {
 		return err
 	}
-	if decompress.UsesXZBinary() {
-		p.Verbosef("decoding xz with the xz program (faster than the Go decoder)")
+	if prog := decompress.XZProgram(); prog != "" {
+		p.Verbosef("decoding xz with %s (faster than the Go decoder)", prog)
 	} else {
-		p.Verbosef("decoding xz in Go: no xz program on PATH")
+		p.Verbosef("decoding xz in Go: neither 7zz nor xz on PATH")
 	}
 
 	w := records.NewWriter(p.Stdout)

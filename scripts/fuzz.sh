@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs fuzz targets one after another, each for DURATION on one core
+# (-parallel 1, so the machine stays usable), and prints for each its
+# package, target, executions and result. A finding stops at the target
+# that found it: go test writes the input under the package's
+# testdata/fuzz/<Target>/, where it becomes a regression seed once fixed.
+#
+# Usage: scripts/fuzz.sh DURATION PACKAGE:TARGET...
+#   e.g. scripts/fuzz.sh 10m ./internal/formats/wim:FuzzWalker ./internal/formats/disk:FuzzVolumes
+set -uo pipefail
+cd "$(dirname "$0")/.."
+duration=$1
+shift
+status=0
+for spec in "$@"; do
+  pkg=${spec%%:*} target=${spec#*:}
+  log=$(mktemp)
+  start=$(date +%s)
+  go test -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" -parallel 1 "$pkg" >"$log" 2>&1
+  rc=$?
+  execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  printf '%s %s: %s execs in %ss, %s\n' "$pkg" "$target" "${execs:-?}" "$(($(date +%s) - start))" \
+    "$([[ $rc == 0 ]] && echo 'no finding' || echo "FAILED (rc $rc)")"
+  if [[ $rc != 0 ]]; then
+    tail -30 "$log"
+    status=1
+  fi
+  rm -f "$log"
+done
+exit $status
