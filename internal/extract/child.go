@@ -34,19 +34,24 @@ const (
 
 // childJob is what a sandbox child is asked to do.
 type childJob struct {
-	Source     json.RawMessage `json:"source"` // the source record, with sha256 and local
-	Spool      string          `json:"spool,omitempty"`
-	Flatten    bool            `json:"flatten,omitempty"`
-	Temp       string          `json:"temp"`
-	Algos      string          `json:"algos,omitempty"`
-	MaxDepth   int             `json:"max_depth"`
-	DebControl bool            `json:"deb_control,omitempty"`
+	Source json.RawMessage `json:"source,omitempty"` // the source record, with sha256 and local
+	// Shared: the sources come one by one on the socket at sharedJobFD,
+	// each with its file, instead of Source (shared.go).
+	Shared     bool   `json:"shared,omitempty"`
+	Spool      string `json:"spool,omitempty"`
+	Flatten    bool   `json:"flatten,omitempty"`
+	Temp       string `json:"temp"`
+	Algos      string `json:"algos,omitempty"`
+	MaxDepth   int    `json:"max_depth"`
+	DebControl bool   `json:"deb_control,omitempty"`
 	// SystemFiles and Platform are --system-files and --platform.
 	SystemFiles bool      `json:"system_files,omitempty"`
 	Platform    string    `json:"platform,omitempty"`
 	Limits      jobLimits `json:"limits"`
 	Memory      int64     `json:"memory"`      // bytes, --sandbox-memory
-	CPUSeconds  int64     `json:"cpu_seconds"` // --sandbox-cpu
+	CPUSeconds  int64     `json:"cpu_seconds"` // --sandbox-cpu; for a shared child, its whole life's
+	// SourceCPUSeconds is a shared child's limit for each source.
+	SourceCPUSeconds int64 `json:"source_cpu_seconds,omitempty"`
 	Verbose     bool      `json:"verbose,omitempty"`
 	Quiet       bool      `json:"quiet,omitempty"`
 }
@@ -68,9 +73,10 @@ func (j jobLimits) limits() limits {
 }
 
 // childTestHook is set only by this package's tests (in TestMain, in the
-// test binary): it runs in the child once it is confined, to play a
-// parser that misbehaves. The hashr-extract binary never sets it.
-var childTestHook func(p *cli.Program, job *childJob)
+// test binary): it runs in the child once it is confined, before each
+// source, to play a parser that misbehaves. The hashr-extract binary
+// never sets it.
+var childTestHook func(p *cli.Program, source json.RawMessage)
 
 // childMain is a sandbox child's whole life.
 func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
@@ -99,16 +105,7 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	out := &pipeSink{w: bufio.NewWriterSize(stdout, 64<<10)}
 	out.line(map[string]string{"type": "sandbox", "applied": applied})
-	if childTestHook != nil {
-		childTestHook(p, &job)
-	}
 
-	rec, err := records.Unmarshal(job.Source)
-	src, ok := rec.(*records.Source)
-	if err != nil || !ok {
-		fmt.Fprintf(stderr, "sandbox: the job's source record: %v\n", err)
-		return childExitSetup
-	}
 	var algos digest.Set
 	if job.Algos != "" {
 		if algos, err = digest.Parse(job.Algos); err != nil {
@@ -126,7 +123,33 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 			return childExitSetup
 		}
 	}
+	parse := func(source json.RawMessage, f *os.File) int {
+		if childTestHook != nil {
+			childTestHook(p, source)
+		}
+		return x.childSource(&job, source, f, out, stderr)
+	}
+	if job.Shared {
+		if err := out.w.Flush(); err != nil {
+			fmt.Fprintf(stderr, "sandbox: writing records to hashr-extract: %v\n", err)
+			return 1
+		}
+		return sharedChildMain(&job, parse)
+	}
+	return parse(job.Source, nil)
+}
+
+// childSource extracts one source in a child, its file already open when
+// f is not nil, and writes its records, then its end record.
+func (x *extractor) childSource(job *childJob, source json.RawMessage, f *os.File, out *pipeSink, stderr io.Writer) int {
+	rec, err := records.Unmarshal(source)
+	src, ok := rec.(*records.Source)
+	if err != nil || !ok {
+		fmt.Fprintf(stderr, "sandbox: the job's source record: %v\n", err)
+		return childExitSetup
+	}
 	s := x.newSourceRun(context.Background(), src, out)
+	s.opened = f
 	if job.Spool != "" {
 		s.spool = &sourceSpool{dir: job.Spool, flatten: job.Flatten, dirs: map[string]bool{job.Spool: true}}
 	}

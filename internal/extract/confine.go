@@ -74,8 +74,12 @@ func setLimits(job *childJob) (string, error) {
 	if err := set("address space", syscall.RLIMIT_AS, as, as); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("rlimits: CPU %ds, file size %s, %d open files, memory %s (address space %s: the Go runtime's %s plus that)",
-		cpu, formatSize(int64(fsize), ""), childOpenFiles, formatSize(job.Memory, ""), formatSize(int64(as), ""),
+	cpuText := fmt.Sprintf("%ds", cpu)
+	if job.Shared {
+		cpuText = fmt.Sprintf("%ds a source, %ds in all", job.SourceCPUSeconds, cpu)
+	}
+	return fmt.Sprintf("rlimits: CPU %s, file size %s, %d open files, memory %s (address space %s: the Go runtime's %s plus that)",
+		cpuText, formatSize(int64(fsize), ""), childOpenFiles, formatSize(job.Memory, ""), formatSize(int64(as), ""),
 		formatSize(reserved, "")), nil
 }
 
@@ -116,9 +120,13 @@ func restrictAccess(job *childJob) (string, error) {
 	if err := json.Unmarshal(job.Source, &src); err == nil {
 		local = src.Local
 	}
-	rules := []landlock.Rule{landlock.ROFiles(local)}
-	if st, err := os.Stat(local); err == nil && st.IsDir() { // an OCI image layout
-		rules = []landlock.Rule{landlock.RODirs(local)}
+	var rules []landlock.Rule
+	switch st, err := os.Stat(local); {
+	case job.Shared: // its sources come as open files: it opens none
+	case err == nil && st.IsDir(): // an OCI image layout
+		rules = append(rules, landlock.RODirs(local))
+	default:
+		rules = append(rules, landlock.ROFiles(local))
 	}
 	var writable []string
 	for _, d := range []string{job.Spool, job.Temp} {
@@ -147,7 +155,11 @@ func restrictAccess(job *childJob) (string, error) {
 		return "", fmt.Errorf("applying Landlock: %w", err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Landlock ABI %d: reads only the source", abi)
+	if job.Shared {
+		fmt.Fprintf(&b, "Landlock ABI %d: opens no source (parses up to --sandbox-sources in turn, each handed over as an open file)", abi)
+	} else {
+		fmt.Fprintf(&b, "Landlock ABI %d: reads only the source", abi)
+	}
 	if len(tools) > 0 {
 		fmt.Fprintf(&b, ", runs only %s (with the libraries in %s)", strings.Join(tools, ", "), strings.Join(libraryDirs, ", "))
 	}

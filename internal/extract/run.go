@@ -22,6 +22,7 @@ type extractor struct {
 	state    *spoolState // this run's part of the spool; nil in a sandbox child
 	spools   *spoolDirs  // nil with --hash and in a sandbox child
 	exe      string      // the program sandbox children run; "" with --no-sandbox
+	shared   *sharedPool // children that parse several sources; nil if none do
 	reported sync.Once   // what the sandbox applies, said with --verbose
 
 	// unfinished holds the spool directories of sources whose records are
@@ -91,6 +92,9 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 			}
 			return out.emit(r)
 		})
+	if x.shared != nil {
+		x.shared.close()
+	}
 	// Interrupted or not, a source whose records are all out gets its end.
 	if ferr := out.flushEnd(); err == nil {
 		err = ferr

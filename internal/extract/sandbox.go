@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,9 +26,10 @@ import (
 
 // sandboxOptions are the flags of the sandbox.
 type sandboxOptions struct {
-	off    bool
-	memory int64
-	cpu    time.Duration
+	off     bool
+	memory  int64
+	cpu     time.Duration
+	sources int // sources a shared child parses (--hash only)
 }
 
 // The defaults are far above what real packages and images need: the
@@ -45,6 +47,7 @@ func addSandboxFlags(fl *pflag.FlagSet, o *sandboxOptions) func() error {
 	fl.BoolVar(&o.off, "no-sandbox", false, "parse sources in this process, unconfined (for debugging: a hostile source then runs with all your rights)")
 	fl.StringVar(&memory, "sandbox-memory", formatSize(defaultSandboxMemory, ""), "memory limit of the process parsing one source")
 	fl.DurationVar(&o.cpu, "sandbox-cpu", defaultSandboxCPU, "CPU time limit of the process parsing one source")
+	fl.IntVar(&o.sources, "sandbox-sources", defaultSandboxSources, "with --hash: packages and archives a sandboxed process parses in turn before it is replaced (1: a process for every source)")
 	return func() error {
 		n, err := parseSize(memory)
 		if err != nil {
@@ -56,6 +59,9 @@ func addSandboxFlags(fl *pflag.FlagSet, o *sandboxOptions) func() error {
 		o.memory = n
 		if o.cpu < time.Second {
 			return cli.Usagef("--sandbox-cpu must be at least 1s, not %v", o.cpu)
+		}
+		if o.sources < 1 {
+			return cli.Usagef("--sandbox-sources must be at least 1, not %d", o.sources)
 		}
 		return nil
 	}
@@ -73,13 +79,16 @@ func (x *extractor) startSandbox() error {
 		return fmt.Errorf("finding this program, to run the sandboxed parsers: %w", err)
 	}
 	x.exe = exe
+	if x.opts.algos != 0 && x.opts.sandbox.sources > 1 {
+		x.shared = &sharedPool{max: x.opts.sandbox.sources}
+	}
 	return nil
 }
 
 // reportSandbox prints, once per run, what the children's sandbox is.
 func (x *extractor) reportSandbox(applied string) {
 	x.reported.Do(func() {
-		x.p.Verbosef("sandbox: each source is parsed in a child process; %s", applied)
+		x.p.Verbosef("sandbox: sources are parsed in child processes; %s", applied)
 	})
 }
 
@@ -111,17 +120,27 @@ func (s *sourceRun) sandboxed(out *spill) {
 	// Reading the source to hash it, when its sha256 is not known, is no
 	// parsing: the parent does it, to name the spool directory.
 	var err error
+	var f *os.File
+	var size int64
 	if dir, ok := s.layoutDir(); ok {
 		err = s.identifyLayout(dir)
-	} else {
-		var f *os.File
-		if f, _, err = s.open(); err == nil {
-			f.Close()
-		}
+	} else if f, size, err = s.open(); err == nil {
+		defer f.Close()
 	}
 	if err != nil {
 		s.sourceError(err)
 		return
+	}
+	if f != nil && s.x.sharable(f, size) {
+		err := s.runShared(f, out)
+		if err == nil || s.fatal != nil || s.ctx.Err() != nil {
+			return
+		}
+		// Perhaps a source before it left the child in a bad state: only
+		// a failure of its own child counts.
+		s.x.p.Verbosef("%s: a shared sandboxed parser failed on it: %v; parsing it again in a child of its own", s.label, err)
+		out.discard()
+		s.files, s.errors, s.bytes = 0, 0, 0
 	}
 	if s.x.spools != nil {
 		if s.spool, err = s.x.openSpool(s.sha); err != nil {
@@ -152,22 +171,86 @@ func (s *sourceRun) sandboxed(out *spill) {
 // maxChildLine bounds one record line from a child.
 const maxChildLine = 4 << 20
 
-// runChild extracts the source in a child process, adding the records it
-// streams back to out. It returns how the child failed, if it did.
-func (s *sourceRun) runChild(tmp string, out *spill) error {
+// childJob is the part of a child's job every source shares.
+func (x *extractor) childJob(temp string) childJob {
 	job := childJob{
-		Temp: tmp, Algos: s.x.opts.algos.String(), MaxDepth: s.x.opts.maxDepth,
-		Flatten: s.x.opts.flatten, DebControl: s.x.opts.debControl, SystemFiles: s.x.opts.systemFiles,
-		Limits: jobLimitsOf(s.x.opts.limits), Memory: s.x.opts.sandbox.memory,
-		CPUSeconds: int64(s.x.opts.sandbox.cpu / time.Second),
-		Verbose:    s.x.p.Verbose, Quiet: s.x.p.Quiet,
+		Temp: temp, Algos: x.opts.algos.String(), MaxDepth: x.opts.maxDepth,
+		Flatten: x.opts.flatten, DebControl: x.opts.debControl, SystemFiles: x.opts.systemFiles,
+		Limits: jobLimitsOf(x.opts.limits), Memory: x.opts.sandbox.memory,
+		CPUSeconds: int64(x.opts.sandbox.cpu / time.Second),
+		Verbose:    x.p.Verbose, Quiet: x.p.Quiet,
 	}
-	if s.x.opts.algos == 0 {
+	if x.opts.algos == 0 {
 		job.Algos = ""
 	}
-	if pl := s.x.opts.platform; pl != nil {
+	if pl := x.opts.platform; pl != nil {
 		job.Platform = pl.String()
 	}
+	return job
+}
+
+// childProc is a running sandbox child.
+type childProc struct {
+	cmd       *exec.Cmd
+	stdout    *bufio.Reader
+	tail      *stderrTail
+	forwarded chan struct{}          // closed once its stderr has ended
+	label     atomic.Pointer[string] // the source it parses, for its messages
+
+	// A shared child's socket, temporary directory and sources parsed.
+	jobs   *os.File
+	temp   string
+	served int
+}
+
+// startChild starts a child on job; jobs, if not nil, becomes its socket
+// for the sources of a shared child.
+func (x *extractor) startChild(job *childJob, jobs *os.File) (*childProc, error) {
+	data, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(x.exe)
+	cmd.Args[0] = os.Args[0] // a test binary (testscript) tells its commands by argv[0]
+	cmd.Env = append(childEnvironment(), childEnv+"=1")
+	cmd.Stdin = bytes.NewReader(data)
+	if jobs != nil {
+		cmd.ExtraFiles = []*os.File{jobs} // its fd 3: sharedJobFD
+	}
+	// Its own process group: a ^C in the terminal reaches this process,
+	// which stops the child itself. Pdeathsig: a parent killed outright
+	// takes its children with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the sandboxed parser %s: %w", x.exe, err)
+	}
+	c := &childProc{cmd: cmd, stdout: bufio.NewReaderSize(stdout, 256<<10), tail: &stderrTail{}, forwarded: make(chan struct{})}
+	go func() {
+		x.forwardMessages(stderr, c)
+		close(c.forwarded)
+	}()
+	return c, nil
+}
+
+// drain reads what is left of a child's output, which ends when it exits.
+func (c *childProc) drain() {
+	io.Copy(io.Discard, c.stdout)
+	<-c.forwarded
+}
+
+// runChild extracts the source in a child process of its own, adding the
+// records it streams back to out. It returns how the child failed, if it
+// did.
+func (s *sourceRun) runChild(tmp string, out *spill) error {
+	job := s.x.childJob(tmp)
 	if s.spool != nil {
 		job.Spool = s.spool.dir
 	}
@@ -175,49 +258,24 @@ func (s *sourceRun) runChild(tmp string, out *spill) error {
 	if job.Source, err = records.Marshal(s.src); err != nil {
 		return err
 	}
-	data, err := json.Marshal(&job)
+	c, err := s.x.startChild(&job, nil)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(s.x.exe)
-	cmd.Args[0] = os.Args[0] // a test binary (testscript) tells its commands by argv[0]
-	cmd.Env = append(childEnvironment(), childEnv+"=1")
-	cmd.Stdin = bytes.NewReader(data)
-	// Its own process group: a ^C in the terminal reaches this process,
-	// which stops the child itself. Pdeathsig: a parent killed outright
-	// takes its children with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the sandboxed parser %s: %w", s.x.exe, err)
-	}
-	stop := context.AfterFunc(s.ctx, func() { cmd.Process.Kill() })
+	c.label.Store(&s.label)
+	stop := context.AfterFunc(s.ctx, func() { c.cmd.Process.Kill() })
 	defer stop()
-	tail := &stderrTail{}
-	forwarded := make(chan struct{})
-	go func() {
-		s.forwardMessages(stderr, tail)
-		close(forwarded)
-	}()
-	perr := s.readChild(stdout, out)
+	perr := s.readChild(c.stdout, out, false)
 	if perr != nil {
-		cmd.Process.Kill()
+		c.cmd.Process.Kill()
 	}
-	io.Copy(io.Discard, stdout)
-	<-forwarded
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // what it started (xz), if still there
-	werr := cmd.Wait()
+	c.drain()
+	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) // what it started (xz), if still there
+	werr := c.cmd.Wait()
 	if perr == nil && werr == nil {
 		return nil
 	}
-	return s.childFailure(cmd.ProcessState, perr, tail)
+	return s.childFailure(c.cmd.ProcessState, perr, c.tail)
 }
 
 // childEnvironment is what of this process's environment a child gets:
@@ -243,9 +301,9 @@ func childEnvironment() []string {
 // child that was taken over by a hostile source could write anything, so
 // each line is checked: known types only, this source's, and spooled
 // files inside this source's spool directory (hashr-hash --delete removes
-// what "local" names).
-func (s *sourceRun) readChild(stdout io.Reader, out *spill) error {
-	r := bufio.NewReaderSize(stdout, 256<<10)
+// what "local" names). A child of its own must then end its output; a
+// shared child's next lines are of its next source.
+func (s *sourceRun) readChild(r *bufio.Reader, out *spill, shared bool) error {
 	gotEnd := false
 	var spoolPrefix string
 	if s.spool != nil {
@@ -311,6 +369,9 @@ func (s *sourceRun) readChild(stdout io.Reader, out *spill) error {
 				return fmt.Errorf("its end record counts %d files and %d errors, but it wrote %d and %d", end.Files, end.Errors, s.files, s.errors)
 			}
 			s.bytes = end.Bytes
+			if shared {
+				return nil
+			}
 			gotEnd = true
 			continue
 		default:
@@ -355,8 +416,8 @@ func readLine(r *bufio.Reader, max int) ([]byte, error) {
 // forwardMessages passes a child's messages on to stderr, counting its
 // failures as this run's, and keeps the rest (a Go panic's trace, the
 // runtime's out-of-memory report) for the error record should it die.
-func (s *sourceRun) forwardMessages(stderr io.Reader, tail *stderrTail) {
-	p := s.x.p
+func (x *extractor) forwardMessages(stderr io.Reader, c *childProc) {
+	p, tail := x.p, c.tail
 	prefix := p.Name + ": "
 	sc := bufio.NewScanner(stderr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -369,7 +430,11 @@ func (s *sourceRun) forwardMessages(stderr io.Reader, tail *stderrTail) {
 			p.Infof("%s", line[len(prefix):])
 		default:
 			tail.add(line)
-			p.Verbosef("%s: sandboxed parser: %s", s.label, line)
+			label := "?"
+			if l := c.label.Load(); l != nil {
+				label = *l
+			}
+			p.Verbosef("%s: sandboxed parser: %s", label, line)
 		}
 	}
 	io.Copy(io.Discard, stderr)
@@ -402,6 +467,13 @@ func (t *stderrTail) add(line string) {
 	if len(t.last) > tailLines {
 		t.last = t.last[1:]
 	}
+}
+
+// reset forgets the lines of a shared child's sources before.
+func (t *stderrTail) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.first, t.last = "", nil
 }
 
 func (t *stderrTail) String() string {

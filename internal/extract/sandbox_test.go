@@ -28,15 +28,23 @@ func installChildFaults() {
 	}
 	kind, id, _ := strings.Cut(spec, "@")
 	kind, arg, _ := strings.Cut(kind, ":")
-	childTestHook = func(p *cli.Program, job *childJob) {
+	poisoned := false
+	childTestHook = func(p *cli.Program, source json.RawMessage) {
 		var src struct {
 			ID string `json:"id"`
 		}
-		json.Unmarshal(job.Source, &src)
-		if src.ID != id {
+		json.Unmarshal(source, &src)
+		if poisoned {
+			panic("a source before left this child broken")
+		}
+		if src.ID != id && id != "*" {
 			return
 		}
 		switch kind {
+		case "poison": // breaks the child for the sources after this one
+			poisoned = true
+		case "pid":
+			p.Warnf("fault: %s in process %d", src.ID, os.Getpid())
 		case "panic":
 			panic("injected parser bug")
 		case "alloc":
@@ -91,6 +99,7 @@ func checkOthersWhole(t *testing.T, o *runOutput, spool string, wantMsg string) 
 		t.Fatalf("status %d\n%s", o.status, describe(o))
 	}
 	var order []string
+	var hashed bool
 	perSource := map[string]map[string]string{}
 	var cur string
 	for _, r := range o.records {
@@ -100,6 +109,11 @@ func checkOthersWhole(t *testing.T, o *runOutput, spool string, wantMsg string) 
 			order = append(order, r.ID)
 			perSource[cur] = map[string]string{}
 		case *records.File:
+			if r.Local == "" { // --hash
+				hashed = true
+				perSource[cur][r.Path] = r.SHA256
+				continue
+			}
 			perSource[cur][r.Path] = fileSHA256(t, r.Local)
 		case *records.Error:
 			if cur != "victim.zip" {
@@ -123,7 +137,7 @@ func checkOthersWhole(t *testing.T, o *runOutput, spool string, wantMsg string) 
 	}
 	// The victim's spool is gone, and nothing temporary is left.
 	names := assertOnlyRegularFiles(t, spool)
-	if len(names) != 2*len(treeSums(t)) {
+	if want := 2 * len(treeSums(t)); !hashed && len(names) != want || hashed && len(names) != 0 {
 		t.Errorf("spool holds %d files: %v", len(names), names)
 	}
 	for _, n := range names {
@@ -203,7 +217,7 @@ func TestSandboxConfines(t *testing.T) {
 			}
 			equalSums(t, "tree.zip", o.sums(t), treeSums(t))
 			mustNotExist(t, evil, filepath.Join(os.TempDir(), "hashr-sandbox-evil"))
-			if !strings.Contains(o.stderr, "sandbox: each source is parsed in a child process; rlimits: ") ||
+			if !strings.Contains(o.stderr, "sandbox: sources are parsed in child processes; rlimits: ") ||
 				!strings.Contains(o.stderr, "Landlock ABI") {
 				t.Errorf("--verbose does not say what the sandbox applied:\n%s", o.stderr)
 			}
@@ -228,6 +242,79 @@ func TestSandboxConfines(t *testing.T) {
 	}
 }
 
+// With --hash, one child parses several packages in turn; with
+// --sandbox-sources 1, each has its own.
+func TestSandboxSharedChildren(t *testing.T) {
+	t.Setenv(faultEnv, "pid@*")
+	input := threeSources(t)
+	pids := func(o *runOutput) map[string]bool {
+		m := map[string]bool{}
+		for _, line := range strings.Split(o.stderr, "\n") {
+			if _, pid, ok := strings.Cut(line, " in process "); ok {
+				m[pid] = true
+			}
+		}
+		return m
+	}
+	o := extract(t, input, "--hash", "sha256", "--workers", "1", "--verbose")
+	if o.status != 0 || len(pids(o)) != 1 || !strings.Contains(o.stderr, "opens no source") {
+		t.Fatalf("%d processes, want 1:\n%s", len(pids(o)), describe(o))
+	}
+	alone := extract(t, input, "--hash", "sha256", "--workers", "1", "--sandbox-sources", "1")
+	if alone.status != 0 || len(pids(alone)) != 3 {
+		t.Fatalf("--sandbox-sources 1: %d processes, want 3:\n%s", len(pids(alone)), describe(alone))
+	}
+	if two := extract(t, input, "--hash", "sha256", "--workers", "1", "--sandbox-sources", "2"); len(pids(two)) != 2 {
+		t.Errorf("--sandbox-sources 2: %d processes, want 2:\n%s", len(pids(two)), describe(two))
+	}
+	for i := range o.lines {
+		if _, end := o.records[i].(*records.End); !end && o.lines[i] != alone.lines[i] {
+			t.Errorf("record %d: shared %s, alone %s", i, o.lines[i], alone.lines[i])
+		}
+	}
+	// Spool mode: a child for every source, whatever --sandbox-sources.
+	if spooled := extract(t, input, "--spool", t.TempDir(), "--workers", "1"); len(pids(spooled)) != 3 {
+		t.Errorf("spool mode: %d processes, want 3", len(pids(spooled)))
+	}
+}
+
+// A source that crashes a shared child fails alone; the others come out.
+func TestSandboxSharedPanic(t *testing.T) {
+	t.Setenv(faultEnv, "panic@victim.zip")
+	spool := t.TempDir()
+	o := extract(t, threeSources(t), "--hash", "sha256", "--spool", spool, "--workers", "1", "--verbose")
+	checkOthersWhole(t, o, spool, "crashed: panic: injected parser bug")
+	if !strings.Contains(o.stderr, "parsing it again in a child of its own") {
+		t.Errorf("no retry alone:\n%s", o.stderr)
+	}
+}
+
+func TestSandboxSharedCPULimit(t *testing.T) {
+	t.Setenv(faultEnv, "spin@victim.zip")
+	spool := t.TempDir()
+	o := extract(t, threeSources(t), "--hash", "sha256", "--spool", spool, "--workers", "1", "--sandbox-cpu", "1s")
+	checkOthersWhole(t, o, spool, "went over the CPU time limit of 1s (set with --sandbox-cpu)")
+}
+
+// A source that leaves its shared child broken fails no other source:
+// the next one, failing there, is parsed again in a child of its own.
+func TestSandboxSharedPoisonedChild(t *testing.T) {
+	t.Setenv(faultEnv, "poison@victim.zip")
+	o := extract(t, threeSources(t), "--hash", "sha256", "--workers", "1", "--verbose")
+	if o.status != 0 || !strings.Contains(o.stderr, "tree.cpio: a shared sandboxed parser failed on it") {
+		t.Fatal(describe(o))
+	}
+	var n int
+	for _, r := range o.records {
+		if f, ok := r.(*records.File); ok && f.SHA256 != "" {
+			n++
+		}
+	}
+	if n != 3*len(treeSums(t)) {
+		t.Errorf("%d files, want %d:\n%s", n, 3*len(treeSums(t)), describe(o))
+	}
+}
+
 // The child does not see the credentials a pipeline's environment holds.
 func TestSandboxEnvironment(t *testing.T) {
 	t.Setenv("HASHR_DB", "postgres://user:secret@db/hashr")
@@ -243,6 +330,20 @@ func TestNoSandbox(t *testing.T) {
 	t.Setenv(faultEnv, "panic@tree.zip") // children only: no child here
 	o := extract(t, sourceLine(fixture(t, "tree.zip")), "--hash", "sha256", "--no-sandbox")
 	if o.status != 0 || !strings.Contains(o.stderr, "warning: --no-sandbox") {
+		t.Fatal(describe(o))
+	}
+	equalSums(t, "tree.zip", o.sums(t), treeSums(t))
+}
+
+// A shared child parses a source it cannot open: its file is handed over.
+func TestSandboxSharedOpensNoSource(t *testing.T) {
+	if landlockABI(t) < 1 {
+		t.Skip("this kernel has no Landlock")
+	}
+	zip, _ := filepath.Abs(fixture(t, "tree.zip"))
+	t.Setenv(faultEnv, "read:"+zip+"@victim.zip")
+	o := extract(t, sourceAs(zip, "victim.zip"), "--hash", "sha256")
+	if o.status != 0 || !strings.Contains(o.stderr, "fault: reading "+zip+": open "+zip+": permission denied") {
 		t.Fatal(describe(o))
 	}
 	equalSums(t, "tree.zip", o.sums(t), treeSums(t))

@@ -45,6 +45,9 @@ type sourceRun struct {
 	out   recordSink     // the spill, or in a sandbox child the pipe to the parent
 	spool *sourceSpool   // nil with --hash
 	hash  *digest.Hasher // nil without --hash
+	// opened is the source's file, in a shared sandbox child: handed
+	// over open, as the child may open no source by its path.
+	opened *os.File
 
 	budget budget
 	files  int64
@@ -208,9 +211,12 @@ func (s *sourceRun) open() (*os.File, int64, error) {
 		}
 		local = p
 	}
-	f, err := os.Open(local)
-	if err != nil {
-		return nil, 0, fmt.Errorf("opening %q: %w", local, cli.Cause(err))
+	f := s.opened
+	if f == nil {
+		var err error
+		if f, err = os.Open(local); err != nil {
+			return nil, 0, fmt.Errorf("opening %q: %w", local, cli.Cause(err))
+		}
 	}
 	st, err := f.Stat()
 	if err != nil {

@@ -1,0 +1,293 @@
+package extract
+
+// Shared sandbox children. Starting a child costs about 35 ms of CPU on
+// the 2-CPU machine bench/ runs on (exec of a 12 MB Go program, its
+// runtime and its page faults): as much as extracting a small package,
+// and 10% of extracting the 31 packages of bench/extract.sh. So with
+// --hash, where a child writes nothing but temporary files, one child
+// parses up to --sandbox-sources sources in turn. The parent hands it
+// each source as an open file over a socket (SCM_RIGHTS): the child's
+// Landlock rules name no source, so it reads only the files it is handed,
+// and writes only its own temporary directory.
+//
+// What a shared child gives up is isolation between the sources it
+// parses: one taken over by its input could falsify the records of the
+// sources it parses next. --sandbox-sources 1 gives every source a child
+// of its own. In spool mode every source has its own child (its spool
+// directory is the only one that child may write), and so does any source
+// not of the formats read entirely in Go from one file (sharedFormats):
+// disk images, Windows images and OCI layouts run programs on their path
+// or open directories.
+//
+// A source that kills a shared child (a crash, a limit, a broken record)
+// is parsed again in a child of its own before it counts as failed, so an
+// earlier source that left a shared child in a bad state cannot fail the
+// next one.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hashr-dev/hashr/internal/magic"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// defaultSandboxSources is how many sources a shared child parses before
+// it is replaced: enough to make its start cost nothing (about 2 ms a
+// source), few enough to bound what one child ever sees.
+const defaultSandboxSources = 16
+
+// sharedJobFD is the file descriptor of a shared child's socket.
+const sharedJobFD = 3
+
+// maxSharedMessage bounds one source's job on the socket (a source record).
+const maxSharedMessage = 1 << 20
+
+// sharedFormats are the formats a shared child parses: read in Go from
+// the one file handed over, running at most a decoder on a pipe.
+var sharedFormats = map[string]bool{
+	magic.Deb: true, magic.RPM: true, magic.Tar: true, magic.Zip: true,
+	magic.Cpio: true, magic.Ar: true, magic.SevenZip: true,
+}
+
+// sharable says whether the source in f can go to a shared child.
+func (x *extractor) sharable(f *os.File, size int64) bool {
+	if x.shared == nil || x.spools != nil {
+		return false
+	}
+	res, err := magic.Detect(f, size)
+	if err != nil {
+		return false
+	}
+	return sharedFormats[res.Format] || (res.Format == "" && res.Compression != "")
+}
+
+// sharedPool holds the shared children that are between sources.
+type sharedPool struct {
+	max int // sources a child parses before it is replaced
+
+	mu     sync.Mutex
+	idle   []*childProc
+	closed bool
+}
+
+// get returns an idle child, or starts one.
+func (pl *sharedPool) get(x *extractor) (*childProc, error) {
+	pl.mu.Lock()
+	if n := len(pl.idle); n > 0 {
+		c := pl.idle[n-1]
+		pl.idle = pl.idle[:n-1]
+		pl.mu.Unlock()
+		return c, nil
+	}
+	pl.mu.Unlock()
+	temp, err := os.MkdirTemp(x.tmpDir, "child-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary directory: %w", err)
+	}
+	job := x.childJob(temp)
+	job.Shared = true
+	job.SourceCPUSeconds = job.CPUSeconds
+	job.CPUSeconds *= int64(pl.max) // the hard limit; each source gets its own soft one
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		os.RemoveAll(temp)
+		return nil, fmt.Errorf("creating the socket to a sandboxed parser: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "jobs"), os.NewFile(uintptr(fds[1]), "jobs")
+	defer theirs.Close()
+	c, err := x.startChild(&job, theirs)
+	if err != nil {
+		ours.Close()
+		os.RemoveAll(temp)
+		return nil, err
+	}
+	c.jobs, c.temp = ours, temp
+	return c, nil
+}
+
+// put takes a child back after a source, or ends it once it has parsed
+// its share.
+func (pl *sharedPool) put(c *childProc) {
+	c.served++
+	pl.mu.Lock()
+	if !pl.closed && c.served < pl.max {
+		pl.idle = append(pl.idle, c)
+		pl.mu.Unlock()
+		return
+	}
+	pl.mu.Unlock()
+	c.finish()
+}
+
+// close ends the idle children: with their socket closed, they exit.
+func (pl *sharedPool) close() {
+	pl.mu.Lock()
+	idle := pl.idle
+	pl.idle, pl.closed = nil, true
+	pl.mu.Unlock()
+	for _, c := range idle {
+		c.finish()
+	}
+}
+
+// finish ends a shared child between sources and removes its temporary
+// directory.
+func (c *childProc) finish() {
+	c.jobs.Close()
+	c.drain()
+	c.cmd.Wait()
+	os.RemoveAll(c.temp)
+}
+
+// kill ends a child at once.
+func (c *childProc) kill() {
+	c.cmd.Process.Kill()
+	if c.jobs != nil {
+		c.jobs.Close()
+	}
+	c.drain()
+	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) // what it started (xz), if still there
+	c.cmd.Wait()
+	if c.temp != "" {
+		os.RemoveAll(c.temp)
+	}
+}
+
+// sharedJob is what a shared child is sent for each source, with the
+// source's file as the message's one file descriptor.
+type sharedJob struct {
+	Source json.RawMessage `json:"source"`
+}
+
+// send hands a source to a shared child.
+func (c *childProc) send(src *records.Source, f *os.File) error {
+	line, err := records.Marshal(src)
+	if err != nil {
+		return err
+	}
+	msg, err := json.Marshal(&sharedJob{Source: line})
+	if err != nil {
+		return err
+	}
+	if len(msg) > maxSharedMessage {
+		return fmt.Errorf("its source record is %d bytes, over the %d a shared child takes", len(msg), maxSharedMessage)
+	}
+	return unix.Sendmsg(int(c.jobs.Fd()), msg, unix.UnixRights(int(f.Fd())), nil, 0)
+}
+
+// runShared parses the source in f in a shared child. An error means the
+// child failed on it: the caller parses it again alone.
+func (s *sourceRun) runShared(f *os.File, out *spill) error {
+	pool := s.x.shared
+	c, err := pool.get(s.x)
+	if err != nil {
+		return err
+	}
+	c.label.Store(&s.label)
+	c.tail.reset()
+	if err := c.send(s.src, f); err != nil {
+		c.kill()
+		return fmt.Errorf("handing the source to a shared sandboxed parser: %w", err)
+	}
+	stop := context.AfterFunc(s.ctx, func() { c.cmd.Process.Kill() })
+	perr := s.readChild(c.stdout, out, true)
+	stop()
+	if perr == nil {
+		pool.put(c)
+		return nil
+	}
+	c.kill()
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	return s.childFailure(c.cmd.ProcessState, perr, c.tail)
+}
+
+// sharedChildMain is a shared child's loop: a source, with its file, on
+// the socket; its records and end record on stdout; until the socket
+// closes.
+func sharedChildMain(job *childJob, run func(src json.RawMessage, f *os.File) int) int {
+	sock := os.NewFile(sharedJobFD, "jobs")
+	buf := make([]byte, maxSharedMessage)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(sharedJobFD, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sandbox: reading the next source: %v\n", err)
+			return childExitSetup
+		}
+		if n == 0 && oobn == 0 {
+			sock.Close()
+			return 0 // the parent closed the socket: done
+		}
+		f, err := receivedFile(oob[:oobn])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sandbox: the next source's file: %v\n", err)
+			return childExitSetup
+		}
+		var sj sharedJob
+		if err := json.Unmarshal(buf[:n], &sj); err != nil {
+			fmt.Fprintf(os.Stderr, "sandbox: the next source: %v\n", err)
+			return childExitSetup
+		}
+		if err := limitSourceCPU(job.SourceCPUSeconds); err != nil {
+			fmt.Fprintf(os.Stderr, "sandbox: %v\n", err)
+			return childExitSetup
+		}
+		status := run(sj.Source, f)
+		f.Close()
+		if status != 0 {
+			return status
+		}
+	}
+}
+
+// receivedFile is the one file descriptor a message carried.
+func receivedFile(oob []byte) (*os.File, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for i := range msgs {
+		got, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			return nil, err
+		}
+		fds = append(fds, got...)
+	}
+	if len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("%d file descriptors, not 1", len(fds))
+	}
+	return os.NewFile(uintptr(fds[0]), "source"), nil
+}
+
+// limitSourceCPU sets the soft CPU limit to what this process has used
+// plus one source's share (--sandbox-cpu); the hard limit, set once,
+// bounds the whole child.
+func limitSourceCPU(perSource int64) error {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return fmt.Errorf("reading the CPU time used: %w", err)
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_CPU, &lim); err != nil {
+		return fmt.Errorf("reading the CPU time limit: %w", err)
+	}
+	used := uint64(ru.Utime.Sec + ru.Stime.Sec + 1)
+	lim.Cur = min(used+uint64(max(perSource, 1)), lim.Max)
+	if err := unix.Setrlimit(unix.RLIMIT_CPU, &lim); err != nil {
+		return fmt.Errorf("setting the CPU time limit: %w", err)
+	}
+	return nil
+}
