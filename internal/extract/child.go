@@ -52,8 +52,8 @@ type childJob struct {
 	CPUSeconds  int64     `json:"cpu_seconds"` // --sandbox-cpu; for a shared child, its whole life's
 	// SourceCPUSeconds is a shared child's limit for each source.
 	SourceCPUSeconds int64 `json:"source_cpu_seconds,omitempty"`
-	Verbose     bool      `json:"verbose,omitempty"`
-	Quiet       bool      `json:"quiet,omitempty"`
+	Verbose          bool  `json:"verbose,omitempty"`
+	Quiet            bool  `json:"quiet,omitempty"`
 }
 
 type jobLimits struct {
@@ -123,25 +123,25 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 			return childExitSetup
 		}
 	}
-	parse := func(source json.RawMessage, f *os.File) int {
+	parse := func(source json.RawMessage, spool string, f *os.File) int {
 		if childTestHook != nil {
 			childTestHook(p, source)
 		}
-		return x.childSource(&job, source, f, out, stderr)
+		return x.childSource(&job, source, spool, f, out, stderr)
 	}
 	if job.Shared {
 		if err := out.w.Flush(); err != nil {
 			fmt.Fprintf(stderr, "sandbox: writing records to hashr-extract: %v\n", err)
 			return 1
 		}
-		return sharedChildMain(&job, parse)
+		return sharedChildMain(&job, func(sj *sharedJob, f *os.File) int { return parse(sj.Source, sj.Spool, f) })
 	}
-	return parse(job.Source, nil)
+	return parse(job.Source, job.Spool, nil)
 }
 
 // childSource extracts one source in a child, its file already open when
 // f is not nil, and writes its records, then its end record.
-func (x *extractor) childSource(job *childJob, source json.RawMessage, f *os.File, out *pipeSink, stderr io.Writer) int {
+func (x *extractor) childSource(job *childJob, source json.RawMessage, spool string, f *os.File, out *pipeSink, stderr io.Writer) int {
 	rec, err := records.Unmarshal(source)
 	src, ok := rec.(*records.Source)
 	if err != nil || !ok {
@@ -150,8 +150,8 @@ func (x *extractor) childSource(job *childJob, source json.RawMessage, f *os.Fil
 	}
 	s := x.newSourceRun(context.Background(), src, out)
 	s.opened = f
-	if job.Spool != "" {
-		s.spool = &sourceSpool{dir: job.Spool, flatten: job.Flatten, dirs: map[string]bool{job.Spool: true}}
+	if spool != "" {
+		s.spool = &sourceSpool{dir: spool, flatten: job.Flatten, dirs: map[string]bool{spool: true}}
 	}
 	s.run()
 	if s.fatal == nil {

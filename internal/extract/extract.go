@@ -98,11 +98,11 @@ Each source is parsed in a child process of its own (a sandbox): on Linux
 with Landlock it can read only the source and the programs it runs (xz),
 write only the source's spool directory and a temporary directory, and make
 no TCP connection; rlimits bound its memory (--sandbox-memory), CPU time
-(--sandbox-cpu), file sizes (--max-source-bytes) and open files. With
---hash, where a child writes nothing but temporary files, one child parses
-up to --sandbox-sources packages and archives in turn (starting one costs
-as much as parsing a small package): each is handed to it as an open file,
-and it can open no source by its path. A parser that crashes, or goes over
+(--sandbox-cpu), file sizes (--max-source-bytes) and open files. One child
+parses up to --sandbox-sources packages and archives in turn (starting one
+costs as much as parsing a small package): each is handed to it as an open
+file, and it can open no source by its path; it spools into its own
+temporary directory, moved into place once the source is done. A parser that crashes, or goes over
 a limit, ends only its source, with an error record saying how (a source
 that fails in a shared child is first parsed again in a child of its own);
 what it had spooled is removed. --verbose says what the kernel enforced.

@@ -47,7 +47,7 @@ func addSandboxFlags(fl *pflag.FlagSet, o *sandboxOptions) func() error {
 	fl.BoolVar(&o.off, "no-sandbox", false, "parse sources in this process, unconfined (for debugging: a hostile source then runs with all your rights)")
 	fl.StringVar(&memory, "sandbox-memory", formatSize(defaultSandboxMemory, ""), "memory limit of the process parsing one source")
 	fl.DurationVar(&o.cpu, "sandbox-cpu", defaultSandboxCPU, "CPU time limit of the process parsing one source")
-	fl.IntVar(&o.sources, "sandbox-sources", defaultSandboxSources, "with --hash: packages and archives a sandboxed process parses in turn before it is replaced (1: a process for every source)")
+	fl.IntVar(&o.sources, "sandbox-sources", defaultSandboxSources, "packages and archives a sandboxed process parses in turn before it is replaced (1: a process for every source)")
 	return func() error {
 		n, err := parseSize(memory)
 		if err != nil {
@@ -79,7 +79,7 @@ func (x *extractor) startSandbox() error {
 		return fmt.Errorf("finding this program, to run the sandboxed parsers: %w", err)
 	}
 	x.exe = exe
-	if x.opts.algos != 0 && x.opts.sandbox.sources > 1 {
+	if x.opts.sandbox.sources > 1 {
 		x.shared = &sharedPool{max: x.opts.sandbox.sources}
 	}
 	return nil
@@ -131,6 +131,12 @@ func (s *sourceRun) sandboxed(out *spill) {
 		s.sourceError(err)
 		return
 	}
+	if s.x.spools != nil {
+		if s.spool, err = s.x.openSpool(s.sha); err != nil {
+			s.sourceError(err)
+			return
+		}
+	}
 	if f != nil && s.x.sharable(f, size) {
 		err := s.runShared(f, out)
 		if err == nil || s.fatal != nil || s.ctx.Err() != nil {
@@ -141,12 +147,6 @@ func (s *sourceRun) sandboxed(out *spill) {
 		s.x.p.Verbosef("%s: a shared sandboxed parser failed on it: %v; parsing it again in a child of its own", s.label, err)
 		out.discard()
 		s.files, s.errors, s.bytes = 0, 0, 0
-	}
-	if s.x.spools != nil {
-		if s.spool, err = s.x.openSpool(s.sha); err != nil {
-			s.sourceError(err)
-			return
-		}
 	}
 	tmp, err := os.MkdirTemp(s.x.tmpDir, "child-")
 	if err != nil {
@@ -308,6 +308,9 @@ func (s *sourceRun) readChild(r *bufio.Reader, out *spill, shared bool) error {
 	var spoolPrefix string
 	if s.spool != nil {
 		spoolPrefix = s.spool.dir + string(filepath.Separator)
+		if s.staged != "" {
+			spoolPrefix = s.staged + string(filepath.Separator)
+		}
 	}
 	for {
 		line, err := readLine(r, maxChildLine)
@@ -353,6 +356,11 @@ func (s *sourceRun) readChild(r *bufio.Reader, out *spill, shared bool) error {
 			if local != "" && (spoolPrefix == "" || !strings.HasPrefix(local, spoolPrefix) || filepath.Clean(local) != local) {
 				return fmt.Errorf("it wrote a file record with local %q, outside the source's spool directory", local)
 			}
+			if local != "" && s.staged != "" {
+				if line, err = s.unstage(line); err != nil {
+					return err
+				}
+			}
 			s.files++
 		case records.TypeError:
 			if sawSource && source != s.sha {
@@ -386,6 +394,19 @@ func (s *sourceRun) readChild(r *bufio.Reader, out *spill, shared bool) error {
 		return errors.New("its output ended before its end record")
 	}
 	return nil
+}
+
+// unstage moves a file record's local from the directory a shared child
+// spooled the source in to the source's spool directory, where that
+// directory goes once the source is done.
+func (s *sourceRun) unstage(line []byte) ([]byte, error) {
+	rec, err := records.Unmarshal(line)
+	if err != nil {
+		return nil, fmt.Errorf("it wrote a file record that does not decode: %v", err)
+	}
+	f := rec.(*records.File)
+	f.Local = s.spool.dir + strings.TrimPrefix(f.Local, s.staged)
+	return records.Marshal(f)
 }
 
 // readLine reads one line without its newline, of at most max bytes.

@@ -242,8 +242,8 @@ func TestSandboxConfines(t *testing.T) {
 	}
 }
 
-// With --hash, one child parses several packages in turn; with
-// --sandbox-sources 1, each has its own.
+// One child parses several packages in turn; with --sandbox-sources 1,
+// each has its own.
 func TestSandboxSharedChildren(t *testing.T) {
 	t.Setenv(faultEnv, "pid@*")
 	input := threeSources(t)
@@ -272,9 +272,23 @@ func TestSandboxSharedChildren(t *testing.T) {
 			t.Errorf("record %d: shared %s, alone %s", i, o.lines[i], alone.lines[i])
 		}
 	}
-	// Spool mode: a child for every source, whatever --sandbox-sources.
-	if spooled := extract(t, input, "--spool", t.TempDir(), "--workers", "1"); len(pids(spooled)) != 3 {
-		t.Errorf("spool mode: %d processes, want 3", len(pids(spooled)))
+	// Spool mode: shared too; the files land in the sources' spool
+	// directories, with nothing left in the children's.
+	spool := t.TempDir()
+	spooled := extract(t, input, "--spool", spool, "--workers", "1")
+	if spooled.status != 0 || len(pids(spooled)) != 1 {
+		t.Errorf("spool mode: %d processes, want 1\n%s", len(pids(spooled)), describe(spooled))
+	}
+	for _, r := range spooled.records {
+		if f, ok := r.(*records.File); ok {
+			if rel, err := filepath.Rel(spool, f.Local); err != nil || strings.Count(rel, "/") < 1 || strings.HasPrefix(rel, ".") {
+				t.Errorf("%s spooled at %s", f.Path, f.Local)
+			}
+		}
+	}
+	equalSums(t, "spooled", spooled.sums(t), alone.sums(t))
+	if names := assertOnlyRegularFiles(t, spool); len(names) != 3*len(treeSums(t)) {
+		t.Errorf("spool holds %d files, want %d: %v", len(names), 3*len(treeSums(t)), names)
 	}
 }
 

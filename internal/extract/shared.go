@@ -3,21 +3,21 @@ package extract
 // Shared sandbox children. Starting a child costs about 35 ms of CPU on
 // the 2-CPU machine bench/ runs on (exec of a 12 MB Go program, its
 // runtime and its page faults): as much as extracting a small package,
-// and 10% of extracting the 31 packages of bench/extract.sh. So with
-// --hash, where a child writes nothing but temporary files, one child
+// and 10% of extracting the 31 packages of bench/extract.sh. So one child
 // parses up to --sandbox-sources sources in turn. The parent hands it
 // each source as an open file over a socket (SCM_RIGHTS): the child's
-// Landlock rules name no source, so it reads only the files it is handed,
-// and writes only its own temporary directory.
+// Landlock rules name no source, so it reads only the files it is handed.
+// It writes only its own temporary directory: in spool mode it spools a
+// source into a fresh directory there, which the parent moves into place
+// (and whose "local" paths it rewrites) once the source is done and its
+// records checked.
 //
 // What a shared child gives up is isolation between the sources it
 // parses: one taken over by its input could falsify the records of the
 // sources it parses next. --sandbox-sources 1 gives every source a child
-// of its own. In spool mode every source has its own child (its spool
-// directory is the only one that child may write), and so does any source
-// not of the formats read entirely in Go from one file (sharedFormats):
-// disk images, Windows images and OCI layouts run programs on their path
-// or open directories.
+// of its own. Any source not of the formats read entirely in Go from one
+// file (sharedFormats) gets a child of its own too: disk images, Windows
+// images and OCI layouts run programs on their path or open directories.
 //
 // A source that kills a shared child (a crash, a limit, a broken record)
 // is parsed again in a child of its own before it counts as failed, so an
@@ -29,6 +29,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 
@@ -58,7 +60,7 @@ var sharedFormats = map[string]bool{
 
 // sharable says whether the source in f can go to a shared child.
 func (x *extractor) sharable(f *os.File, size int64) bool {
-	if x.shared == nil || x.spools != nil {
+	if x.shared == nil {
 		return false
 	}
 	res, err := magic.Detect(f, size)
@@ -164,15 +166,16 @@ func (c *childProc) kill() {
 // source's file as the message's one file descriptor.
 type sharedJob struct {
 	Source json.RawMessage `json:"source"`
+	Spool  string          `json:"spool,omitempty"` // where to spool it, in the child's temporary directory
 }
 
 // send hands a source to a shared child.
-func (c *childProc) send(src *records.Source, f *os.File) error {
+func (c *childProc) send(src *records.Source, spool string, f *os.File) error {
 	line, err := records.Marshal(src)
 	if err != nil {
 		return err
 	}
-	msg, err := json.Marshal(&sharedJob{Source: line})
+	msg, err := json.Marshal(&sharedJob{Source: line, Spool: spool})
 	if err != nil {
 		return err
 	}
@@ -192,13 +195,32 @@ func (s *sourceRun) runShared(f *os.File, out *spill) error {
 	}
 	c.label.Store(&s.label)
 	c.tail.reset()
-	if err := c.send(s.src, f); err != nil {
+	if s.spool != nil {
+		// The child may write only its temporary directory: it spools
+		// there, and the directory moves into place once it is done.
+		s.staged = filepath.Join(c.temp, "spool-"+strconv.Itoa(c.served))
+		defer func() { s.staged = "" }()
+		if err := os.Mkdir(s.staged, 0o755); err != nil {
+			pool.put(c)
+			return fmt.Errorf("creating a directory to spool in: %w", err)
+		}
+	}
+	if err := c.send(s.src, s.staged, f); err != nil {
 		c.kill()
 		return fmt.Errorf("handing the source to a shared sandboxed parser: %w", err)
 	}
 	stop := context.AfterFunc(s.ctx, func() { c.cmd.Process.Kill() })
 	perr := s.readChild(c.stdout, out, true)
 	stop()
+	if perr == nil && s.staged != "" {
+		// The spool directory was created empty (spoolDirs.open), which
+		// rename(2) replaces (os.Rename refuses any directory).
+		if err := unix.Rename(s.staged, s.spool.dir); err != nil {
+			os.RemoveAll(s.staged)
+			pool.put(c)
+			return fmt.Errorf("moving the spooled files to %s: %w", s.spool.dir, err)
+		}
+	}
 	if perr == nil {
 		pool.put(c)
 		return nil
@@ -213,7 +235,7 @@ func (s *sourceRun) runShared(f *os.File, out *spill) error {
 // sharedChildMain is a shared child's loop: a source, with its file, on
 // the socket; its records and end record on stdout; until the socket
 // closes.
-func sharedChildMain(job *childJob, run func(src json.RawMessage, f *os.File) int) int {
+func sharedChildMain(job *childJob, run func(sj *sharedJob, f *os.File) int) int {
 	sock := os.NewFile(sharedJobFD, "jobs")
 	buf := make([]byte, maxSharedMessage)
 	oob := make([]byte, unix.CmsgSpace(4*4))
@@ -241,7 +263,7 @@ func sharedChildMain(job *childJob, run func(src json.RawMessage, f *os.File) in
 			fmt.Fprintf(os.Stderr, "sandbox: %v\n", err)
 			return childExitSetup
 		}
-		status := run(sj.Source, f)
+		status := run(&sj, f)
 		f.Close()
 		if status != 0 {
 			return status

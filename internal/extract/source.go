@@ -48,6 +48,9 @@ type sourceRun struct {
 	// opened is the source's file, in a shared sandbox child: handed
 	// over open, as the child may open no source by its path.
 	opened *os.File
+	// staged is where a shared sandbox child spools the source: a
+	// directory of its own temporary one, moved to spool.dir once done.
+	staged string
 
 	budget budget
 	files  int64
