@@ -30,7 +30,7 @@ import (
 var stages = []string{"scan", "fetch", "extract", "hash", "dedup", "load"}
 
 func main() {
-	scale := flag.Int("scale", 10, "how many times the corpus is repeated for the memory figures")
+	scale := flag.String("scale", "10", "how many times the corpus is repeated for the memory figures (a list: 10,30)")
 	pipelines := flag.String("pipelines", "1,2", "pipeline counts to time")
 	flag.Parse()
 	if err := run(*scale, *pipelines); err != nil {
@@ -39,7 +39,15 @@ func main() {
 	}
 }
 
-func run(scale int, pipelineList string) error {
+func run(scaleList string, pipelineList string) error {
+	var scales []int
+	for _, f := range strings.Split(scaleList, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 2 {
+			return fmt.Errorf("-scale: %q is not a number of copies above 1", f)
+		}
+		scales = append(scales, n)
+	}
 	root, err := os.Getwd()
 	if err != nil {
 		return err
@@ -175,18 +183,32 @@ func run(scale int, pipelineList string) error {
 	if err != nil {
 		return err
 	}
-	big, err := repo("corpus-x", scale)
-	if err != nil {
-		return err
+	var larges []map[string]int
+	for _, scale := range scales {
+		big, err := repo(fmt.Sprintf("corpus-x%d", scale), scale)
+		if err != nil {
+			return err
+		}
+		_, large, err := pipelineRun(big, 1)
+		if err != nil {
+			return err
+		}
+		larges = append(larges, large)
 	}
-	_, large, err := pipelineRun(big, 1)
-	if err != nil {
-		return err
+	fmt.Printf("\nPeak RSS of each stage, one pipeline, the corpus once and %s times (%d sources once):\n\n", scaleList, len(debs))
+	fmt.Print("| stage | 1x |")
+	for _, scale := range scales {
+		fmt.Printf(" %dx | ratio |", scale)
 	}
-	fmt.Printf("\nPeak RSS of each stage, one pipeline, the corpus once and %d times (%d sources):\n\n", scale, scale*len(debs))
-	fmt.Printf("| stage | 1x | %dx | ratio |\n|---|---:|---:|---:|\n", scale)
+	fmt.Print("\n|---|---:|")
+	fmt.Print(strings.Repeat("---:|---:|", len(scales)))
+	fmt.Println()
 	for _, s := range stages {
-		fmt.Printf("| hashr-%s | %.0f MiB | %.0f MiB | %.2f |\n", s, float64(small[s])/1024, float64(large[s])/1024, float64(large[s])/float64(max(small[s], 1)))
+		fmt.Printf("| hashr-%s | %.0f MiB |", s, float64(small[s])/1024)
+		for _, large := range larges {
+			fmt.Printf(" %.0f MiB | %.2f |", float64(large[s])/1024, float64(large[s])/float64(max(small[s], 1)))
+		}
+		fmt.Println()
 	}
 	loadEnd, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("\nLoad average at the end: %s.\n", strings.Join(strings.Fields(string(loadEnd))[:3], " "))
