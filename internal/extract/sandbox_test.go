@@ -147,14 +147,31 @@ func checkOthersWhole(t *testing.T, o *runOutput, spool string, wantMsg string) 
 	}
 }
 
+// inModes runs f in spool mode and in --hash mode, each with a spool
+// directory of its own to check.
+func inModes(t *testing.T, f func(t *testing.T, spool string, mode ...string)) {
+	for _, hash := range []bool{false, true} {
+		spool := t.TempDir()
+		mode, name := []string{"--spool", spool}, "spool"
+		if hash {
+			mode, name = append(mode, "--hash", "sha256"), "hash"
+		}
+		t.Run(name, func(t *testing.T) { f(t, spool, mode...) })
+	}
+}
+
+// A source that crashes its parser fails alone (parsed again in a child
+// of its own first); the others come out.
 func TestSandboxPanic(t *testing.T) {
 	t.Setenv(faultEnv, "panic@victim.zip")
-	spool := t.TempDir()
-	o := extract(t, threeSources(t), "--spool", spool, "--workers", "2")
-	checkOthersWhole(t, o, spool, "crashed: panic: injected parser bug")
-	if !strings.Contains(o.stderr, "victim.zip: the sandboxed parser crashed") {
-		t.Errorf("stderr: %s", o.stderr)
-	}
+	inModes(t, func(t *testing.T, spool string, mode ...string) {
+		o := extract(t, threeSources(t), append(mode, "--workers", "2", "--verbose")...)
+		checkOthersWhole(t, o, spool, "crashed: panic: injected parser bug")
+		if !strings.Contains(o.stderr, "victim.zip: the sandboxed parser crashed") ||
+			!strings.Contains(o.stderr, "parsing it again in a child of its own") {
+			t.Errorf("stderr: %s", o.stderr)
+		}
+	})
 }
 
 func TestSandboxMemoryLimit(t *testing.T) {
@@ -166,13 +183,14 @@ func TestSandboxMemoryLimit(t *testing.T) {
 
 func TestSandboxCPULimit(t *testing.T) {
 	t.Setenv(faultEnv, "spin@victim.zip")
-	spool := t.TempDir()
-	start := time.Now()
-	o := extract(t, threeSources(t), "--spool", spool, "--sandbox-cpu", "1s")
-	checkOthersWhole(t, o, spool, "went over the CPU time limit of 1s (set with --sandbox-cpu)")
-	if d := time.Since(start); d > 30*time.Second {
-		t.Errorf("took %v", d)
-	}
+	inModes(t, func(t *testing.T, spool string, mode ...string) {
+		start := time.Now()
+		o := extract(t, threeSources(t), append(mode, "--sandbox-cpu", "1s", "--workers", "1")...)
+		checkOthersWhole(t, o, spool, "went over the CPU time limit of 1s (set with --sandbox-cpu)")
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("took %v", d)
+		}
+	})
 }
 
 // landlockABI is the kernel's Landlock ABI version, 0 without Landlock.
@@ -290,24 +308,6 @@ func TestSandboxSharedChildren(t *testing.T) {
 	if names := assertOnlyRegularFiles(t, spool); len(names) != 3*len(treeSums(t)) {
 		t.Errorf("spool holds %d files, want %d: %v", len(names), 3*len(treeSums(t)), names)
 	}
-}
-
-// A source that crashes a shared child fails alone; the others come out.
-func TestSandboxSharedPanic(t *testing.T) {
-	t.Setenv(faultEnv, "panic@victim.zip")
-	spool := t.TempDir()
-	o := extract(t, threeSources(t), "--hash", "sha256", "--spool", spool, "--workers", "1", "--verbose")
-	checkOthersWhole(t, o, spool, "crashed: panic: injected parser bug")
-	if !strings.Contains(o.stderr, "parsing it again in a child of its own") {
-		t.Errorf("no retry alone:\n%s", o.stderr)
-	}
-}
-
-func TestSandboxSharedCPULimit(t *testing.T) {
-	t.Setenv(faultEnv, "spin@victim.zip")
-	spool := t.TempDir()
-	o := extract(t, threeSources(t), "--hash", "sha256", "--spool", spool, "--workers", "1", "--sandbox-cpu", "1s")
-	checkOthersWhole(t, o, spool, "went over the CPU time limit of 1s (set with --sandbox-cpu)")
 }
 
 // A source that leaves its shared child broken fails no other source:
