@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-
-	"github.com/Microsoft/go-winio/wim/lzx"
 )
 
 // resource is one stretch of the file holding data, stored raw or as
@@ -181,6 +179,7 @@ type decoder struct {
 	out    []byte
 	in     []byte
 	xp     xpressDecoder
+	lzx    *lzxDecoder // made on the first LZX chunk
 }
 
 func newDecoder(r *resource) *decoder { return &decoder{r: r, cached: -1} }
@@ -208,7 +207,7 @@ func (d *decoder) chunk(i int) ([]byte, error) {
 	d.cached = -1
 	if csize == usize {
 		copy(out, in) // stored uncompressed: compression did not pay
-	} else if err := decodeChunk(r.comp, &d.xp, in, out); err != nil {
+	} else if err := d.decodeChunk(in, out); err != nil {
 		return nil, corrupt(off, fmt.Sprintf("%s chunk %d: %v", r.comp, i, err))
 	}
 	d.out, d.cached = out, i
@@ -216,14 +215,17 @@ func (d *decoder) chunk(i int) ([]byte, error) {
 }
 
 // decodeChunk decodes one compressed chunk into out, which it fills.
-func decodeChunk(comp compression, xp *xpressDecoder, in, out []byte) error {
-	switch comp {
+func (d *decoder) decodeChunk(in, out []byte) error {
+	switch d.r.comp {
 	case compXPRESS:
-		return xp.decode(in, out)
+		return d.xp.decode(in, out)
 	case compLZX:
-		return decodeLZX(in, out)
+		if d.lzx == nil {
+			d.lzx = new(lzxDecoder)
+		}
+		return d.lzx.decode(in, out)
 	}
-	return fmt.Errorf("%w: %s", ErrNeedsWimlib, comp)
+	return fmt.Errorf("%w: %s", ErrNeedsWimlib, d.r.comp)
 }
 
 // rangeReader reads n uncompressed bytes of a resource from off.
@@ -294,21 +296,4 @@ func (r *resource) readAll(limit int64, what string) ([]byte, error) {
 		return nil, corrupt(r.offset, fmt.Sprintf("%s decodes to %d bytes, not %d", what, buf.Len(), r.usize))
 	}
 	return buf.Bytes(), nil
-}
-
-// decodeLZX decodes a WIM LZX chunk with go-winio's decoder, which
-// dereferences a nil Huffman table on some corrupt input (found by
-// FuzzWalker): that panic is turned into an error for the chunk.
-func decodeLZX(in, out []byte) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("corrupt LZX data (the decoder failed: %v)", r)
-		}
-	}()
-	lr, err := lzx.NewReader(bytes.NewReader(in), len(out))
-	if err != nil {
-		return err
-	}
-	_, err = io.ReadFull(lr, out)
-	return err
 }
