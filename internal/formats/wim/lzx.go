@@ -234,6 +234,9 @@ func (d *lzxDecoder) readLens(lens []byte) error {
 	return nil
 }
 
+// lzxSlack is the room a match copy may write beyond a chunk's end.
+const lzxSlack = 8
+
 // decode decodes the WIM LZX chunk in into out, which it fills.
 func (d *lzxDecoder) decode(in, out []byte) error {
 	if len(out) > 32768 {
@@ -314,7 +317,8 @@ func (d *lzxDecoder) decode(in, out []byte) error {
 }
 
 // block decodes a verbatim or aligned block's symbols into out[pos:end].
-// The bit reader's state is kept in locals in the loop.
+// The bit reader's state is kept in locals in the loop. Matches are
+// copied faster when out has lzxSlack bytes of room beyond its length.
 func (d *lzxDecoder) block(out []byte, pos, end int, aligned bool, recent *[3]uint32) (int, error) {
 	in, ip, buf, nbits, over := d.in, d.pos, d.buf, d.nbits, d.over
 	mainE, mainRoot, mainSub := d.main.entries, 32-uint(d.main.rootBits), 32-uint(d.main.maxLen-d.main.rootBits)
@@ -326,6 +330,7 @@ func (d *lzxDecoder) block(out []byte, pos, end int, aligned bool, recent *[3]ui
 		return pos, errLZXCorrupt
 	}
 	r0, r1, r2 := recent[0], recent[1], recent[2]
+	room := out[:cap(out)]
 	for pos < end {
 		// ensure(16)
 		if nbits < 16 {
@@ -433,7 +438,13 @@ func (d *lzxDecoder) block(out []byte, pos, end int, aligned bool, recent *[3]ui
 			return pos, errLZXCorrupt
 		}
 		src := pos - int(offset)
-		if n <= int(offset) {
+		if offset >= 8 && pos+n+8 <= len(room) {
+			// Eight bytes at a time, past the match's end into bytes
+			// not yet decoded or the slack beyond out.
+			for j := 0; j < n; j += 8 {
+				binary.LittleEndian.PutUint64(room[pos+j:], binary.LittleEndian.Uint64(room[src+j:]))
+			}
+		} else if n <= int(offset) {
 			copy(out[pos:pos+n], out[src:src+n])
 		} else {
 			dst := out[pos : pos+n]

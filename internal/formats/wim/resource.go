@@ -178,8 +178,10 @@ type decoder struct {
 	cached int // index of the chunk in out, -1 for none
 	out    []byte
 	in     []byte
-	xp     xpressDecoder
-	lzx    *lzxDecoder // made on the first LZX chunk
+	// Made on the first chunk that needs them: a decoder is made per
+	// blob read, most of them of one chunk or stored raw.
+	xp  *xpressDecoder
+	lzx *lzxDecoder
 }
 
 func newDecoder(r *resource) *decoder { return &decoder{r: r, cached: -1} }
@@ -200,8 +202,8 @@ func (d *decoder) chunk(i int) ([]byte, error) {
 	if _, err := r.ra.ReadAt(in, off); err != nil {
 		return nil, corruptRead(off, err)
 	}
-	if cap(d.out) < usize {
-		d.out = make([]byte, usize)
+	if cap(d.out) < usize+lzxSlack {
+		d.out = make([]byte, usize, usize+lzxSlack)
 	}
 	out := d.out[:usize]
 	d.cached = -1
@@ -218,6 +220,9 @@ func (d *decoder) chunk(i int) ([]byte, error) {
 func (d *decoder) decodeChunk(in, out []byte) error {
 	switch d.r.comp {
 	case compXPRESS:
+		if d.xp == nil {
+			d.xp = new(xpressDecoder)
+		}
 		return d.xp.decode(in, out)
 	case compLZX:
 		if d.lzx == nil {
@@ -230,8 +235,9 @@ func (d *decoder) decodeChunk(in, out []byte) error {
 
 // rangeReader reads n uncompressed bytes of a resource from off.
 type rangeReader struct {
-	d   *decoder
-	a   *ahead // instead of d, for reads of many chunks
+	r   *resource
+	d   *decoder // from decoderPool, while reading
+	a   *ahead   // instead of d, for reads of many chunks
 	off int64
 	end int64
 }
@@ -243,7 +249,7 @@ func (r *resource) reader(off, n int64) (io.Reader, error) {
 	if r.chunks == nil {
 		return io.NewSectionReader(r.ra, r.dataStart+off, n), nil
 	}
-	rr := &rangeReader{d: newDecoder(r), off: off, end: off + n}
+	rr := &rangeReader{r: r, off: off, end: off + n}
 	cs := int64(r.chunkSize)
 	if from, to := off/cs, (off+n+cs-1)/cs; to-from >= aheadMinChunks {
 		rr.a = newAhead(r, int(from), int(to))
@@ -251,17 +257,30 @@ func (r *resource) reader(off, n int64) (io.Reader, error) {
 	return rr, nil
 }
 
+// pooledDecoder returns a decoder for r from decoderPool, keeping the
+// chunk it holds if it last decoded one of r's.
+func pooledDecoder(r *resource) *decoder {
+	d := decoderPool.Get().(*decoder)
+	if d.r != r {
+		d.r, d.cached = r, -1
+	}
+	return d
+}
+
 func (rr *rangeReader) Read(p []byte) (int, error) {
 	if rr.off >= rr.end {
 		return 0, io.EOF
 	}
-	cs := int64(rr.d.r.chunkSize)
+	cs := int64(rr.r.chunkSize)
 	i := int(rr.off / cs)
 	var data []byte
 	var err error
 	if rr.a != nil {
 		data, err = rr.a.chunk(i)
 	} else {
+		if rr.d == nil {
+			rr.d = pooledDecoder(rr.r)
+		}
 		data, err = rr.d.chunk(i)
 	}
 	if err != nil {
@@ -273,6 +292,16 @@ func (rr *rangeReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, data)
 	rr.off += int64(n)
+	if rr.off >= rr.end {
+		// Done: the buffers go back to the pool.
+		if rr.d != nil {
+			decoderPool.Put(rr.d)
+			rr.d = nil
+		}
+		if rr.a != nil {
+			rr.a.release()
+		}
+	}
 	return n, nil
 }
 
