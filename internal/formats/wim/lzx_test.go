@@ -109,3 +109,31 @@ func TestLZXAgainstWinio(t *testing.T) {
 		t.Logf("%s: %d LZX chunks, %d differ", filepath.Base(name), len(chunks), bad)
 	}
 }
+
+// BenchmarkLZX decodes every LZX chunk of the WIM HASHR_LZX_WIM names
+// (bench/wim.sh's, say), in one goroutine.
+func BenchmarkLZX(b *testing.B) {
+	name := os.Getenv("HASHR_LZX_WIM")
+	if name == "" {
+		b.Skip("HASHR_LZX_WIM is not set")
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunks, usizes := lzxChunks(b, data)
+	var total int64
+	for _, u := range usizes {
+		total += int64(u)
+	}
+	b.SetBytes(total)
+	var d lzxDecoder
+	out := make([]byte, 32768+lzxSlack)
+	for b.Loop() {
+		for i, c := range chunks {
+			if err := d.decode(c, out[:usizes[i]]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
