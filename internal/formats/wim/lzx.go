@@ -156,7 +156,7 @@ func (d *lzxDecoder) ensure(n uint) {
 		return
 	}
 	if d.pos+2 <= len(d.in) {
-		d.buf |= uint32(binary.LittleEndian.Uint16(d.in[d.pos:])) << (16 - d.nbits)
+		d.buf |= uint32(binary.LittleEndian.Uint16(d.in[d.pos:])) << ((16 - d.nbits) & 31)
 		d.pos += 2
 	} else {
 		d.over++
@@ -179,12 +179,12 @@ func (d *lzxDecoder) sym(h *huffTable, ensureBits uint) (uint32, error) {
 		return 0, errLZXCorrupt
 	}
 	d.ensure(ensureBits)
-	e := h.entries[d.buf>>(32-h.rootBits)]
+	e := h.entries[d.buf>>((32-h.rootBits)&31)]
 	if e&huffSub != 0 {
-		e = h.entries[int(e&0xffffff)+int(d.buf<<h.rootBits>>(32-(h.maxLen-h.rootBits)))]
+		e = h.entries[int(e&0xffffff)+int(d.buf<<(h.rootBits&31)>>((32-(h.maxLen-h.rootBits))&31))]
 	}
 	l := uint(e >> 24)
-	d.buf <<= l
+	d.buf <<= l & 31
 	d.nbits -= l
 	return e & 0xffffff, nil
 }
@@ -317,7 +317,8 @@ func (d *lzxDecoder) decode(in, out []byte) error {
 }
 
 // block decodes a verbatim or aligned block's symbols into out[pos:end].
-// The bit reader's state is kept in locals in the loop. Matches are
+// The bit reader's state is kept in locals in the loop; shifts are
+// masked, all being under 32, to spare the compiler's checks for larger. Matches are
 // copied faster when out has lzxSlack bytes of room beyond its length.
 func (d *lzxDecoder) block(out []byte, pos, end int, aligned bool, recent *[3]uint32) (int, error) {
 	in, ip, buf, nbits, over := d.in, d.pos, d.buf, d.nbits, d.over
@@ -335,19 +336,19 @@ func (d *lzxDecoder) block(out []byte, pos, end int, aligned bool, recent *[3]ui
 		// ensure(16)
 		if nbits < 16 {
 			if ip+2 <= len(in) {
-				buf |= uint32(binary.LittleEndian.Uint16(in[ip:])) << (16 - nbits)
+				buf |= uint32(binary.LittleEndian.Uint16(in[ip:])) << ((16 - nbits) & 31)
 				ip += 2
 			} else {
 				over++
 			}
 			nbits += 16
 		}
-		e := mainE[buf>>mainRoot]
+		e := mainE[buf>>(mainRoot&31)]
 		if e&huffSub != 0 {
-			e = mainE[int(e&0xffffff)+int(buf<<mainRootBits>>mainSub)]
+			e = mainE[int(e&0xffffff)+int(buf<<(mainRootBits&31)>>(mainSub&31))]
 		}
 		l := uint(e >> 24)
-		buf <<= l
+		buf <<= l & 31
 		nbits -= l
 		s := e & 0xffffff
 		if s < lzxNumChars {
@@ -364,19 +365,19 @@ func (d *lzxDecoder) block(out []byte, pos, end int, aligned bool, recent *[3]ui
 			}
 			if nbits < 16 {
 				if ip+2 <= len(in) {
-					buf |= uint32(binary.LittleEndian.Uint16(in[ip:])) << (16 - nbits)
+					buf |= uint32(binary.LittleEndian.Uint16(in[ip:])) << ((16 - nbits) & 31)
 					ip += 2
 				} else {
 					over++
 				}
 				nbits += 16
 			}
-			e := lenE[buf>>lenRoot]
+			e := lenE[buf>>(lenRoot&31)]
 			if e&huffSub != 0 {
-				e = lenE[int(e&0xffffff)+int(buf<<lenRootBits>>lenSub)]
+				e = lenE[int(e&0xffffff)+int(buf<<(lenRootBits&31)>>(lenSub&31))]
 			}
 			l := uint(e >> 24)
-			buf <<= l
+			buf <<= l & 31
 			nbits -= l
 			length += e & 0xffffff
 		}
@@ -400,15 +401,15 @@ func (d *lzxDecoder) block(out []byte, pos, end int, aligned bool, recent *[3]ui
 				n := extra - 3
 				if nbits < n {
 					if ip+2 <= len(in) {
-						buf |= uint32(binary.LittleEndian.Uint16(in[ip:])) << (16 - nbits)
+						buf |= uint32(binary.LittleEndian.Uint16(in[ip:])) << ((16 - nbits) & 31)
 						ip += 2
 					} else {
 						over++
 					}
 					nbits += 16
 				}
-				offset += (buf >> 1 >> (31 - n)) << 3
-				buf <<= n
+				offset += (buf >> 1 >> ((31 - n) & 31)) << 3
+				buf <<= n & 31
 				nbits -= n
 				d.buf, d.nbits, d.pos, d.over = buf, nbits, ip, over
 				a, err := d.sym(&d.aligned, lzxMaxAlignedLen)
@@ -420,15 +421,15 @@ func (d *lzxDecoder) block(out []byte, pos, end int, aligned bool, recent *[3]ui
 			} else {
 				if nbits < extra {
 					if ip+2 <= len(in) {
-						buf |= uint32(binary.LittleEndian.Uint16(in[ip:])) << (16 - nbits)
+						buf |= uint32(binary.LittleEndian.Uint16(in[ip:])) << ((16 - nbits) & 31)
 						ip += 2
 					} else {
 						over++
 					}
 					nbits += 16
 				}
-				offset += buf >> 1 >> (31 - extra)
-				buf <<= extra
+				offset += buf >> 1 >> ((31 - extra) & 31)
+				buf <<= extra & 31
 				nbits -= extra
 			}
 			r2, r1, r0 = r1, r0, offset
