@@ -15,6 +15,7 @@ const aheadMinChunks = 4
 // decodeSlots bounds the chunk decodes running at once, in the process.
 var decodeSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
 
+// decoderPool keeps decoders and their buffers from blob to blob.
 var decoderPool = sync.Pool{New: func() any { return newDecoder(nil) }}
 
 // ahead decodes chunks from..to-1 of a resource in order, a window of them
@@ -63,16 +64,14 @@ func (a *ahead) chunk(i int) ([]byte, error) {
 		decoderPool.Put(c.d)
 	}
 	// Not started: decode it here (a read that skipped about).
-	c := &aheadChunk{i: i, d: decoderPool.Get().(*decoder)}
-	c.d.r, c.d.cached = a.r, -1
+	c := &aheadChunk{i: i, d: pooledDecoder(a.r)}
 	c.data, c.err = c.d.chunk(i)
 	a.cur = c
 	return c.data, c.err
 }
 
 func (a *ahead) start(i int) {
-	c := &aheadChunk{i: i, done: make(chan struct{}), d: decoderPool.Get().(*decoder)}
-	c.d.r, c.d.cached = a.r, -1
+	c := &aheadChunk{i: i, done: make(chan struct{}), d: pooledDecoder(a.r)}
 	a.pending = append(a.pending, c)
 	go func() {
 		decodeSlots <- struct{}{}

@@ -12,3 +12,18 @@ func FuzzWalker(f *testing.F) {
 		_ = exercise(data)
 	})
 }
+
+// FuzzLZX decodes arbitrary bytes as an LZX chunk of the size its first
+// two bytes say: errors are fine, panics are not. Seeds: chunks of
+// files wimlib-imagex compressed (testdata/fuzz/FuzzLZX).
+func FuzzLZX(f *testing.F) {
+	var d lzxDecoder
+	out := make([]byte, 32768+lzxSlack)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 {
+			return
+		}
+		usize := 1 + (int(data[0]) | int(data[1]&0x7f)<<8)
+		_ = d.decode(data[2:], out[:usize])
+	})
+}

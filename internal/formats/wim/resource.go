@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-
-	"github.com/Microsoft/go-winio/wim/lzx"
 )
 
 // resource is one stretch of the file holding data, stored raw or as
@@ -180,7 +178,10 @@ type decoder struct {
 	cached int // index of the chunk in out, -1 for none
 	out    []byte
 	in     []byte
-	xp     xpressDecoder
+	// Made on the first chunk that needs them: a decoder is made per
+	// blob read, most of them of one chunk or stored raw.
+	xp  *xpressDecoder
+	lzx *lzxDecoder
 }
 
 func newDecoder(r *resource) *decoder { return &decoder{r: r, cached: -1} }
@@ -201,14 +202,14 @@ func (d *decoder) chunk(i int) ([]byte, error) {
 	if _, err := r.ra.ReadAt(in, off); err != nil {
 		return nil, corruptRead(off, err)
 	}
-	if cap(d.out) < usize {
-		d.out = make([]byte, usize)
+	if cap(d.out) < usize+lzxSlack {
+		d.out = make([]byte, usize, usize+lzxSlack)
 	}
 	out := d.out[:usize]
 	d.cached = -1
 	if csize == usize {
 		copy(out, in) // stored uncompressed: compression did not pay
-	} else if err := decodeChunk(r.comp, &d.xp, in, out); err != nil {
+	} else if err := d.decodeChunk(in, out); err != nil {
 		return nil, corrupt(off, fmt.Sprintf("%s chunk %d: %v", r.comp, i, err))
 	}
 	d.out, d.cached = out, i
@@ -216,20 +217,27 @@ func (d *decoder) chunk(i int) ([]byte, error) {
 }
 
 // decodeChunk decodes one compressed chunk into out, which it fills.
-func decodeChunk(comp compression, xp *xpressDecoder, in, out []byte) error {
-	switch comp {
+func (d *decoder) decodeChunk(in, out []byte) error {
+	switch d.r.comp {
 	case compXPRESS:
-		return xp.decode(in, out)
+		if d.xp == nil {
+			d.xp = new(xpressDecoder)
+		}
+		return d.xp.decode(in, out)
 	case compLZX:
-		return decodeLZX(in, out)
+		if d.lzx == nil {
+			d.lzx = new(lzxDecoder)
+		}
+		return d.lzx.decode(in, out)
 	}
-	return fmt.Errorf("%w: %s", ErrNeedsWimlib, comp)
+	return fmt.Errorf("%w: %s", ErrNeedsWimlib, d.r.comp)
 }
 
 // rangeReader reads n uncompressed bytes of a resource from off.
 type rangeReader struct {
-	d   *decoder
-	a   *ahead // instead of d, for reads of many chunks
+	r   *resource
+	d   *decoder // from decoderPool, while reading
+	a   *ahead   // instead of d, for reads of many chunks
 	off int64
 	end int64
 }
@@ -241,7 +249,7 @@ func (r *resource) reader(off, n int64) (io.Reader, error) {
 	if r.chunks == nil {
 		return io.NewSectionReader(r.ra, r.dataStart+off, n), nil
 	}
-	rr := &rangeReader{d: newDecoder(r), off: off, end: off + n}
+	rr := &rangeReader{r: r, off: off, end: off + n}
 	cs := int64(r.chunkSize)
 	if from, to := off/cs, (off+n+cs-1)/cs; to-from >= aheadMinChunks {
 		rr.a = newAhead(r, int(from), int(to))
@@ -249,17 +257,30 @@ func (r *resource) reader(off, n int64) (io.Reader, error) {
 	return rr, nil
 }
 
+// pooledDecoder returns a decoder for r from decoderPool, keeping the
+// chunk it holds if it last decoded one of r's.
+func pooledDecoder(r *resource) *decoder {
+	d := decoderPool.Get().(*decoder)
+	if d.r != r {
+		d.r, d.cached = r, -1
+	}
+	return d
+}
+
 func (rr *rangeReader) Read(p []byte) (int, error) {
 	if rr.off >= rr.end {
 		return 0, io.EOF
 	}
-	cs := int64(rr.d.r.chunkSize)
+	cs := int64(rr.r.chunkSize)
 	i := int(rr.off / cs)
 	var data []byte
 	var err error
 	if rr.a != nil {
 		data, err = rr.a.chunk(i)
 	} else {
+		if rr.d == nil {
+			rr.d = pooledDecoder(rr.r)
+		}
 		data, err = rr.d.chunk(i)
 	}
 	if err != nil {
@@ -271,6 +292,16 @@ func (rr *rangeReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, data)
 	rr.off += int64(n)
+	if rr.off >= rr.end {
+		// Done: the buffers go back to the pool.
+		if rr.d != nil {
+			decoderPool.Put(rr.d)
+			rr.d = nil
+		}
+		if rr.a != nil {
+			rr.a.release()
+		}
+	}
 	return n, nil
 }
 
@@ -294,21 +325,4 @@ func (r *resource) readAll(limit int64, what string) ([]byte, error) {
 		return nil, corrupt(r.offset, fmt.Sprintf("%s decodes to %d bytes, not %d", what, buf.Len(), r.usize))
 	}
 	return buf.Bytes(), nil
-}
-
-// decodeLZX decodes a WIM LZX chunk with go-winio's decoder, which
-// dereferences a nil Huffman table on some corrupt input (found by
-// FuzzWalker): that panic is turned into an error for the chunk.
-func decodeLZX(in, out []byte) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("corrupt LZX data (the decoder failed: %v)", r)
-		}
-	}()
-	lr, err := lzx.NewReader(bytes.NewReader(in), len(out))
-	if err != nil {
-		return err
-	}
-	_, err = io.ReadFull(lr, out)
-	return err
 }
