@@ -395,13 +395,19 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 	n, err := copyContext(ctx, io.MultiWriter(d.file, d.sums()), body)
 	d.have += n
 	d.received = d.received || n > 0
+	// Bytes past the end are not the source's: the part is emptied at once,
+	// so not even an interrupted run keeps (or resumes from) an oversized
+	// one.
+	switch {
+	case d.want.size != nil && d.have > *d.want.size:
+		return false, errors.Join(fmt.Errorf("size %w: got %d bytes, the record says %d", errMismatch, d.have, *d.want.size), d.truncate())
+	case total >= 0 && d.have > total:
+		return false, errors.Join(fmt.Errorf("the server sent more than the %d bytes it announced", total), d.truncate())
+	}
 	if err != nil {
 		return false, t.describe(err, d.have, total)
 	}
 	switch {
-	case total >= 0 && d.have > total:
-		// Bytes past the end are not the source's: nothing to resume from.
-		return false, errors.Join(fmt.Errorf("the server sent more than the %d bytes it announced", total), d.truncate())
 	case rangeEnd >= 0 && rangeEnd+1 < total && d.have == rangeEnd+1:
 		return true, nil // a partial answer: ask for the rest
 	case total >= 0 && d.have < total:
