@@ -230,3 +230,35 @@ func TestInterruptedPullResumes(t *testing.T) {
 		t.Errorf("left in --work: %v", left)
 	}
 }
+
+// Two records for one image fetched at once share its NAME.part/ under a
+// lock: one pulls, the other waits and reuses the result.
+func TestSameImageInParallel(t *testing.T) {
+	reg := objstoretest.Registry(t)
+	host := pushImages(t, reg)
+	cfg, err := ocitest.Image(t, "amd64").ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Slow the config down so the two pulls overlap.
+	reg.Faults.Add(objstoretest.Fault{Match: cfg.Hex, Delay: 300 * time.Millisecond})
+	line := sourceLines(t, records.Source{ID: "img:1", URI: "oci://" + host + "/test/img:1"})
+	work := t.TempDir()
+	fe := stage(t, fetch.Main, line+line, "--work", work, "--workers", "2")
+	srcs := sources(fe.records(t))
+	if fe.status != 0 || len(srcs) != 2 || srcs[0].Local != srcs[1].Local || srcs[0].SHA256 != srcs[1].SHA256 {
+		t.Fatalf("status %d\n%s%s", fe.status, fe.stdout, fe.stderr)
+	}
+	gets := 0
+	for _, r := range reg.Faults.Requests() {
+		if strings.Contains(r.Path, cfg.Hex) && r.Method == "GET" {
+			gets++
+		}
+	}
+	if gets != 1 {
+		t.Errorf("the config blob was downloaded %d times, want once", gets)
+	}
+	if left := leftovers(t, work, "img_1"); len(left) > 0 {
+		t.Errorf("left in --work: %v", left)
+	}
+}
