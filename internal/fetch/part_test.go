@@ -55,10 +55,14 @@ func TestFailedSourceLeavesNothing(t *testing.T) {
 		}, rec: func(uri string) records.Source { return records.Source{ID: "bad", URI: uri, Size: records.Int64(4096)} },
 			message: "size mismatch: got 4097 bytes", removed: true},
 		{name: "digest mismatch", bad: serveBytes(data),
-			rec:     func(uri string) records.Source { return records.Source{ID: "bad", URI: uri, SHA256: strings.Repeat("ab", 32)} },
+			rec: func(uri string) records.Source {
+				return records.Source{ID: "bad", URI: uri, SHA256: strings.Repeat("ab", 32)}
+			},
 			message: "sha256 mismatch", removed: true},
 		{name: "digest mismatch with an earlier part", bad: serveBytes(data), stale: 100_000,
-			rec:     func(uri string) records.Source { return records.Source{ID: "bad", URI: uri, SHA256: strings.Repeat("ab", 32)} },
+			rec: func(uri string) records.Source {
+				return records.Source{ID: "bad", URI: uri, SHA256: strings.Repeat("ab", 32)}
+			},
 			message: "sha256 mismatch", removed: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {

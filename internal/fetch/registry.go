@@ -33,9 +33,9 @@ const maxManifest = 4 << 20
 // like any other file (resumed from a .part, checked against its digest
 // and size), into NAME.part/ until the image is whole, then the directory
 // is renamed to NAME. A pull that fails for good removes NAME.part/; only
-// an interrupted one keeps it, for the next run to resume. Credentials come from the docker config and its
-// credential helpers (authn.DefaultKeychain), as docker, crane and skopeo
-// find them.
+// an interrupted one keeps it, for the next run to resume. Credentials
+// come from the docker config and its credential helpers
+// (authn.DefaultKeychain), as docker, crane and skopeo find them.
 type registryFetcher struct {
 	blobs    *httpFetcher // its client is replaced per registry
 	workDir  string
