@@ -80,10 +80,14 @@ renamed when complete and verified: its size against the record's and the
 server's, its SHA-256 against the record's, an S3 ETag or a GCS x-goog-hash
 MD5 against the bytes, a registry blob against its digest. A download that
 fails for a transient reason (a 5xx or 429 answer, a dropped or silent
-connection) is tried again --retries times, resuming where it stopped; then
-it is an error record, and its .part is kept for a later run to resume. One
-that fails for good (403, 404, bytes that do not verify) leaves nothing
-behind. A complete download is reused by a later run without asking the
+connection) is tried again --retries times, resuming from its .part. A source
+that still fails, or fails for good (403, 404, bytes that do not verify), is
+an error record, and its .part is removed: a failed source leaves nothing in
+the work directory, and the error says what was removed. Only an interrupted
+run (SIGINT, SIGTERM, or a kill that gives it no chance) leaves .part files,
+for the next run to resume; a resumed download is verified like any other,
+and one whose bytes do not verify after resuming starts again from byte 0,
+once. A complete download is reused by a later run without asking the
 server again.
 
 The work directory defaults to $XDG_CACHE_HOME/hashr/work, or

@@ -16,8 +16,9 @@ import (
 type fetcher interface {
 	// fetch makes the bytes at loc local and hashes them. It checks them
 	// against want before handing them on, and removes any file of its own
-	// that failed the check or was left incomplete (except a download's
-	// .part file, kept for resuming). loc is the source's uri, parsed.
+	// that failed the check or was left incomplete, except the .part of a
+	// download interrupted by ctx, kept for the next run to resume. loc is
+	// the source's uri, parsed.
 	fetch(ctx context.Context, loc *url.URL, want expected) (fetched, error)
 }
 

@@ -24,7 +24,9 @@ import (
 const maxRestarts = 2
 
 // httpFetcher downloads http:// and https:// sources into the work
-// directory, resuming from a .part file left by an earlier run.
+// directory through a .part file: a retry resumes from it, and so does the
+// next run after an interrupted one. A download that fails for good
+// removes it.
 type httpFetcher struct {
 	client      *http.Client
 	workDir     string
@@ -97,25 +99,37 @@ func (h *httpFetcher) fetchTo(ctx context.Context, loc *url.URL, want expected, 
 	}
 	defer pf.Close()
 
-	if got, ok, err := h.reuse(ctx, final, want); err != nil || ok {
-		if ok {
-			_ = os.Remove(part) // made only to hold the lock
-		}
-		return got, err
+	if got, ok, err := h.reuse(ctx, final, want); err != nil {
+		return fetched{}, h.giveUp(ctx, pf, part, err, false)
+	} else if ok {
+		_ = os.Remove(part) // made only to hold the lock
+		return got, nil
 	}
 	var sum string
 	var d *download
 	wait := h.backoff
+	fromZero := false // started again from byte 0 after a resumed download did not verify
+	received := false // the .part held bytes at some point, even if emptied since
 	for attempt := 0; ; attempt++ {
 		d = &download{h: h, loc: loc, want: want, file: pf, path: part, sum: sha256.New()}
 		if h.remote != nil {
 			d.md5 = md5.New()
 		}
 		sum, err = d.run(ctx)
+		received = received || d.received
+		if err != nil && errors.Is(err, errMismatch) && d.resumedAt > 0 && attempt == 0 && !fromZero && ctx.Err() == nil {
+			// The bytes an earlier run left may be what is wrong (the
+			// source changed since): the download starts again from byte
+			// 0, once, and is verified again.
+			h.note("%s: %v after resuming at byte %d; starting again from byte 0", loc.Redacted(), err, d.resumedAt)
+			fromZero = true
+			attempt--
+			continue
+		}
 		if err == nil || attempt >= h.retries || !transient(err) || ctx.Err() != nil {
 			break
 		}
-		h.note("%s: %v; trying again in %s", loc.Redacted(), err, wait)
+		h.note("%s: %v; trying again in %s, resuming", loc.Redacted(), err, wait)
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
@@ -123,15 +137,36 @@ func (h *httpFetcher) fetchTo(ctx context.Context, loc *url.URL, want expected, 
 		wait *= 2
 	}
 	if err != nil {
-		if info, serr := pf.Stat(); serr == nil && (info.Size() == 0 || !transient(err) && ctx.Err() == nil) {
-			_ = os.Remove(part) // nothing to resume from, or nothing worth resuming
-		}
-		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), err)
+		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), h.giveUp(ctx, pf, part, err, received))
 	}
 	if err := errors.Join(pf.Chmod(0o644), pf.Sync(), os.Rename(part, final)); err != nil {
-		return fetched{}, fmt.Errorf("downloading %s: keeping %s: %w", loc.Redacted(), final, err)
+		err = fmt.Errorf("keeping %s: %w", final, err)
+		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), h.giveUp(context.Background(), pf, part, err, true))
 	}
 	return fetched{local: final, sha256: sum, size: d.have}, nil
+}
+
+// giveUp decides what becomes of the .part file of a download that failed
+// with err. Only an interrupted run (a signal, a cancelled context) keeps
+// it, for the next run to resume; a download that failed for good (retries
+// used up, 403, 404, bytes that do not verify) leaves nothing behind, and
+// the error says so. received says the .part held bytes during this run,
+// even if they were dropped since (bytes that did not verify).
+func (h *httpFetcher) giveUp(ctx context.Context, pf *os.File, part string, err error, received bool) error {
+	info, serr := pf.Stat()
+	held := serr == nil && info.Size() > 0
+	if ctx.Err() != nil && held {
+		return fmt.Errorf("%w (kept %s, %d bytes, for the next run to resume)", err, part, info.Size())
+	}
+	// Removed while still locked: a run waiting for the lock sees the file
+	// gone and starts over.
+	if rerr := os.Remove(part); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		return fmt.Errorf("%w; removing the partial download %s: %v", err, part, cli.Cause(rerr))
+	}
+	if held || received {
+		return fmt.Errorf("%w; removed the partial download %s", err, part)
+	}
+	return err
 }
 
 // reuse hashes a download finished by an earlier run, when there is one
@@ -187,6 +222,9 @@ type download struct {
 	md5  hash.Hash // the same, when the remote may say its MD5; else nil
 	have int64     // bytes in the file
 
+	resumedAt int64 // bytes already in the file when the download began
+	received  bool  // bytes were read into the file (or found there)
+
 	remoteMD5 string // what the remote says the MD5 is, once it has
 }
 
@@ -199,8 +237,8 @@ func (d *download) sums() io.Writer {
 }
 
 // run brings the .part file to the whole source and returns its SHA-256.
-// On an error the .part file is kept for a later run to resume, unless its
-// bytes are known to be wrong.
+// On an error the .part file keeps what was received, for a retry to
+// resume, unless its bytes are known to be wrong: then it is emptied.
 func (d *download) run(ctx context.Context) (string, error) {
 	if err := d.hashPart(ctx); err != nil {
 		return "", err
@@ -237,9 +275,11 @@ func (d *download) run(ctx context.Context) (string, error) {
 		}
 	}
 	if err != nil {
-		_ = d.truncate()
-		_ = os.Remove(d.path)
-		return "", fmt.Errorf("%w; removed the download", err)
+		// Bytes that do not verify are never resumed from, nor kept.
+		if terr := d.truncate(); terr != nil {
+			return "", errors.Join(err, terr)
+		}
+		return "", err
 	}
 	return digest, nil
 }
@@ -265,7 +305,7 @@ func (d *download) hashPart(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", d.path, cli.Cause(err))
 	}
-	d.have = n
+	d.have, d.resumedAt, d.received = n, n, n > 0
 	d.h.note("resuming %s at byte %d", d.loc.Redacted(), n)
 	return nil
 }
@@ -354,16 +394,24 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 	}
 	n, err := copyContext(ctx, io.MultiWriter(d.file, d.sums()), body)
 	d.have += n
+	d.received = d.received || n > 0
+	// Bytes past the end are not the source's: the part is emptied at once,
+	// so not even an interrupted run keeps (or resumes from) an oversized
+	// one.
+	switch {
+	case d.want.size != nil && d.have > *d.want.size:
+		return false, errors.Join(fmt.Errorf("size %w: got %d bytes, the record says %d", errMismatch, d.have, *d.want.size), d.truncate())
+	case total >= 0 && d.have > total:
+		return false, errors.Join(fmt.Errorf("the server sent more than the %d bytes it announced", total), d.truncate())
+	}
 	if err != nil {
-		return false, t.describe(err, d.have, total, d.path)
+		return false, t.describe(err, d.have, total)
 	}
 	switch {
-	case total >= 0 && d.have > total:
-		return false, fmt.Errorf("the server sent more than the %d bytes it announced", total)
 	case rangeEnd >= 0 && rangeEnd+1 < total && d.have == rangeEnd+1:
 		return true, nil // a partial answer: ask for the rest
 	case total >= 0 && d.have < total:
-		return false, fmt.Errorf("the server sent %d of %d bytes (kept %s for resuming)", d.have, total, d.path)
+		return false, fmt.Errorf("the server sent %d of %d bytes", d.have, total)
 	}
 	return false, nil
 }
@@ -408,7 +456,7 @@ func (h *httpFetcher) get(ctx context.Context, loc *url.URL, from int64) (*trans
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		err = t.describe(err, from, -1, "")
+		err = t.describe(err, from, -1)
 		t.close()
 		return nil, err
 	}
@@ -439,22 +487,18 @@ func (t *transfer) close() {
 
 // describe says why a transfer failed, in words for people: a silent
 // server, a connection that ended early.
-func (t *transfer) describe(err error, have, total int64, part string) error {
+func (t *transfer) describe(err error, have, total int64) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // it names the URL, which the caller does too
 	}
-	kept := ""
-	if part != "" && have > 0 {
-		kept = fmt.Sprintf(" (kept %s for resuming)", part)
-	}
 	switch {
 	case errors.Is(context.Cause(t.ctx), errIdle):
-		return fmt.Errorf("the server sent nothing for %s after %d bytes%s", t.limit, have, kept)
+		return fmt.Errorf("the server sent nothing for %s after %d bytes", t.limit, have)
 	case errors.Is(err, io.ErrUnexpectedEOF) && total >= 0:
-		return fmt.Errorf("the connection ended after %d of %d bytes%s", have, total, kept)
+		return fmt.Errorf("the connection ended after %d of %d bytes", have, total)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("the connection ended after %d bytes%s", have, kept)
+		return fmt.Errorf("the connection ended after %d bytes", have)
 	}
-	return fmt.Errorf("%w%s", err, kept)
+	return err
 }

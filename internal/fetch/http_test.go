@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,30 +277,55 @@ func hijackAfter(data []byte, n int) http.HandlerFunc {
 	}
 }
 
-func TestTruncatedTransferThenResume(t *testing.T) {
+// A transfer cut short is retried from where it stopped; one cut short
+// every time is an error record once the retries are used up, and leaves
+// no .part behind.
+func TestTruncatedTransferRetriedThenRemoved(t *testing.T) {
 	data := randomBytes(t, 1<<20)
 	cut := 300_000
 	truncating := newServer(t, hijackAfter(data, cut))
 	work := t.TempDir()
-	// Both servers are one URL as far as the work directory goes: the name
-	// comes from the uri, so fetch the second through the same uri.
 	uri := truncating.URL + "/big.tar"
-	r := fetchMain(t, sourceLine(t, records.Source{URI: uri}), "--work", work)
+	r := fetchMain(t, sourceLine(t, records.Source{URI: uri}), "--work", work, "--retries", "1")
 	e := one[*records.Error](t, r)
-	if r.status != 3 || !strings.Contains(e.Message, fmt.Sprintf("ended after %d of %d bytes", cut, len(data))) {
+	if r.status != 3 || !strings.Contains(e.Message, fmt.Sprintf("ended after %d of %d bytes", cut, len(data))) ||
+		!strings.Contains(e.Message, "removed the partial download") {
 		t.Fatalf("status %d, record %+v", r.status, e)
 	}
-	part := workFile(t, work, uri) + ".part"
-	if got, err := os.ReadFile(part); err != nil || !bytes.Equal(got, data[:cut]) {
-		t.Fatalf("the .part file should hold the %d bytes received: %d bytes, %v", cut, len(got), err)
+	if n := len(truncating.requests()); n != 2 {
+		t.Errorf("%d requests, want 2 (one retry)", n)
 	}
+	if names := dirNames(t, work); len(names) != 0 {
+		t.Fatalf("work holds %v after a download that failed for good", names)
+	}
+}
 
-	// The server comes back whole: the next run resumes where it stopped.
-	good := newServer(t, serveBytes(data))
-	truncating.Config.Handler = good.Config.Handler
-	checkDownload(t, fetchMain(t, sourceLine(t, records.Source{URI: uri}), "--work", work), data)
-	if got := good.requests(); !slices.Equal(got, []string{fmt.Sprintf("bytes=%d-", cut)}) {
-		t.Fatalf("requests %q, want one for the rest", got)
+// Within a run, a retry resumes from the bytes the failed attempt left.
+func TestRetryResumes(t *testing.T) {
+	data := randomBytes(t, 1<<20)
+	cut := 300_000
+	var mu sync.Mutex
+	first := true
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cutThis := first
+		first = false
+		mu.Unlock()
+		if cutThis {
+			hijackAfter(data, cut)(w, r)
+			return
+		}
+		serveBytes(data)(w, r)
+	})
+	work := t.TempDir()
+	uri := s.URL + "/big.tar"
+	checkDownload(t, fetchMain(t, sourceLine(t, records.Source{URI: uri, Size: records.Int64(int64(len(data)))}), "--work", work, "--retries", "1"), data)
+	if got, want := s.requests(), []string{"", fmt.Sprintf("bytes=%d-", cut)}; !slices.Equal(got, want) {
+		t.Fatalf("requests with Range %q, want %q", got, want)
+	}
+	// The hijacked answer bypasses the counting writer: these are the retry's.
+	if sent := s.bodyBytes(); sent != int64(len(data)-cut) {
+		t.Fatalf("the retry was sent %d bytes, want the missing %d", sent, len(data)-cut)
 	}
 }
 
@@ -447,15 +473,22 @@ func TestCopyNeverRefusesDownloads(t *testing.T) {
 }
 
 // An interrupted download keeps its .part file for the next run, and the
-// records finished before the interruption are written.
-func TestInterruptKeepsPart(t *testing.T) {
+// records finished before the interruption are written; the next run
+// resumes from it and verifies the whole.
+func TestInterruptKeepsPartThenResumes(t *testing.T) {
 	data := randomBytes(t, 200_000)
 	release := make(chan struct{})
 	defer close(release)
 	started := make(chan struct{}, 1)
+	var stalling atomic.Bool
+	stalling.Store(true)
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/fast" {
 			w.Write([]byte("fast"))
+			return
+		}
+		if !stalling.Load() {
+			serveBytes(data)(w, r)
 			return
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
@@ -475,7 +508,8 @@ func TestInterruptKeepsPart(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // let the bytes sent land in the .part file
 		cancel()
 	}()
-	in := sourceLine(t, records.Source{URI: s.URL + "/fast"}) + sourceLine(t, records.Source{URI: s.URL + "/slow"})
+	slow := s.URL + "/slow"
+	in := sourceLine(t, records.Source{URI: s.URL + "/fast"}) + sourceLine(t, records.Source{URI: slow, SHA256: sha256Hex(data)})
 	var stderr bytes.Buffer
 	p := cli.New("hashr-fetch", strings.NewReader(in), stdout, &stderr)
 	if err := run(ctx, p, testOptions(work)); err == nil {
@@ -485,9 +519,27 @@ func TestInterruptKeepsPart(t *testing.T) {
 	if src := one[*records.Source](t, r); src.SHA256 != sha256Hex([]byte("fast")) {
 		t.Fatalf("the finished record: %+v", src)
 	}
-	part := workFile(t, work, s.URL+"/slow") + ".part"
+	part := workFile(t, work, slow) + ".part"
 	if got, err := os.ReadFile(part); err != nil || !bytes.Equal(got, data[:70_000]) {
 		t.Fatalf(".part after an interrupt: %d bytes, %v", len(got), err)
+	}
+	if _, err := os.Stat(workFile(t, work, slow)); !os.IsNotExist(err) {
+		t.Fatalf("an interrupted download is in place: %v", err)
+	}
+
+	// The next run resumes at byte 70000, asks for nothing else, and
+	// checks the whole against the record's sha256.
+	stalling.Store(false)
+	before, sentBefore := len(s.requests()), s.bodyBytes()
+	src := checkDownload(t, fetchMain(t, sourceLine(t, records.Source{URI: slow, SHA256: sha256Hex(data)}), "--work", work), data)
+	if got := s.requests()[before:]; !slices.Equal(got, []string{"bytes=70000-"}) {
+		t.Fatalf("the next run's requests: Range %q, want one for bytes=70000-", got)
+	}
+	if sent := s.bodyBytes() - sentBefore; sent != int64(len(data)-70_000) {
+		t.Fatalf("the next run was sent %d bytes, want the missing %d", sent, len(data)-70_000)
+	}
+	if src.SHA256 != sha256Hex(data) {
+		t.Fatalf("sha256 %s", src.SHA256)
 	}
 }
 

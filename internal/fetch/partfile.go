@@ -54,3 +54,45 @@ func openPart(ctx context.Context, path string, note func(string, ...any)) (*os.
 		f.Close()
 	}
 }
+
+// lockDir creates (if need be) an image's NAME.part directory and locks it,
+// as openPart does a file: two workers or two runs pulling the same image
+// never fill, rename or remove one directory at once.
+func lockDir(ctx context.Context, path string, note func(string, ...any)) (*os.File, error) {
+	waited := false
+	for {
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", path, cli.Cause(err))
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", path, cli.Cause(err))
+		}
+		for {
+			ok, err := tryLock(f)
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("locking %s: %w", path, err)
+			}
+			if ok {
+				break
+			}
+			if !waited {
+				note("waiting for another pull of the same image into %s", path)
+				waited = true
+			}
+			select {
+			case <-ctx.Done():
+				f.Close()
+				return nil, ctx.Err()
+			case <-time.After(lockRetry):
+			}
+		}
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close()
+	}
+}

@@ -32,9 +32,10 @@ const maxManifest = 4 << 20
 // image layout directory in the work directory: every blob is downloaded
 // like any other file (resumed from a .part, checked against its digest
 // and size), into NAME.part/ until the image is whole, then the directory
-// is renamed to NAME. Credentials come from the docker config and its
-// credential helpers (authn.DefaultKeychain), as docker, crane and skopeo
-// find them.
+// is renamed to NAME. A pull that fails for good removes NAME.part/; only
+// an interrupted one keeps it, for the next run to resume. Credentials
+// come from the docker config and its credential helpers
+// (authn.DefaultKeychain), as docker, crane and skopeo find them.
 type registryFetcher struct {
 	blobs    *httpFetcher // its client is replaced per registry
 	workDir  string
@@ -62,13 +63,42 @@ func (r *registryFetcher) fetch(ctx context.Context, loc *url.URL, want expected
 		return got, err
 	}
 	partial := final + ".part"
-	got, err := r.pull(ctx, ref, partial, final)
-	if err != nil && !transient(err) && ctx.Err() == nil {
-		// Nothing a later run could resume from (a 403, a 404, bytes
-		// that are not the image's): leave nothing behind.
-		_ = os.RemoveAll(partial)
+	lock, err := lockDir(ctx, partial, r.note)
+	if err != nil {
+		return fetched{}, fmt.Errorf("pulling %s: %w", ref, err)
 	}
-	return got, err
+	defer lock.Close()
+	// Another worker or run may have finished the image while this one
+	// waited for the lock.
+	if got, ok, err := reuseLayout(final, want); err != nil || ok {
+		if ok {
+			_ = os.Remove(partial) // made only to hold the lock; empty
+		}
+		return got, err
+	}
+	got, err := r.pull(ctx, ref, partial, final)
+	if err != nil {
+		return fetched{}, giveUpLayout(ctx, partial, err)
+	}
+	return got, nil
+}
+
+// giveUpLayout decides what becomes of the NAME.part directory of a pull
+// that failed with err, as giveUp does of a file: an interrupted run keeps
+// it (and the blobs finished or begun in it) for the next run to resume;
+// a pull that failed for good removes it, and the error says so.
+func giveUpLayout(ctx context.Context, partial string, err error) error {
+	held := dirSize(partial)
+	if ctx.Err() != nil && held > 0 {
+		return fmt.Errorf("%w (kept %s, %d bytes, for the next run to resume)", err, partial, held)
+	}
+	if rerr := os.RemoveAll(partial); rerr != nil {
+		return fmt.Errorf("%w; removing the partial image %s: %v", err, partial, cli.Cause(rerr))
+	}
+	if held > 0 {
+		return fmt.Errorf("%w; removed the partial image %s", err, partial)
+	}
+	return err
 }
 
 func (r *registryFetcher) pull(ctx context.Context, ref name.Reference, partial, final string) (fetched, error) {

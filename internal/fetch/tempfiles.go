@@ -8,8 +8,9 @@ import (
 
 // tempFiles tracks the temporary files being written (copies in progress),
 // so whatever is left of them when the run ends, interrupted or not, is
-// removed. Download .part files are not temporary: they are kept so a later
-// run can resume.
+// removed. Download .part files are not tracked here: each download removes
+// its own when it fails, and keeps it only when the run is interrupted, so
+// the next run can resume.
 type tempFiles struct {
 	mu    sync.Mutex
 	paths map[string]bool

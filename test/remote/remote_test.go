@@ -42,6 +42,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(extract.SandboxChildEnv) == "1" {
 		os.Exit(extract.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	// This binary is also hashr-fetch, run as a process of its own where a
+	// test sends it a signal.
+	if os.Getenv(fetchChildEnv) == "1" {
+		os.Exit(fetch.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	s := httptest.NewTLSServer(nil)
 	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
 	s.Close()
@@ -423,17 +428,18 @@ func TestBucketFailures(t *testing.T) {
 			records.Source{ID: "good.bin", URI: store + "://b/d/good.bin"},
 			records.Source{ID: "bad.bin", URI: store + "://b/d/bad.bin"})
 		for _, c := range []struct {
-			name      string
-			fault     objstoretest.Fault
-			message   string
-			resumable bool // a .part may stay, for a later run
+			name    string
+			fault   objstoretest.Fault
+			message string
+			removed bool // the error says a .part was removed
 		}{
 			{"403", objstoretest.Fault{Status: 403}, "403", false},
 			{"404", objstoretest.Fault{Status: 404}, "404", false},
 			{"503 always", objstoretest.Fault{Status: 503}, "503", false},
 			{"slow", objstoretest.Fault{Delay: 3 * 1e9}, "sent nothing|timeout", false},
 			{"truncated always", objstoretest.Fault{Truncate: true}, "bytes", true},
-			{"corrupt", objstoretest.Fault{Corrupt: true}, "md5 mismatch", false},
+			{"stalled mid-body", objstoretest.Fault{Stall: true}, "sent nothing", true},
+			{"corrupt", objstoretest.Fault{Corrupt: true}, "md5 mismatch", true},
 		} {
 			t.Run(store+" "+c.name, func(t *testing.T) {
 				s.Faults.Clear()
@@ -444,9 +450,11 @@ func TestBucketFailures(t *testing.T) {
 				if !saysOneOf(msg, c.message) {
 					t.Errorf("message %q does not say %q", msg, c.message)
 				}
-				left := leftovers(t, work, "good.bin")
-				if len(left) > 0 && !(c.resumable && len(left) == 1 && strings.HasSuffix(left[0], ".part")) {
+				if left := leftovers(t, work, "good.bin"); len(left) > 0 {
 					t.Errorf("left in --work: %v", left)
+				}
+				if says := strings.Contains(msg, "removed the partial download"); says != c.removed {
+					t.Errorf("message %q: says it removed a .part: %v, want %v", msg, says, c.removed)
 				}
 			})
 		}
@@ -498,15 +506,16 @@ func TestRegistryFailures(t *testing.T) {
 		name, match string
 		fault       objstoretest.Fault
 		message     string
-		resumable   bool
+		removed     bool // the error says the image's .part was removed
 	}{
 		{"manifest 404", "/manifests/1", objstoretest.Fault{Status: 404}, "404", false},
 		{"manifest 403", "/manifests/1", objstoretest.Fault{Status: 403}, "403", false},
 		{"manifest slow", "/manifests/1", objstoretest.Fault{Delay: 3 * 1e9}, "timeout", false},
-		{"blob 404", cfg.Hex, objstoretest.Fault{Status: 404}, "404", false},
+		{"blob 404", cfg.Hex, objstoretest.Fault{Status: 404}, "404", true},
 		{"blob 503", cfg.Hex, objstoretest.Fault{Status: 503}, "503", true},
-		{"blob corrupt", cfg.Hex, objstoretest.Fault{Corrupt: true}, "sha256 mismatch", false},
+		{"blob corrupt", cfg.Hex, objstoretest.Fault{Corrupt: true}, "sha256 mismatch", true},
 		{"blob truncated", cfg.Hex, objstoretest.Fault{Truncate: true}, "bytes", true},
+		{"blob stalled", cfg.Hex, objstoretest.Fault{Stall: true}, "sent nothing", true},
 		{"blob slow", cfg.Hex, objstoretest.Fault{Delay: 3 * 1e9}, "sent nothing|timeout", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -518,9 +527,11 @@ func TestRegistryFailures(t *testing.T) {
 			if !saysOneOf(msg, c.message) {
 				t.Errorf("message %q does not say %q", msg, c.message)
 			}
-			left := leftovers(t, work, "img_2")
-			if len(left) > 0 && !(c.resumable && len(left) == 1 && strings.HasSuffix(left[0], ".part")) {
+			if left := leftovers(t, work, "img_2"); len(left) > 0 {
 				t.Errorf("left in --work: %v", left)
+			}
+			if says := strings.Contains(msg, "removed the partial image"); says != c.removed {
+				t.Errorf("message %q: says it removed the image's .part: %v, want %v", msg, says, c.removed)
 			}
 		})
 	}

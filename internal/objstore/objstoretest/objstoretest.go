@@ -38,6 +38,9 @@ type Fault struct {
 	Truncate bool
 	// Corrupt flips a bit of the body's first byte.
 	Corrupt bool
+	// Stall sends half the body, then nothing until the client goes away
+	// (a download under way when a run is interrupted).
+	Stall bool
 	// Times is how many requests fail; 0 means every one.
 	Times int
 	// OnlyGET leaves HEAD requests alone.
@@ -46,9 +49,24 @@ type Fault struct {
 
 // Faults is a set of faults a fake applies, safe for concurrent use.
 type Faults struct {
-	mu     sync.Mutex
-	faults []*Fault
-	hits   map[*Fault]int
+	mu       sync.Mutex
+	faults   []*Fault
+	hits     map[*Fault]int
+	requests []Request
+}
+
+// Request is one request a fake was sent, as Requests lists them.
+type Request struct {
+	Method, Path string
+	Range        string // the Range header, "" for none
+}
+
+// Requests lists the requests sent so far, oldest first (Clear does not
+// forget them).
+func (fs *Faults) Requests() []Request {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return slices.Clone(fs.requests)
 }
 
 // Add makes requests fail as f says, until Clear.
@@ -68,6 +86,7 @@ func (fs *Faults) Clear() {
 func (fs *Faults) pick(r *http.Request) *Fault {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	fs.requests = append(fs.requests, Request{Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range")})
 	for _, f := range fs.faults {
 		if !strings.Contains(r.URL.Path, f.Match) || (f.OnlyGET && r.Method != http.MethodGet) {
 			continue
@@ -103,8 +122,9 @@ func (fs *Faults) Wrap(h http.Handler) http.Handler {
 			http.Error(w, http.StatusText(f.Status), f.Status)
 			return
 		}
-		if f.Truncate || f.Corrupt {
-			w = &faultyWriter{ResponseWriter: w, truncate: f.Truncate, corrupt: f.Corrupt}
+		if f.Truncate || f.Corrupt || f.Stall {
+			w = &faultyWriter{ResponseWriter: w, truncate: f.Truncate || f.Stall, stall: f.Stall,
+				corrupt: f.Corrupt, gone: r.Context().Done()}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -114,6 +134,8 @@ func (fs *Faults) Wrap(h http.Handler) http.Handler {
 type faultyWriter struct {
 	http.ResponseWriter
 	truncate, corrupt bool
+	stall             bool            // at the cut, wait for the client to go instead of hanging up
+	gone              <-chan struct{} // closed when the client has gone
 	limit, written    int64
 	started           bool
 }
@@ -146,6 +168,9 @@ func (fw *faultyWriter) Write(p []byte) (int, error) {
 		fw.written += int64(n)
 		if fl, ok := fw.ResponseWriter.(http.Flusher); ok {
 			fl.Flush()
+		}
+		if fw.stall {
+			<-fw.gone
 		}
 		panic(http.ErrAbortHandler) // drops the connection mid-body
 	}
