@@ -17,8 +17,9 @@ const WimlibTool = "wimlib-imagex"
 // not solid, which this package walks: the fallback for what it does not
 // decode itself (ErrNeedsWimlib). It runs wimlib-imagex as a child
 // process; dst needs room for the images' bytes once each (the WIM keeps
-// one copy of each distinct content).
-func Convert(ctx context.Context, src, dst string) error {
+// one copy of each distinct content). Of a split WIM, src is part 1 and
+// refs the other parts; the result is one whole WIM.
+func Convert(ctx context.Context, src, dst string, refs ...string) error {
 	path, err := exec.LookPath(WimlibTool)
 	if err != nil {
 		return fmt.Errorf("%w, and %s is not installed: install Debian's wimtools", ErrNeedsWimlib, WimlibTool)
@@ -27,7 +28,11 @@ func Convert(ctx context.Context, src, dst string) error {
 	if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, path, "export", src, "all", dst, "--compress=none", "--threads=1")
+	args := []string{"export", src, "all", dst, "--compress=none", "--threads=1"}
+	for _, ref := range refs {
+		args = append(args, "--ref="+ref)
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

@@ -35,10 +35,28 @@ type Reader struct {
 
 // NewReader reads the header, the blob table and the XML of the WIM in
 // the size bytes of ra. An error wrapping ErrNeedsWimlib means the file
-// is sound but needs Convert; one wrapping ErrSplit, that it is one part
-// of a split WIM.
+// is sound but needs Convert; one wrapping ErrSplit (a *SplitError), that
+// it is one part of a split WIM: NewSplitReader reads all the parts.
 func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
-	hdr, err := parseHeader(ra, size)
+	p, err := openPart(Part{R: ra, Size: size})
+	if err != nil {
+		return nil, err
+	}
+	if p.hdr.split() {
+		return nil, missingParts(p.hdr, []int{int(p.hdr.partNumber)})
+	}
+	return newReader([]*partFile{p})
+}
+
+// partFile is one file of a WIM: the whole WIM, or a part of a split one.
+type partFile struct {
+	Part
+	hdr  *header
+	comp compression
+}
+
+func openPart(part Part) (*partFile, error) {
+	hdr, err := parseHeader(part.R, part.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -46,9 +64,22 @@ func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	return &partFile{Part: part, hdr: hdr, comp: comp}, nil
+}
+
+// newReader reads the tables of a WIM from its files: parts[0] is the
+// whole WIM or part 1, the others the rest of a split WIM's parts.
+func newReader(parts []*partFile) (*Reader, error) {
+	first := parts[0]
+	hdr, comp, ra, size := first.hdr, first.comp, first.R, first.Size
 	r := &Reader{ra: ra, size: size, hdr: hdr, comp: comp, blobs: map[[20]byte]*blob{}}
-	if err := r.readBlobTable(); err != nil {
-		return nil, err
+	for _, p := range parts {
+		if err := r.readBlobTable(p, len(parts) > 1); err != nil {
+			if p.Name != "" {
+				return nil, fmt.Errorf("%s: %w", p.Name, err)
+			}
+			return nil, err
+		}
 	}
 	if len(r.metadata) != int(hdr.imageCount) {
 		return nil, corrupt(hdr.blobTable.offset, fmt.Sprintf("%d images in the header, %d metadata resources in the blob table", hdr.imageCount, len(r.metadata)))
@@ -73,13 +104,16 @@ func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
 	return r, nil
 }
 
-// readBlobTable reads the table of every stored blob and resource.
-func (r *Reader) readBlobTable() error {
-	bt := r.hdr.blobTable
+// readBlobTable reads the table of every blob and resource stored in the
+// file p. Of a split WIM (split), it keeps only the entries that say they
+// are in p's part, and metadata resources only from part 1, as wimlib
+// does: each part's table may name blobs that other parts store.
+func (r *Reader) readBlobTable(p *partFile, split bool) error {
+	bt := p.hdr.blobTable
 	if bt.sizeInWIM == 0 {
 		return nil
 	}
-	res, err := openResource(r.ra, bt, r.comp, r.hdr.chunkSize, r.size)
+	res, err := openResource(p.R, bt, p.comp, p.hdr.chunkSize, p.Size)
 	if err != nil {
 		return fmt.Errorf("reading the blob table: %w", err)
 	}
@@ -98,8 +132,12 @@ func (r *Reader) readBlobTable() error {
 			prevWasSolid = false
 			continue
 		}
+		if split && binary.LittleEndian.Uint16(e[24:26]) != p.hdr.partNumber {
+			prevWasSolid = false
+			continue
+		}
 		if h.flags&resSolid != 0 && h.usize == solidMagicUsize {
-			res, err := openSolid(r.ra, h, r.size)
+			res, err := openSolid(p.R, h, p.Size)
 			if err != nil {
 				return err
 			}
@@ -120,7 +158,7 @@ func (r *Reader) readBlobTable() error {
 			// blobs keep their stored size.
 			b.group, b.off, b.usize = group, h.offset, h.sizeInWIM
 		} else {
-			res, err := openResource(r.ra, h, r.comp, r.hdr.chunkSize, r.size)
+			res, err := openResource(p.R, h, p.comp, p.hdr.chunkSize, p.Size)
 			if err != nil {
 				return err
 			}
@@ -130,6 +168,9 @@ func (r *Reader) readBlobTable() error {
 			b.res = res
 		}
 		if h.flags&resMetadata != 0 {
+			if split && p.hdr.partNumber != 1 {
+				continue
+			}
 			if len(r.metadata) >= maxImages {
 				return corrupt(bt.offset+int64(off), "too many metadata resources")
 			}

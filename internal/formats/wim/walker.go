@@ -24,6 +24,7 @@ type Walker struct {
 	r *Reader
 
 	image    int    // 1-based index of the image being walked; 0 before the first
+	last     int    // the last image to walk; 0 for every image
 	meta     []byte // its metadata resource
 	stack    []frame
 	visited  map[int64]bool
@@ -56,6 +57,19 @@ func NewWalker(ra io.ReaderAt, size int64) (*Walker, error) {
 	return &Walker{r: r}, nil
 }
 
+// SelectImage makes the walk cover only the image of that index (from 1),
+// whose paths still start with "index/". It must come before Next.
+func (w *Walker) SelectImage(index int) error {
+	if w.image != 0 || len(w.stack) != 0 {
+		return fmt.Errorf("wim: SelectImage after the walk began")
+	}
+	if index < 1 || index > len(w.r.Images) {
+		return fmt.Errorf("wim: no image %d: the WIM holds %d", index, len(w.r.Images))
+	}
+	w.image, w.last = index-1, index
+	return nil
+}
+
 // Reader returns the WIM's tables, its images' names among them.
 func (w *Walker) Reader() *Reader { return w.r }
 
@@ -71,7 +85,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 	}
 	for {
 		if len(w.stack) == 0 {
-			if w.image >= len(w.r.Images) {
+			if w.image >= len(w.r.Images) || (w.last != 0 && w.image >= w.last) {
 				return nil, io.EOF
 			}
 			if err := w.startImage(); err != nil {

@@ -58,7 +58,8 @@ const (
 var ErrNeedsWimlib = errors.New("compression not decoded in Go: needs wimlib-imagex")
 
 // ErrSplit is a part of a split WIM (.swm): its blobs are spread over
-// files that were not given together.
+// files that were not given together. Errors wrapping it are a
+// *SplitError, which says which parts are missing.
 var ErrSplit = errors.New("part of a split WIM (.swm)")
 
 // Compression formats, as solid resource headers number them.
@@ -107,6 +108,7 @@ func parseReshdr(b []byte) reshdr {
 
 // header is the WIM header's fields this package uses.
 type header struct {
+	guid       [16]byte // shared by the parts of a split WIM
 	version    uint32
 	flags      uint32
 	chunkSize  int
@@ -135,11 +137,12 @@ func parseHeader(r io.ReaderAt, size int64) (*header, error) {
 		blobTable:  parseReshdr(b[48:]),
 		xml:        parseReshdr(b[72:]),
 	}
+	copy(h.guid[:], b[24:40])
 	if hs := binary.LittleEndian.Uint32(b[8:]); hs != headerSize {
 		return nil, corrupt(8, fmt.Sprintf("header size %d, want %d", hs, headerSize))
 	}
-	if h.totalParts > 1 || h.flags&hdrSpanned != 0 {
-		return nil, fmt.Errorf("%w: part %d of %d; hashr reads only whole WIMs: join the parts first (wimlib-imagex export 'x.swm' all x.wim --ref='x*.swm')", ErrSplit, h.partNumber, h.totalParts)
+	if h.split() && (h.partNumber < 1 || h.partNumber > h.totalParts) {
+		return nil, corrupt(40, fmt.Sprintf("part %d of %d", h.partNumber, h.totalParts))
 	}
 	if h.imageCount > maxImages {
 		return nil, corrupt(44, fmt.Sprintf("%d images", h.imageCount))
@@ -154,6 +157,9 @@ func parseHeader(r io.ReaderAt, size int64) (*header, error) {
 	}
 	return h, nil
 }
+
+// split says whether the file is one part of a split WIM.
+func (h *header) split() bool { return h.totalParts > 1 || h.flags&hdrSpanned != 0 }
 
 // compression returns the compression of the file's non-solid resources.
 func (h *header) compression() (compression, error) {
