@@ -145,8 +145,7 @@ func (s *sourceRun) sandboxed(out *spill) {
 		// Perhaps a source before it left the child in a bad state: only
 		// a failure of its own child counts.
 		s.x.p.Verbosef("%s: a shared sandboxed parser failed on it: %v; parsing it again in a child of its own", s.label, err)
-		out.discard()
-		s.files, s.errors, s.bytes = 0, 0, 0
+		s.forget(out)
 	}
 	tmp, err := os.MkdirTemp(s.x.tmpDir, "child-")
 	if err != nil {
@@ -158,14 +157,19 @@ func (s *sourceRun) sandboxed(out *spill) {
 	if err == nil || s.fatal != nil || s.ctx.Err() != nil {
 		return
 	}
-	// The child died: nothing it sent can be trusted to be whole.
-	out.discard()
-	s.files, s.errors, s.bytes = 0, 0, 0
+	s.forget(out)
 	if s.spool != nil {
 		s.x.dropSpool(s.spool.dir)
 		s.spool = nil
 	}
 	s.sourceError(err)
+}
+
+// forget drops what a child that died sent: nothing of it can be trusted
+// to be whole.
+func (s *sourceRun) forget(out *spill) {
+	out.discard()
+	s.files, s.errors, s.bytes = 0, 0, 0
 }
 
 // maxChildLine bounds one record line from a child.
@@ -240,10 +244,13 @@ func (x *extractor) startChild(job *childJob, jobs *os.File) (*childProc, error)
 	return c, nil
 }
 
-// drain reads what is left of a child's output, which ends when it exits.
-func (c *childProc) drain() {
+// reap reads what is left of a child's output, which ends when it exits,
+// kills what it started (xz), if still there, and waits for it.
+func (c *childProc) reap() error {
 	io.Copy(io.Discard, c.stdout)
 	<-c.forwarded
+	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	return c.cmd.Wait()
 }
 
 // runChild extracts the source in a child process of its own, adding the
@@ -269,9 +276,7 @@ func (s *sourceRun) runChild(tmp string, out *spill) error {
 	if perr != nil {
 		c.cmd.Process.Kill()
 	}
-	c.drain()
-	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) // what it started (xz), if still there
-	werr := c.cmd.Wait()
+	werr := c.reap()
 	if perr == nil && werr == nil {
 		return nil
 	}

@@ -32,7 +32,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -143,23 +142,16 @@ func (pl *sharedPool) close() {
 // directory.
 func (c *childProc) finish() {
 	c.jobs.Close()
-	c.drain()
-	c.cmd.Wait()
+	c.reap()
 	os.RemoveAll(c.temp)
 }
 
-// kill ends a child at once.
+// kill ends a shared child at once and removes its temporary directory.
 func (c *childProc) kill() {
 	c.cmd.Process.Kill()
-	if c.jobs != nil {
-		c.jobs.Close()
-	}
-	c.drain()
-	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) // what it started (xz), if still there
-	c.cmd.Wait()
-	if c.temp != "" {
-		os.RemoveAll(c.temp)
-	}
+	c.jobs.Close()
+	c.reap()
+	os.RemoveAll(c.temp)
 }
 
 // sharedJob is what a shared child is sent for each source, with the
