@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/db/pgtest"
+	"golang.org/x/sys/unix"
 )
 
 var stages = []string{"scan", "fetch", "extract", "hash", "dedup", "load"}
@@ -83,13 +84,14 @@ func run(scaleList string, pipelineList string) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building: %w", err)
 	}
-	// Each stage behind a wrapper that appends its peak RSS (KiB) to a file.
+	// Each stage behind a wrapper that appends a line to a file of its
+	// own: peak RSS (KiB), wall seconds, user and system CPU seconds.
 	wrapped := filepath.Join(tmp, "wrapped")
 	rss := filepath.Join(tmp, "rss")
 	os.MkdirAll(wrapped, 0o755)
 	os.MkdirAll(rss, 0o755)
 	for _, s := range stages {
-		script := fmt.Sprintf("#!/bin/sh\nexec /usr/bin/time -a -o %s/%s -f %%M %s/hashr-%s \"$@\"\n", rss, s, bin, s)
+		script := fmt.Sprintf("#!/bin/sh\nexec /usr/bin/time -a -o %s/%s -f '%%M %%e %%U %%S' %s/hashr-%s \"$@\"\n", rss, s, bin, s)
 		if err := os.WriteFile(filepath.Join(wrapped, "hashr-"+s), []byte(script), 0o755); err != nil {
 			return err
 		}
@@ -120,49 +122,73 @@ func run(scaleList string, pipelineList string) error {
 	}
 	defer pg.Close()
 
-	// pipelineRun runs the Makefile with n shards and returns its wall time
-	// and each stage's peak RSS (the largest over the shards).
-	pipelineRun := func(repoDir string, n int) (time.Duration, map[string]int, error) {
+	// pipelineRun runs the Makefile with n shards on n CPUs.
+	pipelineRun := func(repoDir string, n int) (pipelineResult, error) {
+		var res pipelineResult
 		db, err := pg.CreateDatabase()
 		if err != nil {
-			return 0, nil, err
+			return res, err
 		}
 		os.RemoveAll(rss)
 		os.MkdirAll(rss, 0o755)
 		work := filepath.Join(tmp, fmt.Sprintf("work-%d-%d", n, time.Now().UnixNano()))
-		// n pipelines on n CPUs (taskset; PostgreSQL runs where it
-		// likes): each stage sizes its workers by the CPUs it may use,
-		// so one pipeline alone already fills a machine, and the
-		// question is how throughput grows with the CPUs given, as it
-		// would with machines of a cluster.
-		args := []string{"-c", "0-" + strconv.Itoa(n-1), "make", "-s", "-f", "examples/Makefile", "-j", strconv.Itoa(n),
-			"SHARDS=" + strconv.Itoa(n), "REPO=" + repoDir, "DB=" + db, "WORK=" + work, "BIN=" + wrapped}
-		if n > runtime.NumCPU() {
-			args[1] = "0-" + strconv.Itoa(runtime.NumCPU()-1)
+		// n pipelines on n CPUs, and PostgreSQL on the same n: each
+		// stage sizes its workers by the CPUs it may use, so one
+		// pipeline alone already fills a machine, and the question is
+		// how throughput grows with the CPUs given, as it would with
+		// machines of a cluster. An unpinned server would lend the
+		// one-CPU run a second CPU.
+		cpus := min(n, runtime.NumCPU())
+		var set unix.CPUSet
+		for c := range cpus {
+			set.Set(c)
 		}
+		if err := pg.Pin(set); err != nil {
+			return res, err
+		}
+		pgBefore, err := pg.CPUTime()
+		if err != nil {
+			return res, err
+		}
+		args := []string{"-c", "0-" + strconv.Itoa(cpus-1), "make", "-s", "-f", "examples/Makefile", "-j", strconv.Itoa(n),
+			"SHARDS=" + strconv.Itoa(n), "REPO=" + repoDir, "DB=" + db, "WORK=" + work, "BIN=" + wrapped}
 		cmd := exec.Command("taskset", args...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
-			return 0, nil, fmt.Errorf("make with %d shards: %w", n, err)
+			return res, fmt.Errorf("make with %d shards: %w", n, err)
 		}
-		took := time.Since(start)
+		res.wall = time.Since(start)
+		res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		pgAfter, err := pg.CPUTime()
+		if err != nil {
+			return res, err
+		}
+		res.serverCPU = pgAfter - pgBefore
 		defer os.RemoveAll(work)
-		peaks := map[string]int{}
+		res.peaks = map[string]int{}
+		res.stageCPU = map[string]float64{}
 		for _, s := range stages {
 			f, err := os.Open(filepath.Join(rss, s))
 			if err != nil {
-				return 0, nil, err
+				return res, err
 			}
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {
-				if kib, err := strconv.Atoi(strings.TrimSpace(sc.Text())); err == nil {
-					peaks[s] = max(peaks[s], kib)
+				var kib int
+				var wall, user, sys float64
+				if _, err := fmt.Sscan(sc.Text(), &kib, &wall, &user, &sys); err != nil {
+					continue // time's own complaint, e.g. a non-zero exit status
+				}
+				res.peaks[s] = max(res.peaks[s], kib)
+				res.stageCPU[s] += user + sys
+				if s == "load" { // the last stage: it ends with its shard
+					res.shardWalls = append(res.shardWalls, wall)
 				}
 			}
 			f.Close()
 		}
-		return took, peaks, nil
+		return res, nil
 	}
 
 	one, err := repo("corpus", 1)
@@ -172,42 +198,56 @@ func run(scaleList string, pipelineList string) error {
 	loadStart, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("Corpus: %d real Debian packages, %.0f MiB; %d CPUs, %s; load average at the start %s.\n\n",
 		len(debs), float64(corpusBytes)/(1<<20), runtime.NumCPU(), runtime.GOARCH, strings.Join(strings.Fields(string(loadStart))[:3], " "))
-	fmt.Println("| pipelines (make -j) on as many CPUs | wall | MiB/s of packages | speed-up |")
-	fmt.Println("|---:|---:|---:|---:|")
+	fmt.Println("| pipelines (make -j) on as many CPUs | wall | MiB/s of packages | speed-up | CPU-s: pipelines | PostgreSQL | busy | each shard |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---|")
 	var base time.Duration
 	for _, f := range strings.Split(pipelineList, ",") {
 		n, err := strconv.Atoi(f)
 		if err != nil {
 			return fmt.Errorf("-pipelines: %w", err)
 		}
-		took, _, err := pipelineRun(one, n)
+		r, err := pipelineRun(one, n)
 		if err != nil {
 			return err
 		}
 		if base == 0 {
-			base = took
+			base = r.wall
 		}
-		fmt.Printf("| %d | %.1f s | %.1f | %.2fx |\n", n, took.Seconds(), float64(corpusBytes)/(1<<20)/took.Seconds(), base.Seconds()/took.Seconds())
+		var shards []string
+		for _, w := range r.shardWalls {
+			shards = append(shards, fmt.Sprintf("%.1f s", w))
+		}
+		// busy: the share of the n CPUs' time that went to the
+		// pipelines and the server; the rest was idle or the kernel's.
+		busy := (r.cpu + r.serverCPU).Seconds() / (r.wall.Seconds() * float64(min(n, runtime.NumCPU())))
+		fmt.Printf("| %d | %.1f s | %.1f | %.2fx | %.1f | %.1f | %.0f%% | %s |\n", n, r.wall.Seconds(), float64(corpusBytes)/(1<<20)/r.wall.Seconds(),
+			base.Seconds()/r.wall.Seconds(), r.cpu.Seconds(), r.serverCPU.Seconds(), 100*busy, strings.Join(shards, ", "))
+		if os.Getenv("SCALEBENCH_STAGES") != "" {
+			for _, s := range stages {
+				fmt.Fprintf(os.Stderr, "  %d pipelines: hashr-%s %.1f CPU-s\n", n, s, r.stageCPU[s])
+			}
+		}
 	}
 
 	if len(scales) == 0 {
 		return nil
 	}
-	_, small, err := pipelineRun(one, 1)
+	smallRun, err := pipelineRun(one, 1)
 	if err != nil {
 		return err
 	}
+	small := smallRun.peaks
 	var larges []map[string]int
 	for _, scale := range scales {
 		big, err := repo(fmt.Sprintf("corpus-x%d", scale), scale)
 		if err != nil {
 			return err
 		}
-		_, large, err := pipelineRun(big, 1)
+		large, err := pipelineRun(big, 1)
 		if err != nil {
 			return err
 		}
-		larges = append(larges, large)
+		larges = append(larges, large.peaks)
 	}
 	fmt.Printf("\nPeak RSS of each stage, one pipeline, the corpus once and %s times (%d sources once):\n\n", scaleList, len(debs))
 	fmt.Print("| stage | 1x |")
@@ -227,6 +267,16 @@ func run(scaleList string, pipelineList string) error {
 	loadEnd, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("\nLoad average at the end: %s.\n", strings.Join(strings.Fields(string(loadEnd))[:3], " "))
 	return nil
+}
+
+// pipelineResult is what one run of the Makefile measured.
+type pipelineResult struct {
+	wall       time.Duration
+	cpu        time.Duration      // every stage of every shard, user + system
+	serverCPU  time.Duration      // PostgreSQL's, over the run
+	shardWalls []float64          // seconds, one per shard
+	peaks      map[string]int     // stage → largest peak RSS over the shards, KiB
+	stageCPU   map[string]float64 // stage → CPU seconds over the shards
 }
 
 func lastLine(s string) string {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sys/unix"
 )
 
 // Server is one running PostgreSQL server.
@@ -249,19 +250,66 @@ func (s *Server) Exec(ctx context.Context, database string, sql string) error {
 // postmaster's and its live and exited child processes' (Linux /proc), for
 // benchmarks that weigh the server's work too.
 func (s *Server) CPUTime() (time.Duration, error) {
-	pidFile, err := os.ReadFile(filepath.Join(s.dataDir(), "postmaster.pid"))
-	if err != nil {
-		return 0, err
-	}
-	postmaster, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(pidFile), "\n", 2)[0]))
-	if err != nil {
-		return 0, fmt.Errorf("reading postmaster.pid: %w", err)
-	}
-	entries, err := os.ReadDir("/proc")
+	procs, err := s.processes()
 	if err != nil {
 		return 0, err
 	}
 	var ticks int64
+	for _, p := range procs {
+		// Fields after the command name: utime 14, stime 15, and for
+		// the postmaster the children that exited, cutime 16, cstime 17.
+		last := 13
+		if p.postmaster {
+			last = 15
+		}
+		for _, f := range p.stat[11:last] {
+			n, _ := strconv.ParseInt(f, 10, 64)
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100, nil // USER_HZ is 100 on Linux
+}
+
+// Pin restricts the server to the given CPUs: the postmaster and its live
+// children, and so every backend it forks from now on. Benchmarks that
+// give a pipeline n CPUs give the server the same n, so that it cannot
+// lend the pipeline a CPU it was not given.
+func (s *Server) Pin(cpus unix.CPUSet) error {
+	procs, err := s.processes()
+	if err != nil {
+		return err
+	}
+	for _, p := range procs {
+		if err := unix.SchedSetaffinity(p.pid, &cpus); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("setting the CPU affinity of PostgreSQL process %d: %w", p.pid, err)
+		}
+	}
+	return nil
+}
+
+// serverProcess is one process of the server, with the fields of its
+// /proc/PID/stat after the command name (state is stat[0], ppid stat[1]).
+type serverProcess struct {
+	pid        int
+	postmaster bool
+	stat       []string
+}
+
+// processes lists the postmaster and its live children (Linux /proc).
+func (s *Server) processes() ([]serverProcess, error) {
+	pidFile, err := os.ReadFile(filepath.Join(s.dataDir(), "postmaster.pid"))
+	if err != nil {
+		return nil, err
+	}
+	postmaster, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(pidFile), "\n", 2)[0]))
+	if err != nil {
+		return nil, fmt.Errorf("reading postmaster.pid: %w", err)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var procs []serverProcess
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -271,8 +319,7 @@ func (s *Server) CPUTime() (time.Duration, error) {
 		if err != nil {
 			continue
 		}
-		// Fields after the command name, which is in parentheses: state is
-		// field 3, ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+		// The command name is in parentheses and may hold spaces.
 		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 		if len(fields) < 15 {
 			continue
@@ -281,16 +328,7 @@ func (s *Server) CPUTime() (time.Duration, error) {
 		if pid != postmaster && ppid != postmaster {
 			continue
 		}
-		for _, f := range fields[11:13] { // utime, stime
-			n, _ := strconv.ParseInt(f, 10, 64)
-			ticks += n
-		}
-		if pid == postmaster { // children that exited: cutime, cstime
-			for _, f := range fields[13:15] {
-				n, _ := strconv.ParseInt(f, 10, 64)
-				ticks += n
-			}
-		}
+		procs = append(procs, serverProcess{pid: pid, postmaster: pid == postmaster, stat: fields})
 	}
-	return time.Duration(ticks) * time.Second / 100, nil // USER_HZ is 100 on Linux
+	return procs, nil
 }
