@@ -8,11 +8,12 @@
 // It starts its own PostgreSQL from the system's binaries (fsync on) and
 // wraps each stage in /usr/bin/time to read its peak RSS.
 //
-//	go run ./bench/scalebench [-scale 10] [-pipelines 1,2]
+//	go run ./bench/scalebench [-scale 10] [-pipelines 1,2] [-placement own|shared]
 package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/db/pgtest"
@@ -33,14 +35,20 @@ var stages = []string{"scan", "fetch", "extract", "hash", "dedup", "load"}
 func main() {
 	scale := flag.String("scale", "10", "how many times the corpus is repeated for the memory figures (a list: 10,30)")
 	pipelines := flag.String("pipelines", "1,2", "pipeline counts to time")
+	perPipeline := flag.Int("shards-per-pipeline", 1, "with -placement own, how many shards each pipeline's CPU works through, taking the next from a queue")
+	placement := flag.String("placement", "own", "own: each pipeline on a CPU of its own, as on the machines of a cluster; shared: make -j N, the N pipelines sharing N CPUs")
 	flag.Parse()
-	if err := run(*scale, *pipelines); err != nil {
+	if *placement != "own" && *placement != "shared" {
+		fmt.Fprintln(os.Stderr, "scalebench: -placement is own or shared")
+		os.Exit(2)
+	}
+	if err := run(*scale, *pipelines, *placement, max(*perPipeline, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "scalebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(scaleList string, pipelineList string) error {
+func run(scaleList, pipelineList, placement string, perPipeline int) error {
 	var scales []int
 	for _, f := range strings.Split(scaleList, ",") {
 		n, err := strconv.Atoi(f)
@@ -150,16 +158,74 @@ func run(scaleList string, pipelineList string) error {
 		if err != nil {
 			return res, err
 		}
-		args := []string{"-c", "0-" + strconv.Itoa(cpus-1), "make", "-s", "-f", "examples/Makefile", "-j", strconv.Itoa(n),
-			"SHARDS=" + strconv.Itoa(n), "REPO=" + repoDir, "DB=" + db, "WORK=" + work, "BIN=" + wrapped}
-		cmd := exec.Command("taskset", args...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		shards := n
+		if placement == "own" {
+			shards = n * perPipeline
+		}
+		makeArgs := []string{"-s", "-f", "examples/Makefile", "SHARDS=" + strconv.Itoa(shards),
+			"REPO=" + repoDir, "DB=" + db, "WORK=" + work, "BIN=" + wrapped}
+		// runMake runs make on the given CPUs and adds its CPU time
+		// (every stage it waited for) to the run's.
+		runMake := func(cpuList string, extra ...string) *exec.Cmd {
+			cmd := exec.Command("taskset", append([]string{"-c", cpuList, "make"}, append(makeArgs, extra...)...)...)
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			return cmd
+		}
+		var cmds []*exec.Cmd
 		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			return res, fmt.Errorf("make with %d shards: %w", n, err)
+		if placement == "shared" {
+			// make -j n: the n pipelines share the n CPUs.
+			cmds = append(cmds, runMake("0-"+strconv.Itoa(cpus-1), "-j", strconv.Itoa(n)))
+			if err := cmds[0].Run(); err != nil {
+				return res, fmt.Errorf("make with %d shards: %w", n, err)
+			}
+		} else {
+			// Scan and deal the shards first, then run each shard's
+			// pipeline on one CPU, as on the machines of a cluster (no
+			// stage's threads, caches or TLBs span two CPUs): n workers,
+			// one per CPU, each taking the next shard from a queue as
+			// a cluster's job runner hands out jobs, so a worker that is
+			// done early takes on more.
+			var shardFiles []string
+			for i := range shards {
+				shardFiles = append(shardFiles, filepath.Join(work, fmt.Sprintf("shard-%d.ndjson", i)))
+			}
+			deal := runMake("0-"+strconv.Itoa(cpus-1), shardFiles...)
+			cmds = append(cmds, deal)
+			if err := deal.Run(); err != nil {
+				return res, fmt.Errorf("make of %d shard files: %w", shards, err)
+			}
+			queue := make(chan int, shards)
+			for i := range shards {
+				queue <- i
+			}
+			close(queue)
+			var mu sync.Mutex
+			var errs []error
+			var wg sync.WaitGroup
+			for w := range n {
+				wg.Go(func() {
+					for i := range queue {
+						cmd := runMake(strconv.Itoa(w%cpus), filepath.Join(work, fmt.Sprintf("shard-%d.done", i)))
+						err := cmd.Run()
+						mu.Lock()
+						cmds = append(cmds, cmd)
+						if err != nil {
+							errs = append(errs, fmt.Errorf("make of shard %d of %d: %w", i, shards, err))
+						}
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				return res, err
+			}
 		}
 		res.wall = time.Since(start)
-		res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		for _, cmd := range cmds {
+			res.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		}
 		pgAfter, err := pg.CPUTime()
 		if err != nil {
 			return res, err
@@ -167,7 +233,7 @@ func run(scaleList string, pipelineList string) error {
 		res.serverCPU = pgAfter - pgBefore
 		defer os.RemoveAll(work)
 		res.peaks = map[string]int{}
-		res.stageCPU = map[string]float64{}
+		res.stageCPU = map[string][2]float64{}
 		for _, s := range stages {
 			f, err := os.Open(filepath.Join(rss, s))
 			if err != nil {
@@ -181,7 +247,8 @@ func run(scaleList string, pipelineList string) error {
 					continue // time's own complaint, e.g. a non-zero exit status
 				}
 				res.peaks[s] = max(res.peaks[s], kib)
-				res.stageCPU[s] += user + sys
+				c := res.stageCPU[s]
+				res.stageCPU[s] = [2]float64{c[0] + user, c[1] + sys}
 				if s == "load" { // the last stage: it ends with its shard
 					res.shardWalls = append(res.shardWalls, wall)
 				}
@@ -198,9 +265,11 @@ func run(scaleList string, pipelineList string) error {
 	loadStart, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("Corpus: %d real Debian packages, %.0f MiB; %d CPUs, %s; load average at the start %s.\n\n",
 		len(debs), float64(corpusBytes)/(1<<20), runtime.NumCPU(), runtime.GOARCH, strings.Join(strings.Fields(string(loadStart))[:3], " "))
-	fmt.Println("| pipelines (make -j) on as many CPUs | wall | MiB/s of packages | speed-up | CPU-s: pipelines | PostgreSQL | busy | each shard |")
+	fmt.Println("| pipelines, on as many CPUs | wall | MiB/s of packages | speed-up | CPU-s: pipelines | PostgreSQL | busy | each shard |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---|")
 	var base time.Duration
+	walls := map[int][]float64{} // pipelines → wall seconds of each run
+	var counts []int
 	for _, f := range strings.Split(pipelineList, ",") {
 		n, err := strconv.Atoi(f)
 		if err != nil {
@@ -213,6 +282,10 @@ func run(scaleList string, pipelineList string) error {
 		if base == 0 {
 			base = r.wall
 		}
+		if walls[n] == nil {
+			counts = append(counts, n)
+		}
+		walls[n] = append(walls[n], r.wall.Seconds())
 		var shards []string
 		for _, w := range r.shardWalls {
 			shards = append(shards, fmt.Sprintf("%.1f s", w))
@@ -224,8 +297,20 @@ func run(scaleList string, pipelineList string) error {
 			base.Seconds()/r.wall.Seconds(), r.cpu.Seconds(), r.serverCPU.Seconds(), 100*busy, strings.Join(shards, ", "))
 		if os.Getenv("SCALEBENCH_STAGES") != "" {
 			for _, s := range stages {
-				fmt.Fprintf(os.Stderr, "  %d pipelines: hashr-%s %.1f CPU-s\n", n, s, r.stageCPU[s])
+				fmt.Fprintf(os.Stderr, "  %d pipelines: hashr-%s %.1f user + %.1f system CPU-s\n", n, s, r.stageCPU[s][0], r.stageCPU[s][1])
 			}
+		}
+	}
+
+	// This machine's speed drifts from run to run (a VM on a shared host:
+	// the same run takes 22 s or 30 s), so with several runs of each
+	// count the figure to quote is the ratio of the medians.
+	if len(walls[counts[0]]) > 1 {
+		fmt.Println()
+		first := median(walls[counts[0]])
+		for _, n := range counts {
+			fmt.Printf("%d pipelines: median %.1f s of %d runs (%s), speed-up of medians %.2fx\n", n, median(walls[n]), len(walls[n]),
+				strings.Trim(strings.Join(strings.Fields(fmt.Sprintf("%.1f", walls[n])), ", "), "[]"), first/median(walls[n]))
 		}
 	}
 
@@ -272,11 +357,19 @@ func run(scaleList string, pipelineList string) error {
 // pipelineResult is what one run of the Makefile measured.
 type pipelineResult struct {
 	wall       time.Duration
-	cpu        time.Duration      // every stage of every shard, user + system
-	serverCPU  time.Duration      // PostgreSQL's, over the run
-	shardWalls []float64          // seconds, one per shard
-	peaks      map[string]int     // stage → largest peak RSS over the shards, KiB
-	stageCPU   map[string]float64 // stage → CPU seconds over the shards
+	cpu        time.Duration         // every stage of every shard, user + system
+	serverCPU  time.Duration         // PostgreSQL's, over the run
+	shardWalls []float64             // seconds, one per shard
+	peaks      map[string]int        // stage → largest peak RSS over the shards, KiB
+	stageCPU   map[string][2]float64 // stage → user, system CPU seconds over the shards
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func lastLine(s string) string {
