@@ -15,16 +15,10 @@ type Walker struct {
 	fs      *fsys
 	pending []*archive.Entry // system files, yielded first
 	system  map[string]uint32
-	stack   []*frame
+	walk    archive.DirStack[dirent]
 	dirs    map[uint32]bool   // directories already walked: a second visit is a loop
 	links   map[uint32]string // inode → first path, for files of several names
 	cur     *inode
-}
-
-type frame struct {
-	path    string // "" for the root
-	entries []dirent
-	i       int
 }
 
 type dirent struct {
@@ -73,7 +67,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 		return nil, fmt.Errorf("reading the root directory: %w", err)
 	}
 	w.dirs[rootInode] = true
-	w.stack = []*frame{{entries: entries}}
+	w.walk.Push("", entries)
 	return w, nil
 }
 
@@ -111,20 +105,17 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		e.Size = int64(ino.size)
 		return e, nil
 	}
-	for len(w.stack) > 0 {
-		top := w.stack[len(w.stack)-1]
-		if top.i >= len(top.entries) {
-			w.stack = w.stack[:len(w.stack)-1]
-			continue
+	for {
+		dir, de, ok := w.walk.Next()
+		if !ok {
+			return nil, io.EOF
 		}
-		de := top.entries[top.i]
-		top.i++
 		if de.name == "." || de.name == ".." || de.inode == 0 {
 			continue
 		}
 		p := de.name
-		if top.path != "" {
-			p = top.path + "/" + de.name
+		if dir != "" {
+			p = dir + "/" + de.name
 		}
 		ino, err := w.fs.inode(de.inode)
 		if err != nil {
@@ -140,7 +131,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 			if w.dirs[de.inode] {
 				return nil, &archive.PartError{Path: p, Err: corrupt(-1, fmt.Sprintf("directory inode %d is already in the tree: a directory loop, not walked again", de.inode))}
 			}
-			if len(w.stack) >= maxDepth {
+			if w.walk.Depth() >= maxDepth {
 				return nil, &archive.PartError{Path: p, Err: corrupt(-1, fmt.Sprintf("directories nested more than %d deep", maxDepth))}
 			}
 			w.dirs[de.inode] = true
@@ -148,7 +139,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 			if err != nil {
 				return nil, &archive.PartError{Path: p, Err: err}
 			}
-			w.stack = append(w.stack, &frame{path: p, entries: entries})
+			w.walk.Push(p, entries)
 		case modeRegular:
 			if ino.links > 1 {
 				if first, ok := w.links[de.inode]; ok {
@@ -172,7 +163,6 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		}
 		return e, nil
 	}
-	return nil, io.EOF
 }
 
 // Open returns the current regular file's bytes.

@@ -125,16 +125,10 @@ type Walker struct {
 	v     *volume
 	cache map[int64][]byte
 	order []int64
-	stack []*dirFrame
+	walk  archive.DirStack[*entry]
 	seen  map[uint32]bool // directory clusters on the walk
 	count int
 	cur   *entry
-}
-
-type dirFrame struct {
-	path    string
-	entries []*entry
-	next    int
 }
 
 type entry struct {
@@ -165,25 +159,22 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fat: reading the root directory: %w", err)
 	}
-	w.stack = []*dirFrame{{entries: parseDir(raw)}}
+	w.walk.Push("", parseDir(raw))
 	return w, nil
 }
 
 // Next returns the next entry.
 func (w *Walker) Next() (*archive.Entry, error) {
 	w.cur = nil
-	for len(w.stack) > 0 {
-		top := w.stack[len(w.stack)-1]
-		if top.next >= len(top.entries) {
-			w.stack = w.stack[:len(w.stack)-1]
-			continue
+	for {
+		dir, de, ok := w.walk.Next()
+		if !ok {
+			return nil, io.EOF
 		}
-		de := top.entries[top.next]
-		top.next++
 		if w.count++; w.count > maxEntries {
 			return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
 		}
-		name := path.Join(top.path, de.name)
+		name := path.Join(dir, de.name)
 		e := &archive.Entry{Name: name, ModTime: de.mtime, Size: -1}
 		if de.attr&attrDir != 0 {
 			e.Type = archive.Dir
@@ -193,7 +184,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 			if w.seen[de.cluster] {
 				return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
 			}
-			if len(w.stack) >= maxDepth {
+			if w.walk.Depth() >= maxDepth {
 				return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
 			}
 			raw, err := w.readChain(de.cluster, maxDirBytes)
@@ -201,14 +192,13 @@ func (w *Walker) Next() (*archive.Entry, error) {
 				return nil, fmt.Errorf("fat: reading directory %s: %w", name, err)
 			}
 			w.seen[de.cluster] = true
-			w.stack = append(w.stack, &dirFrame{path: name, entries: parseDir(raw)})
+			w.walk.Push(name, parseDir(raw))
 			return e, nil
 		}
 		e.Type, e.Size = archive.Regular, int64(de.size)
 		w.cur = de
 		return e, nil
 	}
-	return nil, io.EOF
 }
 
 // Open returns the current file's bytes.

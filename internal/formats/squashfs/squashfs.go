@@ -116,19 +116,13 @@ type Walker struct {
 	meta   *metaCache
 	frags  []fragment // loaded on first use
 	fragOK bool
-	stack  []*dirFrame
+	walk   archive.DirStack[dirEntry]
 	seen   map[uint32]string // inode number → first path, for hard links
 	dirs   map[uint64]bool   // directory inodes on the walk, against loops
 	count  int
 	cur    *inode
 	// block buffers reused between files
 	cbuf, dbuf []byte
-}
-
-type dirFrame struct {
-	path    string
-	entries []dirEntry
-	next    int
 }
 
 type dirEntry struct {
@@ -160,26 +154,23 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.stack = []*dirFrame{{entries: entries}}
+	w.walk.Push("", entries)
 	return w, nil
 }
 
 // Next returns the next entry.
 func (w *Walker) Next() (*archive.Entry, error) {
 	w.cur = nil
-	for len(w.stack) > 0 {
-		top := w.stack[len(w.stack)-1]
-		if top.next >= len(top.entries) {
-			w.stack = w.stack[:len(w.stack)-1]
-			continue
+	for {
+		dir, de, ok := w.walk.Next()
+		if !ok {
+			return nil, io.EOF
 		}
-		de := top.entries[top.next]
-		top.next++
 		w.count++
 		if w.count > maxEntries {
 			return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
 		}
-		name := path.Join(top.path, de.name)
+		name := path.Join(dir, de.name)
 		ino, err := w.readInode(de.ref)
 		if err != nil {
 			return nil, fmt.Errorf("squashfs: reading the inode of %s: %w", name, err)
@@ -192,7 +183,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 			if w.dirs[de.ref] {
 				return nil, corrupt(-1, fmt.Sprintf("directory %s contains itself (a loop)", name))
 			}
-			if len(w.stack) >= maxDepth {
+			if w.walk.Depth() >= maxDepth {
 				return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
 			}
 			entries, err := w.readDir(ino)
@@ -200,7 +191,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 				return nil, fmt.Errorf("squashfs: reading directory %s: %w", name, err)
 			}
 			w.dirs[de.ref] = true
-			w.stack = append(w.stack, &dirFrame{path: name, entries: entries})
+			w.walk.Push(name, entries)
 		case ino.isFile():
 			if first, ok := w.seen[ino.number]; ok {
 				e.Type, e.Linkname = archive.Hardlink, first
@@ -219,7 +210,6 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		}
 		return e, nil
 	}
-	return nil, io.EOF
 }
 
 // Open returns the bytes of the current regular file.

@@ -92,18 +92,12 @@ type Walker struct {
 	partLen  map[uint16]int64 // partition number → sectors
 	maps     []partMap
 	physNums []uint16
-	stack    []*dirFrame
+	walk     archive.DirStack[fid]
 	seen     map[lbAddr]bool
 	links    map[lbAddr]string
 	count    int
 	cur      *fileEntry
 	curName  string
-}
-
-type dirFrame struct {
-	path    string
-	entries []fid
-	next    int
 }
 
 type fid struct {
@@ -209,7 +203,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 		return nil, fmt.Errorf("udf: reading the root directory: %w", err)
 	}
 	w.seen[root] = true
-	w.stack = []*dirFrame{{entries: entries}}
+	w.walk.Push("", entries)
 	return w, nil
 }
 
@@ -661,18 +655,15 @@ func timestamp(b []byte) time.Time {
 // Next returns the next entry.
 func (w *Walker) Next() (*archive.Entry, error) {
 	w.cur = nil
-	for len(w.stack) > 0 {
-		top := w.stack[len(w.stack)-1]
-		if top.next >= len(top.entries) {
-			w.stack = w.stack[:len(w.stack)-1]
-			continue
+	for {
+		dir, f, ok := w.walk.Next()
+		if !ok {
+			return nil, io.EOF
 		}
-		f := top.entries[top.next]
-		top.next++
 		if w.count++; w.count > maxEntries {
 			return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
 		}
-		name := path.Join(top.path, f.name)
+		name := path.Join(dir, f.name)
 		fe, err := w.readEntry(f.icb)
 		if err != nil {
 			return nil, fmt.Errorf("udf: reading the file entry of %s: %w", name, err)
@@ -684,7 +675,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 			if w.seen[f.icb] {
 				return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
 			}
-			if len(w.stack) >= maxDepth {
+			if w.walk.Depth() >= maxDepth {
 				return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
 			}
 			entries, err := w.readDir(fe)
@@ -692,7 +683,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 				return nil, fmt.Errorf("udf: reading directory %s: %w", name, err)
 			}
 			w.seen[f.icb] = true
-			w.stack = append(w.stack, &dirFrame{path: name, entries: entries})
+			w.walk.Push(name, entries)
 		case ftFile:
 			if first, ok := w.links[f.icb]; ok {
 				e.Type, e.Linkname = archive.Hardlink, first
@@ -715,7 +706,6 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		}
 		return e, nil
 	}
-	return nil, io.EOF
 }
 
 // Open returns the current file's bytes.

@@ -12,16 +12,10 @@ import (
 // entries in stored order.
 type Walker struct {
 	fs    *fsys
-	stack []*frame
+	walk  archive.DirStack[dirent]
 	dirs  map[uint64]bool
 	links map[uint64]string
 	cur   *inode
-}
-
-type frame struct {
-	path    string
-	entries []dirent
-	i       int
 }
 
 type dirent struct {
@@ -61,7 +55,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 		return nil, fmt.Errorf("reading the root directory: %w", err)
 	}
 	w.dirs[sb.root] = true
-	w.stack = []*frame{{entries: entries}}
+	w.walk.Push("", entries)
 	return w, nil
 }
 
@@ -69,20 +63,17 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 // *archive.PartError, and the walk goes on.
 func (w *Walker) Next() (*archive.Entry, error) {
 	w.cur = nil
-	for len(w.stack) > 0 {
-		top := w.stack[len(w.stack)-1]
-		if top.i >= len(top.entries) {
-			w.stack = w.stack[:len(w.stack)-1]
-			continue
+	for {
+		dir, de, ok := w.walk.Next()
+		if !ok {
+			return nil, io.EOF
 		}
-		de := top.entries[top.i]
-		top.i++
 		if de.name == "." || de.name == ".." {
 			continue
 		}
 		p := de.name
-		if top.path != "" {
-			p = top.path + "/" + de.name
+		if dir != "" {
+			p = dir + "/" + de.name
 		}
 		ino, err := w.fs.inode(de.inode)
 		if err != nil {
@@ -98,7 +89,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 			if w.dirs[de.inode] {
 				return nil, &archive.PartError{Path: p, Err: corrupt(-1, fmt.Sprintf("directory inode %d is already in the tree: a directory loop, not walked again", de.inode))}
 			}
-			if len(w.stack) >= maxDepth {
+			if w.walk.Depth() >= maxDepth {
 				return nil, &archive.PartError{Path: p, Err: corrupt(-1, fmt.Sprintf("directories nested more than %d deep", maxDepth))}
 			}
 			w.dirs[de.inode] = true
@@ -106,7 +97,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 			if err != nil {
 				return nil, &archive.PartError{Path: p, Err: err}
 			}
-			w.stack = append(w.stack, &frame{path: p, entries: entries})
+			w.walk.Push(p, entries)
 		case modeRegular:
 			if ino.links > 1 {
 				if first, ok := w.links[de.inode]; ok {
@@ -129,7 +120,6 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		}
 		return e, nil
 	}
-	return nil, io.EOF
 }
 
 // Open returns the current regular file's bytes.
