@@ -391,7 +391,7 @@ func TestSourceValidate(t *testing.T) {
 		}
 	}
 	for line, want := range map[string]string{
-		`{"type":"source","uri":"/x.wim","wim_image":"2"}`:  `field "wim_image": want an integer`,
+		`{"type":"source","uri":"/x.wim","wim_image":"2"}`:   `field "wim_image": want an integer`,
 		`{"type":"source","uri":"/x.swm","parts":"/x2.swm"}`: `field "parts": want an array of strings`,
 	} {
 		if _, err := Unmarshal([]byte(line)); err == nil || !strings.Contains(err.Error(), want) {
