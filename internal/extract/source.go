@@ -67,7 +67,7 @@ type sourceRun struct {
 	// and "!/" in an install ISO, once found.
 	selectAt string
 	ownWIM   bool // that WIM was opened
-	top       topLevel
+	top      topLevel
 
 	copyBuf        []byte
 	head           *bufio.Reader // peeks at each member's first bytes
