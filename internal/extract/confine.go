@@ -115,7 +115,8 @@ func restrictAccess(job *childJob) (string, error) {
 	}
 	var local string
 	var src struct {
-		Local string `json:"local"`
+		Local string   `json:"local"`
+		Parts []string `json:"parts"` // of a split WIM, read as the source is
 	}
 	if err := json.Unmarshal(job.Source, &src); err == nil {
 		local = src.Local
@@ -126,7 +127,7 @@ func restrictAccess(job *childJob) (string, error) {
 	case err == nil && st.IsDir(): // an OCI image layout
 		rules = append(rules, landlock.RODirs(local))
 	default:
-		rules = append(rules, landlock.ROFiles(local))
+		rules = append(rules, landlock.ROFiles(append([]string{local}, src.Parts...)...))
 	}
 	var writable []string
 	for _, d := range []string{job.Spool, job.Temp} {
@@ -158,7 +159,7 @@ func restrictAccess(job *childJob) (string, error) {
 	if job.Shared {
 		fmt.Fprintf(&b, "Landlock ABI %d: opens no source (parses up to --sandbox-sources in turn, each handed over as an open file)", abi)
 	} else {
-		fmt.Fprintf(&b, "Landlock ABI %d: reads only the source", abi)
+		fmt.Fprintf(&b, "Landlock ABI %d: reads only the source (and a split WIM's other parts)", abi)
 	}
 	if len(tools) > 0 {
 		fmt.Fprintf(&b, ", runs only %s (with the libraries in %s)", strings.Join(tools, ", "), strings.Join(libraryDirs, ", "))

@@ -102,6 +102,13 @@ func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, dep
 	res = withCompression(res, head[:n])
 	if depth == 0 {
 		s.top.wrapper = res.Format == magic.Tar || (res.Format == "" && res.Compression != "")
+		format := res.Format
+		if res.Compression != "" {
+			format = res.Compression
+		}
+		if err := s.checkSelection(format); err != nil {
+			return err
+		}
 	}
 	if res.Compression == "" && res.Format == magic.UDF {
 		// A UDF bridge disc carries an ISO 9660 tree of the same files

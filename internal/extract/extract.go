@@ -77,6 +77,15 @@ do not tell them apart); --platform keeps one. Each layer is checked
 against its digest. Images in registries are fetched first
 (hashr-fetch writes them as OCI layout directories).
 
+Windows: WIM and ESD images (every image, as N/PATH), split WIMs (the
+source is part 1, its "parts" the others: all are opened, checked by GUID
+and part number), cabinets, MSI and other OLE files. A source with
+"wim_image" N (hashr-scan --split-images) is that image alone, still as
+N/PATH, of a WIM or of an install ISO's sources/install.wim or .esd
+(sources/install.wim!/N/PATH); "wim_image" 0 is such an ISO without it
+(the WIM file hashed as one file, not walked). An image the WIM does not
+have is an error record naming those it has.
+
 By default each file's bytes are spooled under --spool DIR/<source sha256>/
 at the file's path, and the record's "local" names them, for hashr-hash
 (whose --delete removes them once hashed). With --hash ALGOS the bytes are

@@ -44,7 +44,7 @@ func (s *sourceRun) member(c *container, full string, e *archive.Entry, r io.Rea
 			return s.memberFailed(full, perr)
 		}
 		kind := detectHead(head)
-		descend = walkable(kind) && c.depth < s.x.opts.maxDepth
+		descend = walkable(kind) && c.depth < s.x.opts.maxDepth && !s.outsideImage(c, full)
 		candidate = walkable(kind) && !descend && mayCandidate
 	}
 	keep := descend || candidate

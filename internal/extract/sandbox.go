@@ -137,7 +137,8 @@ func (s *sourceRun) sandboxed(out *spill) {
 			return
 		}
 	}
-	if f != nil && s.x.sharable(f, size) {
+	// A split WIM's parts are opened by path: a shared child opens none.
+	if f != nil && len(s.src.Parts) == 0 && s.x.sharable(f, size) {
 		err := s.runShared(f, out)
 		if err == nil || s.fatal != nil || s.ctx.Err() != nil {
 			return

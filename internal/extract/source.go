@@ -62,7 +62,12 @@ type sourceRun struct {
 	links     map[string]*linkInfo // regular files, for hard links to them
 	ancestors []string             // sha256 of the containers being walked
 	image     string               // the WIM image being walked, for nested members
-	top       topLevel
+	// selectAt is the prefix of the WIM that the source's wim_image and
+	// parts are of: "" for the source itself, the install image's path
+	// and "!/" in an install ISO, once found.
+	selectAt string
+	ownWIM   bool // that WIM was opened
+	top      topLevel
 
 	copyBuf        []byte
 	head           *bufio.Reader // peeks at each member's first bytes
@@ -175,6 +180,9 @@ func (s *sourceRun) run() {
 		s.sourceError(err)
 		s.dropCandidate()
 		return
+	}
+	if err := s.checkSelected(); err != nil {
+		s.sourceError(err)
 	}
 	if c := s.top.candidate; c != nil {
 		s.top.candidate = nil

@@ -63,6 +63,14 @@ func (s *sourceRun) walk(c *container) error {
 			s.symlinks[full] = true
 			continue
 		}
+		if s.imageOfISO(c) {
+			// The source is one image of this ISO's install WIM: that
+			// image's files are all it holds.
+			if err := s.installImage(c, full); err != nil {
+				return err
+			}
+			continue
+		}
 		if link := s.throughSymlink(c.prefix, name); link != "" {
 			s.memberError(displayPath("", full), fmt.Errorf("path goes through the symlink %q: refused (an extractor would write where the link points)", link))
 			continue

@@ -1,6 +1,8 @@
 package extract
 
 import (
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,33 +38,58 @@ func withPrefix(m map[string]string, prefix string) map[string]string {
 	return out
 }
 
-func TestGroundTruthInstallISO(t *testing.T) {
-	src := archivetest.SourceTree(t)
+// installFixture is a two-image install.wim and an install ISO holding it
+// (with a file beside it), built by wimlib-imagex and genisoimage.
+type installFixture struct {
+	first, second string // the images' source directories
+	wim, iso      string
+	readme        string // the ISO's file outside its WIM
+}
+
+func buildInstallMedia(t *testing.T) installFixture {
+	t.Helper()
+	m := installFixture{first: archivetest.SourceTree(t)}
 	dir := t.TempDir()
 	media := filepath.Join(dir, "media")
 	if err := os.MkdirAll(filepath.Join(media, "sources"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	second := filepath.Join(dir, "second")
-	archivetest.Run(t, "cp", "-a", src, second)
-	if err := os.WriteFile(filepath.Join(second, "only-in-2.txt"), []byte("image two\n"), 0o644); err != nil {
+	m.readme = filepath.Join(media, "setup.txt")
+	if err := os.WriteFile(m.readme, []byte("run setup.exe\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	wimFile := filepath.Join(media, "sources", "install.wim")
-	archivetest.Run(t, "wimlib-imagex", "capture", src, wimFile, "Windows Test Home", "--compress=LZX", "--flags=Core")
-	archivetest.Run(t, "wimlib-imagex", "append", second, wimFile, "Windows Test Pro", "--flags=Professional")
-	iso := filepath.Join(dir, "install.iso")
-	archivetest.Run(t, "genisoimage", "-quiet", "-udf", "-R", "-J", "-iso-level", "3", "-o", iso, media)
+	m.second = filepath.Join(dir, "second")
+	archivetest.Run(t, "cp", "-a", m.first, m.second)
+	if err := os.WriteFile(filepath.Join(m.second, "only-in-2.txt"), []byte("image two\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.wim = filepath.Join(media, "sources", "install.wim")
+	archivetest.Run(t, "wimlib-imagex", "capture", m.first, m.wim, "Windows Test Home", "--compress=LZX", "--flags=Core")
+	archivetest.Run(t, "wimlib-imagex", "append", m.second, m.wim, "Windows Test Pro", "--flags=Professional")
+	m.iso = filepath.Join(dir, "install.iso")
+	archivetest.Run(t, "genisoimage", "-quiet", "-udf", "-R", "-J", "-iso-level", "3", "-o", m.iso, media)
+	return m
+}
 
-	got, images, o := extractSums(t, iso, "--max-depth", "1")
+// imageSums is the ground truth of image index of the WIM, under prefix.
+func (m installFixture) imageSums(t *testing.T, index int, prefix string) map[string]string {
+	dir := m.first
+	if index == 2 {
+		dir = m.second
+	}
+	return withPrefix(archivetest.TreeSums(t, dir, fmt.Sprintf("%d/", index)), prefix)
+}
+
+func TestGroundTruthInstallISO(t *testing.T) {
+	m := buildInstallMedia(t)
+	got, images, o := extractSums(t, m.iso, "--max-depth", "1")
 	if o.status != 0 || len(o.errors()) > 0 {
 		t.Fatalf("%s", describe(o))
 	}
-	want := withPrefix(archivetest.TreeSums(t, src, "1/"), "sources/install.wim!/")
-	for k, v := range withPrefix(archivetest.TreeSums(t, second, "2/"), "sources/install.wim!/") {
-		want[k] = v
-	}
-	want["sources/install.wim"] = fileSHA256(t, wimFile)
+	want := m.imageSums(t, 1, "sources/install.wim!/")
+	maps.Copy(want, m.imageSums(t, 2, "sources/install.wim!/"))
+	want["sources/install.wim"] = fileSHA256(t, m.wim)
+	want["setup.txt"] = fileSHA256(t, m.readme)
 	archivetest.Compare(t, got, want)
 	if im := images["sources/install.wim!/1/bin/sed"]; im != "Windows Test Home (Core)" {
 		t.Errorf("image of an image-1 file: %q", im)

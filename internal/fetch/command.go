@@ -56,6 +56,9 @@ order.
 Sources whose uri is an absolute path or a file:// URL are used where they
 are, unless --copy always copies them into the work directory; an OCI image
 layout directory is always used in place, its sha256 that of its index.json.
+A split WIM's other parts ("parts", local paths) are read the same way, and
+with --copy always copied too, "parts" then naming the copies; its sha256
+is part 1's.
 Remote sources are downloaded into the work directory, named after the URL
 (a hash of it and the URL's base name, so no URL can name a file outside it):
 

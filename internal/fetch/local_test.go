@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,4 +148,54 @@ func TestInterruptedCopyRemovesItsTemporaryFile(t *testing.T) {
 		t.Fatalf("work holds %v after an interrupted copy", names)
 	}
 	temps.removeAll()
+}
+
+// A split WIM's other parts are made local as its part 1 is: read where
+// they are, or copied into --work and named by their copies; a part that
+// cannot be read fails the source.
+func TestSplitWIMParts(t *testing.T) {
+	dir := t.TempDir()
+	first, second, third := filepath.Join(dir, "install.swm"), filepath.Join(dir, "install2.swm"), filepath.Join(dir, "install3.swm")
+	data := map[string][]byte{first: randomBytes(t, 1000), second: randomBytes(t, 2000), third: randomBytes(t, 3000)}
+	for p, b := range data {
+		writeFile(t, p, b)
+	}
+	line := sourceLine(t, records.Source{URI: first, Parts: []string{second, third}})
+	work := filepath.Join(dir, "work")
+
+	r := fetchMain(t, line, "--work", work)
+	src := one[*records.Source](t, r)
+	if r.status != 0 || src.Local != first || !slices.Equal(src.Parts, []string{second, third}) {
+		t.Fatalf("status %d, local %q, parts %v\n%s", r.status, src.Local, src.Parts, r.stderr)
+	}
+
+	r = fetchMain(t, line, "--work", work, "--copy", "always")
+	src = one[*records.Source](t, r)
+	if r.status != 0 || len(src.Parts) != 2 {
+		t.Fatalf("--copy always: status %d, parts %v\n%s", r.status, src.Parts, r.stderr)
+	}
+	for i, orig := range []string{first, second, third} {
+		copied := src.Local
+		if i > 0 {
+			copied = src.Parts[i-1]
+		}
+		got, err := os.ReadFile(copied)
+		if !inside(copied, work) || err != nil || !bytes.Equal(got, data[orig]) {
+			t.Errorf("--copy always: %s is not a copy of %s in %s (%v)", copied, orig, work, err)
+		}
+	}
+
+	for _, tc := range []struct {
+		parts []string
+		want  string
+	}{
+		{[]string{second, filepath.Join(dir, "install4.swm")}, `fetching the split WIM's part "` + filepath.Join(dir, "install4.swm") + `": opening`},
+		{[]string{"https://example.invalid/install2.swm"}, "it is not a local path"},
+	} {
+		r := fetchMain(t, sourceLine(t, records.Source{URI: first, Parts: tc.parts}), "--work", work)
+		e := one[*records.Error](t, r)
+		if r.status != 3 || !strings.Contains(e.Message, tc.want) {
+			t.Errorf("parts %v: status %d, error %q; want 3 and %q", tc.parts, r.status, e.Message, tc.want)
+		}
+	}
 }

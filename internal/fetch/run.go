@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -135,7 +136,35 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 	if src.Size == nil {
 		src.Size = records.Int64(got.size)
 	}
+	if len(src.Parts) > 0 {
+		if src.Parts, err = fetchParts(ctx, fetchers["file"], src.Parts); err != nil {
+			return failed(raw, src, err)
+		}
+	}
 	return outcome{raw: raw, src: src}
+}
+
+// fetchParts makes a split WIM's other parts local as the source is:
+// read where they are, or with --copy always copied into the work
+// directory, parts then naming the copies. hashr-scan finds split WIMs
+// on local file systems only, so a part is a local path.
+func fetchParts(ctx context.Context, local fetcher, parts []string) ([]string, error) {
+	out := make([]string, len(parts))
+	for i, part := range parts {
+		loc, err := locate(part)
+		if err == nil && loc.Scheme != "file" {
+			err = fmt.Errorf("it is not a local path: the parts of a split WIM are read from local files")
+		}
+		var got fetched
+		if err == nil {
+			got, err = local.fetch(ctx, loc, expected{uri: part})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetching the split WIM's part %q: %w", part, err)
+		}
+		out[i] = got.local
+	}
+	return out, nil
 }
 
 // failed is the outcome of a source that could not be fetched: an error

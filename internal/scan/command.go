@@ -86,6 +86,28 @@ Remote REPOs (credentials as hashr-fetch reads them):
                             first and last 10 MiB).
 --urls FILE adds the URLs in FILE, one a line.
 
+Windows install media:
+  A split WIM (install.swm, install2.swm…; parts told by their headers,
+  not their names) is one source: part 1's record (uri, size,
+  quick_sha256 and id of part 1) with "parts", the other parts' absolute
+  paths in part order. A set whose parts are not all found is an error
+  record naming the missing part numbers, once the walk is done.
+  --split-images makes a source per image, as HashR's windows importer
+  does: of a WIM or ESD, one per image, with "wim_image" the image's
+  index (1, 2…), id FILE:INDEX (install.wim:2), description the image's
+  name and edition from the WIM's XML, and quick_sha256 the SHA-256 of
+  "wim-image:GUID:INDEX:METADATA-SHA1" (the image's identity, read from
+  the WIM's tables without reading its files, so an image is known again
+  in another medium). Of an ISO holding sources/install.wim or
+  install.esd, one per image of that WIM (id NAME.iso:INDEX), and one more
+  for the rest of the ISO, "wim_image": 0 (id NAME.iso:0, quick_sha256 the
+  SHA-256 of "without-wim-images:" and the ISO's quick_sha256): its other
+  files, with the WIM file hashed as one file. Every one of them keeps the
+  file's uri, size and (after hashr-fetch) sha256; hashr-extract walks
+  only what wim_image selects, at the paths a whole walk gives
+  (install.wim!/2/...). A WIM that cannot be split stays one source, with
+  a warning.
+
 With --db (the database hashr-load fills), a source whose job is done
 there is skipped, as HashR skips the sources it has processed; a failed
 job is retried, and --reprocess QUICK_SHA256,... emits those sources even
@@ -107,6 +129,9 @@ const example = `  # Everything in a mirror, with the default repo names:
   # Every tag of a registry repository, objects in buckets, a list of URLs:
   hashr-scan oci://ghcr.io/org/app s3://images/exports/ gs://my-bucket/disks/ --urls urls.txt
 
+  # Windows install media, a source per edition (and split WIMs as one):
+  hashr-scan --split-images ~/isos | hashr-fetch | hashr-extract --hash sha256
+
   # Single files are REPOs too:
   HASHR_FORMATS=iso9660,udf hashr-scan install.iso backup.img`
 
@@ -119,6 +144,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		repo, formats, zipExts string
 		db, reprocess          string
 		urls                   string
+		splitImages            bool
 	}
 	cmd := p.Command("hashr-scan [flags] REPO...",
 		"Find sources in repositories and detect their formats",
@@ -128,6 +154,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts.splitImages = flags.splitImages
 			if flags.urls != "" {
 				urls, err := readURLList(flags.urls)
 				if err != nil {
@@ -155,6 +182,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&flags.zipExts, "zip-exts", defaultZipExts, "file extensions that count as zip sources, comma-separated, case-insensitive")
 	f.StringVar(&flags.db, "db", "", "skip sources whose job is done in this database (sqlite:PATH or postgres://…, as hashr-load's --db)")
 	f.StringVar(&flags.urls, "urls", "", "also scan the URLs in this file, one a line (http(s)://, s3://, gs://, oci://; blank lines and # comments are skipped)")
+	f.BoolVar(&flags.splitImages, "split-images", false, "a source per image of a WIM or ESD, and of an ISO's sources/install.wim or .esd (plus one of the rest of the ISO), with wim_image set (see above)")
 	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")
 	return cmd
 }

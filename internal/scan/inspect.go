@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -32,6 +33,19 @@ type outcome struct {
 	source  *records.Source // when emitted
 	format  string          // the detected format, when known
 	err     error           // when failed
+	// images are the sources --split-images makes of source, which they
+	// replace; splitErr says why it could not.
+	images   []*records.Source
+	splitErr error
+	part     *wim.PartInfo // a part of a split WIM, held until its set is whole
+}
+
+// sources are the source records an emitted outcome makes.
+func (o *outcome) sources() []*records.Source {
+	if len(o.images) > 0 {
+		return o.images
+	}
+	return []*records.Source{o.source}
 }
 
 // inspect tells an entry's format and, for a source, computes its record.
@@ -85,6 +99,15 @@ func inspect(ctx context.Context, opts options, e entry) outcome {
 	out.source = newSource(opts, e, res.Format, info.Size(), info, quick)
 	if res.Format == magic.WIM {
 		describeWIM(f, info.Size(), out.source)
+		if part, err := wim.ReadPartInfo(f, info.Size()); err == nil && part.Split() {
+			out.part = &part
+			if part.Part != 1 {
+				return out // its set's source is part 1's
+			}
+		}
+	}
+	if opts.splitImages && res.Compression == "" {
+		out.images, out.splitErr = splitImages(f, info.Size(), res.Format, out.source)
 	}
 	return out
 }

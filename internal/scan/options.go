@@ -16,6 +16,8 @@ type options struct {
 	formats map[string]bool // nil means every format
 	zipExts map[string]bool // lower case, without the dot
 	jobs    *jobFilter      // --db and --reprocess; nil skips nothing
+	// splitImages: a source per image of a WIM or install ISO.
+	splitImages bool
 }
 
 func newOptions(repo, formats, zipExts string) (options, error) {

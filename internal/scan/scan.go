@@ -21,6 +21,7 @@ const workers = 4
 // counts tallies what the scan found, for the summary on stderr.
 type counts struct {
 	files     int // regular files and OCI layouts inspected
+	sources   int // source records written
 	byVerdict map[verdict]int
 }
 
@@ -35,20 +36,53 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 	c := counts{byVerdict: map[verdict]int{}}
 	hintedZip := false
 	var exports wsusExports
+	var sets wimSets
+	write := func(src *records.Source) error {
+		if opts.jobs.skip(src) {
+			c.byVerdict[jobDone]++
+			p.Verbosef("skipping %s: its job is done in %s (--reprocess %s to load it again)", src.ID, opts.jobs.db, src.QuickSHA256)
+			return nil
+		}
+		c.sources++
+		if err := exports.annotate(src); err != nil {
+			p.Failf("%v", err)
+		}
+		return w.Write(src)
+	}
 	emit := func(out outcome) error {
 		progress.Add(1)
-		if out.verdict == emitted && opts.jobs.skip(out.source) {
-			out.verdict = jobDone
-		}
 		c.byVerdict[out.verdict]++
 		e := out.entry
+		counted := false // each part of a split WIM is a file inspected
+		if out.verdict == emitted && out.part != nil {
+			c.files++
+			counted = true
+			whole, err := sets.add(out)
+			switch {
+			case err != nil:
+				c.byVerdict[failed]++
+				out = outcome{entry: e, verdict: failed, err: err}
+			case whole == nil:
+				p.Verbosef("%s: part %d of %d of the split WIM %s: held until its set is whole", e.path, out.part.Part, out.part.Total, out.part.GUIDString())
+				return nil
+			default:
+				out, e = *whole, whole.entry
+			}
+		}
 		switch out.verdict {
 		case emitted:
-			c.files++
-			if err := exports.annotate(out.source); err != nil {
-				p.Failf("%v", err)
+			if !counted {
+				c.files++
 			}
-			return w.Write(out.source)
+			if out.splitErr != nil {
+				p.Warnf("%s: --split-images: %v; it is one source, all its images in it", e.path, out.splitErr)
+			}
+			for _, src := range out.sources() {
+				if err := write(src); err != nil {
+					return err
+				}
+			}
+			return nil
 		case failed:
 			p.Failf("%s: %v", e.path, out.err)
 			return w.Write(&records.Error{Stage: "scan", Source: e.abs, URI: e.abs,
@@ -70,9 +104,6 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 			p.Verbosef("skipping %s: not a regular file or directory", e.path)
 		case alreadyWalked:
 			p.Verbosef("skipping %s: directory already walked (a symbolic link leads back to it)", e.path)
-		case jobDone:
-			c.files++
-			p.Verbosef("skipping %s: its job is done in %s (--reprocess %s to load it again)", e.path, opts.jobs.db, out.source.QuickSHA256)
 		}
 		return nil
 	}
@@ -86,6 +117,16 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 	}
 	if ctx.Err() != nil {
 		return cli.ErrInterrupted
+	}
+	for _, rec := range sets.incomplete() {
+		c.byVerdict[failed]++
+		p.Failf("%s: %s", rec.URI, rec.Message)
+		if err := w.Write(rec); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
 	}
 	p.Infof("%s", c.summary())
 	return nil
@@ -107,7 +148,7 @@ func allEntries(ctx context.Context, repos []string) iter.Seq[entry] {
 func (c counts) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "scanned %d files: %d sources, %d skipped (no known format)",
-		c.files, c.byVerdict[emitted], c.byVerdict[unknownFormat])
+		c.files, c.sources, c.byVerdict[unknownFormat])
 	for _, extra := range []struct {
 		v    verdict
 		what string

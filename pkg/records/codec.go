@@ -195,6 +195,8 @@ func jsonKind(t reflect.Type) string {
 		return "an integer"
 	case reflect.Map:
 		return "an object"
+	case reflect.Slice:
+		return "an array of " + strings.TrimPrefix(jsonKind(t.Elem()), "a ") + "s"
 	}
 	return t.String()
 }

@@ -34,6 +34,16 @@ type Source struct {
 	Description string `json:"description,omitempty"`
 	Local       string `json:"local,omitempty"`
 	SHA256      string `json:"sha256,omitempty"`
+	// WIMImage makes the source one image of a WIM (a WIM file, or the
+	// sources/install.wim or .esd of an install ISO): its index, from 1.
+	// 0 is an install ISO without its install image: its other files,
+	// with the WIM file itself hashed as one file and not walked. Absent,
+	// every image is walked. Set by hashr-scan --split-images.
+	WIMImage *int `json:"wim_image,omitempty"`
+	// Parts are the other files of a split WIM (.swm) whose part 1 the
+	// source is: local paths, in part order (2, 3…). hashr-fetch rewrites
+	// them to its copies when it copies the source.
+	Parts []string `json:"parts,omitempty"`
 
 	Extra Extra `json:"-"`
 }
@@ -106,6 +116,9 @@ func (r *End) extraFields() *Extra    { return &r.Extra }
 
 // Int64 returns a pointer to n, for the optional size fields.
 func Int64(n int64) *int64 { return &n }
+
+// Int returns a pointer to n, for the optional wim_image field.
+func Int(n int) *int { return &n }
 
 // Bool returns a pointer to b, for the optional seen field.
 func Bool(b bool) *bool { return &b }

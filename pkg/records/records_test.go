@@ -140,6 +140,16 @@ func TestKnownTypesKeepEveryField(t *testing.T) {
 		switch typ {
 		case TypeSource:
 			obj["size"] = json.Number(fmt.Sprint(r.Int64N(1 << 50)))
+			if r.IntN(2) == 0 {
+				obj["wim_image"] = json.Number(fmt.Sprint(r.IntN(5))) // 0 is a value: the ISO without its image
+			}
+			if r.IntN(2) == 0 {
+				parts := make([]any, 1+r.IntN(3))
+				for i := range parts {
+					parts[i] = "/p/" + randomString(r)
+				}
+				obj["parts"] = parts
+			}
 		case TypeFile:
 			obj["path"] = "p/" + randomString(r)
 			obj["size"] = json.Number("0")
@@ -358,6 +368,34 @@ func TestCheckHex(t *testing.T) {
 	} {
 		if err := CheckHex(tc.algo, tc.s); (err == nil) != tc.ok {
 			t.Errorf("CheckHex(%s, %q) = %v, want ok=%v", tc.algo, tc.s, err, tc.ok)
+		}
+	}
+}
+
+func TestSourceValidate(t *testing.T) {
+	for _, tc := range []struct {
+		line, err string
+	}{
+		{`{"type":"source","uri":"/x.wim","wim_image":2,"parts":["/x2.swm","/x3.swm"]}`, ""},
+		{`{"type":"source","uri":"/x.iso","wim_image":0}`, ""},
+		{`{"type":"source","uri":"/x.wim","wim_image":-1}`, "wim_image -1 is not an image index"},
+		{`{"type":"source","uri":"/x.swm","parts":["/x2.swm",""]}`, "parts[1] is empty"},
+	} {
+		rec, err := Unmarshal([]byte(tc.line))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.line, err)
+		}
+		err = rec.(*Source).Validate()
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: Validate() = %v, want %q", tc.line, err, tc.err)
+		}
+	}
+	for line, want := range map[string]string{
+		`{"type":"source","uri":"/x.wim","wim_image":"2"}`:   `field "wim_image": want an integer`,
+		`{"type":"source","uri":"/x.swm","parts":"/x2.swm"}`: `field "parts": want an array of strings`,
+	} {
+		if _, err := Unmarshal([]byte(line)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", line, err, want)
 		}
 	}
 }

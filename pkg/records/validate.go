@@ -74,6 +74,14 @@ func (s *Source) Validate() error {
 			return fmt.Errorf("quick_sha256: %w", err)
 		}
 	}
+	if s.WIMImage != nil && *s.WIMImage < 0 {
+		return fmt.Errorf("wim_image %d is not an image index (1, 2…, or 0 for an install ISO without its install image)", *s.WIMImage)
+	}
+	for i, p := range s.Parts {
+		if p == "" {
+			return fmt.Errorf("parts[%d] is empty: parts lists the paths of a split WIM's other parts", i)
+		}
+	}
 	return nil
 }
 

@@ -352,3 +352,57 @@ func (w *Walker) Open() (io.Reader, error) {
 	}
 	return io.MultiReader(readers...), nil
 }
+
+// OpenAt returns the current file's bytes for reading at random, and
+// their length: what a WIM inside an install ISO is read with in place
+// (its tables are at its end).
+func (w *Walker) OpenAt() (io.ReaderAt, int64, error) {
+	if w.cur == nil {
+		return nil, 0, archive.ErrNotRegular
+	}
+	var x extentsReader
+	for _, e := range w.cur.extents {
+		off := int64(e.lba) * sectorSize
+		if off+int64(e.size) > w.size {
+			return nil, 0, corrupt(off, "file beyond the end of the image")
+		}
+		x.parts = append(x.parts, io.NewSectionReader(w.r, off, int64(e.size)))
+		x.size += int64(e.size)
+	}
+	if len(x.parts) == 1 {
+		return x.parts[0], x.size, nil
+	}
+	return &x, x.size, nil
+}
+
+// extentsReader reads the extents of a multi-extent file as one.
+type extentsReader struct {
+	parts []*io.SectionReader
+	size  int64
+}
+
+func (x *extentsReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("iso9660: negative offset")
+	}
+	n := 0
+	for _, part := range x.parts {
+		if len(p) == 0 {
+			break
+		}
+		if off >= part.Size() {
+			off -= part.Size()
+			continue
+		}
+		m, err := part.ReadAt(p[:min(int64(len(p)), part.Size()-off)], off)
+		n += m
+		if err != nil && err != io.EOF {
+			return n, err
+		}
+		p, off = p[m:], 0
+	}
+	if len(p) > 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -120,5 +121,49 @@ func TestMultiExtentFile(t *testing.T) {
 	}
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want["NUMBERS.TXT"] {
 		t.Errorf("xorriso reads the file differently: the fixture is wrong")
+	}
+}
+
+// OpenAt reads a file of two extents at any offset as Open reads it in
+// turn.
+func TestOpenAtMultiExtent(t *testing.T) {
+	f, size := archivetest.Open(t, "multiextent.iso")
+	w, err := NewWalker(f, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		e, err := w.Next()
+		if err != nil {
+			t.Fatalf("no NUMBERS.TXT: %v", err)
+		}
+		if e.Name == "NUMBERS.TXT" {
+			break
+		}
+	}
+	r, err := w.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, n, err := w.OpenAt()
+	if err != nil || n != int64(len(want)) {
+		t.Fatalf("OpenAt: size %d, %v; want %d", n, err, len(want))
+	}
+	if _, ok := ra.(*extentsReader); !ok {
+		t.Fatalf("the fixture's file has one extent: %T", ra)
+	}
+	for _, off := range []int{0, 1, len(want)/2 - 3, len(want) - 10} {
+		for _, l := range []int{1, 7, len(want)} {
+			buf := make([]byte, l)
+			m, err := ra.ReadAt(buf, int64(off))
+			wantN := min(l, len(want)-off)
+			if m != wantN || !bytes.Equal(buf[:m], want[off:off+m]) || (m < l) != (err == io.EOF) {
+				t.Errorf("ReadAt(%d bytes, %d) = %d, %v; want %d bytes", l, off, m, err, wantN)
+			}
+		}
 	}
 }
