@@ -9,12 +9,14 @@
 package udf
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -714,6 +716,91 @@ func (w *Walker) Open() (io.Reader, error) {
 		return nil, archive.ErrNotRegular
 	}
 	return w.dataReader(w.cur), nil
+}
+
+// OpenAt returns the current file's bytes for reading at random, and
+// their length: what a WIM in the UDF tree of an install ISO (its only
+// tree with files, on Windows media) is read with in place, as its
+// tables are at its end. Extents allocated but not recorded, or not
+// allocated, read as zeros.
+func (w *Walker) OpenAt() (io.ReaderAt, int64, error) {
+	if w.cur == nil {
+		return nil, 0, archive.ErrNotRegular
+	}
+	fe := w.cur
+	if fe.embedded != nil {
+		return bytes.NewReader(fe.embedded), fe.size, nil
+	}
+	x := &extentsReader{size: fe.size}
+	var at int64
+	for _, e := range fe.extents {
+		if at >= fe.size {
+			break
+		}
+		n := min(e.length, fe.size-at)
+		p := piece{at: at, n: n, off: -1}
+		if e.kind == 0 {
+			s, err := w.sector(e.loc)
+			if err != nil {
+				return nil, 0, err
+			}
+			p.off = s * w.bs
+			if p.off+n > w.size {
+				return nil, 0, corrupt(p.off, "truncated: file data beyond the end of the image")
+			}
+		}
+		x.pieces = append(x.pieces, p)
+		at += n
+	}
+	if at < fe.size {
+		return nil, 0, corrupt(-1, fmt.Sprintf("file extents hold %d bytes of its %d", at, fe.size))
+	}
+	x.r = w.r
+	if len(x.pieces) == 1 && x.pieces[0].off >= 0 {
+		return io.NewSectionReader(w.r, x.pieces[0].off, fe.size), fe.size, nil
+	}
+	return x, fe.size, nil
+}
+
+// extentsReader reads a file's extents as one run of bytes.
+type extentsReader struct {
+	r      io.ReaderAt
+	pieces []piece // in file order, back to back
+	size   int64
+}
+
+// piece is one extent: n bytes of the file from at, recorded at off in
+// the image, or zeros when off is -1.
+type piece struct {
+	at, n, off int64
+}
+
+func (x *extentsReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("udf: negative offset")
+	}
+	// The first piece that ends after off.
+	i := sort.Search(len(x.pieces), func(i int) bool { return x.pieces[i].at+x.pieces[i].n > off })
+	n := 0
+	for ; i < len(x.pieces) && len(p) > 0; i++ {
+		pc := x.pieces[i]
+		in := off - pc.at
+		m := int(min(int64(len(p)), pc.n-in))
+		if pc.off < 0 {
+			clear(p[:m])
+		} else if k, err := x.r.ReadAt(p[:m], pc.off+in); k < m {
+			if err == nil || err == io.EOF {
+				err = corrupt(pc.off+in, "truncated: file data beyond the end of the image")
+			}
+			return n + k, err
+		}
+		n += m
+		p, off = p[m:], off+int64(m)
+	}
+	if len(p) > 0 {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 func mode(p uint32) fs.FileMode {

@@ -2,10 +2,12 @@ package udf
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/hashr-dev/hashr/internal/formats/archive"
 	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 	"github.com/hashr-dev/hashr/internal/formats/fstest"
 )
@@ -185,4 +187,111 @@ func FuzzWalker(f *testing.F) {
 		}
 		_ = archivetest.Exercise(w, 1<<20, 2000)
 	})
+}
+
+// readAtAll reads ra's n bytes in pieces of odd sizes at every offset
+// they fall on, and checks short reads at the end say io.EOF.
+func readAtAll(t *testing.T, ra io.ReaderAt, n int64) []byte {
+	t.Helper()
+	out := make([]byte, 0, n)
+	for off := int64(0); off < n; {
+		buf := make([]byte, 777)
+		m, err := ra.ReadAt(buf, off)
+		if int64(m) != min(int64(len(buf)), n-off) || (m < len(buf)) != (err == io.EOF) || (err != nil && err != io.EOF) {
+			t.Fatalf("ReadAt(%d bytes, %d) of %d = %d, %v", len(buf), off, n, m, err)
+		}
+		out = append(out, buf[:m]...)
+		off += int64(m)
+	}
+	return out
+}
+
+// OpenAt reads every file of the genisoimage volume as Open does.
+func TestOpenAt(t *testing.T) {
+	img, err := os.ReadFile(filepath.Join("testdata", "tree.udf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wk, err := NewWalker(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := wk.(*Walker)
+	files := 0
+	for {
+		e, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Type != archive.Regular {
+			if _, _, err := w.OpenAt(); err != archive.ErrNotRegular {
+				t.Errorf("OpenAt of %s, not a file: %v", e.Name, err)
+			}
+			continue
+		}
+		r, _ := w.Open()
+		want, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra, n, err := w.OpenAt()
+		if err != nil || n != int64(len(want)) {
+			t.Fatalf("OpenAt(%s): size %d, %v; want %d", e.Name, n, err, len(want))
+		}
+		if got := readAtAll(t, ra, n); !bytes.Equal(got, want) {
+			t.Errorf("OpenAt(%s) reads other bytes than Open", e.Name)
+		}
+		files++
+	}
+	if files == 0 {
+		t.Fatal("no files in tree.udf")
+	}
+}
+
+// OpenAt joins recorded and unrecorded extents as Open reads them in
+// turn, and refuses extents past the image's end or shorter than the
+// file.
+func TestOpenAtExtents(t *testing.T) {
+	img, err := os.ReadFile(filepath.Join("testdata", "tree.udf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wk, err := NewWalker(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := wk.(*Walker)
+	// A file of a recorded block, 1000 bytes not recorded, a not
+	// allocated block and 500 bytes of the recorded block again, in the
+	// partition's first blocks.
+	at := lbAddr{block: 1, part: 0}
+	w.cur = &fileEntry{fileType: ftFile, size: 2048 + 1000 + 2048 + 500, extents: []extent{
+		{loc: at, length: 2048}, {length: 1000, kind: 1}, {length: 2048, kind: 2}, {loc: at, length: 2048},
+	}}
+	want, err := io.ReadAll(w.dataReader(w.cur))
+	if err != nil || len(want) != int(w.cur.size) {
+		t.Fatalf("Open: %d bytes, %v", len(want), err)
+	}
+	ra, n, err := w.OpenAt()
+	if err != nil || n != w.cur.size {
+		t.Fatalf("OpenAt: %d, %v", n, err)
+	}
+	if _, ok := ra.(*extentsReader); !ok {
+		t.Fatalf("four extents read by %T", ra)
+	}
+	if got := readAtAll(t, ra, n); !bytes.Equal(got, want) {
+		t.Error("OpenAt reads other bytes than Open")
+	}
+	w.cur.size += 4096
+	if _, _, err := w.OpenAt(); err == nil {
+		t.Error("extents shorter than the file: no error")
+	}
+	w.cur.size -= 4096
+	w.cur.extents[0].loc.block = uint32(len(img)/2048 + 10)
+	if _, _, err := w.OpenAt(); err == nil {
+		t.Error("an extent past the image's end: no error")
+	}
 }
