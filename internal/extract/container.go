@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/hashr-dev/hashr/internal/formats/ar"
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/bridge"
 	"github.com/hashr-dev/hashr/internal/formats/cpio"
 	"github.com/hashr-dev/hashr/internal/formats/deb"
 	"github.com/hashr-dev/hashr/internal/formats/decompress"
@@ -20,7 +22,6 @@ import (
 	"github.com/hashr-dev/hashr/internal/formats/sevenzip"
 	"github.com/hashr-dev/hashr/internal/formats/squashfs"
 	"github.com/hashr-dev/hashr/internal/formats/tar"
-	"github.com/hashr-dev/hashr/internal/formats/udf"
 	"github.com/hashr-dev/hashr/internal/formats/zip"
 	"github.com/hashr-dev/hashr/internal/magic"
 )
@@ -110,14 +111,6 @@ func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, dep
 			return err
 		}
 	}
-	if res.Compression == "" && res.Format == magic.UDF {
-		// A UDF bridge disc carries an ISO 9660 tree of the same files
-		// (install DVDs): walk that, if there is one.
-		if _, err := iso9660.NewWalker(f, size); err == nil {
-			s.x.p.Verbosef("%s: a UDF image: walking its ISO 9660 tree", s.label)
-			res.Format = magic.ISO9660
-		}
-	}
 	if res.Compression == "" && randomAccess(res.Format) {
 		return s.walkRandom(f, size, res.Format, prefix, depth)
 	}
@@ -143,9 +136,16 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 	case magic.Squashfs:
 		c.w, err = squashfs.NewWalker(f, size)
 		c.expands, c.hardLinks = true, true
-	case magic.UDF: // a UDF image without an ISO 9660 bridge
-		c.w, err = udf.NewWalker(f, size)
-		c.hardLinks = true
+	case magic.UDF:
+		// A bridge disc's UDF tree, or its ISO 9660 tree when the UDF
+		// tree does not open (package bridge says why).
+		var t *bridge.Tree
+		if t, err = bridge.Open(f, size); err == nil {
+			c.w, c.format, c.hardLinks = t.W, t.Format, t.Format == magic.UDF
+			if t.UDFErr != nil {
+				s.isoFallback(prefix, t.UDFErr)
+			}
+		}
 	default:
 		if !diskImage(format) {
 			return s.walkWindows(f, size, format, prefix, depth)
@@ -162,6 +162,20 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 		return err
 	}
 	return s.walk(c)
+}
+
+// isoFallback reports a UDF disc (the source, or the member that prefix
+// names) whose UDF tree did not open, and whose ISO 9660 tree is walked
+// instead: an error record, since that tree may hold fewer files than
+// the disc (on Windows install media, a README alone), so that the
+// source is not taken as done.
+func (s *sourceRun) isoFallback(prefix string, err error) {
+	err = fmt.Errorf("%w: walking the disc's ISO 9660 tree instead, which may hold fewer of its files (on Windows install media, only a README)", err)
+	if prefix == "" {
+		s.sourceError(err)
+		return
+	}
+	s.memberError(displayPath("", strings.TrimSuffix(prefix, nestSep)), err)
 }
 
 // walkStream walks a container read as a stream. res is what magic said

@@ -94,7 +94,22 @@ func TestWIMImageSources(t *testing.T) {
 // one of the rest of it (wim_image 0): the WIM file itself and the files
 // beside it. Together they hold what the ISO's source does.
 func TestInstallISOImageSources(t *testing.T) {
-	m := buildInstallMedia(t)
+	for _, layout := range installLayouts {
+		t.Run(layout, func(t *testing.T) { testInstallISOImageSources(t, buildInstallMediaAs(t, layout)) })
+	}
+	// An ISO without an install image has no image to select.
+	plain := fixture(t, "tree.iso")
+	if _, o := extractSelected(t, selectedSource(plain, intp(1))); o.status != 3 ||
+		!strings.Contains(o.errorPaths()[""], "wim_image 1: the ISO holds no sources/install.wim or sources/install.esd") {
+		t.Errorf("wim_image of an ISO without an install image:\n%s", describe(o))
+	}
+	if _, o := extractSelected(t, selectedSource(fixture(t, "tree.zip"), intp(1))); o.status != 3 ||
+		!strings.Contains(o.errorPaths()[""], "the source has wim_image 1, but it is a zip, neither a WIM nor an install ISO") {
+		t.Errorf("wim_image of a zip:\n%s", describe(o))
+	}
+}
+
+func testInstallISOImageSources(t *testing.T, m installFixture) {
 	all, o := extractSelected(t, sourceLine(m.iso), isoDepth...)
 	if o.status != 0 {
 		t.Fatalf("%s", describe(o))
@@ -113,10 +128,7 @@ func TestInstallISOImageSources(t *testing.T) {
 		if o.status != 0 || len(o.errors()) > 0 {
 			t.Fatalf("image 0: %s", describe(o))
 		}
-		archivetest.Compare(t, rest, map[string]string{
-			"sources/install.wim": fileSHA256(t, m.wim),
-			"setup.txt":           fileSHA256(t, m.readme),
-		})
+		archivetest.Compare(t, rest, m.rest(t))
 		maps.Copy(union, rest)
 		archivetest.Compare(t, union, all)
 
@@ -125,16 +137,6 @@ func TestInstallISOImageSources(t *testing.T) {
 			t.Errorf("wim_image 5 of the ISO: want status 3, no files and an error record naming the images\n%s", describe(o))
 		}
 	}, isoDepth...)
-	// An ISO without an install image has no image to select.
-	plain := fixture(t, "tree.iso")
-	if _, o := extractSelected(t, selectedSource(plain, intp(1))); o.status != 3 ||
-		!strings.Contains(o.errorPaths()[""], "wim_image 1: the ISO holds no sources/install.wim or sources/install.esd") {
-		t.Errorf("wim_image of an ISO without an install image:\n%s", describe(o))
-	}
-	if _, o := extractSelected(t, selectedSource(fixture(t, "tree.zip"), intp(1))); o.status != 3 ||
-		!strings.Contains(o.errorPaths()[""], "the source has wim_image 1, but it is a zip, neither a WIM nor an install ISO") {
-		t.Errorf("wim_image of a zip:\n%s", describe(o))
-	}
 }
 
 // splitWIM cuts the WIM into parts of about a third of its size with

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
+	"github.com/hashr-dev/hashr/internal/formats/iso9660"
 	"github.com/hashr-dev/hashr/internal/formats/ole/oletest"
 )
 
@@ -39,23 +40,47 @@ func withPrefix(m map[string]string, prefix string) map[string]string {
 }
 
 // installFixture is a two-image install.wim and an install ISO holding it
-// (with a file beside it), built by wimlib-imagex and genisoimage.
+// (with files beside it), built by wimlib-imagex and genisoimage, or laid
+// out as Microsoft's media are (layoutUDFOnly).
 type installFixture struct {
 	first, second string // the images' source directories
 	wim, iso      string
-	readme        string // the ISO's file outside its WIM
+	media         string // the ISO's files (its UDF tree)
 }
 
+// The layouts of an install ISO: genisoimage -udf writes the files in
+// both its trees; Windows media have them in the UDF tree alone, their
+// ISO 9660 tree holding a README.TXT that says the disc needs UDF.
+const (
+	layoutBridge  = "bridge"
+	layoutUDFOnly = "udf-only-content"
+)
+
+var installLayouts = []string{layoutBridge, layoutUDFOnly}
+
 func buildInstallMedia(t *testing.T) installFixture {
+	return buildInstallMediaAs(t, layoutBridge)
+}
+
+func buildInstallMediaAs(t *testing.T, layout string) installFixture {
 	t.Helper()
 	m := installFixture{first: archivetest.SourceTree(t)}
 	dir := t.TempDir()
-	media := filepath.Join(dir, "media")
-	if err := os.MkdirAll(filepath.Join(media, "sources"), 0o755); err != nil {
-		t.Fatal(err)
+	m.media = filepath.Join(dir, "media")
+	for name, data := range map[string]string{
+		"setup.txt":            "run setup.exe\n",
+		"boot/bcd":             "boot configuration\n",
+		"efi/boot/bootx64.efi": "MZ an EFI loader\n",
+	} {
+		p := filepath.Join(m.media, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	m.readme = filepath.Join(media, "setup.txt")
-	if err := os.WriteFile(m.readme, []byte("run setup.exe\n"), 0o644); err != nil {
+	if err := os.MkdirAll(filepath.Join(m.media, "sources"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	m.second = filepath.Join(dir, "second")
@@ -63,12 +88,39 @@ func buildInstallMedia(t *testing.T) installFixture {
 	if err := os.WriteFile(filepath.Join(m.second, "only-in-2.txt"), []byte("image two\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m.wim = filepath.Join(media, "sources", "install.wim")
+	m.wim = filepath.Join(m.media, "sources", "install.wim")
 	archivetest.Run(t, "wimlib-imagex", "capture", m.first, m.wim, "Windows Test Home", "--compress=LZX", "--flags=Core")
 	archivetest.Run(t, "wimlib-imagex", "append", m.second, m.wim, "Windows Test Pro", "--flags=Professional")
 	m.iso = filepath.Join(dir, "install.iso")
-	archivetest.Run(t, "genisoimage", "-quiet", "-udf", "-R", "-J", "-iso-level", "3", "-o", m.iso, media)
+	switch layout {
+	case layoutBridge:
+		archivetest.Run(t, "genisoimage", "-quiet", "-udf", "-R", "-J", "-iso-level", "3", "-o", m.iso, m.media)
+	case layoutUDFOnly:
+		archivetest.UDFBridgeISO(t, m.iso, m.media)
+		// The fixture is what it claims: its ISO 9660 tree is the README
+		// alone, so a walk of that tree would miss every file.
+		f, err := os.Open(m.iso)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		w, err := iso9660.NewWalker(f, fileSize(f))
+		if err != nil {
+			t.Fatalf("the UDF-only-content disc's ISO 9660 tree: %v", err)
+		}
+		if names := archivetest.Walk(t, w).Files; len(names) != 1 || names["README.TXT"] == "" {
+			t.Fatalf("the ISO 9660 tree holds %v, want README.TXT alone", names)
+		}
+	default:
+		t.Fatalf("layout %q", layout)
+	}
 	return m
+}
+
+// rest is the ground truth of the ISO's files outside its WIM's images:
+// its UDF tree, the WIM itself hashed as one file.
+func (m installFixture) rest(t *testing.T) map[string]string {
+	return archivetest.TreeSums(t, m.media, "")
 }
 
 // imageSums is the ground truth of image index of the WIM, under prefix.
@@ -81,21 +133,104 @@ func (m installFixture) imageSums(t *testing.T, index int, prefix string) map[st
 }
 
 func TestGroundTruthInstallISO(t *testing.T) {
-	m := buildInstallMedia(t)
-	got, images, o := extractSums(t, m.iso, "--max-depth", "1")
-	if o.status != 0 || len(o.errors()) > 0 {
-		t.Fatalf("%s", describe(o))
+	for _, layout := range installLayouts {
+		t.Run(layout, func(t *testing.T) {
+			m := buildInstallMediaAs(t, layout)
+			got, images, o := extractSums(t, m.iso, "--max-depth", "1")
+			if o.status != 0 || len(o.errors()) > 0 {
+				t.Fatalf("%s", describe(o))
+			}
+			want := m.imageSums(t, 1, "sources/install.wim!/")
+			maps.Copy(want, m.imageSums(t, 2, "sources/install.wim!/"))
+			maps.Copy(want, m.rest(t))
+			archivetest.Compare(t, got, want)
+			if im := images["sources/install.wim!/1/bin/sed"]; im != "Windows Test Home (Core)" {
+				t.Errorf("image of an image-1 file: %q", im)
+			}
+			if im := images["sources/install.wim!/2/only-in-2.txt"]; im != "Windows Test Pro (Professional)" {
+				t.Errorf("image of an image-2 file: %q", im)
+			}
+		})
+	}
+}
+
+// breakUDF zeroes the UDF anchors of the disc image in file (at sector
+// 256 and the ends), leaving its volume recognition sequence: magic
+// still takes it as UDF, but its UDF tree no longer opens.
+func breakUDF(t *testing.T, file, out string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bs = 2048
+	zeroed := 0
+	for _, s := range []int{256, len(data)/bs - 1, len(data)/bs - 257} {
+		if b := data[s*bs : (s+1)*bs]; s > 0 && b[0] == 2 && b[1] == 0 {
+			clear(b)
+			zeroed++
+		}
+	}
+	if zeroed == 0 {
+		t.Fatalf("%s: no UDF anchor found to break", file)
+	}
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A bridge disc whose UDF tree does not open is walked through its ISO
+// 9660 tree, with an error record saying so, since that tree may hold
+// fewer files (on Windows media, the README alone): the source is not
+// taken as done. A disc of which neither tree opens is an error record.
+func TestBridgeDiscWithBrokenUDF(t *testing.T) {
+	m := buildInstallMediaAs(t, layoutBridge)
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken-udf.iso")
+	breakUDF(t, m.iso, broken)
+	got, _, o := extractSums(t, broken, "--max-depth", "1")
+	msg := o.errorPaths()[""]
+	if o.status != 3 || len(o.errors()) != 1 || !strings.Contains(msg, "walking the disc's ISO 9660 tree instead") {
+		t.Fatalf("want status 3 and one error record saying the ISO 9660 tree was walked\n%s", describe(o))
 	}
 	want := m.imageSums(t, 1, "sources/install.wim!/")
 	maps.Copy(want, m.imageSums(t, 2, "sources/install.wim!/"))
-	want["sources/install.wim"] = fileSHA256(t, m.wim)
-	want["setup.txt"] = fileSHA256(t, m.readme)
+	maps.Copy(want, m.rest(t))
 	archivetest.Compare(t, got, want)
-	if im := images["sources/install.wim!/1/bin/sed"]; im != "Windows Test Home (Core)" {
-		t.Errorf("image of an image-1 file: %q", im)
+
+	// Windows layout: the ISO 9660 tree's README is all there is left.
+	w := buildInstallMediaAs(t, layoutUDFOnly)
+	brokenWin := filepath.Join(dir, "broken-win.iso")
+	breakUDF(t, w.iso, brokenWin)
+	got, _, o = extractSums(t, brokenWin)
+	if o.status != 3 || !strings.Contains(o.errorPaths()[""], "only a README") || len(got) != 1 || got["README.TXT"] == "" {
+		t.Fatalf("want status 3, an error record and README.TXT\n%s", describe(o))
 	}
-	if im := images["sources/install.wim!/2/only-in-2.txt"]; im != "Windows Test Pro (Professional)" {
-		t.Errorf("image of an image-2 file: %q", im)
+	// The same disc inside a zip: the error record names the member.
+	zipped := filepath.Join(dir, "media.zip")
+	archivetest.Run(t, "zip", "-q", "-j", "-0", zipped, brokenWin)
+	got, _, o = extractSums(t, zipped, "--max-depth", "1")
+	if o.status != 3 || got["broken-win.iso!/README.TXT"] == "" || !strings.Contains(o.errorPaths()["broken-win.iso"], "walking the disc's ISO 9660 tree instead") {
+		t.Fatalf("want status 3 and an error record of broken-win.iso\n%s", describe(o))
+	}
+
+	// Neither tree: the primary volume descriptor made another type too
+	// (the descriptors still say ISO 9660 and UDF to magic).
+	data, err := os.ReadFile(brokenWin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data[16*2048] != 1 {
+		t.Fatalf("no primary volume descriptor at sector 16")
+	}
+	data[16*2048] = 3
+	neither := filepath.Join(dir, "neither.iso")
+	if err := os.WriteFile(neither, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _, o = extractSums(t, neither)
+	if o.status != 3 || len(o.errors()) == 0 || len(got) != 0 {
+		t.Fatalf("neither tree: want status 3, an error record and no files\n%s", describe(o))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/bridge"
 	"github.com/hashr-dev/hashr/internal/formats/iso9660"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/internal/magic"
@@ -36,7 +37,7 @@ func splitImages(f io.ReaderAt, size int64, format string, src *records.Source) 
 	case magic.WIM:
 		return imageSources(f, size, src, "")
 	case magic.ISO9660, magic.UDF:
-		ra, wimSize, name, err := findInstallImage(f, size)
+		ra, wimSize, name, err := findInstallImage(f, size, format)
 		if err != nil || ra == nil {
 			return nil, err
 		}
@@ -94,12 +95,32 @@ func imageSources(ra io.ReaderAt, size int64, src *records.Source, name string) 
 // findInstallImage finds an install ISO's install image (the first
 // sources/install.wim or .esd, as hashr-extract takes it) and returns it
 // for reading at random, with its size and path; nil if there is none.
-// The ISO 9660 tree is read, as hashr-extract reads it when a UDF disc
-// has one (a bridge disc); a UDF-only disc is left whole.
-func findInstallImage(f io.ReaderAt, size int64) (io.ReaderAt, int64, string, error) {
-	w, err := iso9660.NewWalker(f, size)
+// A UDF disc is looked at in the tree hashr-extract walks (package
+// bridge): its UDF tree, the only one with files on Windows media.
+func findInstallImage(f io.ReaderAt, size int64, format string) (io.ReaderAt, int64, string, error) {
+	var w archive.Walker
+	var err error
+	if format == magic.UDF {
+		var t *bridge.Tree
+		if t, err = bridge.Open(f, size); err == nil {
+			w = t.W
+			if t.UDFErr != nil {
+				// Its ISO 9660 tree may hold fewer files than the disc:
+				// one source, for extract to walk and report.
+				return nil, 0, "", nil
+			}
+		}
+	} else {
+		w, err = iso9660.NewWalker(f, size)
+	}
 	if err != nil {
-		return nil, 0, "", nil // UDF only, or broken: one source, for extract to walk or report
+		return nil, 0, "", nil // broken: one source, for extract to report
+	}
+	at, ok := w.(interface {
+		OpenAt() (io.ReaderAt, int64, error)
+	})
+	if !ok {
+		return nil, 0, "", fmt.Errorf("the %s reader cannot read a file in place", format)
 	}
 	for {
 		e, err := w.Next()
@@ -111,7 +132,7 @@ func findInstallImage(f io.ReaderAt, size int64) (io.ReaderAt, int64, string, er
 		}
 		name := path.Clean(strings.TrimPrefix(e.Name, "/"))
 		if e.Type == archive.Regular && wim.IsInstallImage(name) {
-			ra, n, err := w.OpenAt()
+			ra, n, err := at.OpenAt()
 			if err != nil {
 				return nil, 0, "", fmt.Errorf("reading %s in the ISO: %w", name, err)
 			}

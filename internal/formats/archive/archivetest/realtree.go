@@ -174,3 +174,18 @@ func Compare(t testing.TB, got, want map[string]string) {
 		t.Errorf("%d of %d files differ from the source tree, e.g.:\n  %s", len(diffs), len(want), strings.Join(diffs[:min(len(diffs), 10)], "\n  "))
 	}
 }
+
+// UDFBridgeISO builds iso as Windows install media are laid out, with
+// scripts/mkudfbridge.py (pycdlib): a UDF tree of every file in media,
+// and an ISO 9660 tree holding only a README.TXT.
+func UDFBridgeISO(t testing.TB, iso, media string) {
+	t.Helper()
+	const python = "/usr/bin/python3" // Debian's, which has python3-pycdlib
+	if err := exec.Command(python, "-c", "import pycdlib").Run(); err != nil {
+		Unavailable(t, "%s cannot import pycdlib (apt-get install python3-pycdlib, see .ci/install-deps.txt): %v", python, err)
+	}
+	script := filepath.Join(Dir(t), "..", "scripts", "mkudfbridge.py")
+	if out, err := exec.Command(python, script, iso, media).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s %s: %v\n%s", script, iso, media, err, out)
+	}
+}
