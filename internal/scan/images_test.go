@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 )
 
 func runTool(t *testing.T, name string, args ...string) string {
@@ -72,17 +74,31 @@ func imageQuickSums(t *testing.T, wimFile string) []string {
 	return sums
 }
 
+// TestSplitImages: a WIM and an install ISO, of the layout genisoimage
+// -udf writes (the files in both trees) and of Windows media (the files
+// in the UDF tree alone, the ISO 9660 tree a README).
 func TestSplitImages(t *testing.T) {
+	t.Run("bridge", func(t *testing.T) {
+		testSplitImages(t, func(t *testing.T, iso, media string) {
+			needTool(t, "genisoimage")
+			runTool(t, "genisoimage", "-quiet", "-udf", "-R", "-J", "-iso-level", "3", "-o", iso, media)
+		})
+	})
+	t.Run("udf-only-content", func(t *testing.T) {
+		testSplitImages(t, func(t *testing.T, iso, media string) { archivetest.UDFBridgeISO(t, iso, media) })
+	})
+}
+
+func testSplitImages(t *testing.T, makeISO func(t *testing.T, iso, media string)) {
 	needTool(t, "wimlib-imagex")
-	needTool(t, "genisoimage")
 	repo := t.TempDir()
 	wimFile := filepath.Join(repo, "install.wim")
 	twoImageWIM(t, wimFile)
 	media := t.TempDir()
 	twoImageWIM(t, filepath.Join(media, "sources", "install.wim"))
-	writeTree(t, media, map[string]string{"setup.txt": "run setup.exe\n"})
+	writeTree(t, media, map[string]string{"setup.txt": "run setup.exe\n", "boot/bcd": "boot configuration\n"})
 	iso := filepath.Join(repo, "win.iso")
-	runTool(t, "genisoimage", "-quiet", "-udf", "-R", "-J", "-iso-level", "3", "-o", iso, media)
+	makeISO(t, iso, media)
 
 	whole := scan(t, repo)
 	if whole.code != 0 || len(whole.sources) != 2 {
@@ -132,6 +148,38 @@ func TestSplitImages(t *testing.T) {
 	}
 	if wimQuick[0] == isoQuick[0] {
 		t.Errorf("two WIMs captured apart share a GUID: the test proves nothing")
+	}
+}
+
+// An install ISO whose UDF tree does not open stays one source: its ISO
+// 9660 tree may hold less than the disc, and hashr-extract walks and
+// reports it whole.
+func TestSplitImagesBrokenUDF(t *testing.T) {
+	needTool(t, "wimlib-imagex")
+	repo, media := t.TempDir(), t.TempDir()
+	twoImageWIM(t, filepath.Join(media, "sources", "install.wim"))
+	iso := filepath.Join(repo, "win.iso")
+	archivetest.UDFBridgeISO(t, iso, media)
+	data, err := os.ReadFile(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const anchor = 256 * 2048
+	if data[anchor] != 2 || data[anchor+1] != 0 {
+		t.Fatal("no UDF anchor at sector 256")
+	}
+	clear(data[anchor : anchor+2048])
+	for s := len(data)/2048 - 1; s > len(data)/2048-300 && s > 256; s-- {
+		if b := data[s*2048 : (s+1)*2048]; b[0] == 2 && b[1] == 0 {
+			clear(b)
+		}
+	}
+	if err := os.WriteFile(iso, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := scan(t, "--split-images", repo)
+	if res.code != 0 || len(res.sources) != 1 || res.sources[0].WIMImage != nil || res.sources[0].Format != "udf" {
+		t.Fatalf("status %d, sources %+v\n%s", res.code, res.sources, res.stderr)
 	}
 }
 
