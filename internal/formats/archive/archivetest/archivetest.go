@@ -206,6 +206,9 @@ func Exercise(w archive.Walker, maxBytes int64, maxEntries int) error {
 		if e.Type != archive.Regular {
 			continue
 		}
+		if ra, ok := w.(randomAccess); ok {
+			exerciseOpenAt(ra, maxBytes)
+		}
 		r, err := w.Open()
 		if err != nil {
 			continue
@@ -215,6 +218,27 @@ func Exercise(w archive.Walker, maxBytes int64, maxEntries int) error {
 		}
 	}
 	return nil
+}
+
+// randomAccess is a walker that can also read the current file at random
+// (iso9660, udf: a WIM read in place inside an install disc).
+type randomAccess interface {
+	OpenAt() (io.ReaderAt, int64, error)
+}
+
+// exerciseOpenAt reads the current file through OpenAt at its start, its
+// middle, across its end and past it, at most maxBytes in all.
+func exerciseOpenAt(w randomAccess, maxBytes int64) {
+	ra, size, err := w.OpenAt()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, min(maxBytes/4, 4096))
+	for _, off := range []int64{0, size / 2, size - int64(len(buf))/2, size, size + 1} {
+		if off >= 0 {
+			ra.ReadAt(buf, off)
+		}
+	}
 }
 
 // Seeds adds the fixtures named to a fuzz target's corpus, cut to at most
