@@ -1,6 +1,7 @@
 package wim
 
 import (
+	"bytes"
 	"testing"
 )
 
@@ -25,5 +26,19 @@ func FuzzLZX(f *testing.F) {
 		}
 		usize := 1 + (int(data[0]) | int(data[1]&0x7f)<<8)
 		_ = d.decode(data[2:], out[:usize])
+	})
+}
+
+// FuzzSplit walks two arbitrary byte strings as the parts of a split WIM
+// (NewSplitWalker): errors are fine, panics, hangs and unbounded memory
+// are not. Seed: a two-part split of the LZX seed WIM made by
+// wimlib-imagex split (scripts/mkfuzzseeds-windows.sh).
+func FuzzSplit(f *testing.F) {
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		w, err := NewSplitWalker([]Part{{R: bytes.NewReader(a), Size: int64(len(a))}, {R: bytes.NewReader(b), Size: int64(len(b))}})
+		if err != nil {
+			return
+		}
+		_ = walkExercise(w)
 	})
 }

@@ -190,6 +190,12 @@ func exercise(data []byte) error {
 	if err != nil {
 		return err
 	}
+	return walkExercise(w)
+}
+
+// walkExercise walks w to its end, reading every regular file (up to 64
+// MiB each), and returns the first error.
+func walkExercise(w *Walker) error {
 	var firstErr error
 	for range 100000 {
 		e, err := w.Next()
