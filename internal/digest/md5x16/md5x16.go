@@ -18,6 +18,7 @@ import (
 	"encoding"
 	"encoding/binary"
 	"hash"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -52,6 +53,7 @@ type Engine struct {
 	lanes [Lanes]lane
 	free  []int // lanes not in use
 	wake  chan struct{}
+	cpus  int // GOMAXPROCS when the engine started
 
 	// The engine goroutine's alone: the lanes' state, and a crypto/md5
 	// for lanes hashed one at a time.
@@ -64,8 +66,12 @@ type lane struct {
 	jobs   [2]job // submitted buffers, oldest first
 	queued int
 	active bool // has submitted since it was opened: the engine waits for it
-	fresh  bool // its state must be set to the IV before its next block
-	done   chan [4]uint32
+	// blocked: its goroutine waits for the engine. When too few active
+	// lanes' goroutines are left running to keep the CPUs busy, the engine
+	// waits for no more lanes: waiting would leave a CPU idle.
+	blocked bool
+	fresh   bool // its state must be set to the IV before its next block
+	done    chan [4]uint32
 }
 
 // job is a submitted buffer's whole blocks not yet hashed.
@@ -81,7 +87,7 @@ func NewEngine(bufSize int) *Engine {
 	if Lanes*2*bufSize > 1<<31 {
 		panic("md5x16: buffers too large for 32-bit offsets")
 	}
-	e := &Engine{bufSize: bufSize, arena: make([]byte, Lanes*2*bufSize), wake: make(chan struct{}, 1)}
+	e := &Engine{bufSize: bufSize, arena: make([]byte, Lanes*2*bufSize), wake: make(chan struct{}, 1), cpus: runtime.GOMAXPROCS(0)}
 	for l := range Lanes {
 		e.free = append(e.free, Lanes-1-l)
 		e.lanes[l].done = make(chan [4]uint32, 2)
@@ -124,10 +130,20 @@ func (e *Engine) Open() *Stream {
 // with it. Its length is the engine's buffer size, a multiple of BlockSize.
 func (s *Stream) Buffer() []byte {
 	if s.pending == len(s.bufs) {
-		s.state = <-s.e.lanes[s.lane].done
-		s.pending--
+		s.wait()
 	}
 	return s.bufs[s.next]
+}
+
+// wait waits for the oldest submitted buffer to be hashed.
+func (s *Stream) wait() {
+	e := s.e
+	e.mu.Lock()
+	e.lanes[s.lane].blocked = true
+	e.mu.Unlock()
+	e.signal()
+	s.state = <-e.lanes[s.lane].done
+	s.pending--
 }
 
 // Submit hands the first blocks*BlockSize bytes of the buffer Buffer
@@ -158,8 +174,8 @@ func (s *Stream) Submit(blocks int) {
 // stream's buffers belong to the engine again.
 func (s *Stream) Close() (state [4]uint32, n uint64) {
 	e := s.e
-	for ; s.pending > 0; s.pending-- {
-		s.state = <-e.lanes[s.lane].done
+	for s.pending > 0 {
+		s.wait()
 	}
 	e.mu.Lock()
 	e.lanes[s.lane].active = false
@@ -188,11 +204,14 @@ func (e *Engine) run() {
 	for {
 		e.mu.Lock()
 		var mask uint16
-		ready, active, n := 0, 0, 0
+		ready, active, running, n := 0, 0, 0, 0
 		for l := range e.lanes {
 			ln := &e.lanes[l]
 			if ln.active {
 				active++
+				if !ln.blocked {
+					running++
+				}
 			}
 			if ln.queued == 0 {
 				// The kernel loads every lane's blocks, masked or not:
@@ -216,7 +235,7 @@ func (e *Engine) run() {
 		}
 		e.mu.Unlock()
 
-		if ready == 0 || ready < active && (waitingSince.IsZero() || time.Since(waitingSince) < patience) {
+		if ready == 0 || ready < active && running >= e.cpus && (waitingSince.IsZero() || time.Since(waitingSince) < patience) {
 			if ready > 0 && waitingSince.IsZero() {
 				waitingSince = time.Now()
 				timer.Reset(patience)
@@ -268,6 +287,7 @@ func (e *Engine) run() {
 			if ln.jobs[0].blocks == 0 {
 				ln.jobs[0] = ln.jobs[1]
 				ln.queued--
+				ln.blocked = false
 				// Never blocks: the channel holds as many as a lane
 				// can have submitted.
 				ln.done <- [4]uint32{e.state[0][l], e.state[1][l], e.state[2][l], e.state[3][l]}
