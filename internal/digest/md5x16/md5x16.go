@@ -118,6 +118,7 @@ func (e *Engine) Open() *Stream {
 	l := e.free[len(e.free)-1]
 	e.free = e.free[:len(e.free)-1]
 	e.lanes[l].fresh = true
+	e.lanes[l].blocked = false
 	s := &Stream{e: e, lane: l, state: iv}
 	for i := range s.bufs {
 		off := (2*l + i) * e.bufSize
@@ -138,11 +139,16 @@ func (s *Stream) Buffer() []byte {
 // wait waits for the oldest submitted buffer to be hashed.
 func (s *Stream) wait() {
 	e := s.e
+	ln := &e.lanes[s.lane]
 	e.mu.Lock()
-	e.lanes[s.lane].blocked = true
+	// The engine sends under the lock: a buffer not yet sent is one the
+	// engine will clear blocked for.
+	if len(ln.done) == 0 {
+		ln.blocked = true
+	}
 	e.mu.Unlock()
 	e.signal()
-	s.state = <-e.lanes[s.lane].done
+	s.state = <-ln.done
 	s.pending--
 }
 
@@ -250,8 +256,9 @@ func (e *Engine) run() {
 		timer.Stop()
 
 		// A lane's chain of steps is twice as long in the vector unit as
-		// in the scalar one (two cycles a step here, on an AMD Zen 5): with
-		// few lanes to fill, crypto/md5 on each in turn is cheaper.
+		// in the scalar one (on an AMD Zen 5 each vector instruction takes
+		// two cycles to its result, a scalar one one): with few lanes to
+		// fill, crypto/md5 on each in turn is cheaper.
 		var done [Lanes]int // blocks hashed per lane
 		if ready >= minKernelLanes {
 			blocks(&e.state, &e.arena[0], &offsets, mask, n)
