@@ -9,7 +9,9 @@
 #   bench/run.sh            (or: make bench)
 #
 # Environment: REPS (default 5) timed runs of each, interleaved, best kept;
-# HASHR_BENCH_TREE (default $TMPDIR/hashr-bench-tree) where the tree goes.
+# HASHR_BENCH_TREE (default $TMPDIR/hashr-bench-tree) where the tree goes;
+# HASHR_BENCH_DEBS a directory of .deb files to extract instead of the
+# corpus (bench/README.md names a tree of 30,000 files made this way).
 # Needs: go, dpkg-deb, hashdeep. Figures go to bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,7 @@ go build -o bin/ ./cmd/hashr-hash
 go build -o bin/hashr-bench-kernels ./bench/kernels
 
 # (b) The corpus, extracted once.
-corpus=$(../shared/corpus/fetch.sh deb | tail -1)/deb
+corpus=${HASHR_BENCH_DEBS:-$(../shared/corpus/fetch.sh deb | tail -1)/deb}
 mkdir -p "$tree"
 for deb in "$corpus"/*.deb; do
 	dir="$tree/$(basename "$deb" .deb)"

@@ -71,9 +71,20 @@ func planLanes(engines []engine, n int) [][]engine {
 // ReadFrom hashes everything r yields, until io.EOF, in buffers of
 // BufferSize. After the first few MiB it hashes with one goroutine per lane
 // of algorithms (md5 on one core, sha1 and sha256 on another, …), so a long
-// input uses several cores. It returns the number of bytes read and the
+// input uses several cores. After UseMultiBuffer, on a CPU with AVX-512,
+// an input's md5 goes instead to the md5x16 engine, which hashes the md5 of
+// up to 16 inputs read at once by different goroutines, and the other
+// algorithms run on the caller's goroutine. It returns the number of bytes read and the
 // first error other than io.EOF; the digests then cover the bytes read.
 func (h *Hasher) ReadFrom(r io.Reader) (int64, error) {
+	if h.md5 >= 0 && h.n == 0 && multiBuffer.Load() {
+		if e := md5Engine(); e != nil {
+			// nil when all lanes are in use: then crypto/md5 here.
+			if s := e.Open(); s != nil {
+				return h.readMultiBuffer(r, s)
+			}
+		}
+	}
 	bufp := bufferPool.Get().(*[]byte)
 	defer bufferPool.Put(bufp)
 	buf := *bufp

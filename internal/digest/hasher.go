@@ -22,6 +22,8 @@ type Hasher struct {
 	set     Set
 	engines []engine // one per algorithm of set
 	lanes   [][]engine
+	md5     int      // the md5 engine's index in engines, or -1
+	others  []engine // the engines but md5's, for the md5 engine's path
 	n       int64
 	head    []byte // the first MIMEHeadSize bytes, for MIME detection
 }
@@ -36,9 +38,15 @@ type engine struct {
 // New returns a Hasher for the algorithms of set. An empty set still
 // counts the bytes and detects the MIME type.
 func New(set Set) *Hasher {
-	h := &Hasher{set: set, head: make([]byte, 0, MIMEHeadSize)}
+	h := &Hasher{set: set, head: make([]byte, 0, MIMEHeadSize), md5: -1}
 	for _, a := range set.Algos() {
-		h.engines = append(h.engines, newEngine(a))
+		e := newEngine(a)
+		if a == MD5 {
+			h.md5 = len(h.engines)
+		} else {
+			h.others = append(h.others, e)
+		}
+		h.engines = append(h.engines, e)
 	}
 	h.lanes = planLanes(h.engines, fanoutLanes())
 	return h

@@ -86,6 +86,10 @@ func oneShot(b []byte) Sums {
 // algorithm gives on its own, for lengths around the buffer and slice sizes
 // and long enough for ReadFrom to fan out.
 func TestHasherOnePass(t *testing.T) {
+	forEachMD5Engine(t, testHasherOnePass)
+}
+
+func testHasherOnePass(t *testing.T) {
 	sizes := []int{0, 1, 255, sliceSize - 1, sliceSize + 1, BufferSize, fanoutAfter + 3*BufferSize + 17}
 	h := New(All)
 	for _, n := range sizes {
@@ -170,8 +174,12 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestReadFromError(t *testing.T) {
+	forEachMD5Engine(t, testReadFromError)
+}
+
+func testReadFromError(t *testing.T) {
 	boom := errors.New("boom")
-	for _, n := range []int{10, fanoutAfter + 2*BufferSize + 5} {
+	for _, n := range []int{10, multiBufferFrom + 1, fanoutAfter + 2*BufferSize + 5} {
 		h := New(Default)
 		h.lanes = planLanes(h.engines, 2)
 		read, err := h.ReadFrom(&failingReader{bytes.NewReader(make([]byte, n)), boom})

@@ -7,7 +7,6 @@ package hash
 import (
 	"context"
 	"io"
-	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -92,21 +91,21 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			if opts.algos, err = digest.Parse(algos); err != nil {
 				return cli.Usagef("--algos: %v", err)
 			}
-			if opts.workers == 0 {
-				opts.workers = runtime.NumCPU()
-			}
 			if opts.workers < 0 {
-				return cli.Usagef("--workers %d: want 0 (one per CPU) or more", opts.workers)
+				return cli.Usagef("--workers %d: want 0 (automatic) or more", opts.workers)
 			}
 			if opts.delete && len(args) > 0 {
 				return cli.Usagef("--delete removes the spooled files of records on stdin; it does not apply to PATH arguments")
 			}
 			opts.paths = args
+			if n := digest.UseMultiBuffer(opts.algos); opts.workers == 0 {
+				opts.workers = n
+			}
 			return run(ctx, p, opts)
 		})
 	f := cmd.Flags()
 	f.StringVar(&algos, "algos", digest.Default.String(), "digests to compute, comma-separated, from "+digest.Names())
-	f.IntVar(&opts.workers, "workers", 0, "files hashed in parallel (0: one per CPU)")
+	f.IntVar(&opts.workers, "workers", 0, "files hashed in parallel (0: one per CPU, or 16 for md5 on a CPU with AVX-512)")
 	f.BoolVar(&opts.delete, "delete", false, `remove each file record's spooled "local" file once hashed, and drop "local"`)
 	return cmd
 }
@@ -118,3 +117,10 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 	}
 	return hashRecords(ctx, p, opts)
 }
+
+// recordsAhead is how many records hashr-hash may take beyond the oldest
+// one still being hashed. A long file ahead of the others holds up their
+// output, not their hashing: with up to 16 files read at once for the md5
+// engine (digest.Concurrency), the next big ones should be among them. A
+// record and a result waiting are a few hundred bytes each.
+const recordsAhead = 4096

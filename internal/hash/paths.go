@@ -47,7 +47,7 @@ func hashPaths(ctx context.Context, p *cli.Program, opts options) error {
 		}
 		return w.WriteRaw(&records.Raw{Type: records.TypeFile, Line: h.line})
 	}
-	err := ordered.Map(ctx, opts.workers, hashtree.Walk(p, opts.paths), work, emit)
+	err := ordered.MapAhead(ctx, opts.workers, recordsAhead, hashtree.Walk(p, opts.paths), work, emit)
 	if errors.Is(err, context.Canceled) {
 		// The records finished before the signal still go out whole.
 		return errors.Join(cli.ErrInterrupted, w.Flush())

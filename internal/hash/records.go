@@ -82,7 +82,7 @@ func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 		}
 		return w.WriteRaw(o.out)
 	}
-	err := ordered.Map(ctx, opts.workers, input, work, emit)
+	err := ordered.MapAhead(ctx, opts.workers, recordsAhead, input, work, emit)
 	if errors.Is(err, context.Canceled) {
 		// The records finished before the signal still go out whole.
 		return errors.Join(cli.ErrInterrupted, w.Flush())

@@ -17,9 +17,19 @@ import (
 // error; results not yet emitted are dropped, and work may still be running
 // on items already taken when Map returns.
 func Map[T, R any](ctx context.Context, workers int, in iter.Seq[T], work func(T) R, emit func(R) error) error {
+	return MapAhead(ctx, workers, 2*workers, in, work, emit)
+}
+
+// MapAhead is Map with up to ahead items taken before the oldest result not
+// yet emitted (at least workers): for work whose items vary so much in
+// cost that one long item would otherwise leave the other workers idle
+// once they have done the few items behind it. Memory grows with ahead by
+// an item and a result each.
+func MapAhead[T, R any](ctx context.Context, workers, ahead int, in iter.Seq[T], work func(T) R, emit func(R) error) error {
 	if workers < 1 {
 		workers = 1
 	}
+	ahead = max(ahead, workers)
 	type slot struct {
 		item   T
 		result R
@@ -29,7 +39,7 @@ func Map[T, R any](ctx context.Context, workers int, in iter.Seq[T], work func(T
 	defer cancel()
 
 	jobs := make(chan *slot)
-	pending := make(chan *slot, 2*workers) // in input order
+	pending := make(chan *slot, ahead) // in input order
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)

@@ -98,3 +98,38 @@ func TestMapReportsCancellationSeenByInput(t *testing.T) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
 }
+
+// One slow item at the head does not hold the others up beyond ahead: the
+// workers go on with the items behind it, and the output keeps the order.
+func TestMapAheadGoesPastASlowItem(t *testing.T) {
+	const ahead = 100
+	var started atomic.Int64
+	release := make(chan struct{})
+	var got []int
+	err := MapAhead(context.Background(), 4, ahead, slices.Values(makeRange(500)), func(i int) int {
+		n := started.Add(1)
+		if i == 0 {
+			select { // until 60 items behind it have started
+			case <-release:
+			case <-time.After(10 * time.Second):
+				t.Error("no more than a few items started behind a slow one")
+			}
+		}
+		if n == 61 {
+			close(release)
+		}
+		return i
+	}, func(r int) error {
+		if r == 0 && started.Load() > ahead+2 {
+			t.Errorf("%d items started before the first was emitted, want at most about %d", started.Load(), ahead)
+		}
+		got = append(got, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, makeRange(500)) {
+		t.Fatalf("results out of order or missing: %d of 500", len(got))
+	}
+}

@@ -1,0 +1,20 @@
+//go:build amd64 && !purego
+
+package md5x16
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run mkasm.go
+
+// blocks runs MD5's block function n times on each lane of mask: lane l
+// hashes the n blocks at base+offsets[l] into state[0..3][l]. Only the
+// state of the lanes in mask is written, but every lane's n blocks are
+// read: all 16 offsets must point at n*64 readable bytes.
+//
+//go:noescape
+func blocks(state *[4][Lanes]uint32, base *byte, offsets *[Lanes]uint32, mask uint16, n int)
+
+// haveKernel reports whether blocks runs on this CPU: it needs AVX-512F
+// (VPGATHERDD, VPROLD and VPTERNLOGD on ZMM registers), and an OS that saves
+// the ZMM state, which x/sys/cpu checks too.
+var haveKernel = cpu.X86.HasAVX512F
