@@ -143,25 +143,7 @@ func testInstallISOImageSources(t *testing.T, m installFixture) {
 // wimlib-imagex split, and returns their paths in part order.
 func splitWIM(t *testing.T, wimFile string) []string {
 	t.Helper()
-	st, err := os.Stat(wimFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	first := filepath.Join(dir, "install.swm")
-	archivetest.Run(t, "wimlib-imagex", "split", wimFile, first, fmt.Sprintf("%.3f", float64(st.Size())/3.2/(1<<20)))
-	parts := []string{first}
-	for n := 2; ; n++ {
-		p := filepath.Join(dir, fmt.Sprintf("install%d.swm", n))
-		if _, err := os.Stat(p); err != nil {
-			break
-		}
-		parts = append(parts, p)
-	}
-	if len(parts) < 3 {
-		t.Fatalf("wimlib-imagex split made %d parts, want 3 or more", len(parts))
-	}
-	return parts
+	return archivetest.SplitWIM(t, wimFile, t.TempDir())
 }
 
 // A split WIM's source (part 1, the others as parts) holds what the

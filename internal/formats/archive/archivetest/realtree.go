@@ -3,6 +3,7 @@ package archivetest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -188,4 +189,32 @@ func UDFBridgeISO(t testing.TB, iso, media string) {
 	if out, err := exec.Command(python, script, iso, media).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s %s: %v\n%s", script, iso, media, err, out)
 	}
+}
+
+// SplitWIM cuts the WIM into parts of about a third of its size with
+// wimlib-imagex split, written into dir as install.swm, install2.swm…,
+// and returns their paths in part order; it fails the test unless there
+// are three parts or more.
+func SplitWIM(t testing.TB, wimFile, dir string) []string {
+	t.Helper()
+	st, err := os.Stat(wimFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Part sizes are in MiB; a bit under a third of the WIM makes three
+	// parts or more.
+	first := filepath.Join(dir, "install.swm")
+	Run(t, "wimlib-imagex", "split", wimFile, first, fmt.Sprintf("%.3f", float64(st.Size())/3.2/(1<<20)))
+	parts := []string{first}
+	for n := 2; ; n++ {
+		p := filepath.Join(dir, fmt.Sprintf("install%d.swm", n))
+		if _, err := os.Stat(p); err != nil {
+			break
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) < 3 {
+		t.Fatalf("wimlib-imagex split made %d parts, want 3 or more", len(parts))
+	}
+	return parts
 }
