@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/formats/archive"
 	"github.com/hashr-dev/hashr/internal/formats/cab"
 	"github.com/hashr-dev/hashr/internal/formats/ole"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
@@ -95,9 +96,7 @@ func (s *sourceRun) installImage(c *container, full string) error {
 	var ra io.ReaderAt
 	var size int64
 	var err error
-	if at, ok := c.w.(interface {
-		OpenAt() (io.ReaderAt, int64, error)
-	}); ok {
+	if at, ok := c.w.(archive.RandomAccess); ok {
 		ra, size, err = at.OpenAt()
 	} else {
 		var r io.Reader

@@ -116,9 +116,7 @@ func findInstallImage(f io.ReaderAt, size int64, format string) (io.ReaderAt, in
 	if err != nil {
 		return nil, 0, "", nil // broken: one source, for extract to report
 	}
-	at, ok := w.(interface {
-		OpenAt() (io.ReaderAt, int64, error)
-	})
+	at, ok := w.(archive.RandomAccess)
 	if !ok {
 		return nil, 0, "", fmt.Errorf("the %s reader cannot read a file in place", format)
 	}

@@ -89,6 +89,14 @@ type Walker interface {
 	Open() (io.Reader, error)
 }
 
+// RandomAccess is implemented by walkers that can also read the current
+// Regular entry at random (iso9660, udf: a WIM inside an install disc,
+// whose tables are at its end, read in place). The bytes are valid until
+// the next call to Next.
+type RandomAccess interface {
+	OpenAt() (io.ReaderAt, int64, error)
+}
+
 // Closer is implemented by walkers that hold resources (a decompressor
 // process, open member readers) to release when the walk ends early.
 type Closer interface {

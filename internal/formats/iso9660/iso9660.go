@@ -353,6 +353,8 @@ func (w *Walker) Open() (io.Reader, error) {
 	return io.MultiReader(readers...), nil
 }
 
+var _ archive.RandomAccess = (*Walker)(nil)
+
 // OpenAt returns the current file's bytes for reading at random, and
 // their length: what a WIM inside an install ISO is read with in place
 // (its tables are at its end).

@@ -718,6 +718,8 @@ func (w *Walker) Open() (io.Reader, error) {
 	return w.dataReader(w.cur), nil
 }
 
+var _ archive.RandomAccess = (*Walker)(nil)
+
 // OpenAt returns the current file's bytes for reading at random, and
 // their length: what a WIM in the UDF tree of an install ISO (its only
 // tree with files, on Windows media) is read with in place, as its

@@ -206,7 +206,7 @@ func Exercise(w archive.Walker, maxBytes int64, maxEntries int) error {
 		if e.Type != archive.Regular {
 			continue
 		}
-		if ra, ok := w.(randomAccess); ok {
+		if ra, ok := w.(archive.RandomAccess); ok {
 			exerciseOpenAt(ra, maxBytes)
 		}
 		r, err := w.Open()
@@ -220,15 +220,9 @@ func Exercise(w archive.Walker, maxBytes int64, maxEntries int) error {
 	return nil
 }
 
-// randomAccess is a walker that can also read the current file at random
-// (iso9660, udf: a WIM read in place inside an install disc).
-type randomAccess interface {
-	OpenAt() (io.ReaderAt, int64, error)
-}
-
 // exerciseOpenAt reads the current file through OpenAt at its start, its
 // middle, across its end and past it, at most maxBytes in all.
-func exerciseOpenAt(w randomAccess, maxBytes int64) {
+func exerciseOpenAt(w archive.RandomAccess, maxBytes int64) {
 	ra, size, err := w.OpenAt()
 	if err != nil {
 		return
