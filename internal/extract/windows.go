@@ -37,8 +37,8 @@ func (s *sourceRun) walkWIM(f io.ReaderAt, size int64, prefix string, depth int)
 			return err
 		}
 		for _, p := range more {
-			parts = append(parts, wim.Part{R: p, Size: fileSize(p), Name: p.Name()})
-			refs = append(refs, p.Name())
+			parts = append(parts, p)
+			refs = append(refs, p.Name)
 		}
 	}
 	w, err := wim.NewSplitWalker(parts)
@@ -158,34 +158,29 @@ func selectImage(w *wim.Walker, index int) error {
 	return w.SelectImage(index)
 }
 
-// openParts opens the other parts of a split WIM source (its "parts").
-func (s *sourceRun) openParts() ([]*os.File, error) {
-	var files []*os.File
+// openParts opens the other parts of a split WIM source (its "parts"),
+// each with its size and path; closeParts closes them.
+func (s *sourceRun) openParts() ([]wim.Part, error) {
+	var parts []wim.Part
 	for _, name := range s.src.Parts {
 		f, err := os.Open(name)
 		if err != nil {
-			return files, fmt.Errorf("opening the split WIM's part %q: %w", name, cli.Cause(err))
+			return parts, fmt.Errorf("opening the split WIM's part %q: %w", name, cli.Cause(err))
 		}
-		files = append(files, f)
-		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-			return files, fmt.Errorf("the split WIM's part %q is not a regular file", name)
+		st, err := f.Stat()
+		parts = append(parts, wim.Part{R: f, Name: name})
+		if err != nil || !st.Mode().IsRegular() {
+			return parts, fmt.Errorf("the split WIM's part %q is not a regular file", name)
 		}
+		parts[len(parts)-1].Size = st.Size()
 	}
-	return files, nil
+	return parts, nil
 }
 
-func closeParts(files []*os.File) {
-	for _, f := range files {
-		f.Close()
+func closeParts(parts []wim.Part) {
+	for _, p := range parts {
+		p.R.(*os.File).Close()
 	}
-}
-
-func fileSize(f *os.File) int64 {
-	st, err := f.Stat()
-	if err != nil {
-		return 0
-	}
-	return st.Size()
 }
 
 // convertWIM runs wimlib-imagex to rewrite the WIM in f uncompressed,

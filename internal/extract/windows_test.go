@@ -104,7 +104,11 @@ func buildInstallMediaAs(t *testing.T, layout string) installFixture {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		w, err := iso9660.NewWalker(f, fileSize(f))
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := iso9660.NewWalker(f, st.Size())
 		if err != nil {
 			t.Fatalf("the UDF-only-content disc's ISO 9660 tree: %v", err)
 		}
