@@ -121,6 +121,6 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 // recordsAhead is how many records hashr-hash may take beyond the oldest
 // one still being hashed. A long file ahead of the others holds up their
 // output, not their hashing: with up to 16 files read at once for the md5
-// engine (digest.Concurrency), the next big ones should be among them. A
+// engine (digest.UseMultiBuffer), the next big ones should be among them. A
 // record and a result waiting are a few hundred bytes each.
 const recordsAhead = 4096

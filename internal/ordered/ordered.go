@@ -17,7 +17,7 @@ import (
 // error; results not yet emitted are dropped, and work may still be running
 // on items already taken when Map returns.
 func Map[T, R any](ctx context.Context, workers int, in iter.Seq[T], work func(T) R, emit func(R) error) error {
-	return MapAhead(ctx, workers, 2*workers, in, work, emit)
+	return MapAhead(ctx, workers, 2*max(workers, 1), in, work, emit)
 }
 
 // MapAhead is Map with up to ahead items taken before the oldest result not
