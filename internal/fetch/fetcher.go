@@ -34,6 +34,10 @@ type expected struct {
 	uri    string // as written in the record: names the work file
 	size   *int64
 	sha256 string
+	// placeOnly asks for the bytes to be made local and nothing more (a
+	// split WIM's other part, whose digest no record holds): a local file
+	// read where it is is then not read through to hash it.
+	placeOnly bool
 }
 
 // errMismatch marks bytes that are not the ones the record describes.

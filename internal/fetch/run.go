@@ -145,8 +145,9 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 }
 
 // fetchParts makes a split WIM's other parts local as the source is:
-// read where they are, or with --copy always copied into the work
-// directory, parts then naming the copies. hashr-scan finds split WIMs
+// read where they are (checked to be regular files, not read: no record
+// holds their digest, and hashr-extract reads them all), or with --copy
+// always copied into the work directory, parts then naming the copies. hashr-scan finds split WIMs
 // on local file systems only, so a part is a local path.
 func fetchParts(ctx context.Context, local fetcher, parts []string) ([]string, error) {
 	out := make([]string, len(parts))
@@ -157,7 +158,7 @@ func fetchParts(ctx context.Context, local fetcher, parts []string) ([]string, e
 		}
 		var got fetched
 		if err == nil {
-			got, err = local.fetch(ctx, loc, expected{uri: part})
+			got, err = local.fetch(ctx, loc, expected{uri: part, placeOnly: true})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("fetching the split WIM's part %q: %w", part, err)
