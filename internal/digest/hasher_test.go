@@ -86,7 +86,7 @@ func oneShot(b []byte) Sums {
 // algorithm gives on its own, for lengths around the buffer and slice sizes
 // and long enough for ReadFrom to fan out.
 func TestHasherOnePass(t *testing.T) {
-	forEachMD5Engine(t, testHasherOnePass)
+	forEachEngine(t, testHasherOnePass)
 }
 
 func testHasherOnePass(t *testing.T) {
@@ -138,24 +138,35 @@ func TestHasherDefaultSetLeavesOthersEmpty(t *testing.T) {
 }
 
 func TestPlanLanes(t *testing.T) {
-	h := New(Default)
-	lanes := planLanes(h.engines, 2)
-	var got []string
-	for _, lane := range lanes {
-		var names []string
-		for _, e := range lane {
-			names = append(names, e.algo.String())
+	for _, pair := range []bool{false, true} {
+		saved := useSHAPair
+		useSHAPair = pair
+		h := New(Default)
+		all := New(All)
+		useSHAPair = saved
+
+		lanes := planLanes(h.engines, 2)
+		var got []string
+		for _, lane := range lanes {
+			var names []string
+			for _, e := range lane {
+				names = append(names, e.algos.String())
+			}
+			got = append(got, strings.Join(names, "+"))
 		}
-		got = append(got, strings.Join(names, "+"))
-	}
-	if want := "md5|sha256+sha1"; strings.Join(got, "|") != want {
-		t.Errorf("lanes %q, want %q", strings.Join(got, "|"), want)
-	}
-	if planLanes(h.engines, 1) != nil || planLanes(New(Set(MD5)).engines, 4) != nil {
-		t.Error("one lane planned where none helps")
-	}
-	if n := len(planLanes(New(All).engines, 64)); n != 8 {
-		t.Errorf("%d lanes for 8 algorithms and 64 cores", n)
+		want, engines := "md5|sha256+sha1", 8
+		if pair {
+			want, engines = "md5|sha1,sha256", 7
+		}
+		if strings.Join(got, "|") != want {
+			t.Errorf("sha1sha256 %v: lanes %q, want %q", pair, strings.Join(got, "|"), want)
+		}
+		if planLanes(h.engines, 1) != nil || planLanes(New(Set(MD5)).engines, 4) != nil {
+			t.Error("one lane planned where none helps")
+		}
+		if n := len(planLanes(all.engines, 64)); n != engines {
+			t.Errorf("sha1sha256 %v: %d lanes for 8 algorithms and 64 cores, want %d", pair, n, engines)
+		}
 	}
 }
 
@@ -174,7 +185,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestReadFromError(t *testing.T) {
-	forEachMD5Engine(t, testReadFromError)
+	forEachEngine(t, testReadFromError)
 }
 
 func testReadFromError(t *testing.T) {

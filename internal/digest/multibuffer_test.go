@@ -11,10 +11,11 @@ import (
 	"github.com/hashr-dev/hashr/internal/digest/md5x16"
 )
 
-// forEachMD5Engine runs test without the md5 engine, with this CPU's own
+// forEachEngine runs test without the md5 engine, with this CPU's own
 // (when it has one), and with one of small buffers, whose edges more
-// inputs cross.
-func forEachMD5Engine(t *testing.T, test func(t *testing.T)) {
+// inputs cross; and, on a CPU with sha1sha256's kernel, once more with
+// crypto/sha1 and crypto/sha256 in its place.
+func forEachEngine(t *testing.T, test func(t *testing.T)) {
 	engines := map[string]*md5x16.Engine{
 		"crypto-md5":          nil,
 		"md5x16-4KiB-buffers": md5x16.NewEngine(4096),
@@ -29,13 +30,19 @@ func forEachMD5Engine(t *testing.T, test func(t *testing.T)) {
 		md5Engine = func() *md5x16.Engine { return e }
 		t.Run(name, test)
 	}
+	if useSHAPair {
+		md5Engine = saved
+		useSHAPair = false
+		t.Cleanup(func() { useSHAPair = true })
+		t.Run("crypto-sha1-sha256", test)
+	}
 }
 
 // TestMultiBufferManyInputs reads inputs of many sizes at once, from more
 // goroutines than the engine has lanes (so some hash with crypto/md5 on
 // their own), and checks every digest.
 func TestMultiBufferManyInputs(t *testing.T) {
-	forEachMD5Engine(t, testMultiBufferManyInputs)
+	forEachEngine(t, testMultiBufferManyInputs)
 }
 
 func testMultiBufferManyInputs(t *testing.T) {
