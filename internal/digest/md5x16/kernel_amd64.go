@@ -5,6 +5,7 @@ package md5x16
 import "golang.org/x/sys/cpu"
 
 //go:generate go run mkasm.go
+//go:generate go run mkpair.go
 
 // blocks runs MD5's block function n times on each lane of mask: lane l
 // hashes the n blocks at base+offsets[l] into state[0..3][l]. Only the
@@ -18,3 +19,9 @@ func blocks(state *[4][Lanes]uint32, base *byte, offsets *[Lanes]uint32, mask ui
 // (VPGATHERDD, VPROLD and VPTERNLOGD on ZMM registers), and an OS that saves
 // the ZMM state, which x/sys/cpu checks too.
 var haveKernel = cpu.X86.HasAVX512F
+
+// blocksPair runs MD5's block function n times on two streams at once,
+// in the scalar registers: s0 hashes the n blocks at p0, s1 those at p1.
+//
+//go:noescape
+func blocksPair(s0, s1 *[4]uint32, p0, p1 *byte, n int)

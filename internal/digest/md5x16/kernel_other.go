@@ -10,3 +10,5 @@ const haveKernel = false
 func blocks(state *[4][Lanes]uint32, base *byte, offsets *[Lanes]uint32, mask uint16, n int) {
 	blocksGeneric(state, base, offsets, mask, n)
 }
+
+func blocksPair(s0, s1 *[4]uint32, p0, p1 *byte, n int) { blocksPairGeneric(s0, s1, p0, p1, n) }

@@ -18,6 +18,7 @@ import (
 	"encoding"
 	"encoding/binary"
 	"hash"
+	"math/bits"
 	"runtime"
 	"sync"
 	"time"
@@ -258,16 +259,26 @@ func (e *Engine) run() {
 		// A lane's chain of steps is twice as long in the vector unit as
 		// in the scalar one (on an AMD Zen 5 each vector instruction takes
 		// two cycles to its result, a scalar one one): with few lanes to
-		// fill, crypto/md5 on each in turn is cheaper.
+		// fill, the scalar registers are cheaper, two lanes at once in
+		// blocksPair, one alone in crypto/md5.
 		var done [Lanes]int // blocks hashed per lane
-		if ready >= minKernelLanes {
+		switch {
+		case ready >= minKernelLanes:
 			blocks(&e.state, &e.arena[0], &offsets, mask, n)
 			for l := range Lanes {
 				if mask&(1<<l) != 0 {
 					done[l] = n
 				}
 			}
-		} else {
+		case ready == 2:
+			l0 := bits.TrailingZeros16(mask)
+			l1 := bits.TrailingZeros16(mask &^ (1 << l0))
+			s0, s1 := e.laneState(l0), e.laneState(l1)
+			blocksPair(&s0, &s1, &e.arena[offsets[l0]], &e.arena[offsets[l1]], n)
+			e.setLaneState(l0, s0)
+			e.setLaneState(l1, s1)
+			done[l0], done[l1] = n, n
+		default:
 			e.mu.Lock()
 			var jobs [Lanes]job
 			for l := range Lanes {
@@ -313,8 +324,7 @@ func (e *Engine) scalar(l int, p []byte) {
 	if e.md5 == nil {
 		e.md5 = md5.New()
 	}
-	s := [4]uint32{e.state[0][l], e.state[1][l], e.state[2][l], e.state[3][l]}
-	if err := Resume(e.md5, s, 0); err != nil {
+	if err := Resume(e.md5, e.laneState(l), 0); err != nil {
 		panic(err) // the format is crypto/md5's own; tested
 	}
 	e.md5.Write(p)
@@ -323,8 +333,21 @@ func (e *Engine) scalar(l int, p []byte) {
 	if err != nil {
 		panic(err)
 	}
-	for w := range 4 {
-		e.state[w][l] = binary.BigEndian.Uint32(e.marshalled[4+4*w:])
+	var s [4]uint32
+	for w := range s {
+		s[w] = binary.BigEndian.Uint32(e.marshalled[4+4*w:])
+	}
+	e.setLaneState(l, s)
+}
+
+// laneState is lane l's state, out of the kernel's word-by-word layout.
+func (e *Engine) laneState(l int) [4]uint32 {
+	return [4]uint32{e.state[0][l], e.state[1][l], e.state[2][l], e.state[3][l]}
+}
+
+func (e *Engine) setLaneState(l int, s [4]uint32) {
+	for w := range s {
+		e.state[w][l] = s[w]
 	}
 }
 
