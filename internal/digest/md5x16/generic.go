@@ -42,17 +42,12 @@ func blocksGeneric(state *[4][Lanes]uint32, base *byte, offsets *[Lanes]uint32, 
 	}
 }
 
-// blocksPairGeneric is blocksPair in plain Go, one stream after the other.
-func blocksPairGeneric(s0, s1 *[4]uint32, p0, p1 *byte, n int) {
-	for _, st := range []struct {
-		s *[4]uint32
-		p *byte
-	}{{s0, p0}, {s1, p1}} {
-		data := unsafe.Slice(st.p, 64*n)
-		for len(data) > 0 {
-			*st.s = block(*st.s, data[:64])
-			data = data[64:]
-		}
+// blocksOneGeneric is blocksOne in plain Go.
+func blocksOneGeneric(s *[4]uint32, p *byte, n int) {
+	data := unsafe.Slice(p, 64*n)
+	for len(data) > 0 {
+		*s = block(*s, data[:64])
+		data = data[64:]
 	}
 }
 

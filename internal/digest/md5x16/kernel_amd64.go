@@ -20,8 +20,14 @@ func blocks(state *[4][Lanes]uint32, base *byte, offsets *[Lanes]uint32, mask ui
 // the ZMM state, which x/sys/cpu checks too.
 var haveKernel = cpu.X86.HasAVX512F
 
-// blocksPair runs MD5's block function n times on two streams at once,
-// in the scalar registers: s0 hashes the n blocks at p0, s1 those at p1.
+// blocksOne runs MD5's block function n times, in the scalar registers:
+// s hashes the n blocks at p.
+//
+//go:noescape
+func blocksOne(s *[4]uint32, p *byte, n int)
+
+// blocksPair is blocksOne on two streams at once: s0 hashes the n blocks
+// at p0, s1 those at p1.
 //
 //go:noescape
 func blocksPair(s0, s1 *[4]uint32, p0, p1 *byte, n int)

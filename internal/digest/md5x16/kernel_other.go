@@ -11,4 +11,9 @@ func blocks(state *[4][Lanes]uint32, base *byte, offsets *[Lanes]uint32, mask ui
 	blocksGeneric(state, base, offsets, mask, n)
 }
 
-func blocksPair(s0, s1 *[4]uint32, p0, p1 *byte, n int) { blocksPairGeneric(s0, s1, p0, p1, n) }
+func blocksOne(s *[4]uint32, p *byte, n int) { blocksOneGeneric(s, p, n) }
+
+func blocksPair(s0, s1 *[4]uint32, p0, p1 *byte, n int) {
+	blocksOneGeneric(s0, p0, n)
+	blocksOneGeneric(s1, p1, n)
+}

@@ -14,7 +14,6 @@
 package md5x16
 
 import (
-	"crypto/md5"
 	"encoding"
 	"encoding/binary"
 	"hash"
@@ -56,11 +55,8 @@ type Engine struct {
 	wake  chan struct{}
 	cpus  int // GOMAXPROCS when the engine started
 
-	// The engine goroutine's alone: the lanes' state, and a crypto/md5
-	// for lanes hashed one at a time.
-	state      [4][Lanes]uint32
-	md5        hash.Hash
-	marshalled []byte
+	// The engine goroutine's alone: the lanes' state.
+	state [4][Lanes]uint32
 }
 
 type lane struct {
@@ -259,38 +255,16 @@ func (e *Engine) run() {
 		// A lane's chain of steps is twice as long in the vector unit as
 		// in the scalar one (on an AMD Zen 5 each vector instruction takes
 		// two cycles to its result, a scalar one one): with few lanes to
-		// fill, the scalar registers are cheaper, two lanes at once in
-		// blocksPair, one alone in crypto/md5.
-		var done [Lanes]int // blocks hashed per lane
-		switch {
-		case ready >= minKernelLanes:
+		// fill, the scalar registers are cheaper, two lanes at once.
+		if ready >= minKernelLanes {
 			blocks(&e.state, &e.arena[0], &offsets, mask, n)
-			for l := range Lanes {
-				if mask&(1<<l) != 0 {
-					done[l] = n
-				}
-			}
-		case ready == 2:
-			l0 := bits.TrailingZeros16(mask)
-			l1 := bits.TrailingZeros16(mask &^ (1 << l0))
-			s0, s1 := e.laneState(l0), e.laneState(l1)
-			blocksPair(&s0, &s1, &e.arena[offsets[l0]], &e.arena[offsets[l1]], n)
-			e.setLaneState(l0, s0)
-			e.setLaneState(l1, s1)
-			done[l0], done[l1] = n, n
-		default:
-			e.mu.Lock()
-			var jobs [Lanes]job
-			for l := range Lanes {
-				jobs[l] = e.lanes[l].jobs[0]
-			}
-			e.mu.Unlock()
-			for l := range Lanes {
-				if mask&(1<<l) != 0 {
-					j := jobs[l]
-					e.scalar(l, e.arena[j.off:j.off+uint32(j.blocks*BlockSize)])
-					done[l] = j.blocks
-				}
+		} else {
+			e.scalar(lanesOf(mask), &offsets, n)
+		}
+		var done [Lanes]int // blocks hashed per lane
+		for l := range Lanes {
+			if mask&(1<<l) != 0 {
+				done[l] = n
 			}
 		}
 
@@ -316,28 +290,35 @@ func (e *Engine) run() {
 }
 
 // minKernelLanes is the fewest lanes the kernel runs for: its step costs
-// about 2.4 of crypto/md5's, whatever the number of lanes.
+// about 2.1 blocks of blocksOne's, 1.9 of blocksPair's, whatever the
+// number of lanes.
 const minKernelLanes = 3
 
-// scalar hashes whole blocks p into lane l's state with crypto/md5.
-func (e *Engine) scalar(l int, p []byte) {
-	if e.md5 == nil {
-		e.md5 = md5.New()
+// lanesOf lists the lanes of mask.
+func lanesOf(mask uint16) []int {
+	var ls []int
+	for ; mask != 0; mask &= mask - 1 {
+		ls = append(ls, bits.TrailingZeros16(mask))
 	}
-	if err := Resume(e.md5, e.laneState(l), 0); err != nil {
-		panic(err) // the format is crypto/md5's own; tested
+	return ls
+}
+
+// scalar hashes the n blocks at offsets[l] into lane l's state, for each
+// lane of ls, in the scalar registers: two at a time with blocksPair, the
+// last one alone with blocksOne.
+func (e *Engine) scalar(ls []int, offsets *[Lanes]uint32, n int) {
+	for ; len(ls) >= 2; ls = ls[2:] {
+		l0, l1 := ls[0], ls[1]
+		s0, s1 := e.laneState(l0), e.laneState(l1)
+		blocksPair(&s0, &s1, &e.arena[offsets[l0]], &e.arena[offsets[l1]], n)
+		e.setLaneState(l0, s0)
+		e.setLaneState(l1, s1)
 	}
-	e.md5.Write(p)
-	var err error
-	e.marshalled, err = e.md5.(encoding.BinaryAppender).AppendBinary(e.marshalled[:0])
-	if err != nil {
-		panic(err)
+	if len(ls) == 1 {
+		s := e.laneState(ls[0])
+		blocksOne(&s, &e.arena[offsets[ls[0]]], n)
+		e.setLaneState(ls[0], s)
 	}
-	var s [4]uint32
-	for w := range s {
-		s[w] = binary.BigEndian.Uint32(e.marshalled[4+4*w:])
-	}
-	e.setLaneState(l, s)
 }
 
 // laneState is lane l's state, out of the kernel's word-by-word layout.

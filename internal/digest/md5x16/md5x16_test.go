@@ -225,7 +225,7 @@ func BenchmarkCryptoMD5(b *testing.B) {
 	}
 }
 
-// TestPair holds blocksPair to the Go reference, from random states, on
+// TestPair holds blocksOne and blocksPair to the Go reference, from random states, on
 // streams of different contents.
 func TestPair(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -240,11 +240,24 @@ func TestPair(t *testing.T) {
 		}
 		want0, want1 := s0, s1
 		half := len(data) / 2
-		blocksPairGeneric(&want0, &want1, &data[0], &data[half], n)
+		blocksOneGeneric(&want0, &data[0], n)
+		blocksOneGeneric(&want1, &data[half], n)
+		one := s0
+		blocksOne(&one, &data[0], n)
 		blocksPair(&s0, &s1, &data[0], &data[half], n)
-		if s0 != want0 || s1 != want1 {
-			t.Fatalf("%d blocks: %x %x, reference %x %x", n, s0, s1, want0, want1)
+		if s0 != want0 || s1 != want1 || one != want0 {
+			t.Fatalf("%d blocks: pair %x %x, one %x, reference %x %x", n, s0, s1, one, want0, want1)
 		}
+	}
+}
+
+// BenchmarkOne is blocksOne, to compare with BenchmarkCryptoMD5.
+func BenchmarkOne(b *testing.B) {
+	data := make([]byte, 64<<10)
+	var s [4]uint32
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		blocksOne(&s, &data[0], 1024)
 	}
 }
 

@@ -4,6 +4,698 @@
 
 #include "textflag.h"
 
+// func blocksOne(s *[4]uint32, p *byte, n int)
+TEXT ·blocksOne(SB), NOSPLIT, $16-24
+	MOVQ n+16(FP), R14
+	TESTQ R14, R14
+	JZ done
+	MOVQ p+8(FP), SI
+	MOVQ s+0(FP), R15
+	MOVL 0(R15), AX
+	MOVL 4(R15), BX
+	MOVL 8(R15), CX
+	MOVL 12(R15), DX
+
+loop:
+	// The state before the block, for the feed-forward.
+	MOVL AX, 0(SP)
+	MOVL BX, 4(SP)
+	MOVL CX, 8(SP)
+	MOVL DX, 12(SP)
+	// step 0: a = b + (a + F1(b,c,d) + M[0] + K[0]) <<< 7
+	ADDL $0xd76aa478, AX
+	ADDL 0(SI), AX
+	MOVL CX, R8
+	XORL DX, R8
+	ANDL BX, R8
+	XORL DX, R8
+	ADDL R8, AX
+	ROLL $7, AX
+	ADDL BX, AX
+	// step 1: a = b + (a + F1(b,c,d) + M[1] + K[1]) <<< 12
+	ADDL $0xe8c7b756, DX
+	ADDL 4(SI), DX
+	MOVL BX, R8
+	XORL CX, R8
+	ANDL AX, R8
+	XORL CX, R8
+	ADDL R8, DX
+	ROLL $12, DX
+	ADDL AX, DX
+	// step 2: a = b + (a + F1(b,c,d) + M[2] + K[2]) <<< 17
+	ADDL $0x242070db, CX
+	ADDL 8(SI), CX
+	MOVL AX, R8
+	XORL BX, R8
+	ANDL DX, R8
+	XORL BX, R8
+	ADDL R8, CX
+	ROLL $17, CX
+	ADDL DX, CX
+	// step 3: a = b + (a + F1(b,c,d) + M[3] + K[3]) <<< 22
+	ADDL $0xc1bdceee, BX
+	ADDL 12(SI), BX
+	MOVL DX, R8
+	XORL AX, R8
+	ANDL CX, R8
+	XORL AX, R8
+	ADDL R8, BX
+	ROLL $22, BX
+	ADDL CX, BX
+	// step 4: a = b + (a + F1(b,c,d) + M[4] + K[4]) <<< 7
+	ADDL $0xf57c0faf, AX
+	ADDL 16(SI), AX
+	MOVL CX, R8
+	XORL DX, R8
+	ANDL BX, R8
+	XORL DX, R8
+	ADDL R8, AX
+	ROLL $7, AX
+	ADDL BX, AX
+	// step 5: a = b + (a + F1(b,c,d) + M[5] + K[5]) <<< 12
+	ADDL $0x4787c62a, DX
+	ADDL 20(SI), DX
+	MOVL BX, R8
+	XORL CX, R8
+	ANDL AX, R8
+	XORL CX, R8
+	ADDL R8, DX
+	ROLL $12, DX
+	ADDL AX, DX
+	// step 6: a = b + (a + F1(b,c,d) + M[6] + K[6]) <<< 17
+	ADDL $0xa8304613, CX
+	ADDL 24(SI), CX
+	MOVL AX, R8
+	XORL BX, R8
+	ANDL DX, R8
+	XORL BX, R8
+	ADDL R8, CX
+	ROLL $17, CX
+	ADDL DX, CX
+	// step 7: a = b + (a + F1(b,c,d) + M[7] + K[7]) <<< 22
+	ADDL $0xfd469501, BX
+	ADDL 28(SI), BX
+	MOVL DX, R8
+	XORL AX, R8
+	ANDL CX, R8
+	XORL AX, R8
+	ADDL R8, BX
+	ROLL $22, BX
+	ADDL CX, BX
+	// step 8: a = b + (a + F1(b,c,d) + M[8] + K[8]) <<< 7
+	ADDL $0x698098d8, AX
+	ADDL 32(SI), AX
+	MOVL CX, R8
+	XORL DX, R8
+	ANDL BX, R8
+	XORL DX, R8
+	ADDL R8, AX
+	ROLL $7, AX
+	ADDL BX, AX
+	// step 9: a = b + (a + F1(b,c,d) + M[9] + K[9]) <<< 12
+	ADDL $0x8b44f7af, DX
+	ADDL 36(SI), DX
+	MOVL BX, R8
+	XORL CX, R8
+	ANDL AX, R8
+	XORL CX, R8
+	ADDL R8, DX
+	ROLL $12, DX
+	ADDL AX, DX
+	// step 10: a = b + (a + F1(b,c,d) + M[10] + K[10]) <<< 17
+	ADDL $0xffff5bb1, CX
+	ADDL 40(SI), CX
+	MOVL AX, R8
+	XORL BX, R8
+	ANDL DX, R8
+	XORL BX, R8
+	ADDL R8, CX
+	ROLL $17, CX
+	ADDL DX, CX
+	// step 11: a = b + (a + F1(b,c,d) + M[11] + K[11]) <<< 22
+	ADDL $0x895cd7be, BX
+	ADDL 44(SI), BX
+	MOVL DX, R8
+	XORL AX, R8
+	ANDL CX, R8
+	XORL AX, R8
+	ADDL R8, BX
+	ROLL $22, BX
+	ADDL CX, BX
+	// step 12: a = b + (a + F1(b,c,d) + M[12] + K[12]) <<< 7
+	ADDL $0x6b901122, AX
+	ADDL 48(SI), AX
+	MOVL CX, R8
+	XORL DX, R8
+	ANDL BX, R8
+	XORL DX, R8
+	ADDL R8, AX
+	ROLL $7, AX
+	ADDL BX, AX
+	// step 13: a = b + (a + F1(b,c,d) + M[13] + K[13]) <<< 12
+	ADDL $0xfd987193, DX
+	ADDL 52(SI), DX
+	MOVL BX, R8
+	XORL CX, R8
+	ANDL AX, R8
+	XORL CX, R8
+	ADDL R8, DX
+	ROLL $12, DX
+	ADDL AX, DX
+	// step 14: a = b + (a + F1(b,c,d) + M[14] + K[14]) <<< 17
+	ADDL $0xa679438e, CX
+	ADDL 56(SI), CX
+	MOVL AX, R8
+	XORL BX, R8
+	ANDL DX, R8
+	XORL BX, R8
+	ADDL R8, CX
+	ROLL $17, CX
+	ADDL DX, CX
+	// step 15: a = b + (a + F1(b,c,d) + M[15] + K[15]) <<< 22
+	ADDL $0x49b40821, BX
+	ADDL 60(SI), BX
+	MOVL DX, R8
+	XORL AX, R8
+	ANDL CX, R8
+	XORL AX, R8
+	ADDL R8, BX
+	ROLL $22, BX
+	ADDL CX, BX
+	// step 16: a = b + (a + F2(b,c,d) + M[1] + K[16]) <<< 5
+	ADDL $0xf61e2562, AX
+	ADDL 4(SI), AX
+	MOVL DX, R8
+	NOTL R8
+	ANDL CX, R8
+	ADDL R8, AX
+	MOVL DX, R8
+	ANDL BX, R8
+	ADDL R8, AX
+	ROLL $5, AX
+	ADDL BX, AX
+	// step 17: a = b + (a + F2(b,c,d) + M[6] + K[17]) <<< 9
+	ADDL $0xc040b340, DX
+	ADDL 24(SI), DX
+	MOVL CX, R8
+	NOTL R8
+	ANDL BX, R8
+	ADDL R8, DX
+	MOVL CX, R8
+	ANDL AX, R8
+	ADDL R8, DX
+	ROLL $9, DX
+	ADDL AX, DX
+	// step 18: a = b + (a + F2(b,c,d) + M[11] + K[18]) <<< 14
+	ADDL $0x265e5a51, CX
+	ADDL 44(SI), CX
+	MOVL BX, R8
+	NOTL R8
+	ANDL AX, R8
+	ADDL R8, CX
+	MOVL BX, R8
+	ANDL DX, R8
+	ADDL R8, CX
+	ROLL $14, CX
+	ADDL DX, CX
+	// step 19: a = b + (a + F2(b,c,d) + M[0] + K[19]) <<< 20
+	ADDL $0xe9b6c7aa, BX
+	ADDL 0(SI), BX
+	MOVL AX, R8
+	NOTL R8
+	ANDL DX, R8
+	ADDL R8, BX
+	MOVL AX, R8
+	ANDL CX, R8
+	ADDL R8, BX
+	ROLL $20, BX
+	ADDL CX, BX
+	// step 20: a = b + (a + F2(b,c,d) + M[5] + K[20]) <<< 5
+	ADDL $0xd62f105d, AX
+	ADDL 20(SI), AX
+	MOVL DX, R8
+	NOTL R8
+	ANDL CX, R8
+	ADDL R8, AX
+	MOVL DX, R8
+	ANDL BX, R8
+	ADDL R8, AX
+	ROLL $5, AX
+	ADDL BX, AX
+	// step 21: a = b + (a + F2(b,c,d) + M[10] + K[21]) <<< 9
+	ADDL $0x02441453, DX
+	ADDL 40(SI), DX
+	MOVL CX, R8
+	NOTL R8
+	ANDL BX, R8
+	ADDL R8, DX
+	MOVL CX, R8
+	ANDL AX, R8
+	ADDL R8, DX
+	ROLL $9, DX
+	ADDL AX, DX
+	// step 22: a = b + (a + F2(b,c,d) + M[15] + K[22]) <<< 14
+	ADDL $0xd8a1e681, CX
+	ADDL 60(SI), CX
+	MOVL BX, R8
+	NOTL R8
+	ANDL AX, R8
+	ADDL R8, CX
+	MOVL BX, R8
+	ANDL DX, R8
+	ADDL R8, CX
+	ROLL $14, CX
+	ADDL DX, CX
+	// step 23: a = b + (a + F2(b,c,d) + M[4] + K[23]) <<< 20
+	ADDL $0xe7d3fbc8, BX
+	ADDL 16(SI), BX
+	MOVL AX, R8
+	NOTL R8
+	ANDL DX, R8
+	ADDL R8, BX
+	MOVL AX, R8
+	ANDL CX, R8
+	ADDL R8, BX
+	ROLL $20, BX
+	ADDL CX, BX
+	// step 24: a = b + (a + F2(b,c,d) + M[9] + K[24]) <<< 5
+	ADDL $0x21e1cde6, AX
+	ADDL 36(SI), AX
+	MOVL DX, R8
+	NOTL R8
+	ANDL CX, R8
+	ADDL R8, AX
+	MOVL DX, R8
+	ANDL BX, R8
+	ADDL R8, AX
+	ROLL $5, AX
+	ADDL BX, AX
+	// step 25: a = b + (a + F2(b,c,d) + M[14] + K[25]) <<< 9
+	ADDL $0xc33707d6, DX
+	ADDL 56(SI), DX
+	MOVL CX, R8
+	NOTL R8
+	ANDL BX, R8
+	ADDL R8, DX
+	MOVL CX, R8
+	ANDL AX, R8
+	ADDL R8, DX
+	ROLL $9, DX
+	ADDL AX, DX
+	// step 26: a = b + (a + F2(b,c,d) + M[3] + K[26]) <<< 14
+	ADDL $0xf4d50d87, CX
+	ADDL 12(SI), CX
+	MOVL BX, R8
+	NOTL R8
+	ANDL AX, R8
+	ADDL R8, CX
+	MOVL BX, R8
+	ANDL DX, R8
+	ADDL R8, CX
+	ROLL $14, CX
+	ADDL DX, CX
+	// step 27: a = b + (a + F2(b,c,d) + M[8] + K[27]) <<< 20
+	ADDL $0x455a14ed, BX
+	ADDL 32(SI), BX
+	MOVL AX, R8
+	NOTL R8
+	ANDL DX, R8
+	ADDL R8, BX
+	MOVL AX, R8
+	ANDL CX, R8
+	ADDL R8, BX
+	ROLL $20, BX
+	ADDL CX, BX
+	// step 28: a = b + (a + F2(b,c,d) + M[13] + K[28]) <<< 5
+	ADDL $0xa9e3e905, AX
+	ADDL 52(SI), AX
+	MOVL DX, R8
+	NOTL R8
+	ANDL CX, R8
+	ADDL R8, AX
+	MOVL DX, R8
+	ANDL BX, R8
+	ADDL R8, AX
+	ROLL $5, AX
+	ADDL BX, AX
+	// step 29: a = b + (a + F2(b,c,d) + M[2] + K[29]) <<< 9
+	ADDL $0xfcefa3f8, DX
+	ADDL 8(SI), DX
+	MOVL CX, R8
+	NOTL R8
+	ANDL BX, R8
+	ADDL R8, DX
+	MOVL CX, R8
+	ANDL AX, R8
+	ADDL R8, DX
+	ROLL $9, DX
+	ADDL AX, DX
+	// step 30: a = b + (a + F2(b,c,d) + M[7] + K[30]) <<< 14
+	ADDL $0x676f02d9, CX
+	ADDL 28(SI), CX
+	MOVL BX, R8
+	NOTL R8
+	ANDL AX, R8
+	ADDL R8, CX
+	MOVL BX, R8
+	ANDL DX, R8
+	ADDL R8, CX
+	ROLL $14, CX
+	ADDL DX, CX
+	// step 31: a = b + (a + F2(b,c,d) + M[12] + K[31]) <<< 20
+	ADDL $0x8d2a4c8a, BX
+	ADDL 48(SI), BX
+	MOVL AX, R8
+	NOTL R8
+	ANDL DX, R8
+	ADDL R8, BX
+	MOVL AX, R8
+	ANDL CX, R8
+	ADDL R8, BX
+	ROLL $20, BX
+	ADDL CX, BX
+	// step 32: a = b + (a + F3(b,c,d) + M[5] + K[32]) <<< 4
+	ADDL $0xfffa3942, AX
+	ADDL 20(SI), AX
+	MOVL CX, R8
+	XORL DX, R8
+	XORL BX, R8
+	ADDL R8, AX
+	ROLL $4, AX
+	ADDL BX, AX
+	// step 33: a = b + (a + F3(b,c,d) + M[8] + K[33]) <<< 11
+	ADDL $0x8771f681, DX
+	ADDL 32(SI), DX
+	MOVL BX, R8
+	XORL CX, R8
+	XORL AX, R8
+	ADDL R8, DX
+	ROLL $11, DX
+	ADDL AX, DX
+	// step 34: a = b + (a + F3(b,c,d) + M[11] + K[34]) <<< 16
+	ADDL $0x6d9d6122, CX
+	ADDL 44(SI), CX
+	MOVL AX, R8
+	XORL BX, R8
+	XORL DX, R8
+	ADDL R8, CX
+	ROLL $16, CX
+	ADDL DX, CX
+	// step 35: a = b + (a + F3(b,c,d) + M[14] + K[35]) <<< 23
+	ADDL $0xfde5380c, BX
+	ADDL 56(SI), BX
+	MOVL DX, R8
+	XORL AX, R8
+	XORL CX, R8
+	ADDL R8, BX
+	ROLL $23, BX
+	ADDL CX, BX
+	// step 36: a = b + (a + F3(b,c,d) + M[1] + K[36]) <<< 4
+	ADDL $0xa4beea44, AX
+	ADDL 4(SI), AX
+	MOVL CX, R8
+	XORL DX, R8
+	XORL BX, R8
+	ADDL R8, AX
+	ROLL $4, AX
+	ADDL BX, AX
+	// step 37: a = b + (a + F3(b,c,d) + M[4] + K[37]) <<< 11
+	ADDL $0x4bdecfa9, DX
+	ADDL 16(SI), DX
+	MOVL BX, R8
+	XORL CX, R8
+	XORL AX, R8
+	ADDL R8, DX
+	ROLL $11, DX
+	ADDL AX, DX
+	// step 38: a = b + (a + F3(b,c,d) + M[7] + K[38]) <<< 16
+	ADDL $0xf6bb4b60, CX
+	ADDL 28(SI), CX
+	MOVL AX, R8
+	XORL BX, R8
+	XORL DX, R8
+	ADDL R8, CX
+	ROLL $16, CX
+	ADDL DX, CX
+	// step 39: a = b + (a + F3(b,c,d) + M[10] + K[39]) <<< 23
+	ADDL $0xbebfbc70, BX
+	ADDL 40(SI), BX
+	MOVL DX, R8
+	XORL AX, R8
+	XORL CX, R8
+	ADDL R8, BX
+	ROLL $23, BX
+	ADDL CX, BX
+	// step 40: a = b + (a + F3(b,c,d) + M[13] + K[40]) <<< 4
+	ADDL $0x289b7ec6, AX
+	ADDL 52(SI), AX
+	MOVL CX, R8
+	XORL DX, R8
+	XORL BX, R8
+	ADDL R8, AX
+	ROLL $4, AX
+	ADDL BX, AX
+	// step 41: a = b + (a + F3(b,c,d) + M[0] + K[41]) <<< 11
+	ADDL $0xeaa127fa, DX
+	ADDL 0(SI), DX
+	MOVL BX, R8
+	XORL CX, R8
+	XORL AX, R8
+	ADDL R8, DX
+	ROLL $11, DX
+	ADDL AX, DX
+	// step 42: a = b + (a + F3(b,c,d) + M[3] + K[42]) <<< 16
+	ADDL $0xd4ef3085, CX
+	ADDL 12(SI), CX
+	MOVL AX, R8
+	XORL BX, R8
+	XORL DX, R8
+	ADDL R8, CX
+	ROLL $16, CX
+	ADDL DX, CX
+	// step 43: a = b + (a + F3(b,c,d) + M[6] + K[43]) <<< 23
+	ADDL $0x04881d05, BX
+	ADDL 24(SI), BX
+	MOVL DX, R8
+	XORL AX, R8
+	XORL CX, R8
+	ADDL R8, BX
+	ROLL $23, BX
+	ADDL CX, BX
+	// step 44: a = b + (a + F3(b,c,d) + M[9] + K[44]) <<< 4
+	ADDL $0xd9d4d039, AX
+	ADDL 36(SI), AX
+	MOVL CX, R8
+	XORL DX, R8
+	XORL BX, R8
+	ADDL R8, AX
+	ROLL $4, AX
+	ADDL BX, AX
+	// step 45: a = b + (a + F3(b,c,d) + M[12] + K[45]) <<< 11
+	ADDL $0xe6db99e5, DX
+	ADDL 48(SI), DX
+	MOVL BX, R8
+	XORL CX, R8
+	XORL AX, R8
+	ADDL R8, DX
+	ROLL $11, DX
+	ADDL AX, DX
+	// step 46: a = b + (a + F3(b,c,d) + M[15] + K[46]) <<< 16
+	ADDL $0x1fa27cf8, CX
+	ADDL 60(SI), CX
+	MOVL AX, R8
+	XORL BX, R8
+	XORL DX, R8
+	ADDL R8, CX
+	ROLL $16, CX
+	ADDL DX, CX
+	// step 47: a = b + (a + F3(b,c,d) + M[2] + K[47]) <<< 23
+	ADDL $0xc4ac5665, BX
+	ADDL 8(SI), BX
+	MOVL DX, R8
+	XORL AX, R8
+	XORL CX, R8
+	ADDL R8, BX
+	ROLL $23, BX
+	ADDL CX, BX
+	// step 48: a = b + (a + F4(b,c,d) + M[0] + K[48]) <<< 6
+	ADDL $0xf4292244, AX
+	ADDL 0(SI), AX
+	MOVL DX, R8
+	NOTL R8
+	ORL BX, R8
+	XORL CX, R8
+	ADDL R8, AX
+	ROLL $6, AX
+	ADDL BX, AX
+	// step 49: a = b + (a + F4(b,c,d) + M[7] + K[49]) <<< 10
+	ADDL $0x432aff97, DX
+	ADDL 28(SI), DX
+	MOVL CX, R8
+	NOTL R8
+	ORL AX, R8
+	XORL BX, R8
+	ADDL R8, DX
+	ROLL $10, DX
+	ADDL AX, DX
+	// step 50: a = b + (a + F4(b,c,d) + M[14] + K[50]) <<< 15
+	ADDL $0xab9423a7, CX
+	ADDL 56(SI), CX
+	MOVL BX, R8
+	NOTL R8
+	ORL DX, R8
+	XORL AX, R8
+	ADDL R8, CX
+	ROLL $15, CX
+	ADDL DX, CX
+	// step 51: a = b + (a + F4(b,c,d) + M[5] + K[51]) <<< 21
+	ADDL $0xfc93a039, BX
+	ADDL 20(SI), BX
+	MOVL AX, R8
+	NOTL R8
+	ORL CX, R8
+	XORL DX, R8
+	ADDL R8, BX
+	ROLL $21, BX
+	ADDL CX, BX
+	// step 52: a = b + (a + F4(b,c,d) + M[12] + K[52]) <<< 6
+	ADDL $0x655b59c3, AX
+	ADDL 48(SI), AX
+	MOVL DX, R8
+	NOTL R8
+	ORL BX, R8
+	XORL CX, R8
+	ADDL R8, AX
+	ROLL $6, AX
+	ADDL BX, AX
+	// step 53: a = b + (a + F4(b,c,d) + M[3] + K[53]) <<< 10
+	ADDL $0x8f0ccc92, DX
+	ADDL 12(SI), DX
+	MOVL CX, R8
+	NOTL R8
+	ORL AX, R8
+	XORL BX, R8
+	ADDL R8, DX
+	ROLL $10, DX
+	ADDL AX, DX
+	// step 54: a = b + (a + F4(b,c,d) + M[10] + K[54]) <<< 15
+	ADDL $0xffeff47d, CX
+	ADDL 40(SI), CX
+	MOVL BX, R8
+	NOTL R8
+	ORL DX, R8
+	XORL AX, R8
+	ADDL R8, CX
+	ROLL $15, CX
+	ADDL DX, CX
+	// step 55: a = b + (a + F4(b,c,d) + M[1] + K[55]) <<< 21
+	ADDL $0x85845dd1, BX
+	ADDL 4(SI), BX
+	MOVL AX, R8
+	NOTL R8
+	ORL CX, R8
+	XORL DX, R8
+	ADDL R8, BX
+	ROLL $21, BX
+	ADDL CX, BX
+	// step 56: a = b + (a + F4(b,c,d) + M[8] + K[56]) <<< 6
+	ADDL $0x6fa87e4f, AX
+	ADDL 32(SI), AX
+	MOVL DX, R8
+	NOTL R8
+	ORL BX, R8
+	XORL CX, R8
+	ADDL R8, AX
+	ROLL $6, AX
+	ADDL BX, AX
+	// step 57: a = b + (a + F4(b,c,d) + M[15] + K[57]) <<< 10
+	ADDL $0xfe2ce6e0, DX
+	ADDL 60(SI), DX
+	MOVL CX, R8
+	NOTL R8
+	ORL AX, R8
+	XORL BX, R8
+	ADDL R8, DX
+	ROLL $10, DX
+	ADDL AX, DX
+	// step 58: a = b + (a + F4(b,c,d) + M[6] + K[58]) <<< 15
+	ADDL $0xa3014314, CX
+	ADDL 24(SI), CX
+	MOVL BX, R8
+	NOTL R8
+	ORL DX, R8
+	XORL AX, R8
+	ADDL R8, CX
+	ROLL $15, CX
+	ADDL DX, CX
+	// step 59: a = b + (a + F4(b,c,d) + M[13] + K[59]) <<< 21
+	ADDL $0x4e0811a1, BX
+	ADDL 52(SI), BX
+	MOVL AX, R8
+	NOTL R8
+	ORL CX, R8
+	XORL DX, R8
+	ADDL R8, BX
+	ROLL $21, BX
+	ADDL CX, BX
+	// step 60: a = b + (a + F4(b,c,d) + M[4] + K[60]) <<< 6
+	ADDL $0xf7537e82, AX
+	ADDL 16(SI), AX
+	MOVL DX, R8
+	NOTL R8
+	ORL BX, R8
+	XORL CX, R8
+	ADDL R8, AX
+	ROLL $6, AX
+	ADDL BX, AX
+	// step 61: a = b + (a + F4(b,c,d) + M[11] + K[61]) <<< 10
+	ADDL $0xbd3af235, DX
+	ADDL 44(SI), DX
+	MOVL CX, R8
+	NOTL R8
+	ORL AX, R8
+	XORL BX, R8
+	ADDL R8, DX
+	ROLL $10, DX
+	ADDL AX, DX
+	// step 62: a = b + (a + F4(b,c,d) + M[2] + K[62]) <<< 15
+	ADDL $0x2ad7d2bb, CX
+	ADDL 8(SI), CX
+	MOVL BX, R8
+	NOTL R8
+	ORL DX, R8
+	XORL AX, R8
+	ADDL R8, CX
+	ROLL $15, CX
+	ADDL DX, CX
+	// step 63: a = b + (a + F4(b,c,d) + M[9] + K[63]) <<< 21
+	ADDL $0xeb86d391, BX
+	ADDL 36(SI), BX
+	MOVL AX, R8
+	NOTL R8
+	ORL CX, R8
+	XORL DX, R8
+	ADDL R8, BX
+	ROLL $21, BX
+	ADDL CX, BX
+	ADDL 0(SP), AX
+	ADDL 4(SP), BX
+	ADDL 8(SP), CX
+	ADDL 12(SP), DX
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ R14
+	JNZ loop
+
+	MOVQ s+0(FP), R15
+	MOVL AX, 0(R15)
+	MOVL BX, 4(R15)
+	MOVL CX, 8(R15)
+	MOVL DX, 12(R15)
+
+done:
+	RET
+
 // func blocksPair(s0, s1 *[4]uint32, p0, p1 *byte, n int)
 TEXT ·blocksPair(SB), NOSPLIT, $32-40
 	MOVQ n+32(FP), R14
@@ -339,576 +1031,640 @@ loop:
 	// step 16: a = b + (a + F2(b,c,d) + M[1] + K[16]) <<< 5
 	ADDL $0xf61e2562, AX
 	ADDL 4(SI), AX
-	MOVL BX, R8
-	XORL CX, R8
-	ANDL DX, R8
-	XORL CX, R8
+	MOVL DX, R8
+	NOTL R8
+	ANDL CX, R8
+	ADDL R8, AX
+	MOVL DX, R8
+	ANDL BX, R8
 	ADDL R8, AX
 	ROLL $5, AX
 	ADDL BX, AX
 	ADDL $0xf61e2562, R9
 	ADDL 4(DI), R9
-	MOVL R10, R13
-	XORL R11, R13
-	ANDL R12, R13
-	XORL R11, R13
+	MOVL R12, R13
+	NOTL R13
+	ANDL R11, R13
+	ADDL R13, R9
+	MOVL R12, R13
+	ANDL R10, R13
 	ADDL R13, R9
 	ROLL $5, R9
 	ADDL R10, R9
 	// step 17: a = b + (a + F2(b,c,d) + M[6] + K[17]) <<< 9
 	ADDL $0xc040b340, DX
 	ADDL 24(SI), DX
-	MOVL AX, R8
-	XORL BX, R8
-	ANDL CX, R8
-	XORL BX, R8
+	MOVL CX, R8
+	NOTL R8
+	ANDL BX, R8
+	ADDL R8, DX
+	MOVL CX, R8
+	ANDL AX, R8
 	ADDL R8, DX
 	ROLL $9, DX
 	ADDL AX, DX
 	ADDL $0xc040b340, R12
 	ADDL 24(DI), R12
-	MOVL R9, R13
-	XORL R10, R13
-	ANDL R11, R13
-	XORL R10, R13
+	MOVL R11, R13
+	NOTL R13
+	ANDL R10, R13
+	ADDL R13, R12
+	MOVL R11, R13
+	ANDL R9, R13
 	ADDL R13, R12
 	ROLL $9, R12
 	ADDL R9, R12
 	// step 18: a = b + (a + F2(b,c,d) + M[11] + K[18]) <<< 14
 	ADDL $0x265e5a51, CX
 	ADDL 44(SI), CX
-	MOVL DX, R8
-	XORL AX, R8
-	ANDL BX, R8
-	XORL AX, R8
+	MOVL BX, R8
+	NOTL R8
+	ANDL AX, R8
+	ADDL R8, CX
+	MOVL BX, R8
+	ANDL DX, R8
 	ADDL R8, CX
 	ROLL $14, CX
 	ADDL DX, CX
 	ADDL $0x265e5a51, R11
 	ADDL 44(DI), R11
-	MOVL R12, R13
-	XORL R9, R13
-	ANDL R10, R13
-	XORL R9, R13
+	MOVL R10, R13
+	NOTL R13
+	ANDL R9, R13
+	ADDL R13, R11
+	MOVL R10, R13
+	ANDL R12, R13
 	ADDL R13, R11
 	ROLL $14, R11
 	ADDL R12, R11
 	// step 19: a = b + (a + F2(b,c,d) + M[0] + K[19]) <<< 20
 	ADDL $0xe9b6c7aa, BX
 	ADDL 0(SI), BX
-	MOVL CX, R8
-	XORL DX, R8
-	ANDL AX, R8
-	XORL DX, R8
+	MOVL AX, R8
+	NOTL R8
+	ANDL DX, R8
+	ADDL R8, BX
+	MOVL AX, R8
+	ANDL CX, R8
 	ADDL R8, BX
 	ROLL $20, BX
 	ADDL CX, BX
 	ADDL $0xe9b6c7aa, R10
 	ADDL 0(DI), R10
-	MOVL R11, R13
-	XORL R12, R13
-	ANDL R9, R13
-	XORL R12, R13
+	MOVL R9, R13
+	NOTL R13
+	ANDL R12, R13
+	ADDL R13, R10
+	MOVL R9, R13
+	ANDL R11, R13
 	ADDL R13, R10
 	ROLL $20, R10
 	ADDL R11, R10
 	// step 20: a = b + (a + F2(b,c,d) + M[5] + K[20]) <<< 5
 	ADDL $0xd62f105d, AX
 	ADDL 20(SI), AX
-	MOVL BX, R8
-	XORL CX, R8
-	ANDL DX, R8
-	XORL CX, R8
+	MOVL DX, R8
+	NOTL R8
+	ANDL CX, R8
+	ADDL R8, AX
+	MOVL DX, R8
+	ANDL BX, R8
 	ADDL R8, AX
 	ROLL $5, AX
 	ADDL BX, AX
 	ADDL $0xd62f105d, R9
 	ADDL 20(DI), R9
-	MOVL R10, R13
-	XORL R11, R13
-	ANDL R12, R13
-	XORL R11, R13
+	MOVL R12, R13
+	NOTL R13
+	ANDL R11, R13
+	ADDL R13, R9
+	MOVL R12, R13
+	ANDL R10, R13
 	ADDL R13, R9
 	ROLL $5, R9
 	ADDL R10, R9
 	// step 21: a = b + (a + F2(b,c,d) + M[10] + K[21]) <<< 9
 	ADDL $0x02441453, DX
 	ADDL 40(SI), DX
-	MOVL AX, R8
-	XORL BX, R8
-	ANDL CX, R8
-	XORL BX, R8
+	MOVL CX, R8
+	NOTL R8
+	ANDL BX, R8
+	ADDL R8, DX
+	MOVL CX, R8
+	ANDL AX, R8
 	ADDL R8, DX
 	ROLL $9, DX
 	ADDL AX, DX
 	ADDL $0x02441453, R12
 	ADDL 40(DI), R12
-	MOVL R9, R13
-	XORL R10, R13
-	ANDL R11, R13
-	XORL R10, R13
+	MOVL R11, R13
+	NOTL R13
+	ANDL R10, R13
+	ADDL R13, R12
+	MOVL R11, R13
+	ANDL R9, R13
 	ADDL R13, R12
 	ROLL $9, R12
 	ADDL R9, R12
 	// step 22: a = b + (a + F2(b,c,d) + M[15] + K[22]) <<< 14
 	ADDL $0xd8a1e681, CX
 	ADDL 60(SI), CX
-	MOVL DX, R8
-	XORL AX, R8
-	ANDL BX, R8
-	XORL AX, R8
+	MOVL BX, R8
+	NOTL R8
+	ANDL AX, R8
+	ADDL R8, CX
+	MOVL BX, R8
+	ANDL DX, R8
 	ADDL R8, CX
 	ROLL $14, CX
 	ADDL DX, CX
 	ADDL $0xd8a1e681, R11
 	ADDL 60(DI), R11
-	MOVL R12, R13
-	XORL R9, R13
-	ANDL R10, R13
-	XORL R9, R13
+	MOVL R10, R13
+	NOTL R13
+	ANDL R9, R13
+	ADDL R13, R11
+	MOVL R10, R13
+	ANDL R12, R13
 	ADDL R13, R11
 	ROLL $14, R11
 	ADDL R12, R11
 	// step 23: a = b + (a + F2(b,c,d) + M[4] + K[23]) <<< 20
 	ADDL $0xe7d3fbc8, BX
 	ADDL 16(SI), BX
-	MOVL CX, R8
-	XORL DX, R8
-	ANDL AX, R8
-	XORL DX, R8
+	MOVL AX, R8
+	NOTL R8
+	ANDL DX, R8
+	ADDL R8, BX
+	MOVL AX, R8
+	ANDL CX, R8
 	ADDL R8, BX
 	ROLL $20, BX
 	ADDL CX, BX
 	ADDL $0xe7d3fbc8, R10
 	ADDL 16(DI), R10
-	MOVL R11, R13
-	XORL R12, R13
-	ANDL R9, R13
-	XORL R12, R13
+	MOVL R9, R13
+	NOTL R13
+	ANDL R12, R13
+	ADDL R13, R10
+	MOVL R9, R13
+	ANDL R11, R13
 	ADDL R13, R10
 	ROLL $20, R10
 	ADDL R11, R10
 	// step 24: a = b + (a + F2(b,c,d) + M[9] + K[24]) <<< 5
 	ADDL $0x21e1cde6, AX
 	ADDL 36(SI), AX
-	MOVL BX, R8
-	XORL CX, R8
-	ANDL DX, R8
-	XORL CX, R8
+	MOVL DX, R8
+	NOTL R8
+	ANDL CX, R8
+	ADDL R8, AX
+	MOVL DX, R8
+	ANDL BX, R8
 	ADDL R8, AX
 	ROLL $5, AX
 	ADDL BX, AX
 	ADDL $0x21e1cde6, R9
 	ADDL 36(DI), R9
-	MOVL R10, R13
-	XORL R11, R13
-	ANDL R12, R13
-	XORL R11, R13
+	MOVL R12, R13
+	NOTL R13
+	ANDL R11, R13
+	ADDL R13, R9
+	MOVL R12, R13
+	ANDL R10, R13
 	ADDL R13, R9
 	ROLL $5, R9
 	ADDL R10, R9
 	// step 25: a = b + (a + F2(b,c,d) + M[14] + K[25]) <<< 9
 	ADDL $0xc33707d6, DX
 	ADDL 56(SI), DX
-	MOVL AX, R8
-	XORL BX, R8
-	ANDL CX, R8
-	XORL BX, R8
+	MOVL CX, R8
+	NOTL R8
+	ANDL BX, R8
+	ADDL R8, DX
+	MOVL CX, R8
+	ANDL AX, R8
 	ADDL R8, DX
 	ROLL $9, DX
 	ADDL AX, DX
 	ADDL $0xc33707d6, R12
 	ADDL 56(DI), R12
-	MOVL R9, R13
-	XORL R10, R13
-	ANDL R11, R13
-	XORL R10, R13
+	MOVL R11, R13
+	NOTL R13
+	ANDL R10, R13
+	ADDL R13, R12
+	MOVL R11, R13
+	ANDL R9, R13
 	ADDL R13, R12
 	ROLL $9, R12
 	ADDL R9, R12
 	// step 26: a = b + (a + F2(b,c,d) + M[3] + K[26]) <<< 14
 	ADDL $0xf4d50d87, CX
 	ADDL 12(SI), CX
-	MOVL DX, R8
-	XORL AX, R8
-	ANDL BX, R8
-	XORL AX, R8
+	MOVL BX, R8
+	NOTL R8
+	ANDL AX, R8
+	ADDL R8, CX
+	MOVL BX, R8
+	ANDL DX, R8
 	ADDL R8, CX
 	ROLL $14, CX
 	ADDL DX, CX
 	ADDL $0xf4d50d87, R11
 	ADDL 12(DI), R11
-	MOVL R12, R13
-	XORL R9, R13
-	ANDL R10, R13
-	XORL R9, R13
+	MOVL R10, R13
+	NOTL R13
+	ANDL R9, R13
+	ADDL R13, R11
+	MOVL R10, R13
+	ANDL R12, R13
 	ADDL R13, R11
 	ROLL $14, R11
 	ADDL R12, R11
 	// step 27: a = b + (a + F2(b,c,d) + M[8] + K[27]) <<< 20
 	ADDL $0x455a14ed, BX
 	ADDL 32(SI), BX
-	MOVL CX, R8
-	XORL DX, R8
-	ANDL AX, R8
-	XORL DX, R8
+	MOVL AX, R8
+	NOTL R8
+	ANDL DX, R8
+	ADDL R8, BX
+	MOVL AX, R8
+	ANDL CX, R8
 	ADDL R8, BX
 	ROLL $20, BX
 	ADDL CX, BX
 	ADDL $0x455a14ed, R10
 	ADDL 32(DI), R10
-	MOVL R11, R13
-	XORL R12, R13
-	ANDL R9, R13
-	XORL R12, R13
+	MOVL R9, R13
+	NOTL R13
+	ANDL R12, R13
+	ADDL R13, R10
+	MOVL R9, R13
+	ANDL R11, R13
 	ADDL R13, R10
 	ROLL $20, R10
 	ADDL R11, R10
 	// step 28: a = b + (a + F2(b,c,d) + M[13] + K[28]) <<< 5
 	ADDL $0xa9e3e905, AX
 	ADDL 52(SI), AX
-	MOVL BX, R8
-	XORL CX, R8
-	ANDL DX, R8
-	XORL CX, R8
+	MOVL DX, R8
+	NOTL R8
+	ANDL CX, R8
+	ADDL R8, AX
+	MOVL DX, R8
+	ANDL BX, R8
 	ADDL R8, AX
 	ROLL $5, AX
 	ADDL BX, AX
 	ADDL $0xa9e3e905, R9
 	ADDL 52(DI), R9
-	MOVL R10, R13
-	XORL R11, R13
-	ANDL R12, R13
-	XORL R11, R13
+	MOVL R12, R13
+	NOTL R13
+	ANDL R11, R13
+	ADDL R13, R9
+	MOVL R12, R13
+	ANDL R10, R13
 	ADDL R13, R9
 	ROLL $5, R9
 	ADDL R10, R9
 	// step 29: a = b + (a + F2(b,c,d) + M[2] + K[29]) <<< 9
 	ADDL $0xfcefa3f8, DX
 	ADDL 8(SI), DX
-	MOVL AX, R8
-	XORL BX, R8
-	ANDL CX, R8
-	XORL BX, R8
+	MOVL CX, R8
+	NOTL R8
+	ANDL BX, R8
+	ADDL R8, DX
+	MOVL CX, R8
+	ANDL AX, R8
 	ADDL R8, DX
 	ROLL $9, DX
 	ADDL AX, DX
 	ADDL $0xfcefa3f8, R12
 	ADDL 8(DI), R12
-	MOVL R9, R13
-	XORL R10, R13
-	ANDL R11, R13
-	XORL R10, R13
+	MOVL R11, R13
+	NOTL R13
+	ANDL R10, R13
+	ADDL R13, R12
+	MOVL R11, R13
+	ANDL R9, R13
 	ADDL R13, R12
 	ROLL $9, R12
 	ADDL R9, R12
 	// step 30: a = b + (a + F2(b,c,d) + M[7] + K[30]) <<< 14
 	ADDL $0x676f02d9, CX
 	ADDL 28(SI), CX
-	MOVL DX, R8
-	XORL AX, R8
-	ANDL BX, R8
-	XORL AX, R8
+	MOVL BX, R8
+	NOTL R8
+	ANDL AX, R8
+	ADDL R8, CX
+	MOVL BX, R8
+	ANDL DX, R8
 	ADDL R8, CX
 	ROLL $14, CX
 	ADDL DX, CX
 	ADDL $0x676f02d9, R11
 	ADDL 28(DI), R11
-	MOVL R12, R13
-	XORL R9, R13
-	ANDL R10, R13
-	XORL R9, R13
+	MOVL R10, R13
+	NOTL R13
+	ANDL R9, R13
+	ADDL R13, R11
+	MOVL R10, R13
+	ANDL R12, R13
 	ADDL R13, R11
 	ROLL $14, R11
 	ADDL R12, R11
 	// step 31: a = b + (a + F2(b,c,d) + M[12] + K[31]) <<< 20
 	ADDL $0x8d2a4c8a, BX
 	ADDL 48(SI), BX
-	MOVL CX, R8
-	XORL DX, R8
-	ANDL AX, R8
-	XORL DX, R8
+	MOVL AX, R8
+	NOTL R8
+	ANDL DX, R8
+	ADDL R8, BX
+	MOVL AX, R8
+	ANDL CX, R8
 	ADDL R8, BX
 	ROLL $20, BX
 	ADDL CX, BX
 	ADDL $0x8d2a4c8a, R10
 	ADDL 48(DI), R10
-	MOVL R11, R13
-	XORL R12, R13
-	ANDL R9, R13
-	XORL R12, R13
+	MOVL R9, R13
+	NOTL R13
+	ANDL R12, R13
+	ADDL R13, R10
+	MOVL R9, R13
+	ANDL R11, R13
 	ADDL R13, R10
 	ROLL $20, R10
 	ADDL R11, R10
 	// step 32: a = b + (a + F3(b,c,d) + M[5] + K[32]) <<< 4
 	ADDL $0xfffa3942, AX
 	ADDL 20(SI), AX
-	MOVL BX, R8
-	XORL CX, R8
+	MOVL CX, R8
 	XORL DX, R8
+	XORL BX, R8
 	ADDL R8, AX
 	ROLL $4, AX
 	ADDL BX, AX
 	ADDL $0xfffa3942, R9
 	ADDL 20(DI), R9
-	MOVL R10, R13
-	XORL R11, R13
+	MOVL R11, R13
 	XORL R12, R13
+	XORL R10, R13
 	ADDL R13, R9
 	ROLL $4, R9
 	ADDL R10, R9
 	// step 33: a = b + (a + F3(b,c,d) + M[8] + K[33]) <<< 11
 	ADDL $0x8771f681, DX
 	ADDL 32(SI), DX
-	MOVL AX, R8
-	XORL BX, R8
+	MOVL BX, R8
 	XORL CX, R8
+	XORL AX, R8
 	ADDL R8, DX
 	ROLL $11, DX
 	ADDL AX, DX
 	ADDL $0x8771f681, R12
 	ADDL 32(DI), R12
-	MOVL R9, R13
-	XORL R10, R13
+	MOVL R10, R13
 	XORL R11, R13
+	XORL R9, R13
 	ADDL R13, R12
 	ROLL $11, R12
 	ADDL R9, R12
 	// step 34: a = b + (a + F3(b,c,d) + M[11] + K[34]) <<< 16
 	ADDL $0x6d9d6122, CX
 	ADDL 44(SI), CX
-	MOVL DX, R8
-	XORL AX, R8
+	MOVL AX, R8
 	XORL BX, R8
+	XORL DX, R8
 	ADDL R8, CX
 	ROLL $16, CX
 	ADDL DX, CX
 	ADDL $0x6d9d6122, R11
 	ADDL 44(DI), R11
-	MOVL R12, R13
-	XORL R9, R13
+	MOVL R9, R13
 	XORL R10, R13
+	XORL R12, R13
 	ADDL R13, R11
 	ROLL $16, R11
 	ADDL R12, R11
 	// step 35: a = b + (a + F3(b,c,d) + M[14] + K[35]) <<< 23
 	ADDL $0xfde5380c, BX
 	ADDL 56(SI), BX
-	MOVL CX, R8
-	XORL DX, R8
+	MOVL DX, R8
 	XORL AX, R8
+	XORL CX, R8
 	ADDL R8, BX
 	ROLL $23, BX
 	ADDL CX, BX
 	ADDL $0xfde5380c, R10
 	ADDL 56(DI), R10
-	MOVL R11, R13
-	XORL R12, R13
+	MOVL R12, R13
 	XORL R9, R13
+	XORL R11, R13
 	ADDL R13, R10
 	ROLL $23, R10
 	ADDL R11, R10
 	// step 36: a = b + (a + F3(b,c,d) + M[1] + K[36]) <<< 4
 	ADDL $0xa4beea44, AX
 	ADDL 4(SI), AX
-	MOVL BX, R8
-	XORL CX, R8
+	MOVL CX, R8
 	XORL DX, R8
+	XORL BX, R8
 	ADDL R8, AX
 	ROLL $4, AX
 	ADDL BX, AX
 	ADDL $0xa4beea44, R9
 	ADDL 4(DI), R9
-	MOVL R10, R13
-	XORL R11, R13
+	MOVL R11, R13
 	XORL R12, R13
+	XORL R10, R13
 	ADDL R13, R9
 	ROLL $4, R9
 	ADDL R10, R9
 	// step 37: a = b + (a + F3(b,c,d) + M[4] + K[37]) <<< 11
 	ADDL $0x4bdecfa9, DX
 	ADDL 16(SI), DX
-	MOVL AX, R8
-	XORL BX, R8
+	MOVL BX, R8
 	XORL CX, R8
+	XORL AX, R8
 	ADDL R8, DX
 	ROLL $11, DX
 	ADDL AX, DX
 	ADDL $0x4bdecfa9, R12
 	ADDL 16(DI), R12
-	MOVL R9, R13
-	XORL R10, R13
+	MOVL R10, R13
 	XORL R11, R13
+	XORL R9, R13
 	ADDL R13, R12
 	ROLL $11, R12
 	ADDL R9, R12
 	// step 38: a = b + (a + F3(b,c,d) + M[7] + K[38]) <<< 16
 	ADDL $0xf6bb4b60, CX
 	ADDL 28(SI), CX
-	MOVL DX, R8
-	XORL AX, R8
+	MOVL AX, R8
 	XORL BX, R8
+	XORL DX, R8
 	ADDL R8, CX
 	ROLL $16, CX
 	ADDL DX, CX
 	ADDL $0xf6bb4b60, R11
 	ADDL 28(DI), R11
-	MOVL R12, R13
-	XORL R9, R13
+	MOVL R9, R13
 	XORL R10, R13
+	XORL R12, R13
 	ADDL R13, R11
 	ROLL $16, R11
 	ADDL R12, R11
 	// step 39: a = b + (a + F3(b,c,d) + M[10] + K[39]) <<< 23
 	ADDL $0xbebfbc70, BX
 	ADDL 40(SI), BX
-	MOVL CX, R8
-	XORL DX, R8
+	MOVL DX, R8
 	XORL AX, R8
+	XORL CX, R8
 	ADDL R8, BX
 	ROLL $23, BX
 	ADDL CX, BX
 	ADDL $0xbebfbc70, R10
 	ADDL 40(DI), R10
-	MOVL R11, R13
-	XORL R12, R13
+	MOVL R12, R13
 	XORL R9, R13
+	XORL R11, R13
 	ADDL R13, R10
 	ROLL $23, R10
 	ADDL R11, R10
 	// step 40: a = b + (a + F3(b,c,d) + M[13] + K[40]) <<< 4
 	ADDL $0x289b7ec6, AX
 	ADDL 52(SI), AX
-	MOVL BX, R8
-	XORL CX, R8
+	MOVL CX, R8
 	XORL DX, R8
+	XORL BX, R8
 	ADDL R8, AX
 	ROLL $4, AX
 	ADDL BX, AX
 	ADDL $0x289b7ec6, R9
 	ADDL 52(DI), R9
-	MOVL R10, R13
-	XORL R11, R13
+	MOVL R11, R13
 	XORL R12, R13
+	XORL R10, R13
 	ADDL R13, R9
 	ROLL $4, R9
 	ADDL R10, R9
 	// step 41: a = b + (a + F3(b,c,d) + M[0] + K[41]) <<< 11
 	ADDL $0xeaa127fa, DX
 	ADDL 0(SI), DX
-	MOVL AX, R8
-	XORL BX, R8
+	MOVL BX, R8
 	XORL CX, R8
+	XORL AX, R8
 	ADDL R8, DX
 	ROLL $11, DX
 	ADDL AX, DX
 	ADDL $0xeaa127fa, R12
 	ADDL 0(DI), R12
-	MOVL R9, R13
-	XORL R10, R13
+	MOVL R10, R13
 	XORL R11, R13
+	XORL R9, R13
 	ADDL R13, R12
 	ROLL $11, R12
 	ADDL R9, R12
 	// step 42: a = b + (a + F3(b,c,d) + M[3] + K[42]) <<< 16
 	ADDL $0xd4ef3085, CX
 	ADDL 12(SI), CX
-	MOVL DX, R8
-	XORL AX, R8
+	MOVL AX, R8
 	XORL BX, R8
+	XORL DX, R8
 	ADDL R8, CX
 	ROLL $16, CX
 	ADDL DX, CX
 	ADDL $0xd4ef3085, R11
 	ADDL 12(DI), R11
-	MOVL R12, R13
-	XORL R9, R13
+	MOVL R9, R13
 	XORL R10, R13
+	XORL R12, R13
 	ADDL R13, R11
 	ROLL $16, R11
 	ADDL R12, R11
 	// step 43: a = b + (a + F3(b,c,d) + M[6] + K[43]) <<< 23
 	ADDL $0x04881d05, BX
 	ADDL 24(SI), BX
-	MOVL CX, R8
-	XORL DX, R8
+	MOVL DX, R8
 	XORL AX, R8
+	XORL CX, R8
 	ADDL R8, BX
 	ROLL $23, BX
 	ADDL CX, BX
 	ADDL $0x04881d05, R10
 	ADDL 24(DI), R10
-	MOVL R11, R13
-	XORL R12, R13
+	MOVL R12, R13
 	XORL R9, R13
+	XORL R11, R13
 	ADDL R13, R10
 	ROLL $23, R10
 	ADDL R11, R10
 	// step 44: a = b + (a + F3(b,c,d) + M[9] + K[44]) <<< 4
 	ADDL $0xd9d4d039, AX
 	ADDL 36(SI), AX
-	MOVL BX, R8
-	XORL CX, R8
+	MOVL CX, R8
 	XORL DX, R8
+	XORL BX, R8
 	ADDL R8, AX
 	ROLL $4, AX
 	ADDL BX, AX
 	ADDL $0xd9d4d039, R9
 	ADDL 36(DI), R9
-	MOVL R10, R13
-	XORL R11, R13
+	MOVL R11, R13
 	XORL R12, R13
+	XORL R10, R13
 	ADDL R13, R9
 	ROLL $4, R9
 	ADDL R10, R9
 	// step 45: a = b + (a + F3(b,c,d) + M[12] + K[45]) <<< 11
 	ADDL $0xe6db99e5, DX
 	ADDL 48(SI), DX
-	MOVL AX, R8
-	XORL BX, R8
+	MOVL BX, R8
 	XORL CX, R8
+	XORL AX, R8
 	ADDL R8, DX
 	ROLL $11, DX
 	ADDL AX, DX
 	ADDL $0xe6db99e5, R12
 	ADDL 48(DI), R12
-	MOVL R9, R13
-	XORL R10, R13
+	MOVL R10, R13
 	XORL R11, R13
+	XORL R9, R13
 	ADDL R13, R12
 	ROLL $11, R12
 	ADDL R9, R12
 	// step 46: a = b + (a + F3(b,c,d) + M[15] + K[46]) <<< 16
 	ADDL $0x1fa27cf8, CX
 	ADDL 60(SI), CX
-	MOVL DX, R8
-	XORL AX, R8
+	MOVL AX, R8
 	XORL BX, R8
+	XORL DX, R8
 	ADDL R8, CX
 	ROLL $16, CX
 	ADDL DX, CX
 	ADDL $0x1fa27cf8, R11
 	ADDL 60(DI), R11
-	MOVL R12, R13
-	XORL R9, R13
+	MOVL R9, R13
 	XORL R10, R13
+	XORL R12, R13
 	ADDL R13, R11
 	ROLL $16, R11
 	ADDL R12, R11
 	// step 47: a = b + (a + F3(b,c,d) + M[2] + K[47]) <<< 23
 	ADDL $0xc4ac5665, BX
 	ADDL 8(SI), BX
-	MOVL CX, R8
-	XORL DX, R8
+	MOVL DX, R8
 	XORL AX, R8
+	XORL CX, R8
 	ADDL R8, BX
 	ROLL $23, BX
 	ADDL CX, BX
 	ADDL $0xc4ac5665, R10
 	ADDL 8(DI), R10
-	MOVL R11, R13
-	XORL R12, R13
+	MOVL R12, R13
 	XORL R9, R13
+	XORL R11, R13
 	ADDL R13, R10
 	ROLL $23, R10
 	ADDL R11, R10
