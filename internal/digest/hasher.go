@@ -51,12 +51,9 @@ func New(set Set) *Hasher {
 	h := &Hasher{set: set, head: make([]byte, 0, MIMEHeadSize), md5: -1}
 	pair := set&shaPair == shaPair && useSHAPair
 	if pair {
-		d := sha1sha256.New()
-		h.others = append(h.others, engine{shaPair, d, func(s *Sums) {
-			sum1, sum256 := d.Sums()
-			s.SHA1, s.SHA256 = hex.EncodeToString(sum1[:]), hex.EncodeToString(sum256[:])
-		}})
-		h.engines = append(h.engines, h.others[0])
+		e := newSHAPairEngine()
+		h.others = append(h.others, e)
+		h.engines = append(h.engines, e)
 	}
 	for _, a := range set.Algos() {
 		if pair && shaPair.Has(a) {
@@ -74,48 +71,46 @@ func New(set Set) *Hasher {
 	return h
 }
 
+// newSHAPairEngine is the engine of sha1 and sha256 together.
+func newSHAPairEngine() engine {
+	d := sha1sha256.New()
+	return engine{shaPair, d, func(s *Sums) {
+		sum1, sum256 := d.Sums()
+		s.SHA1, s.SHA256 = hex.EncodeToString(sum1[:]), hex.EncodeToString(sum256[:])
+	}}
+}
+
+// newEngine is the engine of algorithm a alone.
 func newEngine(a Algo) engine {
-	e := newAlgoEngine(a)
-	return engine{Set(a), e.w, func(s *Sums) { *s.field(a) = e.sum() }}
-}
-
-// algoEngine is one algorithm's writer and its digest in hex.
-type algoEngine struct {
-	w   io.Writer
-	sum func() string
-}
-
-func newAlgoEngine(a Algo) algoEngine {
-	hexSum := func(hh hash.Hash) func() string {
-		return func() string { return hex.EncodeToString(hh.Sum(nil)) }
-	}
+	var w io.Writer
+	var sum func() string // the digest as the record holds it
 	switch a {
 	case MD5:
-		hh := md5.New()
-		return algoEngine{hh, hexSum(hh)}
+		w = md5.New()
 	case SHA1:
-		hh := sha1.New()
-		return algoEngine{hh, hexSum(hh)}
+		w = sha1.New()
 	case SHA256:
-		hh := sha256.New()
-		return algoEngine{hh, hexSum(hh)}
+		w = sha256.New()
 	case SHA512:
-		hh := sha512.New()
-		return algoEngine{hh, hexSum(hh)}
+		w = sha512.New()
 	case CRC32:
-		hh := crc32.NewIEEE()
-		return algoEngine{hh, hexSum(hh)}
+		w = crc32.NewIEEE()
 	case BLAKE3:
-		hh := blake3.New()
-		return algoEngine{hh, hexSum(hh)}
+		w = blake3.New()
 	case SSDEEP:
 		s := NewSpamsum()
-		return algoEngine{s, s.Sum}
+		w, sum = s, s.Sum
 	case TLSH:
 		t := NewTLSH()
-		return algoEngine{t, t.Sum}
+		w, sum = t, t.Sum
+	default:
+		panic("digest: unknown algorithm " + a.String())
 	}
-	panic("digest: unknown algorithm " + a.String())
+	if sum == nil {
+		hh := w.(hash.Hash)
+		sum = func() string { return hex.EncodeToString(hh.Sum(nil)) }
+	}
+	return engine{Set(a), w, func(s *Sums) { *s.field(a) = sum() }}
 }
 
 // Set is the algorithms h computes.
