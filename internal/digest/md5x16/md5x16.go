@@ -261,28 +261,22 @@ func (e *Engine) run() {
 		} else {
 			e.scalar(lanesOf(mask), &offsets, n)
 		}
-		var done [Lanes]int // blocks hashed per lane
-		for l := range Lanes {
-			if mask&(1<<l) != 0 {
-				done[l] = n
-			}
-		}
-
+		// Every lane of mask has its next n blocks hashed.
 		e.mu.Lock()
 		for l := range e.lanes {
-			if done[l] == 0 {
+			if mask&(1<<l) == 0 {
 				continue
 			}
 			ln := &e.lanes[l]
-			ln.jobs[0].off += uint32(done[l] * BlockSize)
-			ln.jobs[0].blocks -= done[l]
+			ln.jobs[0].off += uint32(n * BlockSize)
+			ln.jobs[0].blocks -= n
 			if ln.jobs[0].blocks == 0 {
 				ln.jobs[0] = ln.jobs[1]
 				ln.queued--
 				ln.blocked = false
 				// Never blocks: the channel holds as many as a lane
 				// can have submitted.
-				ln.done <- [4]uint32{e.state[0][l], e.state[1][l], e.state[2][l], e.state[3][l]}
+				ln.done <- e.laneState(l)
 			}
 		}
 		e.mu.Unlock()
