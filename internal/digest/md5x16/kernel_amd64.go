@@ -5,7 +5,6 @@ package md5x16
 import "golang.org/x/sys/cpu"
 
 //go:generate go run mkasm.go
-//go:generate go run mkpair.go
 
 // blocks runs MD5's block function n times on each lane of mask: lane l
 // hashes the n blocks at base+offsets[l] into state[0..3][l]. Only the
