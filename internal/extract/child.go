@@ -42,7 +42,6 @@ type childJob struct {
 	Flatten    bool   `json:"flatten,omitempty"`
 	Temp       string `json:"temp"`
 	Algos      string `json:"algos,omitempty"`
-	MaxDepth   int    `json:"max_depth"`
 	DebControl bool   `json:"deb_control,omitempty"`
 	// SystemFiles and Platform are --system-files and --platform.
 	SystemFiles bool      `json:"system_files,omitempty"`
@@ -54,6 +53,9 @@ type childJob struct {
 	SourceCPUSeconds int64 `json:"source_cpu_seconds,omitempty"`
 	Verbose          bool  `json:"verbose,omitempty"`
 	Quiet            bool  `json:"quiet,omitempty"`
+
+	// MaxDepth is --max-depth, as "auto" or a number of levels.
+	MaxDepth depthPolicy `json:"max_depth"`
 }
 
 type jobLimits struct {

@@ -33,7 +33,7 @@ type options struct {
 	spool      string
 	algos      digest.Set // 0: spool mode
 	workers    int
-	maxDepth   int
+	maxDepth   depthPolicy
 	flatten    bool
 	platform   *v1.Platform // container images: only this platform's
 	debControl bool
@@ -91,10 +91,24 @@ at the file's path, and the record's "local" names them, for hashr-hash
 (whose --delete removes them once hashed). With --hash ALGOS the bytes are
 hashed as they stream by and nothing is written.
 
-A member that is itself an archive is a file record; with --max-depth N its
-own members follow, N levels deep, as "outer!/inner" paths. A tar whose only
-file is an archive or disk image, and a compressed single file, are always
-unwrapped.
+How deep a source is walked depends on its kind (--max-depth auto, the
+default), as HashR's importers walk them; a member walked is a file record
+too, its own members following as "outer!/inner" paths:
+  - Windows updates (.cab, .msu, .msi, .msp): every nested cabinet, MSI or
+    MSP and their embedded cabinets (PATCH_CAB), and the WIM of a WIM-based
+    .msu, down to the files (x.msu!/inner.cab!/FILE);
+  - install media (an ISO 9660 or UDF disc holding sources/install.wim or
+    .esd; a WIM or ESD; a split WIM): every image of the WIM
+    (sources/install.wim!/N/PATH);
+  - disk and VM images: their partitions, volumes and file systems;
+  - packages and archives (deb, rpm, tar.*, zip, jar, whl, 7z, cpio, ar,
+    container layers): their members only (a jar inside a package is one
+    file, as HashR hashes it).
+--max-depth N overrides this for every kind: N levels of containers below
+the source's members, whatever their kind (0: the members alone, even of an
+update). A tar whose only file is an archive or disk image, and a
+compressed single file, are always unwrapped. Every level counts towards
+--max-members, --max-ratio and the byte limits.
 
 Sources are extracted in parallel (--workers) and written in input order.
 Every input is untrusted: absolute paths, paths climbing out with "..",
@@ -136,6 +150,9 @@ const example = `  # Debian packages to file records, bytes spooled for hashr-ha
   # Also the members of jars, wheels and tarballs inside packages, 2 levels deep:
   hashr-scan ~/mirror | hashr-extract --hash sha256 --max-depth 2
 
+  # A WSUS export's updates to their files (the default, --max-depth auto):
+  hashr-scan --repo wsus /srv/wsus/WsusContent | hashr-extract --hash sha256
+
   # After a run was killed with kill -9, remove what it left in the spool:
   hashr-extract --spool /var/tmp/spool --clean-spool`
 
@@ -162,9 +179,6 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			}
 			if opts.workers < 1 {
 				return cli.Usagef("--workers must be at least 1, not %d", opts.workers)
-			}
-			if opts.maxDepth < 0 || opts.maxDepth > 64 {
-				return cli.Usagef("--max-depth must be between 0 and 64, not %d", opts.maxDepth)
 			}
 			opts.limits = defaultLimits
 			for _, f := range []struct {
@@ -211,7 +225,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	fl.StringVar(&hashList, "hash", "", "hash members on the fly with these digests (e.g. md5,sha1,sha256; any of "+
 		strings.ReplaceAll(digest.Names(), ",", ", ")+") and spool nothing")
 	fl.IntVar(&opts.workers, "workers", runtime.NumCPU(), "sources extracted at once")
-	fl.IntVar(&opts.maxDepth, "max-depth", 0, "levels of nested archives to walk into (0: none)")
+	opts.maxDepth = autoDepth
+	fl.Var(&opts.maxDepth, "max-depth", "how deep to walk containers inside a source: auto, what a source of its kind is made of (see above), or N levels below its members, whatever their kind (0: the members alone)")
 	fl.BoolVar(&opts.flatten, "flatten", false, "container images: only the files of the final file system (layers applied), instead of every file of every layer; and spool every member under a numbered name in its source's directory, instead of at its path")
 	fl.StringVar(&platform, "platform", "", "container images: only the image of this platform (OS/ARCH[/VARIANT]) of a multi-platform index (default: every platform)")
 	fl.BoolVar(&opts.debControl, "deb-control", false, "also emit the control members of .deb packages, as control!/NAME")

@@ -98,7 +98,7 @@ func TestDeepNesting(t *testing.T) {
 // A nested archive with the sha256 of one it is inside is not walked
 // again: what a zip quine would do forever.
 func TestSelfContainingArchive(t *testing.T) {
-	x := &extractor{p: nil, opts: options{maxDepth: 5, limits: defaultLimits}}
+	x := &extractor{p: nil, opts: options{maxDepth: depthPolicy{levels: 5}, limits: defaultLimits}}
 	s := &sourceRun{x: x, ancestors: []string{"aaaa", "bbbb"}, out: newSpill(t.TempDir()), src: &records.Source{ID: "t"}}
 	s.x.p = newTestProgram()
 	tmp := filepath.Join(t.TempDir(), "copy")

@@ -37,14 +37,14 @@ func (s *sourceRun) member(c *container, full string, e *archive.Entry, r io.Rea
 	// one, and then it is walked. Keep its bytes until that is known.
 	mayCandidate := c.depth == 0 && s.top.wrapper && s.top.regular == 0
 	var descend, candidate bool
-	if c.depth < s.x.opts.maxDepth || mayCandidate {
+	if s.mayDescend(c) || mayCandidate {
 		// Only then does the format of the member matter.
 		head, perr := br.Peek(magic.HeadSize)
 		if perr != nil && perr != io.EOF && perr != bufio.ErrBufferFull {
 			return s.memberFailed(full, perr)
 		}
 		kind := detectHead(head)
-		descend = walkable(kind) && c.depth < s.x.opts.maxDepth && !s.outsideImage(c, full)
+		descend = s.descends(c, full, kind) && !s.outsideImage(c, full)
 		candidate = walkable(kind) && !descend && mayCandidate
 	}
 	keep := descend || candidate
@@ -119,6 +119,12 @@ func (s *sourceRun) member(c *container, full string, e *archive.Entry, r io.Rea
 		outer := s.image
 		s.image = e.Image
 		defer func() { s.image = outer }()
+	}
+	if s.updateContainer(c) {
+		// What an update holds is the update's (a WIM in a .msu).
+		outer := s.inUpdate
+		s.inUpdate = true
+		defer func() { s.inUpdate = outer }()
 	}
 	return s.nested(kept, c.depth+1)
 }

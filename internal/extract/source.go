@@ -62,6 +62,7 @@ type sourceRun struct {
 	links     map[string]*linkInfo // regular files, for hard links to them
 	ancestors []string             // sha256 of the containers being walked
 	image     string               // the WIM image being walked, for nested members
+	inUpdate  bool                 // walking what a Windows update holds (--max-depth auto)
 	// selectAt is the prefix of the WIM that the source's wim_image and
 	// parts are of: "" for the source itself, the install image's path
 	// and "!/" in an install ISO, once found.

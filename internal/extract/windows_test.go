@@ -140,13 +140,19 @@ func TestGroundTruthInstallISO(t *testing.T) {
 	for _, layout := range installLayouts {
 		t.Run(layout, func(t *testing.T) {
 			m := buildInstallMediaAs(t, layout)
+			want := m.imageSums(t, 1, "sources/install.wim!/")
+			maps.Copy(want, m.imageSums(t, 2, "sources/install.wim!/"))
+			maps.Copy(want, m.rest(t))
+			// The default (--max-depth auto) walks an install ISO's images.
+			got, _, o := extractSums(t, m.iso)
+			if o.status != 0 || len(o.errors()) > 0 {
+				t.Fatalf("%s", describe(o))
+			}
+			archivetest.Compare(t, got, want)
 			got, images, o := extractSums(t, m.iso, "--max-depth", "1")
 			if o.status != 0 || len(o.errors()) > 0 {
 				t.Fatalf("%s", describe(o))
 			}
-			want := m.imageSums(t, 1, "sources/install.wim!/")
-			maps.Copy(want, m.imageSums(t, 2, "sources/install.wim!/"))
-			maps.Copy(want, m.rest(t))
 			archivetest.Compare(t, got, want)
 			if im := images["sources/install.wim!/1/bin/sed"]; im != "Windows Test Home (Core)" {
 				t.Errorf("image of an image-1 file: %q", im)
@@ -333,19 +339,63 @@ func TestGroundTruthUpdatePackages(t *testing.T) {
 
 	msu := filepath.Join(dir, "windows10.0-kb5000001-x64.msu")
 	gcabDir(t, payload, msu, true)
-	got, _, o := extractSums(t, msu, "--max-depth", "1")
-	if o.status != 0 || len(o.errors()) > 0 {
-		t.Fatalf("%s", describe(o))
-	}
-	archivetest.Compare(t, got, want)
-
 	wimMSU := filepath.Join(dir, "windows11.0-kb5000002-x64.msu")
 	archivetest.Run(t, "wimlib-imagex", "capture", payload, wimMSU, "KB5000002", "--compress=LZX")
-	got, _, o = extractSums(t, wimMSU, "--max-depth", "1")
+	// By default (--max-depth auto) as with --max-depth 1: an update is
+	// walked to its files.
+	for _, args := range [][]string{nil, {"--max-depth", "1"}} {
+		got, _, o := extractSums(t, msu, args...)
+		if o.status != 0 || len(o.errors()) > 0 {
+			t.Fatalf("%v: %s", args, describe(o))
+		}
+		archivetest.Compare(t, got, want)
+		got, _, o = extractSums(t, wimMSU, args...)
+		if o.status != 0 || len(o.errors()) > 0 {
+			t.Fatalf("%v: %s", args, describe(o))
+		}
+		archivetest.Compare(t, got, withPrefix(want, "1/"))
+	}
+	// A WIM not named .msu is install media, its cabinets an image's
+	// files; and --max-depth 0 is the update's members alone.
+	wim := filepath.Join(dir, "install.wim")
+	archivetest.Run(t, "cp", wimMSU, wim)
+	members := archivetest.TreeSums(t, payload, "")
+	for file, want := range map[string]map[string]string{wim: withPrefix(members, "1/"), msu: members} {
+		args := []string{"--max-depth", "0"}
+		if file == wim {
+			args = nil
+		}
+		got, _, o := extractSums(t, file, args...)
+		if o.status != 0 || len(o.errors()) > 0 {
+			t.Fatalf("%s %v: %s", file, args, describe(o))
+		}
+		archivetest.Compare(t, got, want)
+	}
+}
+
+// A cabinet inside a cab-based .msu holding a WIM (as a .msu can hold the
+// WIM of an update) is the update's: walked by default to the files.
+func TestUpdateWIMInCabinetIsWalked(t *testing.T) {
+	src := archivetest.SourceTree(t)
+	dir := t.TempDir()
+	payload, outer := filepath.Join(dir, "payload"), filepath.Join(dir, "outer")
+	for _, d := range []string{payload, outer} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gcabDir(t, src, filepath.Join(payload, "Windows11.0-KB5000004-x64.cab"), true)
+	archivetest.Run(t, "wimlib-imagex", "capture", payload, filepath.Join(outer, "Windows11.0-KB5000004-x64.wim"), "KB5000004")
+	msu := filepath.Join(dir, "windows11.0-kb5000004-x64.msu")
+	gcabDir(t, outer, msu, true)
+	got, _, o := extractSums(t, msu)
 	if o.status != 0 || len(o.errors()) > 0 {
 		t.Fatalf("%s", describe(o))
 	}
-	archivetest.Compare(t, got, withPrefix(want, "1/"))
+	want := archivetest.TreeSums(t, outer, "")
+	maps.Copy(want, withPrefix(archivetest.TreeSums(t, payload, "1/"), "Windows11.0-KB5000004-x64.wim!/"))
+	maps.Copy(want, withPrefix(archivetest.TreeSums(t, src, ""), "Windows11.0-KB5000004-x64.wim!/1/Windows11.0-KB5000004-x64.cab!/"))
+	archivetest.Compare(t, got, want)
 }
 
 func TestCorruptCabIsAnErrorRecord(t *testing.T) {
@@ -387,10 +437,17 @@ func TestGroundTruthMSI(t *testing.T) {
 	sort.Strings(files)
 	files = files[:15]
 	msi, keys := oletest.BuildMSI(t, src, files, files[0])
-	got, _, o := extractSums(t, msi, "--max-depth", "1")
+	// By default (--max-depth auto), an installer's embedded cabinet is
+	// walked as with --max-depth 1.
+	got, _, o := extractSums(t, msi)
 	if o.status != 0 || len(o.errors()) > 0 {
 		t.Fatalf("%s", describe(o))
 	}
+	one, _, o := extractSums(t, msi, "--max-depth", "1")
+	if o.status != 0 || len(o.errors()) > 0 {
+		t.Fatalf("%s", describe(o))
+	}
+	archivetest.Compare(t, got, one)
 	for _, f := range files {
 		if g := got["product.cab!/"+keys[f]]; g != sums[f] {
 			t.Errorf("product.cab!/%s (%s): sha256 %q, want %q", keys[f], f, g, sums[f])

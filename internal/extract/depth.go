@@ -1,0 +1,134 @@
+package extract
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hashr-dev/hashr/internal/formats/wim"
+	"github.com/hashr-dev/hashr/internal/magic"
+)
+
+// depthPolicy is --max-depth: which containers inside a source are walked.
+// auto, the default, walks what a source of its kind is made of, as
+// HashR's importers do, and no further (autoDescends): a user who does
+// not know the flag still gets an update's files, not its cabinets. A
+// number is an explicit override: that many levels below the source's
+// members, whatever the kinds (0: the members alone).
+type depthPolicy struct {
+	auto   bool
+	levels int // without auto
+}
+
+// maxDepthLevels bounds --max-depth N, and the levels auto walks: past
+// that, nesting is a hostile source's, not software's.
+const maxDepthLevels = 64
+
+var autoDepth = depthPolicy{auto: true}
+
+func (d depthPolicy) String() string {
+	if d.auto {
+		return "auto"
+	}
+	return strconv.Itoa(d.levels)
+}
+
+// Set parses "auto" or a number of levels, for the flag and
+// HASHR_MAX_DEPTH.
+func (d *depthPolicy) Set(s string) error {
+	if strings.TrimSpace(s) == "auto" {
+		*d = autoDepth
+		return nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 || n > maxDepthLevels {
+		return fmt.Errorf("%q is neither auto nor a number of levels from 0 to %d", s, maxDepthLevels)
+	}
+	*d = depthPolicy{levels: n}
+	return nil
+}
+
+// Type is how --help names the flag's value.
+func (d depthPolicy) Type() string { return "auto|N" }
+
+// MarshalText and UnmarshalText carry the policy to a sandbox child
+// (childJob) in the words of the flag.
+func (d depthPolicy) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+func (d *depthPolicy) UnmarshalText(b []byte) error { return d.Set(string(b)) }
+
+// mayDescend says whether any member of c can be walked, before its
+// content is looked at.
+func (s *sourceRun) mayDescend(c *container) bool {
+	d := s.x.opts.maxDepth
+	if !d.auto {
+		return c.depth < d.levels
+	}
+	return c.depth < maxDepthLevels && (s.updateContainer(c) || installMedia(c.format))
+}
+
+// descends says whether the member full of c, of the kind magic found
+// (walkable), is walked as a container.
+func (s *sourceRun) descends(c *container, full string, kind magic.Result) bool {
+	if !walkable(kind) || !s.mayDescend(c) {
+		return false
+	}
+	if !s.x.opts.maxDepth.auto {
+		return true
+	}
+	return autoDescends(s.updateContainer(c), c.format, strings.TrimPrefix(full, c.prefix), kind)
+}
+
+// autoDescends is what --max-depth auto walks inside a container, by
+// kind:
+//   - Windows updates (a cabinet, a .msu, an MSI or MSP and their
+//     cabinets): every nested cabinet, installer and WIM, to the files;
+//   - install media (an ISO 9660 or UDF disc): its sources/install.wim or
+//     .esd, every image of it (a WIM's images, like a disk image's
+//     volumes, are the container's own members, walked at any depth);
+//   - packages, archives, container layers and all else: nothing, their
+//     members are files, as HashR hashes a jar inside a package.
+//
+// name is the member's path inside the container, update whether the
+// container is a Windows update.
+func autoDescends(update bool, format, name string, kind magic.Result) bool {
+	switch {
+	case kind.Compression != "":
+		return false
+	case update:
+		// OLE too: an MSI or MSP whose directory lies past the head that
+		// magic sees of a member is told only as an OLE compound file.
+		switch kind.Format {
+		case magic.Cab, magic.MSI, magic.OLE, magic.WIM:
+			return true
+		}
+		return false
+	case installMedia(format):
+		return kind.Format == magic.WIM && wim.IsInstallImage(name)
+	}
+	return false
+}
+
+// updateContainer says whether c is a Windows update, whose nested
+// cabinets auto walks: a cabinet, an MSI or MSP (or an OLE compound file,
+// as magic often tells them), or a WIM in an update or named .msu (the
+// WIM-based updates of Windows 11: nothing in a WIM tells an update from
+// an install image but the name Windows Update gives it).
+func (s *sourceRun) updateContainer(c *container) bool {
+	switch c.format {
+	case magic.Cab, magic.MSI, magic.OLE:
+		return true
+	case magic.WIM:
+		if s.inUpdate {
+			return true
+		}
+		name := strings.TrimSuffix(c.prefix, nestSep)
+		if name == "" {
+			name = filepath.ToSlash(s.label)
+		}
+		return strings.EqualFold(path.Ext(name), ".msu")
+	}
+	return false
+}
