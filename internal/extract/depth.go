@@ -132,3 +132,12 @@ func (s *sourceRun) updateContainer(c *container) bool {
 	}
 	return false
 }
+
+// enterUpdate marks, while a member of c is walked, that what it holds is
+// an update's when c is one (a WIM in a .msu); the func it returns
+// restores the mark.
+func (s *sourceRun) enterUpdate(c *container) func() {
+	outer := s.inUpdate
+	s.inUpdate = outer || s.updateContainer(c)
+	return func() { s.inUpdate = outer }
+}

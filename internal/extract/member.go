@@ -120,12 +120,7 @@ func (s *sourceRun) member(c *container, full string, e *archive.Entry, r io.Rea
 		s.image = e.Image
 		defer func() { s.image = outer }()
 	}
-	if s.updateContainer(c) {
-		// What an update holds is the update's (a WIM in a .msu).
-		outer := s.inUpdate
-		s.inUpdate = true
-		defer func() { s.inUpdate = outer }()
-	}
+	defer s.enterUpdate(c)()
 	return s.nested(kept, c.depth+1)
 }
 
