@@ -11,7 +11,13 @@
 # (testdata/extract/hello-gzip.deb), where starting a child is all there
 # is to measure.
 #
-# Usage: bench/sandbox.sh [ROUNDS]   (from the repository root; builds bin/)
+# With BASE=path/to/an/older/hashr-extract, first: that build's default
+# (sandboxed) --hash run against this build's, alternating, ROUNDS each,
+# CPU and wall medians and their ratio (this/BASE): what a change to the
+# sandbox (the seccomp filter, issue 18) costs. BASE_ONLY=1 stops there.
+#
+# Usage: [BASE=/tmp/basebin/hashr-extract [BASE_ONLY=1]] bench/sandbox.sh [ROUNDS]
+#        (from the repository root; builds bin/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -33,7 +39,7 @@ run() {
   local t; t=$(now)
   local args=(--spool "$work/spool")
   [[ $mode == hash ]] && args+=(--hash md5,sha1,sha256)
-  /usr/bin/time -f '%U %S' -o "$work/cpu" bin/hashr-extract "${args[@]}" "$@" <"$work/in.ndjson" >"$out"
+  /usr/bin/time -f '%U %S' -o "$work/cpu" "${EXTRACT:-bin/hashr-extract}" "${args[@]}" "$@" <"$work/in.ndjson" >"$out"
   local w; w=$(elapsed "$t")
   rm -rf "$work/spool"
   echo "$w $(awk '{ printf "%.2f", $1 + $2 }' "$work/cpu")"
@@ -41,7 +47,28 @@ run() {
 
 echo "corpus: ${#debs[@]} packages, $((bytes >> 20)) MiB, in $corpus"
 echo "machine: $(nproc) CPUs, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# against_base: BASE's sandboxed --hash run against this build's.
+against_base() {
+  local bw=() bc=() nw=() nc=() w c
+  for i in $(seq "$rounds"); do
+    read -r w c <<<"$(EXTRACT=$BASE run hash "$work/base.ndjson")"; bw+=("$w"); bc+=("$c")
+    read -r w c <<<"$(run hash "$work/new.ndjson")"; nw+=("$w"); nc+=("$c")
+    echo "base round $i (wall/CPU s): BASE ${bw[-1]}/${bc[-1]}, this build ${nw[-1]}/${nc[-1]}; load $(cut -d' ' -f1 /proc/loadavg)"
+  done
+  strip() { grep -v '"type":"end"' "$1" | sed 's/"local":"[^"]*"//'; }
+  if ! cmp -s <(strip "$work/base.ndjson") <(strip "$work/new.ndjson"); then
+    echo "BASE and this build disagree on the records" >&2; exit 1
+  fi
+  awk -v a="$(median "${nc[@]}")" -v b="$(median "${bc[@]}")" -v c="$(median "${nw[@]}")" -v d="$(median "${bw[@]}")" 'BEGIN {
+    printf "--hash, sandboxed, medians: CPU this build %.2f s, BASE %.2f s (ratio %.3f); wall %.2f s, %.2f s (ratio %.3f)\n", a, b, a / b, c, d, c / d }'
+}
 bin/hashr-extract --verbose --hash sha256 --spool "$work/spool" <"$work/in.ndjson" 2>&1 >/dev/null | grep 'sandbox:' | head -1
+if [[ -n ${BASE:-} ]]; then
+  EXTRACT=$BASE run hash /dev/null >/dev/null; run hash /dev/null >/dev/null # warm-up
+  against_base
+  [[ -n ${BASE_ONLY:-} ]] && exit 0
+fi
 run hash /dev/null >/dev/null; run hash /dev/null --no-sandbox >/dev/null 2>&1 # warm-up
 hs=() hn=() ss=() sn=() chs=() chn=() css=() csn=()
 for i in $(seq "$rounds"); do

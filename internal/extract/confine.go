@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+
+	"github.com/hashr-dev/hashr/internal/sandbox"
 )
 
 // childOpenFiles bounds a child's open files: the source, one spooled
@@ -28,21 +31,65 @@ var fallbackTools = []string{"xz", "7zz", "wimlib-imagex", "cabextract"}
 var libraryDirs = []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/libexec"}
 
 // confine limits this process to what extracting job's source needs and
-// returns what was applied, for --verbose. The rlimits are set always;
-// Landlock as far as the kernel has it.
+// returns what was applied, for --verbose. The inherited descriptors are
+// closed, the rlimits set, the capabilities dropped and no_new_privs set
+// always; Landlock and the seccomp filter as far as the kernel has them.
+// Seccomp comes last: it denies calls the steps before make.
 func confine(job *childJob) (string, error) {
-	var applied []string
-	r, err := setLimits(job)
+	fds, err := closeInherited(job)
 	if err != nil {
 		return "", err
 	}
-	applied = append(applied, r)
-	ll, err := restrictAccess(job)
+	applied := []string{}
+	for _, step := range []func(*childJob) (string, error){setLimits, restrictAccess, dropPrivileges} {
+		what, err := step(job)
+		if err != nil {
+			return "", err
+		}
+		applied = append(applied, what)
+	}
+	return strings.Join(append(applied, fds), "; "), nil
+}
+
+// closeInherited closes what this child inherited beyond its streams and,
+// in a shared child, its socket: a descriptor its parent's caller left
+// open (`exec 7>>log`) would otherwise be this child's to write.
+func closeInherited(job *childJob) (string, error) {
+	var keep []int
+	if job.Shared {
+		keep = append(keep, sharedJobFD)
+	}
+	n, err := sandbox.CloseInherited(keep...)
 	if err != nil {
 		return "", err
 	}
-	applied = append(applied, ll)
-	return strings.Join(applied, "; "), nil
+	kept := "stdin, stdout and stderr"
+	if job.Shared {
+		kept = "stdin, stdout, stderr and the job socket"
+	}
+	return fmt.Sprintf("inherited file descriptors: %d closed (only %s kept, none passed on to what it runs)", n, kept), nil
+}
+
+// dropPrivileges drops every capability, sets no_new_privs and installs
+// the seccomp filter; the decoders this child runs inherit all three. A
+// kernel without seccomp filters is said so in the report, as a kernel
+// without Landlock is.
+func dropPrivileges(*childJob) (string, error) {
+	caps, err := sandbox.DropCapabilities()
+	if err != nil {
+		return "", err
+	}
+	if err := sandbox.SetNoNewPrivs(); err != nil {
+		return "", err
+	}
+	filter, err := sandbox.InstallSeccomp()
+	switch {
+	case errors.Is(err, sandbox.ErrSeccompUnsupported):
+		return fmt.Sprintf("%s; no_new_privs; seccomp NOT applied (%v)", caps, err), nil
+	case err != nil:
+		return "", err
+	}
+	return fmt.Sprintf("%s; no_new_privs; %s", caps, filter), nil
 }
 
 // setLimits sets the rlimits: CPU seconds (a soft limit, then SIGKILL 5s
@@ -169,9 +216,9 @@ func restrictAccess(job *childJob) (string, error) {
 	case abi >= 10:
 		b.WriteString("; network: TCP and UDP bind/connect denied")
 	case abi >= 4:
-		b.WriteString("; network: TCP bind/connect denied, UDP and other sockets NOT restricted (needs Landlock ABI 10)")
+		b.WriteString("; network: TCP bind/connect denied, UDP and other sockets not by Landlock (ABI 10 does; the seccomp filter denies every socket)")
 	default:
-		b.WriteString("; network NOT restricted (needs Landlock ABI 4)")
+		b.WriteString("; network not restricted by Landlock (needs ABI 4; the seccomp filter denies every socket)")
 	}
 	if abi >= 6 {
 		b.WriteString("; no signals or abstract UNIX sockets to processes outside")

@@ -121,7 +121,11 @@ Each source is parsed in a child process of its own (a sandbox): on Linux
 with Landlock it can read only the source and the programs it runs (xz),
 write only the source's spool directory and a temporary directory, and make
 no TCP connection; rlimits bound its memory (--sandbox-memory), CPU time
-(--sandbox-cpu), file sizes (--max-source-bytes) and open files. One child
+(--sandbox-cpu), file sizes (--max-source-bytes) and open files. It holds
+no capability, even run as root, and can gain none (no_new_privs); a
+seccomp filter denies it, and the programs it runs, mounts, ptrace, kernel
+modules, keyrings, BPF, namespaces and every socket; it inherits no file
+descriptor but its own streams. One child
 parses up to --sandbox-sources packages and archives in turn (starting one
 costs as much as parsing a small package): each is handed to it as an open
 file, and it can open no source by its path; it spools into its own
@@ -129,7 +133,7 @@ temporary directory, moved into place once the source is done. A parser that cra
 a limit, ends only its source, with an error record saying how (a source
 that fails in a shared child is first parsed again in a child of its own);
 what it had spooled is removed. --verbose says what the kernel enforced.
---no-sandbox parses in-process, for debugging.
+--no-sandbox parses in-process, for debugging (said even with --quiet).
 
 A run killed outright (kill -9) leaves its temporary directory and the spool
 directories of its unfinished sources; the next run over the same --spool,

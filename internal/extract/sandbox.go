@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/sandbox"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -70,9 +71,14 @@ func addSandboxFlags(fl *pflag.FlagSet, o *sandboxOptions) func() error {
 // startSandbox finds the program sandbox children run: this one.
 func (x *extractor) startSandbox() error {
 	if x.opts.sandbox.off {
-		x.p.Warnf("--no-sandbox: sources are parsed in this process, with no Landlock and no rlimits; " +
-			"a source built to exploit a parser bug would run with all your rights")
+		x.warnUnsandboxed()
 		return nil
+	}
+	// A descriptor this process's caller left open (a shell's `exec
+	// 7>>log`) must not reach the children: they get only what they are
+	// handed. Each child also closes what it finds (confine.go).
+	if err := sandbox.MarkInheritedCloseOnExec(); err != nil {
+		return fmt.Errorf("marking inherited file descriptors close-on-exec, for the sandboxed parsers: %w", err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -83,6 +89,19 @@ func (x *extractor) startSandbox() error {
 		x.shared = &sharedPool{max: x.opts.sandbox.sources}
 	}
 	return nil
+}
+
+// warnUnsandboxed says, once and even with --quiet, that the sandbox is
+// off: HASHR_NO_SANDBOX set in an environment and forgotten must not
+// leave every run unconfined unnoticed. It writes directly, as
+// Program.Warnf is silent with --quiet; no worker runs yet.
+func (x *extractor) warnUnsandboxed() {
+	how := "--no-sandbox"
+	if v, ok := os.LookupEnv(cli.EnvName("no-sandbox")); ok {
+		how += fmt.Sprintf(" (%s=%s)", cli.EnvName("no-sandbox"), v)
+	}
+	fmt.Fprintf(x.p.Stderr, "%s: warning: %s: sources are parsed in this process, with no Landlock, rlimits, seccomp "+
+		"or capability drop; a source built to exploit a parser bug would run with all your rights\n", x.p.Name, how)
 }
 
 // reportSandbox prints, once per run, what the children's sandbox is.
