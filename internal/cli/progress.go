@@ -120,6 +120,10 @@ func (p *Program) startProgress() {
 		classify = kindOf
 	}
 	stdout, stderr := classify(p.Stdout), classify(p.Stderr)
+	// The streams are put back when the command ends, after its last
+	// message, for a Program that runs again (in tests).
+	origOut, origErr := p.Stdout, p.Stderr
+	p.OnExit(func() { p.Stdout, p.Stderr = origOut, origErr })
 	if !drawsProgress(st.mode, p.Quiet, stdout, stderr) {
 		if stderr == streamTerminal && st.mode != ProgressNever {
 			// Another stage may be drawing on this terminal: a message
