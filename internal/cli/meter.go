@@ -77,6 +77,11 @@ func (m *Meter) start() {
 		for {
 			select {
 			case <-m.quit:
+				select {
+				case <-m.kick: // what was counted shows, if only for an instant
+					m.redraw(m.now())
+				default:
+				}
 				return
 			case <-tick.C:
 			case <-m.kick:
@@ -273,6 +278,9 @@ func (m *Meter) addSample(now time.Time) {
 func (m *Meter) lineLocked(now time.Time) string {
 	done := m.bytesDone()
 	parts := []string{fmt.Sprintf("%d sources", m.sources)}
+	if m.sources == 1 {
+		parts[0] = "1 source"
+	}
 	if m.planned {
 		parts[0] = fmt.Sprintf("%d/%d sources", m.sources, m.plan.Sources)
 	}

@@ -169,7 +169,7 @@ func TestMeterThrottles(t *testing.T) {
 		t.Fatalf("redrew 100 ms after the last: %q", out.String())
 	}
 	m.redraw(clock.add(100 * time.Millisecond))
-	if draws() != 2 || !strings.HasSuffix(out.String(), "1 sources · 10 B") {
+	if draws() != 2 || !strings.HasSuffix(out.String(), "1 source · 10 B") {
 		t.Fatalf("200 ms after: %q", out.String())
 	}
 	m.redraw(clock.add(200 * time.Millisecond))
@@ -245,6 +245,18 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// waitForLines waits until the terminal shows n progress lines, if the
+// command draws.
+func waitForLines(t *testing.T, draws bool, term *syncBuffer, n int) {
+	for deadline := time.Now().Add(5 * time.Second); draws && strings.Count(term.String(), "sources ·") < n; {
+		if time.Now().After(deadline) {
+			t.Errorf("fewer than %d progress lines after 5 s: %q", n, term.String())
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // A command draws when its stdout is not a pipe, not when it is: a fake
 // terminal on stderr, and stdout told to be a pipe or a file. Its records
 // reach stdout unchanged either way.
@@ -273,16 +285,11 @@ func TestCommandDrawsUnlessStdoutIsAPipe(t *testing.T) {
 			w.Write(&records.Plan{Sources: 1, Bytes: 5})
 			w.Write(&records.Source{URI: "/a", Size: records.Int64(5)})
 			w.Flush()
+			// Where it draws: the line, a message over it, the line again
+			// under the message.
+			waitForLines(t, tc.draws, stderr, 1)
 			p.Errorf("a message")
-			if tc.draws { // wait for a draw, so that the test sees one
-				for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stderr.String(), "sources"); {
-					if time.Now().After(deadline) {
-						t.Errorf("%v: no progress line after 5 s: %q", tc, stderr.String())
-						break
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
-			}
+			waitForLines(t, tc.draws, stderr, 2)
 			return nil
 		})
 		if status := p.Execute(cmd, tc.args); status != 0 {
