@@ -52,10 +52,7 @@ func (m *progressMode) Set(s string) error {
 func (m *progressMode) Type() string { return "auto|always|never" }
 
 // progressHelp is --progress's help.
-const progressHelp = `draw the pipeline's progress line on stderr, when stderr is a terminal:
-auto: only if stdout is not a pipe (the last stage of a pipeline draws, the
-others stay quiet); always: even into a pipe (for a last stage piped into jq or
-gzip); never`
+const progressHelp = "draw the pipeline's progress line on stderr, if a terminal: auto (only if stdout is not a pipe: only the last stage of a pipeline draws), always (even into a pipe), never"
 
 // streamKind is what a command's stdout or stderr is connected to.
 type streamKind int

@@ -118,7 +118,7 @@ Before the sources comes a plan record, {"type":"plan","sources":N,
 "bytes":B}: how many source records follow and the sum of their sizes, for
 the stage that draws the pipeline's progress line (see --progress) to count
 against. The sources are held back until the scan is done to know them; a
-scan that finds more than about 180,000 sources (64 MiB of records) writes
+scan that finds more than about 90,000 sources (32 MiB of records) writes
 them as it goes, without a plan. --plan=false writes no plan and each
 source as soon as it is found.`
 
