@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -184,7 +185,9 @@ type recordWatcher struct {
 	w          io.Writer
 	m          *Meter
 	onTerminal bool
-	partial    []byte // the start of a record the last write ended in
+
+	mu      sync.Mutex // writes may come from several goroutines
+	partial []byte     // the start of a record the last write ended in
 }
 
 // maxPartial bounds the part of a record kept between writes; a longer
@@ -206,7 +209,9 @@ func (rw *recordWatcher) Write(b []byte) (int, error) {
 		n, err = rw.w.Write(b)
 	}
 	if !rw.m.countsItself() {
+		rw.mu.Lock()
 		rw.count(b[:n])
+		rw.mu.Unlock()
 	}
 	return n, err
 }
