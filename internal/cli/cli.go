@@ -57,6 +57,8 @@ type Program struct {
 	Quiet   bool
 	Verbose bool
 
+	progress progressState // --progress and the line it draws (progress.go)
+
 	failures atomic.Int64
 	msgMu    sync.Mutex
 
@@ -80,6 +82,8 @@ func (p *Program) Command(use, short, long, example string, run func(ctx context
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			p.startProgress()
+			defer p.stopProgress()
 			return run(cmd.Context(), args)
 		},
 	}
@@ -87,10 +91,11 @@ func (p *Program) Command(use, short, long, example string, run func(ctx context
 	return cmd
 }
 
-// AddSharedFlags adds --quiet and --verbose to cmd.
+// AddSharedFlags adds --quiet, --verbose and --progress to cmd.
 func (p *Program) AddSharedFlags(cmd *cobra.Command) {
 	cmd.PersistentFlags().BoolVarP(&p.Quiet, "quiet", "q", false, "print only errors on stderr")
 	cmd.PersistentFlags().BoolVarP(&p.Verbose, "verbose", "v", false, "say more on stderr: every skipped or retried item, fallbacks used")
+	p.addProgressFlag(cmd)
 }
 
 // Execute runs cmd with args and returns the exit status. It applies

@@ -2,11 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strings"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
 // Errorf prints "NAME: error: ..." on stderr. It does not change the exit
@@ -53,40 +49,5 @@ func (p *Program) print(kind, format string, args ...any) {
 	defer p.msgMu.Unlock()
 	for line := range strings.SplitSeq(strings.TrimRight(msg, "\n"), "\n") {
 		fmt.Fprintf(p.Stderr, "%s: %s%s\n", p.Name, kind, line)
-	}
-}
-
-// Progress counts work done for a progress bar. It draws on stderr only
-// when stderr is a terminal and --quiet is off; otherwise it does nothing.
-type Progress struct{ bar *progressbar.ProgressBar }
-
-// Progress starts a progress bar; total is -1 when unknown.
-func (p *Program) Progress(description string, total int64) *Progress {
-	f, ok := p.Stderr.(*os.File)
-	if p.Quiet || !ok || !term.IsTerminal(int(f.Fd())) {
-		return &Progress{}
-	}
-	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(f),
-		progressbar.OptionSetDescription(description),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionThrottle(100_000_000), // redraw at most 10 times a second
-		progressbar.OptionClearOnFinish(),
-	)
-	return &Progress{bar: bar}
-}
-
-// Add counts n more items done.
-func (pr *Progress) Add(n int) {
-	if pr.bar != nil {
-		_ = pr.bar.Add(n)
-	}
-}
-
-// Finish clears the bar.
-func (pr *Progress) Finish() {
-	if pr.bar != nil {
-		_ = pr.bar.Finish()
 	}
 }

@@ -19,8 +19,7 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 	if err != nil {
 		return err
 	}
-	d := &deduper{p: p, opts: opts, marker: s.NewMarker(), acct: newAccounts(), progress: p.Progress("dedup", -1)}
-	defer d.progress.Finish()
+	d := &deduper{p: p, opts: opts, marker: s.NewMarker(), acct: newAccounts()}
 
 	// Reading and parsing run on their own goroutine, a chunk ahead of the
 	// store's lookups and writes.
@@ -58,11 +57,10 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 
 // deduper is the state of one run, used by the main goroutine only.
 type deduper struct {
-	p        *cli.Program
-	opts     options
-	marker   *store.Marker
-	acct     *accounts
-	progress *cli.Progress
+	p      *cli.Program
+	opts   options
+	marker *store.Marker
+	acct   *accounts
 
 	items []store.Item
 	seenS []bool
@@ -146,7 +144,6 @@ func (d *deduper) handle(c *chunk) error {
 		}
 	}
 	d.out = out
-	d.progress.Add(len(c.lines))
 	if len(out) == 0 {
 		return nil
 	}

@@ -60,8 +60,6 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 
 	w := records.NewWriter(p.Stdout)
 	defer w.Flush()
-	progress := p.Progress("extracting", -1)
-	defer progress.Finish()
 
 	var readErr error
 	input := func(yield func(*records.Raw) bool) {
@@ -86,12 +84,7 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 			}
 			return x.extractSource(ctx, raw)
 		},
-		func(r *result) error {
-			if r.source != nil {
-				progress.Add(1)
-			}
-			return out.emit(r)
-		})
+		out.emit)
 	if x.shared != nil {
 		x.shared.close()
 	}

@@ -35,8 +35,6 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 		return err
 	}
 	w := records.NewWriter(p.Stdout)
-	progress := p.Progress("fetching", -1)
-	defer progress.Finish()
 	hinted := map[string]bool{}
 
 	var (
@@ -80,11 +78,9 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 				hinted[hint] = true
 				p.Hint("%s", hint)
 			}
-			progress.Add(1)
 			return w.Write(o.fail)
 		case o.src != nil:
 			p.Verbosef("%s: %s", o.src.URI, o.src.Local)
-			progress.Add(1)
 			return w.Write(o.src)
 		default:
 			return w.WriteRaw(o.raw)

@@ -23,8 +23,6 @@ type hashed struct {
 func hashPaths(ctx context.Context, p *cli.Program, opts options) error {
 	w := records.NewWriter(p.Stdout)
 	defer w.Flush()
-	progress := p.Progress("hashing", -1)
-	defer progress.Finish()
 
 	work := func(f hashtree.Found) hashed {
 		if f.Err != nil {
@@ -40,7 +38,6 @@ func hashPaths(ctx context.Context, p *cli.Program, opts options) error {
 		return hashed{failure: hashtree.PathError("hash", f.Path, err)}
 	}
 	emit := func(h hashed) error {
-		progress.Add(1)
 		if h.failure != nil {
 			p.Failf("%s", h.failure.Message)
 			return w.Write(h.failure)

@@ -37,8 +37,6 @@ type outcome struct {
 func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 	w := records.NewWriter(p.Stdout)
 	defer w.Flush()
-	progress := p.Progress("hashing", -1)
-	defer progress.Finish()
 
 	var readErr error
 	input := func(yield func(*records.Raw) bool) {
@@ -62,7 +60,6 @@ func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 		case o.failure != nil:
 			p.Failf("%s: file %q of source %s: %s", o.in.Where, o.failure.Path, orNone(o.failure.Source), o.failure.Message)
 			acct.failed(o.source)
-			progress.Add(1)
 			return w.Write(o.failure)
 		}
 		if o.warning != "" {
@@ -70,7 +67,6 @@ func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 		}
 		if o.in.Type == records.TypeFile {
 			acct.spent(o.source, o.spent)
-			progress.Add(1)
 		}
 		if o.in.Type == records.TypeEnd {
 			end, err := closeSource(o.in, acct)

@@ -54,9 +54,8 @@ type loader struct {
 	tempDir     string
 	tempDirErr  error
 
-	progress *cli.Progress
-	started  time.Time
-	total    totals
+	started time.Time
+	total   totals
 }
 
 type totals struct {
@@ -127,10 +126,11 @@ func run(ctx context.Context, p *cli.Program, o options) error {
 		stores = append(stores, store)
 	}
 	l := &loader{p: p, o: o, loc: loc, stores: stores, out: records.NewWriter(p.Stdout),
-		progress: p.Progress("loading", -1), started: time.Now()}
+		started: time.Now()}
+	// What it loads it does not write: the progress line counts what it reads.
+	p.Meter().CountsItself()
 	defer l.closeRows()
 	err = l.consume(ctx)
-	l.progress.Finish()
 	if ferr := l.out.Flush(); err == nil {
 		err = ferr
 	}
@@ -232,6 +232,7 @@ func (l *loader) interrupted() error {
 }
 
 func (l *loader) handle(raw *records.Raw) error {
+	l.p.Meter().Record(raw.Line)
 	switch raw.Type {
 	case records.TypeSource, records.TypeFile, records.TypeEnd:
 	case records.TypeError:
@@ -341,7 +342,6 @@ func (l *loader) addFile(f *records.File, where string) error {
 	if !row.Seen {
 		s.newFiles++
 	}
-	l.progress.Add(1)
 	return nil
 }
 

@@ -63,8 +63,6 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	}
 
 	w := records.NewWriter(p.Stdout)
-	progress := p.Progress("looking up", -1)
-	defer progress.Finish()
 
 	queries := make(chan *query, 2*o.batch)
 	produced := make(chan error, 1)
@@ -138,7 +136,6 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 				} else {
 					unknown++
 				}
-				progress.Add(1)
 			}
 			if err := write(p, w, o, q); err != nil {
 				return err

@@ -112,7 +112,15 @@ With --db (the database hashr-load fills), a source whose job is done
 there is skipped, as HashR skips the sources it has processed; a failed
 job is retried, and --reprocess QUICK_SHA256,... emits those sources even
 though their job is done. A HashR database (hashr-load --schema hashr)
-works too: its "exported" jobs count as done.`
+works too: its "exported" jobs count as done.
+
+Before the sources comes a plan record, {"type":"plan","sources":N,
+"bytes":B}: how many source records follow and the sum of their sizes, for
+the stage that draws the pipeline's progress line (see --progress) to count
+against. The sources are held back until the scan is done to know them; a
+scan that finds more than about 90,000 sources (32 MiB of records) writes
+them as it goes, without a plan. --plan=false writes no plan and each
+source as soon as it is found.`
 
 const example = `  # Everything in a mirror, with the default repo names:
   hashr-scan ~/mirror | jq -r '[.format, .id] | @tsv'
@@ -145,6 +153,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		db, reprocess          string
 		urls                   string
 		splitImages            bool
+		plan                   bool
 	}
 	cmd := p.Command("hashr-scan [flags] REPO...",
 		"Find sources in repositories and detect their formats",
@@ -155,6 +164,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 				return err
 			}
 			opts.splitImages = flags.splitImages
+			opts.plan = flags.plan
 			if flags.urls != "" {
 				urls, err := readURLList(flags.urls)
 				if err != nil {
@@ -183,6 +193,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&flags.db, "db", "", "skip sources whose job is done in this database (sqlite:PATH or postgres://…, as hashr-load's --db)")
 	f.StringVar(&flags.urls, "urls", "", "also scan the URLs in this file, one a line (http(s)://, s3://, gs://, oci://; blank lines and # comments are skipped)")
 	f.BoolVar(&flags.splitImages, "split-images", false, "a source per image of a WIM or ESD, and of an ISO's sources/install.wim or .esd (plus one of the rest of the ISO), with wim_image set (see above)")
+	f.BoolVar(&flags.plan, "plan", true, "write a plan record (the number of sources and their total size) before the sources, holding them back until the scan is done; --plan=false writes each source as it is found")
 	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")
 	return cmd
 }

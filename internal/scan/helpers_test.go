@@ -70,6 +70,7 @@ type result struct {
 	code    int
 	sources []*records.Source
 	errors  []*records.Error
+	plan    *records.Plan
 	stderr  string
 }
 
@@ -93,6 +94,11 @@ func scan(t *testing.T, args ...string) result {
 			t.Fatalf("hashr-scan wrote a bad record: %v\n%s", err, sc.Bytes())
 		}
 		switch r := rec.(type) {
+		case *records.Plan:
+			if res.plan != nil || len(res.sources)+len(res.errors) > 0 {
+				t.Fatalf("hashr-scan wrote a plan record after another record: %s", sc.Bytes())
+			}
+			res.plan = r
 		case *records.Source:
 			if err := r.Validate(); err != nil {
 				t.Errorf("invalid source record %s: %v", sc.Bytes(), err)
@@ -104,7 +110,30 @@ func scan(t *testing.T, args ...string) result {
 			t.Fatalf("hashr-scan wrote a %s record", rec.RecordType())
 		}
 	}
+	checkPlan(t, res)
 	return res
+}
+
+// checkPlan checks that a finished scan's plan record announced the
+// sources that followed it: their number and total size.
+func checkPlan(t *testing.T, res result) {
+	t.Helper()
+	if res.code != 0 && res.code != 3 {
+		return // an unfinished run's plan counts what was found
+	}
+	if res.plan == nil {
+		t.Fatalf("hashr-scan wrote no plan record before its sources")
+	}
+	var want records.Plan
+	for _, s := range res.sources {
+		want.Sources++
+		if s.Size != nil {
+			want.Bytes += *s.Size
+		}
+	}
+	if res.plan.Sources != want.Sources || res.plan.Bytes != want.Bytes {
+		t.Errorf("plan record says %d sources, %d bytes; %d sources of %d bytes followed", res.plan.Sources, res.plan.Bytes, want.Sources, want.Bytes)
+	}
 }
 
 // sha256sum is the ground truth for quick_sha256 below 20 MiB.

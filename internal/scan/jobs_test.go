@@ -70,6 +70,9 @@ func jobsRepo(t *testing.T, dbURL string, schema string) (repo string, debQuick 
 		if err != nil {
 			break
 		}
+		if raw.Type != records.TypeSource {
+			continue // the plan record
+		}
 		rec, _ := raw.Decode()
 		s := rec.(*records.Source)
 		quick, _ := hex.DecodeString(s.QuickSHA256)

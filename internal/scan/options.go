@@ -18,6 +18,8 @@ type options struct {
 	jobs    *jobFilter      // --db and --reprocess; nil skips nothing
 	// splitImages: a source per image of a WIM or install ISO.
 	splitImages bool
+	// plan: a plan record before the sources (plan.go).
+	plan bool
 }
 
 func newOptions(repo, formats, zipExts string) (options, error) {

@@ -21,7 +21,15 @@ func scanMain(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	status := Main(args, strings.NewReader(""), &out, &errb)
-	return status, out.String(), errb.String()
+	// The plan record comes first; the tests here look at the sources.
+	plan, rest, _ := strings.Cut(out.String(), "\n")
+	if status == 2 {
+		return status, out.String(), errb.String() // bad usage: nothing scanned
+	}
+	if !strings.HasPrefix(plan, `{"type":"plan",`) {
+		t.Fatalf("hashr-scan's first record is not a plan: %s", plan)
+	}
+	return status, rest, errb.String()
 }
 
 // quick_sha256 of a listed object is exactly the documented string's

@@ -28,10 +28,8 @@ type counts struct {
 // run scans the REPOs in order and writes a source record per source, or an
 // error record per path that could not be read.
 func run(ctx context.Context, p *cli.Program, opts options, repos []string) error {
-	w := records.NewWriter(p.Stdout)
-	defer w.Flush()
-	progress := p.Progress("scanning", -1)
-	defer progress.Finish()
+	w := newPlannedOutput(p, opts.plan)
+	defer w.Finish()
 
 	c := counts{byVerdict: map[verdict]int{}}
 	hintedZip := false
@@ -50,7 +48,6 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 		return w.Write(src)
 	}
 	emit := func(out outcome) error {
-		progress.Add(1)
 		c.byVerdict[out.verdict]++
 		e := out.entry
 		counted := false // each part of a split WIM is a file inspected
@@ -109,9 +106,6 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 	}
 	err := ordered.Map(ctx, workers, allEntries(ctx, repos),
 		func(e entry) outcome { return inspect(ctx, opts, e) }, emit)
-	if ferr := w.Flush(); err == nil {
-		err = ferr
-	}
 	if err != nil {
 		return err
 	}
@@ -125,7 +119,7 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 			return err
 		}
 	}
-	if err := w.Flush(); err != nil {
+	if err := w.Finish(); err != nil {
 		return err
 	}
 	p.Infof("%s", c.summary())

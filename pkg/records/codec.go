@@ -99,6 +99,9 @@ func structOf(rec Record) any {
 	case *End:
 		type plain End
 		return (*plain)(r)
+	case *Plan:
+		type plain Plan
+		return (*plain)(r)
 	}
 	panic(fmt.Sprintf("records: unknown record type %T", rec))
 }
@@ -134,6 +137,8 @@ func New(typ string) Record {
 		return &Error{}
 	case TypeEnd:
 		return &End{}
+	case TypePlan:
+		return &Plan{}
 	}
 	return nil
 }

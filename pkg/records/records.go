@@ -1,5 +1,5 @@
 // Package records defines hashr's NDJSON record contract (../shared/DESIGN.md):
-// the four record types that flow between stages, a streaming reader and a
+// the record types that flow between stages, a streaming reader and a
 // writer. A record keeps the fields it does not know, so a stage that decodes,
 // changes and re-encodes a record never drops what a user added with jq, and
 // records of types a stage does not handle pass through as the exact bytes read.
@@ -11,9 +11,10 @@ const (
 	TypeFile   = "file"
 	TypeError  = "error"
 	TypeEnd    = "end"
+	TypePlan   = "plan"
 )
 
-// Record is one of the typed records: *Source, *File, *Error or *End.
+// Record is one of the typed records: *Source, *File, *Error, *End or *Plan.
 type Record interface {
 	// RecordType is the value of the record's "type" field.
 	RecordType() string
@@ -104,15 +105,31 @@ type End struct {
 	Extra Extra `json:"-"`
 }
 
+// Plan announces the sources that follow it in the stream, so that the
+// stage drawing a pipeline's progress line can count against totals and
+// say how long is left. hashr-scan writes one before its first source;
+// every other stage passes it through unchanged. Several plans in one
+// stream (outputs of several scans concatenated) add up.
+type Plan struct {
+	// Sources is how many source records follow.
+	Sources int64 `json:"sources"`
+	// Bytes is the sum of their size fields.
+	Bytes int64 `json:"bytes"`
+
+	Extra Extra `json:"-"`
+}
+
 func (*Source) RecordType() string { return TypeSource }
 func (*File) RecordType() string   { return TypeFile }
 func (*Error) RecordType() string  { return TypeError }
 func (*End) RecordType() string    { return TypeEnd }
+func (*Plan) RecordType() string   { return TypePlan }
 
 func (r *Source) extraFields() *Extra { return &r.Extra }
 func (r *File) extraFields() *Extra   { return &r.Extra }
 func (r *Error) extraFields() *Extra  { return &r.Extra }
 func (r *End) extraFields() *Extra    { return &r.Extra }
+func (r *Plan) extraFields() *Extra   { return &r.Extra }
 
 // Int64 returns a pointer to n, for the optional size fields.
 func Int64(n int64) *int64 { return &n }

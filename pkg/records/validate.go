@@ -85,5 +85,13 @@ func (s *Source) Validate() error {
 	return nil
 }
 
+// Validate checks a plan record's totals: counts, never negative.
+func (p *Plan) Validate() error {
+	if p.Sources < 0 || p.Bytes < 0 {
+		return fmt.Errorf("plan record has sources %d and bytes %d: want counts, 0 or more", p.Sources, p.Bytes)
+	}
+	return nil
+}
+
 // Time formats t the way records carry times: RFC 3339 in UTC.
 func Time(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

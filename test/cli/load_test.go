@@ -354,7 +354,12 @@ func TestPipelineRealDebsIntoDatabases(t *testing.T) {
 				t.Fatalf("scan --db after the load emits %d sources, want 0", again.sources)
 			}
 			var first records.Source
-			json.Unmarshal(bytes.SplitN(stream, []byte("\n"), 2)[0], &first)
+			for line := range bytes.Lines(stream) {
+				if bytes.HasPrefix(line, []byte(`{"type":"source"`)) {
+					json.Unmarshal(line, &first) // after the plan record
+					break
+				}
+			}
 			again := stage(t, scan.Main, nil, "--quiet", "--db", b.url, "--reprocess", first.QuickSHA256, repo)
 			if c := countStream(t, again); c.sources != 1 || !bytes.Contains(again, []byte(first.QuickSHA256)) {
 				t.Fatalf("scan --db --reprocess %s emits %d sources, want that one", first.QuickSHA256, c.sources)
