@@ -1,0 +1,63 @@
+package fetch
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+	"strings"
+
+	"github.com/hashr-dev/hashr/internal/cli"
+)
+
+// maxRedirects is as many redirects as Go's client follows by default.
+const maxRedirects = 10
+
+// newClient is the HTTP client of every download: it follows redirects to
+// http and https only, and stops at a loop, both for good (no retry).
+func newClient(rt http.RoundTripper) *http.Client {
+	return &http.Client{Transport: rt, CheckRedirect: checkRedirect}
+}
+
+// checkRedirect refuses a redirect to another scheme (file://, ftp://: Go
+// would fail it as "unsupported protocol scheme", and the download was
+// tried again), back to a URL already asked for, or past maxRedirects.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return permanent(fmt.Errorf("the server redirected to %s: only http:// and https:// redirects are followed", req.URL.Redacted()))
+	}
+	for _, v := range via {
+		if v.URL.String() == req.URL.String() {
+			return permanent(fmt.Errorf("redirect loop: %s redirected back to %s", via[len(via)-1].URL.Redacted(), req.URL.Redacted()))
+		}
+	}
+	if len(via) >= maxRedirects {
+		return permanent(fmt.Errorf("stopped after %d redirects", maxRedirects))
+	}
+	return nil
+}
+
+// routeClientLog sends what Go's HTTP client logs through the standard
+// log package to --verbose, escaped. The client logs there, not through
+// any error it returns, when a server writes on an idle keep-alive
+// connection ("Unsolicited response received on idle HTTP channel
+// starting with ..."), a line that would reach stderr raw, with the
+// server's bytes in it and none of hashr-fetch's form. It returns the
+// function that puts the log back as it was.
+func routeClientLog(p *cli.Program) (restore func()) {
+	out, flags, prefix := log.Writer(), log.Flags(), log.Prefix()
+	log.SetOutput(clientLog{p})
+	log.SetFlags(0)
+	log.SetPrefix("")
+	return func() {
+		log.SetOutput(out)
+		log.SetFlags(flags)
+		log.SetPrefix(prefix)
+	}
+}
+
+type clientLog struct{ p *cli.Program }
+
+func (l clientLog) Write(b []byte) (int, error) {
+	l.p.Verbosef("http client: %q", strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
