@@ -151,9 +151,9 @@ func layoutInPlace(info fs.FileInfo, name string, want expected) (fetched, bool,
 	if ok, err := magic.IsOCILayoutDir(name); err != nil || !ok {
 		return fetched{}, false, err
 	}
-	b, err := os.ReadFile(filepath.Join(name, "index.json"))
+	b, err := readSmallFile(filepath.Join(name, "index.json"), maxManifest)
 	if err != nil {
-		return fetched{}, false, fmt.Errorf("reading %s: %w", filepath.Join(name, "index.json"), cli.Cause(err))
+		return fetched{}, false, err
 	}
 	sum := sha256.Sum256(b)
 	digest := hex.EncodeToString(sum[:])
@@ -161,4 +161,22 @@ func layoutInPlace(info fs.FileInfo, name string, want expected) (fetched, bool,
 		return fetched{}, false, fmt.Errorf("%s: sha256 %w: its index.json hashes to %s, the record says %s", name, errMismatch, digest, want.sha256)
 	}
 	return fetched{local: name, sha256: digest, size: dirSize(name)}, true, nil
+}
+
+// readSmallFile reads a file of a local source (an index.json), at most
+// limit bytes, opened as regular.Open does: a FIFO put there fails at once.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, _, err := regular.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, cli.Cause(err))
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("more than %d bytes", limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, cli.Cause(err))
+	}
+	return b, nil
 }
