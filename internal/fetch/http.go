@@ -403,7 +403,13 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 			return false, err
 		}
 	}
+	return d.receive(ctx, t, total, rangeEnd)
+}
 
+// receive appends the body of an answer to the .part file. total is the
+// source's size, rangeEnd the last byte of a partial answer, each -1 when
+// the server does not say. more is as request's.
+func (d *download) receive(ctx context.Context, t *transfer, total, rangeEnd int64) (more bool, err error) {
 	// Read no more than the record's size and one byte: a server sending
 	// more is caught without filling the disk. A body of unknown size is
 	// held to --max-bytes the same way.
@@ -416,7 +422,9 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 		if capped, err = d.h.limits.unknownSizeCap(d.work, d.have); err != nil {
 			return false, err
 		}
-		body = io.LimitReader(body, capped-d.have+1)
+		if capped >= 0 {
+			body = io.LimitReader(body, capped-d.have+1)
+		}
 	}
 	n, err := copyContext(ctx, io.MultiWriter(d.file, d.sums()), body)
 	d.have += n
