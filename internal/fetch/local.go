@@ -34,6 +34,10 @@ func (l *localFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (
 	// Opened without waiting: a FIFO or a character device given as a
 	// source fails at once instead of blocking the run in open(2).
 	f, info, err := regular.Open(name)
+	var notFile *regular.NotAFileError
+	if errors.As(err, &notFile) {
+		return fetched{}, err // it names the path
+	}
 	if err != nil {
 		return fetched{}, fmt.Errorf("opening %s: %w", name, cli.Cause(err))
 	}
