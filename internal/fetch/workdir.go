@@ -20,7 +20,9 @@ import (
 // predictable: someone else able to write there could otherwise plant a
 // link at NAME.part and have a download truncate and overwrite what it
 // points at). A link found at a name is a *linkError; so is a file with
-// other hard links, which writing would change too.
+// other hard links, which writing would change too. Not an os.Root: a
+// Root follows a link that stays inside it, so a link at NAME.part to
+// another download's NAME would still have that file overwritten.
 type dir struct {
 	f    *os.File
 	path string
