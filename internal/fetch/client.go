@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -34,6 +35,37 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 		return permanent(fmt.Errorf("stopped after %d redirects", maxRedirects))
 	}
 	return nil
+}
+
+// redirectGuard applies checkRedirect to requests made by an http.Client
+// that is not ours: go-containerregistry's, which reads an image's
+// manifests, has a CheckRedirect of its own that stops neither a loop (it
+// follows one forever: a CheckRedirect replaces Go's limit of 10) nor a
+// redirect to file://. The client sets Request.Response on a request it
+// makes to follow a redirect, so the chain of requests is known here.
+type redirectGuard struct{ next http.RoundTripper }
+
+func (g redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if via := redirectChain(req); len(via) > 0 {
+		if err := checkRedirect(req, via); err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, err
+		}
+	}
+	return g.next.RoundTrip(req)
+}
+
+// redirectChain is the requests whose redirects led to req, oldest first,
+// as http.Client passes them to CheckRedirect.
+func redirectChain(req *http.Request) []*http.Request {
+	var via []*http.Request
+	for r := req.Response; r != nil && r.Request != nil; r = r.Request.Response {
+		via = append(via, r.Request)
+	}
+	slices.Reverse(via)
+	return via
 }
 
 // routeClientLog sends what Go's HTTP client logs through the standard

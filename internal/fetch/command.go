@@ -97,6 +97,8 @@ removed, no retry) when it takes longer than --max-time, when a body
 whose size neither the record nor the server says goes past --max-bytes
 (by default: the work directory's free space less --min-free), on a
 redirect loop, and on a redirect to anything but http:// or https://.
+An image's manifests and indexes are read under the same rules: each
+within --max-time, no redirect loop nor redirect to another scheme.
 
 hashr-fetch never follows a symbolic link inside the work directory: a
 link (or a file with other hard links) found at a name it would write,
@@ -182,7 +184,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.IntVar(&opts.workers, "workers", 4, "sources fetched in parallel")
 	f.DurationVar(&opts.connectTimeout, "connect-timeout", 30*time.Second, "give up connecting to a server (and its TLS handshake) after this long")
 	f.DurationVar(&opts.idleTimeout, "idle-timeout", 60*time.Second, "give up on a download when the server sends nothing for this long")
-	f.DurationVar(&opts.limits.maxTime, "max-time", defaultMaxTime, "give up on one download (a file, or one blob of an image), retries included, after this long, however steadily bytes come")
+	f.DurationVar(&opts.limits.maxTime, "max-time", defaultMaxTime, "give up on one download (a file, or one manifest or blob of an image), retries included, after this long, however steadily bytes come")
 	f.StringVar(&maxBytes, "max-bytes", "", "give up on a download whose size neither the record nor the server says once it passes this many bytes, e.g. 20G (default: the work directory's free space less --min-free)")
 	f.StringVar(&minFree, "min-free", cli.FormatSize(defaultMinFree), "free space a download of unknown size leaves on the work directory's file system, unless --max-bytes is set")
 	f.IntVar(&opts.retries, "retries", defaultRetries, "times a download that failed for a transient reason (5xx, 429, a dropped or silent connection) is tried again, resuming, before it is an error record")

@@ -219,13 +219,16 @@ func dirSize(dir string) int64 {
 }
 
 // puller reads one repository's manifests with go-containerregistry and
-// its blobs with the resumable downloader.
+// its blobs with the resumable downloader. Both go through the same
+// transport and redirect rules (redirectGuard), and each manifest, like
+// each blob, within --max-time.
 type puller struct {
-	ctx   context.Context
-	repo  name.Repository
-	opts  []remote.Option
-	blobs *httpFetcher
-	note  func(string, ...any)
+	ctx     context.Context
+	repo    name.Repository
+	opts    []remote.Option // all but the context, which is per manifest
+	maxTime time.Duration
+	blobs   *httpFetcher
+	note    func(string, ...any)
 }
 
 func (r *registryFetcher) puller(ctx context.Context, ref name.Reference) (*puller, error) {
@@ -233,19 +236,33 @@ func (r *registryFetcher) puller(ctx context.Context, ref name.Reference) (*pull
 	if err != nil {
 		return nil, fmt.Errorf("finding credentials: %w", err)
 	}
-	base := r.blobs.client.Transport
-	rt, err := transport.NewWithContext(ctx, ref.Context().Registry, auth, base, []string{ref.Scope(transport.PullScope)})
+	base := redirectGuard{r.blobs.client.Transport}
+	maxTime := r.blobs.limits.maxTime
+	// The context bounds the registry's ping and first token request only.
+	authCtx, cancel := context.WithTimeoutCause(ctx, maxTime, errMaxTime)
+	defer cancel()
+	rt, err := transport.NewWithContext(authCtx, ref.Context().Registry, auth, base, []string{ref.Scope(transport.PullScope)})
 	if err != nil {
-		return nil, fmt.Errorf("authenticating: %w", err)
+		return nil, fmt.Errorf("authenticating: %w", overMaxTime(ctx, authCtx, maxTime, "asking the registry for access", err))
 	}
 	blobs := *r.blobs
 	blobs.client = newClient(rt)
 	return &puller{
-		ctx: ctx, repo: ref.Context(), blobs: &blobs, note: r.note,
-		opts: []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(base),
+		ctx: ctx, repo: ref.Context(), blobs: &blobs, note: r.note, maxTime: maxTime,
+		opts: []remote.Option{remote.WithAuth(auth), remote.WithTransport(base),
 			remote.WithUserAgent("hashr-fetch"),
 			remote.WithRetryBackoff(remote.Backoff{Duration: r.blobs.backoff, Factor: 2, Steps: r.blobs.retries + 1})},
 	}, nil
+}
+
+// overMaxTime is err, or the --max-time error naming what was being done
+// when limited, a context derived from ctx, ended because --max-time
+// passed (err then says only that a context ended).
+func overMaxTime(ctx, limited context.Context, maxTime time.Duration, what string, err error) error {
+	if ctx.Err() == nil && errors.Is(context.Cause(limited), errMaxTime) {
+		return fmt.Errorf("%s: %w %s", what, errMaxTime, maxTime)
+	}
+	return err
 }
 
 type manifestDoc struct {
@@ -253,10 +270,13 @@ type manifestDoc struct {
 	raw  []byte
 }
 
+// manifest reads the manifest or index ref names, within --max-time.
 func (p *puller) manifest(ref name.Reference) (*manifestDoc, error) {
-	d, err := remote.Get(ref, p.opts...)
+	ctx, cancel := context.WithTimeoutCause(p.ctx, p.maxTime, errMaxTime)
+	defer cancel()
+	d, err := remote.Get(ref, append(p.opts, remote.WithContext(ctx))...)
 	if err != nil {
-		return nil, err
+		return nil, overMaxTime(p.ctx, ctx, p.maxTime, "reading manifest "+ref.String(), err)
 	}
 	if len(d.Manifest) > maxManifest {
 		return nil, fmt.Errorf("manifest %s is %d bytes, more than any image needs", d.Digest, len(d.Manifest))
