@@ -2,12 +2,8 @@ package fetch
 
 import (
 	"fmt"
-	"log"
 	"net/http"
 	"slices"
-	"strings"
-
-	"github.com/hashr-dev/hashr/internal/cli"
 )
 
 // maxRedirects is as many redirects as Go's client follows by default.
@@ -66,30 +62,4 @@ func redirectChain(req *http.Request) []*http.Request {
 	}
 	slices.Reverse(via)
 	return via
-}
-
-// routeClientLog sends what Go's HTTP client logs through the standard
-// log package to --verbose, escaped. The client logs there, not through
-// any error it returns, when a server writes on an idle keep-alive
-// connection ("Unsolicited response received on idle HTTP channel
-// starting with ..."), a line that would reach stderr raw, with the
-// server's bytes in it and none of hashr-fetch's form. It returns the
-// function that puts the log back as it was.
-func routeClientLog(p *cli.Program) (restore func()) {
-	out, flags, prefix := log.Writer(), log.Flags(), log.Prefix()
-	log.SetOutput(clientLog{p})
-	log.SetFlags(0)
-	log.SetPrefix("")
-	return func() {
-		log.SetOutput(out)
-		log.SetFlags(flags)
-		log.SetPrefix(prefix)
-	}
-}
-
-type clientLog struct{ p *cli.Program }
-
-func (l clientLog) Write(b []byte) (int, error) {
-	l.p.Verbosef("http client: %q", strings.TrimRight(string(b), "\n"))
-	return len(b), nil
 }

@@ -30,7 +30,7 @@ type outcome struct {
 func run(ctx context.Context, p *cli.Program, opts options) error {
 	temps := newTempFiles()
 	p.OnExit(temps.removeAll)
-	defer routeClientLog(p)()
+	defer p.RouteClientLog()()
 	fetchers, err := newFetchers(opts, temps, p.Verbosef)
 	if err != nil {
 		return err
