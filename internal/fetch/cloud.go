@@ -85,13 +85,14 @@ func errorDetail(resp *http.Response) string { return objstore.ErrorDetail(resp)
 // transient says whether a failed download is worth trying again: a
 // server error or throttling, a connection that failed or ended early, a
 // silent server. Not: a 4xx answer (403, 404), bytes that are not the
-// record's, an interruption.
+// record's, an interruption, a permanentError (a limit reached, a
+// redirect loop).
 func transient(err error) bool {
 	var se statusError
 	if errors.As(err, &se) {
 		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout
 	}
 	var scheme unsupportedScheme
-	return !errors.Is(err, errMismatch) && !errors.Is(err, context.Canceled) && !errors.As(err, &scheme) &&
+	return !isPermanent(err) && !errors.Is(err, errMismatch) && !errors.Is(err, context.Canceled) && !errors.As(err, &scheme) &&
 		!strings.HasPrefix(err.Error(), "making request")
 }

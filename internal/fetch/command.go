@@ -33,6 +33,7 @@ type options struct {
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
 	retries        int
+	limits         downloadLimits
 	platform       *v1.Platform // registry images: only this platform's
 	inputs         []string
 }
@@ -91,7 +92,21 @@ run (SIGINT, SIGTERM, or a kill that gives it no chance) leaves .part files,
 for the next run to resume; a resumed download is verified like any other,
 and one whose bytes do not verify after resuming starts again from byte 0,
 once. A complete download is reused by a later run without asking the
-server again.
+server again. A download ends for good (an error record, its .part
+removed, no retry) when it takes longer than --max-time, when a body
+whose size neither the record nor the server says goes past --max-bytes
+(by default: the work directory's free space less --min-free), on a
+redirect loop, and on a redirect to anything but http:// or https://.
+An image's manifests and indexes are read under the same rules: each
+within --max-time, no redirect loop nor redirect to another scheme.
+
+hashr-fetch never follows a symbolic link inside the work directory: a
+link (or a file with other hard links) found at a name it would write,
+resume, rename or reuse (NAME, NAME.part, a file in an image's NAME.part/)
+is an error record naming it, and nothing outside the work directory is
+written. Only regular files, directories (OCI image layouts) and block
+devices are read as local sources; a FIFO, a socket or a character device
+is an error record at once.
 
 The work directory defaults to $XDG_CACHE_HOME/hashr/work, or
 ~/.cache/hashr/work, and is created when first needed.
@@ -124,6 +139,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		workDir  string
 		copyMode string
 		platform string
+		maxBytes string
+		minFree  string
 	)
 	cmd := p.Command("hashr-fetch [flags] [FILE...]",
 		"Make each source's bytes local and compute its SHA-256",
@@ -145,8 +162,11 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			if opts.retries < 0 {
 				return cli.Usagef("--retries %d: want 0 or more", opts.retries)
 			}
-			if opts.connectTimeout <= 0 || opts.idleTimeout <= 0 {
-				return cli.Usagef("--connect-timeout and --idle-timeout must be positive")
+			if opts.connectTimeout <= 0 || opts.idleTimeout <= 0 || opts.limits.maxTime <= 0 {
+				return cli.Usagef("--connect-timeout, --idle-timeout and --max-time must be positive")
+			}
+			if err := parseSizeFlags(&opts.limits, maxBytes, minFree); err != nil {
+				return err
 			}
 			if platform != "" {
 				pl, err := v1.ParsePlatform(platform)
@@ -164,9 +184,26 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.IntVar(&opts.workers, "workers", 4, "sources fetched in parallel")
 	f.DurationVar(&opts.connectTimeout, "connect-timeout", 30*time.Second, "give up connecting to a server (and its TLS handshake) after this long")
 	f.DurationVar(&opts.idleTimeout, "idle-timeout", 60*time.Second, "give up on a download when the server sends nothing for this long")
+	f.DurationVar(&opts.limits.maxTime, "max-time", defaultMaxTime, "give up on one download (a file, or one manifest or blob of an image), retries included, after this long, however steadily bytes come")
+	f.StringVar(&maxBytes, "max-bytes", "", "give up on a download whose size neither the record nor the server says once it passes this many bytes, e.g. 20G (default: the work directory's free space less --min-free)")
+	f.StringVar(&minFree, "min-free", cli.FormatSize(defaultMinFree), "free space a download of unknown size leaves on the work directory's file system, unless --max-bytes is set")
 	f.IntVar(&opts.retries, "retries", defaultRetries, "times a download that failed for a transient reason (5xx, 429, a dropped or silent connection) is tried again, resuming, before it is an error record")
 	f.StringVar(&platform, "platform", "", "registry images: download only this platform (OS/ARCH[/VARIANT]) of a multi-platform image (default: every platform)")
 	return cmd
+}
+
+// parseSizeFlags reads --max-bytes and --min-free into limits.
+func parseSizeFlags(limits *downloadLimits, maxBytes, minFree string) error {
+	var err error
+	if maxBytes != "" {
+		if limits.maxBytes, err = cli.ParseSize(maxBytes); err != nil || limits.maxBytes == 0 {
+			return cli.Usagef("--max-bytes %q: want a size greater than 0, e.g. 20G", maxBytes)
+		}
+	}
+	if limits.minFree, err = cli.ParseSize(minFree); err != nil {
+		return cli.Usagef("--min-free: %v", err)
+	}
+	return nil
 }
 
 // resolveWorkDir returns the absolute work directory: the one given, or the

@@ -33,7 +33,8 @@ func fetchMain(t *testing.T, input string, args ...string) result {
 
 func testOptions(workDir string) options {
 	return options{workDir: workDir, copyMode: copyAuto, workers: 4,
-		connectTimeout: 5 * time.Second, idleTimeout: 5 * time.Second}
+		connectTimeout: 5 * time.Second, idleTimeout: 5 * time.Second,
+		limits: downloadLimits{maxTime: defaultMaxTime, minFree: defaultMinFree}}
 }
 
 // parsed decodes every output line.

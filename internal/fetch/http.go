@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -31,6 +30,7 @@ type httpFetcher struct {
 	client      *http.Client
 	workDir     string
 	idleTimeout time.Duration
+	limits      downloadLimits
 	note        func(format string, args ...any) // verbose messages
 
 	// What makes it fetch from a cloud store rather than a plain URL; all
@@ -69,14 +69,18 @@ func newHTTPFetcher(opts options, note func(string, ...any)) *httpFetcher {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &httpFetcher{
-		client:      &http.Client{Transport: transport},
+		client:      newClient(transport),
 		workDir:     workDir,
 		idleTimeout: idleTimeout,
+		limits:      opts.limits,
 		note:        note,
 		retries:     opts.retries,
 		backoff:     defaultBackoff,
 	}
 }
+
+// closeIdle closes the client's idle keep-alive connections.
+func (h *httpFetcher) closeIdle() { h.client.CloseIdleConnections() }
 
 const (
 	defaultRetries = 3
@@ -84,34 +88,61 @@ const (
 )
 
 func (h *httpFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (fetched, error) {
-	if err := os.MkdirAll(h.workDir, 0o755); err != nil {
-		return fetched{}, fmt.Errorf("creating work directory %s: %w", h.workDir, cli.Cause(err))
+	work, err := openWorkDir(h.workDir)
+	if err != nil {
+		return fetched{}, err
 	}
-	return h.fetchTo(ctx, loc, want, filepath.Join(h.workDir, workName(want.uri, loc)))
+	defer work.close()
+	return h.fetchTo(ctx, loc, want, work, workName(want.uri, loc))
 }
 
-// fetchTo downloads loc into the file final, through final.part.
-func (h *httpFetcher) fetchTo(ctx context.Context, loc *url.URL, want expected, final string) (fetched, error) {
+// fetchTo downloads loc into the file final in d, through final.part,
+// within --max-time.
+func (h *httpFetcher) fetchTo(ctx context.Context, loc *url.URL, want expected, d *dir, final string) (fetched, error) {
 	part := final + ".part"
-	pf, err := openPart(ctx, part, h.note)
+	pf, err := openPart(ctx, d, part, h.note)
 	if err != nil {
 		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), err)
 	}
 	defer pf.Close()
 
-	if got, ok, err := h.reuse(ctx, final, want); err != nil {
-		return fetched{}, h.giveUp(ctx, pf, part, err, false)
+	if got, ok, err := h.reuse(ctx, d, final, want); err != nil {
+		return fetched{}, h.giveUp(ctx, pf, d, part, err, false)
 	} else if ok {
-		_ = os.Remove(part) // made only to hold the lock
+		_ = d.remove(part) // made only to hold the lock
 		return got, nil
 	}
+	dctx, cancel := context.WithTimeoutCause(ctx, h.limits.maxTime, errMaxTime)
+	defer cancel()
+	sum, d2, received, err := h.attempts(dctx, loc, want, pf, d.join(part), d)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(context.Cause(dctx), errMaxTime) {
+			err = fmt.Errorf("%w %s (%d bytes received)", errMaxTime, h.limits.maxTime, d2.have)
+		}
+		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), h.giveUp(ctx, pf, d, part, err, received))
+	}
+	if err := errors.Join(pf.Chmod(0o644), pf.Sync(), d.rename(part, final)); err != nil {
+		err = fmt.Errorf("keeping %s: %w", d.join(final), err)
+		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), h.giveUp(context.Background(), pf, d, part, err, true))
+	}
+	return fetched{local: d.join(final), sha256: sum, size: d2.have}, nil
+}
+
+// errMaxTime ends a download that took longer than --max-time.
+var errMaxTime = errors.New("the download took longer than --max-time")
+
+// attempts runs the download into pf, trying again after transient
+// failures, and returns its SHA-256, the last attempt, and whether the
+// .part held bytes at some point (even if emptied since).
+func (h *httpFetcher) attempts(ctx context.Context, loc *url.URL, want expected, pf *os.File, part string, work *dir) (string, *download, bool, error) {
 	var sum string
 	var d *download
+	var err error
 	wait := h.backoff
 	fromZero := false // started again from byte 0 after a resumed download did not verify
-	received := false // the .part held bytes at some point, even if emptied since
+	received := false
 	for attempt := 0; ; attempt++ {
-		d = &download{h: h, loc: loc, want: want, file: pf, path: part, sum: sha256.New()}
+		d = &download{h: h, loc: loc, want: want, file: pf, path: part, work: work, sum: sha256.New()}
 		if h.remote != nil {
 			d.md5 = md5.New()
 		}
@@ -127,7 +158,7 @@ func (h *httpFetcher) fetchTo(ctx context.Context, loc *url.URL, want expected, 
 			continue
 		}
 		if err == nil || attempt >= h.retries || !transient(err) || ctx.Err() != nil {
-			break
+			return sum, d, received, err
 		}
 		h.note("%s: %v; trying again in %s, resuming", loc.Redacted(), err, wait)
 		select {
@@ -136,35 +167,27 @@ func (h *httpFetcher) fetchTo(ctx context.Context, loc *url.URL, want expected, 
 		}
 		wait *= 2
 	}
-	if err != nil {
-		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), h.giveUp(ctx, pf, part, err, received))
-	}
-	if err := errors.Join(pf.Chmod(0o644), pf.Sync(), os.Rename(part, final)); err != nil {
-		err = fmt.Errorf("keeping %s: %w", final, err)
-		return fetched{}, fmt.Errorf("downloading %s: %w", loc.Redacted(), h.giveUp(context.Background(), pf, part, err, true))
-	}
-	return fetched{local: final, sha256: sum, size: d.have}, nil
 }
 
 // giveUp decides what becomes of the .part file of a download that failed
 // with err. Only an interrupted run (a signal, a cancelled context) keeps
 // it, for the next run to resume; a download that failed for good (retries
-// used up, 403, 404, bytes that do not verify) leaves nothing behind, and
-// the error says so. received says the .part held bytes during this run,
-// even if they were dropped since (bytes that did not verify).
-func (h *httpFetcher) giveUp(ctx context.Context, pf *os.File, part string, err error, received bool) error {
+// used up, 403, 404, bytes that do not verify, --max-time) leaves nothing
+// behind, and the error says so. received says the .part held bytes during
+// this run, even if they were dropped since (bytes that did not verify).
+func (h *httpFetcher) giveUp(ctx context.Context, pf *os.File, d *dir, part string, err error, received bool) error {
 	info, serr := pf.Stat()
 	held := serr == nil && info.Size() > 0
 	if ctx.Err() != nil && held {
-		return fmt.Errorf("%w (kept %s, %d bytes, for the next run to resume)", err, part, info.Size())
+		return fmt.Errorf("%w (kept %s, %d bytes, for the next run to resume)", err, d.join(part), info.Size())
 	}
 	// Removed while still locked: a run waiting for the lock sees the file
 	// gone and starts over.
-	if rerr := os.Remove(part); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-		return fmt.Errorf("%w; removing the partial download %s: %v", err, part, cli.Cause(rerr))
+	if rerr := d.remove(part); rerr != nil {
+		return fmt.Errorf("%w; %v", err, rerr)
 	}
 	if held || received {
-		return fmt.Errorf("%w; removed the partial download %s", err, part)
+		return fmt.Errorf("%w; removed the partial download %s", err, d.join(part))
 	}
 	return err
 }
@@ -172,43 +195,37 @@ func (h *httpFetcher) giveUp(ctx context.Context, pf *os.File, part string, err 
 // reuse hashes a download finished by an earlier run, when there is one
 // and it fits the record; one that does not fit is removed, to be
 // downloaded again. Without a size in the record, any finished download is
-// taken: it was renamed from .part only once complete and verified.
-func (h *httpFetcher) reuse(ctx context.Context, final string, want expected) (fetched, bool, error) {
-	info, err := os.Stat(final)
+// taken: it was renamed from .part only once complete and verified. A
+// link at final is an error: it is not a download of ours.
+func (h *httpFetcher) reuse(ctx context.Context, d *dir, final string, want expected) (fetched, bool, error) {
+	f, err := d.open(final, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return fetched{}, false, nil
 	}
 	if err != nil {
-		return fetched{}, false, fmt.Errorf("checking earlier download %s: %w", final, cli.Cause(err))
-	}
-	if !info.Mode().IsRegular() || want.checkSize(info.Size(), "the earlier download") != nil {
-		h.note("%s does not fit the record (%d bytes); downloading it again", final, info.Size())
-		return fetched{}, false, removeStale(final)
-	}
-	f, err := os.Open(final)
-	if err != nil {
-		return fetched{}, false, fmt.Errorf("reading earlier download %s: %w", final, cli.Cause(err))
+		return fetched{}, false, fmt.Errorf("checking earlier download: %w", err)
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fetched{}, false, fmt.Errorf("checking earlier download %s: %w", d.join(final), cli.Cause(err))
+	}
+	if !info.Mode().IsRegular() || want.checkSize(info.Size(), "the earlier download") != nil {
+		h.note("%s does not fit the record (%d bytes); downloading it again", d.join(final), info.Size())
+		return fetched{}, false, d.remove(final)
+	}
 	sum := sha256.New()
 	n, err := copyContext(ctx, sum, f)
 	if err != nil {
-		return fetched{}, false, fmt.Errorf("reading earlier download %s: %w", final, cli.Cause(err))
+		return fetched{}, false, fmt.Errorf("reading earlier download %s: %w", d.join(final), cli.Cause(err))
 	}
 	digest := hex.EncodeToString(sum.Sum(nil))
 	if err := want.check(n, digest); err != nil {
-		h.note("%s: %v; downloading it again", final, err)
-		return fetched{}, false, removeStale(final)
+		h.note("%s: %v; downloading it again", d.join(final), err)
+		return fetched{}, false, d.remove(final)
 	}
-	h.note("reusing %s", final)
-	return fetched{local: final, sha256: digest, size: n}, true, nil
-}
-
-func removeStale(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("removing stale download %s: %w", path, cli.Cause(err))
-	}
-	return nil
+	h.note("reusing %s", d.join(final))
+	return fetched{local: d.join(final), sha256: digest, size: n}, true, nil
 }
 
 // download is one source's download into its locked .part file.
@@ -218,6 +235,7 @@ type download struct {
 	want expected
 	file *os.File // the .part file, positioned at its end
 	path string
+	work *dir      // where the .part is: its file system's free space bounds a body of unknown size
 	sum  hash.Hash // of the file's bytes so far
 	md5  hash.Hash // the same, when the remote may say its MD5; else nil
 	have int64     // bytes in the file
@@ -385,12 +403,28 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 			return false, err
 		}
 	}
+	return d.receive(ctx, t, total, rangeEnd)
+}
 
+// receive appends the body of an answer to the .part file. total is the
+// source's size, rangeEnd the last byte of a partial answer, each -1 when
+// the server does not say. more is as request's.
+func (d *download) receive(ctx context.Context, t *transfer, total, rangeEnd int64) (more bool, err error) {
 	// Read no more than the record's size and one byte: a server sending
-	// more is caught without filling the disk.
+	// more is caught without filling the disk. A body of unknown size is
+	// held to --max-bytes the same way.
 	body := io.Reader(t.body())
-	if d.want.size != nil {
+	capped := int64(-1)
+	switch {
+	case d.want.size != nil:
 		body = io.LimitReader(body, *d.want.size-d.have+1)
+	case total < 0:
+		if capped, err = d.h.limits.unknownSizeCap(d.work, d.have); err != nil {
+			return false, err
+		}
+		if capped >= 0 {
+			body = io.LimitReader(body, capped-d.have+1)
+		}
 	}
 	n, err := copyContext(ctx, io.MultiWriter(d.file, d.sums()), body)
 	d.have += n
@@ -403,6 +437,8 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 		return false, errors.Join(fmt.Errorf("size %w: got %d bytes, the record says %d", errMismatch, d.have, *d.want.size), d.truncate())
 	case total >= 0 && d.have > total:
 		return false, errors.Join(fmt.Errorf("the server sent more than the %d bytes it announced", total), d.truncate())
+	case capped >= 0 && d.have > capped:
+		return false, errors.Join(d.h.limits.overCap(capped), d.truncate())
 	}
 	if err != nil {
 		return false, t.describe(err, d.have, total)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/magic"
+	"github.com/hashr-dev/hashr/internal/regular"
 )
 
 // localFetcher handles sources on a local file system: absolute paths and
@@ -30,15 +31,21 @@ func (l *localFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (
 	if err != nil {
 		return fetched{}, err
 	}
-	f, err := os.Open(name)
+	// Opened without waiting: a FIFO or a character device given as a
+	// source fails at once instead of blocking the run in open(2).
+	f, info, err := regular.Open(name)
+	var notFile *regular.NotAFileError
+	if errors.As(err, &notFile) {
+		return fetched{}, err // it names the path
+	}
 	if err != nil {
 		return fetched{}, fmt.Errorf("opening %s: %w", name, cli.Cause(err))
 	}
 	defer f.Close()
-	if got, ok, err := layoutInPlace(f, name, want); ok || err != nil {
+	if got, ok, err := layoutInPlace(info, name, want); ok || err != nil {
 		return got, err
 	}
-	if err := checkReadable(f, name, want); err != nil {
+	if err := checkReadable(info, name, want); err != nil {
 		return fetched{}, err
 	}
 	if l.copy {
@@ -70,38 +77,34 @@ func localPath(loc *url.URL) (string, error) {
 	return filepath.Clean(loc.Path), nil
 }
 
-// checkReadable refuses what is not a file's bytes (a directory, a socket)
-// and, for a regular file, a size other than the record's, before reading.
-func checkReadable(f *os.File, name string, want expected) error {
-	info, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", name, cli.Cause(err))
-	}
+// checkReadable refuses what is not a file's bytes (a directory) and, for
+// a regular file, a size other than the record's, before reading.
+// regular.Open has refused FIFOs, sockets and character devices already.
+func checkReadable(info fs.FileInfo, name string, want expected) error {
 	mode := info.Mode()
 	switch {
 	case mode.IsRegular():
 		if err := want.checkSize(info.Size(), "the file system"); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-	case mode&fs.ModeDevice != 0 && mode&fs.ModeCharDevice == 0:
-		// A block device (a disk) is a source too; its size shows only
-		// when read.
 	case mode.IsDir():
 		return fmt.Errorf("%s is a directory, not a source's bytes", name)
-	default:
-		return fmt.Errorf("%s is not a regular file (mode %s)", name, mode)
 	}
+	// A block device (a disk) is a source too; its size shows only when
+	// read.
 	return nil
 }
 
 // copyInto copies src into the work directory through a temporary file,
 // hashing in the same read, and renames the copy once it is verified.
 func (l *localFetcher) copyInto(ctx context.Context, src io.Reader, name string, want expected) (fetched, error) {
-	if err := os.MkdirAll(l.workDir, 0o755); err != nil {
-		return fetched{}, fmt.Errorf("creating work directory %s: %w", l.workDir, cli.Cause(err))
+	work, err := openWorkDir(l.workDir)
+	if err != nil {
+		return fetched{}, err
 	}
-	final := filepath.Join(l.workDir, workName(want.uri, &url.URL{Path: name}))
-	tmp, err := l.temps.create(l.workDir, tempPrefix(final))
+	defer work.close()
+	final := workName(want.uri, &url.URL{Path: name})
+	tmp, tmpName, err := l.temps.create(work, tempPrefix(final))
 	if err != nil {
 		return fetched{}, fmt.Errorf("copying %s: %w", name, cli.Cause(err))
 	}
@@ -109,7 +112,7 @@ func (l *localFetcher) copyInto(ctx context.Context, src io.Reader, name string,
 	defer func() {
 		if !ok {
 			tmp.Close()
-			l.temps.remove(tmp.Name())
+			l.temps.remove(work, tmpName)
 		}
 	}()
 	h := sha256.New()
@@ -124,11 +127,11 @@ func (l *localFetcher) copyInto(ctx context.Context, src io.Reader, name string,
 	if err := finishFile(tmp); err != nil {
 		return fetched{}, fmt.Errorf("copying %s to %s: %w", name, l.workDir, err)
 	}
-	if err := l.temps.keep(tmp.Name(), final); err != nil {
+	if err := l.temps.keep(work, tmpName, final); err != nil {
 		return fetched{}, fmt.Errorf("copying %s: %w", name, err)
 	}
 	ok = true
-	return fetched{local: final, sha256: sum, size: n}, nil
+	return fetched{local: work.join(final), sha256: sum, size: n}, nil
 }
 
 // finishFile makes a written file durable and readable by others, and
@@ -145,17 +148,16 @@ func finishFile(f *os.File) error {
 // with --copy always: its blobs are files already): its sha256 is that of
 // its index.json, which names every blob in it by digest, as hashr-scan's
 // quick_sha256 of a layout is.
-func layoutInPlace(f *os.File, name string, want expected) (fetched, bool, error) {
-	info, err := f.Stat()
-	if err != nil || !info.IsDir() {
+func layoutInPlace(info fs.FileInfo, name string, want expected) (fetched, bool, error) {
+	if !info.IsDir() {
 		return fetched{}, false, nil
 	}
 	if ok, err := magic.IsOCILayoutDir(name); err != nil || !ok {
 		return fetched{}, false, err
 	}
-	b, err := os.ReadFile(filepath.Join(name, "index.json"))
+	b, err := readSmallFile(filepath.Join(name, "index.json"), maxManifest)
 	if err != nil {
-		return fetched{}, false, fmt.Errorf("reading %s: %w", filepath.Join(name, "index.json"), cli.Cause(err))
+		return fetched{}, false, err
 	}
 	sum := sha256.Sum256(b)
 	digest := hex.EncodeToString(sum[:])
@@ -163,4 +165,22 @@ func layoutInPlace(f *os.File, name string, want expected) (fetched, bool, error
 		return fetched{}, false, fmt.Errorf("%s: sha256 %w: its index.json hashes to %s, the record says %s", name, errMismatch, digest, want.sha256)
 	}
 	return fetched{local: name, sha256: digest, size: dirSize(name)}, true, nil
+}
+
+// readSmallFile reads a file of a local source (an index.json), at most
+// limit bytes, opened as regular.Open does: a FIFO put there fails at once.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, _, err := regular.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, cli.Cause(err))
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("more than %d bytes", limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, cli.Cause(err))
+	}
+	return b, nil
 }

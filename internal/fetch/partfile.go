@@ -5,46 +5,43 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"github.com/hashr-dev/hashr/internal/cli"
 )
 
 // lockRetry is how often a run waiting for another's download of the same
 // URL checks whether it is done.
 const lockRetry = 100 * time.Millisecond
 
-// openPart opens (creating it if need be) a download's .part file and locks
-// it, so two workers or two runs never write the same download at once.
-// note is told once when it has to wait.
-func openPart(ctx context.Context, path string, note func(string, ...any)) (*os.File, error) {
-	return lockPath(ctx, path, "another download of the same URL", note, func() (*os.File, error) {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", path, cli.Cause(err))
-		}
-		return f, nil
+// openPart opens (creating it if need be) a download's .part file, name in
+// d, and locks it, so two workers or two runs never write the same
+// download at once. note is told once when it has to wait.
+func openPart(ctx context.Context, d *dir, name string, note func(string, ...any)) (*os.File, error) {
+	return lockPath(ctx, d, name, "another download of the same URL", note, func() (*os.File, error) {
+		return d.openFile(name, os.O_RDWR|os.O_CREATE)
 	})
 }
 
-// lockDir creates (if need be) an image's NAME.part directory and locks it,
-// as openPart does a file: two workers or two runs pulling the same image
-// never fill, rename or remove one directory at once.
-func lockDir(ctx context.Context, path string, note func(string, ...any)) (*os.File, error) {
-	return lockPath(ctx, path, "another pull of the same image", note, func() (*os.File, error) {
-		if err := os.MkdirAll(path, 0o755); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", path, cli.Cause(err))
+// lockDir creates (if need be) an image's NAME.part directory, name in d,
+// and locks it, as openPart does a file: two workers or two runs pulling
+// the same image never fill, rename or remove one directory at once. The
+// directory's handle holds the lock until closed.
+func lockDir(ctx context.Context, d *dir, name string, note func(string, ...any)) (*dir, error) {
+	var sub *dir
+	_, err := lockPath(ctx, d, name, "another pull of the same image", note, func() (*os.File, error) {
+		var err error
+		if sub, err = d.sub(name, true); err != nil {
+			return nil, err
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", path, cli.Cause(err))
-		}
-		return f, nil
+		return sub.f, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return sub, nil
 }
 
-// lockPath opens path with open and locks it, waiting (and telling note
-// once that it waits for other) while someone else holds it.
-func lockPath(ctx context.Context, path, other string, note func(string, ...any), open func() (*os.File, error)) (*os.File, error) {
+// lockPath opens name in d with open and locks it, waiting (and telling
+// note once that it waits for other) while someone else holds it.
+func lockPath(ctx context.Context, d *dir, name, other string, note func(string, ...any), open func() (*os.File, error)) (*os.File, error) {
 	waited := false
 	for {
 		f, err := open()
@@ -55,13 +52,13 @@ func lockPath(ctx context.Context, path, other string, note func(string, ...any)
 			ok, err := tryLock(f)
 			if err != nil {
 				f.Close()
-				return nil, fmt.Errorf("locking %s: %w", path, err)
+				return nil, fmt.Errorf("locking %s: %w", d.join(name), err)
 			}
 			if ok {
 				break
 			}
 			if !waited {
-				note("waiting for %s into %s", other, path)
+				note("waiting for %s into %s", other, d.join(name))
 				waited = true
 			}
 			select {
@@ -73,10 +70,8 @@ func lockPath(ctx context.Context, path, other string, note func(string, ...any)
 		}
 		// Whoever held the lock may have finished (renamed it) or given
 		// up (removed it) meanwhile: then start over with what is now at
-		// path.
-		held, err1 := f.Stat()
-		now, err2 := os.Stat(path)
-		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+		// name.
+		if held, err := f.Stat(); err == nil && d.sameAs(name, held) {
 			return f, nil
 		}
 		f.Close()

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -52,56 +51,78 @@ func newRegistryFetcher(opts options, note func(string, ...any)) *registryFetche
 	}
 }
 
+// closeIdle closes the idle keep-alive connections of every registry's
+// client: they share one transport.
+func (r *registryFetcher) closeIdle() { r.blobs.closeIdle() }
+
 func (r *registryFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (fetched, error) {
 	refText := strings.TrimPrefix(want.uri, "oci://")
 	ref, err := name.ParseReference(refText)
 	if err != nil {
 		return fetched{}, fmt.Errorf("%s is not an image reference (oci://REGISTRY/REPO:TAG or @sha256:…): %w", want.uri, err)
 	}
-	final := filepath.Join(r.workDir, workName(want.uri, &url.URL{Path: strings.ReplaceAll(ref.Context().RepositoryStr(), "/", "_") + "_" + ref.Identifier()}))
-	if got, ok, err := reuseLayout(final, want); err != nil || ok {
+	work, err := openWorkDir(r.workDir)
+	if err != nil {
+		return fetched{}, err
+	}
+	defer work.close()
+	final := imageWorkName(want.uri, ref)
+	if got, ok, err := reuseLayout(work, final, want); err != nil || ok {
 		return got, err
 	}
-	partial := final + ".part"
-	lock, err := lockDir(ctx, partial, r.note)
+	partialName := final + ".part"
+	partial, err := lockDir(ctx, work, partialName, r.note)
 	if err != nil {
 		return fetched{}, fmt.Errorf("pulling %s: %w", ref, err)
 	}
-	defer lock.Close()
+	defer partial.close()
 	// Another worker or run may have finished the image while this one
 	// waited for the lock.
-	if got, ok, err := reuseLayout(final, want); err != nil || ok {
+	if got, ok, err := reuseLayout(work, final, want); err != nil || ok {
 		if ok {
-			_ = os.Remove(partial) // made only to hold the lock; empty
+			_ = work.remove(partialName) // made only to hold the lock; empty
 		}
 		return got, err
 	}
-	got, err := r.pull(ctx, ref, partial, final)
-	if err != nil {
-		return fetched{}, giveUpLayout(ctx, partial, err)
+	got, err := r.pull(ctx, ref, partial)
+	if err == nil {
+		err = work.rename(partialName, final)
 	}
+	if err != nil {
+		return fetched{}, giveUpLayout(ctx, work, partialName, err)
+	}
+	got.local = work.join(final)
 	return got, nil
+}
+
+// imageWorkName is the name of an image's layout directory in the work
+// directory: a work name made of its repository and tag or digest.
+func imageWorkName(uri string, ref name.Reference) string {
+	return workName(uri, &url.URL{Path: strings.ReplaceAll(ref.Context().RepositoryStr(), "/", "_") + "_" + ref.Identifier()})
 }
 
 // giveUpLayout decides what becomes of the NAME.part directory of a pull
 // that failed with err, as giveUp does of a file: an interrupted run keeps
 // it (and the blobs finished or begun in it) for the next run to resume;
 // a pull that failed for good removes it, and the error says so.
-func giveUpLayout(ctx context.Context, partial string, err error) error {
-	held := dirSize(partial)
+func giveUpLayout(ctx context.Context, work *dir, partial string, err error) error {
+	path := work.join(partial)
+	held := dirSize(path)
 	if ctx.Err() != nil && held > 0 {
-		return fmt.Errorf("%w (kept %s, %d bytes, for the next run to resume)", err, partial, held)
+		return fmt.Errorf("%w (kept %s, %d bytes, for the next run to resume)", err, path, held)
 	}
-	if rerr := os.RemoveAll(partial); rerr != nil {
-		return fmt.Errorf("%w; removing the partial image %s: %v", err, partial, cli.Cause(rerr))
+	if rerr := work.removeAll(partial); rerr != nil {
+		return fmt.Errorf("%w; removing the partial image %s: %v", err, path, cli.Cause(rerr))
 	}
 	if held > 0 {
-		return fmt.Errorf("%w; removed the partial image %s", err, partial)
+		return fmt.Errorf("%w; removed the partial image %s", err, path)
 	}
 	return err
 }
 
-func (r *registryFetcher) pull(ctx context.Context, ref name.Reference, partial, final string) (fetched, error) {
+// pull downloads the image into the layout directory partial; the caller
+// renames it into place.
+func (r *registryFetcher) pull(ctx context.Context, ref name.Reference, partial *dir) (fetched, error) {
 	refText := ref.String()
 	pull, err := r.puller(ctx, ref)
 	if err != nil {
@@ -111,9 +132,11 @@ func (r *registryFetcher) pull(ctx context.Context, ref name.Reference, partial,
 	if err != nil {
 		return fetched{}, fmt.Errorf("pulling %s: %w", refText, err)
 	}
-	if err := os.MkdirAll(filepath.Join(partial, "blobs", "sha256"), 0o755); err != nil {
-		return fetched{}, fmt.Errorf("creating %s: %w", partial, cli.Cause(err))
+	blobs, err := blobsDir(partial)
+	if err != nil {
+		return fetched{}, fmt.Errorf("pulling %s: %w", refText, err)
 	}
+	defer blobs.close()
 	top := []v1.Descriptor{root.desc}
 	if root.desc.MediaType.IsIndex() && r.platform != nil {
 		// Only the wanted platform's images: the layout's index.json names
@@ -124,7 +147,7 @@ func (r *registryFetcher) pull(ctx context.Context, ref name.Reference, partial,
 	}
 	var total int64
 	for _, d := range top {
-		n, err := pull.tree(partial, d, 0)
+		n, err := pull.tree(blobs, d, 0)
 		if err != nil {
 			return fetched{}, fmt.Errorf("pulling %s: %w", refText, err)
 		}
@@ -140,32 +163,48 @@ func (r *registryFetcher) pull(ctx context.Context, ref name.Reference, partial,
 		return fetched{}, err
 	}
 	if err := errors.Join(
-		os.WriteFile(filepath.Join(partial, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644),
-		os.WriteFile(filepath.Join(partial, "index.json"), index, 0o644)); err != nil {
-		return fetched{}, fmt.Errorf("writing the layout of %s: %w", refText, cli.Cause(err))
-	}
-	if err := os.Rename(partial, final); err != nil {
-		return fetched{}, fmt.Errorf("keeping %s: %w", final, cli.Cause(err))
+		partial.writeFile("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)),
+		partial.writeFile("index.json", index)); err != nil {
+		return fetched{}, fmt.Errorf("writing the layout of %s: %w", refText, err)
 	}
 	sum := sha256.Sum256(index)
-	return fetched{local: final, sha256: hex.EncodeToString(sum[:]), size: total}, nil
+	return fetched{sha256: hex.EncodeToString(sum[:]), size: total}, nil
 }
 
-// reuseLayout takes a layout an earlier run finished, when it fits.
-func reuseLayout(final string, want expected) (fetched, bool, error) {
-	b, err := os.ReadFile(filepath.Join(final, "index.json"))
+// blobsDir creates (if need be) and opens a layout's blobs/sha256.
+func blobsDir(layout *dir) (*dir, error) {
+	blobs, err := layout.sub("blobs", true)
+	if err != nil {
+		return nil, err
+	}
+	defer blobs.close()
+	return blobs.sub("sha256", true)
+}
+
+// reuseLayout takes a layout an earlier run finished, name in work, when
+// it fits. A link at name, or at its index.json, is an error.
+func reuseLayout(work *dir, name string, want expected) (fetched, bool, error) {
+	layout, err := work.sub(name, false)
 	if errors.Is(err, os.ErrNotExist) {
 		return fetched{}, false, nil
 	}
 	if err != nil {
-		return fetched{}, false, fmt.Errorf("reading earlier download %s: %w", final, cli.Cause(err))
+		return fetched{}, false, fmt.Errorf("checking earlier download: %w", err)
+	}
+	defer layout.close()
+	b, err := layout.readFile("index.json", maxManifest)
+	if errors.Is(err, os.ErrNotExist) {
+		return fetched{}, false, nil
+	}
+	if err != nil {
+		return fetched{}, false, fmt.Errorf("checking earlier download: %w", err)
 	}
 	sum := sha256.Sum256(b)
 	digest := hex.EncodeToString(sum[:])
 	if want.sha256 != "" && want.sha256 != digest {
-		return fetched{}, false, os.RemoveAll(final)
+		return fetched{}, false, work.removeAll(name)
 	}
-	return fetched{local: final, sha256: digest, size: dirSize(final)}, true, nil
+	return fetched{local: layout.path, sha256: digest, size: dirSize(layout.path)}, true, nil
 }
 
 func dirSize(dir string) int64 {
@@ -180,13 +219,16 @@ func dirSize(dir string) int64 {
 }
 
 // puller reads one repository's manifests with go-containerregistry and
-// its blobs with the resumable downloader.
+// its blobs with the resumable downloader. Both go through the same
+// transport and redirect rules (redirectGuard), and each manifest, like
+// each blob, within --max-time.
 type puller struct {
-	ctx   context.Context
-	repo  name.Repository
-	opts  []remote.Option
-	blobs *httpFetcher
-	note  func(string, ...any)
+	ctx     context.Context
+	repo    name.Repository
+	opts    []remote.Option // all but the context, which is per manifest
+	maxTime time.Duration
+	blobs   *httpFetcher
+	note    func(string, ...any)
 }
 
 func (r *registryFetcher) puller(ctx context.Context, ref name.Reference) (*puller, error) {
@@ -194,19 +236,33 @@ func (r *registryFetcher) puller(ctx context.Context, ref name.Reference) (*pull
 	if err != nil {
 		return nil, fmt.Errorf("finding credentials: %w", err)
 	}
-	base := r.blobs.client.Transport
-	rt, err := transport.NewWithContext(ctx, ref.Context().Registry, auth, base, []string{ref.Scope(transport.PullScope)})
+	base := redirectGuard{r.blobs.client.Transport}
+	maxTime := r.blobs.limits.maxTime
+	// The context bounds the registry's ping and first token request only.
+	authCtx, cancel := context.WithTimeoutCause(ctx, maxTime, errMaxTime)
+	defer cancel()
+	rt, err := transport.NewWithContext(authCtx, ref.Context().Registry, auth, base, []string{ref.Scope(transport.PullScope)})
 	if err != nil {
-		return nil, fmt.Errorf("authenticating: %w", err)
+		return nil, fmt.Errorf("authenticating: %w", overMaxTime(ctx, authCtx, maxTime, "asking the registry for access", err))
 	}
 	blobs := *r.blobs
-	blobs.client = &http.Client{Transport: rt}
+	blobs.client = newClient(rt)
 	return &puller{
-		ctx: ctx, repo: ref.Context(), blobs: &blobs, note: r.note,
-		opts: []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(base),
+		ctx: ctx, repo: ref.Context(), blobs: &blobs, note: r.note, maxTime: maxTime,
+		opts: []remote.Option{remote.WithAuth(auth), remote.WithTransport(base),
 			remote.WithUserAgent("hashr-fetch"),
 			remote.WithRetryBackoff(remote.Backoff{Duration: r.blobs.backoff, Factor: 2, Steps: r.blobs.retries + 1})},
 	}, nil
+}
+
+// overMaxTime is err, or the --max-time error naming what was being done
+// when limited, a context derived from ctx, ended because --max-time
+// passed (err then says only that a context ended).
+func overMaxTime(ctx, limited context.Context, maxTime time.Duration, what string, err error) error {
+	if ctx.Err() == nil && errors.Is(context.Cause(limited), errMaxTime) {
+		return fmt.Errorf("%s: %w %s", what, errMaxTime, maxTime)
+	}
+	return err
 }
 
 type manifestDoc struct {
@@ -214,10 +270,13 @@ type manifestDoc struct {
 	raw  []byte
 }
 
+// manifest reads the manifest or index ref names, within --max-time.
 func (p *puller) manifest(ref name.Reference) (*manifestDoc, error) {
-	d, err := remote.Get(ref, p.opts...)
+	ctx, cancel := context.WithTimeoutCause(p.ctx, p.maxTime, errMaxTime)
+	defer cancel()
+	d, err := remote.Get(ref, append(p.opts, remote.WithContext(ctx))...)
 	if err != nil {
-		return nil, err
+		return nil, overMaxTime(p.ctx, ctx, p.maxTime, "reading manifest "+ref.String(), err)
 	}
 	if len(d.Manifest) > maxManifest {
 		return nil, fmt.Errorf("manifest %s is %d bytes, more than any image needs", d.Digest, len(d.Manifest))
@@ -252,7 +311,7 @@ func (p *puller) platformManifests(root *manifestDoc, want v1.Platform) ([]v1.De
 
 // tree downloads a manifest (or index) and everything it names into the
 // layout dir, and returns the bytes written.
-func (p *puller) tree(dir string, d v1.Descriptor, depth int) (int64, error) {
+func (p *puller) tree(blobs *dir, d v1.Descriptor, depth int) (int64, error) {
 	if depth > 4 {
 		return 0, fmt.Errorf("indexes nested more than 4 deep")
 	}
@@ -260,8 +319,8 @@ func (p *puller) tree(dir string, d v1.Descriptor, depth int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Digest.Hex), doc.raw, 0o644); err != nil {
-		return 0, fmt.Errorf("writing manifest %s: %w", d.Digest, cli.Cause(err))
+	if err := blobs.writeFile(d.Digest.Hex, doc.raw); err != nil {
+		return 0, fmt.Errorf("writing manifest %s: %w", d.Digest, err)
 	}
 	total := int64(len(doc.raw))
 	mt := doc.desc.MediaType
@@ -272,7 +331,7 @@ func (p *puller) tree(dir string, d v1.Descriptor, depth int) (int64, error) {
 			return 0, fmt.Errorf("index %s: %w", d.Digest, err)
 		}
 		for _, m := range idx.Manifests {
-			n, err := p.tree(dir, m, depth+1)
+			n, err := p.tree(blobs, m, depth+1)
 			if err != nil {
 				return 0, err
 			}
@@ -287,7 +346,7 @@ func (p *puller) tree(dir string, d v1.Descriptor, depth int) (int64, error) {
 			if !b.MediaType.IsDistributable() {
 				continue // foreign layers (Windows base images) are not served by the registry
 			}
-			if err := p.blob(dir, b); err != nil {
+			if err := p.blob(blobs, b); err != nil {
 				return 0, err
 			}
 			total += b.Size
@@ -299,7 +358,7 @@ func (p *puller) tree(dir string, d v1.Descriptor, depth int) (int64, error) {
 }
 
 // blob downloads one blob, checked against its digest and size.
-func (p *puller) blob(dir string, b v1.Descriptor) error {
+func (p *puller) blob(blobs *dir, b v1.Descriptor) error {
 	if b.Digest.Algorithm != "sha256" || len(b.Digest.Hex) != 64 {
 		return fmt.Errorf("blob digest %q: only sha256 is supported", b.Digest)
 	}
@@ -307,8 +366,7 @@ func (p *puller) blob(dir string, b v1.Descriptor) error {
 	u := &url.URL{Scheme: reg.Scheme(), Host: reg.RegistryStr(), Path: "/v2/" + p.repo.RepositoryStr() + "/blobs/" + b.Digest.String()}
 	size := b.Size
 	start := time.Now()
-	_, err := p.blobs.fetchTo(p.ctx, u, expected{uri: u.String(), size: &size, sha256: b.Digest.Hex},
-		filepath.Join(dir, "blobs", "sha256", b.Digest.Hex))
+	_, err := p.blobs.fetchTo(p.ctx, u, expected{uri: u.String(), size: &size, sha256: b.Digest.Hex}, blobs, b.Digest.Hex)
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", b.Digest, err)
 	}

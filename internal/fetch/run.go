@@ -30,10 +30,12 @@ type outcome struct {
 func run(ctx context.Context, p *cli.Program, opts options) error {
 	temps := newTempFiles()
 	p.OnExit(temps.removeAll)
+	defer p.RouteClientLog()()
 	fetchers, err := newFetchers(opts, temps, p.Verbosef)
 	if err != nil {
 		return err
 	}
+	defer closeIdle(fetchers)
 	w := records.NewWriter(p.Stdout)
 	hinted := map[string]bool{}
 
@@ -191,10 +193,23 @@ func looseSource(raw *records.Raw) *records.Source {
 	return &src
 }
 
+// closeIdle closes the fetchers' idle keep-alive connections, so no server
+// can write on one (and have the client log it) after the run.
+func closeIdle(fetchers map[string]fetcher) {
+	for _, f := range fetchers {
+		if c, ok := f.(interface{ closeIdle() }); ok {
+			c.closeIdle()
+		}
+	}
+}
+
 // hintFor says how to get past an error, where that is not obvious.
 func hintFor(err error) string {
 	var scheme unsupportedScheme
+	var link *linkError
 	switch {
+	case errors.As(err, &link):
+		return "something other than hashr-fetch put that link in the work directory: remove it, and let no one else write to --work"
 	case errors.Is(err, errDownloadsOff):
 		return "run without --copy never to download remote sources, or download them yourself and give their local paths as uri"
 	case errors.As(err, &scheme):

@@ -18,38 +18,41 @@ type tempFiles struct {
 
 func newTempFiles() *tempFiles { return &tempFiles{paths: map[string]bool{}} }
 
-// create makes a new temporary file in dir whose name starts with prefix.
-func (t *tempFiles) create(dir, prefix string) (*os.File, error) {
+// create makes a new temporary file in d whose name starts with prefix,
+// and returns it and its name in d.
+func (t *tempFiles) create(d *dir, prefix string) (*os.File, string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f, err := os.CreateTemp(dir, prefix)
+	f, name, err := d.createTemp(prefix)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	t.paths[f.Name()] = true
-	return f, nil
+	t.paths[d.join(name)] = true
+	return f, name, nil
 }
 
-// keep renames a finished temporary file to its final name.
-func (t *tempFiles) keep(tmp, final string) error {
+// keep renames a finished temporary file in d to its final name there.
+func (t *tempFiles) keep(d *dir, tmp, final string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := os.Rename(tmp, final); err != nil {
+	if err := d.rename(tmp, final); err != nil {
 		return err
 	}
-	delete(t.paths, tmp)
+	delete(t.paths, d.join(tmp))
 	return nil
 }
 
-// remove deletes a temporary file that is not wanted.
-func (t *tempFiles) remove(tmp string) {
+// remove deletes a temporary file in d that is not wanted.
+func (t *tempFiles) remove(d *dir, tmp string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_ = os.Remove(tmp)
-	delete(t.paths, tmp)
+	_ = d.remove(tmp)
+	delete(t.paths, d.join(tmp))
 }
 
-// removeAll deletes every temporary file not yet kept or removed.
+// removeAll deletes every temporary file not yet kept or removed. The
+// work directory is the user's; a temporary file's name is one element in
+// it, and removing never follows a link.
 func (t *tempFiles) removeAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

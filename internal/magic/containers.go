@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/hashr-dev/hashr/internal/regular"
 )
 
 // Container images: a docker archive ("docker save", "skopeo copy
@@ -121,18 +123,21 @@ func isOCILayoutFile(r io.Reader) bool {
 
 // IsOCILayoutDir reports whether dir is an OCI image layout: it holds a
 // valid oci-layout file and an index.json. The error is for files that
-// exist but cannot be read.
+// exist but cannot be read. An oci-layout that is not a regular file (a
+// FIFO, whose open(2) would wait for a writer forever) is not read: dir
+// is then no layout.
 func IsOCILayoutDir(dir string) (bool, error) {
 	layoutPath := filepath.Join(dir, "oci-layout")
-	f, err := os.Open(layoutPath)
-	if errors.Is(err, fs.ErrNotExist) {
+	f, info, err := regular.Open(layoutPath)
+	var notAFile *regular.NotAFileError
+	if errors.Is(err, fs.ErrNotExist) || errors.As(err, &notAFile) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("opening %s: %w", layoutPath, err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	if !info.Mode().IsRegular() {
 		return false, nil
 	}
 	if !isOCILayoutFile(io.LimitReader(f, maxManifestSize)) {

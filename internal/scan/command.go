@@ -59,7 +59,9 @@ Zip archives count only when their extension is one of --zip-exts (as in
 HashR's zip importer), and only when they hold zip magic: "lib.jar" that is
 not a zip is skipped too. Files of no known format, zips with other
 extensions and special files (fifos, sockets, devices) are skipped and
-counted on stderr; --verbose lists each. Symbolic links are followed, to
+counted on stderr; --verbose lists each. A special file is never opened, so
+a FIFO never blocks the scan: a directory whose oci-layout is one is walked
+as an ordinary directory, and an export.csv that is one is an error message. Symbolic links are followed, to
 files and directories; a directory reached twice (a link loop) is walked
 once. A path that cannot be read (permission denied, a broken link, an I/O
 error) gives an error record and a message, and the walk goes on.

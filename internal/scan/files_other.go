@@ -4,7 +4,6 @@ package scan
 
 import (
 	"io/fs"
-	"os"
 	"path/filepath"
 )
 
@@ -20,5 +19,3 @@ func keyOf(path string, _ fs.FileInfo) (fileKey, bool) {
 	abs, err := filepath.Abs(real)
 	return fileKey{abs}, err == nil
 }
-
-func openFile(path string) (*os.File, error) { return os.Open(path) }

@@ -4,7 +4,6 @@ package scan
 
 import (
 	"io/fs"
-	"os"
 	"syscall"
 )
 
@@ -17,10 +16,4 @@ func keyOf(_ string, info fs.FileInfo) (fileKey, bool) {
 		return fileKey{}, false
 	}
 	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true
-}
-
-// openFile opens path for reading without blocking: if it was swapped for
-// a fifo since the walk saw a regular file there, opening it must not hang.
-func openFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/internal/magic"
+	"github.com/hashr-dev/hashr/internal/regular"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -63,15 +65,17 @@ func inspect(ctx context.Context, opts options, e entry) outcome {
 	case ociLayout:
 		return inspectLayout(opts, e)
 	}
-	f, err := openFile(e.path)
+	// The walk saw a regular file, but it may have been swapped for a
+	// FIFO since: regular.Open does not wait on one.
+	f, info, err := regular.Open(e.path)
+	var notAFile *regular.NotAFileError
+	if errors.As(err, &notAFile) {
+		return outcome{entry: e, verdict: notRegular}
+	}
 	if err != nil {
 		return outcome{entry: e, verdict: failed, err: fmt.Errorf("opening: %w", cli.Cause(err))}
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return outcome{entry: e, verdict: failed, err: fmt.Errorf("reading file status: %w", cli.Cause(err))}
-	}
 	if !info.Mode().IsRegular() {
 		return outcome{entry: e, verdict: notRegular}
 	}
@@ -139,15 +143,11 @@ func inspectLayout(opts options, e entry) outcome {
 		return outcome{entry: e, verdict: failed, err: fmt.Errorf("adding up the layout's size: %w", err)}
 	}
 	indexPath := filepath.Join(e.path, "index.json")
-	f, err := openFile(indexPath)
+	f, info, err := regular.Open(indexPath)
 	if err != nil {
 		return outcome{entry: e, verdict: failed, err: fmt.Errorf("opening index.json: %w", cli.Cause(err))}
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return outcome{entry: e, verdict: failed, err: fmt.Errorf("reading index.json's status: %w", cli.Cause(err))}
-	}
 	quick, err := quickSHA256(f, info.Size())
 	if err != nil {
 		return outcome{entry: e, verdict: failed, err: fmt.Errorf("index.json: %w", err)}

@@ -28,6 +28,7 @@ type counts struct {
 // run scans the REPOs in order and writes a source record per source, or an
 // error record per path that could not be read.
 func run(ctx context.Context, p *cli.Program, opts options, repos []string) error {
+	defer p.RouteClientLog()() // listings of buckets, registries and URLs
 	w := newPlannedOutput(p, opts.plan)
 	defer w.Finish()
 

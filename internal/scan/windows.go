@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/hashr-dev/hashr/internal/formats/wim"
+	"github.com/hashr-dev/hashr/internal/regular"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -83,7 +83,7 @@ func (x *wsusExports) annotate(src *records.Source) error {
 
 // readExport reads an export.csv; a missing one is no error.
 func readExport(name string) (map[string]wsusExport, error) {
-	f, err := os.Open(name)
+	f, _, err := regular.Open(name) // a FIFO there must not block the scan
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, nil // no export, or the repository is a single file
 	}

@@ -1,0 +1,45 @@
+//go:build unix
+
+package fetch
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// A FIFO given as a source is an error record at once, with or without
+// --copy always: opening it must not wait for a writer that never comes.
+func TestFIFOSourceFailsAtOnce(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "f")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	// Opening the FIFO for writing releases a reader stuck in open().
+	unblock := func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+	}
+	for _, mode := range []string{"always", "auto"} {
+		work := t.TempDir()
+		r := fetchWithin(t, 5*time.Second, unblock, sourceLine(t, records.Source{ID: "f", URI: fifo}), "--work", work, "--copy", mode)
+		e := one[*records.Error](t, r)
+		if r.status != 3 || !strings.Contains(e.Message, fifo) || !strings.Contains(e.Message, "named pipe") {
+			t.Errorf("--copy %s: status %d, record %+v", mode, r.status, e)
+		}
+		if names := dirNames(t, work); len(names) != 0 {
+			t.Errorf("--copy %s: work holds %v", mode, names)
+		}
+	}
+	// A character device is refused as well, before any read.
+	r := fetchWithin(t, 5*time.Second, nil, sourceLine(t, records.Source{ID: "z", URI: "/dev/zero"}), "--work", t.TempDir(), "--copy", "always")
+	if e := one[*records.Error](t, r); !strings.Contains(e.Message, "character device") {
+		t.Errorf("/dev/zero: record %+v", e)
+	}
+}

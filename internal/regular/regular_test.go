@@ -1,0 +1,65 @@
+//go:build unix
+
+package regular
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Open takes regular files, directories and block devices, and refuses a
+// FIFO, a socket and a character device at once, naming what it is.
+func TestOpen(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{file, dir} {
+		f, info, err := Open(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		f.Close()
+		if info.Name() != filepath.Base(p) {
+			t.Errorf("%s: info names %s", p, info.Name())
+		}
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for p, kind := range map[string]string{fifo: "named pipe", "/dev/null": "character device", sock: "socket"} {
+		done := make(chan error, 1)
+		go func() {
+			f, _, err := Open(p)
+			if err == nil {
+				f.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			var notFile *NotAFileError
+			if !errors.As(err, &notFile) && !strings.Contains(err.Error(), "no such device") {
+				t.Errorf("%s: %v, want a NotAFileError", p, err)
+			} else if notFile != nil && !strings.Contains(err.Error(), kind) {
+				t.Errorf("%s: %q does not say %q", p, err, kind)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: Open blocked", p)
+		}
+	}
+}
