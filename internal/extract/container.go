@@ -211,7 +211,7 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 	c := &container{format: res.Format, prefix: prefix, depth: depth, hardLinks: true}
 	switch res.Format {
 	case magic.Tar:
-		c.w = tar.NewWalker(br)
+		c.w = tar.NewMeteredWalker(br, &s.budget) // a sparse member's holes count as expanded
 	case magic.Cpio:
 		c.w = cpio.NewWalker(br)
 	case magic.Deb:

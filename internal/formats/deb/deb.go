@@ -113,7 +113,7 @@ func (w *Walker) openInner(name, prefix string) error {
 	}
 	metered := archive.Metered(dr, w.opts.Meter)
 	w.decoder = readCloser{metered, dr}
-	w.inner = tar.NewWalker(metered)
+	w.inner = tar.NewMeteredWalker(metered, w.opts.Meter)
 	w.prefix = prefix
 	return nil
 }

@@ -54,7 +54,7 @@ func openLayerOf(s blobStore, l layer, meter archive.Meter) (*openLayer, error) 
 	if !l.compressedDigest {
 		ol.inner = io.TeeReader(ol.inner, ol.sum)
 	}
-	ol.tar = tar.NewWalker(layerErrors{ol.inner, l.digest.String()})
+	ol.tar = tar.NewMeteredWalker(layerErrors{ol.inner, l.digest.String()}, meter)
 	return ol, nil
 }
 
