@@ -170,6 +170,10 @@ func (x *xzProcess) Close() error {
 	x.mu.Unlock()
 	if !waited {
 		_ = x.cmd.Process.Kill()
+		// Closing the output too ends a process the signal did not
+		// reach (inside the sandbox, a kill can be refused): its next
+		// write fails, and Wait returns.
+		x.out.Close()
 		_ = x.wait()
 	}
 	x.out.Close()
