@@ -151,5 +151,60 @@ assert gzip.decompress(data) == data, "not a quine"
 open(sys.argv[2], "wb").write(data)
 EOF
 
+# A sparse bomb: GNU tar -S stores a 10 GiB file of holes in a few KiB,
+# in the old GNU format and in PAX's sparse format 1.0 (issue 18).
+truncate -s 10G "$work/holes.bin"
+printf 'data' | dd of="$work/holes.bin" bs=1 seek=$((5 << 30)) conv=notrunc status=none
+touch -d "@$SOURCE_DATE_EPOCH" "$work/holes.bin"
+tarflags=(--mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner -S -C "$work")
+tar "${tarflags[@]}" --format=gnu -cf "$h/sparse-bomb.tar" holes.bin
+tar "${tarflags[@]}" --format=posix --sparse-version=1.0 --pax-option=delete=atime,delete=ctime,exthdr.name=%f.pax \
+  -cf "$h/sparse-bomb-pax.tar" holes.bin
+rm -f "$work/holes.bin"
+
+python3 - "$h" "$out/extract/hello-gzip.rpm" <<'EOF'
+import io, os, random, struct, subprocess, sys, tarfile, zipfile, zlib
+h, rpm = sys.argv[1:3]
+
+# Members named as the root (".", "/", "./") that hold bytes, and a zip
+# directory entry that holds bytes: they vanished with exit 0.
+with tarfile.open(os.path.join(h, "root-names.tar"), "w", format=tarfile.PAX_FORMAT) as t:
+    for n in ["good.txt", ".", "/", "./"]:
+        data = ("content of " + n + "\n").encode()
+        i = tarfile.TarInfo(n); i.size = len(data); i.mtime = 1700000000
+        t.addfile(i, io.BytesIO(data))
+with zipfile.ZipFile(os.path.join(h, "root-names.zip"), "w", zipfile.ZIP_DEFLATED) as z:
+    for n in ["good.txt", ".", "/", "./", "d/"]:
+        i = zipfile.ZipInfo(n, (2023, 11, 14, 22, 13, 20)); i.create_system = 3; i.external_attr = 0o100644 << 16
+        i.compress_type = zipfile.ZIP_DEFLATED
+        z.writestr(i, ("content of " + n + "\n").encode())
+
+# An RPM whose main header index entries are all garbage (rpm -qp
+# rejects it).
+b = bytearray(open(rpm, "rb").read())
+off = 96
+nindex, size = struct.unpack_from(">II", b, off + 8)
+off += 16 + nindex * 16 + size
+off += -off % 8
+nindex, = struct.unpack_from(">I", b, off + 8)
+rng = random.Random(18)
+for p in range(off + 16, off + 16 + nindex * 16):
+    b[p] = rng.randrange(256)
+open(os.path.join(h, "garbage-index.rpm"), "wb").write(b)
+
+# A tar.xz whose block asks for a 3 GiB dictionary (xz decodes it, given
+# the memory; hashr's limit is 512 MiB).
+tb = io.BytesIO()
+with tarfile.open(fileobj=tb, mode="w", format=tarfile.GNU_FORMAT) as t:
+    i = tarfile.TarInfo("a.txt"); i.size = 2; i.mtime = 1700000000
+    t.addfile(i, io.BytesIO(b"a\n"))
+x = bytearray(subprocess.run(["xz", "-T1", "--check=crc64"], input=tb.getvalue(), capture_output=True, check=True).stdout)
+hs = (x[12] + 1) * 4
+assert x[14] == 0x21 and x[15] == 1, "one LZMA2 filter"
+x[16] = 39
+struct.pack_into("<I", x, 12 + hs - 4, zlib.crc32(bytes(x[12:12 + hs - 4])))
+open(os.path.join(h, "xz-dict-over-limit.tar.xz"), "wb").write(x)
+EOF
+
 find "$h" -type f -size +1M -printf 'fixture over 1 MiB: %p\n' | { ! grep . ; }
 echo "fixtures-hostile: wrote $h"

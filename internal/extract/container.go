@@ -196,6 +196,10 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 			return &LimitError{What: fmt.Sprintf("compressed more than %d times over", maxWrappers), Limit: maxWrappers}
 		}
 		dr, err := decompress.NewReader(decompress.Method(res.Compression), br)
+		var dict *decompress.DictTooLargeError
+		if errors.As(err, &dict) {
+			return err // it says what is over which limit
+		}
 		if err != nil {
 			return archive.Corrupt(res.Compression, 0, err.Error())
 		}
@@ -211,7 +215,7 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 	c := &container{format: res.Format, prefix: prefix, depth: depth, hardLinks: true}
 	switch res.Format {
 	case magic.Tar:
-		c.w = tar.NewWalker(br)
+		c.w = tar.NewMeteredWalker(br, &s.budget) // a sparse member's holes count as expanded
 	case magic.Cpio:
 		c.w = cpio.NewWalker(br)
 	case magic.Deb:

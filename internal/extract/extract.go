@@ -115,7 +115,10 @@ Every input is untrusted: absolute paths, paths climbing out with "..",
 paths through symlinks, decompression bombs and archives that contain
 themselves give error records, and nothing is ever written outside the
 spool. The limits below stop what no real software needs; each one reached
-is an error record for the member or the source.
+is an error record for the member or the source. The holes of a sparse tar
+member (GNU tar -S) are bytes it expands to, counted by every limit like a
+decompressor's output; a spooled member is written sparse. A member named
+as the archive's root (".", "/", "./") that holds bytes is an error record.
 
 Each source is parsed in a child process of its own (a sandbox): on Linux
 with Landlock it can read only the source and the programs it runs (xz),
@@ -238,7 +241,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	fl.StringVar(&maxSource, "max-source-bytes", formatSize(defaultLimits.sourceBytes, ""), "limit on the bytes of all members of one source")
 	fl.StringVar(&maxMember, "max-member-bytes", formatSize(defaultLimits.memberBytes, ""), "limit on the bytes of one member")
 	fl.Int64Var(&maxMembers, "max-members", defaultLimits.members, "limit on the members of one source, nested ones included")
-	fl.Int64Var(&maxRatio, "max-ratio", defaultLimits.ratio, "limit on how many times its size a source may decompress to (applies past 64M)")
+	fl.Int64Var(&maxRatio, "max-ratio", defaultLimits.ratio, "limit on how many times its size a source may decompress to, sparse tar holes included (applies past 64M)")
 	fl.StringVar(&minFree, "min-free", formatSize(defaultLimits.minFree, ""), "stop spooling a source when the spool's file system has less free")
 	fl.BoolVar(&opts.cleanSpool, "clean-spool", false, "remove what interrupted runs left in --spool (their temporary files, and the spool directories of sources whose end record never went out), then exit")
 	parseSandbox = addSandboxFlags(fl, &opts.sandbox)

@@ -134,17 +134,24 @@ func (s *sourceRun) memberFailed(full string, err error) error {
 	return nil
 }
 
-// spoolMember writes a member's bytes under the spool directory.
+// spoolMember writes a member's bytes under the spool directory. Blocks
+// of zeros are left as holes: a sparse member (GNU tar -S, a raw disk
+// image) takes the space of its data only, whatever its size.
 func (s *sourceRun) spoolMember(full string, r io.Reader, sha hash.Hash) (int64, string, error) {
 	f, local, err := s.spool.create(full)
 	if err != nil {
 		return 0, "", fmt.Errorf("spooling: %w", err)
 	}
-	var w io.Writer = f
+	w := s.sparseSpool(f) // checks the spool's free space as it goes
 	if sha != nil {
-		w = io.MultiWriter(f, sha)
+		w = io.MultiWriter(w, sha)
 	}
-	n, err := io.CopyBuffer(&freeSpaceWriter{w: w, s: s}, r, s.buffer())
+	n, err := io.CopyBuffer(w, r, s.buffer())
+	if err == nil {
+		if err = f.Truncate(n); err != nil { // the zeros at its end
+			err = fmt.Errorf("spooling: %w", err)
+		}
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("spooling: %w", cerr)
 	}
@@ -171,22 +178,6 @@ func (s *sourceRun) checkFree() error {
 			Flag: "--min-free", Limit: s.x.opts.limits.minFree}
 	}
 	return nil
-}
-
-// freeSpaceWriter checks the spool's free space as bytes go by.
-type freeSpaceWriter struct {
-	w io.Writer
-	s *sourceRun
-}
-
-func (fw *freeSpaceWriter) Write(p []byte) (int, error) {
-	fw.s.sinceFreeCheck += int64(len(p))
-	if fw.s.sinceFreeCheck >= freeCheckEvery {
-		if err := fw.s.checkFree(); err != nil {
-			return 0, err
-		}
-	}
-	return fw.w.Write(p)
 }
 
 // memberReader reads a member within the limits, and stops when the run

@@ -16,7 +16,10 @@ var (
 	errClimbingPath = errors.New(`path climbs out of the archive with "..": refused`)
 	errEmptyName    = errors.New("member has an empty name")
 	errNULInName    = errors.New("name holds a NUL byte: refused (an extractor would cut the name there, and write another file)")
-	errTooDeep      = fmt.Errorf("path is more than %d directories deep: refused (no real file tree is)", maxPathDepth)
+	// A regular member named ".", "/" or "./" is refused aloud: it
+	// vanished with exit 0 when taken for the root directory.
+	errRootNamedFile = errors.New(`a file named as the archive's root (".", "/" or "./"): its bytes are not extracted, as no file can have that name`)
+	errTooDeep       = fmt.Errorf("path is more than %d directories deep: refused (no real file tree is)", maxPathDepth)
 )
 
 // maxPathDepth bounds the directories of a member path: deep trees are a

@@ -53,6 +53,9 @@ func (s *sourceRun) walk(c *container) error {
 			continue
 		}
 		if name == "" {
+			if e.Type == archive.Regular || e.Type == archive.Hardlink {
+				s.memberError(displayPath(c.prefix, e.Name), errRootNamedFile)
+			}
 			continue // the root directory
 		}
 		full := c.prefix + name

@@ -6,6 +6,8 @@ package deb
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -108,12 +110,16 @@ func (w *Walker) openInner(name, prefix string) error {
 		}
 	}
 	dr, err := decompress.NewReader(method, br)
+	var dict *decompress.DictTooLargeError
+	if errors.As(err, &dict) {
+		return fmt.Errorf("%s: %w", name, err) // a limit, not corruption
+	}
 	if err != nil {
 		return archive.Corrupt("deb", -1, name+": "+err.Error())
 	}
 	metered := archive.Metered(dr, w.opts.Meter)
 	w.decoder = readCloser{metered, dr}
-	w.inner = tar.NewWalker(metered)
+	w.inner = tar.NewMeteredWalker(metered, w.opts.Meter)
 	w.prefix = prefix
 	return nil
 }

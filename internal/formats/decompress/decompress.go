@@ -40,6 +40,20 @@ const (
 // stays far below: xz -9 uses 64 MiB, zstd --ultra -22 128 MiB.
 const MaxDictSize = 512 << 20
 
+// DictTooLargeError is a stream whose header asks for a dictionary over
+// MaxDictSize. It is refused before anything is decoded: the stream may
+// be sound (xz decodes it, given the memory), so callers report it as
+// what it is, not as corruption.
+type DictTooLargeError struct {
+	Method Method
+	Size   int64 // bytes the stream asks for
+}
+
+func (e *DictTooLargeError) Error() string {
+	return fmt.Sprintf("%s: the stream asks for a dictionary of %d MiB, over the limit of %d MiB: not decoded (a decoder would reserve that much memory)",
+		e.Method, e.Size>>20, MaxDictSize>>20)
+}
+
 // HeadSize is how many leading bytes Detect needs.
 const HeadSize = 16
 
@@ -207,7 +221,7 @@ func checkXZDict(r io.Reader) (io.Reader, error) {
 			return nil, fmt.Errorf("xz: %w", eofIsTruncation(err))
 		}
 		if dict, ok := lzma2Dict(head[12 : 12+hsize]); ok && dict > MaxDictSize {
-			return nil, fmt.Errorf("xz: dictionary of %d MiB is over the limit of %d MiB", dict>>20, MaxDictSize>>20)
+			return nil, &DictTooLargeError{Method: XZ, Size: dict}
 		}
 	}
 	return io.MultiReader(bytes.NewReader(head[:n]), r), nil

@@ -2,6 +2,7 @@ package decompress
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -113,11 +114,13 @@ func testXZProcessStopsOnClose(t *testing.T) {
 func TestHostileXZDictionary(t *testing.T) {
 	// stream header, then a block header asking for a 1.5 GiB dictionary
 	stream := []byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 1, 0x69, 0x22, 0xde, 0x36}
-	block := []byte{0x02, 0x00, 0x21, 0x01, 0x26, 0, 0, 0}
+	block := []byte{0x02, 0x00, 0x21, 0x01, 0x25, 0, 0, 0, 0, 0, 0, 0}
 	for _, programs := range xzDecoders {
 		onlyOnPath(t, programs...)
-		if _, err := NewReader(XZ, bytes.NewReader(append(stream, block...))); err == nil {
-			t.Fatalf("no error for a 1.5 GiB dictionary (xz program %q)", XZProgram())
+		_, err := NewReader(XZ, bytes.NewReader(append(stream, block...)))
+		var dict *DictTooLargeError
+		if !errors.As(err, &dict) || dict.Size != 3<<29 || !strings.Contains(err.Error(), "dictionary of 1536 MiB") {
+			t.Fatalf("a 1.5 GiB dictionary (xz program %q): %v, want a DictTooLargeError that says so", XZProgram(), err)
 		}
 	}
 }

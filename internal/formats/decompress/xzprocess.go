@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -79,15 +80,23 @@ func XZProgram() string {
 
 // xzProcess decodes an xz stream with an xzProgram: r goes to its stdin,
 // its stdout is the decoded bytes.
+//
+// The process's stdout is a pipe of our own (not cmd.StdoutPipe, which
+// cmd.Wait closes): it is read to its end before the process is waited
+// for, and stays open until Close, so a read after the end says io.EOF
+// again instead of "file already closed". GRUB's modules, xz streams of a
+// few KiB, failed that way: bufio and the checksum drain read once more
+// after the end.
 type xzProcess struct {
 	prog   *xzProgram
 	cmd    *exec.Cmd
-	out    io.ReadCloser
+	out    *os.File
 	stderr *cappedBuffer
 
 	mu     sync.Mutex
 	waited bool
-	err    error
+	err    error // how the process ended, once waited
+	done   error // what every read after the end returns
 }
 
 func newXZProcess(prog *xzProgram, path string, r io.Reader) (io.ReadCloser, error) {
@@ -95,26 +104,37 @@ func newXZProcess(prog *xzProgram, path string, r io.Reader) (io.ReadCloser, err
 	if err != nil {
 		return nil, err
 	}
-	stderr := &cappedBuffer{max: 4096}
-	cmd := exec.Command(path, prog.args...)
-	cmd.Stdin = r
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("xz: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	stderr := &cappedBuffer{max: 4096}
+	cmd := exec.Command(path, prog.args...)
+	cmd.Stdin = r
+	cmd.Stdout = pw
+	cmd.Stderr = stderr
+	err = cmd.Start()
+	pw.Close() // the child holds its own copy: EOF comes when it exits
+	if err != nil {
+		pr.Close()
 		return nil, fmt.Errorf("xz: starting %s: %w", path, err)
 	}
-	return &xzProcess{prog: prog, cmd: cmd, out: out, stderr: stderr}, nil
+	return &xzProcess{prog: prog, cmd: cmd, out: pr, stderr: stderr}, nil
 }
 
 func (x *xzProcess) Read(p []byte) (int, error) {
+	if x.done != nil {
+		return 0, x.done
+	}
 	n, err := x.out.Read(p)
 	if err == io.EOF {
+		// All the output is read: only now is the process waited for.
 		if werr := x.wait(); werr != nil {
-			return n, werr
+			err = werr
 		}
+	}
+	if err != nil {
+		x.done = err
 	}
 	return n, err
 }
@@ -142,18 +162,26 @@ func (x *xzProcess) wait() error {
 	return x.err
 }
 
-// Close stops the process if it is still decoding.
+// Close stops the process if it is still decoding, and releases its
+// output.
 func (x *xzProcess) Close() error {
 	x.mu.Lock()
 	waited := x.waited
 	x.mu.Unlock()
 	if !waited {
 		_ = x.cmd.Process.Kill()
-		_ = x.out.Close()
+		// Closing the output too ends a process the signal did not
+		// reach (inside the sandbox, a kill can be refused): its next
+		// write fails, and Wait returns.
+		x.out.Close()
 		_ = x.wait()
 	}
+	x.out.Close()
+	x.done = errClosed
 	return nil
 }
+
+var errClosed = errors.New("xz: read after Close")
 
 // cappedBuffer keeps the first max bytes written to it: enough of an
 // error message, never unbounded.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -48,13 +49,17 @@ func openLayerOf(s blobStore, l layer, meter archive.Meter) (*openLayer, error) 
 	}
 	if ol.dec, err = decompress.NewReader(method, ol.raw); err != nil {
 		blob.Close()
+		var dict *decompress.DictTooLargeError
+		if errors.As(err, &dict) {
+			return nil, fmt.Errorf("layer %s: %w", l.digest, err) // a limit, not corruption
+		}
 		return nil, archive.Corrupt("oci", -1, fmt.Sprintf("layer %s: %v", l.digest, err))
 	}
 	ol.inner = archive.Metered(ol.dec, meter)
 	if !l.compressedDigest {
 		ol.inner = io.TeeReader(ol.inner, ol.sum)
 	}
-	ol.tar = tar.NewWalker(layerErrors{ol.inner, l.digest.String()})
+	ol.tar = tar.NewMeteredWalker(layerErrors{ol.inner, l.digest.String()}, meter)
 	return ol, nil
 }
 

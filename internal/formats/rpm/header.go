@@ -56,14 +56,20 @@ func readHeader(r io.Reader, offset *int64, pad bool) (*header, error) {
 	if err := readFull(r, raw, offset); err != nil {
 		return nil, err
 	}
+	start := *offset - int64(len(raw))
 	h := &header{index: make(map[uint32]indexEntry, nindex), store: make([]byte, size)}
 	for i := range int(nindex) {
 		e := raw[i*16 : i*16+16]
-		h.index[binary.BigEndian.Uint32(e[0:4])] = indexEntry{
+		tag := binary.BigEndian.Uint32(e[0:4])
+		entry := indexEntry{
 			typ:    binary.BigEndian.Uint32(e[4:8]),
 			offset: binary.BigEndian.Uint32(e[8:12]),
 			count:  binary.BigEndian.Uint32(e[12:16]),
 		}
+		if err := entry.check(size); err != nil {
+			return nil, corrupt(start+int64(i)*16, fmt.Sprintf("header index entry %d (tag %d): %v", i, tag, err))
+		}
+		h.index[tag] = entry
 	}
 	if err := readFull(r, h.store, offset); err != nil {
 		return nil, err
@@ -77,6 +83,30 @@ func readHeader(r io.Reader, offset *int64, pad bool) (*header, error) {
 		}
 	}
 	return h, nil
+}
+
+// typeWidths are the bytes of one value of each type, which is also its
+// alignment in the store; 1 for strings and binary (rpm's typeAlign).
+var typeWidths = [...]uint64{1, 1, 1, 2, 4, 8, 1, 1, 1, 1}
+
+// check refuses an index entry that rpm refuses (headerVerifyInfo): an
+// unknown type, data that is not aligned for its type, or that does not
+// fit in a store of size bytes. An index of garbage is caught here, where
+// otherwise every lookup would miss and the payload be read without its
+// header.
+func (e indexEntry) check(size uint32) error {
+	if e.typ >= uint32(len(typeWidths)) {
+		return fmt.Errorf("type %d is not an RPM type", e.typ)
+	}
+	width := typeWidths[e.typ]
+	if uint64(e.offset)%width != 0 {
+		return fmt.Errorf("offset %d is not aligned for type %d", e.offset, e.typ)
+	}
+	// A string takes at least its NUL: count bytes at least.
+	if uint64(e.offset)+uint64(e.count)*width > uint64(size) {
+		return fmt.Errorf("%d values at offset %d overrun the %d-byte store", e.count, e.offset, size)
+	}
+	return nil
 }
 
 // ints returns an integer tag's values; ok is false when the tag is

@@ -13,6 +13,7 @@ package rpm
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -141,6 +142,10 @@ func (w *Walker) start() error {
 		}
 	}
 	dr, err := decompress.NewReader(method, br)
+	var dict *decompress.DictTooLargeError
+	if errors.As(err, &dict) {
+		return fmt.Errorf("payload: %w", err) // a limit, not corruption
+	}
 	if err != nil {
 		return corrupt(offset, "payload: "+err.Error())
 	}

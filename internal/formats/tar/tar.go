@@ -18,12 +18,23 @@ type Walker struct {
 	tr     *tar.Reader
 	cur    *tar.Header
 	offset *countingReader
+	holes  archive.Meter
 }
 
 // NewWalker walks the uncompressed tar stream r.
 func NewWalker(r io.Reader) *Walker {
 	cr := &countingReader{r: r}
 	return &Walker{tr: tar.NewReader(cr), offset: cr}
+}
+
+// NewMeteredWalker walks r and tells holes of every byte of a sparse
+// member's holes as it is read: bytes the archive does not hold, so that
+// the caller counts them as expanded, like a decompressor's output (GNU
+// tar -S stores a 10 GiB file of zeros in 10 KiB).
+func NewMeteredWalker(r io.Reader, holes archive.Meter) *Walker {
+	w := NewWalker(r)
+	w.holes = holes
+	return w
 }
 
 // Next implements archive.Walker.
@@ -76,7 +87,37 @@ func (w *Walker) Open() (io.Reader, error) {
 	if w.cur == nil {
 		return nil, archive.ErrNotRegular
 	}
-	return truncationReader{w.tr, w.offset}, nil
+	var r io.Reader = truncationReader{w.tr, w.offset}
+	if w.holes != nil {
+		r = &holeMeter{r: r, offset: w.offset, m: w.holes}
+	}
+	return r, nil
+}
+
+// holeMeter reports the bytes a member's reads return beyond what they
+// took from the archive: a sparse member's holes. archive/tar reads a
+// member's data straight from the stream, so for any other member the two
+// are equal.
+type holeMeter struct {
+	r      io.Reader
+	offset *countingReader
+	m      archive.Meter
+	err    error
+}
+
+func (h *holeMeter) Read(p []byte) (int, error) {
+	if h.err != nil {
+		return 0, h.err
+	}
+	before := h.offset.n
+	n, err := h.r.Read(p)
+	if holes := int64(n) - (h.offset.n - before); holes > 0 {
+		if merr := h.m.Expand(holes); merr != nil {
+			h.err = merr
+			return n, merr
+		}
+	}
+	return n, err
 }
 
 // truncationReader reports an archive that ends inside a member as a

@@ -6,6 +6,7 @@ package zip
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strconv"
@@ -96,6 +97,11 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		e.ModeKnown = f.ExternalAttrs>>16 != 0
 	}
 	switch {
+	case strings.HasSuffix(f.Name, "/") && f.UncompressedSize64 > 0:
+		// A directory's name, and bytes: Open says they cannot be read,
+		// so that they are reported rather than dropped with the
+		// directory.
+		e.Type = archive.Regular
 	case strings.HasSuffix(f.Name, "/") || mode.IsDir():
 		e.Type = archive.Dir
 	case mode&fs.ModeSymlink != 0:
@@ -116,6 +122,9 @@ func (w *Walker) Open() (io.Reader, error) {
 	}
 	if f.Flags&0x1 != 0 || f.Method == methodAES {
 		return nil, archive.ErrEncrypted
+	}
+	if strings.HasSuffix(f.Name, "/") {
+		return nil, fmt.Errorf("%w: a directory entry (its name ends in \"/\") that holds %d bytes: they are not extracted", archive.ErrNotRegular, f.UncompressedSize64)
 	}
 	rc, err := f.Open()
 	if err != nil {
