@@ -134,6 +134,13 @@ func run(ctx context.Context, p *cli.Program, o options) error {
 		}
 		stores = append(stores, store)
 	}
+	// The rows spilled by runs that were killed are removed here, as
+	// hashr-extract --clean-spool does for a spool.
+	if n, err := removeDeadSpillDirs(); err != nil {
+		p.Warnf("%v", err)
+	} else if n > 0 {
+		p.Verbosef("removed the spilled rows of %d hashr-load runs that died", n)
+	}
 	l := &loader{p: p, o: o, loc: loc, stores: stores, out: records.NewWriter(p.Stdout),
 		progress: p.Progress("loading", -1), started: time.Now()}
 	defer l.closeRows()
@@ -588,10 +595,11 @@ func (l *loader) closeRows() {
 // and removed however the run ends.
 func (l *loader) spillDir() (string, error) {
 	l.tempDirOnce.Do(func() {
-		l.tempDir, l.tempDirErr = os.MkdirTemp("", "hashr-load-")
+		var lock *os.File
+		l.tempDir, lock, l.tempDirErr = makeSpillDir()
 		if l.tempDirErr == nil {
 			dir := l.tempDir
-			l.p.OnExit(func() { os.RemoveAll(dir) })
+			l.p.OnExit(func() { os.RemoveAll(dir); lock.Close() })
 		}
 	})
 	return l.tempDir, l.tempDirErr
