@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,6 +97,16 @@ func TestFailedSourcesAndMembersAreNotKnown(t *testing.T) {
 			}
 			if got := strings.Join(exported, " "); len(exported) != 2 || !strings.Contains(got, "usr/y") || !strings.Contains(got, "usr/z") || strings.Contains(got, "x.jar") {
 				t.Errorf("exported %q, want usr/y and usr/z alone", got)
+			}
+			var listed []string
+			if err := r.Sources(context.Background(), Filter{}, func(s *SourceInfo) error {
+				listed = append(listed, strings.Join(s.IDs, ","))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if slices.Sort(listed); strings.Join(listed, " ") != "good.deb partial.deb" {
+				t.Errorf("sources exported: %v, want good.deb and partial.deb (bad.deb failed)", listed)
 			}
 
 			r.IncludeFailed = true
