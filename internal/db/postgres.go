@@ -244,13 +244,20 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 	}
 
 	b := &pgx.Batch{}
+	if l.opts.Schema == SchemaNative {
+		b.Queue(pgDistrustLeftovers)
+	}
 	b.Queue(l.sql.sources)
 	b.Queue(samplesSQL)
 	b.Queue(pathsSQL)
 	b.Queue(l.sql.jobs)
 	br := tx.SendBatch(ctx, b)
-	for i, what := range []string{"sources", "samples", "paths", "jobs"} {
-		if i == 1 {
+	steps := []string{"sources", "samples", "paths", "jobs"}
+	if l.opts.Schema == SchemaNative {
+		steps = append([]string{"the links of re-run sources"}, steps...)
+	}
+	for _, what := range steps {
+		if what == "samples" {
 			err = br.QueryRow().Scan(&stats.NewSamples)
 		} else {
 			_, err = br.Exec()

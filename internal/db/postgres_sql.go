@@ -208,6 +208,19 @@ SELECT DISTINCT ON (sha256) sha256, payload FROM hashr_stage_payloads ORDER BY s
 ON CONFLICT (sha256) DO NOTHING`,
 }
 
+// pgDistrustLeftovers fails the links of failed sources that a successful
+// re-run in this batch did not bring: bytes read under the check that
+// failed, which the re-run found otherwise. Run before the sources'
+// statuses are updated; the batch's files are in one of the two staging
+// tables, the other is empty.
+const pgDistrustLeftovers = `
+UPDATE samples_sources r SET failed = true
+FROM sources s
+WHERE s.status = 'failed' AND r.source_sha256 = s.sha256 AND NOT r.failed
+	AND s.sha256 IN (SELECT sha256 FROM hashr_stage_sources WHERE sha256 IS NOT NULL AND status <> 'failed')
+	AND NOT EXISTS (SELECT 1 FROM hashr_stage_files f WHERE f.source = r.source_sha256 AND f.sha256 = r.sample_sha256)
+	AND NOT EXISTS (SELECT 1 FROM hashr_stage_links k WHERE k.source = r.source_sha256 AND k.sha256 = r.sample_sha256)`
+
 // HashR's tables hold hex digests, one path array per sample and source,
 // and sizes as 32-bit INT (a larger size is left NULL). file_output, the
 // output of file(1) that HashR stores, is left NULL: hashr records the

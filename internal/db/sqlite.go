@@ -236,6 +236,9 @@ func (l *sqliteLoader) loadOnce(ctx context.Context, sources []*Source, stats *S
 	}
 	for _, src := range sources {
 		if src.SHA256 != nil {
+			if err := l.distrustLeftovers(ctx, tx, src); err != nil {
+				return err
+			}
 			if err := l.upsertSource(ctx, upsertSource, src); err != nil {
 				return err
 			}
@@ -338,6 +341,33 @@ func (l *sqliteLoader) stageFiles(ctx context.Context, tx *sql.Tx, sources []*So
 		}
 	}
 	return send()
+}
+
+// sqliteDistrustLeftovers fails the links of a failed source that a
+// successful re-run of it did not bring: bytes read under the check that
+// failed, which the re-run found otherwise.
+const sqliteDistrustLeftovers = `UPDATE samples_sources SET failed = true
+	WHERE source_sha256 = ?1 AND NOT failed
+		AND sample_sha256 NOT IN (SELECT sha256 FROM temp.hashr_stage_files WHERE source = ?1)`
+
+// distrustLeftovers runs sqliteDistrustLeftovers when src was failed and
+// is not now; a point query on sources otherwise.
+func (l *sqliteLoader) distrustLeftovers(ctx context.Context, tx *sql.Tx, src *Source) error {
+	if src.Job.Status == StatusFailed {
+		return nil
+	}
+	var was string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM sources WHERE sha256 = ?`, src.SHA256).Scan(&was)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && was != StatusFailed {
+		return nil
+	}
+	if err == nil {
+		_, err = tx.ExecContext(ctx, sqliteDistrustLeftovers, src.SHA256)
+	}
+	if err != nil {
+		return fmt.Errorf("re-checking the links of source %x: %w", src.SHA256, err)
+	}
+	return nil
 }
 
 // upsertSource writes a source's row.

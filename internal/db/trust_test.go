@@ -63,7 +63,8 @@ func TestFailedSourcesAndMembersAreNotKnown(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			l := open(t, b.url, Options{})
 			inJar, beside, shared := content("usr/x.jar!/a", "inside the jar"), content("usr/y", "beside the jar"), content("usr/z", "in both")
-			bad := source(t, "bad.deb", content("usr/bin/bad", "read under a bad CRC"), shared)
+			onlyBad := content("usr/bin/flipped", "a byte flipped in the failed run alone")
+			bad := source(t, "bad.deb", content("usr/bin/bad", "read under a bad CRC"), shared, onlyBad)
 			bad.Job.Status = StatusFailed
 			partial := source(t, "partial.deb", inJar, beside)
 			partial.Job.Status, partial.FailedPaths = StatusPartial, map[string]bool{"usr/x.jar": true}
@@ -121,7 +122,8 @@ func TestFailedSourcesAndMembersAreNotKnown(t *testing.T) {
 				t.Errorf("FailedSources: %+v (%v), want bad.deb and partial.deb", failed, err)
 			}
 
-			// A re-run that succeeds: every sample trusted again.
+			// A re-run that succeeds: every sample it brings is trusted; the
+			// one the failed run alone read stays untrusted.
 			bad2 := source(t, "bad.deb", content("usr/bin/bad", "read under a bad CRC"), shared)
 			partial2 := source(t, "partial.deb", inJar, beside)
 			load(t, l, bad2, partial2)
@@ -131,6 +133,9 @@ func TestFailedSourcesAndMembersAreNotKnown(t *testing.T) {
 			}
 			if n, err := r2.CountSamples(context.Background(), Filter{}); err != nil || n != 4 {
 				t.Errorf("after the re-run: CountSamples %d (%v), want 4", n, err)
+			}
+			if got := strings.Join(knownBy(t, r2, onlyBad), ","); got != "sha256:-,sha1:-,md5:-" {
+				t.Errorf("after the re-run, the sample only the failed run read: %s", got)
 			}
 		})
 	}
