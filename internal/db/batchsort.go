@@ -18,6 +18,7 @@ var sortedBatchMax = 200_000
 type sourcedFile struct {
 	source []byte
 	file   File
+	failed bool // a failed member (Source.failedMember)
 }
 
 // sortedFiles returns the file rows of the batch's sources sorted by
@@ -42,7 +43,7 @@ func sortedFiles(sources []*Source) (rows []sourcedFile, ok bool, err error) {
 			if err != nil {
 				return nil, false, err
 			}
-			rows = append(rows, sourcedFile{src.SHA256, *f})
+			rows = append(rows, sourcedFile{src.SHA256, *f, src.failedMember(f.Path)})
 		}
 	}
 	slices.SortFunc(rows, func(a, b sourcedFile) int {

@@ -13,6 +13,11 @@ import (
 // failure either.
 var errPayloadTooBig = errors.New("larger than the payload limit")
 
+// errPayloadChanged marks spooled bytes that are not the ones the record's
+// sha256 was computed from: the sample is unverified, and its source's
+// job fails (failChangedPayloads).
+var errPayloadChanged = errors.New("payload changed since it was hashed")
+
 // readPayload reads a file's spooled bytes for the payloads table, and
 // checks they are still the bytes that were hashed.
 func readPayload(f *File, limit int64) ([]byte, error) {
@@ -35,7 +40,39 @@ func readPayload(f *File, limit int64) ([]byte, error) {
 		return nil, errPayloadTooBig
 	}
 	if sum := sha256.Sum256(data); !bytes.Equal(sum[:], f.SHA256) {
-		return nil, fmt.Errorf("payload %s changed since it was hashed: its SHA-256 is now %x", f.Local, sum)
+		return nil, fmt.Errorf("%w: %s has SHA-256 %x, not the record's %x", errPayloadChanged, f.Local, sum, f.SHA256)
 	}
 	return data, nil
+}
+
+// failChangedPayloads fails the job of every source with a payload whose
+// bytes did not match its record: what was loaded of it is unverified. A
+// retried transaction finds the same problems; the job says so once.
+func failChangedPayloads(sources []*Source, problems []Problem) {
+	for _, pr := range problems {
+		if !errors.Is(pr.Err, errPayloadChanged) {
+			continue
+		}
+		for _, src := range sources {
+			if !bytes.Equal(src.SHA256, pr.Source) || src.payloadChanged {
+				continue
+			}
+			src.payloadChanged = true
+			src.Job.Status = StatusFailed
+			src.Job.Errors++
+			msg := fmt.Sprintf("load: %s: %v", pr.Path, pr.Err)
+			if src.Job.Error != "" {
+				msg = src.Job.Error + "\n" + msg
+			}
+			src.Job.Error = msg
+		}
+	}
+}
+
+// sourceStatus is the trust a sources row records: its last job's status.
+func sourceStatus(jobStatus string) string {
+	if jobStatus == "" {
+		return StatusDone
+	}
+	return jobStatus
 }

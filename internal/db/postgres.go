@@ -209,10 +209,6 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 	}
 	defer tx.Rollback(ctx)
 
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_sources"}, stageSourceColumns,
-		pgx.CopyFromSlice(len(sources), func(i int) ([]any, error) { return l.stageSourceRow(i, sources[i]), nil })); err != nil {
-		return fmt.Errorf("staging sources: %w", err)
-	}
 	// A batch that sorts in memory is sent grouped, one row per sample and
 	// source; a larger one as file rows, which the database groups.
 	samplesSQL, pathsSQL, missingPayloadsSQL := l.sql.linkSamples, l.sql.linkPaths, l.sql.linkMissingPayloads
@@ -234,15 +230,34 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 			return fmt.Errorf("staging files: %w", err)
 		}
 	}
+	// Payloads before the sources and jobs: a payload whose bytes are not
+	// the ones hashed fails its source's job.
+	if l.opts.Payloads {
+		if err := l.loadPayloads(ctx, tx, missingPayloadsSQL, stats); err != nil {
+			return err
+		}
+		failChangedPayloads(sources, stats.Problems)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_sources"}, stageSourceColumns,
+		pgx.CopyFromSlice(len(sources), func(i int) ([]any, error) { return l.stageSourceRow(i, sources[i]), nil })); err != nil {
+		return fmt.Errorf("staging sources: %w", err)
+	}
 
 	b := &pgx.Batch{}
+	if l.opts.Schema == SchemaNative {
+		b.Queue(pgDistrustLeftovers)
+	}
 	b.Queue(l.sql.sources)
 	b.Queue(samplesSQL)
 	b.Queue(pathsSQL)
 	b.Queue(l.sql.jobs)
 	br := tx.SendBatch(ctx, b)
-	for i, what := range []string{"sources", "samples", "paths", "jobs"} {
-		if i == 1 {
+	steps := []string{"sources", "samples", "paths", "jobs"}
+	if l.opts.Schema == SchemaNative {
+		steps = append([]string{"the links of re-run sources"}, steps...)
+	}
+	for _, what := range steps {
+		if what == "samples" {
 			err = br.QueryRow().Scan(&stats.NewSamples)
 		} else {
 			_, err = br.Exec()
@@ -255,11 +270,6 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 	if err := br.Close(); err != nil {
 		return err
 	}
-	if l.opts.Payloads {
-		if err := l.loadPayloads(ctx, tx, missingPayloadsSQL, stats); err != nil {
-			return err
-		}
-	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
@@ -269,7 +279,7 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 
 func (l *pgLoader) stageSourceRow(i int, src *Source) []any {
 	j := src.Job
-	status := j.Status
+	status := sourceStatus(j.Status)
 	if l.opts.Schema == SchemaHashR {
 		status = hashrStatus(status)
 	}
@@ -372,14 +382,16 @@ func linkRows(rows []sourcedFile, withLocal bool) [][]any {
 		}
 		for a := i; a < j; {
 			paths := []string{rows[a].file.Path}
+			failed := rows[a].failed // every path a failed member
 			b := a + 1
 			for ; b < j && bytes.Equal(rows[b].source, rows[a].source); b++ {
 				if p := rows[b].file.Path; p != paths[len(paths)-1] {
 					paths = append(paths, p)
 				}
+				failed = failed && rows[b].failed
 			}
 			row := make([]any, len(stageLinkColumns))
-			row[0], row[1], row[2], row[12] = sample.SHA256, rows[a].source, a == i, paths
+			row[0], row[1], row[2], row[12], row[14] = sample.SHA256, rows[a].source, a == i, paths, failed
 			if a == i {
 				row[3], row[4], row[5], row[6], row[7] = nullBytes(sample.MD5), nullBytes(sample.SHA1),
 					nullBytes(sample.SHA512), nullBytes(sample.CRC32), nullBytes(sample.BLAKE3)
@@ -444,7 +456,7 @@ func (c *fileRowsCopy) Next() bool {
 		}
 		c.row = []any{c.seq, c.sources[c.i].SHA256, f.SHA256, nullBytes(f.MD5), nullBytes(f.SHA1), nullBytes(f.SHA512),
 			nullBytes(f.CRC32), nullBytes(f.BLAKE3), nullText(f.SSDEEP), nullText(f.TLSH), nullSize(f.Size),
-			nullText(f.MIME), f.Path, local}
+			nullText(f.MIME), f.Path, local, c.sources[c.i].failedMember(f.Path)}
 		return true
 	}
 }

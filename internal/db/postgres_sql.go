@@ -49,7 +49,8 @@ CREATE TEMP TABLE IF NOT EXISTS hashr_stage_files (
 	size bigint,
 	mime text,
 	path text COLLATE "C" NOT NULL,
-	local text
+	local text,
+	failed boolean NOT NULL
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS hashr_stage_links (
 	sha256 bytea NOT NULL,
@@ -65,7 +66,8 @@ CREATE TEMP TABLE IF NOT EXISTS hashr_stage_links (
 	size bigint,
 	mime text,
 	paths text[] NOT NULL,
-	local text
+	local text,
+	failed boolean NOT NULL
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS hashr_stage_payloads (
 	sha256 bytea NOT NULL,
@@ -77,14 +79,14 @@ var stageSourceColumns = []string{"seq", "sha256", "id", "repo", "repo_path", "u
 	"ms", "pre_seconds", "proc_seconds", "export_seconds"}
 
 var stageFileColumns = []string{"seq", "source", "sha256", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep",
-	"tlsh", "size", "mime", "path", "local"}
+	"tlsh", "size", "mime", "path", "local", "failed"}
 
 // stageLinkColumns are hashr_stage_links': a batch sorted and grouped by
 // the loader (sortedFiles), one row per sample and source with the paths
 // of the sample in the source; first marks a sample's first row, which
 // alone carries its digests. The database then only inserts.
 var stageLinkColumns = []string{"sha256", "source", "first", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep",
-	"tlsh", "size", "mime", "paths", "local"}
+	"tlsh", "size", "mime", "paths", "local", "failed"}
 
 // pgStatements are the upserts of one schema, run in this order. samples,
 // paths and missingPayloads read hashr_stage_files, which the database
@@ -145,23 +147,29 @@ WITH ins AS (
 SELECT count(*) FILTER (WHERE fresh) FROM ins`
 }
 
-// pgNativePaths inserts the sample, source, paths rows a SELECT gives.
+// pgNativePaths inserts the sample, source, paths, failed rows a SELECT
+// gives. A link is failed when every path of the sample in the source is
+// a failed member; the last load of the source decides.
 func pgNativePaths(selectLinks string) string {
 	return `
-INSERT INTO samples_sources AS r (sample_sha256, source_sha256, paths)` + selectLinks + `
+INSERT INTO samples_sources AS r (sample_sha256, source_sha256, paths, failed)` + selectLinks + `
 ON CONFLICT (sample_sha256, source_sha256) DO UPDATE
-	SET paths = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(r.paths || EXCLUDED.paths) AS u(x) ORDER BY 1)
-	WHERE NOT (EXCLUDED.paths <@ r.paths)`
+	SET paths = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(r.paths || EXCLUDED.paths) AS u(x) ORDER BY 1),
+		failed = EXCLUDED.failed
+	WHERE NOT (EXCLUDED.paths <@ r.paths) OR r.failed <> EXCLUDED.failed`
 }
 
 var pgNative = pgStatements{
-	sources: pgStagedSources + `
-INSERT INTO sources AS s (sha256, ids, repo, repo_path, uri, format, size, mtime, quick_sha256, description)
-SELECT f.sha256, i.ids, f.repo, f.repo_path, f.uri, f.format, f.size, f.mtime, f.quick_sha256, f.description
-FROM firsts f JOIN ids i USING (sha256) ORDER BY f.sha256
+	sources: pgStagedSources + `, lasts AS ( -- a source's status is its last load's
+	SELECT DISTINCT ON (sha256) sha256, status FROM hashr_stage_sources WHERE sha256 IS NOT NULL ORDER BY sha256, seq DESC
+)
+INSERT INTO sources AS s (sha256, ids, repo, repo_path, uri, format, size, mtime, quick_sha256, description, status)
+SELECT f.sha256, i.ids, f.repo, f.repo_path, f.uri, f.format, f.size, f.mtime, f.quick_sha256, f.description, t.status
+FROM firsts f JOIN ids i USING (sha256) JOIN lasts t USING (sha256) ORDER BY f.sha256
 ON CONFLICT (sha256) DO UPDATE
-	SET ids = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(s.ids || EXCLUDED.ids) AS u(x) ORDER BY 1)
-	WHERE NOT (EXCLUDED.ids <@ s.ids)`,
+	SET ids = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(s.ids || EXCLUDED.ids) AS u(x) ORDER BY 1),
+		status = EXCLUDED.status
+	WHERE NOT (EXCLUDED.ids <@ s.ids) OR s.status <> EXCLUDED.status`,
 
 	samples: pgNativeSamples(`
 	SELECT DISTINCT ON (sha256) sha256, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime
@@ -170,10 +178,10 @@ ON CONFLICT (sha256) DO UPDATE
 	SELECT sha256, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime FROM hashr_stage_links WHERE first`),
 
 	paths: pgNativePaths(`
-SELECT sha256, source, array_agg(DISTINCT path ORDER BY path)
+SELECT sha256, source, array_agg(DISTINCT path ORDER BY path), bool_and(failed)
 FROM hashr_stage_files GROUP BY sha256, source ORDER BY sha256, source`),
 	linkPaths: pgNativePaths(`
-SELECT sha256, source, paths FROM hashr_stage_links`),
+SELECT sha256, source, paths, failed FROM hashr_stage_links`),
 
 	jobs: `
 INSERT INTO jobs AS j (quick_sha256, id, repo, repo_path, location, sha256, status, error,
@@ -199,6 +207,19 @@ INSERT INTO payloads (sha256, payload)
 SELECT DISTINCT ON (sha256) sha256, payload FROM hashr_stage_payloads ORDER BY sha256
 ON CONFLICT (sha256) DO NOTHING`,
 }
+
+// pgDistrustLeftovers fails the links of failed sources that a successful
+// re-run in this batch did not bring: bytes read under the check that
+// failed, which the re-run found otherwise. Run before the sources'
+// statuses are updated; the batch's files are in one of the two staging
+// tables, the other is empty.
+const pgDistrustLeftovers = `
+UPDATE samples_sources r SET failed = true
+FROM sources s
+WHERE s.status = 'failed' AND r.source_sha256 = s.sha256 AND NOT r.failed
+	AND s.sha256 IN (SELECT sha256 FROM hashr_stage_sources WHERE sha256 IS NOT NULL AND status <> 'failed')
+	AND NOT EXISTS (SELECT 1 FROM hashr_stage_files f WHERE f.source = r.source_sha256 AND f.sha256 = r.sample_sha256)
+	AND NOT EXISTS (SELECT 1 FROM hashr_stage_links k WHERE k.source = r.source_sha256 AND k.sha256 = r.sample_sha256)`
 
 // HashR's tables hold hex digests, one path array per sample and source,
 // and sizes as 32-bit INT (a larger size is left NULL). file_output, the

@@ -33,6 +33,11 @@ type Reader struct {
 
 	sourcesMu sync.Mutex
 	sources   map[string]sourceRef // source sha256 → what lookups report of it
+
+	// IncludeFailed makes Lookup answer with samples known only from
+	// failed sources or failed members too (Link.Failed says which);
+	// without it they are unknown.
+	IncludeFailed bool
 }
 
 // OpenReader opens the database at loc for reading.
@@ -122,10 +127,28 @@ type Filter struct {
 	Repo   string    // sources of this repository (their repo field)
 	Source []byte    // this one source, by SHA-256
 	Since  time.Time // sources whose job was first loaded at or after this time
+	// IncludeFailed selects the samples of failed sources and failed
+	// members too; without it only trusted links are read (trustedLink).
+	IncludeFailed bool
 }
 
-// selectsAll says whether f is the zero Filter.
+// selectsAll says whether f selects every source, trusted or not.
 func (f Filter) selectsAll() bool { return f.Repo == "" && f.Source == nil && f.Since.IsZero() }
+
+// trustedLink is the SQL condition under which the link l of a sample to
+// the source src vouches for the sample: the source's last job was not
+// failed, and the sample is not only at members that failed their own
+// checks. The few failed rows have partial indexes (schema_native.go).
+const trustedLink = `NOT l.failed AND src.status <> 'failed'`
+
+// trusted returns the trust condition on the link aliased l and the
+// source aliased src, or true when f includes failed ones.
+func (f Filter) trusted() string {
+	if f.IncludeFailed {
+		return "true"
+	}
+	return trustedLink
+}
 
 // where returns the SQL condition on the source column col (a source
 // SHA-256) and on the sources row aliased src, with its arguments numbered
@@ -168,6 +191,10 @@ type Link struct {
 	Repo   string   // the source's repository
 	IDs    []string // the source's IDs
 	Paths  []string // sorted, distinct
+	// Failed says the link does not vouch for the sample: its source's
+	// job failed (Status), or the sample is only at failed members.
+	Failed bool
+	Status string // the source's status: StatusDone, StatusPartial or StatusFailed
 }
 
 // SampleLinks is a sample with every link of it that the filter selects.
@@ -206,15 +233,24 @@ const codes = `(SELECT sha256, row_number() OVER (ORDER BY sha256) AS code FROM 
 func (r *Reader) CountSamples(ctx context.Context, f Filter) (int64, error) {
 	var args []any
 	query := `SELECT count(*) FROM samples`
-	if !f.selectsAll() {
+	if !f.selectsAll() || !f.IncludeFailed && r.anyFailed(ctx) {
 		query = `SELECT count(DISTINCT l.sample_sha256) FROM samples_sources l JOIN sources src ON src.sha256 = l.source_sha256 WHERE ` +
-			f.where("l.source_sha256", &args)
+			f.where("l.source_sha256", &args) + ` AND ` + f.trusted()
 	}
 	var n int64
 	if err := r.db.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting the samples of %s: %w", r.loc, err)
 	}
 	return n, nil
+}
+
+// anyFailed says whether the database holds a failed source or link (two
+// probes of partial indexes); when it cannot tell, it says yes.
+func (r *Reader) anyFailed(ctx context.Context) bool {
+	var n int
+	err := r.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM sources WHERE status = 'failed' LIMIT 1) a)
+		+ (SELECT count(*) FROM (SELECT 1 FROM samples_sources WHERE failed LIMIT 1) b)`).Scan(&n)
+	return err != nil || n > 0
 }
 
 // Samples calls each with every sample the filter selects, in SHA-256
@@ -227,11 +263,12 @@ func (r *Reader) Samples(ctx context.Context, f Filter, withCodes bool, each fun
 		codeCol, codeJoin = "c.code", " JOIN "+codes+" c ON c.sha256 = l.source_sha256"
 	}
 	query := `SELECT l.sample_sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
-			l.source_sha256, ` + r.jsonArray("l.paths") + `, ` + codeCol + `, src.repo, ` + r.jsonArray("src.ids") + `
+			l.source_sha256, ` + r.jsonArray("l.paths") + `, ` + codeCol + `, src.repo, ` + r.jsonArray("src.ids") + `,
+			l.failed, src.status
 		FROM samples_sources l
 		JOIN samples s ON s.sha256 = l.sample_sha256
 		JOIN sources src ON src.sha256 = l.source_sha256` + codeJoin + `
-		WHERE ` + f.where("l.source_sha256", &args) + `
+		WHERE ` + f.where("l.source_sha256", &args) + ` AND ` + f.trusted() + `
 		ORDER BY l.sample_sha256, l.source_sha256`
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -268,10 +305,12 @@ func (r *Reader) Samples(ctx context.Context, f Filter, withCodes bool, each fun
 func (r *Reader) scanLink(rows *sql.Rows, s *Sample, l *Link) error {
 	var ssdeep, tlsh, mime, repo, paths, ids sql.NullString
 	var size, code sql.NullInt64
+	var failed bool
 	if err := rows.Scan(&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
-		&l.Source, &paths, &code, &repo, &ids); err != nil {
+		&l.Source, &paths, &code, &repo, &ids, &failed, &l.Status); err != nil {
 		return err
 	}
+	l.Failed = failed || l.Status == StatusFailed
 	s.SSDEEP, s.TLSH, s.MIME, l.Repo = ssdeep.String, tlsh.String, mime.String, repo.String
 	s.Size = -1
 	if size.Valid {
@@ -301,7 +340,7 @@ func (r *Reader) Sources(ctx context.Context, f Filter, each func(*SourceInfo) e
 	query := `SELECT src.sha256, ` + r.jsonArray("src.ids") + `, src.repo, src.repo_path, src.uri, src.format, src.size,
 			src.description, c.code
 		FROM sources src JOIN ` + codes + ` c ON c.sha256 = src.sha256
-		WHERE ` + f.where("src.sha256", &args) + `
+		WHERE ` + f.where("src.sha256", &args) + ` AND (` + strconv.FormatBool(f.IncludeFailed) + ` OR src.status <> 'failed')
 		ORDER BY src.sha256`
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -331,6 +370,41 @@ func (r *Reader) Sources(ctx context.Context, f Filter, each func(*SourceInfo) e
 		return fmt.Errorf("reading the sources of %s: %w", r.loc, err)
 	}
 	return nil
+}
+
+// FailedSource is a source that does not vouch for some of its samples.
+type FailedSource struct {
+	SHA256 []byte
+	IDs    []string
+	Status string // StatusFailed, or the status of a source with failed members
+}
+
+// FailedSources lists the sources the filter selects whose job failed or
+// that hold failed members, in SHA-256 order: what --include-failed adds.
+func (r *Reader) FailedSources(ctx context.Context, f Filter) ([]FailedSource, error) {
+	var args []any
+	query := `SELECT src.sha256, ` + r.jsonArray("src.ids") + `, src.status FROM sources src
+		WHERE ` + f.where("src.sha256", &args) + ` AND (src.status = 'failed'
+			OR EXISTS (SELECT 1 FROM samples_sources l WHERE l.source_sha256 = src.sha256 AND l.failed))
+		ORDER BY src.sha256`
+	rows, err := r.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing the failed sources of %s: %w", r.loc, err)
+	}
+	defer rows.Close()
+	var out []FailedSource
+	for rows.Next() {
+		var s FailedSource
+		var ids sql.NullString
+		if err := rows.Scan(&s.SHA256, &ids, &s.Status); err != nil {
+			return nil, fmt.Errorf("listing the failed sources of %s: %w", r.loc, err)
+		}
+		if err := decodeArray(ids, &s.IDs); err != nil {
+			return nil, fmt.Errorf("listing the failed sources of %s: IDs of %x: %w", r.loc, s.SHA256, err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // Digest columns a lookup can search: each is indexed.
@@ -376,11 +450,12 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 		args[i] = k
 	}
 	query := `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
-			l.source_sha256, ` + r.jsonArray("l.paths") + `, 0, src.repo, ` + r.jsonArray("src.ids") + `
+			l.source_sha256, ` + r.jsonArray("l.paths") + `, 0, src.repo, ` + r.jsonArray("src.ids") + `,
+			l.failed, src.status
 		FROM samples s
 		JOIN samples_sources l ON l.sample_sha256 = s.sha256
 		JOIN sources src ON src.sha256 = l.source_sha256
-		WHERE s.` + by + ` IN (` + in.String() + `)`
+		WHERE s.` + by + ` IN (` + in.String() + `) AND ` + Filter{IncludeFailed: r.IncludeFailed}.trusted()
 	if by == BySHA256 {
 		return r.lookupSHA256(ctx, in.String(), args, found)
 	}
@@ -424,7 +499,7 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 // are left out (the caller has the digests it looked up with), and the
 // few sources are read once and kept, rather than joined on every row.
 func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found map[string][]*SampleLinks) error {
-	rows, err := r.db.QueryContext(ctx, `SELECT sample_sha256, source_sha256, `+r.jsonArray("paths")+`
+	rows, err := r.db.QueryContext(ctx, `SELECT sample_sha256, source_sha256, `+r.jsonArray("paths")+`, failed
 		FROM samples_sources WHERE sample_sha256 IN (`+in+`)`, args...)
 	if err != nil {
 		return err
@@ -436,10 +511,11 @@ func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found 
 	for rows.Next() {
 		var sample, source []byte
 		var paths sql.NullString
-		if err := rows.Scan(&sample, &source, &paths); err != nil {
+		var failed bool
+		if err := rows.Scan(&sample, &source, &paths, &failed); err != nil {
 			return err
 		}
-		l := Link{Source: source}
+		l := Link{Source: source, Failed: failed}
 		if err := decodeArray(paths, &l.Paths); err != nil {
 			return fmt.Errorf("paths of sample %x in source %x: %w", sample, source, err)
 		}
@@ -469,7 +545,16 @@ func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found 
 		for i := range s.Links {
 			l := &s.Links[i]
 			src := refs[string(l.Source)]
-			l.Repo, l.IDs = src.repo, src.ids
+			l.Repo, l.IDs, l.Status = src.repo, src.ids, src.status
+			l.Failed = l.Failed || src.status == StatusFailed
+		}
+		if !r.IncludeFailed {
+			// Only trusted links vouch for a sample; with none it is unknown.
+			s.Links = slices.DeleteFunc(s.Links, func(l Link) bool { return l.Failed })
+			if len(s.Links) == 0 {
+				delete(found, string(s.SHA256))
+				continue
+			}
 		}
 		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
 	}
@@ -478,8 +563,9 @@ func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found 
 
 // sourceRef is what a lookup reports of a source.
 type sourceRef struct {
-	repo string
-	ids  []string
+	repo   string
+	ids    []string
+	status string
 }
 
 // maxCachedSources bounds the sources a Reader keeps; past it the cache
@@ -509,7 +595,7 @@ func (r *Reader) cacheSources(ctx context.Context, shas [][]byte, refs map[strin
 			in.WriteString("$" + strconv.Itoa(i+1))
 			args[i] = k
 		}
-		rows, err := r.db.QueryContext(ctx, `SELECT sha256, repo, `+r.jsonArray("ids")+` FROM sources WHERE sha256 IN (`+in.String()+`)`, args...)
+		rows, err := r.db.QueryContext(ctx, `SELECT sha256, repo, `+r.jsonArray("ids")+`, status FROM sources WHERE sha256 IN (`+in.String()+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -517,7 +603,7 @@ func (r *Reader) cacheSources(ctx context.Context, shas [][]byte, refs map[strin
 			var sha []byte
 			var repo, ids sql.NullString
 			var ref sourceRef
-			if err := rows.Scan(&sha, &repo, &ids); err != nil {
+			if err := rows.Scan(&sha, &repo, &ids, &ref.status); err != nil {
 				rows.Close()
 				return err
 			}

@@ -4,10 +4,18 @@ import (
 	"time"
 )
 
-// Job statuses written to the jobs table. HashR's own schema calls a
-// finished source "exported" (its last status); see hashrStatus.
+// Job statuses written to the jobs table and, for the source, to its
+// sources row. HashR's own schema calls a finished source "exported" (its
+// last status); see hashrStatus.
 const (
-	StatusDone   = "done"
+	StatusDone = "done"
+	// StatusPartial: some members failed their own checks (one unreadable
+	// file of a disk image, one zip member with a bad CRC); the source's
+	// other samples are trusted, those members are not.
+	StatusPartial = "partial"
+	// StatusFailed: a check that covers every member failed (a compressed
+	// stream's CRC, a package's digests, a stream cut short), or hashr-load
+	// could not verify what arrived: no sample of the source is trusted.
 	StatusFailed = "failed"
 )
 
@@ -29,11 +37,35 @@ type Source struct {
 
 	Files *FileRows
 	Job   Job
+	// FailedPaths are the members that failed their own checks (error
+	// records with a path): a file row at one of them, or inside one (a
+	// nested container's "!/" or a volume's "/"), is a failed member.
+	FailedPaths map[string]bool
+
+	payloadChanged bool // set once a payload mismatch failed the job
+}
+
+// failedMember says whether the file at path was read under a member that
+// failed its own check: the path itself, or one of the containers and
+// directories it lies in, one lookup each.
+func (s *Source) failedMember(path string) bool {
+	if len(s.FailedPaths) == 0 {
+		return false
+	}
+	if s.FailedPaths[path] {
+		return true
+	}
+	for i := range len(path) {
+		if path[i] == '/' && (s.FailedPaths[path[:i]] || i > 0 && path[i-1] == '!' && s.FailedPaths[path[:i-1]]) {
+			return true
+		}
+	}
+	return false
 }
 
 // Job is what the jobs table says of a source.
 type Job struct {
-	Status string // StatusDone or StatusFailed
+	Status string // StatusDone, StatusPartial or StatusFailed
 	Error  string // the error messages of a failed source
 	// FilesExtracted is the end record's file count; FilesLoaded the file
 	// records that reached the database; NewFiles those dedup did not mark

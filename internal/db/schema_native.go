@@ -182,6 +182,46 @@ var nativeMigrations = []migration{
 			FROM jobs`,
 		},
 	},
+	{
+		// Trust (issue 18): a source's status is its last job's (done,
+		// partial or failed), and a link is failed when every path of the
+		// sample in the source failed its own check. A sample is known
+		// only through a link that is neither. Sources whose jobs failed
+		// before this migration are failed: their errors were not told
+		// apart then (hashr-scan --db retries them). The partial indexes
+		// keep the failed few findable without reading every row.
+		version: 3,
+		sqlite: []string{
+			`ALTER TABLE sources ADD COLUMN status TEXT NOT NULL DEFAULT 'done'`,
+			`UPDATE sources SET status = 'failed' WHERE sha256 IN (SELECT sha256 FROM jobs WHERE status = 'failed')`,
+			`CREATE INDEX sources_failed ON sources (sha256) WHERE status = 'failed'`,
+			`ALTER TABLE samples_sources ADD COLUMN failed BOOLEAN NOT NULL DEFAULT false`,
+			`CREATE INDEX samples_sources_failed ON samples_sources (source_sha256) WHERE failed`,
+			`DROP VIEW sources_hex`,
+			`CREATE VIEW sources_hex AS SELECT
+				lower(hex(sha256)) AS sha256, ids, repo, repo_path, uri, format, size, mtime,
+				lower(hex(quick_sha256)) AS quick_sha256, description, status
+			FROM sources`,
+			`DROP VIEW samples_sources_hex`,
+			`CREATE VIEW samples_sources_hex AS SELECT
+				lower(hex(sample_sha256)) AS sample_sha256, lower(hex(source_sha256)) AS source_sha256, paths, failed
+			FROM samples_sources`,
+		},
+		postgres: []string{
+			`ALTER TABLE sources ADD COLUMN status text NOT NULL DEFAULT 'done'`,
+			`UPDATE sources SET status = 'failed' WHERE sha256 IN (SELECT sha256 FROM jobs WHERE status = 'failed')`,
+			`CREATE INDEX sources_failed ON sources (sha256) WHERE status = 'failed'`,
+			`ALTER TABLE samples_sources ADD COLUMN failed boolean NOT NULL DEFAULT false`,
+			`CREATE INDEX samples_sources_failed ON samples_sources (source_sha256) WHERE failed`,
+			`CREATE OR REPLACE VIEW sources_hex AS SELECT
+				encode(sha256, 'hex') AS sha256, ids, repo, repo_path, uri, format, size, mtime,
+				encode(quick_sha256, 'hex') AS quick_sha256, description, status
+			FROM sources`,
+			`CREATE OR REPLACE VIEW samples_sources_hex AS SELECT
+				encode(sample_sha256, 'hex') AS sample_sha256, encode(source_sha256, 'hex') AS source_sha256, paths, failed
+			FROM samples_sources`,
+		},
+	},
 }
 
 // SchemaVersion is the native schema version this hashr writes.

@@ -139,19 +139,22 @@ const (
 		source BLOB NOT NULL,
 		path TEXT NOT NULL,
 		md5 BLOB, sha1 BLOB, sha512 BLOB, crc32 BLOB, blake3 BLOB, ssdeep TEXT, tlsh TEXT,
-		size INTEGER, mime TEXT, local TEXT,
+		size INTEGER, mime TEXT, local TEXT, failed INTEGER NOT NULL,
 		PRIMARY KEY (sha256, source, path)) WITHOUT ROWID`
 	sqliteClearStaging = `DELETE FROM temp.hashr_stage_files`
 	// Rows are staged stageChunk at a time: one statement per row cost
 	// more in binding and calling than SQLite spent storing the row.
 	sqliteStageFiles = `INSERT OR IGNORE INTO temp.hashr_stage_files
-		(sha256, source, path, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime, local) VALUES `
-	sqliteUpsertSource = `INSERT INTO sources (sha256, ids, repo, repo_path, uri, format, size, mtime, quick_sha256, description)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+		(sha256, source, path, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime, local, failed) VALUES `
+	// A source's status is its last load's.
+	sqliteUpsertSource = `INSERT INTO sources (sha256, ids, repo, repo_path, uri, format, size, mtime, quick_sha256, description, status)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
 		ON CONFLICT (sha256) DO UPDATE SET ids = (
 			SELECT json_group_array(value ORDER BY value) FROM (
-				SELECT value FROM json_each(sources.ids) UNION SELECT value FROM json_each(excluded.ids)))
-		WHERE EXISTS (SELECT 1 FROM json_each(excluded.ids) AS e WHERE e.value NOT IN (SELECT value FROM json_each(sources.ids)))`
+				SELECT value FROM json_each(sources.ids) UNION SELECT value FROM json_each(excluded.ids))),
+			status = excluded.status
+		WHERE EXISTS (SELECT 1 FROM json_each(excluded.ids) AS e WHERE e.value NOT IN (SELECT value FROM json_each(sources.ids)))
+			OR sources.status IS NOT excluded.status`
 	// A sample's digests from all its staged rows (the same content has the
 	// same digests; a record may lack some). A sample seen before gains only
 	// the digests it lacked (a later run's --algos).
@@ -168,13 +171,17 @@ const (
 			OR samples.blake3 IS NULL AND excluded.blake3 IS NOT NULL OR samples.ssdeep IS NULL AND excluded.ssdeep IS NOT NULL
 			OR samples.tlsh IS NULL AND excluded.tlsh IS NOT NULL OR samples.size IS NULL AND excluded.size IS NOT NULL
 			OR samples.mime IS NULL AND excluded.mime IS NOT NULL`
-	sqliteUpsertPaths = `INSERT INTO samples_sources (sample_sha256, source_sha256, paths)
-		SELECT sha256, source, json_group_array(path ORDER BY path)
+	// A link is failed when every path of the sample in the source is a
+	// failed member; the last load of the source decides.
+	sqliteUpsertPaths = `INSERT INTO samples_sources (sample_sha256, source_sha256, paths, failed)
+		SELECT sha256, source, json_group_array(path ORDER BY path), min(failed)
 		FROM temp.hashr_stage_files WHERE true GROUP BY sha256, source
 		ON CONFLICT (sample_sha256, source_sha256) DO UPDATE SET paths = (
 			SELECT json_group_array(value ORDER BY value) FROM (
-				SELECT value FROM json_each(samples_sources.paths) UNION SELECT value FROM json_each(excluded.paths)))
-		WHERE EXISTS (SELECT 1 FROM json_each(excluded.paths) AS e WHERE e.value NOT IN (SELECT value FROM json_each(samples_sources.paths)))`
+				SELECT value FROM json_each(samples_sources.paths) UNION SELECT value FROM json_each(excluded.paths))),
+			failed = excluded.failed
+		WHERE EXISTS (SELECT 1 FROM json_each(excluded.paths) AS e WHERE e.value NOT IN (SELECT value FROM json_each(samples_sources.paths)))
+			OR samples_sources.failed IS NOT excluded.failed`
 	sqliteMissingPayloads = `SELECT sha256, max(local), max(size), min(path), min(source) FROM temp.hashr_stage_files AS t
 		WHERE NOT EXISTS (SELECT 1 FROM payloads AS p WHERE p.sha256 = t.sha256) GROUP BY sha256`
 	sqliteInsertPayload = `INSERT INTO payloads (sha256, payload) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`
@@ -219,8 +226,19 @@ func (l *sqliteLoader) loadOnce(ctx context.Context, sources []*Source, stats *S
 	if err := l.stageFiles(ctx, tx, sources, stats); err != nil {
 		return err
 	}
+	// Payloads first: a payload whose bytes are not the ones hashed fails
+	// its source's job, which is written next.
+	if l.opts.Payloads {
+		if err := l.loadPayloads(ctx, tx, stats); err != nil {
+			return err
+		}
+		failChangedPayloads(sources, stats.Problems)
+	}
 	for _, src := range sources {
 		if src.SHA256 != nil {
+			if err := l.distrustLeftovers(ctx, tx, src); err != nil {
+				return err
+			}
 			if err := l.upsertSource(ctx, upsertSource, src); err != nil {
 				return err
 			}
@@ -241,11 +259,6 @@ func (l *sqliteLoader) loadOnce(ctx context.Context, sources []*Source, stats *S
 	if _, err := tx.ExecContext(ctx, sqliteUpsertPaths); err != nil {
 		return fmt.Errorf("writing paths: %w", err)
 	}
-	if l.opts.Payloads {
-		if err := l.loadPayloads(ctx, tx, stats); err != nil {
-			return err
-		}
-	}
 	if _, err := tx.ExecContext(ctx, sqliteClearStaging); err != nil {
 		return err
 	}
@@ -257,7 +270,7 @@ const stageChunk = 64
 
 // stageFiles stages the files of the batch's sources.
 func (l *sqliteLoader) stageFiles(ctx context.Context, tx *sql.Tx, sources []*Source, stats *Stats) error {
-	const columns = 13
+	const columns = 14
 	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?,", columns), ",") + ")"
 	chunkSQL := sqliteStageFiles + strings.TrimSuffix(strings.Repeat(placeholders+",", stageChunk), ",")
 	full, err := tx.PrepareContext(ctx, chunkSQL)
@@ -288,13 +301,13 @@ func (l *sqliteLoader) stageFiles(ctx context.Context, tx *sql.Tx, sources []*So
 		}
 		return nil
 	}
-	stage := func(source []byte, f *File) error {
+	stage := func(source []byte, f *File, failed bool) error {
 		var local any
 		if l.opts.Payloads {
 			local = nullText(f.Local)
 		}
 		args = append(args, f.SHA256, source, f.Path, nullBytes(f.MD5), nullBytes(f.SHA1), nullBytes(f.SHA512),
-			nullBytes(f.CRC32), nullBytes(f.BLAKE3), nullText(f.SSDEEP), nullText(f.TLSH), nullSize(f.Size), nullText(f.MIME), local)
+			nullBytes(f.CRC32), nullBytes(f.BLAKE3), nullText(f.SSDEEP), nullText(f.TLSH), nullSize(f.Size), nullText(f.MIME), local, failed)
 		stats.Files++
 		if len(args) == cap(args) {
 			return send()
@@ -315,7 +328,7 @@ func (l *sqliteLoader) stageFiles(ctx context.Context, tx *sql.Tx, sources []*So
 					return err
 				}
 				// f is reused by the iteration: its fields are copied into args.
-				if err := stage(src.SHA256, f); err != nil {
+				if err := stage(src.SHA256, f, src.failedMember(f.Path)); err != nil {
 					return err
 				}
 			}
@@ -323,11 +336,38 @@ func (l *sqliteLoader) stageFiles(ctx context.Context, tx *sql.Tx, sources []*So
 		return send()
 	}
 	for i := range rows {
-		if err := stage(rows[i].source, &rows[i].file); err != nil {
+		if err := stage(rows[i].source, &rows[i].file, rows[i].failed); err != nil {
 			return err
 		}
 	}
 	return send()
+}
+
+// sqliteDistrustLeftovers fails the links of a failed source that a
+// successful re-run of it did not bring: bytes read under the check that
+// failed, which the re-run found otherwise.
+const sqliteDistrustLeftovers = `UPDATE samples_sources SET failed = true
+	WHERE source_sha256 = ?1 AND NOT failed
+		AND sample_sha256 NOT IN (SELECT sha256 FROM temp.hashr_stage_files WHERE source = ?1)`
+
+// distrustLeftovers runs sqliteDistrustLeftovers when src was failed and
+// is not now; a point query on sources otherwise.
+func (l *sqliteLoader) distrustLeftovers(ctx context.Context, tx *sql.Tx, src *Source) error {
+	if src.Job.Status == StatusFailed {
+		return nil
+	}
+	var was string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM sources WHERE sha256 = ?`, src.SHA256).Scan(&was)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && was != StatusFailed {
+		return nil
+	}
+	if err == nil {
+		_, err = tx.ExecContext(ctx, sqliteDistrustLeftovers, src.SHA256)
+	}
+	if err != nil {
+		return fmt.Errorf("re-checking the links of source %x: %w", src.SHA256, err)
+	}
+	return nil
 }
 
 // upsertSource writes a source's row.
@@ -342,7 +382,8 @@ func (l *sqliteLoader) upsertSource(ctx context.Context, upsertSource *sql.Stmt,
 		mtime = src.Mtime.UTC().Format(time.RFC3339Nano)
 	}
 	if _, err := upsertSource.ExecContext(ctx, src.SHA256, string(idsJSON), nullText(src.Repo), nullText(src.RepoPath),
-		nullText(src.URI), nullText(src.Format), nullInt(src.Size), mtime, nullBytes(src.QuickSHA256), nullText(src.Description)); err != nil {
+		nullText(src.URI), nullText(src.Format), nullInt(src.Size), mtime, nullBytes(src.QuickSHA256), nullText(src.Description),
+		sourceStatus(src.Job.Status)); err != nil {
 		return fmt.Errorf("writing source %x: %w", src.SHA256, err)
 	}
 	return nil

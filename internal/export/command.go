@@ -41,6 +41,8 @@ type options struct {
 	algo   string
 	fpRate float64
 	prefix string
+	// includeFailed exports the samples of failed sources and members too.
+	includeFailed bool
 
 	// Parsed from the above by validate.
 	loc    db.Location
@@ -60,6 +62,12 @@ interrupted run leaves none.
 (by repository name, by the source's SHA-256, by the time their job was
 first loaded); a sample is exported with the paths it has in the selected
 sources. Without them, the whole set is exported.
+
+Only trusted samples are exported: a sample read under a check that
+failed (a package whose compressed data fails its CRC, a zip member with a
+bad CRC, bytes that changed after they were hashed) is left out, with the
+sources whose job failed. --include-failed exports them too, and names on
+stderr each source that failed or holds failed members.
 
 Formats (--format):
 
@@ -139,6 +147,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&o.algo, "algo", "", "digest of the xways (md5, sha1, sha256; default md5) and bloom (sha256, sha1; default sha256) formats")
 	f.Float64Var(&o.fpRate, "fp-rate", 0.001, "false-positive rate of the bloom format")
 	f.StringVar(&o.prefix, "prefix", "", "put this before every path (md5sum, sha1sum, sha256sum, hashdeep, csv, ndjson)")
+	f.BoolVar(&o.includeFailed, "include-failed", false, "also export the samples of failed sources and members, naming those sources on stderr")
 	return cmd
 }
 
@@ -154,6 +163,7 @@ func (o *options) validate() error {
 		return cli.Usagef("--format %q: want one of %s", o.format, strings.Join(formats, ", "))
 	}
 	o.filter.Repo = o.repo
+	o.filter.IncludeFailed = o.includeFailed
 	if o.source != "" {
 		b, err := hex.DecodeString(o.source)
 		if err != nil || len(b) != 32 {

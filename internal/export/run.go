@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db"
@@ -54,10 +55,32 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	if err := out.commit(); err != nil {
 		return err
 	}
+	if o.includeFailed {
+		if err := noteFailedSources(ctx, p, r, o.filter); err != nil {
+			return err
+		}
+	}
 	if c.skipped > 0 {
 		p.Warnf("%d samples have no %s in the database and were left out", c.skipped, digestOf(o))
 	}
 	p.Infof("exported %d samples (%d lines) from %s as %s to %s", c.samples, c.lines, o.loc, o.format, out.name)
+	return nil
+}
+
+// noteFailedSources names on stderr the failed sources and those with
+// failed members whose samples --include-failed exported.
+func noteFailedSources(ctx context.Context, p *cli.Program, r *db.Reader, f db.Filter) error {
+	failed, err := r.FailedSources(ctx, f)
+	if err != nil {
+		return err
+	}
+	for _, s := range failed {
+		what := "failed"
+		if s.Status != db.StatusFailed {
+			what = "has failed members"
+		}
+		p.Warnf("included samples of source %x (%s): %s", s.SHA256, strings.Join(s.IDs, ", "), what)
+	}
 	return nil
 }
 

@@ -52,14 +52,27 @@ instead (PostgreSQL only), so an existing HashR database keeps filling.
 
 A source is committed only when its end record arrives, in one
 transaction with the sources finished around it (up to --batch file
-records, or --commit-every). Its job is "done", or "failed" with the error
-messages when its end record counts errors or error records came with
-it; hashr-scan --db skips done sources and retries failed ones. A source
+records, or --commit-every). Its job is "done"; "partial" when error
+records with a path came with it (those members failed their own checks:
+their samples are not trusted, the source's others are); or "failed" when
+an error record without a path came (a check covering every member
+failed: a compressed stream's CRC, a package's digests, a stream cut
+short), when its end record counts errors whose records did not come or
+files that did not arrive, or when a --payloads file is not the bytes its
+sha256 was computed from. No sample of a failed source is known to
+hashr-lookup or exported (see their --include-failed), though its rows are
+written; the error column holds the messages. hashr-scan --db skips done
+sources and retries partial and failed ones. A source
 whose end record never arrives leaves nothing behind, so a pipeline
 killed at any moment can simply be run again: loading is idempotent, and
 loading a stream twice changes nothing. A sample is loaded whether or not
 hashr-dedup marked it seen: the database, not the dedup store, is the
 truth.
+
+Rows of a source too large for memory are spilled to a directory
+hashr-load-* in the temporary directory, removed when the run ends; those
+of a run that was killed are removed by the next run (each run holds a
+lock on its own).
 
 When the database goes away, the transaction is retried with backoff for
 --retry-for, then hashr-load stops with exit status 1, having committed

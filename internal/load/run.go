@@ -59,9 +59,9 @@ type loader struct {
 }
 
 type totals struct {
-	sources, done, failed int
-	files, newSamples     int64
-	payloads              int64
+	sources, done, partial, failed int
+	files, newSamples              int64
+	payloads                       int64
 }
 
 // openSource is a source whose end record has not arrived yet.
@@ -75,10 +75,18 @@ type openSource struct {
 	messages     []string // error messages, for the job
 	errorRecords int64
 	loadErrors   int64
-	filesSeen    int64
-	newFiles     int64
-	noSHA256     int64
-	firstNoHash  string
+	// Trust: an error record without a path concerns the whole source (a
+	// check covering every member failed); one with a path, that member
+	// and whatever was read inside it.
+	sourceErrors int64
+	failedPaths  map[string]bool
+	// failedWhy says why the whole source is failed, when hashr-load
+	// itself found it so (its end record counts other files).
+	failedWhy   string
+	filesSeen   int64
+	newFiles    int64
+	noSHA256    int64
+	firstNoHash string
 }
 
 func (s *openSource) hexSHA256() string {
@@ -124,6 +132,13 @@ func run(ctx context.Context, p *cli.Program, o options) error {
 			return err
 		}
 		stores = append(stores, store)
+	}
+	// The rows spilled by runs that were killed are removed here, as
+	// hashr-extract --clean-spool does for a spool.
+	if n, err := removeDeadSpillDirs(); err != nil {
+		p.Warnf("%v", err)
+	} else if n > 0 {
+		p.Verbosef("removed the spilled rows of %d hashr-load runs that died", n)
 	}
 	l := &loader{p: p, o: o, loc: loc, stores: stores, out: records.NewWriter(p.Stdout),
 		started: time.Now()}
@@ -371,6 +386,14 @@ func (l *loader) attachError(e *records.Error) {
 	}
 	s.errorRecords++
 	s.messages = append(s.messages, errorText(e))
+	if e.Path == "" {
+		s.sourceErrors++
+		return
+	}
+	if s.failedPaths == nil {
+		s.failedPaths = map[string]bool{}
+	}
+	s.failedPaths[e.Path] = true
 }
 
 func (l *loader) endSource(e *records.End) error {
@@ -397,21 +420,17 @@ func (l *loader) endSource(e *records.End) error {
 		}
 	}
 	if e.Files != s.filesSeen {
-		l.p.Warnf("source %s: its end record counts %d files, %d file records arrived", s.name(), e.Files, s.filesSeen)
+		// Files were lost on the way (a stage dropped them, the stream was
+		// cut): what arrived cannot be taken for the whole source.
+		s.failedWhy = fmt.Sprintf("its end record counts %d files, %d file records arrived: files were lost between the stages", e.Files, s.filesSeen)
+		s.loadErrors++
+		s.messages = append([]string{"load: " + s.failedWhy}, s.messages...)
+		if err := l.reportSource(s, "", s.failedWhy+"; its job is recorded as failed, and its samples are not trusted"); err != nil {
+			return err
+		}
 	}
-	errorsCount := max(e.Errors, s.errorRecords) + s.loadErrors
-	if s.unloadable != nil {
-		errorsCount++
-	}
-	job := db.Job{
-		Status: db.StatusDone, FilesExtracted: e.Files, FilesLoaded: int64(s.row.Files.Len()),
-		NewFiles: s.newFiles, Errors: errorsCount, Bytes: e.Bytes, MS: e.MS,
-	}
-	if errorsCount > 0 {
-		job.Status = db.StatusFailed
-		job.Error = jobErrors(s.messages, errorsCount)
-	}
-	s.row.Job = job
+	s.row.Job = l.jobOf(s, e)
+	s.row.FailedPaths = s.failedPaths
 	if s.row.SHA256 == nil && s.row.QuickSHA256 == nil {
 		s.row.Files.Close() // neither a source row nor a job to write
 		return nil
@@ -425,6 +444,36 @@ func (l *loader) endSource(e *records.End) error {
 		return l.flush()
 	}
 	return nil
+}
+
+// jobOf is the job of a source whose end record e arrived: done; partial
+// when only members failed (their samples are not trusted, the others
+// are); failed when a check covering every member failed, when errors were
+// counted whose records did not arrive, or when its files could not be
+// loaded at all.
+func (l *loader) jobOf(s *openSource, e *records.End) db.Job {
+	errorsCount := max(e.Errors, s.errorRecords) + s.loadErrors
+	if s.unloadable != nil {
+		errorsCount++
+	}
+	job := db.Job{
+		Status: db.StatusDone, FilesExtracted: e.Files, FilesLoaded: int64(s.row.Files.Len()),
+		NewFiles: s.newFiles, Errors: errorsCount, Bytes: e.Bytes, MS: e.MS,
+	}
+	if errorsCount == 0 {
+		return job
+	}
+	unseen := e.Errors - s.errorRecords // counted upstream, records not here: scope unknown
+	switch {
+	case s.unloadable != nil, s.failedWhy != "", s.sourceErrors > 0, unseen > 0:
+		job.Status = db.StatusFailed
+		job.Error = jobErrors(s.messages, errorsCount)
+	default:
+		job.Status = db.StatusPartial
+		members := int64(len(s.failedPaths)) + s.loadErrors
+		job.Error = jobErrors(append([]string{fmt.Sprintf("%d of its members failed their own checks; its other samples are trusted", members)}, s.messages...), errorsCount+1)
+	}
+	return job
 }
 
 // abandon drops the open source: its end record will not come.
@@ -508,9 +557,12 @@ func (l *loader) commit(ctx context.Context, store db.Loader, batch []*db.Source
 	defer l.totalMu.Unlock()
 	for _, s := range batch {
 		l.total.sources++
-		if s.Job.Status == db.StatusDone {
+		switch s.Job.Status {
+		case db.StatusDone:
 			l.total.done++
-		} else {
+		case db.StatusPartial:
+			l.total.partial++
+		default:
 			l.total.failed++
 		}
 	}
@@ -543,10 +595,11 @@ func (l *loader) closeRows() {
 // and removed however the run ends.
 func (l *loader) spillDir() (string, error) {
 	l.tempDirOnce.Do(func() {
-		l.tempDir, l.tempDirErr = os.MkdirTemp("", "hashr-load-")
+		var lock *os.File
+		l.tempDir, lock, l.tempDirErr = makeSpillDir()
 		if l.tempDirErr == nil {
 			dir := l.tempDir
-			l.p.OnExit(func() { os.RemoveAll(dir) })
+			l.p.OnExit(func() { os.RemoveAll(dir); lock.Close() })
 		}
 	})
 	return l.tempDir, l.tempDirErr
@@ -558,6 +611,6 @@ func (l *loader) summary() {
 	if l.o.payloads {
 		payloads = fmt.Sprintf(", %d payloads", t.payloads)
 	}
-	l.p.Infof("loaded %d sources (%d done, %d failed), %d files, %d new samples%s into %s in %s",
-		t.sources, t.done, t.failed, t.files, t.newSamples, payloads, l.loc, time.Since(l.started).Round(time.Millisecond))
+	l.p.Infof("loaded %d sources (%d done, %d partial, %d failed), %d files, %d new samples%s into %s in %s",
+		t.sources, t.done, t.partial, t.failed, t.files, t.newSamples, payloads, l.loc, time.Since(l.started).Round(time.Millisecond))
 }

@@ -35,6 +35,8 @@ type options struct {
 	workers int
 	batch   int
 	paths   []string
+	// includeFailed answers from failed sources and members too.
+	includeFailed bool
 
 	loc db.Location
 	// lookBy are the digests a record may be looked up by, in order of
@@ -65,6 +67,13 @@ whole disk's files cost little more than hashing them.
 bloom instead of a database, with no server and no database file: "known"
 is then true for every file in the set, and for about --fp-rate of the
 others; there are no sources, ids or paths.
+
+Only what a trusted source vouches for is known: a sample read under a
+check that failed (a package whose compressed data fails its CRC, a zip
+member with a bad CRC, bytes that changed after they were hashed) is
+unknown, as if it had not been loaded. --include-failed answers from those
+too, and adds "failed_sources": the sources (SHA-256) whose job failed, or
+in which the sample was only at failed members.
 
 --only known (or unknown) writes only the records that are (or are not)
 known, e.g. to list the files of a disk image that no trusted source
@@ -105,6 +114,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&algos, "algos", digest.Default.String(), "digests to compute for PATH arguments, comma-separated, from "+digest.Names()+" (sha256, sha1 or md5 is looked up)")
 	f.IntVar(&o.workers, "workers", 0, "files hashed in parallel (0: one per CPU)")
 	f.IntVar(&o.batch, "batch", 1000, "digests per database query")
+	f.BoolVar(&o.includeFailed, "include-failed", false, `also answer from failed sources and members, naming them in "failed_sources"`)
 	return cmd
 }
 
@@ -132,6 +142,9 @@ func (o *options) validate(algos string) error {
 	}
 	if o.batch < 1 || o.batch > db.MaxLookupBatch {
 		return cli.Usagef("--batch %d: want 1 to %d", o.batch, db.MaxLookupBatch)
+	}
+	if o.bloom != "" && o.includeFailed {
+		return cli.Usagef("--include-failed needs --db: a Bloom filter holds trusted samples only")
 	}
 	if o.bloom != "" && strings.TrimSpace(o.bloom) == "" {
 		return cli.Usagef("--bloom: name a file")

@@ -20,12 +20,16 @@ type hashRecord struct {
 	Sources []string `json:"sources,omitempty"`
 	IDs     []string `json:"ids,omitempty"`
 	Paths   []string `json:"paths,omitempty"`
+	// FailedSources (--include-failed) are the sources that do not vouch
+	// for the sample: failed, or holding it only at failed members.
+	FailedSources []string `json:"failed_sources,omitempty"`
 }
 
 // answer is where a known sample was found: its sources' SHA-256s, their
 // IDs and the sample's paths in them, each sorted and distinct.
 type answer struct {
 	sources, ids, paths []string
+	failedSources       []string // of sources, those whose link is Failed
 }
 
 func answerOf(q *query) answer {
@@ -35,9 +39,12 @@ func answerOf(q *query) answer {
 			a.sources = append(a.sources, hex.EncodeToString(l.Source))
 			a.ids = append(a.ids, l.IDs...)
 			a.paths = append(a.paths, l.Paths...)
+			if l.Failed {
+				a.failedSources = append(a.failedSources, hex.EncodeToString(l.Source))
+			}
 		}
 	}
-	for _, list := range []*[]string{&a.sources, &a.ids, &a.paths} {
+	for _, list := range []*[]string{&a.sources, &a.ids, &a.paths, &a.failedSources} {
 		slices.Sort(*list)
 		*list = slices.Compact(*list)
 	}
@@ -46,7 +53,7 @@ func answerOf(q *query) answer {
 
 // answerFields are the fields a lookup adds to a file record; an input
 // record's own are replaced.
-var answerFields = []string{"known", "sources", "ids", "paths"}
+var answerFields = []string{"known", "sources", "ids", "paths", "failed_sources"}
 
 func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 	switch {
@@ -62,7 +69,7 @@ func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 	a := answerOf(q)
 	if q.hash != nil {
 		h := q.hash
-		h.Known, h.Sources, h.IDs, h.Paths = q.known, a.sources, a.ids, a.paths
+		h.Known, h.Sources, h.IDs, h.Paths, h.FailedSources = q.known, a.sources, a.ids, a.paths, a.failedSources
 		line, err := marshal(h)
 		if err != nil {
 			return err
@@ -81,6 +88,9 @@ func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 		f.Extra["sources"], _ = marshal(a.sources)
 		f.Extra["ids"], _ = marshal(a.ids)
 		f.Extra["paths"], _ = marshal(a.paths)
+		if len(a.failedSources) > 0 {
+			f.Extra["failed_sources"], _ = marshal(a.failedSources)
+		}
 	}
 	return w.Write(f)
 }

@@ -51,7 +51,7 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	if o.bloom != "" {
 		k, err = openBloom(o.bloom)
 	} else {
-		k, err = openDatabase(ctx, o.loc)
+		k, err = openDatabase(ctx, o.loc, o.includeFailed)
 	}
 	if err != nil {
 		return err
@@ -183,11 +183,12 @@ func lookups(batch []*query) []*query {
 // digest kind per batch.
 type databaseKnower struct{ r *db.Reader }
 
-func openDatabase(ctx context.Context, loc db.Location) (knower, error) {
+func openDatabase(ctx context.Context, loc db.Location, includeFailed bool) (knower, error) {
 	r, err := db.OpenReader(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
+	r.IncludeFailed = includeFailed
 	return &databaseKnower{r: r}, nil
 }
 

@@ -112,7 +112,7 @@ Windows install media:
 
 With --db (the database hashr-load fills), a source whose job is done
 there is skipped, as HashR skips the sources it has processed; a failed
-job is retried, and --reprocess QUICK_SHA256,... emits those sources even
+or partial job (some members failed) is retried, and --reprocess QUICK_SHA256,... emits those sources even
 though their job is done. A HashR database (hashr-load --schema hashr)
 works too: its "exported" jobs count as done.
 
