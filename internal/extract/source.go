@@ -103,8 +103,7 @@ func (x *extractor) extractSource(ctx context.Context, raw *records.Raw) *result
 	start := time.Now()
 	rec, err := raw.Decode()
 	if err != nil {
-		x.p.Failf("%v", err)
-		return &result{raw: raw}
+		return x.undecodable(raw, err)
 	}
 	src := rec.(*records.Source)
 	out := newSpill(x.tmpDir)
@@ -120,6 +119,18 @@ func (x *extractor) extractSource(ctx context.Context, raw *records.Raw) *result
 	}
 	res.err = s.fatal
 	return res
+}
+
+// undecodable reports a source record that does not decode, and puts an
+// error record in its place: passed on, the next stage would trip on it
+// too, and dropped, the source would vanish without a word.
+func (x *extractor) undecodable(raw *records.Raw, err error) *result {
+	x.p.Failf("%v", err)
+	line, merr := records.Marshal(records.Undecodable(stage, raw, err))
+	if merr != nil {
+		return &result{err: merr}
+	}
+	return &result{raw: &records.Raw{Type: records.TypeError, Line: line, Where: raw.Where}}
 }
 
 // recordSink takes the records of one source as they are made.

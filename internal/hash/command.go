@@ -103,6 +103,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			}
 			return run(ctx, p, opts)
 		})
+	p.AddInputFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&algos, "algos", digest.Default.String(), "digests to compute, comma-separated, from "+digest.Names())
 	f.IntVar(&opts.workers, "workers", 0, "files hashed in parallel (0: one per CPU, or 16 for md5 on a CPU with AVX-512)")

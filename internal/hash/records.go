@@ -57,8 +57,10 @@ func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 	emit := func(o outcome) error {
 		switch {
 		case o.badInput != nil:
+			// Neither passed on nor dropped: an error record says so.
 			p.Failf("%v", o.badInput)
-			return nil
+			acct.failed(o.source)
+			return w.Write(records.Undecodable("hash", o.in, o.badInput))
 		case o.failure != nil:
 			p.Failf("%s: file %q of source %s: %s", o.in.Where, o.failure.Path, orNone(o.failure.Source), o.failure.Message)
 			acct.failed(o.source)
@@ -76,7 +78,7 @@ func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 			end, err := closeSource(o.in, acct)
 			if err != nil {
 				p.Failf("%v", err)
-				return nil
+				return w.Write(records.Undecodable("hash", o.in, err))
 			}
 			return w.Write(end)
 		}
@@ -209,7 +211,7 @@ func deleteLocal(o outcome, f *records.File) outcome {
 func encoded(o outcome, f *records.File) outcome {
 	line, err := records.Marshal(f)
 	if err != nil {
-		o.badInput = fmt.Errorf("%s: %w", o.in.Where, err)
+		o.badInput = &records.LineError{Where: o.in.Where, Err: err}
 		return o
 	}
 	o.out = &records.Raw{Type: records.TypeFile, Line: line, Where: o.in.Where}

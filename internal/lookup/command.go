@@ -98,6 +98,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			}
 			return run(ctx, p, &o)
 		})
+	p.AddInputFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.dbURL, "db", "sqlite:hashr.db", "database: sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
 	f.StringVar(&o.bloom, "bloom", "", "answer from this Bloom filter (hashr-export --format bloom) instead of the database")
