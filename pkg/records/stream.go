@@ -46,7 +46,7 @@ func (r *Raw) Decode() (Record, error) {
 type LineError struct {
 	Where string // "stdin:12" or "FILE:12"
 	Err   error
-	// Text is the line, without its newline and surrounding space, when it
+	// Text is the line as read, without its newline (nor a BOM), when it
 	// was read whole (not for a line over the limit): a stage that reads
 	// more than records (hashr-lookup reads bare hashes too) looks at it.
 	Text []byte
@@ -98,13 +98,14 @@ func (r *Reader) Next() (*Raw, error) {
 		if r.lines.Line() == 1 {
 			line = bytes.TrimPrefix(line, utf8BOM)
 		}
+		whole := line
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
 		line = bytes.Clone(line) // the line reader's buffer is reused
 		if err := CheckUTF8(line); err != nil {
-			return nil, &LineError{Where: r.where(), Err: err, Text: line}
+			return nil, &LineError{Where: r.where(), Err: err, Text: bytes.Clone(whole)}
 		}
 		if typ, ok := scanType(line); ok {
 			return &Raw{Type: typ, Line: line, Where: r.where()}, nil // fields are decoded when needed
@@ -112,11 +113,11 @@ func (r *Reader) Next() (*Raw, error) {
 		// The slow way, for the exact error.
 		var fields map[string]json.RawMessage
 		if jerr := json.Unmarshal(line, &fields); jerr != nil {
-			return nil, &LineError{Where: r.where(), Err: describeSyntax(jerr, line), Text: line}
+			return nil, &LineError{Where: r.where(), Err: describeSyntax(jerr, line), Text: bytes.Clone(whole)}
 		}
 		typ, terr := typeOf(fields)
 		if terr != nil {
-			return nil, &LineError{Where: r.where(), Err: terr, Text: line}
+			return nil, &LineError{Where: r.where(), Err: terr, Text: bytes.Clone(whole)}
 		}
 		return &Raw{Type: typ, Line: line, Where: r.where(), fields: fields}, nil
 	}
