@@ -234,20 +234,19 @@ func (s *sourceRun) open() (*os.File, int64, error) {
 		local = p
 	}
 	f := s.opened
+	var st os.FileInfo
+	var err error
 	if f == nil {
-		var err error
-		if f, err = os.Open(local); err != nil {
-			return nil, 0, fmt.Errorf("opening %q: %w", local, cli.Cause(err))
-		}
+		// Not os.Open: a FIFO or device given as a source blocked it forever.
+		f, st, err = cli.OpenRegular(local)
+	} else if st, err = f.Stat(); err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%q is not a regular file but %s", local, cli.KindOf(st.Mode()))
 	}
-	st, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, 0, fmt.Errorf("opening %q: %w", local, cli.Cause(err))
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("%q is not a regular file", local)
+		if f != nil {
+			f.Close()
+		}
+		return nil, 0, err
 	}
 	s.src.Local = local
 	if s.src.Size == nil {
