@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -200,10 +203,42 @@ func deleteLocal(o outcome, f *records.File) outcome {
 		if err := os.Remove(f.Local); err != nil {
 			o.warning = fmt.Sprintf("removing %q: %v", f.Local, cli.Cause(err))
 		} else {
+			removeEmptyDirs(filepath.Dir(f.Local), f.Source)
 			f.Local = ""
 		}
 	}
 	return encoded(o, f)
+}
+
+// removeEmptyDirs removes dir and its parents as they become empty, up to
+// and including the source's own spool directory (named by its sha256,
+// hashr-extract's SPOOL/SHA256 or SPOOL/SHA256.N) and never above it: a
+// spool whose files are all hashed and deleted leaves no directories
+// behind. rmdir(2) removes only an empty directory, so one still holding
+// a file (another record's, not hashed yet) stops the climb. A path with
+// no such directory above it is not hashr-extract's: nothing is removed.
+// hashr-extract hands a source's directory downstream only once it is done
+// writing there, and creates it again if it vanishes under a new claim.
+func removeEmptyDirs(dir, source string) {
+	if len(source) != 64 {
+		return
+	}
+	var chain []string
+	for d := dir; ; d = filepath.Dir(d) {
+		chain = append(chain, d)
+		base := filepath.Base(d)
+		if base == source || strings.HasPrefix(base, source+".") {
+			break
+		}
+		if parent := filepath.Dir(d); parent == d {
+			return // no source directory above: not a spool
+		}
+	}
+	for _, d := range chain {
+		if syscall.Rmdir(d) != nil { // not os.Remove: a symlink is not unlinked
+			return
+		}
+	}
 }
 
 // encoded sets the outcome's output to the new encoding of f. Encoding
