@@ -3,8 +3,9 @@ package extract
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"syscall"
+
+	"github.com/hashr-dev/hashr/internal/cli"
 )
 
 // limits keep hostile input (decompression bombs, archives of millions of
@@ -67,33 +68,7 @@ func formatSize(n int64, flag string) string {
 }
 
 // parseSize reads a byte count such as "4T", "512M", "1G" or "1000".
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToUpper(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
-	shift := uint(0)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			shift = 10
-		case 'M':
-			shift = 20
-		case 'G':
-			shift = 30
-		case 'T':
-			shift = 40
-		case 'P':
-			shift = 50
-		}
-		if shift > 0 {
-			t = t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || n < 0 || (shift > 0 && n > (1<<62)>>shift) {
-		return 0, fmt.Errorf("%q is not a size (a number of bytes, or with K, M, G or T)", s)
-	}
-	return n << shift, nil
-}
+func parseSize(s string) (int64, error) { return cli.ParseSize(s) }
 
 // budget counts what one source has used of the limits. It belongs to
 // the goroutine extracting the source.
