@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/hashr-dev/hashr/pkg/records"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -56,6 +57,8 @@ type Program struct {
 
 	Quiet   bool
 	Verbose bool
+	// MaxLine is the longest input line read (--max-line).
+	MaxLine int
 
 	progress progressState // --progress and the line it draws (progress.go)
 
@@ -68,7 +71,7 @@ type Program struct {
 
 // New returns a Program for the command name with the given streams.
 func New(name string, stdin io.Reader, stdout, stderr io.Writer) *Program {
-	return &Program{Name: name, Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	return &Program{Name: name, Stdin: stdin, Stdout: stdout, Stderr: stderr, MaxLine: records.DefaultMaxLine}
 }
 
 // Command returns the root cobra command with the shared flags. run gets

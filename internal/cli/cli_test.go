@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -138,8 +139,11 @@ func TestRecordsReportsBadLinesAndMissingFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		types = append(types, raw.Type)
+		if raw.Type == "error" && !strings.Contains(string(raw.Line), `"message":"stdin:2: not a JSON object`) {
+			t.Errorf("the bad line's error record: %s", raw.Line)
+		}
 	}
-	if strings.Join(types, ",") != "a,b" {
+	if strings.Join(types, ",") != "a,error,b" {
 		t.Fatalf("records %v", types)
 	}
 	for _, want := range []string{"hashr-test: error: stdin:2: not a JSON object", `opening input "/nonexistent/in.ndjson": no such file or directory`} {
@@ -164,4 +168,41 @@ func TestRecordsStopsWhenCancelled(t *testing.T) {
 		return
 	}
 	t.Fatal("sequence ended without ErrInterrupted")
+}
+
+// --max-line (and HASHR_MAX_LINE) caps the lines Records reads: a longer
+// one is an error record naming its line, and the next lines still come.
+func TestRecordsMaxLine(t *testing.T) {
+	long := `{"type":"file","path":"` + strings.Repeat("x", 3000) + `"}`
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+	}{{"flag", []string{"--max-line", "2KiB"}, ""}, {"environment", nil, "2K"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("HASHR_MAX_LINE", tc.env)
+			}
+			var stdout, stderr bytes.Buffer
+			p := New("hashr-test", strings.NewReader("{\"type\":\"a\"}\n"+long+"\n{\"type\":\"b\"}\n"), &stdout, &stderr)
+			cmd := p.Command("hashr-test", "a test command", "Long help.", "", func(ctx context.Context, _ []string) error {
+				for raw, err := range p.Records(ctx, nil) {
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(&stdout, "%s\n", raw.Line)
+				}
+				return nil
+			})
+			p.AddInputFlags(cmd)
+			status := p.Execute(cmd, tc.args)
+			want := `{"type":"a"}
+{"type":"error","stage":"test","message":"stdin:2: line longer than the limit of 2 KiB: skipped (the limit is set with --max-line)"}
+{"type":"b"}
+`
+			if status != ExitPartial || stdout.String() != want {
+				t.Errorf("status %d, stdout:\n%s\nwant 3 and:\n%s\nstderr: %s", status, stdout.String(), want, stderr.String())
+			}
+		})
+	}
 }

@@ -8,22 +8,59 @@ import (
 	"io/fs"
 	"iter"
 	"os"
+	"strings"
 
 	"github.com/hashr-dev/hashr/pkg/records"
+	"github.com/spf13/cobra"
 )
 
+// AddInputFlags adds the flags of a command that reads records: --max-line.
+func (p *Program) AddInputFlags(cmd *cobra.Command) {
+	cmd.PersistentFlags().Var(sizeValue{n: &p.MaxLine, min: 1 << 10, max: 1 << 30}, "max-line",
+		"longest input line read; a longer one becomes an error record, and reading goes on with the next line")
+}
+
 // Records streams the records of the named NDJSON files, in order, or of
-// stdin when names is empty ("-" also means stdin). Lines that are not
-// records are reported on stderr with their FILE:LINE and counted as
-// failures (exit status 3); a file that cannot be opened likewise. The
-// sequence ends early, with ErrInterrupted, when ctx is cancelled, even if
-// a read is blocked: reading happens on its own goroutine.
+// stdin when names is empty ("-" also means stdin). A line that is not a
+// record (not JSON, not UTF-8, longer than --max-line) is reported on
+// stderr with its FILE:LINE, counted as a failure (exit status 3) and
+// comes out as an error record in its place, so the output says it too; a
+// file that cannot be opened is reported and counted. The sequence ends
+// early, with ErrInterrupted, when ctx is cancelled, even if a read is
+// blocked: reading happens on its own goroutine.
 func (p *Program) Records(ctx context.Context, names []string) iter.Seq2[*records.Raw, error] {
 	return func(yield func(*records.Raw, error) bool) {
-		type item struct {
-			raw *records.Raw
-			err error
+		for raw, err := range p.RecordsAndLines(ctx, names) {
+			var lineErr *records.LineError
+			if errors.As(err, &lineErr) {
+				raw, err = p.BadLine(lineErr), nil
+			}
+			if !yield(raw, err) {
+				return
+			}
 		}
+	}
+}
+
+// BadLine reports a line of input that is not a record, counts it as a
+// failure, and returns the error record that takes its place.
+func (p *Program) BadLine(lineErr *records.LineError) *records.Raw {
+	p.Failf("%v", lineErr)
+	rec := &records.Error{Stage: strings.TrimPrefix(p.Name, "hashr-"), Message: lineErr.Error()}
+	line, err := records.Marshal(rec)
+	if err != nil { // a message is a string: it always encodes
+		panic(fmt.Sprintf("encoding an error record: %v", err))
+	}
+	return &records.Raw{Type: records.TypeError, Line: line, Where: lineErr.Where}
+}
+
+// RecordsAndLines is Records for a stage that reads more than records
+// (hashr-lookup reads bare hashes too): a line that is not a record comes
+// as a *records.LineError holding the line, for the caller to read or
+// report.
+func (p *Program) RecordsAndLines(ctx context.Context, names []string) iter.Seq2[*records.Raw, error] {
+	return func(yield func(*records.Raw, error) bool) {
+		type item = inputItem
 		items := make(chan item, 256)
 		done := make(chan struct{})
 		defer close(done)
@@ -41,32 +78,9 @@ func (p *Program) Records(ctx context.Context, names []string) iter.Seq2[*record
 				names = []string{"-"}
 			}
 			for _, name := range names {
-				in, display, closeIn, err := p.openInput(name)
-				if err != nil {
-					if !send(item{err: err}) {
-						return
-					}
-					continue
+				if !p.readInput(name, send) {
+					return
 				}
-				r := records.NewReader(in, display)
-				for {
-					raw, err := r.Next()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					var lineErr *records.LineError
-					if err != nil && !errors.As(err, &lineErr) {
-						err = fmt.Errorf("reading %s: %w", display, err)
-						send(item{err: err})
-						closeIn()
-						return
-					}
-					if !send(item{raw: raw, err: err}) {
-						closeIn()
-						return
-					}
-				}
-				closeIn()
 			}
 		}()
 		for {
@@ -78,14 +92,11 @@ func (p *Program) Records(ctx context.Context, names []string) iter.Seq2[*record
 				if !ok {
 					return
 				}
-				if it.err != nil {
-					var lineErr *records.LineError
-					if errors.As(it.err, &lineErr) || errors.Is(it.err, os.ErrNotExist) || errors.Is(it.err, os.ErrPermission) {
-						// Bad input lines and missing input files are
-						// the input's fault: report, count, go on.
-						p.Failf("%v", it.err)
-						continue
-					}
+				if it.err != nil && (errors.Is(it.err, os.ErrNotExist) || errors.Is(it.err, os.ErrPermission)) {
+					// A missing input file is the input's fault:
+					// report, count, go on.
+					p.Failf("%v", it.err)
+					continue
 				}
 				if !yield(it.raw, it.err) {
 					return
@@ -93,6 +104,37 @@ func (p *Program) Records(ctx context.Context, names []string) iter.Seq2[*record
 			}
 		}
 	}
+}
+
+// readInput sends the records of one input; false when reading must stop.
+func (p *Program) readInput(name string, send func(item inputItem) bool) bool {
+	in, display, closeIn, err := p.openInput(name)
+	if err != nil {
+		return send(inputItem{err: err})
+	}
+	defer closeIn()
+	r := records.NewReader(in, display)
+	r.SetMaxLine(p.MaxLine)
+	for {
+		raw, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return true
+		}
+		var lineErr *records.LineError
+		if err != nil && !errors.As(err, &lineErr) {
+			send(inputItem{err: fmt.Errorf("reading %s: %w", display, err)})
+			return false
+		}
+		if !send(inputItem{raw: raw, err: err}) {
+			return false
+		}
+	}
+}
+
+// inputItem is one record read, or why there is none.
+type inputItem struct {
+	raw *records.Raw
+	err error
 }
 
 func (p *Program) openInput(name string) (io.Reader, string, func(), error) {

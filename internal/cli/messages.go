@@ -44,7 +44,7 @@ func (p *Program) Verbosef(format string, args ...any) {
 }
 
 func (p *Program) print(kind, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := fmt.Sprintf(format, escapeArgs(args)...)
 	p.msgMu.Lock()
 	defer p.msgMu.Unlock()
 	for line := range strings.SplitSeq(strings.TrimRight(msg, "\n"), "\n") {

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hashr-dev/hashr/pkg/records"
+	"github.com/spf13/pflag"
 )
 
 // FormatSize writes a byte count as a size flag takes it: "4T", "512M",
@@ -20,26 +23,14 @@ func FormatSize(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// ParseSize reads a byte count such as "4T", "512M", "1G" or "1000".
+// ParseSize reads a byte count such as "16MiB", "512M", "1G" or "1000".
 func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(strings.ToUpper(s))
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
 	shift := uint(0)
 	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			shift = 10
-		case 'M':
-			shift = 20
-		case 'G':
-			shift = 30
-		case 'T':
-			shift = 40
-		case 'P':
-			shift = 50
-		}
-		if shift > 0 {
-			t = t[:len(t)-1]
+		if i := strings.IndexByte("KMGTP", t[len(t)-1]); i >= 0 {
+			shift, t = uint(10*(i+1)), t[:len(t)-1]
 		}
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
@@ -47,4 +38,29 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (a number of bytes, or with K, M, G or T)", s)
 	}
 	return n << shift, nil
+}
+
+// sizeValue is a flag holding a byte count, within [min, max].
+type sizeValue struct {
+	n        *int
+	min, max int64
+}
+
+var _ pflag.Value = sizeValue{}
+
+func (v sizeValue) String() string {
+	return strings.ReplaceAll(records.FormatBytes(int64(*v.n)), " ", "")
+}
+func (v sizeValue) Type() string { return "size" }
+
+func (v sizeValue) Set(s string) error {
+	n, err := ParseSize(s)
+	if err != nil {
+		return err
+	}
+	if n < v.min || n > v.max {
+		return fmt.Errorf("%s is out of range: from %s to %s", s, records.FormatBytes(v.min), records.FormatBytes(v.max))
+	}
+	*v.n = int(n)
+	return nil
 }

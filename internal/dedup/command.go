@@ -92,6 +92,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		})
 	cmd.Args = cobra.ArbitraryArgs
 	// --store is shared with the subcommands.
+	p.AddInputFlags(cmd)
 	cmd.PersistentFlags().StringVar(&storeDir, "store", "", "the store's directory (default $XDG_CACHE_HOME/hashr/store or ~/.cache/hashr/store)")
 	cmd.Flags().BoolVar(&opts.dropSeen, "drop-seen", false, "write no file record whose sha256 is seen")
 	cmd.AddCommand(newSeedCommand(p, &storeDir), newStatsCommand(p, &storeDir))

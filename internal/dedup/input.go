@@ -1,7 +1,6 @@
 package dedup
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // chunkRecords is how many records a chunk holds at most: enough to make a
@@ -68,28 +68,25 @@ func readChunks(ctx context.Context, p *cli.Program, inputs []string, full chan<
 			p.Failf("%v", err)
 			continue
 		}
-		r := bufio.NewReaderSize(in, 1<<20)
-		var lineNo int64
+		r := records.NewLineReader(in, p.MaxLine)
 		for {
-			text, rerr := readLine(r)
-			if len(text) > 0 || rerr == nil {
-				lineNo++
-				if text = bytes.TrimSpace(text); len(text) > 0 {
-					start := time.Now()
-					at := len(c.buf)
-					c.buf = append(c.buf, text...)
-					// The line's capacity ends where it does: see valueOffset.
-					c.lines = append(c.lines, parseLine(c.buf[at:len(c.buf):len(c.buf)], display, lineNo))
-					c.parse += time.Since(start)
-				}
-			}
-			if rerr != nil && !errors.Is(rerr, io.EOF) {
+			text, rerr := r.Next()
+			var tooLong *records.TooLongError
+			switch {
+			case errors.As(rerr, &tooLong):
+				c.lines = append(c.lines, line{kind: kindBad, input: display, lineNo: r.Line(), err: rerr})
+			case rerr == nil:
+				start := time.Now()
+				c.addLine(text, display, r.Line())
+				c.parse += time.Since(start)
+			case !errors.Is(rerr, io.EOF):
 				c.err = fmt.Errorf("reading %s: %w", display, rerr)
 				closeIn()
 				send()
 				return
 			}
-			if rerr != nil || len(c.lines) >= chunkRecords || r.Buffered() == 0 && len(c.lines) > 0 {
+			eof := errors.Is(rerr, io.EOF)
+			if eof || len(c.lines) >= chunkRecords || r.Buffered() == 0 && len(c.lines) > 0 {
 				if len(c.lines) > 0 {
 					if !send() || !take() {
 						closeIn()
@@ -97,7 +94,7 @@ func readChunks(ctx context.Context, p *cli.Program, inputs []string, full chan<
 					}
 				}
 			}
-			if rerr != nil {
+			if eof {
 				break
 			}
 		}
@@ -108,22 +105,28 @@ func readChunks(ctx context.Context, p *cli.Program, inputs []string, full chan<
 	}
 }
 
-// readLine returns the next line without its newline, however long.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err == nil {
-		return line[:len(line)-1], nil
+// addLine parses one input line into the chunk, keeping its bytes.
+func (c *chunk) addLine(text []byte, input string, lineNo int64) {
+	if lineNo == 1 {
+		text = bytes.TrimPrefix(text, utf8BOM)
 	}
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		return line, err
+	if text = bytes.TrimSpace(text); len(text) == 0 {
+		return
 	}
-	buf := bytes.Clone(line)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		line, err = r.ReadSlice('\n')
-		buf = append(buf, line...)
+	at := len(c.buf)
+	c.buf = append(c.buf, text...)
+	// The line's capacity ends where it does: see valueOffset.
+	text = c.buf[at:len(c.buf):len(c.buf)]
+	if err := records.CheckUTF8(text); err != nil {
+		c.lines = append(c.lines, line{kind: kindBad, text: text, input: input, lineNo: lineNo, err: err})
+		return
 	}
-	return bytes.TrimSuffix(buf, []byte{'\n'}), err
+	c.lines = append(c.lines, parseLine(text, input, lineNo))
 }
+
+// utf8BOM starts some files written on Windows; it is no part of the
+// first line.
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 func openInput(p *cli.Program, name string) (io.Reader, string, func(), error) {
 	if name == "-" {

@@ -15,7 +15,7 @@ type lineKind uint8
 
 const (
 	kindOther   lineKind = iota // a record dedup does not handle: passed through
-	kindBad                     // not a record: reported and dropped, as every stage does
+	kindBad                     // not a record: reported, and an error record in its place, as every stage does
 	kindFile                    // a file record with a sha256: marked seen or new
 	kindFileBad                 // a file record without a usable sha256: becomes an error record
 	kindEnd                     // a source's end record: gets this stage's figures

@@ -96,7 +96,10 @@ func (d *deduper) handle(c *chunk) error {
 			out = append(out, l.text...)
 			out = append(out, '\n')
 		case kindBad:
-			d.p.Failf("%s: %v", l.where(), l.err)
+			// Reported, and an error record in its place, as every stage does.
+			bad := d.p.BadLine(&records.LineError{Where: l.where(), Err: l.err})
+			out = append(out, bad.Line...)
+			out = append(out, '\n')
 		case kindFile:
 			isSeen := seen[j]
 			j++

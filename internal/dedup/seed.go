@@ -1,11 +1,11 @@
 package dedup
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hashr-dev/hashr/pkg/records"
 	"io"
 	"time"
 
@@ -103,11 +103,18 @@ func runSeed(ctx context.Context, p *cli.Program, dir string, inputs []string) e
 
 // seedFrom adds the digests listed in one input.
 func seedFrom(ctx context.Context, p *cli.Program, in io.Reader, name string, sd *store.Seeder) (lines, bad int64, err error) {
-	r := bufio.NewReaderSize(in, 1<<20)
+	r := records.NewLineReader(in, p.MaxLine)
 	var list hashList
 	for {
-		text, rerr := readLine(r)
-		if len(text) > 0 || rerr == nil {
+		text, rerr := r.Next()
+		var tooLong *records.TooLongError
+		if errors.As(rerr, &tooLong) {
+			lines++
+			bad++
+			p.Failf("%s:%d: %v", name, r.Line(), rerr)
+			continue
+		}
+		if rerr == nil {
 			lines++
 			if lines%(1<<16) == 0 && ctx.Err() != nil {
 				return lines, bad, cli.ErrInterrupted

@@ -86,7 +86,9 @@ Formats (--format):
              per file name per source; ProductCode numbers the sources (as
              nsrl-rds's package_id), OpSystemCode is the repository.
   hashdeep   hashdeep's own format (size,md5,sha256,filename), for
-             hashdeep -k: audits (-a) and matching (-m, -x).
+             hashdeep -k: audits (-a) and matching (-m, -x). A name with a
+             newline (or ending in a carriage return) cannot be written in
+             it: it is named on stderr and the export exits 3.
   md5sum, sha1sum, sha256sum
              "HASH  PATH" lines, for md5sum -c and friends, and for The
              Sleuth Kit's hfind -i md5sum (or sha1sum).
@@ -104,7 +106,8 @@ Formats (--format):
 (md5sum and friends, hashdeep, csv, ndjson), e.g. the directory a tree
 was unpacked into, so that "md5sum -c" or a hashdeep audit finds the
 files. Paths are those of the files inside their sources; a path with a
-newline or backslash is escaped in md5sum format as md5sum does.`
+newline, carriage return or backslash is escaped in md5sum format as
+md5sum does (a leading backslash), which md5sum -c reads back.`
 
 const example = `  # An NSRL-style database of everything, for tools that read RDSv3:
   hashr-export --db sqlite:hashr.db --format nsrl-rds -o hashr-rds.db

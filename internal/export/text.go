@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -23,7 +24,7 @@ type textFormat struct {
 }
 
 func writeText(ctx context.Context, r *db.Reader, o *options, out *output) (counts, error) {
-	tf := textFormats(o)
+	tf := textFormats(o, out.p)
 	var c counts
 	if tf.header != nil {
 		if err := tf.header(out.Writer); err != nil {
@@ -46,7 +47,7 @@ func writeText(ctx context.Context, r *db.Reader, o *options, out *output) (coun
 	return c, err
 }
 
-func textFormats(o *options) textFormat {
+func textFormats(o *options, p *cli.Program) textFormat {
 	switch o.format {
 	case "md5sum":
 		return sumFormat(o.prefix, func(s *db.Sample) []byte { return s.MD5 })
@@ -55,7 +56,7 @@ func textFormats(o *options) textFormat {
 	case "sha256sum":
 		return sumFormat(o.prefix, func(s *db.Sample) []byte { return s.SHA256 })
 	case "hashdeep":
-		return hashdeepFormat(o)
+		return hashdeepFormat(o, p)
 	case "nsrl-2":
 		return nsrl2Format()
 	case "xways":
@@ -108,9 +109,11 @@ func sumFormat(prefix string, digest func(*db.Sample) []byte) textFormat {
 
 // hashdeepFormat is hashdeep's file format: a header naming the columns,
 // then size,md5,sha256,filename. hashdeep reads the file name as the rest
-// of the line, so commas in it need no quoting; a newline cannot be
-// written, and such a path is left out.
-func hashdeepFormat(o *options) textFormat {
+// of the line, raw (it writes names so itself), so commas and a carriage
+// return inside a name need nothing; a name holding a newline, or ending
+// with a carriage return (hashdeep strips it when reading), cannot be
+// written: it is left out, named on stderr, and the export exits 3.
+func hashdeepFormat(o *options, p *cli.Program) textFormat {
 	return textFormat{
 		needs: func(s *db.Sample) []byte { return s.MD5 },
 		header: func(w *bufio.Writer) error {
@@ -118,13 +121,17 @@ func hashdeepFormat(o *options) textFormat {
 			return err
 		},
 		sample: func(w *bufio.Writer, s *db.SampleLinks) (int64, error) {
+			sha256 := hex.EncodeToString(s.SHA256)
 			if s.Size < 0 {
-				return 0, nil // hashdeep needs the size
+				p.Failf("sample %s has no size in the database, which the hashdeep format needs: left out", sha256)
+				return 0, nil
 			}
-			md5, sha256 := hex.EncodeToString(s.MD5), hex.EncodeToString(s.SHA256)
+			md5 := hex.EncodeToString(s.MD5)
 			var n int64
-			for _, p := range allPaths(s) {
-				if strings.ContainsAny(p, "\n\r") {
+			for _, path := range allPaths(s) {
+				name := o.prefix + path
+				if strings.Contains(name, "\n") || strings.HasSuffix(name, "\r") {
+					p.Failf("path %q of sample %s cannot be written in the hashdeep format (hashdeep reads a name to the end of its line): left out", name, sha256)
 					continue
 				}
 				w.WriteString(strconv.FormatInt(s.Size, 10))
@@ -133,7 +140,7 @@ func hashdeepFormat(o *options) textFormat {
 				w.WriteByte(',')
 				w.WriteString(sha256)
 				w.WriteByte(',')
-				w.WriteString(o.prefix + p)
+				w.WriteString(name)
 				if err := w.WriteByte('\n'); err != nil {
 					return n, err
 				}

@@ -226,6 +226,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			}
 			return run(ctx, p, opts)
 		})
+	p.AddInputFlags(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.spool, "spool", filepath.Join(os.TempDir(), "hashr-spool"),
 		"directory for the members' bytes, one subdirectory per source (with --hash: for temporary files only)")

@@ -116,8 +116,7 @@ func (x *extractor) extractSandboxed(ctx context.Context, raw *records.Raw) *res
 	start := time.Now()
 	rec, err := raw.Decode()
 	if err != nil {
-		x.p.Failf("%v", err)
-		return &result{raw: raw}
+		return x.undecodable(raw, err)
 	}
 	src := rec.(*records.Source)
 	out := newSpill(x.tmpDir)
@@ -216,7 +215,8 @@ func (x *extractor) childJob(temp string) childJob {
 // childProc is a running sandbox child.
 type childProc struct {
 	cmd       *exec.Cmd
-	stdout    *bufio.Reader
+	stdout    *records.LineReader
+	rawOut    io.Reader // what stdout reads, drained when the child ends
 	tail      *stderrTail
 	forwarded chan struct{}          // closed once its stderr has ended
 	label     atomic.Pointer[string] // the source it parses, for its messages
@@ -256,7 +256,7 @@ func (x *extractor) startChild(job *childJob, jobs *os.File) (*childProc, error)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the sandboxed parser %s: %w", x.exe, err)
 	}
-	c := &childProc{cmd: cmd, stdout: bufio.NewReaderSize(stdout, 256<<10), tail: &stderrTail{}, forwarded: make(chan struct{})}
+	c := &childProc{cmd: cmd, stdout: records.NewLineReader(stdout, maxChildLine), rawOut: stdout, tail: &stderrTail{}, forwarded: make(chan struct{})}
 	go func() {
 		x.forwardMessages(stderr, c)
 		close(c.forwarded)
@@ -267,7 +267,7 @@ func (x *extractor) startChild(job *childJob, jobs *os.File) (*childProc, error)
 // reap reads what is left of a child's output, which ends when it exits,
 // kills what it started (xz), if still there, and waits for it.
 func (c *childProc) reap() error {
-	io.Copy(io.Discard, c.stdout)
+	io.Copy(io.Discard, c.rawOut) // what the line reader holds is of no use either
 	<-c.forwarded
 	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 	return c.cmd.Wait()
@@ -328,7 +328,7 @@ func childEnvironment() []string {
 // files inside this source's spool directory (hashr-hash --delete removes
 // what "local" names). A child of its own must then end its output; a
 // shared child's next lines are of its next source.
-func (s *sourceRun) readChild(r *bufio.Reader, out *spill, shared bool) error {
+func (s *sourceRun) readChild(r *records.LineReader, out *spill, shared bool) error {
 	gotEnd := false
 	var spoolPrefix string
 	if s.spool != nil {
@@ -338,12 +338,19 @@ func (s *sourceRun) readChild(r *bufio.Reader, out *spill, shared bool) error {
 		}
 	}
 	for {
-		line, err := readLine(r, maxChildLine)
-		if err == io.EOF {
-			break
+		line, err := r.Next()
+		var tooLong *records.TooLongError
+		switch {
+		case errors.Is(err, io.EOF):
+		case errors.As(err, &tooLong):
+			return fmt.Errorf("it wrote a line longer than %d bytes", maxChildLine)
+		case err != nil:
+			return err
+		case r.Unterminated():
+			return errors.New("its output ended in the middle of a line")
 		}
 		if err != nil {
-			return err
+			break
 		}
 		if gotEnd {
 			return errors.New("it wrote records after its end record")
@@ -432,31 +439,6 @@ func (s *sourceRun) unstage(line []byte) ([]byte, error) {
 	f := rec.(*records.File)
 	f.Local = s.spool.dir + strings.TrimPrefix(f.Local, s.staged)
 	return records.Marshal(f)
-}
-
-// readLine reads one line without its newline, of at most max bytes.
-func readLine(r *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := r.ReadSlice('\n')
-		line = append(line, chunk...)
-		if len(line) > max {
-			return nil, fmt.Errorf("it wrote a line longer than %d bytes", max)
-		}
-		switch err {
-		case nil:
-			return line[:len(line)-1], nil
-		case bufio.ErrBufferFull:
-			continue
-		case io.EOF:
-			if len(line) == 0 {
-				return nil, io.EOF
-			}
-			return nil, errors.New("its output ended in the middle of a line")
-		default:
-			return nil, err
-		}
-	}
 }
 
 // forwardMessages passes a child's messages on to stderr, counting its

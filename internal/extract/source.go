@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/regular"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -104,8 +105,7 @@ func (x *extractor) extractSource(ctx context.Context, raw *records.Raw) *result
 	start := time.Now()
 	rec, err := raw.Decode()
 	if err != nil {
-		x.p.Failf("%v", err)
-		return &result{raw: raw}
+		return x.undecodable(raw, err)
 	}
 	src := rec.(*records.Source)
 	out := newSpill(x.tmpDir)
@@ -121,6 +121,18 @@ func (x *extractor) extractSource(ctx context.Context, raw *records.Raw) *result
 	}
 	res.err = s.fatal
 	return res
+}
+
+// undecodable reports a source record that does not decode, and puts an
+// error record in its place: passed on, the next stage would trip on it
+// too, and dropped, the source would vanish without a word.
+func (x *extractor) undecodable(raw *records.Raw, err error) *result {
+	x.p.Failf("%v", err)
+	line, merr := records.Marshal(records.Undecodable(stage, raw, err))
+	if merr != nil {
+		return &result{err: merr}
+	}
+	return &result{raw: &records.Raw{Type: records.TypeError, Line: line, Where: raw.Where}}
 }
 
 // recordSink takes the records of one source as they are made.
@@ -224,20 +236,19 @@ func (s *sourceRun) open() (*os.File, int64, error) {
 		local = p
 	}
 	f := s.opened
+	var st os.FileInfo
+	var err error
 	if f == nil {
-		var err error
-		if f, err = os.Open(local); err != nil {
-			return nil, 0, fmt.Errorf("opening %q: %w", local, cli.Cause(err))
-		}
+		// Not os.Open: a FIFO or device given as a source blocked it forever.
+		f, st, err = regular.OpenFile(local)
+	} else if st, err = f.Stat(); err == nil && !st.Mode().IsRegular() {
+		err = &regular.NotAFileError{Path: local, Mode: st.Mode(), Regular: true}
 	}
-	st, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, 0, fmt.Errorf("opening %q: %w", local, cli.Cause(err))
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("%q is not a regular file", local)
+		if f != nil {
+			f.Close()
+		}
+		return nil, 0, err
 	}
 	s.src.Local = local
 	if s.src.Size == nil {

@@ -97,17 +97,26 @@ func (s *sourceSpool) create(p string) (*os.File, string, error) {
 
 func (s *sourceSpool) createAt(name string) (*os.File, string, error) {
 	parent := filepath.Dir(name)
-	if !s.dirs[parent] {
-		if err := os.MkdirAll(parent, 0o755); err != nil {
+	for try := 0; ; try++ {
+		if !s.dirs[parent] {
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				return nil, "", err
+			}
+			s.dirs[parent] = true
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+		if errors.Is(err, os.ErrNotExist) && try < 3 {
+			// hashr-hash --delete removes a spool directory as its last
+			// file goes; one that went while this name was being taken
+			// again (an empty directory from an earlier run) is made anew.
+			clear(s.dirs)
+			continue
+		}
+		if err != nil {
 			return nil, "", err
 		}
-		s.dirs[parent] = true
+		return f, name, nil
 	}
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
-	if err != nil {
-		return nil, "", err
-	}
-	return f, name, nil
 }
 
 // link gives the spooled file old a second name for the member at p, the

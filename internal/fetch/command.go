@@ -178,6 +178,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			opts.inputs = args
 			return run(ctx, p, opts)
 		})
+	p.AddInputFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&workDir, "work", "", "directory for downloads and copies (default $XDG_CACHE_HOME/hashr/work or ~/.cache/hashr/work)")
 	f.StringVar(&copyMode, "copy", copyAuto, "when to write bytes into the work directory: auto (download remote sources only), always (copy local ones too), never (download nothing)")

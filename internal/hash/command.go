@@ -44,7 +44,9 @@ that have no TLSH (under 256 bytes, or too little variety) get no tlsh field.
 With --delete each spooled file is removed once its record has its digests,
 and "local" is dropped from the record, since the file no longer exists.
 Only regular files are removed; hashr-hash trusts the "local" paths it is
-given, so use --delete only on records from hashr-extract's spool.
+given, so use --delete only on records from hashr-extract's spool. The
+directories that hold them are removed as they become empty, up to the
+source's own directory in the spool (SPOOL/SHA256) and never above it.
 
 A file record whose local file cannot be read (or holds a different number of
 bytes than its "size" says) is not passed on: an error record (stage "hash",
@@ -103,6 +105,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			}
 			return run(ctx, p, opts)
 		})
+	p.AddInputFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&algos, "algos", digest.Default.String(), "digests to compute, comma-separated, from "+digest.Names())
 	f.IntVar(&opts.workers, "workers", 0, "files hashed in parallel (0: one per CPU, or 16 for md5 on a CPU with AVX-512)")

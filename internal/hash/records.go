@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -55,8 +58,10 @@ func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 	emit := func(o outcome) error {
 		switch {
 		case o.badInput != nil:
+			// Neither passed on nor dropped: an error record says so.
 			p.Failf("%v", o.badInput)
-			return nil
+			acct.failed(o.source)
+			return w.Write(records.Undecodable("hash", o.in, o.badInput))
 		case o.failure != nil:
 			p.Failf("%s: file %q of source %s: %s", o.in.Where, o.failure.Path, orNone(o.failure.Source), o.failure.Message)
 			acct.failed(o.source)
@@ -72,7 +77,7 @@ func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 			end, err := closeSource(o.in, acct)
 			if err != nil {
 				p.Failf("%v", err)
-				return nil
+				return w.Write(records.Undecodable("hash", o.in, err))
 			}
 			return w.Write(end)
 		}
@@ -194,10 +199,42 @@ func deleteLocal(o outcome, f *records.File) outcome {
 		if err := os.Remove(f.Local); err != nil {
 			o.warning = fmt.Sprintf("removing %q: %v", f.Local, cli.Cause(err))
 		} else {
+			removeEmptyDirs(filepath.Dir(f.Local), f.Source)
 			f.Local = ""
 		}
 	}
 	return encoded(o, f)
+}
+
+// removeEmptyDirs removes dir and its parents as they become empty, up to
+// and including the source's own spool directory (named by its sha256,
+// hashr-extract's SPOOL/SHA256 or SPOOL/SHA256.N) and never above it: a
+// spool whose files are all hashed and deleted leaves no directories
+// behind. rmdir(2) removes only an empty directory, so one still holding
+// a file (another record's, not hashed yet) stops the climb. A path with
+// no such directory above it is not hashr-extract's: nothing is removed.
+// hashr-extract hands a source's directory downstream only once it is done
+// writing there, and creates it again if it vanishes under a new claim.
+func removeEmptyDirs(dir, source string) {
+	if len(source) != 64 {
+		return
+	}
+	var chain []string
+	for d := dir; ; d = filepath.Dir(d) {
+		chain = append(chain, d)
+		base := filepath.Base(d)
+		if base == source || strings.HasPrefix(base, source+".") {
+			break
+		}
+		if parent := filepath.Dir(d); parent == d {
+			return // no source directory above: not a spool
+		}
+	}
+	for _, d := range chain {
+		if syscall.Rmdir(d) != nil { // not os.Remove: a symlink is not unlinked
+			return
+		}
+	}
 }
 
 // encoded sets the outcome's output to the new encoding of f. Encoding
@@ -205,7 +242,7 @@ func deleteLocal(o outcome, f *records.File) outcome {
 func encoded(o outcome, f *records.File) outcome {
 	line, err := records.Marshal(f)
 	if err != nil {
-		o.badInput = fmt.Errorf("%s: %w", o.in.Where, err)
+		o.badInput = &records.LineError{Where: o.in.Where, Err: err}
 		return o
 	}
 	o.out = &records.Raw{Type: records.TypeFile, Line: line, Where: o.in.Where}

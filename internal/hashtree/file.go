@@ -9,12 +9,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"sync"
-	"syscall"
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/regular"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -49,20 +48,11 @@ const (
 // its file info. The size is the number of bytes read when the whole file
 // was read, else its size on disk.
 func HashFile(path string, set digest.Set, need Need) (digest.Sums, fs.FileInfo, error) {
-	// O_NONBLOCK: a FIFO where a regular file was expected must not block
-	// the open; it is then refused as not a regular file.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, info, err := regular.OpenFile(path)
 	if err != nil {
-		return digest.Sums{}, nil, fmt.Errorf("opening %q: %w", path, cli.Cause(err))
+		return digest.Sums{}, nil, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return digest.Sums{}, nil, fmt.Errorf("reading %q: %w", path, cli.Cause(err))
-	}
-	if !info.Mode().IsRegular() {
-		return digest.Sums{}, nil, fmt.Errorf("%q is not a regular file but %s", path, KindOf(info.Mode()))
-	}
 	switch need {
 	case StatOnly:
 		return digest.Sums{Size: info.Size()}, info, nil
@@ -94,21 +84,4 @@ func FileRecord(path string, set digest.Set) (*records.File, error) {
 	f.Path, f.PathRaw = records.PathFields(path)
 	sums.Fill(f)
 	return f, nil
-}
-
-// KindOf names the type of a file that is not a regular one.
-func KindOf(m fs.FileMode) string {
-	switch t := m.Type(); {
-	case t&fs.ModeDir != 0:
-		return "a directory"
-	case t&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case t&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case t&fs.ModeSocket != 0:
-		return "a socket"
-	case t&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
 }

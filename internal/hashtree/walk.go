@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/regular"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -47,7 +48,7 @@ func walkArgument(p *cli.Program, arg string, yield func(Found) bool) bool {
 	case info.Mode().IsRegular():
 		return yield(Found{Path: arg})
 	default:
-		return yield(Found{Path: arg, Err: fmt.Errorf("%q is not a regular file or directory but %s", arg, KindOf(info.Mode()))})
+		return yield(Found{Path: arg, Err: fmt.Errorf("%q is not a regular file or directory but %s", arg, regular.Kind(info.Mode()))})
 	}
 }
 
@@ -74,7 +75,7 @@ func walkTree(p *cli.Program, dir string, yield func(Found) bool) bool {
 		case t&fs.ModeSymlink != 0:
 			p.Verbosef("skipping %q: a symbolic link", path)
 		default:
-			p.Verbosef("skipping %q: %s", path, KindOf(t))
+			p.Verbosef("skipping %q: %s", path, regular.Kind(t))
 		}
 	}
 	return true

@@ -107,6 +107,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			}
 			return run(ctx, p, o)
 		})
+	p.AddInputFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.dbURL, "db", "sqlite:hashr.db", "database: sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
 	f.StringVar(&o.schema, "schema", db.SchemaNative, "table layout: native, or hashr for HashR's own PostgreSQL tables")

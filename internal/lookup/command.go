@@ -54,7 +54,9 @@ stage's output; records of other types pass through unchanged), or lines
 holding a bare hash (md5, sha1 or sha256 by its length), optionally
 followed by a name as md5sum and sha256sum print them; each hash line
 gives a record of type "hash" with the hash, "path" (the name, if any)
-and "known".
+and "known". Each line is taken for what it is, records and hash lines
+mixed in any order; a line that is neither is an error record for that
+line alone, and a UTF-8 BOM at the start is ignored.
 
 A file record is looked up by its sha256, else its sha1, else its md5.
 When it is known, the record also gets "sources" (the SHA-256 of every
@@ -107,6 +109,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			}
 			return run(ctx, p, &o)
 		})
+	p.AddInputFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.dbURL, "db", "sqlite:hashr.db", "database: sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
 	f.StringVar(&o.bloom, "bloom", "", "answer from this Bloom filter (hashr-export --format bloom) instead of the database")

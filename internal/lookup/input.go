@@ -1,13 +1,12 @@
 package lookup
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/hashtree"
@@ -62,50 +61,26 @@ func fileQuery(f *records.File, where string, o *options) *query {
 
 var digestSize = map[string]int{"sha256": 32, "sha1": 20, "md5": 16}
 
-// readStdin reads file records or, when the input does not start with a
-// JSON object, lines of bare hashes.
+// readStdin reads the input line by line, each taken for what it is: a
+// record (a file record is looked up, others pass), a bare hash with an
+// optional name, or an error for that line alone. One bad line (a log
+// line, a BOM, a broken record) changes nothing for the next.
 func readStdin(ctx context.Context, p *cli.Program, o *options, send func(*query) error) error {
-	in := bufio.NewReaderSize(p.Stdin, 256<<10)
-	for {
-		b, err := in.ReadByte()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading stdin: %w", err)
-		}
-		if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
-			in.UnreadByte()
-			if b == '{' {
-				return readRecords(ctx, p, o, in, send)
-			}
-			return readHashes(ctx, p, o, in, send)
-		}
-	}
-}
-
-func readRecords(ctx context.Context, p *cli.Program, o *options, in io.Reader, send func(*query) error) error {
-	r := records.NewReader(in, "stdin")
-	for ctx.Err() == nil {
-		raw, err := r.Next()
+	for raw, err := range p.RecordsAndLines(ctx, nil) {
+		var q *query
 		var lineErr *records.LineError
 		switch {
-		case errors.Is(err, io.EOF):
-			return nil
 		case errors.As(err, &lineErr):
-			p.Failf("%v", err)
-			continue
+			q = otherLine(p, lineErr, o)
 		case err != nil:
-			return fmt.Errorf("reading stdin: %w", err)
+			return err
+		case raw.Type == records.TypeFile:
+			q = recordQuery(raw, o)
+		default:
+			q = &query{pass: raw}
 		}
-		q := &query{pass: raw}
-		if raw.Type == records.TypeFile {
-			rec, err := raw.Decode()
-			if err != nil {
-				p.Failf("%v", err)
-				continue
-			}
-			q = fileQuery(rec.(*records.File), raw.Where, o)
+		if q == nil {
+			continue
 		}
 		if err := send(q); err != nil {
 			return err
@@ -114,27 +89,29 @@ func readRecords(ctx context.Context, p *cli.Program, o *options, in io.Reader, 
 	return ctx.Err()
 }
 
+// recordQuery is the lookup of a file record, or the error that takes its
+// place when it does not decode.
+func recordQuery(raw *records.Raw, o *options) *query {
+	rec, err := raw.Decode()
+	if err != nil {
+		return &query{failure: records.Undecodable("lookup", raw, err)}
+	}
+	return fileQuery(rec.(*records.File), raw.Where, o)
+}
+
+// otherLine reads a line that is no record as a bare hash; a line that
+// looks like a broken record, or is over the limit, is an error.
+func otherLine(p *cli.Program, lineErr *records.LineError, o *options) *query {
+	text := strings.TrimSuffix(string(lineErr.Text), "\r")
+	if lineErr.Text == nil || strings.HasPrefix(strings.TrimSpace(text), "{") || !utf8.ValidString(text) {
+		return &query{pass: p.BadLine(lineErr)} // reported already
+	}
+	return hashLine(text, lineErr.Where, o)
+}
+
 // hashTitles are the first lines of hash lists that name the hash type
 // (X-Ways' and hashr-export's xways format): skipped.
 var hashTitles = map[string]bool{"MD5": true, "SHA-1": true, "SHA1": true, "SHA-256": true, "SHA256": true}
-
-func readHashes(ctx context.Context, p *cli.Program, o *options, in *bufio.Reader, send func(*query) error) error {
-	for n := 1; ctx.Err() == nil; n++ {
-		line, err := in.ReadString('\n')
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("reading stdin: %w", err)
-		}
-		if q := hashLine(strings.TrimRight(line, "\r\n"), fmt.Sprintf("stdin:%d", n), o); q != nil {
-			if err := send(q); err != nil {
-				return err
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-	}
-	return ctx.Err()
-}
 
 // hashLine reads "HASH", or "HASH  NAME" as md5sum and sha256sum print it
 // (with "*NAME" for binary mode, and a leading backslash when the name is

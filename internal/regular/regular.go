@@ -7,6 +7,7 @@
 package regular
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,9 +18,14 @@ import (
 type NotAFileError struct {
 	Path string
 	Mode fs.FileMode
+	// Regular is set by OpenFile, which takes regular files alone.
+	Regular bool
 }
 
 func (e *NotAFileError) Error() string {
+	if e.Regular {
+		return fmt.Sprintf("%q is not a regular file but %s", e.Path, Kind(e.Mode))
+	}
 	return fmt.Sprintf("%s is %s, not a file: only regular files, directories and block devices are read", e.Path, Kind(e.Mode))
 }
 
@@ -65,6 +71,26 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 	if !readable(info.Mode()) {
 		f.Close()
 		return nil, nil, &NotAFileError{Path: path, Mode: info.Mode()}
+	}
+	return f, info, nil
+}
+
+// OpenFile is Open for what must be a regular file's bytes (a source to
+// extract, a file to hash): a directory or a block device is a
+// *NotAFileError too.
+// Errors name path once: `opening "x": permission denied`.
+func OpenFile(path string) (*os.File, fs.FileInfo, error) {
+	f, info, err := Open(path)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, nil, fmt.Errorf("opening %q: %w", path, pe.Err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, &NotAFileError{Path: path, Mode: info.Mode(), Regular: true}
 	}
 	return f, info, nil
 }

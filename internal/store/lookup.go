@@ -52,6 +52,7 @@ func (m *Marker) Mark(items []Item, seen []bool, firstSeen time.Time) (err error
 	if len(items) == 0 {
 		return nil
 	}
+	defer func() { err = corrupted(s.dir, err) }()
 	defer s.recoverBroken(&err)
 	if err := s.pollFlush(false); err != nil {
 		return err

@@ -150,6 +150,10 @@ func (s *Store) pebbleOptions() *pebble.Options {
 		Logger: pebbleLogger{s},
 		EventListener: &pebble.EventListener{
 			BackgroundError: s.backgroundError,
+			// A damaged file fails the read that found it, and that
+			// error says so (corrupted); Pebble's default would end the
+			// process with a stack trace.
+			DataCorruption: func(pebble.DataCorruptionInfo) {},
 		},
 	}
 	for i := range po.Levels {
@@ -226,6 +230,9 @@ func describeOpenError(dir string, err error) error {
 	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) && lockHeld(lockFile) ||
 		strings.Contains(err.Error(), "lock held by current process") {
 		return &LockedError{Dir: dir, LockFile: lockFile, Err: err}
+	}
+	if c := corrupted(dir, err); c != err {
+		return c
 	}
 	msg := err.Error()
 	switch {
@@ -359,6 +366,11 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 }
 
 func (s *Store) backgroundError(err error) {
+	if c := corrupted(s.dir, err); c != err {
+		// A compaction that meets a damaged file retries it, warning
+		// each time; the read that meets it fails with one clear error.
+		return
+	}
 	if isNoSpace(err) {
 		// Pebble would retry the flush forever and writes would stall.
 		s.fatal(err)

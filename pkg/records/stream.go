@@ -1,7 +1,6 @@
 package records
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"io"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Raw is one record as read: its type and its exact bytes. A stage decodes
@@ -46,58 +46,100 @@ func (r *Raw) Decode() (Record, error) {
 type LineError struct {
 	Where string // "stdin:12" or "FILE:12"
 	Err   error
+	// Text is the line as read, without its newline (nor a BOM), when it
+	// was read whole (not for a line over the limit): a stage that reads
+	// more than records (hashr-lookup reads bare hashes too) looks at it.
+	Text []byte
 }
 
 func (e *LineError) Error() string { return e.Where + ": " + e.Err.Error() }
 func (e *LineError) Unwrap() error { return e.Err }
 
-// Reader reads NDJSON records from a stream, with no limit on line length.
-// Blank lines are skipped.
+// Reader reads NDJSON records from a stream, each line of at most a limit
+// of bytes (DefaultMaxLine unless SetMaxLine says otherwise). Blank lines
+// are skipped.
 type Reader struct {
-	name string
-	r    *bufio.Reader
-	line int
+	name  string
+	in    io.Reader
+	lines *LineReader
+	max   int
 }
 
 // NewReader reads records from r; name ("stdin" or a file name) prefixes
 // the line numbers in errors.
 func NewReader(r io.Reader, name string) *Reader {
-	return &Reader{name: name, r: bufio.NewReaderSize(r, 256<<10)}
+	return &Reader{name: name, in: r}
 }
 
+// SetMaxLine sets the longest line read, before the first call to Next.
+func (r *Reader) SetMaxLine(max int) { r.max = max }
+
+// utf8BOM starts some files written on Windows; it is no part of the
+// first line.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // Next returns the next record. At the end of input it returns io.EOF. A
-// line that is not a JSON object with a string "type" gives a *LineError,
-// after which Next may be called again for the following line. Any other
-// error is a failure to read the stream.
+// line that is not a JSON object with a string "type", or not UTF-8, or
+// over the limit, gives a *LineError, after which Next may be called again
+// for the following line. Any other error is a failure to read the stream.
 func (r *Reader) Next() (*Raw, error) {
+	if r.lines == nil {
+		r.lines = NewLineReader(r.in, r.max)
+	}
 	for {
-		line, err := r.readLine()
-		if len(line) == 0 && err != nil {
+		line, err := r.lines.Next()
+		var tooLong *TooLongError
+		if errors.As(err, &tooLong) {
+			return nil, &LineError{Where: r.where(), Err: err}
+		}
+		if err != nil {
 			return nil, err
 		}
-		r.line++
+		if r.lines.Line() == 1 {
+			line = bytes.TrimPrefix(line, utf8BOM)
+		}
+		whole := line
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
-			if err != nil {
-				return nil, err
-			}
 			continue
 		}
-		where := fmt.Sprintf("%s:%d", r.name, r.line)
+		line = bytes.Clone(line) // the line reader's buffer is reused
+		if err := CheckUTF8(line); err != nil {
+			return nil, &LineError{Where: r.where(), Err: err, Text: bytes.Clone(whole)}
+		}
 		if typ, ok := scanType(line); ok {
-			return &Raw{Type: typ, Line: line, Where: where}, nil // fields are decoded when needed
+			return &Raw{Type: typ, Line: line, Where: r.where()}, nil // fields are decoded when needed
 		}
 		// The slow way, for the exact error.
 		var fields map[string]json.RawMessage
 		if jerr := json.Unmarshal(line, &fields); jerr != nil {
-			return nil, &LineError{Where: where, Err: describeSyntax(jerr, line)}
+			return nil, &LineError{Where: r.where(), Err: describeSyntax(jerr, line), Text: bytes.Clone(whole)}
 		}
 		typ, terr := typeOf(fields)
 		if terr != nil {
-			return nil, &LineError{Where: where, Err: terr}
+			return nil, &LineError{Where: r.where(), Err: terr, Text: bytes.Clone(whole)}
 		}
-		return &Raw{Type: typ, Line: line, Where: where, fields: fields}, nil
+		return &Raw{Type: typ, Line: line, Where: r.where(), fields: fields}, nil
 	}
+}
+
+func (r *Reader) where() string { return fmt.Sprintf("%s:%d", r.name, r.lines.Line()) }
+
+// CheckUTF8 says where a line stops being UTF-8: records are UTF-8, and a
+// stage that passed such a line on would write a stream that is not.
+func CheckUTF8(line []byte) error {
+	if utf8.Valid(line) {
+		return nil
+	}
+	at := 0
+	for at < len(line) {
+		r, size := utf8.DecodeRune(line[at:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		at += size
+	}
+	return fmt.Errorf("not UTF-8: byte %d is 0x%02x (records are UTF-8; a name that is not goes in path_raw)", at, line[at])
 }
 
 // scanType returns the "type" of a line that is a JSON object with a
@@ -116,21 +158,6 @@ func scanType(line []byte) (typ string, ok bool) {
 	}
 	typ, err := typeOf(map[string]json.RawMessage{"type": raw})
 	return typ, err == nil
-}
-
-// readLine returns the next line without its newline, however long it is.
-func (r *Reader) readLine() ([]byte, error) {
-	line, err := r.r.ReadSlice('\n')
-	if err == nil || !errors.Is(err, bufio.ErrBufferFull) {
-		// Copy: the slice points into the reader's buffer.
-		return bytes.Clone(bytes.TrimSuffix(line, []byte{'\n'})), err
-	}
-	buf := bytes.Clone(line)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		line, err = r.r.ReadSlice('\n')
-		buf = append(buf, line...)
-	}
-	return bytes.TrimSuffix(buf, []byte{'\n'}), err
 }
 
 func describeSyntax(err error, line []byte) error {

@@ -1,0 +1,40 @@
+package extract
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// hashr-hash --delete removes a spool directory as its last file goes. A
+// directory that vanishes so while the spool still means to write there
+// (the window between a claim and the first file, or a cached parent) is
+// made again, not a failed member.
+func TestSpoolRecreatesVanishedDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "0123")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sp := &sourceSpool{dir: dir, dirs: map[string]bool{dir: true}}
+	f, name, err := sp.create("a/b/one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	// What hashr-hash --delete does once it has hashed the file.
+	for _, p := range []string{name, filepath.Dir(name), filepath.Dir(filepath.Dir(name)), dir} {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{"a/b/two", "top"} {
+		f, name, err := sp.create(p)
+		if err != nil {
+			t.Fatalf("creating %s after its directory went: %v", p, err)
+		}
+		f.Close()
+		if want := filepath.Join(dir, filepath.FromSlash(p)); name != want {
+			t.Errorf("spooled at %s, want %s", name, want)
+		}
+	}
+}
