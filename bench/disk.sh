@@ -9,14 +9,14 @@
 #
 # (-o f: regular files only; hashdeep would otherwise follow symlinks)
 #
-# The image: the real Debian packages of ../shared/corpus/fetch.sh
+# The image: the real Debian packages of scripts/corpus.sh
 # unpacked (dpkg-deb -x) twice over, in copy1/ and copy2/, by mke2fs -d.
 #
 # Usage: bench/disk.sh [ROUNDS]   (from the repository root; builds bin/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-corpus=$(../shared/corpus/fetch.sh deb | tail -1)/deb
+corpus=$(scripts/corpus.sh deb | tail -1)
 go build -o bin/ ./cmd/hashr-extract
 work=$(mktemp -d "${TMPDIR:-/tmp}/hashr-disk-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times hashr-extract on the real Debian packages of ../shared/corpus/fetch.sh
+# Times hashr-extract on the real Debian packages of scripts/corpus.sh
 # against what a user would otherwise script: dpkg-deb -x of each package in
 # turn. Same packages, same run, alternating, ROUNDS rounds (default 3);
 # prints every timing and the ratios of the medians:
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-corpus=$(../shared/corpus/fetch.sh deb | tail -1)/deb
+corpus=$(scripts/corpus.sh deb | tail -1)
 go build -o bin/ ./cmd/hashr-extract ./cmd/hashr-hash
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

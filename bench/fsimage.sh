@@ -9,7 +9,7 @@
 #   hashr-extract --hash md5,sha1,sha256          (one source record: the image)
 #   7zz x -oDIR IMAGE && hashdeep -c md5,sha1,sha256 -r DIR
 #
-# The image: the real Debian packages of ../shared/corpus/fetch.sh unpacked
+# The image: the real Debian packages of scripts/corpus.sh unpacked
 # with dpkg-deb -x, put on a 1 GiB volume made by mkntfs with wimlib's
 # NTFS-3G apply mode (wimcapture, wimapply onto the image file: no mount).
 # It is kept in $HASHR_BENCH_NTFS (default $TMPDIR/hashr-bench.ntfs) for
@@ -26,7 +26,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 if [[ ! -s $img ]]; then
-  corpus=$(../shared/corpus/fetch.sh deb | tail -1)/deb
+  corpus=$(scripts/corpus.sh deb | tail -1)
   tree="$work/tree"
   mkdir -p "$tree"
   for d in "$corpus"/*.deb; do dpkg-deb -x "$d" "$tree"; done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times hashr-hash against hashdeep on a tree of real files: the files of
-# ~30 real Debian packages (../shared/corpus/fetch.sh deb), extracted. Both
+# ~30 real Debian packages (scripts/corpus.sh deb), extracted. Both
 # compute md5, sha1 and sha256 of every regular file with all CPUs, from a
 # warm page cache. It also measures the ceiling Go's md5+sha1+sha256 kernels
 # set on this machine (bench/kernels) and prints hashr-hash's throughput as
@@ -28,7 +28,7 @@ go build -o bin/ ./cmd/hashr-hash
 go build -o bin/hashr-bench-kernels ./bench/kernels
 
 # (b) The corpus, extracted once.
-corpus=${HASHR_BENCH_DEBS:-$(../shared/corpus/fetch.sh deb | tail -1)/deb}
+corpus=${HASHR_BENCH_DEBS:-$(scripts/corpus.sh deb | tail -1)}
 mkdir -p "$tree"
 for deb in "$corpus"/*.deb; do
 	dir="$tree/$(basename "$deb" .deb)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cost of hashr-extract's sandbox (a child process per source, with
 # Landlock and rlimits) on the real Debian packages of
-# ../shared/corpus/fetch.sh: the default against --no-sandbox, same
+# scripts/corpus.sh: the default against --no-sandbox, same
 # packages, same run, alternating, ROUNDS rounds (default 5), in --hash mode
 # (no spool writes to blur the figure) and in spool mode. Prints every
 # timing, wall and CPU (user+system of hashr-extract and all it ran: on a
@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-corpus=$(../shared/corpus/fetch.sh deb | tail -1)/deb
+corpus=$(scripts/corpus.sh deb | tail -1)
 go build -o bin/ ./cmd/hashr-extract
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

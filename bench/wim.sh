@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times hashr-extract on a ~1 GiB LZX WIM of real files (the Debian
-# packages of ../shared/corpus/fetch.sh unpacked, plus a Go toolchain's
+# packages of scripts/corpus.sh unpacked, plus a Go toolchain's
 # tree) against what a user would otherwise run: wimlib-imagex apply to a
 # directory, then hashdeep over it. Same WIM, same run, alternating,
 # ROUNDS rounds (default 3); prints every timing, the medians and their
@@ -16,7 +16,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 wim=${HASHR_BENCH_WIM:-}
 if [[ -z $wim ]]; then
-  corpus=$(../shared/corpus/fetch.sh deb | tail -1)/deb
+  corpus=$(scripts/corpus.sh deb | tail -1)
   mkdir -p "$work/tree/debs"
   for d in "$corpus"/*.deb; do dpkg-deb -x "$d" "$work/tree/debs/$(basename "$d" .deb)"; done
   cp -a "$(go env GOROOT)" "$work/tree/go"

@@ -3,7 +3,7 @@
 # directory and prints what it made. Run all: examples/pipelines.sh
 # One job: examples/pipelines.sh hash-tree
 # Needs bin/ (make build); uses Debian packages from apt's cache or
-# ../shared/corpus/fetch.sh deb.
+# scripts/corpus.sh deb.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$here/bin:$PATH
@@ -11,7 +11,7 @@ work=${HASHR_EXAMPLES_WORK:-$(mktemp -d)}
 trap '[[ -n ${HASHR_EXAMPLES_WORK:-} ]] || rm -rf "$work"' EXIT
 
 debs() {
-  # A directory of real Debian packages: the shared corpus when fetched,
+  # A directory of real Debian packages: the corpus of scripts/corpus.sh when fetched,
   # else a few downloaded into the scratch directory.
   local corpus=${HASHR_CORPUS:-$HOME/.cache/hashr-corpus}/deb
   if compgen -G "$corpus/*.deb" >/dev/null; then

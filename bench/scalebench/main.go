@@ -1,5 +1,5 @@
 // Command scalebench measures hashr's scale-out (examples/Makefile): the
-// real Debian corpus (../shared/corpus/fetch.sh deb) through 1 and through
+// real Debian corpus (scripts/corpus.sh deb) through 1 and through
 // 2 pipelines side by side into one PostgreSQL, end to end (scan → load),
 // and the peak memory of every stage as the corpus grows tenfold (each
 // package again under nine more names: the same bytes, so the extra work is
@@ -63,11 +63,11 @@ func run(scaleList, pipelineList, placement string, perPipeline int) error {
 	if err != nil {
 		return err
 	}
-	out, err := exec.Command(filepath.Join(root, "..", "shared", "corpus", "fetch.sh"), "deb").Output()
+	out, err := exec.Command(filepath.Join(root, "scripts", "corpus.sh"), "deb").Output()
 	if err != nil {
 		return fmt.Errorf("fetching the corpus: %w", err)
 	}
-	corpus := filepath.Join(strings.TrimSpace(lastLine(string(out))), "deb")
+	corpus := strings.TrimSpace(lastLine(string(out)))
 	debs, _ := filepath.Glob(filepath.Join(corpus, "*.deb"))
 	if len(debs) == 0 {
 		return fmt.Errorf("no .deb in %s", corpus)

@@ -378,7 +378,7 @@ func BenchmarkHashMode(b *testing.B) {
 	}
 	for b.Loop() {
 		var out, errs strings.Builder
-		if status := Main([]string{"--hash", "md5,sha1,sha256"}, strings.NewReader(input.String()), &out, &errs); status != 0 {
+		if status := Main([]string{"--hash", "md5,sha1,sha256", "--spool", b.TempDir()}, strings.NewReader(input.String()), &out, &errs); status != 0 {
 			b.Fatal(errs.String())
 		}
 	}

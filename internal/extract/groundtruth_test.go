@@ -22,7 +22,7 @@ import (
 // format on real software: Debian packages against their own md5sums and
 // dpkg-deb's listing, RPMs built by rpmbuild against rpm's own digests,
 // Go module zips and npm tarballs against what bsdtar extracts. The real
-// packages come from ../shared/corpus/fetch.sh (network); in CI a missing
+// packages come from scripts/corpus.sh (network); in CI a missing
 // corpus or tool fails the test, elsewhere it skips it.
 
 func needTool(t *testing.T, tools ...string) { t.Helper(); testcorpus.NeedTools(t, tools...) }

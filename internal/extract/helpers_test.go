@@ -27,6 +27,10 @@ type runOutput struct {
 func extract(t *testing.T, input string, args ...string) *runOutput {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
+	// A spool of the test's own (a --spool in args comes later and wins):
+	// the default, /tmp/hashr-spool, is shared with every other run and
+	// user on the machine, whose leftovers this user may not clean.
+	args = append([]string{"--spool", t.TempDir()}, args...)
 	status := Main(args, strings.NewReader(input), &stdout, &stderr)
 	o := &runOutput{status: status, stderr: stderr.String()}
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {

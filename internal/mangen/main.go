@@ -1,5 +1,6 @@
 // Command mangen writes the man pages of every hashr command, generated
-// from the commands themselves so they never drift from --help:
+// from the commands themselves so they never drift from --help, and
+// hashr(7), the records' contract, from docs/records.md:
 //
 //	go run ./internal/mangen man
 package main
@@ -43,15 +44,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: mangen DIR")
 		os.Exit(2)
 	}
-	if err := Generate(os.Args[1]); err != nil {
+	if err := Generate(os.Args[1], contractDoc); err != nil {
 		fmt.Fprintf(os.Stderr, "mangen: error: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-// Generate writes one page per command (and subcommand) into dir.
-func Generate(dir string) error {
+// contractDoc is the records' contract, from the repository's root (where
+// make man runs).
+const contractDoc = "docs/records.md"
+
+// manDate is the date every page carries: a fixed one keeps regenerated
+// pages identical.
+var manDate = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Generate writes one page per command (and subcommand) into dir, and
+// hashr.7 from the contract at contract.
+func Generate(dir, contract string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := generateContract(dir, contract); err != nil {
 		return err
 	}
 	for name, build := range commands {
@@ -60,12 +73,23 @@ func Generate(dir string) error {
 		cmd.DisableAutoGenTag = true
 		// Name the environment variables in the page as --help does.
 		cli.DescribeEnv(cmd)
-		// A fixed date keeps regenerated pages identical.
-		date := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		header := &doc.GenManHeader{Title: name, Section: "1", Source: "hashr", Manual: "hashr manual", Date: &date}
+		header := &doc.GenManHeader{Title: name, Section: "1", Source: "hashr", Manual: "hashr manual", Date: &manDate}
 		if err := doc.GenManTree(cmd, header, dir); err != nil {
 			return fmt.Errorf("writing the man page of %s into %s: %w", name, filepath.Clean(dir), err)
 		}
+	}
+	return nil
+}
+
+// generateContract writes hashr.7, the contract page, from docs/records.md.
+func generateContract(dir, contract string) error {
+	md, err := os.ReadFile(contract)
+	if err != nil {
+		return fmt.Errorf("reading the records' contract: %w (run mangen from the repository's root)", err)
+	}
+	page := markdownToMan(string(md), "hashr", "the records, paths, shared flags, environment variables and exit statuses of the hashr commands", manDate.Format("Jan 2006"))
+	if err := os.WriteFile(filepath.Join(dir, "hashr.7"), []byte(page), 0o644); err != nil {
+		return fmt.Errorf("writing hashr.7 into %s: %w", filepath.Clean(dir), err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -206,7 +207,18 @@ func TestScanRenamedFixtures(t *testing.T) {
 
 // tarHead is a valid tar header block, so that a file of random bytes
 // behind it is a source (format tar) and gets a quick_sha256.
+// tarHeadEnv hands a test re-run as another user (runAsNobody) the tar
+// header, in hex: that user may not be able to read the checkout.
+const tarHeadEnv = "HASHR_SCAN_TEST_TAR_HEAD"
+
 func tarHead(t *testing.T) []byte {
+	if h := os.Getenv(tarHeadEnv); h != "" {
+		data, err := hex.DecodeString(h)
+		if err != nil || len(data) != 512 {
+			t.Fatalf("%s: %d bytes, %v", tarHeadEnv, len(data), err)
+		}
+		return data
+	}
 	data, err := os.ReadFile(filepath.Join(formatsDir(), "sample.tar"))
 	if err != nil {
 		t.Fatal(err)
@@ -477,15 +489,20 @@ func must(t *testing.T, err error) {
 }
 
 // runAsNobody runs one test of this package's test binary as the user
-// nobody, with setpriv, and fails if it does not pass there.
+// nobody, with setpriv, and fails if it does not pass there. That user may
+// read nothing of the checkout (a clone under a directory only root may
+// enter) nor of t.TempDir (made 0700): the test gets what it needs from
+// the checkout through the environment, and its binary in a directory of
+// its own that anyone may enter.
 func runAsNobody(t *testing.T, test string) {
 	t.Helper()
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		t.Fatalf("running as root needs setpriv (Debian package util-linux) to drop privileges: %v", err)
 	}
-	// The test binary lives in a directory only root may enter: copy it.
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "hashr-scan-nobody-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	must(t, os.Chmod(dir, 0o755))
 	bin := filepath.Join(dir, "scan.test")
 	data, err := os.ReadFile(os.Args[0])
@@ -494,7 +511,7 @@ func runAsNobody(t *testing.T, test string) {
 	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
 		bin, "-test.run=^"+test+"$", "-test.v", "-test.count=1")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TMPDIR=/tmp", "HOME=/tmp")
+	cmd.Env = append(os.Environ(), "TMPDIR=/tmp", "HOME=/tmp", tarHeadEnv+"="+hex.EncodeToString(tarHead(t)))
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: "+test) {
 		t.Fatalf("%s as nobody: %v\n%s", test, err, out)

@@ -1,12 +1,13 @@
 // Package testcorpus gives tests the real-package corpus of
-// ../shared/corpus/fetch.sh (real Debian packages, npm tarballs, Go module
-// zips), fetching it when it is missing, and the Debian tools tests drive.
+// scripts/corpus.sh (real Debian packages, npm tarballs, Go module zips),
+// fetching it when it is missing, and the Debian tools tests drive.
 // In CI (the CI environment variable set) whatever is missing fails the
 // test; elsewhere it skips it, so a laptop without network still runs the
 // rest.
 package testcorpus
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +48,25 @@ func Root() string {
 	return filepath.Join(home, ".cache", "hashr-corpus")
 }
 
+// Script is the project's corpus script, scripts/corpus.sh, found from
+// this file's place in the module so that it works from any package's
+// test directory.
+func Script() string {
+	_, here, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(here), "..", "..", "scripts", "corpus.sh")
+}
+
+// Fetch runs scripts/corpus.sh for one kind ("deb", "npm", "gomod") into
+// Root.
+func Fetch(kind string) error {
+	cmd := exec.Command(Script(), kind)
+	cmd.Env = append(os.Environ(), "HASHR_CORPUS="+Root())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("fetching the %s corpus with %s: %w\n%s", kind, Script(), err, out)
+	}
+	return nil
+}
+
 // Files returns the corpus's files of one kind ("deb", "npm", "gomod")
 // whose names end in suffix, sorted, fetching the corpus first when none
 // are there. Not with -short: fetching needs the network.
@@ -58,12 +78,8 @@ func Files(t testing.TB, kind, suffix string) []string {
 	root := Root()
 	files, _ := filepath.Glob(filepath.Join(root, kind, "*"+suffix))
 	if len(files) == 0 {
-		_, here, _, _ := runtime.Caller(0)
-		fetch := filepath.Join(filepath.Dir(here), "..", "..", "..", "shared", "corpus", "fetch.sh")
-		cmd := exec.Command(fetch, kind)
-		cmd.Env = append(os.Environ(), "HASHR_CORPUS="+root)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			Unavailable(t, "fetching the %s corpus: %v\n%s", kind, err, out)
+		if err := Fetch(kind); err != nil {
+			Unavailable(t, "%v", err)
 		}
 		files, _ = filepath.Glob(filepath.Join(root, kind, "*"+suffix))
 	}

@@ -1,8 +1,12 @@
-// Package records defines hashr's NDJSON record contract (../shared/DESIGN.md):
+// Package records defines hashr's NDJSON record contract, documented field
+// by field in docs/records.md (and hashr(7), man/hashr.7, made from it):
 // the record types that flow between stages, a streaming reader and a
 // writer. A record keeps the fields it does not know, so a stage that decodes,
 // changes and re-encodes a record never drops what a user added with jq, and
 // records of types a stage does not handle pass through as the exact bytes read.
+//
+// A field or record type added here must be documented in docs/records.md:
+// TestContractDocumentsEveryField fails, naming it, until it is.
 package records
 
 // Record types, the value of every record's "type" field.

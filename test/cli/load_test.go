@@ -114,7 +114,7 @@ func TestLoadPostgresScripts(t *testing.T) {
 }
 
 // realDebs returns up to n small real Debian packages: from the corpus
-// (HASHR_CORPUS or ~/.cache/hashr-corpus, see ../shared/corpus/fetch.sh),
+// (HASHR_CORPUS or ~/.cache/hashr-corpus, see scripts/corpus.sh),
 // else apt's cache, else downloaded there with apt-get download.
 func realDebs(t *testing.T, n int) []string {
 	t.Helper()

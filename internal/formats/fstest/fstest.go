@@ -124,7 +124,7 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// corpus returns the Debian packages of ../shared/corpus, fetching them
+// corpus returns the Debian packages of scripts/corpus.sh, fetching them
 // first when needed (as internal/extract's ground-truth tests do).
 func corpus(t testing.TB) []string {
 	t.Helper()

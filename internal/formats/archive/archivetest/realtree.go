@@ -9,17 +9,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hashr-dev/hashr/internal/testcorpus"
 )
 
 // The Windows formats' ground-truth tests build their containers (WIM,
 // CAB, MSI) with the Debian tools from a directory of real files: a few
 // real Debian packages unpacked. The packages come from
-// ../shared/corpus/fetch.sh deb; in CI a missing corpus or tool fails the
+// scripts/corpus.sh deb (internal/testcorpus); in CI a missing corpus or tool fails the
 // test, elsewhere it skips it.
 
 // realTreeDebs are small packages of the corpus whose files make the tree.
@@ -34,20 +35,13 @@ var (
 // Unavailable fails the test in CI and skips it elsewhere.
 func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
+	testcorpus.Unavailable(t, format, args...)
 }
 
 // NeedTool makes sure the tools are installed.
 func NeedTool(t testing.TB, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			Unavailable(t, "%s is not installed (see .ci/install-deps.txt)", tool)
-		}
-	}
+	testcorpus.NeedTools(t, tools...)
 }
 
 // Run runs a command, failing the test with its output if it fails.
@@ -70,19 +64,11 @@ func SourceTree(t testing.TB) string {
 	}
 	NeedTool(t, "dpkg-deb")
 	treeOnce.Do(func() {
-		root := os.Getenv("HASHR_CORPUS")
-		if root == "" {
-			home, _ := os.UserHomeDir()
-			root = filepath.Join(home, ".cache", "hashr-corpus")
-		}
+		root := testcorpus.Root()
 		debs := pickDebs(root)
 		if len(debs) < len(realTreeDebs) {
-			_, here, _, _ := runtime.Caller(0)
-			fetch := filepath.Join(filepath.Dir(here), "..", "..", "..", "..", "..", "shared", "corpus", "fetch.sh")
-			cmd := exec.Command(fetch, "deb")
-			cmd.Env = append(os.Environ(), "HASHR_CORPUS="+root)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				treeErr = "fetching the deb corpus: " + err.Error() + "\n" + string(out)
+			if err := testcorpus.Fetch("deb"); err != nil {
+				treeErr = err.Error()
 				return
 			}
 			debs = pickDebs(root)
