@@ -18,10 +18,11 @@ type options struct {
 	jobs    *jobFilter      // --db and --reprocess; nil skips nothing
 	// splitImages: a source per image of a WIM or install ISO.
 	splitImages bool
+	net         *remoteNet // registries, buckets and URLs, within --max-time
 }
 
 func newOptions(repo, formats, zipExts string) (options, error) {
-	opts := options{repo: strings.TrimSpace(repo), zipExts: map[string]bool{}}
+	opts := options{repo: strings.TrimSpace(repo), zipExts: map[string]bool{}, net: newRemoteNet(defaultMaxTime)}
 	for _, name := range splitList(formats) {
 		if !magic.IsFormat(name) {
 			return options{}, cli.Usagef("unknown format %q in --formats; valid formats: %s", name, formatList)
