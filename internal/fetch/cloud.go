@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/hashr-dev/hashr/internal/httpclient"
 	"github.com/hashr-dev/hashr/internal/objstore"
 )
 
@@ -85,7 +86,7 @@ func errorDetail(resp *http.Response) string { return objstore.ErrorDetail(resp)
 // transient says whether a failed download is worth trying again: a
 // server error or throttling, a connection that failed or ended early, a
 // silent server. Not: a 4xx answer (403, 404), bytes that are not the
-// record's, an interruption, a permanentError (a limit reached, a
+// record's, an interruption, a Permanent error (a limit reached, a
 // redirect loop).
 func transient(err error) bool {
 	var se statusError
@@ -93,6 +94,6 @@ func transient(err error) bool {
 		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout
 	}
 	var scheme unsupportedScheme
-	return !isPermanent(err) && !errors.Is(err, errMismatch) && !errors.Is(err, context.Canceled) && !errors.As(err, &scheme) &&
+	return !httpclient.IsPermanent(err) && !errors.Is(err, errMismatch) && !errors.Is(err, context.Canceled) && !errors.As(err, &scheme) &&
 		!strings.HasPrefix(err.Error(), "making request")
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/httpclient"
 )
 
 // maxRestarts bounds how often one download starts again from zero because
@@ -69,7 +70,7 @@ func newHTTPFetcher(opts options, note func(string, ...any)) *httpFetcher {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &httpFetcher{
-		client:      newClient(transport),
+		client:      httpclient.New(transport),
 		workDir:     workDir,
 		idleTimeout: idleTimeout,
 		limits:      opts.limits,

@@ -1,11 +1,11 @@
 package fetch
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/httpclient"
 )
 
 // downloadLimits bound one download, so a hostile or broken server cannot
@@ -34,7 +34,7 @@ func (l downloadLimits) unknownSizeCap(work *dir, have int64) (int64, error) {
 		return -1, nil
 	}
 	if free <= l.minFree {
-		return 0, permanent(fmt.Errorf("the size is unknown, and the work file system has only %s free, no more than --min-free %s",
+		return 0, httpclient.Permanent(fmt.Errorf("the size is unknown, and the work file system has only %s free, no more than --min-free %s",
 			cli.FormatSize(free), cli.FormatSize(l.minFree)))
 	}
 	return have + free - l.minFree, nil
@@ -43,22 +43,8 @@ func (l downloadLimits) unknownSizeCap(work *dir, have int64) (int64, error) {
 // overCap is the error of a body of unknown size that went past capped.
 func (l downloadLimits) overCap(capped int64) error {
 	if l.maxBytes > 0 {
-		return permanent(fmt.Errorf("the size is unknown, and the server sent more than --max-bytes %s", cli.FormatSize(l.maxBytes)))
+		return httpclient.Permanent(fmt.Errorf("the size is unknown, and the server sent more than --max-bytes %s", cli.FormatSize(l.maxBytes)))
 	}
-	return permanent(fmt.Errorf("the size is unknown, and the server sent more than %d bytes, the work file system's free space less --min-free %s",
+	return httpclient.Permanent(fmt.Errorf("the size is unknown, and the server sent more than %d bytes, the work file system's free space less --min-free %s",
 		capped, cli.FormatSize(l.minFree)))
-}
-
-// permanentError is a failure no retry can change: a limit reached, a
-// redirect loop, a redirect to a scheme that is not HTTP.
-type permanentError struct{ err error }
-
-func permanent(err error) error { return permanentError{err} }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
-func isPermanent(err error) bool {
-	var p permanentError
-	return errors.As(err, &p)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/httpclient"
 )
 
 // maxManifest bounds a manifest or index read from a registry.
@@ -220,7 +221,7 @@ func dirSize(dir string) int64 {
 
 // puller reads one repository's manifests with go-containerregistry and
 // its blobs with the resumable downloader. Both go through the same
-// transport and redirect rules (redirectGuard), and each manifest, like
+// transport and redirect rules (httpclient.RedirectGuard), and each manifest, like
 // each blob, within --max-time.
 type puller struct {
 	ctx     context.Context
@@ -236,7 +237,7 @@ func (r *registryFetcher) puller(ctx context.Context, ref name.Reference) (*pull
 	if err != nil {
 		return nil, fmt.Errorf("finding credentials: %w", err)
 	}
-	base := redirectGuard{r.blobs.client.Transport}
+	base := httpclient.RedirectGuard{Next: r.blobs.client.Transport}
 	maxTime := r.blobs.limits.maxTime
 	// The context bounds the registry's ping and first token request only.
 	authCtx, cancel := context.WithTimeoutCause(ctx, maxTime, errMaxTime)
@@ -246,7 +247,7 @@ func (r *registryFetcher) puller(ctx context.Context, ref name.Reference) (*pull
 		return nil, fmt.Errorf("authenticating: %w", overMaxTime(ctx, authCtx, maxTime, "asking the registry for access", err))
 	}
 	blobs := *r.blobs
-	blobs.client = newClient(rt)
+	blobs.client = httpclient.New(rt)
 	return &puller{
 		ctx: ctx, repo: ref.Context(), blobs: &blobs, note: r.note, maxTime: maxTime,
 		opts: []remote.Option{remote.WithAuth(auth), remote.WithTransport(base),

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -87,6 +88,11 @@ Remote REPOs (credentials as hashr-fetch reads them):
                             quick_sha256 HashR's own (range requests for the
                             first and last 10 MiB).
 --urls FILE adds the URLs in FILE, one a line.
+Each request to a registry, bucket or URL ends after --max-time, however
+steadily bytes come (an error record for that REPO or source, and the
+scan goes on); redirects are followed as hashr-fetch follows them: to
+http:// and https:// only, never back to a URL already asked for, 10 at
+most, each refusal an error record at once.
 
 Windows install media:
   A split WIM (install.swm, install2.swm…; parts told by their headers,
@@ -156,6 +162,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		urls                   string
 		splitImages            bool
 		plan                   bool
+
+		maxTime time.Duration
 	}
 	cmd := p.Command("hashr-scan [flags] REPO...",
 		"Find sources in repositories and detect their formats",
@@ -167,6 +175,11 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			}
 			opts.splitImages = flags.splitImages
 			opts.plan = flags.plan
+
+			if flags.maxTime <= 0 {
+				return cli.Usagef("--max-time must be positive")
+			}
+			opts.net = newRemoteNet(flags.maxTime)
 			if flags.urls != "" {
 				urls, err := readURLList(flags.urls)
 				if err != nil {
@@ -196,6 +209,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&flags.urls, "urls", "", "also scan the URLs in this file, one a line (http(s)://, s3://, gs://, oci://; blank lines and # comments are skipped)")
 	f.BoolVar(&flags.splitImages, "split-images", false, "a source per image of a WIM or ESD, and of an ISO's sources/install.wim or .esd (plus one of the rest of the ISO), with wim_image set (see above)")
 	f.BoolVar(&flags.plan, "plan", true, "write a plan record (the number of sources and their total size) before the sources, holding them back until the scan is done; --plan=false writes each source as it is found")
+
+	f.DurationVar(&flags.maxTime, "max-time", defaultMaxTime, "give up on one request to a registry, bucket or URL (a page of tags or objects, a manifest, a URL's size or bytes) after this long, however steadily bytes come")
 	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")
 	return cmd
 }

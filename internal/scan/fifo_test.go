@@ -19,9 +19,8 @@ func mkfifo(t *testing.T, path string) {
 }
 
 // scanWithin runs hashr-scan and fails the test when it has not ended
-// within limit. A run blocked on a FIFO is unblocked by opening the FIFOs
-// for writing, so that the test ends.
-func scanWithin(t *testing.T, limit time.Duration, fifos []string, args ...string) result {
+// within limit; unblock then lets the run end, so that the test ends.
+func scanWithin(t *testing.T, limit time.Duration, unblock func(), args ...string) result {
 	t.Helper()
 	done := make(chan result, 1)
 	go func() { done <- scan(t, args...) }()
@@ -29,14 +28,21 @@ func scanWithin(t *testing.T, limit time.Duration, fifos []string, args ...strin
 	case res := <-done:
 		return res
 	case <-time.After(limit):
+		unblock()
+		res := <-done
+		t.Fatalf("hashr-scan still ran after %s (status %d once unblocked)\n%s", limit, res.code, res.stderr)
+		return res
+	}
+}
+
+// openForWriting unblocks a run blocked opening the FIFOs.
+func openForWriting(fifos ...string) func() {
+	return func() {
 		for _, f := range fifos {
 			if w, err := os.OpenFile(f, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 				w.Close()
 			}
 		}
-		res := <-done
-		t.Fatalf("hashr-scan blocked on a FIFO for %s (status %d once unblocked)\n%s", limit, res.code, res.stderr)
-		return res
 	}
 }
 
@@ -73,7 +79,7 @@ func TestFIFOsAreNotOpened(t *testing.T) {
 			repo := t.TempDir()
 			writeSource(t, filepath.Join(repo, "z.tar"), 1024)
 			fifo := c.plant(t, repo)
-			res := scanWithin(t, 10*time.Second, []string{fifo}, "--verbose", repo)
+			res := scanWithin(t, 10*time.Second, openForWriting(fifo), "--verbose", repo)
 			if len(res.sources) != 1 || !strings.HasSuffix(res.sources[0].URI, "z.tar") {
 				t.Errorf("sources %+v, want z.tar alone", res.sources)
 			}

@@ -20,10 +20,12 @@ type options struct {
 	splitImages bool
 	// plan: a plan record before the sources (plan.go).
 	plan bool
+
+	net *remoteNet // registries, buckets and URLs, within --max-time
 }
 
 func newOptions(repo, formats, zipExts string) (options, error) {
-	opts := options{repo: strings.TrimSpace(repo), zipExts: map[string]bool{}}
+	opts := options{repo: strings.TrimSpace(repo), zipExts: map[string]bool{}, net: newRemoteNet(defaultMaxTime)}
 	for _, name := range splitList(formats) {
 		if !magic.IsFormat(name) {
 			return options{}, cli.Usagef("unknown format %q in --formats; valid formats: %s", name, formatList)

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/hashr-dev/hashr/internal/httpclient"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/objstore"
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -53,18 +54,31 @@ type remoteObject struct {
 	quickFromBytes bool
 }
 
-// scanClient is the HTTP client of remote scans.
-var scanClient = &http.Client{Transport: &http.Transport{
+// scanTransport is the connection pool of remote scans.
+var scanTransport = &http.Transport{
 	Proxy:                 http.ProxyFromEnvironment,
 	DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	TLSHandshakeTimeout:   30 * time.Second,
 	ResponseHeaderTimeout: 60 * time.Second,
 	DisableCompression:    true,
 	MaxIdleConnsPerHost:   8,
-}}
+}
+
+// remoteNet is how hashr-scan talks to registries, buckets and URLs:
+// each request within --max-time, redirects followed under
+// httpclient's rules (no loop, no scheme but http and https).
+type remoteNet struct {
+	client   *http.Client      // buckets and URLs
+	registry http.RoundTripper // under go-containerregistry's own client
+}
+
+func newRemoteNet(maxTime time.Duration) *remoteNet {
+	rt := deadlineTransport{next: scanTransport, maxTime: maxTime}
+	return &remoteNet{client: httpclient.New(rt), registry: httpclient.RedirectGuard{Next: rt}}
+}
 
 // walkRemote lists a remote REPO.
-func walkRemote(ctx context.Context, repo string) iter.Seq[entry] {
+func (rn *remoteNet) walkRemote(ctx context.Context, repo string) iter.Seq[entry] {
 	return func(yield func(entry) bool) {
 		fail := func(err error) {
 			yield(entry{kind: unreadable, path: repo, abs: repo, repoPath: repo, err: err})
@@ -76,13 +90,13 @@ func walkRemote(ctx context.Context, repo string) iter.Seq[entry] {
 		var err error
 		switch remoteScheme(repo) {
 		case "oci":
-			err = listTags(ctx, repo, emit)
+			err = rn.listTags(ctx, repo, emit)
 		case "s3":
-			err = listS3(ctx, repo, emit)
+			err = rn.listS3(ctx, repo, emit)
 		case "gs":
-			err = listGCS(ctx, repo, emit)
+			err = rn.listGCS(ctx, repo, emit)
 		default:
-			emit(urlObject(repo))
+			emit(rn.urlObject(repo))
 		}
 		if err != nil {
 			fail(err)
@@ -96,7 +110,7 @@ var errStop = errors.New("stop")
 // quick_sha256 is the hex of the tag's manifest digest (what the tag
 // points at, told by a HEAD request): two tags of one image share it, and
 // a tag moved to a new image gets a new one.
-func listTags(ctx context.Context, repo string, emit func(*remoteObject) bool) error {
+func (rn *remoteNet) listTags(ctx context.Context, repo string, emit func(*remoteObject) bool) error {
 	repoText := strings.TrimSuffix(strings.TrimPrefix(repo, repo[:len("oci://")]), "/")
 	if strings.ContainsAny(path.Base(repoText), ":@") {
 		// A single image: oci://REGISTRY/REPO:TAG or @DIGEST.
@@ -104,18 +118,18 @@ func listTags(ctx context.Context, repo string, emit func(*remoteObject) bool) e
 		if err != nil {
 			return fmt.Errorf("%s is not an image reference: %w", repo, err)
 		}
-		return headImage(ctx, ref, emit)
+		return rn.headImage(ctx, ref, emit)
 	}
 	r, err := name.NewRepository(repoText)
 	if err != nil {
 		return fmt.Errorf("%s is not a registry repository (oci://REGISTRY/REPO): %w", repo, err)
 	}
-	tags, err := remote.List(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	tags, err := remote.List(r, rn.registryOptions(ctx)...)
 	if err != nil {
 		return fmt.Errorf("listing the tags of %s: %w", repo, err)
 	}
 	for _, tag := range tags {
-		if err := headImage(ctx, r.Tag(tag), emit); err != nil {
+		if err := rn.headImage(ctx, r.Tag(tag), emit); err != nil {
 			if errors.Is(err, errStop) {
 				return nil
 			}
@@ -125,8 +139,15 @@ func listTags(ctx context.Context, repo string, emit func(*remoteObject) bool) e
 	return nil
 }
 
-func headImage(ctx context.Context, ref name.Reference, emit func(*remoteObject) bool) error {
-	desc, err := remote.Head(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+// registryOptions are go-containerregistry's options for one listing
+// request.
+func (rn *remoteNet) registryOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithTransport(rn.registry), remote.WithUserAgent("hashr-scan")}
+}
+
+func (rn *remoteNet) headImage(ctx context.Context, ref name.Reference, emit func(*remoteObject) bool) error {
+	desc, err := remote.Head(ref, rn.registryOptions(ctx)...)
 	if err != nil {
 		return fmt.Errorf("looking up %s: %w", ref, err)
 	}
@@ -192,7 +213,7 @@ func objectSource(scheme, bucket string, o objstore.Object) *records.Source {
 	return src
 }
 
-func listS3(ctx context.Context, repo string, emit func(*remoteObject) bool) error {
+func (rn *remoteNet) listS3(ctx context.Context, repo string, emit func(*remoteObject) bool) error {
 	s3, err := objstore.S3FromEnv()
 	if err != nil {
 		return err
@@ -201,13 +222,13 @@ func listS3(ctx context.Context, repo string, emit func(*remoteObject) bool) err
 	if err != nil {
 		return err
 	}
-	err = s3.List(ctx, scanClient, bucket, prefix, func(o objstore.Object) error {
+	err = s3.List(ctx, rn.client, bucket, prefix, func(o objstore.Object) error {
 		if strings.HasSuffix(o.Key, "/") {
 			return nil // a "folder" placeholder
 		}
 		u := s3.ObjectURL(bucket, o.Key)
-		read := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-			return rangeGet(ctx, u, off, n, s3.Sign)
+		read := func(ctx context.Context, off, size int64) (io.ReadCloser, error) {
+			return rn.rangeGet(ctx, u, off, size, s3.Sign)
 		}
 		if !emit(&remoteObject{src: objectSource("s3", bucket, o), read: read}) {
 			return errStop
@@ -220,7 +241,7 @@ func listS3(ctx context.Context, repo string, emit func(*remoteObject) bool) err
 	return err
 }
 
-func listGCS(ctx context.Context, repo string, emit func(*remoteObject) bool) error {
+func (rn *remoteNet) listGCS(ctx context.Context, repo string, emit func(*remoteObject) bool) error {
 	gcs, err := objstore.GCSFromEnv()
 	if err != nil {
 		return err
@@ -229,13 +250,13 @@ func listGCS(ctx context.Context, repo string, emit func(*remoteObject) bool) er
 	if err != nil {
 		return err
 	}
-	err = gcs.List(ctx, scanClient, bucket, prefix, func(o objstore.Object) error {
+	err = gcs.List(ctx, rn.client, bucket, prefix, func(o objstore.Object) error {
 		if strings.HasSuffix(o.Key, "/") {
 			return nil
 		}
 		u := gcs.ObjectURL(bucket, o.Key)
-		read := func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
-			return rangeGet(ctx, u, off, n, func(req *http.Request) error { return gcs.Authorize(ctx, scanClient, req) })
+		read := func(ctx context.Context, off, size int64) (io.ReadCloser, error) {
+			return rn.rangeGet(ctx, u, off, size, func(req *http.Request) error { return gcs.Authorize(ctx, rn.client, req) })
 		}
 		if !emit(&remoteObject{src: objectSource("gs", bucket, o), read: read}) {
 			return errStop
@@ -250,24 +271,24 @@ func listGCS(ctx context.Context, repo string, emit func(*remoteObject) bool) er
 
 // urlObject is an http(s) URL given as a REPO or in --urls: its size and
 // mtime come from a HEAD request when the source is inspected.
-func urlObject(raw string) *remoteObject {
+func (rn *remoteNet) urlObject(raw string) *remoteObject {
 	u, err := url.Parse(raw)
 	id := raw
 	if err == nil {
 		id = path.Base(u.Path)
 	}
 	o := &remoteObject{src: &records.Source{ID: id, URI: raw}, quickFromBytes: true}
-	o.read = func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+	o.read = func(ctx context.Context, off, size int64) (io.ReadCloser, error) {
 		if err != nil {
 			return nil, err
 		}
-		return rangeGet(ctx, u, off, n, nil)
+		return rn.rangeGet(ctx, u, off, size, nil)
 	}
 	return o
 }
 
 // rangeGet asks for bytes [off, off+n) of u.
-func rangeGet(ctx context.Context, u *url.URL, off, n int64, sign func(*http.Request) error) (io.ReadCloser, error) {
+func (rn *remoteNet) rangeGet(ctx context.Context, u *url.URL, off, n int64, sign func(*http.Request) error) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
@@ -279,7 +300,7 @@ func rangeGet(ctx context.Context, u *url.URL, off, n int64, sign func(*http.Req
 			return nil, err
 		}
 	}
-	resp, err := scanClient.Do(req)
+	resp, err := rn.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -306,13 +327,13 @@ func rangeGet(ctx context.Context, u *url.URL, off, n int64, sign func(*http.Req
 }
 
 // headURL finds an http(s) source's size and mtime.
-func headURL(ctx context.Context, raw string) (int64, time.Time, error) {
+func (rn *remoteNet) headURL(ctx context.Context, raw string) (int64, time.Time, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, raw, nil)
 	if err != nil {
 		return 0, time.Time{}, err
 	}
 	req.Header.Set("User-Agent", "hashr-scan")
-	resp, err := scanClient.Do(req)
+	resp, err := rn.client.Do(req)
 	if err != nil {
 		return 0, time.Time{}, err
 	}
@@ -411,7 +432,7 @@ func inspectRemote(ctx context.Context, opts options, e entry) outcome {
 	src := o.src
 	if o.read != nil {
 		if o.quickFromBytes {
-			size, mtime, err := headURL(ctx, src.URI)
+			size, mtime, err := opts.net.headURL(ctx, src.URI)
 			if err != nil {
 				return outcome{entry: e, verdict: failed, err: fmt.Errorf("asking for its size: %w", err)}
 			}

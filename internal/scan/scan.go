@@ -105,7 +105,7 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 		}
 		return nil
 	}
-	err := ordered.Map(ctx, workers, allEntries(ctx, repos),
+	err := ordered.Map(ctx, workers, allEntries(ctx, opts.net, repos),
 		func(e entry) outcome { return inspect(ctx, opts, e) }, emit)
 	if err != nil {
 		return err
@@ -128,10 +128,10 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 }
 
 // allEntries walks the REPOs one after the other.
-func allEntries(ctx context.Context, repos []string) iter.Seq[entry] {
+func allEntries(ctx context.Context, rn *remoteNet, repos []string) iter.Seq[entry] {
 	return func(yield func(entry) bool) {
 		for _, repo := range repos {
-			for e := range walkRepo(ctx, repo) {
+			for e := range walkRepo(ctx, rn, repo) {
 				if !yield(e) {
 					return
 				}

@@ -38,9 +38,9 @@ type entry struct {
 // walkRepo walks one REPO argument: a directory depth-first in lexical
 // order, following symbolic links, or a single file. Every directory is
 // walked once however many links lead to it, so link loops end.
-func walkRepo(ctx context.Context, repoPath string) iter.Seq[entry] {
+func walkRepo(ctx context.Context, rn *remoteNet, repoPath string) iter.Seq[entry] {
 	if remoteScheme(repoPath) != "" {
-		return walkRemote(ctx, repoPath)
+		return rn.walkRemote(ctx, repoPath)
 	}
 	return func(yield func(entry) bool) {
 		abs, err := filepath.Abs(repoPath)
