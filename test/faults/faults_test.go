@@ -366,8 +366,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // A spool on a file system that fills up: the sources that do not fit
-// fail (error records, exit 3, their jobs failed), the rest load; a re-run
-// with room retries the failed ones and ends with a clean run's database.
+// fail (error records, exit 3, their jobs partial or failed: a member that
+// could not be spooled fails alone), the rest load; a re-run with room
+// retries every job not done and ends with a clean run's database.
 // It needs a small file system of its own: a tmpfs, mounted as root.
 func TestSpoolDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -394,11 +395,11 @@ func TestSpoolDiskFull(t *testing.T) {
 	if status[indexOf("extract")] != 3 {
 		t.Fatalf("hashr-extract on a full spool: exit %d, want 3\n%s", status[indexOf("extract")], p.stderrOf())
 	}
-	failed := dbtest.Count(t, db, "SELECT count(*) FROM jobs WHERE status = 'failed'")
+	failed := dbtest.Count(t, db, "SELECT count(*) FROM jobs WHERE status <> 'done'")
 	if failed == 0 {
 		t.Fatalf("no job failed with a 2 MiB spool\n%s", p.stderrOf())
 	}
-	t.Logf("with a 2 MiB spool: exit statuses %v, %d jobs failed, %d done", status, failed,
+	t.Logf("with a 2 MiB spool: exit statuses %v, %d jobs partial or failed, %d done", status, failed,
 		dbtest.Count(t, db, "SELECT count(*) FROM jobs WHERE status = 'done'"))
 	// hashr-hash --delete removed what was spooled; a failed source's
 	// partial files must not stay behind either.
