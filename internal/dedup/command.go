@@ -7,10 +7,8 @@ package dedup
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -99,20 +97,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	return cmd
 }
 
-func resolveStoreDir(dir string) (string, error) {
-	if dir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", cli.Usagef("finding a default store directory: %v (set --store)", err)
-		}
-		dir = filepath.Join(cache, "hashr", "store")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("resolving store directory %q: %w", dir, err)
-	}
-	return abs, nil
-}
+func resolveStoreDir(dir string) (string, error) { return cli.CacheDir(dir, "store", "--store") }
 
 // openStore opens the store, printing the hint of an error that has one,
 // and arranges for it to be closed however the command ends.

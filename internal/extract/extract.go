@@ -8,7 +8,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -215,9 +214,11 @@ func NewCommand(p *cli.Program) *cobra.Command {
 				}
 				opts.platform = pl
 			}
-			if opts.spool == "" {
-				return cli.Usagef("--spool must name a directory")
+			spool, err := cli.CacheDir(opts.spool, "spool", "--spool")
+			if err != nil {
+				return err
 			}
+			opts.spool = spool
 			if err := parseSandbox(); err != nil {
 				return err
 			}
@@ -228,8 +229,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		})
 	p.AddInputFlags(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&opts.spool, "spool", filepath.Join(os.TempDir(), "hashr-spool"),
-		"directory for the members' bytes, one subdirectory per source (with --hash: for temporary files only)")
+	fl.StringVar(&opts.spool, "spool", "",
+		"directory for the members' bytes, one subdirectory per source (with --hash: for temporary files only); default $XDG_CACHE_HOME/hashr/spool or ~/.cache/hashr/spool, the user's own")
 	fl.StringVar(&hashList, "hash", "", "hash members on the fly with these digests (e.g. md5,sha1,sha256; any of "+
 		strings.ReplaceAll(digest.Names(), ",", ", ")+") and spool nothing")
 	fl.IntVar(&opts.workers, "workers", runtime.NumCPU(), "sources extracted at once")

@@ -28,8 +28,8 @@ func extract(t *testing.T, input string, args ...string) *runOutput {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	// A spool of the test's own (a --spool in args comes later and wins):
-	// the default, /tmp/hashr-spool, is shared with every other run and
-	// user on the machine, whose leftovers this user may not clean.
+	// the default one, under the user's cache directory, would hold what
+	// other runs left there.
 	args = append([]string{"--spool", t.TempDir()}, args...)
 	status := Main(args, strings.NewReader(input), &stdout, &stderr)
 	o := &runOutput{status: status, stderr: stderr.String()}

@@ -6,10 +6,7 @@ package fetch
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -210,17 +207,4 @@ func parseSizeFlags(limits *downloadLimits, maxBytes, minFree string) error {
 // resolveWorkDir returns the absolute work directory: the one given, or the
 // default under the user's cache directory. It is not created here: a run
 // that downloads and copies nothing leaves no directory behind.
-func resolveWorkDir(dir string) (string, error) {
-	if dir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", cli.Usagef("finding a default work directory: %v (set --work)", err)
-		}
-		dir = filepath.Join(cache, "hashr", "work")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("resolving work directory %q: %w", dir, err)
-	}
-	return abs, nil
-}
+func resolveWorkDir(dir string) (string, error) { return cli.CacheDir(dir, "work", "--work") }

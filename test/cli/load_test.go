@@ -108,6 +108,7 @@ func TestLoadPostgresScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PGURL", pg.NewDatabase(t))
 			env.Setenv("TESTDATA", filepath.Join(filepath.Dir(here), "..", "..", "testdata"))
+			env.Setenv("XDG_CACHE_HOME", filepath.Join(env.WorkDir, ".cache"))
 			return nil
 		},
 	})

@@ -33,6 +33,9 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// Scripts reach the committed fixtures as $TESTDATA.
 			env.Setenv("TESTDATA", filepath.Join(repoRoot, "testdata"))
+			// Default directories (spool, work, store) inside the script's
+			// own: testscript's HOME (/no-home) has none.
+			env.Setenv("XDG_CACHE_HOME", filepath.Join(env.WorkDir, ".cache"))
 			return nil
 		},
 	})
