@@ -223,6 +223,14 @@ ON CONFLICT (sha256) DO NOTHING`,
 // failed, which the re-run found otherwise. Run before the sources'
 // statuses are updated; the batch's files are in one of the two staging
 // tables, the other is empty.
+//
+// Only a failed source's leftovers are re-checked, by design. A partial
+// run's links are as trusted as a done run's: their members passed their
+// own checks, and a failed member's links are failed already. That a
+// later run of the same bytes (same sha256) does not bring a sample is no
+// evidence against it (another hashr version, other --max-depth or size
+// limits read other members), so as after done runs, links stay as
+// they were; only a check that failed withdraws trust.
 const pgDistrustLeftovers = `
 UPDATE samples_sources r SET failed = true
 FROM sources s
@@ -275,7 +283,8 @@ var pgHashRPurge = []string{
 INSERT INTO hashr_stage_gone SELECT sample_sha256 FROM gone`,
 	// The links an earlier, failed job of the same file left (written by a
 	// hashr-load that did not leave them out) that this re-run does not
-	// bring: bytes only the failed run read.
+	// bring: bytes only the failed run read. An earlier partial job's are
+	// kept, as in hashr's layout (see pgDistrustLeftovers).
 	`WITH gone AS (
 	DELETE FROM samples_sources r
 	USING hashr_stage_sources s JOIN jobs j ON j.quick_sha256 = encode(s.quick_sha256, 'hex') AND j.status = 'failed'
