@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +148,131 @@ func TestHashRSchemaMatchesHashR(t *testing.T) {
 	if _, err := Open(context.Background(), loc, Options{Schema: SchemaHashR, RetryFor: time.Second}); err == nil || !strings.Contains(err.Error(), "native") {
 		t.Fatalf("--schema hashr into a native database: %v", err)
 	}
+}
+
+// hashrLinks lists HashR's samples_sources as "sourceID:sample
+// bytes:paths", and its samples and payloads by the bytes they hold.
+func hashrLinks(t *testing.T, dbURL string, names map[string]string) (links, samples, payloads []string) {
+	t.Helper()
+	sqldb := dbtest.Open(t, dbURL)
+	query := func(q string, each func(cols []string)) {
+		rows, err := sqldb.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a, b, c string
+			if err := rows.Scan(&a, &b, &c); err != nil {
+				t.Fatal(err)
+			}
+			each([]string{a, b, c})
+		}
+	}
+	query(`SELECT array_to_string(s.sourceid, ','), r.sample_sha256, array_to_string(r.sample_paths, ',')
+		FROM samples_sources r JOIN sources s ON s.sha256 = r.source_sha256`, func(c []string) {
+		links = append(links, c[0]+":"+names[c[1]]+":"+c[2])
+	})
+	query(`SELECT sha256, '', '' FROM samples`, func(c []string) { samples = append(samples, names[c[0]]) })
+	query(`SELECT sha256, '', '' FROM payloads`, func(c []string) { payloads = append(payloads, names[c[0]]) })
+	slices.Sort(links)
+	slices.Sort(samples)
+	slices.Sort(payloads)
+	return links, samples, payloads
+}
+
+// HashR's tables have no place to mark a sample read under a check that
+// failed, and HashR's consumers read them directly: --schema hashr writes
+// no such sample or path, and removes those an earlier run wrote when a
+// re-run shows them read under a failed check, unless a good source
+// vouches for the sample too. A re-run that succeeds writes them.
+func TestHashRSchemaLeavesOutSuspectSamples(t *testing.T) {
+	pg := pgtest.Start(t)
+	for _, limit := range []int{sortedBatchMax, 0} {
+		t.Run(fmt.Sprintf("sorted-max-%d", limit), func(t *testing.T) {
+			saved := sortedBatchMax
+			sortedBatchMax = limit
+			defer func() { sortedBatchMax = saved }()
+			testHashRSuspects(t, pg.NewDatabase(t))
+		})
+	}
+}
+
+func testHashRSuspects(t *testing.T, dbURL string) {
+	dir := t.TempDir()
+	names := map[string]string{}
+	file := func(path, data string) File {
+		f := content(path, data)
+		names[hex.EncodeToString(f.SHA256)] = data
+		f.Local = filepath.Join(dir, hex.EncodeToString(f.SHA256))
+		if err := os.WriteFile(f.Local, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	check := func(when string, wantLinks, wantSamples string) {
+		t.Helper()
+		links, samples, payloads := hashrLinks(t, dbURL, names)
+		if got := strings.Join(links, " "); got != wantLinks {
+			t.Errorf("%s: samples_sources\n %s\nwant\n %s", when, got, wantLinks)
+		}
+		if got := strings.Join(samples, " "); got != wantSamples {
+			t.Errorf("%s: samples %s, want %s", when, got, wantSamples)
+		}
+		if got := strings.Join(payloads, " "); got != wantSamples {
+			t.Errorf("%s: payloads %s, want %s (those of the samples)", when, got, wantSamples)
+		}
+	}
+	l := open(t, dbURL, Options{Schema: SchemaHashR, Payloads: true, PayloadMax: 1 << 20})
+
+	bad := source(t, "bad.deb", file("usr/bin/bad", "bad"), file("usr/z", "shared"))
+	bad.Job.Status = StatusFailed
+	partial := source(t, "partial.deb", file("usr/x.jar!/a", "injar"), file("usr/y", "beside"),
+		file("usr/x.jar!/m", "mixed"), file("usr/m", "mixed"))
+	partial.Job.Status, partial.FailedPaths = StatusPartial, map[string]bool{"usr/x.jar": true}
+	good := source(t, "good.deb", file("usr/z", "shared"))
+	flaky := source(t, "flaky.deb", file("usr/f", "flaky"), file("usr/z", "shared"), file("usr/k.jar!/k", "inner"))
+	load(t, l, bad, partial, good, flaky)
+	check("first load", "flaky.deb:flaky:usr/f flaky.deb:inner:usr/k.jar!/k flaky.deb:shared:usr/z good.deb:shared:usr/z partial.deb:beside:usr/y partial.deb:mixed:usr/m",
+		"beside flaky inner mixed shared")
+
+	// Re-runs that fail: flaky.deb's samples, read before under checks that
+	// passed, are now read under one that failed.
+	flaky2 := source(t, "flaky.deb", file("usr/f", "flaky"), file("usr/z", "shared"))
+	flaky2.Job.Status = StatusFailed
+	load(t, l, flaky2)
+	check("flaky.deb failed", "good.deb:shared:usr/z partial.deb:beside:usr/y partial.deb:mixed:usr/m", "beside mixed shared")
+	partial2 := source(t, "partial.deb", file("usr/x.jar!/a", "injar"), file("usr/y", "beside"),
+		file("usr/x.jar!/m", "mixed"), file("usr/m", "mixed"))
+	partial2.Job.Status, partial2.FailedPaths = StatusPartial, map[string]bool{"usr/m": true, "usr/y": true}
+	load(t, l, partial2)
+	check("partial.deb failed elsewhere", "good.deb:shared:usr/z partial.deb:injar:usr/x.jar!/a partial.deb:mixed:usr/x.jar!/m",
+		"injar mixed shared")
+
+	// Re-runs that succeed write everything they read.
+	load(t, l, source(t, "bad.deb", file("usr/bin/bad", "bad"), file("usr/z", "shared")),
+		source(t, "partial.deb", file("usr/x.jar!/a", "injar"), file("usr/y", "beside"), file("usr/x.jar!/m", "mixed"), file("usr/m", "mixed")),
+		source(t, "flaky.deb", file("usr/f", "flaky"), file("usr/z", "shared"), file("usr/k.jar!/k", "inner")))
+	check("re-runs that succeed", "bad.deb:bad:usr/bin/bad bad.deb:shared:usr/z flaky.deb:flaky:usr/f flaky.deb:inner:usr/k.jar!/k flaky.deb:shared:usr/z good.deb:shared:usr/z partial.deb:beside:usr/y partial.deb:injar:usr/x.jar!/a partial.deb:mixed:usr/m,usr/x.jar!/m",
+		"bad beside flaky injar inner mixed shared")
+
+	// A failed job that an older hashr-load wrote with its samples: the
+	// re-run that succeeds removes those it does not bring.
+	old := source(t, "old.deb", file("usr/kept", "kept"))
+	leftover := file("usr/leftover", "leftover")
+	oldHex, lHex := hex.EncodeToString(old.SHA256), hex.EncodeToString(leftover.SHA256)
+	for _, stmt := range []string{
+		`INSERT INTO sources (sha256, sourceid) VALUES ('` + oldHex + `', '{old.deb}')`,
+		`INSERT INTO samples (sha256) VALUES ('` + lHex + `')`,
+		`INSERT INTO payloads (sha256, payload) VALUES ('` + lHex + `', 'leftover')`,
+		`INSERT INTO samples_sources VALUES ('` + lHex + `', '` + oldHex + `', '{usr/leftover}')`,
+		`INSERT INTO jobs (quick_sha256, imported_at, sha256, status) VALUES ('` + hex.EncodeToString(old.QuickSHA256) + `', 1, '` + oldHex + `', 'failed')`,
+	} {
+		if _, err := dbtest.Open(t, dbURL).Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	load(t, l, old)
+	check("an older failed job re-run", "bad.deb:bad:usr/bin/bad bad.deb:shared:usr/z flaky.deb:flaky:usr/f flaky.deb:inner:usr/k.jar!/k flaky.deb:shared:usr/z good.deb:shared:usr/z old.deb:kept:usr/kept partial.deb:beside:usr/y partial.deb:injar:usr/x.jar!/a partial.deb:mixed:usr/m,usr/x.jar!/m",
+		"bad beside flaky injar inner kept mixed shared")
 }

@@ -13,6 +13,8 @@ const (
 	SchemaNative = "native"
 	// SchemaHashR is HashR's PostgreSQL layout, column for column, so an
 	// existing HashR database keeps filling and its queries keep working.
+	// It cannot mark a sample untrusted: suspect ones are left out
+	// (postgres_sql.go, pgHashRPurge).
 	SchemaHashR = "hashr"
 )
 

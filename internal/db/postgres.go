@@ -243,31 +243,7 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 		return fmt.Errorf("staging sources: %w", err)
 	}
 
-	b := &pgx.Batch{}
-	if l.opts.Schema == SchemaNative {
-		b.Queue(pgDistrustLeftovers)
-	}
-	b.Queue(l.sql.sources)
-	b.Queue(samplesSQL)
-	b.Queue(pathsSQL)
-	b.Queue(l.sql.jobs)
-	br := tx.SendBatch(ctx, b)
-	steps := []string{"sources", "samples", "paths", "jobs"}
-	if l.opts.Schema == SchemaNative {
-		steps = append([]string{"the links of re-run sources"}, steps...)
-	}
-	for _, what := range steps {
-		if what == "samples" {
-			err = br.QueryRow().Scan(&stats.NewSamples)
-		} else {
-			_, err = br.Exec()
-		}
-		if err != nil {
-			br.Close()
-			return fmt.Errorf("writing %s: %w", what, err)
-		}
-	}
-	if err := br.Close(); err != nil {
+	if err := l.sendBatch(ctx, tx, samplesSQL, pathsSQL, stats); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -275,6 +251,45 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 	}
 	stats.Sources = len(sources)
 	return nil
+}
+
+// sendBatch runs the batch's statements once everything is staged.
+func (l *pgLoader) sendBatch(ctx context.Context, tx pgx.Tx, samplesSQL, pathsSQL string, stats *Stats) error {
+	type step struct{ what, sql string }
+	var steps []step
+	if l.opts.Schema == SchemaNative {
+		steps = append(steps, step{"the links of re-run sources", pgDistrustLeftovers})
+	}
+	steps = append(steps, step{"sources", l.sql.sources})
+	for _, stmt := range l.sql.purge {
+		steps = append(steps, step{"the removal of samples read under a failed check", stmt})
+	}
+	steps = append(steps, step{"samples", samplesSQL}, step{"paths", pathsSQL})
+	if l.opts.Payloads {
+		steps = append(steps, step{"payloads", l.sql.payloads})
+	}
+	if l.sql.cleanup != "" {
+		steps = append(steps, step{"the removal of samples left with no source", l.sql.cleanup})
+	}
+	steps = append(steps, step{"jobs", l.sql.jobs})
+	b := &pgx.Batch{}
+	for _, s := range steps {
+		b.Queue(s.sql)
+	}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	for _, s := range steps {
+		var err error
+		if s.what == "samples" {
+			err = br.QueryRow().Scan(&stats.NewSamples)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", s.what, err)
+		}
+	}
+	return br.Close()
 }
 
 func (l *pgLoader) stageSourceRow(i int, src *Source) []any {
@@ -352,10 +367,7 @@ func (l *pgLoader) loadPayloads(ctx context.Context, tx pgx.Tx, missingPayloadsS
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_payloads"}, []string{"sha256", "payload"}, src); err != nil {
 		return fmt.Errorf("staging payloads: %w", err)
 	}
-	if _, err := tx.Exec(ctx, l.sql.payloads); err != nil {
-		return fmt.Errorf("writing payloads: %w", err)
-	}
-	return nil
+	return nil // written after the samples (sendBatch)
 }
 
 // linkRows groups sorted file rows into hashr_stage_links rows: one per
@@ -381,17 +393,20 @@ func linkRows(rows []sourcedFile, withLocal bool) [][]any {
 			}
 		}
 		for a := i; a < j; {
-			paths := []string{rows[a].file.Path}
-			failed := rows[a].failed // every path a failed member
-			b := a + 1
+			paths, failedPaths := []string{}, []string{}
+			failed := true // every path a failed member
+			b := a
 			for ; b < j && bytes.Equal(rows[b].source, rows[a].source); b++ {
-				if p := rows[b].file.Path; p != paths[len(paths)-1] {
+				if p := rows[b].file.Path; len(paths) == 0 || p != paths[len(paths)-1] {
 					paths = append(paths, p)
+					if rows[b].failed {
+						failedPaths = append(failedPaths, p)
+					}
 				}
 				failed = failed && rows[b].failed
 			}
 			row := make([]any, len(stageLinkColumns))
-			row[0], row[1], row[2], row[12], row[14] = sample.SHA256, rows[a].source, a == i, paths, failed
+			row[0], row[1], row[2], row[12], row[14], row[15] = sample.SHA256, rows[a].source, a == i, paths, failed, failedPaths
 			if a == i {
 				row[3], row[4], row[5], row[6], row[7] = nullBytes(sample.MD5), nullBytes(sample.SHA1),
 					nullBytes(sample.SHA512), nullBytes(sample.CRC32), nullBytes(sample.BLAKE3)

@@ -67,7 +67,11 @@ CREATE TEMP TABLE IF NOT EXISTS hashr_stage_links (
 	mime text,
 	paths text[] NOT NULL,
 	local text,
-	failed boolean NOT NULL
+	failed boolean NOT NULL,
+	failed_paths text[] NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS hashr_stage_gone (
+	sha256 text NOT NULL
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS hashr_stage_payloads (
 	sha256 bytea NOT NULL,
@@ -84,9 +88,10 @@ var stageFileColumns = []string{"seq", "source", "sha256", "md5", "sha1", "sha51
 // stageLinkColumns are hashr_stage_links': a batch sorted and grouped by
 // the loader (sortedFiles), one row per sample and source with the paths
 // of the sample in the source; first marks a sample's first row, which
-// alone carries its digests. The database then only inserts.
+// alone carries its digests; failed_paths are those of paths that are
+// failed members. The database then only inserts.
 var stageLinkColumns = []string{"sha256", "source", "first", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep",
-	"tlsh", "size", "mime", "paths", "local", "failed"}
+	"tlsh", "size", "mime", "paths", "local", "failed", "failed_paths"}
 
 // pgStatements are the upserts of one schema, run in this order. samples,
 // paths and missingPayloads read hashr_stage_files, which the database
@@ -100,7 +105,12 @@ type pgStatements struct {
 	// missingPayloads lists the staged samples without a payload:
 	// sha256, local, size, path, source.
 	missingPayloads string
-	payloads        string
+	payloads        string // run after samples: it may keep to theirs
+	// purge runs after sources, before samples: it removes what the
+	// batch shows was read under a failed check (HashR's layout, which
+	// cannot mark it). cleanup runs after paths.
+	purge   []string
+	cleanup string
 
 	linkSamples, linkPaths, linkMissingPayloads string
 }
@@ -213,6 +223,14 @@ ON CONFLICT (sha256) DO NOTHING`,
 // failed, which the re-run found otherwise. Run before the sources'
 // statuses are updated; the batch's files are in one of the two staging
 // tables, the other is empty.
+//
+// Only a failed source's leftovers are re-checked, by design. A partial
+// run's links are as trusted as a done run's: their members passed their
+// own checks, and a failed member's links are failed already. That a
+// later run of the same bytes (same sha256) does not bring a sample is no
+// evidence against it (another hashr version, other --max-depth or size
+// limits read other members), so as after done runs, links stay as
+// they were; only a check that failed withdraws trust.
 const pgDistrustLeftovers = `
 UPDATE samples_sources r SET failed = true
 FROM sources s
@@ -225,6 +243,81 @@ WHERE s.status = 'failed' AND r.source_sha256 = s.sha256 AND NOT r.failed
 // and sizes as 32-bit INT (a larger size is left NULL). file_output, the
 // output of file(1) that HashR stores, is left NULL: hashr records the
 // MIME type instead.
+//
+// They have no column to mark a sample read under a check that failed,
+// and HashR's consumers read them as they are: whatever they hold is
+// known. So in HashR's layout a suspect file row (a failed member, or any
+// row of a source whose last staged status is failed) is not written, and
+// what an earlier run wrote is removed when the batch shows it read under
+// a failed check (purge): all the links of a failed source, the paths of
+// failed members, and the samples and payloads left with no link. A
+// sample another source vouches for keeps that link, and so stays.
+
+// pgHashRFailedSources are the staged sources whose last load failed.
+const pgHashRFailedSources = `(SELECT sha256 FROM (SELECT DISTINCT ON (sha256) sha256, status FROM hashr_stage_sources
+	WHERE sha256 IS NOT NULL ORDER BY sha256, seq DESC) t WHERE t.status = 'failed')`
+
+// pgHashRTrustedFiles and pgHashRTrustedLinks select the staged rows that
+// are not suspect; a link's trusted paths are those not failed.
+const (
+	pgHashRTrustedFiles = ` WHERE NOT failed AND source NOT IN ` + pgHashRFailedSources
+	pgHashRTrustedLinks = ` cardinality(failed_paths) < cardinality(paths) AND source NOT IN ` + pgHashRFailedSources
+	pgHashRLinkPaths    = `ARRAY(SELECT x FROM unnest(paths) AS u(x) WHERE x <> ALL(failed_paths) ORDER BY x COLLATE "C")`
+)
+
+// pgHashRFailedPaths are the staged failed members' paths, a row per
+// sample and source (in the staging table the batch uses).
+const pgHashRFailedPaths = `WITH bad AS (
+	SELECT encode(sha256, 'hex') AS sample, encode(source, 'hex') AS source, array_agg(path COLLATE "default") AS paths
+	FROM hashr_stage_files WHERE failed GROUP BY sha256, source
+	UNION ALL
+	SELECT encode(sha256, 'hex'), encode(source, 'hex'), failed_paths FROM hashr_stage_links WHERE cardinality(failed_paths) > 0
+)`
+
+var pgHashRPurge = []string{
+	// Every link of a source whose load failed.
+	`WITH gone AS (
+	DELETE FROM samples_sources r WHERE r.source_sha256 IN (SELECT encode(sha256, 'hex') FROM ` + pgHashRFailedSources + ` f)
+	RETURNING r.sample_sha256
+)
+INSERT INTO hashr_stage_gone SELECT sample_sha256 FROM gone`,
+	// The links an earlier, failed job of the same file left (written by a
+	// hashr-load that did not leave them out) that this re-run does not
+	// bring: bytes only the failed run read. An earlier partial job's are
+	// kept, as in hashr's layout (see pgDistrustLeftovers).
+	`WITH gone AS (
+	DELETE FROM samples_sources r
+	USING hashr_stage_sources s JOIN jobs j ON j.quick_sha256 = encode(s.quick_sha256, 'hex') AND j.status = 'failed'
+	WHERE r.source_sha256 = encode(s.sha256, 'hex')
+		AND NOT EXISTS (SELECT 1 FROM hashr_stage_files f WHERE f.source = s.sha256 AND encode(f.sha256, 'hex') = r.sample_sha256)
+		AND NOT EXISTS (SELECT 1 FROM hashr_stage_links k WHERE k.source = s.sha256 AND encode(k.sha256, 'hex') = r.sample_sha256)
+	RETURNING r.sample_sha256
+)
+INSERT INTO hashr_stage_gone SELECT sample_sha256 FROM gone`,
+	// The links whose every path is now a failed member...
+	pgHashRFailedPaths + `, gone AS (
+	DELETE FROM samples_sources r USING bad b
+	WHERE r.sample_sha256 = b.sample AND r.source_sha256 = b.source AND coalesce(r.sample_paths, '{}') <@ b.paths
+	RETURNING r.sample_sha256
+)
+INSERT INTO hashr_stage_gone SELECT sample_sha256 FROM gone`,
+	// ...and the failed members' paths of the others.
+	pgHashRFailedPaths + `
+UPDATE samples_sources r
+SET sample_paths = ARRAY(SELECT x FROM unnest(r.sample_paths) AS u(x) WHERE x <> ALL(b.paths) ORDER BY x COLLATE "C")
+FROM bad b WHERE r.sample_sha256 = b.sample AND r.source_sha256 = b.source AND r.sample_paths && b.paths`,
+}
+
+// pgHashRCleanup removes the samples the purge left with no link, and
+// their payloads.
+const pgHashRCleanup = `
+WITH orphans AS (
+	DELETE FROM samples s WHERE s.sha256 IN (SELECT sha256 FROM hashr_stage_gone)
+		AND NOT EXISTS (SELECT 1 FROM samples_sources r WHERE r.sample_sha256 = s.sha256)
+	RETURNING s.sha256
+)
+DELETE FROM payloads p USING orphans o WHERE p.sha256 = o.sha256`
+
 // pgHashRSamples inserts the samples a SELECT gives, and counts them.
 func pgHashRSamples(selectSamples string) string {
 	return `
@@ -257,16 +350,21 @@ ON CONFLICT (sha256) DO UPDATE
 	samples: pgHashRSamples(`
 	SELECT DISTINCT ON (sha256) encode(sha256, 'hex'), mime, NULL,
 		CASE WHEN size BETWEEN 0 AND 2147483647 THEN size::int END
-	FROM hashr_stage_files ORDER BY sha256, seq`),
+	FROM hashr_stage_files` + pgHashRTrustedFiles + ` ORDER BY sha256, seq`),
+	// A sample's first row carries its digests, whichever link is trusted.
 	linkSamples: pgHashRSamples(`
-	SELECT encode(sha256, 'hex'), mime, NULL, CASE WHEN size BETWEEN 0 AND 2147483647 THEN size::int END
-	FROM hashr_stage_links WHERE first`),
+	SELECT encode(l.sha256, 'hex'), l.mime, NULL, CASE WHEN l.size BETWEEN 0 AND 2147483647 THEN l.size::int END
+	FROM hashr_stage_links l
+	WHERE l.first AND l.sha256 IN (SELECT sha256 FROM hashr_stage_links WHERE` + pgHashRTrustedLinks + `)`),
 
 	paths: pgHashRPaths(`
 SELECT encode(sha256, 'hex'), encode(source, 'hex'), array_agg(DISTINCT path ORDER BY path)
-FROM hashr_stage_files GROUP BY sha256, source ORDER BY sha256, source`),
+FROM hashr_stage_files` + pgHashRTrustedFiles + ` GROUP BY sha256, source ORDER BY sha256, source`),
 	linkPaths: pgHashRPaths(`
-SELECT encode(sha256, 'hex'), encode(source, 'hex'), paths FROM hashr_stage_links`),
+SELECT encode(sha256, 'hex'), encode(source, 'hex'), ` + pgHashRLinkPaths + `
+FROM hashr_stage_links WHERE` + pgHashRTrustedLinks),
+	purge:   pgHashRPurge,
+	cleanup: pgHashRCleanup,
 
 	jobs: `
 INSERT INTO jobs AS j (quick_sha256, imported_at, id, repo, repo_path, location, sha256, status, error,
@@ -288,8 +386,10 @@ ON CONFLICT (quick_sha256) DO UPDATE SET imported_at = EXCLUDED.imported_at, id 
 
 	missingPayloads:     fmt.Sprintf(pgMissingPayloads, "encode(f.sha256, 'hex')"),
 	linkMissingPayloads: fmt.Sprintf(pgMissingLinkPayloads, "encode(l.sha256, 'hex')"),
+	// Only the samples written, or held before, get their payloads.
 	payloads: `
 INSERT INTO payloads (sha256, payload)
-SELECT DISTINCT ON (sha256) encode(sha256, 'hex'), payload FROM hashr_stage_payloads ORDER BY sha256
+SELECT DISTINCT ON (p.sha256) encode(p.sha256, 'hex'), p.payload FROM hashr_stage_payloads p
+WHERE EXISTS (SELECT 1 FROM samples s WHERE s.sha256 = encode(p.sha256, 'hex')) ORDER BY p.sha256
 ON CONFLICT (sha256) DO NOTHING`,
 }

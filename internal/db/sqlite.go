@@ -351,7 +351,8 @@ const sqliteDistrustLeftovers = `UPDATE samples_sources SET failed = true
 		AND sample_sha256 NOT IN (SELECT sha256 FROM temp.hashr_stage_files WHERE source = ?1)`
 
 // distrustLeftovers runs sqliteDistrustLeftovers when src was failed and
-// is not now; a point query on sources otherwise.
+// is not now; a point query on sources otherwise. A partial source's
+// leftovers stay as they were: see pgDistrustLeftovers for why.
 func (l *sqliteLoader) distrustLeftovers(ctx context.Context, tx *sql.Tx, src *Source) error {
 	if src.Job.Status == StatusFailed {
 		return nil

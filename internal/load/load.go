@@ -48,7 +48,11 @@ forward. Digests are stored as bytes, with md5, sha1 and sha256 indexed:
 look one up with unhex('HEX') in SQLite or decode('HEX', 'hex') in
 PostgreSQL; the views samples_hex, sources_hex, samples_sources_hex and
 jobs_hex show them as hex. --schema hashr writes HashR's own tables
-instead (PostgreSQL only), so an existing HashR database keeps filling.
+instead (PostgreSQL only), so an existing HashR database keeps filling;
+they cannot mark a sample untrusted, so there the samples and paths of
+failed sources and failed members are not written at all, and a re-run
+that fails removes what an earlier run wrote (a sample another source
+holds stays).
 
 A source is committed only when its end record arrives, in one
 transaction with the sources finished around it (up to --batch file
