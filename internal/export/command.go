@@ -107,7 +107,10 @@ Formats (--format):
 was unpacked into, so that "md5sum -c" or a hashdeep audit finds the
 files. Paths are those of the files inside their sources; a path with a
 newline, carriage return or backslash is escaped in md5sum format as
-md5sum does (a leading backslash), which md5sum -c reads back.`
+md5sum does (a leading backslash), which md5sum -c reads back. A sample
+loaded without the digest a format needs (an md5sum export of samples
+hashed with sha256 alone) is no row that format can write: the export
+says how many were left out and exits 3.`
 
 const example = `  # An NSRL-style database of everything, for tools that read RDSv3:
   hashr-export --db sqlite:hashr.db --format nsrl-rds -o hashr-rds.db

@@ -61,7 +61,10 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 		}
 	}
 	if c.skipped > 0 {
-		p.Warnf("%d samples have no %s in the database and were left out", c.skipped, digestOf(o))
+		// Not a warning: an export that leaves rows out must not look whole.
+		d := digestOf(o)
+		p.Failf("%d samples have no %s in the database and were left out", c.skipped, d)
+		p.Hint("they were loaded from records hashed without %s: hash them again with it (hashr-hash --algos, hashr-extract --hash) and load them", d)
 	}
 	p.Infof("exported %d samples (%d lines) from %s as %s to %s", c.samples, c.lines, o.loc, o.format, out.name)
 	return nil
