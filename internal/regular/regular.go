@@ -82,10 +82,14 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 func OpenFile(path string) (*os.File, fs.FileInfo, error) {
 	f, info, err := Open(path)
 	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	var notAFile *NotAFileError
+	switch {
+	case errors.As(err, &notAFile):
+		notAFile.Regular = true
+		return nil, nil, notAFile
+	case errors.As(err, &pe):
 		return nil, nil, fmt.Errorf("opening %q: %w", path, pe.Err)
-	}
-	if err != nil {
+	case err != nil:
 		return nil, nil, err
 	}
 	if !info.Mode().IsRegular() {

@@ -63,3 +63,28 @@ func TestOpen(t *testing.T) {
 		}
 	}
 }
+
+// OpenFile takes regular files alone: a directory and a FIFO are refused,
+// each saying it is not a regular file and what it is instead, and a
+// missing file's error names it once.
+func TestOpenFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{
+		dir:                           `is not a regular file but a directory`,
+		fifo:                          `is not a regular file but a named pipe (FIFO)`,
+		filepath.Join(dir, "missing"): `opening "` + filepath.Join(dir, "missing") + `": no such file or directory`,
+	} {
+		f, _, err := OpenFile(p)
+		if err == nil {
+			f.Close()
+			t.Fatalf("%s: opened", p)
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %q, want %q", p, err, want)
+		}
+	}
+}
