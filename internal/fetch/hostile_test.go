@@ -1,17 +1,14 @@
 package fetch
 
 import (
-	"bufio"
 	"bytes"
-	"log"
-	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashr-dev/hashr/internal/httpclient/httpclienttest"
+	"github.com/hashr-dev/hashr/internal/regular/regulartest"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -19,19 +16,11 @@ import (
 // within limit; unblock, if any, is called then to let it end.
 func fetchWithin(t *testing.T, limit time.Duration, unblock func(), input string, args ...string) result {
 	t.Helper()
-	done := make(chan result, 1)
-	go func() { done <- fetchMain(t, input, args...) }()
-	select {
-	case r := <-done:
-		return r
-	case <-time.After(limit):
-		if unblock != nil {
-			unblock()
-		}
-		r := <-done
+	r, ended := regulartest.Within(limit, unblock, func() result { return fetchMain(t, input, args...) })
+	if !ended {
 		t.Fatalf("hashr-fetch still ran after %s (status %d once unblocked, stderr %q)", limit, r.status, r.stderr)
-		return r
 	}
+	return r
 }
 
 // A server sending a byte now and then never trips --idle-timeout; the
@@ -40,18 +29,7 @@ func TestMaxTimeEndsASlowDownload(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", "1000")
-		for range 1000 {
-			w.Write([]byte{'x'})
-			w.(http.Flusher).Flush()
-			select {
-			case <-release:
-				return
-			case <-r.Context().Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+		httpclienttest.Drip(w, r, "", release)
 	})
 	work := t.TempDir()
 	start := time.Now()
@@ -162,40 +140,13 @@ func TestPermanentFailuresAreNotRetried(t *testing.T) {
 // through the standard log package: that line (with the server's bytes
 // in it) must not reach stderr raw.
 func TestUnsolicitedResponseIsNotLoggedRaw(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	hold := make(chan struct{})
-	defer close(hold)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
-					return
-				}
-				body := "hello"
-				conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body +
-					"\x1b]0;owned\x07\x1b[2Jhashr-fetch: error: forged\r\n"))
-				<-hold
-			}()
-		}
-	}()
-	var logged bytes.Buffer
-	log.SetOutput(&logged) // stands for the process's stderr
-	defer log.SetOutput(os.Stderr)
+	url := httpclienttest.JunkServer(t, "hello", "hashr-fetch")
+	logged := httpclienttest.CaptureLog(t)
 	for _, args := range [][]string{nil, {"--verbose"}} {
-		r := fetchMain(t, sourceLine(t, records.Source{URI: "http://" + ln.Addr().String() + "/x"}), append([]string{"--work", t.TempDir()}, args...)...)
+		r := fetchMain(t, sourceLine(t, records.Source{URI: url + "/x"}), append([]string{"--work", t.TempDir()}, args...)...)
 		checkDownload(t, r, []byte("hello"))
 		time.Sleep(200 * time.Millisecond) // the client logs from its own goroutine
-		forged := strings.HasPrefix(r.stderr, "hashr-fetch: error: forged") || strings.Contains(r.stderr, "\nhashr-fetch: error: forged")
-		if strings.Contains(logged.String(), "Unsolicited") || strings.ContainsAny(r.stderr, "\x1b\x07\r") || forged {
+		if httpclienttest.LoggedRaw(logged.String(), r.stderr, "hashr-fetch") {
 			t.Errorf("%v: the client's log line reached stderr raw:\nlog: %q\nstderr: %q", args, logged.String(), r.stderr)
 		}
 	}
