@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +12,7 @@ import (
 // A named pipe given as a source is an error record at once; open(2) of a
 // FIFO with no writer used to block hashr-extract forever.
 func TestFIFOSourceFailsAtOnce(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "f")
-	regulartest.Mkfifo(t, fifo)
+	fifo := regulartest.NewFIFO(t)
 	o, ended := regulartest.Within(20*time.Second, regulartest.OpenForWriting(fifo), func() *runOutput {
 		return extract(t, sourceLine(fifo), "--hash", "sha256")
 	})

@@ -3,7 +3,6 @@
 package fetch
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +14,7 @@ import (
 // A FIFO given as a source is an error record at once, with or without
 // --copy always: opening it must not wait for a writer that never comes.
 func TestFIFOSourceFailsAtOnce(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "f")
-	regulartest.Mkfifo(t, fifo)
+	fifo := regulartest.NewFIFO(t)
 	unblock := regulartest.OpenForWriting(fifo)
 	for _, mode := range []string{"always", "auto"} {
 		work := t.TempDir()

@@ -60,62 +60,70 @@ func endless(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// A body of unknown size (chunked, no size in the record) stops at
-// --max-bytes, an error record, its .part removed, and is not retried.
-func TestMaxBytesStopsAnEndlessBody(t *testing.T) {
+// fetchEndless runs hashr-fetch with args on a source whose server sends
+// an endless body: the run must end with one error record saying each of
+// wants, and leave nothing in a new --work. It returns the server.
+func fetchEndless(t *testing.T, wants []string, args ...string) *server {
+	t.Helper()
 	s := newServer(t, endless)
 	work := t.TempDir()
 	r := fetchWithin(t, 20*time.Second, nil, sourceLine(t, records.Source{ID: "endless", URI: s.URL + "/endless"}),
-		"--work", work, "--max-bytes", "1M")
+		append([]string{"--work", work}, args...)...)
 	e := one[*records.Error](t, r)
-	if r.status != 3 || !strings.Contains(e.Message, "--max-bytes 1M") || !strings.Contains(e.Message, "removed the partial download") {
-		t.Errorf("status %d, record %+v", r.status, e)
-	}
-	if n := len(s.requests()); n != 1 {
-		t.Errorf("%d requests: a body over --max-bytes is not tried again", n)
+	for _, want := range wants {
+		if r.status != 3 || !strings.Contains(e.Message, want) {
+			t.Errorf("status %d, record %+v: want an error saying %q", r.status, e, want)
+		}
 	}
 	if names := dirNames(t, work); len(names) != 0 {
 		t.Errorf("work holds %v", names)
+	}
+	return s
+}
+
+// A body of unknown size (chunked, no size in the record) stops at
+// --max-bytes, an error record, its .part removed, and is not retried.
+func TestMaxBytesStopsAnEndlessBody(t *testing.T) {
+	s := fetchEndless(t, []string{"--max-bytes 1M", "removed the partial download"}, "--max-bytes", "1M")
+	if n := len(s.requests()); n != 1 {
+		t.Errorf("%d requests: a body over --max-bytes is not tried again", n)
 	}
 	// A source whose size is known (from the record or the server) is
 	// not held to --max-bytes: the size bounds it already.
 	data := randomBytes(t, 2<<20)
 	known := newServer(t, serveBytes(data))
-	checkDownload(t, fetchMain(t, sourceLine(t, records.Source{URI: known.URL + "/big"}), "--work", work, "--max-bytes", "1M"), data)
+	checkDownload(t, fetchMain(t, sourceLine(t, records.Source{URI: known.URL + "/big"}), "--work", t.TempDir(), "--max-bytes", "1M"), data)
 }
 
 // By default a body of unknown size may take the work file system's free
 // space less --min-free, no more.
 func TestMaxBytesDefaultKeepsMinFree(t *testing.T) {
-	s := newServer(t, endless)
-	work := t.TempDir()
-	r := fetchWithin(t, 20*time.Second, nil, sourceLine(t, records.Source{ID: "endless", URI: s.URL + "/endless"}),
-		"--work", work, "--min-free", "1000000T")
-	e := one[*records.Error](t, r)
-	if r.status != 3 || !strings.Contains(e.Message, "--min-free 1000000T") {
-		t.Errorf("status %d, record %+v", r.status, e)
-	}
-	if names := dirNames(t, work); len(names) != 0 {
-		t.Errorf("work holds %v", names)
-	}
+	fetchEndless(t, []string{"--min-free 1000000T"}, "--min-free", "1000000T")
 }
+
+// permanentCase is a server's answer that no retry can change, how many
+// requests a run takes to give up on it, and what its error says.
+type permanentCase struct {
+	name     string
+	handler  http.HandlerFunc
+	requests int
+	message  string
+}
+
+// redirectToFile redirects to a file:// URL, which is never followed.
+var redirectToFile = permanentCase{"redirect to file://", func(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
+}, 1, "file:///etc/passwd"}
 
 // Answers that no retry can change are not tried again: a redirect loop,
 // a redirect to a file:// URL, a 4xx other than 408 and 429.
 func TestPermanentFailuresAreNotRetried(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		handler  http.HandlerFunc
-		requests int
-		message  string
-	}{
+	for _, c := range []permanentCase{
 		{"redirect loop", func(w http.ResponseWriter, r *http.Request) {
 			next := map[string]string{"/a": "/b", "/b": "/a"}[r.URL.Path]
 			http.Redirect(w, r, next, http.StatusFound)
 		}, 2, "redirect loop"},
-		{"redirect to file://", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
-		}, 1, "file:///etc/passwd"},
+		redirectToFile,
 		{"403", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusForbidden) }, 1, "403"},
 		{"410", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "gone", http.StatusGone) }, 1, "410"},
 		{"408", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "slow", http.StatusRequestTimeout) }, 3, "408"},

@@ -74,18 +74,11 @@ func TestMaxTimeEndsASlowManifest(t *testing.T) {
 // A manifest request that redirects in a loop, or to a file:// URL, fails
 // at once and for good: no retry, no redirect followed past the loop.
 func TestManifestRedirectsAreChecked(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		handler  http.HandlerFunc
-		requests int
-		message  string
-	}{
+	for _, c := range []permanentCase{
 		{"redirect loop", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, r.URL.Path, http.StatusFound)
 		}, 1, "redirect loop"},
-		{"redirect to file://", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
-		}, 1, "file:///etc/passwd"},
+		redirectToFile,
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			reg, uri := newHostileRegistry(t, c.handler)

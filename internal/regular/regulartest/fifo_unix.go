@@ -4,6 +4,7 @@ package regulartest
 
 import (
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 )
@@ -28,4 +29,13 @@ func OpenForWriting(fifos ...string) func() {
 			}
 		}
 	}
+}
+
+// NewFIFO makes a FIFO in a new temporary directory and returns its path,
+// skipping the test where mkfifo(2) fails.
+func NewFIFO(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f")
+	Mkfifo(t, path)
+	return path
 }
