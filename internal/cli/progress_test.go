@@ -106,10 +106,16 @@ func (c *fakeClock) now() time.Time { return c.t }
 
 func (c *fakeClock) add(d time.Duration) time.Time { c.t = c.t.Add(d); return c.t }
 
-func TestMeterLine(t *testing.T) {
-	var out bytes.Buffer
+// testMeter is program's meter drawing to the buffer it returns, on a
+// fake clock; width, if not nil, is the terminal's.
+func testMeter(program string, width func() int) (*Meter, *bytes.Buffer, *fakeClock) {
+	out := &bytes.Buffer{}
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	m := newMeter("hashr-load", &out, clock.now, nil)
+	return newMeter(program, out, clock.now, width), out, clock
+}
+
+func TestMeterLine(t *testing.T) {
+	m, out, clock := testMeter("hashr-load", nil)
 	m.redraw(clock.now())
 	if out.Len() != 0 {
 		t.Fatalf("drew %q before anything was counted", out.String())
@@ -139,9 +145,7 @@ func TestMeterLine(t *testing.T) {
 // Without a plan (a stream that did not come from hashr-scan), counts
 // without totals or ETA.
 func TestMeterLineWithoutPlan(t *testing.T) {
-	var out bytes.Buffer
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	m := newMeter("hashr-hash", &out, clock.now, nil)
+	m, out, clock := testMeter("hashr-hash", nil)
 	m.File(1 << 30)
 	for range 3100 {
 		m.File(0)
@@ -154,9 +158,7 @@ func TestMeterLineWithoutPlan(t *testing.T) {
 
 // The line is redrawn at most 5 times a second, and only when it changed.
 func TestMeterThrottles(t *testing.T) {
-	var out bytes.Buffer
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	m := newMeter("hashr-load", &out, clock.now, nil)
+	m, out, clock := testMeter("hashr-load", nil)
 	m.Source(10)
 	m.redraw(clock.now())
 	draws := func() int { return strings.Count(out.String(), clearLine) }
@@ -181,9 +183,7 @@ func TestMeterThrottles(t *testing.T) {
 // A message clears the line first; the next redraw puts it back, and the
 // end clears it for good.
 func TestMeterMessagesAndEnd(t *testing.T) {
-	var out bytes.Buffer
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	m := newMeter("hashr-load", &out, clock.now, nil)
+	m, out, clock := testMeter("hashr-load", nil)
 	m.Source(10)
 	m.redraw(clock.now())
 	(meterMessages{m}).Write([]byte("hashr-load: error: x\n"))
@@ -199,9 +199,7 @@ func TestMeterMessagesAndEnd(t *testing.T) {
 
 // A line wider than the terminal would wrap, and \r could not redraw it.
 func TestMeterFitsTheTerminal(t *testing.T) {
-	var out bytes.Buffer
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	m := newMeter("hashr-load", &out, clock.now, func() int { return 20 })
+	m, out, clock := testMeter("hashr-load", func() int { return 20 })
 	m.Plan(1000, 1<<40)
 	m.redraw(clock.now())
 	if got := strings.TrimPrefix(out.String(), clearLine); got != "hashr-load: 0/1000 " {

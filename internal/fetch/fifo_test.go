@@ -3,29 +3,19 @@
 package fetch
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hashr-dev/hashr/internal/regular/regulartest"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // A FIFO given as a source is an error record at once, with or without
 // --copy always: opening it must not wait for a writer that never comes.
 func TestFIFOSourceFailsAtOnce(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "f")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	// Opening the FIFO for writing releases a reader stuck in open().
-	unblock := func() {
-		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			f.Close()
-		}
-	}
+	fifo := regulartest.NewFIFO(t)
+	unblock := regulartest.OpenForWriting(fifo)
 	for _, mode := range []string{"always", "auto"} {
 		work := t.TempDir()
 		r := fetchWithin(t, 5*time.Second, unblock, sourceLine(t, records.Source{ID: "f", URI: fifo}), "--work", work, "--copy", mode)

@@ -1,17 +1,14 @@
 package fetch
 
 import (
-	"bufio"
 	"bytes"
-	"log"
-	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashr-dev/hashr/internal/httpclient/httpclienttest"
+	"github.com/hashr-dev/hashr/internal/regular/regulartest"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -19,19 +16,11 @@ import (
 // within limit; unblock, if any, is called then to let it end.
 func fetchWithin(t *testing.T, limit time.Duration, unblock func(), input string, args ...string) result {
 	t.Helper()
-	done := make(chan result, 1)
-	go func() { done <- fetchMain(t, input, args...) }()
-	select {
-	case r := <-done:
-		return r
-	case <-time.After(limit):
-		if unblock != nil {
-			unblock()
-		}
-		r := <-done
+	r, ended := regulartest.Within(limit, unblock, func() result { return fetchMain(t, input, args...) })
+	if !ended {
 		t.Fatalf("hashr-fetch still ran after %s (status %d once unblocked, stderr %q)", limit, r.status, r.stderr)
-		return r
 	}
+	return r
 }
 
 // A server sending a byte now and then never trips --idle-timeout; the
@@ -40,18 +29,7 @@ func TestMaxTimeEndsASlowDownload(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", "1000")
-		for range 1000 {
-			w.Write([]byte{'x'})
-			w.(http.Flusher).Flush()
-			select {
-			case <-release:
-				return
-			case <-r.Context().Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+		httpclienttest.Drip(w, r, "", release)
 	})
 	work := t.TempDir()
 	start := time.Now()
@@ -82,62 +60,70 @@ func endless(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// A body of unknown size (chunked, no size in the record) stops at
-// --max-bytes, an error record, its .part removed, and is not retried.
-func TestMaxBytesStopsAnEndlessBody(t *testing.T) {
+// fetchEndless runs hashr-fetch with args on a source whose server sends
+// an endless body: the run must end with one error record saying each of
+// wants, and leave nothing in a new --work. It returns the server.
+func fetchEndless(t *testing.T, wants []string, args ...string) *server {
+	t.Helper()
 	s := newServer(t, endless)
 	work := t.TempDir()
 	r := fetchWithin(t, 20*time.Second, nil, sourceLine(t, records.Source{ID: "endless", URI: s.URL + "/endless"}),
-		"--work", work, "--max-bytes", "1M")
+		append([]string{"--work", work}, args...)...)
 	e := one[*records.Error](t, r)
-	if r.status != 3 || !strings.Contains(e.Message, "--max-bytes 1M") || !strings.Contains(e.Message, "removed the partial download") {
-		t.Errorf("status %d, record %+v", r.status, e)
-	}
-	if n := len(s.requests()); n != 1 {
-		t.Errorf("%d requests: a body over --max-bytes is not tried again", n)
+	for _, want := range wants {
+		if r.status != 3 || !strings.Contains(e.Message, want) {
+			t.Errorf("status %d, record %+v: want an error saying %q", r.status, e, want)
+		}
 	}
 	if names := dirNames(t, work); len(names) != 0 {
 		t.Errorf("work holds %v", names)
+	}
+	return s
+}
+
+// A body of unknown size (chunked, no size in the record) stops at
+// --max-bytes, an error record, its .part removed, and is not retried.
+func TestMaxBytesStopsAnEndlessBody(t *testing.T) {
+	s := fetchEndless(t, []string{"--max-bytes 1M", "removed the partial download"}, "--max-bytes", "1M")
+	if n := len(s.requests()); n != 1 {
+		t.Errorf("%d requests: a body over --max-bytes is not tried again", n)
 	}
 	// A source whose size is known (from the record or the server) is
 	// not held to --max-bytes: the size bounds it already.
 	data := randomBytes(t, 2<<20)
 	known := newServer(t, serveBytes(data))
-	checkDownload(t, fetchMain(t, sourceLine(t, records.Source{URI: known.URL + "/big"}), "--work", work, "--max-bytes", "1M"), data)
+	checkDownload(t, fetchMain(t, sourceLine(t, records.Source{URI: known.URL + "/big"}), "--work", t.TempDir(), "--max-bytes", "1M"), data)
 }
 
 // By default a body of unknown size may take the work file system's free
 // space less --min-free, no more.
 func TestMaxBytesDefaultKeepsMinFree(t *testing.T) {
-	s := newServer(t, endless)
-	work := t.TempDir()
-	r := fetchWithin(t, 20*time.Second, nil, sourceLine(t, records.Source{ID: "endless", URI: s.URL + "/endless"}),
-		"--work", work, "--min-free", "1000000T")
-	e := one[*records.Error](t, r)
-	if r.status != 3 || !strings.Contains(e.Message, "--min-free 1000000T") {
-		t.Errorf("status %d, record %+v", r.status, e)
-	}
-	if names := dirNames(t, work); len(names) != 0 {
-		t.Errorf("work holds %v", names)
-	}
+	fetchEndless(t, []string{"--min-free 1000000T"}, "--min-free", "1000000T")
 }
+
+// permanentCase is a server's answer that no retry can change, how many
+// requests a run takes to give up on it, and what its error says.
+type permanentCase struct {
+	name     string
+	handler  http.HandlerFunc
+	requests int
+	message  string
+}
+
+// redirectToFile redirects to a file:// URL, which is never followed.
+var redirectToFile = permanentCase{"redirect to file://", func(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
+}, 1, "file:///etc/passwd"}
 
 // Answers that no retry can change are not tried again: a redirect loop,
 // a redirect to a file:// URL, a 4xx other than 408 and 429.
 func TestPermanentFailuresAreNotRetried(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		handler  http.HandlerFunc
-		requests int
-		message  string
-	}{
+	for _, c := range []permanentCase{
 		{"redirect loop", func(w http.ResponseWriter, r *http.Request) {
 			next := map[string]string{"/a": "/b", "/b": "/a"}[r.URL.Path]
 			http.Redirect(w, r, next, http.StatusFound)
 		}, 2, "redirect loop"},
-		{"redirect to file://", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
-		}, 1, "file:///etc/passwd"},
+		redirectToFile,
 		{"403", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusForbidden) }, 1, "403"},
 		{"410", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "gone", http.StatusGone) }, 1, "410"},
 		{"408", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "slow", http.StatusRequestTimeout) }, 3, "408"},
@@ -162,40 +148,13 @@ func TestPermanentFailuresAreNotRetried(t *testing.T) {
 // through the standard log package: that line (with the server's bytes
 // in it) must not reach stderr raw.
 func TestUnsolicitedResponseIsNotLoggedRaw(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	hold := make(chan struct{})
-	defer close(hold)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
-					return
-				}
-				body := "hello"
-				conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body +
-					"\x1b]0;owned\x07\x1b[2Jhashr-fetch: error: forged\r\n"))
-				<-hold
-			}()
-		}
-	}()
-	var logged bytes.Buffer
-	log.SetOutput(&logged) // stands for the process's stderr
-	defer log.SetOutput(os.Stderr)
+	url := httpclienttest.JunkServer(t, "hello", "hashr-fetch")
+	logged := httpclienttest.CaptureLog(t)
 	for _, args := range [][]string{nil, {"--verbose"}} {
-		r := fetchMain(t, sourceLine(t, records.Source{URI: "http://" + ln.Addr().String() + "/x"}), append([]string{"--work", t.TempDir()}, args...)...)
+		r := fetchMain(t, sourceLine(t, records.Source{URI: url + "/x"}), append([]string{"--work", t.TempDir()}, args...)...)
 		checkDownload(t, r, []byte("hello"))
 		time.Sleep(200 * time.Millisecond) // the client logs from its own goroutine
-		forged := strings.HasPrefix(r.stderr, "hashr-fetch: error: forged") || strings.Contains(r.stderr, "\nhashr-fetch: error: forged")
-		if strings.Contains(logged.String(), "Unsolicited") || strings.ContainsAny(r.stderr, "\x1b\x07\r") || forged {
+		if httpclienttest.LoggedRaw(logged.String(), r.stderr, "hashr-fetch") {
 			t.Errorf("%v: the client's log line reached stderr raw:\nlog: %q\nstderr: %q", args, logged.String(), r.stderr)
 		}
 	}

@@ -4,10 +4,7 @@ import (
 	"io"
 	"log"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,45 +13,24 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/hashr-dev/hashr/internal/formats/oci/ocitest"
+	"github.com/hashr-dev/hashr/internal/httpclient/httpclienttest"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-// hostileRegistry is a loopback registry holding test/img:1, whose
-// manifest requests (GET /v2/test/img/manifests/…) the test's handler
-// answers instead; it counts them. Once stopped, a manifest request is a
-// 404 at once and a handler waiting on released returns, so that a run
-// the test found hung can end.
-type hostileRegistry struct {
-	*httptest.Server
-	mu        sync.Mutex
-	manifests int
-	stopped   atomic.Bool
-	released  chan struct{}
-	once      sync.Once
-}
-
-func newHostileRegistry(t *testing.T, manifest http.HandlerFunc) (*hostileRegistry, string) {
+// newHostileRegistry starts a loopback registry holding test/img:1, whose
+// manifest requests (GET /v2/test/img/manifests/…) manifest answers
+// instead; the server counts the requests of the run under test alone.
+func newHostileRegistry(t *testing.T, manifest http.HandlerFunc) (*httpclienttest.Hostile, string) {
 	t.Helper()
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	h := &hostileRegistry{released: make(chan struct{})}
 	hostile := false
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hostile && strings.Contains(r.URL.Path, "/manifests/") {
-			if h.stopped.Load() {
-				http.NotFound(w, r)
-				return
-			}
-			h.mu.Lock()
-			h.manifests++
-			h.mu.Unlock()
+	h := httpclienttest.NewHostile(t, func(w http.ResponseWriter, r *http.Request) {
+		if hostile && isManifest(r.URL.Path) {
 			manifest(w, r)
 			return
 		}
 		reg.ServeHTTP(w, r)
-	}))
-	h.Config.ErrorLog = log.New(io.Discard, "", 0)
-	t.Cleanup(h.Close)
-	t.Cleanup(h.stop) // runs before Close, which waits for the handlers
+	})
 	host := strings.TrimPrefix(h.URL, "http://")
 	ref, err := name.ParseReference(host + "/test/img:1")
 	if err != nil {
@@ -63,43 +39,23 @@ func newHostileRegistry(t *testing.T, manifest http.HandlerFunc) (*hostileRegist
 	if err := remote.Write(ref, ocitest.Image(t, "amd64")); err != nil {
 		t.Fatal(err)
 	}
+	h.ResetCounts()
 	hostile = true // set before any request of the run under test
 	return h, "oci://" + host + "/test/img:1"
 }
 
-func (h *hostileRegistry) stop() {
-	h.stopped.Store(true)
-	h.once.Do(func() { close(h.released) })
-}
-
-func (h *hostileRegistry) manifestRequests() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.manifests
-}
+func isManifest(path string) bool { return strings.Contains(path, "/manifests/") }
 
 // A manifest sent a byte now and then never trips --idle-timeout; the
 // pull still ends at --max-time, an error record, nothing left in --work.
 func TestMaxTimeEndsASlowManifest(t *testing.T) {
-	var reg *hostileRegistry
+	var reg *httpclienttest.Hostile
 	reg, uri := newHostileRegistry(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-		w.Header().Set("Content-Length", "100000")
-		for {
-			w.Write([]byte{' '})
-			w.(http.Flusher).Flush()
-			select {
-			case <-reg.released:
-				return
-			case <-r.Context().Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+		reg.Drip(w, r, "application/vnd.oci.image.manifest.v1+json")
 	})
 	work := t.TempDir()
 	start := time.Now()
-	r := fetchWithin(t, 10*time.Second, reg.stop,
+	r := fetchWithin(t, 10*time.Second, reg.Stop,
 		sourceLine(t, records.Source{ID: "img", URI: uri}),
 		"--work", work, "--idle-timeout", "1s", "--max-time", "700ms", "--retries", "1")
 	e := one[*records.Error](t, r)
@@ -118,30 +74,23 @@ func TestMaxTimeEndsASlowManifest(t *testing.T) {
 // A manifest request that redirects in a loop, or to a file:// URL, fails
 // at once and for good: no retry, no redirect followed past the loop.
 func TestManifestRedirectsAreChecked(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		handler  http.HandlerFunc
-		requests int
-		message  string
-	}{
+	for _, c := range []permanentCase{
 		{"redirect loop", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, r.URL.Path, http.StatusFound)
 		}, 1, "redirect loop"},
-		{"redirect to file://", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
-		}, 1, "file:///etc/passwd"},
+		redirectToFile,
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			reg, uri := newHostileRegistry(t, c.handler)
 			work := t.TempDir()
-			r := fetchWithin(t, 10*time.Second, reg.stop, sourceLine(t, records.Source{ID: "img", URI: uri}),
+			r := fetchWithin(t, 10*time.Second, reg.Stop, sourceLine(t, records.Source{ID: "img", URI: uri}),
 				"--work", work, "--retries", "2")
 			e := one[*records.Error](t, r)
 			t.Log(e.Message)
 			if r.status != 3 || !strings.Contains(e.Message, c.message) {
 				t.Errorf("status %d, record %+v: want an error saying %q", r.status, e, c.message)
 			}
-			if n := reg.manifestRequests(); n != c.requests {
+			if n := reg.CountMatching(isManifest); n != c.requests {
 				t.Errorf("%d manifest requests, want %d (no retry)", n, c.requests)
 			}
 			if names := dirNames(t, work); len(names) != 0 {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashr-dev/hashr/internal/regular/regulartest"
 )
 
 // Open takes regular files, directories and block devices, and refuses a
@@ -42,24 +44,21 @@ func TestOpen(t *testing.T) {
 	}
 	defer ln.Close()
 	for p, kind := range map[string]string{fifo: "named pipe", "/dev/null": "character device", sock: "socket"} {
-		done := make(chan error, 1)
-		go func() {
+		err, ended := regulartest.Within(5*time.Second, regulartest.OpenForWriting(p), func() error {
 			f, _, err := Open(p)
 			if err == nil {
 				f.Close()
 			}
-			done <- err
-		}()
-		select {
-		case err := <-done:
-			var notFile *NotAFileError
-			if !errors.As(err, &notFile) && !strings.Contains(err.Error(), "no such device") {
-				t.Errorf("%s: %v, want a NotAFileError", p, err)
-			} else if notFile != nil && !strings.Contains(err.Error(), kind) {
-				t.Errorf("%s: %q does not say %q", p, err, kind)
-			}
-		case <-time.After(5 * time.Second):
+			return err
+		})
+		if !ended {
 			t.Fatalf("%s: Open blocked", p)
+		}
+		var notFile *NotAFileError
+		if !errors.As(err, &notFile) && !strings.Contains(err.Error(), "no such device") {
+			t.Errorf("%s: %v, want a NotAFileError", p, err)
+		} else if notFile != nil && !strings.Contains(err.Error(), kind) {
+			t.Errorf("%s: %q does not say %q", p, err, kind)
 		}
 	}
 }

@@ -1,90 +1,15 @@
 package scan
 
 import (
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashr-dev/hashr/internal/httpclient/httpclienttest"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
-
-// hostileServer answers every request with handler, counting them. Once
-// stopped, a request is a 404 at once and a handler waiting on released
-// returns, so that a scan the test found hung can end.
-type hostileServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests map[string]int // by path
-	stopped  atomic.Bool
-	released chan struct{}
-	once     sync.Once
-}
-
-func newHostileServer(t *testing.T, handler http.HandlerFunc) *hostileServer {
-	t.Helper()
-	h := &hostileServer{requests: map[string]int{}, released: make(chan struct{})}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h.stopped.Load() {
-			http.NotFound(w, r)
-			return
-		}
-		h.mu.Lock()
-		h.requests[r.URL.Path]++
-		h.mu.Unlock()
-		handler(w, r)
-	}))
-	h.Config.ErrorLog = log.New(io.Discard, "", 0)
-	t.Cleanup(h.Close)
-	t.Cleanup(h.stop) // runs before Close, which waits for the handlers
-	return h
-}
-
-func (h *hostileServer) stop() {
-	h.stopped.Store(true)
-	h.once.Do(func() { close(h.released) })
-}
-
-func (h *hostileServer) count(path string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.requests[path]
-}
-
-// drip sends a byte of a long body every 50ms, which never trips a
-// timeout between bytes, until the client or the test gives up.
-func (h *hostileServer) drip(w http.ResponseWriter, r *http.Request, contentType string) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", "100000")
-	for {
-		w.Write([]byte{' '})
-		w.(http.Flusher).Flush()
-		select {
-		case <-h.released:
-			return
-		case <-r.Context().Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// fakeRegistry answers a registry's ping, and hands every other request
-// of repository test/img to serve.
-func fakeRegistry(serve func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/" {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		serve(w, r)
-	}
-}
 
 // oneError is the one record of res, an error record.
 func oneError(t *testing.T, res result) *records.Error {
@@ -109,17 +34,17 @@ func TestRegistryRedirectsAreChecked(t *testing.T) {
 		{"manifest redirect to file://", "/test/img:1", manifest, "file:///etc/passwd", func(*http.Request) string { return "file:///etc/passwd" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := newHostileServer(t, fakeRegistry(func(w http.ResponseWriter, r *http.Request) {
+			s := httpclienttest.NewHostile(t, httpclienttest.Registry(func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, c.target(r), http.StatusFound)
 			}))
 			repo := "oci://" + strings.TrimPrefix(s.URL, "http://") + c.repo
-			res := scanWithin(t, 10*time.Second, s.stop, repo)
+			res := scanWithin(t, 10*time.Second, s.Stop, repo)
 			e := oneError(t, res)
 			t.Log(e.Message)
 			if res.code != 3 || !strings.Contains(e.Message, c.message) || !strings.Contains(res.stderr, c.message) {
 				t.Errorf("status %d, record %+v, stderr %q: want an error saying %q", res.code, e, res.stderr, c.message)
 			}
-			if n := s.count(c.path); n != 1 {
+			if n := s.Count(c.path); n != 1 {
 				t.Errorf("%d requests of %s, want 1 (the redirect not followed)", n, c.path)
 			}
 		})
@@ -133,21 +58,21 @@ func TestMaxTimeEndsASlowRegistry(t *testing.T) {
 		{"manifest", "/test/img:1", "/v2/test/img/manifests/1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var s *hostileServer
-			s = newHostileServer(t, fakeRegistry(func(w http.ResponseWriter, r *http.Request) {
+			var s *httpclienttest.Hostile
+			s = httpclienttest.NewHostile(t, httpclienttest.Registry(func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodHead {
 					// A HEAD has no body to drip: hold the answer back.
 					select {
-					case <-s.released:
+					case <-s.Released():
 					case <-r.Context().Done():
 					}
 					return
 				}
-				s.drip(w, r, "application/json")
+				s.Drip(w, r, "application/json")
 			}))
 			repo := "oci://" + strings.TrimPrefix(s.URL, "http://") + c.repo
 			start := time.Now()
-			res := scanWithin(t, 10*time.Second, s.stop, "--max-time", "700ms", repo)
+			res := scanWithin(t, 10*time.Second, s.Stop, "--max-time", "700ms", repo)
 			e := oneError(t, res)
 			t.Log(e.Message)
 			if res.code != 3 || !strings.Contains(e.Message, "--max-time") {
@@ -163,8 +88,8 @@ func TestMaxTimeEndsASlowRegistry(t *testing.T) {
 // A URL that redirects to itself or to file:// is an error record after
 // one request; one whose bytes drip ends at --max-time.
 func TestURLRequestsAreBounded(t *testing.T) {
-	var s *hostileServer
-	s = newHostileServer(t, func(w http.ResponseWriter, r *http.Request) {
+	var s *httpclienttest.Hostile
+	s = httpclienttest.NewHostile(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/loop":
 			http.Redirect(w, r, r.URL.Path, http.StatusFound)
@@ -175,7 +100,7 @@ func TestURLRequestsAreBounded(t *testing.T) {
 				w.Header().Set("Content-Length", "100000")
 				return
 			}
-			s.drip(w, r, "application/octet-stream")
+			s.Drip(w, r, "application/octet-stream")
 		}
 	})
 	for _, c := range []struct {
@@ -187,13 +112,13 @@ func TestURLRequestsAreBounded(t *testing.T) {
 		{"/slow", "--max-time", []string{"--max-time", "700ms"}},
 	} {
 		start := time.Now()
-		res := scanWithin(t, 10*time.Second, s.stop, append(c.args, s.URL+c.path)...)
+		res := scanWithin(t, 10*time.Second, s.Stop, append(c.args, s.URL+c.path)...)
 		e := oneError(t, res)
 		t.Logf("%s: %s", c.path, e.Message)
 		if res.code != 3 || !strings.Contains(e.Message, c.message) {
 			t.Errorf("%s: status %d, record %+v: want an error saying %q", c.path, res.code, e, c.message)
 		}
-		if n := s.count(c.path); c.path != "/slow" && n != 1 {
+		if n := s.Count(c.path); c.path != "/slow" && n != 1 {
 			t.Errorf("%s: %d requests, want 1 (the redirect not followed)", c.path, n)
 		}
 		if took := time.Since(start); took > 5*time.Second {
@@ -205,11 +130,11 @@ func TestURLRequestsAreBounded(t *testing.T) {
 // An S3 listing that redirects to itself is an error record after one
 // request; one whose page drips ends at --max-time.
 func TestBucketListingIsBounded(t *testing.T) {
-	var s *hostileServer
+	var s *httpclienttest.Hostile
 	var slow atomic.Bool
-	s = newHostileServer(t, func(w http.ResponseWriter, r *http.Request) {
+	s = httpclienttest.NewHostile(t, func(w http.ResponseWriter, r *http.Request) {
 		if slow.Load() {
-			s.drip(w, r, "application/xml")
+			s.Drip(w, r, "application/xml")
 			return
 		}
 		http.Redirect(w, r, r.URL.String(), http.StatusFound)
@@ -227,13 +152,13 @@ func TestBucketListingIsBounded(t *testing.T) {
 	} {
 		slow.Store(c.slow)
 		start := time.Now()
-		res := scanWithin(t, 10*time.Second, s.stop, append(c.args, "s3://bkt/p/")...)
+		res := scanWithin(t, 10*time.Second, s.Stop, append(c.args, "s3://bkt/p/")...)
 		e := oneError(t, res)
 		t.Log(e.Message)
 		if res.code != 3 || !strings.Contains(e.Message, c.message) {
 			t.Errorf("status %d, record %+v: want an error saying %q", res.code, e, c.message)
 		}
-		if n := s.count("/bkt/"); !c.slow && n != 1 {
+		if n := s.Count("/bkt/"); !c.slow && n != 1 {
 			t.Errorf("%d listing requests, want 1 (the redirect not followed)", n)
 		}
 		if took := time.Since(start); took > 5*time.Second {
