@@ -100,14 +100,13 @@ type Walker struct {
 
 // entry is one file's directory entry set.
 type entry struct {
-	name      string
-	attr      uint16
-	contig    bool // NoFatChain: the clusters follow each other
-	cluster   uint32
-	size      uint64 // DataLength
-	valid     uint64 // ValidDataLength
-	mtime     time.Time
-	setOffset int64
+	name    string
+	attr    uint16
+	contig  bool // NoFatChain: the clusters follow each other
+	cluster uint32
+	size    uint64 // DataLength
+	valid   uint64 // ValidDataLength
+	mtime   time.Time
 }
 
 // NewWalker reads the boot sector and the root directory.
@@ -132,49 +131,47 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 // Next returns the next entry.
 func (w *Walker) Next() (*archive.Entry, error) {
 	w.cur = nil
-	for {
-		dir, de, ok := w.walk.Next()
-		if !ok {
-			return nil, io.EOF
+	dir, de, ok := w.walk.Next()
+	if !ok {
+		return nil, io.EOF
+	}
+	if w.count++; w.count > maxEntries {
+		return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
+	}
+	name := path.Join(dir, de.name)
+	e := &archive.Entry{Name: name, ModTime: de.mtime, Size: -1}
+	if de.attr&attrDir == 0 {
+		e.Type, e.Size = archive.Regular, int64(de.size)
+		if de.size > 1<<50 {
+			return nil, corrupt(-1, fmt.Sprintf("%s: a file of %d bytes", name, de.size))
 		}
-		if w.count++; w.count > maxEntries {
-			return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
-		}
-		name := path.Join(dir, de.name)
-		e := &archive.Entry{Name: name, ModTime: de.mtime, Size: -1}
-		if de.attr&attrDir == 0 {
-			e.Type, e.Size = archive.Regular, int64(de.size)
-			if de.size > 1<<50 {
-				return nil, corrupt(-1, fmt.Sprintf("%s: a file of %d bytes", name, de.size))
-			}
-			w.cur = de
-			return e, nil
-		}
-		e.Type = archive.Dir
-		if de.size == 0 {
-			return e, nil
-		}
-		if w.seen[de.cluster] {
-			return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
-		}
-		if w.walk.Depth() >= maxDepth {
-			return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
-		}
-		if de.size > maxDirBytes {
-			return nil, corrupt(-1, fmt.Sprintf("directory %s of %d bytes", name, de.size))
-		}
-		raw, err := w.readData(de.cluster, de.contig, int64(de.size), false)
-		if err != nil {
-			return nil, fmt.Errorf("exfat: reading directory %s: %w", name, err)
-		}
-		entries, err := parseDir(raw)
-		if err != nil {
-			return nil, fmt.Errorf("exfat: directory %s: %w", name, err)
-		}
-		w.seen[de.cluster] = true
-		w.walk.Push(name, entries)
+		w.cur = de
 		return e, nil
 	}
+	e.Type = archive.Dir
+	if de.size == 0 {
+		return e, nil
+	}
+	if w.seen[de.cluster] {
+		return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
+	}
+	if w.walk.Depth() >= maxDepth {
+		return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
+	}
+	if de.size > maxDirBytes {
+		return nil, corrupt(-1, fmt.Sprintf("directory %s of %d bytes", name, de.size))
+	}
+	raw, err := w.readData(de.cluster, de.contig, int64(de.size), false)
+	if err != nil {
+		return nil, fmt.Errorf("exfat: reading directory %s: %w", name, err)
+	}
+	entries, err := parseDir(raw)
+	if err != nil {
+		return nil, fmt.Errorf("exfat: directory %s: %w", name, err)
+	}
+	w.seen[de.cluster] = true
+	w.walk.Push(name, entries)
+	return e, nil
 }
 
 // Open returns the current file's bytes.

@@ -166,39 +166,37 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 // Next returns the next entry.
 func (w *Walker) Next() (*archive.Entry, error) {
 	w.cur = nil
-	for {
-		dir, de, ok := w.walk.Next()
-		if !ok {
-			return nil, io.EOF
+	dir, de, ok := w.walk.Next()
+	if !ok {
+		return nil, io.EOF
+	}
+	if w.count++; w.count > maxEntries {
+		return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
+	}
+	name := path.Join(dir, de.name)
+	e := &archive.Entry{Name: name, ModTime: de.mtime, Size: -1}
+	if de.attr&attrDir != 0 {
+		e.Type = archive.Dir
+		if de.cluster < 2 {
+			return nil, corrupt(-1, fmt.Sprintf("directory %s starts at cluster %d", name, de.cluster))
 		}
-		if w.count++; w.count > maxEntries {
-			return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
+		if w.seen[de.cluster] {
+			return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
 		}
-		name := path.Join(dir, de.name)
-		e := &archive.Entry{Name: name, ModTime: de.mtime, Size: -1}
-		if de.attr&attrDir != 0 {
-			e.Type = archive.Dir
-			if de.cluster < 2 {
-				return nil, corrupt(-1, fmt.Sprintf("directory %s starts at cluster %d", name, de.cluster))
-			}
-			if w.seen[de.cluster] {
-				return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
-			}
-			if w.walk.Depth() >= maxDepth {
-				return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
-			}
-			raw, err := w.readChain(de.cluster, maxDirBytes)
-			if err != nil {
-				return nil, fmt.Errorf("fat: reading directory %s: %w", name, err)
-			}
-			w.seen[de.cluster] = true
-			w.walk.Push(name, parseDir(raw))
-			return e, nil
+		if w.walk.Depth() >= maxDepth {
+			return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
 		}
-		e.Type, e.Size = archive.Regular, int64(de.size)
-		w.cur = de
+		raw, err := w.readChain(de.cluster, maxDirBytes)
+		if err != nil {
+			return nil, fmt.Errorf("fat: reading directory %s: %w", name, err)
+		}
+		w.seen[de.cluster] = true
+		w.walk.Push(name, parseDir(raw))
 		return e, nil
 	}
+	e.Type, e.Size = archive.Regular, int64(de.size)
+	w.cur = de
+	return e, nil
 }
 
 // Open returns the current file's bytes.

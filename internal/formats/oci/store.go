@@ -131,7 +131,7 @@ func newTarStore(r io.ReaderAt, size int64) (*tarStore, error) {
 		}
 		name := cleanStoreName(hdr.Name)
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // archive/tar reports a legacy TypeRegA file as TypeReg
 			// archive/tar has read the header blocks and no more: the
 			// member's bytes start where the reader stands.
 			if hdr.Size < 0 || cr.n+hdr.Size > size {

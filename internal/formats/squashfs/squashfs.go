@@ -47,12 +47,6 @@ const (
 	typeExtSocket
 )
 
-// Flags of the superblock.
-const (
-	flagNoFragments = 0x10
-	flagCompOpts    = 0x400
-)
-
 func corrupt(offset int64, reason string) error { return archive.Corrupt("squashfs", offset, reason) }
 
 type superblock struct {
@@ -161,55 +155,53 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 // Next returns the next entry.
 func (w *Walker) Next() (*archive.Entry, error) {
 	w.cur = nil
-	for {
-		dir, de, ok := w.walk.Next()
-		if !ok {
-			return nil, io.EOF
-		}
-		w.count++
-		if w.count > maxEntries {
-			return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
-		}
-		name := path.Join(dir, de.name)
-		ino, err := w.readInode(de.ref)
-		if err != nil {
-			return nil, fmt.Errorf("squashfs: reading the inode of %s: %w", name, err)
-		}
-		e := &archive.Entry{Name: name, Size: -1, Mode: archive.UnixMode(uint64(ino.mode)), ModeKnown: true,
-			ModTime: time.Unix(int64(ino.mtime), 0).UTC()}
-		switch {
-		case ino.isDir():
-			e.Type = archive.Dir
-			if w.dirs[de.ref] {
-				return nil, corrupt(-1, fmt.Sprintf("directory %s contains itself (a loop)", name))
-			}
-			if w.walk.Depth() >= maxDepth {
-				return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
-			}
-			entries, err := w.readDir(ino)
-			if err != nil {
-				return nil, fmt.Errorf("squashfs: reading directory %s: %w", name, err)
-			}
-			w.dirs[de.ref] = true
-			w.walk.Push(name, entries)
-		case ino.isFile():
-			if first, ok := w.seen[ino.number]; ok {
-				e.Type, e.Linkname = archive.Hardlink, first
-				break
-			}
-			if ino.nlink > 1 {
-				w.seen[ino.number] = name
-			}
-			e.Type, e.Size = archive.Regular, int64(ino.fileSize)
-			w.cur = ino
-		case ino.typ == typeSymlink || ino.typ == typeExtSymlink:
-			e.Type, e.Linkname = archive.Symlink, ino.target
-			e.Mode |= fs.ModeSymlink
-		default:
-			e.Type = archive.Other
-		}
-		return e, nil
+	dir, de, ok := w.walk.Next()
+	if !ok {
+		return nil, io.EOF
 	}
+	w.count++
+	if w.count > maxEntries {
+		return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
+	}
+	name := path.Join(dir, de.name)
+	ino, err := w.readInode(de.ref)
+	if err != nil {
+		return nil, fmt.Errorf("squashfs: reading the inode of %s: %w", name, err)
+	}
+	e := &archive.Entry{Name: name, Size: -1, Mode: archive.UnixMode(uint64(ino.mode)), ModeKnown: true,
+		ModTime: time.Unix(int64(ino.mtime), 0).UTC()}
+	switch {
+	case ino.isDir():
+		e.Type = archive.Dir
+		if w.dirs[de.ref] {
+			return nil, corrupt(-1, fmt.Sprintf("directory %s contains itself (a loop)", name))
+		}
+		if w.walk.Depth() >= maxDepth {
+			return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
+		}
+		entries, err := w.readDir(ino)
+		if err != nil {
+			return nil, fmt.Errorf("squashfs: reading directory %s: %w", name, err)
+		}
+		w.dirs[de.ref] = true
+		w.walk.Push(name, entries)
+	case ino.isFile():
+		if first, ok := w.seen[ino.number]; ok {
+			e.Type, e.Linkname = archive.Hardlink, first
+			break
+		}
+		if ino.nlink > 1 {
+			w.seen[ino.number] = name
+		}
+		e.Type, e.Size = archive.Regular, int64(ino.fileSize)
+		w.cur = ino
+	case ino.typ == typeSymlink || ino.typ == typeExtSymlink:
+		e.Type, e.Linkname = archive.Symlink, ino.target
+		e.Mode |= fs.ModeSymlink
+	default:
+		e.Type = archive.Other
+	}
+	return e, nil
 }
 
 // Open returns the bytes of the current regular file.

@@ -67,7 +67,7 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		Linkname:  hdr.Linkname,
 	}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse: // archive/tar reports a legacy TypeRegA file as TypeReg
 		e.Type = archive.Regular
 	case tar.TypeLink:
 		e.Type = archive.Hardlink

@@ -99,7 +99,6 @@ type Walker struct {
 	links    map[lbAddr]string
 	count    int
 	cur      *fileEntry
-	curName  string
 }
 
 type fid struct {
@@ -657,57 +656,55 @@ func timestamp(b []byte) time.Time {
 // Next returns the next entry.
 func (w *Walker) Next() (*archive.Entry, error) {
 	w.cur = nil
-	for {
-		dir, f, ok := w.walk.Next()
-		if !ok {
-			return nil, io.EOF
-		}
-		if w.count++; w.count > maxEntries {
-			return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
-		}
-		name := path.Join(dir, f.name)
-		fe, err := w.readEntry(f.icb)
-		if err != nil {
-			return nil, fmt.Errorf("udf: reading the file entry of %s: %w", name, err)
-		}
-		e := &archive.Entry{Name: name, ModTime: fe.mtime, Size: -1, ModeKnown: true, Mode: mode(fe.perm)}
-		switch fe.fileType {
-		case ftDir:
-			e.Type = archive.Dir
-			if w.seen[f.icb] {
-				return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
-			}
-			if w.walk.Depth() >= maxDepth {
-				return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
-			}
-			entries, err := w.readDir(fe)
-			if err != nil {
-				return nil, fmt.Errorf("udf: reading directory %s: %w", name, err)
-			}
-			w.seen[f.icb] = true
-			w.walk.Push(name, entries)
-		case ftFile:
-			if first, ok := w.links[f.icb]; ok {
-				e.Type, e.Linkname = archive.Hardlink, first
-				break
-			}
-			if fe.links > 1 {
-				w.links[f.icb] = name
-			}
-			e.Type, e.Size = archive.Regular, fe.size
-			w.cur = fe
-		case ftSymlink:
-			target, err := w.symlink(fe)
-			if err != nil {
-				return nil, fmt.Errorf("udf: symlink %s: %w", name, err)
-			}
-			e.Type, e.Linkname = archive.Symlink, target
-			e.Mode |= fs.ModeSymlink
-		default:
-			e.Type = archive.Other
-		}
-		return e, nil
+	dir, f, ok := w.walk.Next()
+	if !ok {
+		return nil, io.EOF
 	}
+	if w.count++; w.count > maxEntries {
+		return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
+	}
+	name := path.Join(dir, f.name)
+	fe, err := w.readEntry(f.icb)
+	if err != nil {
+		return nil, fmt.Errorf("udf: reading the file entry of %s: %w", name, err)
+	}
+	e := &archive.Entry{Name: name, ModTime: fe.mtime, Size: -1, ModeKnown: true, Mode: mode(fe.perm)}
+	switch fe.fileType {
+	case ftDir:
+		e.Type = archive.Dir
+		if w.seen[f.icb] {
+			return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
+		}
+		if w.walk.Depth() >= maxDepth {
+			return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
+		}
+		entries, err := w.readDir(fe)
+		if err != nil {
+			return nil, fmt.Errorf("udf: reading directory %s: %w", name, err)
+		}
+		w.seen[f.icb] = true
+		w.walk.Push(name, entries)
+	case ftFile:
+		if first, ok := w.links[f.icb]; ok {
+			e.Type, e.Linkname = archive.Hardlink, first
+			break
+		}
+		if fe.links > 1 {
+			w.links[f.icb] = name
+		}
+		e.Type, e.Size = archive.Regular, fe.size
+		w.cur = fe
+	case ftSymlink:
+		target, err := w.symlink(fe)
+		if err != nil {
+			return nil, fmt.Errorf("udf: symlink %s: %w", name, err)
+		}
+		e.Type, e.Linkname = archive.Symlink, target
+		e.Mode |= fs.ModeSymlink
+	default:
+		e.Type = archive.Other
+	}
+	return e, nil
 }
 
 // Open returns the current file's bytes.

@@ -245,14 +245,6 @@ func (r *Reader) readMetadata(i int) ([]byte, error) {
 	return buf, nil
 }
 
-// le reads little-endian fields, bounds-checked.
-func le64(b []byte, off int) (uint64, bool) {
-	if off < 0 || off+8 > len(b) {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint64(b[off:]), true
-}
-
 // ReadImages reads only what a WIM says of its images (the header and
 // the XML), whatever compression its resources use: hashr-scan describes
 // a WIM with it without decoding any resource.
