@@ -41,6 +41,7 @@ func dedupBinary(t *testing.T) string {
 	buildOnce.Do(func() {
 		goTool, err := exec.LookPath("go")
 		if err != nil {
+			//lint:ignore SA1019 a test binary runs where go test built it, so the GOROOT it was built with is there
 			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
 		if binDir, buildErr = os.MkdirTemp("", "hashr-dedup-test-"); buildErr != nil {

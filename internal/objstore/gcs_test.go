@@ -36,14 +36,14 @@ func TestServiceAccountToken(t *testing.T) {
 		sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
 		sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 		if err := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, sum[:], sig); err != nil {
-			http.Error(w, "bad signature", 401)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
 		claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
 		var c map[string]any
 		json.Unmarshal(claims, &c)
 		if c["iss"] != "hashr@example.iam.gserviceaccount.com" || c["scope"] != readOnlyScope {
-			http.Error(w, "bad claims", 401)
+			http.Error(w, "bad claims", http.StatusUnauthorized)
 			return
 		}
 		w.Write([]byte(`{"access_token":"tok-1","expires_in":3600,"token_type":"Bearer"}`))
