@@ -27,11 +27,6 @@ import (
 
 func needTool(t *testing.T, tools ...string) { t.Helper(); testcorpus.NeedTools(t, tools...) }
 
-func unavailable(t *testing.T, format string, args ...any) {
-	t.Helper()
-	testcorpus.Unavailable(t, format, args...)
-}
-
 // corpus returns the files of one kind of the real-package corpus,
 // fetching it first when needed.
 func corpus(t *testing.T, kind, suffix string) []string {

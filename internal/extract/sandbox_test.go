@@ -54,7 +54,7 @@ func installChildFaults() {
 				for i := range b {
 					b[i] = byte(i)
 				}
-				hoard = append(hoard, b)
+				hoard = append(hoard, b) //lint:ignore SA4010 held, never read: the fault grows the heap until the child's memory limit kills it
 			}
 		case "spin":
 			n := 0

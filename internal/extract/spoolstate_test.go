@@ -32,7 +32,7 @@ func deadRun(t *testing.T, spool string, names ...string) string {
 // of a live run.
 func TestCleanSpoolKeepsWhatIsNotStale(t *testing.T) {
 	spool := t.TempDir()
-	dead := deadRun(t, spool, "aaaa", "bbbb", "cccc")
+	deadRun(t, spool, "aaaa", "bbbb", "cccc")
 	os.MkdirAll(filepath.Join(spool, "done"), 0o755) // an earlier run's finished source
 	os.WriteFile(filepath.Join(spool, "done", "f"), []byte("f"), 0o644)
 
@@ -44,7 +44,7 @@ func TestCleanSpoolKeepsWhatIsNotStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.close()
-	dead = deadRun(t, spool, "aaaa", "bbbb", "cccc")
+	dead := deadRun(t, spool, "aaaa", "bbbb", "cccc")
 	dirs := newSpoolDirs(spool, live)
 	a, err := dirs.open("aaaa", false)
 	if err != nil {
