@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine to build, run and test hashr: the Debian
 # tools hashr uses at run time (7zz and xz for its fast xz path, 7zz and the
-# like as fallbacks) and those the tests drive for fixtures and ground truth, then
-# builds bin/. Needs Go 1.26 (https://go.dev/dl, or /usr/local/go) and,
-# for apt-get, root or sudo. Safe to rerun.
+# like as fallbacks) and those the tests drive for fixtures and ground truth,
+# installs staticcheck for make lint, then builds bin/. Needs Go 1.26
+# (https://go.dev/dl, or /usr/local/go) and, for apt-get, root or sudo.
+# Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,5 +32,6 @@ if ((${#missing[@]})); then
 fi
 
 go mod download
+make tools # staticcheck, for make lint
 make build
 echo "setup: done; the commands are in $(pwd)/bin"
