@@ -71,21 +71,27 @@ func TestCIRunsTheREADMECommands(t *testing.T) {
 
 // Nothing tracked needs the shared folder beside the checkout where this
 // project was first developed: a user who clones it has none. Only CI's
-// test infrastructure under ../shared/tools may be named.
+// test infrastructure under its tools directory (toolsDir) may be named.
 func TestNothingTrackedNeedsShared(t *testing.T) {
 	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
 	if err != nil {
 		t.Skipf("not a git checkout: %v", err)
 	}
 	shared := regexp.MustCompile(`\.\./shared|"\.\.", "shared"`)
+	// The shared folder's tools directory, the one part CI may name;
+	// spelled in pieces so that this check is not itself a reference.
+	toolsDir := filepath.Join("..", "shared", "tools")
 	for name := range strings.SplitSeq(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		if name == "test/readme/readme_test.go" {
+			continue // this check, which names the folder to find it
+		}
 		data, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil {
 			continue // a file deleted in the work tree, not yet committed
 		}
 		for i, line := range strings.Split(string(data), "\n") {
-			if shared.MatchString(line) && !strings.Contains(line, "../shared/tools") {
-				t.Errorf("%s:%d refers to the shared folder beside the checkout, which a clone does not have (only ../shared/tools, for CI, may be named): %s", name, i+1, strings.TrimSpace(line))
+			if shared.MatchString(line) && !strings.Contains(line, toolsDir) {
+				t.Errorf("%s:%d refers to the shared folder beside the checkout, which a clone does not have (only %s, for CI, may be named): %s", name, i+1, toolsDir, strings.TrimSpace(line))
 			}
 		}
 	}
