@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/regular"
 )
 
 // dir is a directory hashr-fetch writes in: the work directory, an
@@ -82,7 +83,7 @@ func (d *dir) openFile(name string, flag int) (*os.File, error) {
 	}
 	info, err := f.Stat()
 	if err == nil && !info.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file (mode %s)", d.join(name), info.Mode())
+		err = &regular.NotAFileError{Path: d.join(name), Mode: info.Mode(), Regular: true}
 	} else if err == nil && hardLinks(info) > 1 {
 		err = &linkError{path: d.join(name), hard: true}
 	}
