@@ -22,29 +22,35 @@ import (
 	"time"
 )
 
-// S3 is an S3 endpoint and the credentials to sign for it, from the
-// environment the AWS CLI and SDKs read.
+// S3 is an S3 endpoint and the credentials to sign for it, found where
+// the AWS CLI and SDKs find them (awscreds.go).
 type S3 struct {
-	Endpoint     *url.URL // AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; nil for AWS itself
-	Region       string   // AWS_REGION or AWS_DEFAULT_REGION; us-east-1 by default
-	AccessKey    string   // AWS_ACCESS_KEY_ID; none: requests go unsigned (public buckets)
-	SecretKey    string   // AWS_SECRET_ACCESS_KEY
-	SessionToken string   // AWS_SESSION_TOKEN, for temporary credentials
-	now          func() time.Time
+	Endpoint *url.URL // AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; nil for AWS itself
+	// Region is AWS_REGION, AWS_DEFAULT_REGION, or the profile's region;
+	// us-east-1 without any.
+	Region string
+	// creds signs requests; none at all (not even an instance role) sends
+	// them unsigned, as a public bucket wants.
+	creds *awsCredentialCache
+	now   func() time.Time
 }
 
-// S3FromEnv reads the S3 configuration from the environment.
+// credentialClient is the HTTP client of the credential exchanges (STS,
+// instance metadata, Google's token endpoints): those answer in well
+// under a second, so a stuck one is cut off rather than waited on.
+var credentialClient = &http.Client{Timeout: 30 * time.Second}
+
+// S3FromEnv reads the S3 configuration from the environment and the
+// shared AWS files; the network is first used by the first Sign.
 func S3FromEnv() (*S3, error) {
-	s := &S3{
-		Region:       firstEnv("AWS_REGION", "AWS_DEFAULT_REGION"),
-		AccessKey:    os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretKey:    os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		SessionToken: os.Getenv("AWS_SESSION_TOKEN"),
-		now:          time.Now,
+	env, err := readAWSEnv(os.Getenv)
+	if err != nil {
+		return nil, err
 	}
-	if s.Region == "" {
-		s.Region = "us-east-1"
+	if os.Getenv("AWS_ACCESS_KEY_ID") != "" && os.Getenv("AWS_SECRET_ACCESS_KEY") == "" {
+		return nil, fmt.Errorf("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
 	}
+	s := &S3{Region: env.region, creds: newAWSCredentialCache(resolveAWSChain(env, credentialClient)), now: time.Now}
 	if ep := firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"); ep != "" {
 		u, err := url.Parse(ep)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -52,10 +58,15 @@ func S3FromEnv() (*S3, error) {
 		}
 		s.Endpoint = u
 	}
-	if s.AccessKey != "" && s.SecretKey == "" {
-		return nil, fmt.Errorf("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
-	}
 	return s, nil
+}
+
+// CredentialSource names where the credentials come from, for messages.
+func (s *S3) CredentialSource() string {
+	if s.creds == nil {
+		return "none"
+	}
+	return s.creds.source.String()
 }
 
 func firstEnv(names ...string) string {
@@ -92,27 +103,37 @@ func (s *S3) url(bucket, p string) *url.URL {
 // examples do.
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-// Sign signs req with AWS Signature Version 4, when there are credentials.
+// Sign signs req with AWS Signature Version 4, when there are credentials,
+// getting them (again, when they near expiry) under req's context.
 // It signs Host, Range (when set: call it last), X-Amz-Content-Sha256,
 // X-Amz-Date and X-Amz-Security-Token.
 func (s *S3) Sign(req *http.Request) error {
-	if s.AccessKey == "" {
+	if s.creds == nil {
 		return nil
 	}
-	now := s.now().UTC()
+	creds, ok, err := s.creds.get(req.Context())
+	if err != nil || !ok {
+		return err
+	}
+	signV4(req, creds, s.Region, s.now().UTC())
+	return nil
+}
+
+// signV4 adds the headers and the Authorization of a SigV4 signature.
+func signV4(req *http.Request, creds awsCredentials, region string, now time.Time) {
 	amzDate := now.Format("20060102T150405Z")
 	day := now.Format("20060102")
 	req.Header.Set("X-Amz-Date", amzDate)
 	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
-	if s.SessionToken != "" {
-		req.Header.Set("X-Amz-Security-Token", s.SessionToken)
+	if creds.SessionToken != "" {
+		req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
 	}
 	signed := []string{"host"}
 	if req.Header.Get("Range") != "" {
 		signed = append(signed, "range")
 	}
 	signed = append(signed, "x-amz-content-sha256", "x-amz-date")
-	if s.SessionToken != "" {
+	if creds.SessionToken != "" {
 		signed = append(signed, "x-amz-security-token")
 	}
 	var canon strings.Builder
@@ -127,17 +148,16 @@ func (s *S3) Sign(req *http.Request) error {
 		canon.WriteString(h + ":" + strings.TrimSpace(v) + "\n")
 	}
 	canon.WriteString("\n" + strings.Join(signed, ";") + "\n" + emptySHA256)
-	scope := day + "/" + s.Region + "/s3/aws4_request"
+	scope := day + "/" + region + "/s3/aws4_request"
 	sum := sha256.Sum256([]byte(canon.String()))
 	toSign := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
-	key := hmacSHA256([]byte("AWS4"+s.SecretKey), day)
-	key = hmacSHA256(key, s.Region)
+	key := hmacSHA256([]byte("AWS4"+creds.SecretAccessKey), day)
+	key = hmacSHA256(key, region)
 	key = hmacSHA256(key, "s3")
 	key = hmacSHA256(key, "aws4_request")
 	sig := hex.EncodeToString(hmacSHA256(key, toSign))
 	req.Header.Set("Authorization", fmt.Sprintf("AWS4-HMAC-SHA256 Credential=%s/%s,SignedHeaders=%s,Signature=%s",
-		s.AccessKey, scope, strings.Join(signed, ";"), sig))
-	return nil
+		creds.AccessKeyID, scope, strings.Join(signed, ";"), sig))
 }
 
 func hmacSHA256(key []byte, data string) []byte {
@@ -293,15 +313,20 @@ func decodeAnswer(resp *http.Response, decode func(io.Reader) error) error {
 	return nil
 }
 
-// ErrorDetail pulls the error code out of an S3 XML or GCS JSON error
+// ErrorDetail pulls the error code out of an S3 or STS XML, or a GCS JSON, error
 // body, reading at most a few KiB of it.
 func ErrorDetail(resp *http.Response) string {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	// S3 answers <Error><Code>, STS <ErrorResponse><Error><Code>.
 	var s3 struct {
 		Code    string
 		Message string
+		Error   struct{ Code, Message string }
 	}
-	if xml.Unmarshal(b, &s3) == nil && s3.Code != "" {
+	if xml.Unmarshal(b, &s3) == nil && s3.Code == "" {
+		s3.Code, s3.Message = s3.Error.Code, s3.Error.Message
+	}
+	if s3.Code != "" {
 		return strings.TrimSpace(s3.Code + " " + s3.Message)
 	}
 	var gcs struct {

@@ -10,7 +10,8 @@ import (
 // Calculations for the Authorization Header: Transferring Payload in a
 // Single Chunk), signed with its example credentials.
 func TestSignAWSExample(t *testing.T) {
-	s := &S3{Region: "us-east-1", AccessKey: "AKIAIOSFODNN7EXAMPLE", SecretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+	keys := awsCredentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
+	s := &S3{Region: "us-east-1", creds: newAWSCredentialCache(staticSource{creds: keys, name: "the example's keys"}),
 		now: func() time.Time { return time.Date(2013, 5, 24, 0, 0, 0, 0, time.UTC) }}
 	req, err := http.NewRequest(http.MethodGet, s.ObjectURL("examplebucket", "test.txt").String(), nil)
 	if err != nil {
