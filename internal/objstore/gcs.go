@@ -44,8 +44,10 @@ func GCSFromEnv() (*GCS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GCS{Base: &url.URL{Scheme: "https", Host: "storage.googleapis.com"}, token: ts}, nil
+	return &GCS{Base: defaultGCSBase(), token: ts}, nil
 }
+
+func defaultGCSBase() *url.URL { return &url.URL{Scheme: "https", Host: "storage.googleapis.com"} }
 
 // CredentialSource names where the credentials come from, for messages.
 func (g *GCS) CredentialSource() string {

@@ -337,5 +337,13 @@ func ErrorDetail(resp *http.Response) string {
 	if jsonUnmarshal(b, &gcs) == nil && gcs.Error.Message != "" {
 		return gcs.Error.Message
 	}
+	// An OAuth token endpoint's: {"error":"invalid_grant",...} (RFC 6749 5.2).
+	var oauth struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if jsonUnmarshal(b, &oauth) == nil && oauth.Error != "" {
+		return strings.TrimSpace(oauth.Error + " " + oauth.Description)
+	}
 	return ""
 }
