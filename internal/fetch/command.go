@@ -62,14 +62,25 @@ Remote sources are downloaded into the work directory, named after the URL
 
   http://, https://   as they are
   s3://BUCKET/KEY     the S3 API: AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3)
-                      for MinIO, Ceph and the like, AWS_REGION (or
-                      AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID,
-                      AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, signed
-                      with Signature Version 4; no keys: unsigned (public)
+                      for MinIO, Ceph and the like; region AWS_REGION,
+                      AWS_DEFAULT_REGION or the profile's; signed with
+                      Signature Version 4 by the first credentials of the
+                      AWS SDKs' chain: AWS_ACCESS_KEY_ID,
+                      AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN);
+                      AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (EKS,
+                      through STS); the profile AWS_PROFILE (or default)
+                      of ~/.aws/config and ~/.aws/credentials
+                      (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE); the
+                      EC2 instance role (IMDSv2, unless
+                      AWS_EC2_METADATA_DISABLED=true). None: unsigned
+                      (public buckets)
   gs://BUCKET/OBJECT  the Cloud Storage JSON API: STORAGE_EMULATOR_HOST for
-                      an emulator, else GOOGLE_APPLICATION_CREDENTIALS (a
-                      service account key, or gcloud's application-default
-                      user credentials); none: unauthenticated (public)
+                      an emulator, else Application Default Credentials:
+                      GOOGLE_APPLICATION_CREDENTIALS (a service account
+                      key), gcloud's application-default login file
+                      (CLOUDSDK_CONFIG or ~/.config/gcloud), the GCE/GKE
+                      metadata server (GCE_METADATA_HOST). None:
+                      unauthenticated (public buckets)
   oci://REGISTRY/REPO:TAG or @sha256:DIGEST
                       an image in a registry, credentials from the docker
                       config and its credential helpers; written as an OCI

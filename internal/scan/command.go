@@ -73,8 +73,10 @@ Remote REPOs (credentials as hashr-fetch reads them):
                             is that one image. quick_sha256 is the hex of
                             the manifest digest the tag points at.
   s3://BUCKET/PREFIX        one source per object under PREFIX, in key order
-  gs://BUCKET/PREFIX        (AWS_* or STORAGE_EMULATOR_HOST and
-                            GOOGLE_APPLICATION_CREDENTIALS environment).
+  gs://BUCKET/PREFIX        (credentials from the AWS and Google chains:
+                            environment, profile or gcloud files, EKS/GKE
+                            workload identity, instance metadata; see
+                            hashr-fetch --help).
                             size and mtime from the listing; format from the
                             object's first bytes (a range request or two);
                             quick_sha256 from the listing rather than a
