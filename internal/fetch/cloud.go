@@ -72,16 +72,42 @@ type statusError struct {
 	code   int
 	status string
 	detail string
+	// credentials names those a bucket refused (401, 403), else "".
+	credentials string
 }
 
 func (e statusError) Error() string {
+	msg := "server answered " + e.status
 	if e.detail != "" {
-		return "server answered " + e.status + ": " + e.detail
+		msg += ": " + e.detail
 	}
-	return "server answered " + e.status
+	if e.credentials != "" {
+		msg += " (credentials: " + e.credentials + ")"
+	}
+	return msg
 }
 
 func errorDetail(resp *http.Response) string { return objstore.ErrorDetail(resp) }
+
+// credentialNamer is a remoteAPI that says where its credentials came
+// from, so that a refusal names them.
+type credentialNamer interface {
+	credentialSource() string
+}
+
+func (a s3API) credentialSource() string  { return a.s3.CredentialSource() }
+func (a gcsAPI) credentialSource() string { return a.gcs.CredentialSource() }
+
+// refusedCredentials names, for a bucket's 401 or 403, the credentials
+// the request was made with (the first of the cloud's chain that gave
+// some, or none: unsigned), the likeliest thing to fix; else "".
+func (h *httpFetcher) refusedCredentials(resp *http.Response) string {
+	namer, ok := h.remote.(credentialNamer)
+	if !ok || (resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusUnauthorized) {
+		return ""
+	}
+	return namer.credentialSource()
+}
 
 // transient says whether a failed download is worth trying again: a
 // server error or throttling, a connection that failed or ended early, a

@@ -395,7 +395,8 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 		}
 		return false, nil
 	case resp.StatusCode >= 400:
-		return false, statusError{code: resp.StatusCode, status: resp.Status, detail: errorDetail(resp)}
+		return false, statusError{code: resp.StatusCode, status: resp.Status, detail: errorDetail(resp),
+			credentials: d.h.refusedCredentials(resp)}
 	default:
 		return false, fmt.Errorf("unexpected answer %s", resp.Status)
 	}

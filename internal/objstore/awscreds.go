@@ -69,6 +69,13 @@ func newAWSCredentialCache(src awsSource) *awsCredentialCache {
 	return &awsCredentialCache{source: src, now: time.Now}
 }
 
+// isAnonymous says whether the chain turned out to hold no credentials.
+func (c *awsCredentialCache) isAnonymous() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.anonymous
+}
+
 // get returns credentials to sign with, or ok false to send unsigned.
 func (c *awsCredentialCache) get(ctx context.Context) (creds awsCredentials, ok bool, err error) {
 	c.mu.Lock()

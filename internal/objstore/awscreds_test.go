@@ -504,3 +504,38 @@ func TestAWSNoCredentialsGoUnsigned(t *testing.T) {
 		t.Errorf("signed %v, %d unsigned; want 2 unsigned", by, unsigned)
 	}
 }
+
+// With no credentials anywhere, the source says so and what to set, for
+// the message of a bucket's refusal.
+func TestAWSNoCredentialsNamed(t *testing.T) {
+	isolateAWS(t)
+	_, srv := newFakeS3(t)
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	s, err := S3FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := getObject(t, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CredentialSource(); !strings.Contains(got, "unsigned") || !strings.Contains(got, "hint: set AWS_PROFILE") {
+		t.Errorf("source %q", got)
+	}
+}
+
+// A listing the bucket refuses names the credentials it was made with.
+func TestListingRefusalNamesCredentials(t *testing.T) {
+	isolateAWS(t)
+	_, srv := newFakeS3(t) // knows no keys: refuses every signed request
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDUNKNOWN")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
+	s, err := S3FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.List(t.Context(), http.DefaultClient, "bucket", "p/", func(Object) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "403 Forbidden: SignatureDoesNotMatch") || !strings.Contains(err.Error(), "(credentials: the environment (AWS_ACCESS_KEY_ID))") {
+		t.Errorf("got %v", err)
+	}
+}

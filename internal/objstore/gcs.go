@@ -54,6 +54,13 @@ func (g *GCS) CredentialSource() string {
 	if g.token == nil {
 		return "none (STORAGE_EMULATOR_HOST)"
 	}
+	g.token.mu.Lock()
+	defer g.token.mu.Unlock()
+	if g.token.anonymous {
+		return "none found, so the requests went without a token: no GOOGLE_APPLICATION_CREDENTIALS, " +
+			"gcloud application-default login or metadata server (hint: set GOOGLE_APPLICATION_CREDENTIALS " +
+			"to a service account key, or run `gcloud auth application-default login`)"
+	}
 	return g.token.fetcher.String()
 }
 
@@ -128,7 +135,7 @@ func (g *GCS) List(ctx context.Context, client *http.Client, bucket, prefix stri
 		}
 		err = decodeAnswer(resp, func(r io.Reader) error { return json.NewDecoder(r).Decode(&page) })
 		if err != nil {
-			return fmt.Errorf("listing gs://%s/%s: %w", bucket, prefix, err)
+			return fmt.Errorf("listing gs://%s/%s: %w%s", bucket, prefix, err, refusedWith(err, g.CredentialSource))
 		}
 		for _, it := range page.Items {
 			size, err := strconv.ParseInt(it.Size, 10, 64)

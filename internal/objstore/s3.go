@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,13 +62,18 @@ func S3FromEnv() (*S3, error) {
 	return s, nil
 }
 
-// CredentialSource names where the credentials come from, for messages.
+// CredentialSource names where the credentials come from, for messages:
+// the chain's step that gave them, or none, with what to set.
 func (s *S3) CredentialSource() string {
-	if s.creds == nil {
-		return "none"
+	if s.creds == nil || s.creds.isAnonymous() {
+		return "none found, so the requests were unsigned: " + awsNoneHint
 	}
 	return s.creds.source.String()
 }
+
+// awsNoneHint says what the chain looked at and how to give it keys.
+const awsNoneHint = "no AWS_ACCESS_KEY_ID, AWS_WEB_IDENTITY_TOKEN_FILE, profile keys or EC2 instance role " +
+	"(hint: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
 
 func firstEnv(names ...string) string {
 	for _, n := range names {
@@ -251,7 +257,7 @@ func (s *S3) List(ctx context.Context, client *http.Client, bucket, prefix strin
 		}
 		err = decodeAnswer(resp, func(r io.Reader) error { return xml.NewDecoder(r).Decode(&page) })
 		if err != nil {
-			return fmt.Errorf("listing s3://%s/%s: %w", bucket, prefix, err)
+			return fmt.Errorf("listing s3://%s/%s: %w%s", bucket, prefix, err, refusedWith(err, s.CredentialSource))
 		}
 		for _, c := range page.Contents {
 			o := Object{Key: c.Key, Size: c.Size, Modified: c.LastModified, ETag: strings.Trim(c.ETag, `"`)}
@@ -299,6 +305,16 @@ func (e *StatusError) Error() string {
 		return "server answered " + e.Status + ": " + e.Detail
 	}
 	return "server answered " + e.Status
+}
+
+// refusedWith is, for a refusal (401, 403), " (credentials: SOURCE)":
+// the likeliest thing to fix is where the credentials came from.
+func refusedWith(err error, source func() string) string {
+	var status *StatusError
+	if errors.As(err, &status) && (status.Code == http.StatusForbidden || status.Code == http.StatusUnauthorized) {
+		return " (credentials: " + source() + ")"
+	}
+	return ""
 }
 
 // decodeAnswer checks an answer's status and decodes its body.

@@ -433,7 +433,8 @@ func TestBucketFailures(t *testing.T) {
 			message string
 			removed bool // the error says a .part was removed
 		}{
-			{"403", objstoretest.Fault{Status: 403}, "403", false},
+			// a refusal names the credentials the request was made with
+			{"403", objstoretest.Fault{Status: 403}, "403 Forbidden (credentials: the environment (AWS_ACCESS_KEY_ID))|403 Forbidden (credentials: none (STORAGE_EMULATOR_HOST))", false},
 			{"404", objstoretest.Fault{Status: 404}, "404", false},
 			{"503 always", objstoretest.Fault{Status: 503}, "503", false},
 			{"slow", objstoretest.Fault{Delay: 3 * 1e9}, "sent nothing|timeout", false},
