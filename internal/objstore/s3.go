@@ -1,9 +1,14 @@
 // Package objstore speaks to the object stores hashr reads sources from,
 // Amazon S3 (and what speaks its API: MinIO, Ceph, R2) and Google Cloud
-// Storage, over plain HTTP: it builds their URLs, signs requests with the
-// credentials of each cloud's standard environment, and lists objects.
-// Doing this in a few hundred lines keeps the cloud SDKs, and their
-// hundreds of packages, out of hashr's build.
+// Storage, over plain HTTP: it builds their URLs, finds credentials where
+// each cloud's SDKs find them (awscreds.go, gcscreds.go), signs requests,
+// and lists objects. Doing this in a few hundred lines keeps the cloud
+// SDKs out of hashr's build: measured with go list -deps on Go 1.26, the
+// AWS SDK's credential chain (github.com/aws/aws-sdk-go-v2/config
+// v1.33.19) is 96 packages from 14 modules, and golang.org/x/oauth2/google
+// (v0.38.0) 11 packages, among them cloud.google.com/go/compute/metadata,
+// which test/depcheck refuses in every command; this package links none
+// but the standard library.
 package objstore
 
 import (
