@@ -292,8 +292,11 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		switch {
 		case rec.relocDir != 0 || rec.dir:
 			e.Type = archive.Dir
+			// A directory that loops, nests too deep or cannot be read
+			// is an error for it alone: the walk goes on (the policy
+			// of every file system reader, internal/formats/fstree).
 			if err := w.enter(rec, name, d.depth+1); err != nil {
-				return nil, err
+				return nil, &archive.PartError{Path: name, Err: err}
 			}
 		case rec.isLink:
 			e.Type, e.Linkname = archive.Symlink, rec.symlink

@@ -142,10 +142,7 @@ func TestLoop(t *testing.T) {
 	w := wk.(*Walker)
 	// The root's FIDs: find the one for "dir", and its parent FID, which
 	// points at the root's entry.
-	var root lbAddr
-	for a := range w.seen {
-		root = a
-	}
+	root := w.root
 	patched := false
 	for off := 0; off+40 <= len(img) && !patched; off += 4 {
 		d := img[off:]
