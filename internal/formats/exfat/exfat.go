@@ -2,6 +2,9 @@
 // read at random through an io.ReaderAt: directory entry sets checked by
 // their checksums, FAT chains and contiguous (NoFatChain) files, and the
 // valid data length past which a file reads as zeros.
+//
+// Why not a library: no Go library reads exFAT: go-diskfs (v1.7.0) has
+// readers for FAT32, ISO 9660, squashfs and ext4 only.
 package exfat
 
 import (

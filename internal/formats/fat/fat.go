@@ -1,6 +1,12 @@
 // Package fat walks FAT12, FAT16 and FAT32 volumes (USB sticks, EFI
 // system partitions, floppy and firmware images) read at random through
 // an io.ReaderAt, with VFAT long names.
+//
+// Why not a library: go-diskfs's fat32 reader (v1.7.0), the Go library
+// for FAT, reads FAT32 only: it refused both this package's FAT12 and
+// FAT16 test images ("invalid FAT32 version found"), measured in a
+// throwaway module on 2026-12-06; floppy, small USB and firmware images
+// are FAT12 and FAT16.
 package fat
 
 import (

@@ -3,6 +3,13 @@
 // every compressor mksquashfs writes (gzip, lzma, lzo, xz, lz4, zstd),
 // fragments, sparse blocks, and hard links (one inode under several
 // names: the first is a Regular entry, the others Hardlinks to it).
+//
+// Why not a library: go-diskfs's squashfs reader (v1.7.0), measured on
+// this package's testdata in a throwaway module on 2026-12-06, could not
+// open the lz4 image ("unable to read root inode"), and on loop.squashfs
+// (a directory entry pointing back at the root) listed the same directory
+// nested deeper each time, 200 levels in 0.5 s, with no error: it has no
+// loop check, so a walk of a hostile image never ends.
 package squashfs
 
 import (

@@ -6,6 +6,11 @@
 // descriptors, sparse extents, hard links and symlinks. Virtual (VAT)
 // partitions, which only CD-R/DVD-R sessions use, are refused with an
 // error saying so.
+//
+// Why not a library: no Go library reads UDF: go-diskfs (v1.7.0) has
+// readers for FAT32, ISO 9660, squashfs and ext4 only, and
+// kdomanski/iso9660 reads ISO 9660 only; Windows install media keep
+// their files only in the UDF tree (package bridge).
 package udf
 
 import (

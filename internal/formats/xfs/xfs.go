@@ -3,6 +3,9 @@
 // short-form, block, leaf and node forms, and each regular file's bytes
 // through its extent list or extent B+tree, holes and unwritten extents
 // read as zeros. Every number read is checked before it is used.
+//
+// Why not a library: no Go library reads XFS: go-diskfs (v1.7.0) has
+// readers for FAT32, ISO 9660, squashfs and ext4 only.
 package xfs
 
 import (
