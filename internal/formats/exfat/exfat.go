@@ -90,7 +90,6 @@ type Walker struct {
 	v     *volume
 	chain *clusterchain.Volume
 	tree  *fstree.Walker[*entry, uint32, *entry]
-	cur   *entry
 }
 
 // entry is one file's directory entry set.
@@ -127,11 +126,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 }
 
 // Next returns the next entry.
-func (w *Walker) Next() (*archive.Entry, error) {
-	e, de, err := w.tree.Next()
-	w.cur = de
-	return e, err
-}
+func (w *Walker) Next() (*archive.Entry, error) { return w.tree.Next() }
 
 // entrySets is the Walker as the tree walk reads it: an entry set is the
 // inode, a directory known by its first cluster.
@@ -167,10 +162,11 @@ func (t *entrySets) Symlink(*entry) (string, error) { return "", archive.ErrNotR
 
 // Open returns the current file's bytes.
 func (w *Walker) Open() (io.Reader, error) {
-	if w.cur == nil {
+	cur := w.tree.Current()
+	if cur == nil {
 		return nil, archive.ErrNotRegular
 	}
-	de := w.cur
+	de := cur
 	valid := min(de.valid, de.size)
 	// A file's data length is all allocated (exFAT has no holes): more
 	// than the cluster heap holds is a lie, and a cluster chain in a loop

@@ -53,7 +53,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if root.mode&modeType != modeDir {
 		return nil, corrupt(-1, "the root inode is not a directory")
 	}
-	entries, err := w.fs.readDir(root)
+	entries, err := w.fs.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("reading the root directory: %w", err)
 	}
@@ -95,8 +95,8 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		e.Size = int64(ino.size)
 		return e, nil
 	}
-	e, ino, err := w.tree.Next()
-	w.cur = ino
+	e, err := w.tree.Next()
+	w.cur = w.tree.Current()
 	return e, err
 }
 
@@ -109,12 +109,6 @@ func (f *fsys) Node(num uint32) (fstree.Node[uint32, *inode], error) {
 	return fstree.UnixNode(num, ino, uint32(ino.mode), uint32(ino.links), uint64(ino.size), ino.mtime), nil
 }
 
-// ReadDir reads a directory for the walk.
-func (f *fsys) ReadDir(dir *inode) ([]dirent, error) { return f.readDir(dir) }
-
-// Symlink reads a symlink's target for the walk.
-func (f *fsys) Symlink(link *inode) (string, error) { return f.symlink(link) }
-
 // Open returns the current regular file's bytes.
 func (w *Walker) Open() (io.Reader, error) {
 	if w.cur == nil {
@@ -123,9 +117,9 @@ func (w *Walker) Open() (io.Reader, error) {
 	return w.fs.open(w.cur)
 }
 
-// symlink reads a symlink's target: in i_block when short ("fast"
+// Symlink reads a symlink's target: in i_block when short ("fast"
 // symlinks), else in its data.
-func (f *fsys) symlink(ino *inode) (string, error) {
+func (f *fsys) Symlink(ino *inode) (string, error) {
 	if ino.size > 4096 {
 		return "", corrupt(-1, fmt.Sprintf("symlink inode %d of %d bytes", ino.num, ino.size))
 	}
@@ -140,8 +134,8 @@ func (f *fsys) symlink(ino *inode) (string, error) {
 	return string(b), err
 }
 
-// readDir reads a directory's entries in stored order.
-func (f *fsys) readDir(ino *inode) ([]dirent, error) {
+// ReadDir reads a directory's entries in stored order.
+func (f *fsys) ReadDir(ino *inode) ([]dirent, error) {
 	if ino.flags&flagEncrypt != 0 {
 		return nil, errEncrypted
 	}

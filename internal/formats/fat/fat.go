@@ -128,7 +128,6 @@ type Walker struct {
 	v     *volume
 	chain *clusterchain.Volume
 	tree  *fstree.Walker[*entry, uint32, *entry]
-	cur   *entry
 }
 
 type entry struct {
@@ -168,11 +167,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 }
 
 // Next returns the next entry.
-func (w *Walker) Next() (*archive.Entry, error) {
-	e, de, err := w.tree.Next()
-	w.cur = de
-	return e, err
-}
+func (w *Walker) Next() (*archive.Entry, error) { return w.tree.Next() }
 
 // entries is the Walker as the tree walk reads it: a directory entry is
 // the inode, a directory known by its first cluster.
@@ -206,18 +201,19 @@ func (t *entries) Symlink(*entry) (string, error) { return "", archive.ErrNotReg
 
 // Open returns the current file's bytes.
 func (w *Walker) Open() (io.Reader, error) {
-	if w.cur == nil {
+	cur := w.tree.Current()
+	if cur == nil {
 		return nil, archive.ErrNotRegular
 	}
-	if w.cur.size > 0 && w.cur.cluster < 2 {
-		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes without clusters", w.cur.size))
+	if cur.size > 0 && cur.cluster < 2 {
+		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes without clusters", cur.size))
 	}
 	// FAT files have no holes: one larger than the data area is a lie (a
 	// cluster chain in a loop would read forever).
-	if int64(w.cur.size) > int64(w.v.clusters)*w.v.clusterSize {
-		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes on a volume of %d", w.cur.size, int64(w.v.clusters)*w.v.clusterSize))
+	if int64(cur.size) > int64(w.v.clusters)*w.v.clusterSize {
+		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes on a volume of %d", cur.size, int64(w.v.clusters)*w.v.clusterSize))
 	}
-	return w.chain.File(w.cur.cluster, false, int64(w.cur.size), 0), nil
+	return w.chain.File(cur.cluster, false, int64(cur.size), 0), nil
 }
 
 // next returns the FAT entry of cluster c, FAT12 and FAT16 values widened

@@ -81,6 +81,7 @@ type Walker[R any, K comparable, I any] struct {
 	dirs  map[K]bool   // directories entered: met again, a loop
 	links map[K]string // regular files of several names: first path
 	count int
+	cur   I // the regular file Next returned last
 }
 
 // New starts a walk of the tree whose root directory is the inode root,
@@ -91,21 +92,26 @@ func New[R any, K comparable, I any](cfg Config, fs FS[R, K, I], root K, entries
 	return w
 }
 
-// Next returns the next entry and, for a regular file, its inode. A
-// directory, inode or symlink that cannot be read is a *archive.PartError
-// for its path; call Next again for the rest.
-func (w *Walker[R, K, I]) Next() (*archive.Entry, I, error) {
+// Current returns the inode of the regular file Next returned last; the
+// zero I after any other entry.
+func (w *Walker[R, K, I]) Current() I { return w.cur }
+
+// Next returns the next entry. A directory, inode or symlink that cannot
+// be read is a *archive.PartError for its path; call Next again for the
+// rest.
+func (w *Walker[R, K, I]) Next() (*archive.Entry, error) {
 	var none I
+	w.cur = none
 	for {
 		dir, de, ok := w.stack.Next()
 		if !ok {
-			return nil, none, io.EOF
+			return nil, io.EOF
 		}
 		if de.Name == "." || de.Name == ".." {
 			continue
 		}
 		if w.count++; w.cfg.MaxEntries > 0 && w.count > w.cfg.MaxEntries {
-			return nil, none, archive.Corrupt(w.cfg.Format, -1, fmt.Sprintf("more than %d entries", w.cfg.MaxEntries))
+			return nil, archive.Corrupt(w.cfg.Format, -1, fmt.Sprintf("more than %d entries", w.cfg.MaxEntries))
 		}
 		p := de.Name
 		if dir != "" {
@@ -113,7 +119,7 @@ func (w *Walker[R, K, I]) Next() (*archive.Entry, I, error) {
 		}
 		n, err := w.fs.Node(de.Ref)
 		if err != nil {
-			return nil, none, &archive.PartError{Path: p, Err: err}
+			return nil, &archive.PartError{Path: p, Err: err}
 		}
 		if n.Free {
 			continue
@@ -121,12 +127,12 @@ func (w *Walker[R, K, I]) Next() (*archive.Entry, I, error) {
 		e := n.Entry
 		e.Name = p
 		if err := w.entry(&e, &n); err != nil {
-			return nil, none, &archive.PartError{Path: p, Err: err}
+			return nil, &archive.PartError{Path: p, Err: err}
 		}
 		if e.Type == archive.Regular {
-			return &e, n.Inode, nil
+			w.cur = n.Inode
 		}
-		return &e, none, nil
+		return &e, nil
 	}
 }
 
@@ -191,4 +197,21 @@ func UnixNode[K comparable, I any](id K, ino I, mode uint32, links uint32, size 
 		n.Entry.Type = archive.Other
 	}
 	return n
+}
+
+// ReadAt fills p from offset off of a file system of size bytes (-1 when
+// unknown) in r: a read past its end is corrupt (the image is truncated,
+// or a block number lies), a short read is archive.Truncated.
+func ReadAt(r io.ReaderAt, size int64, format string, p []byte, off int64) error {
+	if off < 0 || (size >= 0 && off+int64(len(p)) > size) {
+		return archive.Corrupt(format, off, fmt.Sprintf("read of %d bytes past the end of the file system (%d bytes): truncated image?", len(p), size))
+	}
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return archive.Truncated(format, off, err)
 }

@@ -118,7 +118,6 @@ type Walker struct {
 	frags  []fragment // loaded on first use
 	fragOK bool
 	tree   *fstree.Walker[uint64, uint64, *inode]
-	cur    *inode
 	// block buffers reused between files
 	cbuf, dbuf []byte
 }
@@ -156,11 +155,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 }
 
 // Next returns the next entry.
-func (w *Walker) Next() (*archive.Entry, error) {
-	e, ino, err := w.tree.Next()
-	w.cur = ino
-	return e, err
-}
+func (w *Walker) Next() (*archive.Entry, error) { return w.tree.Next() }
 
 // inodes is the Walker as the tree walk reads it.
 type inodes Walker
@@ -197,10 +192,11 @@ func (t *inodes) Symlink(link *inode) (string, error) { return link.target, nil 
 
 // Open returns the bytes of the current regular file.
 func (w *Walker) Open() (io.Reader, error) {
-	if w.cur == nil {
+	cur := w.tree.Current()
+	if cur == nil {
 		return nil, archive.ErrNotRegular
 	}
-	ino := w.cur
+	ino := cur
 	if ino.fragment != noFragment {
 		if err := w.loadFragments(); err != nil {
 			return nil, err

@@ -101,7 +101,7 @@ type Walker struct {
 	physNums []uint16
 	root     lbAddr // the root directory's file entry
 	tree     *fstree.Walker[lbAddr, lbAddr, *fileEntry]
-	cur      *fileEntry
+	cur      *fileEntry // the regular file Next returned last
 }
 
 // fid is a file identifier: a name and where its file entry is.
@@ -655,8 +655,8 @@ func timestamp(b []byte) time.Time {
 
 // Next returns the next entry.
 func (w *Walker) Next() (*archive.Entry, error) {
-	e, fe, err := w.tree.Next()
-	w.cur = fe
+	e, err := w.tree.Next()
+	w.cur = w.tree.Current()
 	return e, err
 }
 

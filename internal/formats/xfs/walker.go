@@ -14,7 +14,6 @@ import (
 type Walker struct {
 	fs   *fsys
 	tree *fstree.Walker[uint64, uint64, *inode]
-	cur  *inode
 }
 
 type dirent = fstree.Dirent[uint64]
@@ -45,7 +44,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if root.mode&modeType != modeDir {
 		return nil, corrupt(-1, "the root inode is not a directory")
 	}
-	entries, err := f.readDir(root)
+	entries, err := f.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("reading the root directory: %w", err)
 	}
@@ -55,11 +54,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 
 // Next returns the next entry; a broken directory or inode is a
 // *archive.PartError, and the walk goes on.
-func (w *Walker) Next() (*archive.Entry, error) {
-	e, ino, err := w.tree.Next()
-	w.cur = ino
-	return e, err
-}
+func (w *Walker) Next() (*archive.Entry, error) { return w.tree.Next() }
 
 // Node reads an inode for the walk; one of no links is free.
 func (f *fsys) Node(num uint64) (fstree.Node[uint64, *inode], error) {
@@ -70,21 +65,17 @@ func (f *fsys) Node(num uint64) (fstree.Node[uint64, *inode], error) {
 	return fstree.UnixNode(num, ino, uint32(ino.mode), uint32(ino.links), uint64(ino.size), ino.mtime), nil
 }
 
-// ReadDir reads a directory for the walk.
-func (f *fsys) ReadDir(dir *inode) ([]dirent, error) { return f.readDir(dir) }
-
-// Symlink reads a symlink's target for the walk.
-func (f *fsys) Symlink(link *inode) (string, error) { return f.symlink(link) }
-
 // Open returns the current regular file's bytes.
 func (w *Walker) Open() (io.Reader, error) {
-	if w.cur == nil {
+	cur := w.tree.Current()
+	if cur == nil {
 		return nil, archive.ErrNotRegular
 	}
-	return w.fs.open(w.cur)
+	return w.fs.open(cur)
 }
 
-func (f *fsys) symlink(ino *inode) (string, error) {
+// Symlink reads a symlink's target.
+func (f *fsys) Symlink(ino *inode) (string, error) {
 	if ino.size > 1024 {
 		return "", corrupt(-1, fmt.Sprintf("symlink inode %d of %d bytes", ino.num, ino.size))
 	}
@@ -124,10 +115,10 @@ func (f *fsys) symlink(ino *inode) (string, error) {
 	return string(out[:ino.size]), nil
 }
 
-// readDir reads a directory's entries: short form in the inode, or data
+// ReadDir reads a directory's entries: short form in the inode, or data
 // blocks (block, leaf and node directories all keep their entries in
 // data blocks below the 32 GiB offset).
-func (f *fsys) readDir(ino *inode) ([]dirent, error) {
+func (f *fsys) ReadDir(ino *inode) ([]dirent, error) {
 	if ino.format == fmtLocal {
 		return f.shortDir(ino)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/fstree"
 )
 
 var be = binary.BigEndian
@@ -107,19 +108,7 @@ type fsys struct {
 	v5   bool
 }
 
-func (f *fsys) readAt(p []byte, off int64) error {
-	if off < 0 || (f.size >= 0 && off+int64(len(p)) > f.size) {
-		return corrupt(off, fmt.Sprintf("read of %d bytes past the end of the file system (%d bytes): truncated image?", len(p), f.size))
-	}
-	n, err := f.r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return archive.Truncated("xfs", off, err)
-}
+func (f *fsys) readAt(p []byte, off int64) error { return fstree.ReadAt(f.r, f.size, "xfs", p, off) }
 
 // fsbOffset turns a file-system block number (AG number above agblklog
 // bits) into a byte offset.
