@@ -2,6 +2,7 @@ package fstree_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/formats/ext4"
 	"github.com/hashr-dev/hashr/internal/formats/fat"
 	"github.com/hashr-dev/hashr/internal/formats/iso9660"
+	"github.com/hashr-dev/hashr/internal/formats/ntfs"
 	"github.com/hashr-dev/hashr/internal/formats/squashfs"
 	"github.com/hashr-dev/hashr/internal/formats/udf"
 	"github.com/hashr-dev/hashr/internal/formats/xfs"
@@ -44,6 +46,7 @@ func TestDirectoryLoop(t *testing.T) {
 		{"squashfs", squashfs.NewWalker, squashfsLoop, "loopdir", "zz.txt"},
 		{"udf", udf.NewWalker, udfLoop, "a/loopdir", "z.txt"},
 		{"iso9660", openISO, isoLoop, "a/loopdir", "z.txt"},
+		{"ntfs", ntfs.NewWalker, ntfsLoop, "dir", "hello.txt"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			img := c.build(t)
@@ -247,6 +250,70 @@ func isoRecord(t *testing.T, img []byte, name string) int {
 		r := i - 32
 		return r >= 0 && img[r+25]&0x02 != 0 && int(img[r]) >= 33+len(name)
 	}) - 32
+}
+
+// ntfsLoop: the seed of scripts/mkfsseeds.sh (mkntfs, then its tree
+// copied in with wimapply), its 2 MiB restored, then the $FILE_NAME of
+// dir made to name dir/sub as its parent, as the ntfs package's makeLoop
+// does (the parent reference lies in the record's first sector, before
+// the update sequence's bytes at its end).
+func ntfsLoop(t *testing.T) []byte {
+	f, err := os.Open(filepath.Join("..", "ntfs", "testdata", "tree.ntfs.gz"))
+	must(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	must(t, err)
+	seed, err := io.ReadAll(zr)
+	must(t, err)
+	img := make([]byte, 2<<20)
+	copy(img, seed)
+	dir, sub := ntfsNames(img, "dir"), ntfsNames(img, "sub")
+	if len(dir) == 0 || len(sub) == 0 {
+		t.Fatal("no MFT records of dir and sub")
+	}
+	rec := sub[0] / 1024 * 1024
+	le := binary.LittleEndian
+	ref := uint64(le.Uint32(img[rec+44:])) | uint64(le.Uint16(img[rec+16:]))<<48
+	for _, at := range dir {
+		if at%512+8 > 510 {
+			t.Fatal("dir's parent reference crosses a sector's update sequence bytes")
+		}
+		le.PutUint64(img[at:], ref)
+	}
+	return img
+}
+
+// ntfsNames returns where the $FILE_NAME values named name begin, in the
+// MFT records (1 KiB, "FILE") of img.
+func ntfsNames(img []byte, name string) []int {
+	le := binary.LittleEndian
+	var out []int
+	for rec := 0; rec+1024 <= len(img); rec += 1024 {
+		if string(img[rec:rec+4]) != "FILE" {
+			continue
+		}
+		for a := rec + int(le.Uint16(img[rec+20:])); a+24 <= rec+1024; {
+			typ, length := le.Uint32(img[a:]), int(le.Uint32(img[a+4:]))
+			if typ == 0xffffffff || length <= 0 {
+				break
+			}
+			v := a + int(le.Uint16(img[a+20:]))
+			if typ == 0x30 && img[a+8] == 0 && v+66+2*len(name) <= rec+1024 && int(img[v+64]) == len(name) &&
+				utf16le(img[v+66:v+66+2*len(name)]) == name {
+				out = append(out, v)
+			}
+			a += length
+		}
+	}
+	return out
+}
+
+func utf16le(b []byte) string {
+	r := make([]rune, len(b)/2)
+	for i := range r {
+		r[i] = rune(binary.LittleEndian.Uint16(b[2*i:]))
+	}
+	return string(r)
 }
 
 // index returns the only offset of b in img where ok holds.
