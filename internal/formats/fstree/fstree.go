@@ -14,6 +14,11 @@
 //     the first name met, then as Hardlinks to that name;
 //   - more than Config.MaxEntries entries end the walk (an error, not a
 //     part error: no real volume comes near).
+//
+// iso9660 (directory records that are their own inodes, Rock Ridge
+// relocations) and ntfs (walked in MFT order, each file's path built from
+// its parent references) keep their own walks under the same loop policy.
+// TestDirectoryLoop runs the policy over all eight readers.
 package fstree
 
 import (
