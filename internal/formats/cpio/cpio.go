@@ -3,6 +3,10 @@
 // the old binary format in either byte order, and the stripped format
 // (07070X) RPM uses for packages with files over 4 GiB, whose headers
 // carry only the index of the file in the RPM header.
+//
+// Why not a library: not measured against cavaliergopher/cpio; the
+// stripped format (07070X) is RPM's own and needs the RPM header's file
+// table, which no cpio library takes.
 package cpio
 
 import (

@@ -2,6 +2,9 @@
 // read at random through an io.ReaderAt: directory entry sets checked by
 // their checksums, FAT chains and contiguous (NoFatChain) files, and the
 // valid data length past which a file reads as zeros.
+//
+// Why not a library: no Go library reads exFAT: go-diskfs (v1.7.0) has
+// readers for FAT32, ISO 9660, squashfs and ext4 only.
 package exfat
 
 import (
@@ -9,20 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 	"time"
 	"unicode/utf16"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/clusterchain"
+	"github.com/hashr-dev/hashr/internal/formats/fstree"
 )
 
 const (
 	maxDirBytes = 64 << 20
 	maxDepth    = 256
 	maxEntries  = 1 << 24
-	cacheBlock  = 64 << 10
-	cacheBlocks = 64
 )
 
 // Directory entry types.
@@ -31,8 +33,6 @@ const (
 	typeStream = 0xc0
 	typeName   = 0xc1
 	attrDir    = 0x10
-	endOfChain = 0xfffffff8
-	badCluster = 0xfffffff7
 )
 
 func corrupt(offset int64, reason string) error { return archive.Corrupt("exfat", offset, reason) }
@@ -87,15 +87,9 @@ func readBoot(r io.ReaderAt, size int64) (*volume, error) {
 
 // Walker walks an exFAT volume depth first.
 type Walker struct {
-	r     io.ReaderAt
-	size  int64
 	v     *volume
-	cache map[int64][]byte
-	order []int64
-	walk  archive.DirStack[*entry]
-	seen  map[uint32]bool
-	count int
-	cur   *entry
+	chain *clusterchain.Volume
+	tree  *fstree.Walker[*entry, uint32, *entry]
 }
 
 // entry is one file's directory entry set.
@@ -115,8 +109,10 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Walker{r: r, size: size, v: v, cache: map[int64][]byte{}, seen: map[uint32]bool{v.root: true}}
-	raw, err := w.readData(v.root, false, maxDirBytes, true)
+	w := &Walker{v: v, chain: &clusterchain.Volume{R: r, Format: "exfat", ClusterSize: v.clusterSize,
+		HeapOffset: v.heapOffset, Clusters: v.clusters, FATOffset: v.fatOffset, FATSize: v.fatSize}}
+	w.chain.Next = w.fat
+	raw, err := w.chain.ReadChain(v.root, false, maxDirBytes, true)
 	if err != nil {
 		return nil, fmt.Errorf("exfat: reading the root directory: %w", err)
 	}
@@ -124,62 +120,53 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exfat: root directory: %w", err)
 	}
-	w.walk.Push("", entries)
+	cfg := fstree.Config{Format: "exfat", IDName: "at cluster", MaxDepth: maxDepth, MaxEntries: maxEntries}
+	w.tree = fstree.New(cfg, fstree.FS[*entry, uint32, *entry]((*entrySets)(w)), v.root, entries)
 	return w, nil
 }
 
 // Next returns the next entry.
-func (w *Walker) Next() (*archive.Entry, error) {
-	w.cur = nil
-	dir, de, ok := w.walk.Next()
-	if !ok {
-		return nil, io.EOF
+func (w *Walker) Next() (*archive.Entry, error) { return w.tree.Next() }
+
+// entrySets is the Walker as the tree walk reads it: an entry set is the
+// inode, a directory known by its first cluster.
+type entrySets Walker
+
+// Node describes an entry set.
+func (t *entrySets) Node(de *entry) (fstree.Node[uint32, *entry], error) {
+	n := fstree.Node[uint32, *entry]{ID: de.cluster, Inode: de, Links: 1, Entry: archive.Entry{ModTime: de.mtime, Size: -1}}
+	switch {
+	case de.attr&attrDir == 0 && de.size > 1<<50:
+		return n, corrupt(-1, fmt.Sprintf("a file of %d bytes", de.size))
+	case de.attr&attrDir == 0:
+		n.Entry.Type, n.Entry.Size = archive.Regular, int64(de.size)
+	case de.size > maxDirBytes:
+		return n, corrupt(-1, fmt.Sprintf("a directory of %d bytes", de.size))
+	default:
+		n.Entry.Type, n.Empty = archive.Dir, de.size == 0
 	}
-	if w.count++; w.count > maxEntries {
-		return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
-	}
-	name := path.Join(dir, de.name)
-	e := &archive.Entry{Name: name, ModTime: de.mtime, Size: -1}
-	if de.attr&attrDir == 0 {
-		e.Type, e.Size = archive.Regular, int64(de.size)
-		if de.size > 1<<50 {
-			return nil, corrupt(-1, fmt.Sprintf("%s: a file of %d bytes", name, de.size))
-		}
-		w.cur = de
-		return e, nil
-	}
-	e.Type = archive.Dir
-	if de.size == 0 {
-		return e, nil
-	}
-	if w.seen[de.cluster] {
-		return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
-	}
-	if w.walk.Depth() >= maxDepth {
-		return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
-	}
-	if de.size > maxDirBytes {
-		return nil, corrupt(-1, fmt.Sprintf("directory %s of %d bytes", name, de.size))
-	}
-	raw, err := w.readData(de.cluster, de.contig, int64(de.size), false)
-	if err != nil {
-		return nil, fmt.Errorf("exfat: reading directory %s: %w", name, err)
-	}
-	entries, err := parseDir(raw)
-	if err != nil {
-		return nil, fmt.Errorf("exfat: directory %s: %w", name, err)
-	}
-	w.seen[de.cluster] = true
-	w.walk.Push(name, entries)
-	return e, nil
+	return n, nil
 }
+
+// ReadDir reads a directory's clusters.
+func (t *entrySets) ReadDir(dir *entry) ([]fstree.Dirent[*entry], error) {
+	raw, err := t.chain.ReadChain(dir.cluster, dir.contig, int64(dir.size), false)
+	if err != nil {
+		return nil, err
+	}
+	return parseDir(raw)
+}
+
+// Symlink is never called: exFAT has no symlinks.
+func (t *entrySets) Symlink(*entry) (string, error) { return "", archive.ErrNotRegular }
 
 // Open returns the current file's bytes.
 func (w *Walker) Open() (io.Reader, error) {
-	if w.cur == nil {
+	cur := w.tree.Current()
+	if cur == nil {
 		return nil, archive.ErrNotRegular
 	}
-	de := w.cur
+	de := cur
 	valid := min(de.valid, de.size)
 	// A file's data length is all allocated (exFAT has no holes): more
 	// than the cluster heap holds is a lie, and a cluster chain in a loop
@@ -190,169 +177,22 @@ func (w *Walker) Open() (io.Reader, error) {
 	if valid > 0 && (de.cluster < 2 || de.cluster >= w.v.clusters+2) {
 		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes at cluster %d", de.size, de.cluster))
 	}
-	return &fileReader{w: w, cluster: de.cluster, contig: de.contig, left: int64(valid), zeros: int64(de.size - valid)}, nil
+	return w.chain.File(de.cluster, de.contig, int64(valid), int64(de.size-valid)), nil
 }
 
 // fat returns the FAT entry of cluster c.
 func (w *Walker) fat(c uint32) (uint32, error) {
-	off := w.v.fatOffset + int64(c)*4
-	blk := off / cacheBlock * cacheBlock
-	b, ok := w.cache[blk]
-	if !ok {
-		n := min(int64(cacheBlock), w.v.fatOffset+w.v.fatSize-blk)
-		b = make([]byte, n)
-		if m, err := w.r.ReadAt(b, blk); m < len(b) {
-			return 0, archive.Truncated("exfat", blk, orEOF(err))
-		}
-		if len(w.order) >= cacheBlocks {
-			delete(w.cache, w.order[0])
-			w.order = w.order[1:]
-		}
-		w.cache[blk] = b
-		w.order = append(w.order, blk)
+	var b [4]byte
+	if err := w.chain.ReadFAT(b[:], w.v.fatOffset+int64(c)*4); err != nil {
+		return 0, err
 	}
-	in := off - blk
-	if in+4 > int64(len(b)) {
-		return 0, corrupt(off, "FAT entry outside the FAT")
-	}
-	return binary.LittleEndian.Uint32(b[in:]), nil
-}
-
-func orEOF(err error) error {
-	if err == nil {
-		return io.EOF
-	}
-	return err
-}
-
-func (w *Walker) clusterOffset(c uint32) (int64, error) {
-	if c < 2 || c >= w.v.clusters+2 {
-		return 0, corrupt(-1, fmt.Sprintf("cluster %d outside the volume's %d", c, w.v.clusters))
-	}
-	return w.v.heapOffset + int64(c-2)*w.v.clusterSize, nil
-}
-
-// readData reads n bytes of a cluster chain (or contiguous run); with
-// toEnd, the chain's whole length up to n.
-func (w *Walker) readData(c uint32, contig bool, n int64, toEnd bool) ([]byte, error) {
-	var out []byte
-	for toEnd || int64(len(out)) < n {
-		if int64(len(out)) >= n {
-			return nil, corrupt(-1, fmt.Sprintf("a directory over %d bytes, or a cluster chain in a loop", n))
-		}
-		off, err := w.clusterOffset(c)
-		if err != nil {
-			return nil, err
-		}
-		start := len(out)
-		out = append(out, make([]byte, w.v.clusterSize)...)
-		if m, err := w.r.ReadAt(out[start:], off); m < int(w.v.clusterSize) {
-			return nil, archive.Truncated("exfat", off, orEOF(err))
-		}
-		if contig {
-			c++
-			continue
-		}
-		next, err := w.fat(c)
-		if err != nil {
-			return nil, err
-		}
-		if next >= endOfChain {
-			if toEnd {
-				return out, nil
-			}
-			if int64(len(out)) < n {
-				return nil, corrupt(-1, "the cluster chain ends before the directory's size")
-			}
-		}
-		c = next
-	}
-	return out[:n], nil
-}
-
-// fileReader reads a file's clusters, then the zeros past its valid data
-// length.
-type fileReader struct {
-	w       *Walker
-	cluster uint32
-	contig  bool
-	left    int64 // valid bytes not yet read
-	zeros   int64 // zeros after them
-	run     int64
-	off     int64
-}
-
-func (f *fileReader) Read(p []byte) (int, error) {
-	if f.left <= 0 {
-		if f.zeros <= 0 {
-			return 0, io.EOF
-		}
-		n := min(int64(len(p)), f.zeros)
-		clear(p[:n])
-		f.zeros -= n
-		return int(n), nil
-	}
-	if f.run == 0 {
-		if err := f.nextRun(); err != nil {
-			return 0, err
-		}
-	}
-	n := min(int64(len(p)), f.run, f.left)
-	m, err := f.w.r.ReadAt(p[:n], f.off)
-	if int64(m) < n {
-		return m, archive.Truncated("exfat", f.off, orEOF(err))
-	}
-	f.run -= n
-	f.left -= n
-	f.off += n
-	return int(n), nil
-}
-
-func (f *fileReader) nextRun() error {
-	w := f.w
-	off, err := w.clusterOffset(f.cluster)
-	if err != nil {
-		return err
-	}
-	f.off = off
-	cs := w.v.clusterSize
-	if f.contig {
-		// The rest of the file, as far as the heap goes.
-		avail := int64(w.v.clusters+2-f.cluster) * cs
-		if avail < f.left {
-			return corrupt(off, "a contiguous file runs past the cluster heap")
-		}
-		f.run = f.left
-		return nil
-	}
-	n := int64(0)
-	c := f.cluster
-	for {
-		n += cs
-		next, err := w.fat(c)
-		if err != nil {
-			return err
-		}
-		if next != c+1 || n >= f.left || n >= 64<<20 {
-			if next < endOfChain && (next < 2 || next == badCluster) && n < f.left {
-				return corrupt(-1, fmt.Sprintf("cluster %d of a file's chain points to %#x", c, next))
-			}
-			if next >= endOfChain && n < f.left {
-				return corrupt(-1, "the cluster chain ends before the file's valid data")
-			}
-			f.cluster = next
-			break
-		}
-		c = next
-	}
-	f.run = n
-	return nil
+	return binary.LittleEndian.Uint32(b[:]), nil
 }
 
 // parseDir decodes the entry sets of a directory's bytes. A set whose
 // checksum is wrong is left out, as Windows does.
-func parseDir(raw []byte) ([]*entry, error) {
-	var out []*entry
+func parseDir(raw []byte) ([]fstree.Dirent[*entry], error) {
+	var out []fstree.Dirent[*entry]
 	le := binary.LittleEndian
 	for i := 0; i+32 <= len(raw); {
 		t := raw[i]
@@ -390,7 +230,7 @@ func parseDir(raw []byte) ([]*entry, error) {
 		if len(units) != nameLen || name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
 			continue
 		}
-		out = append(out, &entry{
+		out = append(out, fstree.Dirent[*entry]{Name: name, Ref: &entry{
 			name:    name,
 			attr:    le.Uint16(set[4:]),
 			contig:  st[1]&0x02 != 0,
@@ -398,7 +238,7 @@ func parseDir(raw []byte) ([]*entry, error) {
 			cluster: le.Uint32(st[20:]),
 			size:    le.Uint64(st[24:]),
 			mtime:   timestamp(le.Uint32(set[12:]), set[21], set[23]),
-		})
+		}})
 	}
 	return out, nil
 }

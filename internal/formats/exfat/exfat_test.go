@@ -171,7 +171,7 @@ func TestValidDataLength(t *testing.T) {
 		binary.LittleEndian.PutUint64(set[32+8:], valid)
 		binary.LittleEndian.PutUint16(set[2:], setChecksum(set))
 		entries, _ := parseDir(set)
-		patched = entries[0].name
+		patched = entries[0].Name
 		break
 	}
 	if patched == "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/fstree"
 )
 
 // Walker walks an ext2/3/4 file system's tree depth first, each
@@ -15,16 +16,11 @@ type Walker struct {
 	fs      *fsys
 	pending []*archive.Entry // system files, yielded first
 	system  map[string]uint32
-	walk    archive.DirStack[dirent]
-	dirs    map[uint32]bool   // directories already walked: a second visit is a loop
-	links   map[uint32]string // inode → first path, for files of several names
+	tree    *fstree.Walker[uint32, uint32, *inode]
 	cur     *inode
 }
 
-type dirent struct {
-	inode uint32
-	name  string
-}
+type dirent = fstree.Dirent[uint32]
 
 // NewWalker opens the file system in r (size bytes, or -1 when unknown).
 func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
@@ -45,12 +41,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	}
 	// A file system bigger than its image is truncated: reads of the
 	// missing part fail, each for its file (fsys.readAt).
-	w := &Walker{
-		fs:     &fsys{r: r, size: size, sb: sb},
-		dirs:   map[uint32]bool{},
-		links:  map[uint32]string{},
-		system: map[string]uint32{},
-	}
+	w := &Walker{fs: &fsys{r: r, size: size, sb: sb}, system: map[string]uint32{}}
 	if sb.compat&compatHasJournal != 0 && sb.journalInode != 0 {
 		w.pending = append(w.pending, &archive.Entry{Name: "$journal", Type: archive.Regular, System: true, Size: -1})
 		w.system["$journal"] = sb.journalInode
@@ -62,12 +53,11 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if root.mode&modeType != modeDir {
 		return nil, corrupt(-1, "the root inode is not a directory")
 	}
-	entries, err := w.fs.readDir(root)
+	entries, err := w.fs.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("reading the root directory: %w", err)
 	}
-	w.dirs[rootInode] = true
-	w.walk.Push("", entries)
+	w.tree = fstree.New(fstree.Config{Format: "ext4", IDName: "inode", MaxDepth: maxDepth}, fstree.FS[uint32, uint32, *inode](w.fs), rootInode, entries)
 	return w, nil
 }
 
@@ -105,64 +95,18 @@ func (w *Walker) Next() (*archive.Entry, error) {
 		e.Size = int64(ino.size)
 		return e, nil
 	}
-	for {
-		dir, de, ok := w.walk.Next()
-		if !ok {
-			return nil, io.EOF
-		}
-		if de.name == "." || de.name == ".." || de.inode == 0 {
-			continue
-		}
-		p := de.name
-		if dir != "" {
-			p = dir + "/" + de.name
-		}
-		ino, err := w.fs.inode(de.inode)
-		if err != nil {
-			return nil, &archive.PartError{Path: p, Err: err}
-		}
-		if ino.links == 0 {
-			continue // freed: not a file of the file system any more
-		}
-		e := &archive.Entry{Name: p, Size: -1, Mode: archive.UnixMode(uint64(ino.mode)), ModeKnown: true, ModTime: ino.mtime}
-		switch ino.mode & modeType {
-		case modeDir:
-			e.Type = archive.Dir
-			if w.dirs[de.inode] {
-				return nil, &archive.PartError{Path: p, Err: corrupt(-1, fmt.Sprintf("directory inode %d is already in the tree: a directory loop, not walked again", de.inode))}
-			}
-			if w.walk.Depth() >= maxDepth {
-				return nil, &archive.PartError{Path: p, Err: corrupt(-1, fmt.Sprintf("directories nested more than %d deep", maxDepth))}
-			}
-			w.dirs[de.inode] = true
-			entries, err := w.fs.readDir(ino)
-			if err != nil {
-				return nil, &archive.PartError{Path: p, Err: err}
-			}
-			w.walk.Push(p, entries)
-		case modeRegular:
-			if ino.links > 1 {
-				if first, ok := w.links[de.inode]; ok {
-					e.Type, e.Linkname = archive.Hardlink, first
-					return e, nil
-				}
-				w.links[de.inode] = p
-			}
-			e.Type = archive.Regular
-			e.Size = int64(ino.size)
-			w.cur = ino
-		case modeSymlink:
-			e.Type = archive.Symlink
-			target, err := w.fs.symlink(ino)
-			if err != nil {
-				return nil, &archive.PartError{Path: p, Err: err}
-			}
-			e.Linkname = target
-		default:
-			e.Type = archive.Other
-		}
-		return e, nil
+	e, err := w.tree.Next()
+	w.cur = w.tree.Current()
+	return e, err
+}
+
+// Node reads an inode for the walk; one of no links is free.
+func (f *fsys) Node(num uint32) (fstree.Node[uint32, *inode], error) {
+	ino, err := f.inode(num)
+	if err != nil {
+		return fstree.Node[uint32, *inode]{}, err
 	}
+	return fstree.UnixNode(num, ino, uint32(ino.mode), uint32(ino.links), uint64(ino.size), ino.mtime), nil
 }
 
 // Open returns the current regular file's bytes.
@@ -173,9 +117,9 @@ func (w *Walker) Open() (io.Reader, error) {
 	return w.fs.open(w.cur)
 }
 
-// symlink reads a symlink's target: in i_block when short ("fast"
+// Symlink reads a symlink's target: in i_block when short ("fast"
 // symlinks), else in its data.
-func (f *fsys) symlink(ino *inode) (string, error) {
+func (f *fsys) Symlink(ino *inode) (string, error) {
 	if ino.size > 4096 {
 		return "", corrupt(-1, fmt.Sprintf("symlink inode %d of %d bytes", ino.num, ino.size))
 	}
@@ -190,8 +134,8 @@ func (f *fsys) symlink(ino *inode) (string, error) {
 	return string(b), err
 }
 
-// readDir reads a directory's entries in stored order.
-func (f *fsys) readDir(ino *inode) ([]dirent, error) {
+// ReadDir reads a directory's entries in stored order.
+func (f *fsys) ReadDir(ino *inode) ([]dirent, error) {
 	if ino.flags&flagEncrypt != 0 {
 		return nil, errEncrypted
 	}
@@ -263,7 +207,7 @@ func (f *fsys) parseDirBlock(b []byte, dir *inode, out *[]dirent) error {
 			if strings.ContainsRune(name, '/') || strings.ContainsRune(name, 0) {
 				return corrupt(-1, fmt.Sprintf("directory inode %d: a name with '/' or NUL: %q", dir.num, name))
 			}
-			*out = append(*out, dirent{inode: inum, name: name})
+			*out = append(*out, dirent{Name: name, Ref: inum})
 		}
 		off += recLen
 	}

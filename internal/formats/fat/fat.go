@@ -1,6 +1,12 @@
 // Package fat walks FAT12, FAT16 and FAT32 volumes (USB sticks, EFI
 // system partitions, floppy and firmware images) read at random through
 // an io.ReaderAt, with VFAT long names.
+//
+// Why not a library: go-diskfs's fat32 reader (v1.7.0), the Go library
+// for FAT, reads FAT32 only: it refused both this package's FAT12 and
+// FAT16 test images ("invalid FAT32 version found"), measured in a
+// throwaway module on 2026-12-06; floppy, small USB and firmware images
+// are FAT12 and FAT16.
 package fat
 
 import (
@@ -8,12 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 	"time"
 	"unicode/utf16"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/clusterchain"
+	"github.com/hashr-dev/hashr/internal/formats/fstree"
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -21,8 +28,6 @@ const (
 	maxDirBytes = 2 << 20 // the FAT specification's limit: 65536 entries
 	maxDepth    = 256
 	maxEntries  = 1 << 24
-	cacheBlock  = 64 << 10
-	cacheBlocks = 64
 )
 
 // Directory entry attributes.
@@ -120,15 +125,9 @@ func readBoot(r io.ReaderAt, size int64) (*volume, error) {
 
 // Walker walks a FAT volume depth first.
 type Walker struct {
-	r     io.ReaderAt
-	size  int64
 	v     *volume
-	cache map[int64][]byte
-	order []int64
-	walk  archive.DirStack[*entry]
-	seen  map[uint32]bool // directory clusters on the walk
-	count int
-	cur   *entry
+	chain *clusterchain.Volume
+	tree  *fstree.Walker[*entry, uint32, *entry]
 }
 
 type entry struct {
@@ -145,11 +144,12 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Walker{r: r, size: size, v: v, cache: map[int64][]byte{}, seen: map[uint32]bool{}}
+	w := &Walker{v: v, chain: &clusterchain.Volume{R: r, Format: "fat", ClusterSize: v.clusterSize,
+		HeapOffset: v.dataOffset, Clusters: v.clusters, FATOffset: v.fatOffset, FATSize: v.fatSize}}
+	w.chain.Next = w.next
 	var raw []byte
 	if v.bits == 32 {
-		w.seen[v.rootCluster] = true
-		raw, err = w.readChain(v.rootCluster, maxDirBytes)
+		raw, err = w.chain.ReadChain(v.rootCluster, false, maxDirBytes, true)
 	} else {
 		raw = make([]byte, v.rootSize)
 		if _, err = r.ReadAt(raw, v.rootOffset); err != nil {
@@ -159,63 +159,65 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fat: reading the root directory: %w", err)
 	}
-	w.walk.Push("", parseDir(raw))
+	// FAT12 and FAT16 keep the root outside the clusters: cluster 0,
+	// which no directory may start at.
+	cfg := fstree.Config{Format: "fat", IDName: "at cluster", MaxDepth: maxDepth, MaxEntries: maxEntries}
+	w.tree = fstree.New(cfg, fstree.FS[*entry, uint32, *entry]((*entries)(w)), v.rootCluster, parseDir(raw))
 	return w, nil
 }
 
 // Next returns the next entry.
-func (w *Walker) Next() (*archive.Entry, error) {
-	w.cur = nil
-	dir, de, ok := w.walk.Next()
-	if !ok {
-		return nil, io.EOF
+func (w *Walker) Next() (*archive.Entry, error) { return w.tree.Next() }
+
+// entries is the Walker as the tree walk reads it: a directory entry is
+// the inode, a directory known by its first cluster.
+type entries Walker
+
+// Node describes a directory entry.
+func (t *entries) Node(de *entry) (fstree.Node[uint32, *entry], error) {
+	n := fstree.Node[uint32, *entry]{ID: de.cluster, Inode: de, Links: 1, Entry: archive.Entry{ModTime: de.mtime, Size: -1}}
+	if de.attr&attrDir == 0 {
+		n.Entry.Type, n.Entry.Size = archive.Regular, int64(de.size)
+		return n, nil
 	}
-	if w.count++; w.count > maxEntries {
-		return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
+	if de.cluster < 2 {
+		return n, corrupt(-1, fmt.Sprintf("a directory that starts at cluster %d", de.cluster))
 	}
-	name := path.Join(dir, de.name)
-	e := &archive.Entry{Name: name, ModTime: de.mtime, Size: -1}
-	if de.attr&attrDir != 0 {
-		e.Type = archive.Dir
-		if de.cluster < 2 {
-			return nil, corrupt(-1, fmt.Sprintf("directory %s starts at cluster %d", name, de.cluster))
-		}
-		if w.seen[de.cluster] {
-			return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
-		}
-		if w.walk.Depth() >= maxDepth {
-			return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
-		}
-		raw, err := w.readChain(de.cluster, maxDirBytes)
-		if err != nil {
-			return nil, fmt.Errorf("fat: reading directory %s: %w", name, err)
-		}
-		w.seen[de.cluster] = true
-		w.walk.Push(name, parseDir(raw))
-		return e, nil
-	}
-	e.Type, e.Size = archive.Regular, int64(de.size)
-	w.cur = de
-	return e, nil
+	n.Entry.Type = archive.Dir
+	return n, nil
 }
+
+// ReadDir reads a directory's cluster chain.
+func (t *entries) ReadDir(dir *entry) ([]fstree.Dirent[*entry], error) {
+	raw, err := t.chain.ReadChain(dir.cluster, false, maxDirBytes, true)
+	if err != nil {
+		return nil, err
+	}
+	return parseDir(raw), nil
+}
+
+// Symlink is never called: FAT has no symlinks.
+func (t *entries) Symlink(*entry) (string, error) { return "", archive.ErrNotRegular }
 
 // Open returns the current file's bytes.
 func (w *Walker) Open() (io.Reader, error) {
-	if w.cur == nil {
+	cur := w.tree.Current()
+	if cur == nil {
 		return nil, archive.ErrNotRegular
 	}
-	if w.cur.size > 0 && w.cur.cluster < 2 {
-		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes without clusters", w.cur.size))
+	if cur.size > 0 && cur.cluster < 2 {
+		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes without clusters", cur.size))
 	}
 	// FAT files have no holes: one larger than the data area is a lie (a
 	// cluster chain in a loop would read forever).
-	if int64(w.cur.size) > int64(w.v.clusters)*w.v.clusterSize {
-		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes on a volume of %d", w.cur.size, int64(w.v.clusters)*w.v.clusterSize))
+	if int64(cur.size) > int64(w.v.clusters)*w.v.clusterSize {
+		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes on a volume of %d", cur.size, int64(w.v.clusters)*w.v.clusterSize))
 	}
-	return &fileReader{w: w, cluster: w.cur.cluster, left: int64(w.cur.size)}, nil
+	return w.chain.File(cur.cluster, false, int64(cur.size), 0), nil
 }
 
-// next returns the FAT entry of cluster c.
+// next returns the FAT entry of cluster c, FAT12 and FAT16 values widened
+// to FAT32's.
 func (w *Walker) next(c uint32) (uint32, error) {
 	var off int64
 	switch w.v.bits {
@@ -231,7 +233,7 @@ func (w *Walker) next(c uint32) (uint32, error) {
 	if w.v.bits == 32 {
 		n = 4
 	}
-	if err := w.cachedRead(b[:n], w.v.fatOffset+off); err != nil {
+	if err := w.chain.ReadFAT(b[:n], w.v.fatOffset+off); err != nil {
 		return 0, err
 	}
 	v := binary.LittleEndian.Uint32(b[:])
@@ -240,166 +242,31 @@ func (w *Walker) next(c uint32) (uint32, error) {
 		if c&1 != 0 {
 			v >>= 4
 		}
-		v &= 0xfff
-		if v >= 0xff8 {
-			v = 0x0fffffff
-		} else if v == 0xff7 {
-			v = 0x0ffffff7
-		}
+		return widen(v&0xfff, 0xff7), nil
 	case 16:
-		v &= 0xffff
-		if v >= 0xfff8 {
-			v = 0x0fffffff
-		} else if v == 0xfff7 {
-			v = 0x0ffffff7
-		}
-	default:
-		v &= 0x0fffffff
+		return widen(v&0xffff, 0xfff7), nil
 	}
-	return v, nil
+	return widen(v&0x0fffffff, 0x0ffffff7), nil
 }
 
-const endOfChain = 0x0ffffff8
-
-// cachedRead reads the FAT through a small block cache.
-func (w *Walker) cachedRead(p []byte, off int64) error {
-	for len(p) > 0 {
-		blk := off / cacheBlock * cacheBlock
-		b, ok := w.cache[blk]
-		if !ok {
-			n := min(int64(cacheBlock), w.v.fatOffset+w.v.fatSize-blk)
-			if n <= 0 {
-				return corrupt(off, "FAT entry outside the FAT")
-			}
-			b = make([]byte, n)
-			if m, err := w.r.ReadAt(b, blk); m < len(b) {
-				return archive.Truncated("fat", blk, orEOF(err))
-			}
-			if len(w.order) >= cacheBlocks {
-				delete(w.cache, w.order[0])
-				w.order = w.order[1:]
-			}
-			w.cache[blk] = b
-			w.order = append(w.order, blk)
-		}
-		in := off - blk
-		if in >= int64(len(b)) {
-			return corrupt(off, "FAT entry outside the FAT")
-		}
-		n := copy(p, b[in:])
-		p, off = p[n:], off+int64(n)
+// widen maps a FAT entry's bad-cluster and end-of-chain values (bad and
+// above) to those of clusterchain.
+func widen(v, bad uint32) uint32 {
+	switch {
+	case v > bad:
+		return clusterchain.EndOfChain
+	case v == bad:
+		return clusterchain.Bad
 	}
-	return nil
-}
-
-func orEOF(err error) error {
-	if err == nil {
-		return io.EOF
-	}
-	return err
+	return v
 }
 
 // clusterOffset is where cluster c's bytes are.
-func (w *Walker) clusterOffset(c uint32) (int64, error) {
-	if c < 2 || c >= w.v.clusters+2 {
-		return 0, corrupt(-1, fmt.Sprintf("cluster %d outside the volume's %d", c, w.v.clusters))
-	}
-	return w.v.dataOffset + int64(c-2)*w.v.clusterSize, nil
-}
-
-// readChain reads a whole cluster chain of at most limit bytes.
-func (w *Walker) readChain(c uint32, limit int64) ([]byte, error) {
-	var out []byte
-	for n := int64(0); ; n++ {
-		if int64(len(out)) >= limit {
-			return nil, corrupt(-1, fmt.Sprintf("a directory over %d bytes, or a cluster chain in a loop", limit))
-		}
-		off, err := w.clusterOffset(c)
-		if err != nil {
-			return nil, err
-		}
-		start := len(out)
-		out = append(out, make([]byte, w.v.clusterSize)...)
-		if m, err := w.r.ReadAt(out[start:], off); m < int(w.v.clusterSize) {
-			return nil, archive.Truncated("fat", off, orEOF(err))
-		}
-		if c, err = w.next(c); err != nil {
-			return nil, err
-		}
-		if c >= endOfChain {
-			return out, nil
-		}
-	}
-}
-
-// fileReader reads a file's cluster chain, runs of consecutive clusters
-// at a time.
-type fileReader struct {
-	w       *Walker
-	cluster uint32
-	left    int64 // bytes of the file not yet read
-	run     int64 // bytes left in the current run of clusters
-	off     int64 // image offset of the current run's next byte
-}
-
-func (f *fileReader) Read(p []byte) (int, error) {
-	if f.left <= 0 {
-		return 0, io.EOF
-	}
-	if f.run == 0 {
-		if err := f.nextRun(); err != nil {
-			return 0, err
-		}
-	}
-	n := min(int64(len(p)), f.run, f.left)
-	m, err := f.w.r.ReadAt(p[:n], f.off)
-	if int64(m) < n {
-		return m, archive.Truncated("fat", f.off, orEOF(err))
-	}
-	f.run -= n
-	f.left -= n
-	f.off += n
-	return int(n), nil
-}
-
-// nextRun finds the run of consecutive clusters from f.cluster on.
-func (f *fileReader) nextRun() error {
-	w := f.w
-	if f.cluster >= endOfChain {
-		return corrupt(-1, "the cluster chain ends before the file's size")
-	}
-	off, err := w.clusterOffset(f.cluster)
-	if err != nil {
-		return err
-	}
-	f.off = off
-	cs := w.v.clusterSize
-	n := int64(0)
-	c := f.cluster
-	// The run ends where the chain jumps; it needs no more clusters than
-	// the file has bytes left, which also bounds a looping chain.
-	for {
-		n += cs
-		next, err := w.next(c)
-		if err != nil {
-			return err
-		}
-		if next == 0 || next == 0x0ffffff7 {
-			return corrupt(-1, fmt.Sprintf("cluster %d of a file's chain is free or bad", c))
-		}
-		if next != c+1 || n >= f.left || n >= 64<<20 {
-			f.cluster = next
-			break
-		}
-		c = next
-	}
-	f.run = n
-	return nil
-}
+func (w *Walker) clusterOffset(c uint32) (int64, error) { return w.chain.Offset(c) }
 
 // parseDir decodes a directory's entries, long names attached.
-func parseDir(raw []byte) []*entry {
-	var out []*entry
+func parseDir(raw []byte) []fstree.Dirent[*entry] {
+	var out []fstree.Dirent[*entry]
 	var lfn []uint16
 	var lfnSum byte
 	lfnNext := 0
@@ -452,13 +319,13 @@ func parseDir(raw []byte) []*entry {
 			continue
 		}
 		le := binary.LittleEndian
-		out = append(out, &entry{
+		out = append(out, fstree.Dirent[*entry]{Name: name, Ref: &entry{
 			name:    name,
 			attr:    attr,
 			cluster: uint32(le.Uint16(d[20:]))<<16 | uint32(le.Uint16(d[26:])),
 			size:    le.Uint32(d[28:]),
 			mtime:   dosTime(le.Uint16(d[24:]), le.Uint16(d[22:])),
-		})
+		}})
 	}
 	return out
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 	"github.com/hashr-dev/hashr/internal/formats/fstest"
 )
 
@@ -78,13 +77,7 @@ func TestGroundTruth(t *testing.T) {
 	}
 }
 
-func seeds(t testing.TB) []string {
-	names, _ := filepath.Glob(filepath.Join("testdata", "*.img"))
-	if len(names) == 0 {
-		t.Fatal("no seed images in testdata (scripts/mkfsseeds.sh)")
-	}
-	return names
-}
+func seeds(t testing.TB) []string { return fstest.Seeds(t, "*.img") }
 
 func TestHostile(t *testing.T) {
 	for _, name := range seeds(t) {
@@ -140,19 +133,4 @@ func TestLoop(t *testing.T) {
 	fstest.WalkToCorrupt(t, wk)
 }
 
-func FuzzWalker(f *testing.F) {
-	for _, name := range seeds(f) {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		w, err := NewWalker(bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			return
-		}
-		_ = archivetest.Exercise(w, 1<<20, 2000)
-	})
-}
+func FuzzWalker(f *testing.F) { fstest.FuzzWalker(f, seeds(f), NewWalker) }

@@ -401,3 +401,34 @@ func LastData(img []byte) int {
 	}
 	return n
 }
+
+// Seeds returns the images in testdata matching pattern, which
+// scripts/mkfsseeds.sh makes; none is an error.
+func Seeds(t testing.TB, pattern string) []string {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join("testdata", pattern))
+	if len(names) == 0 {
+		t.Fatal("no seed images in testdata (scripts/mkfsseeds.sh)")
+	}
+	return names
+}
+
+// FuzzWalker fuzzes a file system reader from the seed images named:
+// every input that open accepts is walked and its files read, within
+// archivetest.Exercise's bounds; a panic or a hang fails.
+func FuzzWalker(f *testing.F, seeds []string, open func(r io.ReaderAt, size int64) (archive.Walker, error)) {
+	for _, name := range seeds {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, err := open(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return
+		}
+		_ = archivetest.Exercise(w, 1<<20, 2000)
+	})
+}

@@ -5,6 +5,10 @@
 // "[5]SummaryInformation", "Binary.…"), so the names match HashR's. The
 // cabinets an MSI embeds are streams like any other: hashr-extract finds
 // them by their content and walks them.
+//
+// Why not a library: richardlehane/mscfb, a generic compound-file reader,
+// was not measured here; the decoding of MSI's packed stream names, which
+// the names above depend on, is MSI's and would live here either way.
 package ole
 
 import (

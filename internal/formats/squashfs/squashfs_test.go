@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
-	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 	"github.com/hashr-dev/hashr/internal/formats/fstest"
 )
 
@@ -99,29 +98,8 @@ func TestLoop(t *testing.T) {
 	}
 }
 
-func seeds(t testing.TB) []string {
-	names, _ := filepath.Glob(filepath.Join("testdata", "*.squashfs"))
-	if len(names) == 0 {
-		t.Fatal("no seed images in testdata (scripts/mkfsfixtures.sh)")
-	}
-	return names
-}
+func seeds(t testing.TB) []string { return fstest.Seeds(t, "*.squashfs") }
 
-func FuzzWalker(f *testing.F) {
-	for _, name := range seeds(f) {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		w, err := NewWalker(bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			return
-		}
-		_ = archivetest.Exercise(w, 1<<20, 2000)
-	})
-}
+func FuzzWalker(f *testing.F) { fstest.FuzzWalker(f, seeds(f), NewWalker) }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }

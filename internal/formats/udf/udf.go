@@ -6,6 +6,11 @@
 // descriptors, sparse extents, hard links and symlinks. Virtual (VAT)
 // partitions, which only CD-R/DVD-R sessions use, are refused with an
 // error saying so.
+//
+// Why not a library: no Go library reads UDF: go-diskfs (v1.7.0) has
+// readers for FAT32, ISO 9660, squashfs and ext4 only, and
+// kdomanski/iso9660 reads ISO 9660 only; Windows install media keep
+// their files only in the UDF tree (package bridge).
 package udf
 
 import (
@@ -15,13 +20,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"sort"
 	"strings"
 	"time"
 	"unicode/utf16"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/fstree"
 )
 
 const (
@@ -94,18 +99,13 @@ type Walker struct {
 	partLen  map[uint16]int64 // partition number → sectors
 	maps     []partMap
 	physNums []uint16
-	walk     archive.DirStack[fid]
-	seen     map[lbAddr]bool
-	links    map[lbAddr]string
-	count    int
-	cur      *fileEntry
+	root     lbAddr // the root directory's file entry
+	tree     *fstree.Walker[lbAddr, lbAddr, *fileEntry]
+	cur      *fileEntry // the regular file Next returned last
 }
 
-type fid struct {
-	name string
-	icb  lbAddr
-	dir  bool
-}
+// fid is a file identifier: a name and where its file entry is.
+type fid = fstree.Dirent[lbAddr]
 
 // Probe says whether r holds a UDF anchor volume descriptor.
 func Probe(r io.ReaderAt, size int64) bool {
@@ -159,7 +159,7 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Walker{r: r, size: size, bs: bs, parts: map[uint16]int64{}, partLen: map[uint16]int64{}, seen: map[lbAddr]bool{}, links: map[lbAddr]string{}}
+	w := &Walker{r: r, size: size, bs: bs, parts: map[uint16]int64{}, partLen: map[uint16]int64{}}
 	le := binary.LittleEndian
 	vdsLen, vdsLoc := int64(le.Uint32(anchor[16:])), int64(le.Uint32(anchor[20:]))
 	resLen, resLoc := int64(le.Uint32(anchor[24:])), int64(le.Uint32(anchor[28:]))
@@ -203,8 +203,9 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("udf: reading the root directory: %w", err)
 	}
-	w.seen[root] = true
-	w.walk.Push("", entries)
+	w.root = root
+	cfg := fstree.Config{Format: "udf", IDName: "with its file entry at", MaxDepth: maxDepth, MaxEntries: maxEntries}
+	w.tree = fstree.New(cfg, fstree.FS[lbAddr, lbAddr, *fileEntry]((*fileEntries)(w)), root, entries)
 	return w, nil
 }
 
@@ -605,8 +606,7 @@ func (w *Walker) readDir(fe *fileEntry) ([]fid, error) {
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
 			continue
 		}
-		out = append(out, fid{name: name, dir: chars&0x02 != 0,
-			icb: lbAddr{block: le.Uint32(d[24:]), part: le.Uint16(d[28:])}})
+		out = append(out, fid{Name: name, Ref: lbAddr{block: le.Uint32(d[24:]), part: le.Uint16(d[28:])}})
 	}
 	return out, nil
 }
@@ -655,57 +655,44 @@ func timestamp(b []byte) time.Time {
 
 // Next returns the next entry.
 func (w *Walker) Next() (*archive.Entry, error) {
-	w.cur = nil
-	dir, f, ok := w.walk.Next()
-	if !ok {
-		return nil, io.EOF
-	}
-	if w.count++; w.count > maxEntries {
-		return nil, corrupt(-1, fmt.Sprintf("more than %d entries", maxEntries))
-	}
-	name := path.Join(dir, f.name)
-	fe, err := w.readEntry(f.icb)
+	e, err := w.tree.Next()
+	w.cur = w.tree.Current()
+	return e, err
+}
+
+// String says where a file entry is, in errors.
+func (a lbAddr) String() string { return fmt.Sprintf("block %d of partition %d", a.block, a.part) }
+
+// fileEntries is the Walker as the tree walk reads it.
+type fileEntries Walker
+
+// Node reads the file entry at a.
+func (t *fileEntries) Node(a lbAddr) (fstree.Node[lbAddr, *fileEntry], error) {
+	fe, err := (*Walker)(t).readEntry(a)
 	if err != nil {
-		return nil, fmt.Errorf("udf: reading the file entry of %s: %w", name, err)
+		return fstree.Node[lbAddr, *fileEntry]{}, err
 	}
-	e := &archive.Entry{Name: name, ModTime: fe.mtime, Size: -1, ModeKnown: true, Mode: mode(fe.perm)}
+	n := fstree.Node[lbAddr, *fileEntry]{ID: a, Inode: fe, Links: uint32(fe.links),
+		Entry: archive.Entry{ModTime: fe.mtime, Size: -1, ModeKnown: true, Mode: mode(fe.perm)}}
 	switch fe.fileType {
 	case ftDir:
-		e.Type = archive.Dir
-		if w.seen[f.icb] {
-			return nil, corrupt(-1, fmt.Sprintf("directory %s is already on the walk (a loop)", name))
-		}
-		if w.walk.Depth() >= maxDepth {
-			return nil, corrupt(-1, fmt.Sprintf("directories nested deeper than %d at %s", maxDepth, name))
-		}
-		entries, err := w.readDir(fe)
-		if err != nil {
-			return nil, fmt.Errorf("udf: reading directory %s: %w", name, err)
-		}
-		w.seen[f.icb] = true
-		w.walk.Push(name, entries)
+		n.Entry.Type = archive.Dir
 	case ftFile:
-		if first, ok := w.links[f.icb]; ok {
-			e.Type, e.Linkname = archive.Hardlink, first
-			break
-		}
-		if fe.links > 1 {
-			w.links[f.icb] = name
-		}
-		e.Type, e.Size = archive.Regular, fe.size
-		w.cur = fe
+		n.Entry.Type, n.Entry.Size = archive.Regular, fe.size
 	case ftSymlink:
-		target, err := w.symlink(fe)
-		if err != nil {
-			return nil, fmt.Errorf("udf: symlink %s: %w", name, err)
-		}
-		e.Type, e.Linkname = archive.Symlink, target
-		e.Mode |= fs.ModeSymlink
+		n.Entry.Type = archive.Symlink
+		n.Entry.Mode |= fs.ModeSymlink
 	default:
-		e.Type = archive.Other
+		n.Entry.Type = archive.Other
 	}
-	return e, nil
+	return n, nil
 }
+
+// ReadDir reads a directory's file identifiers.
+func (t *fileEntries) ReadDir(dir *fileEntry) ([]fid, error) { return (*Walker)(t).readDir(dir) }
+
+// Symlink reads a symlink's target.
+func (t *fileEntries) Symlink(link *fileEntry) (string, error) { return (*Walker)(t).symlink(link) }
 
 // Open returns the current file's bytes.
 func (w *Walker) Open() (io.Reader, error) {

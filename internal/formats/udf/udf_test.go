@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
-	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
 	"github.com/hashr-dev/hashr/internal/formats/fstest"
 )
 
@@ -94,13 +93,7 @@ func TestMkudffs(t *testing.T) {
 	}
 }
 
-func seeds(t testing.TB) []string {
-	names, _ := filepath.Glob(filepath.Join("testdata", "*.udf"))
-	if len(names) == 0 {
-		t.Fatal("no seed images in testdata (scripts/mkfsseeds.sh)")
-	}
-	return names
-}
+func seeds(t testing.TB) []string { return fstest.Seeds(t, "*.udf") }
 
 func TestHostile(t *testing.T) {
 	for _, name := range seeds(t) {
@@ -142,10 +135,7 @@ func TestLoop(t *testing.T) {
 	w := wk.(*Walker)
 	// The root's FIDs: find the one for "dir", and its parent FID, which
 	// points at the root's entry.
-	var root lbAddr
-	for a := range w.seen {
-		root = a
-	}
+	root := w.root
 	patched := false
 	for off := 0; off+40 <= len(img) && !patched; off += 4 {
 		d := img[off:]
@@ -172,22 +162,7 @@ func TestLoop(t *testing.T) {
 	fstest.WalkToCorrupt(t, wk)
 }
 
-func FuzzWalker(f *testing.F) {
-	for _, name := range seeds(f) {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		w, err := NewWalker(bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			return
-		}
-		_ = archivetest.Exercise(w, 1<<20, 2000)
-	})
-}
+func FuzzWalker(f *testing.F) { fstest.FuzzWalker(f, seeds(f), NewWalker) }
 
 // readAtAll reads ra's n bytes in pieces of odd sizes at every offset
 // they fall on, and checks short reads at the end say io.EOF.

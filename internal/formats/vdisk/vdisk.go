@@ -4,6 +4,10 @@
 // stream-optimized), VHD (fixed and dynamic) and VHDX. Anything else is
 // taken as a raw disk. Unallocated parts of the disk read as zeros; every
 // table is checked against the container's size before it is used.
+//
+// Why not a library: go-diskfs (v1.7.0), the Go library for disk images,
+// reads raw images and block devices only (its one backend is a file);
+// none of qcow2, VMDK, VHD or VHDX.
 package vdisk
 
 import (

@@ -4,6 +4,9 @@
 // system. A volume that cannot be read (past the disk's end, overlapping
 // another, an LVM layout hashr does not map) comes back with its Err set,
 // so the caller reports it and reads the others.
+//
+// Why not a library: go-diskfs (v1.7.0) reads GPT and MBR partition
+// tables (its partition/gpt and partition/mbr) but not LVM2.
 package volume
 
 import (

@@ -8,6 +8,12 @@
 // LZX with other chunk sizes, are not: NewReader returns an error wrapping
 // ErrNeedsWimlib, and the caller converts the file with wimlib-imagex
 // (Convert) and walks the result.
+//
+// Why not a library: go-winio's wim package (v0.6.2, whose LZX decoder
+// this package uses) refuses, by its source, a header flag other than
+// LZX compression (so XPRESS-compressed WIMs), chunk sizes other than
+// 32 KiB, and resource flags other than metadata and compressed (so the
+// solid resources of every install.esd).
 package wim
 
 import (

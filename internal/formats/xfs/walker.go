@@ -6,22 +6,17 @@ import (
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/fstree"
 )
 
 // Walker walks an XFS file system's tree depth first, each directory's
 // entries in stored order.
 type Walker struct {
-	fs    *fsys
-	walk  archive.DirStack[dirent]
-	dirs  map[uint64]bool
-	links map[uint64]string
-	cur   *inode
+	fs   *fsys
+	tree *fstree.Walker[uint64, uint64, *inode]
 }
 
-type dirent struct {
-	inode uint64
-	name  string
-}
+type dirent = fstree.Dirent[uint64]
 
 // NewWalker opens the XFS file system in r (size bytes, -1 if unknown).
 func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
@@ -42,7 +37,6 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 		return nil, fmt.Errorf("xfs: incompatible features 0x%x not supported (a newer XFS than hashr reads)", sb.incompat)
 	}
 	f := &fsys{r: r, size: size, sb: sb, v5: sb.version&0xf == 5}
-	w := &Walker{fs: f, dirs: map[uint64]bool{}, links: map[uint64]string{}}
 	root, err := f.inode(sb.root)
 	if err != nil {
 		return nil, fmt.Errorf("reading the root directory: %w", err)
@@ -50,87 +44,38 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 	if root.mode&modeType != modeDir {
 		return nil, corrupt(-1, "the root inode is not a directory")
 	}
-	entries, err := f.readDir(root)
+	entries, err := f.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("reading the root directory: %w", err)
 	}
-	w.dirs[sb.root] = true
-	w.walk.Push("", entries)
-	return w, nil
+	cfg := fstree.Config{Format: "xfs", IDName: "inode", MaxDepth: maxDepth}
+	return &Walker{fs: f, tree: fstree.New(cfg, fstree.FS[uint64, uint64, *inode](f), sb.root, entries)}, nil
 }
 
 // Next returns the next entry; a broken directory or inode is a
 // *archive.PartError, and the walk goes on.
-func (w *Walker) Next() (*archive.Entry, error) {
-	w.cur = nil
-	for {
-		dir, de, ok := w.walk.Next()
-		if !ok {
-			return nil, io.EOF
-		}
-		if de.name == "." || de.name == ".." {
-			continue
-		}
-		p := de.name
-		if dir != "" {
-			p = dir + "/" + de.name
-		}
-		ino, err := w.fs.inode(de.inode)
-		if err != nil {
-			return nil, &archive.PartError{Path: p, Err: err}
-		}
-		if ino.links == 0 {
-			continue
-		}
-		e := &archive.Entry{Name: p, Size: -1, Mode: archive.UnixMode(uint64(ino.mode)), ModeKnown: true, ModTime: ino.mtime}
-		switch ino.mode & modeType {
-		case modeDir:
-			e.Type = archive.Dir
-			if w.dirs[de.inode] {
-				return nil, &archive.PartError{Path: p, Err: corrupt(-1, fmt.Sprintf("directory inode %d is already in the tree: a directory loop, not walked again", de.inode))}
-			}
-			if w.walk.Depth() >= maxDepth {
-				return nil, &archive.PartError{Path: p, Err: corrupt(-1, fmt.Sprintf("directories nested more than %d deep", maxDepth))}
-			}
-			w.dirs[de.inode] = true
-			entries, err := w.fs.readDir(ino)
-			if err != nil {
-				return nil, &archive.PartError{Path: p, Err: err}
-			}
-			w.walk.Push(p, entries)
-		case modeRegular:
-			if ino.links > 1 {
-				if first, ok := w.links[de.inode]; ok {
-					e.Type, e.Linkname = archive.Hardlink, first
-					return e, nil
-				}
-				w.links[de.inode] = p
-			}
-			e.Type, e.Size = archive.Regular, int64(ino.size)
-			w.cur = ino
-		case modeSymlink:
-			e.Type = archive.Symlink
-			target, err := w.fs.symlink(ino)
-			if err != nil {
-				return nil, &archive.PartError{Path: p, Err: err}
-			}
-			e.Linkname = target
-		default:
-			e.Type = archive.Other
-		}
-		return e, nil
+func (w *Walker) Next() (*archive.Entry, error) { return w.tree.Next() }
+
+// Node reads an inode for the walk; one of no links is free.
+func (f *fsys) Node(num uint64) (fstree.Node[uint64, *inode], error) {
+	ino, err := f.inode(num)
+	if err != nil {
+		return fstree.Node[uint64, *inode]{}, err
 	}
+	return fstree.UnixNode(num, ino, uint32(ino.mode), uint32(ino.links), uint64(ino.size), ino.mtime), nil
 }
 
 // Open returns the current regular file's bytes.
 func (w *Walker) Open() (io.Reader, error) {
-	if w.cur == nil {
+	cur := w.tree.Current()
+	if cur == nil {
 		return nil, archive.ErrNotRegular
 	}
-	return w.fs.open(w.cur)
+	return w.fs.open(cur)
 }
 
-func (f *fsys) symlink(ino *inode) (string, error) {
+// Symlink reads a symlink's target.
+func (f *fsys) Symlink(ino *inode) (string, error) {
 	if ino.size > 1024 {
 		return "", corrupt(-1, fmt.Sprintf("symlink inode %d of %d bytes", ino.num, ino.size))
 	}
@@ -170,10 +115,10 @@ func (f *fsys) symlink(ino *inode) (string, error) {
 	return string(out[:ino.size]), nil
 }
 
-// readDir reads a directory's entries: short form in the inode, or data
+// ReadDir reads a directory's entries: short form in the inode, or data
 // blocks (block, leaf and node directories all keep their entries in
 // data blocks below the 32 GiB offset).
-func (f *fsys) readDir(ino *inode) ([]dirent, error) {
+func (f *fsys) ReadDir(ino *inode) ([]dirent, error) {
 	if ino.format == fmtLocal {
 		return f.shortDir(ino)
 	}
@@ -267,7 +212,7 @@ func (f *fsys) parseDataBlock(b []byte, dir *inode, out *[]dirent) error {
 		if err := checkName(dir, name); err != nil {
 			return err
 		}
-		*out = append(*out, dirent{inode: inum, name: name})
+		*out = append(*out, dirent{Name: name, Ref: inum})
 		p += size
 	}
 	return nil
@@ -315,7 +260,7 @@ func (f *fsys) shortDir(ino *inode) ([]dirent, error) {
 		} else {
 			inum = uint64(be.Uint32(b[q:]))
 		}
-		out = append(out, dirent{inode: inum, name: name})
+		out = append(out, dirent{Name: name, Ref: inum})
 		p = q + inoSize
 	}
 	return out, nil

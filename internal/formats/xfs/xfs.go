@@ -3,6 +3,9 @@
 // short-form, block, leaf and node forms, and each regular file's bytes
 // through its extent list or extent B+tree, holes and unwritten extents
 // read as zeros. Every number read is checked before it is used.
+//
+// Why not a library: no Go library reads XFS: go-diskfs (v1.7.0) has
+// readers for FAT32, ISO 9660, squashfs and ext4 only.
 package xfs
 
 import (
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
+	"github.com/hashr-dev/hashr/internal/formats/fstree"
 )
 
 var be = binary.BigEndian
@@ -104,19 +108,7 @@ type fsys struct {
 	v5   bool
 }
 
-func (f *fsys) readAt(p []byte, off int64) error {
-	if off < 0 || (f.size >= 0 && off+int64(len(p)) > f.size) {
-		return corrupt(off, fmt.Sprintf("read of %d bytes past the end of the file system (%d bytes): truncated image?", len(p), f.size))
-	}
-	n, err := f.r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return archive.Truncated("xfs", off, err)
-}
+func (f *fsys) readAt(p []byte, off int64) error { return fstree.ReadAt(f.r, f.size, "xfs", p, off) }
 
 // fsbOffset turns a file-system block number (AG number above agblklog
 // bits) into a byte offset.

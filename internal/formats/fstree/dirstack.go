@@ -1,4 +1,4 @@
-package archive
+package fstree
 
 // DirStack is the depth-first walk the file system readers share: the
 // entries of a directory are pushed when it is read, and Next hands them
