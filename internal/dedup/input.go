@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -63,7 +62,7 @@ func readChunks(ctx context.Context, p *cli.Program, inputs []string, full chan<
 		return
 	}
 	for _, name := range inputs {
-		in, display, closeIn, err := openInput(p, name)
+		in, display, closeIn, err := p.OpenInput(name)
 		if err != nil {
 			p.Failf("%v", err)
 			continue
@@ -127,14 +126,3 @@ func (c *chunk) addLine(text []byte, input string, lineNo int64) {
 // utf8BOM starts some files written on Windows; it is no part of the
 // first line.
 var utf8BOM = []byte("\xef\xbb\xbf")
-
-func openInput(p *cli.Program, name string) (io.Reader, string, func(), error) {
-	if name == "-" {
-		return p.Stdin, "stdin", func() {}, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("opening input %q: %w", name, cli.Cause(err))
-	}
-	return f, name, func() { f.Close() }, nil
-}

@@ -80,7 +80,7 @@ func runSeed(ctx context.Context, p *cli.Program, dir string, inputs []string) e
 	}
 	var lines, bad int64
 	for _, name := range inputs {
-		in, display, closeIn, err := openInput(p, name)
+		in, display, closeIn, err := p.OpenInput(name)
 		if err != nil {
 			p.Failf("%v", err)
 			continue

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -114,14 +115,11 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 		// A record no stage could use is a bad input line, and says where.
 		return failed(raw, src, &records.LineError{Where: raw.Where, Err: err})
 	}
-	uri := src.URI
-	if uri == "" {
-		uri = src.Local // a source already on disk that no one gave a uri
-	}
-	loc, err := locate(uri)
+	loc, err := src.Location()
 	if err != nil {
 		return failed(raw, src, err)
 	}
+	uri := cmp.Or(src.URI, src.Local) // a source already on disk may have no uri
 	f, ok := fetchers[loc.Scheme]
 	if !ok {
 		return failed(raw, src, unsupportedScheme(loc.Scheme))
@@ -150,7 +148,7 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 func fetchParts(ctx context.Context, local fetcher, parts []string) ([]string, error) {
 	out := make([]string, len(parts))
 	for i, part := range parts {
-		loc, err := locate(part)
+		loc, err := records.Locate(part)
 		if err == nil && loc.Scheme != "file" {
 			err = fmt.Errorf("it is not a local path: the parts of a split WIM are read from local files")
 		}
