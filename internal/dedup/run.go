@@ -35,7 +35,7 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return cli.ErrInterrupted
+			return ctx.Err() // cli names it an interruption
 		case c, ok := <-full:
 			if !ok {
 				p.Verbosef("%d file records: %d new, %d seen", d.files, d.files-d.seen, d.seen)

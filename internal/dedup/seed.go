@@ -5,9 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hashr-dev/hashr/pkg/records"
 	"io"
 	"time"
+
+	"github.com/hashr-dev/hashr/pkg/records"
 
 	"github.com/spf13/cobra"
 
@@ -117,7 +118,7 @@ func seedFrom(ctx context.Context, p *cli.Program, in io.Reader, name string, sd
 		if rerr == nil {
 			lines++
 			if lines%(1<<16) == 0 && ctx.Err() != nil {
-				return lines, bad, cli.ErrInterrupted
+				return lines, bad, ctx.Err()
 			}
 			key, ok, perr := list.parse(text)
 			switch {

@@ -67,33 +67,17 @@ func bucketKey(loc *url.URL) (string, string, error) {
 	return loc.Host, key, nil
 }
 
-// statusError is an HTTP answer that is not the bytes.
-type statusError struct {
-	code   int
-	status string
-	detail string
-}
-
-func (e statusError) Error() string {
-	if e.detail != "" {
-		return "server answered " + e.status + ": " + e.detail
-	}
-	return "server answered " + e.status
-}
-
-func errorDetail(resp *http.Response) string { return objstore.ErrorDetail(resp) }
-
 // transient says whether a failed download is worth trying again: a
 // server error or throttling, a connection that failed or ended early, a
 // silent server. Not: a 4xx answer (403, 404), bytes that are not the
 // record's, an interruption, a Permanent error (a limit reached, a
 // redirect loop).
 func transient(err error) bool {
-	var se statusError
+	var se *objstore.StatusError
 	if errors.As(err, &se) {
-		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout
+		return se.Code >= 500 || se.Code == http.StatusTooManyRequests || se.Code == http.StatusRequestTimeout
 	}
 	var scheme unsupportedScheme
 	return !httpclient.IsPermanent(err) && !errors.Is(err, errMismatch) && !errors.Is(err, context.Canceled) && !errors.As(err, &scheme) &&
-		!strings.HasPrefix(err.Error(), "making request")
+		!errors.Is(err, errRequest)
 }

@@ -90,13 +90,13 @@ func newFetchers(opts options, temps *tempFiles, note func(string, ...any)) (map
 	web := newHTTPFetcher(opts, note)
 	s3, err := objstore.S3FromEnv()
 	if err != nil {
-		return nil, cli.Usagef("%v", err)
+		return nil, cli.Usagef("%w", err)
 	}
 	s3Fetcher := newHTTPFetcher(opts, note)
 	s3Fetcher.remote = s3API{s3}
 	gcs, err := objstore.GCSFromEnv()
 	if err != nil {
-		return nil, cli.Usagef("%v", err)
+		return nil, cli.Usagef("%w", err)
 	}
 	gsFetcher := newHTTPFetcher(opts, note)
 	gsFetcher.remote = gcsAPI{gcs: gcs, client: gsFetcher.client}

@@ -91,7 +91,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		func(ctx context.Context, args []string) error {
 			var err error
 			if opts.algos, err = digest.Parse(algos); err != nil {
-				return cli.Usagef("--algos: %v", err)
+				return cli.Usagef("--algos: %w", err)
 			}
 			if opts.workers < 0 {
 				return cli.Usagef("--workers %d: want 0 (automatic) or more", opts.workers)

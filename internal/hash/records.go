@@ -85,8 +85,9 @@ func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 	}
 	err := ordered.MapAhead(ctx, opts.workers, recordsAhead, input, work, emit)
 	if errors.Is(err, context.Canceled) {
-		// The records finished before the signal still go out whole.
-		return errors.Join(cli.ErrInterrupted, w.Flush())
+		// The records finished before the signal still go out whole;
+		// cli says the run was interrupted.
+		return errors.Join(err, w.Flush())
 	}
 	if err != nil {
 		return err

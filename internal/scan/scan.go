@@ -110,8 +110,8 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 	if err != nil {
 		return err
 	}
-	if ctx.Err() != nil {
-		return cli.ErrInterrupted
+	if err := ctx.Err(); err != nil {
+		return err // cli names it an interruption
 	}
 	for _, rec := range sets.incomplete() {
 		c.byVerdict[failed]++
