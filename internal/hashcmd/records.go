@@ -1,4 +1,4 @@
-package hash
+package hashcmd
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
-	"github.com/hashr-dev/hashr/internal/hashtree"
+	"github.com/hashr-dev/hashr/internal/filehash"
 	"github.com/hashr-dev/hashr/internal/ordered"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -133,13 +133,13 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 	}
 
 	missing := digest.Missing(f, opts.algos)
-	need := hashtree.FullContent
+	need := filehash.FullContent
 	switch {
 	case missing != 0:
 	case f.MIME == "":
-		need = hashtree.HeadOnly
+		need = filehash.HeadOnly
 	case f.Size == nil:
-		need = hashtree.StatOnly
+		need = filehash.StatOnly
 	default:
 		// Nothing to compute: the file is not even opened.
 		if opts.delete && f.Local != "" {
@@ -157,12 +157,12 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 	}
 
 	start := time.Now()
-	sums, _, err := hashtree.HashFile(f.Local, missing, need)
+	sums, _, err := filehash.HashFile(f.Local, missing, need)
 	o.spent = time.Since(start)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if need == hashtree.FullContent && f.Size != nil && *f.Size != sums.Size {
+	if need == filehash.FullContent && f.Size != nil && *f.Size != sums.Size {
 		return fail("local file %q has %d bytes, the record says %d", f.Local, sums.Size, *f.Size)
 	}
 	sums.Fill(f)

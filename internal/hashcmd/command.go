@@ -1,8 +1,8 @@
-// Package hash is hashr-hash: it fills the digests and MIME type of file
+// Package hashcmd is hashr-hash: it fills the digests and MIME type of file
 // records from the bytes their "local" path names, or, given paths, hashes
 // those files and trees directly. The digests come from internal/digest, in
 // one pass over each file's bytes.
-package hash
+package hashcmd
 
 import (
 	"context"
