@@ -541,6 +541,14 @@ func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found 
 	if err := r.cacheSources(ctx, unknownSources, refs); err != nil {
 		return err
 	}
+	r.completeLinks(batch, refs, found)
+	return nil
+}
+
+// completeLinks fills in the batch's links from their sources, leaves the
+// failed ones out (unless IncludeFailed), and drops a sample with no
+// link left from found.
+func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, found map[string][]*SampleLinks) {
 	for _, s := range batch {
 		for i := range s.Links {
 			l := &s.Links[i]
@@ -558,7 +566,6 @@ func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found 
 		}
 		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
 	}
-	return nil
 }
 
 // sourceRef is what a lookup reports of a source.

@@ -113,14 +113,7 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 	}
 	rec, err := raw.Decode()
 	if err != nil {
-		// Still a member of its source: an error record takes its place,
-		// so that the source's end counts it.
-		source, path := leniently(raw)
-		var lineErr *records.LineError
-		if errors.As(err, &lineErr) {
-			err = lineErr.Err // the message on stderr names the line
-		}
-		return outcome{in: raw, source: source, failure: &records.Error{Stage: "hash", Source: source, Path: path, Message: err.Error()}}
+		return undecodable(raw, err)
 	}
 	f := rec.(*records.File)
 	o := outcome{in: raw, source: f.Source}
@@ -170,6 +163,18 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 		return deleteLocal(o, f)
 	}
 	return encoded(o, f)
+}
+
+// undecodable is the outcome of a file record that does not decode: still
+// a member of its source, so an error record takes its place, and the
+// source's end counts it.
+func undecodable(raw *records.Raw, err error) outcome {
+	source, path := leniently(raw)
+	var lineErr *records.LineError
+	if errors.As(err, &lineErr) {
+		err = lineErr.Err // the message on stderr names the line
+	}
+	return outcome{in: raw, source: source, failure: &records.Error{Stage: "hash", Source: source, Path: path, Message: err.Error()}}
 }
 
 // leniently reads the source and path of a file record that does not

@@ -42,6 +42,49 @@ var exempt = []string{
 	"internal/lookup/",
 }
 
+// decoderFuncs are single functions, FILE:NAME, that decode bytes as one
+// state machine, exempt as the decoder packages are.
+var decoderFuncs = map[string]bool{
+	// The JSON scanner's value: one state machine over a line's bytes.
+	"pkg/records/rawfield.go:scanner.value": true,
+}
+
+// notYetSplit lists, as FILE:NAME, the functions over the limit that were
+// found when the check was added (issue 19) and are not split yet: tests
+// and benchmark programs, and md5x16's scheduler, whose split wants the
+// hash-vs-hashdeep bench run beside it. The list only shrinks: a function
+// split, renamed or moved must leave it (a stale entry fails the check),
+// and a new long function fails the check instead of joining it.
+var notYetSplit = map[string]bool{
+	"bench/loadbench/main.go:baseline":                                 true,
+	"bench/loadbench/main.go:run":                                      true,
+	"bench/scalebench/main.go:run":                                     true,
+	"internal/db/hashr_test.go:TestHashRSchemaMatchesHashR":            true,
+	"internal/db/hashr_test.go:testHashRSuspects":                      true,
+	"internal/db/retry_test.go:TestDeadlockIsRetried":                  true,
+	"internal/db/trust_test.go:TestFailedSourcesAndMembersAreNotKnown": true,
+	"internal/dedup/dedup_test.go:TestSeenAgainstAMap":                 true,
+	"internal/dedup/process_test.go:TestFullDisk":                      true,
+	"internal/dedup/process_test.go:TestKill9DuringWrites":             true,
+	"internal/digest/md5x16/md5x16.go:Engine.run":                      true,
+	"internal/digest/reference_test.go:edgeInputs":                     true,
+	"internal/fetch/http_test.go:TestInterruptKeepsPartThenResumes":    true,
+	"internal/fetch/part_test.go:TestFailedSourceLeavesNothing":        true,
+	"internal/hashcmd/realtree_test.go:TestRealTreeMatchesCoreutils":   true,
+	"internal/load/load_test.go:TestBrokenStreams":                     true,
+	"internal/scan/images_test.go:testSplitImages":                     true,
+	"internal/scan/scan_test.go:TestFlags":                             true,
+	"internal/scan/scan_test.go:TestScanFixtures":                      true,
+	"internal/scan/scan_test.go:TestScanRenamedFixtures":               true,
+	"pkg/records/rawfield_test.go:checkRawField":                       true,
+	"pkg/records/records_test.go:TestKnownTypesKeepEveryField":         true,
+	"test/cli/export_test.go:TestExportRealClients":                    true,
+	"test/cli/load_test.go:TestPipelineRealDebsIntoDatabases":          true,
+	"test/faults/shards_test.go:TestMakefileDealsShardsBySize":         true,
+	"test/remote/interrupt_test.go:TestInterruptedDownloadResumes":     true,
+	"test/remote/remote_test.go:TestRegistryFailures":                  true,
+}
+
 // A longFunc is one function over the limit.
 type longFunc struct {
 	pos   token.Position
@@ -61,9 +104,39 @@ func main() {
 		fmt.Fprintf(os.Stderr, "funclen: error: %v\n", err)
 		os.Exit(1)
 	}
-	if report(os.Stdout, long, *limit) {
+	long, stale := ratchet(long)
+	failed := report(os.Stdout, long, *limit)
+	for _, key := range stale {
+		fmt.Printf("%s: listed in notYetSplit but no longer over %d lines: remove it from scripts/funclen\n", key, *limit)
+		failed = true
+	}
+	if failed {
 		os.Exit(1)
 	}
+}
+
+// ratchet drops the functions notYetSplit names, and returns its entries
+// that no long function matched.
+func ratchet(long []longFunc) (kept []longFunc, stale []string) {
+	matched := map[string]bool{}
+	for _, f := range long {
+		key := f.pos.Filename + ":" + f.name
+		if decoderFuncs[key] {
+			continue
+		}
+		if notYetSplit[key] {
+			matched[key] = true
+			continue
+		}
+		kept = append(kept, f)
+	}
+	for key := range notYetSplit {
+		if !matched[key] {
+			stale = append(stale, key)
+		}
+	}
+	sort.Strings(stale)
+	return kept, stale
 }
 
 // report lists the long functions, longest first, and says whether any were.
