@@ -425,24 +425,12 @@ func (l *sqliteLoader) loadPayloads(ctx context.Context, tx *sql.Tx, stats *Stat
 	if err != nil {
 		return fmt.Errorf("listing missing payloads: %w", err)
 	}
-	type wanted struct {
-		file   File
-		source []byte
-	}
-	var missing []wanted
+	var missing missingPayloads
 	for rows.Next() {
-		var w wanted
-		var local sql.NullString
-		var size sql.NullInt64
-		if err := rows.Scan(&w.file.SHA256, &local, &size, &w.file.Path, &w.source); err != nil {
+		if err := missing.scan(rows.Scan); err != nil {
 			rows.Close()
 			return err
 		}
-		w.file.Local, w.file.Size = local.String, -1
-		if size.Valid {
-			w.file.Size = size.Int64
-		}
-		missing = append(missing, w)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -453,21 +441,15 @@ func (l *sqliteLoader) loadPayloads(ctx context.Context, tx *sql.Tx, stats *Stat
 		return err
 	}
 	defer insert.Close()
-	for _, w := range missing {
-		data, err := readPayload(&w.file, l.opts.PayloadMax)
-		if errors.Is(err, errPayloadTooBig) {
-			continue
+	for {
+		sha256, data, ok := missing.next(l.opts.PayloadMax, stats)
+		if !ok {
+			return nil
 		}
-		if err != nil {
-			stats.Problems = append(stats.Problems, Problem{Source: w.source, Path: w.file.Path, Err: err})
-			continue
+		if _, err := insert.ExecContext(ctx, sha256, data); err != nil {
+			return fmt.Errorf("writing the payload of %x: %w", sha256, err)
 		}
-		if _, err := insert.ExecContext(ctx, w.file.SHA256, data); err != nil {
-			return fmt.Errorf("writing the payload of %x: %w", w.file.SHA256, err)
-		}
-		stats.Payloads++
 	}
-	return nil
 }
 
 func (l *sqliteLoader) upsertJob(ctx context.Context, upsertJob *sql.Stmt, src *Source, importedAt string) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
 	"github.com/hashr-dev/hashr/pkg/records"
+	"github.com/hashr-dev/hashr/pkg/records/recordstest"
 )
 
 func TestCloseSource(t *testing.T) {
@@ -42,11 +43,7 @@ func TestCloseSource(t *testing.T) {
 
 func rawRecord(t *testing.T, line string) *records.Raw {
 	t.Helper()
-	raw, err := records.NewReader(strings.NewReader(line), "test").Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return recordstest.Raw(t, line)
 }
 
 // A record that has everything is passed on as read, without its file
