@@ -1,3 +1,6 @@
+// Command hashr-extract walks each source (package, archive, image) and
+// writes a file record for every regular file inside it; see
+// internal/extract.
 package main
 
 import (

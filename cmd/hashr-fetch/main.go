@@ -1,3 +1,5 @@
+// Command hashr-fetch makes each source local: it downloads remote ones
+// into --work and checks their bytes; see internal/fetch.
 package main
 
 import (

@@ -1,3 +1,5 @@
+// Command hashr-load writes sources, their files and jobs into a hash set
+// database (SQLite or PostgreSQL); see internal/load.
 package main
 
 import (

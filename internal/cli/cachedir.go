@@ -16,7 +16,7 @@ func CacheDir(dir, name, flag string) (string, error) {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
-			return "", Usagef("finding a default %s directory: %v (set %s)", name, err, flag)
+			return "", Usagef("finding a default %s directory: %w (set %s)", name, err, flag)
 		}
 		dir = filepath.Join(cache, "hashr", name)
 	}

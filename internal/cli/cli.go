@@ -47,6 +47,14 @@ func Usagef(format string, args ...any) error {
 // ErrInterrupted ends a run stopped by SIGINT or SIGTERM.
 var ErrInterrupted = errors.New("interrupted: records finished so far were written")
 
+// IsInterrupted says whether err ends a run that was stopped: by SIGINT
+// or SIGTERM, or its context cancelled. A stage returns its context's
+// error as it comes; this is the one place that reads it as an
+// interruption (Execute reports it with ErrInterrupted's message).
+func IsInterrupted(err error) bool {
+	return errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled)
+}
+
 // Program is one run of one command: its streams, its messages, and what
 // must be cleaned up however the run ends.
 type Program struct {
@@ -159,7 +167,7 @@ func (p *Program) exitStatus(err error) int {
 		p.Errorf("%v", err)
 		p.Hint("run '%s --help' for usage", p.Name)
 		return ExitUsage
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled): // ErrInterrupted itself says so below
 		p.Errorf("%v", ErrInterrupted)
 		return ExitFatal
 	default:
@@ -210,7 +218,7 @@ func applyEnvDefaults(root *cobra.Command) error {
 			return
 		}
 		if err := f.Value.Set(val); err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("environment variable %s=%q: %v", env, val, err)
+			firstErr = fmt.Errorf("environment variable %s=%q: %w", env, val, err)
 		}
 		f.DefValue = f.Value.String()
 	})

@@ -108,7 +108,7 @@ func (p *Program) RecordsAndLines(ctx context.Context, names []string) iter.Seq2
 
 // readInput sends the records of one input; false when reading must stop.
 func (p *Program) readInput(name string, send func(item inputItem) bool) bool {
-	in, display, closeIn, err := p.openInput(name)
+	in, display, closeIn, err := p.OpenInput(name)
 	if err != nil {
 		return send(inputItem{err: err})
 	}
@@ -137,7 +137,11 @@ type inputItem struct {
 	err error
 }
 
-func (p *Program) openInput(name string) (io.Reader, string, func(), error) {
+// OpenInput opens one named input for reading: "-" is stdin. It returns
+// the reader, the name to show in messages ("stdin" or the file name) and
+// the function that closes it. Every stage that reads inputs opens them
+// here, so they name and report them alike.
+func (p *Program) OpenInput(name string) (in io.Reader, display string, closeIn func(), err error) {
 	if name == "-" {
 		return p.Stdin, "stdin", func() {}, nil
 	}

@@ -35,7 +35,7 @@ func ParseLocation(s string) (Location, error) {
 		return Location{Driver: SQLite, Target: path}, nil
 	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
 		if _, err := url.Parse(s); err != nil {
-			return Location{}, fmt.Errorf("database URL %q: %v", Redact(s), err)
+			return Location{}, fmt.Errorf("database URL %q: %w", Redact(s), err)
 		}
 		return Location{Driver: Postgres, Target: s}, nil
 	}

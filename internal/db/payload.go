@@ -76,3 +76,57 @@ func sourceStatus(jobStatus string) string {
 	}
 	return jobStatus
 }
+
+// missingPayloads are the staged samples that have no payload yet, as
+// both back ends list them, read one at a time when it is their turn to
+// be written.
+type missingPayloads struct {
+	wanted []missingPayload
+	taken  int
+}
+
+type missingPayload struct {
+	file   File
+	source []byte
+}
+
+// scan adds the row a query of missing payloads is at: sha256, local,
+// size, path, source.
+func (m *missingPayloads) scan(scan func(dest ...any) error) error {
+	var w missingPayload
+	var local *string
+	var size *int64
+	if err := scan(&w.file.SHA256, &local, &size, &w.file.Path, &w.source); err != nil {
+		return err
+	}
+	w.file.Size = -1
+	if size != nil {
+		w.file.Size = *size
+	}
+	if local != nil {
+		w.file.Local = *local
+	}
+	m.wanted = append(m.wanted, w)
+	return nil
+}
+
+// next reads the next payload to write, counting it in stats; ok is
+// false when none is left. A file over max is skipped; one that cannot be
+// read is a problem of its source.
+func (m *missingPayloads) next(max int64, stats *Stats) (sha256, data []byte, ok bool) {
+	for m.taken < len(m.wanted) {
+		w := &m.wanted[m.taken]
+		m.taken++
+		data, err := readPayload(&w.file, max)
+		if errors.Is(err, errPayloadTooBig) {
+			continue
+		}
+		if err != nil {
+			stats.Problems = append(stats.Problems, Problem{Source: w.source, Path: w.file.Path, Err: err})
+			continue
+		}
+		stats.Payloads++
+		return w.file.SHA256, data, true
+	}
+	return nil, nil, false
+}

@@ -321,48 +321,22 @@ func (l *pgLoader) loadPayloads(ctx context.Context, tx pgx.Tx, missingPayloadsS
 	if err != nil {
 		return fmt.Errorf("listing missing payloads: %w", err)
 	}
-	type wanted struct {
-		file   File
-		source []byte
-	}
-	var missing []wanted
+	var missing missingPayloads
 	for rows.Next() {
-		var w wanted
-		var local *string
-		var size *int64
-		if err := rows.Scan(&w.file.SHA256, &local, &size, &w.file.Path, &w.source); err != nil {
+		if err := missing.scan(rows.Scan); err != nil {
 			rows.Close()
 			return err
 		}
-		w.file.Size = -1
-		if size != nil {
-			w.file.Size = *size
-		}
-		if local != nil {
-			w.file.Local = *local
-		}
-		missing = append(missing, w)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("listing missing payloads: %w", err)
 	}
-	i := 0
 	src := pgx.CopyFromFunc(func() ([]any, error) {
-		for i < len(missing) {
-			w := &missing[i]
-			i++
-			data, err := readPayload(&w.file, l.opts.PayloadMax)
-			if errors.Is(err, errPayloadTooBig) {
-				continue
-			}
-			if err != nil {
-				stats.Problems = append(stats.Problems, Problem{Source: w.source, Path: w.file.Path, Err: err})
-				continue
-			}
-			stats.Payloads++
-			return []any{w.file.SHA256, data}, nil
+		sha256, data, ok := missing.next(l.opts.PayloadMax, stats)
+		if !ok {
+			return nil, nil
 		}
-		return nil, nil
+		return []any{sha256, data}, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_payloads"}, []string{"sha256", "payload"}, src); err != nil {
 		return fmt.Errorf("staging payloads: %w", err)

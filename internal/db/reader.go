@@ -439,7 +439,9 @@ func (r *Reader) Lookup(ctx context.Context, by string, keys [][]byte) (map[stri
 	return found, nil
 }
 
-func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map[string][]*SampleLinks) error {
+// placeholders is the list "$1,$2,…" of an IN clause over keys, and the
+// keys as the query's arguments.
+func placeholders(keys [][]byte) (string, []any) {
 	var in strings.Builder
 	args := make([]any, len(keys))
 	for i, k := range keys {
@@ -449,15 +451,20 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 		in.WriteString("$" + strconv.Itoa(i+1))
 		args[i] = k
 	}
+	return in.String(), args
+}
+
+func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map[string][]*SampleLinks) error {
+	in, args := placeholders(keys)
 	query := `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
 			l.source_sha256, ` + r.jsonArray("l.paths") + `, 0, src.repo, ` + r.jsonArray("src.ids") + `,
 			l.failed, src.status
 		FROM samples s
 		JOIN samples_sources l ON l.sample_sha256 = s.sha256
 		JOIN sources src ON src.sha256 = l.source_sha256
-		WHERE s.` + by + ` IN (` + in.String() + `) AND ` + Filter{IncludeFailed: r.IncludeFailed}.trusted()
+		WHERE s.` + by + ` IN (` + in + `) AND ` + Filter{IncludeFailed: r.IncludeFailed}.trusted()
 	if by == BySHA256 {
-		return r.lookupSHA256(ctx, in.String(), args, found)
+		return r.lookupSHA256(ctx, in, args, found)
 	}
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -541,6 +548,14 @@ func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found 
 	if err := r.cacheSources(ctx, unknownSources, refs); err != nil {
 		return err
 	}
+	r.completeLinks(batch, refs, found)
+	return nil
+}
+
+// completeLinks fills in the batch's links from their sources, leaves the
+// failed ones out (unless IncludeFailed), and drops a sample with no
+// link left from found.
+func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, found map[string][]*SampleLinks) {
 	for _, s := range batch {
 		for i := range s.Links {
 			l := &s.Links[i]
@@ -558,7 +573,6 @@ func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found 
 		}
 		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
 	}
-	return nil
 }
 
 // sourceRef is what a lookup reports of a source.
@@ -586,16 +600,8 @@ func (r *Reader) cacheSources(ctx context.Context, shas [][]byte, refs map[strin
 	for len(shas) > 0 {
 		batch := shas[:min(len(shas), MaxLookupBatch)]
 		shas = shas[len(batch):]
-		var in strings.Builder
-		args := make([]any, len(batch))
-		for i, k := range batch {
-			if i > 0 {
-				in.WriteByte(',')
-			}
-			in.WriteString("$" + strconv.Itoa(i+1))
-			args[i] = k
-		}
-		rows, err := r.db.QueryContext(ctx, `SELECT sha256, repo, `+r.jsonArray("ids")+`, status FROM sources WHERE sha256 IN (`+in.String()+`)`, args...)
+		in, args := placeholders(batch)
+		rows, err := r.db.QueryContext(ctx, `SELECT sha256, repo, `+r.jsonArray("ids")+`, status FROM sources WHERE sha256 IN (`+in+`)`, args...)
 		if err != nil {
 			return err
 		}

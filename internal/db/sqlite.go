@@ -212,16 +212,6 @@ func (l *sqliteLoader) loadOnce(ctx context.Context, sources []*Source, stats *S
 			return fmt.Errorf("preparing the staging table: %w", err)
 		}
 	}
-	var upsertSource, upsertJob *sql.Stmt
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{{&upsertSource, sqliteUpsertSource}, {&upsertJob, sqliteUpsertJob}} {
-		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
-			return err
-		}
-		defer (*p.stmt).Close()
-	}
 	importedAt := time.Now().UTC().Format(time.RFC3339)
 	if err := l.stageFiles(ctx, tx, sources, stats); err != nil {
 		return err
@@ -234,21 +224,8 @@ func (l *sqliteLoader) loadOnce(ctx context.Context, sources []*Source, stats *S
 		}
 		failChangedPayloads(sources, stats.Problems)
 	}
-	for _, src := range sources {
-		if src.SHA256 != nil {
-			if err := l.distrustLeftovers(ctx, tx, src); err != nil {
-				return err
-			}
-			if err := l.upsertSource(ctx, upsertSource, src); err != nil {
-				return err
-			}
-		}
-		if src.QuickSHA256 != nil {
-			if err := l.upsertJob(ctx, upsertJob, src, importedAt); err != nil {
-				return fmt.Errorf("writing the job of source %s: %w", src.ID, err)
-			}
-		}
-		stats.Sources++
+	if err := l.writeSources(ctx, tx, sources, stats, importedAt); err != nil {
+		return err
 	}
 	res, err := tx.ExecContext(ctx, sqliteUpsertSamples)
 	if err != nil {
@@ -265,55 +242,49 @@ func (l *sqliteLoader) loadOnce(ctx context.Context, sources []*Source, stats *S
 	return tx.Commit()
 }
 
+// writeSources writes the batch's source rows and their jobs.
+func (l *sqliteLoader) writeSources(ctx context.Context, tx *sql.Tx, sources []*Source, stats *Stats, importedAt string) error {
+	upsertSource, err := tx.PrepareContext(ctx, sqliteUpsertSource)
+	if err != nil {
+		return err
+	}
+	defer upsertSource.Close()
+	upsertJob, err := tx.PrepareContext(ctx, sqliteUpsertJob)
+	if err != nil {
+		return err
+	}
+	defer upsertJob.Close()
+	for _, src := range sources {
+		if src.SHA256 != nil {
+			if err := l.distrustLeftovers(ctx, tx, src); err != nil {
+				return err
+			}
+			if err := l.upsertSource(ctx, upsertSource, src); err != nil {
+				return err
+			}
+		}
+		if src.QuickSHA256 != nil {
+			if err := l.upsertJob(ctx, upsertJob, src, importedAt); err != nil {
+				return fmt.Errorf("writing the job of source %s: %w", src.ID, err)
+			}
+		}
+		stats.Sources++
+	}
+	return nil
+}
+
 // stageChunk is how many file rows one staging statement inserts.
 const stageChunk = 64
 
 // stageFiles stages the files of the batch's sources.
 func (l *sqliteLoader) stageFiles(ctx context.Context, tx *sql.Tx, sources []*Source, stats *Stats) error {
-	const columns = 14
-	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?,", columns), ",") + ")"
-	chunkSQL := sqliteStageFiles + strings.TrimSuffix(strings.Repeat(placeholders+",", stageChunk), ",")
-	full, err := tx.PrepareContext(ctx, chunkSQL)
+	full, err := tx.PrepareContext(ctx, stagingSQL(stageChunk))
 	if err != nil {
 		return err
 	}
 	defer full.Close()
-	args := make([]any, 0, columns*stageChunk)
-	send := func() error {
-		if len(args) == 0 {
-			return nil
-		}
-		// The rows' own context is not cancellable: watching one for every
-		// statement cost more than the statement; cancellation is checked
-		// between chunks instead.
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var err error
-		if len(args) == cap(args) {
-			_, err = full.ExecContext(context.Background(), args...)
-		} else {
-			_, err = tx.ExecContext(context.Background(), sqliteStageFiles+strings.TrimSuffix(strings.Repeat(placeholders+",", len(args)/columns), ","), args...)
-		}
-		args = args[:0]
-		if err != nil {
-			return fmt.Errorf("staging files: %w", err)
-		}
-		return nil
-	}
-	stage := func(source []byte, f *File, failed bool) error {
-		var local any
-		if l.opts.Payloads {
-			local = nullText(f.Local)
-		}
-		args = append(args, f.SHA256, source, f.Path, nullBytes(f.MD5), nullBytes(f.SHA1), nullBytes(f.SHA512),
-			nullBytes(f.CRC32), nullBytes(f.BLAKE3), nullText(f.SSDEEP), nullText(f.TLSH), nullSize(f.Size), nullText(f.MIME), local, failed)
-		stats.Files++
-		if len(args) == cap(args) {
-			return send()
-		}
-		return nil
-	}
+	st := &sqliteStager{ctx: ctx, tx: tx, full: full, payloads: l.opts.Payloads, stats: stats,
+		args: make([]any, 0, stageColumns*stageChunk)}
 	rows, sorted, err := sortedFiles(sources)
 	if err != nil {
 		return err
@@ -328,19 +299,76 @@ func (l *sqliteLoader) stageFiles(ctx context.Context, tx *sql.Tx, sources []*So
 					return err
 				}
 				// f is reused by the iteration: its fields are copied into args.
-				if err := stage(src.SHA256, f, src.failedMember(f.Path)); err != nil {
+				if err := st.stage(src.SHA256, f, src.failedMember(f.Path)); err != nil {
 					return err
 				}
 			}
 		}
-		return send()
+		return st.send()
 	}
 	for i := range rows {
-		if err := stage(rows[i].source, &rows[i].file, rows[i].failed); err != nil {
+		if err := st.stage(rows[i].source, &rows[i].file, rows[i].failed); err != nil {
 			return err
 		}
 	}
-	return send()
+	return st.send()
+}
+
+// stageColumns is how many columns a staged file row has.
+const stageColumns = 14
+
+// stagingSQL is the statement that stages n file rows.
+func stagingSQL(n int) string {
+	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?,", stageColumns), ",") + ")"
+	return sqliteStageFiles + strings.TrimSuffix(strings.Repeat(placeholders+",", n), ",")
+}
+
+// sqliteStager stages file rows stageChunk at a time.
+type sqliteStager struct {
+	ctx      context.Context
+	tx       *sql.Tx
+	full     *sql.Stmt // stages a whole chunk
+	payloads bool
+	stats    *Stats
+	args     []any
+}
+
+func (st *sqliteStager) stage(source []byte, f *File, failed bool) error {
+	var local any
+	if st.payloads {
+		local = nullText(f.Local)
+	}
+	st.args = append(st.args, f.SHA256, source, f.Path, nullBytes(f.MD5), nullBytes(f.SHA1), nullBytes(f.SHA512),
+		nullBytes(f.CRC32), nullBytes(f.BLAKE3), nullText(f.SSDEEP), nullText(f.TLSH), nullSize(f.Size), nullText(f.MIME), local, failed)
+	st.stats.Files++
+	if len(st.args) == cap(st.args) {
+		return st.send()
+	}
+	return nil
+}
+
+// send stages the rows collected.
+func (st *sqliteStager) send() error {
+	if len(st.args) == 0 {
+		return nil
+	}
+	// The rows' own context is not cancellable: watching one for every
+	// statement cost more than the statement; cancellation is checked
+	// between chunks instead.
+	if err := st.ctx.Err(); err != nil {
+		return err
+	}
+	var err error
+	if len(st.args) == cap(st.args) {
+		_, err = st.full.ExecContext(context.Background(), st.args...)
+	} else {
+		_, err = st.tx.ExecContext(context.Background(), stagingSQL(len(st.args)/stageColumns), st.args...)
+	}
+	st.args = st.args[:0]
+	if err != nil {
+		return fmt.Errorf("staging files: %w", err)
+	}
+	return nil
 }
 
 // sqliteDistrustLeftovers fails the links of a failed source that a
@@ -397,24 +425,12 @@ func (l *sqliteLoader) loadPayloads(ctx context.Context, tx *sql.Tx, stats *Stat
 	if err != nil {
 		return fmt.Errorf("listing missing payloads: %w", err)
 	}
-	type wanted struct {
-		file   File
-		source []byte
-	}
-	var missing []wanted
+	var missing missingPayloads
 	for rows.Next() {
-		var w wanted
-		var local sql.NullString
-		var size sql.NullInt64
-		if err := rows.Scan(&w.file.SHA256, &local, &size, &w.file.Path, &w.source); err != nil {
+		if err := missing.scan(rows.Scan); err != nil {
 			rows.Close()
 			return err
 		}
-		w.file.Local, w.file.Size = local.String, -1
-		if size.Valid {
-			w.file.Size = size.Int64
-		}
-		missing = append(missing, w)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -425,21 +441,15 @@ func (l *sqliteLoader) loadPayloads(ctx context.Context, tx *sql.Tx, stats *Stat
 		return err
 	}
 	defer insert.Close()
-	for _, w := range missing {
-		data, err := readPayload(&w.file, l.opts.PayloadMax)
-		if errors.Is(err, errPayloadTooBig) {
-			continue
+	for {
+		sha256, data, ok := missing.next(l.opts.PayloadMax, stats)
+		if !ok {
+			return nil
 		}
-		if err != nil {
-			stats.Problems = append(stats.Problems, Problem{Source: w.source, Path: w.file.Path, Err: err})
-			continue
+		if _, err := insert.ExecContext(ctx, sha256, data); err != nil {
+			return fmt.Errorf("writing the payload of %x: %w", sha256, err)
 		}
-		if _, err := insert.ExecContext(ctx, w.file.SHA256, data); err != nil {
-			return fmt.Errorf("writing the payload of %x: %w", w.file.SHA256, err)
-		}
-		stats.Payloads++
 	}
-	return nil
 }
 
 func (l *sqliteLoader) upsertJob(ctx context.Context, upsertJob *sql.Stmt, src *Source, importedAt string) error {

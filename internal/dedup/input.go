@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -40,68 +39,88 @@ func readChunks(ctx context.Context, p *cli.Program, inputs []string, full chan<
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
 	}
-	var c *chunk
-	take := func() bool {
-		select {
-		case c = <-free:
-			c.reset()
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	send := func() bool {
-		select {
-		case full <- c:
-			c = nil
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	if !take() {
+	cr := &chunkReader{ctx: ctx, p: p, full: full, free: free}
+	if !cr.take() {
 		return
 	}
 	for _, name := range inputs {
-		in, display, closeIn, err := openInput(p, name)
-		if err != nil {
-			p.Failf("%v", err)
-			continue
+		if !cr.readInput(name) {
+			return
 		}
-		r := records.NewLineReader(in, p.MaxLine)
-		for {
-			text, rerr := r.Next()
-			var tooLong *records.TooLongError
-			switch {
-			case errors.As(rerr, &tooLong):
-				c.lines = append(c.lines, line{kind: kindBad, input: display, lineNo: r.Line(), err: rerr})
-			case rerr == nil:
-				start := time.Now()
-				c.addLine(text, display, r.Line())
-				c.parse += time.Since(start)
-			case !errors.Is(rerr, io.EOF):
-				c.err = fmt.Errorf("reading %s: %w", display, rerr)
-				closeIn()
-				send()
-				return
-			}
-			eof := errors.Is(rerr, io.EOF)
-			if eof || len(c.lines) >= chunkRecords || r.Buffered() == 0 && len(c.lines) > 0 {
-				if len(c.lines) > 0 {
-					if !send() || !take() {
-						closeIn()
-						return
-					}
-				}
-			}
-			if eof {
-				break
-			}
-		}
-		closeIn()
 	}
-	if len(c.lines) > 0 {
-		send()
+	if len(cr.c.lines) > 0 {
+		cr.send()
+	}
+}
+
+// chunkReader fills chunks from the inputs, one after the other.
+type chunkReader struct {
+	ctx  context.Context
+	p    *cli.Program
+	c    *chunk // being filled
+	full chan<- *chunk
+	free <-chan *chunk
+}
+
+// take starts filling a free chunk; false when the run is cancelled.
+func (cr *chunkReader) take() bool {
+	select {
+	case cr.c = <-cr.free:
+		cr.c.reset()
+		return true
+	case <-cr.ctx.Done():
+		return false
+	}
+}
+
+// send hands the chunk over; false when the run is cancelled.
+func (cr *chunkReader) send() bool {
+	select {
+	case cr.full <- cr.c:
+		cr.c = nil
+		return true
+	case <-cr.ctx.Done():
+		return false
+	}
+}
+
+// readInput reads one input's lines into chunks; false when reading must
+// stop (cancelled, or the input failed: its error went in the last chunk).
+// An input that cannot be opened is reported and skipped.
+func (cr *chunkReader) readInput(name string) bool {
+	in, display, closeIn, err := cr.p.OpenInput(name)
+	if err != nil {
+		cr.p.Failf("%v", err)
+		return true
+	}
+	defer closeIn()
+	r := records.NewLineReader(in, cr.p.MaxLine)
+	for {
+		text, rerr := r.Next()
+		var tooLong *records.TooLongError
+		switch {
+		case errors.As(rerr, &tooLong):
+			cr.c.lines = append(cr.c.lines, line{kind: kindBad, input: display, lineNo: r.Line(), err: rerr})
+		case rerr == nil:
+			start := time.Now()
+			cr.c.addLine(text, display, r.Line())
+			cr.c.parse += time.Since(start)
+		case !errors.Is(rerr, io.EOF):
+			cr.c.err = fmt.Errorf("reading %s: %w", display, rerr)
+			cr.send()
+			return false
+		}
+		eof := errors.Is(rerr, io.EOF)
+		// A chunk goes when full, or when the input has nothing more
+		// ready: records never wait for a slow producer upstream.
+		if n := len(cr.c.lines); n > 0 && (eof || n >= chunkRecords || r.Buffered() == 0) {
+			if !cr.send() || !cr.take() {
+				return false
+			}
+		}
+		if eof {
+			return true
+		}
 	}
 }
 
@@ -127,14 +146,3 @@ func (c *chunk) addLine(text []byte, input string, lineNo int64) {
 // utf8BOM starts some files written on Windows; it is no part of the
 // first line.
 var utf8BOM = []byte("\xef\xbb\xbf")
-
-func openInput(p *cli.Program, name string) (io.Reader, string, func(), error) {
-	if name == "-" {
-		return p.Stdin, "stdin", func() {}, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("opening input %q: %w", name, cli.Cause(err))
-	}
-	return f, name, func() { f.Close() }, nil
-}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/hashr-dev/hashr/internal/store"
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -199,8 +198,8 @@ func decodeHex(s []byte) (k store.Key, ok bool) {
 }
 
 func describeSyntax(err error) error {
-	if strings.HasPrefix(err.Error(), "not a JSON object") {
+	if errors.Is(err, records.ErrNotObject) {
 		return err
 	}
-	return fmt.Errorf("not a JSON object: %w", err)
+	return fmt.Errorf("%w: %w", records.ErrNotObject, err)
 }

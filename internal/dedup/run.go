@@ -35,7 +35,7 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return cli.ErrInterrupted
+			return ctx.Err() // cli names it an interruption
 		case c, ok := <-full:
 			if !ok {
 				p.Verbosef("%d file records: %d new, %d seen", d.files, d.files-d.seen, d.seen)
@@ -69,81 +69,27 @@ type deduper struct {
 	files, seen int64
 }
 
+// handle marks a chunk's file records seen or new in the store and
+// writes the chunk's records out, in their order, in one write.
 func (d *deduper) handle(c *chunk) error {
 	start := time.Now()
-	d.items = d.items[:0]
-	for i := range c.lines {
-		if l := &c.lines[i]; l.kind == kindFile {
-			d.items = append(d.items, store.Item{Key: l.key, Source: l.srcKey, HasSource: l.hasSrc})
-		}
-	}
-	if cap(d.seenS) < len(d.items) {
-		d.seenS = make([]bool, len(d.items))
-	}
-	seen := d.seenS[:len(d.items)]
-	if err := d.marker.Mark(d.items, seen, start); err != nil {
-		return hintFor(d.p, err)
+	seen, err := d.mark(c, start)
+	if err != nil {
+		return err
 	}
 	// The chunk's time, shared evenly by its records.
 	perRecord := (c.parse + time.Since(start)) / time.Duration(max(len(c.lines), 1))
-
 	out := d.out[:0]
 	j := 0
 	for i := range c.lines {
 		l := &c.lines[i]
-		switch l.kind {
-		case kindOther:
-			out = append(out, l.text...)
-			out = append(out, '\n')
-		case kindBad:
-			// Reported, and an error record in its place, as every stage does.
-			bad := d.p.BadLine(&records.LineError{Where: l.where(), Err: l.err})
-			out = append(out, bad.Line...)
-			out = append(out, '\n')
-		case kindFile:
-			isSeen := seen[j]
+		var isSeen bool
+		if l.kind == kindFile {
+			isSeen = seen[j]
 			j++
-			d.files++
-			t := d.acct.of(l.source)
-			t.time += perRecord
-			if isSeen {
-				d.seen++
-				if d.opts.dropSeen {
-					t.dropped++
-					continue
-				}
-			}
-			out = appendWithSeen(out, l, isSeen)
-		case kindFileBad:
-			t := d.acct.of(l.source)
-			t.time += perRecord
-			t.failed++
-			path, _, _ := records.StringField(l.text, "path")
-			var err error
-			if out, err = appendErrorRecord(out, l, path); err != nil {
-				return err
-			}
-			source := string(l.source)
-			if source == "" {
-				source = "(none)"
-			}
-			d.p.Failf("%s: file %q of source %s: %v", l.where(), path, source, l.err)
-		case kindEnd:
-			end, err := d.acct.closeSource(l.text)
-			if err != nil {
-				// Not an end record hashr can read: pass it on as it is,
-				// downstream judges it.
-				d.p.Failf("%s: %v", l.where(), err)
-				out = append(out, l.text...)
-				out = append(out, '\n')
-				continue
-			}
-			enc, err := records.Marshal(end)
-			if err != nil {
-				return fmt.Errorf("%s: encoding end record: %w", l.where(), err)
-			}
-			out = append(out, enc...)
-			out = append(out, '\n')
+		}
+		if out, err = d.appendLine(out, l, isSeen, perRecord); err != nil {
+			return err
 		}
 	}
 	d.out = out
@@ -154,6 +100,94 @@ func (d *deduper) handle(c *chunk) error {
 		return fmt.Errorf("writing records: %w", err)
 	}
 	return nil
+}
+
+// mark looks the chunk's file digests up in the store, adding the new
+// ones; the result says, in their order, which were seen before.
+func (d *deduper) mark(c *chunk, now time.Time) ([]bool, error) {
+	d.items = d.items[:0]
+	for i := range c.lines {
+		if l := &c.lines[i]; l.kind == kindFile {
+			d.items = append(d.items, store.Item{Key: l.key, Source: l.srcKey, HasSource: l.hasSrc})
+		}
+	}
+	if cap(d.seenS) < len(d.items) {
+		d.seenS = make([]bool, len(d.items))
+	}
+	seen := d.seenS[:len(d.items)]
+	if err := d.marker.Mark(d.items, seen, now); err != nil {
+		return nil, hintFor(d.p, err)
+	}
+	return seen, nil
+}
+
+// appendLine appends what one input line becomes in the output, and
+// accounts it to its source.
+func (d *deduper) appendLine(out []byte, l *line, isSeen bool, perRecord time.Duration) ([]byte, error) {
+	switch l.kind {
+	case kindOther:
+		out = append(out, l.text...)
+		out = append(out, '\n')
+	case kindBad:
+		// Reported, and an error record in its place, as every stage does.
+		bad := d.p.BadLine(&records.LineError{Where: l.where(), Err: l.err})
+		out = append(out, bad.Line...)
+		out = append(out, '\n')
+	case kindFile:
+		d.files++
+		t := d.acct.of(l.source)
+		t.time += perRecord
+		if isSeen {
+			d.seen++
+			if d.opts.dropSeen {
+				t.dropped++
+				return out, nil
+			}
+		}
+		out = appendWithSeen(out, l, isSeen)
+	case kindFileBad:
+		return d.appendFileBad(out, l, perRecord)
+	case kindEnd:
+		return d.appendEnd(out, l)
+	}
+	return out, nil
+}
+
+// appendFileBad appends the error record that takes the place of a file
+// record hashr-dedup cannot read, and reports it.
+func (d *deduper) appendFileBad(out []byte, l *line, perRecord time.Duration) ([]byte, error) {
+	t := d.acct.of(l.source)
+	t.time += perRecord
+	t.failed++
+	path, _, _ := records.StringField(l.text, "path")
+	out, err := appendErrorRecord(out, l, path)
+	if err != nil {
+		return out, err
+	}
+	source := string(l.source)
+	if source == "" {
+		source = "(none)"
+	}
+	d.p.Failf("%s: file %q of source %s: %v", l.where(), path, source, l.err)
+	return out, nil
+}
+
+// appendEnd appends a source's end record with this stage's counts.
+func (d *deduper) appendEnd(out []byte, l *line) ([]byte, error) {
+	end, err := d.acct.closeSource(l.text)
+	if err != nil {
+		// Not an end record hashr can read: pass it on as it is,
+		// downstream judges it.
+		d.p.Failf("%s: %v", l.where(), err)
+		out = append(out, l.text...)
+		return append(out, '\n'), nil
+	}
+	enc, err := records.Marshal(end)
+	if err != nil {
+		return out, fmt.Errorf("%s: encoding end record: %w", l.where(), err)
+	}
+	out = append(out, enc...)
+	return append(out, '\n'), nil
 }
 
 // appendWithSeen appends the record's own bytes with "seen" set: an

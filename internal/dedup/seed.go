@@ -5,9 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hashr-dev/hashr/pkg/records"
 	"io"
 	"time"
+
+	"github.com/hashr-dev/hashr/pkg/records"
 
 	"github.com/spf13/cobra"
 
@@ -80,7 +81,7 @@ func runSeed(ctx context.Context, p *cli.Program, dir string, inputs []string) e
 	}
 	var lines, bad int64
 	for _, name := range inputs {
-		in, display, closeIn, err := openInput(p, name)
+		in, display, closeIn, err := p.OpenInput(name)
 		if err != nil {
 			p.Failf("%v", err)
 			continue
@@ -117,7 +118,7 @@ func seedFrom(ctx context.Context, p *cli.Program, in io.Reader, name string, sd
 		if rerr == nil {
 			lines++
 			if lines%(1<<16) == 0 && ctx.Err() != nil {
-				return lines, bad, cli.ErrInterrupted
+				return lines, bad, ctx.Err()
 			}
 			key, ok, perr := list.parse(text)
 			switch {

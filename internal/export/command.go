@@ -160,7 +160,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 func (o *options) validate() error {
 	var err error
 	if o.loc, err = db.ParseLocation(o.dbURL); err != nil {
-		return cli.Usagef("--db: %v", err)
+		return cli.Usagef("--db: %w", err)
 	}
 	switch {
 	case o.format == "":
@@ -179,7 +179,7 @@ func (o *options) validate() error {
 	}
 	if o.since != "" {
 		if o.filter.Since, err = parseTime(o.since); err != nil {
-			return cli.Usagef("--since: %v", err)
+			return cli.Usagef("--since: %w", err)
 		}
 	}
 	switch o.format {

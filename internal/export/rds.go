@@ -86,6 +86,8 @@ func writeRDS(ctx context.Context, p *cli.Program, r *db.Reader, o *options, out
 	return c, nil
 }
 
+// fillRDS writes the hash set into an empty RDS database in one
+// transaction: schema, version row, packages, files, then the indexes.
 func fillRDS(ctx context.Context, r *db.Reader, o *options, rds *sql.DB) (counts, error) {
 	var c counts
 	tx, err := rds.BeginTx(ctx, nil)
@@ -93,10 +95,8 @@ func fillRDS(ctx context.Context, r *db.Reader, o *options, rds *sql.DB) (counts
 		return c, err
 	}
 	defer tx.Rollback()
-	for _, stmt := range rdsSchema {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return c, err
-		}
+	if err := execAll(ctx, tx, rdsSchema); err != nil {
+		return c, err
 	}
 	now := time.Now().UTC()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO VERSION VALUES (?, ?, ?, ?, ?)`,
@@ -104,32 +104,65 @@ func fillRDS(ctx context.Context, r *db.Reader, o *options, rds *sql.DB) (counts
 		"hashr-export of "+r.Location().String()); err != nil {
 		return c, err
 	}
-
-	// Repositories become operating systems, each with a manufacturer of
-	// the same name; there are few of them.
-	repos := map[string]int64{}
-	repoID := func(repo string) (int64, error) {
-		if id, ok := repos[repo]; ok {
-			return id, nil
-		}
-		id := int64(len(repos) + 1)
-		repos[repo] = id
-		name := repo
-		if name == "" {
-			name = "unknown"
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO MANUFACTURER VALUES (?, ?)`, id, name); err != nil {
-			return 0, err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO OPERATING_SYSTEM VALUES (?, ?, '', ?)`, id, name, id)
-		return id, err
-	}
-	pkg, err := tx.PrepareContext(ctx, `INSERT INTO PACKAGE_OBJECT VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)`)
-	if err != nil {
+	if err := writeRDSPackages(ctx, r, o, tx); err != nil {
 		return c, err
 	}
-	err = r.Sources(ctx, o.filter, func(s *db.SourceInfo) error {
-		osID, err := repoID(s.Repo)
+	if c, err = writeRDSFiles(ctx, r, o, tx); err != nil {
+		return c, err
+	}
+	if err := execAll(ctx, tx, rdsIndexes); err != nil {
+		return c, err
+	}
+	if err := tx.Commit(); err != nil {
+		return c, err
+	}
+	_, err = rds.ExecContext(ctx, `ANALYZE`)
+	return c, err
+}
+
+func execAll(ctx context.Context, tx *sql.Tx, stmts []string) error {
+	for _, stmt := range stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rdsSystems makes repositories operating systems, each with a
+// manufacturer of the same name; there are few of them.
+type rdsSystems struct {
+	tx  *sql.Tx
+	ids map[string]int64
+}
+
+// id is the operating system's id of a repository, written on first use.
+func (o *rdsSystems) id(ctx context.Context, repo string) (int64, error) {
+	if id, ok := o.ids[repo]; ok {
+		return id, nil
+	}
+	id := int64(len(o.ids) + 1)
+	o.ids[repo] = id
+	name := repo
+	if name == "" {
+		name = "unknown"
+	}
+	if _, err := o.tx.ExecContext(ctx, `INSERT INTO MANUFACTURER VALUES (?, ?)`, id, name); err != nil {
+		return 0, err
+	}
+	_, err := o.tx.ExecContext(ctx, `INSERT INTO OPERATING_SYSTEM VALUES (?, ?, '', ?)`, id, name, id)
+	return id, err
+}
+
+// writeRDSPackages writes a PACKAGE_OBJECT row per source.
+func writeRDSPackages(ctx context.Context, r *db.Reader, o *options, tx *sql.Tx) error {
+	systems := &rdsSystems{tx: tx, ids: map[string]int64{}}
+	pkg, err := tx.PrepareContext(ctx, `INSERT INTO PACKAGE_OBJECT VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	return r.Sources(ctx, o.filter, func(s *db.SourceInfo) error {
+		osID, err := systems.id(ctx, s.Repo)
 		if err != nil {
 			return err
 		}
@@ -138,18 +171,18 @@ func fillRDS(ctx context.Context, r *db.Reader, o *options, rds *sql.DB) (counts
 			id = s.IDs[0]
 		}
 		name, version := packageName(id)
-		_, err = pkg.ExecContext(ctx, s.Code, name, version, osID, osID, s.Format, strings.ToUpper(hex.EncodeToString(s.SHA256)), id, s.Repo, s.URI)
+		_, err = pkg.ExecContext(ctx, s.Code, name, version, osID, osID, s.Format, upperHex(s.SHA256), id, s.Repo, s.URI)
 		return err
 	})
-	if err != nil {
-		return c, err
-	}
+}
 
+// writeRDSFiles writes a METADATA row per path of each sample.
+func writeRDSFiles(ctx context.Context, r *db.Reader, o *options, tx *sql.Tx) (counts, error) {
+	var c counts
 	file, err := tx.PrepareContext(ctx, `INSERT INTO METADATA VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return c, err
 	}
-	upper := func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 	err = r.Samples(ctx, o.filter, true, func(s *db.SampleLinks) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -158,7 +191,7 @@ func fillRDS(ctx context.Context, r *db.Reader, o *options, rds *sql.DB) (counts
 		if s.Size >= 0 {
 			size = s.Size
 		}
-		sha256, sha1, md5, crc32 := upper(s.SHA256), upper(s.SHA1), upper(s.MD5), upper(s.CRC32)
+		sha256, sha1, md5, crc32 := upperHex(s.SHA256), upperHex(s.SHA1), upperHex(s.MD5), upperHex(s.CRC32)
 		for _, l := range s.Links {
 			for _, p := range l.Paths {
 				name := path.Base(p)
@@ -172,20 +205,10 @@ func fillRDS(ctx context.Context, r *db.Reader, o *options, rds *sql.DB) (counts
 		c.samples++
 		return nil
 	})
-	if err != nil {
-		return c, err
-	}
-	for _, stmt := range rdsIndexes {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return c, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return c, err
-	}
-	_, err = rds.ExecContext(ctx, `ANALYZE`)
 	return c, err
 }
+
+func upperHex(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 
 var (
 	// name_version_arch.deb (also .udeb, .ddeb)

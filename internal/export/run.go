@@ -3,7 +3,6 @@ package export
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,10 +46,7 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	}
 	if err != nil {
 		out.abort()
-		if errors.Is(err, context.Canceled) {
-			return cli.ErrInterrupted
-		}
-		return err
+		return err // cli names a cancellation an interruption
 	}
 	if err := out.commit(); err != nil {
 		return err

@@ -54,13 +54,9 @@ func (s *sourceRun) walkLayoutDir(dir string) error {
 // layoutDir is the source's directory when it is one (an OCI layout, as
 // hashr-scan and hashr-fetch hand them on).
 func (s *sourceRun) layoutDir() (string, bool) {
-	local := s.src.Local
-	if local == "" {
-		p, ok := localPath(s.src.URI)
-		if !ok {
-			return "", false
-		}
-		local = p
+	local, err := s.src.LocalPath()
+	if err != nil {
+		return "", false
 	}
 	st, err := os.Stat(local)
 	return local, err == nil && st.IsDir()

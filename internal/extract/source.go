@@ -5,14 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -224,20 +221,12 @@ func (k *keptCopy) remove() {
 // open finds the source's bytes, and its sha256 and size when the record
 // lacks them (a source straight from hashr-scan).
 func (s *sourceRun) open() (*os.File, int64, error) {
-	local := s.src.Local
-	if local == "" {
-		p, ok := localPath(s.src.URI)
-		if !ok {
-			if s.src.URI == "" {
-				return nil, 0, errors.New("source record has neither local nor uri")
-			}
-			return nil, 0, fmt.Errorf("%q is not a local file: run hashr-fetch before hashr-extract", s.src.URI)
-		}
-		local = p
+	local, err := s.src.LocalPath()
+	if err != nil {
+		return nil, 0, err
 	}
 	f := s.opened
 	var st os.FileInfo
-	var err error
 	if f == nil {
 		// Not os.Open: a FIFO or device given as a source blocked it forever.
 		f, st, err = regular.OpenFile(local)
@@ -267,25 +256,6 @@ func (s *sourceRun) open() (*os.File, int64, error) {
 	}
 	s.sha = s.src.SHA256
 	return f, st.Size(), nil
-}
-
-// localPath is the path a uri names when it is a local one: an absolute
-// path, a relative one, or file://.
-func localPath(uri string) (string, bool) {
-	if uri == "" {
-		return "", false
-	}
-	if strings.HasPrefix(uri, "file://") {
-		u, err := url.Parse(uri)
-		if err != nil || (u.Host != "" && u.Host != "localhost") {
-			return "", false
-		}
-		return u.Path, true
-	}
-	if i := strings.Index(uri, "://"); i > 0 && !strings.ContainsAny(uri[:i], "/.") {
-		return "", false // s3://, https://, oci://…
-	}
-	return uri, true
 }
 
 func (s *sourceRun) buffer() []byte {

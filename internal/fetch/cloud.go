@@ -67,28 +67,6 @@ func bucketKey(loc *url.URL) (string, string, error) {
 	return loc.Host, key, nil
 }
 
-// statusError is an HTTP answer that is not the bytes.
-type statusError struct {
-	code   int
-	status string
-	detail string
-	// credentials names those a bucket refused (401, 403), else "".
-	credentials string
-}
-
-func (e statusError) Error() string {
-	msg := "server answered " + e.status
-	if e.detail != "" {
-		msg += ": " + e.detail
-	}
-	if e.credentials != "" {
-		msg += " (credentials: " + e.credentials + ")"
-	}
-	return msg
-}
-
-func errorDetail(resp *http.Response) string { return objstore.ErrorDetail(resp) }
-
 // credentialNamer is a remoteAPI that says where its credentials came
 // from, so that a refusal names them.
 type credentialNamer interface {
@@ -115,11 +93,11 @@ func (h *httpFetcher) refusedCredentials(resp *http.Response) string {
 // record's, an interruption, a Permanent error (a limit reached, a
 // redirect loop).
 func transient(err error) bool {
-	var se statusError
+	var se *objstore.StatusError
 	if errors.As(err, &se) {
-		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout
+		return se.Code >= 500 || se.Code == http.StatusTooManyRequests || se.Code == http.StatusRequestTimeout
 	}
 	var scheme unsupportedScheme
 	return !httpclient.IsPermanent(err) && !errors.Is(err, errMismatch) && !errors.Is(err, context.Canceled) && !errors.As(err, &scheme) &&
-		!strings.HasPrefix(err.Error(), "making request")
+		!errors.Is(err, errRequest)
 }

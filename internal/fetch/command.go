@@ -210,7 +210,7 @@ func parseSizeFlags(limits *downloadLimits, maxBytes, minFree string) error {
 		}
 	}
 	if limits.minFree, err = cli.ParseSize(minFree); err != nil {
-		return cli.Usagef("--min-free: %v", err)
+		return cli.Usagef("--min-free: %w", err)
 	}
 	return nil
 }

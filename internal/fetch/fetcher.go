@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/objstore"
@@ -91,13 +90,13 @@ func newFetchers(opts options, temps *tempFiles, note func(string, ...any)) (map
 	web := newHTTPFetcher(opts, note)
 	s3, err := objstore.S3FromEnv()
 	if err != nil {
-		return nil, cli.Usagef("%v", err)
+		return nil, cli.Usagef("%w", err)
 	}
 	s3Fetcher := newHTTPFetcher(opts, note)
 	s3Fetcher.remote = s3API{s3}
 	gcs, err := objstore.GCSFromEnv()
 	if err != nil {
-		return nil, cli.Usagef("%v", err)
+		return nil, cli.Usagef("%w", err)
 	}
 	gsFetcher := newHTTPFetcher(opts, note)
 	gsFetcher.remote = gcsAPI{gcs: gcs, client: gsFetcher.client}
@@ -109,21 +108,4 @@ func newFetchers(opts options, temps *tempFiles, note func(string, ...any)) (map
 		"gs":    gsFetcher,
 		"oci":   newRegistryFetcher(opts, note),
 	}, nil
-}
-
-// locate parses a source's uri: an absolute path (taken literally, so '#',
-// '?' and '%' in file names are just characters) or a URL.
-func locate(uri string) (*url.URL, error) {
-	if strings.HasPrefix(uri, "/") {
-		return &url.URL{Scheme: "file", Path: uri}, nil
-	}
-	u, err := url.Parse(uri)
-	if err != nil {
-		return nil, fmt.Errorf("uri %q is neither an absolute path nor a URL: %w", uri, err)
-	}
-	if u.Scheme == "" {
-		return nil, fmt.Errorf("uri %q is neither an absolute path nor a URL", uri)
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	return u, nil
 }

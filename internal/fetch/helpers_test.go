@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashr-dev/hashr/pkg/records"
+	"github.com/hashr-dev/hashr/pkg/records/recordstest"
 )
 
 // result is one in-process run of hashr-fetch.
@@ -40,17 +40,7 @@ func testOptions(workDir string) options {
 // parsed decodes every output line.
 func (r result) parsed(t *testing.T) []records.Record {
 	t.Helper()
-	var recs []records.Record
-	sc := bufio.NewScanner(strings.NewReader(r.stdout))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		rec, err := records.Unmarshal(sc.Bytes())
-		if err != nil {
-			t.Fatalf("output line %q: %v", sc.Text(), err)
-		}
-		recs = append(recs, rec)
-	}
-	return recs
+	return recordstest.Decode(t, r.stdout)
 }
 
 // one expects a single output record of type T.
@@ -70,11 +60,7 @@ func one[T records.Record](t *testing.T, r result) T {
 // sourceLine is a source record as NDJSON.
 func sourceLine(t *testing.T, src records.Source) string {
 	t.Helper()
-	b, err := records.Marshal(&src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b) + "\n"
+	return recordstest.Lines(t, &src)
 }
 
 func randomBytes(t *testing.T, n int) []byte {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/httpclient"
+	"github.com/hashr-dev/hashr/internal/objstore"
 )
 
 // maxRestarts bounds how often one download starts again from zero because
@@ -185,7 +186,7 @@ func (h *httpFetcher) giveUp(ctx context.Context, pf *os.File, d *dir, part stri
 	// Removed while still locked: a run waiting for the lock sees the file
 	// gone and starts over.
 	if rerr := d.remove(part); rerr != nil {
-		return fmt.Errorf("%w; %v", err, rerr)
+		return fmt.Errorf("%w; %w", err, rerr)
 	}
 	if held || received {
 		return fmt.Errorf("%w; removed the partial download %s", err, d.join(part))
@@ -395,8 +396,8 @@ func (d *download) request(ctx context.Context) (more bool, err error) {
 		}
 		return false, nil
 	case resp.StatusCode >= 400:
-		return false, statusError{code: resp.StatusCode, status: resp.Status, detail: errorDetail(resp),
-			credentials: d.h.refusedCredentials(resp)}
+		return false, &objstore.StatusError{Code: resp.StatusCode, Status: resp.Status, Detail: objstore.ErrorDetail(resp),
+			Credentials: d.h.refusedCredentials(resp)}
 	default:
 		return false, fmt.Errorf("unexpected answer %s", resp.Status)
 	}
@@ -467,6 +468,10 @@ type transfer struct {
 // errIdle is the cause of a transfer cancelled for silence.
 var errIdle = errors.New("idle timeout")
 
+// errRequest is a request that could not be built (a bad URL, missing
+// credentials): trying again would fail the same way.
+var errRequest = errors.New("making request")
+
 func (h *httpFetcher) get(ctx context.Context, loc *url.URL, from int64) (*transfer, error) {
 	t := &transfer{limit: h.idleTimeout}
 	t.ctx, t.cancel = context.WithCancelCause(ctx)
@@ -480,7 +485,7 @@ func (h *httpFetcher) get(ctx context.Context, loc *url.URL, from int64) (*trans
 	}
 	if err != nil {
 		t.close()
-		return nil, fmt.Errorf("making request: %w", err)
+		return nil, fmt.Errorf("%w: %w", errRequest, err)
 	}
 	req.Header.Set("User-Agent", "hashr-fetch")
 	if from > 0 {

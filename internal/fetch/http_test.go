@@ -89,7 +89,7 @@ func ignoreRange(data []byte) http.HandlerFunc {
 // workFile is where a download of uri lands in work.
 func workFile(t *testing.T, work, uri string) string {
 	t.Helper()
-	loc, err := locate(uri)
+	loc, err := records.Locate(uri)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/regular"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // localFetcher handles sources on a local file system: absolute paths and
@@ -27,7 +28,7 @@ type localFetcher struct {
 }
 
 func (l *localFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (fetched, error) {
-	name, err := localPath(loc)
+	name, err := records.FilePath(loc)
 	if err != nil {
 		return fetched{}, err
 	}
@@ -64,17 +65,6 @@ func (l *localFetcher) fetch(ctx context.Context, loc *url.URL, want expected) (
 		return fetched{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return fetched{local: name, sha256: sum, size: n}, nil
-}
-
-// localPath is the absolute, cleaned path a local source's uri names.
-func localPath(loc *url.URL) (string, error) {
-	if loc.Host != "" && loc.Host != "localhost" {
-		return "", fmt.Errorf("file URL %s names host %q: only local files can be read", loc.Redacted(), loc.Host)
-	}
-	if loc.Opaque != "" || !filepath.IsAbs(loc.Path) {
-		return "", fmt.Errorf("file URL %s does not hold an absolute path", loc.Redacted())
-	}
-	return filepath.Clean(loc.Path), nil
 }
 
 // checkReadable refuses what is not a file's bytes (a directory) and, for

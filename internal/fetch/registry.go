@@ -113,7 +113,7 @@ func giveUpLayout(ctx context.Context, work *dir, partial string, err error) err
 		return fmt.Errorf("%w (kept %s, %d bytes, for the next run to resume)", err, path, held)
 	}
 	if rerr := work.removeAll(partial); rerr != nil {
-		return fmt.Errorf("%w; removing the partial image %s: %v", err, path, cli.Cause(rerr))
+		return fmt.Errorf("%w; removing the partial image %s: %w", err, path, cli.Cause(rerr))
 	}
 	if held > 0 {
 		return fmt.Errorf("%w; removed the partial image %s", err, path)

@@ -1,10 +1,12 @@
 package fetch
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"sync"
 	"time"
 
@@ -36,26 +38,8 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 		return err
 	}
 	defer closeIdle(fetchers)
-	w := records.NewWriter(p.Stdout)
-	hinted := map[string]bool{}
-
-	var (
-		readMu  sync.Mutex
-		readErr error
-	)
-	in := func(yield func(*records.Raw) bool) {
-		for raw, err := range p.Records(ctx, opts.inputs) {
-			if err != nil {
-				readMu.Lock()
-				readErr = err
-				readMu.Unlock()
-				return
-			}
-			if !yield(raw) {
-				return
-			}
-		}
-	}
+	e := &emitter{p: p, w: records.NewWriter(p.Stdout), hinted: map[string]bool{}}
+	in := &input{}
 	var working inflight
 	work := func(raw *records.Raw) outcome {
 		if !working.start() {
@@ -64,39 +48,79 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 		defer working.done()
 		return fetchRecord(ctx, fetchers, raw)
 	}
-	emit := func(o outcome) error {
-		switch {
-		case o.fail != nil:
-			var lineErr *records.LineError
-			switch {
-			case errors.As(o.err, &lineErr):
-				p.Failf("%v", o.err) // it names the line already
-			case o.fail.ID != "":
-				p.Failf("%s: %v", o.fail.ID, o.err)
-			default:
-				p.Failf("%s: %v", o.raw.Where, o.err)
-			}
-			if hint := hintFor(o.err); hint != "" && !hinted[hint] {
-				hinted[hint] = true
-				p.Hint("%s", hint)
-			}
-			return w.Write(o.fail)
-		case o.src != nil:
-			p.Verbosef("%s: %s", o.src.URI, o.src.Local)
-			return w.Write(o.src)
-		default:
-			return w.WriteRaw(o.raw)
-		}
-	}
-	err = ordered.Map(ctx, opts.workers, in, work, emit)
+	err = ordered.Map(ctx, opts.workers, in.records(ctx, p, opts.inputs), work, e.emit)
 	working.stopAndWait(stopGrace)
-	err = errors.Join(err, w.Flush())
-	readMu.Lock()
-	defer readMu.Unlock()
-	if readErr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+	err = errors.Join(err, e.w.Flush())
+	if readErr := in.err(); readErr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		return readErr
 	}
 	return err
+}
+
+// input is the records read, and the failure that ended reading them.
+type input struct {
+	mu      sync.Mutex
+	readErr error
+}
+
+func (in *input) records(ctx context.Context, p *cli.Program, names []string) iter.Seq[*records.Raw] {
+	return func(yield func(*records.Raw) bool) {
+		for raw, err := range p.Records(ctx, names) {
+			if err != nil {
+				in.mu.Lock()
+				in.readErr = err
+				in.mu.Unlock()
+				return
+			}
+			if !yield(raw) {
+				return
+			}
+		}
+	}
+}
+
+func (in *input) err() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.readErr
+}
+
+// emitter writes the outcomes in input order, saying each failure (and
+// each hint once).
+type emitter struct {
+	p      *cli.Program
+	w      *records.Writer
+	hinted map[string]bool
+}
+
+func (e *emitter) emit(o outcome) error {
+	switch {
+	case o.fail != nil:
+		e.sayFailure(o)
+		return e.w.Write(o.fail)
+	case o.src != nil:
+		e.p.Verbosef("%s: %s", o.src.URI, o.src.Local)
+		return e.w.Write(o.src)
+	default:
+		return e.w.WriteRaw(o.raw)
+	}
+}
+
+func (e *emitter) sayFailure(o outcome) {
+	p := e.p
+	var lineErr *records.LineError
+	switch {
+	case errors.As(o.err, &lineErr):
+		p.Failf("%v", o.err) // it names the line already
+	case o.fail.ID != "":
+		p.Failf("%s: %v", o.fail.ID, o.err)
+	default:
+		p.Failf("%s: %v", o.raw.Where, o.err)
+	}
+	if hint := hintFor(o.err); hint != "" && !e.hinted[hint] {
+		e.hinted[hint] = true
+		p.Hint("%s", hint)
+	}
 }
 
 // fetchRecord fetches the source a record describes; other records pass
@@ -114,14 +138,11 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 		// A record no stage could use is a bad input line, and says where.
 		return failed(raw, src, &records.LineError{Where: raw.Where, Err: err})
 	}
-	uri := src.URI
-	if uri == "" {
-		uri = src.Local // a source already on disk that no one gave a uri
-	}
-	loc, err := locate(uri)
+	loc, err := src.Location()
 	if err != nil {
 		return failed(raw, src, err)
 	}
+	uri := cmp.Or(src.URI, src.Local) // a source already on disk may have no uri
 	f, ok := fetchers[loc.Scheme]
 	if !ok {
 		return failed(raw, src, unsupportedScheme(loc.Scheme))
@@ -150,7 +171,7 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 func fetchParts(ctx context.Context, local fetcher, parts []string) ([]string, error) {
 	out := make([]string, len(parts))
 	for i, part := range parts {
-		loc, err := locate(part)
+		loc, err := records.Locate(part)
 		if err == nil && loc.Scheme != "file" {
 			err = fmt.Errorf("it is not a local path: the parts of a split WIM are read from local files")
 		}

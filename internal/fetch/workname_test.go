@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 func TestWorkName(t *testing.T) {
@@ -21,7 +23,7 @@ func TestWorkName(t *testing.T) {
 		"http://h/x.iso?token=../../y#frag/": "x.iso",
 		"/srv/mirror/a b.zip":                "a_b.zip",
 	} {
-		loc, err := locate(uri)
+		loc, err := records.Locate(uri)
 		if err != nil {
 			t.Fatalf("%s: %v", uri, err)
 		}
@@ -35,12 +37,12 @@ func TestWorkName(t *testing.T) {
 		}
 	}
 	long := "http://h/" + strings.Repeat("a", 1000) + ".iso"
-	loc, _ := locate(long)
+	loc, _ := records.Locate(long)
 	if n := len(workName(long, loc)); n > 17+maxBaseName {
 		t.Errorf("a long URL makes a %d-byte name", n)
 	}
-	a, _ := locate("http://h/x/file")
-	b, _ := locate("http://h/y/file")
+	a, _ := records.Locate("http://h/x/file")
+	b, _ := records.Locate("http://h/y/file")
 	if workName("http://h/x/file", a) == workName("http://h/y/file", b) {
 		t.Error("two URLs with one base name share a work file")
 	}

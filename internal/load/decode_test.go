@@ -1,11 +1,11 @@
 package load
 
 import (
-	"bytes"
 	"reflect"
 	"testing"
 
 	"github.com/hashr-dev/hashr/pkg/records"
+	"github.com/hashr-dev/hashr/pkg/records/recordstest"
 )
 
 // decodeFile reads every field hashr-load uses as Raw.Decode does, and
@@ -23,10 +23,7 @@ func TestDecodeFileAgreesWithDecode(t *testing.T) {
 		`{"type":"file","Path":"other case","path":"p"}`,
 	}
 	for _, line := range lines {
-		raw, err := records.NewReader(bytes.NewReader([]byte(line+"\n")), "test").Next()
-		if err != nil {
-			t.Fatalf("%s: %v", line, err)
-		}
+		raw := recordstest.Raw(t, line+"\n")
 		fast, fastErr := decodeFile(raw)
 		slow, slowErr := raw.Decode()
 		if (fastErr == nil) != (slowErr == nil) || fastErr != nil && fastErr.Error() != slowErr.Error() {

@@ -125,7 +125,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 
 func (o *options) validate() error {
 	if _, err := db.ParseLocation(o.dbURL); err != nil {
-		return cli.Usagef("--db: %v", err)
+		return cli.Usagef("--db: %w", err)
 	}
 	if o.schema != db.SchemaNative && o.schema != db.SchemaHashR {
 		return cli.Usagef("--schema %q: want native or hashr", o.schema)

@@ -112,7 +112,7 @@ func (s *openSource) name() string {
 func run(ctx context.Context, p *cli.Program, o options) error {
 	loc, err := db.ParseLocation(o.dbURL)
 	if err != nil {
-		return cli.Usagef("--db: %v", err)
+		return cli.Usagef("--db: %w", err)
 	}
 	committers := 1
 	if loc.Driver == db.Postgres {
@@ -169,7 +169,7 @@ func (l *loader) consume(ctx context.Context) error {
 	defer cancelCommits()
 	l.startCommitter(commitCtx)
 	err := l.read(ctx)
-	if errors.Is(err, cli.ErrInterrupted) {
+	if cli.IsInterrupted(err) {
 		timer := time.AfterFunc(interruptGrace, cancelCommits)
 		defer timer.Stop()
 	} else if err != nil {
@@ -211,7 +211,7 @@ func (l *loader) read(ctx context.Context) error {
 				}
 				return l.flush()
 			}
-			if errors.Is(it.err, cli.ErrInterrupted) {
+			if cli.IsInterrupted(it.err) {
 				return l.interrupted()
 			}
 			if it.err != nil {

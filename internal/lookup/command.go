@@ -1,7 +1,7 @@
 // Package lookup is hashr-lookup: it says of each file or hash whether the
 // hash set in a database (or a Bloom filter exported from one) knows it,
 // and where from. Files and trees named on the command line are hashed
-// (internal/hashtree, as hashr-hash does); file records or bare hashes are
+// (internal/filehash, as hashr-hash does); file records or bare hashes are
 // read from stdin otherwise. Lookups go to the database in batches, on a
 // goroutine of their own, while the next files are hashed.
 package lookup

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashr-dev/hashr/internal/cli"
-	"github.com/hashr-dev/hashr/internal/hashtree"
+	"github.com/hashr-dev/hashr/internal/filehash"
 	"github.com/hashr-dev/hashr/internal/ordered"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -17,17 +17,17 @@ import (
 // hashPaths hashes the files under the PATH arguments with o.workers
 // goroutines and sends them, in walk order, to be looked up.
 func hashPaths(ctx context.Context, p *cli.Program, o *options, send func(*query) error) error {
-	work := func(f hashtree.Found) *query {
+	work := func(f filehash.Found) *query {
 		if f.Err != nil {
-			return &query{failure: hashtree.PathError("lookup", f.Path, f.Err)}
+			return &query{failure: filehash.PathError("lookup", f.Path, f.Err)}
 		}
-		rec, err := hashtree.FileRecord(f.Path, o.algos)
+		rec, err := filehash.FileRecord(f.Path, o.algos)
 		if err != nil {
-			return &query{failure: hashtree.PathError("lookup", f.Path, err)}
+			return &query{failure: filehash.PathError("lookup", f.Path, err)}
 		}
 		return fileQuery(rec, f.Path, o)
 	}
-	return ordered.Map(ctx, o.workers, hashtree.Walk(p, o.paths), work, send)
+	return ordered.Map(ctx, o.workers, filehash.Walk(p, o.paths), work, send)
 }
 
 // fileQuery is the lookup of a file record by the first digest of

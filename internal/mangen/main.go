@@ -21,7 +21,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/export"
 	"github.com/hashr-dev/hashr/internal/extract"
 	"github.com/hashr-dev/hashr/internal/fetch"
-	"github.com/hashr-dev/hashr/internal/hash"
+	"github.com/hashr-dev/hashr/internal/hashcmd"
 	"github.com/hashr-dev/hashr/internal/load"
 	"github.com/hashr-dev/hashr/internal/lookup"
 	"github.com/hashr-dev/hashr/internal/scan"
@@ -32,7 +32,7 @@ var commands = map[string]func(*cli.Program) *cobra.Command{
 	"hashr-scan":    scan.NewCommand,
 	"hashr-fetch":   fetch.NewCommand,
 	"hashr-extract": extract.NewCommand,
-	"hashr-hash":    hash.NewCommand,
+	"hashr-hash":    hashcmd.NewCommand,
 	"hashr-dedup":   dedup.NewCommand,
 	"hashr-load":    load.NewCommand,
 	"hashr-export":  export.NewCommand,

@@ -303,13 +303,19 @@ type StatusError struct {
 	Code   int
 	Status string
 	Detail string // the store's error code or message, when it sent one
+	// Credentials names those a bucket refused (401, 403), else "".
+	Credentials string
 }
 
 func (e *StatusError) Error() string {
+	msg := "server answered " + e.Status
 	if e.Detail != "" {
-		return "server answered " + e.Status + ": " + e.Detail
+		msg += ": " + e.Detail
 	}
-	return "server answered " + e.Status
+	if e.Credentials != "" {
+		msg += " (credentials: " + e.Credentials + ")"
+	}
+	return msg
 }
 
 // refusedWith is, for a refusal (401, 403), " (credentials: SOURCE)":

@@ -30,16 +30,11 @@ func MapAhead[T, R any](ctx context.Context, workers, ahead int, in iter.Seq[T],
 		workers = 1
 	}
 	ahead = max(ahead, workers)
-	type slot struct {
-		item   T
-		result R
-		done   chan struct{}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	jobs := make(chan *slot)
-	pending := make(chan *slot, ahead) // in input order
+	jobs := make(chan *slot[T, R])
+	pending := make(chan *slot[T, R], ahead) // in input order
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -51,24 +46,47 @@ func MapAhead[T, R any](ctx context.Context, workers, ahead int, in iter.Seq[T],
 			}
 		}()
 	}
-	go func() {
-		defer close(pending)
-		defer close(jobs)
-		for item := range in {
-			s := &slot{item: item, done: make(chan struct{})}
-			select {
-			case pending <- s:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- s:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	go feed(ctx, in, pending, jobs)
+	err := emitInOrder(ctx, pending, emit)
+	if err == nil {
+		wg.Wait()
+	}
+	// On an error the feeder may be blocked inside in (a read of stdin, say):
+	// it and the workers see the cancellation and end on their own, and the
+	// caller need not wait for that.
+	return err
+}
 
+// slot is one item in flight and, once done is closed, its result.
+type slot[T, R any] struct {
+	item   T
+	result R
+	done   chan struct{}
+}
+
+// feed takes the items, queueing each in input order (pending) before
+// handing it to a worker (jobs), until in ends or ctx is cancelled.
+func feed[T, R any](ctx context.Context, in iter.Seq[T], pending, jobs chan<- *slot[T, R]) {
+	defer close(pending)
+	defer close(jobs)
+	for item := range in {
+		s := &slot[T, R]{item: item, done: make(chan struct{})}
+		select {
+		case pending <- s:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case jobs <- s:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// emitInOrder emits each result as it is done, in input order, until the
+// first error or a cancellation.
+func emitInOrder[T, R any](ctx context.Context, pending <-chan *slot[T, R], emit func(R) error) error {
 	var err error
 	for s := range pending {
 		select {
@@ -88,11 +106,5 @@ func MapAhead[T, R any](ctx context.Context, workers, ahead int, in iter.Seq[T],
 		// not a complete run, even if every item taken was emitted.
 		err = ctx.Err()
 	}
-	if err == nil {
-		wg.Wait()
-	}
-	// On an error the feeder may be blocked inside in (a read of stdin, say):
-	// it and the workers see the cancellation and end on their own, and the
-	// caller need not wait for that.
 	return err
 }

@@ -111,7 +111,7 @@ func InstallSeccomp() (Seccomp, error) {
 		uintptr(unsafe.Pointer(&fprog)))
 	switch {
 	case e == syscall.ENOSYS || e == syscall.EINVAL:
-		return Seccomp{}, fmt.Errorf("%w: installing the seccomp filter: %v (a kernel built without CONFIG_SECCOMP_FILTER?)", ErrSeccompUnsupported, e)
+		return Seccomp{}, fmt.Errorf("%w: installing the seccomp filter: %w (a kernel built without CONFIG_SECCOMP_FILTER?)", ErrSeccompUnsupported, e)
 	case e != 0:
 		return Seccomp{}, fmt.Errorf("installing the seccomp filter: %w", e)
 	case tid != 0:

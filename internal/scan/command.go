@@ -221,7 +221,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 func readURLList(file string) ([]string, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, cli.Usagef("--urls: %v", cli.Cause(err))
+		return nil, cli.Usagef("--urls: %w", cli.Cause(err))
 	}
 	defer f.Close()
 	var urls []string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/hashr-dev/hashr/internal/cli"
@@ -79,6 +80,12 @@ func inspect(ctx context.Context, opts options, e entry) outcome {
 	if !info.Mode().IsRegular() {
 		return outcome{entry: e, verdict: notRegular}
 	}
+	return inspectFile(opts, e, f, info)
+}
+
+// inspectFile tells a regular file's format and, for a source, computes
+// its record.
+func inspectFile(opts options, e entry, f *os.File, info os.FileInfo) outcome {
 	res, err := magic.Detect(f, info.Size())
 	if err != nil {
 		return outcome{entry: e, verdict: failed, err: fmt.Errorf("detecting the format: %w", cli.Cause(err))}

@@ -26,7 +26,7 @@ func newJobFilter(ctx context.Context, dbURL, reprocess string) (*jobFilter, err
 	f := &jobFilter{db: dbURL, reprocess: map[string]bool{}}
 	for _, q := range strings.FieldsFunc(strings.ToLower(reprocess), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
 		if err := records.CheckHex("sha256", q); err != nil {
-			return nil, cli.Usagef("--reprocess: want quick_sha256 values: %v", err)
+			return nil, cli.Usagef("--reprocess: want quick_sha256 values: %w", err)
 		}
 		f.reprocess[q] = true
 	}
@@ -37,7 +37,7 @@ func newJobFilter(ctx context.Context, dbURL, reprocess string) (*jobFilter, err
 		return nil, nil
 	}
 	if _, err := db.ParseLocation(dbURL); err != nil {
-		return nil, cli.Usagef("--db: %v", err)
+		return nil, cli.Usagef("--db: %w", err)
 	}
 	done, err := db.DoneJobs(ctx, dbURL)
 	if err != nil {

@@ -29,101 +29,142 @@ type counts struct {
 // error record per path that could not be read.
 func run(ctx context.Context, p *cli.Program, opts options, repos []string) error {
 	defer p.RouteClientLog()() // listings of buckets, registries and URLs
-	w := newPlannedOutput(p, opts.plan)
-	defer w.Finish()
-
-	c := counts{byVerdict: map[verdict]int{}}
-	hintedZip := false
-	var exports wsusExports
-	var sets wimSets
-	write := func(src *records.Source) error {
-		if opts.jobs.skip(src) {
-			c.byVerdict[jobDone]++
-			p.Verbosef("skipping %s: its job is done in %s (--reprocess %s to load it again)", src.ID, opts.jobs.db, src.QuickSHA256)
-			return nil
-		}
-		c.sources++
-		if err := exports.annotate(src); err != nil {
-			p.Failf("%v", err)
-		}
-		return w.Write(src)
-	}
-	emit := func(out outcome) error {
-		c.byVerdict[out.verdict]++
-		e := out.entry
-		counted := false // each part of a split WIM is a file inspected
-		if out.verdict == emitted && out.part != nil {
-			c.files++
-			counted = true
-			whole, err := sets.add(out)
-			switch {
-			case err != nil:
-				c.byVerdict[failed]++
-				out = outcome{entry: e, verdict: failed, err: err}
-			case whole == nil:
-				p.Verbosef("%s: part %d of %d of the split WIM %s: held until its set is whole", e.path, out.part.Part, out.part.Total, out.part.GUIDString())
-				return nil
-			default:
-				out, e = *whole, whole.entry
-			}
-		}
-		switch out.verdict {
-		case emitted:
-			if !counted {
-				c.files++
-			}
-			if out.splitErr != nil {
-				p.Warnf("%s: --split-images: %v; it is one source, all its images in it", e.path, out.splitErr)
-			}
-			for _, src := range out.sources() {
-				if err := write(src); err != nil {
-					return err
-				}
-			}
-			return nil
-		case failed:
-			p.Failf("%s: %v", e.path, out.err)
-			return w.Write(&records.Error{Stage: "scan", Source: e.abs, URI: e.abs,
-				ID: filepath.Base(e.abs), Message: out.err.Error()})
-		case unknownFormat:
-			c.files++
-			p.Verbosef("skipping %s: no known format", e.path)
-		case zipExtension:
-			c.files++
-			p.Verbosef("skipping %s: a zip archive, but its extension is not one of --zip-exts (%s)", e.path, zipExtList(opts))
-			if p.Verbose && !hintedZip {
-				p.Hint("to scan such zip files, add their extension to --zip-exts")
-				hintedZip = true
-			}
-		case formatFilter:
-			c.files++
-			p.Verbosef("skipping %s: format %s is not in --formats", e.path, out.format)
-		case notRegular:
-			p.Verbosef("skipping %s: not a regular file or directory", e.path)
-		case alreadyWalked:
-			p.Verbosef("skipping %s: directory already walked (a symbolic link leads back to it)", e.path)
-		}
-		return nil
-	}
+	s := &scanRun{p: p, opts: opts, w: newPlannedOutput(p, opts.plan), c: counts{byVerdict: map[verdict]int{}}}
+	defer s.w.Finish()
 	err := ordered.Map(ctx, workers, allEntries(ctx, opts.net, repos),
-		func(e entry) outcome { return inspect(ctx, opts, e) }, emit)
+		func(e entry) outcome { return inspect(ctx, opts, e) }, s.emit)
 	if err != nil {
 		return err
 	}
-	if ctx.Err() != nil {
-		return cli.ErrInterrupted
+	if err := ctx.Err(); err != nil {
+		return err // cli names it an interruption
 	}
-	for _, rec := range sets.incomplete() {
-		c.byVerdict[failed]++
-		p.Failf("%s: %s", rec.URI, rec.Message)
-		if err := w.Write(rec); err != nil {
+	return s.finish()
+}
+
+// scanRun is the state of one run as outcomes come in, in order.
+type scanRun struct {
+	p         *cli.Program
+	opts      options
+	w         *plannedOutput
+	c         counts
+	hintedZip bool
+	exports   wsusExports
+	sets      wimSets
+}
+
+// write writes a source record, unless its job is done already.
+func (s *scanRun) write(src *records.Source) error {
+	if s.opts.jobs.skip(src) {
+		s.c.byVerdict[jobDone]++
+		s.p.Verbosef("skipping %s: its job is done in %s (--reprocess %s to load it again)", src.ID, s.opts.jobs.db, src.QuickSHA256)
+		return nil
+	}
+	s.c.sources++
+	if err := s.exports.annotate(src); err != nil {
+		s.p.Failf("%v", err)
+	}
+	return s.w.Write(src)
+}
+
+// emit handles one outcome: its sources written, its failure reported,
+// a skipped file said with --verbose.
+func (s *scanRun) emit(out outcome) error {
+	s.c.byVerdict[out.verdict]++
+	counted := false // each part of a split WIM is a file inspected
+	if out.verdict == emitted && out.part != nil {
+		s.c.files++
+		counted = true
+		whole, held := s.joinSplitWIM(out)
+		if held {
+			return nil
+		}
+		out = whole
+	}
+	if out.verdict == emitted {
+		if !counted {
+			s.c.files++
+		}
+		return s.writeSources(out)
+	}
+	return s.skipOrFail(out)
+}
+
+// joinSplitWIM holds a part of a split WIM until its set is whole, then
+// returns the whole set's outcome (or the failure to join it); held says
+// the set still waits for parts.
+func (s *scanRun) joinSplitWIM(out outcome) (joined outcome, held bool) {
+	e := out.entry
+	whole, err := s.sets.add(out)
+	switch {
+	case err != nil:
+		s.c.byVerdict[failed]++
+		return outcome{entry: e, verdict: failed, err: err}, false
+	case whole == nil:
+		s.p.Verbosef("%s: part %d of %d of the split WIM %s: held until its set is whole", e.path, out.part.Part, out.part.Total, out.part.GUIDString())
+		return outcome{}, true
+	default:
+		return *whole, false
+	}
+}
+
+// writeSources writes the sources of a file whose format was found.
+func (s *scanRun) writeSources(out outcome) error {
+	if out.splitErr != nil {
+		s.p.Warnf("%s: --split-images: %v; it is one source, all its images in it", out.entry.path, out.splitErr)
+	}
+	for _, src := range out.sources() {
+		if err := s.write(src); err != nil {
 			return err
 		}
 	}
-	if err := w.Finish(); err != nil {
+	return nil
+}
+
+// skipOrFail reports an outcome that is no source: an error record for
+// a failure, a --verbose line for a skipped path.
+func (s *scanRun) skipOrFail(out outcome) error {
+	e, p := out.entry, s.p
+	switch out.verdict {
+	case failed:
+		p.Failf("%s: %v", e.path, out.err)
+		return s.w.Write(&records.Error{Stage: "scan", Source: e.abs, URI: e.abs,
+			ID: filepath.Base(e.abs), Message: out.err.Error()})
+	case unknownFormat:
+		s.c.files++
+		p.Verbosef("skipping %s: no known format", e.path)
+	case zipExtension:
+		s.c.files++
+		p.Verbosef("skipping %s: a zip archive, but its extension is not one of --zip-exts (%s)", e.path, zipExtList(s.opts))
+		if p.Verbose && !s.hintedZip {
+			p.Hint("to scan such zip files, add their extension to --zip-exts")
+			s.hintedZip = true
+		}
+	case formatFilter:
+		s.c.files++
+		p.Verbosef("skipping %s: format %s is not in --formats", e.path, out.format)
+	case notRegular:
+		p.Verbosef("skipping %s: not a regular file or directory", e.path)
+	case alreadyWalked:
+		p.Verbosef("skipping %s: directory already walked (a symbolic link leads back to it)", e.path)
+	}
+	return nil
+}
+
+// finish reports the split WIMs whose sets never became whole, ends the
+// output and says the summary.
+func (s *scanRun) finish() error {
+	for _, rec := range s.sets.incomplete() {
+		s.c.byVerdict[failed]++
+		s.p.Failf("%s: %s", rec.URI, rec.Message)
+		if err := s.w.Write(rec); err != nil {
+			return err
+		}
+	}
+	if err := s.w.Finish(); err != nil {
 		return err
 	}
-	p.Infof("%s", c.summary())
+	s.p.Infof("%s", s.c.summary())
 	return nil
 }
 

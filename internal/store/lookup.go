@@ -54,10 +54,37 @@ func (m *Marker) Mark(items []Item, seen []bool, firstSeen time.Time) (err error
 	}
 	defer func() { err = corrupted(s.dir, err) }()
 	defer s.recoverBroken(&err)
+	if err := s.readyPending(int64(len(items))); err != nil {
+		return err
+	}
+	m.sortByKey(items)
+	from := s.pend.len()
+	if err := m.markSorted(items, seen, firstSeen); err != nil {
+		return err
+	}
+	if m.logBuf, err = s.pend.logSince(from, m.logBuf); err != nil {
+		// The set holds digests the log lacks: ingest none of it. The
+		// next Open ingests what the log holds, which matches the
+		// records written.
+		s.broken = err
+		return s.writeError(err)
+	}
+	if s.pend.full() {
+		if err := s.pollFlush(true); err != nil {
+			return err
+		}
+		s.startFlush()
+	}
+	return nil
+}
+
+// readyPending makes room for n new digests: a finished flush collected,
+// the disk space for their log entries checked, a pending set open.
+func (s *Store) readyPending(n int64) error {
 	if err := s.pollFlush(false); err != nil {
 		return err
 	}
-	if err := s.checkFreeSpace(int64(len(items)) * logEntrySize); err != nil {
+	if err := s.checkFreeSpace(n * logEntrySize); err != nil {
 		return err
 	}
 	if s.pend == nil {
@@ -67,14 +94,17 @@ func (m *Marker) Mark(items []Item, seen []bool, firstSeen time.Time) (err error
 		}
 		s.pend, s.nextSeq, s.spare = p, s.nextSeq+1, nil
 	}
+	return nil
+}
 
+// sortByKey sets m.order to the items' indexes in key order. Equal keys
+// keep their input order, so the first one is the new one. Digests almost
+// always differ in their first eight bytes, which compare as one integer.
+func (m *Marker) sortByKey(items []Item) {
 	m.order = m.order[:0]
 	for i := range items {
 		m.order = append(m.order, int32(i))
 	}
-	// Equal keys keep their input order, so the first one is the new one.
-	// Digests almost always differ in their first eight bytes, which
-	// compare as one integer.
 	slices.SortFunc(m.order, func(a, b int32) int {
 		ka, kb := &items[a].Key, &items[b].Key
 		if c := cmp.Compare(binary.BigEndian.Uint64(ka[:8]), binary.BigEndian.Uint64(kb[:8])); c != 0 {
@@ -85,14 +115,18 @@ func (m *Marker) Mark(items []Item, seen []bool, firstSeen time.Time) (err error
 		}
 		return cmp.Compare(a, b)
 	})
+}
 
+// markSorted looks the items up in key order (m.order), in the pending
+// sets and then the store, adding each new digest to the pending set.
+func (m *Marker) markSorted(items []Item, seen []bool, firstSeen time.Time) error {
+	s := m.s
 	// Bloom filters in the last level too: most lookups are of digests
 	// the store does not hold, and a filter spares each of them a read.
 	it, err := s.db.NewIter(&pebble.IterOptions{UseL6Filters: true})
 	if err != nil {
 		return fmt.Errorf("reading store %q: %w", s.dir, err)
 	}
-	from := s.pend.len()
 	var prev *Key
 	for _, i := range m.order {
 		item := &items[i]
@@ -120,19 +154,6 @@ func (m *Marker) Mark(items []Item, seen []bool, firstSeen time.Time) (err error
 	if err := it.Close(); err != nil {
 		s.broken = err // the pending set holds digests no log has
 		return fmt.Errorf("reading store %q: %w", s.dir, err)
-	}
-	if m.logBuf, err = s.pend.logSince(from, m.logBuf); err != nil {
-		// The set holds digests the log lacks: ingest none of it. The
-		// next Open ingests what the log holds, which matches the
-		// records written.
-		s.broken = err
-		return s.writeError(err)
-	}
-	if s.pend.full() {
-		if err := s.pollFlush(true); err != nil {
-			return err
-		}
-		s.startFlush()
 	}
 	return nil
 }

@@ -192,85 +192,106 @@ func (sd *Seeder) Finish(ctx context.Context) (st SeedStats, err error) {
 // writeTables writes the sorted digests from next as sstables of merge
 // operands, dropping duplicates.
 func (sd *Seeder) writeTables(ctx context.Context, next func() (*Key, error)) (paths []string, distinct, size int64, err error) {
-	value := appendValue(nil, sd.time, nil)
-	wopts := sd.s.pebbleOpts.MakeWriterOptions(0, sd.s.db.TableFormat())
-	var (
-		w     *sstable.Writer
-		inW   int
-		prev  Key
-		first = true
-	)
-	finishTable := func() error {
-		if w == nil {
-			return nil
-		}
-		err := w.Close()
-		w = nil
-		if err != nil {
-			return err
-		}
-		fi, err := os.Stat(paths[len(paths)-1])
-		if err != nil {
-			return err
-		}
-		size += fi.Size()
-		return sd.s.checkFreeSpace(0)
-	}
-	fail := func(err error) ([]string, int64, int64, error) {
-		if w != nil {
-			_ = w.Close()
-		}
-		var he *HintedError
-		if errors.As(err, &he) {
-			return nil, 0, 0, err
-		}
-		if isNoSpace(err) {
-			return nil, 0, 0, &HintedError{Err: fmt.Errorf("seeding store %q: %w", sd.s.dir, err),
-				Hint: "free some space and run again: nothing of this seed was added, the store is intact"}
-		}
-		return nil, 0, 0, fmt.Errorf("seeding store %q: %w", sd.s.dir, err)
-	}
+	tw := &tableWriter{sd: sd, value: appendValue(nil, sd.time, nil),
+		wopts: sd.s.pebbleOpts.MakeWriterOptions(0, sd.s.db.TableFormat())}
+	var prev Key
+	first := true
 	for n := 0; ; n++ {
 		if n%65536 == 0 && ctx.Err() != nil {
-			return fail(ctx.Err())
+			return nil, 0, 0, tw.fail(ctx.Err())
 		}
 		k, err := next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fail(err)
+			return nil, 0, 0, tw.fail(err)
 		}
 		if !first && *k == prev {
 			continue
 		}
 		first, prev = false, *k
-		if w == nil {
-			name := filepath.Join(sd.tmp, fmt.Sprintf("table-%06d.sst", len(paths)))
-			f, err := vfs.Default.Create(name, vfs.WriteCategoryUnspecified)
-			if err != nil {
-				return fail(err)
-			}
-			paths = append(paths, name)
-			// The writable syncs the file when the table is finished, as
-			// ingestion requires.
-			w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), wopts)
-			inW = 0
-		}
-		if err := w.Merge(k[:], value); err != nil {
-			return fail(err)
+		if err := tw.add(k); err != nil {
+			return nil, 0, 0, tw.fail(err)
 		}
 		distinct++
-		if inW++; inW == seedTableKeys {
-			if err := finishTable(); err != nil {
-				return fail(err)
-			}
+	}
+	if err := tw.finishTable(); err != nil {
+		return nil, 0, 0, tw.fail(err)
+	}
+	return tw.paths, distinct, tw.size, nil
+}
+
+// tableWriter writes a seed's sstables, seedTableKeys keys each.
+type tableWriter struct {
+	sd    *Seeder
+	value []byte
+	wopts sstable.WriterOptions
+	w     *sstable.Writer
+	inW   int
+	paths []string
+	size  int64
+}
+
+// add writes one key, starting a table when none is open and finishing
+// it when full.
+func (tw *tableWriter) add(k *Key) error {
+	if tw.w == nil {
+		name := filepath.Join(tw.sd.tmp, fmt.Sprintf("table-%06d.sst", len(tw.paths)))
+		f, err := vfs.Default.Create(name, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			return err
 		}
+		tw.paths = append(tw.paths, name)
+		// The writable syncs the file when the table is finished, as
+		// ingestion requires.
+		tw.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), tw.wopts)
+		tw.inW = 0
 	}
-	if err := finishTable(); err != nil {
-		return fail(err)
+	if err := tw.w.Merge(k[:], tw.value); err != nil {
+		return err
 	}
-	return paths, distinct, size, nil
+	if tw.inW++; tw.inW == seedTableKeys {
+		return tw.finishTable()
+	}
+	return nil
+}
+
+// finishTable closes the open table, if any, and checks the free space
+// left.
+func (tw *tableWriter) finishTable() error {
+	if tw.w == nil {
+		return nil
+	}
+	err := tw.w.Close()
+	tw.w = nil
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(tw.paths[len(tw.paths)-1])
+	if err != nil {
+		return err
+	}
+	tw.size += fi.Size()
+	return tw.sd.s.checkFreeSpace(0)
+}
+
+// fail closes the open table and says what failed, with a hint for a
+// full disk.
+func (tw *tableWriter) fail(err error) error {
+	if tw.w != nil {
+		_ = tw.w.Close()
+	}
+	var he *HintedError
+	if errors.As(err, &he) {
+		return err
+	}
+	dir := tw.sd.s.dir
+	if isNoSpace(err) {
+		return &HintedError{Err: fmt.Errorf("seeding store %q: %w", dir, err),
+			Hint: "free some space and run again: nothing of this seed was added, the store is intact"}
+	}
+	return fmt.Errorf("seeding store %q: %w", dir, err)
 }
 
 // Abort drops the seed's scratch files; after Finish it does nothing more.

@@ -179,6 +179,10 @@ type scanner struct {
 
 var errUnexpectedEnd = errors.New("unexpected end of JSON input")
 
+// ErrNotObject is a line that is not one JSON object: every error saying
+// so wraps it, so a caller asks errors.Is rather than reading the text.
+var ErrNotObject = errors.New("not a JSON object")
+
 func (s *scanner) syntaxError(what string) error {
 	if s.pos >= len(s.data) {
 		return errUnexpectedEnd
@@ -204,7 +208,7 @@ func (s *scanner) object(visit func(name, value []byte) bool) error {
 		if s.pos >= len(s.data) {
 			return errUnexpectedEnd
 		}
-		return fmt.Errorf("not a JSON object: the line starts with %q", s.data[s.pos])
+		return fmt.Errorf("%w: the line starts with %q", ErrNotObject, s.data[s.pos])
 	}
 	s.pos++
 	s.skipSpace()

@@ -163,13 +163,13 @@ func scanType(line []byte) (typ string, ok bool) {
 func describeSyntax(err error, line []byte) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Errorf("not a JSON object: %v (at byte %d)", se, se.Offset)
+		return fmt.Errorf("%w: %w (at byte %d)", ErrNotObject, se, se.Offset)
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("not a JSON object: the line holds a JSON %s", te.Value)
+		return fmt.Errorf("%w: the line holds a JSON %s", ErrNotObject, te.Value)
 	}
-	return fmt.Errorf("not a JSON object: %v", err)
+	return fmt.Errorf("%w: %w", ErrNotObject, err)
 }
 
 // Writer writes NDJSON records. Records are collected in a buffer that only

@@ -27,7 +27,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/export"
 	"github.com/hashr-dev/hashr/internal/extract"
 	"github.com/hashr-dev/hashr/internal/fetch"
-	"github.com/hashr-dev/hashr/internal/hash"
+	"github.com/hashr-dev/hashr/internal/hashcmd"
 	"github.com/hashr-dev/hashr/internal/load"
 	"github.com/hashr-dev/hashr/internal/lookup"
 	"github.com/hashr-dev/hashr/internal/scan"
@@ -101,7 +101,7 @@ func newExportFixture(t *testing.T) *exportFixture {
 	stream = append(stream, stage(t, scan.Main, nil, "--quiet", debRepo)...)
 	stream = stage(t, fetch.Main, stream, "--quiet", "--work", filepath.Join(work, "fetch"))
 	stream = stage(t, extract.Main, stream, "--quiet", "--spool", filepath.Join(work, "spool"))
-	stream = stage(t, hash.Main, stream, "--quiet", "--delete")
+	stream = stage(t, hashcmd.Main, stream, "--quiet", "--delete")
 	fx.stream = stage(t, dedup.Main, stream, "--quiet", "--store", filepath.Join(work, "store"))
 	fx.truth.read(t, fx.stream)
 	if fx.truth.treeSHA == "" || len(fx.truth.sources) != 4 {

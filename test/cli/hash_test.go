@@ -1,5 +1,5 @@
 package cli_test
 
-import "github.com/hashr-dev/hashr/internal/hash"
+import "github.com/hashr-dev/hashr/internal/hashcmd"
 
-func init() { register("hashr-hash", hash.Main) }
+func init() { register("hashr-hash", hashcmd.Main) }

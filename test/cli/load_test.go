@@ -28,7 +28,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/dedup"
 	"github.com/hashr-dev/hashr/internal/extract"
 	"github.com/hashr-dev/hashr/internal/fetch"
-	"github.com/hashr-dev/hashr/internal/hash"
+	"github.com/hashr-dev/hashr/internal/hashcmd"
 	"github.com/hashr-dev/hashr/internal/load"
 	"github.com/hashr-dev/hashr/internal/scan"
 	"github.com/hashr-dev/hashr/internal/testcorpus"
@@ -261,7 +261,7 @@ func TestPipelineRealDebsIntoDatabases(t *testing.T) {
 	stream := stage(t, scan.Main, nil, "--quiet", repo)
 	stream = stage(t, fetch.Main, stream, "--quiet", "--work", filepath.Join(work, "fetch"))
 	stream = stage(t, extract.Main, stream, "--quiet", "--spool", filepath.Join(work, "spool"))
-	stream = stage(t, hash.Main, stream, "--quiet", "--delete")
+	stream = stage(t, hashcmd.Main, stream, "--quiet", "--delete")
 	stream = stage(t, dedup.Main, stream, "--quiet", "--store", filepath.Join(work, "store"))
 	want := countStream(t, stream)
 	if want.sources != int64(len(debs)) || want.files < 50 || want.done != want.sources {
@@ -273,7 +273,7 @@ func TestPipelineRealDebsIntoDatabases(t *testing.T) {
 	t.Run("payloads", func(t *testing.T) {
 		kept := stage(t, scan.Main, nil, "--quiet", repo)
 		kept = stage(t, extract.Main, kept, "--quiet", "--spool", filepath.Join(work, "spool2"))
-		kept = stage(t, hash.Main, kept, "--quiet")
+		kept = stage(t, hashcmd.Main, kept, "--quiet")
 		url := "sqlite:" + filepath.Join(work, "payloads.db")
 		stage(t, load.Main, kept, "--quiet", "--db", url, "--payloads")
 		sqldb := dbtest.Open(t, url)

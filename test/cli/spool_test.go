@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/extract"
-	"github.com/hashr-dev/hashr/internal/hash"
+	"github.com/hashr-dev/hashr/internal/hashcmd"
 	"github.com/hashr-dev/hashr/internal/scan"
 )
 
@@ -51,7 +51,7 @@ func TestSpoolLeavesNoDirectories(t *testing.T) {
 		pw.Close()
 		extracted <- status
 	}()
-	if status := hash.Main([]string{"--delete", "--workers", "2"}, pr, &hashOut, &hashErr); status != 0 {
+	if status := hashcmd.Main([]string{"--delete", "--workers", "2"}, pr, &hashOut, &hashErr); status != 0 {
 		t.Fatalf("hashr-hash: exit %d\n%s", status, hashErr.String())
 	}
 	if status := <-extracted; status != 0 {

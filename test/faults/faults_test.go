@@ -35,7 +35,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/dedup"
 	"github.com/hashr-dev/hashr/internal/extract"
 	"github.com/hashr-dev/hashr/internal/fetch"
-	"github.com/hashr-dev/hashr/internal/hash"
+	"github.com/hashr-dev/hashr/internal/hashcmd"
 	"github.com/hashr-dev/hashr/internal/load"
 	"github.com/hashr-dev/hashr/internal/scan"
 	"github.com/hashr-dev/hashr/internal/testcorpus"
@@ -45,7 +45,7 @@ import (
 // started again with HASHR_FAULTS_STAGE naming the stage (see TestMain).
 var mains = map[string]func(args []string, stdin io.Reader, stdout, stderr io.Writer) int{
 	"scan": scan.Main, "fetch": fetch.Main, "extract": extract.Main,
-	"hash": hash.Main, "dedup": dedup.Main, "load": load.Main,
+	"hash": hashcmd.Main, "dedup": dedup.Main, "load": load.Main,
 }
 
 // stageNames is the pipeline's order.

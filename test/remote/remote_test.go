@@ -31,6 +31,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/objstore/objstoretest"
 	"github.com/hashr-dev/hashr/internal/scan"
 	"github.com/hashr-dev/hashr/pkg/records"
+	"github.com/hashr-dev/hashr/pkg/records/recordstest"
 )
 
 // TestMain makes the process trust httptest's TLS certificate (the same
@@ -78,15 +79,7 @@ func stage(t *testing.T, main func([]string, io.Reader, io.Writer, io.Writer) in
 
 func (r run) records(t *testing.T) []records.Record {
 	t.Helper()
-	var recs []records.Record
-	for line := range strings.Lines(r.stdout) {
-		rec, err := records.Unmarshal([]byte(strings.TrimSpace(line)))
-		if err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
-		recs = append(recs, rec)
-	}
-	return recs
+	return recordstest.Decode(t, r.stdout)
 }
 
 func sources(recs []records.Record) []*records.Source {
@@ -400,16 +393,11 @@ func leftovers(t *testing.T, work string, good ...string) []string {
 }
 
 func sourceLines(t *testing.T, srcs ...records.Source) string {
-	var b strings.Builder
-	for _, s := range srcs {
-		line, err := records.Marshal(&s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Write(line)
-		b.WriteByte('\n')
+	recs := make([]records.Record, len(srcs))
+	for i := range srcs {
+		recs[i] = &srcs[i]
 	}
-	return b.String()
+	return recordstest.Lines(t, recs...)
 }
 
 func TestBucketFailures(t *testing.T) {

@@ -140,7 +140,7 @@ func start(bin string, durable bool) (*Server, error) {
 		}
 	}
 	if out, err := s.run("initdb", "-D", s.dataDir(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
 	var lastErr error
 	for range 5 { // a free port can be taken between choosing and binding
@@ -188,7 +188,7 @@ func (s *Server) Start() error {
 	out, err := s.run("pg_ctl", "start", "-w", "-t", "60", "-D", s.dataDir(), "-l", s.logFile(), "-o", opts)
 	if err != nil {
 		log, _ := os.ReadFile(s.logFile())
-		return fmt.Errorf("pg_ctl start: %v\n%s\nserver log:\n%s", err, out, log)
+		return fmt.Errorf("pg_ctl start: %w\n%s\nserver log:\n%s", err, out, log)
 	}
 	return nil
 }
@@ -198,7 +198,7 @@ func (s *Server) Start() error {
 func (s *Server) Stop() error {
 	out, err := s.run("pg_ctl", "stop", "-w", "-t", "60", "-m", "fast", "-D", s.dataDir())
 	if err != nil {
-		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+		return fmt.Errorf("pg_ctl stop: %w\n%s", err, out)
 	}
 	return nil
 }

@@ -1,9 +1,8 @@
-package hash
+package hashcmd
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
 	"github.com/hashr-dev/hashr/pkg/records"
+	"github.com/hashr-dev/hashr/pkg/records/recordstest"
 )
 
 func TestCloseSource(t *testing.T) {
@@ -43,11 +43,7 @@ func TestCloseSource(t *testing.T) {
 
 func rawRecord(t *testing.T, line string) *records.Raw {
 	t.Helper()
-	raw, err := records.NewReader(strings.NewReader(line), "test").Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return recordstest.Raw(t, line)
 }
 
 // A record that has everything is passed on as read, without its file
@@ -97,7 +93,7 @@ func TestInterrupted(t *testing.T) {
 	cancel() // stdin stays open: the run must not wait for it
 	select {
 	case err := <-done:
-		if !errors.Is(err, cli.ErrInterrupted) {
+		if !cli.IsInterrupted(err) {
 			t.Errorf("run returned %v", err)
 		}
 	case <-time.After(10 * time.Second):

@@ -1,8 +1,8 @@
-// Package hashtree hashes files and trees on disk: the walk (name order,
+// Package filehash hashes files and trees on disk: the walk (name order,
 // symbolic links inside trees skipped) and the one-pass digests of each
 // regular file, with pooled hashers. hashr-hash and hashr-lookup both use
 // it, so a tree is walked and hashed the same way by both.
-package hashtree
+package filehash
 
 import (
 	"errors"

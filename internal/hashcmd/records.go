@@ -1,4 +1,4 @@
-package hash
+package hashcmd
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
-	"github.com/hashr-dev/hashr/internal/hashtree"
+	"github.com/hashr-dev/hashr/internal/filehash"
 	"github.com/hashr-dev/hashr/internal/ordered"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -85,8 +85,9 @@ func hashRecords(ctx context.Context, p *cli.Program, opts options) error {
 	}
 	err := ordered.MapAhead(ctx, opts.workers, recordsAhead, input, work, emit)
 	if errors.Is(err, context.Canceled) {
-		// The records finished before the signal still go out whole.
-		return errors.Join(cli.ErrInterrupted, w.Flush())
+		// The records finished before the signal still go out whole;
+		// cli says the run was interrupted.
+		return errors.Join(err, w.Flush())
 	}
 	if err != nil {
 		return err
@@ -112,14 +113,7 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 	}
 	rec, err := raw.Decode()
 	if err != nil {
-		// Still a member of its source: an error record takes its place,
-		// so that the source's end counts it.
-		source, path := leniently(raw)
-		var lineErr *records.LineError
-		if errors.As(err, &lineErr) {
-			err = lineErr.Err // the message on stderr names the line
-		}
-		return outcome{in: raw, source: source, failure: &records.Error{Stage: "hash", Source: source, Path: path, Message: err.Error()}}
+		return undecodable(raw, err)
 	}
 	f := rec.(*records.File)
 	o := outcome{in: raw, source: f.Source}
@@ -132,13 +126,13 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 	}
 
 	missing := digest.Missing(f, opts.algos)
-	need := hashtree.FullContent
+	need := filehash.FullContent
 	switch {
 	case missing != 0:
 	case f.MIME == "":
-		need = hashtree.HeadOnly
+		need = filehash.HeadOnly
 	case f.Size == nil:
-		need = hashtree.StatOnly
+		need = filehash.StatOnly
 	default:
 		// Nothing to compute: the file is not even opened.
 		if opts.delete && f.Local != "" {
@@ -156,12 +150,12 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 	}
 
 	start := time.Now()
-	sums, _, err := hashtree.HashFile(f.Local, missing, need)
+	sums, _, err := filehash.HashFile(f.Local, missing, need)
 	o.spent = time.Since(start)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if need == hashtree.FullContent && f.Size != nil && *f.Size != sums.Size {
+	if need == filehash.FullContent && f.Size != nil && *f.Size != sums.Size {
 		return fail("local file %q has %d bytes, the record says %d", f.Local, sums.Size, *f.Size)
 	}
 	sums.Fill(f)
@@ -169,6 +163,18 @@ func handleRecord(raw *records.Raw, opts options) outcome {
 		return deleteLocal(o, f)
 	}
 	return encoded(o, f)
+}
+
+// undecodable is the outcome of a file record that does not decode: still
+// a member of its source, so an error record takes its place, and the
+// source's end counts it.
+func undecodable(raw *records.Raw, err error) outcome {
+	source, path := leniently(raw)
+	var lineErr *records.LineError
+	if errors.As(err, &lineErr) {
+		err = lineErr.Err // the message on stderr names the line
+	}
+	return outcome{in: raw, source: source, failure: &records.Error{Stage: "hash", Source: source, Path: path, Message: err.Error()}}
 }
 
 // leniently reads the source and path of a file record that does not

@@ -1,8 +1,8 @@
-// Package hash is hashr-hash: it fills the digests and MIME type of file
+// Package hashcmd is hashr-hash: it fills the digests and MIME type of file
 // records from the bytes their "local" path names, or, given paths, hashes
 // those files and trees directly. The digests come from internal/digest, in
 // one pass over each file's bytes.
-package hash
+package hashcmd
 
 import (
 	"context"
@@ -91,7 +91,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		func(ctx context.Context, args []string) error {
 			var err error
 			if opts.algos, err = digest.Parse(algos); err != nil {
-				return cli.Usagef("--algos: %v", err)
+				return cli.Usagef("--algos: %w", err)
 			}
 			if opts.workers < 0 {
 				return cli.Usagef("--workers %d: want 0 (automatic) or more", opts.workers)

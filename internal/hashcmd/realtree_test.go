@@ -1,7 +1,6 @@
-package hash
+package hashcmd
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/pkg/records"
+	"github.com/hashr-dev/hashr/pkg/records/recordstest"
 )
 
 // TestRealTreeMatchesCoreutils hashes 20,000+ real files of the system's
@@ -90,17 +90,7 @@ func TestRealTreeMatchesCoreutils(t *testing.T) {
 	}
 
 	got := map[string]*records.File{}
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		rec, err := records.Unmarshal(sc.Bytes())
-		if err != nil {
-			t.Fatalf("output line %q: %v", sc.Text(), err)
-		}
-		f, ok := rec.(*records.File)
-		if !ok {
-			t.Fatalf("output has a %s record: %s", rec.RecordType(), sc.Text())
-		}
+	for _, f := range recordstest.Only[*records.File](t, recordstest.Decode(t, stdout.String())) {
 		got[f.Path] = f
 	}
 	if len(got) != len(files) {
