@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // On a database with the citus extension (Citus, the distributed
@@ -28,11 +29,14 @@ type citusTable struct {
 	column string
 }
 
-// citusLayouts are each schema's tables, in an order in which a table
-// comes after those its foreign keys reference (HashR's layout has some).
+// citusLayouts are each schema's tables, in the order they are
+// distributed. HashR's layout has none: its samples_sources has foreign
+// keys to samples and to sources, and Citus distributes neither end of
+// such a chain as it stands (a reference table's foreign-key neighbours
+// become coordinator-local tables, which then cannot be distributed), so
+// its tables stay on the coordinator, as on one PostgreSQL.
 var citusLayouts = map[string][]citusTable{
 	SchemaNative: {{"sources", ""}, {"jobs", ""}, {"samples", "sha256"}, {"samples_sources", "sample_sha256"}, {"payloads", "sha256"}},
-	SchemaHashR:  {{"sources", ""}, {"jobs", ""}, {"samples", "sha256"}, {"samples_sources", "sample_sha256"}, {"payloads", "sha256"}},
 }
 
 // hasCitus says whether the database has the citus extension.
@@ -84,4 +88,64 @@ func distribute(ctx context.Context, tx pgx.Tx, schema string) ([]string, error)
 func citusNote(tables []string) string {
 	return fmt.Sprintf("the database has the citus extension: distributed %s (samples, samples_sources and payloads by the sample's sha256, co-located; sources and jobs as reference tables)",
 		strings.Join(tables, ", "))
+}
+
+// pgNativeCitus are the native schema's statements for Citus. Citus plans
+// a subquery that correlates a distributed table with a local one (the
+// session's staging tables) only by pulling one side to the other, which
+// it does for uncorrelated subqueries and CTEs but refuses for correlated
+// ones ("direct joins between distributed and local tables are not
+// supported"). So the two statements that ask "is this staged row in a
+// distributed table?" with a correlated NOT EXISTS ask it here of a
+// set computed first; on one PostgreSQL the correlated form stays, whose
+// anti-join plans do not depend on the set fitting in work_mem.
+var pgNativeCitus = func() pgStatements {
+	s := pgNative
+	s.missingPayloads = `
+WITH held AS (SELECT p.sha256 FROM payloads p WHERE p.sha256 IN (SELECT sha256 FROM hashr_stage_files))
+SELECT DISTINCT ON (f.sha256) f.sha256, f.local, f.size, f.path, f.source
+FROM hashr_stage_files f
+WHERE f.sha256 NOT IN (SELECT sha256 FROM held)
+ORDER BY f.sha256, f.seq`
+	s.linkMissingPayloads = `
+WITH held AS (SELECT p.sha256 FROM payloads p WHERE p.sha256 IN (SELECT sha256 FROM hashr_stage_links WHERE first))
+SELECT l.sha256, l.local, l.size, l.paths[1], l.source
+FROM hashr_stage_links l
+WHERE l.first AND l.sha256 NOT IN (SELECT sha256 FROM held)`
+	s.distrust = `
+UPDATE samples_sources r SET failed = true
+FROM sources s
+WHERE s.status = 'failed' AND r.source_sha256 = s.sha256 AND NOT r.failed
+	AND s.sha256 IN (SELECT sha256 FROM hashr_stage_sources WHERE sha256 IS NOT NULL AND status <> 'failed')
+	AND (r.sample_sha256, r.source_sha256) NOT IN (
+		SELECT sha256, source FROM hashr_stage_files UNION ALL SELECT sha256, source FROM hashr_stage_links)`
+	return s
+}()
+
+// citusNodeLost are the messages of the errors a Citus coordinator
+// reports, as internal_error (XX000), when a connection to a worker
+// failed in the middle of a transaction: the worker stopped or restarted.
+// Trying again reaches it once it is back. (When the coordinator cannot
+// connect at all, it reports connection_failure, 08006, which is
+// retried as any connection error.)
+var citusNodeLost = []string{
+	"failure on connection marked as essential",
+	"connection to the remote node",
+	"could not establish any connections to the node",
+	"connection not open",
+	"server closed the connection unexpectedly",
+}
+
+// citusNodeGone says whether a server error is Citus's for a worker that
+// went away.
+func citusNodeGone(pgErr *pgconn.PgError) bool {
+	if pgErr.Code != "XX000" {
+		return false
+	}
+	for _, m := range citusNodeLost {
+		if strings.Contains(pgErr.Message, m) {
+			return true
+		}
+	}
+	return false
 }

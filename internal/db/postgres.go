@@ -101,7 +101,8 @@ func (l *pgLoader) retryable(err error) bool {
 			"53400": // configuration_limit_exceeded
 			return true
 		}
-		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
+		return strings.HasPrefix(pgErr.Code, "08") || // connection_exception
+			citusNodeGone(pgErr)
 	}
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error
@@ -155,9 +156,7 @@ func (l *pgLoader) prepareSchema(ctx context.Context) error {
 			}
 		}
 		if citus {
-			if distributed, err = distribute(ctx, tx, l.opts.Schema); err != nil {
-				return err
-			}
+			l.opts.infof("%s: the database has the citus extension, but HashR's layout (--schema hashr) cannot be distributed as it stands (foreign keys): its tables stay on the coordinator", l.loc)
 		}
 	} else {
 		if native == 0 && others > 0 {
@@ -172,6 +171,9 @@ func (l *pgLoader) prepareSchema(ctx context.Context) error {
 	}
 	if len(distributed) > 0 {
 		l.opts.infof("%s: %s", l.loc, citusNote(distributed))
+	}
+	if citus && l.opts.Schema == SchemaNative {
+		l.sql = &pgNativeCitus
 	}
 	return nil
 }
@@ -300,8 +302,8 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 func (l *pgLoader) sendBatch(ctx context.Context, tx pgx.Tx, samplesSQL, pathsSQL string, stats *Stats) error {
 	type step struct{ what, sql string }
 	var steps []step
-	if l.opts.Schema == SchemaNative {
-		steps = append(steps, step{"the links of re-run sources", pgDistrustLeftovers})
+	if l.sql.distrust != "" {
+		steps = append(steps, step{"the links of re-run sources", l.sql.distrust})
 	}
 	steps = append(steps, step{"sources", l.sql.sources})
 	for _, stmt := range l.sql.purge {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sys/unix"
 
 	"github.com/hashr-dev/hashr/internal/db/pgtest"
 )
@@ -40,8 +41,10 @@ type Cluster struct {
 // settings are every node's: citus loaded at start, room for the
 // connections a coordinator opens to its workers for several loaders at
 // once, and few shards, which is enough to spread rows over two workers
-// and keeps each statement's fan-out small.
-var settings = []string{"shared_preload_libraries=citus", "max_connections=200", "citus.shard_count=8"}
+// and keeps each statement's fan-out small; and no TLS between the nodes
+// on loopback (the servers run as the postgres user with root's HOME when
+// tests run as root, and libpq would read root's ~/.postgresql).
+var settings = []string{"shared_preload_libraries=citus", "max_connections=200", "citus.shard_count=8", "citus.node_conninfo=sslmode=disable"}
 
 // Unavailable fails the test under CI and skips it elsewhere.
 func Unavailable(t testing.TB, format string, args ...any) {
@@ -87,18 +90,31 @@ func Install(t testing.TB) {
 	if os.Geteuid() != 0 {
 		Unavailable(t, "citus is not installed, and only root may build it: run %s as root", build)
 	}
-	buildOnce.Do(func() {
-		began := time.Now()
-		out, err := exec.Command(build).CombinedOutput()
-		if err != nil {
-			buildOnce.err = fmt.Errorf("%s: %w\n%s", build, err, out)
-			return
-		}
-		t.Logf("built citus with %s in %s", build, time.Since(began).Round(time.Second))
-	})
+	buildOnce.Do(func() { buildOnce.err = runBuild(t, build) })
 	if buildOnce.err != nil {
 		t.Fatalf("building citus: %v", buildOnce.err)
 	}
+}
+
+// runBuild runs build.sh holding a lock that the test binaries of other
+// packages, which go test runs at once, wait for: one builds, and the
+// others find citus installed when build.sh, run after it, says so.
+func runBuild(t testing.TB, build string) error {
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "hashr-citus-build.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("locking %s: %w", lock.Name(), err)
+	}
+	began := time.Now()
+	out, err := exec.Command(build).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w\n%s", build, err, out)
+	}
+	t.Logf("%s: %s (%s)", build, strings.TrimSpace(string(out)), time.Since(began).Round(time.Second))
+	return nil
 }
 
 // Start starts a coordinator and n workers for the test, stopped and
