@@ -72,6 +72,9 @@ func TestCitusReadsAsPostgres(t *testing.T) {
 		same("hashr-export "+strings.Join(args, " "), func(url string) []byte {
 			out := filepath.Join(t.TempDir(), "export")
 			stage(t, export.Main, nil, append([]string{"--quiet", "--db", url, "-o", out}, args...)...)
+			if args[1] == "nsrl-rds" {
+				return sqliteContents(t, out)
+			}
 			data, err := os.ReadFile(out)
 			if err != nil {
 				t.Fatal(err)
@@ -191,5 +194,45 @@ func bareHashes(t *testing.T, stream []byte) []byte {
 		}
 	}
 	out.WriteString(strings.Repeat("0", 64) + "  nowhere\n")
+	return out.Bytes()
+}
+
+// sqliteContents is an nsrl-rds export's rows, table by table in the
+// order the file holds them, but for its VERSION table, which holds the
+// time the export was built.
+func sqliteContents(t *testing.T, path string) []byte {
+	t.Helper()
+	sqldb := dbtest.Open(t, "sqlite:"+path)
+	tables, err := sqldb.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'VERSION' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for tables.Next() {
+		var name string
+		tables.Scan(&name)
+		names = append(names, name)
+	}
+	tables.Close()
+	var out bytes.Buffer
+	for _, name := range names {
+		rows, err := sqldb.Query("SELECT * FROM " + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&out, "%s %q\n", name, vals)
+		}
+		rows.Close()
+	}
 	return out.Bytes()
 }
