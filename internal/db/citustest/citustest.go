@@ -121,6 +121,9 @@ func runBuild(t testing.TB, build string) error {
 // removed when it ends.
 func Start(t testing.TB, workers int) *Cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a Citus cluster (several PostgreSQL servers, and maybe building Citus): not with -short")
+	}
 	Install(t)
 	c := &Cluster{Coordinator: pgtest.StartWith(t, settings...)}
 	for range workers {
