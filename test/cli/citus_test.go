@@ -29,22 +29,9 @@ import (
 // --repo, --source), hashr-lookup (file records and bare hashes, with
 // and without --include-failed), and hashr-scan --db.
 func TestCitusReadsAsPostgres(t *testing.T) {
-	debs := realDebs(t, 5)
+	repo, hashed, stream := realDebStream(t, 5)
 	cluster := citustest.Start(t, 2)
 	pg := pgtest.Start(t)
-	repo, work := t.TempDir(), t.TempDir()
-	for _, deb := range debs {
-		if err := os.Symlink(deb, filepath.Join(repo, filepath.Base(deb))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stream := stage(t, scan.Main, nil, "--quiet", repo)
-	stream = stage(t, fetch.Main, stream, "--quiet", "--work", filepath.Join(work, "fetch"))
-	stream = stage(t, extract.Main, stream, "--quiet", "--spool", filepath.Join(work, "spool"))
-	hashed := stage(t, hash.Main, stream, "--quiet")
-	stream = stage(t, dedup.Main, hashed, "--quiet", "--store", filepath.Join(work, "store"))
-	stream = failOneSource(t, stream)
-
 	citusURL, pgURL := cluster.NewDatabase(t), pg.NewDatabase(t)
 	var note bytes.Buffer
 	if status := load.Main([]string{"--db", citusURL, "--payloads", "--progress=never"}, bytes.NewReader(stream), &bytes.Buffer{}, &note); status != 0 {
@@ -91,6 +78,25 @@ func TestCitusReadsAsPostgres(t *testing.T) {
 	same("hashr-scan --db", func(url string) []byte {
 		return stage(t, scan.Main, nil, "--quiet", "--db", url, repo)
 	})
+}
+
+// realDebStream runs the pipeline over n real Debian packages, keeping
+// the spooled files for --payloads, and returns the repository, the
+// stream hashr-hash wrote and the one to load, with failures added.
+func realDebStream(t *testing.T, n int) (repo string, hashed, stream []byte) {
+	t.Helper()
+	repo, work := t.TempDir(), t.TempDir()
+	for _, deb := range realDebs(t, n) {
+		if err := os.Symlink(deb, filepath.Join(repo, filepath.Base(deb))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream = stage(t, scan.Main, nil, "--quiet", repo)
+	stream = stage(t, fetch.Main, stream, "--quiet", "--work", filepath.Join(work, "fetch"))
+	stream = stage(t, extract.Main, stream, "--quiet", "--spool", filepath.Join(work, "spool"))
+	hashed = stage(t, hash.Main, stream, "--quiet")
+	stream = stage(t, dedup.Main, hashed, "--quiet", "--store", filepath.Join(work, "store"))
+	return repo, hashed, failOneSource(t, stream)
 }
 
 // exportVariants are the export flags compared: every format, and the
