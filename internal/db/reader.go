@@ -383,9 +383,12 @@ type FailedSource struct {
 // that hold failed members, in SHA-256 order: what --include-failed adds.
 func (r *Reader) FailedSources(ctx context.Context, f Filter) ([]FailedSource, error) {
 	var args []any
+	// The sources of failed links as a set, not a correlated EXISTS: Citus
+	// plans no correlated subquery beside a reference table (sources),
+	// and the set is small (samples_sources_failed indexes it).
 	query := `SELECT src.sha256, ` + r.jsonArray("src.ids") + `, src.status FROM sources src
 		WHERE ` + f.where("src.sha256", &args) + ` AND (src.status = 'failed'
-			OR EXISTS (SELECT 1 FROM samples_sources l WHERE l.source_sha256 = src.sha256 AND l.failed))
+			OR src.sha256 IN (SELECT l.source_sha256 FROM samples_sources l WHERE l.failed))
 		ORDER BY src.sha256`
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -127,6 +127,7 @@ func run(ctx context.Context, p *cli.Program, o options) error {
 	for range committers {
 		store, err := db.Open(ctx, loc, db.Options{
 			Schema: o.schema, Payloads: o.payloads, PayloadMax: o.payloadMax, RetryFor: o.retryFor, Logf: p.Verbosef,
+			Infof: p.Infof,
 		})
 		if err != nil {
 			return err
