@@ -14,8 +14,8 @@ import (
 // heavy lists module paths that only the commands named with them may link.
 // hashr-scan reads the jobs table for --db (internal/db.DoneJobs).
 var heavy = map[string][]string{
-	"github.com/jackc/pgx":          {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan"},
-	"modernc.org/sqlite":            {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan"},
+	"github.com/jackc/pgx":          {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan", "hashr-serve"},
+	"modernc.org/sqlite":            {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan", "hashr-serve"},
 	"github.com/cockroachdb/pebble": {"hashr-dedup"},
 	// S3 and GCS are spoken over plain HTTP (internal/objstore): no
 	// command links a cloud SDK, nor the test fakes.
