@@ -24,6 +24,9 @@ var heavy = map[string][]string{
 	"google.golang.org/api":             nil,
 	"github.com/johannesboyne/gofakes3": nil,
 	"github.com/fsouza/fake-gcs-server": nil,
+	// hashr-serve's page is tested in a real headless Chromium driven by
+	// chromedp (internal/serve/browser_test.go): a test dependency only.
+	"github.com/chromedp/": nil,
 }
 
 func TestCommandsDoNotLinkHeavyDependencies(t *testing.T) {
