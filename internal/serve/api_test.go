@@ -1,16 +1,22 @@
 package serve
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashr-dev/hashr/internal/bloom/dcso"
+	"github.com/hashr-dev/hashr/internal/db"
 )
 
 // digests of data, lowercase hex, by algorithm name.
@@ -276,5 +282,52 @@ func testHostile(t *testing.T, ts *httptest.Server) {
 		if code != want {
 			t.Errorf("GET %s: %d, want %d", path, code, want)
 		}
+	}
+}
+
+// GET /bloom/ALGO: DCSO's format, every sample in it as upper-case hex,
+// built once while the set is unchanged (the ETag answers 304).
+func TestBloom(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "hashr.db")
+	buildSet(t, url)
+	s, ts := newTestServer(t, url, nil, nil)
+	builds := 0
+	build := s.bloom.build
+	s.bloom.build = func(ctx context.Context, r *db.Reader, algo string, p float64, w io.Writer) error {
+		builds++
+		return build(ctx, r, algo, p, w)
+	}
+	for _, algo := range []string{"sha1", "md5", "sha256"} {
+		resp, err := ts.Client().Get(ts.URL + "/bloom/" + algo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := dcso.Read(resp.Body)
+		resp.Body.Close()
+		etag := resp.Header.Get("ETag")
+		if resp.StatusCode != http.StatusOK || err != nil || etag == "" {
+			t.Fatalf("/bloom/%s: %d, %v, ETag %q", algo, resp.StatusCode, err, etag)
+		}
+		for name, data := range contentOf {
+			if !f.Has([]byte(strings.ToUpper(digests(data)[algo]))) {
+				t.Errorf("/bloom/%s lacks %s", algo, name)
+			}
+		}
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/bloom/"+algo, nil)
+		req.Header.Set("If-None-Match", etag)
+		resp, err = ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotModified {
+			t.Errorf("/bloom/%s with its ETag: %d, want 304", algo, resp.StatusCode)
+		}
+	}
+	if builds != 3 {
+		t.Errorf("%d builds for 3 filters asked twice each: want 3", builds)
+	}
+	if code, _ := get(t, ts, "/bloom/crc32"); code != http.StatusNotFound {
+		t.Errorf("/bloom/crc32: %d, want 404", code)
 	}
 }

@@ -12,21 +12,29 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashr-dev/hashr/internal/bloom/dcso"
 	"github.com/hashr-dev/hashr/internal/db"
 )
 
-// BloomBuilder writes the set's Bloom filter of the digest algo (md5,
-// sha1 or sha256) with the false-positive rate fpRate to w: the writer of
-// hashr-export --format dcso-bloom, so that the filter served and the
-// filter exported are the same bytes.
-type BloomBuilder func(ctx context.Context, r *db.Reader, algo string, fpRate float64, w io.Writer) error
+// bloomBuilder writes the set's Bloom filter of the digest algo (md5,
+// sha1 or sha256) with the false-positive rate fpRate to w.
+type bloomBuilder func(ctx context.Context, r *db.Reader, algo string, fpRate float64, w io.Writer) error
+
+// writeDCSO is hashr-export --format dcso-bloom's writer, so that the
+// filter served and the filter exported are the same bytes. It holds the
+// trusted samples only, whatever --include-failed says: a filter cannot
+// mark the others.
+func writeDCSO(ctx context.Context, r *db.Reader, algo string, fpRate float64, w io.Writer) error {
+	_, err := dcso.WriteSet(ctx, r, db.Filter{}, algo, fpRate, w)
+	return err
+}
 
 // bloomCache builds each filter on first request and keeps it while the
 // set is unchanged (its last load time and sample count).
 type bloomCache struct {
 	reader  *db.Reader
 	fpRate  float64
-	build   BloomBuilder
+	build   bloomBuilder
 	mu      sync.Mutex // held while building: one build at a time
 	filters map[string]*builtFilter
 }
@@ -37,7 +45,7 @@ type builtFilter struct {
 	etag    string
 }
 
-func newBloomCache(r *db.Reader, fpRate float64, build BloomBuilder) *bloomCache {
+func newBloomCache(r *db.Reader, fpRate float64, build bloomBuilder) *bloomCache {
 	return &bloomCache{reader: r, fpRate: fpRate, build: build, filters: map[string]*builtFilter{}}
 }
 
@@ -70,10 +78,6 @@ func (s *Server) handleBloom(w http.ResponseWriter, r *http.Request) {
 	algo, ok := algorithms[r.PathValue("algo")]
 	if !ok {
 		handleNotFound(w, r)
-		return
-	}
-	if s.bloom.build == nil {
-		writeMessage(w, http.StatusNotFound, "This hashr-serve serves no Bloom filters: it was built without a DCSO filter writer.")
 		return
 	}
 	f, err := s.bloom.get(r.Context(), algo.name)

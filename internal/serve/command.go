@@ -45,8 +45,6 @@ type options struct {
 	loc      db.Location
 	token    string
 	quietLog bool
-	// bloomBuilder writes /bloom's filters; nil serves none.
-	bloomBuilder BloomBuilder
 }
 
 const long = `
@@ -72,7 +70,10 @@ MISP's hashlookup module, hashlookup-forensic-analyser) work unchanged:
        after the last page) and "total"; HASH is an MD5, SHA-1 or SHA-256.
   GET  /info        set size, sources, repositories, last load, versions
   GET  /stats/top   the hashes most asked for, counted in memory only
-  GET  /bloom/ALGO  the set as a Bloom filter in DCSO's format, with an ETag
+  GET  /bloom/ALGO  the set (trusted samples) as a Bloom filter in DCSO's
+       format, as hashr-export --format dcso-bloom writes it, for md5, sha1
+       or sha256; built on first request and kept, with an ETag, while the
+       set is unchanged
   GET  /healthz     200 when the database answers
   GET  /            a page: look up one hash or many, hash a local file in
        the browser (nothing is uploaded), browse sources and the set

@@ -43,7 +43,7 @@ type Server struct {
 
 // newServer returns the server for an open reader.
 func newServer(r *db.Reader, o *options, log accessLog) *Server {
-	return &Server{reader: r, opts: o, log: log, top: newTopStats(), bloom: newBloomCache(r, o.bloomFPRate, o.bloomBuilder),
+	return &Server{reader: r, opts: o, log: log, top: newTopStats(), bloom: newBloomCache(r, o.bloomFPRate, writeDCSO),
 		version: hashrVersion()}
 }
 
