@@ -33,6 +33,7 @@ func TestAPI(t *testing.T) {
 			set := buildSet(t, url)
 			_, ts := newTestServer(t, url, nil, nil)
 			t.Run("lookup", func(t *testing.T) { testLookup(t, ts) })
+			t.Run("lookup errors", func(t *testing.T) { testLookupErrors(t, ts) })
 			t.Run("bulk", func(t *testing.T) { testBulk(t, ts) })
 			t.Run("parents and children", func(t *testing.T) { testParentsChildren(t, ts, set) })
 			t.Run("info, top, health", func(t *testing.T) { testInfo(t, ts) })
@@ -82,7 +83,12 @@ func testLookup(t *testing.T, ts *httptest.Server) {
 			}
 		}
 	}
-	// Unknown: CIRCL's 404 body, byte for byte, with the query as given.
+}
+
+// testLookupErrors: CIRCL's 404 and 400 bodies, byte for byte.
+func testLookupErrors(t *testing.T, ts *httptest.Server) {
+	a := digests(contentOf["docs/a.txt"])
+	// Unknown: with the query as given.
 	missing := map[string]string{"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256"}
 	for algo, label := range missing {
 		h := strings.Repeat("aB", algorithms[algo].hexLen/2)

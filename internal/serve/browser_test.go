@@ -42,16 +42,27 @@ func TestBrowser(t *testing.T) {
 	set := buildSet(t, dbURL)
 	_, ts := newTestServer(t, dbURL, nil, nil)
 
+	ctx, dialogs := startBrowser(t, exe, ts.URL)
+	testBrowserLookups(t, ctx, ts.URL, set)
+	testBrowserSource(t, ctx, ts.URL)
+	if n := dialogs.Load(); n != 0 {
+		t.Errorf("%d JavaScript dialogs opened: a hostile name ran a script", n)
+	}
+}
+
+// startBrowser starts Chromium on the page at url, and counts the
+// JavaScript dialogs it opens (closing each so the page goes on).
+func startBrowser(t *testing.T, exe, url string) (context.Context, *atomic.Int32) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe),
 		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox refuses to start
 		chromedp.WindowSize(1200, 900))
 	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancel()
+	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
+	t.Cleanup(cancel)
 	// The first action starts the browser: no timeout on its context, or
 	// the timeout would stop the browser (chromedp.Run).
-	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(url+"/")); err != nil {
 		t.Fatalf("starting %s: %v", exe, err)
 	}
 	var dialogs atomic.Int32 // an alert() would be a script the page let run
@@ -70,8 +81,13 @@ func TestBrowser(t *testing.T) {
 			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
 		}
 	}()
-	defer close(opened)
+	t.Cleanup(func() { close(opened) })
 
+	return ctx, &dialogs
+}
+
+// testBrowserLookups: a known and an unknown hash, hostile names, a local file.
+func testBrowserLookups(t *testing.T, ctx context.Context, url string, set *testSet) {
 	a := digests(contentOf["docs/a.txt"])
 	browse(t, ctx, "look up a known hash",
 		chromedp.SendKeys(chromedp.ID("q"), a["sha1"]),
@@ -88,7 +104,7 @@ func TestBrowser(t *testing.T) {
 
 	for _, name := range []string{scriptName, imgName} {
 		browse(t, ctx, "show "+name,
-			chromedp.Navigate(ts.URL+"/?q="+digests(contentOf[name])["sha256"]),
+			chromedp.Navigate(url+"/?q="+digests(contentOf[name])["sha256"]),
 			chromedp.WaitVisible(chromedp.CSS(".known")))
 		text := value(t, ctx, chromedp.Text(chromedp.CSS(".paths")))
 		imgs := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('img').length`))
@@ -101,7 +117,7 @@ func TestBrowser(t *testing.T) {
 	// A local file, hashed by the page's script: it lands on its lookup.
 	local := filepath.Join(set.dir, "tree2", "b.txt")
 	browse(t, ctx, "hash a local file",
-		chromedp.Navigate(ts.URL+"/"),
+		chromedp.Navigate(url+"/"),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{local}),
 		chromedp.WaitVisible(chromedp.CSS(".known")))
 	text = value(t, ctx, chromedp.Text(chromedp.ID("results")))
@@ -109,8 +125,12 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("local file: results %q, want b.txt's", text)
 	}
 
+}
+
+// testBrowserSource pages through a source, and takes a screenshot.
+func testBrowserSource(t *testing.T, ctx context.Context, url string) {
 	browse(t, ctx, "page through a source",
-		chromedp.Navigate(ts.URL+"/ui/sources"),
+		chromedp.Navigate(url+"/ui/sources"),
 		chromedp.Click(chromedp.Search(`//a[text()="tree1.tar"]`)),
 		chromedp.WaitVisible(chromedp.ID("files")),
 		chromedp.Click(chromedp.ID("next")),
@@ -121,13 +141,11 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("second page of tree1: %q with %d files, want page 2 of 2 with %d", pager, rows, manyFiles+3-filesPerPage)
 	}
 
-	browse(t, ctx, "open a lookup", chromedp.Navigate(ts.URL+"/?q="+a["md5"]), chromedp.WaitVisible(chromedp.CSS(".known")))
+	a := digests(contentOf["docs/a.txt"])
+	browse(t, ctx, "open a lookup", chromedp.Navigate(url+"/?q="+a["md5"]), chromedp.WaitVisible(chromedp.CSS(".known")))
 	shot := value(t, ctx, chromedp.FullScreenshot(100))
 	if colors := distinctColors(t, shot); colors < 16 {
 		t.Errorf("the screenshot has %d distinct colours: want a page with content", colors)
-	}
-	if n := dialogs.Load(); n != 0 {
-		t.Errorf("%d JavaScript dialogs opened: a hostile name ran a script", n)
 	}
 }
 

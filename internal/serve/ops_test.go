@@ -38,76 +38,79 @@ func (s *syncBuffer) String() string {
 func TestOperations(t *testing.T) {
 	url := "sqlite:" + filepath.Join(t.TempDir(), "hashr.db")
 	buildSet(t, url)
+	t.Run("token", func(t *testing.T) { testToken(t, url) })
+	t.Run("cors", func(t *testing.T) { testCORS(t, url) })
+	t.Run("access log", func(t *testing.T) { testAccessLog(t, url) })
+}
+
+func testToken(t *testing.T, url string) {
 	a := digests(contentOf["docs/a.txt"])
-
-	t.Run("token", func(t *testing.T) {
-		_, ts := newTestServer(t, url, &options{maxBulk: 10, token: "s3cret"}, nil)
-		for header, want := range map[string]int{"": 401, "Bearer wrong": 401, "s3cret": 401, "Bearer s3cret": 200} {
-			req, _ := http.NewRequest(http.MethodGet, ts.URL+"/lookup/md5/"+a["md5"], nil)
-			if header != "" {
-				req.Header.Set("Authorization", header)
-			}
-			resp, err := ts.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != want {
-				t.Errorf("Authorization %q: %d, want %d", header, resp.StatusCode, want)
-			}
+	_, ts := newTestServer(t, url, &options{maxBulk: 10, token: "s3cret"}, nil)
+	for header, want := range map[string]int{"": 401, "Bearer wrong": 401, "s3cret": 401, "Bearer s3cret": 200} {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/lookup/md5/"+a["md5"], nil)
+		if header != "" {
+			req.Header.Set("Authorization", header)
 		}
-		if code, _ := get(t, ts, "/healthz"); code != http.StatusOK {
-			t.Errorf("/healthz without the token: %d, want 200 (load balancers have none)", code)
-		}
-	})
-
-	t.Run("cors", func(t *testing.T) {
-		_, off := newTestServer(t, url, nil, nil)
-		resp, err := off.Client().Get(off.URL + "/info")
+		resp, err := ts.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
-			t.Errorf("CORS by default: %q, want none", v)
+		if resp.StatusCode != want {
+			t.Errorf("Authorization %q: %d, want %d", header, resp.StatusCode, want)
 		}
-		_, on := newTestServer(t, url, &options{maxBulk: 10, corsOrigin: "https://misp.example"}, nil)
-		req, _ := http.NewRequest(http.MethodOptions, on.URL+"/bulk/md5", nil)
-		resp, err = on.Client().Do(req)
+	}
+	if code, _ := get(t, ts, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz without the token: %d, want 200 (load balancers have none)", code)
+	}
+}
+
+func testCORS(t *testing.T, url string) {
+	_, off := newTestServer(t, url, nil, nil)
+	resp, err := off.Client().Get(off.URL + "/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
+		t.Errorf("CORS by default: %q, want none", v)
+	}
+	_, on := newTestServer(t, url, &options{maxBulk: 10, corsOrigin: "https://misp.example"}, nil)
+	req, _ := http.NewRequest(http.MethodOptions, on.URL+"/bulk/md5", nil)
+	resp, err = on.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://misp.example" {
+		t.Errorf("preflight with --cors-origin: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func testAccessLog(t *testing.T, url string) {
+	for _, format := range []string{"text", "json"} {
+		var logs syncBuffer
+		_, ts := newTestServer(t, url, &options{maxBulk: 10, logFormat: format}, &logs)
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/lookup/md5/%1b%5b31mred", nil)
+		req.Header.Set("User-Agent", `evil" 200 forged`)
+		resp, err := ts.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://misp.example" {
-			t.Errorf("preflight with --cors-origin: %d %v", resp.StatusCode, resp.Header)
+		line := logs.String()
+		if strings.Count(line, "\n") != 1 || format == "text" && !strings.Contains(line, `"evil\" 200 forged"`) {
+			t.Errorf("%s log %q: want one line, the client's quote escaped", format, line)
 		}
-	})
-
-	t.Run("access log", func(t *testing.T) {
-		for _, format := range []string{"text", "json"} {
-			var logs syncBuffer
-			_, ts := newTestServer(t, url, &options{maxBulk: 10, logFormat: format}, &logs)
-			req, _ := http.NewRequest(http.MethodGet, ts.URL+"/lookup/md5/%1b%5b31mred", nil)
-			req.Header.Set("User-Agent", `evil" 200 forged`)
-			resp, err := ts.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
+		if format == "json" {
+			var e accessEntry
+			if err := json.Unmarshal([]byte(line), &e); err != nil || e.Status != 400 || e.Method != "GET" || e.UserAgent != `evil" 200 forged` {
+				t.Errorf("json log %q: %+v %v", line, e, err)
 			}
-			resp.Body.Close()
-			line := logs.String()
-			if strings.Count(line, "\n") != 1 || format == "text" && !strings.Contains(line, `"evil\" 200 forged"`) {
-				t.Errorf("%s log %q: want one line, the client's quote escaped", format, line)
-			}
-			if format == "json" {
-				var e accessEntry
-				if err := json.Unmarshal([]byte(line), &e); err != nil || e.Status != 400 || e.Method != "GET" || e.UserAgent != `evil" 200 forged` {
-					t.Errorf("json log %q: %+v %v", line, e, err)
-				}
-			} else if !strings.HasPrefix(line, "hashr-serve: 127.0.0.1:") || !strings.Contains(line, " 400 ") {
-				t.Errorf("text log %q", line)
-			}
+		} else if !strings.HasPrefix(line, "hashr-serve: 127.0.0.1:") || !strings.Contains(line, " 400 ") {
+			t.Errorf("text log %q", line)
 		}
-	})
+	}
 }
 
 // A client that sends its headers a byte at a time is cut off after the

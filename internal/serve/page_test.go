@@ -32,7 +32,7 @@ func TestPage(t *testing.T) {
 
 	// Many at once, by POST: known, unknown and invalid, each said.
 	form := url.Values{"hashes": {digests(contentOf["b.txt"])["md5"] + "\n" + digests("nowhere")["sha1"] + ", zzz"}}
-	code, body = do(t, ts, http.MethodPost, "/", "")
+	code, _ = do(t, ts, http.MethodPost, "/", "")
 	if code != http.StatusOK {
 		t.Errorf("POST / with no form: %d", code)
 	}
