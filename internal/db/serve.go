@@ -49,14 +49,19 @@ type ServedSample struct {
 // below SQLite's limit of 32766 parameters and PostgreSQL's of 65535.
 const MaxServeBatch = 10000
 
-// placeholders returns "$1,$2,…" for n parameters, starting at first.
-func placeholders(first, n int) string {
+// placeholders returns the parameters of an IN list of n keys: "$1,$2,…"
+// for PostgreSQL, "?,?,…" for SQLite, which looks each "$N" name up in a
+// list, so that a thousand of them cost it more time than the query.
+func (r *Reader) placeholders(n int) string {
+	if !r.pg {
+		return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+	}
 	var b strings.Builder
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("$" + strconv.Itoa(first+i))
+		b.WriteString("$" + strconv.Itoa(i+1))
 	}
 	return b.String()
 }
@@ -92,7 +97,7 @@ func (r *Reader) ServeLookup(ctx context.Context, by string, keys [][]byte) ([]*
 		JOIN samples_sources l ON l.sample_sha256 = s.sha256
 		JOIN sources src ON src.sha256 = l.source_sha256
 		LEFT JOIN samples ps ON ps.sha256 = l.source_sha256
-		WHERE s.` + by + ` IN (` + placeholders(1, len(keys)) + `) AND ` + r.trusted()
+		WHERE s.` + by + ` IN (` + r.placeholders(len(keys)) + `) AND ` + r.trusted()
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("looking up %d digests in %s: %w", len(keys), r.loc, err)
