@@ -87,37 +87,44 @@ func TestServeQueries(t *testing.T) {
 			}
 			r.IncludeFailed = false
 
-			// Parents: paged, with the total.
-			p1, total, err := r.ServeParents(ctx, BySHA1, shared.SHA1, 1, 0)
-			if err != nil || total != 2 || len(p1) != 1 {
-				t.Fatalf("parents page 1: %x total %d err %v, want 1 of 2", p1, total, err)
-			}
-			p2, _, err := r.ServeParents(ctx, BySHA1, shared.SHA1, 1, 1)
-			if err != nil || len(p2) != 1 || slices.Equal(p1[0], p2[0]) {
-				t.Fatalf("parents page 2: %x err %v", p2, err)
-			}
-			if _, total, _ := r.ServeParents(ctx, ByMD5, onlyBad.MD5, 10, 0); total != 0 {
-				t.Errorf("parents of a sample only in a failed source: %d, want 0", total)
-			}
-
-			// Children of a source, by its SHA-256; none of a failed one.
-			kids, total, err := r.ServeChildren(ctx, BySHA256, a.SHA256, 10, 0)
-			if err != nil || total != 2 || len(kids) != 2 || len(kids[0].Paths) != 1 {
-				t.Fatalf("children of a: %+v total %d err %v", kids, total, err)
-			}
-			if _, total, _ := r.ServeChildren(ctx, BySHA256, bad.SHA256, 10, 0); total != 0 {
-				t.Errorf("children of a failed source: %d, want 0", total)
-			}
-
-			page, err := r.ServeSources(ctx, "", 10, 0)
-			if err != nil || page.Total != 2 || len(page.Sources) != 2 || page.Samples[0] != 2 && page.Samples[0] != 1 {
-				t.Errorf("sources: %+v, %v; want the two trusted ones", page, err)
-			}
-			st, err := r.ServeStats(ctx)
-			if err != nil || st.Samples != 2 || st.Sources != 2 || st.FailedSources != 1 || st.Repos["deb"] != 3 || len(st.LastLoad) != len("2006-01-02T15:04:05Z") {
-				t.Errorf("stats: %+v, %v", st, err)
-			}
+			servePagingChecks(t, r, shared, onlyBad, a, bad)
 		})
+	}
+}
+
+// servePagingChecks pages through parents, children and sources, and
+// counts the set: a holds shared and onlyA, bad failed with onlyBad.
+func servePagingChecks(t *testing.T, r *Reader, shared, onlyBad File, a, bad *Source) {
+	ctx := context.Background()
+	// Parents: paged, with the total.
+	p1, total, err := r.ServeParents(ctx, BySHA1, shared.SHA1, 1, 0)
+	if err != nil || total != 2 || len(p1) != 1 {
+		t.Fatalf("parents page 1: %x total %d err %v, want 1 of 2", p1, total, err)
+	}
+	p2, _, err := r.ServeParents(ctx, BySHA1, shared.SHA1, 1, 1)
+	if err != nil || len(p2) != 1 || slices.Equal(p1[0], p2[0]) {
+		t.Fatalf("parents page 2: %x err %v", p2, err)
+	}
+	if _, total, _ := r.ServeParents(ctx, ByMD5, onlyBad.MD5, 10, 0); total != 0 {
+		t.Errorf("parents of a sample only in a failed source: %d, want 0", total)
+	}
+
+	// Children of a source, by its SHA-256; none of a failed one.
+	kids, total, err := r.ServeChildren(ctx, BySHA256, a.SHA256, 10, 0)
+	if err != nil || total != 2 || len(kids) != 2 || len(kids[0].Paths) != 1 {
+		t.Fatalf("children of a: %+v total %d err %v", kids, total, err)
+	}
+	if _, total, _ := r.ServeChildren(ctx, BySHA256, bad.SHA256, 10, 0); total != 0 {
+		t.Errorf("children of a failed source: %d, want 0", total)
+	}
+
+	page, err := r.ServeSources(ctx, "", 10, 0)
+	if err != nil || page.Total != 2 || len(page.Sources) != 2 || page.Samples[0] != 2 && page.Samples[0] != 1 {
+		t.Errorf("sources: %+v, %v; want the two trusted ones", page, err)
+	}
+	st, err := r.ServeStats(ctx)
+	if err != nil || st.Samples != 2 || st.Sources != 2 || st.FailedSources != 1 || st.Repos["deb"] != 3 || len(st.LastLoad) != len("2006-01-02T15:04:05Z") {
+		t.Errorf("stats: %+v, %v", st, err)
 	}
 }
 

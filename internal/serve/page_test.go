@@ -3,6 +3,7 @@ package serve
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -30,9 +31,15 @@ func TestPage(t *testing.T) {
 	}
 	assertEscaped(t, body, imgName)
 
+	testPageForms(t, ts)
+	testPageSources(t, ts)
+}
+
+// testPageForms posts many hashes at once, and a form past the limit.
+func testPageForms(t *testing.T, ts *httptest.Server) {
 	// Many at once, by POST: known, unknown and invalid, each said.
 	form := url.Values{"hashes": {digests(contentOf["b.txt"])["md5"] + "\n" + digests("nowhere")["sha1"] + ", zzz"}}
-	code, _ = do(t, ts, http.MethodPost, "/", "")
+	code, _ := do(t, ts, http.MethodPost, "/", "")
 	if code != http.StatusOK {
 		t.Errorf("POST / with no form: %d", code)
 	}
@@ -42,13 +49,26 @@ func TestPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body = readAll(t, resp)
+	body := readAll(t, resp)
 	if strings.Count(body, `class="known"`) != 1 || strings.Count(body, `class="unknown"`) != 1 || !strings.Contains(body, "not an MD5") {
 		t.Errorf("bulk page: want one known, one unknown, one invalid:\n%s", body)
 	}
 
+	// A form past the body limit is refused, not read.
+	huge := url.Values{"hashes": {strings.Repeat("a", bulkBodyLimit)}}
+	req, _ = http.NewRequest(http.MethodPost, ts.URL+"/", strings.NewReader(huge.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err = ts.Client().Do(req); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST / of %d bytes: %v %v, want 413", bulkBodyLimit, resp.Status, err)
+	}
+	resp.Body.Close()
+
+}
+
+// testPageSources lists the sources, and pages through a source's files.
+func testPageSources(t *testing.T, ts *httptest.Server) {
 	// Sources, and a source's files over two pages, names escaped.
-	code, body = get(t, ts, "/ui/sources")
+	code, body := get(t, ts, "/ui/sources")
 	if code != http.StatusOK || !strings.Contains(body, "tree1.tar") || !strings.Contains(body, "tree2.tar") {
 		t.Fatalf("/ui/sources: %d\n%s", code, body)
 	}
