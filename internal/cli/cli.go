@@ -67,6 +67,9 @@ type Program struct {
 	Verbose bool
 	// MaxLine is the longest input line read (--max-line).
 	MaxLine int
+	// StopsOnSignal marks a server (hashr-serve): SIGINT or SIGTERM is how
+	// it is meant to end, so a run that then returns nil exits 0.
+	StopsOnSignal bool
 
 	progress progressState // --progress and the line it draws (progress.go)
 
@@ -149,7 +152,7 @@ func (p *Program) Execute(cmd *cobra.Command, args []string) (status int) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := cmd.ExecuteContext(ctx)
-	if err == nil && ctx.Err() != nil {
+	if err == nil && ctx.Err() != nil && !p.StopsOnSignal {
 		err = ErrInterrupted
 	}
 	return p.exitStatus(err)

@@ -64,6 +64,8 @@ func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
 		if cfg.ConnectTimeout == 0 {
 			cfg.ConnectTimeout = 15 * time.Second
 		}
+		// Every transaction read-only: a reader never writes the set.
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
 		r.db, r.pg = stdlib.OpenDB(*cfg), true
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", loc.Driver)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hashr-dev/hashr/internal/bloom"
+	"github.com/hashr-dev/hashr/internal/bloom/dcso"
 	"github.com/hashr-dev/hashr/internal/db"
 )
 
@@ -43,4 +44,14 @@ func writeBloom(ctx context.Context, r *db.Reader, o *options, out *output) (cou
 	}
 	c.lines = 1
 	return c, nil
+}
+
+// writeDCSOBloom writes a Bloom filter in DCSO's format of the selected
+// samples' --algo digests in upper-case hex, hashlookup's convention.
+func writeDCSOBloom(ctx context.Context, r *db.Reader, o *options, out *output) (counts, error) {
+	sc, err := dcso.WriteSet(ctx, r, o.filter, o.algo, o.fpRate, out.Writer)
+	if err != nil {
+		return counts{}, fmt.Errorf("%w (to %s)", err, out.name)
+	}
+	return counts{samples: sc.Samples, skipped: sc.Skipped, lines: 1}, nil
 }

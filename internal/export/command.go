@@ -1,8 +1,8 @@
 // Package export is hashr-export: it streams the hash set in a database
 // (the native schema hashr-load writes) in the formats forensic tools read:
 // an NSRL RDSv3-style SQLite database, NSRL RDS 2.x NSRLFile.txt, hashdeep,
-// md5sum/sha1sum/sha256sum, X-Ways, CSV, NDJSON file records and a Bloom
-// filter.
+// md5sum/sha1sum/sha256sum, X-Ways, CSV, NDJSON file records and Bloom
+// filters (hashr's own, and DCSO's that hashlookup reads).
 package export
 
 import (
@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hashr-dev/hashr/internal/bloom/dcso"
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db"
 )
@@ -28,7 +29,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // Formats, in the order --help lists them.
-var formats = []string{"nsrl-rds", "nsrl-2", "hashdeep", "md5sum", "sha1sum", "sha256sum", "xways", "csv", "ndjson", "bloom"}
+var formats = []string{"nsrl-rds", "nsrl-2", "hashdeep", "md5sum", "sha1sum", "sha256sum", "xways", "csv", "ndjson", "bloom", "dcso-bloom"}
 
 // options are hashr-export's flags.
 type options struct {
@@ -101,6 +102,11 @@ Formats (--format):
   bloom      a Bloom filter of the sha256 (or --algo sha1) set at the
              false-positive rate --fp-rate, for hashr-lookup --bloom; its
              file format is described in the README.
+  dcso-bloom a Bloom filter in DCSO's binary format (github.com/DCSO/bloom,
+             Python's flor), as CIRCL hashlookup publishes its own: each
+             sample's sha1 (or --algo md5, sha256) in upper-case hex, at the
+             false-positive rate --fp-rate, for hashlookup-forensic-analyser
+             --bloomfilters FILE and any reader of DCSO's format.
 
 --prefix is put before every path in the formats that carry one
 (md5sum and friends, hashdeep, csv, ndjson), e.g. the directory a tree
@@ -127,7 +133,11 @@ const example = `  # An NSRL-style database of everything, for tools that read R
   hashr-export --db postgres://hashr@db/hashr --format xways --algo sha1 --since 2026-11-24 > week.txt
 
   # A Bloom filter at 1 in 10,000 false positives:
-  hashr-export --format bloom --fp-rate 0.0001 -o known.bloom`
+  hashr-export --format bloom --fp-rate 0.0001 -o known.bloom
+
+  # A filter for hashlookup-forensic-analyser (DCSO format, upper-case SHA-1):
+  hashr-export --format dcso-bloom -o hashr-sha1.bloom
+  hashlookup-analyser.py --bloomfilters hashr-sha1.bloom -d /mnt/evidence`
 
 // NewCommand builds hashr-export's command; its work is done by run.
 func NewCommand(p *cli.Program) *cobra.Command {
@@ -150,8 +160,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&o.source, "source", "", "export only this source, by its SHA-256")
 	f.StringVar(&o.since, "since", "", "export only the sources first loaded at or after this time (RFC 3339, or YYYY-MM-DD in UTC)")
 	f.StringVarP(&o.output, "output", "o", "", "write to this file (created whole or not at all) instead of stdout")
-	f.StringVar(&o.algo, "algo", "", "digest of the xways (md5, sha1, sha256; default md5) and bloom (sha256, sha1; default sha256) formats")
-	f.Float64Var(&o.fpRate, "fp-rate", 0.001, "false-positive rate of the bloom format")
+	f.StringVar(&o.algo, "algo", "", "digest of the xways (md5, sha1, sha256; default md5), bloom (sha256, sha1; default sha256) and dcso-bloom (sha1, md5, sha256; default sha1) formats")
+	f.Float64Var(&o.fpRate, "fp-rate", 0.001, "false-positive rate of the bloom and dcso-bloom formats")
 	f.StringVar(&o.prefix, "prefix", "", "put this before every path (md5sum, sha1sum, sha256sum, hashdeep, csv, ndjson)")
 	f.BoolVar(&o.includeFailed, "include-failed", false, "also export the samples of failed sources and members, naming those sources on stderr")
 	return cmd
@@ -182,31 +192,38 @@ func (o *options) validate() error {
 			return cli.Usagef("--since: %w", err)
 		}
 	}
-	switch o.format {
-	case "xways":
-		if o.algo == "" {
-			o.algo = "md5"
-		}
-		if !slices.Contains([]string{"md5", "sha1", "sha256"}, o.algo) {
-			return cli.Usagef("--algo %q: the xways format takes md5, sha1 or sha256", o.algo)
-		}
-	case "bloom":
-		if o.algo == "" {
-			o.algo = "sha256"
-		}
-		if o.algo != "sha256" && o.algo != "sha1" {
-			return cli.Usagef("--algo %q: the bloom format takes sha256 or sha1", o.algo)
-		}
-		if !(o.fpRate > 0 && o.fpRate < 1) {
-			return cli.Usagef("--fp-rate %g: want a rate between 0 and 1, e.g. 0.001", o.fpRate)
-		}
-	default:
-		if o.algo != "" {
-			return cli.Usagef("--algo applies to the xways and bloom formats, not %s", o.format)
-		}
+	if err := o.validateAlgo(); err != nil {
+		return err
 	}
 	if o.prefix != "" && !slices.Contains([]string{"md5sum", "sha1sum", "sha256sum", "hashdeep", "csv", "ndjson"}, o.format) {
 		return cli.Usagef("--prefix applies to formats with paths (md5sum, sha1sum, sha256sum, hashdeep, csv, ndjson), not %s", o.format)
+	}
+	return nil
+}
+
+// validateAlgo checks --algo and --fp-rate against the format, and
+// fills in the format's default digest.
+func (o *options) validateAlgo() error {
+	takes := map[string][]string{ // the first is the default
+		"xways":      {"md5", "sha1", "sha256"},
+		"bloom":      {"sha256", "sha1"},
+		"dcso-bloom": dcso.Digests,
+	}[o.format]
+	if takes == nil {
+		if o.algo != "" {
+			return cli.Usagef("--algo applies to the xways, bloom and dcso-bloom formats, not %s", o.format)
+		}
+		return nil
+	}
+	if o.algo == "" {
+		o.algo = takes[0]
+	}
+	if !slices.Contains(takes, o.algo) {
+		last := len(takes) - 1
+		return cli.Usagef("--algo %q: the %s format takes %s or %s", o.algo, o.format, strings.Join(takes[:last], ", "), takes[last])
+	}
+	if o.format != "xways" && !(o.fpRate > 0 && o.fpRate < 1) { // NaN too
+		return cli.Usagef("--fp-rate %g: want a rate between 0 and 1, e.g. 0.001", o.fpRate)
 	}
 	return nil
 }

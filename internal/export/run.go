@@ -38,6 +38,8 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 		c, err = writeRDS(ctx, p, r, o, out)
 	case "bloom":
 		c, err = writeBloom(ctx, r, o, out)
+	case "dcso-bloom":
+		c, err = writeDCSOBloom(ctx, r, o, out)
 	default:
 		c, err = writeText(ctx, r, o, out)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"time"
 
@@ -45,29 +46,67 @@ const batchWait = 20 * time.Millisecond
 // lookupWorkers is how many batches are looked up at once.
 const lookupWorkers = 4
 
+// run looks up every input item, in batches on lookupWorkers goroutines,
+// while the producer (hashPaths or readStdin) makes the next queries, and
+// writes the answers in input order.
 func run(ctx context.Context, p *cli.Program, o *options) error {
-	var k knower
-	var err error
-	if o.bloom != "" {
-		k, err = openBloom(o.bloom)
-	} else {
-		k, err = openDatabase(ctx, o.loc, o.includeFailed)
-	}
+	k, err := openKnower(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
-	o.lookBy = []string{db.BySHA256, db.BySHA1, db.ByMD5}
-	if bk, ok := k.(*bloomKnower); ok {
-		o.lookBy = []string{bk.f.Key} // a filter knows one kind of digest
-	}
-
 	w := records.NewWriter(p.Stdout)
-
-	queries := make(chan *query, 2*o.batch)
-	produced := make(chan error, 1)
-	pctx, stopProducing := context.WithCancel(ctx)
+	queries, produced, stopProducing := produce(ctx, p, o)
 	defer stopProducing()
+	var tally tally
+	// Batches are looked up by several goroutines at once (each with a
+	// connection of its own), and written in input order: a database
+	// answers a batch faster than one goroutine can wait for it.
+	resolve := func(batch []*query) resolved { return resolved{batch, k.resolve(ctx, lookups(batch))} }
+	err = ordered.Map(ctx, lookupWorkers, batches(queries, o.batch), resolve, tally.writer(p, w, o))
+	if err != nil {
+		stopProducing()
+		for range queries { // let the producer see it is stopped
+		}
+	}
+	if perr := <-produced; err == nil {
+		err = perr
+	}
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		return cli.ErrInterrupted
+	}
+	if err != nil {
+		return err
+	}
+	p.Infof("looked up %d digests: %d known, %d unknown", tally.known+tally.unknown, tally.known, tally.unknown)
+	return nil
+}
+
+// openKnower opens what answers the lookups, a Bloom filter or the
+// database, and sets o.lookBy to the digests it can answer for.
+func openKnower(ctx context.Context, o *options) (knower, error) {
+	o.lookBy = []string{db.BySHA256, db.BySHA1, db.ByMD5}
+	if o.bloom == "" {
+		return openDatabase(ctx, o.loc, o.includeFailed)
+	}
+	k, err := openBloom(o.bloom)
+	if err != nil {
+		return nil, err
+	}
+	o.lookBy = []string{k.f.Key} // a filter knows one kind of digest
+	return k, nil
+}
+
+// produce starts the goroutine that makes the queries: from the files
+// under the PATH arguments, or from stdin. It closes queries when done and
+// then sends its error to produced; stop makes it stop early.
+func produce(ctx context.Context, p *cli.Program, o *options) (queries chan *query, produced chan error, stop context.CancelFunc) {
+	queries = make(chan *query, 2*o.batch)
+	produced = make(chan error, 1)
+	pctx, stop := context.WithCancel(ctx)
 	go func() {
 		defer close(queries)
 		send := func(q *query) error {
@@ -84,11 +123,13 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 			produced <- readStdin(pctx, p, o, send)
 		}
 	}()
+	return queries, produced, stop
+}
 
-	// Batches are looked up by several goroutines at once (each with a
-	// connection of its own), and written in input order: a database
-	// answers a batch faster than one goroutine can wait for it.
-	batches := func(yield func([]*query) bool) {
+// batches groups the queries into batches of up to size, each sent when
+// it is full or when batchWait passed since its first query.
+func batches(queries <-chan *query, size int) iter.Seq[[]*query] {
+	return func(yield func([]*query) bool) {
 		timer := time.NewTimer(batchWait)
 		defer timer.Stop()
 		for open := true; open; {
@@ -96,46 +137,55 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 			if !ok {
 				return
 			}
-			batch := make([]*query, 1, o.batch)
+			batch := make([]*query, 1, size)
 			batch[0] = q
 			timer.Reset(batchWait)
-		collect:
-			for len(batch) < o.batch {
-				select {
-				case q, ok := <-queries:
-					if !ok {
-						open = false
-						break collect
-					}
-					batch = append(batch, q)
-				case <-timer.C:
-					break collect
-				}
-			}
+			batch, open = fill(batch, queries, timer.C)
 			if !yield(batch) {
 				return
 			}
 		}
 	}
-	type resolved struct {
-		batch []*query
-		err   error
+}
+
+// fill adds queries to batch until it is full or the timer fires; open is
+// false when the queries ran out.
+func fill(batch []*query, queries <-chan *query, timer <-chan time.Time) (_ []*query, open bool) {
+	for len(batch) < cap(batch) {
+		select {
+		case q, ok := <-queries:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, q)
+		case <-timer:
+			return batch, true
+		}
 	}
-	resolve := func(batch []*query) resolved {
-		return resolved{batch, k.resolve(ctx, lookups(batch))}
-	}
-	var known, unknown int64
-	emit := func(r resolved) error {
+	return batch, true
+}
+
+// resolved is a batch with its answers, or the error that looking it up
+// met.
+type resolved struct {
+	batch []*query
+	err   error
+}
+
+// tally counts the digests looked up, for the summary.
+type tally struct{ known, unknown int64 }
+
+// writer returns the function that writes each resolved batch in turn.
+func (t *tally) writer(p *cli.Program, w *records.Writer, o *options) func(resolved) error {
+	return func(r resolved) error {
 		if r.err != nil {
 			return r.err
 		}
 		for _, q := range r.batch {
-			if q.key != nil {
-				if q.known {
-					known++
-				} else {
-					unknown++
-				}
+			if q.key != nil && q.known {
+				t.known++
+			} else if q.key != nil {
+				t.unknown++
 			}
 			if err := write(p, w, o, q); err != nil {
 				return err
@@ -143,29 +193,6 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 		}
 		return nil
 	}
-	if err := ordered.Map(ctx, lookupWorkers, batches, resolve, emit); err != nil {
-		stopProducing()
-		for range queries { // let the producer see it is stopped
-		}
-		<-produced
-		w.Flush()
-		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-			return cli.ErrInterrupted
-		}
-		return err
-	}
-	err = <-produced
-	if ferr := w.Flush(); err == nil {
-		err = ferr
-	}
-	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-		return cli.ErrInterrupted
-	}
-	if err != nil {
-		return err
-	}
-	p.Infof("looked up %d digests: %d known, %d unknown", known+unknown, known, unknown)
-	return nil
 }
 
 // lookups are the queries of a batch that have a digest to look up.
@@ -222,7 +249,7 @@ func (k *databaseKnower) resolve(ctx context.Context, batch []*query) error {
 // bloomKnower answers from a Bloom filter held in memory.
 type bloomKnower struct{ f *bloom.Filter }
 
-func openBloom(path string) (knower, error) {
+func openBloom(path string) (*bloomKnower, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening the Bloom filter %q: %w", path, cli.Cause(err))

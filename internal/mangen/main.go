@@ -25,6 +25,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/load"
 	"github.com/hashr-dev/hashr/internal/lookup"
 	"github.com/hashr-dev/hashr/internal/scan"
+	"github.com/hashr-dev/hashr/internal/serve"
 )
 
 // commands builds each command the way its main does.
@@ -37,6 +38,7 @@ var commands = map[string]func(*cli.Program) *cobra.Command{
 	"hashr-load":    load.NewCommand,
 	"hashr-export":  export.NewCommand,
 	"hashr-lookup":  lookup.NewCommand,
+	"hashr-serve":   serve.NewCommand,
 }
 
 func main() {

@@ -14,8 +14,8 @@ import (
 // heavy lists module paths that only the commands named with them may link.
 // hashr-scan reads the jobs table for --db (internal/db.DoneJobs).
 var heavy = map[string][]string{
-	"github.com/jackc/pgx":          {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan"},
-	"modernc.org/sqlite":            {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan"},
+	"github.com/jackc/pgx":          {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan", "hashr-serve"},
+	"modernc.org/sqlite":            {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan", "hashr-serve"},
 	"github.com/cockroachdb/pebble": {"hashr-dedup"},
 	// S3 and GCS are spoken over plain HTTP (internal/objstore): no
 	// command links a cloud SDK, nor the test fakes.
@@ -24,6 +24,9 @@ var heavy = map[string][]string{
 	"google.golang.org/api":             nil,
 	"github.com/johannesboyne/gofakes3": nil,
 	"github.com/fsouza/fake-gcs-server": nil,
+	// hashr-serve's page is tested in a real headless Chromium driven by
+	// chromedp (internal/serve/browser_test.go): a test dependency only.
+	"github.com/chromedp/": nil,
 }
 
 func TestCommandsDoNotLinkHeavyDependencies(t *testing.T) {

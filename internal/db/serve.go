@@ -1,0 +1,356 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The read queries of hashr-serve (internal/serve). Each request is
+// answered by one or two statements whatever its size: a bulk lookup of
+// a thousand hashes is one "WHERE md5 IN (...)" query, not a thousand.
+// Trust is that of every reader: only links that vouch for a sample
+// (trustedLink) are read unless the Reader has IncludeFailed.
+
+// ServedSource is what hashr-serve shows of a source.
+type ServedSource struct {
+	SHA256 []byte
+	// MD5 and SHA1 are the source's own digests when it is also a sample
+	// of the set (a package found inside another source); nil otherwise.
+	MD5, SHA1   []byte
+	IDs         []string
+	Repo        string
+	URI         string
+	Format      string
+	Description string
+	Status      string // StatusDone, StatusPartial or StatusFailed
+	Size        int64  // -1 when unknown
+}
+
+// ServedLink is a sample's presence in one source.
+type ServedLink struct {
+	Source ServedSource
+	Paths  []string // the sample's paths in the source, sorted
+	Failed bool     // the link does not vouch for the sample (IncludeFailed only)
+}
+
+// ServedSample is a sample with the links of it that the reader trusts,
+// in source order.
+type ServedSample struct {
+	Sample
+	Links []ServedLink
+}
+
+// MaxServeBatch is the most keys ServeLookup takes in its one statement:
+// below SQLite's limit of 32766 parameters and PostgreSQL's of 65535.
+const MaxServeBatch = 10000
+
+// placeholders returns the parameters of an IN list of n keys: "$1,$2,…"
+// for PostgreSQL, "?,?,…" for SQLite, which looks each "$N" name up in a
+// list, so that a thousand of them cost it more time than the query.
+func (r *Reader) placeholders(n int) string {
+	if !r.pg {
+		return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+	}
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+	}
+	return b.String()
+}
+
+// trusted is the trust condition on the link l and source src.
+func (r *Reader) trusted() string { return Filter{IncludeFailed: r.IncludeFailed}.trusted() }
+
+// ServeLookup finds the samples whose digest column by (BySHA256, BySHA1 or
+// ByMD5) is one of keys, each with its digests and every link the reader
+// trusts, in one statement. A sample known only from failed sources or
+// members is absent. Samples come in SHA-256 order.
+func (r *Reader) ServeLookup(ctx context.Context, by string, keys [][]byte) ([]*ServedSample, error) {
+	if by != BySHA256 && by != BySHA1 && by != ByMD5 {
+		return nil, fmt.Errorf("looking up by %q: want sha256, sha1 or md5", by)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if len(keys) > MaxServeBatch {
+		return nil, fmt.Errorf("looking up %d digests at once: at most %d", len(keys), MaxServeBatch)
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	// The source's own digests come from samples when the source is a
+	// sample too (ps): a left join on its primary key.
+	query := `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
+			l.source_sha256, ` + r.jsonArray("l.paths") + `, l.failed,
+			` + r.jsonArray("src.ids") + `, src.repo, src.uri, src.format, src.description, src.status, src.size,
+			ps.md5, ps.sha1
+		FROM samples s
+		JOIN samples_sources l ON l.sample_sha256 = s.sha256
+		JOIN sources src ON src.sha256 = l.source_sha256
+		LEFT JOIN samples ps ON ps.sha256 = l.source_sha256
+		WHERE s.` + by + ` IN (` + r.placeholders(len(keys)) + `) AND ` + r.trusted()
+	rows, err := r.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("looking up %d digests in %s: %w", len(keys), r.loc, err)
+	}
+	defer rows.Close()
+	bySHA256 := map[string]*ServedSample{}
+	for rows.Next() {
+		var s Sample
+		var l ServedLink
+		if err := scanServed(rows, &s, &l); err != nil {
+			return nil, fmt.Errorf("looking up digests in %s: %w", r.loc, err)
+		}
+		cur := bySHA256[string(s.SHA256)]
+		if cur == nil {
+			cur = &ServedSample{Sample: s}
+			bySHA256[string(s.SHA256)] = cur
+		}
+		cur.Links = append(cur.Links, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("looking up digests in %s: %w", r.loc, err)
+	}
+	out := make([]*ServedSample, 0, len(bySHA256))
+	for _, s := range bySHA256 {
+		slices.SortFunc(s.Links, func(a, b ServedLink) int { return bytes.Compare(a.Source.SHA256, b.Source.SHA256) })
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *ServedSample) int { return bytes.Compare(a.SHA256, b.SHA256) })
+	return out, nil
+}
+
+// scanServed reads one row of ServeLookup's statement.
+func scanServed(rows *sql.Rows, s *Sample, l *ServedLink) error {
+	var ssdeep, tlsh, mime, paths, ids, repo, uri, format, desc sql.NullString
+	var size, srcSize sql.NullInt64
+	src := &l.Source
+	if err := rows.Scan(&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
+		&src.SHA256, &paths, &l.Failed, &ids, &repo, &uri, &format, &desc, &src.Status, &srcSize,
+		&src.MD5, &src.SHA1); err != nil {
+		return err
+	}
+	s.SSDEEP, s.TLSH, s.MIME = ssdeep.String, tlsh.String, mime.String
+	s.Size, src.Size = sizeOrUnknown(size), sizeOrUnknown(srcSize)
+	src.Repo, src.URI, src.Format, src.Description = repo.String, uri.String, format.String, desc.String
+	l.Failed = l.Failed || src.Status == StatusFailed
+	if err := decodeArray(paths, &l.Paths); err != nil {
+		return fmt.Errorf("paths of sample %x in source %x: %w", s.SHA256, src.SHA256, err)
+	}
+	if err := decodeArray(ids, &src.IDs); err != nil {
+		return fmt.Errorf("IDs of source %x: %w", src.SHA256, err)
+	}
+	return nil
+}
+
+func sizeOrUnknown(n sql.NullInt64) int64 {
+	if n.Valid {
+		return n.Int64
+	}
+	return -1
+}
+
+// ServeParents pages through the sources of the samples whose digest
+// column by is key, in SHA-256 order: at most limit from offset, and how
+// many there are in all. A sample known only from failed sources has none.
+func (r *Reader) ServeParents(ctx context.Context, by string, key []byte, limit, offset int) (parents [][]byte, total int64, err error) {
+	if by != BySHA256 && by != BySHA1 && by != ByMD5 {
+		return nil, 0, fmt.Errorf("listing parents by %q: want sha256, sha1 or md5", by)
+	}
+	from := `FROM samples s JOIN samples_sources l ON l.sample_sha256 = s.sha256
+		JOIN sources src ON src.sha256 = l.source_sha256
+		WHERE s.` + by + ` = $1 AND ` + r.trusted()
+	if err := r.db.QueryRowContext(ctx, `SELECT count(DISTINCT l.source_sha256) `+from, key).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("counting the sources of %x in %s: %w", key, r.loc, err)
+	}
+	if total == 0 || int64(offset) >= total {
+		return nil, total, nil
+	}
+	parents, err = r.column(ctx, `SELECT DISTINCT l.source_sha256 `+from+` ORDER BY l.source_sha256 LIMIT $2 OFFSET $3`, key, limit, offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing the sources of %x in %s: %w", key, r.loc, err)
+	}
+	return parents, total, nil
+}
+
+// column reads the single bytes column of query's rows.
+func (r *Reader) column(ctx context.Context, query string, args ...any) ([][]byte, error) {
+	rows, err := r.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Child is a sample of a source with its paths there.
+type Child struct {
+	Sample
+	Paths []string
+}
+
+// sourceKey is the condition that selects a source by its SHA-256, or by
+// the MD5 or SHA-1 it has as a sample of the set (a nested package).
+func sourceKey(by string) string {
+	if by == BySHA256 {
+		return `l.source_sha256 = $1`
+	}
+	return `l.source_sha256 IN (SELECT sha256 FROM samples WHERE ` + by + ` = $1)`
+}
+
+// ServeChildren pages through the samples of the source whose digest is
+// key (see sourceKey), in SHA-256 order: at most limit from offset, and
+// how many there are in all. A failed source has none.
+func (r *Reader) ServeChildren(ctx context.Context, by string, key []byte, limit, offset int) (children []Child, total int64, err error) {
+	if by != BySHA256 && by != BySHA1 && by != ByMD5 {
+		return nil, 0, fmt.Errorf("listing children by %q: want sha256, sha1 or md5", by)
+	}
+	from := `FROM samples_sources l JOIN sources src ON src.sha256 = l.source_sha256
+		WHERE ` + sourceKey(by) + ` AND ` + r.trusted()
+	if err := r.db.QueryRowContext(ctx, `SELECT count(*) `+from, key).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("counting the samples of source %x in %s: %w", key, r.loc, err)
+	}
+	if total == 0 || int64(offset) >= total {
+		return nil, total, nil
+	}
+	rows, err := r.db.QueryContext(ctx, `SELECT s.sha256, s.md5, s.sha1, s.size, s.mime, `+r.jsonArray("l.paths")+`
+		`+strings.Replace(from, "WHERE", "JOIN samples s ON s.sha256 = l.sample_sha256 WHERE", 1)+`
+		ORDER BY l.sample_sha256, l.source_sha256 LIMIT $2 OFFSET $3`, key, limit, offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing the samples of source %x in %s: %w", key, r.loc, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c Child
+		var size sql.NullInt64
+		var mime, paths sql.NullString
+		if err := rows.Scan(&c.SHA256, &c.MD5, &c.SHA1, &size, &mime, &paths); err != nil {
+			return nil, 0, fmt.Errorf("listing the samples of source %x in %s: %w", key, r.loc, err)
+		}
+		c.Size, c.MIME = sizeOrUnknown(size), mime.String
+		if err := decodeArray(paths, &c.Paths); err != nil {
+			return nil, 0, fmt.Errorf("paths of sample %x in source %x: %w", c.SHA256, key, err)
+		}
+		children = append(children, c)
+	}
+	return children, total, rows.Err()
+}
+
+// SourcePage is one page of the set's sources, each with its count of
+// samples.
+type SourcePage struct {
+	Sources []ServedSource
+	Samples []int64 // Samples[i] is the number of samples of Sources[i]
+	Total   int64   // sources in all
+}
+
+// ServeSources pages through the sources the reader trusts, in SHA-256
+// order, with their sample counts; repo, when set, selects one repository.
+func (r *Reader) ServeSources(ctx context.Context, repo string, limit, offset int) (SourcePage, error) {
+	var page SourcePage
+	where := `WHERE (` + strconv.FormatBool(r.IncludeFailed) + ` OR src.status <> 'failed') AND ($1 = '' OR src.repo = $1)`
+	if err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM sources src `+where, repo).Scan(&page.Total); err != nil {
+		return page, fmt.Errorf("counting the sources of %s: %w", r.loc, err)
+	}
+	rows, err := r.db.QueryContext(ctx, `SELECT src.sha256, `+r.jsonArray("src.ids")+`, src.repo, src.uri, src.format,
+			src.description, src.status, src.size,
+			(SELECT count(*) FROM samples_sources l WHERE l.source_sha256 = src.sha256)
+		FROM sources src `+where+` ORDER BY src.sha256 LIMIT $2 OFFSET $3`, repo, limit, offset)
+	if err != nil {
+		return page, fmt.Errorf("listing the sources of %s: %w", r.loc, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s ServedSource
+		var ids, repo, uri, format, desc sql.NullString
+		var size sql.NullInt64
+		var n int64
+		if err := rows.Scan(&s.SHA256, &ids, &repo, &uri, &format, &desc, &s.Status, &size, &n); err != nil {
+			return page, fmt.Errorf("listing the sources of %s: %w", r.loc, err)
+		}
+		s.Repo, s.URI, s.Format, s.Description, s.Size = repo.String, uri.String, format.String, desc.String, sizeOrUnknown(size)
+		if err := decodeArray(ids, &s.IDs); err != nil {
+			return page, fmt.Errorf("IDs of source %x: %w", s.SHA256, err)
+		}
+		page.Sources, page.Samples = append(page.Sources, s), append(page.Samples, n)
+	}
+	return page, rows.Err()
+}
+
+// SetStats are the set's figures for hashr-serve's /info and page.
+type SetStats struct {
+	Samples       int64            // distinct samples the reader trusts
+	Sources       int64            // sources whose job did not fail
+	FailedSources int64            // sources whose job failed
+	Repos         map[string]int64 // repository → its sources, failed or not
+	LastLoad      string           // RFC 3339 UTC time of the last load, "" when none
+}
+
+// ServeStats counts the set.
+func (r *Reader) ServeStats(ctx context.Context) (SetStats, error) {
+	st := SetStats{Repos: map[string]int64{}}
+	var err error
+	if st.Samples, err = r.CountSamples(ctx, Filter{IncludeFailed: r.IncludeFailed}); err != nil {
+		return st, err
+	}
+	rows, err := r.db.QueryContext(ctx, `SELECT coalesce(repo, ''), status = 'failed', count(*) FROM sources GROUP BY 1, 2`)
+	if err != nil {
+		return st, fmt.Errorf("counting the sources of %s: %w", r.loc, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var repo string
+		var failed bool
+		var n int64
+		if err := rows.Scan(&repo, &failed, &n); err != nil {
+			return st, fmt.Errorf("counting the sources of %s: %w", r.loc, err)
+		}
+		st.Repos[repo] += n
+		if failed {
+			st.FailedSources += n
+		} else {
+			st.Sources += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("counting the sources of %s: %w", r.loc, err)
+	}
+	// SQLite keeps imported_at as RFC 3339 text; PostgreSQL as timestamptz.
+	last := `SELECT coalesce(max(imported_at), '') FROM jobs`
+	if r.pg {
+		last = `SELECT coalesce(to_char(max(imported_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '') FROM jobs`
+	}
+	if err := r.db.QueryRowContext(ctx, last).Scan(&st.LastLoad); err != nil {
+		return st, fmt.Errorf("reading the last load time of %s: %w", r.loc, err)
+	}
+	return st, nil
+}
+
+// Ping checks that the database answers, for /healthz.
+func (r *Reader) Ping(ctx context.Context) error {
+	if err := r.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("reaching %s: %w", r.loc, err)
+	}
+	return nil
+}
+
+// SetMaxConns sets how many connections the reader opens at most: a
+// server answers many requests at once.
+func (r *Reader) SetMaxConns(n int) { r.db.SetMaxOpenConns(n) }

@@ -1,0 +1,152 @@
+package db
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// served says what ServeLookup answered for each key: per sample, the IDs
+// of its sources ("-" for none), "(failed)" marking the untrusted.
+func served(t *testing.T, r *Reader, by string, keys ...[]byte) string {
+	t.Helper()
+	samples, err := r.ServeLookup(context.Background(), by, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range samples {
+		var ids []string
+		for _, l := range s.Links {
+			id := strings.Join(l.Source.IDs, ",")
+			if l.Failed {
+				id += "(failed)"
+			}
+			ids = append(ids, id)
+		}
+		out = append(out, fmt.Sprintf("%x:%s", s.SHA256[:2], strings.Join(ids, "+")))
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, " ")
+}
+
+// hashr-serve's queries: one bulk statement by each digest, the trust
+// rule of every reader, paging of parents and children with totals, and
+// the set's figures; on both databases.
+func TestServeQueries(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			l := open(t, b.url, Options{})
+			shared, onlyA, onlyBad := content("usr/share/doc/x", "in both"), content("bin/a", "only in a"), content("bin/bad", "only in the failed one")
+			a := source(t, "a_1.0-1_amd64.deb", shared, onlyA)
+			b2 := source(t, "b_2.0-1_amd64.deb", shared)
+			bad := source(t, "bad.deb", shared, onlyBad)
+			bad.Job.Status = StatusFailed
+			load(t, l, a, b2, bad)
+			l.Close()
+			r := openReader(t, b.url)
+			ctx := context.Background()
+
+			// Bulk: every digest kind, unknown keys left out, one sample per key.
+			unknown := content("", "nowhere")
+			got := served(t, r, BySHA1, shared.SHA1, onlyA.SHA1, unknown.SHA1, onlyBad.SHA1)
+			want := fmt.Sprintf("%x:a_1.0-1_amd64.deb+b_2.0-1_amd64.deb %x:a_1.0-1_amd64.deb", shared.SHA256[:2], onlyA.SHA256[:2])
+			if hex.EncodeToString(onlyA.SHA256) < hex.EncodeToString(shared.SHA256) {
+				want = fmt.Sprintf("%x:a_1.0-1_amd64.deb %x:a_1.0-1_amd64.deb+b_2.0-1_amd64.deb", onlyA.SHA256[:2], shared.SHA256[:2])
+			}
+			if got != want {
+				t.Errorf("bulk by sha1 = %s, want %s (the failed source's sample is unknown)", got, want)
+			}
+			for _, by := range []struct {
+				col string
+				key []byte
+			}{{ByMD5, onlyBad.MD5}, {BySHA256, onlyBad.SHA256}} {
+				if got := served(t, r, by.col, by.key); got != "-" {
+					t.Errorf("a sample only in a failed source, by %s: %s, want unknown", by.col, got)
+				}
+			}
+			samples, err := r.ServeLookup(ctx, ByMD5, [][]byte{onlyA.MD5})
+			if err != nil || len(samples) != 1 {
+				t.Fatalf("lookup by md5: %v, %d samples", err, len(samples))
+			}
+			s := samples[0]
+			if !slices.Equal(s.SHA1, onlyA.SHA1) || s.Size != onlyA.Size || s.MIME != "text/plain" ||
+				!slices.Equal(s.Links[0].Paths, []string{"bin/a"}) || s.Links[0].Source.Repo != "deb" || s.Links[0].Source.Status != StatusDone {
+				t.Errorf("lookup by md5 answered %+v", s)
+			}
+
+			// With IncludeFailed the failed source shows, marked.
+			r.IncludeFailed = true
+			if got := served(t, r, BySHA256, onlyBad.SHA256); !strings.HasSuffix(got, ":bad.deb(failed)") {
+				t.Errorf("with IncludeFailed: %s, want bad.deb(failed)", got)
+			}
+			r.IncludeFailed = false
+
+			servePagingChecks(t, r, shared, onlyBad, a, bad)
+		})
+	}
+}
+
+// servePagingChecks pages through parents, children and sources, and
+// counts the set: a holds shared and onlyA, bad failed with onlyBad.
+func servePagingChecks(t *testing.T, r *Reader, shared, onlyBad File, a, bad *Source) {
+	ctx := context.Background()
+	// Parents: paged, with the total.
+	p1, total, err := r.ServeParents(ctx, BySHA1, shared.SHA1, 1, 0)
+	if err != nil || total != 2 || len(p1) != 1 {
+		t.Fatalf("parents page 1: %x total %d err %v, want 1 of 2", p1, total, err)
+	}
+	p2, _, err := r.ServeParents(ctx, BySHA1, shared.SHA1, 1, 1)
+	if err != nil || len(p2) != 1 || slices.Equal(p1[0], p2[0]) {
+		t.Fatalf("parents page 2: %x err %v", p2, err)
+	}
+	if _, total, _ := r.ServeParents(ctx, ByMD5, onlyBad.MD5, 10, 0); total != 0 {
+		t.Errorf("parents of a sample only in a failed source: %d, want 0", total)
+	}
+
+	// Children of a source, by its SHA-256; none of a failed one.
+	kids, total, err := r.ServeChildren(ctx, BySHA256, a.SHA256, 10, 0)
+	if err != nil || total != 2 || len(kids) != 2 || len(kids[0].Paths) != 1 {
+		t.Fatalf("children of a: %+v total %d err %v", kids, total, err)
+	}
+	if _, total, _ := r.ServeChildren(ctx, BySHA256, bad.SHA256, 10, 0); total != 0 {
+		t.Errorf("children of a failed source: %d, want 0", total)
+	}
+
+	page, err := r.ServeSources(ctx, "", 10, 0)
+	if err != nil || page.Total != 2 || len(page.Sources) != 2 || page.Samples[0] != 2 && page.Samples[0] != 1 {
+		t.Errorf("sources: %+v, %v; want the two trusted ones", page, err)
+	}
+	st, err := r.ServeStats(ctx)
+	if err != nil || st.Samples != 2 || st.Sources != 2 || st.FailedSources != 1 || st.Repos["deb"] != 3 || len(st.LastLoad) != len("2006-01-02T15:04:05Z") {
+		t.Errorf("stats: %+v, %v", st, err)
+	}
+}
+
+// A reader never writes: SQLite is opened read-only, and PostgreSQL's
+// transactions are read-only.
+func TestReaderCannotWrite(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			l := open(t, b.url, Options{})
+			load(t, l, source(t, "a.deb", content("x", "x")))
+			l.Close()
+			r := openReader(t, b.url)
+			for _, stmt := range []string{`DELETE FROM samples`, `CREATE TABLE intruder (x integer)`} {
+				_, err := r.db.ExecContext(context.Background(), stmt)
+				if err == nil {
+					t.Errorf("%s through a reader: no error, want a read-only refusal", stmt)
+				}
+			}
+			var n int
+			if err := r.db.QueryRowContext(context.Background(), `SELECT count(*) FROM samples`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("samples after the refused writes: %d, %v", n, err)
+			}
+		})
+	}
+}
