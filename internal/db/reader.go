@@ -90,6 +90,16 @@ func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
 	return r, nil
 }
 
+// SetConnections sets how many connections the reader opens at most, and
+// keeps open (maxReaderConns by default). hashr-lookup reading SQLite
+// takes 1: its lookups cost the CPU that reading pages costs, and one
+// connection's page cache stays warm for every batch where four each
+// read the same interior pages, and each cost its own teardown.
+func (r *Reader) SetConnections(n int) {
+	r.db.SetMaxOpenConns(n)
+	r.db.SetMaxIdleConns(n)
+}
+
 // Close closes the connection.
 func (r *Reader) Close() error {
 	r.closeStatements()
