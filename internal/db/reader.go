@@ -34,11 +34,18 @@ type Reader struct {
 	sourcesMu sync.Mutex
 	sources   map[string]sourceRef // source sha256 → what lookups report of it
 
+	stmtsMu sync.Mutex
+	stmts   map[string]*sql.Stmt // by their SQL: the key lookups' (keyquery.go)
+
 	// IncludeFailed makes Lookup answer with samples known only from
 	// failed sources or failed members too (Link.Failed says which);
 	// without it they are unknown.
 	IncludeFailed bool
 }
+
+// maxReaderConns is how many connections a Reader opens at most, and
+// keeps open.
+const maxReaderConns = 4
 
 // OpenReader opens the database at loc for reading.
 func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
@@ -70,8 +77,14 @@ func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", loc.Driver)
 	}
-	// A few connections: hashr-lookup sends several batches at once.
-	r.db.SetMaxOpenConns(4)
+	// A few connections: hashr-lookup sends several batches at once. All
+	// of them stay open between batches: database/sql keeps only 2 idle
+	// by default and closed the others as each batch ended, so the next
+	// batch opened a connection with a cold page cache and prepared its
+	// statements again (a sixth of hashr-lookup's CPU on a tree of tiny
+	// files).
+	r.db.SetMaxOpenConns(maxReaderConns)
+	r.db.SetMaxIdleConns(maxReaderConns)
 	if err := r.checkSchema(ctx); err != nil {
 		r.db.Close()
 		return nil, fmt.Errorf("reading %s: %w", loc, err)
@@ -79,8 +92,21 @@ func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
 	return r, nil
 }
 
+// SetConnections sets how many connections the reader opens at most, and
+// keeps open (maxReaderConns by default). hashr-lookup reading SQLite
+// takes 1: its lookups cost the CPU that reading pages costs, and one
+// connection's page cache stays warm for every batch where four each
+// read the same interior pages, and each cost its own teardown.
+func (r *Reader) SetConnections(n int) {
+	r.db.SetMaxOpenConns(n)
+	r.db.SetMaxIdleConns(n)
+}
+
 // Close closes the connection.
-func (r *Reader) Close() error { return r.db.Close() }
+func (r *Reader) Close() error {
+	r.closeStatements()
+	return r.db.Close()
+}
 
 // Location is where the reader reads.
 func (r *Reader) Location() Location { return r.loc }
@@ -426,10 +452,21 @@ const MaxLookupBatch = 2000
 // Lookup finds the samples whose digest column by (BySHA256, BySHA1 or
 // ByMD5) is one of keys, with all their links, in one query per
 // MaxLookupBatch keys. Looked up by sha256, a sample holds only its
-// SHA256: the caller has the digests it looked up with. A key found
-// in no sample is absent from the result; a key that several samples
-// share (an md5 collision) maps to each of them.
+// SHA256: the caller has the digests it looked up with (LookupSamples
+// reads the rest). A key found in no sample is absent from the result; a
+// key that several samples share (an md5 collision) maps to each of them.
 func (r *Reader) Lookup(ctx context.Context, by string, keys [][]byte) (map[string][]*SampleLinks, error) {
+	return r.lookupAll(ctx, by, keys, false)
+}
+
+// LookupSamples is Lookup with every sample's own row read whatever the
+// key (digests, size, MIME type): what a lookup service answers with, for
+// one key or a bulk request of many, in one query per MaxLookupBatch keys.
+func (r *Reader) LookupSamples(ctx context.Context, by string, keys [][]byte) (map[string][]*SampleLinks, error) {
+	return r.lookupAll(ctx, by, keys, true)
+}
+
+func (r *Reader) lookupAll(ctx context.Context, by string, keys [][]byte, full bool) (map[string][]*SampleLinks, error) {
 	if by != BySHA256 && by != BySHA1 && by != ByMD5 {
 		return nil, fmt.Errorf("looking up by %q: want sha256, sha1 or md5", by)
 	}
@@ -437,41 +474,29 @@ func (r *Reader) Lookup(ctx context.Context, by string, keys [][]byte) (map[stri
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), MaxLookupBatch)]
 		keys = keys[len(batch):]
-		if err := r.lookup(ctx, by, batch, found); err != nil {
+		var err error
+		if by == BySHA256 && !full {
+			err = r.lookupSHA256(ctx, batch, found)
+		} else {
+			err = r.lookup(ctx, by, batch, found)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("looking up %d digests in %s: %w", len(batch), r.loc, err)
 		}
 	}
 	return found, nil
 }
 
-// placeholders is the list "$1,$2,…" of an IN clause over keys, and the
-// keys as the query's arguments.
-func placeholders(keys [][]byte) (string, []any) {
-	var in strings.Builder
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		if i > 0 {
-			in.WriteByte(',')
-		}
-		in.WriteString("$" + strconv.Itoa(i+1))
-		args[i] = k
-	}
-	return in.String(), args
-}
-
+// lookup reads the samples whose column by is one of keys, each with its
+// own row and its links, joined in one query.
 func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map[string][]*SampleLinks) error {
-	in, args := placeholders(keys)
-	query := `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
-			l.source_sha256, ` + r.jsonArray("l.paths") + `, 0, src.repo, ` + r.jsonArray("src.ids") + `,
+	rows, err := r.queryKeys(ctx, `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
+			l.source_sha256, `+r.jsonArray("l.paths")+`, 0, src.repo, `+r.jsonArray("src.ids")+`,
 			l.failed, src.status
 		FROM samples s
 		JOIN samples_sources l ON l.sample_sha256 = s.sha256
 		JOIN sources src ON src.sha256 = l.source_sha256
-		WHERE s.` + by + ` IN (` + in + `) AND ` + Filter{IncludeFailed: r.IncludeFailed}.trusted()
-	if by == BySHA256 {
-		return r.lookupSHA256(ctx, in, args, found)
-	}
-	rows, err := r.db.QueryContext(ctx, query, args...)
+		WHERE s.`+by+` IN (`+keyList+`) AND `+Filter{IncludeFailed: r.IncludeFailed}.trusted(), keys)
 	if err != nil {
 		return err
 	}
@@ -510,9 +535,9 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 // is keyed by it: the samples table, and half the pages a lookup reads,
 // are left out (the caller has the digests it looked up with), and the
 // few sources are read once and kept, rather than joined on every row.
-func (r *Reader) lookupSHA256(ctx context.Context, in string, args []any, found map[string][]*SampleLinks) error {
-	rows, err := r.db.QueryContext(ctx, `SELECT sample_sha256, source_sha256, `+r.jsonArray("paths")+`, failed
-		FROM samples_sources WHERE sample_sha256 IN (`+in+`)`, args...)
+func (r *Reader) lookupSHA256(ctx context.Context, keys [][]byte, found map[string][]*SampleLinks) error {
+	rows, err := r.queryKeys(ctx, `SELECT sample_sha256, source_sha256, `+r.jsonArray("paths")+`, failed
+		FROM samples_sources WHERE sample_sha256 IN (`+keyList+`)`, keys)
 	if err != nil {
 		return err
 	}
@@ -605,8 +630,7 @@ func (r *Reader) cacheSources(ctx context.Context, shas [][]byte, refs map[strin
 	for len(shas) > 0 {
 		batch := shas[:min(len(shas), MaxLookupBatch)]
 		shas = shas[len(batch):]
-		in, args := placeholders(batch)
-		rows, err := r.db.QueryContext(ctx, `SELECT sha256, repo, `+r.jsonArray("ids")+`, status FROM sources WHERE sha256 IN (`+in+`)`, args...)
+		rows, err := r.queryKeys(ctx, `SELECT sha256, repo, `+r.jsonArray("ids")+`, status FROM sources WHERE sha256 IN (`+keyList+`)`, batch)
 		if err != nil {
 			return err
 		}

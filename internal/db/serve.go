@@ -49,23 +49,6 @@ type ServedSample struct {
 // below SQLite's limit of 32766 parameters and PostgreSQL's of 65535.
 const MaxServeBatch = 10000
 
-// placeholders returns the parameters of an IN list of n keys: "$1,$2,…"
-// for PostgreSQL, "?,?,…" for SQLite, which looks each "$N" name up in a
-// list, so that a thousand of them cost it more time than the query.
-func (r *Reader) placeholders(n int) string {
-	if !r.pg {
-		return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-	}
-	var b strings.Builder
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("$" + strconv.Itoa(i+1))
-	}
-	return b.String()
-}
-
 // trusted is the trust condition on the link l and source src.
 func (r *Reader) trusted() string { return Filter{IncludeFailed: r.IncludeFailed}.trusted() }
 
