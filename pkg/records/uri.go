@@ -61,10 +61,15 @@ func (s *Source) Location() (*url.URL, error) {
 // LocalPath is the file on this machine that holds the source's bytes:
 // its local field when set (hashr-fetch's copy, or the file itself),
 // else the file its uri names. A uri naming a remote location gives an
-// error wrapping ErrNotLocal.
+// error wrapping ErrNotLocal. A relative path, which Locate refuses, is
+// read here against the working directory: hashr-extract has always
+// read one so (its tests and users' scripts rely on it).
 func (s *Source) LocalPath() (string, error) {
 	if s.Local != "" {
 		return s.Local, nil
+	}
+	if s.URI != "" && !strings.HasPrefix(s.URI, "/") && !strings.Contains(s.URI, ":") {
+		return s.URI, nil // relative: no scheme
 	}
 	loc, err := s.Location()
 	if err != nil {

@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// TestSourceLocalPath is the one uri rule every stage follows: an
-// absolute path or a URL; a relative path is refused (hashr-extract
-// read it against its own directory, hashr-fetch refused it).
+// TestSourceLocalPath is the uri rule: an absolute path or a URL; a
+// relative path only where a local file is read (LocalPath), never by
+// Locate.
 func TestSourceLocalPath(t *testing.T) {
 	for _, tc := range []struct {
 		src      Source
@@ -23,7 +23,7 @@ func TestSourceLocalPath(t *testing.T) {
 		{src: Source{Local: "/work/a.deb"}, want: "/work/a.deb"},
 		{src: Source{URI: "https://example.org/a.deb"}, wantErr: "run hashr-fetch", notLocal: true},
 		{src: Source{URI: "S3://bucket/a.deb"}, wantErr: "run hashr-fetch", notLocal: true},
-		{src: Source{URI: "relative/a.deb"}, wantErr: "neither an absolute path nor a URL"},
+		{src: Source{URI: "relative/a.deb"}, want: "relative/a.deb"},
 		{src: Source{URI: "file://otherhost/etc/passwd"}, wantErr: `names host "otherhost"`},
 		{src: Source{}, wantErr: "neither uri nor local"},
 	} {
@@ -37,6 +37,12 @@ func TestSourceLocalPath(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) || errors.Is(err, ErrNotLocal) != tc.notLocal {
 			t.Errorf("%+v: LocalPath() = %q, %v; want an error saying %q (ErrNotLocal: %v)", tc.src, got, err, tc.wantErr, tc.notLocal)
 		}
+	}
+}
+
+func TestLocateRefusesARelativePath(t *testing.T) {
+	if loc, err := Locate("relative/a.deb"); err == nil || !strings.Contains(err.Error(), "neither an absolute path nor a URL") {
+		t.Fatalf("Locate = %v, %v; want an error", loc, err)
 	}
 }
 
