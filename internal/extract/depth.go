@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/internal/magic"
 )
@@ -98,13 +99,10 @@ func autoDescends(update bool, format, name string, kind magic.Result) bool {
 	case kind.Compression != "":
 		return false
 	case update:
-		// OLE too: an MSI or MSP whose directory lies past the head that
-		// magic sees of a member is told only as an OLE compound file.
-		switch kind.Format {
-		case magic.Cab, magic.MSI, magic.OLE, magic.WIM:
-			return true
-		}
-		return false
+		// OLE too (UpdatePart): an MSI or MSP whose directory lies past
+		// the head that magic sees of a member is told only as an OLE
+		// compound file.
+		return traits(kind.Format).UpdatePart
 	case installMedia(format):
 		return kind.Format == magic.WIM && wim.IsInstallImage(name)
 	}
@@ -115,12 +113,13 @@ func autoDescends(update bool, format, name string, kind magic.Result) bool {
 // cabinets auto walks: a cabinet, an MSI or MSP (or an OLE compound file,
 // as magic often tells them), or a WIM in an update or named .msu (the
 // WIM-based updates of Windows 11: nothing in a WIM tells an update from
-// an install image but the name Windows Update gives it).
+// an install image but the name Windows Update gives it). The table's
+// Auto trait says which.
 func (s *sourceRun) updateContainer(c *container) bool {
-	switch c.format {
-	case magic.Cab, magic.MSI, magic.OLE:
+	switch traits(c.format).Auto {
+	case formats.Update:
 		return true
-	case magic.WIM:
+	case formats.UpdateWhenMSU:
 		if s.inUpdate {
 			return true
 		}

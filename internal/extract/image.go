@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,25 +19,8 @@ import (
 // or a docker archive is walked image by image, layer by layer, rather
 // than as the plain tar it also is.
 
-func isImage(format string) bool {
-	return format == magic.OCI || format == magic.DockerArchive
-}
-
 func (s *sourceRun) imageOptions() oci.Options {
 	return oci.Options{Flatten: s.x.opts.flatten, Platform: s.x.opts.platform, Meter: &s.budget}
-}
-
-// walkImage walks the image in an OCI layout tar or a docker archive.
-func (s *sourceRun) walkImage(f io.ReaderAt, size int64, format, prefix string, depth int) error {
-	kind := oci.Layout
-	if format == magic.DockerArchive {
-		kind = oci.DockerArchive
-	}
-	w, err := oci.NewWalker(f, size, kind, s.imageOptions())
-	if err != nil {
-		return err
-	}
-	return s.walk(&container{w: w, format: format, prefix: prefix, depth: depth, hardLinks: true})
 }
 
 // walkLayoutDir walks an OCI image layout directory: the source itself,
@@ -48,7 +30,7 @@ func (s *sourceRun) walkLayoutDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	return s.walk(&container{w: w, format: magic.OCI, hardLinks: true})
+	return s.walk(newContainer(w, traits(magic.OCI), "", 0))
 }
 
 // layoutDir is the source's directory when it is one (an OCI layout, as

@@ -16,7 +16,7 @@ package extract
 // parses: one taken over by its input could falsify the records of the
 // sources it parses next. --sandbox-sources 1 gives every source a child
 // of its own. Any source not of the formats read entirely in Go from one
-// file (sharedFormats) gets a child of its own too: disk images, Windows
+// file (the table's Shared trait) gets a child of its own too: disk images, Windows
 // images and OCI layouts run programs on their path or open directories.
 //
 // A source that kills a shared child (a crash, a limit, a broken record)
@@ -50,13 +50,6 @@ const sharedJobFD = 3
 // maxSharedMessage bounds one source's job on the socket (a source record).
 const maxSharedMessage = 1 << 20
 
-// sharedFormats are the formats a shared child parses: read in Go from
-// the one file handed over, running at most a decoder on a pipe.
-var sharedFormats = map[string]bool{
-	magic.Deb: true, magic.RPM: true, magic.Tar: true, magic.Zip: true,
-	magic.Cpio: true, magic.Ar: true, magic.SevenZip: true,
-}
-
 // sharable says whether the source in f can go to a shared child.
 func (x *extractor) sharable(f *os.File, size int64) bool {
 	if x.shared == nil {
@@ -66,7 +59,7 @@ func (x *extractor) sharable(f *os.File, size int64) bool {
 	if err != nil {
 		return false
 	}
-	return sharedFormats[res.Format] || (res.Format == "" && res.Compression != "")
+	return traits(res.Format).Shared || (res.Format == "" && res.Compression != "")
 }
 
 // sharedPool holds the shared children that are between sources.

@@ -208,8 +208,9 @@ func joinPart(prefix, p string) string {
 	return prefix + p
 }
 
-// describeDisk says in --verbose what a disk image held.
-func (s *sourceRun) describeDisk(w archive.Walker) {
+// describe says in --verbose what a container held, when its walker
+// tells (a disk image: its volumes and file systems).
+func (s *sourceRun) describe(w archive.Walker) {
 	if d, ok := w.(interface{ Describe() string }); ok {
 		s.x.p.Verbosef("%s: %s", s.label, d.Describe())
 	}

@@ -9,9 +9,8 @@ import (
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/formats/archive"
-	"github.com/hashr-dev/hashr/internal/formats/cab"
-	"github.com/hashr-dev/hashr/internal/formats/ole"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/internal/magic"
 )
@@ -58,12 +57,12 @@ func (s *sourceRun) walkWIM(f io.ReaderAt, size int64, prefix string, depth int)
 			return err
 		}
 	}
-	return s.walk(&container{w: w, format: magic.WIM, prefix: prefix, depth: depth, expands: true})
+	return s.walk(newContainer(w, traits(magic.WIM), prefix, depth))
 }
 
 // installMedia says whether a container of this format can be an
 // install ISO, whose install image wim_image selects in.
-func installMedia(format string) bool { return format == magic.ISO9660 || format == magic.UDF }
+func installMedia(format string) bool { return traits(format).Auto == formats.InstallMedia }
 
 // imageOfISO says whether c is an install ISO source of which the source
 // is one image (wim_image 1 or more).
@@ -225,45 +224,6 @@ func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error, refs []stri
 		return nil, 0, err
 	}
 	return out, st.Size(), nil
-}
-
-// walkableWindows says whether format is one of the Windows containers
-// read here.
-func walkableWindows(format string) bool {
-	switch format {
-	case magic.WIM, magic.Cab, magic.MSI, magic.OLE:
-		return true
-	}
-	return false
-}
-
-// walkWindows walks a Windows container read at random.
-func (s *sourceRun) walkWindows(f io.ReaderAt, size int64, format, prefix string, depth int) error {
-	switch format {
-	case magic.WIM:
-		return s.walkWIM(f, size, prefix, depth)
-	case magic.Cab:
-		opts := cab.Options{Ctx: s.ctx, TempDir: s.x.tmpDir, Meter: &s.budget,
-			MaxBytes: s.x.opts.limits.sourceBytes - s.budget.bytes,
-			Verbosef: func(format string, args ...any) { s.x.p.Verbosef(s.label+": "+format, args...) }}
-		if of, ok := f.(*os.File); ok {
-			opts.Path = of.Name()
-		}
-		w, err := cab.NewWalker(f, size, opts)
-		if err != nil {
-			return err
-		}
-		return s.walk(&container{w: w, format: magic.Cab, prefix: prefix, depth: depth})
-	case magic.MSI, magic.OLE:
-		// Every stream, the embedded cabinets among them (found as nested
-		// containers by their content).
-		w, err := ole.NewWalker(f, size)
-		if err != nil {
-			return err
-		}
-		return s.walk(&container{w: w, format: format, prefix: prefix, depth: depth})
-	}
-	return fmt.Errorf("format %s is not supported by hashr-extract", format)
 }
 
 // noteExpressPayload reports a PSF file (the payload of an express
