@@ -18,6 +18,7 @@ import (
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 
 	"github.com/hashr-dev/hashr/internal/sandbox"
+	"github.com/hashr-dev/hashr/internal/unpack"
 )
 
 // childOpenFiles bounds a child's open files: the source, one spooled
@@ -126,8 +127,8 @@ func setLimits(job *childJob) (string, error) {
 		cpuText = fmt.Sprintf("%ds a source, %ds in all", job.SourceCPUSeconds, cpu)
 	}
 	return fmt.Sprintf("rlimits: CPU %s, file size %s, %d open files, memory %s (address space %s: the Go runtime's %s plus that)",
-		cpuText, formatSize(int64(fsize), ""), childOpenFiles, formatSize(job.Memory, ""), formatSize(int64(as), ""),
-		formatSize(reserved, "")), nil
+		cpuText, unpack.FormatSize(int64(fsize), ""), childOpenFiles, unpack.FormatSize(job.Memory, ""), unpack.FormatSize(int64(as), ""),
+		unpack.FormatSize(reserved, "")), nil
 }
 
 // virtualSize is this process's address space in bytes, from

@@ -35,6 +35,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -59,7 +60,10 @@ func (x *extractor) sharable(f *os.File, size int64) bool {
 	if err != nil {
 		return false
 	}
-	return traits(res.Format).Shared || (res.Format == "" && res.Compression != "")
+	if f := formats.Lookup(res.Format); f != nil && f.Shared {
+		return true
+	}
+	return res.Format == "" && res.Compression != ""
 }
 
 // sharedPool holds the shared children that are between sources.
@@ -170,40 +174,40 @@ func (c *childProc) send(src *records.Source, spool string, f *os.File) error {
 	return unix.Sendmsg(int(c.jobs.Fd()), msg, unix.UnixRights(int(f.Fd())), nil, 0)
 }
 
-// runShared parses the source in f in a shared child. An error means the
+// runShared parses the source in a shared child. An error means the
 // child failed on it: the caller parses it again alone.
-func (s *sourceRun) runShared(f *os.File, out *spill) error {
-	pool := s.x.shared
-	c, err := pool.get(s.x)
+func (j *sourceJob) runShared() error {
+	pool := j.x.shared
+	c, err := pool.get(j.x)
 	if err != nil {
 		return err
 	}
-	c.label.Store(&s.label)
+	c.label.Store(&j.label)
 	c.tail.reset()
-	if s.spool != nil {
+	var staged string
+	if j.spool != nil {
 		// The child may write only its temporary directory: it spools
 		// there, and the directory moves into place once it is done.
-		s.staged = filepath.Join(c.temp, "spool-"+strconv.Itoa(c.served))
-		defer func() { s.staged = "" }()
-		if err := os.Mkdir(s.staged, 0o755); err != nil {
+		staged = filepath.Join(c.temp, "spool-"+strconv.Itoa(c.served))
+		if err := os.Mkdir(staged, 0o755); err != nil {
 			pool.put(c)
 			return fmt.Errorf("creating a directory to spool in: %w", err)
 		}
 	}
-	if err := c.send(s.src, s.staged, f); err != nil {
+	if err := c.send(j.src, staged, j.file); err != nil {
 		c.kill()
 		return fmt.Errorf("handing the source to a shared sandboxed parser: %w", err)
 	}
-	stop := context.AfterFunc(s.ctx, func() { c.cmd.Process.Kill() })
-	perr := s.readChild(c.stdout, out, true)
+	stop := context.AfterFunc(j.ctx, func() { c.cmd.Process.Kill() })
+	perr := j.readChild(c.stdout, staged, true)
 	stop()
-	if perr == nil && s.staged != "" {
+	if perr == nil && staged != "" {
 		// The spool directory was created empty (spoolDirs.open), which
 		// rename(2) replaces (os.Rename refuses any directory).
-		if err := unix.Rename(s.staged, s.spool.dir); err != nil {
-			os.RemoveAll(s.staged)
+		if err := unix.Rename(staged, j.spool.Dir); err != nil {
+			os.RemoveAll(staged)
 			pool.put(c)
-			return fmt.Errorf("moving the spooled files to %s: %w", s.spool.dir, err)
+			return fmt.Errorf("moving the spooled files to %s: %w", j.spool.Dir, err)
 		}
 	}
 	if perr == nil {
@@ -211,10 +215,10 @@ func (s *sourceRun) runShared(f *os.File, out *spill) error {
 		return nil
 	}
 	c.kill()
-	if err := s.ctx.Err(); err != nil {
+	if err := j.ctx.Err(); err != nil {
 		return err
 	}
-	return s.childFailure(c.cmd.ProcessState, perr, c.tail)
+	return j.x.childFailure(c.cmd.ProcessState, perr, c.tail)
 }
 
 // sharedChildMain is a shared child's loop: a source, with its file, on

@@ -1,4 +1,4 @@
-package extract
+package unpack
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ import (
 // source is a split WIM. What the Go reader does not decode (LZMS, the
 // usual compression of ESDs) is first converted by wimlib-imagex into
 // an uncompressed WIM in the temporary directory, and that is walked.
-func (s *sourceRun) walkWIM(f io.ReaderAt, size int64, prefix string, depth int) error {
+func (s *unpacker) walkWIM(f io.ReaderAt, size int64, prefix string, depth int) error {
 	// The source's own WIM: the source itself, or the install image of
 	// an ISO source of one image (selectAt). Its wim_image and parts
 	// apply; nested WIMs are walked whole.
@@ -66,7 +66,7 @@ func installMedia(format string) bool { return traits(format).Auto == formats.In
 
 // imageOfISO says whether c is an install ISO source of which the source
 // is one image (wim_image 1 or more).
-func (s *sourceRun) imageOfISO(c *container) bool {
+func (s *unpacker) imageOfISO(c *container) bool {
 	img := s.src.WIMImage
 	return img != nil && *img > 0 && c.depth == 0 && installMedia(c.format)
 }
@@ -74,7 +74,7 @@ func (s *sourceRun) imageOfISO(c *container) bool {
 // outsideImage says whether full, a member of c, is the install image
 // that a source of an install ISO without it (wim_image 0) leaves out:
 // hashed as one file, not walked, as sources of its images walk it.
-func (s *sourceRun) outsideImage(c *container, full string) bool {
+func (s *unpacker) outsideImage(c *container, full string) bool {
 	img := s.src.WIMImage
 	if img == nil || *img != 0 || c.depth != 0 || !installMedia(c.format) || s.selectAt != "" || !wim.IsInstallImage(full) {
 		return false
@@ -87,7 +87,7 @@ func (s *sourceRun) outsideImage(c *container, full string) bool {
 // source's wim_image selects, when full is the ISO's install image (the
 // first sources/install.wim or .esd); other members are left out. It is
 // read in place when the ISO's reader can, else from a temporary copy.
-func (s *sourceRun) installImage(c *container, full string) error {
+func (s *unpacker) installImage(c *container, full string) error {
 	if s.selectAt != "" || !wim.IsInstallImage(full) {
 		return nil
 	}
@@ -118,7 +118,7 @@ func (s *sourceRun) installImage(c *container, full string) error {
 
 // checkSelection refuses, before the walk, a wim_image or parts the
 // source's format cannot have.
-func (s *sourceRun) checkSelection(format string) error {
+func (s *unpacker) checkSelection(format string) error {
 	if len(s.src.Parts) > 0 && format != magic.WIM {
 		return fmt.Errorf("the source has parts, as a split WIM has, but it is %s, not a WIM", formatName(format))
 	}
@@ -130,7 +130,7 @@ func (s *sourceRun) checkSelection(format string) error {
 
 // checkSelected says, after the walk, when the source's wim_image found
 // no WIM to select in: an ISO without an install image.
-func (s *sourceRun) checkSelected() error {
+func (s *unpacker) checkSelected() error {
 	if img := s.src.WIMImage; img != nil && *img > 0 && !s.ownWIM {
 		return fmt.Errorf("wim_image %d: the ISO holds no sources/install.wim or sources/install.esd", *img)
 	}
@@ -159,7 +159,7 @@ func selectImage(w *wim.Walker, index int) error {
 
 // openParts opens the other parts of a split WIM source (its "parts"),
 // each with its size and path; closeParts closes them.
-func (s *sourceRun) openParts() ([]wim.Part, error) {
+func (s *unpacker) openParts() ([]wim.Part, error) {
 	var parts []wim.Part
 	for _, name := range s.src.Parts {
 		f, err := os.Open(name)
@@ -185,7 +185,7 @@ func closeParts(parts []wim.Part) {
 // convertWIM runs wimlib-imagex to rewrite the WIM in f uncompressed,
 // and opens the result. why is what the Go reader could not decode;
 // refs are the other parts of a split WIM whose part 1 f is.
-func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error, refs []string) (*os.File, int64, error) {
+func (s *unpacker) convertWIM(f io.ReaderAt, size int64, why error, refs []string) (*os.File, int64, error) {
 	src := ""
 	if of, ok := f.(*os.File); ok {
 		src = of.Name()
@@ -198,12 +198,12 @@ func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error, refs []stri
 		defer os.Remove(tmp.Name())
 		src = tmp.Name()
 	}
-	dst, err := os.CreateTemp(s.x.tmpDir, "wim-*.wim")
+	dst, err := os.CreateTemp(s.opts.TempDir, "wim-*.wim")
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating a temporary file: %w", err)
 	}
 	dst.Close()
-	s.x.p.Verbosef("%s: %v: converting the WIM with %s export --compress=none", s.label, why, wim.WimlibTool)
+	s.opts.Log.Verbosef("%s: %v: converting the WIM with %s export --compress=none", s.label, why, wim.WimlibTool)
 	if err := wim.Convert(s.ctx, src, dst.Name(), refs...); err != nil {
 		os.Remove(dst.Name())
 		return nil, 0, err
@@ -230,7 +230,7 @@ func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error, refs []stri
 // update): its files are deltas against the Windows installed on a
 // machine, rebuilt only by Windows' own servicing stack. It is hashed as
 // one file; the error record says why its contents are not.
-func (s *sourceRun) noteExpressPayload(full string) {
+func (s *unpacker) noteExpressPayload(full string) {
 	if !strings.EqualFold(path.Ext(full), ".psf") {
 		return
 	}

@@ -1,6 +1,7 @@
-package extract
+package unpack
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -19,13 +20,13 @@ import (
 // or a docker archive is walked image by image, layer by layer, rather
 // than as the plain tar it also is.
 
-func (s *sourceRun) imageOptions() oci.Options {
-	return oci.Options{Flatten: s.x.opts.flatten, Platform: s.x.opts.platform, Meter: &s.budget}
+func (s *unpacker) imageOptions() oci.Options {
+	return oci.Options{Flatten: s.opts.Flatten, Platform: s.opts.Platform, Meter: &s.budget}
 }
 
 // walkLayoutDir walks an OCI image layout directory: the source itself,
 // as hashr-scan finds them.
-func (s *sourceRun) walkLayoutDir(dir string) error {
+func (s *unpacker) walkLayoutDir(dir string) error {
 	w, err := oci.NewDirWalker(dir, s.imageOptions())
 	if err != nil {
 		return err
@@ -33,12 +34,12 @@ func (s *sourceRun) walkLayoutDir(dir string) error {
 	return s.walk(newContainer(w, traits(magic.OCI), "", 0))
 }
 
-// layoutDir is the source's directory when it is one (an OCI layout, as
+// LayoutDir is the source's directory when it is one (an OCI layout, as
 // hashr-scan and hashr-fetch hand them on).
-func (s *sourceRun) layoutDir() (string, bool) {
-	local := s.src.Local
+func LayoutDir(src *records.Source) (string, bool) {
+	local := src.Local
 	if local == "" {
-		p, ok := localPath(s.src.URI)
+		p, ok := localPath(src.URI)
 		if !ok {
 			return "", false
 		}
@@ -48,57 +49,46 @@ func (s *sourceRun) layoutDir() (string, bool) {
 	return local, err == nil && st.IsDir()
 }
 
-// runLayoutDir extracts an OCI layout directory. Its identity, when the
-// record has none, is the SHA-256 of its index.json, which names every
-// blob in it by digest (as hashr-scan's quick_sha256 and hashr-fetch's
-// sha256 of a layout are).
-func (s *sourceRun) runLayoutDir(dir string) {
-	if err := s.identifyLayout(dir); err != nil {
-		s.sourceError(err)
-		return
-	}
+// Layout walks the OCI layout directory dir, the source src (see
+// IdentifyLayout), as Source walks a file.
+func Layout(ctx context.Context, dir string, src *records.Source, opts Options, sink Sink) (Counts, error) {
+	s := newUnpacker(ctx, src, opts, sink)
 	s.budget.sourceSize = treeSize(dir) // what --max-ratio measures against
-	if s.x.spools != nil {
-		var err error
-		if s.spool, err = s.x.spools.open(s.sha, s.x.opts.flatten); err != nil {
-			s.sourceError(err)
-			return
-		}
-		s.x.mu.Lock()
-		s.x.unfinished[s.spool.dir] = true
-		s.x.mu.Unlock()
+	if s.spool != nil {
 		if err := s.checkFree(); err != nil {
 			s.sourceError(err)
-			return
+			return s.counts, s.fatal
 		}
 	}
 	s.ancestors = []string{s.sha}
 	if err := s.walkLayoutDir(dir); err != nil {
 		s.sourceError(err)
 	}
+	return s.counts, s.fatal
 }
 
-// identifyLayout checks that dir is an OCI image layout and sets the
-// source's local path and, when the record has none, its sha256.
-func (s *sourceRun) identifyLayout(dir string) error {
+// IdentifyLayout checks that dir is an OCI image layout and sets the
+// source's local path and, when the record has none, its sha256: the
+// SHA-256 of its index.json, which names every blob in it by digest (as
+// hashr-scan's quick_sha256 and hashr-fetch's sha256 of a layout are).
+func IdentifyLayout(dir string, src *records.Source) error {
 	if ok, err := magic.IsOCILayoutDir(dir); err != nil || !ok {
 		if err == nil {
 			err = fmt.Errorf("%q is a directory, and not an OCI image layout", dir)
 		}
 		return err
 	}
-	s.src.Local = dir
-	if s.src.SHA256 == "" {
+	src.Local = dir
+	if src.SHA256 == "" {
 		b, err := os.ReadFile(filepath.Join(dir, "index.json"))
 		if err != nil {
 			return fmt.Errorf("reading the layout's index.json: %w", cli.Cause(err))
 		}
 		sum := sha256.Sum256(b)
-		s.src.SHA256 = hex.EncodeToString(sum[:])
-	} else if err := records.CheckHex("sha256", s.src.SHA256); err != nil {
+		src.SHA256 = hex.EncodeToString(sum[:])
+	} else if err := records.CheckHex("sha256", src.SHA256); err != nil {
 		return fmt.Errorf("source record: %w", err)
 	}
-	s.sha = s.src.SHA256
 	return nil
 }
 

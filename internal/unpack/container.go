@@ -1,4 +1,4 @@
-package extract
+package unpack
 
 import (
 	"bufio"
@@ -67,7 +67,7 @@ func withCompression(res magic.Result, head []byte) magic.Result {
 
 // walkFile walks the container in the file f of size bytes; name is its
 // file name, prefix the path its members' paths start with.
-func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, depth int) error {
+func (s *unpacker) walkFile(f io.ReaderAt, size int64, name, prefix string, depth int) error {
 	res, err := magic.Detect(f, size)
 	if err != nil {
 		return fmt.Errorf("telling the format: %w", err)
@@ -93,7 +93,7 @@ func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, dep
 
 // walkAt walks a container read at random (a zip, an ISO image, a disk
 // image, a Windows container).
-func (s *sourceRun) walkAt(f io.ReaderAt, size int64, format, prefix string, depth int) error {
+func (s *unpacker) walkAt(f io.ReaderAt, size int64, format, prefix string, depth int) error {
 	if format == magic.WIM {
 		return s.walkWIM(f, size, prefix, depth) // its parts and image selection
 	}
@@ -123,11 +123,11 @@ func newContainer(w archive.Walker, spec *formats.Format, prefix string, depth i
 
 // openEnv is what the table's readers may need of this walk to open the
 // container in f.
-func (s *sourceRun) openEnv(f any) *formats.Env {
-	env := &formats.Env{Ctx: s.ctx, TempDir: s.x.tmpDir, Meter: &s.budget,
-		MaxBytes: s.x.opts.limits.sourceBytes - s.budget.bytes, DebControl: s.x.opts.debControl,
+func (s *unpacker) openEnv(f any) *formats.Env {
+	env := &formats.Env{Ctx: s.ctx, TempDir: s.opts.TempDir, Meter: &s.budget,
+		MaxBytes: s.opts.Limits.SourceBytes - s.budget.bytes, DebControl: s.opts.DebControl,
 		Image:    s.imageOptions(),
-		Verbosef: func(format string, args ...any) { s.x.p.Verbosef(s.label+": "+format, args...) }}
+		Verbosef: func(format string, args ...any) { s.opts.Log.Verbosef(s.label+": "+format, args...) }}
 	if of, ok := f.(*os.File); ok {
 		env.Path = of.Name()
 	}
@@ -139,7 +139,7 @@ func (s *sourceRun) openEnv(f any) *formats.Env {
 // instead: an error record, since that tree may hold fewer files than
 // the disc (on Windows install media, a README alone), so that the
 // source is not taken as done.
-func (s *sourceRun) isoFallback(prefix string, err error) {
+func (s *unpacker) isoFallback(prefix string, err error) {
 	err = fmt.Errorf("%w: walking the disc's ISO 9660 tree instead, which may hold fewer of its files (on Windows install media, only a README)", err)
 	if prefix == "" {
 		s.sourceError(err)
@@ -151,7 +151,7 @@ func (s *sourceRun) isoFallback(prefix string, err error) {
 // walkStream walks a container read as a stream. res is what magic said
 // of it, or nil to look at its head; wraps counts the compression layers
 // already taken off.
-func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix string, depth, wraps int) error {
+func (s *unpacker) walkStream(r io.Reader, res *magic.Result, name, prefix string, depth, wraps int) error {
 	br := bufio.NewReaderSize(r, magic.HeadSize)
 	if res == nil {
 		head, err := br.Peek(magic.HeadSize)
@@ -236,8 +236,8 @@ func (d decodeErrors) Read(p []byte) (int, error) {
 }
 
 // tempCopy writes r to a temporary file, within the limits.
-func (s *sourceRun) tempCopy(r io.Reader) (*os.File, int64, error) {
-	f, err := os.CreateTemp(s.x.tmpDir, "member-*")
+func (s *unpacker) tempCopy(r io.Reader) (*os.File, int64, error) {
+	f, err := os.CreateTemp(s.opts.TempDir, "member-*")
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating a temporary file: %w", err)
 	}
@@ -256,7 +256,7 @@ func (s *sourceRun) tempCopy(r io.Reader) (*os.File, int64, error) {
 // limitedReader counts bytes against the source's limits.
 type limitedReader struct {
 	r io.Reader
-	s *sourceRun
+	s *unpacker
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
