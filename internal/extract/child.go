@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/sandbox"
 	"github.com/hashr-dev/hashr/internal/unpack"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -86,7 +87,7 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 		os.Exit(childExitCPU)
 	}()
 
-	applied, err := confine(&job)
+	applied, err := sandbox.Confine(job.confinement())
 	if err != nil {
 		fmt.Fprintf(stderr, "sandbox: %v\n", err)
 		return childExitSetup
@@ -175,4 +176,30 @@ func (ps *pipeSink) line(v any) {
 	b, _ := json.Marshal(v)
 	ps.w.Write(b)
 	ps.w.WriteByte('\n')
+}
+
+// confinement is what the child of job may do: read its source (or, in
+// a shared child, none: they come open), write its spool and temporary
+// directories, within the job's limits.
+func (job *childJob) confinement() *sandbox.Confinement {
+	c := &sandbox.Confinement{Shared: job.Shared, KeepFD: sharedJobFD,
+		CPUSeconds: job.CPUSeconds, SourceCPUSeconds: job.SourceCPUSeconds,
+		FileSize: max(job.Limits.SourceBytes, job.Limits.MemberBytes), Memory: job.Memory}
+	var src struct {
+		Local string   `json:"local"`
+		Parts []string `json:"parts"` // of a split WIM, read as the source is
+	}
+	if err := json.Unmarshal(job.Source, &src); err == nil && !job.Shared {
+		if st, err := os.Stat(src.Local); err == nil && st.IsDir() {
+			c.ReadDir = src.Local
+		} else {
+			c.ReadFiles = append([]string{src.Local}, src.Parts...)
+		}
+	}
+	for _, d := range []string{job.Spool, job.Temp} {
+		if d != "" {
+			c.Write = append(c.Write, d)
+		}
+	}
+	return c
 }

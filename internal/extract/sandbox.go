@@ -79,7 +79,7 @@ func (x *extractor) startSandbox() error {
 	x.runner = sandboxed{}
 	// A descriptor this process's caller left open (a shell's `exec
 	// 7>>log`) must not reach the children: they get only what they are
-	// handed. Each child also closes what it finds (confine.go).
+	// handed. Each child also closes what it finds (sandbox.Confine).
 	if err := sandbox.MarkInheritedCloseOnExec(); err != nil {
 		return fmt.Errorf("marking inherited file descriptors close-on-exec, for the sandboxed parsers: %w", err)
 	}

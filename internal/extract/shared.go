@@ -37,6 +37,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/magic"
+	"github.com/hashr-dev/hashr/internal/sandbox"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -238,7 +239,7 @@ func sharedChildMain(job *childJob, run func(sj *sharedJob, f *os.File) int) int
 			sock.Close()
 			return 0 // the parent closed the socket: done
 		}
-		f, err := receivedFile(oob[:oobn])
+		f, err := sandbox.ReceivedFile(oob[:oobn])
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "sandbox: the next source's file: %v\n", err)
 			return childExitSetup
@@ -248,7 +249,7 @@ func sharedChildMain(job *childJob, run func(sj *sharedJob, f *os.File) int) int
 			fmt.Fprintf(os.Stderr, "sandbox: the next source: %v\n", err)
 			return childExitSetup
 		}
-		if err := limitSourceCPU(job.SourceCPUSeconds); err != nil {
+		if err := sandbox.LimitSourceCPU(job.SourceCPUSeconds); err != nil {
 			fmt.Fprintf(os.Stderr, "sandbox: %v\n", err)
 			return childExitSetup
 		}
@@ -258,47 +259,4 @@ func sharedChildMain(job *childJob, run func(sj *sharedJob, f *os.File) int) int
 			return status
 		}
 	}
-}
-
-// receivedFile is the one file descriptor a message carried.
-func receivedFile(oob []byte) (*os.File, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, err
-	}
-	var fds []int
-	for i := range msgs {
-		got, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			return nil, err
-		}
-		fds = append(fds, got...)
-	}
-	if len(fds) != 1 {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-		return nil, fmt.Errorf("%d file descriptors, not 1", len(fds))
-	}
-	return os.NewFile(uintptr(fds[0]), "source"), nil
-}
-
-// limitSourceCPU sets the soft CPU limit to what this process has used
-// plus one source's share (--sandbox-cpu); the hard limit, set once,
-// bounds the whole child.
-func limitSourceCPU(perSource int64) error {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return fmt.Errorf("reading the CPU time used: %w", err)
-	}
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_CPU, &lim); err != nil {
-		return fmt.Errorf("reading the CPU time limit: %w", err)
-	}
-	used := uint64(ru.Utime.Sec + ru.Stime.Sec + 1)
-	lim.Cur = min(used+uint64(max(perSource, 1)), lim.Max)
-	if err := unix.Setrlimit(unix.RLIMIT_CPU, &lim); err != nil {
-		return fmt.Errorf("setting the CPU time limit: %w", err)
-	}
-	return nil
 }

@@ -9,9 +9,6 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-// stage names this stage in error records and end records' ms.
-const stage = "extract"
-
 // result is what the output needs of one input record: a record passed
 // through, or an extracted source with its records and end.
 type result struct {

@@ -12,10 +12,6 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-func newTestProgram() *cli.Program {
-	return cli.New("hashr-extract", strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
-}
-
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"1000": 1000, "4K": 4096, "1M": 1 << 20, "2g": 2 << 30, "4T": 4 << 40, "1GiB": 1 << 30} {
 		if got, err := cli.ParseSize(in); err != nil || got != want {
