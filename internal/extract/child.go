@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/sandbox"
+	"github.com/hashr-dev/hashr/internal/unpack"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -44,34 +47,18 @@ type childJob struct {
 	Algos      string `json:"algos,omitempty"`
 	DebControl bool   `json:"deb_control,omitempty"`
 	// SystemFiles and Platform are --system-files and --platform.
-	SystemFiles bool      `json:"system_files,omitempty"`
-	Platform    string    `json:"platform,omitempty"`
-	Limits      jobLimits `json:"limits"`
-	Memory      int64     `json:"memory"`      // bytes, --sandbox-memory
-	CPUSeconds  int64     `json:"cpu_seconds"` // --sandbox-cpu; for a shared child, its whole life's
+	SystemFiles bool          `json:"system_files,omitempty"`
+	Platform    string        `json:"platform,omitempty"`
+	Limits      unpack.Limits `json:"limits"`
+	Memory      int64         `json:"memory"`      // bytes, --sandbox-memory
+	CPUSeconds  int64         `json:"cpu_seconds"` // --sandbox-cpu; for a shared child, its whole life's
 	// SourceCPUSeconds is a shared child's limit for each source.
 	SourceCPUSeconds int64 `json:"source_cpu_seconds,omitempty"`
 	Verbose          bool  `json:"verbose,omitempty"`
 	Quiet            bool  `json:"quiet,omitempty"`
 
 	// MaxDepth is --max-depth, as "auto" or a number of levels.
-	MaxDepth depthPolicy `json:"max_depth"`
-}
-
-type jobLimits struct {
-	SourceBytes int64 `json:"source_bytes"`
-	MemberBytes int64 `json:"member_bytes"`
-	Members     int64 `json:"members"`
-	Ratio       int64 `json:"ratio"`
-	MinFree     int64 `json:"min_free"`
-}
-
-func jobLimitsOf(l limits) jobLimits {
-	return jobLimits{l.sourceBytes, l.memberBytes, l.members, l.ratio, l.minFree}
-}
-
-func (j jobLimits) limits() limits {
-	return limits{sourceBytes: j.SourceBytes, memberBytes: j.MemberBytes, members: j.Members, ratio: j.Ratio, minFree: j.MinFree}
+	MaxDepth unpack.Depth `json:"max_depth"`
 }
 
 // childTestHook is set only by this package's tests (in TestMain, in the
@@ -100,7 +87,7 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 		os.Exit(childExitCPU)
 	}()
 
-	applied, err := confine(&job)
+	applied, err := sandbox.Confine(job.confinement())
 	if err != nil {
 		fmt.Fprintf(stderr, "sandbox: %v\n", err)
 		return childExitSetup
@@ -117,7 +104,7 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	x := &extractor{p: p, tmpDir: job.Temp, unfinished: map[string]bool{}, opts: options{
 		algos: algos, maxDepth: job.MaxDepth, flatten: job.Flatten, debControl: job.DebControl,
-		systemFiles: job.SystemFiles, limits: job.Limits.limits(),
+		systemFiles: job.SystemFiles, limits: job.Limits,
 	}}
 	if job.Platform != "" {
 		if x.opts.platform, err = v1.ParsePlatform(job.Platform); err != nil {
@@ -150,20 +137,22 @@ func (x *extractor) childSource(job *childJob, source json.RawMessage, spool str
 		fmt.Fprintf(stderr, "sandbox: the job's source record: %v\n", err)
 		return childExitSetup
 	}
-	s := x.newSourceRun(context.Background(), src, out)
-	s.opened = f
+	j := &sourceJob{x: x, ctx: context.Background(), src: src, label: unpack.Label(src), out: out}
 	if spool != "" {
-		s.spool = &sourceSpool{dir: spool, flatten: job.Flatten, dirs: map[string]bool{spool: true}}
+		j.spool = unpack.NewSpool(spool, job.Flatten)
 	}
-	s.run()
-	if s.fatal == nil {
-		s.fatal = out.add(&records.End{Source: s.sha, Files: s.files, Errors: s.errors, Bytes: s.bytes})
+	if j.prepare(f) {
+		inProcess{}.parse(j)
+		j.close()
 	}
-	if s.fatal == nil {
-		s.fatal = out.w.Flush()
+	if j.fatal == nil {
+		j.fatal = out.Add(&records.End{Source: src.SHA256, Files: j.counts.Files, Errors: j.counts.Errors, Bytes: j.counts.Bytes})
 	}
-	if s.fatal != nil {
-		fmt.Fprintf(stderr, "sandbox: writing records to hashr-extract: %v\n", s.fatal)
+	if j.fatal == nil {
+		j.fatal = out.w.Flush()
+	}
+	if j.fatal != nil {
+		fmt.Fprintf(stderr, "sandbox: writing records to hashr-extract: %v\n", j.fatal)
 		return 1
 	}
 	return 0
@@ -174,7 +163,7 @@ type pipeSink struct {
 	w *bufio.Writer
 }
 
-func (ps *pipeSink) add(rec records.Record) error {
+func (ps *pipeSink) Add(rec records.Record) error {
 	line, err := records.Marshal(rec)
 	if err != nil {
 		return err
@@ -187,4 +176,30 @@ func (ps *pipeSink) line(v any) {
 	b, _ := json.Marshal(v)
 	ps.w.Write(b)
 	ps.w.WriteByte('\n')
+}
+
+// confinement is what the child of job may do: read its source (or, in
+// a shared child, none: they come open), write its spool and temporary
+// directories, within the job's limits.
+func (job *childJob) confinement() *sandbox.Confinement {
+	c := &sandbox.Confinement{Shared: job.Shared, KeepFD: sharedJobFD,
+		CPUSeconds: job.CPUSeconds, SourceCPUSeconds: job.SourceCPUSeconds,
+		FileSize: max(job.Limits.SourceBytes, job.Limits.MemberBytes), Memory: job.Memory}
+	var src struct {
+		Local string   `json:"local"`
+		Parts []string `json:"parts"` // of a split WIM, read as the source is
+	}
+	if err := json.Unmarshal(job.Source, &src); err == nil && !job.Shared {
+		if st, err := os.Stat(src.Local); err == nil && st.IsDir() {
+			c.ReadDir = src.Local
+		} else {
+			c.ReadFiles = append([]string{src.Local}, src.Parts...)
+		}
+	}
+	for _, d := range []string{job.Spool, job.Temp} {
+		if d != "" {
+			c.Write = append(c.Write, d)
+		}
+	}
+	return c
 }

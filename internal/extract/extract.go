@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/unpack"
 )
 
 // Main runs hashr-extract with the given arguments and streams.
@@ -32,14 +33,14 @@ type options struct {
 	spool      string
 	algos      digest.Set // 0: spool mode
 	workers    int
-	maxDepth   depthPolicy
+	maxDepth   unpack.Depth
 	flatten    bool
 	platform   *v1.Platform // container images: only this platform's
 	debControl bool
 	// systemFiles: also the bookkeeping files of disk images' file
 	// systems (the ext journal), which are no software's files.
 	systemFiles bool
-	limits      limits
+	limits      unpack.Limits
 	inputs      []string
 	cleanSpool  bool
 	sandbox     sandboxOptions
@@ -162,64 +163,82 @@ const example = `  # Debian packages to file records, bytes spooled for hashr-ha
   # After a run was killed with kill -9, remove what it left in the spool:
   hashr-extract --spool /var/tmp/spool --clean-spool`
 
+// rawFlags are the flags whose text is parsed once the command runs.
+type rawFlags struct {
+	hashList                      string
+	maxSource, maxMember, minFree string
+	maxMembers, maxRatio          int64
+	platform                      string
+	parseSandbox                  func() error
+}
+
+// parse checks the flags and sets what they say in opts.
+func (f *rawFlags) parse(opts *options) error {
+	if f.hashList != "" {
+		set, err := digest.Parse(f.hashList)
+		if err != nil {
+			return cli.Usagef("--hash: %v", err)
+		}
+		opts.algos = set
+	}
+	if opts.workers < 1 {
+		return cli.Usagef("--workers must be at least 1, not %d", opts.workers)
+	}
+	if err := f.parseLimits(opts); err != nil {
+		return err
+	}
+	if f.platform != "" {
+		pl, err := v1.ParsePlatform(f.platform)
+		if err != nil || pl.OS == "" || pl.Architecture == "" {
+			return cli.Usagef("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8", f.platform)
+		}
+		opts.platform = pl
+	}
+	spool, err := cli.CacheDir(opts.spool, "spool", "--spool")
+	if err != nil {
+		return err
+	}
+	opts.spool = spool
+	return f.parseSandbox()
+}
+
+// parseLimits sets the limits the flags give.
+func (f *rawFlags) parseLimits(opts *options) error {
+	opts.limits = unpack.DefaultLimits
+	for _, l := range []struct {
+		flag string
+		val  string
+		dst  *int64
+	}{{"--max-source-bytes", f.maxSource, &opts.limits.SourceBytes},
+		{"--max-member-bytes", f.maxMember, &opts.limits.MemberBytes},
+		{"--min-free", f.minFree, &opts.limits.MinFree}} {
+		n, err := cli.ParseSize(l.val)
+		if err != nil {
+			return cli.Usagef("%s: %v", l.flag, err)
+		}
+		*l.dst = n
+	}
+	if f.maxMembers < 1 {
+		return cli.Usagef("--max-members must be at least 1")
+	}
+	if f.maxRatio < 1 {
+		return cli.Usagef("--max-ratio must be at least 1")
+	}
+	opts.limits.Members, opts.limits.Ratio = f.maxMembers, f.maxRatio
+	return nil
+}
+
 // NewCommand builds the hashr-extract command.
 func NewCommand(p *cli.Program) *cobra.Command {
 	var (
-		opts                          options
-		hashList                      string
-		maxSource, maxMember, minFree string
-		maxMembers, maxRatio          int64
-		platform                      string
-		parseSandbox                  func() error
+		opts options
+		raw  rawFlags
 	)
 	cmd := p.Command("hashr-extract [flags] [RECORDS.ndjson...]",
 		"Turn each source into the file records of the files inside it", long, example,
 		func(ctx context.Context, args []string) error {
 			opts.inputs = args
-			if hashList != "" {
-				set, err := digest.Parse(hashList)
-				if err != nil {
-					return cli.Usagef("--hash: %v", err)
-				}
-				opts.algos = set
-			}
-			if opts.workers < 1 {
-				return cli.Usagef("--workers must be at least 1, not %d", opts.workers)
-			}
-			opts.limits = defaultLimits
-			for _, f := range []struct {
-				flag string
-				val  string
-				dst  *int64
-			}{{"--max-source-bytes", maxSource, &opts.limits.sourceBytes},
-				{"--max-member-bytes", maxMember, &opts.limits.memberBytes},
-				{"--min-free", minFree, &opts.limits.minFree}} {
-				n, err := parseSize(f.val)
-				if err != nil {
-					return cli.Usagef("%s: %v", f.flag, err)
-				}
-				*f.dst = n
-			}
-			if maxMembers < 1 {
-				return cli.Usagef("--max-members must be at least 1")
-			}
-			if maxRatio < 1 {
-				return cli.Usagef("--max-ratio must be at least 1")
-			}
-			opts.limits.members, opts.limits.ratio = maxMembers, maxRatio
-			if platform != "" {
-				pl, err := v1.ParsePlatform(platform)
-				if err != nil || pl.OS == "" || pl.Architecture == "" {
-					return cli.Usagef("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8", platform)
-				}
-				opts.platform = pl
-			}
-			spool, err := cli.CacheDir(opts.spool, "spool", "--spool")
-			if err != nil {
-				return err
-			}
-			opts.spool = spool
-			if err := parseSandbox(); err != nil {
+			if err := raw.parse(&opts); err != nil {
 				return err
 			}
 			if opts.cleanSpool && len(args) > 0 {
@@ -231,21 +250,21 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&opts.spool, "spool", "",
 		"directory for the members' bytes, one subdirectory per source (with --hash: for temporary files only); default $XDG_CACHE_HOME/hashr/spool or ~/.cache/hashr/spool, the user's own")
-	fl.StringVar(&hashList, "hash", "", "hash members on the fly with these digests (e.g. md5,sha1,sha256; any of "+
+	fl.StringVar(&raw.hashList, "hash", "", "hash members on the fly with these digests (e.g. md5,sha1,sha256; any of "+
 		strings.ReplaceAll(digest.Names(), ",", ", ")+") and spool nothing")
 	fl.IntVar(&opts.workers, "workers", runtime.NumCPU(), "sources extracted at once")
-	opts.maxDepth = autoDepth
+	opts.maxDepth = unpack.AutoDepth
 	fl.Var(&opts.maxDepth, "max-depth", "how deep to walk containers inside a source: auto, what a source of its kind is made of (see above), or N levels below its members, whatever their kind (0: the members alone)")
 	fl.BoolVar(&opts.flatten, "flatten", false, "container images: only the files of the final file system (layers applied), instead of every file of every layer; and spool every member under a numbered name in its source's directory, instead of at its path")
-	fl.StringVar(&platform, "platform", "", "container images: only the image of this platform (OS/ARCH[/VARIANT]) of a multi-platform index (default: every platform)")
+	fl.StringVar(&raw.platform, "platform", "", "container images: only the image of this platform (OS/ARCH[/VARIANT]) of a multi-platform index (default: every platform)")
 	fl.BoolVar(&opts.debControl, "deb-control", false, "also emit the control members of .deb packages, as control!/NAME")
 	fl.BoolVar(&opts.systemFiles, "system-files", false, "also emit the file systems' own bookkeeping files of disk images (the ext journal as $journal)")
-	fl.StringVar(&maxSource, "max-source-bytes", formatSize(defaultLimits.sourceBytes, ""), "limit on the bytes of all members of one source")
-	fl.StringVar(&maxMember, "max-member-bytes", formatSize(defaultLimits.memberBytes, ""), "limit on the bytes of one member")
-	fl.Int64Var(&maxMembers, "max-members", defaultLimits.members, "limit on the members of one source, nested ones included")
-	fl.Int64Var(&maxRatio, "max-ratio", defaultLimits.ratio, "limit on how many times its size a source may decompress to, sparse tar holes included (applies past 64M)")
-	fl.StringVar(&minFree, "min-free", formatSize(defaultLimits.minFree, ""), "stop spooling a source when the spool's file system has less free")
+	fl.StringVar(&raw.maxSource, "max-source-bytes", unpack.FormatSize(unpack.DefaultLimits.SourceBytes, ""), "limit on the bytes of all members of one source")
+	fl.StringVar(&raw.maxMember, "max-member-bytes", unpack.FormatSize(unpack.DefaultLimits.MemberBytes, ""), "limit on the bytes of one member")
+	fl.Int64Var(&raw.maxMembers, "max-members", unpack.DefaultLimits.Members, "limit on the members of one source, nested ones included")
+	fl.Int64Var(&raw.maxRatio, "max-ratio", unpack.DefaultLimits.Ratio, "limit on how many times its size a source may decompress to, sparse tar holes included (applies past 64M)")
+	fl.StringVar(&raw.minFree, "min-free", unpack.FormatSize(unpack.DefaultLimits.MinFree, ""), "stop spooling a source when the spool's file system has less free")
 	fl.BoolVar(&opts.cleanSpool, "clean-spool", false, "remove what interrupted runs left in --spool (their temporary files, and the spool directories of sources whose end record never went out), then exit")
-	parseSandbox = addSandboxFlags(fl, &opts.sandbox)
+	raw.parseSandbox = addSandboxFlags(fl, &opts.sandbox)
 	return cmd
 }

@@ -95,24 +95,6 @@ func TestDeepNesting(t *testing.T) {
 	}
 }
 
-// A nested archive with the sha256 of one it is inside is not walked
-// again: what a zip quine would do forever.
-func TestSelfContainingArchive(t *testing.T) {
-	x := &extractor{p: nil, opts: options{maxDepth: depthPolicy{levels: 5}, limits: defaultLimits}}
-	s := &sourceRun{x: x, ancestors: []string{"aaaa", "bbbb"}, out: newSpill(t.TempDir()), src: &records.Source{ID: "t"}}
-	s.x.p = newTestProgram()
-	tmp := filepath.Join(t.TempDir(), "copy")
-	if err := os.WriteFile(tmp, []byte("PK\x05\x06"+strings.Repeat("\x00", 18)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.nested(&keptCopy{path: "a.zip!/b.zip", file: tmp, size: 22, sha256: "aaaa"}, 2); err != nil {
-		t.Fatal(err)
-	}
-	if s.errors != 1 {
-		t.Fatalf("%d errors", s.errors)
-	}
-}
-
 func TestLimits(t *testing.T) {
 	for _, tc := range []struct {
 		args      []string

@@ -11,6 +11,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/formats/decompress"
 	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/internal/unpack"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -23,6 +24,7 @@ type extractor struct {
 	spools   *spoolDirs  // nil with --hash and in a sandbox child
 	exe      string      // the program sandbox children run; "" with --no-sandbox
 	shared   *sharedPool // children that parse several sources; nil if none do
+	runner   runner      // parses each source: in a sandbox child, or in this process
 	reported sync.Once   // what the sandbox applies, said with --verbose
 
 	// unfinished holds the spool directories of sources whose records are
@@ -58,12 +60,18 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 		p.Verbosef("decoding xz in Go: neither 7zz nor xz on PATH")
 	}
 
-	w := records.NewWriter(p.Stdout)
+	return x.extractAll(ctx)
+}
+
+// extractAll extracts every source of the input, in parallel, and writes
+// the records in input order.
+func (x *extractor) extractAll(ctx context.Context) error {
+	w := records.NewWriter(x.p.Stdout)
 	defer w.Flush()
 
 	var readErr error
 	input := func(yield func(*records.Raw) bool) {
-		for raw, err := range p.Records(ctx, opts.inputs) {
+		for raw, err := range x.p.Records(ctx, x.opts.inputs) {
 			if err != nil {
 				readErr = err
 				return
@@ -74,13 +82,10 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 		}
 	}
 	out := &output{w: w, x: x}
-	err = ordered.Map(ctx, opts.workers, iter.Seq[*records.Raw](input),
+	err := ordered.Map(ctx, x.opts.workers, iter.Seq[*records.Raw](input),
 		func(raw *records.Raw) *result {
 			if raw.Type != records.TypeSource {
 				return &result{raw: raw}
-			}
-			if x.exe != "" {
-				return x.extractSandboxed(ctx, raw)
 			}
 			return x.extractSource(ctx, raw)
 		},
@@ -117,13 +122,13 @@ func (x *extractor) cleanUp() {
 
 // openSpool claims the spool directory of the source sha256, to be
 // removed if the run ends before the source's records are all written.
-func (x *extractor) openSpool(sha256 string) (*sourceSpool, error) {
+func (x *extractor) openSpool(sha256 string) (*unpack.Spool, error) {
 	sp, err := x.spools.open(sha256, x.opts.flatten)
 	if err != nil {
 		return nil, err
 	}
 	x.mu.Lock()
-	x.unfinished[sp.dir] = true
+	x.unfinished[sp.Dir] = true
 	x.mu.Unlock()
 	return sp, nil
 }

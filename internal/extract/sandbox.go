@@ -22,6 +22,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/sandbox"
+	"github.com/hashr-dev/hashr/internal/unpack"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -46,11 +47,11 @@ const (
 func addSandboxFlags(fl *pflag.FlagSet, o *sandboxOptions) func() error {
 	var memory string
 	fl.BoolVar(&o.off, "no-sandbox", false, "parse sources in this process, unconfined (for debugging: a hostile source then runs with all your rights)")
-	fl.StringVar(&memory, "sandbox-memory", formatSize(defaultSandboxMemory, ""), "memory limit of the process parsing one source")
+	fl.StringVar(&memory, "sandbox-memory", unpack.FormatSize(defaultSandboxMemory, ""), "memory limit of the process parsing one source")
 	fl.DurationVar(&o.cpu, "sandbox-cpu", defaultSandboxCPU, "CPU time limit of the process parsing one source")
 	fl.IntVar(&o.sources, "sandbox-sources", defaultSandboxSources, "packages and archives a sandboxed process parses in turn before it is replaced (1: a process for every source)")
 	return func() error {
-		n, err := parseSize(memory)
+		n, err := cli.ParseSize(memory)
 		if err != nil {
 			return cli.Usagef("--sandbox-memory: %v", err)
 		}
@@ -72,11 +73,13 @@ func addSandboxFlags(fl *pflag.FlagSet, o *sandboxOptions) func() error {
 func (x *extractor) startSandbox() error {
 	if x.opts.sandbox.off {
 		x.warnUnsandboxed()
+		x.runner = inProcess{}
 		return nil
 	}
+	x.runner = sandboxed{}
 	// A descriptor this process's caller left open (a shell's `exec
 	// 7>>log`) must not reach the children: they get only what they are
-	// handed. Each child also closes what it finds (confine.go).
+	// handed. Each child also closes what it finds (sandbox.Confine).
 	if err := sandbox.MarkInheritedCloseOnExec(); err != nil {
 		return fmt.Errorf("marking inherited file descriptors close-on-exec, for the sandboxed parsers: %w", err)
 	}
@@ -111,84 +114,46 @@ func (x *extractor) reportSandbox(applied string) {
 	})
 }
 
-// extractSandboxed is extractSource with the parsing done by a child.
-func (x *extractor) extractSandboxed(ctx context.Context, raw *records.Raw) *result {
-	start := time.Now()
-	rec, err := raw.Decode()
-	if err != nil {
-		return x.undecodable(raw, err)
-	}
-	src := rec.(*records.Source)
-	out := newSpill(x.tmpDir)
-	s := x.newSourceRun(ctx, src, out)
-	res := &result{source: src, out: out, inputSHA: src.SHA256}
-	s.sandboxed(out)
-	res.end = &records.End{
-		Source: s.sha, Files: s.files, Errors: s.errors, Bytes: s.bytes,
-		MS: map[string]int64{stage: time.Since(start).Milliseconds()},
-	}
-	if s.spool != nil {
-		res.spoolDir = s.spool.dir
-	}
-	res.err = s.fatal
-	return res
-}
+// sandboxed parses each source in a sandbox child: a shared one for the
+// formats the table marks Shared, else one of its own.
+type sandboxed struct{}
 
-func (s *sourceRun) sandboxed(out *spill) {
-	// Reading the source to hash it, when its sha256 is not known, is no
-	// parsing: the parent does it, to name the spool directory.
-	var err error
-	var f *os.File
-	var size int64
-	if dir, ok := s.layoutDir(); ok {
-		err = s.identifyLayout(dir)
-	} else if f, size, err = s.open(); err == nil {
-		defer f.Close()
-	}
-	if err != nil {
-		s.sourceError(err)
-		return
-	}
-	if s.x.spools != nil {
-		if s.spool, err = s.x.openSpool(s.sha); err != nil {
-			s.sourceError(err)
-			return
-		}
-	}
+func (sandboxed) parse(j *sourceJob) {
+	x := j.x
 	// A split WIM's parts are opened by path: a shared child opens none.
-	if f != nil && len(s.src.Parts) == 0 && s.x.sharable(f, size) {
-		err := s.runShared(f, out)
-		if err == nil || s.fatal != nil || s.ctx.Err() != nil {
+	if j.file != nil && len(j.src.Parts) == 0 && x.sharable(j.file, j.size) {
+		err := j.runShared()
+		if err == nil || j.fatal != nil || j.ctx.Err() != nil {
 			return
 		}
 		// Perhaps a source before it left the child in a bad state: only
 		// a failure of its own child counts.
-		s.x.p.Verbosef("%s: a shared sandboxed parser failed on it: %v; parsing it again in a child of its own", s.label, err)
-		s.forget(out)
+		x.p.Verbosef("%s: a shared sandboxed parser failed on it: %v; parsing it again in a child of its own", j.label, err)
+		j.forget()
 	}
-	tmp, err := os.MkdirTemp(s.x.tmpDir, "child-")
+	tmp, err := os.MkdirTemp(x.tmpDir, "child-")
 	if err != nil {
-		s.sourceError(fmt.Errorf("creating a temporary directory: %w", err))
+		j.sourceError(fmt.Errorf("creating a temporary directory: %w", err))
 		return
 	}
 	defer os.RemoveAll(tmp)
-	err = s.runChild(tmp, out)
-	if err == nil || s.fatal != nil || s.ctx.Err() != nil {
+	err = j.runChild(tmp)
+	if err == nil || j.fatal != nil || j.ctx.Err() != nil {
 		return
 	}
-	s.forget(out)
-	if s.spool != nil {
-		s.x.dropSpool(s.spool.dir)
-		s.spool = nil
+	j.forget()
+	if j.spool != nil {
+		x.dropSpool(j.spool.Dir)
+		j.spool = nil
 	}
-	s.sourceError(err)
+	j.sourceError(err)
 }
 
 // forget drops what a child that died sent: nothing of it can be trusted
 // to be whole.
-func (s *sourceRun) forget(out *spill) {
-	out.discard()
-	s.files, s.errors, s.bytes = 0, 0, 0
+func (j *sourceJob) forget() {
+	j.spill.discard()
+	j.counts = unpack.Counts{}
 }
 
 // maxChildLine bounds one record line from a child.
@@ -199,7 +164,7 @@ func (x *extractor) childJob(temp string) childJob {
 	job := childJob{
 		Temp: temp, Algos: x.opts.algos.String(), MaxDepth: x.opts.maxDepth,
 		Flatten: x.opts.flatten, DebControl: x.opts.debControl, SystemFiles: x.opts.systemFiles,
-		Limits: jobLimitsOf(x.opts.limits), Memory: x.opts.sandbox.memory,
+		Limits: x.opts.limits, Memory: x.opts.sandbox.memory,
 		CPUSeconds: int64(x.opts.sandbox.cpu / time.Second),
 		Verbose:    x.p.Verbose, Quiet: x.p.Quiet,
 	}
@@ -274,25 +239,25 @@ func (c *childProc) reap() error {
 }
 
 // runChild extracts the source in a child process of its own, adding the
-// records it streams back to out. It returns how the child failed, if it
-// did.
-func (s *sourceRun) runChild(tmp string, out *spill) error {
-	job := s.x.childJob(tmp)
-	if s.spool != nil {
-		job.Spool = s.spool.dir
+// records it streams back to the spill. It returns how the child failed,
+// if it did.
+func (j *sourceJob) runChild(tmp string) error {
+	job := j.x.childJob(tmp)
+	if j.spool != nil {
+		job.Spool = j.spool.Dir
 	}
 	var err error
-	if job.Source, err = records.Marshal(s.src); err != nil {
+	if job.Source, err = records.Marshal(j.src); err != nil {
 		return err
 	}
-	c, err := s.x.startChild(&job, nil)
+	c, err := j.x.startChild(&job, nil)
 	if err != nil {
 		return err
 	}
-	c.label.Store(&s.label)
-	stop := context.AfterFunc(s.ctx, func() { c.cmd.Process.Kill() })
+	c.label.Store(&j.label)
+	stop := context.AfterFunc(j.ctx, func() { c.cmd.Process.Kill() })
 	defer stop()
-	perr := s.readChild(c.stdout, out, false)
+	perr := j.readChild(c.stdout, "", false)
 	if perr != nil {
 		c.cmd.Process.Kill()
 	}
@@ -300,7 +265,7 @@ func (s *sourceRun) runChild(tmp string, out *spill) error {
 	if perr == nil && werr == nil {
 		return nil
 	}
-	return s.childFailure(c.cmd.ProcessState, perr, c.tail)
+	return j.x.childFailure(c.cmd.ProcessState, perr, c.tail)
 }
 
 // childEnvironment is what of this process's environment a child gets:
@@ -324,102 +289,43 @@ func childEnvironment() []string {
 // readChild reads a child's records: a "sandbox" line saying what it
 // applied, the file and error records of its source, its end record. A
 // child that was taken over by a hostile source could write anything, so
-// each line is checked: known types only, this source's, and spooled
-// files inside this source's spool directory (hashr-hash --delete removes
-// what "local" names). A child of its own must then end its output; a
-// shared child's next lines are of its next source.
-func (s *sourceRun) readChild(r *records.LineReader, out *spill, shared bool) error {
-	gotEnd := false
-	var spoolPrefix string
-	if s.spool != nil {
-		spoolPrefix = s.spool.dir + string(filepath.Separator)
-		if s.staged != "" {
-			spoolPrefix = s.staged + string(filepath.Separator)
+// each line is checked (childLines.check). A child of its own must then
+// end its output; a shared child's next lines are of its next source.
+// staged is where a shared child spooled the source ("" for a child of
+// its own, which spools in place).
+func (j *sourceJob) readChild(r *records.LineReader, staged string, shared bool) error {
+	cl := &childLines{j: j, staged: staged}
+	if j.spool != nil {
+		cl.spoolPrefix = j.spool.Dir + string(filepath.Separator)
+		if staged != "" {
+			cl.spoolPrefix = staged + string(filepath.Separator)
 		}
 	}
+	gotEnd := false
 	for {
-		line, err := r.Next()
-		var tooLong *records.TooLongError
-		switch {
-		case errors.Is(err, io.EOF):
-		case errors.As(err, &tooLong):
-			return fmt.Errorf("it wrote a line longer than %d bytes", maxChildLine)
-		case err != nil:
-			return err
-		case r.Unterminated():
-			return errors.New("its output ended in the middle of a line")
+		line, err := nextChildLine(r)
+		if errors.Is(err, io.EOF) {
+			break
 		}
 		if err != nil {
-			break
+			return err
 		}
 		if gotEnd {
 			return errors.New("it wrote records after its end record")
 		}
-		var typ, source, local string
-		var sawSource bool
-		err = records.Members(line, func(name, value []byte) bool {
-			var dst *string
-			switch string(name) {
-			case "type":
-				dst = &typ
-			case "source":
-				dst, sawSource = &source, true
-			case "local":
-				dst = &local
-			default:
-				return true
-			}
-			*dst, _ = records.StringValue(value)
-			return true
-		})
-		if err != nil {
-			return fmt.Errorf("it wrote a line that is not a record: %v", err)
-		}
-		switch typ {
-		case "sandbox":
-			var hello struct{ Applied string }
-			json.Unmarshal(line, &hello)
-			s.x.reportSandbox(hello.Applied)
-			continue
-		case records.TypeFile:
-			if source != s.sha {
-				return fmt.Errorf("it wrote a file record of another source (%q)", source)
-			}
-			if local != "" && (spoolPrefix == "" || !strings.HasPrefix(local, spoolPrefix) || filepath.Clean(local) != local) {
-				return fmt.Errorf("it wrote a file record with local %q, outside the source's spool directory", local)
-			}
-			if local != "" && s.staged != "" {
-				if line, err = s.unstage(line); err != nil {
-					return err
-				}
-			}
-			s.files++
-		case records.TypeError:
-			if sawSource && source != s.sha {
-				return fmt.Errorf("it wrote an error record of another source (%q)", source)
-			}
-			s.errors++
-		case records.TypeEnd:
-			rec, err := records.Unmarshal(line)
-			if err != nil {
-				return fmt.Errorf("its end record: %v", err)
-			}
-			end := rec.(*records.End)
-			if end.Files != s.files || end.Errors != s.errors {
-				return fmt.Errorf("its end record counts %d files and %d errors, but it wrote %d and %d", end.Files, end.Errors, s.files, s.errors)
-			}
-			s.bytes = end.Bytes
-			if shared {
-				return nil
-			}
-			gotEnd = true
-			continue
-		default:
-			return fmt.Errorf("it wrote a record of type %q", typ)
-		}
-		if err := out.addLine(line); err != nil {
-			s.fatal = err
+		keep, end, err := cl.check(line)
+		switch {
+		case err != nil:
 			return err
+		case end && shared:
+			return nil
+		case end:
+			gotEnd = true
+		case keep != nil:
+			if err := j.spill.addLine(keep); err != nil {
+				j.fatal = err
+				return err
+			}
 		}
 	}
 	if !gotEnd {
@@ -428,16 +334,117 @@ func (s *sourceRun) readChild(r *records.LineReader, out *spill, shared bool) er
 	return nil
 }
 
+// nextChildLine is a child's next line; io.EOF at the end of its output.
+func nextChildLine(r *records.LineReader) ([]byte, error) {
+	line, err := r.Next()
+	var tooLong *records.TooLongError
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, io.EOF
+	case errors.As(err, &tooLong):
+		return nil, fmt.Errorf("it wrote a line longer than %d bytes: %w", maxChildLine, err)
+	case err != nil:
+		return nil, err
+	case r.Unterminated():
+		return nil, errors.New("its output ended in the middle of a line")
+	}
+	return line, nil
+}
+
+// childLines checks the lines of one source from a child.
+type childLines struct {
+	j           *sourceJob
+	staged      string
+	spoolPrefix string // where its files' "local" must be
+}
+
+// check checks one line of a child: the line to keep (nil: none), or
+// whether it is the source's end record.
+func (cl *childLines) check(line []byte) (keep []byte, end bool, err error) {
+	j := cl.j
+	typ, source, local, sawSource, err := childLineFields(line)
+	if err != nil {
+		return nil, false, fmt.Errorf("it wrote a line that is not a record: %w", err)
+	}
+	switch typ {
+	case "sandbox":
+		var hello struct{ Applied string }
+		json.Unmarshal(line, &hello)
+		j.x.reportSandbox(hello.Applied)
+		return nil, false, nil
+	case records.TypeFile:
+		if source != j.src.SHA256 {
+			return nil, false, fmt.Errorf("it wrote a file record of another source (%q)", source)
+		}
+		if local != "" && (cl.spoolPrefix == "" || !strings.HasPrefix(local, cl.spoolPrefix) || filepath.Clean(local) != local) {
+			return nil, false, fmt.Errorf("it wrote a file record with local %q, outside the source's spool directory", local)
+		}
+		if local != "" && cl.staged != "" {
+			if line, err = cl.unstage(line); err != nil {
+				return nil, false, err
+			}
+		}
+		j.counts.Files++
+	case records.TypeError:
+		if sawSource && source != j.src.SHA256 {
+			return nil, false, fmt.Errorf("it wrote an error record of another source (%q)", source)
+		}
+		j.counts.Errors++
+	case records.TypeEnd:
+		return nil, true, cl.checkEnd(line)
+	default:
+		return nil, false, fmt.Errorf("it wrote a record of type %q", typ)
+	}
+	return line, false, nil
+}
+
+// childLineFields reads the members of a child's line that checking it
+// needs.
+func childLineFields(line []byte) (typ, source, local string, sawSource bool, err error) {
+	err = records.Members(line, func(name, value []byte) bool {
+		var dst *string
+		switch string(name) {
+		case "type":
+			dst = &typ
+		case "source":
+			dst, sawSource = &source, true
+		case "local":
+			dst = &local
+		default:
+			return true
+		}
+		*dst, _ = records.StringValue(value)
+		return true
+	})
+	return typ, source, local, sawSource, err
+}
+
+// checkEnd checks a child's end record against the records it wrote, and
+// takes its byte count.
+func (cl *childLines) checkEnd(line []byte) error {
+	j := cl.j
+	rec, err := records.Unmarshal(line)
+	if err != nil {
+		return fmt.Errorf("its end record: %w", err)
+	}
+	end := rec.(*records.End)
+	if end.Files != j.counts.Files || end.Errors != j.counts.Errors {
+		return fmt.Errorf("its end record counts %d files and %d errors, but it wrote %d and %d", end.Files, end.Errors, j.counts.Files, j.counts.Errors)
+	}
+	j.counts.Bytes = end.Bytes
+	return nil
+}
+
 // unstage moves a file record's local from the directory a shared child
 // spooled the source in to the source's spool directory, where that
 // directory goes once the source is done.
-func (s *sourceRun) unstage(line []byte) ([]byte, error) {
+func (cl *childLines) unstage(line []byte) ([]byte, error) {
 	rec, err := records.Unmarshal(line)
 	if err != nil {
-		return nil, fmt.Errorf("it wrote a file record that does not decode: %v", err)
+		return nil, fmt.Errorf("it wrote a file record that does not decode: %w", err)
 	}
 	f := rec.(*records.File)
-	f.Local = s.spool.dir + strings.TrimPrefix(f.Local, s.staged)
+	f.Local = cl.j.spool.Dir + strings.TrimPrefix(f.Local, cl.staged)
 	return records.Marshal(f)
 }
 
@@ -511,8 +518,8 @@ func (t *stderrTail) String() string {
 }
 
 // childFailure says what stopped a child, for the source's error record.
-func (s *sourceRun) childFailure(st *os.ProcessState, protocol error, tail *stderrTail) error {
-	opts := s.x.opts.sandbox
+func (x *extractor) childFailure(st *os.ProcessState, protocol error, tail *stderrTail) error {
+	opts := x.opts.sandbox
 	ws, _ := st.Sys().(syscall.WaitStatus)
 	cpu := st.UserTime() + st.SystemTime()
 	tail.mu.Lock()
@@ -528,7 +535,7 @@ func (s *sourceRun) childFailure(st *os.ProcessState, protocol error, tail *stde
 		what = fmt.Sprintf("went over the CPU time limit of %v (set with --sandbox-cpu)", opts.cpu)
 	case strings.Contains(all, "out of memory") || strings.Contains(first, "out of memory") ||
 		strings.Contains(all, "cannot allocate memory"):
-		what = fmt.Sprintf("went over the memory limit of %s (set with --sandbox-memory)", formatSize(opts.memory, ""))
+		what = fmt.Sprintf("went over the memory limit of %s (set with --sandbox-memory)", unpack.FormatSize(opts.memory, ""))
 	case ws.Exited() && ws.ExitStatus() == childExitSetup:
 		what = "could not set up its sandbox: " + strings.TrimPrefix(first, "sandbox: ")
 	case strings.HasPrefix(first, "panic: "):

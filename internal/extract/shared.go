@@ -16,7 +16,7 @@ package extract
 // parses: one taken over by its input could falsify the records of the
 // sources it parses next. --sandbox-sources 1 gives every source a child
 // of its own. Any source not of the formats read entirely in Go from one
-// file (sharedFormats) gets a child of its own too: disk images, Windows
+// file (the table's Shared trait) gets a child of its own too: disk images, Windows
 // images and OCI layouts run programs on their path or open directories.
 //
 // A source that kills a shared child (a crash, a limit, a broken record)
@@ -35,7 +35,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/magic"
+	"github.com/hashr-dev/hashr/internal/sandbox"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -50,13 +52,6 @@ const sharedJobFD = 3
 // maxSharedMessage bounds one source's job on the socket (a source record).
 const maxSharedMessage = 1 << 20
 
-// sharedFormats are the formats a shared child parses: read in Go from
-// the one file handed over, running at most a decoder on a pipe.
-var sharedFormats = map[string]bool{
-	magic.Deb: true, magic.RPM: true, magic.Tar: true, magic.Zip: true,
-	magic.Cpio: true, magic.Ar: true, magic.SevenZip: true,
-}
-
 // sharable says whether the source in f can go to a shared child.
 func (x *extractor) sharable(f *os.File, size int64) bool {
 	if x.shared == nil {
@@ -66,7 +61,10 @@ func (x *extractor) sharable(f *os.File, size int64) bool {
 	if err != nil {
 		return false
 	}
-	return sharedFormats[res.Format] || (res.Format == "" && res.Compression != "")
+	if f := formats.Lookup(res.Format); f != nil && f.Shared {
+		return true
+	}
+	return res.Format == "" && res.Compression != ""
 }
 
 // sharedPool holds the shared children that are between sources.
@@ -177,40 +175,40 @@ func (c *childProc) send(src *records.Source, spool string, f *os.File) error {
 	return unix.Sendmsg(int(c.jobs.Fd()), msg, unix.UnixRights(int(f.Fd())), nil, 0)
 }
 
-// runShared parses the source in f in a shared child. An error means the
+// runShared parses the source in a shared child. An error means the
 // child failed on it: the caller parses it again alone.
-func (s *sourceRun) runShared(f *os.File, out *spill) error {
-	pool := s.x.shared
-	c, err := pool.get(s.x)
+func (j *sourceJob) runShared() error {
+	pool := j.x.shared
+	c, err := pool.get(j.x)
 	if err != nil {
 		return err
 	}
-	c.label.Store(&s.label)
+	c.label.Store(&j.label)
 	c.tail.reset()
-	if s.spool != nil {
+	var staged string
+	if j.spool != nil {
 		// The child may write only its temporary directory: it spools
 		// there, and the directory moves into place once it is done.
-		s.staged = filepath.Join(c.temp, "spool-"+strconv.Itoa(c.served))
-		defer func() { s.staged = "" }()
-		if err := os.Mkdir(s.staged, 0o755); err != nil {
+		staged = filepath.Join(c.temp, "spool-"+strconv.Itoa(c.served))
+		if err := os.Mkdir(staged, 0o755); err != nil {
 			pool.put(c)
 			return fmt.Errorf("creating a directory to spool in: %w", err)
 		}
 	}
-	if err := c.send(s.src, s.staged, f); err != nil {
+	if err := c.send(j.src, staged, j.file); err != nil {
 		c.kill()
 		return fmt.Errorf("handing the source to a shared sandboxed parser: %w", err)
 	}
-	stop := context.AfterFunc(s.ctx, func() { c.cmd.Process.Kill() })
-	perr := s.readChild(c.stdout, out, true)
+	stop := context.AfterFunc(j.ctx, func() { c.cmd.Process.Kill() })
+	perr := j.readChild(c.stdout, staged, true)
 	stop()
-	if perr == nil && s.staged != "" {
+	if perr == nil && staged != "" {
 		// The spool directory was created empty (spoolDirs.open), which
 		// rename(2) replaces (os.Rename refuses any directory).
-		if err := unix.Rename(s.staged, s.spool.dir); err != nil {
-			os.RemoveAll(s.staged)
+		if err := unix.Rename(staged, j.spool.Dir); err != nil {
+			os.RemoveAll(staged)
 			pool.put(c)
-			return fmt.Errorf("moving the spooled files to %s: %w", s.spool.dir, err)
+			return fmt.Errorf("moving the spooled files to %s: %w", j.spool.Dir, err)
 		}
 	}
 	if perr == nil {
@@ -218,10 +216,10 @@ func (s *sourceRun) runShared(f *os.File, out *spill) error {
 		return nil
 	}
 	c.kill()
-	if err := s.ctx.Err(); err != nil {
+	if err := j.ctx.Err(); err != nil {
 		return err
 	}
-	return s.childFailure(c.cmd.ProcessState, perr, c.tail)
+	return j.x.childFailure(c.cmd.ProcessState, perr, c.tail)
 }
 
 // sharedChildMain is a shared child's loop: a source, with its file, on
@@ -241,7 +239,7 @@ func sharedChildMain(job *childJob, run func(sj *sharedJob, f *os.File) int) int
 			sock.Close()
 			return 0 // the parent closed the socket: done
 		}
-		f, err := receivedFile(oob[:oobn])
+		f, err := sandbox.ReceivedFile(oob[:oobn])
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "sandbox: the next source's file: %v\n", err)
 			return childExitSetup
@@ -251,7 +249,7 @@ func sharedChildMain(job *childJob, run func(sj *sharedJob, f *os.File) int) int
 			fmt.Fprintf(os.Stderr, "sandbox: the next source: %v\n", err)
 			return childExitSetup
 		}
-		if err := limitSourceCPU(job.SourceCPUSeconds); err != nil {
+		if err := sandbox.LimitSourceCPU(job.SourceCPUSeconds); err != nil {
 			fmt.Fprintf(os.Stderr, "sandbox: %v\n", err)
 			return childExitSetup
 		}
@@ -261,47 +259,4 @@ func sharedChildMain(job *childJob, run func(sj *sharedJob, f *os.File) int) int
 			return status
 		}
 	}
-}
-
-// receivedFile is the one file descriptor a message carried.
-func receivedFile(oob []byte) (*os.File, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, err
-	}
-	var fds []int
-	for i := range msgs {
-		got, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			return nil, err
-		}
-		fds = append(fds, got...)
-	}
-	if len(fds) != 1 {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-		return nil, fmt.Errorf("%d file descriptors, not 1", len(fds))
-	}
-	return os.NewFile(uintptr(fds[0]), "source"), nil
-}
-
-// limitSourceCPU sets the soft CPU limit to what this process has used
-// plus one source's share (--sandbox-cpu); the hard limit, set once,
-// bounds the whole child.
-func limitSourceCPU(perSource int64) error {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return fmt.Errorf("reading the CPU time used: %w", err)
-	}
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_CPU, &lim); err != nil {
-		return fmt.Errorf("reading the CPU time limit: %w", err)
-	}
-	used := uint64(ru.Utime.Sec + ru.Stime.Sec + 1)
-	lim.Cur = min(used+uint64(max(perSource, 1)), lim.Max)
-	if err := unix.Setrlimit(unix.RLIMIT_CPU, &lim); err != nil {
-		return fmt.Errorf("setting the CPU time limit: %w", err)
-	}
-	return nil
 }

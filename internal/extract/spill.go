@@ -28,8 +28,8 @@ const spillMemory = 1 << 20
 
 func newSpill(tmpDir string) *spill { return &spill{tmpDir: tmpDir} }
 
-// add appends a record.
-func (s *spill) add(rec records.Record) error {
+// Add appends a record.
+func (s *spill) Add(rec records.Record) error {
 	line, err := records.Marshal(rec)
 	if err != nil {
 		return err

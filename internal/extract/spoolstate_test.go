@@ -50,13 +50,13 @@ func TestCleanSpoolKeepsWhatIsNotStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(a.dir, "mine"), []byte("live"), 0o644)
+	os.WriteFile(filepath.Join(a.Dir, "mine"), []byte("live"), 0o644)
 	b, err := dirs.open("bbbb", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(b.dir, "mine"), []byte("finished"), 0o644)
-	live.finished(b.dir)
+	os.WriteFile(filepath.Join(b.Dir, "mine"), []byte("finished"), 0o644)
+	live.finished(b.Dir)
 
 	// A second run that would take aaaa gets aaaa.2: the live run holds it.
 	other, rep, err := openSpoolState(spool)
@@ -67,7 +67,7 @@ func TestCleanSpoolKeepsWhatIsNotStale(t *testing.T) {
 	if rep.runs != 1 || rep.spool != 1 {
 		t.Errorf("cleaned %+v, want the dead run and cccc", rep)
 	}
-	if got, err := newSpoolDirs(spool, other).open("aaaa", false); err != nil || filepath.Base(got.dir) != "aaaa.2" {
+	if got, err := newSpoolDirs(spool, other).open("aaaa", false); err != nil || filepath.Base(got.Dir) != "aaaa.2" {
 		t.Errorf("second run got %v, %v", got, err)
 	}
 

@@ -12,44 +12,15 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-func newTestProgram() *cli.Program {
-	return cli.New("hashr-extract", strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
-}
-
-func TestCleanName(t *testing.T) {
-	for in, want := range map[string]string{
-		"./usr/bin/x": "usr/bin/x", "a//b/./c": "a/b/c", "a/../b": "b", "./": "", "/": "", "dir/": "dir",
-		"../x": "!climb", "a/../../x": "!climb", "..": "!climb", "/etc/passwd": "!abs", "": "!empty",
-	} {
-		got, err := cleanName(in)
-		switch {
-		case strings.HasPrefix(want, "!"):
-			if err == nil {
-				t.Errorf("cleanName(%q) = %q, want an error", in, got)
-			}
-		case err != nil || got != want:
-			t.Errorf("cleanName(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-}
-
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"1000": 1000, "4K": 4096, "1M": 1 << 20, "2g": 2 << 30, "4T": 4 << 40, "1GiB": 1 << 30} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v", in, got, err)
+		if got, err := cli.ParseSize(in); err != nil || got != want {
+			t.Errorf("cli.ParseSize(%q) = %d, %v", in, got, err)
 		}
 	}
 	for _, in := range []string{"", "x", "-1", "1X", "99999999999P"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) accepted", in)
-		}
-	}
-}
-
-func TestUnwrappedName(t *testing.T) {
-	for in, want := range map[string]string{"x.gz": "x", "a/b.tar.xz": "b.tar", "c.tgz": "c.tar", "plain": "plain", ".gz": ".gz"} {
-		if got := unwrappedName(in); got != want {
-			t.Errorf("unwrappedName(%q) = %q", in, got)
+		if _, err := cli.ParseSize(in); err == nil {
+			t.Errorf("cli.ParseSize(%q) accepted", in)
 		}
 	}
 }
@@ -69,7 +40,7 @@ func TestSpoolFallsBackToFlatNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	write := func(p, content string) string {
-		f, name, err := s.create(p)
+		f, name, err := s.Create(p)
 		if err != nil {
 			t.Fatalf("create %q: %v", p, err)
 		}
@@ -86,12 +57,12 @@ func TestSpoolFallsBackToFlatNames(t *testing.T) {
 			t.Errorf("%s holds %q, want %q", name, data, want)
 		}
 	}
-	if a1 != filepath.Join(s.dir, "a") || filepath.Dir(a2) != s.dir || filepath.Dir(ab) != s.dir {
+	if a1 != filepath.Join(s.Dir, "a") || filepath.Dir(a2) != s.Dir || filepath.Dir(ab) != s.Dir {
 		t.Errorf("names %s %s %s", a1, a2, ab)
 	}
 	// the same source again in one run gets its own directory
 	s2, err := dirs.open("abc", false)
-	if err != nil || s2.dir == s.dir {
+	if err != nil || s2.Dir == s.Dir {
 		t.Fatalf("second directory %v %v", s2, err)
 	}
 }
@@ -101,7 +72,7 @@ func TestSpillKeepsOrderPastMemory(t *testing.T) {
 	s := newSpill(dir)
 	n := 3 * spillMemory / 100
 	for i := range n {
-		if err := s.add(&records.File{Path: fmt.Sprintf("file-%08d-%s", i, strings.Repeat("x", 60))}); err != nil {
+		if err := s.Add(&records.File{Path: fmt.Sprintf("file-%08d-%s", i, strings.Repeat("x", 60))}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/hashr-dev/hashr/internal/formats"
 )
 
 // A compressed file is a source when what it holds is: a tar (then maybe a
@@ -78,13 +80,13 @@ func detectCompressed(src io.ReaderAt, size int64, c *codec) (res Result) {
 		return Result{}
 	}
 	defer r.Close()
-	buf := getHeadBuffer()
-	defer putHeadBuffer(buf)
+	buf := formats.GetHeadBuffer()
+	defer formats.PutHeadBuffer(buf)
 	head, err := readCompressedHead(r, *buf)
 	if err != nil {
 		return Result{}
 	}
-	f := detectPlain(&header{head: head, size: -1})
+	f := detectPlain(formats.HeadOf(head))
 	switch f {
 	case "":
 		return Result{}

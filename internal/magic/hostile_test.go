@@ -19,6 +19,9 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
+// arMagic starts every ar archive (the detector is in package formats).
+const arMagic = "!<arch>\n"
+
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(formatsDir(t), name))

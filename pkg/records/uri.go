@@ -53,10 +53,14 @@ func (s *Source) Location() (*url.URL, error) {
 		uri = s.Local
 	}
 	if uri == "" {
-		return nil, errors.New("source record has neither uri nor local")
+		return nil, ErrNoLocation
 	}
 	return Locate(uri)
 }
+
+// ErrNoLocation is a source record that names no file: neither uri nor
+// local.
+var ErrNoLocation = errors.New("source record has neither uri nor local")
 
 // LocalPath is the file on this machine that holds the source's bytes:
 // its local field when set (hashr-fetch's copy, or the file itself),

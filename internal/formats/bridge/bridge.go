@@ -20,13 +20,12 @@ import (
 	"github.com/hashr-dev/hashr/internal/formats/archive"
 	"github.com/hashr-dev/hashr/internal/formats/iso9660"
 	"github.com/hashr-dev/hashr/internal/formats/udf"
-	"github.com/hashr-dev/hashr/internal/magic"
 )
 
 // Tree is the tree chosen of a UDF disc.
 type Tree struct {
 	W      archive.Walker
-	Format string // magic.UDF or magic.ISO9660
+	Format string // "udf" or "iso9660", as package formats names them
 	// UDFErr is why the UDF tree was not read, when the ISO 9660 tree is
 	// read instead: that tree may hold less than the disc (on Windows
 	// media, a README alone), so callers must not take the walk as
@@ -40,11 +39,11 @@ type Tree struct {
 func Open(r io.ReaderAt, size int64) (*Tree, error) {
 	w, err := udf.NewWalker(r, size)
 	if err == nil {
-		return &Tree{W: w, Format: magic.UDF}, nil
+		return &Tree{W: w, Format: "udf"}, nil
 	}
 	iw, ierr := iso9660.NewWalker(r, size)
 	if ierr != nil {
 		return nil, err
 	}
-	return &Tree{W: iw, Format: magic.ISO9660, UDFErr: fmt.Errorf("reading the UDF tree: %w", err)}, nil
+	return &Tree{W: iw, Format: "iso9660", UDFErr: fmt.Errorf("reading the UDF tree: %w", err)}, nil
 }

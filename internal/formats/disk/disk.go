@@ -1,7 +1,7 @@
 // Package disk walks the files of a disk or VM image: it opens the
 // virtual disk (raw, qcow2, VMDK, VHD, VHDX), finds its volumes
 // (partitions, LVM2 logical volumes, or a bare file system), tells each
-// volume's file system through one table of readers, and yields the
+// volume's file system through the readers it is handed, and yields the
 // files of them all, each path under its volume's name: p1/etc/passwd,
 // lvm/vg0/root/etc/passwd, or etc/passwd for a bare file system.
 package disk
@@ -14,16 +14,8 @@ import (
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive"
-	"github.com/hashr-dev/hashr/internal/formats/exfat"
-	"github.com/hashr-dev/hashr/internal/formats/ext4"
-	"github.com/hashr-dev/hashr/internal/formats/fat"
-	"github.com/hashr-dev/hashr/internal/formats/iso9660"
-	"github.com/hashr-dev/hashr/internal/formats/ntfs"
-	"github.com/hashr-dev/hashr/internal/formats/squashfs"
-	"github.com/hashr-dev/hashr/internal/formats/udf"
 	"github.com/hashr-dev/hashr/internal/formats/vdisk"
 	"github.com/hashr-dev/hashr/internal/formats/volume"
-	"github.com/hashr-dev/hashr/internal/formats/xfs"
 )
 
 // FileSystem is a reader of one kind of file system.
@@ -37,40 +29,15 @@ type FileSystem struct {
 	NewWalker func(r io.ReaderAt, size int64) (archive.Walker, error)
 }
 
-// FileSystems are the file systems disk images are read with, tried in
-// this order. One line adds one.
-var FileSystems = []FileSystem{
-	{"ext4", ext4.Probe, ext4.NewWalker},
-	{"xfs", xfs.Probe, xfs.NewWalker},
-	{"ntfs", ntfs.Probe, ntfs.NewWalker},
-	{"exfat", exfat.Probe, exfat.NewWalker},
-	{"fat", fat.Probe, fat.NewWalker},
-	{"squashfs", squashfs.Probe, squashfs.NewWalker},
-	{"iso9660", isoProbe, isoWalker},
-	{"udf", udf.Probe, udf.NewWalker},
-}
-
-func isoProbe(r io.ReaderAt, size int64) bool {
-	var b [6]byte
-	if _, err := r.ReadAt(b[:], 32768); err != nil {
-		return false
-	}
-	return b[0] == 1 && string(b[1:6]) == "CD001"
-}
-
-func isoWalker(r io.ReaderAt, size int64) (archive.Walker, error) { return iso9660.NewWalker(r, size) }
-
 // probe returns the file system in r, or nil.
-func probe(r io.ReaderAt, size int64) *FileSystem {
-	for i := range FileSystems {
-		if FileSystems[i].Probe(r, size) {
-			return &FileSystems[i]
+func probe(fss []FileSystem, r io.ReaderAt, size int64) *FileSystem {
+	for i := range fss {
+		if fss[i].Probe(r, size) {
+			return &fss[i]
 		}
 	}
 	return nil
 }
-
-func isFS(r io.ReaderAt, size int64) bool { return probe(r, size) != nil }
 
 // Walker walks the files of every volume of a disk image.
 type Walker struct {
@@ -81,21 +48,24 @@ type Walker struct {
 	vol    *volume.Volume
 	fsName string
 	layout []string
+	fss    []FileSystem
 }
 
-// NewWalker opens the disk image in r (size bytes). An error means the
-// image as a whole cannot be read; a volume that cannot be is a
-// *archive.PartError from Next.
-func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
+// NewWalker opens the disk image in r (size bytes), reading its volumes
+// with the file systems fss, tried in order (package formats' table
+// hands them in). An error means the image as a whole cannot be read; a
+// volume that cannot be is a *archive.PartError from Next.
+func NewWalker(r io.ReaderAt, size int64, fss []FileSystem) (archive.Walker, error) {
 	d, err := vdisk.Open(r, size)
 	if err != nil {
 		return nil, err
 	}
+	isFS := func(r io.ReaderAt, size int64) bool { return probe(fss, r, size) != nil }
 	vols, err := volume.Find(d, d.Size, isFS)
 	if err != nil {
 		return nil, fmt.Errorf("%s disk: %w", d.Format, err)
 	}
-	w := &Walker{disk: d, vols: vols}
+	w := &Walker{disk: d, vols: vols, fss: fss}
 	w.layout = append(w.layout, fmt.Sprintf("%s disk of %d bytes", d.Format, d.Size))
 	return w, nil
 }
@@ -167,14 +137,14 @@ func (w *Walker) openVolume() error {
 		w.layout = append(w.layout, fmt.Sprintf("%s: type %s, no files", label, v.Type))
 		return nil
 	}
-	fs := probe(v.R, v.Size)
+	fs := probe(w.fss, v.R, v.Size)
 	if fs == nil {
 		w.layout = append(w.layout, label+": unknown file system")
 		if v.Scheme == "none" {
-			return fmt.Errorf("the disk has no partition table hashr reads (GPT, MBR, LVM2) and no file system it reads (%s)%s", names(), zeroHint(v.R))
+			return fmt.Errorf("the disk has no partition table hashr reads (GPT, MBR, LVM2) and no file system it reads (%s)%s", w.names(), zeroHint(v.R))
 		}
 		return fmt.Errorf("%s volume of %d bytes (type %s) holds no file system hashr reads (%s)%s",
-			v.Scheme, v.Size, orNone(v.Type), names(), zeroHint(v.R))
+			v.Scheme, v.Size, orNone(v.Type), w.names(), zeroHint(v.R))
 	}
 	fw, err := fs.NewWalker(v.R, v.Size)
 	if err != nil {
@@ -201,9 +171,9 @@ func orNone(s string) string {
 	return s
 }
 
-func names() string {
+func (w *Walker) names() string {
 	var n []string
-	for _, fs := range FileSystems {
+	for _, fs := range w.fss {
 		n = append(n, fs.Name)
 	}
 	return strings.Join(n, ", ")

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/formats/archive"
 	"github.com/hashr-dev/hashr/internal/formats/disk"
 	"github.com/hashr-dev/hashr/internal/formats/disk/disktest"
@@ -212,7 +213,7 @@ func walk(t *testing.T, img string) (disktest.Sums, []error, *disk.Walker) {
 	}
 	t.Cleanup(func() { f.Close() })
 	st, _ := f.Stat()
-	w, err := disk.NewWalker(f, st.Size())
+	w, err := disk.NewWalker(f, st.Size(), formats.DiskFileSystems())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +316,7 @@ func partErrorsOrOpen(t *testing.T, img string) ([]error, disktest.Sums) {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	w, err := disk.NewWalker(f, st.Size())
+	w, err := disk.NewWalker(f, st.Size(), formats.DiskFileSystems())
 	if err != nil {
 		return []error{err}, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/formats/disk"
 	"github.com/hashr-dev/hashr/internal/formats/disk/disktest"
 	"github.com/hashr-dev/hashr/internal/formats/vdisk"
@@ -58,7 +59,7 @@ func TestFuzzSeeds(t *testing.T) {
 func FuzzDisk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, size := disktest.DecodeSparse(data, 1<<30)
-		w, err := disk.NewWalker(r, size)
+		w, err := disk.NewWalker(r, size, formats.DiskFileSystems())
 		if err != nil {
 			return
 		}
@@ -104,7 +105,7 @@ func TestFuzzSeedsHoldFiles(t *testing.T) {
 			continue // an input the fuzzer found, not a built image
 		}
 		r, size := disktest.DecodeSparse(data, 1<<30)
-		w, err := disk.NewWalker(r, size)
+		w, err := disk.NewWalker(r, size, formats.DiskFileSystems())
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}

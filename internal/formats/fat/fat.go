@@ -52,8 +52,20 @@ type volume struct {
 	clusters    uint32 // data clusters: numbered 2 .. clusters+1
 }
 
-// Probe says whether r starts with a FAT boot sector.
+// Probe says whether r starts with a FAT boot sector: one whose jump
+// instruction (EB xx 90 or E9 xx xx) and media byte (F0, F8-FF) a FAT
+// volume has, and whose BIOS parameter block reads. It is the one FAT
+// check of hashr-scan and of disk images' volumes (package formats).
 func Probe(r io.ReaderAt, size int64) bool {
+	var b [22]byte
+	if _, err := r.ReadAt(b[:], 0); err != nil {
+		return false
+	}
+	jump := (b[0] == 0xeb && b[2] == 0x90) || b[0] == 0xe9
+	media := b[21] == 0xf0 || b[21] >= 0xf8
+	if !jump || !media {
+		return false
+	}
 	_, err := readBoot(r, size)
 	return err == nil
 }

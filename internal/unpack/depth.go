@@ -1,4 +1,4 @@
-package extract
+package unpack
 
 import (
 	"fmt"
@@ -7,17 +7,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/internal/magic"
 )
 
-// depthPolicy is --max-depth: which containers inside a source are walked.
+// Depth is --max-depth: which containers inside a source are walked.
 // auto, the default, walks what a source of its kind is made of, as
 // HashR's importers do, and no further (autoDescends): a user who does
 // not know the flag still gets an update's files, not its cabinets. A
 // number is an explicit override: that many levels below the source's
 // members, whatever the kinds (0: the members alone).
-type depthPolicy struct {
+type Depth struct {
 	auto   bool
 	levels int // without auto
 }
@@ -26,9 +27,10 @@ type depthPolicy struct {
 // that, nesting is a hostile source's, not software's.
 const maxDepthLevels = 64
 
-var autoDepth = depthPolicy{auto: true}
+// AutoDepth is --max-depth auto, the default.
+var AutoDepth = Depth{auto: true}
 
-func (d depthPolicy) String() string {
+func (d Depth) String() string {
 	if d.auto {
 		return "auto"
 	}
@@ -37,32 +39,32 @@ func (d depthPolicy) String() string {
 
 // Set parses "auto" or a number of levels, for the flag and
 // HASHR_MAX_DEPTH.
-func (d *depthPolicy) Set(s string) error {
+func (d *Depth) Set(s string) error {
 	if strings.TrimSpace(s) == "auto" {
-		*d = autoDepth
+		*d = AutoDepth
 		return nil
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n < 0 || n > maxDepthLevels {
 		return fmt.Errorf("%q is neither auto nor a number of levels from 0 to %d", s, maxDepthLevels)
 	}
-	*d = depthPolicy{levels: n}
+	*d = Depth{levels: n}
 	return nil
 }
 
 // Type is how --help names the flag's value.
-func (d depthPolicy) Type() string { return "auto|N" }
+func (d Depth) Type() string { return "auto|N" }
 
 // MarshalText and UnmarshalText carry the policy to a sandbox child
 // (childJob) in the words of the flag.
-func (d depthPolicy) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+func (d Depth) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-func (d *depthPolicy) UnmarshalText(b []byte) error { return d.Set(string(b)) }
+func (d *Depth) UnmarshalText(b []byte) error { return d.Set(string(b)) }
 
 // mayDescend says whether any member of c can be walked, before its
 // content is looked at.
-func (s *sourceRun) mayDescend(c *container) bool {
-	d := s.x.opts.maxDepth
+func (s *unpacker) mayDescend(c *container) bool {
+	d := s.opts.MaxDepth
 	if !d.auto {
 		return c.depth < d.levels
 	}
@@ -71,11 +73,11 @@ func (s *sourceRun) mayDescend(c *container) bool {
 
 // descends says whether the member full of c, of the kind magic found
 // (walkable), is walked as a container.
-func (s *sourceRun) descends(c *container, full string, kind magic.Result) bool {
+func (s *unpacker) descends(c *container, full string, kind magic.Result) bool {
 	if !walkable(kind) || !s.mayDescend(c) {
 		return false
 	}
-	if !s.x.opts.maxDepth.auto {
+	if !s.opts.MaxDepth.auto {
 		return true
 	}
 	return autoDescends(s.updateContainer(c), c.format, strings.TrimPrefix(full, c.prefix), kind)
@@ -98,13 +100,10 @@ func autoDescends(update bool, format, name string, kind magic.Result) bool {
 	case kind.Compression != "":
 		return false
 	case update:
-		// OLE too: an MSI or MSP whose directory lies past the head that
-		// magic sees of a member is told only as an OLE compound file.
-		switch kind.Format {
-		case magic.Cab, magic.MSI, magic.OLE, magic.WIM:
-			return true
-		}
-		return false
+		// OLE too (UpdatePart): an MSI or MSP whose directory lies past
+		// the head that magic sees of a member is told only as an OLE
+		// compound file.
+		return traits(kind.Format).UpdatePart
 	case installMedia(format):
 		return kind.Format == magic.WIM && wim.IsInstallImage(name)
 	}
@@ -115,12 +114,13 @@ func autoDescends(update bool, format, name string, kind magic.Result) bool {
 // cabinets auto walks: a cabinet, an MSI or MSP (or an OLE compound file,
 // as magic often tells them), or a WIM in an update or named .msu (the
 // WIM-based updates of Windows 11: nothing in a WIM tells an update from
-// an install image but the name Windows Update gives it).
-func (s *sourceRun) updateContainer(c *container) bool {
-	switch c.format {
-	case magic.Cab, magic.MSI, magic.OLE:
+// an install image but the name Windows Update gives it). The table's
+// Auto trait says which.
+func (s *unpacker) updateContainer(c *container) bool {
+	switch traits(c.format).Auto {
+	case formats.Update:
 		return true
-	case magic.WIM:
+	case formats.UpdateWhenMSU:
 		if s.inUpdate {
 			return true
 		}
@@ -136,7 +136,7 @@ func (s *sourceRun) updateContainer(c *container) bool {
 // enterUpdate marks, while a member of c is walked, that what it holds is
 // an update's when c is one (a WIM in a .msu); the func it returns
 // restores the mark.
-func (s *sourceRun) enterUpdate(c *container) func() {
+func (s *unpacker) enterUpdate(c *container) func() {
 	outer := s.inUpdate
 	s.inUpdate = outer || s.updateContainer(c)
 	return func() { s.inUpdate = outer }

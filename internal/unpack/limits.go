@@ -1,4 +1,4 @@
-package extract
+package unpack
 
 import (
 	"fmt"
@@ -8,24 +8,25 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 )
 
-// limits keep hostile input (decompression bombs, archives of millions of
+// Limits keep hostile input (decompression bombs, archives of millions of
 // empty members, nested archives) from filling memory or disk. The
 // defaults are far above real software: the largest Debian package
 // unpacks to a few GiB and a few 10 000 files.
-type limits struct {
-	sourceBytes int64 // bytes of all members of a source, nested included
-	memberBytes int64 // bytes of one member
-	members     int64 // members of a source, nested included
-	ratio       int64 // decompressed bytes per byte of source
-	minFree     int64 // free bytes the spool's file system keeps
+type Limits struct {
+	SourceBytes int64 `json:"source_bytes"` // bytes of all members of a source, nested included
+	MemberBytes int64 `json:"member_bytes"` // bytes of one member
+	Members     int64 `json:"members"`      // members of a source, nested included
+	Ratio       int64 `json:"ratio"`        // decompressed bytes per byte of source
+	MinFree     int64 `json:"min_free"`     // free bytes the spool's file system keeps
 }
 
-var defaultLimits = limits{
-	sourceBytes: 4 << 40,
-	memberBytes: 1 << 40,
-	members:     10_000_000,
-	ratio:       1000,
-	minFree:     1 << 30,
+// DefaultLimits are the flags' defaults.
+var DefaultLimits = Limits{
+	SourceBytes: 4 << 40,
+	MemberBytes: 1 << 40,
+	Members:     10_000_000,
+	Ratio:       1000,
+	MinFree:     1 << 30,
 }
 
 // ratioFloor is how far any source may expand, whatever its size, before
@@ -49,23 +50,22 @@ func (e *LimitError) Error() string {
 	if e.Flag == "" {
 		return e.What
 	}
-	return fmt.Sprintf("%s (limit %s, set with %s)", e.What, formatSize(e.Limit, e.Flag), e.Flag)
+	return fmt.Sprintf("%s (limit %s, set with %s)", e.What, FormatSize(e.Limit, e.Flag), e.Flag)
 }
 
-func formatSize(n int64, flag string) string {
+// FormatSize writes a limit as its flag takes it: a count for
+// --max-members, --max-ratio and --max-depth, else a size ("4T").
+func FormatSize(n int64, flag string) string {
 	if flag == "--max-members" || flag == "--max-ratio" || flag == "--max-depth" {
 		return strconv.FormatInt(n, 10)
 	}
 	return cli.FormatSize(n)
 }
 
-// parseSize reads a byte count such as "4T", "512M", "1G" or "1000".
-func parseSize(s string) (int64, error) { return cli.ParseSize(s) }
-
 // budget counts what one source has used of the limits. It belongs to
 // the goroutine extracting the source.
 type budget struct {
-	lim        *limits
+	lim        *Limits
 	sourceSize int64
 	bytes      int64 // member bytes read
 	expanded   int64 // bytes out of decompressors
@@ -74,16 +74,16 @@ type budget struct {
 
 func (b *budget) addMember() error {
 	b.members++
-	if b.members > b.lim.members {
-		return &LimitError{What: "too many members", Flag: "--max-members", Limit: b.lim.members}
+	if b.members > b.lim.Members {
+		return &LimitError{What: "too many members", Flag: "--max-members", Limit: b.lim.Members}
 	}
 	return nil
 }
 
 func (b *budget) addBytes(n int64) error {
 	b.bytes += n
-	if b.bytes > b.lim.sourceBytes {
-		return &LimitError{What: "members add up to too many bytes", Flag: "--max-source-bytes", Limit: b.lim.sourceBytes}
+	if b.bytes > b.lim.SourceBytes {
+		return &LimitError{What: "members add up to too many bytes", Flag: "--max-source-bytes", Limit: b.lim.SourceBytes}
 	}
 	return nil
 }
@@ -91,11 +91,11 @@ func (b *budget) addBytes(n int64) error {
 // Expand implements the formats' budget: it counts decompressed bytes.
 func (b *budget) Expand(n int64) error {
 	b.expanded += n
-	if ceiling := max(ratioFloor, b.lim.ratio*max(b.sourceSize, 1)); b.expanded > ceiling {
+	if ceiling := max(ratioFloor, b.lim.Ratio*max(b.sourceSize, 1)); b.expanded > ceiling {
 		return &LimitError{
-			What:  fmt.Sprintf("decompresses to more than %d times its size of %d bytes (a decompression bomb?)", b.lim.ratio, b.sourceSize),
+			What:  fmt.Sprintf("decompresses to more than %d times its size of %d bytes (a decompression bomb?)", b.lim.Ratio, b.sourceSize),
 			Flag:  "--max-ratio",
-			Limit: b.lim.ratio,
+			Limit: b.lim.Ratio,
 		}
 	}
 	return nil

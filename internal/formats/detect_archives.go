@@ -1,4 +1,4 @@
-package magic
+package formats
 
 import (
 	"bytes"
@@ -8,9 +8,9 @@ import (
 
 // Checks for packages and archives.
 
-func isRPM(h *header) bool {
+func isRPM(h *Head) bool {
 	// The lead: magic, then the format's major version.
-	b := at(h.head, 0, 6)
+	b := At(h.Head, 0, 6)
 	return b != nil && bytes.Equal(b[:4], []byte{0xed, 0xab, 0xee, 0xdb}) && (b[4] == 3 || b[4] == 4)
 }
 
@@ -18,49 +18,49 @@ const arMagic = "!<arch>\n"
 
 // arMemberName returns the name field of an ar archive's first member, or
 // nil when the archive header or the member header is not there.
-func arMemberName(h *header) []byte {
-	if !hasAt(h.head, 0, arMagic) {
+func arMemberName(h *Head) []byte {
+	if !HasAt(h.Head, 0, arMagic) {
 		return nil
 	}
-	m := at(h.head, len(arMagic), 60)
+	m := At(h.Head, len(arMagic), 60)
 	if m == nil || m[58] != '`' || m[59] != '\n' {
 		return nil
 	}
 	return m[:16]
 }
 
-func isDeb(h *header) bool {
+func isDeb(h *Head) bool {
 	name := arMemberName(h)
 	// GNU ar ends names with "/", BSD ar and dpkg-deb pad with spaces.
 	return name != nil && (string(name) == "debian-binary   " || string(name) == "debian-binary/  ")
 }
 
-func isAr(h *header) bool {
-	return arMemberName(h) != nil || (hasAt(h.head, 0, arMagic) && len(h.head) == len(arMagic))
+func isAr(h *Head) bool {
+	return arMemberName(h) != nil || (HasAt(h.Head, 0, arMagic) && len(h.Head) == len(arMagic))
 }
 
-func isZip(h *header) bool {
+func isZip(h *Head) bool {
 	switch {
-	case hasAt(h.head, 0, "PK\x03\x04"):
+	case HasAt(h.Head, 0, "PK\x03\x04"):
 		// A local file header: the version needed is a small number.
-		v := at(h.head, 4, 2)
+		v := At(h.Head, 4, 2)
 		return v != nil && binary.LittleEndian.Uint16(v) < 1000
-	case hasAt(h.head, 0, "PK\x05\x06"):
+	case HasAt(h.Head, 0, "PK\x05\x06"):
 		// An empty archive is only its end-of-central-directory record.
-		return len(h.head) >= 22
-	case hasAt(h.head, 0, "PK\x07\x08"), hasAt(h.head, 0, "PK00"):
+		return len(h.Head) >= 22
+	case HasAt(h.Head, 0, "PK\x07\x08"), HasAt(h.Head, 0, "PK00"):
 		// A split or spanned archive's marker before the first entry.
-		return hasAt(h.head, 4, "PK\x03\x04")
+		return HasAt(h.Head, 4, "PK\x03\x04")
 	}
 	return false
 }
 
-func is7z(h *header) bool {
-	return hasAt(h.head, 0, "7z\xbc\xaf\x27\x1c") && len(h.head) >= 32 && h.head[6] == 0
+func is7z(h *Head) bool {
+	return HasAt(h.Head, 0, "7z\xbc\xaf\x27\x1c") && len(h.Head) >= 32 && h.Head[6] == 0
 }
 
-func isCab(h *header) bool {
-	b := at(h.head, 0, 36)
+func isCab(h *Head) bool {
+	b := At(h.Head, 0, 36)
 	if b == nil || string(b[:4]) != "MSCF" {
 		return false
 	}
@@ -73,14 +73,14 @@ func isCab(h *header) bool {
 // isCpio accepts the three ASCII headers (odc "070707", newc "070701",
 // crc "070702"), whose numeric fields must be digits, and the old binary
 // header, whose file name must be NUL-terminated where it says.
-func isCpio(h *header) bool {
+func isCpio(h *Head) bool {
 	switch {
-	case hasAt(h.head, 0, "070707"):
-		return allDigits(at(h.head, 6, 70), 8)
-	case hasAt(h.head, 0, "070701"), hasAt(h.head, 0, "070702"):
-		return allDigits(at(h.head, 6, 104), 16)
+	case HasAt(h.Head, 0, "070707"):
+		return allDigits(At(h.Head, 6, 70), 8)
+	case HasAt(h.Head, 0, "070701"), HasAt(h.Head, 0, "070702"):
+		return allDigits(At(h.Head, 6, 104), 16)
 	}
-	b := at(h.head, 0, 26)
+	b := At(h.Head, 0, 26)
 	if b == nil {
 		return false
 	}
@@ -94,7 +94,7 @@ func isCpio(h *header) bool {
 		return false
 	}
 	nameSize := int(order.Uint16(b[20:]))
-	name := at(h.head, 26, nameSize)
+	name := At(h.Head, 26, nameSize)
 	if nameSize < 2 || name == nil || name[nameSize-1] != 0 {
 		return false
 	}
@@ -115,8 +115,8 @@ func allDigits(b []byte, base int) bool {
 
 // isTar accepts a header block whose checksum is right: ustar, GNU and the
 // old v7 format (which has no magic at all) alike.
-func isTar(h *header) bool {
-	return validTarHeader(at(h.head, 0, 512))
+func isTar(h *Head) bool {
+	return validTarHeader(At(h.Head, 0, 512))
 }
 
 func validTarHeader(b []byte) bool {

@@ -1,4 +1,4 @@
-package extract
+package unpack
 
 import (
 	"os"
@@ -15,8 +15,8 @@ func TestSpoolRecreatesVanishedDirectory(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sp := &sourceSpool{dir: dir, dirs: map[string]bool{dir: true}}
-	f, name, err := sp.create("a/b/one")
+	sp := NewSpool(dir, false)
+	f, name, err := sp.Create("a/b/one")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestSpoolRecreatesVanishedDirectory(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"a/b/two", "top"} {
-		f, name, err := sp.create(p)
+		f, name, err := sp.Create(p)
 		if err != nil {
 			t.Fatalf("creating %s after its directory went: %v", p, err)
 		}

@@ -1,9 +1,8 @@
-package extract
+package sandbox
 
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,11 +13,31 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
-
-	"github.com/hashr-dev/hashr/internal/sandbox"
 )
+
+// Confinement is what a sandbox child may do: the files it reads, the
+// directories it writes, and its rlimits.
+type Confinement struct {
+	// Shared: the child parses several sources in turn, each handed over
+	// as an open file on the socket at KeepFD; it opens no source.
+	Shared bool
+	KeepFD int
+	// ReadFiles are the files it reads (a source and a split WIM's other
+	// parts); ReadDir, instead, a directory (an OCI layout).
+	ReadFiles []string
+	ReadDir   string
+	// Write are the directories it writes (its spool and temporary
+	// directories).
+	Write []string
+	// CPUSeconds bounds its CPU time (a shared child's whole life);
+	// SourceCPUSeconds, in a shared child, each source's.
+	CPUSeconds, SourceCPUSeconds int64
+	FileSize                     int64 // bytes of any file it writes
+	Memory                       int64 // bytes
+}
 
 // childOpenFiles bounds a child's open files: the source, one spooled
 // member, copies of nested archives 64 deep, the pipes of an xz process.
@@ -30,19 +49,19 @@ var fallbackTools = []string{"xz", "7zz", "wimlib-imagex", "cabextract"}
 // libraryDirs hold what the dynamic loader needs to start those programs.
 var libraryDirs = []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/libexec"}
 
-// confine limits this process to what extracting job's source needs and
-// returns what was applied, for --verbose. The inherited descriptors are
+// Confine limits this process to c and returns what was applied, for
+// --verbose. The inherited descriptors are
 // closed, the rlimits set, the capabilities dropped and no_new_privs set
 // always; Landlock and the seccomp filter as far as the kernel has them.
 // Seccomp comes last: it denies calls the steps before make.
-func confine(job *childJob) (string, error) {
-	fds, err := closeInherited(job)
+func Confine(c *Confinement) (string, error) {
+	fds, err := closeInherited(c)
 	if err != nil {
 		return "", err
 	}
 	applied := []string{}
-	for _, step := range []func(*childJob) (string, error){setLimits, restrictAccess, dropPrivileges} {
-		what, err := step(job)
+	for _, step := range []func(*Confinement) (string, error){setLimits, restrictAccess, dropPrivileges} {
+		what, err := step(c)
 		if err != nil {
 			return "", err
 		}
@@ -54,17 +73,17 @@ func confine(job *childJob) (string, error) {
 // closeInherited closes what this child inherited beyond its streams and,
 // in a shared child, its socket: a descriptor its parent's caller left
 // open (`exec 7>>log`) would otherwise be this child's to write.
-func closeInherited(job *childJob) (string, error) {
+func closeInherited(c *Confinement) (string, error) {
 	var keep []int
-	if job.Shared {
-		keep = append(keep, sharedJobFD)
+	if c.Shared {
+		keep = append(keep, c.KeepFD)
 	}
-	n, err := sandbox.CloseInherited(keep...)
+	n, err := CloseInherited(keep...)
 	if err != nil {
 		return "", err
 	}
 	kept := "stdin, stdout and stderr"
-	if job.Shared {
+	if c.Shared {
 		kept = "stdin, stdout, stderr and the job socket"
 	}
 	return fmt.Sprintf("inherited file descriptors: %d closed (only %s kept, none passed on to what it runs)", n, kept), nil
@@ -74,17 +93,17 @@ func closeInherited(job *childJob) (string, error) {
 // the seccomp filter; the decoders this child runs inherit all three. A
 // kernel without seccomp filters is said so in the report, as a kernel
 // without Landlock is.
-func dropPrivileges(*childJob) (string, error) {
-	caps, err := sandbox.DropCapabilities()
+func dropPrivileges(*Confinement) (string, error) {
+	caps, err := DropCapabilities()
 	if err != nil {
 		return "", err
 	}
-	if err := sandbox.SetNoNewPrivs(); err != nil {
+	if err := SetNoNewPrivs(); err != nil {
 		return "", err
 	}
-	filter, err := sandbox.InstallSeccomp()
+	filter, err := InstallSeccomp()
 	switch {
-	case errors.Is(err, sandbox.ErrSeccompUnsupported):
+	case errors.Is(err, ErrSeccompUnsupported):
 		return fmt.Sprintf("%s; no_new_privs; seccomp NOT applied (%v)", caps, err), nil
 	case err != nil:
 		return "", err
@@ -97,37 +116,37 @@ func dropPrivileges(*childJob) (string, error) {
 // be larger), open files, and memory: Go's soft limit at --sandbox-memory,
 // so the collector works harder before failing, and the address space at
 // what the runtime has already reserved plus that much.
-func setLimits(job *childJob) (string, error) {
+func setLimits(c *Confinement) (string, error) {
 	set := func(what string, res int, soft, hard uint64) error {
 		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: soft, Max: hard}); err != nil {
 			return fmt.Errorf("setting the %s limit: %w", what, err)
 		}
 		return nil
 	}
-	cpu := uint64(max(job.CPUSeconds, 1))
+	cpu := uint64(max(c.CPUSeconds, 1))
 	if err := set("CPU time", syscall.RLIMIT_CPU, cpu, cpu+5); err != nil {
 		return "", err
 	}
-	fsize := uint64(max(job.Limits.SourceBytes, job.Limits.MemberBytes, 1))
+	fsize := uint64(max(c.FileSize, 1))
 	if err := set("file size", syscall.RLIMIT_FSIZE, fsize, fsize); err != nil {
 		return "", err
 	}
 	if err := set("open files", syscall.RLIMIT_NOFILE, childOpenFiles, childOpenFiles); err != nil {
 		return "", err
 	}
-	debug.SetMemoryLimit(job.Memory)
+	debug.SetMemoryLimit(c.Memory)
 	reserved := virtualSize()
-	as := uint64(reserved + job.Memory)
+	as := uint64(reserved + c.Memory)
 	if err := set("address space", syscall.RLIMIT_AS, as, as); err != nil {
 		return "", err
 	}
 	cpuText := fmt.Sprintf("%ds", cpu)
-	if job.Shared {
-		cpuText = fmt.Sprintf("%ds a source, %ds in all", job.SourceCPUSeconds, cpu)
+	if c.Shared {
+		cpuText = fmt.Sprintf("%ds a source, %ds in all", c.SourceCPUSeconds, cpu)
 	}
 	return fmt.Sprintf("rlimits: CPU %s, file size %s, %d open files, memory %s (address space %s: the Go runtime's %s plus that)",
-		cpuText, formatSize(int64(fsize), ""), childOpenFiles, formatSize(job.Memory, ""), formatSize(int64(as), ""),
-		formatSize(reserved, "")), nil
+		cpuText, cli.FormatSize(int64(fsize)), childOpenFiles, cli.FormatSize(c.Memory), cli.FormatSize(int64(as)),
+		cli.FormatSize(reserved)), nil
 }
 
 // virtualSize is this process's address space in bytes, from
@@ -154,44 +173,22 @@ func virtualSize() int64 {
 // directory and the temporary directory; no TCP bind or connect; no
 // signals or abstract sockets to processes outside. Best effort: an older
 // kernel enforces what its ABI has, and the report says what that is.
-func restrictAccess(job *childJob) (string, error) {
+func restrictAccess(c *Confinement) (string, error) {
 	abi, err := llsys.LandlockGetABIVersion()
 	if err != nil || abi < 1 {
 		return "Landlock: not available on this kernel (file system and network NOT restricted; " +
 			"check that /sys/kernel/security/lsm lists landlock)", nil
 	}
-	var local string
-	var src struct {
-		Local string   `json:"local"`
-		Parts []string `json:"parts"` // of a split WIM, read as the source is
-	}
-	if err := json.Unmarshal(job.Source, &src); err == nil {
-		local = src.Local
-	}
 	var rules []landlock.Rule
-	switch st, err := os.Stat(local); {
-	case job.Shared: // its sources come as open files: it opens none
-	case err == nil && st.IsDir(): // an OCI image layout
-		rules = append(rules, landlock.RODirs(local))
+	switch {
+	case c.Shared: // its sources come as open files: it opens none
+	case c.ReadDir != "": // an OCI image layout
+		rules = append(rules, landlock.RODirs(c.ReadDir))
 	default:
-		rules = append(rules, landlock.ROFiles(append([]string{local}, src.Parts...)...))
+		rules = append(rules, landlock.ROFiles(c.ReadFiles...))
 	}
-	var writable []string
-	for _, d := range []string{job.Spool, job.Temp} {
-		if d != "" {
-			writable = append(writable, d)
-		}
-	}
-	rules = append(rules, landlock.RWDirs(writable...).WithRefer())
-	var tools []string
-	for _, t := range fallbackTools {
-		if p, err := exec.LookPath(t); err == nil {
-			if real, err := filepath.EvalSymlinks(p); err == nil {
-				p = real
-			}
-			tools = append(tools, p)
-		}
-	}
+	rules = append(rules, landlock.RWDirs(c.Write...).WithRefer())
+	tools := fallbackToolPaths()
 	if len(tools) > 0 {
 		rules = append(rules, landlock.ROFiles(tools...),
 			landlock.RODirs(libraryDirs...).IgnoreIfMissing(),
@@ -202,8 +199,28 @@ func restrictAccess(job *childJob) (string, error) {
 	if err := landlock.V11.BestEffort().Restrict(rules...); err != nil {
 		return "", fmt.Errorf("applying Landlock: %w", err)
 	}
+	return describeAccess(c, abi, tools), nil
+}
+
+// fallbackToolPaths are the paths of the fallback tools on PATH, links
+// resolved.
+func fallbackToolPaths() []string {
+	var tools []string
+	for _, t := range fallbackTools {
+		if p, err := exec.LookPath(t); err == nil {
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				p = real
+			}
+			tools = append(tools, p)
+		}
+	}
+	return tools
+}
+
+// describeAccess says, for --verbose, what Landlock of that ABI enforces.
+func describeAccess(c *Confinement, abi int, tools []string) string {
 	var b strings.Builder
-	if job.Shared {
+	if c.Shared {
 		fmt.Fprintf(&b, "Landlock ABI %d: opens no source (parses up to --sandbox-sources in turn, each handed over as an open file)", abi)
 	} else {
 		fmt.Fprintf(&b, "Landlock ABI %d: reads only the source (and a split WIM's other parts)", abi)
@@ -211,7 +228,7 @@ func restrictAccess(job *childJob) (string, error) {
 	if len(tools) > 0 {
 		fmt.Fprintf(&b, ", runs only %s (with the libraries in %s)", strings.Join(tools, ", "), strings.Join(libraryDirs, ", "))
 	}
-	fmt.Fprintf(&b, ", writes only %s", strings.Join(writable, " and "))
+	fmt.Fprintf(&b, ", writes only %s", strings.Join(c.Write, " and "))
 	switch {
 	case abi >= 10:
 		b.WriteString("; network: TCP and UDP bind/connect denied")
@@ -223,5 +240,5 @@ func restrictAccess(job *childJob) (string, error) {
 	if abi >= 6 {
 		b.WriteString("; no signals or abstract UNIX sockets to processes outside")
 	}
-	return b.String(), nil
+	return b.String()
 }

@@ -1,4 +1,4 @@
-package extract
+package unpack
 
 import (
 	"errors"
@@ -9,9 +9,8 @@ import (
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/formats/archive"
-	"github.com/hashr-dev/hashr/internal/formats/cab"
-	"github.com/hashr-dev/hashr/internal/formats/ole"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
 	"github.com/hashr-dev/hashr/internal/magic"
 )
@@ -21,7 +20,7 @@ import (
 // source is a split WIM. What the Go reader does not decode (LZMS, the
 // usual compression of ESDs) is first converted by wimlib-imagex into
 // an uncompressed WIM in the temporary directory, and that is walked.
-func (s *sourceRun) walkWIM(f io.ReaderAt, size int64, prefix string, depth int) error {
+func (s *unpacker) walkWIM(f io.ReaderAt, size int64, prefix string, depth int) error {
 	// The source's own WIM: the source itself, or the install image of
 	// an ISO source of one image (selectAt). Its wim_image and parts
 	// apply; nested WIMs are walked whole.
@@ -58,16 +57,16 @@ func (s *sourceRun) walkWIM(f io.ReaderAt, size int64, prefix string, depth int)
 			return err
 		}
 	}
-	return s.walk(&container{w: w, format: magic.WIM, prefix: prefix, depth: depth, expands: true})
+	return s.walk(newContainer(w, traits(magic.WIM), prefix, depth))
 }
 
 // installMedia says whether a container of this format can be an
 // install ISO, whose install image wim_image selects in.
-func installMedia(format string) bool { return format == magic.ISO9660 || format == magic.UDF }
+func installMedia(format string) bool { return traits(format).Auto == formats.InstallMedia }
 
 // imageOfISO says whether c is an install ISO source of which the source
 // is one image (wim_image 1 or more).
-func (s *sourceRun) imageOfISO(c *container) bool {
+func (s *unpacker) imageOfISO(c *container) bool {
 	img := s.src.WIMImage
 	return img != nil && *img > 0 && c.depth == 0 && installMedia(c.format)
 }
@@ -75,7 +74,7 @@ func (s *sourceRun) imageOfISO(c *container) bool {
 // outsideImage says whether full, a member of c, is the install image
 // that a source of an install ISO without it (wim_image 0) leaves out:
 // hashed as one file, not walked, as sources of its images walk it.
-func (s *sourceRun) outsideImage(c *container, full string) bool {
+func (s *unpacker) outsideImage(c *container, full string) bool {
 	img := s.src.WIMImage
 	if img == nil || *img != 0 || c.depth != 0 || !installMedia(c.format) || s.selectAt != "" || !wim.IsInstallImage(full) {
 		return false
@@ -88,7 +87,7 @@ func (s *sourceRun) outsideImage(c *container, full string) bool {
 // source's wim_image selects, when full is the ISO's install image (the
 // first sources/install.wim or .esd); other members are left out. It is
 // read in place when the ISO's reader can, else from a temporary copy.
-func (s *sourceRun) installImage(c *container, full string) error {
+func (s *unpacker) installImage(c *container, full string) error {
 	if s.selectAt != "" || !wim.IsInstallImage(full) {
 		return nil
 	}
@@ -119,7 +118,7 @@ func (s *sourceRun) installImage(c *container, full string) error {
 
 // checkSelection refuses, before the walk, a wim_image or parts the
 // source's format cannot have.
-func (s *sourceRun) checkSelection(format string) error {
+func (s *unpacker) checkSelection(format string) error {
 	if len(s.src.Parts) > 0 && format != magic.WIM {
 		return fmt.Errorf("the source has parts, as a split WIM has, but it is %s, not a WIM", formatName(format))
 	}
@@ -131,7 +130,7 @@ func (s *sourceRun) checkSelection(format string) error {
 
 // checkSelected says, after the walk, when the source's wim_image found
 // no WIM to select in: an ISO without an install image.
-func (s *sourceRun) checkSelected() error {
+func (s *unpacker) checkSelected() error {
 	if img := s.src.WIMImage; img != nil && *img > 0 && !s.ownWIM {
 		return fmt.Errorf("wim_image %d: the ISO holds no sources/install.wim or sources/install.esd", *img)
 	}
@@ -160,7 +159,7 @@ func selectImage(w *wim.Walker, index int) error {
 
 // openParts opens the other parts of a split WIM source (its "parts"),
 // each with its size and path; closeParts closes them.
-func (s *sourceRun) openParts() ([]wim.Part, error) {
+func (s *unpacker) openParts() ([]wim.Part, error) {
 	var parts []wim.Part
 	for _, name := range s.src.Parts {
 		f, err := os.Open(name)
@@ -186,7 +185,7 @@ func closeParts(parts []wim.Part) {
 // convertWIM runs wimlib-imagex to rewrite the WIM in f uncompressed,
 // and opens the result. why is what the Go reader could not decode;
 // refs are the other parts of a split WIM whose part 1 f is.
-func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error, refs []string) (*os.File, int64, error) {
+func (s *unpacker) convertWIM(f io.ReaderAt, size int64, why error, refs []string) (*os.File, int64, error) {
 	src := ""
 	if of, ok := f.(*os.File); ok {
 		src = of.Name()
@@ -199,12 +198,12 @@ func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error, refs []stri
 		defer os.Remove(tmp.Name())
 		src = tmp.Name()
 	}
-	dst, err := os.CreateTemp(s.x.tmpDir, "wim-*.wim")
+	dst, err := os.CreateTemp(s.opts.TempDir, "wim-*.wim")
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating a temporary file: %w", err)
 	}
 	dst.Close()
-	s.x.p.Verbosef("%s: %v: converting the WIM with %s export --compress=none", s.label, why, wim.WimlibTool)
+	s.opts.Log.Verbosef("%s: %v: converting the WIM with %s export --compress=none", s.label, why, wim.WimlibTool)
 	if err := wim.Convert(s.ctx, src, dst.Name(), refs...); err != nil {
 		os.Remove(dst.Name())
 		return nil, 0, err
@@ -227,50 +226,11 @@ func (s *sourceRun) convertWIM(f io.ReaderAt, size int64, why error, refs []stri
 	return out, st.Size(), nil
 }
 
-// walkableWindows says whether format is one of the Windows containers
-// read here.
-func walkableWindows(format string) bool {
-	switch format {
-	case magic.WIM, magic.Cab, magic.MSI, magic.OLE:
-		return true
-	}
-	return false
-}
-
-// walkWindows walks a Windows container read at random.
-func (s *sourceRun) walkWindows(f io.ReaderAt, size int64, format, prefix string, depth int) error {
-	switch format {
-	case magic.WIM:
-		return s.walkWIM(f, size, prefix, depth)
-	case magic.Cab:
-		opts := cab.Options{Ctx: s.ctx, TempDir: s.x.tmpDir, Meter: &s.budget,
-			MaxBytes: s.x.opts.limits.sourceBytes - s.budget.bytes,
-			Verbosef: func(format string, args ...any) { s.x.p.Verbosef(s.label+": "+format, args...) }}
-		if of, ok := f.(*os.File); ok {
-			opts.Path = of.Name()
-		}
-		w, err := cab.NewWalker(f, size, opts)
-		if err != nil {
-			return err
-		}
-		return s.walk(&container{w: w, format: magic.Cab, prefix: prefix, depth: depth})
-	case magic.MSI, magic.OLE:
-		// Every stream, the embedded cabinets among them (found as nested
-		// containers by their content).
-		w, err := ole.NewWalker(f, size)
-		if err != nil {
-			return err
-		}
-		return s.walk(&container{w: w, format: format, prefix: prefix, depth: depth})
-	}
-	return fmt.Errorf("format %s is not supported by hashr-extract", format)
-}
-
 // noteExpressPayload reports a PSF file (the payload of an express
 // update): its files are deltas against the Windows installed on a
 // machine, rebuilt only by Windows' own servicing stack. It is hashed as
 // one file; the error record says why its contents are not.
-func (s *sourceRun) noteExpressPayload(full string) {
+func (s *unpacker) noteExpressPayload(full string) {
 	if !strings.EqualFold(path.Ext(full), ".psf") {
 		return
 	}

@@ -1,4 +1,4 @@
-package magic
+package formats
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ const (
 func volumeDescriptorIDs(head []byte) []string {
 	var ids []string
 	for off := volumeDescriptorsStart; ; off += volumeDescriptorSize {
-		id := at(head, off+1, 5)
+		id := At(head, off+1, 5)
 		if id == nil {
 			return ids
 		}
@@ -35,9 +35,9 @@ func volumeDescriptorIDs(head []byte) []string {
 
 // isUDF finds a UDF volume recognition sequence: BEA01, then NSR02 or
 // NSR03. A UDF bridge disc, which also has ISO 9660 descriptors, is UDF.
-func isUDF(h *header) bool {
+func isUDF(h *Head) bool {
 	extended := false
-	for _, id := range volumeDescriptorIDs(h.head) {
+	for _, id := range volumeDescriptorIDs(h.Head) {
 		switch id {
 		case "BEA01":
 			extended = true
@@ -52,8 +52,8 @@ func isUDF(h *header) bool {
 	return false
 }
 
-func isISO9660(h *header) bool {
-	d := at(h.head, volumeDescriptorsStart, 7)
+func isISO9660(h *Head) bool {
+	d := At(h.Head, volumeDescriptorsStart, 7)
 	if d == nil || string(d[1:6]) != "CD001" || d[6] != 1 {
 		return false
 	}
@@ -62,8 +62,8 @@ func isISO9660(h *header) bool {
 	return d[0] <= 3 || d[0] == 255
 }
 
-func isQCOW2(h *header) bool {
-	b := at(h.head, 0, 8)
+func isQCOW2(h *Head) bool {
+	b := At(h.Head, 0, 8)
 	if b == nil || string(b[:4]) != "QFI\xfb" {
 		return false
 	}
@@ -71,13 +71,13 @@ func isQCOW2(h *header) bool {
 	return v >= 1 && v <= 3
 }
 
-func isVHDX(h *header) bool { return hasAt(h.head, 0, "vhdxfile") }
+func isVHDX(h *Head) bool { return HasAt(h.Head, 0, "vhdxfile") }
 
 // isVMDK accepts a sparse extent ("KDMV", monolithicSparse and
 // streamOptimized alike), an old ESX sparse extent ("COWD") and a text
 // descriptor.
-func isVMDK(h *header) bool {
-	if b := at(h.head, 0, 8); b != nil {
+func isVMDK(h *Head) bool {
+	if b := At(h.Head, 0, 8); b != nil {
 		v := binary.LittleEndian.Uint32(b[4:])
 		switch string(b[:4]) {
 		case "KDMV":
@@ -86,19 +86,19 @@ func isVMDK(h *header) bool {
 			return v == 1
 		}
 	}
-	return hasAt(h.head, 0, "# Disk DescriptorFile")
+	return HasAt(h.Head, 0, "# Disk DescriptorFile")
 }
 
 // isVHD finds a VHD footer with a valid checksum: at the end of the file
 // (512 bytes, or 511 in images made by old Microsoft tools), or, for a
 // dynamic disk, its copy at the start.
-func isVHD(h *header) bool {
-	if n := len(h.tail); n == tailSize {
-		if validVHDFooter(h.tail) || validVHDFooter(h.tail[1:]) {
+func isVHD(h *Head) bool {
+	if n := len(h.Tail); n == tailSize {
+		if validVHDFooter(h.Tail) || validVHDFooter(h.Tail[1:]) {
 			return true
 		}
 	}
-	return validVHDFooter(at(h.head, 0, 512))
+	return validVHDFooter(At(h.Head, 0, 512))
 }
 
 func validVHDFooter(f []byte) bool {
@@ -116,14 +116,14 @@ func validVHDFooter(f []byte) bool {
 }
 
 // isWIM accepts WIM and ESD files ("MSWIM") and wimlib's pipable WIMs.
-func isWIM(h *header) bool {
-	return hasAt(h.head, 0, "MSWIM\x00\x00\x00") || hasAt(h.head, 0, "WLPWM\x00\x00\x00")
+func isWIM(h *Head) bool {
+	return HasAt(h.Head, 0, "MSWIM\x00\x00\x00") || HasAt(h.Head, 0, "WLPWM\x00\x00\x00")
 }
 
 // isSquashfs accepts little-endian ("hsqs", every version 4 image) and
 // big-endian ("sqsh", versions 1 to 3 on big-endian machines) superblocks.
-func isSquashfs(h *header) bool {
-	b := at(h.head, 0, 32)
+func isSquashfs(h *Head) bool {
+	b := At(h.Head, 0, 32)
 	if b == nil {
 		return false
 	}

@@ -1,4 +1,4 @@
-package magic
+package formats
 
 import "encoding/binary"
 
@@ -16,8 +16,8 @@ var msiCLSIDSuffix = "\x0c\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46"
 // oleRootCLSID returns the root storage's CLSID when the header is a
 // sound compound file header and the first directory sector is within
 // the head; ok is false when it is no compound file.
-func oleRootCLSID(h *header) (clsid []byte, ok bool) {
-	b := at(h.head, 0, 512)
+func oleRootCLSID(h *Head) (clsid []byte, ok bool) {
+	b := At(h.Head, 0, 512)
 	if b == nil || string(b[:8]) != oleMagic || binary.LittleEndian.Uint16(b[28:]) != 0xfffe {
 		return nil, false
 	}
@@ -27,17 +27,17 @@ func oleRootCLSID(h *header) (clsid []byte, ok bool) {
 	}
 	dir := int64(binary.LittleEndian.Uint32(b[48:]))
 	off := (dir + 1) << shift
-	if off+128 > int64(len(h.head)) {
+	if off+128 > int64(len(h.Head)) {
 		return nil, true
 	}
-	root := h.head[off : off+128]
+	root := h.Head[off : off+128]
 	if root[66] != 5 { // not a root storage entry
 		return nil, true
 	}
 	return root[80:96], true
 }
 
-func isMSI(h *header) bool {
+func isMSI(h *Head) bool {
 	c, ok := oleRootCLSID(h)
 	if !ok || c == nil {
 		return false
@@ -45,7 +45,7 @@ func isMSI(h *header) bool {
 	return (c[0] == 0x84 || c[0] == 0x86 || c[0] == 0x82) && c[1] == 0x10 && string(c[2:]) == msiCLSIDSuffix
 }
 
-func isOLE(h *header) bool {
+func isOLE(h *Head) bool {
 	_, ok := oleRootCLSID(h)
 	return ok
 }

@@ -1,4 +1,4 @@
-package extract
+package unpack
 
 import (
 	"bytes"
@@ -20,19 +20,19 @@ var zeroBlock [sparseBlock]byte
 type sparseWriter struct {
 	f    *os.File
 	off  int64
-	s    *sourceRun
+	s    *unpacker
 	what string // what a failed write was doing, for its error
 }
 
 // sparse returns a writer of the temporary copy f, from its start, for
 // finishSparse.
-func (s *sourceRun) sparse(f *os.File) io.Writer {
+func (s *unpacker) sparse(f *os.File) io.Writer {
 	return &sparseWriter{f: f, s: s, what: "writing a temporary copy"}
 }
 
 // sparseSpool returns a writer of the spooled member f, from its start;
 // f.Truncate gives it its full size.
-func (s *sourceRun) sparseSpool(f *os.File) io.Writer {
+func (s *unpacker) sparseSpool(f *os.File) io.Writer {
 	return &sparseWriter{f: f, s: s, what: "spooling"}
 }
 

@@ -1,4 +1,4 @@
-package extract
+package unpack
 
 import (
 	"bufio"
@@ -10,19 +10,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hashr-dev/hashr/internal/formats/ar"
+	"github.com/hashr-dev/hashr/internal/formats"
 	"github.com/hashr-dev/hashr/internal/formats/archive"
-	"github.com/hashr-dev/hashr/internal/formats/bridge"
-	"github.com/hashr-dev/hashr/internal/formats/cpio"
-	"github.com/hashr-dev/hashr/internal/formats/deb"
 	"github.com/hashr-dev/hashr/internal/formats/decompress"
-	"github.com/hashr-dev/hashr/internal/formats/disk"
-	"github.com/hashr-dev/hashr/internal/formats/iso9660"
-	"github.com/hashr-dev/hashr/internal/formats/rpm"
-	"github.com/hashr-dev/hashr/internal/formats/sevenzip"
-	"github.com/hashr-dev/hashr/internal/formats/squashfs"
-	"github.com/hashr-dev/hashr/internal/formats/tar"
-	"github.com/hashr-dev/hashr/internal/formats/zip"
 	"github.com/hashr-dev/hashr/internal/magic"
 )
 
@@ -40,35 +30,19 @@ type container struct {
 	hardLinks bool
 }
 
-// walkable says whether hashr-extract can walk what magic found.
+// walkable says whether hashr-extract can walk what magic found: a
+// compressed file, or a format the table has a reader of.
 func walkable(res magic.Result) bool {
-	if res.Compression != "" {
-		return true
-	}
-	switch res.Format {
-	case magic.Tar, magic.DockerArchive, magic.OCI, magic.Cpio, magic.Ar, magic.Deb, magic.RPM,
-		magic.Zip, magic.SevenZip, magic.ISO9660:
-		return true
-	case magic.Squashfs, magic.UDF:
-		return true
-	}
-	return diskImage(res.Format) || walkableWindows(res.Format)
+	return res.Compression != "" || traits(res.Format).IsSource()
 }
 
-// diskImage says whether format is a disk or VM image (or a bare file
-// system), which internal/formats/disk walks.
-func diskImage(format string) bool {
-	switch format {
-	case magic.Disk, magic.QCOW2, magic.VMDK, magic.VHD, magic.VHDX:
-		return true
+// traits is the table's entry of format; the zero Format, which walks
+// nothing, for "" or a name the table lacks.
+func traits(format string) *formats.Format {
+	if f := formats.Lookup(format); f != nil {
+		return f
 	}
-	return false
-}
-
-// randomAccess formats are read with ReadAt rather than as a stream.
-func randomAccess(format string) bool {
-	return format == magic.Zip || format == magic.SevenZip || format == magic.ISO9660 ||
-		format == magic.Squashfs || format == magic.UDF || diskImage(format) || walkableWindows(format)
+	return &formats.Format{Name: format}
 }
 
 // detectHead tells the format of a stream from its first bytes.
@@ -93,7 +67,7 @@ func withCompression(res magic.Result, head []byte) magic.Result {
 
 // walkFile walks the container in the file f of size bytes; name is its
 // file name, prefix the path its members' paths start with.
-func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, depth int) error {
+func (s *unpacker) walkFile(f io.ReaderAt, size int64, name, prefix string, depth int) error {
 	res, err := magic.Detect(f, size)
 	if err != nil {
 		return fmt.Errorf("telling the format: %w", err)
@@ -102,7 +76,7 @@ func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, dep
 	n, _ := f.ReadAt(head[:], 0)
 	res = withCompression(res, head[:n])
 	if depth == 0 {
-		s.top.wrapper = res.Format == magic.Tar || (res.Format == "" && res.Compression != "")
+		s.top.wrapper = traits(res.Format).Wrapper || (res.Format == "" && res.Compression != "")
 		format := res.Format
 		if res.Compression != "" {
 			format = res.Compression
@@ -111,57 +85,53 @@ func (s *sourceRun) walkFile(f io.ReaderAt, size int64, name, prefix string, dep
 			return err
 		}
 	}
-	if res.Compression == "" && randomAccess(res.Format) {
-		return s.walkRandom(f, size, res.Format, prefix, depth)
-	}
-	if res.Compression == "" && isImage(res.Format) {
-		return s.walkImage(f, size, res.Format, prefix, depth)
+	if res.Compression == "" && traits(res.Format).OpenAt != nil {
+		return s.walkAt(f, size, res.Format, prefix, depth)
 	}
 	return s.walkStream(io.NewSectionReader(f, 0, size), &res, name, prefix, depth, 0)
 }
 
-// walkRandom walks a zip, 7z or ISO 9660 image.
-func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string, depth int) error {
-	c := &container{format: format, prefix: prefix, depth: depth}
-	var err error
-	switch format {
-	case magic.Zip:
-		c.w, err = zip.NewWalker(f, size)
-		c.expands = true
-	case magic.SevenZip:
-		c.w, err = sevenzip.NewWalker(f, size)
-		c.expands = true
-	case magic.ISO9660:
-		c.w, err = iso9660.NewWalker(f, size)
-	case magic.Squashfs:
-		c.w, err = squashfs.NewWalker(f, size)
-		c.expands, c.hardLinks = true, true
-	case magic.UDF:
-		// A bridge disc's UDF tree, or its ISO 9660 tree when the UDF
-		// tree does not open (package bridge says why).
-		var t *bridge.Tree
-		if t, err = bridge.Open(f, size); err == nil {
-			c.w, c.format, c.hardLinks = t.W, t.Format, t.Format == magic.UDF
-			if t.UDFErr != nil {
-				s.isoFallback(prefix, t.UDFErr)
-			}
-		}
-	default:
-		if !diskImage(format) {
-			return s.walkWindows(f, size, format, prefix, depth)
-		}
-		c.w, err = disk.NewWalker(f, size)
-		// Holes in sparse files and compressed clusters read as bytes the
-		// image does not hold: they count towards --max-ratio, so that a
-		// small image claiming a file of a terabyte of zeros is stopped
-		// like any decompression bomb.
-		c.hardLinks, c.expands = true, true
-		defer s.describeDisk(c.w)
+// walkAt walks a container read at random (a zip, an ISO image, a disk
+// image, a Windows container).
+func (s *unpacker) walkAt(f io.ReaderAt, size int64, format, prefix string, depth int) error {
+	if format == magic.WIM {
+		return s.walkWIM(f, size, prefix, depth) // its parts and image selection
 	}
+	spec := traits(format)
+	env := s.openEnv(f)
+	fellBack := false
+	env.Fallback = func(err error) {
+		fellBack = true
+		s.isoFallback(prefix, err)
+	}
+	w, err := spec.OpenAt(f, size, env)
 	if err != nil {
 		return err
 	}
-	return s.walk(c)
+	if fellBack { // a UDF disc read through its ISO 9660 tree
+		spec = traits(magic.ISO9660)
+	}
+	defer s.describe(w)
+	return s.walk(newContainer(w, spec, prefix, depth))
+}
+
+// newContainer is a walk of w, of the format spec, with its traits.
+func newContainer(w archive.Walker, spec *formats.Format, prefix string, depth int) *container {
+	return &container{w: w, format: spec.Name, prefix: prefix, depth: depth,
+		expands: spec.Expands, hardLinks: spec.HardLinks}
+}
+
+// openEnv is what the table's readers may need of this walk to open the
+// container in f.
+func (s *unpacker) openEnv(f any) *formats.Env {
+	env := &formats.Env{Ctx: s.ctx, TempDir: s.opts.TempDir, Meter: &s.budget,
+		MaxBytes: s.opts.Limits.SourceBytes - s.budget.bytes, DebControl: s.opts.DebControl,
+		Image:    s.imageOptions(),
+		Verbosef: func(format string, args ...any) { s.opts.Log.Verbosef(s.label+": "+format, args...) }}
+	if of, ok := f.(*os.File); ok {
+		env.Path = of.Name()
+	}
+	return env
 }
 
 // isoFallback reports a UDF disc (the source, or the member that prefix
@@ -169,7 +139,7 @@ func (s *sourceRun) walkRandom(f io.ReaderAt, size int64, format, prefix string,
 // instead: an error record, since that tree may hold fewer files than
 // the disc (on Windows install media, a README alone), so that the
 // source is not taken as done.
-func (s *sourceRun) isoFallback(prefix string, err error) {
+func (s *unpacker) isoFallback(prefix string, err error) {
 	err = fmt.Errorf("%w: walking the disc's ISO 9660 tree instead, which may hold fewer of its files (on Windows install media, only a README)", err)
 	if prefix == "" {
 		s.sourceError(err)
@@ -181,7 +151,7 @@ func (s *sourceRun) isoFallback(prefix string, err error) {
 // walkStream walks a container read as a stream. res is what magic said
 // of it, or nil to look at its head; wraps counts the compression layers
 // already taken off.
-func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix string, depth, wraps int) error {
+func (s *unpacker) walkStream(r io.Reader, res *magic.Result, name, prefix string, depth, wraps int) error {
 	br := bufio.NewReaderSize(r, magic.HeadSize)
 	if res == nil {
 		head, err := br.Peek(magic.HeadSize)
@@ -212,21 +182,15 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 		// checked even when the archive inside ended earlier.
 		return archive.Drain(inner)
 	}
-	c := &container{format: res.Format, prefix: prefix, depth: depth, hardLinks: true}
-	switch res.Format {
-	case magic.Tar:
-		c.w = tar.NewMeteredWalker(br, &s.budget) // a sparse member's holes count as expanded
-	case magic.Cpio:
-		c.w = cpio.NewWalker(br)
-	case magic.Deb:
-		c.w = deb.NewWalker(br, deb.Options{Control: s.x.opts.debControl, Meter: &s.budget})
-	case magic.RPM:
-		c.w = rpm.NewWalker(br, &s.budget)
-	case magic.Ar:
-		c.w, c.hardLinks = ar.NewWalker(br), false
-	case magic.Zip, magic.SevenZip, magic.ISO9660, magic.Squashfs, magic.UDF,
-		magic.Disk, magic.QCOW2, magic.VMDK, magic.VHD, magic.VHDX,
-		magic.WIM, magic.Cab, magic.MSI, magic.OLE:
+	spec := traits(res.Format)
+	switch {
+	case spec.OpenStream != nil:
+		w, err := spec.OpenStream(br, s.openEnv(nil))
+		if err != nil {
+			return err
+		}
+		return s.walk(newContainer(w, spec, prefix, depth))
+	case spec.OpenAt != nil:
 		// Compressed around a format read at random: decompress it to a
 		// temporary file first (its bytes are already counted as expanded).
 		tmp, size, err := s.tempCopy(br)
@@ -234,16 +198,8 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 			return err
 		}
 		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
-		return s.walkRandom(tmp, size, res.Format, prefix, depth)
-	case magic.DockerArchive, magic.OCI:
-		// An image tar, compressed: its blobs are read at random too.
-		tmp, size, err := s.tempCopy(br)
-		if err != nil {
-			return err
-		}
-		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
-		return s.walkImage(tmp, size, res.Format, prefix, depth)
-	case "":
+		return s.walkAt(tmp, size, res.Format, prefix, depth)
+	case res.Format == "":
 		if wraps == 0 && depth > 0 {
 			return nil // not a container after all
 		}
@@ -251,10 +207,8 @@ func (s *sourceRun) walkStream(r io.Reader, res *magic.Result, name, prefix stri
 		// file.
 		entry := &archive.Entry{Name: name, Type: archive.Regular, Size: -1}
 		return s.member(&container{prefix: prefix, depth: depth, expands: false}, prefix+name, entry, br)
-	default:
-		return fmt.Errorf("format %s is not supported by hashr-extract", res.Format)
 	}
-	return s.walk(c)
+	return fmt.Errorf("format %s is not supported by hashr-extract", res.Format)
 }
 
 // decodeErrors names the decompressor in errors that would otherwise be
@@ -282,8 +236,8 @@ func (d decodeErrors) Read(p []byte) (int, error) {
 }
 
 // tempCopy writes r to a temporary file, within the limits.
-func (s *sourceRun) tempCopy(r io.Reader) (*os.File, int64, error) {
-	f, err := os.CreateTemp(s.x.tmpDir, "member-*")
+func (s *unpacker) tempCopy(r io.Reader) (*os.File, int64, error) {
+	f, err := os.CreateTemp(s.opts.TempDir, "member-*")
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating a temporary file: %w", err)
 	}
@@ -302,7 +256,7 @@ func (s *sourceRun) tempCopy(r io.Reader) (*os.File, int64, error) {
 // limitedReader counts bytes against the source's limits.
 type limitedReader struct {
 	r io.Reader
-	s *sourceRun
+	s *unpacker
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {

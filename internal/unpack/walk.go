@@ -1,4 +1,4 @@
-package extract
+package unpack
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // nested containers as --max-depth allows. It returns an error only when
 // the container cannot be walked further (corrupt, truncated, a limit);
 // a member that fails is an error record and the walk goes on.
-func (s *sourceRun) walk(c *container) error {
+func (s *unpacker) walk(c *container) error {
 	defer archive.Close(c.w)
 	for {
 		if err := s.ctx.Err(); err != nil {
@@ -44,59 +44,76 @@ func (s *sourceRun) walk(c *container) error {
 		if err := s.budget.addMember(); err != nil {
 			return err
 		}
-		if e.System && !s.x.opts.systemFiles {
+		full, ok := s.regularName(c, e)
+		if !ok {
 			continue
 		}
-		name, err := cleanName(e.Name)
-		if err != nil {
-			s.memberError(displayPath(c.prefix, e.Name), err)
-			continue
-		}
-		if name == "" {
-			if e.Type == archive.Regular || e.Type == archive.Hardlink {
-				s.memberError(displayPath(c.prefix, e.Name), errRootNamedFile)
-			}
-			continue // the root directory
-		}
-		full := c.prefix + name
-		switch e.Type {
-		case archive.Dir, archive.Other:
-			continue
-		case archive.Symlink:
-			s.symlinks[full] = true
-			continue
-		}
-		if s.imageOfISO(c) {
-			// The source is one image of this ISO's install WIM: that
-			// image's files are all it holds.
-			if err := s.installImage(c, full); err != nil {
-				return err
-			}
-			continue
-		}
-		if link := s.throughSymlink(c.prefix, name); link != "" {
-			s.memberError(displayPath("", full), fmt.Errorf("path goes through the symlink %q: refused (an extractor would write where the link points)", link))
-			continue
-		}
-		if e.Type == archive.Hardlink {
-			s.hardLink(c, full, e)
-			continue
-		}
-		r, err := c.w.Open()
-		if err != nil {
-			s.memberError(displayPath("", full), err)
-			continue
-		}
-		if err := s.member(c, full, e, r); err != nil {
+		if err := s.regular(c, full, e); err != nil {
 			return err
 		}
-		s.noteExpressPayload(full)
 	}
+}
+
+// regularName is the path of a member that is a file (regular or a hard
+// link); ok is false for what emits no file record (a directory, a
+// symlink, a file system's own file) or an error record (a hostile name).
+func (s *unpacker) regularName(c *container, e *archive.Entry) (string, bool) {
+	if e.System && !s.opts.SystemFiles {
+		return "", false
+	}
+	name, err := cleanName(e.Name)
+	if err != nil {
+		s.memberError(displayPath(c.prefix, e.Name), err)
+		return "", false
+	}
+	if name == "" {
+		if e.Type == archive.Regular || e.Type == archive.Hardlink {
+			s.memberError(displayPath(c.prefix, e.Name), errRootNamedFile)
+		}
+		return "", false // the root directory
+	}
+	full := c.prefix + name
+	switch e.Type {
+	case archive.Dir, archive.Other:
+		return "", false
+	case archive.Symlink:
+		s.symlinks[full] = true
+		return "", false
+	}
+	return full, true
+}
+
+// regular emits the record of the file member full of c: a hard link,
+// or its bytes, walked when it is a container.
+func (s *unpacker) regular(c *container, full string, e *archive.Entry) error {
+	if s.imageOfISO(c) {
+		// The source is one image of this ISO's install WIM: that
+		// image's files are all it holds.
+		return s.installImage(c, full)
+	}
+	if link := s.throughSymlink(c.prefix, strings.TrimPrefix(full, c.prefix)); link != "" {
+		s.memberError(displayPath("", full), fmt.Errorf("path goes through the symlink %q: refused (an extractor would write where the link points)", link))
+		return nil
+	}
+	if e.Type == archive.Hardlink {
+		s.hardLink(c, full, e)
+		return nil
+	}
+	r, err := c.w.Open()
+	if err != nil {
+		s.memberError(displayPath("", full), err)
+		return nil
+	}
+	if err := s.member(c, full, e, r); err != nil {
+		return err
+	}
+	s.noteExpressPayload(full)
+	return nil
 }
 
 // throughSymlink returns the symlink among the directories above name,
 // if there is one.
-func (s *sourceRun) throughSymlink(prefix, name string) string {
+func (s *unpacker) throughSymlink(prefix, name string) string {
 	if len(s.symlinks) == 0 {
 		return ""
 	}
@@ -110,7 +127,7 @@ func (s *sourceRun) throughSymlink(prefix, name string) string {
 
 // hardLink emits a file record for another name of an earlier file, with
 // that file's content.
-func (s *sourceRun) hardLink(c *container, full string, e *archive.Entry) {
+func (s *unpacker) hardLink(c *container, full string, e *archive.Entry) {
 	target, err := cleanName(e.Linkname)
 	if err == nil && target == "" {
 		err = errors.New("hard link to the root directory")
@@ -144,7 +161,7 @@ func (s *sourceRun) hardLink(c *container, full string, e *archive.Entry) {
 }
 
 // fileRecord starts the record of a member.
-func (s *sourceRun) fileRecord(full string, e *archive.Entry) *records.File {
+func (s *unpacker) fileRecord(full string, e *archive.Entry) *records.File {
 	p, raw := records.PathFields(full)
 	f := &records.File{Source: s.sha, Path: p, PathRaw: raw}
 	if e.ModeKnown {
@@ -162,7 +179,7 @@ func (s *sourceRun) fileRecord(full string, e *archive.Entry) *records.File {
 }
 
 // nested walks a member kept as a container.
-func (s *sourceRun) nested(k *keptCopy, depth int) error {
+func (s *unpacker) nested(k *keptCopy, depth int) error {
 	for _, sha := range s.ancestors {
 		if sha == k.sha256 {
 			s.memberError(displayPath("", k.path), errors.New("archive contains itself (a quine, or a cycle of nested archives): not walked again"))
@@ -208,9 +225,10 @@ func joinPart(prefix, p string) string {
 	return prefix + p
 }
 
-// describeDisk says in --verbose what a disk image held.
-func (s *sourceRun) describeDisk(w archive.Walker) {
+// describe says in --verbose what a container held, when its walker
+// tells (a disk image: its volumes and file systems).
+func (s *unpacker) describe(w archive.Walker) {
 	if d, ok := w.(interface{ Describe() string }); ok {
-		s.x.p.Verbosef("%s: %s", s.label, d.Describe())
+		s.opts.Log.Verbosef("%s: %s", s.label, d.Describe())
 	}
 }
