@@ -30,6 +30,7 @@ type options struct {
 	retryFor    time.Duration
 	batchFiles  int
 	commitEvery time.Duration
+	bulk        bool
 	inputs      []string
 }
 
@@ -120,6 +121,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.DurationVar(&o.retryFor, "retry-for", time.Minute, "how long to retry a transaction while the database is unreachable or aborts it")
 	f.IntVar(&o.batchFiles, "batch", 50_000, "file records per transaction: small sources share one, a large source has its own")
 	f.DurationVar(&o.commitEvery, "commit-every", 5*time.Second, "longest a finished source waits for its commit")
+	f.BoolVar(&o.bulk, "bulk", false, "first load into an empty PostgreSQL database: build the md5, sha1 and other secondary indexes once at the end (loads as usual, with a warning, on a database that is not empty)")
 	return cmd
 }
 
@@ -132,6 +134,9 @@ func (o *options) validate() error {
 	}
 	if loc, _ := db.ParseLocation(o.dbURL); o.schema == db.SchemaHashR && loc.Driver != db.Postgres {
 		return cli.Usagef("--schema hashr writes HashR's PostgreSQL tables: it needs --db postgres://…")
+	}
+	if loc, _ := db.ParseLocation(o.dbURL); o.bulk && (loc.Driver != db.Postgres || o.schema != db.SchemaNative) {
+		return cli.Usagef("--bulk builds the indexes of hashr's own PostgreSQL tables after the load: it needs --db postgres://… and the native schema")
 	}
 	if o.payloadMax < 0 {
 		return cli.Usagef("--payload-max %d: want a number of bytes, 0 or more", o.payloadMax)
