@@ -34,7 +34,7 @@ func main() {
 	from := flag.Int("from", 0, "first source written")
 	to := flag.Int("to", -1, "source after the last written (-1: -sources)")
 	shared := flag.Float64("shared", 0.3, "share of file records whose content other sources have too")
-	keys := flag.Int("keys", 0, "instead of records: this many sha256s the set holds, one a line, hex")
+	keys := flag.Int("keys", 0, "instead of records: this many sha256s the sources before -to hold, one a line, hex")
 	seed := flag.Uint64("seed", 1, "with -keys, which keys")
 	flag.Parse()
 	if *to < 0 || *to > *sources {
@@ -44,7 +44,7 @@ func main() {
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	var err error
 	if *keys > 0 {
-		err = g.writeKeys(out, *keys, *seed)
+		err = g.writeKeys(out, *keys, *seed, *to)
 	} else {
 		for s := *from; s < *to && err == nil; s++ {
 			err = g.writeSource(out, s)
@@ -189,12 +189,13 @@ func (g *set) writeSource(w *bufio.Writer, s int) error {
 	return err
 }
 
-// writeKeys writes n sha256s the set holds, chosen at random: each from a
-// random source's random file.
-func (g *set) writeKeys(w *bufio.Writer, n int, seed uint64) error {
+// writeKeys writes n sha256s the set's first sources (up to, not
+// including, source to) hold, chosen at random: each from a random
+// source's random file.
+func (g *set) writeKeys(w *bufio.Writer, n int, seed uint64, to int) error {
 	pick := rand.New(rand.NewPCG(seed, 99))
 	for written := 0; written < n; {
-		s := pick.IntN(g.sources)
+		s := pick.IntN(to)
 		r := rand.New(rand.NewPCG(kindSource, uint64(s)))
 		zipf := rand.NewZipf(r, 1.1, 1, g.poolLen-1)
 		files := sourceFiles(r)

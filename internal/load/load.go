@@ -79,6 +79,15 @@ hashr-load-* in the temporary directory, removed when the run ends; those
 of a run that was killed are removed by the next run (each run holds a
 lock on its own).
 
+--bulk is for a first load into an empty PostgreSQL database (a new set,
+or one rebuilt from its runs' records): hashr-load drops the secondary
+indexes (md5, sha1, sources by sample) and builds them once at the end,
+which costs less than updating them row by row; the keys stay, so the rows
+are the same as a normal load's. On a database that is not empty, or while
+another --bulk load runs, it loads as usual and says so. Until it ends,
+lookups by md5 or sha1 scan the table: load in bulk before the set is
+used. If it is killed, the next hashr-load builds the indexes first.
+
 When the database goes away, the transaction is retried with backoff for
 --retry-for, then hashr-load stops with exit status 1, having committed
 nothing of the sources not yet committed.
@@ -93,6 +102,9 @@ const example = `  # The whole pipeline into SQLite:
 
   # Into PostgreSQL, password from the environment, failures kept:
   HASHR_DB=postgres://hashr:$PGPASSWORD@db.example.org/hashr hashr-load run.ndjson > failures.ndjson
+
+  # A new set from many runs' records, indexes built once at the end:
+  cat runs/*.ndjson | hashr-load --db postgres://hashr@localhost/hashr --bulk
 
   # Into an existing HashR database, with file contents:
   hashr-load --db postgres://hashr@localhost/hashr --schema hashr --payloads < run.ndjson
