@@ -32,6 +32,15 @@ type Options struct {
 	RetryFor time.Duration
 	// Logf receives notes for --verbose: retries, reconnections.
 	Logf func(format string, args ...any)
+	// Infof receives what a user should hear of unless --quiet: the
+	// tables it distributed on Citus.
+	Infof func(format string, args ...any)
+}
+
+func (o *Options) infof(format string, args ...any) {
+	if o.Infof != nil {
+		o.Infof(format, args...)
+	}
 }
 
 func (o *Options) logf(format string, args ...any) {

@@ -108,7 +108,8 @@ func (l *pgLoader) retryable(err error) bool {
 			"53400": // configuration_limit_exceeded
 			return true
 		}
-		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
+		return strings.HasPrefix(pgErr.Code, "08") || // connection_exception
+			citusNodeGone(pgErr)
 	}
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error
@@ -141,12 +142,17 @@ func (l *pgLoader) prepareSchema(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLockKey)); err != nil {
 		return err
 	}
+	citus, err := hasCitus(ctx, tx)
+	if err != nil {
+		return err
+	}
 	var native, others int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE table_name = 'hashr_schema_migrations'),
 			count(*) FILTER (WHERE table_name IN ('samples', 'sources', 'samples_sources', 'jobs', 'payloads'))
 		FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&native, &others); err != nil {
 		return err
 	}
+	var distributed []string
 	if l.opts.Schema == SchemaHashR {
 		if l.opts.Bulk {
 			return errBulkSchema
@@ -159,40 +165,73 @@ func (l *pgLoader) prepareSchema(ctx context.Context) error {
 				return err
 			}
 		}
-		return tx.Commit(ctx)
+		if citus {
+			l.opts.infof("%s: the database has the citus extension, but HashR's layout (--schema hashr) cannot be distributed as it stands (foreign keys): its tables stay on the coordinator", l.loc)
+		}
+	} else {
+		if native == 0 && others > 0 {
+			return errors.New("the database holds tables hashr did not create (HashR's own?); load it with --schema hashr, or use another database")
+		}
+		if distributed, err = l.migrateWithBulk(ctx, tx, citus); err != nil {
+			return err
+		}
 	}
-	if native == 0 && others > 0 {
-		return errors.New("the database holds tables hashr did not create (HashR's own?); load it with --schema hashr, or use another database")
-	}
-	// Indexes a killed bulk load left dropped are built before anything
-	// else (bulk.go).
-	if err := l.buildPendingIndexes(ctx, tx, false); err != nil {
-		return fmt.Errorf("building the indexes an interrupted bulk load dropped: %w", err)
-	}
-	if err := l.migrate(ctx, tx); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		return err
 	}
-	if l.opts.Bulk {
-		refused, err := l.startBulk(ctx, tx)
-		if err != nil {
-			return fmt.Errorf("starting the bulk load: %w", err)
-		}
-		l.bulkRefused = refused
+	if len(distributed) > 0 {
+		l.opts.infof("%s: %s", l.loc, citusNote(distributed))
 	}
-	return tx.Commit(ctx)
+	if citus && l.opts.Schema == SchemaNative {
+		l.sql = &pgNativeCitus
+	}
+	return nil
 }
 
-// migrate applies the native schema's migrations the database lacks.
-func (l *pgLoader) migrate(ctx context.Context, tx pgx.Tx) error {
+// migrateWithBulk migrates the native schema between a bulk load's two
+// steps (bulk.go): the indexes a killed one left dropped are built before
+// anything else, and this one's dropped once the schema is whole.
+func (l *pgLoader) migrateWithBulk(ctx context.Context, tx pgx.Tx, citus bool) ([]string, error) {
+	if err := l.buildPendingIndexes(ctx, tx, false); err != nil {
+		return nil, fmt.Errorf("building the indexes an interrupted bulk load dropped: %w", err)
+	}
+	distributed, err := migrateNative(ctx, tx, citus)
+	if err != nil || !l.opts.Bulk {
+		return distributed, err
+	}
+	if l.bulkRefused, err = l.startBulk(ctx, tx); err != nil {
+		return nil, fmt.Errorf("starting the bulk load: %w", err)
+	}
+	return distributed, nil
+}
+
+// migrateNative applies the native schema's missing migrations. On Citus
+// the tables are distributed as soon as they exist, before the later
+// migrations, which then change them as distributed tables (the views
+// and indexes they add are created on every node); it returns the tables
+// it distributed.
+func migrateNative(ctx context.Context, tx pgx.Tx, citus bool) ([]string, error) {
 	if _, err := tx.Exec(ctx, createMigrationsTable); err != nil {
-		return err
+		return nil, err
 	}
 	var current int
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM hashr_schema_migrations`).Scan(&current); err != nil {
-		return err
+		return nil, err
 	}
 	if current > SchemaVersion {
-		return fmt.Errorf("the database's schema is version %d, newer than this hashr-load's (%d): use a newer hashr", current, SchemaVersion)
+		return nil, fmt.Errorf("the database's schema is version %d, newer than this hashr-load's (%d): use a newer hashr", current, SchemaVersion)
+	}
+	var distributed []string
+	layOut := func() error {
+		if !citus {
+			return nil
+		}
+		tables, err := distribute(ctx, tx, SchemaNative)
+		distributed = append(distributed, tables...)
+		return err
+	}
+	if err := layOut(); err != nil {
+		return nil, err
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	for _, m := range nativeMigrations {
@@ -201,14 +240,17 @@ func (l *pgLoader) migrate(ctx context.Context, tx pgx.Tx) error {
 		}
 		for _, stmt := range m.postgres {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %d: %w", m.version, err)
+				return nil, fmt.Errorf("migration %d: %w", m.version, err)
 			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO hashr_schema_migrations (version, applied_at) VALUES ($1, $2)`, m.version, now); err != nil {
-			return err
+			return nil, err
+		}
+		if err := layOut(); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return distributed, nil
 }
 
 func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
@@ -287,8 +329,8 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 func (l *pgLoader) sendBatch(ctx context.Context, tx pgx.Tx, samplesSQL, pathsSQL string, stats *Stats) error {
 	type step struct{ what, sql string }
 	var steps []step
-	if l.opts.Schema == SchemaNative {
-		steps = append(steps, step{"the links of re-run sources", pgDistrustLeftovers})
+	if l.sql.distrust != "" {
+		steps = append(steps, step{"the links of re-run sources", l.sql.distrust})
 	}
 	steps = append(steps, step{"sources", l.sql.sources})
 	for _, stmt := range l.sql.purge {

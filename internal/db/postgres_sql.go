@@ -111,6 +111,9 @@ type pgStatements struct {
 	// cannot mark it). cleanup runs after paths.
 	purge   []string
 	cleanup string
+	// distrust runs first: it fails the links a failed source's re-run
+	// does not bring (native schema).
+	distrust string
 
 	linkSamples, linkPaths, linkMissingPayloads string
 }
@@ -170,6 +173,7 @@ ON CONFLICT (sample_sha256, source_sha256) DO UPDATE
 }
 
 var pgNative = pgStatements{
+	distrust: pgDistrustLeftovers,
 	sources: pgStagedSources + `, lasts AS ( -- a source's status is its last load's
 	SELECT DISTINCT ON (sha256) sha256, status FROM hashr_stage_sources WHERE sha256 IS NOT NULL ORDER BY sha256, seq DESC
 )

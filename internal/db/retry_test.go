@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hashr-dev/hashr/internal/db/dbtest"
 	"github.com/hashr-dev/hashr/internal/db/pgtest"
@@ -80,5 +81,30 @@ func TestDeadlockIsRetried(t *testing.T) {
 	t.Logf("%s", logs[0])
 	if got := dbtest.Count(t, url, "SELECT count(*) FROM samples_sources"); got != 3 {
 		t.Fatalf("%d links after the retry, want 3", got)
+	}
+}
+
+// Citus reports a worker lost mid-transaction as internal_error (XX000)
+// with a message naming the connection (seen in
+// TestCitusWorkerRestartIsRetried): retried. Other internal errors, and
+// the same words in an error of another class, are not.
+func TestCitusLostWorkerIsRetryable(t *testing.T) {
+	l := &pgLoader{}
+	for _, c := range []struct {
+		code, message string
+		want          bool
+	}{
+		{"XX000", "failure on connection marked as essential: 127.0.0.1:42061", true},
+		{"XX000", "connection to the remote node postgres@127.0.0.1:9702 failed with the following error: Connection refused", true},
+		{"XX000", "could not establish any connections to the node 127.0.0.1:9702 after 5000 ms", true},
+		{"XX000", "connection not open", true},
+		{"XX000", "cache lookup failed for relation 16384", false},
+		{"23505", "failure on connection marked as essential", false},
+		{"08006", "connection to the remote node postgres@127.0.0.1:9702 failed", true},
+	} {
+		err := fmt.Errorf("writing samples: %w", &pgconn.PgError{Code: c.code, Message: c.message})
+		if got := l.retryable(err); got != c.want {
+			t.Errorf("%s %q: retryable %v, want %v", c.code, c.message, got, c.want)
+		}
 	}
 }

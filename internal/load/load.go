@@ -55,6 +55,16 @@ failed sources and failed members are not written at all, and a re-run
 that fails removes what an earlier run wrote (a sample another source
 holds stays).
 
+On a database with the citus extension (Citus, the distributed
+PostgreSQL; --db names its coordinator), the schema is created
+distributed, with no step by hand: samples, samples_sources and payloads
+are spread over the workers by the sample's sha256, co-located (a
+sample's rows on one shard), and sources and jobs are reference tables (a
+copy on every node). Tables an older hashr-load created there
+undistributed are distributed when it next opens them. It says so in one
+line on stderr (unless --quiet). A worker that goes away is retried as a
+server that does (--retry-for).
+
 A source is committed only when its end record arrives, in one
 transaction with the sources finished around it (up to --batch file
 records, or --commit-every). Its job is "done"; "partial" when error

@@ -160,7 +160,7 @@ func openStores(ctx context.Context, p *cli.Program, o options, loc db.Location)
 	for i := range committers {
 		store, err := db.Open(ctx, loc, db.Options{
 			Schema: o.schema, Payloads: o.payloads, PayloadMax: o.payloadMax, RetryFor: o.retryFor, Logf: p.Verbosef,
-			Bulk: o.bulk && i == 0,
+			Infof: p.Infof, Bulk: o.bulk && i == 0,
 		})
 		if err != nil {
 			return stores, err

@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -450,14 +449,7 @@ func TestMakefileShardsIntoOnePostgres(t *testing.T) {
 	repo := repository(t)
 	pg := pgtest.Start(t)
 	clean, _ := cleanDump(t, pg, repo)
-	_, here, _, _ := runtime.Caller(0)
-	top := filepath.Join(filepath.Dir(here), "..", "..")
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/...")
-	build.Dir = top
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	top, bin := buildCommands(t)
 	db := pg.NewDatabase(t)
 	work := t.TempDir()
 	makeArgs := []string{"-s", "-f", filepath.Join(top, "examples", "Makefile"), "-j", "3", "SHARDS=3",

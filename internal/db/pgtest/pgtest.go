@@ -39,11 +39,21 @@ type Server struct {
 	dbSeq atomic.Int64
 	// durable servers sync to disk; test servers skip it for speed.
 	durable bool
+	// settings are more server settings, name=value, each passed as -c.
+	settings []string
 }
 
 // Start initialises and starts a server for the test, and registers its
 // shutdown and removal with t.Cleanup.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith is Start with more server settings, each name=value (such as
+// shared_preload_libraries=citus, for an extension that must be loaded at
+// start).
+func StartWith(t testing.TB, settings ...string) *Server {
 	t.Helper()
 	bin, err := Binaries()
 	if err != nil {
@@ -52,7 +62,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skipf("skipping PostgreSQL test: %v", err)
 	}
-	s, err := start(bin, false)
+	s, err := start(bin, false, settings...)
 	if err != nil {
 		t.Fatalf("starting PostgreSQL: %v", err)
 	}
@@ -106,12 +116,12 @@ func StartDurable() (*Server, error) {
 	return start(bin, true)
 }
 
-func start(bin string, durable bool) (*Server, error) {
+func start(bin string, durable bool, settings ...string) (*Server, error) {
 	root, err := os.MkdirTemp("", "hashr-pgtest-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, root: root, durable: durable}
+	s := &Server{bin: bin, root: root, durable: durable, settings: settings}
 	ok := false
 	defer func() {
 		if !ok {
@@ -185,6 +195,9 @@ func (s *Server) Start() error {
 	if !s.durable {
 		opts += " -c fsync=off -c full_page_writes=off"
 	}
+	for _, setting := range s.settings {
+		opts += " -c " + setting
+	}
 	out, err := s.run("pg_ctl", "start", "-w", "-t", "60", "-D", s.dataDir(), "-l", s.logFile(), "-o", opts)
 	if err != nil {
 		log, _ := os.ReadFile(s.logFile())
@@ -199,6 +212,17 @@ func (s *Server) Stop() error {
 	out, err := s.run("pg_ctl", "stop", "-w", "-t", "60", "-m", "fast", "-D", s.dataDir())
 	if err != nil {
 		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// Crash stops the server the way a machine's failure does (pg_ctl -m
+// immediate): no session is told, and the next start recovers from the
+// write-ahead log.
+func (s *Server) Crash() error {
+	out, err := s.run("pg_ctl", "stop", "-w", "-t", "60", "-m", "immediate", "-D", s.dataDir())
+	if err != nil {
+		return fmt.Errorf("pg_ctl stop -m immediate: %v\n%s", err, out)
 	}
 	return nil
 }
