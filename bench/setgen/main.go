@@ -64,7 +64,6 @@ func main() {
 type set struct {
 	sources int
 	shared  float64
-	pool    *rand.Zipf // draws a shared content's number
 	poolLen uint64
 }
 
