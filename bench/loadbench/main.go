@@ -51,6 +51,8 @@ func main() {
 	baselineSources := flag.Int("baseline-sources", 0, "sources the baseline loads (0: all; fewer to save time, its rate is per record)")
 	only := flag.String("only", "", "run only the loaders whose name holds this text (the baseline always runs)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process to the file")
+	vsCopy := flag.Int("vs-copy", 0, "instead of the baseline: this many rounds of hashr-load, hashr-load --bulk and a raw COPY of the rows they end with")
+	bulk := flag.Bool("bulk", true, "with -vs-copy, time hashr-load --bulk too")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -61,7 +63,13 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*sources, *files, *shared, *baselineSources, *only); err != nil {
+	var err error
+	if *vsCopy > 0 {
+		err = vsCopyRun(*sources, *files, *shared, *vsCopy, *bulk)
+	} else {
+		err = run(*sources, *files, *shared, *baselineSources, *only)
+	}
+	if err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
 		os.Exit(1)

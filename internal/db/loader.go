@@ -23,6 +23,10 @@ type Options struct {
 	Schema     string // SchemaNative (default) or SchemaHashR
 	Payloads   bool   // store the bytes of new samples
 	PayloadMax int64  // largest payload stored, in bytes
+	// Bulk loads an empty PostgreSQL database with its secondary indexes
+	// dropped, built by BulkLoader.BuildIndexes (bulk.go); on a database
+	// that is not empty the loader loads as usual and says why.
+	Bulk bool
 	// RetryFor bounds how long a transaction the server aborted, or could
 	// not run because the server is unreachable, is retried.
 	RetryFor time.Duration
@@ -66,6 +70,9 @@ func Open(ctx context.Context, loc Location, opts Options) (Loader, error) {
 	case SQLite:
 		if opts.Schema == SchemaHashR {
 			return nil, fmt.Errorf("--schema hashr writes HashR's PostgreSQL tables: it needs a postgres:// database")
+		}
+		if opts.Bulk {
+			return nil, fmt.Errorf("--bulk builds PostgreSQL's indexes after the load: it needs a postgres:// database")
 		}
 		return openSQLite(ctx, loc, opts)
 	case Postgres:

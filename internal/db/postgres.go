@@ -26,6 +26,11 @@ type pgLoader struct {
 	loc  Location
 	opts Options
 	sql  *pgStatements
+	// bulk: this loader dropped the secondary indexes (bulk.go) and
+	// builds them in BuildIndexes; bulkRefused says why it did not when
+	// Options.Bulk asked it to.
+	bulk        bool
+	bulkRefused string
 }
 
 // schemaLockKey serialises schema creation and migration between loaders
@@ -70,10 +75,12 @@ func (l *pgLoader) connect(ctx context.Context) error {
 		return err
 	}
 	// A batch's staging sorts fit in memory with more than the default
-	// 4 MB, instead of spilling to disk.
-	if _, err := conn.Exec(ctx, "SET work_mem = '64MB'"); err != nil {
+	// 4 MB, instead of spilling to disk; so do its staged rows, in more
+	// than the default 8 MB of temp_buffers (set before the first use of
+	// a temporary table): a batch of 50,000 file rows stages about 12 MB.
+	if _, err := conn.Exec(ctx, "SET work_mem = '64MB'; SET temp_buffers = '256MB'"); err != nil {
 		conn.Close(ctx)
-		return fmt.Errorf("setting work_mem: %w", err)
+		return fmt.Errorf("setting work_mem and temp_buffers: %w", err)
 	}
 	if _, err := conn.Exec(ctx, pgCreateStaging); err != nil {
 		conn.Close(ctx)
@@ -147,6 +154,9 @@ func (l *pgLoader) prepareSchema(ctx context.Context) error {
 	}
 	var distributed []string
 	if l.opts.Schema == SchemaHashR {
+		if l.opts.Bulk {
+			return errBulkSchema
+		}
 		if native > 0 {
 			return errors.New("the database holds hashr's native tables; load it without --schema hashr, or use another database")
 		}
@@ -162,7 +172,7 @@ func (l *pgLoader) prepareSchema(ctx context.Context) error {
 		if native == 0 && others > 0 {
 			return errors.New("the database holds tables hashr did not create (HashR's own?); load it with --schema hashr, or use another database")
 		}
-		if distributed, err = migrateNative(ctx, tx, citus); err != nil {
+		if distributed, err = l.migrateWithBulk(ctx, tx, citus); err != nil {
 			return err
 		}
 	}
@@ -176,6 +186,23 @@ func (l *pgLoader) prepareSchema(ctx context.Context) error {
 		l.sql = &pgNativeCitus
 	}
 	return nil
+}
+
+// migrateWithBulk migrates the native schema between a bulk load's two
+// steps (bulk.go): the indexes a killed one left dropped are built before
+// anything else, and this one's dropped once the schema is whole.
+func (l *pgLoader) migrateWithBulk(ctx context.Context, tx pgx.Tx, citus bool) ([]string, error) {
+	if err := l.buildPendingIndexes(ctx, tx, false); err != nil {
+		return nil, fmt.Errorf("building the indexes an interrupted bulk load dropped: %w", err)
+	}
+	distributed, err := migrateNative(ctx, tx, citus)
+	if err != nil || !l.opts.Bulk {
+		return distributed, err
+	}
+	if l.bulkRefused, err = l.startBulk(ctx, tx); err != nil {
+		return nil, fmt.Errorf("starting the bulk load: %w", err)
+	}
+	return distributed, nil
 }
 
 // migrateNative applies the native schema's missing migrations. On Citus

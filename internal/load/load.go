@@ -30,6 +30,7 @@ type options struct {
 	retryFor    time.Duration
 	batchFiles  int
 	commitEvery time.Duration
+	bulk        bool
 	inputs      []string
 }
 
@@ -88,6 +89,15 @@ hashr-load-* in the temporary directory, removed when the run ends; those
 of a run that was killed are removed by the next run (each run holds a
 lock on its own).
 
+--bulk is for a first load into an empty PostgreSQL database (a new set,
+or one rebuilt from its runs' records): hashr-load drops the secondary
+indexes (md5, sha1, sources by sample) and builds them once at the end,
+which costs less than updating them row by row; the keys stay, so the rows
+are the same as a normal load's. On a database that is not empty, or while
+another --bulk load runs, it loads as usual and says so. Until it ends,
+lookups by md5 or sha1 scan the table: load in bulk before the set is
+used. If it is killed, the next hashr-load builds the indexes first.
+
 When the database goes away, the transaction is retried with backoff for
 --retry-for, then hashr-load stops with exit status 1, having committed
 nothing of the sources not yet committed.
@@ -102,6 +112,9 @@ const example = `  # The whole pipeline into SQLite:
 
   # Into PostgreSQL, password from the environment, failures kept:
   HASHR_DB=postgres://hashr:$PGPASSWORD@db.example.org/hashr hashr-load run.ndjson > failures.ndjson
+
+  # A new set from many runs' records, indexes built once at the end:
+  cat runs/*.ndjson | hashr-load --db postgres://hashr@localhost/hashr --bulk
 
   # Into an existing HashR database, with file contents:
   hashr-load --db postgres://hashr@localhost/hashr --schema hashr --payloads < run.ndjson
@@ -130,6 +143,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.DurationVar(&o.retryFor, "retry-for", time.Minute, "how long to retry a transaction while the database is unreachable or aborts it")
 	f.IntVar(&o.batchFiles, "batch", 50_000, "file records per transaction: small sources share one, a large source has its own")
 	f.DurationVar(&o.commitEvery, "commit-every", 5*time.Second, "longest a finished source waits for its commit")
+	f.BoolVar(&o.bulk, "bulk", false, "first load into an empty PostgreSQL database: build the md5, sha1 and other secondary indexes once at the end (loads as usual, with a warning, on a database that is not empty)")
 	return cmd
 }
 
@@ -142,6 +156,9 @@ func (o *options) validate() error {
 	}
 	if loc, _ := db.ParseLocation(o.dbURL); o.schema == db.SchemaHashR && loc.Driver != db.Postgres {
 		return cli.Usagef("--schema hashr writes HashR's PostgreSQL tables: it needs --db postgres://…")
+	}
+	if loc, _ := db.ParseLocation(o.dbURL); o.bulk && (loc.Driver != db.Postgres || o.schema != db.SchemaNative) {
+		return cli.Usagef("--bulk builds the indexes of hashr's own PostgreSQL tables after the load: it needs --db postgres://… and the native schema")
 	}
 	if o.payloadMax < 0 {
 		return cli.Usagef("--payload-max %d: want a number of bytes, 0 or more", o.payloadMax)

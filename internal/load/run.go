@@ -114,25 +114,14 @@ func run(ctx context.Context, p *cli.Program, o options) error {
 	if err != nil {
 		return cli.Usagef("--db: %w", err)
 	}
-	committers := 1
-	if loc.Driver == db.Postgres {
-		committers = 2
-	}
-	var stores []db.Loader
+	stores, err := openStores(ctx, p, o, loc)
 	defer func() {
 		for _, s := range stores {
 			s.Close()
 		}
 	}()
-	for range committers {
-		store, err := db.Open(ctx, loc, db.Options{
-			Schema: o.schema, Payloads: o.payloads, PayloadMax: o.payloadMax, RetryFor: o.retryFor, Logf: p.Verbosef,
-			Infof: p.Infof,
-		})
-		if err != nil {
-			return err
-		}
-		stores = append(stores, store)
+	if err != nil {
+		return err
 	}
 	// The rows spilled by runs that were killed are removed here, as
 	// hashr-extract --clean-spool does for a spool.
@@ -150,10 +139,57 @@ func run(ctx context.Context, p *cli.Program, o options) error {
 	if ferr := l.out.Flush(); err == nil {
 		err = ferr
 	}
+	if o.bulk {
+		err = finishBulk(ctx, p, stores[0], err)
+	}
 	if err == nil {
 		l.summary()
 	}
 	return err
+}
+
+// openStores opens the committers' connections: two for PostgreSQL, one
+// for SQLite. With --bulk the first loads in bulk; the second, opened
+// while the first holds the indexes dropped, leaves them to it.
+func openStores(ctx context.Context, p *cli.Program, o options, loc db.Location) ([]db.Loader, error) {
+	committers := 1
+	if loc.Driver == db.Postgres {
+		committers = 2
+	}
+	var stores []db.Loader
+	for i := range committers {
+		store, err := db.Open(ctx, loc, db.Options{
+			Schema: o.schema, Payloads: o.payloads, PayloadMax: o.payloadMax, RetryFor: o.retryFor, Logf: p.Verbosef,
+			Infof: p.Infof, Bulk: o.bulk && i == 0,
+		})
+		if err != nil {
+			return stores, err
+		}
+		stores = append(stores, store)
+		if bulk, ok := store.(db.BulkLoader); ok && o.bulk && i == 0 && bulk.BulkRefused() != "" {
+			p.Warnf("--bulk: %s; loading it as usual, with its indexes", bulk.BulkRefused())
+		}
+	}
+	return stores, nil
+}
+
+// finishBulk builds the indexes a bulk load dropped once the load
+// succeeded (err nil); after a failed one, the next hashr-load does.
+func finishBulk(ctx context.Context, p *cli.Program, store db.Loader, err error) error {
+	bulk, ok := store.(db.BulkLoader)
+	if !ok || bulk.BulkRefused() != "" {
+		return err
+	}
+	if err != nil {
+		p.Warnf("the indexes --bulk dropped are built by the next hashr-load into this database")
+		return err
+	}
+	start := time.Now()
+	if err := bulk.BuildIndexes(ctx); err != nil {
+		return err
+	}
+	p.Verbosef("built the indexes in %s", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 type item struct {

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hashr-dev/hashr/internal/db/pgtest"
+	"github.com/hashr-dev/hashr/internal/load"
+)
+
+// The engine's limit: the rows hashr-load ends with, written by COPY
+// straight into the same tables with the same indexes (created by
+// hashr-load itself), one transaction, no staging, no conflict checks.
+// hashr-load's rate against it says how much of the load is hashr's own.
+var finalTables = []string{"sources", "samples", "samples_sources", "jobs"}
+
+// dumpTables reads the final tables of a loaded database in COPY's binary
+// format.
+func dumpTables(ctx context.Context, url string) (map[string][]byte, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	out := map[string][]byte{}
+	for _, t := range finalTables {
+		var buf bytes.Buffer
+		if _, err := conn.PgConn().CopyTo(ctx, &buf, "COPY "+t+" TO STDOUT (FORMAT binary)"); err != nil {
+			return nil, fmt.Errorf("dumping %s: %w", t, err)
+		}
+		out[t] = buf.Bytes()
+	}
+	return out, nil
+}
+
+// copyTables writes the dumped rows into url's tables in one transaction
+// and returns the time it took.
+func copyTables(ctx context.Context, url string, dump map[string][]byte) (time.Duration, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	start := time.Now()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx)
+	for _, t := range finalTables {
+		if _, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(dump[t]), "COPY "+t+" FROM STDIN (FORMAT binary)"); err != nil {
+			return 0, fmt.Errorf("copying into %s: %w", t, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// emptySchema creates a database with hashr-load's native tables and no rows.
+func emptySchema(pg *pgtest.Server) (string, error) {
+	url, err := pg.CreateDatabase()
+	if err != nil {
+		return "", err
+	}
+	var stderr bytes.Buffer
+	if status := load.Main([]string{"--db", url, "--quiet"}, bytes.NewReader(nil), io.Discard, &stderr); status != 0 {
+		return "", fmt.Errorf("creating the tables: exit %d: %s", status, stderr.String())
+	}
+	return url, nil
+}
+
+// runVsCopy times hashr-load, hashr-load --bulk and a raw COPY of the rows
+// they end with into the same indexed tables, in turn, rounds times, and
+// prints the medians and ratios.
+func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, extra []string) error {
+	ctx := context.Background()
+	type kind struct {
+		name string
+		args []string
+	}
+	kinds := []kind{{"hashr-load", nil}}
+	if bulk {
+		kinds = append(kinds, kind{"hashr-load --bulk", []string{"--bulk"}})
+	}
+	var dump map[string][]byte
+	runs := make([][]result, len(kinds)+1)
+	loadStart, _ := os.ReadFile("/proc/loadavg")
+	for round := range rounds {
+		for i, k := range kinds {
+			url, err := pg.CreateDatabase()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, k.name)
+			cpu := startCPU(pg)
+			start := time.Now()
+			var stderr bytes.Buffer
+			args := append(append([]string{"--db", url, "--quiet"}, k.args...), extra...)
+			if status := load.Main(args, bytes.NewReader(input), io.Discard, &stderr); status != 0 {
+				return fmt.Errorf("%s: exit %d: %s", k.name, status, stderr.String())
+			}
+			r := result{name: k.name, records: records, took: time.Since(start)}
+			cpu.stop(&r)
+			runs[i] = append(runs[i], r)
+			if dump == nil {
+				if dump, err = dumpTables(ctx, url); err != nil {
+					return err
+				}
+			}
+		}
+		url, err := emptySchema(pg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "round %d: COPY...\n", round+1)
+		cpu := startCPU(pg)
+		took, err := copyTables(ctx, url, dump)
+		if err != nil {
+			return err
+		}
+		r := result{name: "raw COPY of the final rows into the same indexed tables", records: records, took: took}
+		cpu.stop(&r)
+		runs[len(kinds)] = append(runs[len(kinds)], r)
+	}
+	loadEnd, _ := os.ReadFile("/proc/loadavg")
+	median := func(rs []result) result {
+		slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.took, b.took) })
+		return rs[len(rs)/2]
+	}
+	copyRate := median(runs[len(kinds)]).rate()
+	fmt.Printf("%d file records; PostgreSQL %s with fsync on; load average %s at the start, %s at the end; median of %d rounds, each loader in turn.\n\n",
+		records, serverVersion(pg.URL("postgres")), strings.Join(strings.Fields(string(loadStart))[:3], " "),
+		strings.Join(strings.Fields(string(loadEnd))[:3], " "), rounds)
+	fmt.Println("| loader | time | records/s (range) | vs COPY | CPU s: client + server |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	for _, rs := range runs {
+		r := median(rs)
+		fmt.Printf("| %s | %.1f s | %.0f (%.0f–%.0f) | %.0f%% | %.1f + %.1f |\n", r.name, r.took.Seconds(), r.rate(),
+			rs[len(rs)-1].rate(), rs[0].rate(), 100*r.rate()/copyRate, r.clientCPU.Seconds(), r.serverCPU.Seconds())
+	}
+	return nil
+}
+
+func vsCopyRun(nSources, perSource int, shared float64, rounds int, bulk bool) error {
+	fmt.Fprintf(os.Stderr, "generating %d sources x %d files...\n", nSources, perSource)
+	input := stream(generate(nSources, perSource, shared))
+	pg, err := pgtest.StartDurable()
+	if err != nil {
+		return fmt.Errorf("starting PostgreSQL: %w", err)
+	}
+	defer pg.Close()
+	if os.Getenv("LOADBENCH_LOG") != "" { // per-statement durations in the server's log, for profiling
+		if err := pg.Exec(context.Background(), "postgres", "ALTER SYSTEM SET log_min_duration_statement = 0"); err != nil {
+			return err
+		}
+		if err := pg.Exec(context.Background(), "postgres", "SELECT pg_reload_conf()"); err != nil {
+			return err
+		}
+		defer func() {
+			logs, _ := filepath.Glob(filepath.Join(os.TempDir(), "hashr-pgtest-*", "*.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				os.WriteFile(os.Getenv("LOADBENCH_LOG"), b, 0o644)
+			}
+		}()
+	}
+	if os.Getenv("LOADBENCH_KEEP") != "" { // load once, keep the server for experiments until the file named exists
+		url, err := pg.CreateDatabase()
+		if err != nil {
+			return err
+		}
+		if status := load.Main([]string{"--db", url, "--quiet"}, bytes.NewReader(input), io.Discard, os.Stderr); status != 0 {
+			return fmt.Errorf("exit %d", status)
+		}
+		fmt.Println(url)
+		for {
+			if _, err := os.Stat(os.Getenv("LOADBENCH_KEEP")); err == nil {
+				return nil
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	return runVsCopy(pg, input, nSources*perSource, rounds, bulk, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
+}
