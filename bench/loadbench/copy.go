@@ -134,12 +134,19 @@ func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, 
 		cpu.stop(&r)
 		runs[len(kinds)] = append(runs[len(kinds)], r)
 	}
+	printVsCopy(pg, runs, records, rounds, loadStart)
+	return nil
+}
+
+// printVsCopy prints the medians of runs, the last of them COPY's, and
+// each one's rate as a share of COPY's.
+func printVsCopy(pg *pgtest.Server, runs [][]result, records, rounds int, loadStart []byte) {
 	loadEnd, _ := os.ReadFile("/proc/loadavg")
 	median := func(rs []result) result {
 		slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.took, b.took) })
 		return rs[len(rs)/2]
 	}
-	copyRate := median(runs[len(kinds)]).rate()
+	copyRate := median(runs[len(runs)-1]).rate()
 	fmt.Printf("%d file records; PostgreSQL %s with fsync on; load average %s at the start, %s at the end; median of %d rounds, each loader in turn.\n\n",
 		records, serverVersion(pg.URL("postgres")), strings.Join(strings.Fields(string(loadStart))[:3], " "),
 		strings.Join(strings.Fields(string(loadEnd))[:3], " "), rounds)
@@ -150,7 +157,6 @@ func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, 
 		fmt.Printf("| %s | %.1f s | %.0f (%.0f–%.0f) | %.0f%% | %.1f + %.1f |\n", r.name, r.took.Seconds(), r.rate(),
 			rs[len(rs)-1].rate(), rs[0].rate(), 100*r.rate()/copyRate, r.clientCPU.Seconds(), r.serverCPU.Seconds())
 	}
-	return nil
 }
 
 func vsCopyRun(nSources, perSource int, shared float64, rounds int, bulk bool) error {

@@ -262,24 +262,30 @@ func (b *bench) loadSlices(n int, loadArgs []string) error {
 	return nil
 }
 
+// keys writes n keys the loaded set holds, chosen by seed, to a file.
+func (b *bench) keys(n int, seed int) (string, error) {
+	out, err := exec.Command(filepath.Join(b.bin, "setgen"), "-sources", strconv.Itoa(b.sources), "-keys", strconv.Itoa(n), "-seed", strconv.Itoa(seed), "-to", strconv.Itoa(b.loaded)).Output()
+	if err != nil {
+		return "", fmt.Errorf("setgen -keys: %w", err)
+	}
+	file := filepath.Join(b.tmp, fmt.Sprintf("keys-%d-%d", n, seed))
+	return file, os.WriteFile(file, out, 0o644)
+}
+
+// look times hashr-lookup over the keys in file, batch keys a query, and
+// checks that it knew every one.
+func (b *bench) look(file string, batch int) (timed, error) {
+	t, err := b.timed(file, "hashr-lookup", "--db", b.url, "--batch", strconv.Itoa(batch))
+	if err == nil && bytes.Count(t.stdout, []byte(`"known":true`)) != bytes.Count(t.stdout, []byte("\n")) {
+		err = fmt.Errorf("hashr-lookup did not find every key of %s", file)
+	}
+	return t, err
+}
+
 // lookups measures hashr-lookup on keys the set holds: one key per query
 // (--batch 1), 1,000 keys in one query, and the throughput of 10,000.
 func (b *bench) lookups() error {
-	keys := func(n int, seed int) (string, error) {
-		out, err := exec.Command(filepath.Join(b.bin, "setgen"), "-sources", strconv.Itoa(b.sources), "-keys", strconv.Itoa(n), "-seed", strconv.Itoa(seed), "-to", strconv.Itoa(b.loaded)).Output()
-		if err != nil {
-			return "", fmt.Errorf("setgen -keys: %w", err)
-		}
-		file := filepath.Join(b.tmp, fmt.Sprintf("keys-%d-%d", n, seed))
-		return file, os.WriteFile(file, out, 0o644)
-	}
-	look := func(file string, batch int) (timed, error) {
-		t, err := b.timed(file, "hashr-lookup", "--db", b.url, "--batch", strconv.Itoa(batch))
-		if err == nil && bytes.Count(t.stdout, []byte(`"known":true`)) != bytes.Count(t.stdout, []byte("\n")) {
-			err = fmt.Errorf("hashr-lookup did not find every key of %s", file)
-		}
-		return t, err
-	}
+	keys, look := b.keys, b.look
 	var one, thousand []time.Duration
 	for seed := range 5 {
 		single, err := keys(1, 100+seed)
