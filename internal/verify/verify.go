@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -77,10 +78,15 @@ var ErrNoKeyring = errors.New("no keyring given to check the signature against (
 // CheckPGP checks a detached binary OpenPGP signature over signed and
 // returns the fingerprint of the key that made it, upper-case hex.
 func CheckPGP(keys openpgp.EntityList, signed, signature []byte) (string, error) {
+	return CheckPGPReader(keys, bytes.NewReader(signed), signature)
+}
+
+// CheckPGPReader is CheckPGP over signed bytes read to their end.
+func CheckPGPReader(keys openpgp.EntityList, signed io.Reader, signature []byte) (string, error) {
 	if len(keys) == 0 {
 		return "", ErrNoKeyring
 	}
-	sig, _, err := openpgp.VerifyDetachedSignature(keys, bytes.NewReader(signed), bytes.NewReader(signature), nil)
+	sig, _, err := openpgp.VerifyDetachedSignature(keys, signed, bytes.NewReader(signature), nil)
 	if err != nil {
 		return "", describePGP(err, sig)
 	}
