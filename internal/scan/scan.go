@@ -42,6 +42,11 @@ func run(ctx context.Context, p *cli.Program, opts options, repos []string) erro
 			p.Verbosef("skipping %s: its job is done in %s (--reprocess %s to load it again)", src.ID, opts.jobs.db, src.QuickSHA256)
 			return nil
 		}
+		if err := opts.apt.check(src); err != nil {
+			c.byVerdict[failed]++
+			p.Failf("%s: %v", src.URI, err)
+			return w.Write(&records.Error{Stage: "scan", Source: src.URI, URI: src.URI, ID: src.ID, Message: err.Error()})
+		}
 		c.sources++
 		if err := exports.annotate(src); err != nil {
 			p.Failf("%v", err)

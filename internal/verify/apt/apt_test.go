@@ -11,51 +11,11 @@ import (
 	"github.com/hashr-dev/hashr/internal/verify/verifytest"
 )
 
-// testRepo is a signed apt mirror built by apt-ftparchive and gpg.
-type testRepo struct {
-	root, dist string
-	key        *verifytest.GPG
-}
+type testRepo = verifytest.AptRepo
 
-// buildRepo builds a mirror with two .debs in pool/, dists/test with
-// Packages, Packages.gz and Packages.xz, a Release and, when clearsign,
-// an InRelease; otherwise Release.gpg.
-func buildRepo(t *testing.T, clearsign bool) *testRepo {
-	verifytest.Need(t, "apt-ftparchive", "dpkg-deb", "xz", "gzip")
-	key := verifytest.NewGPG(t, "archive", "ed25519")
-	root := t.TempDir()
-	for _, name := range []string{"alpha", "beta"} {
-		pkg := filepath.Join(t.TempDir(), name)
-		writeFile(t, filepath.Join(pkg, "DEBIAN", "control"), "Package: "+name+"\nVersion: 1.0-1\nArchitecture: amd64\nMaintainer: Test <t@example.invalid>\nDescription: test package\n")
-		writeFile(t, filepath.Join(pkg, "usr", "share", name, "data.txt"), name+" data\n")
-		writeFile(t, filepath.Join(root, "pool", "main", name+"_1.0-1_amd64.deb"), "")
-		verifytest.Run(t, "", nil, "dpkg-deb", "--root-owner-group", "--build", pkg, filepath.Join(root, "pool", "main", name+"_1.0-1_amd64.deb"))
-	}
-	bin := filepath.Join(root, "dists", "test", "main", "binary-amd64")
-	packages := verifytest.Run(t, root, nil, "apt-ftparchive", "packages", "pool")
-	writeFile(t, filepath.Join(bin, "Packages"), packages)
-	verifytest.Run(t, bin, nil, "xz", "-k", "Packages")
-	verifytest.Run(t, bin, nil, "gzip", "-k", "-n", "Packages")
-	dist := filepath.Join(root, "dists", "test")
-	release := verifytest.Run(t, dist, nil, "apt-ftparchive", "-o", "APT::FTPArchive::Release::Suite=test", "-o", "APT::FTPArchive::Release::Codename=test", "release", ".")
-	writeFile(t, filepath.Join(dist, "Release"), release)
-	if clearsign {
-		key.Sign(t, "--clearsign", "-o", filepath.Join(dist, "InRelease"), filepath.Join(dist, "Release"))
-	} else {
-		key.Sign(t, "--detach-sign", "-o", filepath.Join(dist, "Release.gpg"), filepath.Join(dist, "Release"))
-	}
-	return &testRepo{root: root, dist: dist, key: key}
-}
+func buildRepo(t *testing.T, clearsign bool) *testRepo { return verifytest.BuildAptRepo(t, clearsign) }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeFile(t *testing.T, path, content string) { verifytest.WriteFile(t, path, content) }
 
 // verifyAll verifies the suite and every .deb, returning the packages.
 func verifyAll(t *testing.T, r *testRepo, keyrings ...string) ([]Package, *Release, error) {
@@ -64,18 +24,18 @@ func verifyAll(t *testing.T, r *testRepo, keyrings ...string) ([]Package, *Relea
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel, err := ReadRelease(r.dist, keys)
+	rel, err := ReadRelease(r.Dist, keys)
 	if err != nil {
 		return nil, nil, err
 	}
 	var all []Package
-	for _, idx := range rel.PackageIndexes(r.dist) {
-		pkgs, err := rel.ReadPackages(r.dist, idx)
+	for _, idx := range rel.PackageIndexes(r.Dist) {
+		pkgs, err := rel.ReadPackages(r.Dist, idx)
 		if err != nil {
 			return nil, rel, err
 		}
 		for _, p := range pkgs {
-			f, err := os.Open(filepath.Join(r.root, filepath.FromSlash(p.Filename)))
+			f, err := os.Open(filepath.Join(r.Root, filepath.FromSlash(p.Filename)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,18 +53,18 @@ func verifyAll(t *testing.T, r *testRepo, keyrings ...string) ([]Package, *Relea
 func TestSignedRepositoryVerifies(t *testing.T) {
 	for _, clearsign := range []bool{true, false} {
 		r := buildRepo(t, clearsign)
-		for _, keyring := range []string{r.key.Keyring, r.key.Armored} {
+		for _, keyring := range []string{r.Key.Keyring, r.Key.Armored} {
 			pkgs, rel, err := verifyAll(t, r, keyring)
 			if err != nil {
 				t.Fatalf("clearsign=%v keyring %s: %v", clearsign, filepath.Base(keyring), err)
 			}
-			if !rel.Verified.OK || rel.Verified.By != By || rel.Verified.Signer != r.key.Fingerprint {
-				t.Errorf("Verified = %+v, want ok by %s signer %s", rel.Verified, By, r.key.Fingerprint)
+			if !rel.Verified.OK || rel.Verified.By != By || rel.Verified.Signer != r.Key.Fingerprint {
+				t.Errorf("Verified = %+v, want ok by %s signer %s", rel.Verified, By, r.Key.Fingerprint)
 			}
 			if len(pkgs) != 2 || pkgs[0].Package != "alpha" || pkgs[1].Version != "1.0-1" || pkgs[1].Architecture != "amd64" || pkgs[0].Maintainer == "" {
 				t.Errorf("packages = %+v", pkgs)
 			}
-			if idx := rel.PackageIndexes(r.dist); len(idx) != 1 || idx[0] != "main/binary-amd64/Packages.xz" {
+			if idx := rel.PackageIndexes(r.Dist); len(idx) != 1 || idx[0] != "main/binary-amd64/Packages.xz" {
 				t.Errorf("indexes = %v, want the xz one", idx)
 			}
 		}
@@ -113,7 +73,7 @@ func TestSignedRepositoryVerifies(t *testing.T) {
 
 func TestAlteredPackageFails(t *testing.T) {
 	r := buildRepo(t, true)
-	deb := filepath.Join(r.root, "pool", "main", "beta_1.0-1_amd64.deb")
+	deb := filepath.Join(r.Root, "pool", "main", "beta_1.0-1_amd64.deb")
 	data, err := os.ReadFile(deb)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +82,7 @@ func TestAlteredPackageFails(t *testing.T) {
 	if err := os.WriteFile(deb, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = verifyAll(t, r, r.key.Keyring)
+	_, _, err = verifyAll(t, r, r.Key.Keyring)
 	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "beta_1.0-1_amd64.deb") {
 		t.Fatalf("err = %v, want a sha256 mismatch naming beta", err)
 	}
@@ -130,28 +90,28 @@ func TestAlteredPackageFails(t *testing.T) {
 
 func TestAlteredIndexFails(t *testing.T) {
 	r := buildRepo(t, true)
-	xz := filepath.Join(r.dist, "main", "binary-amd64", "Packages.xz")
+	xz := filepath.Join(r.Dist, "main", "binary-amd64", "Packages.xz")
 	// Same size, other bytes: the digest, not the size, catches it.
 	data, _ := os.ReadFile(xz)
 	data[len(data)/2] ^= 0x40
 	writeFile(t, xz, string(data))
-	_, _, err := verifyAll(t, r, r.key.Keyring)
+	_, _, err := verifyAll(t, r, r.Key.Keyring)
 	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "Packages.xz") {
 		t.Fatalf("err = %v, want the index's sha256 mismatch", err)
 	}
 	// An index rewritten with an extra package changes its size.
 	writeFile(t, xz, "")
-	if _, _, err = verifyAll(t, r, r.key.Keyring); err == nil || !strings.Contains(err.Error(), "signed Release says") {
+	if _, _, err = verifyAll(t, r, r.Key.Keyring); err == nil || !strings.Contains(err.Error(), "signed Release says") {
 		t.Fatalf("err = %v, want the size mismatch", err)
 	}
 }
 
 func TestAlteredReleaseFails(t *testing.T) {
 	r := buildRepo(t, true)
-	in := filepath.Join(r.dist, "InRelease")
+	in := filepath.Join(r.Dist, "InRelease")
 	data, _ := os.ReadFile(in)
 	writeFile(t, in, strings.Replace(string(data), "Suite: test", "Suite: tesu", 1))
-	if _, _, err := verifyAll(t, r, r.key.Keyring); err == nil || !strings.Contains(err.Error(), "bad signature") {
+	if _, _, err := verifyAll(t, r, r.Key.Keyring); err == nil || !strings.Contains(err.Error(), "bad signature") {
 		t.Fatalf("err = %v, want a bad signature", err)
 	}
 }
@@ -164,15 +124,15 @@ func TestWrongKeyringFails(t *testing.T) {
 		t.Fatalf("err = %v, want the unknown-key error with its hint", err)
 	}
 	keys, _ := verify.LoadKeyrings(nil)
-	if _, err := ReadRelease(r.dist, keys); !errors.Is(err, verify.ErrNoKeyring) {
+	if _, err := ReadRelease(r.Dist, keys); !errors.Is(err, verify.ErrNoKeyring) {
 		t.Fatalf("no keyring: err = %v, want ErrNoKeyring", err)
 	}
 }
 
 func TestUnsignedReleaseFails(t *testing.T) {
 	r := buildRepo(t, false)
-	os.Remove(filepath.Join(r.dist, "Release.gpg"))
-	if _, _, err := verifyAll(t, r, r.key.Keyring); !errors.Is(err, ErrUnsigned) {
+	os.Remove(filepath.Join(r.Dist, "Release.gpg"))
+	if _, _, err := verifyAll(t, r, r.Key.Keyring); !errors.Is(err, ErrUnsigned) {
 		t.Fatalf("err = %v, want ErrUnsigned", err)
 	}
 }
