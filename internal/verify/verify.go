@@ -88,7 +88,7 @@ func CheckPGPReader(keys openpgp.EntityList, signed io.Reader, signature []byte)
 	}
 	sig, _, err := openpgp.VerifyDetachedSignature(keys, signed, bytes.NewReader(signature), nil)
 	if err != nil {
-		return "", describePGP(err, sig)
+		return "", describePGP(err)
 	}
 	return signerFingerprint(keys, sig), nil
 }
@@ -108,7 +108,7 @@ func signerFingerprint(keys openpgp.EntityList, sig *packet.Signature) string {
 }
 
 // describePGP turns go-crypto's terse errors into what a user can act on.
-func describePGP(err error, sig *packet.Signature) error {
+func describePGP(err error) error {
 	if strings.Contains(err.Error(), "signature made by unknown entity") {
 		return fmt.Errorf("signature made by a key not in the keyring: %w (hint: name the publisher's keyring with --keyring)", err)
 	}
