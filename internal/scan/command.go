@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/magic"
+	"github.com/hashr-dev/hashr/internal/verify"
 )
 
 // Main runs hashr-scan with args and the given streams, and returns the
@@ -130,7 +131,18 @@ the stage that draws the pipeline's progress line (see --progress) to count
 against. The sources are held back until the scan is done to know them; a
 scan that finds more than about 90,000 sources (32 MiB of records) writes
 them as it goes, without a plan. --plan=false writes no plan and each
-source as soon as it is found.`
+source as soon as it is found.
+
+Verification (--verify, default try): a REPO that is an apt mirror (it
+holds dists/) has each suite's InRelease, or Release with Release.gpg,
+checked against the --keyring files, then each Packages(.xz|.gz) against
+the Release's SHA256 and size. Each .deb a signed index lists gets its
+expected sha256 (hashr-fetch fails it if its bytes hash otherwise) and
+"verified":{"ok":true,"by":"apt-release","signer":FINGERPRINT,"detail":
+"NAME VERSION (ARCH) in SUITE/INDEX"}; a .deb of a suite that failed
+verification, or a different size than its entry, is an error record.
+--verify require also fails every source nothing signs; off checks
+nothing.`
 
 const example = `  # Everything in a mirror, with the default repo names:
   hashr-scan ~/mirror | jq -r '[.format, .id] | @tsv'
@@ -164,6 +176,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 		urls                   string
 		splitImages            bool
 		plan                   bool
+		verify                 string
+		keyrings               []string
 
 		maxTime time.Duration
 	}
@@ -177,6 +191,13 @@ func NewCommand(p *cli.Program) *cobra.Command {
 			}
 			opts.splitImages = flags.splitImages
 			opts.plan = flags.plan
+			mode, err := verify.ParseMode(flags.verify)
+			if err != nil {
+				return cli.Usagef("%v", err)
+			}
+			if opts.apt, err = newAptVerifier(mode, flags.keyrings); err != nil {
+				return err
+			}
 
 			if flags.maxTime <= 0 {
 				return cli.Usagef("--max-time must be positive")
@@ -213,6 +234,8 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.BoolVar(&flags.plan, "plan", true, "write a plan record (the number of sources and their total size) before the sources, holding them back until the scan is done; --plan=false writes each source as it is found")
 
 	f.DurationVar(&flags.maxTime, "max-time", defaultMaxTime, "give up on one request to a registry, bucket or URL (a page of tags or objects, a manifest, a URL's size or bytes) after this long, however steadily bytes come")
+	f.StringVar(&flags.verify, "verify", string(verify.Try), "off, try (verify what carries a signature) or require (a source nothing signs is an error record); see Verification above")
+	f.StringArrayVar(&flags.keyrings, "keyring", nil, "OpenPGP public keys, binary (.gpg) or armored (.asc), that may sign an apt mirror's Release (repeatable), e.g. /usr/share/keyrings/debian-archive-keyring.gpg")
 	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")
 	return cmd
 }

@@ -22,6 +22,8 @@ type options struct {
 	plan bool
 
 	net *remoteNet // registries, buckets and URLs, within --max-time
+
+	apt *aptVerifier // --verify and --keyring; nil checks nothing
 }
 
 func newOptions(repo, formats, zipExts string) (options, error) {

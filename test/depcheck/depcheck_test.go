@@ -17,6 +17,12 @@ var heavy = map[string][]string{
 	"github.com/jackc/pgx":          {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan", "hashr-serve"},
 	"modernc.org/sqlite":            {"hashr-load", "hashr-export", "hashr-lookup", "hashr-scan", "hashr-serve"},
 	"github.com/cockroachdb/pebble": {"hashr-dedup"},
+	// OpenPGP (issue 22): hashr-scan checks an apt suite's signed
+	// Release (internal/verify/apt); ProtonMail's go-crypto is the
+	// maintained fork of the frozen x/crypto/openpgp, and circl is its
+	// curve library. Only the stage that verifies links them.
+	"github.com/ProtonMail/go-crypto": {"hashr-scan"},
+	"github.com/cloudflare/circl":     {"hashr-scan"},
 	// S3 and GCS are spoken over plain HTTP (internal/objstore): no
 	// command links a cloud SDK, nor the test fakes.
 	"github.com/aws/":                   nil,

@@ -12,7 +12,6 @@ package rpm
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -106,15 +105,8 @@ func (w *Walker) Close() error {
 // start reads the lead and headers and opens the payload.
 func (w *Walker) start() error {
 	var offset int64
-	var lead [leadSize]byte
-	if err := readFull(w.r, lead[:], &offset); err != nil {
+	if err := readLead(w.r, &offset); err != nil {
 		return err
-	}
-	if !bytes.Equal(lead[:4], Lead) {
-		return corrupt(0, "not an RPM package")
-	}
-	if lead[4] < 3 || lead[4] > 4 {
-		return corrupt(4, fmt.Sprintf("RPM format version %d is not supported", lead[4]))
 	}
 	if _, err := readHeader(w.r, &offset, true); err != nil { // the signature
 		return err

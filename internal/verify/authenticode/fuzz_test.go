@@ -1,0 +1,27 @@
+package authenticode
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+)
+
+// FuzzVerifyCAB: a hostile cabinet header or signature blob never panics
+// and never verifies without a root store.
+func FuzzVerifyCAB(f *testing.F) {
+	head := make([]byte, 80)
+	copy(head, "MSCF")
+	binary.LittleEndian.PutUint16(head[30:], cabFlagReserve)
+	binary.LittleEndian.PutUint16(head[36:], cabSignedReserve)
+	binary.LittleEndian.PutUint32(head[40:], 0x00100000)
+	binary.LittleEndian.PutUint32(head[44:], 64)
+	binary.LittleEndian.PutUint32(head[48:], 16)
+	copy(head[64:], []byte{0x30, 0x0e, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x01, 0x00})
+	f.Add(head)
+	f.Add([]byte("MSCF"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if res, err := VerifyCAB(data, nil, time.Unix(0, 0)); err == nil || res.OK {
+			t.Fatalf("verified without roots: %+v", res)
+		}
+	})
+}
