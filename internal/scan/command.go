@@ -167,53 +167,29 @@ const example = `  # Everything in a mirror, with the default repo names:
 
 var formatList = strings.Join(magic.Formats(), ", ")
 
+// scanFlags are hashr-scan's flags as given.
+type scanFlags struct {
+	repo, formats, zipExts string
+	db, reprocess          string
+	urls                   string
+	splitImages            bool
+	plan                   bool
+	verify                 string
+	keyrings               []string
+
+	maxTime time.Duration
+}
+
 // NewCommand returns hashr-scan's command; it is also used to write the man
 // page.
 func NewCommand(p *cli.Program) *cobra.Command {
-	var flags struct {
-		repo, formats, zipExts string
-		db, reprocess          string
-		urls                   string
-		splitImages            bool
-		plan                   bool
-		verify                 string
-		keyrings               []string
-
-		maxTime time.Duration
-	}
+	var flags scanFlags
 	cmd := p.Command("hashr-scan [flags] REPO...",
 		"Find sources in repositories and detect their formats",
 		long, example,
 		func(ctx context.Context, args []string) error {
-			opts, err := newOptions(flags.repo, flags.formats, flags.zipExts)
+			opts, args, err := flags.options(ctx, args)
 			if err != nil {
-				return err
-			}
-			opts.splitImages = flags.splitImages
-			opts.plan = flags.plan
-			mode, err := verify.ParseMode(flags.verify)
-			if err != nil {
-				return cli.Usagef("%v", err)
-			}
-			if opts.apt, err = newAptVerifier(mode, flags.keyrings); err != nil {
-				return err
-			}
-
-			if flags.maxTime <= 0 {
-				return cli.Usagef("--max-time must be positive")
-			}
-			opts.net = newRemoteNet(flags.maxTime)
-			if flags.urls != "" {
-				urls, err := readURLList(flags.urls)
-				if err != nil {
-					return err
-				}
-				args = append(args, urls...)
-			}
-			if len(args) == 0 {
-				return cli.Usagef("no REPO given: name at least one directory, file or URL to scan, or --urls FILE")
-			}
-			if opts.jobs, err = newJobFilter(ctx, flags.db, flags.reprocess); err != nil {
 				return err
 			}
 			return run(ctx, p, opts, args)
@@ -238,6 +214,40 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringArrayVar(&flags.keyrings, "keyring", nil, "OpenPGP public keys, binary (.gpg) or armored (.asc), that may sign an apt mirror's Release (repeatable), e.g. /usr/share/keyrings/debian-archive-keyring.gpg")
 	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")
 	return cmd
+}
+
+// options turns the flags into a scan's options, and adds the URLs of
+// --urls to the REPOs in args.
+func (flags *scanFlags) options(ctx context.Context, args []string) (options, []string, error) {
+	opts, err := newOptions(flags.repo, flags.formats, flags.zipExts)
+	if err != nil {
+		return opts, nil, err
+	}
+	opts.splitImages = flags.splitImages
+	opts.plan = flags.plan
+	mode, err := verify.ParseMode(flags.verify)
+	if err != nil {
+		return opts, nil, cli.Usagef("%v", err)
+	}
+	if opts.apt, err = newAptVerifier(mode, flags.keyrings); err != nil {
+		return opts, nil, err
+	}
+	if flags.maxTime <= 0 {
+		return opts, nil, cli.Usagef("--max-time must be positive")
+	}
+	opts.net = newRemoteNet(flags.maxTime)
+	if flags.urls != "" {
+		urls, err := readURLList(flags.urls)
+		if err != nil {
+			return opts, nil, err
+		}
+		args = append(args, urls...)
+	}
+	if len(args) == 0 {
+		return opts, nil, cli.Usagef("no REPO given: name at least one directory, file or URL to scan, or --urls FILE")
+	}
+	opts.jobs, err = newJobFilter(ctx, flags.db, flags.reprocess)
+	return opts, args, err
 }
 
 // readURLList reads --urls: one URL a line.
