@@ -34,7 +34,7 @@ type sqliteLoader struct {
 func sqliteDSN(path string, readOnly bool) string {
 	dsn := path + "?_pragma=busy_timeout(60000)&_pragma=cache_size(-65536)&_pragma=temp_store(memory)&_txlock=immediate"
 	if readOnly {
-		return "file:" + path + "?mode=ro&_pragma=busy_timeout(60000)"
+		return "file:" + path + "?mode=ro&_pragma=busy_timeout(60000)&_pragma=mmap_size(1073741824)"
 	}
 	return dsn + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 }
