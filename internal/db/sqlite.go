@@ -31,10 +31,13 @@ type sqliteLoader struct {
 // transaction takes the write lock up front instead of failing half way.
 // synchronous=NORMAL is safe in WAL mode against process crashes; only a
 // power loss can lose the last transactions, never corrupt the file.
+// Readers map the file (up to 1 GiB) instead of reading each page with a
+// syscall into a 2 MiB cache per connection: a 1,000-hash bulk of
+// hashr-serve spent a quarter of its CPU in those reads.
 func sqliteDSN(path string, readOnly bool) string {
 	dsn := path + "?_pragma=busy_timeout(60000)&_pragma=cache_size(-65536)&_pragma=temp_store(memory)&_txlock=immediate"
 	if readOnly {
-		return "file:" + path + "?mode=ro&_pragma=busy_timeout(60000)"
+		return "file:" + path + "?mode=ro&_pragma=busy_timeout(60000)&_pragma=mmap_size(1073741824)"
 	}
 	return dsn + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -158,18 +160,26 @@ func TestSlowAndLargeClients(t *testing.T) {
 // its address; the test's end sends SIGTERM and checks the exit status 0.
 func startMain(t *testing.T, args ...string) string {
 	t.Helper()
+	addr, exited, stderr := launchMain(t, args...)
+	t.Cleanup(func() { stopMain(t, exited, stderr) })
+	return addr
+}
+
+// launchMain runs hashr-serve's Main in-process on a free port and returns
+// its address, its exit status's channel and its stderr, once it listens.
+func launchMain(t *testing.T, args ...string) (string, chan int, *syncBuffer) {
+	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
-	var stderr syncBuffer
+	stderr := &syncBuffer{}
 	exited := make(chan int, 1)
 	go func() {
-		exited <- Main(append([]string{"--listen", "127.0.0.1:0", "--addr-file", addrFile, "--quiet"}, args...), nil, &bytes.Buffer{}, &stderr)
+		exited <- Main(append([]string{"--listen", "127.0.0.1:0", "--addr-file", addrFile, "--quiet"}, args...), nil, &bytes.Buffer{}, stderr)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, err := os.ReadFile(addrFile)
 		if err == nil {
-			t.Cleanup(func() { stopMain(t, exited, &stderr) })
-			return strings.TrimSpace(string(b))
+			return strings.TrimSpace(string(b)), exited, stderr
 		}
 		select {
 		case code := <-exited:
@@ -220,5 +230,47 @@ func TestGracefulShutdownAndUsage(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := Main([]string{"--db", "sqlite:" + filepath.Join(t.TempDir(), "missing.db")}, nil, &bytes.Buffer{}, &stderr); code != 1 {
 		t.Errorf("a database that does not exist: exit %d, want 1: %s", code, stderr.String())
+	}
+}
+
+// A request in flight when SIGTERM comes is answered in full before
+// hashr-serve exits (0): a bulk request whose body is half sent at the
+// signal, and finished after it.
+func TestShutdownFinishesRequestInFlight(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "hashr.db")
+	buildSet(t, url)
+	addr, exited, stderr := launchMain(t, "--db", url)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := fmt.Sprintf(`{"hashes": [%q]}`, digests(contentOf["b.txt"])["sha1"])
+	fmt.Fprintf(conn, "POST /bulk/sha1 HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:5])
+	time.Sleep(300 * time.Millisecond) // the server has read the headers: the request is in flight
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case code := <-exited:
+		t.Fatalf("hashr-serve exited %d with a request in flight: %s", code, stderr.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+	if _, err := io.WriteString(conn, body[5:]); err != nil {
+		t.Fatalf("sending the rest of the body after SIGTERM: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the request in flight at SIGTERM: %v", err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), strings.ToUpper(digests(contentOf["b.txt"])["sha256"])) {
+		t.Errorf("the request in flight at SIGTERM: %d %s, want b.txt's record", resp.StatusCode, answer)
+	}
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Errorf("hashr-serve after SIGTERM: exit %d, want 0; stderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("hashr-serve did not stop within 20 s of its last request")
 	}
 }
