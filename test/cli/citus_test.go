@@ -16,7 +16,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/export"
 	"github.com/hashr-dev/hashr/internal/extract"
 	"github.com/hashr-dev/hashr/internal/fetch"
-	"github.com/hashr-dev/hashr/internal/hash"
+	"github.com/hashr-dev/hashr/internal/hashcmd"
 	"github.com/hashr-dev/hashr/internal/load"
 	"github.com/hashr-dev/hashr/internal/lookup"
 	"github.com/hashr-dev/hashr/internal/scan"
@@ -94,7 +94,7 @@ func realDebStream(t *testing.T, n int) (repo string, hashed, stream []byte) {
 	stream = stage(t, scan.Main, nil, "--quiet", repo)
 	stream = stage(t, fetch.Main, stream, "--quiet", "--work", filepath.Join(work, "fetch"))
 	stream = stage(t, extract.Main, stream, "--quiet", "--spool", filepath.Join(work, "spool"))
-	hashed = stage(t, hash.Main, stream, "--quiet")
+	hashed = stage(t, hashcmd.Main, stream, "--quiet")
 	stream = stage(t, dedup.Main, hashed, "--quiet", "--store", filepath.Join(work, "store"))
 	return repo, hashed, failOneSource(t, stream)
 }
