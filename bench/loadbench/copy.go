@@ -135,11 +135,18 @@ func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, 
 		runs[len(kinds)] = append(runs[len(kinds)], r)
 	}
 	loadEnd, _ := os.ReadFile("/proc/loadavg")
+	printVsCopy(pg, runs, records, rounds, loadStart, loadEnd)
+	return nil
+}
+
+// printVsCopy prints the median of each loader's rounds, the raw COPY's
+// last, as a table against the COPY.
+func printVsCopy(pg *pgtest.Server, runs [][]result, records, rounds int, loadStart, loadEnd []byte) {
 	median := func(rs []result) result {
 		slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.took, b.took) })
 		return rs[len(rs)/2]
 	}
-	copyRate := median(runs[len(kinds)]).rate()
+	copyRate := median(runs[len(runs)-1]).rate()
 	fmt.Printf("%d file records; PostgreSQL %s with fsync on; load average %s at the start, %s at the end; median of %d rounds, each loader in turn.\n\n",
 		records, serverVersion(pg.URL("postgres")), strings.Join(strings.Fields(string(loadStart))[:3], " "),
 		strings.Join(strings.Fields(string(loadEnd))[:3], " "), rounds)
@@ -150,7 +157,6 @@ func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, 
 		fmt.Printf("| %s | %.1f s | %.0f (%.0f–%.0f) | %.0f%% | %.1f + %.1f |\n", r.name, r.took.Seconds(), r.rate(),
 			rs[len(rs)-1].rate(), rs[0].rate(), 100*r.rate()/copyRate, r.clientCPU.Seconds(), r.serverCPU.Seconds())
 	}
-	return nil
 }
 
 func vsCopyRun(nSources, perSource int, shared float64, rounds int, bulk bool) error {

@@ -264,22 +264,29 @@ func (b *bench) loadSlices(n int, loadArgs []string) error {
 
 // lookups measures hashr-lookup on keys the set holds: one key per query
 // (--batch 1), 1,000 keys in one query, and the throughput of 10,000.
+// lookupKeys writes n keys the set holds, chosen by seed, to a file, and
+// returns its name.
+func (b *bench) lookupKeys(n int, seed int) (string, error) {
+	out, err := exec.Command(filepath.Join(b.bin, "setgen"), "-sources", strconv.Itoa(b.sources), "-keys", strconv.Itoa(n), "-seed", strconv.Itoa(seed), "-to", strconv.Itoa(b.loaded)).Output()
+	if err != nil {
+		return "", fmt.Errorf("setgen -keys: %w", err)
+	}
+	file := filepath.Join(b.tmp, fmt.Sprintf("keys-%d-%d", n, seed))
+	return file, os.WriteFile(file, out, 0o644)
+}
+
+// lookup times hashr-lookup over the keys in file, batch keys a query,
+// and checks it found them all.
+func (b *bench) lookup(file string, batch int) (timed, error) {
+	t, err := b.timed(file, "hashr-lookup", "--db", b.url, "--batch", strconv.Itoa(batch))
+	if err == nil && bytes.Count(t.stdout, []byte(`"known":true`)) != bytes.Count(t.stdout, []byte("\n")) {
+		err = fmt.Errorf("hashr-lookup did not find every key of %s", file)
+	}
+	return t, err
+}
+
 func (b *bench) lookups() error {
-	keys := func(n int, seed int) (string, error) {
-		out, err := exec.Command(filepath.Join(b.bin, "setgen"), "-sources", strconv.Itoa(b.sources), "-keys", strconv.Itoa(n), "-seed", strconv.Itoa(seed), "-to", strconv.Itoa(b.loaded)).Output()
-		if err != nil {
-			return "", fmt.Errorf("setgen -keys: %w", err)
-		}
-		file := filepath.Join(b.tmp, fmt.Sprintf("keys-%d-%d", n, seed))
-		return file, os.WriteFile(file, out, 0o644)
-	}
-	look := func(file string, batch int) (timed, error) {
-		t, err := b.timed(file, "hashr-lookup", "--db", b.url, "--batch", strconv.Itoa(batch))
-		if err == nil && bytes.Count(t.stdout, []byte(`"known":true`)) != bytes.Count(t.stdout, []byte("\n")) {
-			err = fmt.Errorf("hashr-lookup did not find every key of %s", file)
-		}
-		return t, err
-	}
+	keys, look := b.lookupKeys, b.lookup
 	var one, thousand []time.Duration
 	for seed := range 5 {
 		single, err := keys(1, 100+seed)

@@ -34,12 +34,6 @@ var exempt = []string{
 	// line as the instructions run.
 	"internal/digest/md5x16/mkasm.go",
 	"internal/digest/sha1sha256/mkasm.go",
-	// For now: other engineers are splitting these packages (issue 19);
-	// the integrator drops these exemptions after merging their work.
-	"internal/extract/",
-	"internal/unpack/",
-	"internal/sandbox/",
-	"internal/lookup/",
 }
 
 // decoderFuncs are single functions, FILE:NAME, that decode bytes as one

@@ -400,18 +400,25 @@ func sourceLines(t *testing.T, srcs ...records.Source) string {
 	return recordstest.Lines(t, recs...)
 }
 
+// bucketServer starts a fake bucket "b" of store ("s3" or "gs") holding
+// objects, and points the environment at it.
+func bucketServer(t *testing.T, store string, objects map[string][]byte) *objstoretest.Server {
+	t.Helper()
+	if store == "s3" {
+		s := objstoretest.S3(t, "b", objects)
+		setS3Env(t, s)
+		return s
+	}
+	s := objstoretest.GCS(t, "b", objects)
+	t.Setenv("STORAGE_EMULATOR_HOST", s.URL)
+	return s
+}
+
 func TestBucketFailures(t *testing.T) {
 	good, bad := []byte("good bytes\n"), bytes.Repeat([]byte("bad bytes "), 10000)
 	objects := map[string][]byte{"d/good.bin": good, "d/bad.bin": bad}
 	for _, store := range []string{"s3", "gs"} {
-		var s *objstoretest.Server
-		if store == "s3" {
-			s = objstoretest.S3(t, "b", objects)
-			setS3Env(t, s)
-		} else {
-			s = objstoretest.GCS(t, "b", objects)
-			t.Setenv("STORAGE_EMULATOR_HOST", s.URL)
-		}
+		s := bucketServer(t, store, objects)
 		input := sourceLines(t,
 			records.Source{ID: "good.bin", URI: store + "://b/d/good.bin"},
 			records.Source{ID: "bad.bin", URI: store + "://b/d/bad.bin"})
