@@ -47,7 +47,7 @@ func Classify(st *os.ProcessState, protocol error, tail *Tail, lim Limits) *Fail
 	ws, _ := st.Sys().(syscall.WaitStatus)
 	cpu := st.UserTime() + st.SystemTime()
 	first, all := tail.First(), tail.String()
-	cause, what := classify(ws, cpu, protocol, first, all, lim)
+	what, cause := classify(ws, cpu, protocol, first, all, lim)
 	msg := fmt.Sprintf("the sandboxed parser %s (%v, %v CPU); nothing of this source is kept", what, st, cpu.Round(time.Millisecond))
 	if all != "" {
 		msg += "; its last messages: " + all
@@ -55,31 +55,31 @@ func Classify(st *os.ProcessState, protocol error, tail *Tail, lim Limits) *Fail
 	return &Failure{Cause: cause, msg: msg}
 }
 
-// classify is Classify's cause and its words, first matching first: a
+// classify is Classify's words and cause, first matching first: a
 // clean exit after a protocol error is the protocol's fault, a limit
 // explains a signal, and a signal explains a broken output.
-func classify(ws syscall.WaitStatus, cpu time.Duration, protocol error, first, all string, lim Limits) (error, string) {
+func classify(ws syscall.WaitStatus, cpu time.Duration, protocol error, first, all string, lim Limits) (what string, cause error) {
 	switch {
 	case protocol != nil && !ws.Signaled() && ws.ExitStatus() == 0:
-		return ErrProtocol, "broke the protocol: " + protocol.Error()
+		return "broke the protocol: " + protocol.Error(), ErrProtocol
 	case ws.Exited() && ws.ExitStatus() == ExitCPU, ws.Signaled() && ws.Signal() == syscall.SIGXCPU,
 		ws.Signaled() && ws.Signal() == syscall.SIGKILL && cpu >= lim.CPU-time.Second:
-		return ErrCPULimit, fmt.Sprintf("went over the CPU time limit of %v (set with --sandbox-cpu)", lim.CPU)
+		return fmt.Sprintf("went over the CPU time limit of %v (set with --sandbox-cpu)", lim.CPU), ErrCPULimit
 	case strings.Contains(all, "out of memory") || strings.Contains(first, "out of memory") ||
 		strings.Contains(all, "cannot allocate memory"):
-		return ErrMemoryLimit, fmt.Sprintf("went over the memory limit of %s (set with --sandbox-memory)", unpack.FormatSize(lim.Memory, ""))
+		return fmt.Sprintf("went over the memory limit of %s (set with --sandbox-memory)", unpack.FormatSize(lim.Memory, "")), ErrMemoryLimit
 	case ws.Exited() && ws.ExitStatus() == ExitSetup:
-		return ErrSetup, "could not set up its sandbox: " + strings.TrimPrefix(first, "sandbox: ")
+		return "could not set up its sandbox: " + strings.TrimPrefix(first, "sandbox: "), ErrSetup
 	case strings.HasPrefix(first, "panic: "):
-		return ErrCrashed, "crashed: " + first
+		return "crashed: " + first, ErrCrashed
 	case ws.Signaled():
-		what := "was killed by " + unix.SignalName(ws.Signal())
+		what = "was killed by " + unix.SignalName(ws.Signal())
 		if ws.Signal() == syscall.SIGKILL {
 			what += " (by the kernel's out-of-memory killer?)"
 		}
-		return ErrKilled, what
+		return what, ErrKilled
 	case protocol != nil:
-		return ErrProtocol, "broke the protocol: " + protocol.Error()
+		return "broke the protocol: " + protocol.Error(), ErrProtocol
 	}
-	return nil, "failed"
+	return "failed", nil
 }
