@@ -70,8 +70,6 @@ var notYetSplit = map[string]bool{
 	"internal/scan/scan_test.go:TestFlags":                             true,
 	"internal/scan/scan_test.go:TestScanFixtures":                      true,
 	"internal/scan/scan_test.go:TestScanRenamedFixtures":               true,
-	"pkg/records/rawfield_test.go:checkRawField":                       true,
-	"pkg/records/records_test.go:TestKnownTypesKeepEveryField":         true,
 	"test/cli/export_test.go:TestExportRealClients":                    true,
 	"test/cli/load_test.go:TestPipelineRealDebsIntoDatabases":          true,
 	"test/faults/shards_test.go:TestMakefileDealsShardsBySize":         true,
