@@ -104,12 +104,9 @@ func (x *extractor) childSource(job *sandbox.Job, source json.RawMessage, spool 
 	if spool != "" {
 		j.spool = unpack.NewSpool(spool, job.Flatten)
 	}
-	if j.prepare(f) {
-		inProcess{}.parse(j)
-		j.close()
-	}
+	end := j.run(inProcess{}, f)
 	if j.fatal == nil {
-		j.fatal = out.Add(&records.End{Source: src.SHA256, Files: j.counts.Files, Errors: j.counts.Errors, Bytes: j.counts.Bytes})
+		j.fatal = out.Add(end)
 	}
 	if j.fatal == nil {
 		j.fatal = out.w.Flush()
