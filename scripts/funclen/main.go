@@ -57,7 +57,6 @@ var notYetSplit = map[string]bool{
 	"internal/db/hashr_test.go:testHashRSuspects":                      true,
 	"internal/db/retry_test.go:TestDeadlockIsRetried":                  true,
 	"internal/db/trust_test.go:TestFailedSourcesAndMembersAreNotKnown": true,
-	"internal/dedup/dedup_test.go:TestSeenAgainstAMap":                 true,
 	"internal/dedup/process_test.go:TestFullDisk":                      true,
 	"internal/dedup/process_test.go:TestKill9DuringWrites":             true,
 	"internal/digest/md5x16/md5x16.go:Engine.run":                      true,
