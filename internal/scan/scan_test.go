@@ -415,6 +415,23 @@ func TestOrder(t *testing.T) {
 	}
 }
 
+// testFormatsAndRepo checks that --formats (any case, spaced) keeps only
+// its formats, and --repo names the sources' repo.
+func testFormatsAndRepo(t *testing.T, dir string) {
+	res := scan(t, "--formats", " DEB , rpm", "--repo", "mirror", dir)
+	if res.code != 0 || len(res.sources) != 2 {
+		t.Fatalf("exit %d, %d sources: %s", res.code, len(res.sources), res.stderr)
+	}
+	for _, s := range res.sources {
+		if s.Repo != "mirror" || (s.Format != "deb" && s.Format != "rpm") {
+			t.Errorf("source %+v", s)
+		}
+	}
+	if !strings.Contains(res.stderr, "skipped (format not in --formats)") {
+		t.Errorf("stderr: %s", res.stderr)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	dir := formatsDir()
 	t.Run("unknown format", func(t *testing.T) {
@@ -436,20 +453,7 @@ func TestFlags(t *testing.T) {
 			t.Errorf("exit %d: %s", res.code, res.stderr)
 		}
 	})
-	t.Run("formats and repo", func(t *testing.T) {
-		res := scan(t, "--formats", " DEB , rpm", "--repo", "mirror", dir)
-		if res.code != 0 || len(res.sources) != 2 {
-			t.Fatalf("exit %d, %d sources: %s", res.code, len(res.sources), res.stderr)
-		}
-		for _, s := range res.sources {
-			if s.Repo != "mirror" || (s.Format != "deb" && s.Format != "rpm") {
-				t.Errorf("source %+v", s)
-			}
-		}
-		if !strings.Contains(res.stderr, "skipped (format not in --formats)") {
-			t.Errorf("stderr: %s", res.stderr)
-		}
-	})
+	t.Run("formats and repo", func(t *testing.T) { testFormatsAndRepo(t, dir) })
 	t.Run("environment", func(t *testing.T) {
 		t.Setenv("HASHR_FORMATS", "oci")
 		res := scan(t, dir)
