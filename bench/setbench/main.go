@@ -262,8 +262,6 @@ func (b *bench) loadSlices(n int, loadArgs []string) error {
 	return nil
 }
 
-// lookups measures hashr-lookup on keys the set holds: one key per query
-// (--batch 1), 1,000 keys in one query, and the throughput of 10,000.
 // lookupKeys writes n keys the set holds, chosen by seed, to a file, and
 // returns its name.
 func (b *bench) lookupKeys(n int, seed int) (string, error) {
@@ -285,6 +283,8 @@ func (b *bench) lookup(file string, batch int) (timed, error) {
 	return t, err
 }
 
+// lookups measures hashr-lookup on keys the set holds: one key per query
+// (--batch 1), 1,000 keys in one query, and the throughput of 10,000.
 func (b *bench) lookups() error {
 	keys, look := b.lookupKeys, b.lookup
 	var one, thousand []time.Duration

@@ -74,9 +74,6 @@ func runDedup(t *testing.T, in []byte, args ...string) (status int, out []byte, 
 	return status, stdout.Bytes(), errb.String()
 }
 
-// Random streams over several runs, against a map: seen is true exactly
-// for digests of an earlier run or earlier in the stream. Streams are big
-// enough to fill and ingest pending sets mid-run.
 // checkSeen checks a run's records against known, the digests of the
 // runs before (which it adds the run's to): each file's seen, the files
 // --drop-seen drops, and the end records' counts.
@@ -114,6 +111,9 @@ func checkSeen(t *testing.T, run int, recs []outRecord, ids []int, known map[str
 	}
 }
 
+// Random streams over several runs, against a map: seen is true exactly
+// for digests of an earlier run or earlier in the stream. Streams are big
+// enough to fill and ingest pending sets mid-run.
 func TestSeenAgainstAMap(t *testing.T) {
 	store := t.TempDir()
 	known := map[string]bool{}

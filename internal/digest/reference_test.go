@@ -28,9 +28,6 @@ func requireTool(t *testing.T, name string) {
 	}
 }
 
-// edgeInputs are made-up inputs at the edges of both algorithms: around
-// the lengths where they change behaviour, with too little variety, ending
-// in runs of zeros (spamsum's rolling hash is then 0), and with repeats.
 // drawBytes is n random bytes drawn from rng.
 func drawBytes(rng *rand.Rand, n int) []byte {
 	b := make([]byte, n)
@@ -73,6 +70,9 @@ func addTLSHBucketInputs(rng *rand.Rand, in map[string][]byte) {
 	}
 }
 
+// edgeInputs are made-up inputs at the edges of both algorithms: around
+// the lengths where they change behaviour, with too little variety, ending
+// in runs of zeros (spamsum's rolling hash is then 0), and with repeats.
 func edgeInputs() map[string][]byte {
 	rng := rand.New(rand.NewPCG(1, 2))
 	random := func(n int) []byte { return drawBytes(rng, n) }

@@ -146,9 +146,6 @@ func splitWIM(t *testing.T, wimFile string) []string {
 	return archivetest.SplitWIM(t, wimFile, t.TempDir())
 }
 
-// A split WIM's source (part 1, the others as parts) holds what the
-// whole WIM's does, one image of it too; a part missing, of another
-// WIM, or cut short is an error record.
 // cutShort writes the first half of the file name as a file called
 // base, and returns its path.
 func cutShort(t *testing.T, name, base string) string {
@@ -164,6 +161,9 @@ func cutShort(t *testing.T, name, base string) string {
 	return cut
 }
 
+// A split WIM's source (part 1, the others as parts) holds what the
+// whole WIM's does, one image of it too; a part missing, of another
+// WIM, or cut short is an error record.
 func TestSplitWIM(t *testing.T) {
 	m := buildInstallMedia(t)
 	parts := splitWIM(t, m.wim)

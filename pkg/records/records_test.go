@@ -119,8 +119,6 @@ func TestUnknownTypesPassThroughByteForByte(t *testing.T) {
 	}
 }
 
-// A record a stage decodes and writes again keeps every field it had,
-// declared or not, as the same JSON value.
 // randomRecord is a random object of type typ: some of its declared
 // string fields, its typed fields, and unknown members.
 func randomRecord(r *rand.Rand, typ string, declared []string) map[string]any {
@@ -163,6 +161,8 @@ func randomRecord(r *rand.Rand, typ string, declared []string) map[string]any {
 	return obj
 }
 
+// A record a stage decodes and writes again keeps every field it had,
+// declared or not, as the same JSON value.
 func TestKnownTypesKeepEveryField(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	declared := map[string][]string{
