@@ -137,13 +137,13 @@ func diffSource(got, want *records.Source) string {
 	return strings.Join(diffs, "; ")
 }
 
-// Renamed to meaningless names, every fixture is still found by content,
-// except zips: those count only with an extension in --zip-exts.
-func TestScanRenamedFixtures(t *testing.T) {
-	dir := t.TempDir()
+// renameFixtures puts the fixtures in dir under names that say nothing
+// of their format (blobNN.bin, and each zip also as .egg and .JAR), and
+// returns the format each name has and the .bin names of the zips.
+func renameFixtures(t *testing.T, dir string) (want map[string]string, zips []string) {
+	t.Helper()
 	testtime := buildTestTimeFixtures(t)
-	want := map[string]string{} // new name -> format
-	var zips []string
+	want = map[string]string{} // new name -> format
 	n := 0
 	for _, fx := range readExpected(t) {
 		from := filepath.Join(formatsDir(), fx.name)
@@ -173,6 +173,14 @@ func TestScanRenamedFixtures(t *testing.T) {
 			}
 		}
 	}
+	return want, zips
+}
+
+// Renamed to meaningless names, every fixture is still found by content,
+// except zips: those count only with an extension in --zip-exts.
+func TestScanRenamedFixtures(t *testing.T) {
+	dir := t.TempDir()
+	want, zips := renameFixtures(t, dir)
 	if len(zips) == 0 {
 		t.Fatal("no zip fixture")
 	}
