@@ -35,6 +35,33 @@ func TestDefaultRepoCoversEveryFormat(t *testing.T) {
 	}
 }
 
+// wantSource is the source record scan should write for the fixture
+// name of format at path, found below repoPath.
+func wantSource(t *testing.T, name, format, repoPath, path string) *records.Source {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := records.Source{Repo: wantRepo[format], RepoPath: repoPath, ID: name, URI: path,
+		Format: format, Mtime: records.Time(fi.ModTime())}
+	if fi.IsDir() {
+		// An OCI layout: size is the sum of its files, quick_sha256
+		// that of its index.json, mtime index.json's.
+		want.Size = records.Int64(duBytes(t, path))
+		want.QuickSHA256 = sha256sum(t, filepath.Join(path, "index.json"))
+		ifi, err := os.Stat(filepath.Join(path, "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Mtime = records.Time(ifi.ModTime())
+	} else {
+		want.Size = records.Int64(fi.Size())
+		want.QuickSHA256 = expectedQuick(t, path)
+	}
+	return &want
+}
+
 // Every fixture, committed and built at test time, is found with the right
 // format, repo, size, mtime and quick_sha256 (checked against sha256sum).
 func TestScanFixtures(t *testing.T) {
@@ -62,27 +89,8 @@ func TestScanFixtures(t *testing.T) {
 			t.Errorf("%s: no source record, want format %s", fx.name, fx.format)
 			continue
 		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := records.Source{Repo: wantRepo[fx.format], RepoPath: repoPath, ID: fx.name, URI: path,
-			Format: fx.format, Mtime: records.Time(fi.ModTime())}
-		if fi.IsDir() {
-			// An OCI layout: size is the sum of its files, quick_sha256
-			// that of its index.json, mtime index.json's.
-			want.Size = records.Int64(duBytes(t, path))
-			want.QuickSHA256 = sha256sum(t, filepath.Join(path, "index.json"))
-			ifi, err := os.Stat(filepath.Join(path, "index.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want.Mtime = records.Time(ifi.ModTime())
-		} else {
-			want.Size = records.Int64(fi.Size())
-			want.QuickSHA256 = expectedQuick(t, path)
-		}
-		if diff := diffSource(src, &want); diff != "" {
+		want := wantSource(t, fx.name, fx.format, repoPath, path)
+		if diff := diffSource(src, want); diff != "" {
 			t.Errorf("%s: %s", fx.name, diff)
 		}
 	}
