@@ -64,7 +64,6 @@ var notYetSplit = map[string]bool{
 	"internal/fetch/part_test.go:TestFailedSourceLeavesNothing":        true,
 	"internal/hashcmd/realtree_test.go:TestRealTreeMatchesCoreutils":   true,
 	"internal/load/load_test.go:TestBrokenStreams":                     true,
-	"internal/scan/images_test.go:testSplitImages":                     true,
 	"test/cli/export_test.go:TestExportRealClients":                    true,
 	"test/cli/load_test.go:TestPipelineRealDebsIntoDatabases":          true,
 	"test/faults/shards_test.go:TestMakefileDealsShardsBySize":         true,
