@@ -63,7 +63,6 @@ var notYetSplit = map[string]bool{
 	"internal/fetch/http_test.go:TestInterruptKeepsPartThenResumes":    true,
 	"internal/fetch/part_test.go:TestFailedSourceLeavesNothing":        true,
 	"internal/hashcmd/realtree_test.go:TestRealTreeMatchesCoreutils":   true,
-	"internal/load/load_test.go:TestBrokenStreams":                     true,
 	"test/cli/export_test.go:TestExportRealClients":                    true,
 	"test/cli/load_test.go:TestPipelineRealDebsIntoDatabases":          true,
 	"test/faults/shards_test.go:TestMakefileDealsShardsBySize":         true,
