@@ -61,7 +61,6 @@ var notYetSplit = map[string]bool{
 	"internal/dedup/process_test.go:TestKill9DuringWrites":             true,
 	"internal/digest/md5x16/md5x16.go:Engine.run":                      true,
 	"internal/fetch/http_test.go:TestInterruptKeepsPartThenResumes":    true,
-	"internal/fetch/part_test.go:TestFailedSourceLeavesNothing":        true,
 	"internal/hashcmd/realtree_test.go:TestRealTreeMatchesCoreutils":   true,
 	"test/cli/export_test.go:TestExportRealClients":                    true,
 	"test/cli/load_test.go:TestPipelineRealDebsIntoDatabases":          true,
