@@ -74,6 +74,43 @@ func runDedup(t *testing.T, in []byte, args ...string) (status int, out []byte, 
 	return status, stdout.Bytes(), errb.String()
 }
 
+// checkSeen checks a run's records against known, the digests of the
+// runs before (which it adds the run's to): each file's seen, the files
+// --drop-seen drops, and the end records' counts.
+func checkSeen(t *testing.T, run int, recs []outRecord, ids []int, known map[string]bool, dropSeen bool) {
+	t.Helper()
+	k, filesInSource := 0, int64(0)
+	for _, rec := range recs {
+		switch rec.Type {
+		case "file":
+			for dropSeen && known[digestHex(ids[k])] {
+				k++ // dropped
+			}
+			want := known[digestHex(ids[k])]
+			if rec.SHA256 != digestHex(ids[k]) || rec.Seen == nil || *rec.Seen != want {
+				t.Fatalf("run %d, record %d (%s): seen %v, want %v", run, k, rec.Path, rec.Seen, want)
+			}
+			known[rec.SHA256] = true
+			k++
+			filesInSource++
+		case "end":
+			if rec.Files != filesInSource {
+				t.Fatalf("run %d: end record says %d files, %d were written", run, rec.Files, filesInSource)
+			}
+			if _, ok := rec.MS["dedup"]; !ok {
+				t.Fatalf("run %d: end record without ms.dedup", run)
+			}
+			filesInSource = 0
+		}
+	}
+	for dropSeen && k < len(ids) && known[digestHex(ids[k])] {
+		k++
+	}
+	if k != len(ids) {
+		t.Fatalf("run %d: %d file records out of %d", run, k, len(ids))
+	}
+}
+
 // Random streams over several runs, against a map: seen is true exactly
 // for digests of an earlier run or earlier in the stream. Streams are big
 // enough to fill and ingest pending sets mid-run.
@@ -101,37 +138,7 @@ func TestSeenAgainstAMap(t *testing.T) {
 		if status != 0 || stderr != "" {
 			t.Fatalf("run %d: status %d, stderr %q", run, status, stderr)
 		}
-		recs := readOutput(t, out)
-		k, filesInSource := 0, int64(0)
-		for _, rec := range recs {
-			switch rec.Type {
-			case "file":
-				for dropSeen && known[digestHex(ids[k])] {
-					k++ // dropped
-				}
-				want := known[digestHex(ids[k])]
-				if rec.SHA256 != digestHex(ids[k]) || rec.Seen == nil || *rec.Seen != want {
-					t.Fatalf("run %d, record %d (%s): seen %v, want %v", run, k, rec.Path, rec.Seen, want)
-				}
-				known[rec.SHA256] = true
-				k++
-				filesInSource++
-			case "end":
-				if rec.Files != filesInSource {
-					t.Fatalf("run %d: end record says %d files, %d were written", run, rec.Files, filesInSource)
-				}
-				if _, ok := rec.MS["dedup"]; !ok {
-					t.Fatalf("run %d: end record without ms.dedup", run)
-				}
-				filesInSource = 0
-			}
-		}
-		for dropSeen && k < len(ids) && known[digestHex(ids[k])] {
-			k++
-		}
-		if k != len(ids) {
-			t.Fatalf("run %d: %d file records out of %d", run, k, len(ids))
-		}
+		checkSeen(t, run, readOutput(t, out), ids, known, dropSeen)
 	}
 	var stats bytes.Buffer
 	if st := Main([]string{"stats", "--store", store}, nil, &stats, io.Discard); st != 0 {

@@ -47,12 +47,7 @@ func TestParse(t *testing.T) {
 }
 
 func randomBytes(seed uint64, n int) []byte {
-	rng := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	return b
+	return drawBytes(rand.New(rand.NewPCG(seed, seed)), n)
 }
 
 // oneShot computes every digest of b with each algorithm's own one-shot

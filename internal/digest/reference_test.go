@@ -28,25 +28,55 @@ func requireTool(t *testing.T, name string) {
 	}
 }
 
+// drawBytes is n random bytes drawn from rng.
+func drawBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// alphabetBytes is n bytes drawn from rng out of alphabet.
+func alphabetBytes(rng *rand.Rand, n int, alphabet string) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return b
+}
+
+// addTLSHBucketInputs adds, as buckets-N, an input over three random byte
+// values whose TLSH fills N buckets, for N from 62 to 67: either side of
+// the half-empty line below which TLSH refuses an input.
+func addTLSHBucketInputs(rng *rand.Rand, in map[string][]byte) {
+	for want := 62; want <= 67; want++ {
+		for range 20_000 {
+			alphabet := string([]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+			b := alphabetBytes(rng, 256+rng.IntN(400), alphabet)
+			t := NewTLSH()
+			t.Write(b)
+			nonzero := 0
+			for _, c := range t.buckets[:tlshBuckets] {
+				if c > 0 {
+					nonzero++
+				}
+			}
+			if nonzero == want {
+				in[fmt.Sprintf("buckets-%d", want)] = b
+				break
+			}
+		}
+	}
+}
+
 // edgeInputs are made-up inputs at the edges of both algorithms: around
 // the lengths where they change behaviour, with too little variety, ending
 // in runs of zeros (spamsum's rolling hash is then 0), and with repeats.
 func edgeInputs() map[string][]byte {
 	rng := rand.New(rand.NewPCG(1, 2))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
-	fromAlphabet := func(n int, alphabet string) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		return b
-	}
+	random := func(n int) []byte { return drawBytes(rng, n) }
+	fromAlphabet := func(n int, alphabet string) []byte { return alphabetBytes(rng, n, alphabet) }
 	in := map[string][]byte{}
 	for _, n := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 50, 100, 200, 255, 256, 257, 300, 511, 512, 513,
 		656, 657, 1000, 3199, 3200, 4095, 4096, 4097, 8191, 8192, 12289, 65536, 100_000, 196_608, 196_609, 1<<20 + 3, 5 << 20} {
@@ -69,24 +99,7 @@ func edgeInputs() map[string][]byte {
 	}
 	// TLSH refuses an input whose buckets are half empty or more: inputs
 	// over three random byte values land on either side of that line.
-	for want := 62; want <= 67; want++ {
-		for range 20_000 {
-			alphabet := string([]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
-			b := fromAlphabet(256+rng.IntN(400), alphabet)
-			t := NewTLSH()
-			t.Write(b)
-			nonzero := 0
-			for _, c := range t.buckets[:tlshBuckets] {
-				if c > 0 {
-					nonzero++
-				}
-			}
-			if nonzero == want {
-				in[fmt.Sprintf("buckets-%d", want)] = b
-				break
-			}
-		}
-	}
+	addTLSHBucketInputs(rng, in)
 	// Zero runs in the middle reset spamsum's pieces in odd places; long
 	// runs of one byte make the same signature character again and again.
 	for i := range 40 {

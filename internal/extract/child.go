@@ -19,47 +19,10 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-// childEnv, set to "1", makes hashr-extract a sandbox child: it reads one
-// childJob on stdin, confines itself, extracts that one source and writes
-// its records on stdout, the end record last.
-const childEnv = "HASHR_EXTRACT_SANDBOX_CHILD"
-
-// SandboxChildEnv is childEnv, for a test binary that calls Main
+// SandboxChildEnv is sandbox.ChildEnv, for a test binary that calls Main
 // in-process: the sandbox's children are that binary, run with this
 // variable set to "1", and it must then run Main (before its tests).
-const SandboxChildEnv = childEnv
-
-// Exit statuses of a child that says itself why it stopped.
-const (
-	childExitSetup = 125 // the sandbox could not be set up
-	childExitCPU   = 124 // SIGXCPU: the CPU time limit was reached
-)
-
-// childJob is what a sandbox child is asked to do.
-type childJob struct {
-	Source json.RawMessage `json:"source,omitempty"` // the source record, with sha256 and local
-	// Shared: the sources come one by one on the socket at sharedJobFD,
-	// each with its file, instead of Source (shared.go).
-	Shared     bool   `json:"shared,omitempty"`
-	Spool      string `json:"spool,omitempty"`
-	Flatten    bool   `json:"flatten,omitempty"`
-	Temp       string `json:"temp"`
-	Algos      string `json:"algos,omitempty"`
-	DebControl bool   `json:"deb_control,omitempty"`
-	// SystemFiles and Platform are --system-files and --platform.
-	SystemFiles bool          `json:"system_files,omitempty"`
-	Platform    string        `json:"platform,omitempty"`
-	Limits      unpack.Limits `json:"limits"`
-	Memory      int64         `json:"memory"`      // bytes, --sandbox-memory
-	CPUSeconds  int64         `json:"cpu_seconds"` // --sandbox-cpu; for a shared child, its whole life's
-	// SourceCPUSeconds is a shared child's limit for each source.
-	SourceCPUSeconds int64 `json:"source_cpu_seconds,omitempty"`
-	Verbose          bool  `json:"verbose,omitempty"`
-	Quiet            bool  `json:"quiet,omitempty"`
-
-	// MaxDepth is --max-depth, as "auto" or a number of levels.
-	MaxDepth unpack.Depth `json:"max_depth"`
-}
+const SandboxChildEnv = sandbox.ChildEnv
 
 // childTestHook is set only by this package's tests (in TestMain, in the
 // test binary): it runs in the child once it is confined, before each
@@ -70,10 +33,10 @@ var childTestHook func(p *cli.Program, source json.RawMessage)
 // childMain is a sandbox child's whole life.
 func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	p := cli.New("hashr-extract", nil, stdout, stderr)
-	var job childJob
+	var job sandbox.Job
 	if err := json.NewDecoder(io.LimitReader(stdin, 16<<20)).Decode(&job); err != nil {
 		fmt.Fprintf(stderr, "sandbox: reading the job: %v\n", err)
-		return childExitSetup
+		return sandbox.ExitSetup
 	}
 	p.Verbose, p.Quiet = job.Verbose, job.Quiet
 
@@ -84,13 +47,13 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	go func() {
 		<-xcpu
 		fmt.Fprintf(stderr, "sandbox: CPU time limit of %ds reached\n", job.CPUSeconds)
-		os.Exit(childExitCPU)
+		os.Exit(sandbox.ExitCPU)
 	}()
 
-	applied, err := sandbox.Confine(job.confinement())
+	applied, err := sandbox.Confine(job.Confinement())
 	if err != nil {
 		fmt.Fprintf(stderr, "sandbox: %v\n", err)
-		return childExitSetup
+		return sandbox.ExitSetup
 	}
 	out := &pipeSink{w: bufio.NewWriterSize(stdout, 64<<10)}
 	out.line(map[string]string{"type": "sandbox", "applied": applied})
@@ -99,7 +62,7 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	if job.Algos != "" {
 		if algos, err = digest.Parse(job.Algos); err != nil {
 			fmt.Fprintf(stderr, "sandbox: the job's digests: %v\n", err)
-			return childExitSetup
+			return sandbox.ExitSetup
 		}
 	}
 	x := &extractor{p: p, tmpDir: job.Temp, unfinished: map[string]bool{}, opts: options{
@@ -109,7 +72,7 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	if job.Platform != "" {
 		if x.opts.platform, err = v1.ParsePlatform(job.Platform); err != nil {
 			fmt.Fprintf(stderr, "sandbox: the job's platform: %v\n", err)
-			return childExitSetup
+			return sandbox.ExitSetup
 		}
 	}
 	parse := func(source json.RawMessage, spool string, f *os.File) int {
@@ -123,30 +86,27 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "sandbox: writing records to hashr-extract: %v\n", err)
 			return 1
 		}
-		return sharedChildMain(&job, func(sj *sharedJob, f *os.File) int { return parse(sj.Source, sj.Spool, f) })
+		return sandbox.ServeShared(&job, func(sj *sandbox.SharedJob, f *os.File) int { return parse(sj.Source, sj.Spool, f) })
 	}
 	return parse(job.Source, job.Spool, nil)
 }
 
 // childSource extracts one source in a child, its file already open when
 // f is not nil, and writes its records, then its end record.
-func (x *extractor) childSource(job *childJob, source json.RawMessage, spool string, f *os.File, out *pipeSink, stderr io.Writer) int {
+func (x *extractor) childSource(job *sandbox.Job, source json.RawMessage, spool string, f *os.File, out *pipeSink, stderr io.Writer) int {
 	rec, err := records.Unmarshal(source)
 	src, ok := rec.(*records.Source)
 	if err != nil || !ok {
 		fmt.Fprintf(stderr, "sandbox: the job's source record: %v\n", err)
-		return childExitSetup
+		return sandbox.ExitSetup
 	}
 	j := &sourceJob{x: x, ctx: context.Background(), src: src, label: unpack.Label(src), out: out}
 	if spool != "" {
 		j.spool = unpack.NewSpool(spool, job.Flatten)
 	}
-	if j.prepare(f) {
-		inProcess{}.parse(j)
-		j.close()
-	}
+	end := j.run(inProcess{}, f)
 	if j.fatal == nil {
-		j.fatal = out.Add(&records.End{Source: src.SHA256, Files: j.counts.Files, Errors: j.counts.Errors, Bytes: j.counts.Bytes})
+		j.fatal = out.Add(end)
 	}
 	if j.fatal == nil {
 		j.fatal = out.w.Flush()
@@ -176,30 +136,4 @@ func (ps *pipeSink) line(v any) {
 	b, _ := json.Marshal(v)
 	ps.w.Write(b)
 	ps.w.WriteByte('\n')
-}
-
-// confinement is what the child of job may do: read its source (or, in
-// a shared child, none: they come open), write its spool and temporary
-// directories, within the job's limits.
-func (job *childJob) confinement() *sandbox.Confinement {
-	c := &sandbox.Confinement{Shared: job.Shared, KeepFD: sharedJobFD,
-		CPUSeconds: job.CPUSeconds, SourceCPUSeconds: job.SourceCPUSeconds,
-		FileSize: max(job.Limits.SourceBytes, job.Limits.MemberBytes), Memory: job.Memory}
-	var src struct {
-		Local string   `json:"local"`
-		Parts []string `json:"parts"` // of a split WIM, read as the source is
-	}
-	if err := json.Unmarshal(job.Source, &src); err == nil && !job.Shared {
-		if st, err := os.Stat(src.Local); err == nil && st.IsDir() {
-			c.ReadDir = src.Local
-		} else {
-			c.ReadFiles = append([]string{src.Local}, src.Parts...)
-		}
-	}
-	for _, d := range []string{job.Spool, job.Temp} {
-		if d != "" {
-			c.Write = append(c.Write, d)
-		}
-	}
-	return c
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/sandbox"
 	"github.com/hashr-dev/hashr/internal/unpack"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -27,7 +28,7 @@ func TestChildJobCarriesDepthPolicy(t *testing.T) {
 		if !strings.Contains(string(b), `"max_depth":"`+d.String()+`"`) {
 			t.Errorf("job %s: no max_depth %s", b, d)
 		}
-		var job childJob
+		var job sandbox.Job
 		if err := json.Unmarshal(b, &job); err != nil || job.MaxDepth != d {
 			t.Errorf("job read back: %+v, %v; want %+v", job.MaxDepth, err, d)
 		}

@@ -70,16 +70,7 @@ func TestDiskImages(t *testing.T) {
 		}
 		got, fs := fileSums(t, o, "")
 		disktest.Compare(t, want, got)
-		for p, f := range fs {
-			wantFS := map[string]string{"p1": "ext4", "p2": "ext3"}[strings.SplitN(p, "/", 2)[0]]
-			if f != wantFS {
-				t.Errorf("%s: fs %q, want %q", p, f, wantFS)
-				break
-			}
-			if strings.Contains(p, "$journal") {
-				t.Errorf("%s: a system file without --system-files", p)
-			}
-		}
+		checkPartitionFS(t, fs)
 	})
 	t.Run("system-files", func(t *testing.T) {
 		o := extract(t, sourceLine(img), "--hash", "sha256", "--system-files", "--spool", t.TempDir())
@@ -117,30 +108,50 @@ func TestDiskImages(t *testing.T) {
 			t.Errorf("--verbose does not describe the disk:\n%s", o.stderr)
 		}
 	})
-	t.Run("damaged-partition", func(t *testing.T) {
-		bad := filepath.Join(t.TempDir(), "bad.raw")
-		data, err := os.ReadFile(img)
-		if err != nil {
-			t.Fatal(err)
+	t.Run("damaged-partition", func(t *testing.T) { testDamagedPartition(t, img, tree) })
+}
+
+// checkPartitionFS checks each file's file system (ext4 in p1, ext3 in
+// p2), and that no system file is among them.
+func checkPartitionFS(t *testing.T, fs map[string]string) {
+	t.Helper()
+	for p, f := range fs {
+		wantFS := map[string]string{"p1": "ext4", "p2": "ext3"}[strings.SplitN(p, "/", 2)[0]]
+		if f != wantFS {
+			t.Errorf("%s: fs %q, want %q", p, f, wantFS)
+			break
 		}
-		clear(data[65<<20+1024 : 65<<20+2048]) // p2's superblock
-		os.WriteFile(bad, data, 0o644)
-		o := extract(t, sourceLine(bad), "--hash", "sha256", "--spool", t.TempDir())
-		if o.status != 3 {
-			t.Fatalf("status %d, want 3:\n%s", o.status, o.stderr)
+		if strings.Contains(p, "$journal") {
+			t.Errorf("%s: a system file without --system-files", p)
 		}
-		var errs []*records.Error
-		for _, r := range o.records {
-			if e, ok := r.(*records.Error); ok {
-				errs = append(errs, e)
-			}
+	}
+}
+
+// testDamagedPartition checks that a partition whose superblock is
+// cleared is one error record, and the other partition is walked.
+func testDamagedPartition(t *testing.T, img, tree string) {
+	bad := filepath.Join(t.TempDir(), "bad.raw")
+	data, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(data[65<<20+1024 : 65<<20+2048]) // p2's superblock
+	os.WriteFile(bad, data, 0o644)
+	o := extract(t, sourceLine(bad), "--hash", "sha256", "--spool", t.TempDir())
+	if o.status != 3 {
+		t.Fatalf("status %d, want 3:\n%s", o.status, o.stderr)
+	}
+	var errs []*records.Error
+	for _, r := range o.records {
+		if e, ok := r.(*records.Error); ok {
+			errs = append(errs, e)
 		}
-		if len(errs) != 1 || errs[0].Path != "p2" || !strings.Contains(errs[0].Message, "no file system") {
-			t.Errorf("error records %+v, want one for p2", errs)
-		}
-		got, _ := fileSums(t, o, "p1/")
-		disktest.Compare(t, disktest.DirSums(t, tree), got)
-	})
+	}
+	if len(errs) != 1 || errs[0].Path != "p2" || !strings.Contains(errs[0].Message, "no file system") {
+		t.Errorf("error records %+v, want one for p2", errs)
+	}
+	got, _ := fileSums(t, o, "p1/")
+	disktest.Compare(t, disktest.DirSums(t, tree), got)
 }
 
 // A small image claiming a file of 100 GiB of holes is a decompression

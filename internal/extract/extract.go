@@ -16,12 +16,13 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/sandbox"
 	"github.com/hashr-dev/hashr/internal/unpack"
 )
 
 // Main runs hashr-extract with the given arguments and streams.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if os.Getenv(childEnv) == "1" {
+	if os.Getenv(sandbox.ChildEnv) == "1" {
 		return childMain(stdin, stdout, stderr)
 	}
 	p := cli.New("hashr-extract", stdin, stdout, stderr)

@@ -49,20 +49,7 @@ func TestFixturesHoldTheTree(t *testing.T) {
 					i++
 					src, cur = r, map[string]string{}
 				case *records.File:
-					if r.Source != src.SHA256 {
-						t.Errorf("%s: source %s, want %s", r.Path, r.Source, src.SHA256)
-					}
-					if r.Local != "" {
-						cur[r.Path] = fileSHA256(t, r.Local)
-					} else {
-						cur[r.Path] = r.SHA256
-						if r.MD5 == "" || r.SHA1 == "" || r.MIME == "" {
-							t.Errorf("%s: digests missing: %+v", r.Path, r)
-						}
-					}
-					if err := r.Validate(); err != nil {
-						t.Error(err)
-					}
+					cur[r.Path] = checkTreeFile(t, r, src)
 				case *records.End:
 					if r.Source != src.SHA256 || r.Files != 7 || r.Errors != 0 || r.MS["extract"] < 0 {
 						t.Errorf("%s: end %+v", src.ID, r)
@@ -77,6 +64,25 @@ func TestFixturesHoldTheTree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkTreeFile checks a file record of src, and returns its sha256:
+// that of its spooled file, or the one it carries with all its digests.
+func checkTreeFile(t *testing.T, r *records.File, src *records.Source) string {
+	t.Helper()
+	if r.Source != src.SHA256 {
+		t.Errorf("%s: source %s, want %s", r.Path, r.Source, src.SHA256)
+	}
+	if err := r.Validate(); err != nil {
+		t.Error(err)
+	}
+	if r.Local != "" {
+		return fileSHA256(t, r.Local)
+	}
+	if r.MD5 == "" || r.SHA1 == "" || r.MIME == "" {
+		t.Errorf("%s: digests missing: %+v", r.Path, r)
+	}
+	return r.SHA256
 }
 
 func TestModesAndTimes(t *testing.T) {

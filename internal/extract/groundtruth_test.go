@@ -125,8 +125,48 @@ func TestGroundTruthRPMs(t *testing.T) {
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// Real files: the first 40 programs of /usr/bin, some documents, and
-	// a hard link.
+	copyRealFiles(t, src)
+	spec := filepath.Join(top, "real.spec")
+	os.WriteFile(spec, []byte(`Name: hashr-real
+Version: 1
+Release: 1
+Summary: real files
+License: various
+AutoReqProv: no
+%description
+real files
+%install
+mkdir -p %{buildroot}/opt/real
+cp -p %{_sourcedir}/files/* %{buildroot}/opt/real/
+ln %{buildroot}/opt/real/000-* %{buildroot}/opt/real/zz-hardlink
+%files
+/opt/real
+`), 0o644)
+	for _, payload := range []string{"w6.xzdio", "w3.zstdio"} {
+		t.Run(payload, func(t *testing.T) {
+			pkg := filepath.Join(t.TempDir(), payload+".rpm")
+			os.Rename(buildRPM(t, top, spec, payload), pkg)
+			want := rpmDumpSums(t, pkg)
+			o := extract(t, sourceLine(pkg), "--hash", "sha256")
+			if o.status != 0 {
+				t.Fatal(describe(o))
+			}
+			got := map[string]string{}
+			for p, f := range o.files() {
+				got[p] = f.SHA256
+			}
+			equalSums(t, payload, got, want)
+			if len(want) < 40 {
+				t.Errorf("only %d files in the package", len(want))
+			}
+		})
+	}
+}
+
+// copyRealFiles copies real files into src: the first 40 programs of
+// /usr/bin, some documents (the spec adds a hard link).
+func copyRealFiles(t *testing.T, src string) {
+	t.Helper()
 	var picked []string
 	for _, pattern := range []string{"/usr/bin/*", "/usr/share/common-licenses/*"} {
 		matches, _ := filepath.Glob(pattern)
@@ -147,58 +187,38 @@ func TestGroundTruthRPMs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	spec := filepath.Join(top, "real.spec")
-	os.WriteFile(spec, []byte(`Name: hashr-real
-Version: 1
-Release: 1
-Summary: real files
-License: various
-AutoReqProv: no
-%description
-real files
-%install
-mkdir -p %{buildroot}/opt/real
-cp -p %{_sourcedir}/files/* %{buildroot}/opt/real/
-ln %{buildroot}/opt/real/000-* %{buildroot}/opt/real/zz-hardlink
-%files
-/opt/real
-`), 0o644)
-	for _, payload := range []string{"w6.xzdio", "w3.zstdio"} {
-		t.Run(payload, func(t *testing.T) {
-			cmd := exec.Command("rpmbuild", "-bb", "--define", "_topdir "+top, "--define", "_binary_payload "+payload,
-				"--define", "__os_install_post %{nil}", "--define", "_build_id_links none", spec)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("rpmbuild: %v\n%s", err, out)
-			}
-			rpms, _ := filepath.Glob(filepath.Join(top, "RPMS", "*", "*.rpm"))
-			if len(rpms) != 1 {
-				t.Fatalf("rpms: %v", rpms)
-			}
-			pkg := filepath.Join(t.TempDir(), payload+".rpm")
-			os.Rename(rpms[0], pkg)
-			dump := runTool(t, "rpm", "-qp", "--nosignature", "--dbpath", t.TempDir(), "--dump", pkg)
-			want := map[string]string{}
-			for line := range strings.Lines(dump) {
-				f := strings.Fields(line)
-				if len(f) < 5 || !strings.HasPrefix(f[4], "010") { // regular files only
-					continue
-				}
-				want[strings.TrimPrefix(f[0], "/")] = f[3]
-			}
-			o := extract(t, sourceLine(pkg), "--hash", "sha256")
-			if o.status != 0 {
-				t.Fatal(describe(o))
-			}
-			got := map[string]string{}
-			for p, f := range o.files() {
-				got[p] = f.SHA256
-			}
-			equalSums(t, payload, got, want)
-			if len(want) < 40 {
-				t.Errorf("only %d files in the package", len(want))
-			}
-		})
+}
+
+// buildRPM builds the package of spec in top with the payload
+// compression given, and returns its path.
+func buildRPM(t *testing.T, top, spec, payload string) string {
+	t.Helper()
+	cmd := exec.Command("rpmbuild", "-bb", "--define", "_topdir "+top, "--define", "_binary_payload "+payload,
+		"--define", "__os_install_post %{nil}", "--define", "_build_id_links none", spec)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rpmbuild: %v\n%s", err, out)
 	}
+	rpms, _ := filepath.Glob(filepath.Join(top, "RPMS", "*", "*.rpm"))
+	if len(rpms) != 1 {
+		t.Fatalf("rpms: %v", rpms)
+	}
+	return rpms[0]
+}
+
+// rpmDumpSums is the sha256 of each regular file of the package, as rpm
+// itself keeps them (rpm -qp --dump).
+func rpmDumpSums(t *testing.T, pkg string) map[string]string {
+	t.Helper()
+	dump := runTool(t, "rpm", "-qp", "--nosignature", "--dbpath", t.TempDir(), "--dump", pkg)
+	want := map[string]string{}
+	for line := range strings.Lines(dump) {
+		f := strings.Fields(line)
+		if len(f) < 5 || !strings.HasPrefix(f[4], "010") { // regular files only
+			continue
+		}
+		want[strings.TrimPrefix(f[0], "/")] = f[3]
+	}
+	return want
 }
 
 // Go module zips and npm tarballs: the same files, with the same bytes,
@@ -285,28 +305,13 @@ ln %{buildroot}/opt/big/small.txt %{buildroot}/opt/big/small-link.txt
 %files
 /opt/big
 `), 0o644)
-	cmd := exec.Command("rpmbuild", "-bb", "--define", "_topdir "+top, "--define", "_binary_payload w1.zstdio",
-		"--define", "__os_install_post %{nil}", "--define", "_build_id_links none", spec)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("rpmbuild: %v\n%s", err, out)
-	}
-	rpms, _ := filepath.Glob(filepath.Join(top, "RPMS", "*", "*.rpm"))
-	if len(rpms) != 1 {
-		t.Fatalf("rpms: %v", rpms)
-	}
+	rpms := []string{buildRPM(t, top, spec, "w1.zstdio")}
 	os.RemoveAll(filepath.Join(top, "BUILDROOT"))
 	data, err := os.ReadFile(rpms[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	dump := runTool(t, "rpm", "-qp", "--nosignature", "--dbpath", t.TempDir(), "--dump", rpms[0])
-	want := map[string]string{}
-	for line := range strings.Lines(dump) {
-		f := strings.Fields(line)
-		if len(f) >= 5 && strings.HasPrefix(f[4], "010") {
-			want[strings.TrimPrefix(f[0], "/")] = f[3]
-		}
-	}
+	want := rpmDumpSums(t, rpms[0])
 	o := extract(t, sourceLine(rpms[0]), "--hash", "sha256", "--max-ratio", "1000000000")
 	if o.status != 0 {
 		t.Fatal(describe(o))
@@ -319,15 +324,20 @@ ln %{buildroot}/opt/big/small.txt %{buildroot}/opt/big/small-link.txt
 	if f := o.files()["opt/big/big.img"]; f == nil || *f.Size != 4<<30+100+int64(len("end of a big file\n")) {
 		t.Errorf("big.img: %+v", f)
 	}
-	// The zstd program shows the payload is the stripped kind (rpm2cpio
-	// refuses files over 4 GiB).
+	checkStrippedPayload(t, data)
+	t.Logf("a %d-byte package of %d files, one of 4 GiB", len(data), len(got))
+}
+
+// checkStrippedPayload checks, with the zstd program, that the package's
+// payload is the stripped kind (rpm2cpio refuses files over 4 GiB).
+func checkStrippedPayload(t *testing.T, data []byte) {
+	t.Helper()
 	needTool(t, "zstd")
 	at := bytes.Index(data[96:], []byte{0x28, 0xb5, 0x2f, 0xfd}) + 96
-	cmd = exec.Command("sh", "-c", "zstd -dcq 2>/dev/null | head -c 6")
+	cmd := exec.Command("sh", "-c", "zstd -dcq 2>/dev/null | head -c 6")
 	cmd.Stdin = bytes.NewReader(data[at:])
 	payload, err := cmd.Output()
 	if string(payload) != "07070X" {
 		t.Errorf("the payload starts with %q (%v), not the stripped cpio magic 07070X", payload, err)
 	}
-	t.Logf("a %d-byte package of %d files, one of 4 GiB", len(data), len(got))
 }

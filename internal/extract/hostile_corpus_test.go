@@ -69,44 +69,52 @@ func TestHostileCorpus(t *testing.T) {
 				t.Errorf("written beside the spool: %v", left)
 			}
 			mustNotExist(t, evil...)
-			// The spool: regular files only, those the records name, within
-			// the limit, and no temporary directory.
-			locals := map[string]bool{}
-			for _, r := range o.records {
-				if f, ok := r.(*records.File); ok {
-					locals[f.Local] = true
-				}
-			}
-			var total int64
-			filepath.WalkDir(spool, func(p string, d fs.DirEntry, err error) error {
-				if err != nil {
-					t.Error(err)
-					return nil
-				}
-				if d.IsDir() {
-					if strings.HasPrefix(d.Name(), runDirPrefix) {
-						t.Errorf("temporary directory left: %s", p)
-					}
-					return nil
-				}
-				if !d.Type().IsRegular() {
-					t.Errorf("spool holds a %v: %s", d.Type(), p)
-					return nil
-				}
-				if !locals[p] {
-					t.Errorf("spool holds %s, which no record names", p)
-				}
-				if st, err := os.Lstat(p); err == nil {
-					total += st.Size()
-				}
-				return nil
-			})
-			if total > maxSourceBytes {
-				t.Errorf("spool holds %d bytes, over --max-source-bytes", total)
-			}
+			locals, total := checkHostileSpool(t, spool, o, maxSourceBytes)
 			t.Logf("exit %d, %d files, %d errors, %d bytes spooled; first error: %s", o.status, len(locals), len(o.errors()), total, firstError(o))
 		})
 	}
+}
+
+// checkHostileSpool checks the spool of a hostile source: regular files
+// only, those the records name, within the limit, and no temporary
+// directory. It returns the locals the records name and the bytes
+// spooled.
+func checkHostileSpool(t *testing.T, spool string, o *runOutput, maxSourceBytes int64) (map[string]bool, int64) {
+	t.Helper()
+	locals := map[string]bool{}
+	for _, r := range o.records {
+		if f, ok := r.(*records.File); ok {
+			locals[f.Local] = true
+		}
+	}
+	var total int64
+	filepath.WalkDir(spool, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), runDirPrefix) {
+				t.Errorf("temporary directory left: %s", p)
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			t.Errorf("spool holds a %v: %s", d.Type(), p)
+			return nil
+		}
+		if !locals[p] {
+			t.Errorf("spool holds %s, which no record names", p)
+		}
+		if st, err := os.Lstat(p); err == nil {
+			total += st.Size()
+		}
+		return nil
+	})
+	if total > maxSourceBytes {
+		t.Errorf("spool holds %d bytes, over --max-source-bytes", total)
+	}
+	return locals, total
 }
 
 func firstError(o *runOutput) string {

@@ -10,16 +10,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashr-dev/hashr/internal/sandbox"
 )
 
 // TestMain lets a test run hashr-extract as a process of its own (the
 // test binary, with HASHR_EXTRACT_AS_MAIN set), to send it signals; and
 // the sandbox's children are this binary too.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
+	if os.Getenv(sandbox.ChildEnv) == "1" {
 		installChildFaults()
 	}
-	if os.Getenv("HASHR_EXTRACT_AS_MAIN") != "" || os.Getenv(childEnv) == "1" {
+	if os.Getenv("HASHR_EXTRACT_AS_MAIN") != "" || os.Getenv(sandbox.ChildEnv) == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

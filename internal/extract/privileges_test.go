@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/sandbox"
 )
 
 // decoderProbeEnv makes this test binary, run as a decoder ("xz") by a
@@ -310,7 +311,7 @@ func checkNoInheritedFDs(t *testing.T, who string, fds map[int]string, marker st
 		switch {
 		case target == marker:
 			t.Errorf("%s holds the caller's descriptor as %d (%s)", who, fd, target)
-		case strings.HasPrefix(target, "socket:") && !(sharedChild && fd == sharedJobFD):
+		case strings.HasPrefix(target, "socket:") && !(sharedChild && fd == sandbox.SharedJobFD):
 			t.Errorf("%s holds a socket as %d (%s)", who, fd, target)
 		}
 	}

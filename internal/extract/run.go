@@ -11,6 +11,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/formats/decompress"
 	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/internal/sandbox"
 	"github.com/hashr-dev/hashr/internal/unpack"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -19,13 +20,12 @@ import (
 type extractor struct {
 	p        *cli.Program
 	opts     options
-	tmpDir   string      // temporary files: spilled records, copies of nested archives
-	state    *spoolState // this run's part of the spool; nil in a sandbox child
-	spools   *spoolDirs  // nil with --hash and in a sandbox child
-	exe      string      // the program sandbox children run; "" with --no-sandbox
-	shared   *sharedPool // children that parse several sources; nil if none do
-	runner   runner      // parses each source: in a sandbox child, or in this process
-	reported sync.Once   // what the sandbox applies, said with --verbose
+	tmpDir   string          // temporary files: spilled records, copies of nested archives
+	state    *spoolState     // this run's part of the spool; nil in a sandbox child
+	spools   *spoolDirs      // nil with --hash and in a sandbox child
+	sandbox  *sandbox.Runner // starts the sandbox children; nil with --no-sandbox
+	runner   runner          // parses each source: in a sandbox child, or in this process
+	reported sync.Once       // what the sandbox applies, said with --verbose
 
 	// unfinished holds the spool directories of sources whose records are
 	// not all written yet: an interrupted run removes them, as nothing
@@ -90,8 +90,8 @@ func (x *extractor) extractAll(ctx context.Context) error {
 			return x.extractSource(ctx, raw)
 		},
 		out.emit)
-	if x.shared != nil {
-		x.shared.close()
+	if x.sandbox != nil && x.sandbox.Pool != nil {
+		x.sandbox.Pool.Close()
 	}
 	// Interrupted or not, a source whose records are all out gets its end.
 	if ferr := out.flushEnd(); err == nil {

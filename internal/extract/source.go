@@ -60,19 +60,24 @@ func (x *extractor) extractSource(ctx context.Context, raw *records.Raw) *result
 	out := newSpill(x.tmpDir)
 	j := &sourceJob{x: x, ctx: ctx, src: src, label: unpack.Label(src), out: out, spill: out}
 	res := &result{source: src, out: out, inputSHA: src.SHA256}
-	if j.prepare(nil) {
-		x.runner.parse(j)
-		j.close()
-	}
-	res.end = &records.End{
-		Source: src.SHA256, Files: j.counts.Files, Errors: j.counts.Errors, Bytes: j.counts.Bytes,
-		MS: map[string]int64{unpack.Stage: time.Since(start).Milliseconds()},
-	}
+	res.end = j.run(x.runner, nil)
+	res.end.MS = map[string]int64{unpack.Stage: time.Since(start).Milliseconds()}
 	if j.spool != nil {
 		res.spoolDir = j.spool.Dir
 	}
 	res.err = j.fatal
 	return res
+}
+
+// run parses the source with r, once prepared (opened, when not nil, is
+// its file already open), and returns its end record: the one way both
+// hashr-extract and a sandbox child extract a source.
+func (j *sourceJob) run(r runner, opened *os.File) *records.End {
+	if j.prepare(opened) {
+		r.parse(j)
+		j.close()
+	}
+	return &records.End{Source: j.src.SHA256, Files: j.counts.Files, Errors: j.counts.Errors, Bytes: j.counts.Bytes}
 }
 
 // prepare opens the source (opened, when not nil, is its file already

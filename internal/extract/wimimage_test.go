@@ -146,6 +146,21 @@ func splitWIM(t *testing.T, wimFile string) []string {
 	return archivetest.SplitWIM(t, wimFile, t.TempDir())
 }
 
+// cutShort writes the first half of the file name as a file called
+// base, and returns its path.
+func cutShort(t *testing.T, name, base string) string {
+	t.Helper()
+	cut := filepath.Join(t.TempDir(), base)
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cut, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cut
+}
+
 // A split WIM's source (part 1, the others as parts) holds what the
 // whole WIM's does, one image of it too; a part missing, of another
 // WIM, or cut short is an error record.
@@ -162,14 +177,7 @@ func TestSplitWIM(t *testing.T) {
 	lzmsWIM := filepath.Join(t.TempDir(), "lzms.wim")
 	archivetest.Run(t, "wimlib-imagex", "capture", m.first, lzmsWIM, "LZMS", "--compress=LZMS")
 	lzms := splitWIM(t, lzmsWIM)
-	truncated := filepath.Join(t.TempDir(), "install2.swm")
-	data, err := os.ReadFile(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(truncated, data[:len(data)/2], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	truncated := cutShort(t, parts[1], "install2.swm")
 	sandboxModes(t, func(t *testing.T, args ...string) {
 		got, o := extractSelected(t, selectedSource(parts[0], nil, parts[1:]...), args...)
 		if o.status != 0 || len(o.errors()) > 0 {

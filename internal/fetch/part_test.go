@@ -19,17 +19,27 @@ import (
 // through.
 func TestFailedSourceLeavesNothing(t *testing.T) {
 	data := randomBytes(t, 200_000)
-	good := []byte("good bytes\n")
 	release := make(chan struct{})
 	defer close(release)
-	for _, c := range []struct {
-		name    string
-		bad     http.HandlerFunc
-		rec     func(uri string) records.Source
-		stale   int    // bytes of an earlier run's .part for the bad source
-		message string // in the error record
-		removed bool   // the record says the .part was removed
-	}{
+	for _, c := range failedSourceCases(data, release) {
+		t.Run(c.name, func(t *testing.T) { checkFailedSource(t, c, data) })
+	}
+}
+
+// A failedSourceCase is a way a source fails to download.
+type failedSourceCase struct {
+	name    string
+	bad     http.HandlerFunc
+	rec     func(uri string) records.Source
+	stale   int    // bytes of an earlier run's .part for the bad source
+	message string // in the error record
+	removed bool   // the record says the .part was removed
+}
+
+// failedSourceCases are the ways the source served from data fails;
+// release ends a stalled server's handler.
+func failedSourceCases(data []byte, release chan struct{}) []failedSourceCase {
+	return []failedSourceCase{
 		{name: "403", bad: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusForbidden) }, message: "403 Forbidden"},
 		{name: "404", bad: http.NotFound, message: "404 Not Found"},
 		{name: "404 with an earlier part", bad: http.NotFound, stale: 50_000, message: "404 Not Found", removed: true},
@@ -64,53 +74,58 @@ func TestFailedSourceLeavesNothing(t *testing.T) {
 				return records.Source{ID: "bad", URI: uri, SHA256: strings.Repeat("ab", 32)}
 			},
 			message: "sha256 mismatch", removed: true},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasPrefix(r.URL.Path, "/good") {
-					serveBytes(good)(w, r)
-					return
-				}
-				c.bad(w, r)
-			})
-			work := t.TempDir()
-			badURI := s.URL + "/bad.bin"
-			rec := records.Source{ID: "bad", URI: badURI}
-			if c.rec != nil {
-				rec = c.rec(badURI)
+	}
+}
+
+// checkFailedSource fetches a good source, the failing one and another
+// good one: the failing one is an error record saying why, and work
+// holds only the good sources' files.
+func checkFailedSource(t *testing.T, c failedSourceCase, data []byte) {
+	t.Helper()
+	good := []byte("good bytes\n")
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/good") {
+			serveBytes(good)(w, r)
+			return
+		}
+		c.bad(w, r)
+	})
+	work := t.TempDir()
+	badURI := s.URL + "/bad.bin"
+	rec := records.Source{ID: "bad", URI: badURI}
+	if c.rec != nil {
+		rec = c.rec(badURI)
+	}
+	if c.stale > 0 {
+		writeFile(t, workFile(t, work, badURI)+".part", data[:c.stale])
+	}
+	in := sourceLine(t, records.Source{ID: "good1", URI: s.URL + "/good1"}) + sourceLine(t, rec) +
+		sourceLine(t, records.Source{ID: "good2", URI: s.URL + "/good2"})
+	r := fetchMain(t, in, "--work", work, "--retries", "1", "--idle-timeout", "300ms")
+	recs := r.parsed(t)
+	if r.status != 3 || len(recs) != 3 {
+		t.Fatalf("status %d, records:\n%s\nstderr:\n%s", r.status, r.stdout, r.stderr)
+	}
+	var kept []string
+	for i, id := range []string{"good1", "bad", "good2"} {
+		switch rec := recs[i].(type) {
+		case *records.Source:
+			if id == "bad" || rec.SHA256 != sha256Hex(good) {
+				t.Errorf("record %d: %+v", i, rec)
 			}
-			if c.stale > 0 {
-				writeFile(t, workFile(t, work, badURI)+".part", data[:c.stale])
+			kept = append(kept, filepath.Base(rec.Local))
+		case *records.Error:
+			if id != "bad" || !strings.Contains(rec.Message, c.message) {
+				t.Errorf("record %d: %+v, want it to say %q", i, rec, c.message)
 			}
-			in := sourceLine(t, records.Source{ID: "good1", URI: s.URL + "/good1"}) + sourceLine(t, rec) +
-				sourceLine(t, records.Source{ID: "good2", URI: s.URL + "/good2"})
-			r := fetchMain(t, in, "--work", work, "--retries", "1", "--idle-timeout", "300ms")
-			recs := r.parsed(t)
-			if r.status != 3 || len(recs) != 3 {
-				t.Fatalf("status %d, records:\n%s\nstderr:\n%s", r.status, r.stdout, r.stderr)
+			if says := strings.Contains(rec.Message, "removed the partial download"); says != c.removed {
+				t.Errorf("error record %q: says it removed the .part: %v, want %v", rec.Message, says, c.removed)
 			}
-			var kept []string
-			for i, id := range []string{"good1", "bad", "good2"} {
-				switch rec := recs[i].(type) {
-				case *records.Source:
-					if id == "bad" || rec.SHA256 != sha256Hex(good) {
-						t.Errorf("record %d: %+v", i, rec)
-					}
-					kept = append(kept, filepath.Base(rec.Local))
-				case *records.Error:
-					if id != "bad" || !strings.Contains(rec.Message, c.message) {
-						t.Errorf("record %d: %+v, want it to say %q", i, rec, c.message)
-					}
-					if says := strings.Contains(rec.Message, "removed the partial download"); says != c.removed {
-						t.Errorf("error record %q: says it removed the .part: %v, want %v", rec.Message, says, c.removed)
-					}
-				}
-			}
-			slices.Sort(kept)
-			if names := dirNames(t, work); !slices.Equal(names, kept) {
-				t.Errorf("work holds %v, want only the good sources' %v", names, kept)
-			}
-		})
+		}
+	}
+	slices.Sort(kept)
+	if names := dirNames(t, work); !slices.Equal(names, kept) {
+		t.Errorf("work holds %v, want only the good sources' %v", names, kept)
 	}
 }
 

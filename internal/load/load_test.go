@@ -106,15 +106,24 @@ func TestCutStreamLeavesNothingOfTheOpenSource(t *testing.T) {
 	}
 }
 
-// Records that break the order of the contract are reported, and the
-// sources they concern are not loaded in part.
-func TestBrokenStreams(t *testing.T) {
-	sources := makeSources(3, 3, 4)
-	full := ndjson(t, sources)
-	lines := strings.SplitAfter(string(full), "\n")
+// checkBrokenStream loads input into a new database: the exit status
+// and a message saying msg, and then the counts want.
+func checkBrokenStream(t *testing.T, input, msg string, wantStatus int, want expected) {
+	t.Helper()
+	url := sqliteURL(t)
+	status, _, stderr := runLoad(t, []byte(input), "--db", url)
+	if status != wantStatus || !strings.Contains(stderr, msg) {
+		t.Fatalf("exit %d, want %d; stderr should say %q:\n%s", status, wantStatus, msg, stderr)
+	}
+	checkCounts(t, url, want)
+}
+
+// withoutFileSHA256 is the stream full with the sha256 dropped from the
+// file records of the source whose sha256 is source.
+func withoutFileSHA256(full []byte, source string) string {
 	var noHash []string
-	for _, l := range lines {
-		if strings.Contains(l, `"type":"file"`) && strings.Contains(l, sources[0].sha256) {
+	for _, l := range strings.SplitAfter(string(full), "\n") {
+		if strings.Contains(l, `"type":"file"`) && strings.Contains(l, source) {
 			var f map[string]any
 			json.Unmarshal([]byte(l), &f)
 			delete(f, "sha256")
@@ -123,6 +132,15 @@ func TestBrokenStreams(t *testing.T) {
 		}
 		noHash = append(noHash, l)
 	}
+	return strings.Join(noHash, "")
+}
+
+// Records that break the order of the contract are reported, and the
+// sources they concern are not loaded in part.
+func TestBrokenStreams(t *testing.T) {
+	sources := makeSources(3, 3, 4)
+	full := ndjson(t, sources)
+	noHash := withoutFileSHA256(full, sources[0].sha256)
 	for _, tc := range []struct {
 		name, input, stderr string
 		status              int
@@ -135,7 +153,7 @@ func TestBrokenStreams(t *testing.T) {
 		},
 		{
 			name:   "files without sha256",
-			input:  strings.Join(noHash, ""),
+			input:  noHash,
 			stderr: "have no sha256", status: 3,
 			want: func() expected {
 				e := expect(sources[1:])
@@ -172,14 +190,7 @@ func TestBrokenStreams(t *testing.T) {
 			stderr: "not a JSON object", status: 3, want: expect(sources),
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			url := sqliteURL(t)
-			status, _, stderr := runLoad(t, []byte(tc.input), "--db", url)
-			if status != tc.status || !strings.Contains(stderr, tc.stderr) {
-				t.Fatalf("exit %d, want %d; stderr should say %q:\n%s", status, tc.status, tc.stderr, stderr)
-			}
-			checkCounts(t, url, tc.want)
-		})
+		t.Run(tc.name, func(t *testing.T) { checkBrokenStream(t, tc.input, tc.stderr, tc.status, tc.want) })
 	}
 }
 

@@ -14,4 +14,13 @@
 // No library served: libseccomp-golang needs cgo and libseccomp, and the
 // filter is a few dozen instructions; the capability steps are three
 // system calls.
+//
+// It also runs the children hashr-extract parses sources in: the job a
+// child is given (Job), starting one and forwarding its messages (Proc),
+// checking the records it sends back (SourceLines), the pool of shared
+// children that parse several sources each (Pool, ServeShared), and what
+// a dead child's error record says (Classify, a Failure whose Cause is
+// one of the Err sentinels). The child's own work is hashr-extract's,
+// which calls package unpack; this package imports neither the CLI
+// layer nor extract.
 package sandbox

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -52,4 +53,30 @@ func LimitSourceCPU(perSource int64) error {
 		return fmt.Errorf("setting the CPU time limit: %w", err)
 	}
 	return nil
+}
+
+// receiveJob waits for a shared child's next source, and sets its CPU
+// limit; a nil job when the parent closed the socket.
+func receiveJob(buf, oob []byte, perSourceCPU int64) (*SharedJob, *os.File, error) {
+	n, oobn, _, _, err := unix.Recvmsg(SharedJobFD, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the next source: %w", err)
+	}
+	if n == 0 && oobn == 0 {
+		return nil, nil, nil
+	}
+	f, err := ReceivedFile(oob[:oobn])
+	if err != nil {
+		return nil, nil, fmt.Errorf("the next source's file: %w", err)
+	}
+	var sj SharedJob
+	if err := json.Unmarshal(buf[:n], &sj); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("the next source: %w", err)
+	}
+	if err := LimitSourceCPU(perSourceCPU); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return &sj, f, nil
 }

@@ -89,17 +89,25 @@ func TestSplitImages(t *testing.T) {
 	})
 }
 
-func testSplitImages(t *testing.T, makeISO func(t *testing.T, iso, media string)) {
+// splitImagesRepo makes a repository holding a WIM of two images and an
+// installation ISO, made by makeISO from media, whose sources/install.wim
+// holds two more.
+func splitImagesRepo(t *testing.T, makeISO func(t *testing.T, iso, media string)) (repo, wimFile, media, iso string) {
+	t.Helper()
 	needTool(t, "wimlib-imagex")
-	repo := t.TempDir()
-	wimFile := filepath.Join(repo, "install.wim")
+	repo = t.TempDir()
+	wimFile = filepath.Join(repo, "install.wim")
 	twoImageWIM(t, wimFile)
-	media := t.TempDir()
+	media = t.TempDir()
 	twoImageWIM(t, filepath.Join(media, "sources", "install.wim"))
 	writeTree(t, media, map[string]string{"setup.txt": "run setup.exe\n", "boot/bcd": "boot configuration\n"})
-	iso := filepath.Join(repo, "win.iso")
+	iso = filepath.Join(repo, "win.iso")
 	makeISO(t, iso, media)
+	return repo, wimFile, media, iso
+}
 
+func testSplitImages(t *testing.T, makeISO func(t *testing.T, iso, media string)) {
+	repo, wimFile, media, iso := splitImagesRepo(t, makeISO)
 	whole := scan(t, repo)
 	if whole.code != 0 || len(whole.sources) != 2 {
 		t.Fatalf("without --split-images: status %d, %d sources\n%s", whole.code, len(whole.sources), whole.stderr)

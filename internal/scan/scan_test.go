@@ -35,6 +35,33 @@ func TestDefaultRepoCoversEveryFormat(t *testing.T) {
 	}
 }
 
+// wantSource is the source record scan should write for the fixture
+// name of format at path, found below repoPath.
+func wantSource(t *testing.T, name, format, repoPath, path string) *records.Source {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := records.Source{Repo: wantRepo[format], RepoPath: repoPath, ID: name, URI: path,
+		Format: format, Mtime: records.Time(fi.ModTime())}
+	if fi.IsDir() {
+		// An OCI layout: size is the sum of its files, quick_sha256
+		// that of its index.json, mtime index.json's.
+		want.Size = records.Int64(duBytes(t, path))
+		want.QuickSHA256 = sha256sum(t, filepath.Join(path, "index.json"))
+		ifi, err := os.Stat(filepath.Join(path, "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Mtime = records.Time(ifi.ModTime())
+	} else {
+		want.Size = records.Int64(fi.Size())
+		want.QuickSHA256 = expectedQuick(t, path)
+	}
+	return &want
+}
+
 // Every fixture, committed and built at test time, is found with the right
 // format, repo, size, mtime and quick_sha256 (checked against sha256sum).
 func TestScanFixtures(t *testing.T) {
@@ -62,27 +89,8 @@ func TestScanFixtures(t *testing.T) {
 			t.Errorf("%s: no source record, want format %s", fx.name, fx.format)
 			continue
 		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := records.Source{Repo: wantRepo[fx.format], RepoPath: repoPath, ID: fx.name, URI: path,
-			Format: fx.format, Mtime: records.Time(fi.ModTime())}
-		if fi.IsDir() {
-			// An OCI layout: size is the sum of its files, quick_sha256
-			// that of its index.json, mtime index.json's.
-			want.Size = records.Int64(duBytes(t, path))
-			want.QuickSHA256 = sha256sum(t, filepath.Join(path, "index.json"))
-			ifi, err := os.Stat(filepath.Join(path, "index.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want.Mtime = records.Time(ifi.ModTime())
-		} else {
-			want.Size = records.Int64(fi.Size())
-			want.QuickSHA256 = expectedQuick(t, path)
-		}
-		if diff := diffSource(src, &want); diff != "" {
+		want := wantSource(t, fx.name, fx.format, repoPath, path)
+		if diff := diffSource(src, want); diff != "" {
 			t.Errorf("%s: %s", fx.name, diff)
 		}
 	}
@@ -137,13 +145,13 @@ func diffSource(got, want *records.Source) string {
 	return strings.Join(diffs, "; ")
 }
 
-// Renamed to meaningless names, every fixture is still found by content,
-// except zips: those count only with an extension in --zip-exts.
-func TestScanRenamedFixtures(t *testing.T) {
-	dir := t.TempDir()
+// renameFixtures puts the fixtures in dir under names that say nothing
+// of their format (blobNN.bin, and each zip also as .egg and .JAR), and
+// returns the format each name has and the .bin names of the zips.
+func renameFixtures(t *testing.T, dir string) (want map[string]string, zips []string) {
+	t.Helper()
 	testtime := buildTestTimeFixtures(t)
-	want := map[string]string{} // new name -> format
-	var zips []string
+	want = map[string]string{} // new name -> format
 	n := 0
 	for _, fx := range readExpected(t) {
 		from := filepath.Join(formatsDir(), fx.name)
@@ -173,6 +181,14 @@ func TestScanRenamedFixtures(t *testing.T) {
 			}
 		}
 	}
+	return want, zips
+}
+
+// Renamed to meaningless names, every fixture is still found by content,
+// except zips: those count only with an extension in --zip-exts.
+func TestScanRenamedFixtures(t *testing.T) {
+	dir := t.TempDir()
+	want, zips := renameFixtures(t, dir)
 	if len(zips) == 0 {
 		t.Fatal("no zip fixture")
 	}
@@ -415,6 +431,23 @@ func TestOrder(t *testing.T) {
 	}
 }
 
+// testFormatsAndRepo checks that --formats (any case, spaced) keeps only
+// its formats, and --repo names the sources' repo.
+func testFormatsAndRepo(t *testing.T, dir string) {
+	res := scan(t, "--formats", " DEB , rpm", "--repo", "mirror", dir)
+	if res.code != 0 || len(res.sources) != 2 {
+		t.Fatalf("exit %d, %d sources: %s", res.code, len(res.sources), res.stderr)
+	}
+	for _, s := range res.sources {
+		if s.Repo != "mirror" || (s.Format != "deb" && s.Format != "rpm") {
+			t.Errorf("source %+v", s)
+		}
+	}
+	if !strings.Contains(res.stderr, "skipped (format not in --formats)") {
+		t.Errorf("stderr: %s", res.stderr)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	dir := formatsDir()
 	t.Run("unknown format", func(t *testing.T) {
@@ -436,20 +469,7 @@ func TestFlags(t *testing.T) {
 			t.Errorf("exit %d: %s", res.code, res.stderr)
 		}
 	})
-	t.Run("formats and repo", func(t *testing.T) {
-		res := scan(t, "--formats", " DEB , rpm", "--repo", "mirror", dir)
-		if res.code != 0 || len(res.sources) != 2 {
-			t.Fatalf("exit %d, %d sources: %s", res.code, len(res.sources), res.stderr)
-		}
-		for _, s := range res.sources {
-			if s.Repo != "mirror" || (s.Format != "deb" && s.Format != "rpm") {
-				t.Errorf("source %+v", s)
-			}
-		}
-		if !strings.Contains(res.stderr, "skipped (format not in --formats)") {
-			t.Errorf("stderr: %s", res.stderr)
-		}
-	})
+	t.Run("formats and repo", func(t *testing.T) { testFormatsAndRepo(t, dir) })
 	t.Run("environment", func(t *testing.T) {
 		t.Setenv("HASHR_FORMATS", "oci")
 		res := scan(t, dir)

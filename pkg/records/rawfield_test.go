@@ -176,6 +176,13 @@ func checkRawField(t *testing.T, line []byte) {
 			t.Fatalf("StringField(%q, %q) = %q for a %s", line, name, s, value)
 		}
 	}
+	checkAppendWithField(t, line, want)
+}
+
+// checkAppendWithField checks that AppendWithField adds or replaces a
+// member of line, whose members are want, leaving the others as they are.
+func checkAppendWithField(t *testing.T, line []byte, want map[string]json.RawMessage) {
+	t.Helper()
 	for _, name := range []string{"seen", "type", "sé\"en"} {
 		out, err := AppendWithField(nil, line, name, []byte(`{"v":[1]}`))
 		if err != nil {

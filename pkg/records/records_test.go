@@ -119,6 +119,48 @@ func TestUnknownTypesPassThroughByteForByte(t *testing.T) {
 	}
 }
 
+// randomRecord is a random object of type typ: some of its declared
+// string fields, its typed fields, and unknown members.
+func randomRecord(r *rand.Rand, typ string, declared []string) map[string]any {
+	obj := map[string]any{"type": typ}
+	for _, f := range declared {
+		if r.IntN(2) == 0 {
+			obj[f] = randomString(r) + "x" // non-empty: empty strings are omitted
+		}
+	}
+	switch typ {
+	case TypeSource:
+		obj["size"] = json.Number(fmt.Sprint(r.Int64N(1 << 50)))
+		if r.IntN(2) == 0 {
+			obj["wim_image"] = json.Number(fmt.Sprint(r.IntN(5))) // 0 is a value: the ISO without its image
+		}
+		if r.IntN(2) == 0 {
+			parts := make([]any, 1+r.IntN(3))
+			for i := range parts {
+				parts[i] = "/p/" + randomString(r)
+			}
+			obj["parts"] = parts
+		}
+	case TypeFile:
+		obj["path"] = "p/" + randomString(r)
+		obj["size"] = json.Number("0")
+		obj["seen"] = r.IntN(2) == 0
+	case TypeError:
+		obj["stage"], obj["message"] = "hash", randomString(r)
+	case TypeEnd:
+		obj["source"] = randomString(r) + "s"
+		obj["files"], obj["errors"], obj["bytes"] = json.Number("0"), json.Number("3"), json.Number("12345678901")
+		obj["ms"] = map[string]any{"extract": json.Number("5"), randomString(r): json.Number("0")}
+	}
+	for range r.IntN(5) {
+		name := randomName(r)
+		if _, isDeclared := obj[name]; !isDeclared {
+			obj[name] = randomJSON(r, 3)
+		}
+	}
+	return obj
+}
+
 // A record a stage decodes and writes again keeps every field it had,
 // declared or not, as the same JSON value.
 func TestKnownTypesKeepEveryField(t *testing.T) {
@@ -131,42 +173,7 @@ func TestKnownTypesKeepEveryField(t *testing.T) {
 	}
 	for i := range 3000 {
 		typ := []string{TypeSource, TypeFile, TypeError, TypeEnd}[i%4]
-		obj := map[string]any{"type": typ}
-		for _, f := range declared[typ] {
-			if r.IntN(2) == 0 {
-				obj[f] = randomString(r) + "x" // non-empty: empty strings are omitted
-			}
-		}
-		switch typ {
-		case TypeSource:
-			obj["size"] = json.Number(fmt.Sprint(r.Int64N(1 << 50)))
-			if r.IntN(2) == 0 {
-				obj["wim_image"] = json.Number(fmt.Sprint(r.IntN(5))) // 0 is a value: the ISO without its image
-			}
-			if r.IntN(2) == 0 {
-				parts := make([]any, 1+r.IntN(3))
-				for i := range parts {
-					parts[i] = "/p/" + randomString(r)
-				}
-				obj["parts"] = parts
-			}
-		case TypeFile:
-			obj["path"] = "p/" + randomString(r)
-			obj["size"] = json.Number("0")
-			obj["seen"] = r.IntN(2) == 0
-		case TypeError:
-			obj["stage"], obj["message"] = "hash", randomString(r)
-		case TypeEnd:
-			obj["source"] = randomString(r) + "s"
-			obj["files"], obj["errors"], obj["bytes"] = json.Number("0"), json.Number("3"), json.Number("12345678901")
-			obj["ms"] = map[string]any{"extract": json.Number("5"), randomString(r): json.Number("0")}
-		}
-		for range r.IntN(5) {
-			name := randomName(r)
-			if _, isDeclared := obj[name]; !isDeclared {
-				obj[name] = randomJSON(r, 3)
-			}
-		}
+		obj := randomRecord(r, typ, declared[typ])
 		line := mustJSON(t, obj)
 		raw, err := NewReader(bytes.NewReader(line), "stdin").Next()
 		if err != nil {
