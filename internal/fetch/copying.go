@@ -3,6 +3,8 @@ package fetch
 import (
 	"context"
 	"io"
+
+	"github.com/hashr-dev/hashr/internal/cli"
 )
 
 // copyBufferSize is large enough that hashing, not system calls, bounds the
@@ -13,19 +15,5 @@ const copyBufferSize = 1 << 20
 // and returns the bytes copied.
 func copyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
 	buf := make([]byte, copyBufferSize)
-	return io.CopyBuffer(dst, contextReader{ctx, src}, buf)
-}
-
-// contextReader stops a copy of a stream that never blocks for long (a
-// local file) once ctx is cancelled.
-type contextReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c contextReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+	return io.CopyBuffer(dst, cli.Interruptible(ctx, src), buf)
 }

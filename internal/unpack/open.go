@@ -32,7 +32,7 @@ func Open(ctx context.Context, src *records.Source, opened *os.File) (*os.File, 
 	}
 	if src.SHA256 == "" {
 		h := sha256.New()
-		if _, err := io.CopyBuffer(h, ctxReader{ctx, f}, make([]byte, 1<<20)); err != nil {
+		if _, err := io.CopyBuffer(h, cli.Interruptible(ctx, f), make([]byte, 1<<20)); err != nil {
 			f.Close()
 			return nil, 0, fmt.Errorf("reading %q: %w", local, cli.Cause(err))
 		}

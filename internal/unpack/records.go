@@ -1,8 +1,6 @@
 package unpack
 
 import (
-	"context"
-	"io"
 	"os"
 
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -61,17 +59,4 @@ func (s *unpacker) add(rec records.Record) {
 	if err := s.out.Add(rec); err != nil {
 		s.fatal = err
 	}
-}
-
-// ctxReader stops a long read when the run is interrupted.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
