@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashr-dev/hashr/internal/lockedbuf"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -225,27 +225,9 @@ func TestRecordWatcherJoinsSplitWrites(t *testing.T) {
 	}
 }
 
-// syncBuffer is a terminal a test reads while the meter draws on it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitForLines waits until the terminal shows n progress lines, if the
 // command draws.
-func waitForLines(t *testing.T, draws bool, term *syncBuffer, n int) {
+func waitForLines(t *testing.T, draws bool, term *lockedbuf.Buffer, n int) {
 	for deadline := time.Now().Add(5 * time.Second); draws && strings.Count(term.String(), "sources ·") < n; {
 		if time.Now().After(deadline) {
 			t.Errorf("fewer than %d progress lines after 5 s: %q", n, term.String())
@@ -270,7 +252,7 @@ func TestCommandDrawsUnlessStdoutIsAPipe(t *testing.T) {
 		{streamFile, []string{"--progress", "never"}, false},
 	} {
 		var stdout bytes.Buffer
-		stderr := &syncBuffer{}
+		stderr := &lockedbuf.Buffer{}
 		p := New("hashr-test", strings.NewReader(""), &stdout, stderr)
 		p.progress.classify = func(w any) streamKind {
 			if w == any(stderr) {

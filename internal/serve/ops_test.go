@@ -11,29 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashr-dev/hashr/internal/lockedbuf"
 )
-
-// syncBuffer is a log that the server writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestOperations: the bearer token, CORS off unless asked, the access
 // log in both formats with the client's bytes escaped.
@@ -91,7 +74,7 @@ func testCORS(t *testing.T, url string) {
 
 func testAccessLog(t *testing.T, url string) {
 	for _, format := range []string{"text", "json"} {
-		var logs syncBuffer
+		var logs lockedbuf.Buffer
 		_, ts := newTestServer(t, url, &options{maxBulk: 10, logFormat: format}, &logs)
 		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/lookup/md5/%1b%5b31mred", nil)
 		req.Header.Set("User-Agent", `evil" 200 forged`)
@@ -167,10 +150,10 @@ func startMain(t *testing.T, args ...string) string {
 
 // launchMain runs hashr-serve's Main in-process on a free port and returns
 // its address, its exit status's channel and its stderr, once it listens.
-func launchMain(t *testing.T, args ...string) (string, chan int, *syncBuffer) {
+func launchMain(t *testing.T, args ...string) (string, chan int, *lockedbuf.Buffer) {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
-	stderr := &syncBuffer{}
+	stderr := &lockedbuf.Buffer{}
 	exited := make(chan int, 1)
 	go func() {
 		exited <- Main(append([]string{"--listen", "127.0.0.1:0", "--addr-file", addrFile, "--quiet"}, args...), nil, &bytes.Buffer{}, stderr)
@@ -193,7 +176,7 @@ func launchMain(t *testing.T, args ...string) (string, chan int, *syncBuffer) {
 	}
 }
 
-func stopMain(t *testing.T, exited chan int, stderr *syncBuffer) {
+func stopMain(t *testing.T, exited chan int, stderr *lockedbuf.Buffer) {
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	select {
 	case code := <-exited:

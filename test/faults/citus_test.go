@@ -1,39 +1,20 @@
 package faults
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/db/citustest"
 	"github.com/hashr-dev/hashr/internal/db/pgtest"
+	"github.com/hashr-dev/hashr/internal/lockedbuf"
 	"github.com/hashr-dev/hashr/internal/testcorpus"
 )
-
-// lockedBuffer is make's output, read while make writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // examples/Makefile's shards, one loader each, load at once into a Citus
 // cluster of two workers; one worker stops as a failed machine does
@@ -53,7 +34,7 @@ func TestMakefileShardsIntoCitusAcrossAWorkerRestart(t *testing.T) {
 	cmd := exec.Command("make", "-s", "-f", filepath.Join(top, "examples", "Makefile"), "-j", "3", "SHARDS=3",
 		"REPO="+strings.Join(repo, " "), "DB="+db, "WORK="+work, "BIN="+bin, "STAGE_FLAGS=--verbose --progress=never")
 	cmd.Dir = work
-	out := &lockedBuffer{}
+	out := &lockedbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -11,13 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/fetch"
 	"github.com/hashr-dev/hashr/internal/formats/oci/ocitest"
+	"github.com/hashr-dev/hashr/internal/lockedbuf"
 	"github.com/hashr-dev/hashr/internal/objstore/objstoretest"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -35,7 +35,7 @@ func interruptedFetch(t *testing.T, input, work, partSuffix string, partBytes in
 	cmd := exec.Command(os.Args[0], "--work", work, "--retries", "1", "--idle-timeout", "30s")
 	cmd.Env = append(os.Environ(), fetchChildEnv+"=1")
 	cmd.Stdin = strings.NewReader(input)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr lockedbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -70,24 +70,6 @@ func interruptedFetch(t *testing.T, input, work, partSuffix string, partBytes in
 		t.Fatalf("after SIGTERM, want %s of %d bytes kept in %s: %v", partSuffix, partBytes, work, err)
 	}
 	return stdout.String()
-}
-
-// lockedBuffer is a buffer a process writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // findPart finds, anywhere under work, a file whose name ends in suffix.
