@@ -192,10 +192,33 @@ func checkDir(dir string) error {
 			return nil
 		}
 	}
+	if onlyPebbleFiles(entries) {
+		return nil // a store whose creation was cut short (kill -9): Pebble starts it again
+	}
 	return &HintedError{
 		Err:  fmt.Errorf("opening store %q: the directory is not empty and holds no store", dir),
 		Hint: "give --store an empty or new directory",
 	}
+}
+
+// onlyPebbleFiles says whether entries are all files Pebble writes before
+// a new store's manifest (its LOCK, a WAL, a temporary file): what a
+// hashr-dedup killed while it created the store leaves.
+func onlyPebbleFiles(entries []os.DirEntry) bool {
+	for _, e := range entries {
+		name := e.Name()
+		if name != "LOCK" && !pebbleNumbered(name, ".log") && !pebbleNumbered(name, ".dbtmp") {
+			return false
+		}
+	}
+	return true
+}
+
+// pebbleNumbered says whether name is Pebble's file number (digits) then
+// ext, as "000002.log": not a user's "notes.log".
+func pebbleNumbered(name, ext string) bool {
+	num, ok := strings.CutSuffix(name, ext)
+	return ok && num != "" && strings.Trim(num, "0123456789") == ""
 }
 
 // HintedError is an error with a line telling people how to fix it.

@@ -185,6 +185,11 @@ func TestRefusesDirectoriesThatAreNotStores(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("Open of a directory with documents: %v", err)
 	}
+	logs := t.TempDir() // only logs, but not Pebble's numbered WALs
+	os.WriteFile(filepath.Join(logs, "notes.log"), []byte("x"), 0o644)
+	if _, err := Open(logs, Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("Open of a directory of logs: %v", err)
+	}
 	if _, serr := os.Stat(filepath.Join(dir, "LOCK")); serr == nil {
 		t.Fatal("Open wrote into the directory anyway")
 	}
@@ -266,5 +271,27 @@ func TestFreeSpaceGuard(t *testing.T) {
 	// Nothing was added: the digest is still new.
 	if _, ok, _ := s.Lookup(digest(1)); ok {
 		t.Fatal("a refused write was stored")
+	}
+}
+
+// A store whose creation was killed (kill -9 of hashr-dedup in its first
+// moments, as test/faults does) holds only what Pebble writes before its
+// manifest: its LOCK, a WAL, a temporary file. The next run opens it
+// rather than refusing the directory as someone else's.
+func TestOpensAStoreWhoseCreationWasKilled(t *testing.T) {
+	for _, files := range [][]string{{"LOCK"}, {"LOCK", "000002.log"}, {"LOCK", "000001.dbtmp"}} {
+		dir := t.TempDir()
+		for _, name := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatalf("Open of a store killed while created (%v): %v", files, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
