@@ -4,8 +4,8 @@
 // directories.
 //
 // Citus is not part of the project: its source and build script live in
-// the shared test tools (HASHR_SHARED_TOOLS/citus, which .ci/run sets to
-// ../shared/tools). When citus is not installed, Start builds it with that
+// the shared test tools (HASHR_SHARED_TOOLS/citus; .ci/run sets it to the
+// tools directory beside the clone). When citus is not installed, Start builds it with that
 // build.sh (root only, once per machine). The tools' cluster.sh uses fixed
 // ports and directories, and su, so tests that run beside others start
 // their nodes here instead, with the same commands (shared_preload_libraries,
@@ -75,13 +75,13 @@ func Install(t testing.TB) {
 	tools := os.Getenv("HASHR_SHARED_TOOLS")
 	if tools == "" && os.Getenv("CI") != "" {
 		// CI runs .ci/run, which sets it: its absence is a broken setup.
-		t.Fatalf("Citus tests must run in CI: HASHR_SHARED_TOOLS is not set (.ci/run sets it to ../shared/tools beside the clone, whose citus/build.sh builds Citus)")
+		t.Fatalf("Citus tests must run in CI: HASHR_SHARED_TOOLS is not set (.ci/run sets it to the shared tools directory beside the clone, whose citus/build.sh builds Citus)")
 	}
 	if _, err := os.Stat(filepath.Join(strings.TrimSpace(string(lib)), "citus.so")); err == nil {
 		return
 	}
 	if tools == "" {
-		Unavailable(t, "citus is not installed and HASHR_SHARED_TOOLS is not set: set it to the shared tools directory (../shared/tools beside the clone), whose citus/build.sh builds it")
+		Unavailable(t, "citus is not installed and HASHR_SHARED_TOOLS is not set: set it to the shared tools directory beside the clone, whose citus/build.sh builds it")
 	}
 	build := filepath.Join(tools, "citus", "build.sh")
 	if _, err := os.Stat(build); err != nil {
