@@ -149,10 +149,7 @@ func (l *pgLoader) BuildIndexes(ctx context.Context) error {
 		return nil
 	}
 	_, err := retry(ctx, l.opts.RetryFor, l.logRetry, l.retryable, func(ctx context.Context) error {
-		if err := l.connect(ctx); err != nil {
-			return err
-		}
-		tx, err := l.conn.Begin(ctx)
+		tx, err := l.begin(ctx)
 		if err != nil {
 			return err
 		}

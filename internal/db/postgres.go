@@ -130,11 +130,17 @@ func (l *pgLoader) Close() error {
 	return l.conn.Close(ctx)
 }
 
-func (l *pgLoader) prepareSchema(ctx context.Context) error {
+// begin starts a transaction, connecting first if the loader has no
+// connection (the first batch, or the one after a lost connection).
+func (l *pgLoader) begin(ctx context.Context) (pgx.Tx, error) {
 	if err := l.connect(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	tx, err := l.conn.Begin(ctx)
+	return l.conn.Begin(ctx)
+}
+
+func (l *pgLoader) prepareSchema(ctx context.Context) error {
+	tx, err := l.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -272,10 +278,7 @@ func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
 }
 
 func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats) error {
-	if err := l.connect(ctx); err != nil {
-		return err
-	}
-	tx, err := l.conn.Begin(ctx)
+	tx, err := l.begin(ctx)
 	if err != nil {
 		return err
 	}
