@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -79,14 +78,7 @@ func (v *aptVerifier) check(src *records.Source) error {
 }
 
 func setVerified(src *records.Source, res verify.Result) error {
-	b, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	if src.Extra == nil {
-		src.Extra = records.Extra{}
-	}
-	src.Extra["verified"] = b
+	src.Verified = &res
 	return nil
 }
 

@@ -17,17 +17,15 @@ import (
 	"os"
 	"strings"
 
+	"github.com/hashr-dev/hashr/pkg/records"
+
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
-// Result says whether a source verified, by what scheme, and who signed.
-type Result struct {
-	OK     bool   `json:"ok"`
-	By     string `json:"by"`               // scheme: apt-release, rpm-header, authenticode, none
-	Signer string `json:"signer,omitempty"` // key fingerprint (upper-case hex) or certificate subject
-	Detail string `json:"detail,omitempty"` // why it failed, or what was checked
-}
+// Result says whether a source verified, by what scheme, and who signed:
+// the source record's `verified` field.
+type Result = records.Verified
 
 // Mode is what --verify asks for.
 type Mode string

@@ -49,8 +49,44 @@ type Source struct {
 	// source is: local paths, in part order (2, 3…). hashr-fetch rewrites
 	// them to its copies when it copies the source.
 	Parts []string `json:"parts,omitempty"`
+	// Package is the software the source is, from its own metadata (a
+	// .deb's control file, an rpm's header, a repository's index, a WIM's
+	// XML, WSUS's export.csv, an OCI manifest), never from its file name.
+	Package *Package `json:"package,omitempty"`
+	// Verified says who vouched for the source's bytes, and how; absent,
+	// nothing was checked (--verify off, or a stage before hashr-scan's
+	// verification existed).
+	Verified *Verified `json:"verified,omitempty"`
 
 	Extra Extra `json:"-"`
+}
+
+// Package identifies the software a source is, as its publisher names it.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"` // deb: VERSION; rpm: [EPOCH:]VERSION-RELEASE; WIM: build; OCI: tag
+	Arch    string `json:"arch,omitempty"`    // deb/rpm architecture, WIM architecture, OCI platform (os/arch[/variant])
+	Vendor  string `json:"vendor,omitempty"`  // deb Maintainer, rpm Vendor, WIM/WSUS "Microsoft", OCI registry
+	// Edition, KB and Digest hold what only some kinds have: a WIM
+	// image's edition (EDITIONID), a WSUS update's KB article, an OCI
+	// image's manifest digest.
+	Edition string `json:"edition,omitempty"`
+	KB      string `json:"kb,omitempty"`
+	Digest  string `json:"digest,omitempty"`
+	// Title is the publisher's one-line name for it: a WSUS update's
+	// title, a WIM image's display name, a package's summary.
+	Title string `json:"title,omitempty"`
+}
+
+// Verified says whether a source's bytes verified, by what scheme, and who
+// signed them. By "none" with OK false records that nothing signs the
+// source (--verify try); a failed check is an error record, not a
+// Verified with OK false.
+type Verified struct {
+	OK     bool   `json:"ok"`
+	By     string `json:"by"`               // apt-release, rpm-header, yum-repomd, authenticode, none
+	Signer string `json:"signer,omitempty"` // key fingerprint (upper-case hex) or certificate subject
+	Detail string `json:"detail,omitempty"` // what was checked, or why nothing could be
 }
 
 // File is one regular file found inside a source.
