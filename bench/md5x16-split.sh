@@ -29,6 +29,7 @@ for i in $(seq "$count"); do
 	done
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "%-40s %14s %14s %8s\n" "benchmark (median ns/op)" before after ratio
 awk '
 	FNR == 1 { side = (FILENAME ~ /before/) ? "before" : "after" }
 	/^Benchmark/ { ns[side, $1] = ns[side, $1] " " $3; names[$1] = 1 }
@@ -38,7 +39,6 @@ awk '
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	END {
-		printf "%-40s %14s %14s %8s\n", "benchmark (median ns/op)", "before", "after", "ratio"
 		for (b in names) {
 			x = median(ns["before", b]); y = median(ns["after", b])
 			printf "%-40s %14.0f %14.0f %8.3f\n", b, x, y, y / x
