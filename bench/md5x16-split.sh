@@ -5,6 +5,10 @@
 # alternately, COUNT (default 6) times each, one -count 1 run at a time.
 # Prints each benchmark's median ns/op for both and after/before, and the
 # CPU time (user+sys) of each binary's runs together, with the load average.
+# ns/op is wall time, which a loaded machine skews (BenchmarkEngine most:
+# its goroutines wait for the CPU); so it also runs BenchmarkEngine alone a
+# fixed number of times (-benchtime 40x, the same work on both sides),
+# alternately, and prints the median CPU time of those runs.
 #
 #   bench/md5x16-split.sh [BEFORE [AFTER]]     (defaults: split19's base and HEAD)
 set -euo pipefail
@@ -28,6 +32,12 @@ for i in $(seq "$count"); do
 			"$work/$side.test" -test.run X -test.bench . -test.count 1 >>"$work/$side.out"
 	done
 done
+for i in $(seq "$count"); do
+	for side in before after; do
+		/usr/bin/time -a -o "$work/$side.engine" -f '%U %S' \
+			"$work/$side.test" -test.run X -test.bench Engine -test.benchtime 40x -test.count 1 >/dev/null
+	done
+done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-40s %14s %14s %8s\n" "benchmark (median ns/op)" before after ratio
 awk '
@@ -46,4 +56,8 @@ awk '
 	}' "$work/before.out" "$work/after.out" | sort
 for side in before after; do
 	awk -v side="$side" '{ cpu += $1 + $2 } END { printf "%s: CPU %.2f s (user+sys, all runs)\n", side, cpu }' "$work/$side.cpu"
+done
+for side in before after; do
+	awk '{ print $1 + $2 }' "$work/$side.engine" | sort -n |
+		awk -v side="$side" '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s: BenchmarkEngine -benchtime 40x, median CPU %.3f s (user+sys) of %d runs\n", side, m, NR }'
 done
