@@ -166,11 +166,38 @@ func (m cpuMeter) stop(r *result) {
 
 func (r result) rate() float64 { return float64(r.records) / r.took.Seconds() }
 
+// spreadRounds is how many times each of our loaders runs: once before the
+// baseline, between its quarters and after it.
+const spreadRounds = 5
+
+// A timedLoader is one way of running hashr-load that the bench times.
+type timedLoader struct {
+	name   string
+	sqlite bool
+	args   []string
+}
+
+var timedLoaders = []timedLoader{
+	{"hashr-load, PostgreSQL", false, nil},
+	{"hashr-load --schema hashr, PostgreSQL", false, []string{"--schema", "hashr"}},
+	{"hashr-load, SQLite", true, nil},
+}
+
+// A loadRun is the state of one run of the bench: the server, the
+// stream, and what each loader measured.
+type loadRun struct {
+	pg      *pgtest.Server
+	tmp     string
+	input   []byte
+	records int
+	only    string   // run only the loaders whose name holds this
+	extra   []string // LOADBENCH_ARGS, e.g. "--batch 10000", for tuning
+	ours    [][]result
+}
+
 func run(nSources, perSource int, shared float64, baselineSources int, only string) error {
 	fmt.Fprintf(os.Stderr, "generating %d sources x %d files...\n", nSources, perSource)
 	sources := generate(nSources, perSource, shared)
-	input := stream(sources)
-	records := nSources * perSource
 	pg, err := pgtest.StartDurable()
 	if err != nil {
 		return fmt.Errorf("starting PostgreSQL: %w", err)
@@ -181,122 +208,162 @@ func run(nSources, perSource int, shared float64, baselineSources int, only stri
 		return err
 	}
 	defer os.RemoveAll(tmp)
-
+	lr := &loadRun{pg: pg, tmp: tmp, input: stream(sources), records: nSources * perSource, only: only,
+		extra: strings.Fields(os.Getenv("LOADBENCH_ARGS")), ours: make([][]result, len(timedLoaders))}
+	if baselineSources <= 0 || baselineSources > nSources {
+		baselineSources = nSources
+	}
+	bl, err := newBaselines(pg, baselineSources, min(baselineSources, max(nSources/5, spreadRounds-1)), perSource)
+	if err != nil {
+		return err
+	}
+	loadStart, _ := os.ReadFile("/proc/loadavg")
 	// The machine may be shared, and its load change by the minute: our
 	// loaders run once before the baseline, between its quarters and after
 	// it, and their median is set against the baseline's total, measured
 	// over the same span of time.
-	const rounds = 5
-	extra := strings.Fields(os.Getenv("LOADBENCH_ARGS")) // e.g. "--batch 10000", for tuning
-	loaders := []struct {
-		name   string
-		sqlite bool
-		args   []string
-	}{
-		{"hashr-load, PostgreSQL", false, nil},
-		{"hashr-load --schema hashr, PostgreSQL", false, []string{"--schema", "hashr"}},
-		{"hashr-load, SQLite", true, nil},
-	}
-	ours := make([][]result, len(loaders))
-	runOurs := func(round int) error {
-		for i, ld := range loaders {
-			if !strings.Contains(ld.name, only) {
-				continue
-			}
-			dbURL := "sqlite:" + filepath.Join(tmp, fmt.Sprintf("hashr-%d.db", round))
-			if !ld.sqlite {
-				var err error
-				if dbURL, err = pg.CreateDatabase(); err != nil {
-					return err
-				}
-			}
-			fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, ld.name)
-			cpu := startCPU(pg)
-			start := time.Now()
-			var stderr bytes.Buffer
-			args := append(append([]string{"--db", dbURL, "--quiet"}, ld.args...), extra...)
-			if status := load.Main(args, bytes.NewReader(input), io.Discard, &stderr); status != 0 {
-				return fmt.Errorf("%s: exit %d: %s", ld.name, status, stderr.String())
-			}
-			r := result{name: ld.name, records: records, took: time.Since(start)}
-			cpu.stop(&r)
-			ours[i] = append(ours[i], r)
-			if ld.sqlite {
-				os.Remove(strings.TrimPrefix(dbURL, "sqlite:"))
-			}
-		}
-		return nil
-	}
-
-	// HashR's tables, created the way hashr-load --schema hashr does.
-	hashrTables := func() (string, error) {
-		url, err := pg.CreateDatabase()
-		if err != nil {
-			return "", err
-		}
-		if status := load.Main([]string{"--db", url, "--schema", "hashr", "--quiet"}, bytes.NewReader(nil), io.Discard, os.Stderr); status != 0 {
-			return "", fmt.Errorf("creating HashR's tables: exit %d", status)
-		}
-		return url, nil
-	}
-	baseDB, err := hashrTables()
-	if err != nil {
-		return err
-	}
-	cachedDB, err := hashrTables()
-	if err != nil {
-		return err
-	}
-	if baselineSources <= 0 || baselineSources > nSources {
-		baselineSources = nSources
-	}
-	cachedSources := min(baselineSources, max(nSources/5, rounds-1))
-	base := result{name: "baseline: HashR exporter's SQL, as lib/pq sends it", records: baselineSources * perSource}
-	cached := result{name: "the same statements, prepared once (not HashR's way)", records: cachedSources * perSource}
-	samples := 0
-	loadStart, _ := os.ReadFile("/proc/loadavg")
-	for round := range rounds {
-		if err := runOurs(round); err != nil {
+	for round := range spreadRounds {
+		if err := lr.runOurs(round); err != nil {
 			return err
 		}
-		if round == rounds-1 {
-			break
+		if round < spreadRounds-1 {
+			if err := bl.runQuarter(round, sources); err != nil {
+				return err
+			}
 		}
-		part := func(n int) (int, int) { return n * round / (rounds - 1), n * (round + 1) / (rounds - 1) }
-		a, b := part(baselineSources)
-		fmt.Fprintf(os.Stderr, "baseline, sources %d to %d...\n", a, b)
-		// HashR's driver, lib/pq, sends each statement with parameters as
-		// an unnamed Parse+Describe, then Bind+Execute: two round trips,
-		// parsed and planned every time. pgx's describe_exec mode does too.
-		cpu := startCPU(pg)
-		took, n, err := baseline(baseDB+"&default_query_exec_mode=describe_exec", sources[a:b])
-		if err != nil {
-			return fmt.Errorf("baseline: %w", err)
-		}
-		var r result
-		cpu.stop(&r)
-		base.took, base.clientCPU, base.serverCPU = base.took+took, base.clientCPU+r.clientCPU, base.serverCPU+r.serverCPU
-		samples += n
-		// The same statements with prepared statements cached (pgx's
-		// default), which HashR does not do, on a share of the sources.
-		a, b = part(cachedSources)
-		cpu = startCPU(pg)
-		took, _, err = baseline(cachedDB, sources[a:b])
-		if err != nil {
-			return fmt.Errorf("baseline with cached statements: %w", err)
-		}
-		cpu.stop(&r)
-		cached.took, cached.clientCPU, cached.serverCPU = cached.took+took, cached.clientCPU+r.clientCPU, cached.serverCPU+r.serverCPU
 	}
 	loadEnd, _ := os.ReadFile("/proc/loadavg")
-
 	fmt.Printf("Load %d file records of %d sources (%.0f%% of records share content with other sources); %s, %d CPUs, PostgreSQL %s with fsync on; load average %s at the start, %s at the end.\n\n",
-		records, nSources, shared*100, runtime.GOARCH, runtime.NumCPU(), serverVersion(baseDB),
+		lr.records, nSources, shared*100, runtime.GOARCH, runtime.NumCPU(), serverVersion(bl.baseDB),
 		strings.Join(strings.Fields(string(loadStart))[:3], " "), strings.Join(strings.Fields(string(loadEnd))[:3], " "))
-	fmt.Printf("hashr-load: median of %d runs spread over the baseline's time (the range in brackets).\n\n", rounds)
+	lr.printTable(bl)
+	return nil
+}
+
+// runOurs runs each of our loaders that -only selects once, into a new
+// database.
+func (lr *loadRun) runOurs(round int) error {
+	for i, ld := range timedLoaders {
+		if !strings.Contains(ld.name, lr.only) {
+			continue
+		}
+		r, err := lr.runLoader(round, ld)
+		if err != nil {
+			return err
+		}
+		lr.ours[i] = append(lr.ours[i], r)
+	}
+	return nil
+}
+
+// runLoader runs hashr-load in this process the way ld says, over the
+// whole stream into a new database, and returns what it measured.
+func (lr *loadRun) runLoader(round int, ld timedLoader) (result, error) {
+	dbURL := "sqlite:" + filepath.Join(lr.tmp, fmt.Sprintf("hashr-%d.db", round))
+	if !ld.sqlite {
+		var err error
+		if dbURL, err = lr.pg.CreateDatabase(); err != nil {
+			return result{}, err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, ld.name)
+	cpu := startCPU(lr.pg)
+	start := time.Now()
+	var stderr bytes.Buffer
+	args := append(append([]string{"--db", dbURL, "--quiet"}, ld.args...), lr.extra...)
+	if status := load.Main(args, bytes.NewReader(lr.input), io.Discard, &stderr); status != 0 {
+		return result{}, fmt.Errorf("%s: exit %d: %s", ld.name, status, stderr.String())
+	}
+	r := result{name: ld.name, records: lr.records, took: time.Since(start)}
+	cpu.stop(&r)
+	if ld.sqlite {
+		os.Remove(strings.TrimPrefix(dbURL, "sqlite:"))
+	}
+	return r, nil
+}
+
+// hashrTables returns a new database with HashR's tables, created the way
+// hashr-load --schema hashr does.
+func hashrTables(pg *pgtest.Server) (string, error) {
+	url, err := pg.CreateDatabase()
+	if err != nil {
+		return "", err
+	}
+	if status := load.Main([]string{"--db", url, "--schema", "hashr", "--quiet"}, bytes.NewReader(nil), io.Discard, os.Stderr); status != 0 {
+		return "", fmt.Errorf("creating HashR's tables: exit %d", status)
+	}
+	return url, nil
+}
+
+// baselines are the two ways of HashR's exporter's SQL, each into a
+// database of its own, and what they measured so far.
+type baselines struct {
+	pg               *pgtest.Server
+	baseDB, cachedDB string
+	baseN, cachedN   int // sources each loads, over all quarters
+	base, cached     result
+	samples          int // samples the baseline wrote
+}
+
+func newBaselines(pg *pgtest.Server, baseN, cachedN, perSource int) (*baselines, error) {
+	baseDB, err := hashrTables(pg)
+	if err != nil {
+		return nil, err
+	}
+	cachedDB, err := hashrTables(pg)
+	if err != nil {
+		return nil, err
+	}
+	return &baselines{pg: pg, baseDB: baseDB, cachedDB: cachedDB, baseN: baseN, cachedN: cachedN,
+		base:   result{name: "baseline: HashR exporter's SQL, as lib/pq sends it", records: baseN * perSource},
+		cached: result{name: "the same statements, prepared once (not HashR's way)", records: cachedN * perSource}}, nil
+}
+
+// runQuarter loads the round's quarter of the baseline's sources, and of
+// the cached baseline's, adding their times to the totals.
+func (bl *baselines) runQuarter(round int, sources []benchSource) error {
+	part := func(n int) (int, int) { return n * round / (spreadRounds - 1), n * (round + 1) / (spreadRounds - 1) }
+	a, b := part(bl.baseN)
+	fmt.Fprintf(os.Stderr, "baseline, sources %d to %d...\n", a, b)
+	// HashR's driver, lib/pq, sends each statement with parameters as
+	// an unnamed Parse+Describe, then Bind+Execute: two round trips,
+	// parsed and planned every time. pgx's describe_exec mode does too.
+	n, err := bl.timeInto(&bl.base, bl.baseDB+"&default_query_exec_mode=describe_exec", sources[a:b])
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	bl.samples += n
+	// The same statements with prepared statements cached (pgx's
+	// default), which HashR does not do, on a share of the sources.
+	a, b = part(bl.cachedN)
+	if _, err := bl.timeInto(&bl.cached, bl.cachedDB, sources[a:b]); err != nil {
+		return fmt.Errorf("baseline with cached statements: %w", err)
+	}
+	return nil
+}
+
+// timeInto runs the baseline over sources into url and adds its time and
+// CPU to total; it returns the samples written.
+func (bl *baselines) timeInto(total *result, url string, sources []benchSource) (int, error) {
+	cpu := startCPU(bl.pg)
+	took, n, err := baseline(url, sources)
+	if err != nil {
+		return 0, err
+	}
+	var r result
+	cpu.stop(&r)
+	total.took, total.clientCPU, total.serverCPU = total.took+took, total.clientCPU+r.clientCPU, total.serverCPU+r.serverCPU
+	return n, nil
+}
+
+// printTable prints each loader's median run, and the baselines, against
+// the baseline's rate.
+func (lr *loadRun) printTable(bl *baselines) {
+	fmt.Printf("hashr-load: median of %d runs spread over the baseline's time (the range in brackets).\n\n", spreadRounds)
 	fmt.Println("| loader | records | time | records/s | vs baseline | CPU s: client + server |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|")
-	for _, runs := range ours {
+	base := bl.base
+	for _, runs := range lr.ours {
 		if len(runs) == 0 {
 			continue
 		}
@@ -305,13 +372,12 @@ func run(nSources, perSource int, shared float64, baselineSources int, only stri
 		fmt.Printf("| %s | %d | %.1f s | %.0f (%.0f–%.0f) | %.1fx | %.1f + %.1f |\n", r.name, r.records, r.took.Seconds(), r.rate(),
 			runs[len(runs)-1].rate(), runs[0].rate(), r.rate()/base.rate(), r.clientCPU.Seconds(), r.serverCPU.Seconds())
 	}
-	for _, r := range []result{base, cached} {
+	for _, r := range []result{base, bl.cached} {
 		fmt.Printf("| %s | %d | %.1f s | %.0f | %.1fx | %.1f + %.1f |\n", r.name, r.records, r.took.Seconds(), r.rate(),
 			r.rate()/base.rate(), r.clientCPU.Seconds(), r.serverCPU.Seconds())
 	}
 	fmt.Printf("\nThe baseline wrote %d samples (grouped per source, as HashR's exporter gets them): %.0f samples/s.\n",
-		samples, float64(samples)/base.took.Seconds())
-	return nil
+		bl.samples, float64(bl.samples)/base.took.Seconds())
 }
 
 func serverVersion(url string) string {
@@ -335,71 +401,19 @@ func baseline(url string, sources []benchSource) (time.Duration, int, error) {
 	}
 	defer sqldb.Close()
 	sqldb.SetMaxOpenConns(1)
-	ctx := context.Background()
-	exists := func(query string, args ...any) (bool, error) {
-		rows, err := sqldb.QueryContext(ctx, query, args...)
-		if err != nil {
-			return false, err
-		}
-		defer rows.Close()
-		return rows.Next(), rows.Err()
-	}
-	type grouped struct {
-		sample sample
-		paths  []string
-	}
+	x := exporter{db: sqldb, ctx: context.Background()}
 	written := 0
 	var took time.Duration
 	for _, s := range sources {
 		// HashR's exporter receives a source's samples with their paths
 		// grouped; grouping is not SQL, so it is not timed.
-		var order []string
-		bySHA := map[string]*grouped{}
-		for j, f := range s.samples {
-			g := bySHA[f.sha256]
-			if g == nil {
-				g = &grouped{sample: f}
-				bySHA[f.sha256] = g
-				order = append(order, f.sha256)
-			}
-			g.paths = append(g.paths, s.paths[j])
-		}
+		groups := groupSamples(s)
 		start := time.Now()
-		there, err := exists(`SELECT sha256 FROM sources WHERE sha256=$1;`, s.sha256)
-		if err != nil {
+		if err := x.writeSource(s); err != nil {
 			return 0, 0, err
 		}
-		if !there {
-			_, err = sqldb.ExecContext(ctx, `INSERT INTO sources (sha256, sourceID, sourcePath, repoName, repoPath, sourceDescription) VALUES ($1, $2, $3, $4, $5, $6)`,
-				s.sha256, []string{s.id}, "/mirror/"+s.id, "deb", "/mirror", "")
-		} else {
-			_, err = sqldb.ExecContext(ctx, `UPDATE sources set sourceID = array_append(sourceID, $1) WHERE sha256 = $2`, s.id, s.sha256)
-		}
-		if err != nil {
-			return 0, 0, err
-		}
-		for _, sha := range order {
-			g := bySHA[sha]
-			there, err := exists(`SELECT sha256 FROM samples WHERE sha256=$1;`, sha)
-			if err != nil {
-				return 0, 0, err
-			}
-			if !there {
-				if _, err := sqldb.ExecContext(ctx, `INSERT INTO samples (sha256, size, mimetype, file_output) VALUES ($1, $2, $3, $4)`,
-					sha, g.sample.size, "application/x-sharedlib", "ELF 64-bit LSB shared object"); err != nil {
-					return 0, 0, err
-				}
-			}
-			there, err = exists(`SELECT sample_sha256,source_sha256 FROM samples_sources WHERE sample_sha256=$1 AND source_sha256=$2;`, sha, s.sha256)
-			if err != nil {
-				return 0, 0, err
-			}
-			if !there {
-				_, err = sqldb.ExecContext(ctx, `INSERT INTO samples_sources (sample_sha256, source_sha256, sample_paths) VALUES ($1, $2, $3)`, sha, s.sha256, g.paths)
-			} else {
-				_, err = sqldb.ExecContext(ctx, `UPDATE samples_sources set sample_paths = array_cat(sample_paths, $1) WHERE sample_sha256 = $2 AND source_sha256 = $3`, g.paths, sha, s.sha256)
-			}
-			if err != nil {
+		for _, g := range groups {
+			if err := x.writeSample(s, g); err != nil {
 				return 0, 0, err
 			}
 			written++
@@ -407,4 +421,85 @@ func baseline(url string, sources []benchSource) (time.Duration, int, error) {
 		took += time.Since(start)
 	}
 	return took, written, nil
+}
+
+// A sampleGroup is one content of a source and the paths it has there.
+type sampleGroup struct {
+	sample sample
+	paths  []string
+}
+
+// groupSamples groups a source's paths by content, in the order each
+// content first comes.
+func groupSamples(s benchSource) []*sampleGroup {
+	var order []*sampleGroup
+	bySHA := map[string]*sampleGroup{}
+	for j, f := range s.samples {
+		g := bySHA[f.sha256]
+		if g == nil {
+			g = &sampleGroup{sample: f}
+			bySHA[f.sha256] = g
+			order = append(order, g)
+		}
+		g.paths = append(g.paths, s.paths[j])
+	}
+	return order
+}
+
+// An exporter sends HashR's PostgreSQL exporter's statements, one at a
+// time, each autocommitted.
+type exporter struct {
+	db  *sql.DB
+	ctx context.Context
+}
+
+// exists says whether query finds a row.
+func (x exporter) exists(query string, args ...any) (bool, error) {
+	rows, err := x.db.QueryContext(x.ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	return rows.Next(), rows.Err()
+}
+
+// writeSource inserts the source, or adds its ID to the source there.
+func (x exporter) writeSource(s benchSource) error {
+	there, err := x.exists(`SELECT sha256 FROM sources WHERE sha256=$1;`, s.sha256)
+	if err != nil {
+		return err
+	}
+	if !there {
+		_, err = x.db.ExecContext(x.ctx, `INSERT INTO sources (sha256, sourceID, sourcePath, repoName, repoPath, sourceDescription) VALUES ($1, $2, $3, $4, $5, $6)`,
+			s.sha256, []string{s.id}, "/mirror/"+s.id, "deb", "/mirror", "")
+	} else {
+		_, err = x.db.ExecContext(x.ctx, `UPDATE sources set sourceID = array_append(sourceID, $1) WHERE sha256 = $2`, s.id, s.sha256)
+	}
+	return err
+}
+
+// writeSample inserts the sample if it is new, then its relation to the
+// source, or adds its paths to the relation there.
+func (x exporter) writeSample(s benchSource, g *sampleGroup) error {
+	sha := g.sample.sha256
+	there, err := x.exists(`SELECT sha256 FROM samples WHERE sha256=$1;`, sha)
+	if err != nil {
+		return err
+	}
+	if !there {
+		if _, err := x.db.ExecContext(x.ctx, `INSERT INTO samples (sha256, size, mimetype, file_output) VALUES ($1, $2, $3, $4)`,
+			sha, g.sample.size, "application/x-sharedlib", "ELF 64-bit LSB shared object"); err != nil {
+			return err
+		}
+	}
+	there, err = x.exists(`SELECT sample_sha256,source_sha256 FROM samples_sources WHERE sample_sha256=$1 AND source_sha256=$2;`, sha, s.sha256)
+	if err != nil {
+		return err
+	}
+	if !there {
+		_, err = x.db.ExecContext(x.ctx, `INSERT INTO samples_sources (sample_sha256, source_sha256, sample_paths) VALUES ($1, $2, $3)`, sha, s.sha256, g.paths)
+	} else {
+		_, err = x.db.ExecContext(x.ctx, `UPDATE samples_sources set sample_paths = array_cat(sample_paths, $1) WHERE sample_sha256 = $2 AND source_sha256 = $3`, g.paths, sha, s.sha256)
+	}
+	return err
 }

@@ -59,14 +59,8 @@ func layout(t *testing.T, sqldb *sql.DB) []string {
 // that HashR's own queries find what was loaded.
 func TestHashRSchemaMatchesHashR(t *testing.T) {
 	pg := pgtest.Start(t)
-	ddl, err := os.ReadFile("testdata/hashr_postgres_ddl.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
 	hashrMade := pg.NewDatabase(t)
-	if _, err := dbtest.Open(t, hashrMade).Exec(string(ddl)); err != nil {
-		t.Fatalf("running HashR's DDL: %v", err)
-	}
+	runHashRDDL(t, hashrMade)
 	oursMade := pg.NewDatabase(t)
 	open(t, oursMade, Options{Schema: SchemaHashR})
 	want, got := layout(t, dbtest.Open(t, hashrMade)), layout(t, dbtest.Open(t, oursMade))
@@ -77,10 +71,32 @@ func TestHashRSchemaMatchesHashR(t *testing.T) {
 		t.Fatalf("--schema hashr layout differs from HashR's:\nours:\n%s\nHashR's:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	// Loading into the database HashR created.
+	a, failed := loadIntoHashRsDatabase(t, hashrMade)
+	checkHashRsExporterQueries(t, hashrMade, a)
+	checkHashRsJobs(t, hashrMade, a, failed)
+	checkLayoutsNotMixed(t, pg, hashrMade)
+}
+
+// runHashRDDL creates HashR's tables in dbURL with HashR's own DDL.
+func runHashRDDL(t *testing.T, dbURL string) {
+	t.Helper()
+	ddl, err := os.ReadFile("testdata/hashr_postgres_ddl.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dbtest.Open(t, dbURL).Exec(string(ddl)); err != nil {
+		t.Fatalf("running HashR's DDL: %v", err)
+	}
+}
+
+// loadIntoHashRsDatabase loads into the database HashR created a source
+// a.deb, a failed f.deb, a.deb again (which must change nothing) and a
+// copy of a.deb under another ID; it returns a.deb and f.deb.
+func loadIntoHashRsDatabase(t *testing.T, hashrMade string) (a, failed *Source) {
+	t.Helper()
 	l := open(t, hashrMade, Options{Schema: SchemaHashR, Payloads: true, PayloadMax: 1 << 20})
-	a := source(t, "a.deb", content("usr/bin/a", "A"), content("usr/share/doc/a", "A"), content("usr/lib/x", "X"))
-	failed := source(t, "f.deb", content("f", "F"))
+	a = source(t, "a.deb", content("usr/bin/a", "A"), content("usr/share/doc/a", "A"), content("usr/lib/x", "X"))
+	failed = source(t, "f.deb", content("f", "F"))
 	failed.Job.Status, failed.Job.Error = StatusFailed, "extract: f: truncated"
 	load(t, l, a, failed)
 	again := source(t, "a.deb", content("usr/bin/a", "A"))
@@ -91,10 +107,15 @@ func TestHashRSchemaMatchesHashR(t *testing.T) {
 		t.Fatalf("loading twice changed HashR's tables:\n%s", d)
 	}
 	load(t, l, again)
+	return a, failed
+}
 
+// checkHashRsExporterQueries runs HashR's exporter's queries
+// (sampleExists, relationshipExists, sourceExists) for a.deb's sample A.
+func checkHashRsExporterQueries(t *testing.T, hashrMade string, a *Source) {
+	t.Helper()
 	sqldb := dbtest.Open(t, hashrMade)
 	aHex, srcHex := hex.EncodeToString(content("", "A").SHA256), hex.EncodeToString(a.SHA256)
-	// HashR's exporter: sampleExists, relationshipExists, sourceExists.
 	var s1, s2 string
 	if err := sqldb.QueryRow(`SELECT sha256 FROM samples WHERE sha256=$1;`, aHex).Scan(&s1); err != nil {
 		t.Fatalf("HashR's sample lookup: %v", err)
@@ -113,9 +134,15 @@ func TestHashRSchemaMatchesHashR(t *testing.T) {
 	if ids != "a-copy.deb,a.deb" || paths != "usr/bin/a,usr/share/doc/a" || size != 1 || mime != "text/plain" {
 		t.Fatalf("sourceID %s, sample_paths %s, size %d, mimetype %s", ids, paths, size, mime)
 	}
-	// HashR's storage: FetchJobs, and its statuses.
+}
+
+// checkHashRsJobs checks what HashR's storage reads (FetchJobs and its
+// statuses), DoneJobs, and that files without local bytes left no
+// payloads.
+func checkHashRsJobs(t *testing.T, hashrMade string, a, failed *Source) {
+	t.Helper()
 	statuses := map[string]string{}
-	rows, err := sqldb.Query("SELECT quick_sha256, status FROM jobs")
+	rows, err := dbtest.Open(t, hashrMade).Query("SELECT quick_sha256, status FROM jobs")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +163,12 @@ func TestHashRSchemaMatchesHashR(t *testing.T) {
 	if got := dbtest.Count(t, hashrMade, "SELECT count(*) FROM payloads"); got != 0 {
 		t.Fatalf("%d payloads: files without local bytes have none", got)
 	}
+}
 
-	// The layouts are not mixed up.
+// checkLayoutsNotMixed opens HashR's database as a native one and a
+// native one with --schema hashr: both are refused, naming the fix.
+func checkLayoutsNotMixed(t *testing.T, pg *pgtest.Server, hashrMade string) {
+	t.Helper()
 	loc, _ := ParseLocation(hashrMade)
 	if _, err := Open(context.Background(), loc, Options{RetryFor: time.Second}); err == nil || !strings.Contains(err.Error(), "--schema hashr") {
 		t.Fatalf("native load into HashR's database: %v", err)
@@ -199,30 +230,8 @@ func TestHashRSchemaLeavesOutSuspectSamples(t *testing.T) {
 }
 
 func testHashRSuspects(t *testing.T, dbURL string) {
-	dir := t.TempDir()
-	names := map[string]string{}
-	file := func(path, data string) File {
-		f := content(path, data)
-		names[hex.EncodeToString(f.SHA256)] = data
-		f.Local = filepath.Join(dir, hex.EncodeToString(f.SHA256))
-		if err := os.WriteFile(f.Local, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	check := func(when string, wantLinks, wantSamples string) {
-		t.Helper()
-		links, samples, payloads := hashrLinks(t, dbURL, names)
-		if got := strings.Join(links, " "); got != wantLinks {
-			t.Errorf("%s: samples_sources\n %s\nwant\n %s", when, got, wantLinks)
-		}
-		if got := strings.Join(samples, " "); got != wantSamples {
-			t.Errorf("%s: samples %s, want %s", when, got, wantSamples)
-		}
-		if got := strings.Join(payloads, " "); got != wantSamples {
-			t.Errorf("%s: payloads %s, want %s (those of the samples)", when, got, wantSamples)
-		}
-	}
+	h := &hashrFiles{t: t, dir: t.TempDir(), dbURL: dbURL, names: map[string]string{}}
+	file := h.file
 	l := open(t, dbURL, Options{Schema: SchemaHashR, Payloads: true, PayloadMax: 1 << 20})
 
 	bad := source(t, "bad.deb", file("usr/bin/bad", "bad"), file("usr/z", "shared"))
@@ -233,7 +242,7 @@ func testHashRSuspects(t *testing.T, dbURL string) {
 	good := source(t, "good.deb", file("usr/z", "shared"))
 	flaky := source(t, "flaky.deb", file("usr/f", "flaky"), file("usr/z", "shared"), file("usr/k.jar!/k", "inner"))
 	load(t, l, bad, partial, good, flaky)
-	check("first load", "flaky.deb:flaky:usr/f flaky.deb:inner:usr/k.jar!/k flaky.deb:shared:usr/z good.deb:shared:usr/z partial.deb:beside:usr/y partial.deb:mixed:usr/m",
+	h.check("first load", "flaky.deb:flaky:usr/f flaky.deb:inner:usr/k.jar!/k flaky.deb:shared:usr/z good.deb:shared:usr/z partial.deb:beside:usr/y partial.deb:mixed:usr/m",
 		"beside flaky inner mixed shared")
 
 	// Re-runs that fail: flaky.deb's samples, read before under checks that
@@ -241,25 +250,72 @@ func testHashRSuspects(t *testing.T, dbURL string) {
 	flaky2 := source(t, "flaky.deb", file("usr/f", "flaky"), file("usr/z", "shared"))
 	flaky2.Job.Status = StatusFailed
 	load(t, l, flaky2)
-	check("flaky.deb failed", "good.deb:shared:usr/z partial.deb:beside:usr/y partial.deb:mixed:usr/m", "beside mixed shared")
+	h.check("flaky.deb failed", "good.deb:shared:usr/z partial.deb:beside:usr/y partial.deb:mixed:usr/m", "beside mixed shared")
 	partial2 := source(t, "partial.deb", file("usr/x.jar!/a", "injar"), file("usr/y", "beside"),
 		file("usr/x.jar!/m", "mixed"), file("usr/m", "mixed"))
 	partial2.Job.Status, partial2.FailedPaths = StatusPartial, map[string]bool{"usr/m": true, "usr/y": true}
 	load(t, l, partial2)
-	check("partial.deb failed elsewhere", "good.deb:shared:usr/z partial.deb:injar:usr/x.jar!/a partial.deb:mixed:usr/x.jar!/m",
+	h.check("partial.deb failed elsewhere", "good.deb:shared:usr/z partial.deb:injar:usr/x.jar!/a partial.deb:mixed:usr/x.jar!/m",
 		"injar mixed shared")
 
 	// Re-runs that succeed write everything they read.
 	load(t, l, source(t, "bad.deb", file("usr/bin/bad", "bad"), file("usr/z", "shared")),
 		source(t, "partial.deb", file("usr/x.jar!/a", "injar"), file("usr/y", "beside"), file("usr/x.jar!/m", "mixed"), file("usr/m", "mixed")),
 		source(t, "flaky.deb", file("usr/f", "flaky"), file("usr/z", "shared"), file("usr/k.jar!/k", "inner")))
-	check("re-runs that succeed", "bad.deb:bad:usr/bin/bad bad.deb:shared:usr/z flaky.deb:flaky:usr/f flaky.deb:inner:usr/k.jar!/k flaky.deb:shared:usr/z good.deb:shared:usr/z partial.deb:beside:usr/y partial.deb:injar:usr/x.jar!/a partial.deb:mixed:usr/m,usr/x.jar!/m",
+	h.check("re-runs that succeed", "bad.deb:bad:usr/bin/bad bad.deb:shared:usr/z flaky.deb:flaky:usr/f flaky.deb:inner:usr/k.jar!/k flaky.deb:shared:usr/z good.deb:shared:usr/z partial.deb:beside:usr/y partial.deb:injar:usr/x.jar!/a partial.deb:mixed:usr/m,usr/x.jar!/m",
 		"bad beside flaky injar inner mixed shared")
 
 	// A failed job that an older hashr-load wrote with its samples: the
 	// re-run that succeeds removes those it does not bring.
 	old := source(t, "old.deb", file("usr/kept", "kept"))
-	leftover := file("usr/leftover", "leftover")
+	insertOlderFailedJob(t, dbURL, old, file("usr/leftover", "leftover"))
+	load(t, l, old)
+	h.check("an older failed job re-run", "bad.deb:bad:usr/bin/bad bad.deb:shared:usr/z flaky.deb:flaky:usr/f flaky.deb:inner:usr/k.jar!/k flaky.deb:shared:usr/z good.deb:shared:usr/z old.deb:kept:usr/kept partial.deb:beside:usr/y partial.deb:injar:usr/x.jar!/a partial.deb:mixed:usr/m,usr/x.jar!/m",
+		"bad beside flaky injar inner kept mixed shared")
+}
+
+// hashrFiles makes files with local bytes for a test of HashR's tables,
+// and checks the tables by the bytes each sample holds.
+type hashrFiles struct {
+	t     *testing.T
+	dir   string            // the files' local bytes
+	dbURL string            // the database checked
+	names map[string]string // sha256 in hex → the bytes it is of
+}
+
+// file is a file at path holding data, with its bytes on disk.
+func (h *hashrFiles) file(path, data string) File {
+	f := content(path, data)
+	h.names[hex.EncodeToString(f.SHA256)] = data
+	f.Local = filepath.Join(h.dir, hex.EncodeToString(f.SHA256))
+	if err := os.WriteFile(f.Local, []byte(data), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	return f
+}
+
+// check compares samples_sources with wantLinks ("sourceID:bytes:paths",
+// sorted, space-separated), and the samples and the payloads with
+// wantSamples.
+func (h *hashrFiles) check(when string, wantLinks, wantSamples string) {
+	t := h.t
+	t.Helper()
+	links, samples, payloads := hashrLinks(t, h.dbURL, h.names)
+	if got := strings.Join(links, " "); got != wantLinks {
+		t.Errorf("%s: samples_sources\n %s\nwant\n %s", when, got, wantLinks)
+	}
+	if got := strings.Join(samples, " "); got != wantSamples {
+		t.Errorf("%s: samples %s, want %s", when, got, wantSamples)
+	}
+	if got := strings.Join(payloads, " "); got != wantSamples {
+		t.Errorf("%s: payloads %s, want %s (those of the samples)", when, got, wantSamples)
+	}
+}
+
+// insertOlderFailedJob writes what an older hashr-load wrote for a failed
+// job of old: the source, and leftover's sample, payload and path.
+func insertOlderFailedJob(t *testing.T, dbURL string, old *Source, leftover File) {
+	t.Helper()
 	oldHex, lHex := hex.EncodeToString(old.SHA256), hex.EncodeToString(leftover.SHA256)
 	for _, stmt := range []string{
 		`INSERT INTO sources (sha256, sourceid) VALUES ('` + oldHex + `', '{old.deb}')`,
@@ -272,7 +328,4 @@ func testHashRSuspects(t *testing.T, dbURL string) {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	load(t, l, old)
-	check("an older failed job re-run", "bad.deb:bad:usr/bin/bad bad.deb:shared:usr/z flaky.deb:flaky:usr/f flaky.deb:inner:usr/k.jar!/k flaky.deb:shared:usr/z good.deb:shared:usr/z old.deb:kept:usr/kept partial.deb:beside:usr/y partial.deb:injar:usr/x.jar!/a partial.deb:mixed:usr/m,usr/x.jar!/m",
-		"bad beside flaky injar inner kept mixed shared")
 }

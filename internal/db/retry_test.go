@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,45 +21,16 @@ import (
 func TestDeadlockIsRetried(t *testing.T) {
 	pg := pgtest.Start(t)
 	url := pg.NewDatabase(t)
-	var logs []string
-	var mu sync.Mutex
-	l := open(t, url, Options{RetryFor: 30 * time.Second, Logf: func(f string, a ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		logs = append(logs, fmt.Sprintf(f, a...))
-	}})
-	// Two samples, s0 sorting before s1; s1 is in the database already.
-	var s0, s1 File
-	for i := 0; s0.SHA256 == nil || s1.SHA256 == nil; i++ {
-		f := content("p", strings.Repeat("x", i))
-		switch f.SHA256[0] {
-		case 0x10:
-			s0 = f
-		case 0xe0:
-			s1 = f
-		}
-	}
+	var logs logLines
+	l := open(t, url, Options{RetryFor: 30 * time.Second, Logf: logs.logf})
+	s0, s1 := samplesSortingApart()
 	load(t, l, source(t, "first.deb", s1))
 
 	// Another session holds s1's row, so the loader, having inserted s0,
 	// waits for s1; then that session wants s0: a deadlock, which the
 	// loader's session detects first (the other one waits longer).
 	ctx := context.Background()
-	other, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(ctx)
-	tx, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "SET LOCAL deadlock_timeout = '20s'"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "UPDATE samples SET mime = 'held' WHERE sha256 = $1", s1.SHA256); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdSample(t, url, s1)
 	done := make(chan Stats)
 	go func() {
 		st, err := l.Load(ctx, []*Source{source(t, "second.deb", s0, s1)})
@@ -75,13 +47,71 @@ func TestDeadlockIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := <-done
-	if st.Attempts < 2 || !strings.Contains(strings.Join(logs, "\n"), "retrying in") {
-		t.Fatalf("%d attempts, logs %q: the deadlock was not retried", st.Attempts, logs)
+	got := logs.all()
+	if st.Attempts < 2 || !strings.Contains(strings.Join(got, "\n"), "retrying in") {
+		t.Fatalf("%d attempts, logs %q: the deadlock was not retried", st.Attempts, got)
 	}
-	t.Logf("%s", logs[0])
+	t.Logf("%s", got[0])
 	if got := dbtest.Count(t, url, "SELECT count(*) FROM samples_sources"); got != 3 {
 		t.Fatalf("%d links after the retry, want 3", got)
 	}
+}
+
+// logLines collects a loader's log lines, from any goroutine.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) logf(f string, a ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(f, a...))
+}
+
+func (l *logLines) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+// samplesSortingApart returns two samples, s0 sorting before s1 (their
+// sha256 starts with 0x10 and 0xe0).
+func samplesSortingApart() (s0, s1 File) {
+	for i := 0; s0.SHA256 == nil || s1.SHA256 == nil; i++ {
+		f := content("p", strings.Repeat("x", i))
+		switch f.SHA256[0] {
+		case 0x10:
+			s0 = f
+		case 0xe0:
+			s1 = f
+		}
+	}
+	return s0, s1
+}
+
+// holdSample opens another session to url and, in a transaction it
+// returns open, updates f's sample row, so that a loader wanting the row
+// waits. The session waits 20 s before it looks for deadlocks.
+func holdSample(t *testing.T, url string, f File) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	other, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(ctx) })
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL deadlock_timeout = '20s'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE samples SET mime = 'held' WHERE sha256 = $1", f.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
 
 // Citus reports a worker lost mid-transaction as internal_error (XX000)

@@ -62,82 +62,116 @@ func TestFailedSourcesAndMembersAreNotKnown(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			l := open(t, b.url, Options{})
-			inJar, beside, shared := content("usr/x.jar!/a", "inside the jar"), content("usr/y", "beside the jar"), content("usr/z", "in both")
-			onlyBad := content("usr/bin/flipped", "a byte flipped in the failed run alone")
-			bad := source(t, "bad.deb", content("usr/bin/bad", "read under a bad CRC"), shared, onlyBad)
+			fx := trustFiles{
+				inJar: content("usr/x.jar!/a", "inside the jar"), beside: content("usr/y", "beside the jar"), shared: content("usr/z", "in both"),
+				onlyBad: content("usr/bin/flipped", "a byte flipped in the failed run alone"),
+			}
+			bad := source(t, "bad.deb", content("usr/bin/bad", "read under a bad CRC"), fx.shared, fx.onlyBad)
 			bad.Job.Status = StatusFailed
-			partial := source(t, "partial.deb", inJar, beside)
+			partial := source(t, "partial.deb", fx.inJar, fx.beside)
 			partial.Job.Status, partial.FailedPaths = StatusPartial, map[string]bool{"usr/x.jar": true}
-			good := source(t, "good.deb", shared)
+			good := source(t, "good.deb", fx.shared)
 			load(t, l, bad, partial, good)
 
 			r := openReader(t, b.url)
-			for _, tc := range []struct {
-				f    File
-				want string
-			}{
-				{content("", "read under a bad CRC"), "sha256:-,sha1:-,md5:-"},
-				{inJar, "sha256:-,sha1:-,md5:-"},
-				{beside, "sha256:partial.deb,sha1:partial.deb,md5:partial.deb"},
-				{shared, "sha256:good.deb,sha1:good.deb,md5:good.deb"},
-			} {
-				if got := strings.Join(knownBy(t, r, tc.f), ","); got != tc.want {
-					t.Errorf("%s: %s, want %s", tc.f.Path, got, tc.want)
-				}
-			}
-			n, err := r.CountSamples(context.Background(), Filter{})
-			if err != nil || n != 2 {
-				t.Errorf("CountSamples: %d (%v), want 2 (beside, shared)", n, err)
-			}
-			var exported []string
-			if err := r.Samples(context.Background(), Filter{}, false, func(s *SampleLinks) error {
-				exported = append(exported, allPathsOf(s))
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if got := strings.Join(exported, " "); len(exported) != 2 || !strings.Contains(got, "usr/y") || !strings.Contains(got, "usr/z") || strings.Contains(got, "x.jar") {
-				t.Errorf("exported %q, want usr/y and usr/z alone", got)
-			}
-			var listed []string
-			if err := r.Sources(context.Background(), Filter{}, func(s *SourceInfo) error {
-				listed = append(listed, strings.Join(s.IDs, ","))
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if slices.Sort(listed); strings.Join(listed, " ") != "good.deb partial.deb" {
-				t.Errorf("sources exported: %v, want good.deb and partial.deb (bad.deb failed)", listed)
-			}
-
-			r.IncludeFailed = true
-			if got := strings.Join(knownBy(t, r, shared), ","); got != "sha256:bad.deb(failed)+good.deb,sha1:bad.deb(failed)+good.deb,md5:bad.deb(failed)+good.deb" {
-				t.Errorf("--include-failed: %s", got)
-			}
-			if got := strings.Join(knownBy(t, r, inJar), ","); got != "sha256:partial.deb(failed),sha1:partial.deb(failed),md5:partial.deb(failed)" {
-				t.Errorf("--include-failed: %s", got)
-			}
-			failed, err := r.FailedSources(context.Background(), Filter{})
-			if err != nil || len(failed) != 2 {
-				t.Errorf("FailedSources: %+v (%v), want bad.deb and partial.deb", failed, err)
-			}
+			checkFailedNotKnown(t, r, fx)
+			checkFailedNotExported(t, r)
+			checkIncludeFailedMarks(t, r, fx)
 
 			// A re-run that succeeds: every sample it brings is trusted; the
 			// one the failed run alone read stays untrusted.
-			bad2 := source(t, "bad.deb", content("usr/bin/bad", "read under a bad CRC"), shared)
-			partial2 := source(t, "partial.deb", inJar, beside)
+			bad2 := source(t, "bad.deb", content("usr/bin/bad", "read under a bad CRC"), fx.shared)
+			partial2 := source(t, "partial.deb", fx.inJar, fx.beside)
 			load(t, l, bad2, partial2)
-			r2 := openReader(t, b.url)
-			if got := strings.Join(knownBy(t, r2, inJar), ","); got != "sha256:partial.deb,sha1:partial.deb,md5:partial.deb" {
-				t.Errorf("after the re-run: %s", got)
-			}
-			if n, err := r2.CountSamples(context.Background(), Filter{}); err != nil || n != 4 {
-				t.Errorf("after the re-run: CountSamples %d (%v), want 4", n, err)
-			}
-			if got := strings.Join(knownBy(t, r2, onlyBad), ","); got != "sha256:-,sha1:-,md5:-" {
-				t.Errorf("after the re-run, the sample only the failed run read: %s", got)
-			}
+			checkRerunTrusts(t, openReader(t, b.url), fx)
 		})
+	}
+}
+
+// trustFiles are the files of TestFailedSourcesAndMembersAreNotKnown:
+// inJar read inside partial.deb's failed member, beside it outside, shared
+// in the failed bad.deb and in good.deb, onlyBad in bad.deb alone.
+type trustFiles struct {
+	inJar, beside, shared, onlyBad File
+}
+
+// checkFailedNotKnown looks each sample up by every digest: those read
+// only under a failed check are unknown.
+func checkFailedNotKnown(t *testing.T, r *Reader, fx trustFiles) {
+	t.Helper()
+	for _, tc := range []struct {
+		f    File
+		want string
+	}{
+		{content("", "read under a bad CRC"), "sha256:-,sha1:-,md5:-"},
+		{fx.inJar, "sha256:-,sha1:-,md5:-"},
+		{fx.beside, "sha256:partial.deb,sha1:partial.deb,md5:partial.deb"},
+		{fx.shared, "sha256:good.deb,sha1:good.deb,md5:good.deb"},
+	} {
+		if got := strings.Join(knownBy(t, r, tc.f), ","); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.f.Path, got, tc.want)
+		}
+	}
+}
+
+// checkFailedNotExported counts and exports the samples and the sources:
+// neither holds what only failed checks read, nor the failed bad.deb.
+func checkFailedNotExported(t *testing.T, r *Reader) {
+	t.Helper()
+	n, err := r.CountSamples(context.Background(), Filter{})
+	if err != nil || n != 2 {
+		t.Errorf("CountSamples: %d (%v), want 2 (beside, shared)", n, err)
+	}
+	var exported []string
+	if err := r.Samples(context.Background(), Filter{}, false, func(s *SampleLinks) error {
+		exported = append(exported, allPathsOf(s))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(exported, " "); len(exported) != 2 || !strings.Contains(got, "usr/y") || !strings.Contains(got, "usr/z") || strings.Contains(got, "x.jar") {
+		t.Errorf("exported %q, want usr/y and usr/z alone", got)
+	}
+	var listed []string
+	if err := r.Sources(context.Background(), Filter{}, func(s *SourceInfo) error {
+		listed = append(listed, strings.Join(s.IDs, ","))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Sort(listed); strings.Join(listed, " ") != "good.deb partial.deb" {
+		t.Errorf("sources exported: %v, want good.deb and partial.deb (bad.deb failed)", listed)
+	}
+}
+
+// checkIncludeFailedMarks turns --include-failed on in r: the failed
+// sources' links show, marked, and FailedSources lists both.
+func checkIncludeFailedMarks(t *testing.T, r *Reader, fx trustFiles) {
+	t.Helper()
+	r.IncludeFailed = true
+	if got := strings.Join(knownBy(t, r, fx.shared), ","); got != "sha256:bad.deb(failed)+good.deb,sha1:bad.deb(failed)+good.deb,md5:bad.deb(failed)+good.deb" {
+		t.Errorf("--include-failed: %s", got)
+	}
+	if got := strings.Join(knownBy(t, r, fx.inJar), ","); got != "sha256:partial.deb(failed),sha1:partial.deb(failed),md5:partial.deb(failed)" {
+		t.Errorf("--include-failed: %s", got)
+	}
+	failed, err := r.FailedSources(context.Background(), Filter{})
+	if err != nil || len(failed) != 2 {
+		t.Errorf("FailedSources: %+v (%v), want bad.deb and partial.deb", failed, err)
+	}
+}
+
+// checkRerunTrusts reads the database after the re-runs that succeeded.
+func checkRerunTrusts(t *testing.T, r2 *Reader, fx trustFiles) {
+	t.Helper()
+	if got := strings.Join(knownBy(t, r2, fx.inJar), ","); got != "sha256:partial.deb,sha1:partial.deb,md5:partial.deb" {
+		t.Errorf("after the re-run: %s", got)
+	}
+	if n, err := r2.CountSamples(context.Background(), Filter{}); err != nil || n != 4 {
+		t.Errorf("after the re-run: CountSamples %d (%v), want 4", n, err)
+	}
+	if got := strings.Join(knownBy(t, r2, fx.onlyBad), ","); got != "sha256:-,sha1:-,md5:-" {
+		t.Errorf("after the re-run, the sample only the failed run read: %s", got)
 	}
 }
 

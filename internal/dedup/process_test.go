@@ -179,42 +179,12 @@ func TestKill9DuringWrites(t *testing.T) {
 
 	for _, fraction := range []float64{0.05, 0.3, 0.55, 0.8} {
 		outName := filepath.Join(dir, "out.ndjson")
-		out, err := os.Create(outName)
-		if err != nil {
-			t.Fatal(err)
+		if runKilledAt(t, bin, store, input, outName, int64(fraction*float64(info.Size()))) {
+			kills++
 		}
-		cmd := exec.Command(bin, "--store", store, input)
-		cmd.Stdout = out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Kill once the output passes the fraction of the input size
-		// (about the size of the output), or when the run is over.
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		target := int64(fraction * float64(info.Size()))
-	wait:
-		for {
-			select {
-			case <-done:
-				break wait
-			case <-time.After(5 * time.Millisecond):
-				if fi, err := out.Stat(); err == nil && fi.Size() >= target {
-					cmd.Process.Signal(syscall.SIGKILL)
-					<-done
-					kills++
-					logs, _ := filepath.Glob(filepath.Join(store, "pending-*"))
-					t.Logf("killed at %d MB of output; left %d pending files", fi.Size()>>20, len(logs))
-					break wait
-				}
-			}
-		}
-		out.Close()
 		data, _ := os.ReadFile(outName)
-		for _, rec := range readOutput(t, data) {
-			if rec.Type == "file" && rec.Seen != nil && !*rec.Seen {
-				newInKilledRuns[rec.SHA256] = true
-			}
+		for sha := range newDigests(t, data) {
+			newInKilledRuns[sha] = true
 		}
 		// The store opens after every kill.
 		storeKeys(t, bin, store)
@@ -225,12 +195,66 @@ func TestKill9DuringWrites(t *testing.T) {
 	if len(newInKilledRuns) == 0 || kills < 3 {
 		t.Fatalf("%d kills, %d digests written as new: the test tests too little", kills, len(newInKilledRuns))
 	}
+	checkRerunAfterKills(t, bin, store, input, newInKilledRuns)
+	if got := storeKeys(t, bin, store); got != int64(distinct) {
+		t.Fatalf("store holds %d digests, the stream has %d distinct", got, distinct)
+	}
+}
 
-	var stdout bytes.Buffer
+// runKilledAt runs hashr-dedup over input into outName, and kills it
+// with SIGKILL once the output passes target bytes (about that share of
+// the input's size); it says whether it killed the run before it ended.
+func runKilledAt(t *testing.T, bin, store, input, outName string, target int64) (killed bool) {
+	t.Helper()
+	out, err := os.Create(outName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
 	cmd := exec.Command(bin, "--store", store, input)
-	cmd.Stdout = &stdout
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case <-done:
+			return false
+		case <-time.After(5 * time.Millisecond):
+			if fi, err := out.Stat(); err == nil && fi.Size() >= target {
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-done
+				logs, _ := filepath.Glob(filepath.Join(store, "pending-*"))
+				t.Logf("killed at %d MB of output; left %d pending files", fi.Size()>>20, len(logs))
+				return true
+			}
+		}
+	}
+}
+
+// newDigests returns the digests of the file records of data (a run's
+// output) that it wrote as new.
+func newDigests(t *testing.T, data []byte) map[string]bool {
+	t.Helper()
+	written := map[string]bool{}
+	for _, rec := range readOutput(t, data) {
+		if rec.Type == "file" && rec.Seen != nil && !*rec.Seen {
+			written[rec.SHA256] = true
+		}
+	}
+	return written
+}
+
+// checkRerunAfterKills runs hashr-dedup over input to the end: nothing a
+// killed run wrote as new is new again, and every repeat of a digest in
+// the stream is seen.
+func checkRerunAfterKills(t *testing.T, bin, store, input string, newInKilledRuns map[string]bool) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "--store", store, input)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("re-run after the kills: %v\n%s", err, stderr.String())
 	}
@@ -246,9 +270,6 @@ func TestKill9DuringWrites(t *testing.T) {
 			t.Fatalf("%s repeats a digest of the stream and is not seen", rec.Path)
 		}
 		firstInStream[rec.SHA256] = true
-	}
-	if got := storeKeys(t, bin, store); got != int64(distinct) {
-		t.Fatalf("store holds %d digests, the stream has %d distinct", got, distinct)
 	}
 }
 
@@ -307,12 +328,7 @@ func TestFullDisk(t *testing.T) {
 	}
 	bin := dedupBinary(t)
 	dir := t.TempDir()
-	mnt := filepath.Join(dir, "small")
-	os.Mkdir(mnt, 0o755)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	defer exec.Command("umount", mnt).Run()
+	mnt := mountSmallTmpfs(t, filepath.Join(dir, "small"))
 	input, distinct := streamFile(t, dir, 1_000_000)
 	store := filepath.Join(mnt, "store")
 	storeKeys(t, bin, store) // creates it
@@ -321,34 +337,12 @@ func TestFullDisk(t *testing.T) {
 	if err := os.WriteFile(filler, make([]byte, 70<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "--store", store, input)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Run()
-	if code := cmd.ProcessState.ExitCode(); code != 1 {
-		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, stderr.String())
-	}
-	for _, want := range []string{"the disk holding the store is almost full", "hashr-dedup: hint: free some space"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Fatalf("stderr lacks %q:\n%s", want, stderr.String())
-		}
-	}
-	newBefore := map[string]bool{}
-	for _, rec := range readOutput(t, stdout.Bytes()) {
-		if rec.Type == "file" && !*rec.Seen {
-			newBefore[rec.SHA256] = true
-		}
-	}
-	if len(newBefore) == 0 {
-		t.Fatal("nothing was written before the disk filled: the test tests nothing")
-	}
-	t.Logf("stopped after %d new digests:\n%s", len(newBefore), stderr.String())
+	newBefore := runUntilDiskFull(t, bin, store, input)
 
 	os.Remove(filler)
 	storeKeys(t, bin, store) // the store opens
-	stdout.Reset()
-	cmd = exec.Command(bin, "--store", store, input)
+	var stdout bytes.Buffer
+	cmd := exec.Command(bin, "--store", store, input)
 	cmd.Stdout, cmd.Stderr = &stdout, io.Discard
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("re-run with space: %v", err)
@@ -361,4 +355,41 @@ func TestFullDisk(t *testing.T) {
 	if got := storeKeys(t, bin, store); got != int64(distinct) {
 		t.Fatalf("store holds %d digests, the stream has %d distinct", got, distinct)
 	}
+}
+
+// mountSmallTmpfs mounts a tmpfs of 160 MiB at mnt until the test ends,
+// or skips the test.
+func mountSmallTmpfs(t *testing.T, mnt string) string {
+	t.Helper()
+	os.Mkdir(mnt, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	return mnt
+}
+
+// runUntilDiskFull runs hashr-dedup over input on a disk too small for
+// its store: it must stop with exit status 1 and say why and what to do,
+// having written some digests as new, which it returns.
+func runUntilDiskFull(t *testing.T, bin, store, input string) map[string]bool {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "--store", store, input)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"the disk holding the store is almost full", "hashr-dedup: hint: free some space"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	newBefore := newDigests(t, stdout.Bytes())
+	if len(newBefore) == 0 {
+		t.Fatal("nothing was written before the disk filled: the test tests nothing")
+	}
+	t.Logf("stopped after %d new digests:\n%s", len(newBefore), stderr.String())
+	return newBefore
 }

@@ -477,45 +477,10 @@ func TestCopyNeverRefusesDownloads(t *testing.T) {
 // resumes from it and verifies the whole.
 func TestInterruptKeepsPartThenResumes(t *testing.T) {
 	data := randomBytes(t, 200_000)
-	release := make(chan struct{})
-	defer close(release)
-	started := make(chan struct{}, 1)
-	var stalling atomic.Bool
-	stalling.Store(true)
-	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/fast" {
-			w.Write([]byte("fast"))
-			return
-		}
-		if !stalling.Load() {
-			serveBytes(data)(w, r)
-			return
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-		w.Write(data[:70_000])
-		w.(http.Flusher).Flush()
-		started <- struct{}{}
-		<-release
-	})
+	s, started, stalling := newStallingServer(t, data, 70_000)
 	work := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout := &signallingBuffer{written: make(chan struct{})}
-	go func() {
-		// Interrupt once the first record is out and the second download
-		// is under way.
-		<-started
-		<-stdout.written
-		time.Sleep(100 * time.Millisecond) // let the bytes sent land in the .part file
-		cancel()
-	}()
 	slow := s.URL + "/slow"
-	in := sourceLine(t, records.Source{URI: s.URL + "/fast"}) + sourceLine(t, records.Source{URI: slow, SHA256: sha256Hex(data)})
-	var stderr bytes.Buffer
-	p := cli.New("hashr-fetch", strings.NewReader(in), stdout, &stderr)
-	if err := run(ctx, p, testOptions(work)); err == nil {
-		t.Fatal("an interrupted run returned no error")
-	}
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	r := fetchInterrupted(t, started, work, s.URL+"/fast", slow, sha256Hex(data))
 	if src := one[*records.Source](t, r); src.SHA256 != sha256Hex([]byte("fast")) {
 		t.Fatalf("the finished record: %+v", src)
 	}
@@ -541,6 +506,59 @@ func TestInterruptKeepsPartThenResumes(t *testing.T) {
 	if src.SHA256 != sha256Hex(data) {
 		t.Fatalf("sha256 %s", src.SHA256)
 	}
+}
+
+// newStallingServer serves "fast" at /fast and data elsewhere. While
+// stalling is true it sends data's first sent bytes, says so on started,
+// and stalls until the test ends; then it serves data whole, ranges
+// included.
+func newStallingServer(t *testing.T, data []byte, sent int) (s *server, started chan struct{}, stalling *atomic.Bool) {
+	release := make(chan struct{})
+	started = make(chan struct{}, 1)
+	stalling = new(atomic.Bool)
+	stalling.Store(true)
+	s = newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fast" {
+			w.Write([]byte("fast"))
+			return
+		}
+		if !stalling.Load() {
+			serveBytes(data)(w, r)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Write(data[:sent])
+		w.(http.Flusher).Flush()
+		started <- struct{}{}
+		<-release
+	})
+	// Registered after the server's: cleanups run last first, so the
+	// stalled handler returns before the server waits for it to close.
+	t.Cleanup(func() { close(release) })
+	return s, started, stalling
+}
+
+// fetchInterrupted runs hashr-fetch over fast and then slow (whose sha256
+// is given), and cancels it once the first record is out and slow's
+// download is under way; the run must fail. It returns what it wrote.
+func fetchInterrupted(t *testing.T, started <-chan struct{}, work, fast, slow, slowSHA256 string) result {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &signallingBuffer{written: make(chan struct{})}
+	go func() {
+		<-started
+		<-stdout.written
+		time.Sleep(100 * time.Millisecond) // let the bytes sent land in the .part file
+		cancel()
+	}()
+	in := sourceLine(t, records.Source{URI: fast}) + sourceLine(t, records.Source{URI: slow, SHA256: slowSHA256})
+	var stderr bytes.Buffer
+	p := cli.New("hashr-fetch", strings.NewReader(in), stdout, &stderr)
+	if err := run(ctx, p, testOptions(work)); err == nil {
+		t.Fatal("an interrupted run returned no error")
+	}
+	return result{stdout: stdout.String(), stderr: stderr.String()}
 }
 
 // signallingBuffer closes written at its first write.

@@ -24,15 +24,45 @@ func TestRealTreeMatchesCoreutils(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hashes 20,000+ files; skipped with -short")
 	}
-	const (
-		perRoot = 10_000
-		want    = 20_000
-		maxSize = 64 << 20
-	)
+	const want = 20_000
 	//lint:ignore SA1019 a test binary runs where go test built it, so the GOROOT it was built with is there
 	roots := []string{"/usr/share", "/usr/lib", runtime.GOROOT(), "/usr/include", "/usr/bin", "/usr/sbin", "/etc"}
-	var files []string
-	var total int64
+	files, total := readableFiles(roots)
+	if len(files) < want {
+		t.Fatalf("found only %d readable files under %v; the test wants %d", len(files), roots, want)
+	}
+
+	// The reference digests, by path, computed while hashr-hash runs.
+	reference, waitReference := startCoreutilsSums(t, files)
+	var stdout, stderr bytes.Buffer
+	status := Main(files, strings.NewReader(""), &stdout, &stderr)
+	waitReference()
+	if t.Failed() {
+		return
+	}
+	if status != 0 {
+		t.Fatalf("hashr-hash exited %d: %s", status, stderr.String())
+	}
+
+	got := map[string]*records.File{}
+	for _, f := range recordstest.Only[*records.File](t, recordstest.Decode(t, stdout.String())) {
+		got[f.Path] = f
+	}
+	if len(got) != len(files) {
+		t.Fatalf("%d file records for %d files", len(got), len(files))
+	}
+	compareWithCoreutils(t, files, got, reference)
+	t.Logf("%d files, %d MB: every md5, sha1 and sha256 equal to coreutils'", len(files), total>>20)
+}
+
+// readableFiles lists up to 10,000 regular files of each root that this
+// user can read, none over 64 MiB, and returns them and their bytes
+// together.
+func readableFiles(roots []string) (files []string, total int64) {
+	const (
+		perRoot = 10_000
+		maxSize = 64 << 20
+	)
 	for _, root := range roots {
 		n := 0
 		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -58,12 +88,14 @@ func TestRealTreeMatchesCoreutils(t *testing.T) {
 			return nil
 		})
 	}
-	if len(files) < want {
-		t.Fatalf("found only %d readable files under %v; the test wants %d", len(files), roots, want)
-	}
+	return files, total
+}
 
-	// The reference digests, by path.
-	reference := map[string]map[string]string{}
+// startCoreutilsSums starts md5sum, sha1sum and sha256sum over files; the
+// returned map holds each tool's digests by path once wait has returned.
+// A tool that fails fails the test.
+func startCoreutilsSums(t *testing.T, files []string) (reference map[string]map[string]string, wait func()) {
+	reference = map[string]map[string]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, tool := range []string{"md5sum", "sha1sum", "sha256sum"} {
@@ -78,24 +110,13 @@ func TestRealTreeMatchesCoreutils(t *testing.T) {
 			reference[tool] = sums
 		})
 	}
+	return reference, wg.Wait
+}
 
-	var stdout, stderr bytes.Buffer
-	status := Main(files, strings.NewReader(""), &stdout, &stderr)
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
-	if status != 0 {
-		t.Fatalf("hashr-hash exited %d: %s", status, stderr.String())
-	}
-
-	got := map[string]*records.File{}
-	for _, f := range recordstest.Only[*records.File](t, recordstest.Decode(t, stdout.String())) {
-		got[f.Path] = f
-	}
-	if len(got) != len(files) {
-		t.Fatalf("%d file records for %d files", len(got), len(files))
-	}
+// compareWithCoreutils compares each file's digests with the tools',
+// stopping after 20 differences.
+func compareWithCoreutils(t *testing.T, files []string, got map[string]*records.File, reference map[string]map[string]string) {
+	t.Helper()
 	bad := 0
 	for _, path := range files {
 		f := got[path]
@@ -109,7 +130,6 @@ func TestRealTreeMatchesCoreutils(t *testing.T) {
 			t.Fatal("too many differences")
 		}
 	}
-	t.Logf("%d files, %d MB: every md5, sha1 and sha256 equal to coreutils'", len(files), total>>20)
 }
 
 // coreutilsSums runs tool (md5sum, …) on files and returns its digests by

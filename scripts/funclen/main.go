@@ -43,32 +43,6 @@ var decoderFuncs = map[string]bool{
 	"pkg/records/rawfield.go:scanner.value": true,
 }
 
-// notYetSplit lists, as FILE:NAME, the functions over the limit that were
-// found when the check was added (issue 19) and are not split yet: tests
-// and benchmark programs, and md5x16's scheduler, whose split wants the
-// hash-vs-hashdeep bench run beside it. The list only shrinks: a function
-// split, renamed or moved must leave it (a stale entry fails the check),
-// and a new long function fails the check instead of joining it.
-var notYetSplit = map[string]bool{
-	"bench/loadbench/main.go:baseline":                                 true,
-	"bench/loadbench/main.go:run":                                      true,
-	"bench/scalebench/main.go:run":                                     true,
-	"internal/db/hashr_test.go:TestHashRSchemaMatchesHashR":            true,
-	"internal/db/hashr_test.go:testHashRSuspects":                      true,
-	"internal/db/retry_test.go:TestDeadlockIsRetried":                  true,
-	"internal/db/trust_test.go:TestFailedSourcesAndMembersAreNotKnown": true,
-	"internal/dedup/process_test.go:TestFullDisk":                      true,
-	"internal/dedup/process_test.go:TestKill9DuringWrites":             true,
-	"internal/digest/md5x16/md5x16.go:Engine.run":                      true,
-	"internal/fetch/http_test.go:TestInterruptKeepsPartThenResumes":    true,
-	"internal/hashcmd/realtree_test.go:TestRealTreeMatchesCoreutils":   true,
-	"test/cli/export_test.go:TestExportRealClients":                    true,
-	"test/cli/load_test.go:TestPipelineRealDebsIntoDatabases":          true,
-	"test/faults/shards_test.go:TestMakefileDealsShardsBySize":         true,
-	"test/remote/interrupt_test.go:TestInterruptedDownloadResumes":     true,
-	"test/remote/remote_test.go:TestRegistryFailures":                  true,
-}
-
 // A longFunc is one function over the limit.
 type longFunc struct {
 	pos   token.Position
@@ -88,39 +62,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "funclen: error: %v\n", err)
 		os.Exit(1)
 	}
-	long, stale := ratchet(long)
-	failed := report(os.Stdout, long, *limit)
-	for _, key := range stale {
-		fmt.Printf("%s: listed in notYetSplit but no longer over %d lines: remove it from scripts/funclen\n", key, *limit)
-		failed = true
-	}
-	if failed {
+	if report(os.Stdout, withoutDecoders(long), *limit) {
 		os.Exit(1)
 	}
 }
 
-// ratchet drops the functions notYetSplit names, and returns its entries
-// that no long function matched.
-func ratchet(long []longFunc) (kept []longFunc, stale []string) {
-	matched := map[string]bool{}
+// withoutDecoders drops the functions decoderFuncs names.
+func withoutDecoders(long []longFunc) []longFunc {
+	var kept []longFunc
 	for _, f := range long {
-		key := f.pos.Filename + ":" + f.name
-		if decoderFuncs[key] {
-			continue
-		}
-		if notYetSplit[key] {
-			matched[key] = true
-			continue
-		}
-		kept = append(kept, f)
-	}
-	for key := range notYetSplit {
-		if !matched[key] {
-			stale = append(stale, key)
+		if !decoderFuncs[f.pos.Filename+":"+f.name] {
+			kept = append(kept, f)
 		}
 	}
-	sort.Strings(stale)
-	return kept, stale
+	return kept
 }
 
 // report lists the long functions, longest first, and says whether any were.

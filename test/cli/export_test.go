@@ -249,266 +249,340 @@ func TestExportRealClients(t *testing.T) {
 	fx := newExportFixture(t)
 	for _, b := range fx.backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			out := t.TempDir()
-			exp := func(name string, args ...string) string {
-				t.Helper()
-				file := filepath.Join(out, name)
-				runCmd(t, export.Main, nil, append([]string{"--quiet", "--db", b.url, "-o", file}, args...)...)
-				return file
+			c := &exportClients{fx: fx, truth: &fx.truth, url: b.url, out: t.TempDir()}
+			for _, check := range []struct {
+				name string
+				run  func(t *testing.T)
+			}{
+				{"hashdeep audit", c.hashdeepAudit},
+				{"md5sum -c", c.sumsCheck},
+				{"hfind", c.hfind},
+				{"nsrl-rds", c.nsrlRDS},
+				{"bloom", c.bloom},
+				{"text formats", c.textFormats},
+				{"lookup", c.lookup},
+			} {
+				t.Run(check.name, check.run)
 			}
-
-			t.Run("hashdeep audit", func(t *testing.T) {
-				known := exp("tree.hashdeep", "--format", "hashdeep", "--repo", "tree", "--prefix", fx.tree+"/")
-				if msg, status := tool(t, out, "hashdeep", "-a", "-k", known, "-r", fx.tree); status != 0 || !strings.Contains(msg, "Audit passed") {
-					t.Fatalf("hashdeep -a -k %s -r %s: status %d\n%s", known, fx.tree, status, msg)
-				}
-				// The audit can fail: a copy of the tree with a file
-				// changed and one missing does not pass.
-				changed := filepath.Join(out, "changed")
-				copyTree(t, fx.tree, changed)
-				var some []string
-				for p := range fx.truth.treeFile {
-					some = append(some, p)
-				}
-				slices.Sort(some)
-				os.WriteFile(filepath.Join(changed, some[0]), []byte("changed"), 0o644)
-				os.Remove(filepath.Join(changed, some[1]))
-				known = exp("changed.hashdeep", "--format", "hashdeep", "--repo", "tree", "--prefix", changed+"/")
-				if msg, status := tool(t, out, "hashdeep", "-a", "-vv", "-k", known, "-r", changed); status == 0 || !strings.Contains(msg, "Known files not found: 2") {
-					t.Fatalf("hashdeep audit of a changed tree: status %d\n%s", status, msg)
-				}
-			})
-
-			t.Run("md5sum -c", func(t *testing.T) {
-				for _, sum := range []string{"md5sum", "sha1sum", "sha256sum"} {
-					list := exp("tree."+sum, "--format", sum, "--source", fx.truth.treeSHA)
-					if msg, status := tool(t, fx.tree, sum, "-c", "--strict", list); status != 0 || strings.Count(msg, ": OK\n") != len(fx.truth.treeFile) {
-						t.Fatalf("%s -c: status %d, %d OK for %d files\n%s", sum, status, strings.Count(msg, ": OK\n"), len(fx.truth.treeFile), msg)
-					}
-				}
-			})
-
-			t.Run("hfind", func(t *testing.T) {
-				list := exp("all.md5", "--format", "md5sum")
-				if msg, status := tool(t, out, "hfind", "-i", "md5sum", list); status != 0 {
-					t.Fatalf("hfind -i md5sum: status %d\n%s", status, msg)
-				}
-				odd := fx.truth.treeFile["usr/share/doc/odd name, with comma.txt"]
-				md5hex := fx.truth.samples[odd].md5
-				if msg, _ := tool(t, out, "hfind", list, md5hex); !strings.Contains(msg, "odd name, with comma.txt") {
-					t.Fatalf("hfind %s: %s", md5hex, msg)
-				}
-				unknown := md5.Sum([]byte("no package holds this"))
-				if msg, _ := tool(t, out, "hfind", list, hex.EncodeToString(unknown[:])); !strings.Contains(msg, "Hash Not Found") {
-					t.Fatalf("hfind of an unknown hash: %s", msg)
-				}
-			})
-
-			t.Run("nsrl-rds", func(t *testing.T) {
-				rds := exp("rds.db", "--format", "nsrl-rds")
-				q := func(sql string) string {
-					t.Helper()
-					msg, status := tool(t, out, "sqlite3", "-readonly", rds, sql)
-					if status != 0 {
-						t.Fatalf("sqlite3 %q: %s", sql, msg)
-					}
-					return strings.TrimSpace(msg)
-				}
-				want := fmt.Sprintf("%d|%d|%d", len(fx.truth.links), len(fx.truth.samples), len(fx.truth.sources))
-				if got := q("SELECT (SELECT count(*) FROM FILE), (SELECT count(DISTINCT sha256) FROM FILE), (SELECT count(*) FROM PKG)"); got != want {
-					t.Fatalf("FILE rows | distinct sha256 | PKG rows = %s, want %s", got, want)
-				}
-				// Every file reaches a package, an OS and a manufacturer.
-				if got := q("SELECT count(*) FROM FILE f JOIN PKG p ON p.package_id = f.package_id JOIN OS o ON o.operating_system_id = p.operating_system_id JOIN MFG m ON m.manufacturer_id = p.manufacturer_id"); got != strconv.Itoa(len(fx.truth.links)) {
-					t.Fatalf("FILE joined with PKG, OS, MFG: %s rows, want %d", got, len(fx.truth.links))
-				}
-				// The NSRL question: which package is this file from? In
-				// NSRL's uppercase and in lowercase.
-				for src, id := range fx.truth.ids {
-					if fx.truth.sources[src] != "deb" {
-						continue
-					}
-					var sample, p string
-					for link := range fx.truth.links {
-						f := strings.SplitN(link, " ", 3)
-						if f[1] == src {
-							sample, p = f[0], f[2]
-							break
-						}
-					}
-					name := strings.SplitN(id, "_", 2)[0]
-					for _, h := range []string{strings.ToUpper(sample), sample} {
-						got := q(fmt.Sprintf("SELECT DISTINCT p.name || ' ' || o.name FROM FILE f JOIN PKG p ON p.package_id = f.package_id JOIN OS o ON o.operating_system_id = p.operating_system_id WHERE f.sha256 = '%s' AND f.file_name = '%s' AND p.name = '%s'", h, path.Base(p), name))
-						if got != name+" deb" {
-							t.Fatalf("package of %s (%s in %s): %q, want %q", h, p, id, got, name+" deb")
-						}
-					}
-					sha1hex := fx.truth.samples[sample].sha1
-					if got := q(fmt.Sprintf("SELECT count(*) > 0 FROM FILE WHERE sha1 = '%s' AND md5 = '%s'", strings.ToUpper(sha1hex), strings.ToUpper(fx.truth.samples[sample].md5))); got != "1" {
-						t.Fatalf("lookup by sha1 and md5: %s", got)
-					}
-				}
-				if got := q("EXPLAIN QUERY PLAN SELECT * FROM FILE WHERE sha256 = 'AB'"); !strings.Contains(got, "USING INDEX") {
-					t.Fatalf("a lookup by sha256 does not use an index:\n%s", got)
-				}
-				// --repo selects that repository's packages only.
-				rds = exp("rds-tree.db", "--format", "nsrl-rds", "--repo", "tree")
-				if got := q("SELECT count(*), (SELECT count(*) FROM PKG) FROM FILE"); got != fmt.Sprintf("%d|1", len(fx.truth.treeFile)) {
-					t.Fatalf("--repo tree: FILE rows | PKG rows = %s, want %d|1", got, len(fx.truth.treeFile))
-				}
-			})
-
-			t.Run("bloom", func(t *testing.T) {
-				const rate = 0.01
-				file := exp("set.bloom", "--format", "bloom", "--fp-rate", fmt.Sprint(rate))
-				f, err := os.Open(file)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer f.Close()
-				filter, err := bloom.Read(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for sum := range fx.truth.samples {
-					key, _ := hex.DecodeString(sum)
-					if ok, _ := filter.Has(key); !ok {
-						t.Fatalf("false negative: %s", sum)
-					}
-				}
-				probes, positives := 200_000, 0
-				key := make([]byte, 32)
-				for range probes {
-					rand.Read(key)
-					if ok, _ := filter.Has(key); ok {
-						positives++
-					}
-				}
-				measured := float64(positives) / float64(probes)
-				t.Logf("%d samples, m=%d, k=%d: false-positive rate %.4f (stated %.4f)", filter.N, filter.M, filter.K, measured, rate)
-				if measured > 2*rate || measured < rate/2 {
-					t.Fatalf("measured false-positive rate %.4f, stated %.4f: not within 2x", measured, rate)
-				}
-			})
-
-			t.Run("text formats", func(t *testing.T) {
-				// ndjson: every link of the stream, with its digests.
-				got := map[string]bool{}
-				for _, line := range bytes.Split(bytes.TrimSpace(runCmd(t, export.Main, nil, "--quiet", "--db", b.url, "--format", "ndjson")), []byte("\n")) {
-					var f records.File
-					if err := json.Unmarshal(line, &f); err != nil {
-						t.Fatal(err)
-					}
-					if f.MD5 != fx.truth.samples[f.SHA256].md5 || f.SHA1 != fx.truth.samples[f.SHA256].sha1 {
-						t.Fatalf("ndjson record with the wrong digests: %s", line)
-					}
-					got[f.SHA256+" "+f.Source+" "+f.Path] = true
-				}
-				if len(got) != len(fx.truth.links) {
-					t.Fatalf("ndjson: %d links, the stream %d", len(got), len(fx.truth.links))
-				}
-				for link := range fx.truth.links {
-					if !got[link] {
-						t.Fatalf("ndjson lacks %s", link)
-					}
-				}
-				// csv: the same rows, RFC 4180.
-				rows, err := csv.NewReader(bytes.NewReader(runCmd(t, export.Main, nil, "--quiet", "--db", b.url, "--format", "csv"))).ReadAll()
-				if err != nil || len(rows) != len(fx.truth.links)+1 || rows[0][0] != "sha256" {
-					t.Fatalf("csv: %d rows (%v), want %d and a header", len(rows), err, len(fx.truth.links)+1)
-				}
-				for _, row := range rows[1:] {
-					if !fx.truth.links[row[0]+" "+row[5]+" "+row[8]] || row[6] != fx.truth.sources[row[5]] {
-						t.Fatalf("csv row not in the stream: %v", row)
-					}
-				}
-				// xways: a title, then each distinct sha1 once.
-				x := strings.Split(strings.TrimSpace(string(runCmd(t, export.Main, nil, "--quiet", "--db", b.url, "--format", "xways", "--algo", "sha1"))), "\n")
-				if x[0] != "SHA-1" || len(x) != len(fx.truth.samples)+1 {
-					t.Fatalf("xways: first line %q, %d lines for %d samples", x[0], len(x), len(fx.truth.samples))
-				}
-				// nsrl-2: the header, one line per file name per source.
-				names := map[string]bool{}
-				for link := range fx.truth.links {
-					f := strings.SplitN(link, " ", 3)
-					names[f[0]+" "+f[1]+" "+path.Base(f[2])] = true
-				}
-				n2 := string(runCmd(t, export.Main, nil, "--quiet", "--db", b.url, "--format", "nsrl-2"))
-				lines := strings.Split(strings.TrimSpace(n2), "\n")
-				if lines[0] != `"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode","SpecialCode"` || len(lines) != len(names)+1 {
-					t.Fatalf("nsrl-2: header %q, %d lines, want %d", lines[0], len(lines), len(names)+1)
-				}
-				if !strings.Contains(n2, `"odd name, with comma.txt",29,`) {
-					t.Fatalf("nsrl-2 lacks the odd name quoted with its size")
-				}
-			})
-
-			t.Run("lookup", func(t *testing.T) {
-				extra := filepath.Join(t.TempDir(), "extra")
-				writeTreeFile(t, extra, "new.bin", []byte("bytes no source holds"))
-				writeTreeFile(t, extra, "copy-of-odd.txt", []byte("a file whose name needs care\n"))
-				outRecs := runCmd(t, lookup.Main, nil, "--quiet", "--db", b.url, "--batch", "50", fx.tree, extra)
-				seen := 0
-				for _, line := range bytes.Split(bytes.TrimSpace(outRecs), []byte("\n")) {
-					var r struct {
-						Path, SHA256 string
-						Known        bool
-						Sources      []string
-						IDs          []string
-						Paths        []string
-					}
-					if err := json.Unmarshal(line, &r); err != nil {
-						t.Fatal(err)
-					}
-					seen++
-					rel, inTree := strings.CutPrefix(r.Path, fx.tree+"/")
-					switch {
-					case inTree:
-						if !r.Known || !slices.Contains(r.Sources, fx.truth.treeSHA) || !slices.Contains(r.Paths, rel) || !slices.Contains(r.IDs, "tree.tar") {
-							t.Fatalf("a file of the tree is not known from it: %s", line)
-						}
-					case strings.HasSuffix(r.Path, "/new.bin"):
-						if r.Known || r.Sources != nil {
-							t.Fatalf("an unknown file is known: %s", line)
-						}
-					case strings.HasSuffix(r.Path, "/copy-of-odd.txt"):
-						if !r.Known || !slices.Contains(r.Paths, "usr/share/doc/odd name, with comma.txt") {
-							t.Fatalf("a copy of a known file under another name is not known: %s", line)
-						}
-					}
-				}
-				if seen != len(fx.truth.treeFile)+2 {
-					t.Fatalf("%d records for %d files", seen, len(fx.truth.treeFile)+2)
-				}
-				// --only unknown: just the new file.
-				if got := runCmd(t, lookup.Main, nil, "--quiet", "--db", b.url, "--only", "unknown", fx.tree, extra); bytes.Count(got, []byte("\n")) != 1 || !bytes.Contains(got, []byte("new.bin")) {
-					t.Fatalf("--only unknown: %s", got)
-				}
-				// Bare hashes on stdin, as sha256sum and md5sum print them.
-				var in bytes.Buffer
-				for p, sum := range fx.truth.treeFile {
-					fmt.Fprintf(&in, "%s  %s\n", sum, p)
-					fmt.Fprintf(&in, "%s\n", fx.truth.samples[sum].md5)
-				}
-				unknown := sha1.Sum([]byte("unknown"))
-				fmt.Fprintf(&in, "%s *unknown.bin\n", hex.EncodeToString(unknown[:]))
-				got := runCmd(t, lookup.Main, in.Bytes(), "--quiet", "--db", b.url)
-				if n := bytes.Count(got, []byte(`"known":true`)); n != 2*len(fx.truth.treeFile) {
-					t.Fatalf("bare hashes: %d known, want %d", n, 2*len(fx.truth.treeFile))
-				}
-				if !bytes.Contains(got, []byte(`{"type":"hash","sha1":"`+hex.EncodeToString(unknown[:])+`","path":"unknown.bin","known":false}`)) {
-					t.Fatalf("bare hashes: the unknown sha1 is not reported unknown:\n%s", got)
-				}
-				// The pipeline's own records on stdin: every file known.
-				got = runCmd(t, lookup.Main, fx.stream, "--quiet", "--db", b.url)
-				if n, want := bytes.Count(got, []byte(`"known":true`)), bytes.Count(fx.stream, []byte(`"type":"file"`)); n != want || bytes.Contains(got, []byte(`"known":false`)) {
-					t.Fatalf("records: %d known of %d", n, want)
-				}
-				if bytes.Count(got, []byte(`"type":"end"`)) != len(fx.truth.sources) {
-					t.Fatalf("records of other types are not passed on")
-				}
-			})
 		})
+	}
+}
+
+// exportClients exports the fixture's database, loaded from its stream,
+// for the tools that read each format, and checks what they say.
+type exportClients struct {
+	fx    *exportFixture
+	truth *setTruth // what the stream holds
+	url   string    // the database
+	out   string    // where the exports go
+}
+
+// export runs hashr-export into the file name under out, with args, and
+// returns the file's path.
+func (c *exportClients) export(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	file := filepath.Join(c.out, name)
+	runCmd(t, export.Main, nil, append([]string{"--quiet", "--db", c.url, "-o", file}, args...)...)
+	return file
+}
+
+// exportStdout runs hashr-export to stdout with args, and returns what it
+// wrote.
+func (c *exportClients) exportStdout(t *testing.T, args ...string) []byte {
+	t.Helper()
+	return runCmd(t, export.Main, nil, append([]string{"--quiet", "--db", c.url}, args...)...)
+}
+
+// hashdeepAudit: hashdeep's audit passes on the tree, and fails on a copy
+// of the tree with a file changed and one missing.
+func (c *exportClients) hashdeepAudit(t *testing.T) {
+	tree := c.fx.tree
+	known := c.export(t, "tree.hashdeep", "--format", "hashdeep", "--repo", "tree", "--prefix", tree+"/")
+	if msg, status := tool(t, c.out, "hashdeep", "-a", "-k", known, "-r", tree); status != 0 || !strings.Contains(msg, "Audit passed") {
+		t.Fatalf("hashdeep -a -k %s -r %s: status %d\n%s", known, tree, status, msg)
+	}
+	changed := filepath.Join(c.out, "changed")
+	copyTree(t, tree, changed)
+	var some []string
+	for p := range c.truth.treeFile {
+		some = append(some, p)
+	}
+	slices.Sort(some)
+	os.WriteFile(filepath.Join(changed, some[0]), []byte("changed"), 0o644)
+	os.Remove(filepath.Join(changed, some[1]))
+	known = c.export(t, "changed.hashdeep", "--format", "hashdeep", "--repo", "tree", "--prefix", changed+"/")
+	if msg, status := tool(t, c.out, "hashdeep", "-a", "-vv", "-k", known, "-r", changed); status == 0 || !strings.Contains(msg, "Known files not found: 2") {
+		t.Fatalf("hashdeep audit of a changed tree: status %d\n%s", status, msg)
+	}
+}
+
+// sumsCheck: md5sum, sha1sum and sha256sum -c find every file of the tree.
+func (c *exportClients) sumsCheck(t *testing.T) {
+	for _, sum := range []string{"md5sum", "sha1sum", "sha256sum"} {
+		list := c.export(t, "tree."+sum, "--format", sum, "--source", c.truth.treeSHA)
+		if msg, status := tool(t, c.fx.tree, sum, "-c", "--strict", list); status != 0 || strings.Count(msg, ": OK\n") != len(c.truth.treeFile) {
+			t.Fatalf("%s -c: status %d, %d OK for %d files\n%s", sum, status, strings.Count(msg, ": OK\n"), len(c.truth.treeFile), msg)
+		}
+	}
+}
+
+// hfind: The Sleuth Kit indexes the md5sum list, finds a file with an odd
+// name by its md5, and not an unknown hash.
+func (c *exportClients) hfind(t *testing.T) {
+	list := c.export(t, "all.md5", "--format", "md5sum")
+	if msg, status := tool(t, c.out, "hfind", "-i", "md5sum", list); status != 0 {
+		t.Fatalf("hfind -i md5sum: status %d\n%s", status, msg)
+	}
+	odd := c.truth.treeFile["usr/share/doc/odd name, with comma.txt"]
+	md5hex := c.truth.samples[odd].md5
+	if msg, _ := tool(t, c.out, "hfind", list, md5hex); !strings.Contains(msg, "odd name, with comma.txt") {
+		t.Fatalf("hfind %s: %s", md5hex, msg)
+	}
+	unknown := md5.Sum([]byte("no package holds this"))
+	if msg, _ := tool(t, c.out, "hfind", list, hex.EncodeToString(unknown[:])); !strings.Contains(msg, "Hash Not Found") {
+		t.Fatalf("hfind of an unknown hash: %s", msg)
+	}
+}
+
+// sqlite3 runs the sqlite3 tool's query on the database file db and
+// returns its output, trimmed.
+func (c *exportClients) sqlite3(t *testing.T, db, query string) string {
+	t.Helper()
+	msg, status := tool(t, c.out, "sqlite3", "-readonly", db, query)
+	if status != 0 {
+		t.Fatalf("sqlite3 %q: %s", query, msg)
+	}
+	return strings.TrimSpace(msg)
+}
+
+// nsrlRDS: the NSRL RDS database, read with sqlite3, holds every link,
+// each file reaching a package, an OS and a manufacturer, answers which
+// package a file is from, looks sha256 up by an index, and --repo selects
+// that repository's packages only.
+func (c *exportClients) nsrlRDS(t *testing.T) {
+	rds := c.export(t, "rds.db", "--format", "nsrl-rds")
+	want := fmt.Sprintf("%d|%d|%d", len(c.truth.links), len(c.truth.samples), len(c.truth.sources))
+	if got := c.sqlite3(t, rds, "SELECT (SELECT count(*) FROM FILE), (SELECT count(DISTINCT sha256) FROM FILE), (SELECT count(*) FROM PKG)"); got != want {
+		t.Fatalf("FILE rows | distinct sha256 | PKG rows = %s, want %s", got, want)
+	}
+	if got := c.sqlite3(t, rds, "SELECT count(*) FROM FILE f JOIN PKG p ON p.package_id = f.package_id JOIN OS o ON o.operating_system_id = p.operating_system_id JOIN MFG m ON m.manufacturer_id = p.manufacturer_id"); got != strconv.Itoa(len(c.truth.links)) {
+		t.Fatalf("FILE joined with PKG, OS, MFG: %s rows, want %d", got, len(c.truth.links))
+	}
+	c.nsrlRDSPackagesOfFiles(t, rds)
+	if got := c.sqlite3(t, rds, "EXPLAIN QUERY PLAN SELECT * FROM FILE WHERE sha256 = 'AB'"); !strings.Contains(got, "USING INDEX") {
+		t.Fatalf("a lookup by sha256 does not use an index:\n%s", got)
+	}
+	rds = c.export(t, "rds-tree.db", "--format", "nsrl-rds", "--repo", "tree")
+	if got := c.sqlite3(t, rds, "SELECT count(*), (SELECT count(*) FROM PKG) FROM FILE"); got != fmt.Sprintf("%d|1", len(c.truth.treeFile)) {
+		t.Fatalf("--repo tree: FILE rows | PKG rows = %s, want %d|1", got, len(c.truth.treeFile))
+	}
+}
+
+// nsrlRDSPackagesOfFiles asks the NSRL question of the RDS database rds,
+// for a file of each Debian package: which package is this file from? In
+// NSRL's uppercase and in lowercase; and by sha1 and md5.
+func (c *exportClients) nsrlRDSPackagesOfFiles(t *testing.T, rds string) {
+	t.Helper()
+	for src, id := range c.truth.ids {
+		if c.truth.sources[src] != "deb" {
+			continue
+		}
+		var sample, p string
+		for link := range c.truth.links {
+			f := strings.SplitN(link, " ", 3)
+			if f[1] == src {
+				sample, p = f[0], f[2]
+				break
+			}
+		}
+		name := strings.SplitN(id, "_", 2)[0]
+		for _, h := range []string{strings.ToUpper(sample), sample} {
+			got := c.sqlite3(t, rds, fmt.Sprintf("SELECT DISTINCT p.name || ' ' || o.name FROM FILE f JOIN PKG p ON p.package_id = f.package_id JOIN OS o ON o.operating_system_id = p.operating_system_id WHERE f.sha256 = '%s' AND f.file_name = '%s' AND p.name = '%s'", h, path.Base(p), name))
+			if got != name+" deb" {
+				t.Fatalf("package of %s (%s in %s): %q, want %q", h, p, id, got, name+" deb")
+			}
+		}
+		sha1hex := c.truth.samples[sample].sha1
+		if got := c.sqlite3(t, rds, fmt.Sprintf("SELECT count(*) > 0 FROM FILE WHERE sha1 = '%s' AND md5 = '%s'", strings.ToUpper(sha1hex), strings.ToUpper(c.truth.samples[sample].md5))); got != "1" {
+			t.Fatalf("lookup by sha1 and md5: %s", got)
+		}
+	}
+}
+
+// bloom: the Bloom filter has no false negatives, and its measured
+// false-positive rate is within 2x of the one asked for.
+func (c *exportClients) bloom(t *testing.T) {
+	const rate = 0.01
+	file := c.export(t, "set.bloom", "--format", "bloom", "--fp-rate", fmt.Sprint(rate))
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	filter, err := bloom.Read(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sum := range c.truth.samples {
+		key, _ := hex.DecodeString(sum)
+		if ok, _ := filter.Has(key); !ok {
+			t.Fatalf("false negative: %s", sum)
+		}
+	}
+	probes, positives := 200_000, 0
+	key := make([]byte, 32)
+	for range probes {
+		rand.Read(key)
+		if ok, _ := filter.Has(key); ok {
+			positives++
+		}
+	}
+	measured := float64(positives) / float64(probes)
+	t.Logf("%d samples, m=%d, k=%d: false-positive rate %.4f (stated %.4f)", filter.N, filter.M, filter.K, measured, rate)
+	if measured > 2*rate || measured < rate/2 {
+		t.Fatalf("measured false-positive rate %.4f, stated %.4f: not within 2x", measured, rate)
+	}
+}
+
+// textFormats: ndjson, csv, xways and nsrl-2 hold the stream's links.
+func (c *exportClients) textFormats(t *testing.T) {
+	c.ndjsonHoldsLinks(t)
+	// csv: the same rows, RFC 4180.
+	rows, err := csv.NewReader(bytes.NewReader(c.exportStdout(t, "--format", "csv"))).ReadAll()
+	if err != nil || len(rows) != len(c.truth.links)+1 || rows[0][0] != "sha256" {
+		t.Fatalf("csv: %d rows (%v), want %d and a header", len(rows), err, len(c.truth.links)+1)
+	}
+	for _, row := range rows[1:] {
+		if !c.truth.links[row[0]+" "+row[5]+" "+row[8]] || row[6] != c.truth.sources[row[5]] {
+			t.Fatalf("csv row not in the stream: %v", row)
+		}
+	}
+	// xways: a title, then each distinct sha1 once.
+	x := strings.Split(strings.TrimSpace(string(c.exportStdout(t, "--format", "xways", "--algo", "sha1"))), "\n")
+	if x[0] != "SHA-1" || len(x) != len(c.truth.samples)+1 {
+		t.Fatalf("xways: first line %q, %d lines for %d samples", x[0], len(x), len(c.truth.samples))
+	}
+	// nsrl-2: the header, one line per file name per source.
+	names := map[string]bool{}
+	for link := range c.truth.links {
+		f := strings.SplitN(link, " ", 3)
+		names[f[0]+" "+f[1]+" "+path.Base(f[2])] = true
+	}
+	n2 := string(c.exportStdout(t, "--format", "nsrl-2"))
+	lines := strings.Split(strings.TrimSpace(n2), "\n")
+	if lines[0] != `"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode","SpecialCode"` || len(lines) != len(names)+1 {
+		t.Fatalf("nsrl-2: header %q, %d lines, want %d", lines[0], len(lines), len(names)+1)
+	}
+	if !strings.Contains(n2, `"odd name, with comma.txt",29,`) {
+		t.Fatalf("nsrl-2 lacks the odd name quoted with its size")
+	}
+}
+
+// ndjsonHoldsLinks: the ndjson export holds every link of the stream,
+// with its digests.
+func (c *exportClients) ndjsonHoldsLinks(t *testing.T) {
+	t.Helper()
+	got := map[string]bool{}
+	for _, line := range bytes.Split(bytes.TrimSpace(c.exportStdout(t, "--format", "ndjson")), []byte("\n")) {
+		var f records.File
+		if err := json.Unmarshal(line, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.MD5 != c.truth.samples[f.SHA256].md5 || f.SHA1 != c.truth.samples[f.SHA256].sha1 {
+			t.Fatalf("ndjson record with the wrong digests: %s", line)
+		}
+		got[f.SHA256+" "+f.Source+" "+f.Path] = true
+	}
+	if len(got) != len(c.truth.links) {
+		t.Fatalf("ndjson: %d links, the stream %d", len(got), len(c.truth.links))
+	}
+	for link := range c.truth.links {
+		if !got[link] {
+			t.Fatalf("ndjson lacks %s", link)
+		}
+	}
+}
+
+// lookup: hashr-lookup against the database, of files, of bare hashes and
+// of the pipeline's own records.
+func (c *exportClients) lookup(t *testing.T) {
+	extra := filepath.Join(t.TempDir(), "extra")
+	writeTreeFile(t, extra, "new.bin", []byte("bytes no source holds"))
+	writeTreeFile(t, extra, "copy-of-odd.txt", []byte("a file whose name needs care\n"))
+	c.lookupFiles(t, extra)
+	// --only unknown: just the new file.
+	if got := runCmd(t, lookup.Main, nil, "--quiet", "--db", c.url, "--only", "unknown", c.fx.tree, extra); bytes.Count(got, []byte("\n")) != 1 || !bytes.Contains(got, []byte("new.bin")) {
+		t.Fatalf("--only unknown: %s", got)
+	}
+	c.lookupBareHashes(t)
+	// The pipeline's own records on stdin: every file known.
+	got := runCmd(t, lookup.Main, c.fx.stream, "--quiet", "--db", c.url)
+	if n, want := bytes.Count(got, []byte(`"known":true`)), bytes.Count(c.fx.stream, []byte(`"type":"file"`)); n != want || bytes.Contains(got, []byte(`"known":false`)) {
+		t.Fatalf("records: %d known of %d", n, want)
+	}
+	if bytes.Count(got, []byte(`"type":"end"`)) != len(c.truth.sources) {
+		t.Fatalf("records of other types are not passed on")
+	}
+}
+
+// lookupFiles looks up the tree's files and extra's (new.bin, no source
+// holds; copy-of-odd.txt, a known file's copy): each is known from where
+// it came, or unknown.
+func (c *exportClients) lookupFiles(t *testing.T, extra string) {
+	t.Helper()
+	tree := c.fx.tree
+	outRecs := runCmd(t, lookup.Main, nil, "--quiet", "--db", c.url, "--batch", "50", tree, extra)
+	seen := 0
+	for _, line := range bytes.Split(bytes.TrimSpace(outRecs), []byte("\n")) {
+		var r struct {
+			Path, SHA256 string
+			Known        bool
+			Sources      []string
+			IDs          []string
+			Paths        []string
+		}
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		rel, inTree := strings.CutPrefix(r.Path, tree+"/")
+		switch {
+		case inTree:
+			if !r.Known || !slices.Contains(r.Sources, c.truth.treeSHA) || !slices.Contains(r.Paths, rel) || !slices.Contains(r.IDs, "tree.tar") {
+				t.Fatalf("a file of the tree is not known from it: %s", line)
+			}
+		case strings.HasSuffix(r.Path, "/new.bin"):
+			if r.Known || r.Sources != nil {
+				t.Fatalf("an unknown file is known: %s", line)
+			}
+		case strings.HasSuffix(r.Path, "/copy-of-odd.txt"):
+			if !r.Known || !slices.Contains(r.Paths, "usr/share/doc/odd name, with comma.txt") {
+				t.Fatalf("a copy of a known file under another name is not known: %s", line)
+			}
+		}
+	}
+	if seen != len(c.truth.treeFile)+2 {
+		t.Fatalf("%d records for %d files", seen, len(c.truth.treeFile)+2)
+	}
+}
+
+// lookupBareHashes looks up bare hashes on stdin, as sha256sum and md5sum
+// print them: the tree's are known, an unknown sha1 is reported unknown.
+func (c *exportClients) lookupBareHashes(t *testing.T) {
+	t.Helper()
+	var in bytes.Buffer
+	for p, sum := range c.truth.treeFile {
+		fmt.Fprintf(&in, "%s  %s\n", sum, p)
+		fmt.Fprintf(&in, "%s\n", c.truth.samples[sum].md5)
+	}
+	unknown := sha1.Sum([]byte("unknown"))
+	fmt.Fprintf(&in, "%s *unknown.bin\n", hex.EncodeToString(unknown[:]))
+	got := runCmd(t, lookup.Main, in.Bytes(), "--quiet", "--db", c.url)
+	if n := bytes.Count(got, []byte(`"known":true`)); n != 2*len(c.truth.treeFile) {
+		t.Fatalf("bare hashes: %d known, want %d", n, 2*len(c.truth.treeFile))
+	}
+	if !bytes.Contains(got, []byte(`{"type":"hash","sha1":"`+hex.EncodeToString(unknown[:])+`","path":"unknown.bin","known":false}`)) {
+		t.Fatalf("bare hashes: the unknown sha1 is not reported unknown:\n%s", got)
 	}
 }
 

@@ -269,32 +269,7 @@ func TestPipelineRealDebsIntoDatabases(t *testing.T) {
 	}
 	t.Logf("%d packages: %+v", len(debs), want)
 
-	// --payloads: the spooled bytes of every sample, checked against its key.
-	t.Run("payloads", func(t *testing.T) {
-		kept := stage(t, scan.Main, nil, "--quiet", repo)
-		kept = stage(t, extract.Main, kept, "--quiet", "--spool", filepath.Join(work, "spool2"))
-		kept = stage(t, hashcmd.Main, kept, "--quiet")
-		url := "sqlite:" + filepath.Join(work, "payloads.db")
-		stage(t, load.Main, kept, "--quiet", "--db", url, "--payloads")
-		sqldb := dbtest.Open(t, url)
-		rows, err := sqldb.Query("SELECT sha256, payload FROM payloads")
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := int64(0)
-		for rows.Next() {
-			var key, payload []byte
-			rows.Scan(&key, &payload)
-			if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], key) {
-				t.Fatalf("payload of %x has SHA-256 %x", key, sum)
-			}
-			n++
-		}
-		rows.Close()
-		if n != want.samples {
-			t.Fatalf("%d payloads for %d samples", n, want.samples)
-		}
-	})
+	t.Run("payloads", func(t *testing.T) { checkPayloadsMatchKeys(t, repo, work, want.samples) })
 
 	pg := pgtest.Start(t)
 	for _, b := range []struct{ name, url string }{
@@ -303,68 +278,115 @@ func TestPipelineRealDebsIntoDatabases(t *testing.T) {
 	} {
 		t.Run(b.name, func(t *testing.T) {
 			stage(t, load.Main, stream, "--quiet", "--db", b.url)
-			sqldb := dbtest.Open(t, b.url)
-			pathCount := "SELECT sum(json_array_length(paths)) FROM samples_sources"
-			pathsOf := "SELECT lower(hex(sample_sha256)), (SELECT group_concat(value, char(10)) FROM json_each(paths)) FROM samples_sources WHERE source_sha256 = unhex($1)"
-			if b.name == "postgres" {
-				pathCount = "SELECT sum(cardinality(paths)) FROM samples_sources"
-				pathsOf = "SELECT encode(sample_sha256, 'hex'), array_to_string(paths, E'\\n') FROM samples_sources WHERE source_sha256 = decode($1, 'hex')"
-			}
-			got := streamCounts{
-				sources: queryInt(t, sqldb, "SELECT count(*) FROM sources"),
-				files:   queryInt(t, sqldb, pathCount),
-				samples: queryInt(t, sqldb, "SELECT count(*) FROM samples"),
-				links:   queryInt(t, sqldb, "SELECT count(*) FROM samples_sources"),
-				done:    queryInt(t, sqldb, "SELECT count(*) FROM jobs WHERE status = 'done'"),
-			}
-			if got != want {
-				t.Fatalf("database holds %+v, the stream %+v", got, want)
-			}
-			for _, deb := range debs {
-				data, err := os.ReadFile(deb)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sum := sha256.Sum256(data)
-				rows, err := sqldb.Query(pathsOf, hex.EncodeToString(sum[:]))
-				if err != nil {
-					t.Fatal(err)
-				}
-				loaded := map[string]string{}
-				for rows.Next() {
-					var sample, paths string
-					rows.Scan(&sample, &paths)
-					for _, p := range strings.Split(paths, "\n") {
-						loaded[p] = sample
-					}
-				}
-				rows.Close()
-				if truth := debContents(t, deb); !maps.Equal(loaded, truth) {
-					t.Fatalf("%s: the database holds %d files, dpkg-deb finds %d; they differ", filepath.Base(deb), len(loaded), len(truth))
-				}
-			}
+			checkLoadedAsStreamed(t, b.name, b.url, want, debs)
 			before := dbtest.Dump(t, b.url)
 			stage(t, load.Main, stream, "--quiet", "--db", b.url)
 			if d := dbtest.Diff(before, dbtest.Dump(t, b.url)); d != "" {
 				t.Fatalf("loading the stream again changed the database:\n%s", d)
 			}
-
-			// hashr-scan --db now finds nothing left to do, but what
-			// --reprocess names.
-			if again := countStream(t, stage(t, scan.Main, nil, "--quiet", "--db", b.url, repo)); again.sources != 0 {
-				t.Fatalf("scan --db after the load emits %d sources, want 0", again.sources)
-			}
-			var first records.Source
-			for line := range bytes.Lines(stream) {
-				if bytes.HasPrefix(line, []byte(`{"type":"source"`)) {
-					json.Unmarshal(line, &first) // after the plan record
-					break
-				}
-			}
-			again := stage(t, scan.Main, nil, "--quiet", "--db", b.url, "--reprocess", first.QuickSHA256, repo)
-			if c := countStream(t, again); c.sources != 1 || !bytes.Contains(again, []byte(first.QuickSHA256)) {
-				t.Fatalf("scan --db --reprocess %s emits %d sources, want that one", first.QuickSHA256, c.sources)
-			}
+			checkScanSkipsLoaded(t, b.url, repo, stream)
 		})
+	}
+}
+
+// checkPayloadsMatchKeys runs the pipeline with --payloads into SQLite:
+// the spooled bytes of every sample, checked against its key.
+func checkPayloadsMatchKeys(t *testing.T, repo, work string, samples int64) {
+	kept := stage(t, scan.Main, nil, "--quiet", repo)
+	kept = stage(t, extract.Main, kept, "--quiet", "--spool", filepath.Join(work, "spool2"))
+	kept = stage(t, hashcmd.Main, kept, "--quiet")
+	url := "sqlite:" + filepath.Join(work, "payloads.db")
+	stage(t, load.Main, kept, "--quiet", "--db", url, "--payloads")
+	sqldb := dbtest.Open(t, url)
+	rows, err := sqldb.Query("SELECT sha256, payload FROM payloads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int64(0)
+	for rows.Next() {
+		var key, payload []byte
+		rows.Scan(&key, &payload)
+		if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], key) {
+			t.Fatalf("payload of %x has SHA-256 %x", key, sum)
+		}
+		n++
+	}
+	rows.Close()
+	if n != samples {
+		t.Fatalf("%d payloads for %d samples", n, samples)
+	}
+}
+
+// checkLoadedAsStreamed compares the database's counts with the stream's,
+// and each package's files in it with dpkg-deb's. name is the backend,
+// sqlite or postgres.
+func checkLoadedAsStreamed(t *testing.T, name, url string, want streamCounts, debs []string) {
+	t.Helper()
+	sqldb := dbtest.Open(t, url)
+	pathCount := "SELECT sum(json_array_length(paths)) FROM samples_sources"
+	pathsOf := "SELECT lower(hex(sample_sha256)), (SELECT group_concat(value, char(10)) FROM json_each(paths)) FROM samples_sources WHERE source_sha256 = unhex($1)"
+	if name == "postgres" {
+		pathCount = "SELECT sum(cardinality(paths)) FROM samples_sources"
+		pathsOf = "SELECT encode(sample_sha256, 'hex'), array_to_string(paths, E'\\n') FROM samples_sources WHERE source_sha256 = decode($1, 'hex')"
+	}
+	got := streamCounts{
+		sources: queryInt(t, sqldb, "SELECT count(*) FROM sources"),
+		files:   queryInt(t, sqldb, pathCount),
+		samples: queryInt(t, sqldb, "SELECT count(*) FROM samples"),
+		links:   queryInt(t, sqldb, "SELECT count(*) FROM samples_sources"),
+		done:    queryInt(t, sqldb, "SELECT count(*) FROM jobs WHERE status = 'done'"),
+	}
+	if got != want {
+		t.Fatalf("database holds %+v, the stream %+v", got, want)
+	}
+	for _, deb := range debs {
+		if loaded, truth := loadedPaths(t, sqldb, pathsOf, deb), debContents(t, deb); !maps.Equal(loaded, truth) {
+			t.Fatalf("%s: the database holds %d files, dpkg-deb finds %d; they differ", filepath.Base(deb), len(loaded), len(truth))
+		}
+	}
+}
+
+// loadedPaths returns the sample's sha256 of each path the database holds
+// for deb, with pathsOf, the backend's query of a source's links.
+func loadedPaths(t *testing.T, sqldb *sql.DB, pathsOf, deb string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(deb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	rows, err := sqldb.Query(pathsOf, hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	loaded := map[string]string{}
+	for rows.Next() {
+		var sample, paths string
+		rows.Scan(&sample, &paths)
+		for _, p := range strings.Split(paths, "\n") {
+			loaded[p] = sample
+		}
+	}
+	return loaded
+}
+
+// checkScanSkipsLoaded runs hashr-scan --db on the loaded database: it
+// finds nothing left to do, but what --reprocess names.
+func checkScanSkipsLoaded(t *testing.T, url, repo string, stream []byte) {
+	t.Helper()
+	if again := countStream(t, stage(t, scan.Main, nil, "--quiet", "--db", url, repo)); again.sources != 0 {
+		t.Fatalf("scan --db after the load emits %d sources, want 0", again.sources)
+	}
+	var first records.Source
+	for line := range bytes.Lines(stream) {
+		if bytes.HasPrefix(line, []byte(`{"type":"source"`)) {
+			json.Unmarshal(line, &first) // after the plan record
+			break
+		}
+	}
+	again := stage(t, scan.Main, nil, "--quiet", "--db", url, "--reprocess", first.QuickSHA256, repo)
+	if c := countStream(t, again); c.sources != 1 || !bytes.Contains(again, []byte(first.QuickSHA256)) {
+		t.Fatalf("scan --db --reprocess %s emits %d sources, want that one", first.QuickSHA256, c.sources)
 	}
 }

@@ -98,21 +98,7 @@ func TestInterruptedDownloadResumes(t *testing.T) {
 	good := []byte("good bytes\n")
 	for _, store := range []string{"s3", "gs", "https"} {
 		t.Run(store, func(t *testing.T) {
-			var s *objstoretest.Server
-			var goodURI, bigURI string
-			switch store {
-			case "s3":
-				s = objstoretest.S3(t, "b", map[string][]byte{"d/good.bin": good, "d/big.bin": big})
-				setS3Env(t, s)
-				goodURI, bigURI = "s3://b/d/good.bin", "s3://b/d/big.bin"
-			case "gs":
-				s = objstoretest.GCS(t, "b", map[string][]byte{"d/good.bin": good, "d/big.bin": big})
-				t.Setenv("STORAGE_EMULATOR_HOST", s.URL)
-				goodURI, bigURI = "gs://b/d/good.bin", "gs://b/d/big.bin"
-			default:
-				s = objstoretest.Files(t, map[string][]byte{"/d/good.bin": good, "/d/big.bin": big}, true)
-				goodURI, bigURI = s.URL+"/d/good.bin", s.URL+"/d/big.bin"
-			}
+			s, goodURI, bigURI := serveGoodAndBig(t, store, good, big)
 			s.Faults.Add(objstoretest.Fault{Match: "big.bin", Stall: true, Times: 1})
 			input := sourceLines(t,
 				records.Source{ID: "good.bin", URI: goodURI},
@@ -127,32 +113,58 @@ func TestInterruptedDownloadResumes(t *testing.T) {
 			if f := findPart(work, "-big.bin"); f != "" {
 				t.Fatalf("an interrupted download is in place: %s", f)
 			}
-
-			before := len(s.Faults.Requests())
-			fe := stage(t, fetch.Main, input, "--work", work)
-			if fe.status != 0 {
-				t.Fatalf("the next run: status %d\n%s", fe.status, fe.stderr)
-			}
-			srcs := sources(fe.records(t))
-			if len(srcs) != 2 || srcs[1].ID != "big.bin" || srcs[1].SHA256 != sha256Hex(big) {
-				t.Fatalf("the next run wrote:\n%s", fe.stdout)
-			}
-			if got, err := os.ReadFile(srcs[1].Local); err != nil || !bytes.Equal(got, big) {
-				t.Fatalf("the resumed download holds other bytes (%d, %v)", len(got), err)
-			}
-			var ranges []string
-			for _, r := range s.Faults.Requests()[before:] {
-				if strings.Contains(r.Path, "big.bin") {
-					ranges = append(ranges, r.Range)
-				}
-			}
-			if want := fmt.Sprintf("bytes=%d-", half); len(ranges) != 1 || ranges[0] != want {
-				t.Errorf("the next run asked for big.bin with Range %q, want one request for %q", ranges, want)
-			}
-			if left := findPart(work, ".part"); left != "" {
-				t.Errorf("left in --work: %s", left)
-			}
+			checkResumesFrom(t, s, input, work, big, half)
 		})
+	}
+}
+
+// serveGoodAndBig serves good as d/good.bin and big as d/big.bin from a
+// store of the kind named (s3, gs or https), and returns their URIs.
+func serveGoodAndBig(t *testing.T, store string, good, big []byte) (s *objstoretest.Server, goodURI, bigURI string) {
+	t.Helper()
+	switch store {
+	case "s3":
+		s = objstoretest.S3(t, "b", map[string][]byte{"d/good.bin": good, "d/big.bin": big})
+		setS3Env(t, s)
+		return s, "s3://b/d/good.bin", "s3://b/d/big.bin"
+	case "gs":
+		s = objstoretest.GCS(t, "b", map[string][]byte{"d/good.bin": good, "d/big.bin": big})
+		t.Setenv("STORAGE_EMULATOR_HOST", s.URL)
+		return s, "gs://b/d/good.bin", "gs://b/d/big.bin"
+	default:
+		s = objstoretest.Files(t, map[string][]byte{"/d/good.bin": good, "/d/big.bin": big}, true)
+		return s, s.URL + "/d/good.bin", s.URL + "/d/big.bin"
+	}
+}
+
+// checkResumesFrom runs hashr-fetch again over the interrupted run's
+// input: it asks for big.bin from byte half on, once, writes big's
+// record with its bytes, and leaves no .part.
+func checkResumesFrom(t *testing.T, s *objstoretest.Server, input, work string, big []byte, half int64) {
+	t.Helper()
+	before := len(s.Faults.Requests())
+	fe := stage(t, fetch.Main, input, "--work", work)
+	if fe.status != 0 {
+		t.Fatalf("the next run: status %d\n%s", fe.status, fe.stderr)
+	}
+	srcs := sources(fe.records(t))
+	if len(srcs) != 2 || srcs[1].ID != "big.bin" || srcs[1].SHA256 != sha256Hex(big) {
+		t.Fatalf("the next run wrote:\n%s", fe.stdout)
+	}
+	if got, err := os.ReadFile(srcs[1].Local); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("the resumed download holds other bytes (%d, %v)", len(got), err)
+	}
+	var ranges []string
+	for _, r := range s.Faults.Requests()[before:] {
+		if strings.Contains(r.Path, "big.bin") {
+			ranges = append(ranges, r.Range)
+		}
+	}
+	if want := fmt.Sprintf("bytes=%d-", half); len(ranges) != 1 || ranges[0] != want {
+		t.Errorf("the next run asked for big.bin with Range %q, want one request for %q", ranges, want)
+	}
+	if left := findPart(work, ".part"); left != "" {
+		t.Errorf("left in --work: %s", left)
 	}
 }
 

@@ -486,6 +486,31 @@ func TestBucketDown(t *testing.T) {
 	}
 }
 
+// A registryFault is a fault of the registry serving img:1 and what
+// hashr-fetch must say about it.
+type registryFault struct {
+	name, match string
+	fault       objstoretest.Fault
+	message     string // |-separated: the message says one of them
+	removed     bool   // the error says the image's .part was removed
+}
+
+// registryFaults are faults of img:1's manifest and of its config blob,
+// whose digest is cfgHex.
+func registryFaults(cfgHex string) []registryFault {
+	return []registryFault{
+		{"manifest 404", "/manifests/1", objstoretest.Fault{Status: 404}, "404", false},
+		{"manifest 403", "/manifests/1", objstoretest.Fault{Status: 403}, "403", false},
+		{"manifest slow", "/manifests/1", objstoretest.Fault{Delay: 3 * 1e9}, "timeout", false},
+		{"blob 404", cfgHex, objstoretest.Fault{Status: 404}, "404", true},
+		{"blob 503", cfgHex, objstoretest.Fault{Status: 503}, "503", true},
+		{"blob corrupt", cfgHex, objstoretest.Fault{Corrupt: true}, "sha256 mismatch", true},
+		{"blob truncated", cfgHex, objstoretest.Fault{Truncate: true}, "bytes", true},
+		{"blob stalled", cfgHex, objstoretest.Fault{Stall: true}, "sent nothing", true},
+		{"blob slow", cfgHex, objstoretest.Fault{Delay: 3 * 1e9}, "sent nothing|timeout", true},
+	}
+}
+
 func TestRegistryFailures(t *testing.T) {
 	reg := objstoretest.Registry(t)
 	host := pushImages(t, reg)
@@ -497,22 +522,7 @@ func TestRegistryFailures(t *testing.T) {
 	input := sourceLines(t,
 		records.Source{ID: "img:2", URI: "oci://" + host + "/test/img:2"},
 		records.Source{ID: "img:1", URI: "oci://" + host + "/test/img:1"})
-	for _, c := range []struct {
-		name, match string
-		fault       objstoretest.Fault
-		message     string
-		removed     bool // the error says the image's .part was removed
-	}{
-		{"manifest 404", "/manifests/1", objstoretest.Fault{Status: 404}, "404", false},
-		{"manifest 403", "/manifests/1", objstoretest.Fault{Status: 403}, "403", false},
-		{"manifest slow", "/manifests/1", objstoretest.Fault{Delay: 3 * 1e9}, "timeout", false},
-		{"blob 404", cfg.Hex, objstoretest.Fault{Status: 404}, "404", true},
-		{"blob 503", cfg.Hex, objstoretest.Fault{Status: 503}, "503", true},
-		{"blob corrupt", cfg.Hex, objstoretest.Fault{Corrupt: true}, "sha256 mismatch", true},
-		{"blob truncated", cfg.Hex, objstoretest.Fault{Truncate: true}, "bytes", true},
-		{"blob stalled", cfg.Hex, objstoretest.Fault{Stall: true}, "sent nothing", true},
-		{"blob slow", cfg.Hex, objstoretest.Fault{Delay: 3 * 1e9}, "sent nothing|timeout", true},
-	} {
+	for _, c := range registryFaults(cfg.Hex) {
 		t.Run(c.name, func(t *testing.T) {
 			reg.Faults.Clear()
 			f := c.fault
@@ -538,6 +548,14 @@ func TestRegistryFailures(t *testing.T) {
 	}
 	reg.Faults.Clear()
 	reg.Close()
+	checkRegistryDown(t, host, input)
+}
+
+// checkRegistryDown scans and fetches from host, a registry that is
+// down: an error record for the repository and for each image, status 3,
+// nothing left in --work.
+func checkRegistryDown(t *testing.T, host, input string) {
+	t.Helper()
 	sc := stage(t, scan.Main, "", "oci://"+host+"/test/img")
 	if sc.status != 3 || len(errorRecords(sc.records(t))) != 1 {
 		t.Errorf("scan of a registry that is down: status %d\n%s%s", sc.status, sc.stderr, sc.stdout)

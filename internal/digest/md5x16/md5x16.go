@@ -205,41 +205,9 @@ func (e *Engine) run() {
 	timer.Stop()
 	var waitingSince time.Time // when some but not all active lanes had data
 	for {
-		e.mu.Lock()
-		var mask uint16
-		ready, active, running, n := 0, 0, 0, 0
-		for l := range e.lanes {
-			ln := &e.lanes[l]
-			if ln.active {
-				active++
-				if !ln.blocked {
-					running++
-				}
-			}
-			if ln.queued == 0 {
-				// The kernel loads every lane's blocks, masked or not:
-				// this lane's first buffer is as long as any job.
-				offsets[l] = uint32(2 * l * e.bufSize)
-				continue
-			}
-			if ln.fresh {
-				for w := range 4 {
-					e.state[w][l] = iv[w]
-				}
-				ln.fresh = false
-			}
-			ready++
-			mask |= 1 << l
-			j := ln.jobs[0]
-			offsets[l] = j.off
-			if n == 0 || j.blocks < n {
-				n = j.blocks
-			}
-		}
-		e.mu.Unlock()
-
-		if ready == 0 || ready < active && running >= e.cpus && (waitingSince.IsZero() || time.Since(waitingSince) < patience) {
-			if ready > 0 && waitingSince.IsZero() {
+		r := e.nextRound(&offsets)
+		if r.waitForMore(e.cpus, waitingSince) {
+			if r.ready > 0 && waitingSince.IsZero() {
 				waitingSince = time.Now()
 				timer.Reset(patience)
 			}
@@ -251,35 +219,103 @@ func (e *Engine) run() {
 		}
 		waitingSince = time.Time{}
 		timer.Stop()
+		e.hashRound(r, &offsets)
+		e.finishRound(r)
+	}
+}
 
-		// A lane's chain of steps is twice as long in the vector unit as
-		// in the scalar one (on an AMD Zen 5 each vector instruction takes
-		// two cycles to its result, a scalar one one): with few lanes to
-		// fill, the scalar registers are cheaper, two lanes at once.
-		if ready >= minKernelLanes {
-			blocks(&e.state, &e.arena[0], &offsets, mask, n)
-		} else {
-			e.scalar(lanesOf(mask), &offsets, n)
-		}
-		// Every lane of mask has its next n blocks hashed.
-		e.mu.Lock()
-		for l := range e.lanes {
-			if mask&(1<<l) == 0 {
-				continue
+// A round is one run of the kernel: the lanes it hashes and how many
+// blocks, and the counts that say whether to wait for more lanes first.
+type round struct {
+	mask    uint16 // the lanes with data
+	n       int    // blocks each of them hashes: the fewest any has
+	ready   int    // lanes in mask
+	active  int    // lanes whose streams are open and have submitted
+	running int    // active lanes whose goroutines are not waiting for the engine
+}
+
+// waitForMore says whether to wait before running the round: while no
+// lane has data, or while some active lanes have none yet but their
+// goroutines keep the CPUs busy anyway, for at most patience since the
+// wait began (waitingSince, zero when it has not).
+func (r round) waitForMore(cpus int, waitingSince time.Time) bool {
+	if r.ready == 0 {
+		return true
+	}
+	return r.ready < r.active && r.running >= cpus && (waitingSince.IsZero() || time.Since(waitingSince) < patience)
+}
+
+// nextRound looks at every lane under the lock, sets offsets[l] to where
+// lane l's next block is, starts the state of lanes new since the last
+// round, and returns the round the lanes with data make.
+func (e *Engine) nextRound(offsets *[Lanes]uint32) round {
+	var r round
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for l := range e.lanes {
+		ln := &e.lanes[l]
+		if ln.active {
+			r.active++
+			if !ln.blocked {
+				r.running++
 			}
-			ln := &e.lanes[l]
-			ln.jobs[0].off += uint32(n * BlockSize)
-			ln.jobs[0].blocks -= n
-			if ln.jobs[0].blocks == 0 {
-				ln.jobs[0] = ln.jobs[1]
-				ln.queued--
-				ln.blocked = false
-				// Never blocks: the channel holds as many as a lane
-				// can have submitted.
-				ln.done <- e.laneState(l)
-			}
 		}
-		e.mu.Unlock()
+		if ln.queued == 0 {
+			// The kernel loads every lane's blocks, masked or not:
+			// this lane's first buffer is as long as any job.
+			offsets[l] = uint32(2 * l * e.bufSize)
+			continue
+		}
+		if ln.fresh {
+			for w := range 4 {
+				e.state[w][l] = iv[w]
+			}
+			ln.fresh = false
+		}
+		r.ready++
+		r.mask |= 1 << l
+		j := ln.jobs[0]
+		offsets[l] = j.off
+		if r.n == 0 || j.blocks < r.n {
+			r.n = j.blocks
+		}
+	}
+	return r
+}
+
+// hashRound hashes the round's blocks into its lanes' state.
+func (e *Engine) hashRound(r round, offsets *[Lanes]uint32) {
+	// A lane's chain of steps is twice as long in the vector unit as
+	// in the scalar one (on an AMD Zen 5 each vector instruction takes
+	// two cycles to its result, a scalar one one): with few lanes to
+	// fill, the scalar registers are cheaper, two lanes at once.
+	if r.ready >= minKernelLanes {
+		blocks(&e.state, &e.arena[0], offsets, r.mask, r.n)
+	} else {
+		e.scalar(lanesOf(r.mask), offsets, r.n)
+	}
+}
+
+// finishRound moves each hashed lane's job past the round's blocks, and
+// hands back the buffers that have no blocks left.
+func (e *Engine) finishRound(r round) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for l := range e.lanes {
+		if r.mask&(1<<l) == 0 {
+			continue
+		}
+		ln := &e.lanes[l]
+		ln.jobs[0].off += uint32(r.n * BlockSize)
+		ln.jobs[0].blocks -= r.n
+		if ln.jobs[0].blocks == 0 {
+			ln.jobs[0] = ln.jobs[1]
+			ln.queued--
+			ln.blocked = false
+			// Never blocks: the channel holds as many as a lane
+			// can have submitted.
+			ln.done <- e.laneState(l)
+		}
 	}
 }
 

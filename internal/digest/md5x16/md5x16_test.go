@@ -271,3 +271,36 @@ func BenchmarkPair(b *testing.B) {
 		blocksPair(&s0, &s1, &data[0], &data[64<<10], 1024)
 	}
 }
+
+// BenchmarkEngine is whole streams through an engine, its scheduler (run)
+// included, per byte of all streams: 1 MiB each from 1, 4 and 16
+// goroutines at once, in buffers of 64 KiB as digest.Hasher hands them.
+func BenchmarkEngine(b *testing.B) {
+	const perStream = 1 << 20
+	e := NewEngine(64 << 10)
+	for _, streams := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
+			b.SetBytes(int64(streams) * perStream)
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for range streams {
+					wg.Go(func() { streamBlocks(e, perStream/BlockSize) })
+				}
+				wg.Wait()
+			}
+		})
+	}
+}
+
+// streamBlocks submits n blocks of whatever the buffers hold through a
+// stream of e, and waits for them to be hashed.
+func streamBlocks(e *Engine, n int) {
+	s := e.Open()
+	for n > 0 {
+		buf := s.Buffer()
+		k := min(n, len(buf)/BlockSize)
+		s.Submit(k)
+		n -= k
+	}
+	s.Close()
+}
