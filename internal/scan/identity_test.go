@@ -152,3 +152,52 @@ func TestAptMirrorPackageFromIndex(t *testing.T) {
 			Vendor: "Test <t@example.invalid>", Title: "test package"})
 	}
 }
+
+const yumSpec = `Name: yumtest
+Epoch: 3
+Version: 2.0
+Release: 5
+Vendor: Example Vendor
+Summary: a package of a yum repository
+License: MIT
+BuildArch: noarch
+%description
+test
+%install
+mkdir -p %{buildroot}/usr/share/yumtest
+echo hello > %{buildroot}/usr/share/yumtest/hello.txt
+%files
+/usr/share/yumtest/hello.txt
+`
+
+// An RPM of a yum repository is named by its primary index entry, which
+// is what `rpm -qp` says of it: even when the package's own header no
+// longer reads (cut short after createrepo_c indexed it).
+func TestYumRepositoryPackageFromIndex(t *testing.T) {
+	needTool(t, "rpmbuild")
+	needTool(t, "createrepo_c")
+	top := t.TempDir()
+	spec := filepath.Join(top, "yumtest.spec")
+	writeTree(t, top, map[string]string{"yumtest.spec": yumSpec})
+	runTool(t, "rpmbuild", "--quiet", "--define", "_topdir "+top, "-bb", spec)
+	repo := t.TempDir()
+	rpmFile := filepath.Join(repo, "Packages", "yumtest-2.0-5.noarch.rpm")
+	os.MkdirAll(filepath.Dir(rpmFile), 0o755)
+	copyFile(t, filepath.Join(top, "RPMS", "noarch", "yumtest-2.0-5.noarch.rpm"), rpmFile)
+	q := strings.Split(toolOutput(t, "rpm", "-qp", "--qf", "%{NAME}|%{EPOCH}:%{VERSION}-%{RELEASE}|%{ARCH}|%{VENDOR}|%{SUMMARY}", rpmFile), "|")
+	want := records.Package{Name: q[0], Version: q[1], Arch: q[2], Vendor: q[3], Title: q[4]}
+	runTool(t, "createrepo_c", repo)
+	res := scan(t, repo)
+	if res.code != 0 || len(res.sources) != 1 {
+		t.Fatalf("status %d, %d sources\n%s", res.code, len(res.sources), res.stderr)
+	}
+	checkPackage(t, "indexed rpm", res.sources[0].Package, want)
+	if err := os.Truncate(rpmFile, 200); err != nil { // the lead, and a header cut short
+		t.Fatal(err)
+	}
+	res = scan(t, repo)
+	if len(res.sources) != 1 {
+		t.Fatalf("%d sources\n%s", len(res.sources), res.stderr)
+	}
+	checkPackage(t, "indexed rpm whose header is cut short", res.sources[0].Package, want)
+}
