@@ -133,7 +133,7 @@ vendor Microsoft Corporation when the XML says Windows), per image with
 (its KB as name and kb, its title); an OCI layout's index and config (the
 annotated reference as name and tag as version, else the manifest digest
 as name; the digest; os/arch[/variant] as arch) and a registry image's
-reference and manifest digest. Each field is valid UTF-8 and at most 256
+reference and manifest digest (hashr-fetch adds its platform). Each field is valid UTF-8 and at most 256
 bytes; a source whose metadata names no package has none.
 
 With --db (the database hashr-load fills), a source whose job is done
