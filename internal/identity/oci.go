@@ -7,7 +7,8 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-// OCILayout names the image an OCI image layout holds: its reference
+// OCILayout names the image an OCI image layout (a directory or a tar) or
+// a docker archive holds: its reference
 // (repository as name, tag as version, the registry as vendor) as its
 // index annotates it, its manifest digest, and its platform
 // (os/arch[/variant]) as arch. An image its index names by a bare tag

@@ -130,11 +130,13 @@ a WIM image's XML (name, EDITIONID as edition, MAJOR.MINOR.BUILD.SPBUILD
 as version, the architecture wimlib-imagex names, DISPLAYNAME as title,
 vendor Microsoft Corporation when the XML says Windows), per image with
 --split-images, or for a WIM of one image; a WSUS update's export.csv line
-(its KB as name and kb, its title); an OCI layout's index and config (the
+(its KB as name and kb, its title); an OCI layout's (or layout tar's)
+index and config, or a docker archive's manifest.json and config (the
 annotated reference as name and tag as version, else the manifest digest
-as name; the digest; os/arch[/variant] as arch) and a registry image's
-reference and manifest digest (hashr-fetch adds its platform). Each field is valid UTF-8 and at most 256
-bytes; a source whose metadata names no package has none.
+as name; the manifest digest, or a docker archive's image ID; os/arch
+[/variant] as arch); a registry image's reference and manifest digest
+(hashr-fetch adds its platform). Each field is valid UTF-8 and at most
+256 bytes; a source whose metadata names no package has none.
 
 With --db (the database hashr-load fills), a source whose job is done
 there is skipped, as HashR skips the sources it has processed; a failed

@@ -52,6 +52,12 @@ func TestPackageFromSourceMetadata(t *testing.T) {
 	}
 	layout := filepath.Join(formatsDir(), "oci-image")
 	checkPackage(t, "oci layout", got[layout].Package, layoutIdentity(t, layout))
+	ociTar := filepath.Join(formatsDir(), "oci-image.tar")
+	unpacked := t.TempDir()
+	runTool(t, "tar", "-xf", ociTar, "-C", unpacked)
+	checkPackage(t, "oci layout tar", got[ociTar].Package, layoutIdentity(t, unpacked))
+	dockerTar := filepath.Join(formatsDir(), "docker-archive.tar")
+	checkPackage(t, "docker archive", got[dockerTar].Package, dockerIdentity(t, dockerTar))
 	for _, name := range []string{"sample.tar", "sample.zip", "sample.cab"} {
 		if p := got[filepath.Join(formatsDir(), name)].Package; p != nil {
 			t.Errorf("%s: package %+v, want none", name, p)
@@ -84,6 +90,27 @@ func layoutIdentity(t *testing.T, dir string) records.Package {
 		platform += "/" + config.Variant
 	}
 	return records.Package{Name: m.Digest, Version: m.Annotations["org.opencontainers.image.ref.name"], Digest: m.Digest, Arch: platform}
+}
+
+// dockerIdentity reads what a docker archive says of its one image with
+// tar(1): its first RepoTags entry, its image ID (the config's SHA-256)
+// and its config's os/architecture.
+func dockerIdentity(t *testing.T, file string) records.Package {
+	dir := t.TempDir()
+	runTool(t, "tar", "-xf", file, "-C", dir)
+	var manifest []struct {
+		Config   string
+		RepoTags []string
+	}
+	readJSON(t, filepath.Join(dir, "manifest.json"), &manifest)
+	if len(manifest) != 1 || len(manifest[0].RepoTags) == 0 {
+		t.Fatalf("the docker archive fixture: %+v, want one tagged image", manifest)
+	}
+	var config struct{ OS, Architecture string }
+	readJSON(t, filepath.Join(dir, manifest[0].Config), &config)
+	repo, tag, _ := strings.Cut(manifest[0].RepoTags[0], ":")
+	return records.Package{Name: repo, Version: tag, Vendor: strings.SplitN(repo, "/", 2)[0],
+		Digest: "sha256:" + sha256sum(t, filepath.Join(dir, manifest[0].Config)), Arch: config.OS + "/" + config.Architecture}
 }
 
 func readJSON(t *testing.T, file string, v any) {

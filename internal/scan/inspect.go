@@ -112,7 +112,7 @@ func inspectFile(opts options, e entry, f *os.File, info os.FileInfo) outcome {
 	out.verdict = emitted
 	out.source = newSource(opts, e, res.Format, info.Size(), info, quick)
 	if res.Compression == "" {
-		namePackage(io.NewSectionReader(f, 0, info.Size()), res.Format, out.source)
+		namePackage(f, info.Size(), res.Format, out.source)
 	}
 	if res.Format == magic.WIM {
 		describeWIM(f, info.Size(), out.source)
@@ -172,17 +172,25 @@ func inspectLayout(opts options, e entry) outcome {
 	return outcome{entry: e, verdict: emitted, format: magic.OCI, source: src}
 }
 
-// namePackage gives a .deb or RPM source its package from its control
-// file or header: the small members at its start, read here so that the
-// name reaches the database whichever stage reads the rest. A package
+// namePackage gives a .deb, RPM or image tar source its package from its
+// control file, header or manifests: small members, read here so that
+// the name reaches the database whichever stage reads the rest. A source
 // whose metadata cannot be read gets none; hashr-extract reports what is
 // broken in it.
-func namePackage(r io.Reader, format string, src *records.Source) {
+func namePackage(f io.ReaderAt, size int64, format string, src *records.Source) {
 	switch format {
 	case magic.Deb:
-		src.Package, _ = identity.Deb(r)
+		src.Package, _ = identity.Deb(io.NewSectionReader(f, 0, size))
 	case magic.RPM:
-		src.Package, _ = identity.RPM(r)
+		src.Package, _ = identity.RPM(io.NewSectionReader(f, 0, size))
+	case magic.DockerArchive, magic.OCI:
+		kind := oci.Layout
+		if format == magic.DockerArchive {
+			kind = oci.DockerArchive
+		}
+		if imgs, err := oci.ArchiveImages(f, size, kind); err == nil {
+			src.Package = identity.OCILayout(imgs)
+		}
 	}
 }
 

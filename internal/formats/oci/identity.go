@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"io"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,7 +27,7 @@ func refName(desc v1.Descriptor) string {
 // ImageIdentity is what a layout says of one of its images.
 type ImageIdentity struct {
 	Ref      string // its reference as annotated ("alpine:3.19", or a bare tag "latest"); "" when none
-	Digest   string // its manifest's digest, "sha256:…"
+	Digest   string // its manifest's digest, "sha256:…" (a docker archive's: its image ID)
 	Platform string // "linux/arm64/v8", "" when neither its index nor its config says
 }
 
@@ -43,9 +44,30 @@ func LayoutImages(dir string) ([]ImageIdentity, error) {
 	if err != nil {
 		return nil, err
 	}
+	return identities(imgs), nil
+}
+
+// ArchiveImages returns the identity of each image of an OCI layout tar
+// or a docker archive (format) of size bytes in r, reading the tar's
+// headers and its manifests and configs alone. A docker archive's image
+// is named by its first RepoTags entry and its image ID (its config's
+// digest): docker save keeps no manifest digest.
+func ArchiveImages(r io.ReaderAt, size int64, format Format) ([]ImageIdentity, error) {
+	s, err := newTarStore(r, size)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := images(s, format, nil)
+	if err != nil {
+		return nil, err
+	}
+	return identities(imgs), nil
+}
+
+func identities(imgs []image) []ImageIdentity {
 	out := make([]ImageIdentity, len(imgs))
 	for i, img := range imgs {
 		out[i] = ImageIdentity{Ref: strings.TrimSpace(img.ref), Digest: img.id, Platform: img.platform}
 	}
-	return out, nil
+	return out
 }

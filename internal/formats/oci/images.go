@@ -277,6 +277,9 @@ func dockerImages(s blobStore, want *v1.Platform) ([]image, error) {
 		}
 		sum := sha256.Sum256(cb)
 		img := image{id: "sha256:" + hex.EncodeToString(sum[:])}
+		if len(e.RepoTags) > 0 {
+			img.ref = e.RepoTags[0]
+		}
 		if cf.OS != "" {
 			img.platform = platform.String()
 		}
