@@ -20,7 +20,7 @@ var ErrNoControlFile = errors.New("no control file in control.tar")
 // alone and stops before the files, so hashr-scan can name a package
 // without walking it.
 func ReadControlFile(r io.Reader, max int64) (data []byte, truncated bool, err error) {
-	w := NewWalker(r, Options{Control: true})
+	w := NewWalker(r, Options{Control: true, InProcess: true})
 	defer w.Close()
 	for {
 		e, err := w.Next()
