@@ -27,7 +27,7 @@ func checkBounded(t *testing.T, p *records.Package) {
 
 // FuzzDeb: any bytes give a bounded package or an error, never a panic.
 func FuzzDeb(f *testing.F) {
-	archivetest.Seeds(f, 32<<10, "hello-gzip.deb", "hello-zstd.deb", "hello-none.deb")
+	archivetest.Seeds(f, 32<<10, "hello-gzip.deb", "hello-zstd.deb", "hello-none.deb", "hello-xz.deb")
 	f.Add(handmadeDeb(f, []byte("Package: x\nVersion: 1\nDescription: y\n z\n")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, _ := Deb(bytes.NewReader(data))
