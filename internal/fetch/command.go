@@ -85,7 +85,9 @@ Remote sources are downloaded into the work directory, named after the URL
                       an image in a registry, credentials from the docker
                       config and its credential helpers; written as an OCI
                       image layout directory (every platform, or
-                      --platform's), its sha256 that of its index.json
+                      --platform's), its sha256 that of its index.json;
+                      an image of one platform adds it to the record's
+                      package as arch (os/arch[/variant])
 
 A download goes to NAME.part first (an image: NAME.part/, blob by blob) and is
 renamed when complete and verified: its size against the record's and the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/formats/oci"
 	"github.com/hashr-dev/hashr/internal/ordered"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -152,6 +153,9 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 		return failed(raw, src, err)
 	}
 	src.Local, src.SHA256 = got.local, got.sha256
+	if loc.Scheme == "oci" {
+		namePlatform(src)
+	}
 	if src.Size == nil {
 		src.Size = records.Int64(got.size)
 	}
@@ -161,6 +165,18 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 		}
 	}
 	return outcome{raw: raw, src: src}
+}
+
+// namePlatform gives a registry image's package (hashr-scan's, from its
+// reference) the platform of the image fetched, which scan's HEAD
+// request cannot tell; an index of several platforms names none.
+func namePlatform(src *records.Source) {
+	if src.Package == nil || src.Package.Arch != "" {
+		return
+	}
+	if imgs, err := oci.LayoutImages(src.Local); err == nil && len(imgs) == 1 {
+		src.Package.Arch = imgs[0].Platform
+	}
 }
 
 // fetchParts makes a split WIM's other parts local as the source is:

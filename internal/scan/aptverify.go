@@ -9,6 +9,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/hashr-dev/hashr/internal/identity"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/internal/verify/apt"
@@ -74,6 +75,7 @@ func (v *aptVerifier) check(src *records.Source) error {
 		return fmt.Errorf("%s %w: %d bytes, its signed Packages entry says %d", d.pkg.Filename, apt.ErrMismatch, *src.Size, d.pkg.Size)
 	}
 	src.SHA256 = d.pkg.SHA256 // hashr-fetch fails the source if the bytes hash otherwise
+	src.Package = identity.AptEntry(d.pkg)
 	return setVerified(src, d.res)
 }
 

@@ -119,6 +119,25 @@ Windows install media:
   (install.wim!/2/...). A WIM that cannot be split stays one source, with
   a warning.
 
+Package identity: a source's "package" ({name, version, arch, vendor,
+edition, kb, digest, title}) comes from its own metadata, never its file
+name: a .deb's control file (Package, Version, Architecture, Maintainer as
+vendor, Description's first line as title; the small control member alone
+is read), or its entry in an apt mirror's signed Packages index; an RPM's
+header (name, [EPOCH:]VERSION-RELEASE, arch, vendor, summary as title), or
+its entry in a yum/dnf repository's primary index (repodata/repomd.xml);
+a WIM image's XML (name, EDITIONID as edition, MAJOR.MINOR.BUILD.SPBUILD
+as version, the architecture wimlib-imagex names, DISPLAYNAME as title,
+vendor Microsoft Corporation when the XML says Windows), per image with
+--split-images, or for a WIM of one image; a WSUS update's export.csv line
+(its KB as name and kb, its title); an OCI layout's (or layout tar's)
+index and config, or a docker archive's manifest.json and config (the
+annotated reference as name and tag as version, else the manifest digest
+as name; the manifest digest, or a docker archive's image ID; os/arch
+[/variant] as arch); a registry image's reference and manifest digest
+(hashr-fetch adds its platform). Each field is valid UTF-8 and at most
+256 bytes; a source whose metadata names no package has none.
+
 With --db (the database hashr-load fills), a source whose job is done
 there is skipped, as HashR skips the sources it has processed; a failed
 or partial job (some members failed) is retried, and --reprocess QUICK_SHA256,... emits those sources even

@@ -14,6 +14,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/formats/bridge"
 	"github.com/hashr-dev/hashr/internal/formats/iso9660"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
+	"github.com/hashr-dev/hashr/internal/identity"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -51,6 +52,7 @@ func splitImages(f io.ReaderAt, size int64, format string, src *records.Source) 
 		sum := sha256.Sum256([]byte("without-wim-images:" + src.QuickSHA256))
 		rest.QuickSHA256 = hex.EncodeToString(sum[:])
 		rest.Description = "files outside " + name
+		rest.Package = nil
 		return append([]*records.Source{&rest}, images...), nil
 	}
 	return nil, nil
@@ -79,10 +81,12 @@ func imageSources(ra io.ReaderAt, size int64, src *records.Source, name string) 
 		sum := sha256.Sum256([]byte(k.String()))
 		img.QuickSHA256 = hex.EncodeToString(sum[:])
 		img.Description = "image " + strconv.Itoa(k.Index)
+		img.Package = nil
 		if k.Index <= len(infos) {
 			if label := infos[k.Index-1].Label(); label != "" {
 				img.Description = label
 			}
+			img.Package = identity.WIMImage(infos[k.Index-1])
 		}
 		if name != "" {
 			img.Description += " (" + name + ")"

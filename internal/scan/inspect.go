@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/formats/oci"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
+	"github.com/hashr-dev/hashr/internal/identity"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/regular"
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -108,6 +111,9 @@ func inspectFile(opts options, e entry, f *os.File, info os.FileInfo) outcome {
 	}
 	out.verdict = emitted
 	out.source = newSource(opts, e, res.Format, info.Size(), info, quick)
+	if res.Compression == "" {
+		namePackage(f, info.Size(), res.Format, out.source)
+	}
 	if res.Format == magic.WIM {
 		describeWIM(f, info.Size(), out.source)
 		if part, err := wim.ReadPartInfo(f, info.Size()); err == nil && part.Split() {
@@ -159,8 +165,33 @@ func inspectLayout(opts options, e entry) outcome {
 	if err != nil {
 		return outcome{entry: e, verdict: failed, err: fmt.Errorf("index.json: %w", err)}
 	}
-	return outcome{entry: e, verdict: emitted, format: magic.OCI,
-		source: newSource(opts, e, magic.OCI, total, info, quick)}
+	src := newSource(opts, e, magic.OCI, total, info, quick)
+	if imgs, err := oci.LayoutImages(e.path); err == nil {
+		src.Package = identity.OCILayout(imgs)
+	} // else extract reports the broken layout
+	return outcome{entry: e, verdict: emitted, format: magic.OCI, source: src}
+}
+
+// namePackage gives a .deb, RPM or image tar source its package from its
+// control file, header or manifests: small members, read here so that
+// the name reaches the database whichever stage reads the rest. A source
+// whose metadata cannot be read gets none; hashr-extract reports what is
+// broken in it.
+func namePackage(f io.ReaderAt, size int64, format string, src *records.Source) {
+	switch format {
+	case magic.Deb:
+		src.Package, _ = identity.Deb(io.NewSectionReader(f, 0, size))
+	case magic.RPM:
+		src.Package, _ = identity.RPM(io.NewSectionReader(f, 0, size))
+	case magic.DockerArchive, magic.OCI:
+		kind := oci.Layout
+		if format == magic.DockerArchive {
+			kind = oci.DockerArchive
+		}
+		if imgs, err := oci.ArchiveImages(f, size, kind); err == nil {
+			src.Package = identity.OCILayout(imgs)
+		}
+	}
 }
 
 func newSource(opts options, e entry, format string, size int64, info fs.FileInfo, quick string) *records.Source {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/hashr-dev/hashr/internal/httpclient"
+	"github.com/hashr-dev/hashr/internal/identity"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/objstore"
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -156,6 +157,7 @@ func (rn *remoteNet) headImage(ctx context.Context, ref name.Reference, emit fun
 		URI:         "oci://" + ref.String(),
 		Format:      magic.OCI,
 		QuickSHA256: desc.Digest.Hex,
+		Package:     identity.OCIReference(ref.String(), desc.Digest.String()),
 	}
 	if !emit(&remoteObject{src: src}) {
 		return errStop

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/hashr-dev/hashr/internal/formats/wim"
+	"github.com/hashr-dev/hashr/internal/identity"
 	"github.com/hashr-dev/hashr/internal/regular"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -23,6 +24,9 @@ func describeWIM(f io.ReaderAt, size int64, src *records.Source) {
 		return // extract reports a broken WIM
 	}
 	src.Description = wim.Describe(images)
+	if len(images) == 1 {
+		src.Package = identity.WIMImage(images[0]) // else each image is a package: --split-images
+	}
 }
 
 // wsusExport is one line of a WSUS repository's export.csv, HashR's
@@ -71,12 +75,8 @@ func (x *wsusExports) annotate(src *records.Source) error {
 	if e.fileName != "" {
 		src.ID = e.fileName
 	}
-	desc := strings.TrimSpace(strings.TrimSpace("KB"+strings.TrimPrefix(strings.TrimPrefix(e.kb, "KB"), "kb")) + " " + e.title)
-	if e.kb == "" {
-		desc = e.title
-	}
-	if desc != "" {
-		src.Description = desc
+	if src.Package = identity.WSUS(e.kb, e.title); src.Package != nil {
+		src.Description = strings.TrimSpace(src.Package.KB + " " + e.title)
 	}
 	return nil
 }

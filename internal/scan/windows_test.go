@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 func needTool(t *testing.T, tool string) {
@@ -70,7 +72,10 @@ func TestWSUSExport(t *testing.T) {
 	if s.ID != "windows10.0-kb5005565-x64_ndp48.cab" || s.Description != "KB5005565 2021-09 Cumulative Update for Windows 10" || s.Repo != "wsus" {
 		t.Errorf("source named by export.csv: id %q, description %q, repo %q", s.ID, s.Description, s.Repo)
 	}
-	if o := got[other]; o == nil || o.ID != filepath.Base(other) || o.Description != "" {
+	if want := (records.Package{Name: "KB5005565", KB: "KB5005565", Title: "2021-09 Cumulative Update for Windows 10", Vendor: "Microsoft Corporation"}); s.Package == nil || *s.Package != want {
+		t.Errorf("package %+v, want %+v (from export.csv)", s.Package, want)
+	}
+	if o := got[other]; o == nil || o.ID != filepath.Base(other) || o.Description != "" || o.Package != nil {
 		t.Errorf("an update export.csv does not name: %+v", o)
 	}
 }

@@ -27,6 +27,9 @@ type Options struct {
 	Control bool
 	// Meter, when set, counts the decompressed bytes of the tar members.
 	Meter archive.Meter
+	// InProcess decodes in this process (decompress.NewSmallReader): for
+	// reading the small control member alone.
+	InProcess bool
 }
 
 // Walker walks the files of a .deb.
@@ -109,7 +112,11 @@ func (w *Walker) openInner(name, prefix string) error {
 			method = m
 		}
 	}
-	dr, err := decompress.NewReader(method, br)
+	newReader := decompress.NewReader
+	if w.opts.InProcess {
+		newReader = decompress.NewSmallReader
+	}
+	dr, err := newReader(method, br)
 	var dict *decompress.DictTooLargeError
 	if errors.As(err, &dict) {
 		return fmt.Errorf("%s: %w", name, err) // a limit, not corruption

@@ -100,7 +100,7 @@ type xzProcess struct {
 }
 
 func newXZProcess(prog *xzProgram, path string, r io.Reader) (io.ReadCloser, error) {
-	r, err := checkXZDict(r)
+	r, err := checkXZDict(r, 0)
 	if err != nil {
 		return nil, err
 	}

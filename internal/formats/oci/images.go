@@ -29,6 +29,7 @@ const (
 type image struct {
 	id       string // its manifest's digest, or a docker archive's config digest
 	platform string // "linux/amd64", "" when unknown
+	ref      string // the reference an index annotates it with, "" when none
 	layers   []layer
 }
 
@@ -86,6 +87,7 @@ type resolver struct {
 	want   *v1.Platform
 	seen   map[v1.Hash]bool
 	images []image
+	ref    string // the reference of the descriptor being resolved
 }
 
 func (r *resolver) index(b []byte, depth int) error {
@@ -108,6 +110,10 @@ func (r *resolver) index(b []byte, depth int) error {
 		if err != nil {
 			return err
 		}
+		outer := r.ref
+		if ref := refName(desc); ref != "" {
+			r.ref = ref // an index's images are named by the index's reference
+		}
 		switch kind := manifestKind(desc.MediaType, b); kind {
 		case "index":
 			if err := r.index(b, depth+1); err != nil {
@@ -127,6 +133,7 @@ func (r *resolver) index(b []byte, depth int) error {
 		}
 		// Anything else (an artifact: a signature, an SBOM) has no file
 		// system to walk.
+		r.ref = outer
 	}
 	return nil
 }
@@ -208,7 +215,7 @@ func (r *resolver) image(desc v1.Descriptor, b []byte) (*image, error) {
 	if r.want != nil && (platform == nil || !platform.Satisfies(*r.want)) {
 		return nil, nil
 	}
-	img := &image{id: desc.Digest.String()}
+	img := &image{id: desc.Digest.String(), ref: r.ref}
 	if platform != nil {
 		img.platform = platform.String()
 	}
@@ -270,6 +277,9 @@ func dockerImages(s blobStore, want *v1.Platform) ([]image, error) {
 		}
 		sum := sha256.Sum256(cb)
 		img := image{id: "sha256:" + hex.EncodeToString(sum[:])}
+		if len(e.RepoTags) > 0 {
+			img.ref = e.RepoTags[0]
+		}
 		if cf.OS != "" {
 			img.platform = platform.String()
 		}

@@ -18,6 +18,14 @@ type ImageInfo struct {
 	Edition     string // EDITIONID, or else FLAGS: "Professional"
 	TotalBytes  int64
 	FileCount   int64
+	// Windows says the XML has a WINDOWS element: the image is of
+	// Windows (wimlib-imagex writes none for a directory it captures).
+	Windows bool
+	// Arch is WINDOWS/ARCH named as wimlib-imagex names it ("x86_64",
+	// "ARM64"), Version WINDOWS/VERSION as MAJOR.MINOR.BUILD.SPBUILD;
+	// both "" when the XML does not say.
+	Arch    string
+	Version string
 }
 
 // Label names the image for people and for file records' "image" field:
@@ -41,17 +49,54 @@ func (i ImageInfo) Label() string {
 
 type xmlWIM struct {
 	Images []struct {
-		Index       string `xml:"INDEX,attr"`
-		Name        string `xml:"NAME"`
-		Description string `xml:"DESCRIPTION"`
-		DisplayName string `xml:"DISPLAYNAME"`
-		Flags       string `xml:"FLAGS"`
-		TotalBytes  string `xml:"TOTALBYTES"`
-		FileCount   string `xml:"FILECOUNT"`
-		Windows     struct {
-			EditionID string `xml:"EDITIONID"`
-		} `xml:"WINDOWS"`
+		Index       string      `xml:"INDEX,attr"`
+		Name        string      `xml:"NAME"`
+		Description string      `xml:"DESCRIPTION"`
+		DisplayName string      `xml:"DISPLAYNAME"`
+		Flags       string      `xml:"FLAGS"`
+		TotalBytes  string      `xml:"TOTALBYTES"`
+		FileCount   string      `xml:"FILECOUNT"`
+		Windows     *xmlWindows `xml:"WINDOWS"`
 	} `xml:"IMAGE"`
+}
+
+type xmlWindows struct {
+	EditionID string `xml:"EDITIONID"`
+	Arch      string `xml:"ARCH"`
+	Version   *struct {
+		Major   string `xml:"MAJOR"`
+		Minor   string `xml:"MINOR"`
+		Build   string `xml:"BUILD"`
+		SPBuild string `xml:"SPBUILD"`
+	} `xml:"VERSION"`
+}
+
+// archNames are the names wimlib-imagex gives WINDOWS/ARCH values (the
+// PROCESSOR_ARCHITECTURE_* constants).
+var archNames = map[string]string{"0": "x86", "5": "ARM", "6": "ia64", "9": "x86_64", "12": "ARM64"}
+
+// describeWindows fills what the WINDOWS element says of an image.
+func (info *ImageInfo) describeWindows(w *xmlWindows) {
+	if w == nil {
+		return
+	}
+	info.Windows = true
+	info.Edition = strings.TrimSpace(w.EditionID)
+	if arch := strings.TrimSpace(w.Arch); arch != "" {
+		info.Arch = archNames[arch]
+		if info.Arch == "" {
+			info.Arch = "unknown"
+		}
+	}
+	if v := w.Version; v != nil {
+		parts := []string{v.Major, v.Minor, v.Build, v.SPBuild}
+		for i, p := range parts {
+			if parts[i] = strings.TrimSpace(p); parts[i] == "" {
+				parts[i] = "0"
+			}
+		}
+		info.Version = strings.Join(parts, ".")
+	}
 }
 
 // parseXML fills images from the WIM's XML data (UTF-16LE with a BOM).
@@ -73,7 +118,7 @@ func parseXML(data []byte, images []ImageInfo) error {
 		info.Name = strings.TrimSpace(im.Name)
 		info.Description = strings.TrimSpace(im.Description)
 		info.DisplayName = strings.TrimSpace(im.DisplayName)
-		info.Edition = strings.TrimSpace(im.Windows.EditionID)
+		info.describeWindows(im.Windows)
 		if info.Edition == "" {
 			info.Edition = strings.TrimSpace(im.Flags)
 		}

@@ -85,3 +85,10 @@ func firstStanza(data []byte) (stanza, error) {
 	}
 	return first, err
 }
+
+// ParseControlFile returns the fields of a control file's first
+// paragraph (a .deb's control file, which holds one): continuation lines
+// joined to their field with "\n".
+func ParseControlFile(data []byte) (map[string]string, error) {
+	return firstStanza(data)
+}

@@ -20,6 +20,7 @@ import (
 // Package is one stanza of a Packages index: what a .deb must be.
 type Package struct {
 	Package, Version, Architecture, Maintainer string
+	Description                                string // its first line is the package's summary
 	// Filename is the .deb's path relative to the mirror root.
 	Filename string
 	Size     int64
@@ -46,7 +47,7 @@ func ParsePackages(r io.Reader) ([]Package, error) {
 func packageOf(s stanza) (Package, error) {
 	p := Package{
 		Package: s["Package"], Version: s["Version"], Architecture: s["Architecture"],
-		Maintainer: s["Maintainer"], Filename: s["Filename"], SHA256: strings.ToLower(s["SHA256"]),
+		Maintainer: s["Maintainer"], Description: s["Description"], Filename: s["Filename"], SHA256: strings.ToLower(s["SHA256"]),
 	}
 	if p.Package == "" || p.Filename == "" {
 		return p, fmt.Errorf("stanza %q: no Package or Filename field", truncate(p.Package))

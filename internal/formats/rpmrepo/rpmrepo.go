@@ -1,0 +1,185 @@
+// Package rpmrepo reads a yum/dnf repository's metadata, as createrepo_c
+// writes it: repodata/repomd.xml, which names the repository's indexes
+// with their checksums, and the primary index it names
+// (primary.xml, compressed or not), which lists each package: name,
+// epoch, version, release, arch, vendor, summary, where it lies and its
+// checksum. It is the one reader of these files: hashr-scan names RPM
+// sources from it, and the repository's verification reads it too.
+//
+// encoding/xml parses both: it expands no entities beyond XML's five and
+// reads no DTD, so a hostile index cannot make it allocate without bound;
+// the primary index is decoded one package at a time.
+package rpmrepo
+
+import (
+	"bufio"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashr-dev/hashr/internal/formats/decompress"
+)
+
+// maxRepomd bounds repomd.xml: real ones are a few KiB.
+const maxRepomd = 1 << 20
+
+// Checksum is a digest as the metadata states it.
+type Checksum struct {
+	Type  string `xml:"type,attr"` // "sha256", "sha512", "sha1"…
+	Value string `xml:",chardata"`
+}
+
+// Data is one index repomd.xml names.
+type Data struct {
+	Type         string   `xml:"type,attr"` // "primary", "filelists", "other"…
+	Checksum     Checksum `xml:"checksum"`
+	OpenChecksum Checksum `xml:"open-checksum"` // of the uncompressed index
+	Location     struct {
+		Href string `xml:"href,attr"` // relative to the repository root
+	} `xml:"location"`
+	Size int64 `xml:"size"`
+}
+
+// Repomd is repodata/repomd.xml.
+type Repomd struct {
+	Revision string `xml:"revision"`
+	Data     []Data `xml:"data"`
+}
+
+// MetadataPath is where a repository keeps repomd.xml, relative to its
+// root.
+const MetadataPath = "repodata/repomd.xml"
+
+// ParseRepomd parses repomd.xml.
+func ParseRepomd(r io.Reader) (*Repomd, error) {
+	var m Repomd
+	if err := xml.NewDecoder(io.LimitReader(r, maxRepomd)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("parsing repomd.xml: %w", err)
+	}
+	return &m, nil
+}
+
+// Index returns the index of type typ ("primary"), if repomd.xml names
+// one.
+func (m *Repomd) Index(typ string) (Data, bool) {
+	for _, d := range m.Data {
+		if d.Type == typ {
+			return d, true
+		}
+	}
+	return Data{}, false
+}
+
+// Package is one package of the primary index.
+type Package struct {
+	Name, Arch              string
+	Epoch, Version, Release string
+	Summary, Vendor         string
+	Checksum                Checksum
+	Size                    int64  // the .rpm's bytes
+	Location                string // the .rpm, relative to the repository root
+}
+
+// xmlPackage is a <package> element of primary.xml.
+type xmlPackage struct {
+	Name    string `xml:"name"`
+	Arch    string `xml:"arch"`
+	Version struct {
+		Epoch string `xml:"epoch,attr"`
+		Ver   string `xml:"ver,attr"`
+		Rel   string `xml:"rel,attr"`
+	} `xml:"version"`
+	Checksum Checksum `xml:"checksum"`
+	Summary  string   `xml:"summary"`
+	Size     struct {
+		Package int64 `xml:"package,attr"`
+	} `xml:"size"`
+	Location struct {
+		Href string `xml:"href,attr"`
+	} `xml:"location"`
+	Format struct {
+		Vendor string `xml:"http://linux.duke.edu/metadata/rpm vendor"`
+	} `xml:"format"`
+}
+
+// ParsePrimary calls fn with each package of a primary index
+// (uncompressed), in order.
+func ParsePrimary(r io.Reader, fn func(Package) error) error {
+	d := xml.NewDecoder(r)
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("parsing the primary index: %w", err)
+		}
+		start, ok := tok.(xml.StartElement)
+		if !ok || start.Name.Local != "package" {
+			continue
+		}
+		var x xmlPackage
+		if err := d.DecodeElement(&x, &start); err != nil {
+			return fmt.Errorf("parsing the primary index: %w", err)
+		}
+		if err := fn(x.pkg()); err != nil {
+			return err
+		}
+	}
+}
+
+func (x xmlPackage) pkg() Package {
+	return Package{Name: x.Name, Arch: x.Arch, Epoch: x.Version.Epoch, Version: x.Version.Ver, Release: x.Version.Rel,
+		Summary: x.Summary, Vendor: x.Format.Vendor, Checksum: x.Checksum, Size: x.Size.Package, Location: x.Location.Href}
+}
+
+// ErrNoPrimary is returned for a repomd.xml that names no primary index.
+var ErrNoPrimary = errors.New("repomd.xml names no primary index")
+
+// ReadPrimary reads the repository at root's repomd.xml and calls fn with
+// each package of the primary index it names (compressed with anything
+// package decompress reads). It checks no checksum: verification is the
+// caller's.
+func ReadPrimary(root string, fn func(Package) error) error {
+	f, err := os.Open(filepath.Join(root, filepath.FromSlash(MetadataPath)))
+	if err != nil {
+		return fmt.Errorf("reading the repository's metadata: %w", err)
+	}
+	m, err := ParseRepomd(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	primary, ok := m.Index("primary")
+	if !ok {
+		return ErrNoPrimary
+	}
+	rel := path.Clean(primary.Location.Href)
+	if rel == ".." || strings.HasPrefix(rel, "../") || path.IsAbs(rel) {
+		return fmt.Errorf("the primary index %q lies outside the repository", primary.Location.Href)
+	}
+	pf, err := os.Open(filepath.Join(root, filepath.FromSlash(rel)))
+	if err != nil {
+		return fmt.Errorf("reading the primary index: %w", err)
+	}
+	defer pf.Close()
+	return parseCompressed(pf, fn)
+}
+
+// parseCompressed parses a primary index in whatever compression its
+// bytes say.
+func parseCompressed(r io.Reader, fn func(Package) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(decompress.HeadSize)
+	dr, err := decompress.NewReader(decompress.Detect(head), br)
+	if err != nil {
+		return fmt.Errorf("decompressing the primary index: %w", err)
+	}
+	defer dr.Close()
+	return ParsePrimary(dr, fn)
+}

@@ -1,0 +1,117 @@
+package rpmrepo
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	return filepath.Join(wd, "..", "..", "..")
+}
+
+// createrepo builds a repository of the committed RPM fixture (in a
+// subdirectory, as mirrors keep them) with createrepo_c, the primary
+// index compressed with compress.
+func createrepo(t *testing.T, compress string) (root, rpmFile string) {
+	if _, err := exec.LookPath("createrepo_c"); err != nil {
+		t.Skip("createrepo_c is not installed (package createrepo-c)")
+	}
+	root = t.TempDir()
+	rpmFile = filepath.Join(root, "Packages", "h", "hello-hashr-1.0-1.noarch.rpm")
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "testdata", "formats", "hello-hashr-1.0-1.noarch.rpm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(rpmFile), 0o755)
+	if err := os.WriteFile(rpmFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("createrepo_c", "--general-compress-type="+compress, root).CombinedOutput(); err != nil {
+		t.Fatalf("createrepo_c: %v\n%s", err, out)
+	}
+	return root, rpmFile
+}
+
+// Every package of the primary index createrepo_c writes, in each of its
+// compressions, is the one `rpm -qp --qf` describes, at the location and
+// with the checksum sha256sum gives.
+func TestPrimaryMatchesRpmQuery(t *testing.T) {
+	for _, z := range []string{"gz", "xz", "bz2"} {
+		t.Run(z, func(t *testing.T) {
+			root, rpmFile := createrepo(t, z)
+			var got []Package
+			if err := ReadPrimary(root, func(p Package) error { got = append(got, p); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			q, err := exec.Command("rpm", "-qp", "--qf", "%{NAME}|%{ARCH}|%{VERSION}|%{RELEASE}|%{SUMMARY}", rpmFile).Output()
+			if err != nil {
+				t.Skipf("rpm: %v", err)
+			}
+			f := strings.Split(string(q), "|")
+			sum, _ := exec.Command("sha256sum", rpmFile).Output()
+			st, _ := os.Stat(rpmFile)
+			want := Package{Name: f[0], Arch: f[1], Epoch: "0", Version: f[2], Release: f[3], Summary: f[4],
+				Checksum: Checksum{Type: "sha256", Value: strings.Fields(string(sum))[0]}, Size: st.Size(),
+				Location: "Packages/h/hello-hashr-1.0-1.noarch.rpm"}
+			if len(got) != 1 || got[0] != want {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+// A directory without repodata is no repository (fs.ErrNotExist); an
+// index outside the repository, or one that does not parse, is an error.
+func TestBrokenRepositories(t *testing.T) {
+	none := func(Package) error { return nil }
+	if err := ReadPrimary(t.TempDir(), none); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("no repodata: %v, want fs.ErrNotExist", err)
+	}
+	for name, repomd := range map[string]string{
+		"outside":    `<repomd><data type="primary"><location href="../../etc/passwd"/></data></repomd>`,
+		"no primary": `<repomd><data type="other"><location href="repodata/other.xml"/></data></repomd>`,
+		"not XML":    "\x00\x01",
+	} {
+		root := t.TempDir()
+		os.MkdirAll(filepath.Join(root, "repodata"), 0o755)
+		os.WriteFile(filepath.Join(root, MetadataPath), []byte(repomd), 0o644)
+		if err := ReadPrimary(root, none); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+const primarySample = `<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm"><package type="rpm"><name>a</name><arch>noarch</arch><version epoch="1" ver="2" rel="3"/><checksum type="sha256">00</checksum><summary>s</summary><size package="5"/><location href="a.rpm"/><format><rpm:vendor>V</rpm:vendor></format></package></metadata>`
+
+// The vendor comes from the rpm namespace of <format>, the epoch from
+// <version>.
+func TestParsePrimaryFields(t *testing.T) {
+	var got []Package
+	if err := ParsePrimary(strings.NewReader(primarySample), func(p Package) error { got = append(got, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := Package{Name: "a", Arch: "noarch", Epoch: "1", Version: "2", Release: "3", Summary: "s", Vendor: "V",
+		Checksum: Checksum{Type: "sha256", Value: "00"}, Size: 5, Location: "a.rpm"}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+// FuzzPrimary: any bytes parse or fail, never panic.
+func FuzzPrimary(f *testing.F) {
+	f.Add([]byte(primarySample))
+	f.Add([]byte(`<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm"><package type="rpm"><name>a</name><arch>noarch</arch><version epoch="1" ver="2" rel="3"/><checksum type="sha256">00</checksum><summary>s</summary><size package="5"/><location href="a.rpm"/><format><rpm:vendor>V</rpm:vendor></format></package></metadata>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = ParsePrimary(bytes.NewReader(data), func(Package) error { return nil })
+		if m, err := ParseRepomd(bytes.NewReader(data)); err == nil {
+			m.Index("primary")
+		}
+	})
+}
