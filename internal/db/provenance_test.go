@@ -183,3 +183,41 @@ func TestVerifiedOnlyReadsWhatVerifiedSourcesVouchFor(t *testing.T) {
 		})
 	}
 }
+
+// A database at schema version 3 takes migration 4 with its sources as
+// they were (no package, never verified), and a load then gives them
+// theirs.
+func TestMigrationToProvenanceKeepsSources(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			sqldb := dbtest.Open(t, b.url)
+			stmts := []string{createMigrationsTable, `INSERT INTO hashr_schema_migrations VALUES (1, 'then'), (2, 'then'), (3, 'then')`}
+			for _, m := range nativeMigrations[:3] {
+				if b.name == "sqlite" {
+					stmts = append(stmts, m.sqlite...)
+				} else {
+					stmts = append(stmts, m.postgres...)
+				}
+			}
+			old := source(t, "old.deb")
+			stmts = append(stmts, `INSERT INTO sources (sha256, ids, status) VALUES (X'`+hex.EncodeToString(old.SHA256)+`', '["old.deb"]', 'done')`)
+			for _, s := range stmts {
+				if b.name != "sqlite" {
+					s = strings.NewReplacer(`X'`, `'\x`, `'["old.deb"]'`, `'{old.deb}'`).Replace(s)
+				}
+				if _, err := sqldb.Exec(s); err != nil {
+					t.Fatalf("%s: %v", s, err)
+				}
+			}
+			l := open(t, b.url, Options{})
+			if got := dbtest.Count(t, b.url, "SELECT count(*) FROM sources_hex WHERE ids IS NOT NULL AND package IS NULL AND verified_ok IS NULL"); got != 1 {
+				t.Fatalf("%d sources kept without package and verified, want 1", got)
+			}
+			old.Package, old.Verified = bashPkg, aptVerified
+			load(t, l, old)
+			if got := dbtest.Count(t, b.url, "SELECT count(*) FROM sources_hex WHERE verified_by = 'apt-release' AND package IS NOT NULL"); got != 1 {
+				t.Fatalf("%d sources with the package and verified loaded, want 1", got)
+			}
+		})
+	}
+}
