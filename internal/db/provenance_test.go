@@ -69,15 +69,11 @@ func TestProvenanceIsLoadedAndKeptAcrossLoads(t *testing.T) {
 			signed.Package, signed.Verified = bashPkg, aptVerified
 			plain := source(t, "plain.tar", shared)
 			load(t, l, signed, plain)
-			want := []string{
-				"lookup md5 bash_5.2.15-2+b2_amd64.deb: package bash 5.2.15-2+b2 amd64 verified true apt-release B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8",
-				"lookup md5 plain.tar:",
-				"lookup sha1 bash_5.2.15-2+b2_amd64.deb: package bash 5.2.15-2+b2 amd64 verified true apt-release B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8",
-				"lookup sha1 plain.tar:",
-				"lookup sha256 bash_5.2.15-2+b2_amd64.deb: package bash 5.2.15-2+b2 amd64 verified true apt-release B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8",
-				"lookup sha256 plain.tar:",
-				"sources bash_5.2.15-2+b2_amd64.deb: package bash 5.2.15-2+b2 amd64 verified true apt-release B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8",
-				"sources plain.tar:",
+			var want []string
+			for _, reader := range []string{"lookup md5", "lookup sha1", "lookup sha256", "sources"} {
+				want = append(want,
+					reader+" bash_5.2.15-2+b2_amd64.deb: package bash 5.2.15-2+b2 amd64 verified true apt-release B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8",
+					reader+" plain.tar:")
 			}
 			if got := provenanceOf(t, openReader(t, b.url), Filter{}, shared); !slices.Equal(got, want) {
 				t.Fatalf("after the first load:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -106,28 +102,35 @@ func TestProvenanceIsLoadedAndKeptAcrossLoads(t *testing.T) {
 			plainLone.Verified = unsigned
 			plainSigned.Package, plainSigned.Verified = &records.Package{Name: "plain", Version: "1"}, aptVerified
 			load(t, l, again, plainSigned, plainLone)
-			r := openReader(t, b.url)
-			var titles, verified []string
-			if err := r.Sources(context.Background(), Filter{}, func(s *SourceInfo) error {
-				titles = append(titles, s.IDs[0]+"="+s.Package.Title)
-				verified = append(verified, fmt.Sprintf("%s=%v/%s", s.IDs[0], s.Verified.OK, s.Verified.By))
-				return nil
-			}); err != nil {
-				t.Fatal(err)
+			titles, verified := titlesAndVerified(t, openReader(t, b.url))
+			if titles != "bash_5.2.15-2+b2_amd64.deb=GNU Bourne Again SHell plain.tar=" {
+				t.Errorf("package titles after the reload: %s", titles)
 			}
-			slices.Sort(titles)
-			slices.Sort(verified)
-			if got := strings.Join(titles, " "); got != "bash_5.2.15-2+b2_amd64.deb=GNU Bourne Again SHell plain.tar=" {
-				t.Errorf("package titles after the reload: %s", got)
-			}
-			if got := strings.Join(verified, " "); got != "bash_5.2.15-2+b2_amd64.deb=true/apt-release plain.tar=true/apt-release" {
-				t.Errorf("verified after the reload: %s", got)
+			if verified != "bash_5.2.15-2+b2_amd64.deb=true/apt-release plain.tar=true/apt-release" {
+				t.Errorf("verified after the reload: %s", verified)
 			}
 			if got := dbtest.Count(t, b.url, "SELECT count(*) FROM sources_hex WHERE verified_by = 'apt-release' AND package IS NOT NULL"); got != 2 {
 				t.Errorf("sources_hex: %d verified sources with a package, want 2", got)
 			}
 		})
 	}
+}
+
+// titlesAndVerified lists each source's package title and verified, as
+// "ID=TITLE" and "ID=OK/BY", sorted.
+func titlesAndVerified(t *testing.T, r *Reader) (titles, verified string) {
+	t.Helper()
+	var ts, vs []string
+	if err := r.Sources(context.Background(), Filter{}, func(s *SourceInfo) error {
+		ts = append(ts, s.IDs[0]+"="+s.Package.Title)
+		vs = append(vs, fmt.Sprintf("%s=%v/%s", s.IDs[0], s.Verified.OK, s.Verified.By))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ts)
+	slices.Sort(vs)
+	return strings.Join(ts, " "), strings.Join(vs, " ")
 }
 
 // --verified-only reads the samples that a verified source vouches for,

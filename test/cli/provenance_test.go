@@ -47,14 +47,12 @@ func withPackages(t *testing.T, stream []byte) []byte {
 	return out.Bytes()
 }
 
-// An apt mirror scanned with its keyring, and a tar nothing signs,
-// through the whole pipeline: hashr-lookup names each source's package
-// and verification, hashr-export --verified-only leaves the tar's files
-// out, and nsrl-rds's packages say how each was verified where sqlite3
-// reads them.
-func TestVerifiedPipelineLookupAndExport(t *testing.T) {
-	needTool(t, "tar", "tar")
-	needTool(t, "sqlite3", "sqlite3")
+// verifiedSet loads, into a new SQLite database, an apt mirror scanned
+// with its keyring (alpha's and beta's .debs, verified) and a tar
+// nothing signs (alpha's data.txt again, and gamma.txt), through the
+// whole pipeline. It returns the database and the key's fingerprint.
+func verifiedSet(t *testing.T) (dbURL, fingerprint string) {
+	t.Helper()
 	apt := verifytest.BuildAptRepo(t, true)
 	work := t.TempDir()
 	tree, tars := filepath.Join(work, "tree"), filepath.Join(work, "tars")
@@ -69,40 +67,20 @@ func TestVerifiedPipelineLookupAndExport(t *testing.T) {
 	stream = stage(t, fetch.Main, withPackages(t, stream), "--quiet", "--work", filepath.Join(work, "fetch"))
 	stream = stage(t, extract.Main, stream, "--quiet", "--spool", filepath.Join(work, "spool"))
 	stream = stage(t, hashcmd.Main, stream, "--quiet", "--delete")
-	dbURL := "sqlite:" + filepath.Join(work, "hashr.db")
+	dbURL = "sqlite:" + filepath.Join(work, "hashr.db")
 	stage(t, load.Main, stream, "--quiet", "--db", dbURL)
+	return dbURL, apt.Key.Fingerprint
+}
 
-	sum := func(data string) string { s := sha256.Sum256([]byte(data)); return hex.EncodeToString(s[:]) }
-	t.Run("lookup", func(t *testing.T) {
-		var rec struct {
-			Sources  []string
-			Packages map[string]records.Package
-			Verified map[string]records.Verified
-		}
-		out := stage(t, lookup.Main, []byte(sum("alpha data\n")+"\n"), "--quiet", "--db", dbURL)
-		if err := json.Unmarshal(out, &rec); err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		if len(rec.Sources) != 2 {
-			t.Fatalf("sources %v, want alpha's .deb and the tar: %s", rec.Sources, out)
-		}
-		var signed int
-		for _, src := range rec.Sources {
-			v, hasV := rec.Verified[src]
-			if p, ok := rec.Packages[src]; ok {
-				if p.Name != "alpha" || p.Version != "1.0-1" || !hasV || !v.OK || v.By != "apt-release" || v.Signer != apt.Key.Fingerprint {
-					t.Errorf("source %s: package %+v, verified %+v (%v): want alpha 1.0-1 verified by apt-release, %s", src, p, v, hasV, apt.Key.Fingerprint)
-				}
-				signed++
-			} else if hasV && v.OK {
-				t.Errorf("the tar's source %s: verified %+v", src, v)
-			}
-		}
-		if signed != 1 {
-			t.Errorf("%d sources with a package, want alpha's .deb alone: %s", signed, out)
-		}
-	})
-
+// The verified set through the readers: hashr-lookup names each source's
+// package and verification, hashr-export --verified-only leaves the
+// tar's files out, and nsrl-rds's packages say how each was verified
+// where sqlite3 reads them.
+func TestVerifiedPipelineLookupAndExport(t *testing.T) {
+	needTool(t, "tar", "tar")
+	needTool(t, "sqlite3", "sqlite3")
+	dbURL, fingerprint := verifiedSet(t)
+	t.Run("lookup", func(t *testing.T) { testLookupNamesProvenance(t, dbURL, fingerprint) })
 	t.Run("export --verified-only", func(t *testing.T) {
 		paths := func(args ...string) string {
 			var got []string
@@ -123,19 +101,52 @@ func TestVerifiedPipelineLookupAndExport(t *testing.T) {
 			t.Errorf("--verified-only exported %s, want %s", got, want)
 		}
 	})
-
 	t.Run("nsrl-rds", func(t *testing.T) {
-		rds := filepath.Join(work, "rds.db")
+		rds := filepath.Join(t.TempDir(), "rds.db")
 		stage(t, export.Main, nil, "--quiet", "--db", dbURL, "--format", "nsrl-rds", "-o", rds)
-		msg, status := tool(t, work, "sqlite3", "-readonly", rds,
+		msg, status := tool(t, filepath.Dir(rds), "sqlite3", "-readonly", rds,
 			"SELECT p.name, p.version, coalesce(o.verified_ok, 'NULL'), coalesce(o.verified_by, ''), coalesce(o.verified_signer, '') FROM PKG p JOIN PACKAGE_OBJECT o USING (package_id) ORDER BY p.name")
 		if status != 0 {
 			t.Fatalf("sqlite3: %s", msg)
 		}
 		lines := strings.Split(strings.TrimSpace(msg), "\n")
-		want := []string{"alpha|1.0-1|1|apt-release|" + apt.Key.Fingerprint, "beta|1.0-1|1|apt-release|" + apt.Key.Fingerprint}
+		want := []string{"alpha|1.0-1|1|apt-release|" + fingerprint, "beta|1.0-1|1|apt-release|" + fingerprint}
 		if len(lines) != 3 || !slices.Equal(lines[:2], want) || !strings.HasPrefix(lines[2], "tree.tar||") || strings.Contains(lines[2], "|1|") {
 			t.Errorf("PKG joined with PACKAGE_OBJECT:\n%s\nwant\n%s\nand tree.tar unverified", msg, strings.Join(want, "\n"))
 		}
 	})
+}
+
+// testLookupNamesProvenance looks up alpha's data.txt, in alpha's .deb
+// and the tar: the .deb's package and verification are named, the tar
+// has no package and is not verified.
+func testLookupNamesProvenance(t *testing.T, dbURL, fingerprint string) {
+	var rec struct {
+		Sources  []string
+		Packages map[string]records.Package
+		Verified map[string]records.Verified
+	}
+	sum := sha256.Sum256([]byte("alpha data\n"))
+	out := stage(t, lookup.Main, []byte(hex.EncodeToString(sum[:])+"\n"), "--quiet", "--db", dbURL)
+	if err := json.Unmarshal(out, &rec); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(rec.Sources) != 2 {
+		t.Fatalf("sources %v, want alpha's .deb and the tar: %s", rec.Sources, out)
+	}
+	var packaged int
+	for _, src := range rec.Sources {
+		v, hasV := rec.Verified[src]
+		if p, ok := rec.Packages[src]; ok {
+			if p.Name != "alpha" || p.Version != "1.0-1" || !hasV || !v.OK || v.By != "apt-release" || v.Signer != fingerprint {
+				t.Errorf("source %s: package %+v, verified %+v (%v): want alpha 1.0-1 verified by apt-release, %s", src, p, v, hasV, fingerprint)
+			}
+			packaged++
+		} else if hasV && v.OK {
+			t.Errorf("the tar's source %s: verified %+v", src, v)
+		}
+	}
+	if packaged != 1 {
+		t.Errorf("%d sources with a package, want alpha's .deb alone: %s", packaged, out)
+	}
 }
