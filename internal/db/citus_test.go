@@ -100,7 +100,8 @@ func TestCitusDistributesAndLoadsAsPostgres(t *testing.T) {
 
 // citusBatches are batches that take every statement of a load: new
 // samples, shared ones, a second ID and path, payloads, a source that
-// fails then succeeds, a failed member, and loading them all again.
+// fails then succeeds, a failed member, a package and verification kept
+// over a load without, and loading them all again.
 func citusBatches(t *testing.T) []func() []*Source {
 	dir := t.TempDir()
 	n := 0
@@ -124,15 +125,18 @@ func citusBatches(t *testing.T) []func() []*Source {
 		return s
 	}
 	first := func() []*Source {
-		return []*Source{source(t, "a.deb", withLocal("usr/bin/a", "A"), withLocal("usr/share/a", "shared")),
-			source(t, "b.deb", withLocal("usr/bin/b", "B"), withLocal("usr/share/b", "shared"))}
+		b := source(t, "b.deb", withLocal("usr/bin/b", "B"), withLocal("usr/share/b", "shared"))
+		b.Package, b.Verified = bashPkg, aptVerified
+		return []*Source{source(t, "a.deb", withLocal("usr/bin/a", "A"), withLocal("usr/share/a", "shared")), b}
 	}
 	return []func() []*Source{
 		first,
 		func() []*Source {
 			again := source(t, "a.deb", withLocal("usr/bin/a-renamed", "A"))
 			again.ID = "a-copy.deb"
-			return []*Source{again, failed(), member()}
+			lone := source(t, "b.deb", withLocal("usr/bin/b", "B"), withLocal("usr/share/b", "shared"))
+			lone.Verified = unsigned
+			return []*Source{again, failed(), member(), lone}
 		},
 		func() []*Source { return []*Source{source(t, "c.deb", withLocal("usr/bin/c", "C"))} },
 		first,
@@ -142,7 +146,8 @@ func citusBatches(t *testing.T) []func() []*Source {
 // A Citus database hashr wrote at an older schema version migrates: one
 // an older hashr left undistributed (version 1, its tables local to the
 // coordinator) is distributed, rows and all; one distributed at version 2
-// takes migration 3 as distributed tables. Both keep their rows, and
+// takes migrations 3 and 4 as distributed tables, one at version 3
+// migration 4. All keep their rows, and
 // their failed jobs' sources become failed, as on one PostgreSQL
 // (TestMigrationMarksFailedJobsSources).
 func TestCitusMigratesOlderSchemas(t *testing.T) {
@@ -150,7 +155,7 @@ func TestCitusMigratesOlderSchemas(t *testing.T) {
 	for _, from := range []struct {
 		version     int
 		distributed bool
-	}{{1, false}, {2, true}} {
+	}{{1, false}, {2, true}, {3, true}} {
 		t.Run(fmt.Sprintf("version %d", from.version), func(t *testing.T) {
 			url := cluster.NewDatabase(t)
 			stmts := []string{createMigrationsTable}
@@ -170,6 +175,9 @@ func TestCitusMigratesOlderSchemas(t *testing.T) {
 				`INSERT INTO samples (sha256) VALUES ('\x0a'), ('\x0b')`,
 				`INSERT INTO samples_sources (sample_sha256, source_sha256, paths) VALUES ('\x0a', '\x01', '{a}'), ('\x0b', '\x02', '{b}')`,
 				`INSERT INTO jobs (quick_sha256, sha256, status, imported_at) VALUES ('\x11', '\x01', 'failed', `+ts+`), ('\x12', '\x02', 'done', `+ts+`)`)
+			if from.version >= 3 { // a loader at version 3 marks the failed job's source itself
+				stmts = append(stmts, `UPDATE sources SET status = 'failed' WHERE sha256 = '\x01'`)
+			}
 			sqldb := dbtest.Open(t, url)
 			for _, s := range stmts {
 				if _, err := sqldb.Exec(s); err != nil {
@@ -181,23 +189,33 @@ func TestCitusMigratesOlderSchemas(t *testing.T) {
 			if got := dbtest.Count(t, url, "SELECT max(version) FROM hashr_schema_migrations"); got != int64(SchemaVersion) {
 				t.Fatalf("schema version %d, want %d", got, SchemaVersion)
 			}
-			r := openReader(t, url)
-			for key, want := range map[byte]bool{0x0a: false, 0x0b: true} {
-				found, err := r.Lookup(t.Context(), BySHA256, [][]byte{{key}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if known := len(found) > 0; known != want {
-					t.Errorf("sample %02x: known %v, want %v", key, known, want)
-				}
-			}
-			if got := dbtest.Count(t, url, "SELECT count(*) FROM samples_sources_hex WHERE failed = false"); got != 2 {
-				t.Errorf("%d links after the migration, want the 2 there were", got)
-			}
-			if got := dbtest.Count(t, url, "SELECT count(*) FROM sources_hex WHERE status = 'failed'"); got != 1 {
-				t.Errorf("%d failed sources, want 1", got)
-			}
+			checkMigratedRows(t, url)
 		})
+	}
+}
+
+// checkMigratedRows checks the rows TestCitusMigratesOlderSchemas wrote
+// after the migration: the failed job's source failed, the other trusted.
+func checkMigratedRows(t *testing.T, url string) {
+	t.Helper()
+	r := openReader(t, url)
+	for key, want := range map[byte]bool{0x0a: false, 0x0b: true} {
+		found, err := r.Lookup(t.Context(), BySHA256, [][]byte{{key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if known := len(found) > 0; known != want {
+			t.Errorf("sample %02x: known %v, want %v", key, known, want)
+		}
+	}
+	if got := dbtest.Count(t, url, "SELECT count(*) FROM samples_sources_hex WHERE failed = false"); got != 2 {
+		t.Errorf("%d links after the migration, want the 2 there were", got)
+	}
+	if got := dbtest.Count(t, url, "SELECT count(*) FROM sources_hex WHERE status = 'failed'"); got != 1 {
+		t.Errorf("%d failed sources, want 1", got)
+	}
+	if got := dbtest.Count(t, url, "SELECT count(*) FROM sources_hex WHERE package IS NULL AND verified_ok IS NULL"); got != 2 {
+		t.Errorf("%d sources without package and verified after the migration, want the 2 there were", got)
 	}
 }
 

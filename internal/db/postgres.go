@@ -383,10 +383,10 @@ func (l *pgLoader) stageSourceRow(i int, src *Source) []any {
 	if src.Mtime != nil {
 		mtime = *src.Mtime
 	}
-	return []any{int32(i), nullBytes(src.SHA256), nullText(src.ID), nullText(src.Repo), nullText(src.RepoPath),
+	return append([]any{int32(i), nullBytes(src.SHA256), nullText(src.ID), nullText(src.Repo), nullText(src.RepoPath),
 		nullText(src.URI), nullText(src.Format), nullInt(src.Size), mtime, nullBytes(src.QuickSHA256),
 		nullText(src.Description), status, nullText(j.Error), j.FilesExtracted, j.FilesLoaded, j.NewFiles, j.Errors,
-		j.Bytes, ms, pre, proc, export}
+		j.Bytes, ms, pre, proc, export}, src.provenanceArgs()...)
 }
 
 // loadPayloads sends the bytes of the staged samples that have no payload

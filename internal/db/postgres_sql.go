@@ -33,7 +33,12 @@ CREATE TEMP TABLE IF NOT EXISTS hashr_stage_sources (
 	ms jsonb,
 	pre_seconds bigint,
 	proc_seconds bigint,
-	export_seconds bigint
+	export_seconds bigint,
+	package jsonb,
+	verified_ok boolean,
+	verified_by text,
+	verified_signer text,
+	verified_detail text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS hashr_stage_files (
 	seq bigint NOT NULL,
@@ -80,7 +85,8 @@ CREATE TEMP TABLE IF NOT EXISTS hashr_stage_payloads (
 
 var stageSourceColumns = []string{"seq", "sha256", "id", "repo", "repo_path", "uri", "format", "size", "mtime",
 	"quick_sha256", "description", "status", "error", "files_extracted", "files_loaded", "new_files", "errors", "bytes",
-	"ms", "pre_seconds", "proc_seconds", "export_seconds"}
+	"ms", "pre_seconds", "proc_seconds", "export_seconds",
+	"package", "verified_ok", "verified_by", "verified_signer", "verified_detail"}
 
 var stageFileColumns = []string{"seq", "source", "sha256", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep",
 	"tlsh", "size", "mime", "path", "local", "failed"}
@@ -172,18 +178,36 @@ ON CONFLICT (sample_sha256, source_sha256) DO UPDATE
 	WHERE NOT (EXCLUDED.paths <@ r.paths) OR r.failed <> EXCLUDED.failed`
 }
 
-var pgNative = pgStatements{
-	distrust: pgDistrustLeftovers,
-	sources: pgStagedSources + `, lasts AS ( -- a source's status is its last load's
+// pgNativeSources upserts the staged sources. Of a source staged twice in
+// a batch, its package is the last one brought and its verified the last
+// ok one, else the last one: what loading them one by one leaves
+// (provenanceUpdate).
+var pgNativeSources = func() string {
+	setProvenance, provenanceChanged := provenanceUpdate("s", "EXCLUDED", "IS DISTINCT FROM")
+	return pgStagedSources + `, lasts AS ( -- a source's status is its last load's
 	SELECT DISTINCT ON (sha256) sha256, status FROM hashr_stage_sources WHERE sha256 IS NOT NULL ORDER BY sha256, seq DESC
+), pkgs AS (
+	SELECT DISTINCT ON (sha256) sha256, package FROM hashr_stage_sources
+	WHERE sha256 IS NOT NULL AND package IS NOT NULL ORDER BY sha256, seq DESC
+), vers AS (
+	SELECT DISTINCT ON (sha256) sha256, verified_ok, verified_by, verified_signer, verified_detail FROM hashr_stage_sources
+	WHERE sha256 IS NOT NULL AND verified_ok IS NOT NULL ORDER BY sha256, verified_ok DESC, seq DESC
 )
-INSERT INTO sources AS s (sha256, ids, repo, repo_path, uri, format, size, mtime, quick_sha256, description, status)
-SELECT f.sha256, i.ids, f.repo, f.repo_path, f.uri, f.format, f.size, f.mtime, f.quick_sha256, f.description, t.status
-FROM firsts f JOIN ids i USING (sha256) JOIN lasts t USING (sha256) ORDER BY f.sha256
+INSERT INTO sources AS s (sha256, ids, repo, repo_path, uri, format, size, mtime, quick_sha256, description, status,
+	package, verified_ok, verified_by, verified_signer, verified_detail)
+SELECT f.sha256, i.ids, f.repo, f.repo_path, f.uri, f.format, f.size, f.mtime, f.quick_sha256, f.description, t.status,
+	p.package, v.verified_ok, v.verified_by, v.verified_signer, v.verified_detail
+FROM firsts f JOIN ids i USING (sha256) JOIN lasts t USING (sha256)
+	LEFT JOIN pkgs p USING (sha256) LEFT JOIN vers v USING (sha256) ORDER BY f.sha256
 ON CONFLICT (sha256) DO UPDATE
 	SET ids = ARRAY(SELECT DISTINCT x COLLATE "C" FROM unnest(s.ids || EXCLUDED.ids) AS u(x) ORDER BY 1),
-		status = EXCLUDED.status
-	WHERE NOT (EXCLUDED.ids <@ s.ids) OR s.status <> EXCLUDED.status`,
+		status = EXCLUDED.status, ` + setProvenance + `
+	WHERE NOT (EXCLUDED.ids <@ s.ids) OR s.status <> EXCLUDED.status OR ` + provenanceChanged
+}()
+
+var pgNative = pgStatements{
+	distrust: pgDistrustLeftovers,
+	sources:  pgNativeSources,
 
 	samples: pgNativeSamples(`
 	SELECT DISTINCT ON (sha256) sha256, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // Reader reads a database in hashr's native schema, for hashr-export and
@@ -158,10 +161,16 @@ type Filter struct {
 	// IncludeFailed selects the samples of failed sources and failed
 	// members too; without it only trusted links are read (trustedLink).
 	IncludeFailed bool
+	// VerifiedOnly selects the sources whose bytes verified (their
+	// verified_ok): a sample is read when one of its links to them is
+	// (the trust rule applies as ever), with its paths there alone.
+	VerifiedOnly bool
 }
 
 // selectsAll says whether f selects every source, trusted or not.
-func (f Filter) selectsAll() bool { return f.Repo == "" && f.Source == nil && f.Since.IsZero() }
+func (f Filter) selectsAll() bool {
+	return f.Repo == "" && f.Source == nil && f.Since.IsZero() && !f.VerifiedOnly
+}
 
 // trustedLink is the SQL condition under which the link l of a sample to
 // the source src vouches for the sample: the source's last job was not
@@ -193,6 +202,9 @@ func (f Filter) where(col string, args *[]any) string {
 	if f.Source != nil {
 		conds = append(conds, col+" = "+arg(f.Source))
 	}
+	if f.VerifiedOnly {
+		conds = append(conds, "src.verified_ok") // NULL (never checked) is not true
+	}
 	if !f.Since.IsZero() {
 		// SQLite keeps imported_at as RFC 3339 text in UTC, which sorts as
 		// time does; PostgreSQL as timestamptz, which reads that text.
@@ -223,6 +235,10 @@ type Link struct {
 	// job failed (Status), or the sample is only at failed members.
 	Failed bool
 	Status string // the source's status: StatusDone, StatusPartial or StatusFailed
+	// Package and Verified are the source's (nil when it has none); only
+	// Lookup fills them in.
+	Package  *records.Package
+	Verified *records.Verified
 }
 
 // SampleLinks is a sample with every link of it that the filter selects.
@@ -244,6 +260,9 @@ type SourceInfo struct {
 	// Code numbers the sources of the database 1, 2, … in SHA-256 order:
 	// the package and product codes of the NSRL formats.
 	Code int64
+	// Package and Verified are the source's, nil when it has none.
+	Package  *records.Package
+	Verified *records.Verified
 }
 
 // jsonArray is the SQL expression that reads an array column as JSON text.
@@ -366,7 +385,7 @@ func decodeArray(s sql.NullString, into *[]string) error {
 func (r *Reader) Sources(ctx context.Context, f Filter, each func(*SourceInfo) error) error {
 	var args []any
 	query := `SELECT src.sha256, ` + r.jsonArray("src.ids") + `, src.repo, src.repo_path, src.uri, src.format, src.size,
-			src.description, c.code
+			src.description, c.code, ` + r.provenanceColumns("src") + `
 		FROM sources src JOIN ` + codes + ` c ON c.sha256 = src.sha256
 		WHERE ` + f.where("src.sha256", &args) + ` AND (` + strconv.FormatBool(f.IncludeFailed) + ` OR src.status <> 'failed')
 		ORDER BY src.sha256`
@@ -379,8 +398,12 @@ func (r *Reader) Sources(ctx context.Context, f Filter, each func(*SourceInfo) e
 		var s SourceInfo
 		var ids, repo, repoPath, uri, format, desc sql.NullString
 		var size sql.NullInt64
-		if err := rows.Scan(&s.SHA256, &ids, &repo, &repoPath, &uri, &format, &size, &desc, &s.Code); err != nil {
+		var prov provenanceRow
+		if err := rows.Scan(append([]any{&s.SHA256, &ids, &repo, &repoPath, &uri, &format, &size, &desc, &s.Code}, prov.targets()...)...); err != nil {
 			return fmt.Errorf("reading the sources of %s: %w", r.loc, err)
+		}
+		if s.Package, s.Verified, err = prov.decode(); err != nil {
+			return fmt.Errorf("reading the sources of %s: source %x: %w", r.loc, s.SHA256, err)
 		}
 		s.Repo, s.RepoPath, s.URI, s.Format, s.Description = repo.String, repoPath.String, uri.String, format.String, desc.String
 		s.Size = -1
@@ -525,10 +548,14 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 		}
 		cur.Links = append(cur.Links, l)
 	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
 	for _, s := range samples {
 		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
 	}
-	return rows.Err()
+	return r.addProvenance(ctx, slices.Collect(maps.Values(samples)))
 }
 
 // lookupSHA256 looks samples up by sha256 in samples_sources alone, which
@@ -590,7 +617,7 @@ func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, 
 		for i := range s.Links {
 			l := &s.Links[i]
 			src := refs[string(l.Source)]
-			l.Repo, l.IDs, l.Status = src.repo, src.ids, src.status
+			l.Repo, l.IDs, l.Status, l.Package, l.Verified = src.repo, src.ids, src.status, src.pkg, src.verified
 			l.Failed = l.Failed || src.status == StatusFailed
 		}
 		if !r.IncludeFailed {
@@ -607,9 +634,11 @@ func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, 
 
 // sourceRef is what a lookup reports of a source.
 type sourceRef struct {
-	repo   string
-	ids    []string
-	status string
+	repo     string
+	ids      []string
+	status   string
+	pkg      *records.Package
+	verified *records.Verified
 }
 
 // maxCachedSources bounds the sources a Reader keeps; past it the cache
@@ -630,7 +659,8 @@ func (r *Reader) cacheSources(ctx context.Context, shas [][]byte, refs map[strin
 	for len(shas) > 0 {
 		batch := shas[:min(len(shas), MaxLookupBatch)]
 		shas = shas[len(batch):]
-		rows, err := r.queryKeys(ctx, `SELECT sha256, repo, `+r.jsonArray("ids")+`, status FROM sources WHERE sha256 IN (`+keyList+`)`, batch)
+		rows, err := r.queryKeys(ctx, `SELECT src.sha256, src.repo, `+r.jsonArray("src.ids")+`, src.status, `+r.provenanceColumns("src")+`
+			FROM sources src WHERE src.sha256 IN (`+keyList+`)`, batch)
 		if err != nil {
 			return err
 		}
@@ -638,11 +668,17 @@ func (r *Reader) cacheSources(ctx context.Context, shas [][]byte, refs map[strin
 			var sha []byte
 			var repo, ids sql.NullString
 			var ref sourceRef
-			if err := rows.Scan(&sha, &repo, &ids, &ref.status); err != nil {
+			var prov provenanceRow
+			if err := rows.Scan(append([]any{&sha, &repo, &ids, &ref.status}, prov.targets()...)...); err != nil {
 				rows.Close()
 				return err
 			}
 			ref.repo = repo.String
+			var err error
+			if ref.pkg, ref.verified, err = prov.decode(); err != nil {
+				rows.Close()
+				return fmt.Errorf("source %x: %w", sha, err)
+			}
 			if err := decodeArray(ids, &ref.ids); err != nil {
 				rows.Close()
 				return fmt.Errorf("IDs of source %x: %w", sha, err)

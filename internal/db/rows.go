@@ -1,7 +1,11 @@
 package db
 
 import (
+	"encoding/json"
+	"strings"
 	"time"
+
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // Job statuses written to the jobs table and, for the source, to its
@@ -34,6 +38,11 @@ type Source struct {
 	Description string
 	Size        *int64
 	Mtime       *time.Time
+	// Package and Verified are the source record's (nil when absent).
+	// Loaded again, a source keeps the last Package brought and the
+	// Verified that provenanceSQL says wins.
+	Package  *records.Package
+	Verified *records.Verified
 
 	Files *FileRows
 	Job   Job
@@ -114,4 +123,48 @@ type Problem struct {
 	Source []byte // the source's SHA256
 	Path   string
 	Err    error
+}
+
+// provenanceArgs are a source's package (JSON text) and verified columns
+// (ok, by, signer, detail), NULL where the record had none.
+func (s *Source) provenanceArgs() []any {
+	args := []any{nil, nil, nil, nil, nil}
+	if s.Package != nil {
+		var b strings.Builder // as records are written: "<" stays "<"
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s.Package)
+		args[0] = strings.TrimSuffix(b.String(), "\n")
+	}
+	if v := s.Verified; v != nil {
+		args[1], args[2], args[3], args[4] = v.OK, v.By, nullText(v.Signer), nullText(v.Detail)
+	}
+	return args
+}
+
+// verifiedWins is the SQL condition under which a source row's verified
+// columns (of the row aliased row) take those a load brings (brought): when
+// it brings one, unless the row's is ok and the one brought is not. A
+// load without verified (--verify off) says nothing of the bytes, and a
+// verification that held stays true of the same bytes (the SHA-256 is
+// the row's key) scanned again where nothing signs them (a .deb copied
+// out of its mirror: verified {ok: false, by: "none"}).
+func verifiedWins(row, brought string) string {
+	return "(" + brought + ".verified_ok IS NOT NULL AND (" + row + ".verified_ok IS NULL OR " + brought + ".verified_ok OR NOT " + row + ".verified_ok))"
+}
+
+// provenanceUpdate is the SET list of a source upsert's provenance
+// columns and the condition under which they change, for the row aliased row
+// and the proposed row brought: the last package brought wins, and verified
+// as verifiedWins says.
+func provenanceUpdate(row, brought, isNot string) (set, changed string) {
+	wins := verifiedWins(row, brought)
+	for _, c := range []string{"verified_ok", "verified_by", "verified_signer", "verified_detail"} {
+		set += ", " + c + " = CASE WHEN " + wins + " THEN " + brought + "." + c + " ELSE " + row + "." + c + " END"
+	}
+	set = "package = coalesce(" + brought + ".package, " + row + ".package)" + set
+	changed = "(" + brought + ".package IS NOT NULL AND " + row + ".package " + isNot + " " + brought + ".package) OR (" + wins + " AND (" +
+		row + ".verified_ok, " + row + ".verified_by, " + row + ".verified_signer, " + row + ".verified_detail) " + isNot + " (" +
+		brought + ".verified_ok, " + brought + ".verified_by, " + brought + ".verified_signer, " + brought + ".verified_detail))"
+	return set, changed
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // The read queries of hashr-serve (internal/serve). Each request is
@@ -29,6 +31,10 @@ type ServedSource struct {
 	Description string
 	Status      string // StatusDone, StatusPartial or StatusFailed
 	Size        int64  // -1 when unknown
+	// Package and Verified are the source's, nil when it has none
+	// (ServeLookup only).
+	Package  *records.Package
+	Verified *records.Verified
 }
 
 // ServedLink is a sample's presence in one source.
@@ -75,7 +81,7 @@ func (r *Reader) ServeLookup(ctx context.Context, by string, keys [][]byte) ([]*
 	query := `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
 			l.source_sha256, ` + r.jsonArray("l.paths") + `, l.failed,
 			` + r.jsonArray("src.ids") + `, src.repo, src.uri, src.format, src.description, src.status, src.size,
-			ps.md5, ps.sha1
+			ps.md5, ps.sha1, ` + r.provenanceColumns("src") + `
 		FROM samples s
 		JOIN samples_sources l ON l.sample_sha256 = s.sha256
 		JOIN sources src ON src.sha256 = l.source_sha256
@@ -117,10 +123,15 @@ func scanServed(rows *sql.Rows, s *Sample, l *ServedLink) error {
 	var ssdeep, tlsh, mime, paths, ids, repo, uri, format, desc sql.NullString
 	var size, srcSize sql.NullInt64
 	src := &l.Source
-	if err := rows.Scan(&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
+	var prov provenanceRow
+	if err := rows.Scan(append([]any{&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
 		&src.SHA256, &paths, &l.Failed, &ids, &repo, &uri, &format, &desc, &src.Status, &srcSize,
-		&src.MD5, &src.SHA1); err != nil {
+		&src.MD5, &src.SHA1}, prov.targets()...)...); err != nil {
 		return err
+	}
+	var err error
+	if src.Package, src.Verified, err = prov.decode(); err != nil {
+		return fmt.Errorf("source %x: %w", src.SHA256, err)
 	}
 	s.SSDEEP, s.TLSH, s.MIME = ssdeep.String, tlsh.String, mime.String
 	s.Size, src.Size = sizeOrUnknown(size), sizeOrUnknown(srcSize)

@@ -149,15 +149,6 @@ const (
 	// more in binding and calling than SQLite spent storing the row.
 	sqliteStageFiles = `INSERT OR IGNORE INTO temp.hashr_stage_files
 		(sha256, source, path, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime, local, failed) VALUES `
-	// A source's status is its last load's.
-	sqliteUpsertSource = `INSERT INTO sources (sha256, ids, repo, repo_path, uri, format, size, mtime, quick_sha256, description, status)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-		ON CONFLICT (sha256) DO UPDATE SET ids = (
-			SELECT json_group_array(value ORDER BY value) FROM (
-				SELECT value FROM json_each(sources.ids) UNION SELECT value FROM json_each(excluded.ids))),
-			status = excluded.status
-		WHERE EXISTS (SELECT 1 FROM json_each(excluded.ids) AS e WHERE e.value NOT IN (SELECT value FROM json_each(sources.ids)))
-			OR sources.status IS NOT excluded.status`
 	// A sample's digests from all its staged rows (the same content has the
 	// same digests; a record may lack some). A sample seen before gains only
 	// the digests it lacked (a later run's --algos).
@@ -203,6 +194,21 @@ const (
 			excluded.error, excluded.files_extracted, excluded.files_loaded, excluded.new_files, excluded.errors,
 			excluded.bytes, excluded.ms)`
 )
+
+// sqliteUpsertSource writes a source's row. Its status is its last load's;
+// its package and verified are as provenanceUpdate says.
+var sqliteUpsertSource = func() string {
+	setProvenance, provenanceChanged := provenanceUpdate("sources", "excluded", "IS NOT")
+	return `INSERT INTO sources (sha256, ids, repo, repo_path, uri, format, size, mtime, quick_sha256, description, status,
+			package, verified_ok, verified_by, verified_signer, verified_detail)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+		ON CONFLICT (sha256) DO UPDATE SET ids = (
+			SELECT json_group_array(value ORDER BY value) FROM (
+				SELECT value FROM json_each(sources.ids) UNION SELECT value FROM json_each(excluded.ids))),
+			status = excluded.status, ` + setProvenance + `
+		WHERE EXISTS (SELECT 1 FROM json_each(excluded.ids) AS e WHERE e.value NOT IN (SELECT value FROM json_each(sources.ids)))
+			OR sources.status IS NOT excluded.status OR ` + provenanceChanged
+}()
 
 func (l *sqliteLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats) error {
 	tx, err := l.db.BeginTx(ctx, nil)
@@ -413,9 +419,10 @@ func (l *sqliteLoader) upsertSource(ctx context.Context, upsertSource *sql.Stmt,
 	if src.Mtime != nil {
 		mtime = src.Mtime.UTC().Format(time.RFC3339Nano)
 	}
-	if _, err := upsertSource.ExecContext(ctx, src.SHA256, string(idsJSON), nullText(src.Repo), nullText(src.RepoPath),
+	args := append([]any{src.SHA256, string(idsJSON), nullText(src.Repo), nullText(src.RepoPath),
 		nullText(src.URI), nullText(src.Format), nullInt(src.Size), mtime, nullBytes(src.QuickSHA256), nullText(src.Description),
-		sourceStatus(src.Job.Status)); err != nil {
+		sourceStatus(src.Job.Status)}, src.provenanceArgs()...)
+	if _, err := upsertSource.ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("writing source %x: %w", src.SHA256, err)
 	}
 	return nil

@@ -44,6 +44,8 @@ type options struct {
 	prefix string
 	// includeFailed exports the samples of failed sources and members too.
 	includeFailed bool
+	// verifiedOnly exports only what verified sources vouch for.
+	verifiedOnly bool
 
 	// Parsed from the above by validate.
 	loc    db.Location
@@ -70,6 +72,16 @@ bad CRC, bytes that changed after they were hashed) is left out, with the
 sources whose job failed. --include-failed exports them too, and names on
 stderr each source that failed or holds failed members.
 
+--verified-only exports only the samples that a verified source vouches
+for: a source whose "verified" said ok (its signature, and the signed
+index that lists it, checked by hashr-scan --verify), not one that
+nothing signs ("by": "none") or that was never checked (no "verified").
+The trust rule above applies first: a verified source whose job failed
+vouches for nothing, and a failed member of it for nothing read inside
+it, unless --include-failed. A sample is exported with its paths in the
+verified sources alone, and the other selections (--repo, --source,
+--since) narrow it further.
+
 Formats (--format):
 
   nsrl-rds   an NSRL RDSv3-style SQLite database: views FILE (sha256, sha1,
@@ -77,11 +89,17 @@ Formats (--format):
              name, version, operating_system_id, manufacturer_id, language,
              application_type), OS and MFG over tables METADATA (one row per
              file path), PACKAGE_OBJECT, OPERATING_SYSTEM, MANUFACTURER and
-             VERSION. Sources become packages (name and version from a
-             Debian or RPM file name), repositories become operating systems
-             and manufacturers. Digests are uppercase hex, as NSRL's, and
-             compare case-insensitively. Needs -o or writes the file to
-             stdout when it is complete.
+             VERSION. Sources become packages: name and version are the
+             source's package's (from its own metadata: a .deb's control,
+             an rpm's header…), and only for a source loaded without one
+             read from a Debian or RPM file name; repositories become
+             operating systems and manufacturers. How each package was
+             verified is in PACKAGE_OBJECT's verified_ok (1, 0, or NULL
+             when never checked), verified_by, verified_signer and
+             verified_detail columns, which PKG (RDSv3's seven columns)
+             leaves out: join them by package_id. Digests are uppercase
+             hex, as NSRL's, and compare case-insensitively. Needs -o or
+             writes the file to stdout when it is complete.
   nsrl-2     NSRL RDS 2.x NSRLFile.txt: "SHA-1","MD5","CRC32","FileName",
              "FileSize","ProductCode","OpSystemCode","SpecialCode", one line
              per file name per source; ProductCode numbers the sources (as
@@ -164,6 +182,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.Float64Var(&o.fpRate, "fp-rate", 0.001, "false-positive rate of the bloom and dcso-bloom formats")
 	f.StringVar(&o.prefix, "prefix", "", "put this before every path (md5sum, sha1sum, sha256sum, hashdeep, csv, ndjson)")
 	f.BoolVar(&o.includeFailed, "include-failed", false, "also export the samples of failed sources and members, naming those sources on stderr")
+	f.BoolVar(&o.verifiedOnly, "verified-only", false, `export only the samples a verified source vouches for (its "verified" was ok), with their paths there`)
 	return cmd
 }
 
@@ -180,6 +199,7 @@ func (o *options) validate() error {
 	}
 	o.filter.Repo = o.repo
 	o.filter.IncludeFailed = o.includeFailed
+	o.filter.VerifiedOnly = o.verifiedOnly
 	if o.source != "" {
 		b, err := hex.DecodeString(o.source)
 		if err != nil || len(b) != 32 {

@@ -3,6 +3,9 @@ package export
 import (
 	"testing"
 	"time"
+
+	"github.com/hashr-dev/hashr/internal/db"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 func TestPackageName(t *testing.T) {
@@ -31,5 +34,23 @@ func TestParseTime(t *testing.T) {
 	}
 	if _, err := parseTime("last week"); err == nil {
 		t.Error("parseTime accepted \"last week\"")
+	}
+}
+
+// A source's package names its PKG row; only a source without one has
+// its ID read as a Debian or RPM file name.
+func TestSourcePackagePrefersThePackage(t *testing.T) {
+	pkg := &records.Package{Name: "bash", Version: "5.2.15-2+b2"}
+	for _, tc := range []struct {
+		src           db.SourceInfo
+		name, version string
+	}{
+		{db.SourceInfo{IDs: []string{"renamed.deb"}, Package: pkg}, "bash", "5.2.15-2+b2"},
+		{db.SourceInfo{IDs: []string{"dash_0.5.12-2_amd64.deb"}}, "dash", "0.5.12-2"},
+		{db.SourceInfo{IDs: []string{"install.wim:1"}, Package: &records.Package{}}, "install.wim:1", ""},
+	} {
+		if name, version := sourcePackage(&tc.src, tc.src.IDs[0]); name != tc.name || version != tc.version {
+			t.Errorf("sourcePackage(%v) = %q, %q; want %q, %q", tc.src.IDs, name, version, tc.name, tc.version)
+		}
 	}
 }

@@ -22,6 +22,14 @@ import (
 // with NOCASE so that lowercase queries match too. The indexes are built
 // after the rows are in, which is several times faster than keeping them
 // up to date row by row.
+//
+// How each package was verified is in PACKAGE_OBJECT's last columns
+// (verified_ok 1 or 0, NULL when it was never checked; verified_by,
+// verified_signer, verified_detail as in the source record), beside
+// hashr's source_sha256, source_id, repo and uri: the PKG view keeps
+// RDSv3's seven columns, so a reader that takes them by position reads
+// what it always did, and a query joins PKG to PACKAGE_OBJECT by
+// package_id for the rest.
 var rdsSchema = []string{
 	`CREATE TABLE VERSION (version TEXT NOT NULL, build_set TEXT NOT NULL, build_date TEXT NOT NULL,
 		release_date TEXT NOT NULL, description TEXT NOT NULL)`,
@@ -31,7 +39,8 @@ var rdsSchema = []string{
 	`CREATE TABLE PACKAGE_OBJECT (package_id INTEGER PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL,
 		operating_system_id INTEGER NOT NULL, manufacturer_id INTEGER NOT NULL, language TEXT NOT NULL,
 		application_type TEXT NOT NULL,
-		source_sha256 TEXT NOT NULL COLLATE NOCASE, source_id TEXT NOT NULL, repo TEXT NOT NULL, uri TEXT NOT NULL)`,
+		source_sha256 TEXT NOT NULL COLLATE NOCASE, source_id TEXT NOT NULL, repo TEXT NOT NULL, uri TEXT NOT NULL,
+		verified_ok INTEGER, verified_by TEXT, verified_signer TEXT, verified_detail TEXT)`,
 	`CREATE TABLE METADATA (package_id INTEGER NOT NULL, file_path TEXT NOT NULL, file_name TEXT NOT NULL,
 		extension TEXT NOT NULL, file_size INTEGER, mime TEXT NOT NULL,
 		crc32 TEXT NOT NULL COLLATE NOCASE, md5 TEXT NOT NULL COLLATE NOCASE,
@@ -157,7 +166,7 @@ func (o *rdsSystems) id(ctx context.Context, repo string) (int64, error) {
 // writeRDSPackages writes a PACKAGE_OBJECT row per source.
 func writeRDSPackages(ctx context.Context, r *db.Reader, o *options, tx *sql.Tx) error {
 	systems := &rdsSystems{tx: tx, ids: map[string]int64{}}
-	pkg, err := tx.PrepareContext(ctx, `INSERT INTO PACKAGE_OBJECT VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)`)
+	pkg, err := tx.PrepareContext(ctx, `INSERT INTO PACKAGE_OBJECT VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -170,10 +179,26 @@ func writeRDSPackages(ctx context.Context, r *db.Reader, o *options, tx *sql.Tx)
 		if len(s.IDs) > 0 {
 			id = s.IDs[0]
 		}
-		name, version := packageName(id)
-		_, err = pkg.ExecContext(ctx, s.Code, name, version, osID, osID, s.Format, upperHex(s.SHA256), id, s.Repo, s.URI)
+		name, version := sourcePackage(s, id)
+		var ok, by, signer, detail any
+		if v := s.Verified; v != nil {
+			ok, by, signer, detail = v.OK, v.By, v.Signer, v.Detail
+		}
+		_, err = pkg.ExecContext(ctx, s.Code, name, version, osID, osID, s.Format, upperHex(s.SHA256), id, s.Repo, s.URI,
+			ok, by, signer, detail)
 		return err
 	})
+}
+
+// sourcePackage is the name and version of a source's package: its
+// package's own, from its metadata, when the source record had one; else
+// read from its ID as a Debian or RPM file name (packageName), as for
+// sources loaded before package existed or of kinds that have none.
+func sourcePackage(s *db.SourceInfo, id string) (name, version string) {
+	if p := s.Package; p != nil && p.Name != "" {
+		return p.Name, p.Version
+	}
+	return packageName(id)
 }
 
 // writeRDSFiles writes a METADATA row per path of each sample.

@@ -55,6 +55,14 @@ failed sources and failed members are not written at all, and a re-run
 that fails removes what an earlier run wrote (a sample another source
 holds stays).
 
+A source record's package and verified (hashr-scan --verify) are kept in
+its sources row: package as its JSON object, verified as verified_ok,
+verified_by, verified_signer and verified_detail. Loaded again, a source
+keeps the last package brought, and a verified that said ok over a later
+one that found nothing signing the same bytes ("by": "none"); a record
+without them (--verify off) changes neither. HashR's tables (--schema
+hashr) have no place for them: they are not written there.
+
 On a database with the citus extension (Citus, the distributed
 PostgreSQL; --db names its coordinator), the schema is created
 distributed, with no step by hand: samples, samples_sources and payloads

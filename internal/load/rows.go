@@ -18,6 +18,7 @@ func sourceRow(s *records.Source) (*db.Source, error) {
 		ID: text(s.ID), Repo: text(s.Repo), RepoPath: text(s.RepoPath), URI: text(s.URI),
 		Format: text(s.Format), Description: text(s.Description), Size: s.Size,
 	}
+	row.Package, row.Verified = provenance(s)
 	if s.QuickSHA256 != "" && records.CheckHex("sha256", s.QuickSHA256) == nil {
 		row.QuickSHA256, _ = hex.DecodeString(s.QuickSHA256)
 	}
@@ -32,6 +33,21 @@ func sourceRow(s *records.Source) (*db.Source, error) {
 	}
 	row.SHA256, _ = hex.DecodeString(s.SHA256)
 	return row, nil
+}
+
+// provenance copies a source's package and verified with text's NUL rule:
+// PostgreSQL keeps no NUL in text, nor \u0000 in jsonb.
+func provenance(s *records.Source) (*records.Package, *records.Verified) {
+	var pkg *records.Package
+	var verified *records.Verified
+	if p := s.Package; p != nil {
+		pkg = &records.Package{Name: text(p.Name), Version: text(p.Version), Arch: text(p.Arch), Vendor: text(p.Vendor),
+			Edition: text(p.Edition), KB: text(p.KB), Digest: text(p.Digest), Title: text(p.Title)}
+	}
+	if v := s.Verified; v != nil {
+		verified = &records.Verified{OK: v.OK, By: text(v.By), Signer: text(v.Signer), Detail: text(v.Detail)}
+	}
+	return pkg, verified
 }
 
 var errNoSHA256 = errors.New("file record has no sha256")

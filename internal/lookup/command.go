@@ -61,7 +61,10 @@ line alone, and a UTF-8 BOM at the start is ignored.
 A file record is looked up by its sha256, else its sha1, else its md5.
 When it is known, the record also gets "sources" (the SHA-256 of every
 source the sample was found in), "ids" (those sources' IDs) and "paths"
-(the sample's paths in them), each sorted and distinct. Lookups are sent
+(the sample's paths in them), each sorted and distinct, and for the
+sources that have them "packages" and "verified": objects from a
+source's SHA-256 (as in "sources") to its package and verified, as the
+source record had them (see hashr-scan --verify). Lookups are sent
 in batches of --batch, while the next files are being hashed, so that a
 whole disk's files cost little more than hashing them.
 

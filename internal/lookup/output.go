@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"slices"
@@ -23,6 +24,10 @@ type hashRecord struct {
 	// FailedSources (--include-failed) are the sources that do not vouch
 	// for the sample: failed, or holding it only at failed members.
 	FailedSources []string `json:"failed_sources,omitempty"`
+	// Packages and Verified are the package and verification of the
+	// sources that have them, by source SHA-256.
+	Packages map[string]*records.Package  `json:"packages,omitempty"`
+	Verified map[string]*records.Verified `json:"verified,omitempty"`
 }
 
 // answer is where a known sample was found: its sources' SHA-256s, their
@@ -30,13 +35,19 @@ type hashRecord struct {
 type answer struct {
 	sources, ids, paths []string
 	failedSources       []string // of sources, those whose link is Failed
+	// packages and verified map a source's SHA-256 (as in sources) to
+	// its package and verified, for the sources that have them.
+	packages map[string]*records.Package
+	verified map[string]*records.Verified
 }
 
 func answerOf(q *query) answer {
 	var a answer
 	for _, s := range q.matches {
 		for _, l := range s.Links {
-			a.sources = append(a.sources, hex.EncodeToString(l.Source))
+			source := hex.EncodeToString(l.Source)
+			a.sources = append(a.sources, source)
+			a.addProvenance(source, l.Package, l.Verified)
 			a.ids = append(a.ids, l.IDs...)
 			a.paths = append(a.paths, l.Paths...)
 			if l.Failed {
@@ -51,9 +62,24 @@ func answerOf(q *query) answer {
 	return a
 }
 
+func (a *answer) addProvenance(source string, pkg *records.Package, verified *records.Verified) {
+	if pkg != nil {
+		if a.packages == nil {
+			a.packages = map[string]*records.Package{}
+		}
+		a.packages[source] = pkg
+	}
+	if verified != nil {
+		if a.verified == nil {
+			a.verified = map[string]*records.Verified{}
+		}
+		a.verified[source] = verified
+	}
+}
+
 // answerFields are the fields a lookup adds to a file record; an input
 // record's own are replaced.
-var answerFields = []string{"known", "sources", "ids", "paths", "failed_sources"}
+var answerFields = []string{"known", "sources", "ids", "paths", "failed_sources", "packages", "verified"}
 
 func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 	switch {
@@ -70,6 +96,7 @@ func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 	if q.hash != nil {
 		h := q.hash
 		h.Known, h.Sources, h.IDs, h.Paths, h.FailedSources = q.known, a.sources, a.ids, a.paths, a.failedSources
+		h.Packages, h.Verified = a.packages, a.verified
 		line, err := marshal(h)
 		if err != nil {
 			return err
@@ -91,6 +118,12 @@ func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 		if len(a.failedSources) > 0 {
 			f.Extra["failed_sources"], _ = marshal(a.failedSources)
 		}
+		if a.packages != nil {
+			f.Extra["packages"], _ = marshal(a.packages)
+		}
+		if a.verified != nil {
+			f.Extra["verified"], _ = marshal(a.verified)
+		}
 	}
 	return w.Write(f)
 }
@@ -99,5 +132,11 @@ func marshal(v any) (json.RawMessage, error) {
 	if s, ok := v.([]string); ok && s == nil {
 		v = []string{}
 	}
-	return json.Marshal(v)
+	var b bytes.Buffer // as records are written: "<" stays "<"
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

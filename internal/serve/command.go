@@ -56,9 +56,12 @@ MISP's hashlookup module, hashlookup-forensic-analyser) work unchanged:
   GET  /lookup/md5/HASH, /lookup/sha1/HASH, /lookup/sha256/HASH
        200 with MD5, SHA-1, SHA-256, CRC32 (upper-case hex), FileName,
        FileSize (a string), mimetype, parents (the sources holding the
-       file, each with FileName and ProductCode), hashlookup:parent-total,
+       file, each with FileName and ProductCode: the source's package
+       name and version, or for a source without a package those of a
+       Debian or RPM file name), hashlookup:parent-total,
        hashlookup:trust, and hashr:sources (repo, ids, uri, paths and
-       status of each source, at most 100); 404 {"message": "Non existing
+       status of each source, and its package and verified where it has
+       them, at most 100); 404 {"message": "Non existing
        MD5", "query": HASH}; 400 for a value that is not hex of the length.
   POST /bulk/md5, /bulk/sha1, /bulk/sha256 with {"hashes": [...]}
        the records found, in one database query; hashes of the wrong form

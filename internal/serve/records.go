@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashr-dev/hashr/internal/db"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // algorithm is one digest the API looks up by, with CIRCL's wording for
@@ -94,6 +95,10 @@ type hashrProvenance struct {
 	Paths  []string `json:"paths"`
 	Status string   `json:"status"`
 	Failed bool     `json:"failed,omitempty"` // --include-failed only
+	// Package and Verified are the source's, as in its source record;
+	// absent when it has none.
+	Package  *records.Package  `json:"package,omitempty"`
+	Verified *records.Verified `json:"verified,omitempty"`
 }
 
 // CIRCL lists every parent of a file with at most 15 of them, and 10
@@ -133,6 +138,7 @@ func newLookupRecord(s *db.ServedSample) lookupRecord {
 			rec.Sources = append(rec.Sources, hashrProvenance{
 				SHA256: hex.EncodeToString(l.Source.SHA256), Repo: l.Source.Repo, IDs: nonNil(l.Source.IDs),
 				URI: l.Source.URI, Paths: nonNil(l.Paths), Status: l.Source.Status, Failed: l.Failed,
+				Package: l.Source.Package, Verified: l.Source.Verified,
 			})
 		}
 	}
@@ -148,6 +154,12 @@ func newParentRecord(src *db.ServedSource) parentRecord {
 	}
 	if src.Size >= 0 {
 		p.FileSize = strconv.FormatInt(src.Size, 10)
+	}
+	if pkg := src.Package; pkg != nil && pkg.Name != "" {
+		// The package's own name and version; only a source without
+		// one has its file name read.
+		p.ProductCode.ProductName, p.ProductCode.ProductVersion = pkg.Name, pkg.Version
+		return p
 	}
 	p.ProductCode.ProductName, p.ProductCode.ProductVersion = productOf(p.FileName)
 	if p.ProductCode.ProductName == "" {
