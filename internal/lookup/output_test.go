@@ -11,7 +11,7 @@ import (
 func TestMarshalStringsAsEncodingJSON(t *testing.T) {
 	for _, list := range [][]string{
 		nil, {}, {""}, {"usr/share/man/man1/ls.1.gz", "pkg_1.0_amd64.deb"},
-		{`a"b`, `back\slash`, "tab\t", "ctl\x01", "del\x7f", "<script>&amp;</script>"},
+		{`a"b`, `back\slash`, "tab\t", "ctl\x01", "del\x7f", "<script>&amp;</script>", "a&b", "a>b"},
 		{"päth", "bad \xff utf-8", "line\u2028sep", "emoji 😀"},
 	} {
 		want, err := json.Marshal(list)
