@@ -13,6 +13,8 @@
 # machine; the rows are the same). It is built once and kept.
 #
 # Environment: REPS (5) timed runs of each, interleaved, best kept.
+# BASELINE: another hashr-lookup binary (main's, built elsewhere), timed
+# in the same runs, interleaved, for a before/after on the same load.
 # Prints both times, their ratio (the target: lookup within 1.5x of hash)
 # and the CPU a lookup costs alone, with no hashing.
 # Needs: go, sqlite3, shuf. Figures go to bench/README.md.
@@ -81,17 +83,23 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $0} END {print v[int((NR
 keys=$(mktemp)
 trap 'rm -f "$keys"' EXIT
 bin/hashr-hash -q --algos sha256 "$@" | grep -o '"sha256":"[0-9a-f]*"' | cut -d'"' -f4 | shuf >"$keys"
-hash_runs=() lookup_runs=() alone_runs=()
+hash_runs=() lookup_runs=() alone_runs=() baseline_runs=()
 for ((i = 0; i < reps; i++)); do
 	hash_runs+=("$(measure bin/hashr-hash -q "$@")")
 	lookup_runs+=("$(measure bin/hashr-lookup -q --db "sqlite:$db" "$@")")
 	alone_runs+=("$(measure sh -c 'exec bin/hashr-lookup -q --db "sqlite:$1" <"$2"' sh "$db" "$keys")")
+	if [[ -n ${BASELINE:-} ]]; then
+		baseline_runs+=("$(measure "$BASELINE" -q --db "sqlite:$db" "$@")")
+	fi
 done
 read -r hash hash_cpu <<<"$(best "${hash_runs[@]}")"
 read -r lookup lookup_cpu <<<"$(best "${lookup_runs[@]}")"
 alone_cpu=$(printf '%s\n' "${alone_runs[@]}" | cut -d' ' -f2 | sort -g | head -1)
 hash_median=$(median "${hash_runs[@]}" | cut -d' ' -f1)
 lookup_median=$(median "${lookup_runs[@]}" | cut -d' ' -f1)
+cpu_median() { printf '%s\n' "$@" | cut -d' ' -f2 | sort -g | awk '{v[NR] = $0} END {print v[int((NR + 1) / 2)]}'; }
+hash_cpu_median=$(cpu_median "${hash_runs[@]}")
+lookup_cpu_median=$(cpu_median "${lookup_runs[@]}")
 printf 'tree:         %s (%d files)\n' "$*" "$files"
 printf 'database:     %s (%d samples)\n' "$db" "$db_samples"
 printf 'machine:      %s CPUs, load average %s\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -99,5 +107,15 @@ printf 'hashr-hash:   %6.3f s best, %6.3f s median of %d, %6.3f CPU-s  (bin/hash
 printf 'hashr-lookup: %6.3f s best, %6.3f s median of %d, %6.3f CPU-s  (bin/hashr-lookup --db sqlite:DB TREE)\n' "$lookup" "$lookup_median" "$reps" "$lookup_cpu"
 printf 'lookups alone: %.1f µs of CPU a key, least of %d  (bin/hashr-lookup --db sqlite:DB < the tree'"'"'s %d sha256, shuffled)\n' \
 	"$(calc "$alone_cpu * 1000000 / $files")" "$reps" "$files"
-printf 'ratio:        hashr-lookup takes %.2fx the time of hashr-hash (target <= 1.5), %.2fx median, %.2fx the CPU time\n' \
-	"$(calc "$lookup / $hash")" "$(calc "$lookup_median / $hash_median")" "$(calc "$lookup_cpu / $hash_cpu")"
+printf 'CPU medians:  hashr-hash %.3f CPU-s, hashr-lookup %.3f CPU-s of %d\n' "$hash_cpu_median" "$lookup_cpu_median" "$reps"
+printf 'ratio:        hashr-lookup takes %.2fx the time of hashr-hash (target <= 1.5), %.2fx median, %.2fx the CPU time (%.2fx median)\n' \
+	"$(calc "$lookup / $hash")" "$(calc "$lookup_median / $hash_median")" "$(calc "$lookup_cpu / $hash_cpu")" \
+	"$(calc "$lookup_cpu_median / $hash_cpu_median")"
+if [[ -n ${BASELINE:-} ]]; then
+	read -r base base_cpu <<<"$(best "${baseline_runs[@]}")"
+	base_cpu=$(printf '%s\n' "${baseline_runs[@]}" | cut -d' ' -f2 | sort -g | head -1)
+	base_cpu_median=$(cpu_median "${baseline_runs[@]}")
+	printf 'baseline:     %6.3f s best, %6.3f CPU-s least, %6.3f CPU-s median of %d  (%s)\n' "$base" "$base_cpu" "$base_cpu_median" "$reps" "$BASELINE"
+	printf 'baseline ratio: %.2fx the CPU time of hashr-hash (%.2fx median)\n' \
+		"$(calc "$base_cpu / $hash_cpu")" "$(calc "$base_cpu_median / $hash_cpu_median")"
+fi

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,9 +38,15 @@ type sqliteLoader struct {
 func sqliteDSN(path string, readOnly bool) string {
 	dsn := path + "?_pragma=busy_timeout(60000)&_pragma=cache_size(-65536)&_pragma=temp_store(memory)&_txlock=immediate"
 	if readOnly {
-		return "file:" + path + "?mode=ro&_pragma=busy_timeout(60000)&_pragma=mmap_size(1073741824)"
+		return sqliteReadDSN(path, 1<<30)
 	}
 	return dsn + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}
+
+// sqliteReadDSN opens path read-only, mapping up to mmapSize bytes of it
+// (0: every page is read with pread(2) into the page cache).
+func sqliteReadDSN(path string, mmapSize int64) string {
+	return "file:" + path + "?mode=ro&_pragma=busy_timeout(60000)&_pragma=mmap_size(" + strconv.FormatInt(mmapSize, 10) + ")"
 }
 
 func openSQLite(ctx context.Context, loc Location, opts Options) (Loader, error) {

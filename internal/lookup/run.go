@@ -211,7 +211,7 @@ func lookups(batch []*query) []*query {
 type databaseKnower struct{ r *db.Reader }
 
 func openDatabase(ctx context.Context, loc db.Location, includeFailed bool) (knower, error) {
-	r, err := db.OpenReader(ctx, loc)
+	r, err := db.OpenOnePassReader(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
