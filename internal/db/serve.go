@@ -106,7 +106,7 @@ func (r *Reader) serveSamples(ctx context.Context, by string, keys [][]byte) (ma
 	if r.IncludeFailed {
 		linkTrusted = "true"
 	}
-	rows, err := r.queryKeys(ctx, `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
+	rows, err := r.queryServeKeys(ctx, `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
 			l.source_sha256, `+r.jsonArray("l.paths")+`, l.failed, `+r.snapshotExpr()+`
 		FROM samples s
 		JOIN samples_sources l ON l.sample_sha256 = s.sha256
@@ -368,6 +368,9 @@ func (r *Reader) Ping(ctx context.Context) error {
 	return nil
 }
 
-// SetMaxConns sets how many connections the reader opens at most: a
-// server answers many requests at once.
-func (r *Reader) SetMaxConns(n int) { r.db.SetMaxOpenConns(n) }
+// SetMaxConns sets how many connections the reader opens at most, and
+// keeps open: a server answers many requests at once. Keeping only the
+// reader's default few idle closed the others as requests ended, and the
+// next request past them paid for a new PostgreSQL backend (a process,
+// its catalog caches and its prepared statements).
+func (r *Reader) SetMaxConns(n int) { r.SetConnections(n) }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -201,6 +202,34 @@ func TestServeSourcesFollowLoads(t *testing.T) {
 			}
 			if got := served(t, r, BySHA256, xAsFile.SHA256); !strings.HasSuffix(got, ":outer.tar") {
 				t.Errorf("x.deb as a sample of the new source: %s, want outer.tar", got)
+			}
+		})
+	}
+}
+
+// A server's reader keeps open every connection it opens: closing those
+// past the reader's default few as requests ended made the next request
+// past them start a PostgreSQL backend.
+func TestServeReaderKeepsItsConnections(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			load(t, open(t, b.url, Options{}), source(t, "a.deb", content("x", "x")))
+			r := openReader(t, b.url)
+			r.SetMaxConns(8)
+			ctx := context.Background()
+			var conns []*sql.Conn
+			for range 8 { // eight requests at once
+				c, err := r.db.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			for _, c := range conns {
+				c.Close()
+			}
+			if st := r.db.Stats(); st.MaxIdleClosed != 0 || st.Idle != 8 {
+				t.Errorf("after 8 requests at once: %d connections closed, %d kept; want 0 closed, 8 kept", st.MaxIdleClosed, st.Idle)
 			}
 		})
 	}

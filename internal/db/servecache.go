@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -105,7 +106,7 @@ func (r *Reader) servedSources(ctx context.Context, snapshot string, shas [][]by
 // read them in. The source's own digests come from samples when the
 // source is a sample too (ps): a left join on its primary key.
 func (r *Reader) readServedSources(ctx context.Context, shas [][]byte) ([]ServedSource, string, error) {
-	rows, err := r.queryKeys(ctx, `SELECT src.sha256, `+r.jsonArray("src.ids")+`, src.repo, src.uri, src.format,
+	rows, err := r.queryServeKeys(ctx, `SELECT src.sha256, `+r.jsonArray("src.ids")+`, src.repo, src.uri, src.format,
 			src.description, src.status, src.size, ps.md5, ps.sha1, `+r.snapshotExpr()+`
 		FROM sources src LEFT JOIN samples ps ON ps.sha256 = src.sha256
 		WHERE src.sha256 IN (`+keyList+`)`, shas)
@@ -131,4 +132,19 @@ func (r *Reader) readServedSources(ctx context.Context, shas [][]byte) ([]Served
 		out = append(out, src)
 	}
 	return out, snapshot, rows.Err()
+}
+
+// queryServeKeys is queryKeys for hashr-serve's statements, where
+// PostgreSQL takes the keys as one array: a statement of 1,024
+// placeholders was planned again for each request (PostgreSQL's custom
+// plans), where one of an array has one generic plan.
+func (r *Reader) queryServeKeys(ctx context.Context, query string, keys [][]byte) (*sql.Rows, error) {
+	if !r.pg {
+		return r.queryKeys(ctx, query, keys)
+	}
+	stmt, err := r.prepared(ctx, strings.Replace(query, " IN ("+keyList+")", " = ANY($1::bytea[])", 1))
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, keys)
 }
