@@ -6,14 +6,23 @@
 # lookups (GET /lookup/sha1/H) and of bulks of 1,000 (POST /bulk/sha1), every
 # hash a random known sample. hashr-serve's RSS is sampled every 0.2 s:
 # before the load, its peak during it, and after it.
-# Usage: [SAMPLES=10000000] [N=4000] [NBULK=200] [WORK=/var/tmp] [KEEP=DIR] bench/serve-scale.sh
+# CPU per request (hashr-serve's, and its PostgreSQL backends') and
+# statements and new connections per request are measured for each phase.
+# Usage: [SAMPLES=10000000] [N=10000] [NBULK=400] [WORK=/var/tmp] [KEEP=DIR]
+#        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY] bench/serve-scale.sh
+# SERVE runs another hashr-serve binary (a build of an older commit, to
+# compare in the same run on the same database).
 # KEEP=DIR keeps the database in DIR (and a second run with the same DIR and
 # SAMPLES measures it again without loading). Disk: about 1.6 GB of PostgreSQL data per million samples, in $WORK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SAMPLES=${SAMPLES:-10000000}
-N=${N:-4000}       # single lookups
-NBULK=${NBULK:-200} # bulk requests of 1,000
+N=${N:-10000}       # single lookups: the p99 is the 100th slowest
+NBULK=${NBULK:-400} # bulk requests of 1,000: the p99 is the 4th slowest
+# PostgreSQL sized as the README tells a user: a quarter of the RAM for
+# shared_buffers, and the planner told the OS caches most of the rest.
+mem_mb=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024))
+SHARED_BUFFERS=${SHARED_BUFFERS:-$((mem_mb / 4))MB}
 work=$(mktemp -d "${WORK:-/var/tmp}/serve-scale.XXXXXX")
 chmod 755 "$work" # PostgreSQL runs as the postgres user
 pgdir=${KEEP:-$work/pg}
@@ -27,15 +36,16 @@ cleanup() {
 trap cleanup EXIT
 go build -o "$work/bin/" ./cmd/hashr-load ./cmd/hashr-serve ./bench/servescale
 PATH=$work/bin:$PATH
+[ -z "${SERVE:-}" ] || cp "$SERVE" "$work/bin/hashr-serve"
 
-# PostgreSQL with its default memory settings (shared_buffers 128 MB);
 # fsync off only to load faster: the figures measured are reads.
 loaded=$([ -f "$pgdir/loaded" ] && cat "$pgdir/loaded" || true)
 if [ -z "$loaded" ]; then
   mkdir -p "$pgdir" && chmod 755 "$pgdir" && chown postgres "$pgdir"
   runuser -u postgres -- "$pgbin/initdb" -D "$pgdir/data" -A trust >/dev/null
 fi
-runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -o "-p 55433 -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off" \
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -o "-p 55433 -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off \
+  -c shared_buffers=$SHARED_BUFFERS -c effective_cache_size=$((mem_mb * 3 / 4))MB" \
   -l "$pgdir/log" -w start >/dev/null
 pg=postgres://postgres@127.0.0.1:55433/postgres
 if [ "$loaded" != "$SAMPLES" ]; then
@@ -50,11 +60,36 @@ fi
 hashr-serve --quiet --db "$pg" --listen 127.0.0.1:8093 & serve_pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:8093/healthz >/dev/null && break; sleep 0.2; done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$serve_pid/status"; }
+# CPU ticks (user+system) of hashr-serve and of PostgreSQL: the
+# postmaster's children, and those it has reaped (its cutime and cstime).
+ticks() {
+  local pm; pm=$(head -1 "$pgdir/data/postmaster.pid")
+  awk -v pm="/proc/$pm/stat" '{t += $14 + $15} FILENAME == pm {t += $16 + $17} END {print t}' \
+    "/proc/$serve_pid/stat" "/proc/$pm/stat" $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|')
+}
+serve_ticks() { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; }
+# Statements (each its own transaction) and sessions opened, as PostgreSQL
+# counts them: a backend reports its counts when idle for 10 s.
+pgstat() { sleep 11; runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F ' ' \
+  -c "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database WHERE datname = 'postgres'" postgres; }
+hz=$(getconf CLK_TCK)
+# measure NAME REQUESTS ARGS...: one phase of servescale hit, and its
+# costs per request.
+measure() {
+  local name=$1 n=$2; shift 2
+  read -r x0 s0 < <(pgstat); local t0 st0; t0=$(ticks); st0=$(serve_ticks)
+  printf '%s: ' "$name"; servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n "$n" "$@"
+  local t1 st1; t1=$(ticks); st1=$(serve_ticks); read -r x1 s1 < <(pgstat)
+  awk -v n="$n" -v hz="$hz" -v all=$((t1 - t0)) -v srv=$((st1 - st0)) -v x=$((x1 - x0 - 1)) -v s=$((s1 - s0 - 1)) 'BEGIN {
+    printf "  CPU per request: %.2f ms (hashr-serve %.2f, PostgreSQL %.2f); statements per request %.2f, new connections %d\n",
+      all * 1000 / hz / n, srv * 1000 / hz / n, (all - srv) * 1000 / hz / n, x / n, s }'
+}
 servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n 200 >/dev/null # warm-up
-echo "hashr-serve RSS before: $(($(rss) / 1024)) MiB"
+servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n 20 -bulk 1000 >/dev/null
+echo "hashr-serve RSS before: $(($(rss) / 1024)) MiB; PostgreSQL shared_buffers $SHARED_BUFFERS"
 (while kill -0 "$serve_pid" 2>/dev/null; do rss; sleep 0.2; done) > "$work/rss" & sampler=$!
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'single, -c 8: '; servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -c 8 -n "$N"
-printf 'bulk of 1,000, -c 8: '; servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -c 8 -n "$NBULK" -bulk 1000
+measure 'single, -c 8' "$N" -c 8
+measure 'bulk of 1,000, -c 8' "$NBULK" -c 8 -bulk 1000
 kill "$sampler"; wait "$sampler" 2>/dev/null || true
 echo "hashr-serve RSS peak during: $(($(sort -n "$work/rss" | tail -1) / 1024)) MiB, after: $(($(rss) / 1024)) MiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"

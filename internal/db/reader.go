@@ -39,6 +39,8 @@ type Reader struct {
 	stmtsMu sync.Mutex
 	stmts   map[string]*sql.Stmt // by their SQL: the key lookups' (keyquery.go)
 
+	served servedSourceCache // hashr-serve's sources (servecache.go)
+
 	// IncludeFailed makes Lookup answer with samples known only from
 	// failed sources or failed members too (Link.Failed says which);
 	// without it they are unknown.

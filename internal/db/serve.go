@@ -60,8 +60,16 @@ func (r *Reader) trusted() string { return Filter{IncludeFailed: r.IncludeFailed
 
 // ServeLookup finds the samples whose digest column by (BySHA256, BySHA1 or
 // ByMD5) is one of keys, each with its digests and every link the reader
-// trusts, in one statement. A sample known only from failed sources or
-// members is absent. Samples come in SHA-256 order.
+// trusts. A sample known only from failed sources or members is absent.
+// Samples come in SHA-256 order.
+//
+// It reads the samples and their links in one statement, then the
+// distinct sources those links name, with their own digests, once each:
+// from the reader's cache of sources when the database is as it was when
+// they were read (servedSources), else in a second statement. Joining
+// them per row read a source and probed samples for its digests once per
+// link: half of the 14,000 buffers a bulk of 1,000 SHA-1s touched in a
+// set of 10M samples, for a few hundred distinct sources.
 func (r *Reader) ServeLookup(ctx context.Context, by string, keys [][]byte) ([]*ServedSample, error) {
 	if by != BySHA256 && by != BySHA1 && by != ByMD5 {
 		return nil, fmt.Errorf("looking up by %q: want sha256, sha1 or md5", by)
@@ -72,78 +80,99 @@ func (r *Reader) ServeLookup(ctx context.Context, by string, keys [][]byte) ([]*
 	if len(keys) > MaxServeBatch {
 		return nil, fmt.Errorf("looking up %d digests at once: at most %d", len(keys), MaxServeBatch)
 	}
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
-	}
-	// The source's own digests come from samples when the source is a
-	// sample too (ps): a left join on its primary key.
-	query := `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
-			l.source_sha256, ` + r.jsonArray("l.paths") + `, l.failed,
-			` + r.jsonArray("src.ids") + `, src.repo, src.uri, src.format, src.description, src.status, src.size,
-			ps.md5, ps.sha1, ` + r.provenanceColumns("src") + `
-		FROM samples s
-		JOIN samples_sources l ON l.sample_sha256 = s.sha256
-		JOIN sources src ON src.sha256 = l.source_sha256
-		LEFT JOIN samples ps ON ps.sha256 = l.source_sha256
-		WHERE s.` + by + ` IN (` + r.placeholders(len(keys)) + `) AND ` + r.trusted()
-	rows, err := r.db.QueryContext(ctx, query, args...)
+	samples, snapshot, err := r.serveSamples(ctx, by, keys)
 	if err != nil {
 		return nil, fmt.Errorf("looking up %d digests in %s: %w", len(keys), r.loc, err)
 	}
-	defer rows.Close()
-	bySHA256 := map[string]*ServedSample{}
-	for rows.Next() {
-		var s Sample
-		var l ServedLink
-		if err := scanServed(rows, &s, &l); err != nil {
-			return nil, fmt.Errorf("looking up digests in %s: %w", r.loc, err)
+	var shas [][]byte
+	for _, s := range samples {
+		for _, l := range s.Links {
+			shas = append(shas, l.Source.SHA256)
 		}
-		cur := bySHA256[string(s.SHA256)]
-		if cur == nil {
-			cur = &ServedSample{Sample: s}
-			bySHA256[string(s.SHA256)] = cur
+	}
+	sources, err := r.servedSources(ctx, snapshot, shas)
+	if err != nil {
+		return nil, fmt.Errorf("reading the sources of %d samples in %s: %w", len(samples), r.loc, err)
+	}
+	out := make([]*ServedSample, 0, len(samples))
+	for _, s := range samples {
+		if r.completeServed(s, sources) {
+			out = append(out, s)
 		}
-		cur.Links = append(cur.Links, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("looking up digests in %s: %w", r.loc, err)
-	}
-	out := make([]*ServedSample, 0, len(bySHA256))
-	for _, s := range bySHA256 {
-		slices.SortFunc(s.Links, func(a, b ServedLink) int { return bytes.Compare(a.Source.SHA256, b.Source.SHA256) })
-		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b *ServedSample) int { return bytes.Compare(a.SHA256, b.SHA256) })
 	return out, nil
 }
 
-// scanServed reads one row of ServeLookup's statement.
-func scanServed(rows *sql.Rows, s *Sample, l *ServedLink) error {
-	var ssdeep, tlsh, mime, paths, ids, repo, uri, format, desc sql.NullString
-	var size, srcSize sql.NullInt64
-	src := &l.Source
-	var prov provenanceRow
-	if err := rows.Scan(append([]any{&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
-		&src.SHA256, &paths, &l.Failed, &ids, &repo, &uri, &format, &desc, &src.Status, &srcSize,
-		&src.MD5, &src.SHA1}, prov.targets()...)...); err != nil {
+// serveSamples reads the samples whose column by is one of keys, each with
+// its links (only their sources' SHA-256 filled in), and the snapshot
+// they were read in (see servedSources).
+func (r *Reader) serveSamples(ctx context.Context, by string, keys [][]byte) (map[string]*ServedSample, string, error) {
+	linkTrusted := "NOT l.failed"
+	if r.IncludeFailed {
+		linkTrusted = "true"
+	}
+	rows, err := r.queryServeKeys(ctx, `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
+			l.source_sha256, `+r.jsonArray("l.paths")+`, l.failed, `+r.snapshotExpr()+`
+		FROM samples s
+		JOIN samples_sources l ON l.sample_sha256 = s.sha256
+		WHERE s.`+by+` IN (`+keyList+`) AND `+linkTrusted, keys)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	samples := map[string]*ServedSample{}
+	var snapshot string
+	for rows.Next() {
+		var s Sample
+		var l ServedLink
+		if err := scanServed(rows, &s, &l, &snapshot); err != nil {
+			return nil, "", err
+		}
+		cur := samples[string(s.SHA256)]
+		if cur == nil {
+			cur = &ServedSample{Sample: s}
+			samples[string(s.SHA256)] = cur
+		}
+		cur.Links = append(cur.Links, l)
+	}
+	return samples, snapshot, rows.Err()
+}
+
+// scanServed reads one row of serveSamples' statement.
+func scanServed(rows *sql.Rows, s *Sample, l *ServedLink, snapshot *string) error {
+	var ssdeep, tlsh, mime, paths sql.NullString
+	var size sql.NullInt64
+	if err := rows.Scan(&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
+		&l.Source.SHA256, &paths, &l.Failed, snapshot); err != nil {
 		return err
 	}
-	var err error
-	if src.Package, src.Verified, err = prov.decode(); err != nil {
-		return fmt.Errorf("source %x: %w", src.SHA256, err)
-	}
 	s.SSDEEP, s.TLSH, s.MIME = ssdeep.String, tlsh.String, mime.String
-	s.Size, src.Size = sizeOrUnknown(size), sizeOrUnknown(srcSize)
-	src.Repo, src.URI, src.Format, src.Description = repo.String, uri.String, format.String, desc.String
-	l.Failed = l.Failed || src.Status == StatusFailed
+	s.Size = sizeOrUnknown(size)
 	if err := decodeArray(paths, &l.Paths); err != nil {
-		return fmt.Errorf("paths of sample %x in source %x: %w", s.SHA256, src.SHA256, err)
-	}
-	if err := decodeArray(ids, &src.IDs); err != nil {
-		return fmt.Errorf("IDs of source %x: %w", src.SHA256, err)
+		return fmt.Errorf("paths of sample %x in source %x: %w", s.SHA256, l.Source.SHA256, err)
 	}
 	return nil
+}
+
+// completeServed fills in s's links from their sources, leaves out the
+// links the reader does not trust and those whose source has no row (the
+// join did), and sorts them by source; false when no link is left.
+func (r *Reader) completeServed(s *ServedSample, sources map[string]ServedSource) bool {
+	s.Links = slices.DeleteFunc(s.Links, func(l ServedLink) bool {
+		_, ok := sources[string(l.Source.SHA256)]
+		return !ok
+	})
+	for i := range s.Links {
+		l := &s.Links[i]
+		l.Source = sources[string(l.Source.SHA256)]
+		l.Failed = l.Failed || l.Source.Status == StatusFailed
+	}
+	if !r.IncludeFailed {
+		s.Links = slices.DeleteFunc(s.Links, func(l ServedLink) bool { return l.Failed })
+	}
+	slices.SortFunc(s.Links, func(a, b ServedLink) int { return bytes.Compare(a.Source.SHA256, b.Source.SHA256) })
+	return len(s.Links) > 0
 }
 
 func sizeOrUnknown(n sql.NullInt64) int64 {
@@ -345,6 +374,9 @@ func (r *Reader) Ping(ctx context.Context) error {
 	return nil
 }
 
-// SetMaxConns sets how many connections the reader opens at most: a
-// server answers many requests at once.
-func (r *Reader) SetMaxConns(n int) { r.db.SetMaxOpenConns(n) }
+// SetMaxConns sets how many connections the reader opens at most, and
+// keeps open: a server answers many requests at once. Keeping only the
+// reader's default few idle closed the others as requests ended, and the
+// next request past them paid for a new PostgreSQL backend (a process,
+// its catalog caches and its prepared statements).
+func (r *Reader) SetMaxConns(n int) { r.SetConnections(n) }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -146,6 +147,89 @@ func TestReaderCannotWrite(t *testing.T) {
 			var n int
 			if err := r.db.QueryRowContext(context.Background(), `SELECT count(*) FROM samples`).Scan(&n); err != nil || n != 1 {
 				t.Errorf("samples after the refused writes: %d, %v", n, err)
+			}
+		})
+	}
+}
+
+// ServeLookup's cache of sources follows loads made while the reader
+// serves: a source that becomes a sample (a package found inside another)
+// gains its own digests, a failed source loaded again as done vouches for
+// its samples, and a new source shows up; PostgreSQL's reader keeps the
+// sources while nobody writes.
+func TestServeSourcesFollowLoads(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			sample, onlyBad := content("usr/bin/x", "in x"), content("usr/bin/bad", "in bad")
+			x := source(t, "x.deb", sample)
+			bad := source(t, "bad.deb", onlyBad)
+			bad.Job.Status = StatusFailed
+			l := open(t, b.url, Options{})
+			load(t, l, x, bad)
+			r := openReader(t, b.url)
+			ctx := context.Background()
+			parentMD5 := func() []byte {
+				t.Helper()
+				samples, err := r.ServeLookup(ctx, BySHA1, [][]byte{sample.SHA1})
+				if err != nil || len(samples) != 1 || len(samples[0].Links) == 0 {
+					t.Fatalf("lookup of x's sample: %+v, %v", samples, err)
+				}
+				return samples[0].Links[0].Source.MD5
+			}
+			for range 2 {
+				if md5 := parentMD5(); md5 != nil {
+					t.Fatalf("x.deb's MD5 before it is a sample: %x, want none", md5)
+				}
+			}
+			if cached := len(r.served.sources); b.name == "postgres" && cached != 1 {
+				t.Errorf("sources cached after two lookups of one: %d, want 1", cached)
+			}
+			if got := served(t, r, BySHA256, onlyBad.SHA256); got != "-" {
+				t.Fatalf("a sample of the failed source: %s, want unknown", got)
+			}
+
+			// Another process loads: x.deb inside an archive, bad.deb again, done.
+			xAsFile := content("pool/x.deb", "source x.deb") // source() names x.deb's SHA-256 so
+			outer := source(t, "outer.tar", xAsFile, content("usr/bin/y", "in outer"))
+			again := source(t, "bad.deb", onlyBad)
+			load(t, open(t, b.url, Options{}), outer, again)
+
+			if md5 := parentMD5(); !slices.Equal(md5, xAsFile.MD5) {
+				t.Errorf("x.deb's MD5 after it was loaded as a sample: %x, want %x", md5, xAsFile.MD5)
+			}
+			if got := served(t, r, BySHA256, onlyBad.SHA256); !strings.HasSuffix(got, ":bad.deb") {
+				t.Errorf("a sample of the failed source loaded again as done: %s, want bad.deb", got)
+			}
+			if got := served(t, r, BySHA256, xAsFile.SHA256); !strings.HasSuffix(got, ":outer.tar") {
+				t.Errorf("x.deb as a sample of the new source: %s, want outer.tar", got)
+			}
+		})
+	}
+}
+
+// A server's reader keeps open every connection it opens: closing those
+// past the reader's default few as requests ended made the next request
+// past them start a PostgreSQL backend.
+func TestServeReaderKeepsItsConnections(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			load(t, open(t, b.url, Options{}), source(t, "a.deb", content("x", "x")))
+			r := openReader(t, b.url)
+			r.SetMaxConns(8)
+			ctx := context.Background()
+			var conns []*sql.Conn
+			for range 8 { // eight requests at once
+				c, err := r.db.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			for _, c := range conns {
+				c.Close()
+			}
+			if st := r.db.Stats(); st.MaxIdleClosed != 0 || st.Idle != 8 {
+				t.Errorf("after 8 requests at once: %d connections closed, %d kept; want 0 closed, 8 kept", st.MaxIdleClosed, st.Idle)
 			}
 		})
 	}

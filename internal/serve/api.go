@@ -71,8 +71,9 @@ type bulkRequest struct {
 const bulkBodyLimit = db.MaxServeBatch*80 + 4096
 
 // handleBulk is POST /bulk/{md5,sha1,sha256} with {"hashes": [...]}: the
-// samples found, in one query. As CIRCL, hashes of the wrong form are
-// left out rather than refused, and a body without "hashes" is a 404.
+// samples found, in one or two queries (db.ServeLookup). As CIRCL,
+// hashes of the wrong form are left out rather than refused, and a body
+// without "hashes" is a 404.
 func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 	algo, ok := algorithms[r.PathValue("algo")]
 	if !ok {

@@ -64,8 +64,8 @@ MISP's hashlookup module, hashlookup-forensic-analyser) work unchanged:
        them, at most 100); 404 {"message": "Non existing
        MD5", "query": HASH}; 400 for a value that is not hex of the length.
   POST /bulk/md5, /bulk/sha1, /bulk/sha256 with {"hashes": [...]}
-       the records found, in one database query; hashes of the wrong form
-       are left out, as CIRCL does; 400 for a body that is not JSON, 404
+       the records found, in one or two database queries; hashes of the
+       wrong form are left out, as CIRCL does; 400 for a body that is not JSON, 404
        without "hashes" (CIRCL's status), 413 over --max-bulk hashes.
   GET  /parents/HASH/COUNT/CURSOR, /children/HASH/COUNT/CURSOR
        a file's sources (upper-case SHA-256) or a source's files (SHA-1),
