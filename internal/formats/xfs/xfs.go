@@ -133,11 +133,6 @@ type inode struct {
 }
 
 const (
-	modeType    = 0xf000
-	modeDir     = 0x4000
-	modeRegular = 0x8000
-	modeSymlink = 0xa000
-
 	fmtLocal   = 1
 	fmtExtents = 2
 	fmtBtree   = 3
