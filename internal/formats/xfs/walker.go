@@ -155,7 +155,8 @@ func (f *fsys) ReadDir(ino *inode) ([]dirent, error) {
 
 // readLogical fills p with the bytes at logical offset off of a file.
 func (f *fsys) readLogical(ext []extent, off uint64, p []byte) error {
-	r := &fileReader{f: f, ext: ext, size: off + uint64(len(p)), pos: off}
+	r := f.blocks(ext, off+uint64(len(p)))
+	r.Pos = off
 	_, err := io.ReadFull(r, p)
 	return err
 }
