@@ -20,7 +20,13 @@ import (
 	"github.com/hashr-dev/hashr/internal/unpack"
 )
 
-// Main runs hashr-extract with the given arguments and streams.
+// SandboxChildEnv is sandbox.ChildEnv, for a test binary that calls Main
+// in-process: the sandbox's children are that binary, run with this
+// variable set to "1", and it must then run Main (before its tests).
+const SandboxChildEnv = sandbox.ChildEnv
+
+// Main runs hashr-extract with the given arguments and streams; as a
+// sandbox child (SandboxChildEnv set), sandbox.ChildMain.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if os.Getenv(sandbox.ChildEnv) == "1" {
 		return sandbox.ChildMain("hashr-extract", stdin, stdout, stderr)
