@@ -162,19 +162,11 @@ func Sums(t testing.TB, dir string) map[string]string {
 func OpenImage(t testing.TB, img string, probe func(r io.ReaderAt, size int64) bool,
 	open func(r io.ReaderAt, size int64) (archive.Walker, error)) (archive.Walker, error) {
 	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !probe(f, st.Size()) {
+	f, size := archivetest.OpenFile(t, img)
+	if !probe(f, size) {
 		t.Fatal("Probe says no")
 	}
-	return open(f, st.Size())
+	return open(f, size)
 }
 
 // Walk walks w to its end and returns the sha256 of every Regular entry
