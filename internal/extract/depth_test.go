@@ -20,7 +20,7 @@ func TestChildJobCarriesDepthPolicy(t *testing.T) {
 		if err := d.Set(words); err != nil {
 			t.Fatal(err)
 		}
-		x := &extractor{p: cli.New("hashr-extract", nil, io.Discard, io.Discard), opts: options{maxDepth: d, limits: unpack.DefaultLimits}}
+		x := &extractor{p: cli.New("hashr-extract", nil, io.Discard, io.Discard), opts: options{walk: unpack.Settings{MaxDepth: d, Limits: unpack.DefaultLimits}}}
 		b, err := json.Marshal(x.childJob(t.TempDir()))
 		if err != nil {
 			t.Fatal(err)

@@ -20,10 +20,16 @@ import (
 	"github.com/hashr-dev/hashr/internal/unpack"
 )
 
-// Main runs hashr-extract with the given arguments and streams.
+// SandboxChildEnv is sandbox.ChildEnv, for a test binary that calls Main
+// in-process: the sandbox's children are that binary, run with this
+// variable set to "1", and it must then run Main (before its tests).
+const SandboxChildEnv = sandbox.ChildEnv
+
+// Main runs hashr-extract with the given arguments and streams; as a
+// sandbox child (SandboxChildEnv set), sandbox.ChildMain.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if os.Getenv(sandbox.ChildEnv) == "1" {
-		return childMain(stdin, stdout, stderr)
+		return sandbox.ChildMain("hashr-extract", stdin, stdout, stderr)
 	}
 	p := cli.New("hashr-extract", stdin, stdout, stderr)
 	return p.Execute(NewCommand(p), args)
@@ -31,20 +37,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // options are the parsed flags.
 type options struct {
-	spool      string
-	algos      digest.Set // 0: spool mode
-	workers    int
-	maxDepth   unpack.Depth
-	flatten    bool
-	platform   *v1.Platform // container images: only this platform's
-	debControl bool
-	// systemFiles: also the bookkeeping files of disk images' file
-	// systems (the ext journal), which are no software's files.
-	systemFiles bool
-	limits      unpack.Limits
-	inputs      []string
-	cleanSpool  bool
-	sandbox     sandboxOptions
+	spool   string
+	workers int
+	// walk is what every source's walk is asked (its Algos 0: spool
+	// mode), in this process or in a sandbox child.
+	walk       unpack.Settings
+	inputs     []string
+	cleanSpool bool
+	sandbox    sandboxOptions
 }
 
 const long = `
@@ -180,7 +180,7 @@ func (f *rawFlags) parse(opts *options) error {
 		if err != nil {
 			return cli.Usagef("--hash: %v", err)
 		}
-		opts.algos = set
+		opts.walk.Algos = set
 	}
 	if opts.workers < 1 {
 		return cli.Usagef("--workers must be at least 1, not %d", opts.workers)
@@ -193,7 +193,7 @@ func (f *rawFlags) parse(opts *options) error {
 		if err != nil || pl.OS == "" || pl.Architecture == "" {
 			return cli.Usagef("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8", f.platform)
 		}
-		opts.platform = pl
+		opts.walk.Platform = pl
 	}
 	spool, err := cli.CacheDir(opts.spool, "spool", "--spool")
 	if err != nil {
@@ -205,14 +205,15 @@ func (f *rawFlags) parse(opts *options) error {
 
 // parseLimits sets the limits the flags give.
 func (f *rawFlags) parseLimits(opts *options) error {
-	opts.limits = unpack.DefaultLimits
+	lim := &opts.walk.Limits
+	*lim = unpack.DefaultLimits
 	for _, l := range []struct {
 		flag string
 		val  string
 		dst  *int64
-	}{{"--max-source-bytes", f.maxSource, &opts.limits.SourceBytes},
-		{"--max-member-bytes", f.maxMember, &opts.limits.MemberBytes},
-		{"--min-free", f.minFree, &opts.limits.MinFree}} {
+	}{{"--max-source-bytes", f.maxSource, &lim.SourceBytes},
+		{"--max-member-bytes", f.maxMember, &lim.MemberBytes},
+		{"--min-free", f.minFree, &lim.MinFree}} {
 		n, err := cli.ParseSize(l.val)
 		if err != nil {
 			return cli.Usagef("%s: %v", l.flag, err)
@@ -225,7 +226,7 @@ func (f *rawFlags) parseLimits(opts *options) error {
 	if f.maxRatio < 1 {
 		return cli.Usagef("--max-ratio must be at least 1")
 	}
-	opts.limits.Members, opts.limits.Ratio = f.maxMembers, f.maxRatio
+	lim.Members, lim.Ratio = f.maxMembers, f.maxRatio
 	return nil
 }
 
@@ -254,12 +255,12 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	fl.StringVar(&raw.hashList, "hash", "", "hash members on the fly with these digests (e.g. md5,sha1,sha256; any of "+
 		strings.ReplaceAll(digest.Names(), ",", ", ")+") and spool nothing")
 	fl.IntVar(&opts.workers, "workers", runtime.NumCPU(), "sources extracted at once")
-	opts.maxDepth = unpack.AutoDepth
-	fl.Var(&opts.maxDepth, "max-depth", "how deep to walk containers inside a source: auto, what a source of its kind is made of (see above), or N levels below its members, whatever their kind (0: the members alone)")
-	fl.BoolVar(&opts.flatten, "flatten", false, "container images: only the files of the final file system (layers applied), instead of every file of every layer; and spool every member under a numbered name in its source's directory, instead of at its path")
+	opts.walk.MaxDepth = unpack.AutoDepth
+	fl.Var(&opts.walk.MaxDepth, "max-depth", "how deep to walk containers inside a source: auto, what a source of its kind is made of (see above), or N levels below its members, whatever their kind (0: the members alone)")
+	fl.BoolVar(&opts.walk.Flatten, "flatten", false, "container images: only the files of the final file system (layers applied), instead of every file of every layer; and spool every member under a numbered name in its source's directory, instead of at its path")
 	fl.StringVar(&raw.platform, "platform", "", "container images: only the image of this platform (OS/ARCH[/VARIANT]) of a multi-platform index (default: every platform)")
-	fl.BoolVar(&opts.debControl, "deb-control", false, "also emit the control members of .deb packages, as control!/NAME")
-	fl.BoolVar(&opts.systemFiles, "system-files", false, "also emit the file systems' own bookkeeping files of disk images (the ext journal as $journal)")
+	fl.BoolVar(&opts.walk.DebControl, "deb-control", false, "also emit the control members of .deb packages, as control!/NAME")
+	fl.BoolVar(&opts.walk.SystemFiles, "system-files", false, "also emit the file systems' own bookkeeping files of disk images (the ext journal as $journal)")
 	fl.StringVar(&raw.maxSource, "max-source-bytes", unpack.FormatSize(unpack.DefaultLimits.SourceBytes, ""), "limit on the bytes of all members of one source")
 	fl.StringVar(&raw.maxMember, "max-member-bytes", unpack.FormatSize(unpack.DefaultLimits.MemberBytes, ""), "limit on the bytes of one member")
 	fl.Int64Var(&raw.maxMembers, "max-members", unpack.DefaultLimits.Members, "limit on the members of one source, nested ones included")

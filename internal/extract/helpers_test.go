@@ -86,24 +86,19 @@ func (o *runOutput) sums(t *testing.T) map[string]string {
 	return m
 }
 
-func (o *runOutput) errors() []*records.Error {
-	var errs []*records.Error
-	for _, r := range o.records {
-		if e, ok := r.(*records.Error); ok {
-			errs = append(errs, e)
-		}
-	}
-	return errs
-}
+func (o *runOutput) errors() []*records.Error { return recordsOf[*records.Error](o) }
 
-func (o *runOutput) ends() []*records.End {
-	var ends []*records.End
+func (o *runOutput) ends() []*records.End { return recordsOf[*records.End](o) }
+
+// recordsOf is o's records of the type T, in order.
+func recordsOf[T records.Record](o *runOutput) []T {
+	var out []T
 	for _, r := range o.records {
-		if e, ok := r.(*records.End); ok {
-			ends = append(ends, e)
+		if rec, ok := r.(T); ok {
+			out = append(out, rec)
 		}
 	}
-	return ends
+	return out
 }
 
 // errorPaths maps the path of each member error to its message; a source

@@ -24,7 +24,6 @@ type extractor struct {
 	state    *spoolState     // this run's part of the spool; nil in a sandbox child
 	spools   *spoolDirs      // nil with --hash and in a sandbox child
 	sandbox  *sandbox.Runner // starts the sandbox children; nil with --no-sandbox
-	runner   runner          // parses each source: in a sandbox child, or in this process
 	reported sync.Once       // what the sandbox applies, said with --verbose
 
 	// unfinished holds the spool directories of sources whose records are
@@ -48,7 +47,7 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 	if opts.cleanSpool {
 		return nil
 	}
-	if opts.algos == 0 {
+	if opts.walk.Algos == 0 {
 		x.spools = newSpoolDirs(opts.spool, state)
 	}
 	if err := x.startSandbox(); err != nil {
@@ -123,7 +122,7 @@ func (x *extractor) cleanUp() {
 // openSpool claims the spool directory of the source sha256, to be
 // removed if the run ends before the source's records are all written.
 func (x *extractor) openSpool(sha256 string) (*unpack.Spool, error) {
-	sp, err := x.spools.open(sha256, x.opts.flatten)
+	sp, err := x.spools.open(sha256, x.opts.walk.Flatten)
 	if err != nil {
 		return nil, err
 	}

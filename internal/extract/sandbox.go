@@ -60,10 +60,8 @@ func addSandboxFlags(fl *pflag.FlagSet, o *sandboxOptions) func() error {
 func (x *extractor) startSandbox() error {
 	if x.opts.sandbox.off {
 		x.warnUnsandboxed()
-		x.runner = inProcess{}
 		return nil
 	}
-	x.runner = sandboxed{}
 	// A descriptor this process's caller left open (a shell's `exec
 	// 7>>log`) must not reach the children: they get only what they are
 	// handed. Each child also closes what it finds (sandbox.Confine).
@@ -102,79 +100,73 @@ func (x *extractor) reportSandbox(applied string) {
 	})
 }
 
-// sandboxed parses each source in a sandbox child: a shared one for the
-// formats the table marks Shared, else one of its own.
-type sandboxed struct{}
+// sandboxed walks a source in a sandbox child: a shared one for the
+// formats the table marks Shared, else one of its own. It is made for
+// each source: spill keeps the lines its child sends back.
+type sandboxed struct {
+	x     *extractor
+	spill *spill
+}
 
-func (sandboxed) parse(j *sourceJob) {
-	x := j.x
+func (sb *sandboxed) Walk(j *unpack.Job) {
+	x := sb.x
 	// A split WIM's parts are opened by path: a shared child opens none.
-	if j.file != nil && len(j.src.Parts) == 0 && x.sharable(j.file, j.size) {
-		err := j.runShared()
-		if err == nil || j.fatal != nil || j.ctx.Err() != nil {
+	if j.File != nil && len(j.Src.Parts) == 0 && x.sharable(j.File, j.Size) {
+		err := sb.runShared(j)
+		if err == nil || j.Fatal != nil || j.Ctx.Err() != nil {
 			return
 		}
 		// Perhaps a source before it left the child in a bad state: only
 		// a failure of its own child counts.
-		x.p.Verbosef("%s: a shared sandboxed parser failed on it: %v; parsing it again in a child of its own", j.label, err)
-		j.forget()
+		x.p.Verbosef("%s: a shared sandboxed parser failed on it: %v; parsing it again in a child of its own", unpack.Label(j.Src), err)
+		sb.forget(j)
 	}
 	tmp, err := os.MkdirTemp(x.tmpDir, "child-")
 	if err != nil {
-		j.sourceError(fmt.Errorf("creating a temporary directory: %w", err))
+		j.Fail(fmt.Errorf("creating a temporary directory: %w", err))
 		return
 	}
 	defer os.RemoveAll(tmp)
-	err = j.runChild(tmp)
-	if err == nil || j.fatal != nil || j.ctx.Err() != nil {
+	err = sb.runChild(j, tmp)
+	if err == nil || j.Fatal != nil || j.Ctx.Err() != nil {
 		return
 	}
-	j.forget()
-	if j.spool != nil {
-		x.dropSpool(j.spool.Dir)
-		j.spool = nil
+	sb.forget(j)
+	if j.Spool != nil {
+		x.dropSpool(j.Spool.Dir)
+		j.Spool = nil
 	}
-	j.sourceError(err)
+	j.Fail(err)
 }
 
 // forget drops what a child that died sent: nothing of it can be trusted
 // to be whole.
-func (j *sourceJob) forget() {
-	j.spill.discard()
-	j.counts = unpack.Counts{}
+func (sb *sandboxed) forget(j *unpack.Job) {
+	sb.spill.discard()
+	j.Counts = unpack.Counts{}
 }
 
 // childJob is the part of a child's job every source shares.
 func (x *extractor) childJob(temp string) sandbox.Job {
-	job := sandbox.Job{
-		Temp: temp, Algos: x.opts.algos.String(), MaxDepth: x.opts.maxDepth,
-		Flatten: x.opts.flatten, DebControl: x.opts.debControl, SystemFiles: x.opts.systemFiles,
-		Limits: x.opts.limits, Memory: x.opts.sandbox.memory,
+	return sandbox.Job{Settings: x.opts.walk, Temp: temp, Memory: x.opts.sandbox.memory,
 		CPUSeconds: int64(x.opts.sandbox.cpu / time.Second),
 		Verbose:    x.p.Verbose, Quiet: x.p.Quiet,
 	}
-	if x.opts.algos == 0 {
-		job.Algos = ""
-	}
-	if pl := x.opts.platform; pl != nil {
-		job.Platform = pl.String()
-	}
-	return job
 }
 
-// sourceLines checks a child's lines of j's source, keeping them in j's
+// sourceLines checks a child's lines of j's source, keeping them in the
 // spill and counting them in j's counts.
-func (j *sourceJob) sourceLines() *sandbox.SourceLines {
-	sl := &sandbox.SourceLines{SHA256: j.src.SHA256, Hello: j.x.reportSandbox, Counts: &j.counts,
+func (sb *sandboxed) sourceLines(j *unpack.Job) *sandbox.SourceLines {
+	sl := &sandbox.SourceLines{SHA256: j.Src.SHA256, Hello: sb.x.reportSandbox, Counts: &j.Counts,
 		Keep: func(line []byte) error {
-			if err := j.spill.addLine(line); err != nil {
-				j.fatal = err
+			if err := sb.spill.addLine(line); err != nil {
+				j.Fatal = err
 				return err
 			}
 			return nil
 		}}
-	if j.spool != nil {
-		sl.SpoolDir = j.spool.Dir
+	if j.Spool != nil {
+		sl.SpoolDir = j.Spool.Dir
 	}
 	return sl
 }
@@ -182,27 +174,27 @@ func (j *sourceJob) sourceLines() *sandbox.SourceLines {
 // runChild extracts the source in a child process of its own, adding the
 // records it streams back to the spill. It returns how the child failed,
 // if it did.
-func (j *sourceJob) runChild(tmp string) error {
-	job := j.x.childJob(tmp)
-	if j.spool != nil {
-		job.Spool = j.spool.Dir
+func (sb *sandboxed) runChild(j *unpack.Job, tmp string) error {
+	job := sb.x.childJob(tmp)
+	if j.Spool != nil {
+		job.Spool = j.Spool.Dir
 	}
 	var err error
-	if job.Source, err = records.Marshal(j.src); err != nil {
+	if job.Source, err = records.Marshal(j.Src); err != nil {
 		return err
 	}
-	return j.x.sandbox.RunOwn(j.ctx, &job, j.label, j.sourceLines())
+	return sb.x.sandbox.RunOwn(j.Ctx, &job, unpack.Label(j.Src), sb.sourceLines(j))
 }
 
 // runShared parses the source in a shared child. An error means the
 // child failed on it: the caller parses it again alone.
-func (j *sourceJob) runShared() error {
+func (sb *sandboxed) runShared(j *unpack.Job) error {
 	newTemp := func() (string, error) {
-		temp, err := os.MkdirTemp(j.x.tmpDir, "child-")
+		temp, err := os.MkdirTemp(sb.x.tmpDir, "child-")
 		if err != nil {
 			return "", fmt.Errorf("creating a temporary directory: %w", err)
 		}
 		return temp, nil
 	}
-	return j.x.sandbox.RunShared(j.ctx, j.x.childJob(""), newTemp, j.src, j.label, j.file, j.sourceLines())
+	return sb.x.sandbox.RunShared(j.Ctx, sb.x.childJob(""), newTemp, j.Src, unpack.Label(j.Src), j.File, sb.sourceLines(j))
 }

@@ -12,6 +12,7 @@ import (
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/sandbox"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -29,7 +30,7 @@ func installChildFaults() {
 	kind, id, _ := strings.Cut(spec, "@")
 	kind, arg, _ := strings.Cut(kind, ":")
 	poisoned := false
-	childTestHook = func(p *cli.Program, source json.RawMessage) {
+	sandbox.ChildTestHook = func(p *cli.Program, source json.RawMessage) {
 		var src struct {
 			ID string `json:"id"`
 		}

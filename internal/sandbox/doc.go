@@ -20,7 +20,8 @@
 // checking the records it sends back (SourceLines), the pool of shared
 // children that parse several sources each (Pool, ServeShared), and what
 // a dead child's error record says (Classify, a Failure whose Cause is
-// one of the Err sentinels). The child's own work is hashr-extract's,
-// which calls package unpack; this package imports neither the CLI
-// layer nor extract.
+// one of the Err sentinels). The child itself is ChildMain, which
+// hashr-extract runs when ChildEnv is set: it walks each source with
+// unpack.Run, as hashr-extract does with --no-sandbox. This package
+// knows nothing of hashr-extract's flags or output (package extract).
 package sandbox

@@ -26,30 +26,22 @@ const SharedJobFD = 3
 // MaxSharedMessage bounds one source's job on the socket (a source record).
 const MaxSharedMessage = 1 << 20
 
-// Job is what a sandbox child is asked to do.
+// Job is what a sandbox child is asked to do: walk its source (or a
+// shared child's sources) with the run's Settings, within its limits.
 type Job struct {
+	unpack.Settings
 	Source json.RawMessage `json:"source,omitempty"` // the source record, with sha256 and local
 	// Shared: the sources come one by one on the socket at SharedJobFD,
-	// each with its file, instead of Source (pool.go).
+	// each with its file, instead of Source (ServeShared).
 	Shared     bool   `json:"shared,omitempty"`
 	Spool      string `json:"spool,omitempty"`
-	Flatten    bool   `json:"flatten,omitempty"`
 	Temp       string `json:"temp"`
-	Algos      string `json:"algos,omitempty"`
-	DebControl bool   `json:"deb_control,omitempty"`
-	// SystemFiles and Platform are --system-files and --platform.
-	SystemFiles bool          `json:"system_files,omitempty"`
-	Platform    string        `json:"platform,omitempty"`
-	Limits      unpack.Limits `json:"limits"`
-	Memory      int64         `json:"memory"`      // bytes, --sandbox-memory
-	CPUSeconds  int64         `json:"cpu_seconds"` // --sandbox-cpu; for a shared child, its whole life's
+	Memory     int64  `json:"memory"`      // bytes, --sandbox-memory
+	CPUSeconds int64  `json:"cpu_seconds"` // --sandbox-cpu; for a shared child, its whole life's
 	// SourceCPUSeconds is a shared child's limit for each source.
 	SourceCPUSeconds int64 `json:"source_cpu_seconds,omitempty"`
 	Verbose          bool  `json:"verbose,omitempty"`
 	Quiet            bool  `json:"quiet,omitempty"`
-
-	// MaxDepth is --max-depth, as "auto" or a number of levels.
-	MaxDepth unpack.Depth `json:"max_depth"`
 }
 
 // SharedJob is what a shared child is sent for each source, with the

@@ -99,7 +99,7 @@ func TestAutoDescendsByKind(t *testing.T) {
 // A nested archive with the sha256 of one it is inside is not walked
 // again: what a zip quine would do forever.
 func TestSelfContainingArchive(t *testing.T) {
-	opts := Options{MaxDepth: Depth{levels: 5}, Limits: DefaultLimits, Log: newTestProgram()}
+	opts := Options{Settings: Settings{MaxDepth: Depth{levels: 5}, Limits: DefaultLimits}, Log: newTestProgram()}
 	s := newUnpacker(context.Background(), &records.Source{ID: "t"}, opts, discard{})
 	s.ancestors = []string{"aaaa", "bbbb"}
 	tmp := filepath.Join(t.TempDir(), "copy")

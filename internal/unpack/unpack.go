@@ -3,8 +3,9 @@
 // package, an archive, a disk image), descending into nested containers
 // as the depth policy allows, within the limits, with member bytes
 // spooled or hashed on the fly. It knows nothing of the command line or
-// of sandbox processes: hashr-extract runs it in-process or in a sandbox
-// child (package sandbox), and both hand it the same Options and a Sink.
+// of sandbox processes: Run prepares a source and hands it to a Walker,
+// InProcess here or hashr-extract's sandboxed one, whose sandbox child
+// (package sandbox) calls Run with InProcess on the same Settings.
 package unpack
 
 import (
@@ -23,15 +24,23 @@ import (
 // Stage names hashr-extract in error records and end records' ms.
 const Stage = "extract"
 
-// Options are what a walk is asked to do.
+// Settings are what a run asks of the walk of every source: its flags,
+// read once. They are what crosses to a sandbox child in its job, as
+// JSON (the same program reads it back).
+type Settings struct {
+	Algos       digest.Set   `json:"algos,omitempty"` // hash members on the fly; 0: spool them
+	MaxDepth    Depth        `json:"max_depth"`
+	Flatten     bool         `json:"flatten,omitempty"`      // container images: the final file system only
+	Platform    *v1.Platform `json:"platform,omitempty"`     // container images: only this platform's
+	DebControl  bool         `json:"deb_control,omitempty"`  // a .deb's control members too
+	SystemFiles bool         `json:"system_files,omitempty"` // file systems' own bookkeeping files too
+	Limits      Limits       `json:"limits"`
+}
+
+// Options are what a walk is asked to do: the run's Settings, and where
+// this process keeps the source's files and says what happens.
 type Options struct {
-	Algos       digest.Set // hash members on the fly; 0: spool them
-	MaxDepth    Depth
-	Flatten     bool         // container images: the final file system only
-	Platform    *v1.Platform // container images: only this platform's
-	DebControl  bool         // a .deb's control members too
-	SystemFiles bool         // file systems' own bookkeeping files too
-	Limits      Limits
+	Settings
 	// TempDir holds temporary copies of nested containers.
 	TempDir string
 	// Spool is where members' bytes go; nil with Algos.

@@ -132,6 +132,16 @@ func (v *Volume) ReadChain(c uint32, contig bool, n int64, toEnd bool) ([]byte, 
 	return out[:n], nil
 }
 
+// CheckFileSize checks a file's size against the volume: FAT and exFAT
+// files have no holes, so one larger than the cluster heap is a lie (and
+// its cluster chain, in a loop, would be read forever).
+func (v *Volume) CheckFileSize(size uint64) error {
+	if heap := uint64(v.Clusters) * uint64(v.ClusterSize); size > heap {
+		return archive.Corrupt(v.Format, -1, fmt.Sprintf("a file of %d bytes on a volume of %d", size, heap))
+	}
+	return nil
+}
+
 // File returns a reader of size bytes of the chain from cluster c on (of
 // the contiguous run, with contig), then zeros more zeros (exFAT's bytes
 // past a file's valid data length).

@@ -168,11 +168,9 @@ func (w *Walker) Open() (io.Reader, error) {
 	}
 	de := cur
 	valid := min(de.valid, de.size)
-	// A file's data length is all allocated (exFAT has no holes): more
-	// than the cluster heap holds is a lie, and a cluster chain in a loop
-	// would read forever.
-	if de.size > uint64(w.v.clusters)*uint64(w.v.clusterSize) {
-		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes on a volume of %d", de.size, uint64(w.v.clusters)*uint64(w.v.clusterSize)))
+	// A file's data length is all allocated, valid or not.
+	if err := w.chain.CheckFileSize(de.size); err != nil {
+		return nil, err
 	}
 	if valid > 0 && (de.cluster < 2 || de.cluster >= w.v.clusters+2) {
 		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes at cluster %d", de.size, de.cluster))

@@ -37,16 +37,7 @@ func TestGroundTruth(t *testing.T) {
 	dir := fstest.Tree(t, fstest.Options{NoSymlinks: true})
 	want := fstest.Sums(t, dir)
 	img := buildImage(t, dir, 64)
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	if !Probe(f, st.Size()) {
-		t.Fatal("Probe says no")
-	}
-	w, err := NewWalker(f, st.Size())
+	w, err := fstest.OpenImage(t, img, Probe, NewWalker)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+
+	"github.com/hashr-dev/hashr/internal/formats/fstree"
 )
 
 // A run maps count logical blocks from logical to the physical blocks
@@ -197,45 +199,19 @@ func (f *fsys) mapperOf(ino *inode) (mapper, error) {
 	return f.blockMap(ino), nil
 }
 
-// fileReader reads a file's bytes through its mapper, holes as zeros.
-type fileReader struct {
-	f    *fsys
-	m    mapper
-	size uint64
-	pos  uint64
-	cur  run
-}
-
-func (r *fileReader) Read(p []byte) (int, error) {
-	if r.pos >= r.size {
-		return 0, io.EOF
-	}
-	bs := r.f.sb.blockSize
-	logical := r.pos / bs
-	if logical < r.cur.logical || logical >= r.cur.logical+r.cur.count {
-		var err error
-		if r.cur, err = r.m.find(logical); err != nil {
-			return 0, err
-		}
-		if r.cur.count == 0 || logical < r.cur.logical || logical >= r.cur.logical+r.cur.count {
-			return 0, corrupt(-1, fmt.Sprintf("block map does not hold logical block %d", logical))
-		}
-	}
-	end := min(r.size, (r.cur.logical+r.cur.count)*bs)
-	if end <= r.pos { // a run's end past 2^64 bytes wraps around
-		return 0, corrupt(-1, fmt.Sprintf("run at logical block %d ends past any file's size", logical))
-	}
-	n := min(uint64(len(p)), end-r.pos)
-	if r.cur.physical == 0 {
-		clear(p[:n])
-	} else {
-		off := (r.cur.physical+(logical-r.cur.logical))*bs + r.pos%bs
-		if err := r.f.readAt(p[:n], int64(off)); err != nil {
-			return 0, err
-		}
-	}
-	r.pos += n
-	return int(n), nil
+// blocks is a reader of ino's bytes through its mapper m, holes as
+// zeros.
+func (f *fsys) blocks(ino *inode, m mapper) *fstree.BlockReader {
+	bs := f.sb.blockSize
+	return &fstree.BlockReader{Format: "ext4", BlockSize: bs, Size: ino.size, ReadAt: f.readAt,
+		Find: func(logical uint64) (fstree.Run, error) {
+			r, err := m.find(logical)
+			run := fstree.Run{Logical: r.logical, Count: r.count, Offset: fstree.Hole}
+			if r.physical != 0 {
+				run.Offset = int64(r.physical * bs)
+			}
+			return run, err
+		}}
 }
 
 // open returns a reader of ino's bytes.
@@ -261,7 +237,7 @@ func (f *fsys) open(ino *inode) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fileReader{f: f, m: m, size: ino.size}, nil
+	return f.blocks(ino, m), nil
 }
 
 type byteReader struct{ b []byte }

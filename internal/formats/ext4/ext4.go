@@ -273,13 +273,6 @@ type inode struct {
 	iblock []byte // the 60 bytes of i_block
 }
 
-const (
-	modeType    = 0xf000
-	modeDir     = 0x4000
-	modeRegular = 0x8000
-	modeSymlink = 0xa000
-)
-
 func (f *fsys) inode(n uint32) (*inode, error) {
 	sb := f.sb
 	if n == 0 || n > sb.inodes {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/formats/disk/disktest"
 	"github.com/hashr-dev/hashr/internal/formats/ext4"
+	"github.com/hashr-dev/hashr/internal/formats/fstest"
 )
 
 // mkfs builds an image of dir with mke2fs -d and the given options.
@@ -39,16 +40,7 @@ func TestGroundTruth(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			img := mkfs(t, dir, c.args...)
-			f, err := os.Open(img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			st, _ := f.Stat()
-			if !ext4.Probe(f, st.Size()) {
-				t.Fatal("Probe says no")
-			}
-			w, err := ext4.NewWalker(f, st.Size())
+			w, err := fstest.OpenImage(t, img, ext4.Probe, ext4.NewWalker)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -46,18 +46,10 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 		w.pending = append(w.pending, &archive.Entry{Name: "$journal", Type: archive.Regular, System: true, Size: -1})
 		w.system["$journal"] = sb.journalInode
 	}
-	root, err := w.fs.inode(rootInode)
+	w.tree, err = fstree.OpenRoot(fstree.Config{Format: "ext4", IDName: "inode", MaxDepth: maxDepth}, fstree.FS[uint32, uint32, *inode](w.fs), rootInode)
 	if err != nil {
-		return nil, fmt.Errorf("reading the root directory: %w", err)
+		return nil, err
 	}
-	if root.mode&modeType != modeDir {
-		return nil, corrupt(-1, "the root inode is not a directory")
-	}
-	entries, err := w.fs.ReadDir(root)
-	if err != nil {
-		return nil, fmt.Errorf("reading the root directory: %w", err)
-	}
-	w.tree = fstree.New(fstree.Config{Format: "ext4", IDName: "inode", MaxDepth: maxDepth}, fstree.FS[uint32, uint32, *inode](w.fs), rootInode, entries)
 	return w, nil
 }
 

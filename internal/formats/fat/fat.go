@@ -220,10 +220,8 @@ func (w *Walker) Open() (io.Reader, error) {
 	if cur.size > 0 && cur.cluster < 2 {
 		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes without clusters", cur.size))
 	}
-	// FAT files have no holes: one larger than the data area is a lie (a
-	// cluster chain in a loop would read forever).
-	if int64(cur.size) > int64(w.v.clusters)*w.v.clusterSize {
-		return nil, corrupt(-1, fmt.Sprintf("a file of %d bytes on a volume of %d", cur.size, int64(w.v.clusters)*w.v.clusterSize))
+	if err := w.chain.CheckFileSize(uint64(cur.size)); err != nil {
+		return nil, err
 	}
 	return w.chain.File(cur.cluster, false, int64(cur.size), 0), nil
 }

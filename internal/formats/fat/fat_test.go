@@ -35,16 +35,7 @@ func buildImage(t testing.TB, dir string, bits string, sizeKiB int, args ...stri
 
 func walkImage(t *testing.T, img string) map[string]string {
 	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	if !Probe(f, st.Size()) {
-		t.Fatal("Probe says no")
-	}
-	w, err := NewWalker(f, st.Size())
+	w, err := fstest.OpenImage(t, img, Probe, NewWalker)
 	if err != nil {
 		t.Fatal(err)
 	}

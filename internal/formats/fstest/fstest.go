@@ -156,6 +156,19 @@ func Sums(t testing.TB, dir string) map[string]string {
 	return sums
 }
 
+// OpenImage opens the image file img, which probe must recognise, and
+// returns open's walker of it (or open's error); the file is closed when
+// the test ends.
+func OpenImage(t testing.TB, img string, probe func(r io.ReaderAt, size int64) bool,
+	open func(r io.ReaderAt, size int64) (archive.Walker, error)) (archive.Walker, error) {
+	t.Helper()
+	f, size := archivetest.OpenFile(t, img)
+	if !probe(f, size) {
+		t.Fatal("Probe says no")
+	}
+	return open(f, size)
+}
+
 // Walk walks w to its end and returns the sha256 of every Regular entry
 // and of every Hardlink (its target's), by cleaned name; entries marked
 // System are left out and returned by name apart.

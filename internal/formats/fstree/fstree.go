@@ -97,6 +97,24 @@ func New[R any, K comparable, I any](cfg Config, fs FS[R, K, I], root K, entries
 	return w
 }
 
+// OpenRoot starts a walk at the root directory, the inode fs reads for
+// root (whose ID is the directory's), which must be a directory: how the
+// readers of Unix file systems, whose root is an inode, begin.
+func OpenRoot[R any, K comparable, I any](cfg Config, fs FS[R, K, I], root R) (*Walker[R, K, I], error) {
+	n, err := fs.Node(root)
+	if err != nil {
+		return nil, fmt.Errorf("reading the root directory: %w", err)
+	}
+	if n.Entry.Type != archive.Dir {
+		return nil, archive.Corrupt(cfg.Format, -1, "the root inode is not a directory")
+	}
+	entries, err := fs.ReadDir(n.Inode)
+	if err != nil {
+		return nil, fmt.Errorf("reading the root directory: %w", err)
+	}
+	return New(cfg, fs, n.ID, entries), nil
+}
+
 // Current returns the inode of the regular file Next returned last; the
 // zero I after any other entry.
 func (w *Walker[R, K, I]) Current() I { return w.cur }

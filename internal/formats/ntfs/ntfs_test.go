@@ -40,22 +40,13 @@ func buildImage(t *testing.T, dir string, sizeMiB int, extraArgs ...string) stri
 	return img
 }
 
-func openImage(t *testing.T, img string) (archive.Walker, *os.File) {
+func openImage(t *testing.T, img string) archive.Walker {
 	t.Helper()
-	f, err := os.Open(img)
+	w, err := fstest.OpenImage(t, img, Probe, NewWalker)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	st, _ := f.Stat()
-	if !Probe(f, st.Size()) {
-		t.Fatal("Probe says no")
-	}
-	w, err := NewWalker(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w, f
+	return w
 }
 
 func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
@@ -79,7 +70,7 @@ func TestGroundTruth(t *testing.T) {
 	want["extra/random.bin:Zone.Identifier"] = sum(ads)
 	want["extra/empty:small"] = sum([]byte("tiny stream"))
 
-	w, _ := openImage(t, img)
+	w := openImage(t, img)
 	got, system := fstest.Walk(t, w)
 	fstest.Equal(t, got, want)
 	for _, name := range []string{"$MFT", "$LogFile", "$Secure:$SDS", "$UpCase", "$Bitmap", "$Boot", "$Extend/$Quota", "$BadClus:$Bad"} {
@@ -134,7 +125,7 @@ func TestCompressed(t *testing.T) {
 	if !strings.Contains(string(ntfsinfo), "Compressed size:") {
 		t.Fatalf("ntfsinfo does not see a compressed data attribute:\n%s", ntfsinfo)
 	}
-	w, _ := openImage(t, img)
+	w := openImage(t, img)
 	got, _ := fstest.Walk(t, w)
 	if got["compressed.txt"] != sum(data) {
 		t.Errorf("compressed.txt has sha256 %s, want %s", got["compressed.txt"], sum(data))

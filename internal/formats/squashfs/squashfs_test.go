@@ -36,16 +36,7 @@ func TestGroundTruth(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "x.squashfs")
 			fstest.Run(t, "mksquashfs", append([]string{dir, img, "-noappend", "-no-progress", "-quiet"}, c.args...)...)
-			f, err := os.Open(img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			st, _ := f.Stat()
-			if !Probe(f, st.Size()) {
-				t.Fatal("Probe says no")
-			}
-			w, err := NewWalker(f, st.Size())
+			w, err := fstest.OpenImage(t, img, Probe, NewWalker)
 			if err != nil {
 				t.Fatal(err)
 			}

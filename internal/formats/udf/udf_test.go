@@ -13,16 +13,7 @@ import (
 
 func walkFile(t *testing.T, img string) (map[string]string, error) {
 	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	if !Probe(f, st.Size()) {
-		t.Fatal("Probe says no")
-	}
-	w, err := NewWalker(f, st.Size())
+	w, err := fstest.OpenImage(t, img, Probe, NewWalker)
 	if err != nil {
 		return nil, err
 	}

@@ -39,16 +39,8 @@ func openParts(t *testing.T, names ...string) []Part {
 	t.Helper()
 	var parts []Part
 	for _, name := range names {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		st, err := f.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts = append(parts, Part{R: f, Size: st.Size(), Name: name})
+		f, size := wimtest.OpenFile(t, name)
+		parts = append(parts, Part{R: f, Size: size, Name: name})
 	}
 	return parts
 }

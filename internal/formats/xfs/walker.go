@@ -37,19 +37,12 @@ func NewWalker(r io.ReaderAt, size int64) (archive.Walker, error) {
 		return nil, fmt.Errorf("xfs: incompatible features 0x%x not supported (a newer XFS than hashr reads)", sb.incompat)
 	}
 	f := &fsys{r: r, size: size, sb: sb, v5: sb.version&0xf == 5}
-	root, err := f.inode(sb.root)
-	if err != nil {
-		return nil, fmt.Errorf("reading the root directory: %w", err)
-	}
-	if root.mode&modeType != modeDir {
-		return nil, corrupt(-1, "the root inode is not a directory")
-	}
-	entries, err := f.ReadDir(root)
-	if err != nil {
-		return nil, fmt.Errorf("reading the root directory: %w", err)
-	}
 	cfg := fstree.Config{Format: "xfs", IDName: "inode", MaxDepth: maxDepth}
-	return &Walker{fs: f, tree: fstree.New(cfg, fstree.FS[uint64, uint64, *inode](f), sb.root, entries)}, nil
+	tree, err := fstree.OpenRoot(cfg, fstree.FS[uint64, uint64, *inode](f), sb.root)
+	if err != nil {
+		return nil, err
+	}
+	return &Walker{fs: f, tree: tree}, nil
 }
 
 // Next returns the next entry; a broken directory or inode is a
@@ -162,7 +155,8 @@ func (f *fsys) ReadDir(ino *inode) ([]dirent, error) {
 
 // readLogical fills p with the bytes at logical offset off of a file.
 func (f *fsys) readLogical(ext []extent, off uint64, p []byte) error {
-	r := &fileReader{f: f, ext: ext, size: off + uint64(len(p)), pos: off}
+	r := f.blocks(ext, off+uint64(len(p)))
+	r.Pos = off
 	_, err := io.ReadFull(r, p)
 	return err
 }

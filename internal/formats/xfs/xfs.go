@@ -133,11 +133,6 @@ type inode struct {
 }
 
 const (
-	modeType    = 0xf000
-	modeDir     = 0x4000
-	modeRegular = 0x8000
-	modeSymlink = 0xa000
-
 	fmtLocal   = 1
 	fmtExtents = 2
 	fmtBtree   = 3
@@ -304,49 +299,28 @@ func (f *fsys) btreeNode(ino *inode, fsb uint64, level int, out *[]extent, visit
 	return nil
 }
 
-// fileReader reads a file through its extents, holes as zeros.
-type fileReader struct {
-	f    *fsys
-	ext  []extent
-	size uint64
-	pos  uint64
-}
-
-func (r *fileReader) Read(p []byte) (int, error) {
-	if r.pos >= r.size {
-		return 0, io.EOF
-	}
-	bs := r.f.sb.blockSize
-	lb := r.pos / bs
-	i := sort.Search(len(r.ext), func(i int) bool { return r.ext[i].logical+r.ext[i].count > lb })
-	var end uint64
-	var e *extent
-	switch {
-	case i == len(r.ext):
-		end = r.size
-	case r.ext[i].logical > lb:
-		end = r.ext[i].logical * bs
-	default:
-		e = &r.ext[i]
-		end = (e.logical + e.count) * bs
-	}
-	if end <= r.pos { // an extent's end past 2^64 bytes wraps around
-		return 0, corrupt(-1, fmt.Sprintf("extent at logical block %d ends past any file's size", lb))
-	}
-	n := min(uint64(len(p)), min(end, r.size)-r.pos)
-	if e == nil || e.unwritten {
-		clear(p[:n])
-	} else {
-		base, err := r.f.fsbOffset(e.fsb)
-		if err != nil {
-			return 0, err
-		}
-		if err := r.f.readAt(p[:n], base+int64((lb-e.logical)*bs+r.pos%bs)); err != nil {
-			return 0, err
-		}
-	}
-	r.pos += n
-	return int(n), nil
+// blocks is a reader of the size bytes of a file whose extents are ext,
+// holes and unwritten extents as zeros.
+func (f *fsys) blocks(ext []extent, size uint64) *fstree.BlockReader {
+	bs := f.sb.blockSize
+	return &fstree.BlockReader{Format: "xfs", BlockSize: bs, Size: size, ReadAt: f.readAt,
+		Find: func(lb uint64) (fstree.Run, error) {
+			i := sort.Search(len(ext), func(i int) bool { return ext[i].logical+ext[i].count > lb })
+			switch {
+			case i == len(ext):
+				return fstree.Run{Logical: lb, Count: 1, Offset: fstree.Hole, ToEnd: true}, nil
+			case ext[i].logical > lb:
+				return fstree.Run{Logical: lb, Count: ext[i].logical - lb, Offset: fstree.Hole}, nil
+			}
+			e := ext[i]
+			run := fstree.Run{Logical: e.logical, Count: e.count, Offset: fstree.Hole}
+			if !e.unwritten {
+				var err error
+				run.Offset, err = f.fsbOffset(e.fsb)
+				return run, err
+			}
+			return run, nil
+		}}
 }
 
 func (f *fsys) open(ino *inode) (io.Reader, error) {
@@ -365,5 +339,5 @@ func (f *fsys) open(ino *inode) (io.Reader, error) {
 			return nil, corrupt(-1, fmt.Sprintf("inode %d: extent at block %d outside the file system", ino.num, e.fsb))
 		}
 	}
-	return &fileReader{f: f, ext: ext, size: ino.size}, nil
+	return f.blocks(ext, ino.size), nil
 }

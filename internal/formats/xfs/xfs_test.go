@@ -1,10 +1,10 @@
 package xfs_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/disk/disktest"
+	"github.com/hashr-dev/hashr/internal/formats/fstest"
 	"github.com/hashr-dev/hashr/internal/formats/xfs"
 )
 
@@ -25,16 +25,7 @@ func TestGroundTruth(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			img := mkfsXFS(t, dir, c.args...)
-			f, err := os.Open(img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			st, _ := f.Stat()
-			if !xfs.Probe(f, st.Size()) {
-				t.Fatal("Probe says no")
-			}
-			w, err := xfs.NewWalker(f, st.Size())
+			w, err := fstest.OpenImage(t, img, xfs.Probe, xfs.NewWalker)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -33,7 +33,14 @@ func Fixture(t testing.TB, name string) string {
 // Open opens a fixture.
 func Open(t testing.TB, name string) (*os.File, int64) {
 	t.Helper()
-	f, err := os.Open(Fixture(t, name))
+	return OpenFile(t, Fixture(t, name))
+}
+
+// OpenFile opens the file at path, closed when the test ends, and
+// returns it with its size.
+func OpenFile(t testing.TB, path string) (*os.File, int64) {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
