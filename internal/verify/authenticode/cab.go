@@ -30,8 +30,8 @@ const (
 	cabHeaderMin     = 60 // CFHEADER through its 20-byte signature reserve
 )
 
-// ErrUnsigned says a cabinet carries no signature.
-var ErrUnsigned = errors.New("the cabinet carries no Authenticode signature")
+// ErrUnsigned says a cabinet or a PE file carries no signature.
+var ErrUnsigned = errors.New("the file carries no Authenticode signature")
 
 // locateCABSignature finds the PKCS#7 blob of a signed cabinet of size
 // bytes from its header: the reserve area (cbCFHeader 20, starting

@@ -45,3 +45,26 @@ func FuzzSignature(f *testing.F) {
 		sig.checkSignerSignature()
 	})
 }
+
+// FuzzPEVerifier: a hostile PE header or certificate table never panics
+// and never verifies without a root store.
+func FuzzPEVerifier(f *testing.F) {
+	head := make([]byte, 0x200)
+	copy(head, "MZ")
+	binary.LittleEndian.PutUint32(head[0x3c:], 0x80)
+	copy(head[0x80:], "PE\x00\x00")
+	binary.LittleEndian.PutUint16(head[0x98:], 0x20b)
+	binary.LittleEndian.PutUint32(head[0x98+108:], 16)
+	binary.LittleEndian.PutUint32(head[0x98+112+32:], 0x1f0)
+	binary.LittleEndian.PutUint32(head[0x98+112+36:], 0x10)
+	binary.LittleEndian.PutUint32(head[0x1f0:], 0x10)
+	binary.LittleEndian.PutUint16(head[0x1f6:], 2)
+	f.Add(head)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v := NewPEVerifier()
+		v.Write(data)
+		if res, _ := v.Verify(nil, time.Unix(0, 0)); res.OK {
+			t.Fatalf("verified without roots: %+v", res)
+		}
+	})
+}

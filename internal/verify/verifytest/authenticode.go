@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,27 @@ func CAB(t testing.TB, dir, name string) string {
 // SignedCAB builds a cabinet and signs it into dir/name.
 func (p *PKI) SignedCAB(t testing.TB, dir, name string, extra ...string) string {
 	plain := CAB(t, t.TempDir(), "plain.cab")
+	out := filepath.Join(dir, name)
+	p.Sign(t, plain, out, extra...)
+	return out
+}
+
+// PE cross-compiles a Go hello world for Windows into dir/name: a real
+// PE file (GOOS=windows), unsigned.
+func PE(t testing.TB, dir, name string) string {
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	src := filepath.Join(t.TempDir(), "hello.go")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"hello, signed world\") }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, name)
+	Run(t, filepath.Dir(src), []string{"GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0", "GOFLAGS="}, goTool, "build", "-ldflags=-s -w", "-o", out, src)
+	return out
+}
+
+// SignedPE builds a PE file and signs it into dir/name.
+func (p *PKI) SignedPE(t testing.TB, dir, name string, extra ...string) string {
+	plain := PE(t, t.TempDir(), "plain.exe")
 	out := filepath.Join(dir, name)
 	p.Sign(t, plain, out, extra...)
 	return out
