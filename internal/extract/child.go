@@ -69,6 +69,10 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 		algos: algos, maxDepth: job.MaxDepth, flatten: job.Flatten, debControl: job.DebControl,
 		systemFiles: job.SystemFiles, limits: job.Limits,
 	}}
+	if x.opts.members, err = childMemberVerification(job.VerifyMembers, job.Roots); err != nil {
+		fmt.Fprintf(stderr, "sandbox: %v\n", err)
+		return sandbox.ExitSetup
+	}
 	if job.Platform != "" {
 		if x.opts.platform, err = v1.ParsePlatform(job.Platform); err != nil {
 			fmt.Fprintf(stderr, "sandbox: the job's platform: %v\n", err)

@@ -45,6 +45,7 @@ type options struct {
 	inputs      []string
 	cleanSpool  bool
 	sandbox     sandboxOptions
+	members     memberVerification // --verify-members, --roots (authverify.go)
 }
 
 const long = `
@@ -200,6 +201,9 @@ func (f *rawFlags) parse(opts *options) error {
 		return err
 	}
 	opts.spool = spool
+	if err := opts.members.load(); err != nil {
+		return err
+	}
 	return f.parseSandbox()
 }
 
@@ -266,6 +270,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	fl.Int64Var(&raw.maxRatio, "max-ratio", unpack.DefaultLimits.Ratio, "limit on how many times its size a source may decompress to, sparse tar holes included (applies past 64M)")
 	fl.StringVar(&raw.minFree, "min-free", unpack.FormatSize(unpack.DefaultLimits.MinFree, ""), "stop spooling a source when the spool's file system has less free")
 	fl.BoolVar(&opts.cleanSpool, "clean-spool", false, "remove what interrupted runs left in --spool (their temporary files, and the spool directories of sources whose end record never went out), then exit")
+	addMemberVerificationFlags(fl, &opts.members)
 	raw.parseSandbox = addSandboxFlags(fl, &opts.sandbox)
 	return cmd
 }

@@ -152,6 +152,7 @@ func (x *extractor) childJob(temp string) sandbox.Job {
 		Limits: x.opts.limits, Memory: x.opts.sandbox.memory,
 		CPUSeconds: int64(x.opts.sandbox.cpu / time.Second),
 		Verbose:    x.p.Verbose, Quiet: x.p.Quiet,
+		VerifyMembers: x.opts.members.on, Roots: x.opts.members.pem,
 	}
 	if x.opts.algos == 0 {
 		job.Algos = ""

@@ -114,7 +114,8 @@ func (j *sourceJob) options() unpack.Options {
 	o := &j.x.opts
 	return unpack.Options{Algos: o.algos, MaxDepth: o.maxDepth, Flatten: o.flatten, Platform: o.platform,
 		DebControl: o.debControl, SystemFiles: o.systemFiles, Limits: o.limits,
-		TempDir: j.x.tmpDir, Spool: j.spool, Log: j.x.p}
+		TempDir: j.x.tmpDir, Spool: j.spool, Log: j.x.p,
+		VerifyMembers: o.members.on, Roots: o.members.roots}
 }
 
 // inProcess parses sources in this process: with --no-sandbox, and in a

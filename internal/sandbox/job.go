@@ -50,6 +50,9 @@ type Job struct {
 
 	// MaxDepth is --max-depth, as "auto" or a number of levels.
 	MaxDepth unpack.Depth `json:"max_depth"`
+	// VerifyMembers and Roots (PEM) are --verify-members and --roots.
+	VerifyMembers bool   `json:"verify_members,omitempty"`
+	Roots         string `json:"roots,omitempty"`
 }
 
 // SharedJob is what a shared child is sent for each source, with the

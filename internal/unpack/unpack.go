@@ -10,6 +10,7 @@ package unpack
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"io"
 	"path"
 	"path/filepath"
@@ -37,6 +38,10 @@ type Options struct {
 	// Spool is where members' bytes go; nil with Algos.
 	Spool *Spool
 	Log   Log
+	// VerifyMembers checks the Authenticode signature of PE members
+	// against Roots (nil: the signature, not its chain).
+	VerifyMembers bool
+	Roots         *x509.CertPool
 }
 
 // Log takes the walk's messages: a failure (which sets the exit status)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/internal/verify/verifytest"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 func newPKI(t *testing.T, name string) *verifytest.PKI { return verifytest.NewPKI(t, name) }
@@ -26,7 +26,7 @@ func verifyFile(t *testing.T, file, roots string) (string, bool, error) {
 	return res.Signer, res.OK, err
 }
 
-func verifyFileAt(t *testing.T, file, roots string, now time.Time) (verify.Result, error) {
+func verifyFileAt(t *testing.T, file, roots string, now time.Time) (records.Verified, error) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {

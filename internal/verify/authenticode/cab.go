@@ -20,7 +20,7 @@ import (
 	"fmt"
 )
 
-// By names this scheme in a verify.Result.
+// By names this scheme in a records.Verified (verify.Result).
 const By = "authenticode"
 
 // CAB header fields (the Microsoft Cabinet format's CFHEADER).

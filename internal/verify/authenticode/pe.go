@@ -10,7 +10,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/hashr-dev/hashr/internal/verify"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // A PE file (.exe, .dll, .sys) keeps its signature in the certificate
@@ -42,6 +42,9 @@ type PEVerifier struct {
 	sig     []byte
 	after   int64 // bytes after the certificate table
 }
+
+// ErrNotPE says a file is no PE file at all.
+var ErrNotPE = errors.New("not a PE file")
 
 // peLayout is where signing wrote in a PE file.
 type peLayout struct {
@@ -133,12 +136,12 @@ func nextAfter(pos int64, offs ...int64) int64 {
 // A file without a certificate table is ErrUnsigned.
 func readPELayout(head []byte) (*peLayout, error) {
 	if len(head) < 0x40 || string(head[:2]) != "MZ" {
-		return nil, errors.New("not a PE file (no MZ header)")
+		return nil, fmt.Errorf("%w (no MZ header)", ErrNotPE)
 	}
 	pe := int64(binary.LittleEndian.Uint32(head[0x3c:]))
 	opt := pe + 24
 	if opt+2 > int64(len(head)) || string(head[pe:pe+4]) != "PE\x00\x00" {
-		return nil, errors.New("not a PE file (no PE signature where the DOS header points)")
+		return nil, fmt.Errorf("%w (no PE signature where the DOS header points)", ErrNotPE)
 	}
 	var dirs, count int64
 	switch magic := binary.LittleEndian.Uint16(head[opt:]); magic {
@@ -169,27 +172,27 @@ func readPELayout(head []byte) (*peLayout, error) {
 
 // Verify checks the signature of the file written, as VerifyCABAt does
 // a cabinet's.
-func (v *PEVerifier) Verify(roots *x509.CertPool, now time.Time) (verify.Result, error) {
+func (v *PEVerifier) Verify(roots *x509.CertPool, now time.Time) (records.Verified, error) {
 	if v.layout == nil && v.err == nil {
 		v.start() // a file shorter than peHeadBytes
 	}
 	if v.err != nil {
-		return verify.Result{}, v.err
+		return records.Verified{}, v.err
 	}
 	l := v.layout
 	if int64(len(v.sig)) != l.certSize {
-		return verify.Result{}, fmt.Errorf("the certificate table at %d, %d bytes, is past the file's %d", l.certOff, l.certSize, v.pos)
+		return records.Verified{}, fmt.Errorf("the certificate table at %d, %d bytes, is past the file's %d", l.certOff, l.certSize, v.pos)
 	}
 	if v.after > 0 {
-		return verify.Result{}, fmt.Errorf("%d bytes follow the certificate table, which the signature does not cover", v.after)
+		return records.Verified{}, fmt.Errorf("%d bytes follow the certificate table, which the signature does not cover", v.after)
 	}
 	blob, err := firstPKCS7(v.sig)
 	if err != nil {
-		return verify.Result{}, err
+		return records.Verified{}, err
 	}
 	sig, err := ParseSignature(blob)
 	if err != nil {
-		return verify.Result{}, err
+		return records.Verified{}, err
 	}
 	return sig.verify(func(h crypto.Hash) ([]byte, error) {
 		if d, ok := v.sums[h]; ok {
@@ -216,10 +219,10 @@ func firstPKCS7(table []byte) ([]byte, error) {
 }
 
 // VerifyPE checks the Authenticode signature of the PE file r holds.
-func VerifyPE(r io.Reader, roots *x509.CertPool, now time.Time) (verify.Result, error) {
+func VerifyPE(r io.Reader, roots *x509.CertPool, now time.Time) (records.Verified, error) {
 	v := NewPEVerifier()
 	if _, err := io.Copy(v, r); err != nil {
-		return verify.Result{}, err
+		return records.Verified{}, err
 	}
 	return v.Verify(roots, now)
 }

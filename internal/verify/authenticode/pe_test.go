@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/internal/verify/verifytest"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-func verifyPEFile(t *testing.T, file, roots string, now time.Time) (verify.Result, error) {
+func verifyPEFile(t *testing.T, file, roots string, now time.Time) (records.Verified, error) {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {

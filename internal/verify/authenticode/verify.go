@@ -14,7 +14,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/hashr-dev/hashr/internal/verify"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // ErrMismatch is wrapped when the file's bytes are not those signed.
@@ -54,7 +54,7 @@ func LoadRoots(paths ...string) (*x509.CertPool, error) {
 }
 
 // VerifyCAB checks a cabinet's Authenticode signature, as VerifyCABAt.
-func VerifyCAB(data []byte, roots *x509.CertPool, now time.Time) (verify.Result, error) {
+func VerifyCAB(data []byte, roots *x509.CertPool, now time.Time) (records.Verified, error) {
 	return VerifyCABAt(bytes.NewReader(data), int64(len(data)), roots, now)
 }
 
@@ -62,18 +62,18 @@ func VerifyCAB(data []byte, roots *x509.CertPool, now time.Time) (verify.Result,
 // bytes in r, and its chain against roots (nil: the chain is not
 // checked, and the Result says so with OK false). The Result names the
 // signer's subject whenever the signature parses, also on failure.
-func VerifyCABAt(r io.ReaderAt, size int64, roots *x509.CertPool, now time.Time) (verify.Result, error) {
+func VerifyCABAt(r io.ReaderAt, size int64, roots *x509.CertPool, now time.Time) (records.Verified, error) {
 	head := make([]byte, min(size, cabHeaderMin))
 	if _, err := r.ReadAt(head, 0); err != nil {
-		return verify.Result{}, fmt.Errorf("reading the cabinet's header: %w", err)
+		return records.Verified{}, fmt.Errorf("reading the cabinet's header: %w", err)
 	}
 	offset, sigSize, err := locateCABSignature(head, size)
 	if err != nil {
-		return verify.Result{}, fmt.Errorf("locating the cabinet's signature: %w", err)
+		return records.Verified{}, fmt.Errorf("locating the cabinet's signature: %w", err)
 	}
 	sig, err := readSignature(r, int64(offset), int64(sigSize))
 	if err != nil {
-		return verify.Result{}, err
+		return records.Verified{}, err
 	}
 	return sig.verify(func(h crypto.Hash) ([]byte, error) {
 		return digestRanges(r, h, cabSignedRanges(int64(offset)))
@@ -95,8 +95,8 @@ func readSignature(r io.ReaderAt, offset, size int64) (*Signature, error) {
 // verify checks the signed digest (digestOf computes the file's with the
 // signature's algorithm), the signer's signature, and the chain up to
 // roots at the signing time a valid timestamp vouches for, else at now.
-func (s *Signature) verify(digestOf func(crypto.Hash) ([]byte, error), roots *x509.CertPool, now time.Time) (verify.Result, error) {
-	res := verify.Result{By: By, Signer: s.Leaf.Subject.String()}
+func (s *Signature) verify(digestOf func(crypto.Hash) ([]byte, error), roots *x509.CertPool, now time.Time) (records.Verified, error) {
+	res := records.Verified{By: By, Signer: s.Leaf.Subject.String()}
 	h, err := hashFor(s.idc.MessageDigest.Algorithm.Algorithm)
 	if err != nil {
 		return res, err
