@@ -148,7 +148,18 @@ sources whose end record was written.
 Other record types pass through unchanged. A source record without sha256
 or local (straight from hashr-scan, with a local uri) is accepted: what is
 missing is computed. Members of a .deb are named as installed
-(usr/bin/bash); --deb-control adds the control members as control!/NAME.`
+(usr/bin/bash); --deb-control adds the control members as control!/NAME.
+
+--verify-members checks the Authenticode signature of each PE member
+(.exe, .dll, .sys, .efi, .ocx, .cpl, .scr, .drv) from its bytes as they
+are copied: the digest, the signer's signature and, with --roots FILE (PEM
+root certificates, repeatable), the chain up to them at the signing time
+a timestamp vouches for. Its file record gets "verified": {"ok":true,
+"by":"authenticode","signer":SUBJECT,...}; without --roots "ok" is false
+and the detail says the chain was not checked; a member with no embedded
+signature (Windows signs many files by catalog, not checked here) is
+"by":"none". A member whose signature does not match its bytes or chain
+to --roots is an error record besides its file record (exit 3).`
 
 const example = `  # Debian packages to file records, bytes spooled for hashr-hash:
   hashr-scan /var/cache/apt/archives | hashr-extract --spool /var/tmp/spool | hashr-hash --delete
