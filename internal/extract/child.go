@@ -68,11 +68,8 @@ func childMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	x := &extractor{p: p, tmpDir: job.Temp, unfinished: map[string]bool{}, opts: options{
 		algos: algos, maxDepth: job.MaxDepth, flatten: job.Flatten, debControl: job.DebControl,
 		systemFiles: job.SystemFiles, limits: job.Limits,
+		members: childMemberVerification(job.VerifyMembers, job.Roots),
 	}}
-	if x.opts.members, err = childMemberVerification(job.VerifyMembers, job.Roots); err != nil {
-		fmt.Fprintf(stderr, "sandbox: %v\n", err)
-		return sandbox.ExitSetup
-	}
 	if job.Platform != "" {
 		if x.opts.platform, err = v1.ParsePlatform(job.Platform); err != nil {
 			fmt.Fprintf(stderr, "sandbox: the job's platform: %v\n", err)

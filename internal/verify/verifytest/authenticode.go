@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -73,13 +72,13 @@ func (p *PKI) SignedCAB(t testing.TB, dir, name string, extra ...string) string 
 // PE cross-compiles a Go hello world for Windows into dir/name: a real
 // PE file (GOOS=windows), unsigned.
 func PE(t testing.TB, dir, name string) string {
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	Need(t, "go") // the go command running the tests is on PATH
 	src := filepath.Join(t.TempDir(), "hello.go")
 	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"hello, signed world\") }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, name)
-	Run(t, filepath.Dir(src), []string{"GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0", "GOFLAGS="}, goTool, "build", "-ldflags=-s -w", "-o", out, src)
+	Run(t, filepath.Dir(src), []string{"GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0", "GOFLAGS="}, "go", "build", "-ldflags=-s -w", "-o", out, src)
 	return out
 }
 
