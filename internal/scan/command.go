@@ -161,7 +161,19 @@ expected sha256 (hashr-fetch fails it if its bytes hash otherwise) and
 "NAME VERSION (ARCH) in SUITE/INDEX"}; a .deb of a suite that failed
 verification, or a different size than its entry, is an error record.
 --verify require also fails every source nothing signs; off checks
-nothing.`
+nothing.
+
+A cabinet (WSUS .cab, and a .msu that is one) has its Authenticode
+signature checked: the digest over its bytes, the signer's signature, and
+the certificate chain up to the --roots certificates, for code signing, at
+the signing time when a timestamp (RFC 3161 or the legacy countersignature)
+whose authority also chains to --roots vouches for it, else now. It gets
+"verified":{"ok":true,"by":"authenticode","signer":SUBJECT,"detail":...};
+without --roots the chain is not checked: "ok":false, the detail says so,
+and --verify require makes it an error record. A cabinet altered after
+signing, or whose chain does not end at --roots, is an error record. An
+unsigned cabinet, a WIM-based .msu (no signature of its own) and a remote
+cabinet get "by":"none".`
 
 const example = `  # Everything in a mirror, with the default repo names:
   hashr-scan ~/mirror | jq -r '[.format, .id] | @tsv'
@@ -195,6 +207,7 @@ type scanFlags struct {
 	plan                   bool
 	verify                 string
 	keyrings               []string
+	roots                  []string
 
 	maxTime time.Duration
 }
@@ -231,6 +244,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.DurationVar(&flags.maxTime, "max-time", defaultMaxTime, "give up on one request to a registry, bucket or URL (a page of tags or objects, a manifest, a URL's size or bytes) after this long, however steadily bytes come")
 	f.StringVar(&flags.verify, "verify", string(verify.Try), "off, try (verify what carries a signature) or require (a source nothing signs is an error record); see Verification above")
 	f.StringArrayVar(&flags.keyrings, "keyring", nil, "OpenPGP public keys, binary (.gpg) or armored (.asc), that may sign an apt mirror's Release (repeatable), e.g. /usr/share/keyrings/debian-archive-keyring.gpg")
+	f.StringArrayVar(&flags.roots, "roots", nil, "PEM root certificates that cabinets' and .msu files' Authenticode chains must end at (repeatable); without it the signature is checked and the chain not")
 	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")
 	return cmd
 }
@@ -249,6 +263,9 @@ func (flags *scanFlags) options(ctx context.Context, args []string) (options, []
 		return opts, nil, cli.Usagef("%v", err)
 	}
 	if opts.apt, err = newAptVerifier(mode, flags.keyrings); err != nil {
+		return opts, nil, err
+	}
+	if opts.auth, err = newAuthVerifier(mode, flags.roots); err != nil {
 		return opts, nil, err
 	}
 	if flags.maxTime <= 0 {

@@ -38,11 +38,13 @@ func (s *unpacker) member(c *container, full string, e *archive.Entry, r io.Read
 		return s.memberFailed(full, err)
 	}
 	f := s.fileRecord(full, e)
-	n, sums, kept, err := s.copyMember(f, full, br, descend || candidate)
+	pe := s.peVerifier(full)
+	n, sums, kept, err := s.copyMember(f, full, teePE(br, pe), descend || candidate)
 	if err != nil {
 		return s.memberFailed(full, err)
 	}
 	f.Size = records.Int64(n)
+	s.checkPE(f, full, pe)
 	if c.hardLinks {
 		s.links[full] = &linkInfo{local: f.Local, size: n, sums: sums}
 	}

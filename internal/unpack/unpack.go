@@ -11,6 +11,7 @@ package unpack
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"io"
 	"path"
 	"path/filepath"
@@ -35,6 +36,11 @@ type Settings struct {
 	DebControl  bool         `json:"deb_control,omitempty"`  // a .deb's control members too
 	SystemFiles bool         `json:"system_files,omitempty"` // file systems' own bookkeeping files too
 	Limits      Limits       `json:"limits"`
+	// VerifyMembers checks the Authenticode signature of PE members
+	// against Roots, PEM root certificates ("": the signature, not its
+	// chain). PEM, not a pool, so that a sandbox child is given it.
+	VerifyMembers bool   `json:"verify_members,omitempty"`
+	Roots         string `json:"roots,omitempty"`
 }
 
 // Options are what a walk is asked to do: the run's Settings, and where
@@ -89,6 +95,7 @@ type unpacker struct {
 	budget budget
 	counts Counts
 	fatal  error
+	roots  *x509.CertPool // Roots parsed (rootPool)
 
 	symlinks  map[string]bool      // paths of symlinks seen
 	links     map[string]*linkInfo // regular files, for hard links to them

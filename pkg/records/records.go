@@ -116,6 +116,9 @@ type File struct {
 	TLSH   string `json:"tlsh,omitempty"`
 	MIME   string `json:"mime,omitempty"`
 	Seen   *bool  `json:"seen,omitempty"`
+	// Verified is the Authenticode check of a PE member (.exe, .dll,
+	// .sys…) that hashr-extract --verify-members made; absent, none was.
+	Verified *Verified `json:"verified,omitempty"`
 
 	Extra Extra `json:"-"`
 }

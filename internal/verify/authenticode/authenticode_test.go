@@ -9,36 +9,24 @@ import (
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/verify/verifytest"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-// testPKI is a throwaway CA and a code-signing certificate it issued.
-type testPKI struct{ dir, caPEM, leafPEM, leafKey string }
+func newPKI(t *testing.T, name string) *verifytest.PKI { return verifytest.NewPKI(t, name) }
 
-func newPKI(t *testing.T, name string) *testPKI {
-	verifytest.Need(t, "openssl")
-	dir := t.TempDir()
-	p := &testPKI{dir: dir, caPEM: filepath.Join(dir, "ca.pem"), leafPEM: filepath.Join(dir, "leaf.pem"), leafKey: filepath.Join(dir, "leaf.key")}
-	run := func(args ...string) { verifytest.Run(t, dir, nil, "openssl", args...) }
-	run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "30",
-		"-subj", "/CN="+name+" Test Root", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
-	run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/O=hashr tests/CN="+name+" Code Signing")
-	os.WriteFile(filepath.Join(dir, "ext.cnf"), []byte("extendedKeyUsage=codeSigning\nkeyUsage=critical,digitalSignature\n"), 0o644)
-	run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "30", "-extfile", "ext.cnf")
-	return p
-}
-
-// signedCAB builds a cabinet with gcab and signs it with osslsigncode.
-func signedCAB(t *testing.T, p *testPKI) string {
-	verifytest.Need(t, "gcab", "osslsigncode")
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "hello.txt"), []byte(strings.Repeat("hello cabinet\n", 50)), 0o644)
-	verifytest.Run(t, dir, nil, "gcab", "-c", "plain.cab", "hello.txt")
-	out := filepath.Join(dir, "signed.cab")
-	verifytest.Run(t, dir, nil, "osslsigncode", "sign", "-certs", p.leafPEM, "-key", p.leafKey, "-h", "sha256", "-in", "plain.cab", "-out", out)
-	return out
+// signedCAB builds a cabinet with gcab and signs it with osslsigncode,
+// adding extra to its command line (a timestamp).
+func signedCAB(t *testing.T, p *verifytest.PKI, extra ...string) string {
+	return p.SignedCAB(t, t.TempDir(), "signed.cab", extra...)
 }
 
 func verifyFile(t *testing.T, file, roots string) (string, bool, error) {
+	t.Helper()
+	res, err := verifyFileAt(t, file, roots, time.Now())
+	return res.Signer, res.OK, err
+}
+
+func verifyFileAt(t *testing.T, file, roots string, now time.Time) (records.Verified, error) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -48,14 +36,36 @@ func verifyFile(t *testing.T, file, roots string) (string, bool, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := VerifyCAB(data, pool, time.Now())
-	return res.Signer, res.OK, err
+	return VerifyCAB(data, pool, now)
+}
+
+func timestampArgs(p *verifytest.PKI, at time.Time) []string { return p.Timestamp(at) }
+
+// A timestamp made while the signer's certificate was valid keeps the
+// signature valid after the certificate expires; without one, or with a
+// TSA the roots do not vouch for, the expired certificate fails.
+func TestTimestampedCabinetOutlivesItsCertificate(t *testing.T) {
+	p := newPKI(t, "alpha")
+	later := time.Now().Add(60 * 24 * time.Hour) // the leaf is valid 30 days
+	stamped := signedCAB(t, p, timestampArgs(p, time.Now())...)
+	res, err := verifyFileAt(t, stamped, p.CA, later)
+	if err != nil || !res.OK || !strings.Contains(res.Detail, "RFC 3161 timestamp by \"CN=alpha TSA,O=hashr tests\"") {
+		t.Fatalf("timestamped: %+v, err %v", res, err)
+	}
+	if _, err := verifyFileAt(t, signedCAB(t, p), p.CA, later); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("not timestamped, after expiry: err %v, want expired", err)
+	}
+	other := newPKI(t, "other")
+	foreign := signedCAB(t, p, timestampArgs(other, time.Now())...)
+	if _, err := verifyFileAt(t, foreign, p.CA, later); err == nil || !strings.Contains(err.Error(), "timestamp of \"CN=other TSA,O=hashr tests\" not used") {
+		t.Fatalf("timestamp by a TSA outside the roots: err %v", err)
+	}
 }
 
 func TestSignedCabinetVerifies(t *testing.T) {
 	p := newPKI(t, "alpha")
 	cab := signedCAB(t, p)
-	signer, ok, err := verifyFile(t, cab, p.caPEM)
+	signer, ok, err := verifyFile(t, cab, p.CA)
 	if err != nil || !ok {
 		t.Fatalf("ok %v, err %v", ok, err)
 	}
@@ -67,7 +77,7 @@ func TestSignedCabinetVerifies(t *testing.T) {
 func TestCabinetAgainstAnotherCAFails(t *testing.T) {
 	p, other := newPKI(t, "alpha"), newPKI(t, "other")
 	cab := signedCAB(t, p)
-	signer, ok, err := verifyFile(t, cab, other.caPEM)
+	signer, ok, err := verifyFile(t, cab, other.CA)
 	if ok || err == nil || !strings.Contains(err.Error(), "certificate chain") {
 		t.Fatalf("ok %v, err %v, want a chain error", ok, err)
 	}
@@ -84,7 +94,7 @@ func TestTamperedCabinetFails(t *testing.T) {
 	i := strings.Index(string(data), "hello cabinet")
 	data[i] = 'j'
 	os.WriteFile(cab, data, 0o644)
-	if _, ok, err := verifyFile(t, cab, p.caPEM); ok || !errors.Is(err, ErrMismatch) {
+	if _, ok, err := verifyFile(t, cab, p.CA); ok || !errors.Is(err, ErrMismatch) {
 		t.Fatalf("ok %v, err %v, want ErrMismatch", ok, err)
 	}
 }
@@ -115,9 +125,23 @@ func TestWSUSCabinetsNameMicrosoft(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := VerifyCAB(data, nil, time.Now())
-		t.Logf("%s: signer %q, err %v", filepath.Base(f), res.Signer, err)
-		if !strings.Contains(res.Signer, "Microsoft") || err == nil || !strings.Contains(err.Error(), "--roots") {
-			t.Errorf("%s: signer %q err %v, want a Microsoft subject and only the missing root store", filepath.Base(f), res.Signer, err)
+		if sig, perr := ParseSignature(data[len(data)-sigSize(t, data):]); perr != nil {
+			t.Errorf("%s: %v", filepath.Base(f), perr)
+		} else if ts, err := sig.Timestamp(); err != nil || ts == nil || !strings.Contains(ts.Signer.Subject.String(), "Microsoft Time-Stamp") {
+			t.Errorf("%s: timestamp %+v, err %v, want Microsoft's countersignature", filepath.Base(f), ts, err)
+		}
+		t.Logf("%s: %+v, err %v", filepath.Base(f), res, err)
+		if !strings.Contains(res.Signer, "Microsoft") || err != nil || res.OK || !strings.Contains(res.Detail, "no --roots") {
+			t.Errorf("%s: signer %q err %v %+v, want a Microsoft subject and only the chain unchecked", filepath.Base(f), res.Signer, err, res)
 		}
 	}
+}
+
+// sigSize is the size of a signed cabinet's signature, from its header.
+func sigSize(t *testing.T, data []byte) int {
+	_, size, err := locateCABSignature(data[:cabHeaderMin], int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(size)
 }

@@ -20,7 +20,7 @@ import (
 	"fmt"
 )
 
-// By names this scheme in a verify.Result.
+// By names this scheme in a records.Verified (verify.Result).
 const By = "authenticode"
 
 // CAB header fields (the Microsoft Cabinet format's CFHEADER).
@@ -30,39 +30,39 @@ const (
 	cabHeaderMin     = 60 // CFHEADER through its 20-byte signature reserve
 )
 
-// ErrUnsigned says a cabinet carries no signature.
-var ErrUnsigned = errors.New("the cabinet carries no Authenticode signature")
+// ErrUnsigned says a cabinet or a PE file carries no signature.
+var ErrUnsigned = errors.New("the file carries no Authenticode signature")
 
-// locateCABSignature finds the PKCS#7 blob of a signed cabinet: the
-// reserve area (cbCFHeader 20, starting 0x00100000) holds its offset and
-// size, and the blob ends the file.
-func locateCABSignature(data []byte) (offset, size uint32, err error) {
-	if len(data) < 36 || string(data[:4]) != "MSCF" {
+// locateCABSignature finds the PKCS#7 blob of a signed cabinet of size
+// bytes from its header: the reserve area (cbCFHeader 20, starting
+// 0x00100000) holds its offset and size, and the blob ends the file.
+func locateCABSignature(head []byte, size int64) (offset, sigSize uint32, err error) {
+	if len(head) < 36 || string(head[:4]) != "MSCF" {
 		return 0, 0, errors.New("not a cabinet (no MSCF signature)")
 	}
-	flags := binary.LittleEndian.Uint16(data[30:32])
+	flags := binary.LittleEndian.Uint16(head[30:32])
 	if flags&cabFlagReserve == 0 {
 		return 0, 0, ErrUnsigned
 	}
-	if len(data) < cabHeaderMin {
+	if len(head) < cabHeaderMin {
 		return 0, 0, errors.New("cabinet header truncated")
 	}
-	if binary.LittleEndian.Uint16(data[36:38]) != cabSignedReserve || binary.LittleEndian.Uint32(data[40:44]) != 0x00100000 {
+	if binary.LittleEndian.Uint16(head[36:38]) != cabSignedReserve || binary.LittleEndian.Uint32(head[40:44]) != 0x00100000 {
 		return 0, 0, ErrUnsigned
 	}
-	offset, size = binary.LittleEndian.Uint32(data[44:48]), binary.LittleEndian.Uint32(data[48:52])
-	if offset < cabHeaderMin || size == 0 || uint64(offset)+uint64(size) != uint64(len(data)) {
-		return 0, 0, fmt.Errorf("signature at %d, %d bytes, does not end the %d-byte cabinet", offset, size, len(data))
+	offset, sigSize = binary.LittleEndian.Uint32(head[44:48]), binary.LittleEndian.Uint32(head[48:52])
+	if offset < cabHeaderMin || sigSize == 0 || int64(offset)+int64(sigSize) != size {
+		return 0, 0, fmt.Errorf("signature at %d, %d bytes, does not end the %d-byte cabinet", offset, sigSize, size)
 	}
-	return offset, size, nil
+	return offset, sigSize, nil
 }
 
-// cabSignedBytes returns the parts of a signed cabinet its Authenticode
+// cabSignedRanges are the parts of a signed cabinet its Authenticode
 // digest covers, as Windows (and osslsigncode) compute it: the magic, the
 // header from cbCabinet through setID, the last 4 bytes of the reserve,
 // and everything after the header up to the signature. iCabinet, the
 // reserve sizes and the signature's offset and size are left out, since
 // signing writes them.
-func cabSignedBytes(data []byte, sigOffset uint32) [][]byte {
-	return [][]byte{data[0:4], data[8:34], data[56:sigOffset]}
+func cabSignedRanges(sigOffset int64) []byteRange {
+	return []byteRange{{0, 4}, {8, 34}, {56, sigOffset}}
 }

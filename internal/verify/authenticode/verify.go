@@ -10,10 +10,11 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
-	"github.com/hashr-dev/hashr/internal/verify"
+	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // ErrMismatch is wrapped when the file's bytes are not those signed.
@@ -32,42 +33,94 @@ type Signature struct {
 	idcValue []byte
 }
 
-// LoadRoots reads a root store: PEM certificates (--roots FILE).
-func LoadRoots(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading root store: %w", err)
-	}
+// maxSignatureBytes bounds a signature blob read into memory: real
+// ones, certificates and timestamps included, stay under 64 KiB.
+const maxSignatureBytes = 8 << 20
+
+// LoadRoots reads a root store: the PEM certificates of every file
+// (--roots FILE, repeatable).
+func LoadRoots(paths ...string) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("reading root store %q: no PEM certificate in it (hint: give CA certificates as -----BEGIN CERTIFICATE----- blocks)", path)
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading root store: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("reading root store %q: no PEM certificate in it (hint: give CA certificates as -----BEGIN CERTIFICATE----- blocks)", path)
+		}
 	}
 	return pool, nil
 }
 
-// VerifyCAB checks a cabinet's Authenticode signature and chain against
-// roots. The Result names the signer's subject whenever the signature
-// parses, also when the chain does not verify.
-func VerifyCAB(data []byte, roots *x509.CertPool, now time.Time) (verify.Result, error) {
-	offset, size, err := locateCABSignature(data)
+// VerifyCAB checks a cabinet's Authenticode signature, as VerifyCABAt.
+func VerifyCAB(data []byte, roots *x509.CertPool, now time.Time) (records.Verified, error) {
+	return VerifyCABAt(bytes.NewReader(data), int64(len(data)), roots, now)
+}
+
+// VerifyCABAt checks the Authenticode signature of the cabinet of size
+// bytes in r, and its chain against roots (nil: the chain is not
+// checked, and the Result says so with OK false). The Result names the
+// signer's subject whenever the signature parses, also on failure.
+func VerifyCABAt(r io.ReaderAt, size int64, roots *x509.CertPool, now time.Time) (records.Verified, error) {
+	head := make([]byte, min(size, cabHeaderMin))
+	if _, err := r.ReadAt(head, 0); err != nil {
+		return records.Verified{}, fmt.Errorf("reading the cabinet's header: %w", err)
+	}
+	offset, sigSize, err := locateCABSignature(head, size)
 	if err != nil {
-		return verify.Result{}, fmt.Errorf("locating the cabinet's signature: %w", err)
+		return records.Verified{}, fmt.Errorf("locating the cabinet's signature: %w", err)
 	}
-	sig, err := ParseSignature(data[offset : offset+size])
+	sig, err := readSignature(r, int64(offset), int64(sigSize))
 	if err != nil {
-		return verify.Result{}, err
+		return records.Verified{}, err
 	}
-	res := verify.Result{By: By, Signer: sig.Leaf.Subject.String()}
-	if err := sig.checkDigest(cabSignedBytes(data, offset)); err != nil {
+	return sig.verify(func(h crypto.Hash) ([]byte, error) {
+		return digestRanges(r, h, cabSignedRanges(int64(offset)))
+	}, roots, now)
+}
+
+// readSignature reads and parses the size-byte blob at offset of r.
+func readSignature(r io.ReaderAt, offset, size int64) (*Signature, error) {
+	if size > maxSignatureBytes {
+		return nil, fmt.Errorf("reading the signature: %d bytes, over the %d MiB no real signature comes near", size, maxSignatureBytes>>20)
+	}
+	blob := make([]byte, size)
+	if _, err := r.ReadAt(blob, offset); err != nil {
+		return nil, fmt.Errorf("reading the signature: %w", err)
+	}
+	return ParseSignature(blob)
+}
+
+// verify checks the signed digest (digestOf computes the file's with the
+// signature's algorithm), the signer's signature, and the chain up to
+// roots at the signing time a valid timestamp vouches for, else at now.
+func (s *Signature) verify(digestOf func(crypto.Hash) ([]byte, error), roots *x509.CertPool, now time.Time) (records.Verified, error) {
+	res := records.Verified{By: By, Signer: s.Leaf.Subject.String()}
+	h, err := hashFor(s.idc.MessageDigest.Algorithm.Algorithm)
+	if err != nil {
 		return res, err
 	}
-	if err := sig.checkSignerSignature(); err != nil {
+	got, err := digestOf(h)
+	if err != nil {
+		return res, fmt.Errorf("computing the file's digest: %w", err)
+	}
+	if !bytes.Equal(got, s.idc.MessageDigest.Digest) {
+		return res, fmt.Errorf("%w: %v digest %x, signed %x", ErrMismatch, h, got, s.idc.MessageDigest.Digest)
+	}
+	if err := s.checkSignerSignature(); err != nil {
 		return res, err
 	}
-	if err := sig.checkChain(roots, now); err != nil {
-		return res, err
+	if roots == nil {
+		res.Detail = fmt.Sprintf("%v digest and signature match; certificate chain not checked: no --roots given", h)
+		return res, nil
+	}
+	at, how := s.signingTime(roots, now)
+	if err := s.checkChain(roots, at); err != nil {
+		return res, fmt.Errorf("%w (%s)", err, how)
 	}
 	res.OK = true
+	res.Detail = fmt.Sprintf("%v digest, signature and certificate chain verified; %s", h, how)
 	return res, nil
 }
 
@@ -105,11 +158,7 @@ func ParseSignature(der []byte) (*Signature, error) {
 		return nil, fmt.Errorf("parsing the signature's certificates: %w", err)
 	}
 	s.Certs = certs
-	for _, c := range certs {
-		if bytes.Equal(c.RawIssuer, s.signer.IssuerAndSerial.Issuer.FullBytes) && c.SerialNumber.Cmp(s.signer.IssuerAndSerial.Serial) == 0 {
-			s.Leaf = c
-		}
-	}
+	s.Leaf = certFor(certs, s.signer.IssuerAndSerial)
 	if s.Leaf == nil {
 		return nil, errors.New("parsing the SignedData: the signer's certificate is not in it")
 	}
@@ -139,14 +188,16 @@ func digest(h crypto.Hash, parts ...[]byte) []byte {
 	return d.Sum(nil)
 }
 
-// checkDigest compares the signed file digest with the file's bytes.
-func (s *Signature) checkDigest(parts [][]byte) error {
-	h, err := hashFor(s.idc.MessageDigest.Algorithm.Algorithm)
-	if err != nil {
-		return err
+// byteRange is a span of a file: off and the bytes up to end.
+type byteRange struct{ off, end int64 }
+
+// digestRanges hashes the ranges of r in order.
+func digestRanges(r io.ReaderAt, h crypto.Hash, ranges []byteRange) ([]byte, error) {
+	d := h.New()
+	for _, rg := range ranges {
+		if _, err := io.Copy(d, io.NewSectionReader(r, rg.off, rg.end-rg.off)); err != nil {
+			return nil, err
+		}
 	}
-	if got := digest(h, parts...); !bytes.Equal(got, s.idc.MessageDigest.Digest) {
-		return fmt.Errorf("%w: %v digest %x, signed %x", ErrMismatch, h, got, s.idc.MessageDigest.Digest)
-	}
-	return nil
+	return d.Sum(nil), nil
 }
