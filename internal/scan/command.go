@@ -229,7 +229,7 @@ func (flags *scanFlags) options(ctx context.Context, args []string) (options, []
 	if err != nil {
 		return opts, nil, cli.Usagef("%v", err)
 	}
-	if opts.apt, err = newAptVerifier(mode, flags.keyrings); err != nil {
+	if opts.verify, err = newVerifiers(mode, flags.keyrings); err != nil {
 		return opts, nil, err
 	}
 	if flags.maxTime <= 0 {

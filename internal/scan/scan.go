@@ -60,7 +60,7 @@ func (s *scanRun) write(src *records.Source) error {
 		s.p.Verbosef("skipping %s: its job is done in %s (--reprocess %s to load it again)", src.ID, s.opts.jobs.db, src.QuickSHA256)
 		return nil
 	}
-	if err := s.opts.apt.check(src); err != nil {
+	if err := s.opts.verify.check(src); err != nil {
 		s.c.byVerdict[failed]++
 		s.p.Failf("%s: %v", src.URI, err)
 		return s.w.Write(&records.Error{Stage: "scan", Source: src.URI, URI: src.URI, ID: src.ID, Message: err.Error()})
