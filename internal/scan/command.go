@@ -229,13 +229,16 @@ func (flags *scanFlags) options(ctx context.Context, args []string) (options, []
 	if err != nil {
 		return opts, nil, cli.Usagef("%v", err)
 	}
-	if opts.verify, err = newVerifiers(mode, flags.keyrings); err != nil {
+	keys, err := verify.LoadKeyrings(flags.keyrings)
+	if err != nil {
 		return opts, nil, err
 	}
+	opts.verify = newVerifiers(mode, keys)
 	if flags.maxTime <= 0 {
 		return opts, nil, cli.Usagef("--max-time must be positive")
 	}
 	opts.net = newRemoteNet(flags.maxTime)
+	opts.net.keys, opts.net.verifyMode = keys, mode
 	if flags.urls != "" {
 		urls, err := readURLList(flags.urls)
 		if err != nil {

@@ -29,12 +29,8 @@ type verifiers struct {
 	kinds []kindVerifier
 }
 
-func newVerifiers(mode verify.Mode, keyrings []string) (*verifiers, error) {
-	keys, err := verify.LoadKeyrings(keyrings)
-	if err != nil {
-		return nil, err
-	}
-	return &verifiers{mode: mode, kinds: kindVerifiers(keys)}, nil
+func newVerifiers(mode verify.Mode, keys openpgp.EntityList) *verifiers {
+	return &verifiers{mode: mode, kinds: kindVerifiers(keys)}
 }
 
 // kindVerifiers are the verifiers hashr-scan knows, the most specific
@@ -53,6 +49,7 @@ func kindVerifiers(keys openpgp.EntityList) []kindVerifier {
 // record instead.
 func (v *verifiers) check(src *records.Source) error {
 	if v == nil || v.mode == verify.Off {
+		src.Verified = nil // a remote listing's, when off
 		return nil
 	}
 	res, err := v.result(src)

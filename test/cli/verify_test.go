@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +201,49 @@ func TestScanVerifiesYumRepository(t *testing.T) {
 	code, recs, _, stderr = runStage(t, scan.Main, "", "--plan=false", "--keyring", repo.Key.Keyring, repo.Root)
 	if code != 3 || len(recs["error"]) != 2 || !strings.Contains(recs["error"][0]["message"].(string), "primary.xml.xz") {
 		t.Fatalf("altered primary.xml: exit %d, records %v\n%s", code, recs, stderr)
+	}
+}
+
+// TestScanVerifiesRemoteAptMirror: a suite of an apt mirror served over
+// http (loopback) lists its packages from its verified indexes, each
+// with the index's sha256, size and the key's fingerprint, and
+// hashr-fetch reads them whole; a Packages index altered after signing,
+// or a wrong keyring, fails the REPO with an error record.
+func TestScanVerifiesRemoteAptMirror(t *testing.T) {
+	r := verifytest.BuildAptRepo(t, false)
+	srv := httptest.NewServer(http.FileServer(http.Dir(r.Root)))
+	defer srv.Close()
+	suite := srv.URL + "/dists/test/"
+	code, recs, stdout, stderr := runStage(t, scan.Main, "", "--plan=false", "--verify", "require", "--keyring", r.Key.Armored, suite)
+	if code != 0 || len(recs["source"]) != 2 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, src := range recs["source"] {
+		v := verifiedOf(src)
+		if v["ok"] != true || v["by"] != "apt-release" || v["signer"] != r.Key.Fingerprint || src["format"] != "deb" {
+			t.Errorf("%s: verified %v format %v, want ok by apt-release signer %s", src["id"], v, src["format"], r.Key.Fingerprint)
+		}
+		data, _ := os.ReadFile(filepath.Join(r.Root, "pool", "main", src["id"].(string)))
+		sum := sha256.Sum256(data)
+		if src["uri"] != srv.URL+"/pool/main/"+src["id"].(string) || src["sha256"] != hex.EncodeToString(sum[:]) || src["quick_sha256"] != src["sha256"] || src["size"] != float64(len(data)) {
+			t.Errorf("source %v, want the Packages entry's uri, sha256 and size", src)
+		}
+	}
+	code, recs, _, stderr = runStage(t, fetch.Main, stdout, "--work", t.TempDir())
+	if code != 0 || len(recs["source"]) != 2 {
+		t.Fatalf("fetch: exit %d, records %v\n%s", code, recs, stderr)
+	}
+	other := verifytest.NewGPG(t, "other", "ed25519")
+	code, recs, _, stderr = runStage(t, scan.Main, "", "--plan=false", "--keyring", other.Keyring, suite)
+	if code != 3 || len(recs["source"]) != 0 || len(recs["error"]) != 1 || !strings.Contains(recs["error"][0]["message"].(string), "not in the keyring") {
+		t.Fatalf("wrong keyring: exit %d, records %v\n%s", code, recs, stderr)
+	}
+	idx := filepath.Join(r.Dist, "main", "binary-amd64", "Packages.xz")
+	data, _ := os.ReadFile(idx)
+	data[len(data)/2] ^= 0x40
+	os.WriteFile(idx, data, 0o644)
+	code, recs, _, stderr = runStage(t, scan.Main, "", "--plan=false", "--keyring", r.Key.Keyring, suite)
+	if code != 3 || len(recs["source"]) != 0 || len(recs["error"]) != 1 || !strings.Contains(recs["error"][0]["message"].(string), "Packages.xz") {
+		t.Fatalf("altered index: exit %d, records %v\n%s", code, recs, stderr)
 	}
 }
