@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/hashr-dev/hashr/internal/identity"
+
 	"github.com/ProtonMail/go-crypto/openpgp"
 
-	"github.com/hashr-dev/hashr/internal/identity"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/internal/verify/apt"
@@ -17,9 +18,8 @@ import (
 )
 
 // aptVerifier checks the .deb sources of an apt mirror (a REPO with
-// dists/) against its signed indexes: --keyring and --verify.
+// dists/) against its signed indexes.
 type aptVerifier struct {
-	mode   verify.Mode
 	keys   openpgp.EntityList
 	byRoot map[string]*aptMirror
 }
@@ -35,53 +35,49 @@ type aptDeb struct {
 	res verify.Result
 }
 
-func newAptVerifier(mode verify.Mode, keyrings []string) (*aptVerifier, error) {
-	keys, err := verify.LoadKeyrings(keyrings)
-	if err != nil {
-		return nil, err
-	}
-	return &aptVerifier{mode: mode, keys: keys, byRoot: map[string]*aptMirror{}}, nil
+func newAptVerifier(keys openpgp.EntityList) *aptVerifier {
+	return &aptVerifier{keys: keys, byRoot: map[string]*aptMirror{}}
 }
 
-// check gives a source its `verified` field and, for a .deb an apt
-// mirror's signed Packages lists, the sha256 and size hashr-fetch then
-// holds its bytes to. An error makes the source an error record. It runs
-// on the goroutine that writes records.
-func (v *aptVerifier) check(src *records.Source) error {
-	if v == nil || v.mode == verify.Off {
-		return nil
+// check vouches for a .deb that an apt mirror's signed Packages lists,
+// and gives it the sha256 hashr-fetch then holds its bytes to. A .deb
+// outside a mirror is not its kind.
+func (v *aptVerifier) check(src *records.Source) (*verify.Result, error) {
+	if src.Format != magic.Deb || src.RepoPath == "" || remoteScheme(src.URI) != "" {
+		return nil, nil
 	}
-	var m *aptMirror
-	if src.Format == magic.Deb && src.RepoPath != "" {
-		m = v.mirror(src.RepoPath)
-	}
+	m := v.mirror(src.RepoPath)
 	if m == nil || len(m.debs)+len(m.suiteErrs) == 0 {
-		if v.mode == verify.Require {
-			return fmt.Errorf("--verify require: nothing signs this %s source (hint: scan the apt mirror root that holds dists/, with --keyring, or use --verify try)", src.Format)
-		}
-		return nil
+		return nil, nil
 	}
 	d, ok := m.debs[src.URI]
 	if !ok {
+		if m.unkeyed() {
+			return &verify.Result{By: "none", Detail: "its apt mirror is signed, but no --keyring was given to check it against"}, nil
+		}
 		if len(m.suiteErrs) > 0 {
-			return fmt.Errorf("the mirror's indexes failed verification: %w", errors.Join(m.suiteErrs...))
+			return nil, fmt.Errorf("the mirror's indexes failed verification: %w", errors.Join(m.suiteErrs...))
 		}
-		if v.mode == verify.Require {
-			return errors.New("--verify require: the .deb is not listed in any signed Packages index of its mirror")
-		}
-		return setVerified(src, verify.Result{By: "none", Detail: "not listed in any signed Packages index of the mirror"})
+		return &verify.Result{By: "none", Detail: "not listed in any signed Packages index of the mirror"}, nil
 	}
 	if src.Size != nil && *src.Size != d.pkg.Size {
-		return fmt.Errorf("%s %w: %d bytes, its signed Packages entry says %d", d.pkg.Filename, apt.ErrMismatch, *src.Size, d.pkg.Size)
+		return nil, fmt.Errorf("%s %w: %d bytes, its signed Packages entry says %d", d.pkg.Filename, apt.ErrMismatch, *src.Size, d.pkg.Size)
 	}
 	src.SHA256 = d.pkg.SHA256 // hashr-fetch fails the source if the bytes hash otherwise
 	src.Package = identity.AptEntry(d.pkg)
-	return setVerified(src, d.res)
+	res := d.res
+	return &res, nil
 }
 
-func setVerified(src *records.Source, res verify.Result) error {
-	src.Verified = &res
-	return nil
+// unkeyed says every suite of the mirror failed for want of a keyring
+// (--verify try without --keyring): nothing was checked, nothing failed.
+func (m *aptMirror) unkeyed() bool {
+	for _, err := range m.suiteErrs {
+		if !errors.Is(err, verify.ErrNoKeyring) {
+			return false
+		}
+	}
+	return len(m.suiteErrs) > 0
 }
 
 // mirror reads and verifies every suite under root/dists once.

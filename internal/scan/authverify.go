@@ -15,16 +15,15 @@ import (
 )
 
 // authVerifier checks the Authenticode signature of what Microsoft signs
-// as a whole, cabinets (WSUS .cab, and the .msu that is one): --verify
-// and --roots.
+// as a whole, cabinets (WSUS .cab, and the .msu that is one), against
+// --roots: the kind verifier of cabinets (verifiers.go).
 type authVerifier struct {
-	mode  verify.Mode
 	roots *x509.CertPool // nil: the signature is checked, its chain not
 	now   func() time.Time
 }
 
-func newAuthVerifier(mode verify.Mode, rootFiles []string) (*authVerifier, error) {
-	v := &authVerifier{mode: mode, now: time.Now}
+func newAuthVerifier(rootFiles []string) (*authVerifier, error) {
+	v := &authVerifier{now: time.Now}
 	if len(rootFiles) > 0 {
 		roots, err := authenticode.LoadRoots(rootFiles...)
 		if err != nil {
@@ -35,32 +34,19 @@ func newAuthVerifier(mode verify.Mode, rootFiles []string) (*authVerifier, error
 	return v, nil
 }
 
-// verifySource gives a source its `verified` field, or the error that
-// makes it an error record: the Authenticode verifier for cabinets and
-// .msu, the apt verifier for the rest.
-func (s *scanRun) verifySource(src *records.Source) error {
-	if applies, err := s.opts.auth.check(src); applies {
-		return err
-	}
-	return s.opts.apt.check(src)
-}
-
-// check verifies src when it is a cabinet or a .msu (applies); the other
-// formats are left to the other verifiers. It reads the whole cabinet,
-// on the goroutine that writes records.
-func (v *authVerifier) check(src *records.Source) (applies bool, err error) {
-	if v == nil || v.mode == verify.Off || !authenticodeFormat(src) {
-		return false, nil
+// check verifies src when it is a cabinet or a .msu; the other formats
+// are left to the other verifiers (nil, nil). It reads the whole
+// cabinet, on the goroutine that writes records. --verify require's
+// rule for a result that is not ok (no --roots) is the dispatch's.
+func (v *authVerifier) check(src *records.Source) (*verify.Result, error) {
+	if !authenticodeFormat(src) {
+		return nil, nil
 	}
 	res, err := v.verify(src)
 	if err != nil {
-		return true, fmt.Errorf("checking the Authenticode signature: %w", err)
+		return nil, fmt.Errorf("checking the Authenticode signature: %w", err)
 	}
-	if !res.OK && v.mode == verify.Require {
-		return true, fmt.Errorf("--verify require: %s (hint: name the publisher's root certificates with --roots FILE, or use --verify try)", res.Detail)
-	}
-	src.Verified = &res
-	return true, nil
+	return &res, nil
 }
 
 // authenticodeFormat says whether src is what Microsoft signs whole: a

@@ -152,16 +152,38 @@ scan that finds more than about 90,000 sources (32 MiB of records) writes
 them as it goes, without a plan. --plan=false writes no plan and each
 source as soon as it is found.
 
-Verification (--verify, default try): a REPO that is an apt mirror (it
-holds dists/) has each suite's InRelease, or Release with Release.gpg,
-checked against the --keyring files, then each Packages(.xz|.gz) against
-the Release's SHA256 and size. Each .deb a signed index lists gets its
-expected sha256 (hashr-fetch fails it if its bytes hash otherwise) and
-"verified":{"ok":true,"by":"apt-release","signer":FINGERPRINT,"detail":
-"NAME VERSION (ARCH) in SUITE/INDEX"}; a .deb of a suite that failed
-verification, or a different size than its entry, is an error record.
---verify require also fails every source nothing signs; off checks
-nothing.
+Verification (--verify, default try) gives each source "verified":
+{"ok", "by", "signer" (the key's fingerprint), "detail"}, by the first
+check of its kind:
+  apt-release  a .deb of an apt mirror (a REPO holding dists/, or an
+               http(s)://…/dists/SUITE URL): each suite's InRelease, or
+               Release with Release.gpg, against the --keyring files, then
+               each Packages(.xz|.gz) against the Release's SHA256 and
+               size; the .deb gets its entry's sha256, which hashr-fetch
+               holds its bytes to. detail "NAME VERSION (ARCH) in
+               SUITE/INDEX".
+  yum-repomd   an rpm of a yum/dnf repository (the nearest directory from
+               the rpm's up to the REPO holding repodata/repomd.xml):
+               repomd.xml against repomd.xml.asc, primary.xml against
+               repomd's checksum, the rpm's size against its entry; the
+               rpm gets primary.xml's sha256 for hashr-fetch.
+  rpm-header   any other local rpm, read whole: its header signature
+               against --keyring, header SHA-256, payload digest and sizes,
+               as rpm -K.
+  none         everything else ("ok":false, detail says why): tarballs,
+               zips, ISOs, images, remote rpms, packages a signed index
+               does not list, and signed ones when no --keyring is given.
+A failure (a key not in --keyring, an index, repomd.xml, primary.xml or
+rpm altered after signing, a size its signed entry does not give) makes
+the source an error record, and the exit status 3. --verify require also
+makes every "none" source an error record; off checks nothing and sets
+no "verified".
+
+An http(s) REPO whose path ends in /dists/SUITE is a suite of a remote apt
+mirror: its indexes are fetched and verified as above, and each package
+they list is a source (uri ROOT/FILENAME, format deb, size and sha256 from
+the index; quick_sha256 the index's sha256 for a package under 20 MiB,
+HashR's quick hash of it, else read with range requests).
 
 A cabinet (WSUS .cab, and a .msu that is one) has its Authenticode
 signature checked: the digest over its bytes, the signer's signature, and
@@ -192,6 +214,10 @@ const example = `  # Everything in a mirror, with the default repo names:
 
   # Windows install media, a source per edition (and split WIMs as one):
   hashr-scan --split-images ~/isos | hashr-fetch | hashr-extract --hash sha256
+
+  # A signed apt mirror, local or remote, and a yum repository; fail what nothing signs:
+  hashr-scan --verify require --keyring /usr/share/keyrings/debian-archive-keyring.gpg https://deb.debian.org/debian/dists/bookworm
+  hashr-scan --keyring RPM-GPG-KEY-fedora.asc ~/fedora/Everything/x86_64/os
 
   # Single files are REPOs too:
   HASHR_FORMATS=iso9660,udf hashr-scan install.iso backup.img`
@@ -243,7 +269,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 
 	f.DurationVar(&flags.maxTime, "max-time", defaultMaxTime, "give up on one request to a registry, bucket or URL (a page of tags or objects, a manifest, a URL's size or bytes) after this long, however steadily bytes come")
 	f.StringVar(&flags.verify, "verify", string(verify.Try), "off, try (verify what carries a signature) or require (a source nothing signs is an error record); see Verification above")
-	f.StringArrayVar(&flags.keyrings, "keyring", nil, "OpenPGP public keys, binary (.gpg) or armored (.asc), that may sign an apt mirror's Release (repeatable), e.g. /usr/share/keyrings/debian-archive-keyring.gpg")
+	f.StringArrayVar(&flags.keyrings, "keyring", nil, "OpenPGP public keys, binary (.gpg) or armored (.asc), that may sign an apt mirror's Release, a yum repository's repomd.xml or an rpm (repeatable), e.g. /usr/share/keyrings/debian-archive-keyring.gpg")
 	f.StringArrayVar(&flags.roots, "roots", nil, "PEM root certificates that cabinets' and .msu files' Authenticode chains must end at (repeatable); without it the signature is checked and the chain not")
 	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")
 	return cmd
@@ -262,16 +288,20 @@ func (flags *scanFlags) options(ctx context.Context, args []string) (options, []
 	if err != nil {
 		return opts, nil, cli.Usagef("%v", err)
 	}
-	if opts.apt, err = newAptVerifier(mode, flags.keyrings); err != nil {
+	keys, err := verify.LoadKeyrings(flags.keyrings)
+	if err != nil {
 		return opts, nil, err
 	}
-	if opts.auth, err = newAuthVerifier(mode, flags.roots); err != nil {
+	auth, err := newAuthVerifier(flags.roots)
+	if err != nil {
 		return opts, nil, err
 	}
+	opts.verify = newVerifiers(mode, keys, auth)
 	if flags.maxTime <= 0 {
 		return opts, nil, cli.Usagef("--max-time must be positive")
 	}
 	opts.net = newRemoteNet(flags.maxTime)
+	opts.net.keys, opts.net.verifyMode = keys, mode
 	if flags.urls != "" {
 		urls, err := readURLList(flags.urls)
 		if err != nil {

@@ -23,8 +23,7 @@ type options struct {
 
 	net *remoteNet // registries, buckets and URLs, within --max-time
 
-	apt  *aptVerifier  // --verify and --keyring; nil checks nothing
-	auth *authVerifier // --verify and --roots (authverify.go); nil checks nothing
+	verify *verifiers // --verify and --keyring; nil checks nothing
 }
 
 func newOptions(repo, formats, zipExts string) (options, error) {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -23,6 +24,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/identity"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/objstore"
+	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -53,6 +55,9 @@ type remoteObject struct {
 	// quickFromBytes: quick_sha256 is HashR's quick hash of the bytes
 	// (an http(s) URL); otherwise the listing set it.
 	quickFromBytes bool
+	// formatKnown: the listing gave format and size (a remote apt
+	// mirror's index), so read serves only the quick hash.
+	formatKnown bool
 }
 
 // scanTransport is the connection pool of remote scans.
@@ -71,6 +76,10 @@ var scanTransport = &http.Transport{
 type remoteNet struct {
 	client   *http.Client      // buckets and URLs
 	registry http.RoundTripper // under go-containerregistry's own client
+	// keys and verifyMode check a remote apt mirror's indexes, which
+	// its listing is made from (--keyring, --verify).
+	keys       openpgp.EntityList
+	verifyMode verify.Mode
 }
 
 func newRemoteNet(maxTime time.Duration) *remoteNet {
@@ -97,7 +106,11 @@ func (rn *remoteNet) walkRemote(ctx context.Context, repo string) iter.Seq[entry
 		case "gs":
 			err = rn.listGCS(ctx, repo, emit)
 		default:
-			emit(rn.urlObject(repo))
+			if root, suite, ok := aptSuiteURL(repo); ok {
+				err = rn.listAptSuite(ctx, root, suite, emit)
+			} else {
+				emit(rn.urlObject(repo))
+			}
 		}
 		if err != nil {
 			fail(err)
@@ -432,7 +445,7 @@ func remoteQuickSHA256(ctx context.Context, o *remoteObject, size int64) (string
 func inspectRemote(ctx context.Context, opts options, e entry) outcome {
 	o := e.remote
 	src := o.src
-	if o.read != nil {
+	if o.read != nil && !o.formatKnown {
 		if o.quickFromBytes {
 			size, mtime, err := opts.net.headURL(ctx, src.URI)
 			if err != nil {

@@ -50,7 +50,6 @@ type scanRun struct {
 	c         counts
 	hintedZip bool
 	exports   wsusExports
-	yum       yumIndexes
 	sets      wimSets
 }
 
@@ -61,7 +60,7 @@ func (s *scanRun) write(src *records.Source) error {
 		s.p.Verbosef("skipping %s: its job is done in %s (--reprocess %s to load it again)", src.ID, s.opts.jobs.db, src.QuickSHA256)
 		return nil
 	}
-	if err := s.verifySource(src); err != nil {
+	if err := s.opts.verify.check(src); err != nil {
 		s.c.byVerdict[failed]++
 		s.p.Failf("%s: %v", src.URI, err)
 		return s.w.Write(&records.Error{Stage: "scan", Source: src.URI, URI: src.URI, ID: src.ID, Message: err.Error()})
@@ -69,9 +68,6 @@ func (s *scanRun) write(src *records.Source) error {
 	s.c.sources++
 	if err := s.exports.annotate(src); err != nil {
 		s.p.Failf("%v", err)
-	}
-	if err := s.yum.name(src); err != nil {
-		s.p.Warnf("%s: %v; its RPMs are named by their headers", src.RepoPath, err)
 	}
 	return s.w.Write(src)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
@@ -111,4 +112,22 @@ func describePGP(err error) error {
 		return fmt.Errorf("signature made by a key not in the keyring: %w (hint: name the publisher's keyring with --keyring)", err)
 	}
 	return fmt.Errorf("bad signature: %w", err)
+}
+
+// Dearmor returns the binary packets of an ASCII-armored signature, or
+// data itself when it is binary already (Release.gpg and repomd.xml.asc
+// are either).
+func Dearmor(data []byte) []byte {
+	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP")) {
+		return data
+	}
+	block, err := armor.Decode(bytes.NewReader(data))
+	if err != nil {
+		return data
+	}
+	body, err := io.ReadAll(block.Body)
+	if err != nil {
+		return data
+	}
+	return body
 }

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,6 +74,11 @@ var indexVariants = []string{"Packages.xz", "Packages.gz", "Packages"}
 // component and architecture directory (main/binary-amd64), each as the
 // variant that distDir holds, sorted.
 func (rel *Release) PackageIndexes(distDir string) []string {
+	return rel.PackageIndexesFS(os.DirFS(distDir))
+}
+
+// PackageIndexesFS is PackageIndexes of the suite at the top of fsys.
+func (rel *Release) PackageIndexesFS(fsys fs.FS) []string {
 	dirs := map[string]bool{}
 	for p := range rel.Files {
 		if base := path.Base(p); base == "Packages" || strings.HasPrefix(base, "Packages.") {
@@ -87,7 +92,7 @@ func (rel *Release) PackageIndexes(distDir string) []string {
 			if _, listed := rel.Files[p]; !listed {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(distDir, filepath.FromSlash(p))); err == nil {
+			if _, err := fs.Stat(fsys, p); err == nil {
 				out = append(out, p)
 				break
 			}
@@ -100,12 +105,18 @@ func (rel *Release) PackageIndexes(distDir string) []string {
 // ReadPackages reads the index at rel path p of distDir, checks its
 // bytes against the Release, and parses it.
 func (rel *Release) ReadPackages(distDir, p string) ([]Package, error) {
+	return rel.ReadPackagesFS(os.DirFS(distDir), distDir, p)
+}
+
+// ReadPackagesFS is ReadPackages of the suite at the top of fsys, where
+// naming it in messages.
+func (rel *Release) ReadPackagesFS(fsys fs.FS, where, p string) ([]Package, error) {
 	want, ok := rel.Files[p]
 	if !ok {
 		return nil, fmt.Errorf("index %s is not listed in the Release: it cannot be trusted", p)
 	}
-	file := filepath.Join(distDir, filepath.FromSlash(p))
-	data, err := readExact(file, want.Size)
+	file := path.Join(where, p)
+	data, err := readExact(fsys, p, file, want.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -128,19 +139,21 @@ func (rel *Release) ReadPackages(distDir, p string) ([]Package, error) {
 	return pkgs, nil
 }
 
-// readExact reads file, refusing one that is not the size the Release
-// says before reading a byte of it.
-func readExact(file string, size int64) ([]byte, error) {
-	info, err := os.Stat(file)
+// readExact reads name from fsys, refusing one that is not the size the
+// Release says before reading a byte of it (when its size is known) or
+// past that size.
+func readExact(fsys fs.FS, name, file string, size int64) ([]byte, error) {
+	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("reading index: %w", err)
 	}
-	if info.Size() != size {
+	defer f.Close()
+	if info, err := f.Stat(); err == nil && info.Size() >= 0 && info.Size() != size {
 		return nil, fmt.Errorf("index %s: %d bytes, but the signed Release says %d (altered or stale)", file, info.Size(), size)
 	}
-	data, err := os.ReadFile(file)
+	data, err := io.ReadAll(io.LimitReader(f, size+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading index: %w", err)
+		return nil, fmt.Errorf("reading index %s: %w", file, err)
 	}
 	return data, nil
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 
@@ -75,71 +77,97 @@ func ParseRelease(data []byte) (*Release, error) {
 // ReadRelease reads and verifies the Release of the suite in distDir
 // (e.g. mirror/dists/bookworm): InRelease when present, else Release and
 // Release.gpg. A signature that does not verify is an error; so is a
-// Release with no signature at all, unless keys is empty and unsigned
-// is allowed by the caller (it then gets Verified.By "none").
+// Release with no signature at all, or no keys to check it against.
 func ReadRelease(distDir string, keys openpgp.EntityList) (*Release, error) {
-	text, fpr, err := readSignedRelease(distDir, keys)
+	rel, err := ReadReleaseFS(os.DirFS(distDir), distDir, keys)
 	if err != nil {
 		return nil, err
 	}
+	return rel, nil
+}
+
+// ReadReleaseFS is ReadRelease of the suite at the top of fsys (a local
+// directory, or a remote mirror's dists/SUITE), where naming it in
+// messages. When the Release is intact but unchecked (ErrUnsigned, or
+// verify.ErrNoKeyring) it returns the Release too, its Verified By
+// "none", with the error: a caller that may list unverified packages
+// (--verify try) can.
+func ReadReleaseFS(fsys fs.FS, where string, keys openpgp.EntityList) (*Release, error) {
+	text, fpr, sigErr := readSignedRelease(fsys, where, keys)
+	if text == nil {
+		return nil, sigErr
+	}
 	rel, err := ParseRelease(text)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", distDir, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	rel.Verified = verify.Result{OK: true, By: By, Signer: fpr}
-	return rel, nil
+	if sigErr != nil {
+		rel.Verified = verify.Result{By: "none", Detail: sigErr.Error()}
+	}
+	return rel, sigErr
 }
 
 // ErrUnsigned says a suite has neither InRelease nor Release.gpg.
 var ErrUnsigned = errors.New("the suite has no InRelease and no Release.gpg: nothing signs it")
 
 // readSignedRelease returns the verified text of the suite's Release and
-// the signing key's fingerprint.
-func readSignedRelease(distDir string, keys openpgp.EntityList) ([]byte, string, error) {
-	inRelease := filepath.Join(distDir, "InRelease")
-	if data, err := readBounded(inRelease); err == nil {
+// the signing key's fingerprint; the unverified text too when nothing
+// signs it or no key was given.
+func readSignedRelease(fsys fs.FS, where string, keys openpgp.EntityList) ([]byte, string, error) {
+	inRelease := path.Join(where, "InRelease")
+	if data, err := readBounded(fsys, "InRelease", inRelease); err == nil {
 		block, _ := clearsign.Decode(data)
 		if block == nil {
 			return nil, "", fmt.Errorf("verifying %s: not a clearsigned message", inRelease)
 		}
 		fpr, err := verify.CheckPGP(keys, block.Bytes, armoredBody(block))
-		if err != nil {
-			return nil, "", fmt.Errorf("verifying %s: %w", inRelease, err)
-		}
-		return block.Plaintext, fpr, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+		return checked(block.Plaintext, fpr, err, inRelease)
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, "", err
 	}
-	release := filepath.Join(distDir, "Release")
-	text, err := readBounded(release)
+	release := path.Join(where, "Release")
+	text, err := readBounded(fsys, "Release", release)
 	if err != nil {
 		return nil, "", err
 	}
-	sig, err := readBounded(release + ".gpg")
-	if errors.Is(err, os.ErrNotExist) {
+	sig, err := readBounded(fsys, "Release.gpg", release+".gpg")
+	if errors.Is(err, fs.ErrNotExist) {
 		return text, "", fmt.Errorf("verifying %s: %w", release, ErrUnsigned)
 	}
 	if err != nil {
 		return nil, "", err
 	}
 	fpr, err := verify.CheckPGP(keys, text, dearmor(sig))
-	if err != nil {
-		return nil, "", fmt.Errorf("verifying %s with Release.gpg: %w", release, err)
-	}
-	return text, fpr, nil
+	return checked(text, fpr, err, release+" with Release.gpg")
 }
 
-func readBounded(path string) ([]byte, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+// checked is a signature check's outcome: the text when it verified, or
+// when no key was there to check it (the caller decides), else an error.
+func checked(text []byte, fpr string, err error, what string) ([]byte, string, error) {
+	switch {
+	case err == nil:
+		return text, fpr, nil
+	case errors.Is(err, verify.ErrNoKeyring):
+		return text, "", fmt.Errorf("verifying %s: %w", what, err)
 	}
-	if info.Size() > maxRelease {
-		return nil, fmt.Errorf("reading %s: %d bytes, more than the %d a Release file may have", path, info.Size(), maxRelease)
-	}
-	data, err := os.ReadFile(path)
+	return nil, "", fmt.Errorf("verifying %s: %w", what, err)
+}
+
+// readBounded reads name from fsys (where naming it), refusing a file
+// bigger than a Release may be.
+func readBounded(fsys fs.FS, name, where string) ([]byte, error) {
+	f, err := fsys.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, fmt.Errorf("reading %s: %w", where, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRelease+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", where, err)
+	}
+	if len(data) > maxRelease {
+		return nil, fmt.Errorf("reading %s: more than the %d bytes a Release file may have", where, maxRelease)
 	}
 	return data, nil
 }

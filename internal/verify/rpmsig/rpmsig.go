@@ -21,7 +21,7 @@ import (
 )
 
 // By names this scheme in a verify.Result.
-const By = "rpm-signature"
+const By = "rpm-header"
 
 // Signature header tags (rpm's rpmtag.h, RPMSIGTAG_*) and main header tags.
 const (

@@ -3,7 +3,6 @@ package rpmsig
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,38 +11,10 @@ import (
 	"github.com/hashr-dev/hashr/internal/verify/verifytest"
 )
 
-const spec = `Name: signme
-Version: 1.0
-Release: 1
-Summary: test
-License: MIT
-BuildArch: noarch
-%description
-test
-%install
-mkdir -p %{buildroot}/usr/share/signme
-echo hello > %{buildroot}/usr/share/signme/hello.txt
-%files
-/usr/share/signme/hello.txt
-`
-
 // buildSigned builds a tiny noarch RPM with rpmbuild and signs it with
 // rpmsign under key; extra rpmsign arguments (e.g. --rpmv3) are passed on.
 func buildSigned(t *testing.T, key *verifytest.GPG, extra ...string) string {
-	verifytest.Need(t, "rpmbuild", "rpmsign")
-	top := t.TempDir()
-	specFile := filepath.Join(top, "signme.spec")
-	if err := os.WriteFile(specFile, []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	verifytest.Run(t, top, nil, "rpmbuild", "--define", "_topdir "+top, "-bb", specFile)
-	rpmFile := filepath.Join(top, "RPMS", "noarch", "signme-1.0-1.noarch.rpm")
-	if key != nil {
-		gpg, _ := exec.LookPath("gpg") // Debian's rpm macros name gpg2
-		args := append([]string{"--define", "__gpg " + gpg, "--define", "_gpg_name " + key.Fingerprint, "--define", "_gpg_path " + key.Home}, extra...)
-		verifytest.Run(t, top, key.Env(), "rpmsign", append(args, "--addsign", rpmFile)...)
-	}
-	return rpmFile
+	return verifytest.BuildRPM(t, key, "signme", extra...)
 }
 
 func verifyFile(t *testing.T, file string, keyrings ...string) (verify.Result, error) {

@@ -43,7 +43,7 @@ func BuildAptRepo(t *testing.T, clearsign bool) *AptRepo {
 }
 
 // WriteFile writes content to path, making its directories.
-func WriteFile(t *testing.T, path, content string) {
+func WriteFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

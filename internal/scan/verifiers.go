@@ -1,0 +1,91 @@
+package scan
+
+import (
+	"fmt"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/hashr-dev/hashr/internal/verify"
+	"github.com/hashr-dev/hashr/pkg/records"
+)
+
+// kindVerifier checks the sources of one kind (apt mirror .debs, yum
+// repository rpms, signed rpm files, Authenticode cabinets…). check
+// returns nil, nil when src is not its kind, so the next one is asked;
+// a Result (OK or By "none") when it is; an error when the source fails
+// verification, which makes it an error record. It may set src.SHA256
+// (a signed index's digest, which hashr-fetch then holds the bytes to).
+// It runs on the goroutine that writes records, one source at a time.
+type kindVerifier interface {
+	check(src *records.Source) (*verify.Result, error)
+}
+
+// verifiers is --verify's dispatch: the kind verifiers in order, then
+// "none" for a source none of them claims. It is the one place that
+// applies --verify's mode, so no source is marked none before the
+// verifier of its kind had its say.
+type verifiers struct {
+	mode  verify.Mode
+	kinds []kindVerifier
+}
+
+func newVerifiers(mode verify.Mode, keys openpgp.EntityList, auth *authVerifier) *verifiers {
+	return &verifiers{mode: mode, kinds: kindVerifiers(keys, auth)}
+}
+
+// kindVerifiers are the verifiers hashr-scan knows, the most specific
+// first: an rpm in a signed yum repository is vouched for by the
+// repository's index before its own header signature is read.
+func kindVerifiers(keys openpgp.EntityList, auth *authVerifier) []kindVerifier {
+	return []kindVerifier{
+		listedVerifier{},
+		newAptVerifier(keys),
+		newYumVerifier(keys),
+		rpmVerifier{keys: keys},
+		auth,
+	}
+}
+
+// check sets src.Verified, or returns why the source must be an error
+// record instead.
+func (v *verifiers) check(src *records.Source) error {
+	if v == nil || v.mode == verify.Off {
+		src.Verified = nil // a remote listing's, when off
+		return nil
+	}
+	res, err := v.result(src)
+	if err != nil {
+		return err
+	}
+	if !res.OK && v.mode == verify.Require {
+		return fmt.Errorf("--verify require: %s is not verified: %s (hint: --verify try records it as unverified)", src.Format, res.Detail)
+	}
+	src.Verified = res
+	return nil
+}
+
+func (v *verifiers) result(src *records.Source) (*verify.Result, error) {
+	for _, k := range v.kinds {
+		res, err := k.check(src)
+		if err != nil || res != nil {
+			return res, err
+		}
+	}
+	return &verify.Result{By: "none", Detail: noSignatureDetail(src)}, nil
+}
+
+// noSignatureDetail says why a source no verifier claims is unverified.
+func noSignatureDetail(src *records.Source) string {
+	if remoteScheme(src.URI) != "" {
+		return fmt.Sprintf("nothing signs this remote %s source that hashr-scan can check", src.Format)
+	}
+	return fmt.Sprintf("nothing signs this %s source that hashr-scan can check", src.Format)
+}
+
+// listedVerifier keeps the result a remote listing gave a source (a
+// remote apt mirror's packages, verified with their index).
+type listedVerifier struct{}
+
+func (listedVerifier) check(src *records.Source) (*verify.Result, error) {
+	return src.Verified, nil
+}
