@@ -222,9 +222,15 @@ func TestYumRepositoryPackageFromIndex(t *testing.T) {
 	if err := os.Truncate(rpmFile, 200); err != nil { // the lead, and a header cut short
 		t.Fatal(err)
 	}
-	res = scan(t, repo)
+	// --verify off: verification (rpm-header, the repository being
+	// unsigned) would read the cut header and fail the source, rightly;
+	// the name comes from the index all the same.
+	res = scan(t, "--verify", "off", repo)
 	if len(res.sources) != 1 {
 		t.Fatalf("%d sources\n%s", len(res.sources), res.stderr)
 	}
 	checkPackage(t, "indexed rpm whose header is cut short", res.sources[0].Package, want)
+	if res = scan(t, repo); res.code != 3 || len(res.sources) != 0 {
+		t.Errorf("--verify try of an unsigned repository's rpm cut short: status %d, %d sources; want 3 and an error record (its header does not read)\n%s", res.code, len(res.sources), res.stderr)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashr-dev/hashr/internal/identity"
+
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/objstore"
 	"github.com/hashr-dev/hashr/internal/verify"
@@ -72,7 +74,8 @@ func (rn *remoteNet) listAptSuite(ctx context.Context, root, suite string, emit 
 func (rn *remoteNet) aptPackageObject(root, suite, idx string, p apt.Package, rel verify.Result) *remoteObject {
 	raw := root + "/" + p.Filename
 	u, err := url.Parse(raw)
-	src := &records.Source{ID: path.Base(p.Filename), URI: raw, Format: magic.Deb, Size: records.Int64(p.Size), SHA256: p.SHA256}
+	src := &records.Source{ID: path.Base(p.Filename), URI: raw, Format: magic.Deb, Size: records.Int64(p.Size), SHA256: p.SHA256,
+		Package: identity.AptEntry(p)}
 	res := rel
 	if res.OK {
 		res.Detail = fmt.Sprintf("%s %s (%s) in %s/%s", p.Package, p.Version, p.Architecture, path.Base(suite), idx)

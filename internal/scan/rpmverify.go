@@ -73,6 +73,9 @@ func (v *yumVerifier) check(src *records.Source) (*verify.Result, error) {
 	if repo == nil {
 		return nil, nil
 	}
+	if errors.Is(repo.err, yum.ErrUnsigned) {
+		return nil, nil // nothing signs the index: the rpm's own signature may vouch for it
+	}
 	if repo.err != nil {
 		if errors.Is(repo.err, verify.ErrNoKeyring) {
 			return &verify.Result{By: "none", Detail: "its yum repository is signed, but no --keyring was given to check it against"}, nil

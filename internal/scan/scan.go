@@ -50,6 +50,7 @@ type scanRun struct {
 	c         counts
 	hintedZip bool
 	exports   wsusExports
+	yum       yumIndexes
 	sets      wimSets
 }
 
@@ -68,6 +69,9 @@ func (s *scanRun) write(src *records.Source) error {
 	s.c.sources++
 	if err := s.exports.annotate(src); err != nil {
 		s.p.Failf("%v", err)
+	}
+	if err := s.yum.name(src); err != nil {
+		s.p.Warnf("%s: %v; its RPMs are named by their headers", src.RepoPath, err)
 	}
 	return s.w.Write(src)
 }

@@ -223,6 +223,10 @@ func TestScanVerifiesRemoteAptMirror(t *testing.T) {
 		if v["ok"] != true || v["by"] != "apt-release" || v["signer"] != r.Key.Fingerprint || src["format"] != "deb" {
 			t.Errorf("%s: verified %v format %v, want ok by apt-release signer %s", src["id"], v, src["format"], r.Key.Fingerprint)
 		}
+		// Named by its signed Packages entry, as a local mirror's are.
+		if pkg, _ := src["package"].(map[string]any); pkg["name"] == nil || pkg["name"] == "" || pkg["version"] == nil {
+			t.Errorf("%s: package %v, want its Packages entry's name and version", src["id"], src["package"])
+		}
 		data, _ := os.ReadFile(filepath.Join(r.Root, "pool", "main", src["id"].(string)))
 		sum := sha256.Sum256(data)
 		if src["uri"] != srv.URL+"/pool/main/"+src["id"].(string) || src["sha256"] != hex.EncodeToString(sum[:]) || src["quick_sha256"] != src["sha256"] || src["size"] != float64(len(data)) {
