@@ -9,6 +9,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/hashr-dev/hashr/internal/formats/rpmrepo"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/internal/verify/rpmsig"
@@ -56,7 +57,7 @@ type yumVerifier struct {
 
 // yumRepo is what a repository's signed metadata says.
 type yumRepo struct {
-	rpms map[string]yum.Package // by the rpm's absolute path
+	rpms map[string]rpmrepo.Package // by the rpm's absolute path
 	res  verify.Result
 	err  error // repomd.xml or primary.xml failed verification
 }
@@ -87,7 +88,7 @@ func (v *yumVerifier) check(src *records.Source) (*verify.Result, error) {
 		return nil, nil // not in the index: its own signature may vouch for it
 	}
 	if src.Size != nil && *src.Size != p.Size {
-		return nil, fmt.Errorf("%s %w: %d bytes, its primary.xml entry says %d", p.Href, yum.ErrMismatch, *src.Size, p.Size)
+		return nil, fmt.Errorf("%s %w: %d bytes, its primary.xml entry says %d", p.Location, yum.ErrMismatch, *src.Size, p.Size)
 	}
 	if p.Checksum.Type != "sha256" {
 		return &verify.Result{By: "none", Detail: fmt.Sprintf("primary.xml gives a %s checksum, which hashr-fetch does not check", p.Checksum.Type)}, nil
@@ -129,9 +130,9 @@ func (v *yumVerifier) read(dir string) *yumRepo {
 	if err != nil {
 		return &yumRepo{err: err}
 	}
-	repo := &yumRepo{rpms: map[string]yum.Package{}, res: md.Verified}
-	repo.err = md.ReadPrimary(fsys, func(p yum.Package) error {
-		repo.rpms[filepath.Join(dir, filepath.FromSlash(p.Href))] = p
+	repo := &yumRepo{rpms: map[string]rpmrepo.Package{}, res: md.Verified}
+	repo.err = md.ReadPrimary(fsys, func(p rpmrepo.Package) error {
+		repo.rpms[filepath.Join(dir, filepath.FromSlash(p.Location))] = p
 		return nil
 	})
 	return repo

@@ -25,8 +25,8 @@ import (
 	"github.com/hashr-dev/hashr/internal/formats/decompress"
 )
 
-// maxRepomd bounds repomd.xml: real ones are a few KiB.
-const maxRepomd = 1 << 20
+// MaxRepomd bounds repomd.xml and its signature (Fedora's is 10 KiB).
+const MaxRepomd = 16 << 20
 
 // Checksum is a digest as the metadata states it.
 type Checksum struct {
@@ -58,7 +58,7 @@ const MetadataPath = "repodata/repomd.xml"
 // ParseRepomd parses repomd.xml.
 func ParseRepomd(r io.Reader) (*Repomd, error) {
 	var m Repomd
-	if err := xml.NewDecoder(io.LimitReader(r, maxRepomd)).Decode(&m); err != nil {
+	if err := xml.NewDecoder(io.LimitReader(r, MaxRepomd)).Decode(&m); err != nil {
 		return nil, fmt.Errorf("parsing repomd.xml: %w", err)
 	}
 	return &m, nil
@@ -75,14 +75,35 @@ func (m *Repomd) Index(typ string) (Data, bool) {
 	return Data{}, false
 }
 
-// Package is one package of the primary index.
+// Package is one package of the primary index: who an rpm is and what
+// its bytes must be.
 type Package struct {
 	Name, Arch              string
 	Epoch, Version, Release string
 	Summary, Vendor         string
-	Checksum                Checksum
-	Size                    int64  // the .rpm's bytes
-	Location                string // the .rpm, relative to the repository root
+	Checksum                Checksum // the whole .rpm's digest: type lower-case, value lower-case hex
+	Size                    int64    // the .rpm's bytes
+	Location                string   // the .rpm, relative to the repository root (CleanRel'd)
+}
+
+// EVR is the package's version as rpm prints it: [EPOCH:]VERSION-RELEASE,
+// the epoch left out when it is 0 or absent.
+func (p Package) EVR() string {
+	v := p.Version + "-" + p.Release
+	if p.Epoch != "" && p.Epoch != "0" {
+		v = p.Epoch + ":" + v
+	}
+	return v
+}
+
+// CleanRel returns a repository-relative href, "" when it leaves the
+// repository.
+func CleanRel(href string) string {
+	clean := path.Clean(href)
+	if clean == ".." || strings.HasPrefix(clean, "../") || path.IsAbs(clean) || strings.Contains(href, "://") {
+		return ""
+	}
+	return clean
 }
 
 // xmlPackage is a <package> element of primary.xml.
@@ -127,15 +148,34 @@ func ParsePrimary(r io.Reader, fn func(Package) error) error {
 		if err := d.DecodeElement(&x, &start); err != nil {
 			return fmt.Errorf("parsing the primary index: %w", err)
 		}
-		if err := fn(x.pkg()); err != nil {
+		p, err := x.pkg()
+		if err != nil {
+			return fmt.Errorf("parsing the primary index: %w", err)
+		}
+		if err := fn(p); err != nil {
 			return err
 		}
 	}
 }
 
-func (x xmlPackage) pkg() Package {
-	return Package{Name: x.Name, Arch: x.Arch, Epoch: x.Version.Epoch, Version: x.Version.Ver, Release: x.Version.Rel,
-		Summary: x.Summary, Vendor: x.Format.Vendor, Checksum: x.Checksum, Size: x.Size.Package, Location: x.Location.Href}
+// pkg checks an entry and returns it as a Package: a package with no
+// name, a location outside the repository or a negative size is refused,
+// since a verifier would then hold the wrong file to it.
+func (x xmlPackage) pkg() (Package, error) {
+	p := Package{Name: strings.TrimSpace(x.Name), Arch: strings.TrimSpace(x.Arch),
+		Epoch: x.Version.Epoch, Version: x.Version.Ver, Release: x.Version.Rel,
+		Summary: x.Summary, Vendor: strings.TrimSpace(x.Format.Vendor),
+		Checksum: Checksum{Type: strings.ToLower(x.Checksum.Type), Value: strings.ToLower(strings.TrimSpace(x.Checksum.Value))},
+		Size:     x.Size.Package, Location: CleanRel(x.Location.Href)}
+	switch {
+	case p.Name == "" || x.Location.Href == "":
+		return p, fmt.Errorf("package %q: no name or location", p.Name)
+	case p.Location == "":
+		return p, fmt.Errorf("package %s: location %q leaves the repository", p.Name, x.Location.Href)
+	case p.Size < 0:
+		return p, fmt.Errorf("package %s: negative size", p.Name)
+	}
+	return p, nil
 }
 
 // ErrNoPrimary is returned for a repomd.xml that names no primary index.
@@ -159,8 +199,8 @@ func ReadPrimary(root string, fn func(Package) error) error {
 	if !ok {
 		return ErrNoPrimary
 	}
-	rel := path.Clean(primary.Location.Href)
-	if rel == ".." || strings.HasPrefix(rel, "../") || path.IsAbs(rel) {
+	rel := CleanRel(primary.Location.Href)
+	if rel == "" {
 		return fmt.Errorf("the primary index %q lies outside the repository", primary.Location.Href)
 	}
 	pf, err := os.Open(filepath.Join(root, filepath.FromSlash(rel)))
@@ -168,12 +208,12 @@ func ReadPrimary(root string, fn func(Package) error) error {
 		return fmt.Errorf("reading the primary index: %w", err)
 	}
 	defer pf.Close()
-	return parseCompressed(pf, fn)
+	return ParseCompressed(pf, fn)
 }
 
-// parseCompressed parses a primary index in whatever compression its
+// ParseCompressed parses a primary index in whatever compression its
 // bytes say.
-func parseCompressed(r io.Reader, fn func(Package) error) error {
+func ParseCompressed(r io.Reader, fn func(Package) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(decompress.HeadSize)
 	dr, err := decompress.NewReader(decompress.Detect(head), br)

@@ -115,3 +115,30 @@ func FuzzPrimary(f *testing.F) {
 		}
 	})
 }
+
+// An entry a verifier would hold the wrong file to is refused: no name,
+// a location outside the repository (relative, absolute or a URL), a
+// negative size. Checksums are compared lower-case.
+func TestParsePrimaryRefusesEntries(t *testing.T) {
+	entry := func(name, href, size, sum string) string {
+		return `<metadata><package type="rpm"><name>` + name + `</name><checksum type="SHA256"> ` + sum + ` </checksum><size package="` + size + `"/><location href="` + href + `"/></package></metadata>`
+	}
+	for what, xml := range map[string]string{
+		"no name":       entry("", "a.rpm", "1", "00"),
+		"outside":       entry("a", "../a.rpm", "1", "00"),
+		"absolute":      entry("a", "/etc/passwd", "1", "00"),
+		"a URL":         entry("a", "https://evil.example/a.rpm", "1", "00"),
+		"negative size": entry("a", "a.rpm", "-1", "00"),
+	} {
+		if err := ParsePrimary(strings.NewReader(xml), func(Package) error { return nil }); err == nil {
+			t.Errorf("%s: parsed", what)
+		}
+	}
+	var got Package
+	if err := ParsePrimary(strings.NewReader(entry("a", "./dir/../a.rpm", "1", "AB")), func(p Package) error { got = p; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got.Location != "a.rpm" || got.Checksum != (Checksum{Type: "sha256", Value: "ab"}) {
+		t.Errorf("got %+v, want location a.rpm and checksum sha256 ab", got)
+	}
+}

@@ -1,23 +1,25 @@
-// Package yum reads a yum/dnf repository's metadata: repodata/repomd.xml
-// (checked against its detached OpenPGP signature repomd.xml.asc), and
-// primary.xml (checked against repomd's checksum), whose entries say what
-// each rpm's name, version, arch, vendor, size and digest must be. It is
-// the one parser of primary.xml: hashr-scan's verification and package
-// identity both read it here.
+// Package yum verifies a yum/dnf repository's metadata:
+// repodata/repomd.xml against its detached OpenPGP signature
+// repomd.xml.asc, then primary.xml against repomd's checksum, whose
+// entries say what each rpm's name, version, arch, vendor, size and
+// digest must be. Parsing both is package rpmrepo's, the one reader of
+// them (hashr-scan's package identity reads it too); this package adds
+// only the checks.
 package yum
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"io/fs"
-	"path"
 	"strings"
+
+	"github.com/hashr-dev/hashr/internal/formats/rpmrepo"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -28,55 +30,24 @@ import (
 const By = "yum-repomd"
 
 // RepomdPath is repomd.xml's path under a repository's root.
-const RepomdPath = "repodata/repomd.xml"
-
-// maxRepomd bounds repomd.xml and its signature (Fedora's is 10 KiB).
-const maxRepomd = 16 << 20
+const RepomdPath = rpmrepo.MetadataPath
 
 // maxPrimary bounds a compressed primary.xml read into memory (Fedora's
 // Everything is about 20 MiB as .zst).
 const maxPrimary = 1 << 30
 
-// Checksum is a digest as repodata writes it: type (sha256, sha512…) and
-// lowercase hex.
-type Checksum struct {
-	Type  string `xml:"type,attr"`
-	Value string `xml:",chardata"`
-}
-
-// Data is one <data> entry of repomd.xml: a metadata file and its digest.
-type Data struct {
-	Type     string   `xml:"type,attr"`
-	Checksum Checksum `xml:"checksum"`
-	Location struct {
-		Href string `xml:"href,attr"`
-	} `xml:"location"`
-	Size int64 `xml:"size"`
-}
-
 // Repomd is a repository's verified repomd.xml.
 type Repomd struct {
-	Data     []Data `xml:"data"`
+	*rpmrepo.Repomd
 	Verified verify.Result
 }
 
-// ParseRepomd reads repomd.xml's text.
-func ParseRepomd(data []byte) (*Repomd, error) {
-	var r Repomd
-	if err := xml.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("parsing repomd.xml: %w", err)
-	}
-	return &r, nil
-}
-
 // Primary is the <data type="primary"> entry.
-func (r *Repomd) Primary() (Data, error) {
-	for _, d := range r.Data {
-		if d.Type == "primary" {
-			return d, nil
-		}
+func (r *Repomd) Primary() (rpmrepo.Data, error) {
+	if d, ok := r.Index("primary"); ok {
+		return d, nil
 	}
-	return Data{}, errors.New("repomd.xml lists no primary metadata")
+	return rpmrepo.Data{}, rpmrepo.ErrNoPrimary
 }
 
 // ErrUnsigned says a repository has no repomd.xml.asc.
@@ -85,11 +56,11 @@ var ErrUnsigned = errors.New("the repository has no repodata/repomd.xml.asc: not
 // ReadRepomd reads and verifies repodata/repomd.xml of the repository
 // fsys against its detached signature repomd.xml.asc.
 func ReadRepomd(fsys fs.FS, keys openpgp.EntityList) (*Repomd, error) {
-	text, err := readBounded(fsys, RepomdPath, maxRepomd)
+	text, err := readBounded(fsys, RepomdPath, rpmrepo.MaxRepomd)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := readBounded(fsys, RepomdPath+".asc", maxRepomd)
+	sig, err := readBounded(fsys, RepomdPath+".asc", rpmrepo.MaxRepomd)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("verifying %s: %w", RepomdPath, ErrUnsigned)
 	}
@@ -100,12 +71,11 @@ func ReadRepomd(fsys fs.FS, keys openpgp.EntityList) (*Repomd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s with repomd.xml.asc: %w", RepomdPath, err)
 	}
-	r, err := ParseRepomd(text)
+	md, err := rpmrepo.ParseRepomd(bytes.NewReader(text))
 	if err != nil {
 		return nil, err
 	}
-	r.Verified = verify.Result{OK: true, By: By, Signer: fpr}
-	return r, nil
+	return &Repomd{Repomd: md, Verified: verify.Result{OK: true, By: By, Signer: fpr}}, nil
 }
 
 // readBounded reads name from fsys, refusing more than max bytes.
@@ -143,7 +113,7 @@ func newHash(typ string) (hash.Hash, error) {
 }
 
 // checkData checks data against a repomd entry's size and checksum.
-func checkData(data []byte, want Data) error {
+func checkData(data []byte, want rpmrepo.Data) error {
 	if want.Size > 0 && int64(len(data)) != want.Size {
 		return fmt.Errorf("%s %w: %d bytes, repomd.xml says %d", want.Location.Href, ErrMismatch, len(data), want.Size)
 	}
@@ -156,14 +126,4 @@ func checkData(data []byte, want Data) error {
 		return fmt.Errorf("%s %w: %s %s, repomd.xml says %s", want.Location.Href, ErrMismatch, want.Checksum.Type, got, strings.TrimSpace(want.Checksum.Value))
 	}
 	return nil
-}
-
-// cleanRel returns a repository-relative href, "" when it leaves the
-// repository.
-func cleanRel(href string) string {
-	clean := path.Clean(href)
-	if clean == ".." || strings.HasPrefix(clean, "../") || path.IsAbs(clean) || strings.Contains(href, "://") {
-		return ""
-	}
-	return clean
 }

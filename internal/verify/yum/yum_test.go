@@ -9,13 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashr-dev/hashr/internal/formats/rpmrepo"
 	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/internal/verify/verifytest"
 )
 
 // readAll verifies the repository at root against keyrings and returns
 // its packages.
-func readAll(t *testing.T, root string, keyrings ...string) (*Repomd, []Package, error) {
+func readAll(t *testing.T, root string, keyrings ...string) (*Repomd, []rpmrepo.Package, error) {
 	t.Helper()
 	keys, err := verify.LoadKeyrings(keyrings)
 	if err != nil {
@@ -26,8 +27,8 @@ func readAll(t *testing.T, root string, keyrings ...string) (*Repomd, []Package,
 	if err != nil {
 		return nil, nil, err
 	}
-	var pkgs []Package
-	err = r.ReadPrimary(fsys, func(p Package) error { pkgs = append(pkgs, p); return nil })
+	var pkgs []rpmrepo.Package
+	err = r.ReadPrimary(fsys, func(p rpmrepo.Package) error { pkgs = append(pkgs, p); return nil })
 	return r, pkgs, err
 }
 
@@ -50,15 +51,15 @@ func TestSignedRepositoryVerifies(t *testing.T) {
 				t.Fatalf("%d packages, want 2: %+v", len(pkgs), pkgs)
 			}
 			for _, p := range pkgs {
-				data, err := os.ReadFile(filepath.Join(repo.Root, p.Href))
+				data, err := os.ReadFile(filepath.Join(repo.Root, p.Location))
 				if err != nil {
 					t.Fatal(err)
 				}
 				sum := sha256.Sum256(data)
 				if p.Checksum.Type != "sha256" || p.Checksum.Value != hex.EncodeToString(sum[:]) || p.Size != int64(len(data)) {
-					t.Errorf("%s: checksum %+v size %d, want the file's %x, %d", p.Href, p.Checksum, p.Size, sum, len(data))
+					t.Errorf("%s: checksum %+v size %d, want the file's %x, %d", p.Location, p.Checksum, p.Size, sum, len(data))
 				}
-				if p.EVR() != "1.0-1" || p.Arch != "noarch" || p.Vendor != "Test Vendor" || !strings.HasPrefix(filepath.Base(p.Href), p.Name+"-") {
+				if p.EVR() != "1.0-1" || p.Arch != "noarch" || p.Vendor != "Test Vendor" || !strings.HasPrefix(filepath.Base(p.Location), p.Name+"-") {
 					t.Errorf("identity %+v", p)
 				}
 			}
