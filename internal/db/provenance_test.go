@@ -212,6 +212,18 @@ func TestMigrationToProvenanceKeepsSources(t *testing.T) {
 					t.Fatalf("%s: %v", s, err)
 				}
 			}
+			// A reader cannot migrate: it says what to run, where it
+			// failed on a column the older schema lacks.
+			loc, err := ParseLocation(b.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := OpenReader(context.Background(), loc); err == nil || !strings.Contains(err.Error(), "older than this hashr's") || !strings.Contains(err.Error(), "hashr-load") {
+				if r != nil {
+					r.Close()
+				}
+				t.Fatalf("a reader of a version 3 database: %v, want an error saying to migrate it with hashr-load", err)
+			}
 			l := open(t, b.url, Options{})
 			if got := dbtest.Count(t, b.url, "SELECT count(*) FROM sources_hex WHERE ids IS NOT NULL AND package IS NULL AND verified_ok IS NULL"); got != 1 {
 				t.Fatalf("%d sources kept without package and verified, want 1", got)
