@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -130,4 +131,23 @@ func Dearmor(data []byte) []byte {
 		return data
 	}
 	return body
+}
+
+// ReadBounded reads name from fsys, refusing a file of more than max
+// bytes (an index or signature that size is hostile, not read whole);
+// where names it in errors.
+func ReadBounded(fsys fs.FS, name, where string, max int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", where, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", where, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("reading %s: more than the %d bytes it may have", where, max)
+	}
+	return data, nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -116,7 +115,7 @@ var ErrUnsigned = errors.New("the suite has no InRelease and no Release.gpg: not
 // signs it or no key was given.
 func readSignedRelease(fsys fs.FS, where string, keys openpgp.EntityList) ([]byte, string, error) {
 	inRelease := path.Join(where, "InRelease")
-	if data, err := readBounded(fsys, "InRelease", inRelease); err == nil {
+	if data, err := verify.ReadBounded(fsys, "InRelease", inRelease, maxRelease); err == nil {
 		block, _ := clearsign.Decode(data)
 		if block == nil {
 			return nil, "", fmt.Errorf("verifying %s: not a clearsigned message", inRelease)
@@ -127,11 +126,11 @@ func readSignedRelease(fsys fs.FS, where string, keys openpgp.EntityList) ([]byt
 		return nil, "", err
 	}
 	release := path.Join(where, "Release")
-	text, err := readBounded(fsys, "Release", release)
+	text, err := verify.ReadBounded(fsys, "Release", release, maxRelease)
 	if err != nil {
 		return nil, "", err
 	}
-	sig, err := readBounded(fsys, "Release.gpg", release+".gpg")
+	sig, err := verify.ReadBounded(fsys, "Release.gpg", release+".gpg", maxRelease)
 	if errors.Is(err, fs.ErrNotExist) {
 		return text, "", fmt.Errorf("verifying %s: %w", release, ErrUnsigned)
 	}
@@ -152,22 +151,4 @@ func checked(text []byte, fpr string, err error, what string) ([]byte, string, e
 		return text, "", fmt.Errorf("verifying %s: %w", what, err)
 	}
 	return nil, "", fmt.Errorf("verifying %s: %w", what, err)
-}
-
-// readBounded reads name from fsys (where naming it), refusing a file
-// bigger than a Release may be.
-func readBounded(fsys fs.FS, name, where string) ([]byte, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", where, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxRelease+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", where, err)
-	}
-	if len(data) > maxRelease {
-		return nil, fmt.Errorf("reading %s: more than the %d bytes a Release file may have", where, maxRelease)
-	}
-	return data, nil
 }

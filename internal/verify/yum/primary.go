@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/hashr-dev/hashr/internal/verify"
+
 	"github.com/hashr-dev/hashr/internal/formats/rpmrepo"
 )
 
@@ -20,7 +22,7 @@ func (r *Repomd) ReadPrimary(fsys fs.FS, fn func(rpmrepo.Package) error) error {
 	if href == "" {
 		return fmt.Errorf("repomd.xml: primary location %q leaves the repository", want.Location.Href)
 	}
-	data, err := readBounded(fsys, href, maxPrimary)
+	data, err := verify.ReadBounded(fsys, href, href, maxPrimary)
 	if err != nil {
 		return err
 	}

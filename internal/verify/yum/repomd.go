@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"io/fs"
 	"strings"
 
@@ -56,11 +55,11 @@ var ErrUnsigned = errors.New("the repository has no repodata/repomd.xml.asc: not
 // ReadRepomd reads and verifies repodata/repomd.xml of the repository
 // fsys against its detached signature repomd.xml.asc.
 func ReadRepomd(fsys fs.FS, keys openpgp.EntityList) (*Repomd, error) {
-	text, err := readBounded(fsys, RepomdPath, rpmrepo.MaxRepomd)
+	text, err := verify.ReadBounded(fsys, RepomdPath, RepomdPath, rpmrepo.MaxRepomd)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := readBounded(fsys, RepomdPath+".asc", rpmrepo.MaxRepomd)
+	sig, err := verify.ReadBounded(fsys, RepomdPath+".asc", RepomdPath+".asc", rpmrepo.MaxRepomd)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("verifying %s: %w", RepomdPath, ErrUnsigned)
 	}
@@ -76,23 +75,6 @@ func ReadRepomd(fsys fs.FS, keys openpgp.EntityList) (*Repomd, error) {
 		return nil, err
 	}
 	return &Repomd{Repomd: md, Verified: verify.Result{OK: true, By: By, Signer: fpr}}, nil
-}
-
-// readBounded reads name from fsys, refusing more than max bytes.
-func readBounded(fsys fs.FS, name string, max int64) ([]byte, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("reading %s: more than the %d bytes it may have", name, max)
-	}
-	return data, nil
 }
 
 // ErrMismatch is wrapped by every digest or size that does not match.
