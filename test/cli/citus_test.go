@@ -27,7 +27,7 @@ import (
 // tables hold the same rows, and every reader gives the same bytes from
 // both: hashr-export in every format (with and without --include-failed,
 // --repo, --source), hashr-lookup (file records and bare hashes, with
-// and without --include-failed), and hashr-scan --db.
+// and without --include-failed), hashr-scan --db, and hashr-serve's API.
 func TestCitusReadsAsPostgres(t *testing.T) {
 	repo, hashed, stream := realDebStream(t, 5)
 	cluster := citustest.Start(t, 2)
@@ -78,6 +78,7 @@ func TestCitusReadsAsPostgres(t *testing.T) {
 	same("hashr-scan --db", func(url string) []byte {
 		return stage(t, scan.Main, nil, "--quiet", "--db", url, repo)
 	})
+	sameServed(t, pgURL, citusURL, hashed, stream)
 }
 
 // realDebStream runs the pipeline over n real Debian packages, keeping
