@@ -74,7 +74,8 @@ func TestRemoteRPMNamedAndVerified(t *testing.T) {
 }
 
 // Without --keyring a signed rpm is "none" under try, the reason said,
-// and an error record under require; --verify off sets nothing.
+// and an error record under require (HASHR_VERIFY=require); --verify off
+// sets nothing, and still names it.
 func TestRemoteRPMVerifyModes(t *testing.T) {
 	key := verifytest.NewGPG(t, "fetchmodes", "ed25519")
 	src, data := remoteSource(t, verifytest.BuildRPM(t, key, "modes"), "rpm")
@@ -82,7 +83,8 @@ func TestRemoteRPMVerifyModes(t *testing.T) {
 	if v := got.Verified; v == nil || v.OK || v.By != "none" || !strings.Contains(v.Detail, "no --keyring") {
 		t.Errorf("try without --keyring: verified %+v", v)
 	}
-	r := fetchMain(t, sourceLine(t, src), "--work", t.TempDir(), "--verify", "require")
+	t.Setenv("HASHR_VERIFY", "require") // as every flag, from the environment
+	r := fetchMain(t, sourceLine(t, src), "--work", t.TempDir())
 	if fail := one[*records.Error](t, r); r.status != 3 || !strings.Contains(fail.Message, "--verify require") {
 		t.Errorf("require without --keyring: status %d, %+v", r.status, fail)
 	}
