@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/verify"
+	"github.com/hashr-dev/hashr/internal/verify/sourcesig"
 )
 
 // Copy modes: when the bytes of a source are written into the work directory.
@@ -32,6 +34,8 @@ type options struct {
 	retries        int
 	limits         downloadLimits
 	platform       *v1.Platform // registry images: only this platform's
+	verifyMode     verify.Mode
+	sigs           *sourcesig.Checker // --keyring, --roots
 	inputs         []string
 }
 
@@ -118,6 +122,27 @@ written. Only regular files, directories (OCI image layouts) and block
 devices are read as local sources; a FIFO, a socket or a character device
 is an error record at once.
 
+Provenance: once a source's bytes are local, a source record without a
+"package" gets one from them, with hashr-scan's code (see hashr-scan
+--help): a downloaded .deb from its control file, an rpm from its header,
+an image tar from its manifests, and a compressed image tar (docker save
+| gzip, .tar.xz, .tar.zst of an OCI layout), local or downloaded, which
+hashr-scan does not read through, from its manifests and config read
+through the decompressor (reference, manifest digest or image ID,
+platform). A downloaded file (http, https, s3, gs) is verified as
+hashr-scan verifies a local one, into "verified": an rpm's header and
+payload signatures against --keyring (by "rpm-header", signer the key's
+fingerprint), a cabinet's or .msu's Authenticode signature and chain
+against --roots (by "authenticode", signer its subject). --verify try
+(the default) records {"ok":false,"by":"none"} with the reason for what
+carries no signature (keeping hashr-scan's reason where it gave one); a
+signature or digest that fails is an error record in the source's place,
+and its download is removed; --verify require also makes each download
+that is not verified ok an error record; off checks nothing. A verdict
+hashr-scan gave from a signed index (apt-release, yum-repomd) is kept:
+the bytes are held to that index's sha256 instead. Registry images keep
+hashr-scan's verdict.
+
 The work directory defaults to $XDG_CACHE_HOME/hashr/work, or
 ~/.cache/hashr/work, and is created when first needed.
 
@@ -138,6 +163,9 @@ const example = `  # Hash local sources where they are
   # Objects in a bucket (S3, or MinIO with AWS_ENDPOINT_URL), and images in a registry
   hashr-scan s3://exports/disks/ oci://ghcr.io/org/app | hashr-fetch --work /scratch --workers 8
 
+  # Download signed rpms and cabinets, failing any that no key or root verifies
+  hashr-scan --urls urls.txt | hashr-fetch --verify require --keyring RPM-GPG-KEY.asc --roots microsoft-roots.pem
+
   # Refuse to download anything: remote sources become error records
   hashr-fetch --copy never < sources.ndjson`
 
@@ -145,62 +173,85 @@ const example = `  # Hash local sources where they are
 // generator reads it.
 func NewCommand(p *cli.Program) *cobra.Command {
 	var (
-		opts     options
-		workDir  string
-		copyMode string
-		platform string
-		maxBytes string
-		minFree  string
+		opts options
+		fl   fetchFlags
 	)
 	cmd := p.Command("hashr-fetch [flags] [FILE...]",
 		"Make each source's bytes local and compute its SHA-256",
 		long, example,
 		func(ctx context.Context, args []string) error {
-			var err error
-			if opts.workDir, err = resolveWorkDir(workDir); err != nil {
+			if err := fl.apply(&opts); err != nil {
 				return err
-			}
-			switch copyMode {
-			case copyAuto, copyAlways, copyNever:
-				opts.copyMode = copyMode
-			default:
-				return cli.Usagef("--copy %q: want auto, always or never", copyMode)
-			}
-			if opts.workers < 1 {
-				return cli.Usagef("--workers %d: want at least 1", opts.workers)
-			}
-			if opts.retries < 0 {
-				return cli.Usagef("--retries %d: want 0 or more", opts.retries)
-			}
-			if opts.connectTimeout <= 0 || opts.idleTimeout <= 0 || opts.limits.maxTime <= 0 {
-				return cli.Usagef("--connect-timeout, --idle-timeout and --max-time must be positive")
-			}
-			if err := parseSizeFlags(&opts.limits, maxBytes, minFree); err != nil {
-				return err
-			}
-			if platform != "" {
-				pl, err := v1.ParsePlatform(platform)
-				if err != nil || pl.OS == "" || pl.Architecture == "" {
-					return cli.Usagef("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64", platform)
-				}
-				opts.platform = pl
 			}
 			opts.inputs = args
 			return run(ctx, p, opts)
 		})
 	p.AddInputFlags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&workDir, "work", "", "directory for downloads and copies (default $XDG_CACHE_HOME/hashr/work or ~/.cache/hashr/work)")
-	f.StringVar(&copyMode, "copy", copyAuto, "when to write bytes into the work directory: auto (download remote sources only), always (copy local ones too), never (download nothing)")
+	f.StringVar(&fl.workDir, "work", "", "directory for downloads and copies (default $XDG_CACHE_HOME/hashr/work or ~/.cache/hashr/work)")
+	f.StringVar(&fl.copyMode, "copy", copyAuto, "when to write bytes into the work directory: auto (download remote sources only), always (copy local ones too), never (download nothing)")
 	f.IntVar(&opts.workers, "workers", 4, "sources fetched in parallel")
 	f.DurationVar(&opts.connectTimeout, "connect-timeout", 30*time.Second, "give up connecting to a server (and its TLS handshake) after this long")
 	f.DurationVar(&opts.idleTimeout, "idle-timeout", 60*time.Second, "give up on a download when the server sends nothing for this long")
 	f.DurationVar(&opts.limits.maxTime, "max-time", defaultMaxTime, "give up on one download (a file, or one manifest or blob of an image), retries included, after this long, however steadily bytes come")
-	f.StringVar(&maxBytes, "max-bytes", "", "give up on a download whose size neither the record nor the server says once it passes this many bytes, e.g. 20G (default: the work directory's free space less --min-free)")
-	f.StringVar(&minFree, "min-free", cli.FormatSize(defaultMinFree), "free space a download of unknown size leaves on the work directory's file system, unless --max-bytes is set")
+	f.StringVar(&fl.maxBytes, "max-bytes", "", "give up on a download whose size neither the record nor the server says once it passes this many bytes, e.g. 20G (default: the work directory's free space less --min-free)")
+	f.StringVar(&fl.minFree, "min-free", cli.FormatSize(defaultMinFree), "free space a download of unknown size leaves on the work directory's file system, unless --max-bytes is set")
 	f.IntVar(&opts.retries, "retries", defaultRetries, "times a download that failed for a transient reason (5xx, 429, a dropped or silent connection) is tried again, resuming, before it is an error record")
-	f.StringVar(&platform, "platform", "", "registry images: download only this platform (OS/ARCH[/VARIANT]) of a multi-platform image (default: every platform)")
+	f.StringVar(&fl.platform, "platform", "", "registry images: download only this platform (OS/ARCH[/VARIANT]) of a multi-platform image (default: every platform)")
+	f.StringVar(&fl.verify, "verify", string(verify.Try), "off, try (verify what carries a signature) or require (a downloaded source nothing verifies is an error record); see Provenance above")
+	f.StringArrayVar(&fl.keyrings, "keyring", nil, "OpenPGP public keys, binary (.gpg) or armored (.asc), that may sign a downloaded rpm (repeatable), as hashr-scan's")
+	f.StringArrayVar(&fl.roots, "roots", nil, "PEM root certificates that a downloaded cabinet's or .msu's Authenticode chain must end at (repeatable), as hashr-scan's; without it the signature is checked and the chain not")
 	return cmd
+}
+
+// fetchFlags are the flags read as text, validated into options by apply.
+type fetchFlags struct {
+	workDir, copyMode, platform, maxBytes, minFree, verify string
+	keyrings, roots                                        []string
+}
+
+// apply validates the flags into opts.
+func (fl *fetchFlags) apply(opts *options) error {
+	var err error
+	if opts.workDir, err = resolveWorkDir(fl.workDir); err != nil {
+		return err
+	}
+	switch fl.copyMode {
+	case copyAuto, copyAlways, copyNever:
+		opts.copyMode = fl.copyMode
+	default:
+		return cli.Usagef("--copy %q: want auto, always or never", fl.copyMode)
+	}
+	if opts.workers < 1 {
+		return cli.Usagef("--workers %d: want at least 1", opts.workers)
+	}
+	if opts.retries < 0 {
+		return cli.Usagef("--retries %d: want 0 or more", opts.retries)
+	}
+	if opts.connectTimeout <= 0 || opts.idleTimeout <= 0 || opts.limits.maxTime <= 0 {
+		return cli.Usagef("--connect-timeout, --idle-timeout and --max-time must be positive")
+	}
+	if err := parseSizeFlags(&opts.limits, fl.maxBytes, fl.minFree); err != nil {
+		return err
+	}
+	if fl.platform != "" {
+		pl, err := v1.ParsePlatform(fl.platform)
+		if err != nil || pl.OS == "" || pl.Architecture == "" {
+			return cli.Usagef("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64", fl.platform)
+		}
+		opts.platform = pl
+	}
+	return opts.parseVerify(fl.verify, fl.keyrings, fl.roots)
+}
+
+// parseVerify reads --verify, --keyring and --roots.
+func (opts *options) parseVerify(mode string, keyrings, roots []string) error {
+	var err error
+	if opts.verifyMode, err = verify.ParseMode(mode); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	opts.sigs, err = sourcesig.New(keyrings, roots)
+	return err
 }
 
 // parseSizeFlags reads --max-bytes and --min-free into limits.

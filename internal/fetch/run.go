@@ -39,6 +39,7 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 		return err
 	}
 	defer closeIdle(fetchers)
+	prov := &provenance{mode: opts.verifyMode, sigs: opts.sigs}
 	e := &emitter{p: p, w: records.NewWriter(p.Stdout), hinted: map[string]bool{}}
 	in := &input{}
 	var working inflight
@@ -47,7 +48,7 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 			return outcome{raw: raw} // never emitted: the run is stopping
 		}
 		defer working.done()
-		return fetchRecord(ctx, fetchers, raw)
+		return fetchRecord(ctx, fetchers, prov, raw)
 	}
 	err = ordered.Map(ctx, opts.workers, in.records(ctx, p, opts.inputs), work, e.emit)
 	working.stopAndWait(stopGrace)
@@ -124,9 +125,9 @@ func (e *emitter) sayFailure(o outcome) {
 	}
 }
 
-// fetchRecord fetches the source a record describes; other records pass
-// through.
-func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.Raw) outcome {
+// fetchRecord fetches the source a record describes, then names and
+// verifies it from its bytes (prov); other records pass through.
+func fetchRecord(ctx context.Context, fetchers map[string]fetcher, prov *provenance, raw *records.Raw) outcome {
 	if raw.Type != records.TypeSource {
 		return outcome{raw: raw}
 	}
@@ -163,6 +164,9 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 		if src.Parts, err = fetchParts(ctx, fetchers["file"], src.Parts); err != nil {
 			return failed(raw, src, err)
 		}
+	}
+	if err := prov.add(src, loc.Scheme); err != nil {
+		return failed(raw, src, err)
 	}
 	return outcome{raw: raw, src: src}
 }

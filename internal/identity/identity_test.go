@@ -313,3 +313,44 @@ func walkFiles(t *testing.T, data []byte) []string {
 		names = append(names, e.Name)
 	}
 }
+
+// An image tar compressed with gzip, xz or zstd (docker save | gzip, an
+// OCI layout tar .tar.xz) names the same package as the tar itself: its
+// manifests and config are read through the decompressor. Truncated, it
+// names none (and does not panic).
+func TestFileReadsThroughCompressedImageTars(t *testing.T) {
+	need(t, "gzip", "xz", "zstd")
+	formats := filepath.Join("..", "..", "testdata", "formats")
+	for tarName, format := range map[string]string{"docker-archive.tar": "docker-archive", "oci-image.tar": "oci"} {
+		plain := filepath.Join(formats, tarName)
+		want := fileIdentity(t, plain, format)
+		if want == nil {
+			t.Fatalf("%s: no package from the plain tar", tarName)
+		}
+		for _, z := range []string{"gzip", "xz", "zstd"} {
+			data := []byte(run(t, z, "-c", plain))
+			packed := filepath.Join(t.TempDir(), tarName+"."+z)
+			write(t, packed, string(data))
+			if got := fileIdentity(t, packed, format); got == nil || *got != *want {
+				t.Errorf("%s through %s: %+v, want %+v", tarName, z, got, want)
+			}
+			write(t, packed, string(data[:len(data)/2]))
+			if got := fileIdentity(t, packed, format); got != nil {
+				t.Errorf("%s through %s, truncated: %+v, want none", tarName, z, got)
+			}
+		}
+	}
+}
+
+func fileIdentity(t *testing.T, file, format string) *records.Package {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return File(f, st.Size(), format)
+}

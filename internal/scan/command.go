@@ -17,6 +17,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/magic"
 	"github.com/hashr-dev/hashr/internal/verify"
+	"github.com/hashr-dev/hashr/internal/verify/sourcesig"
 )
 
 // Main runs hashr-scan with args and the given streams, and returns the
@@ -171,8 +172,12 @@ check of its kind:
                against --keyring, header SHA-256, payload digest and sizes,
                as rpm -K.
   none         everything else ("ok":false, detail says why): tarballs,
-               zips, ISOs, images, remote rpms, packages a signed index
-               does not list, and signed ones when no --keyring is given.
+               zips, ISOs, images, packages a signed index does not
+               list, and signed ones when no --keyring is given.
+A remote rpm, cabinet or .msu that no signed index lists gets no
+"verified" from hashr-scan, which reads only its first bytes: hashr-fetch
+checks its own signature (rpm-header, authenticode) once it holds the
+bytes, with the same code, under its own --verify, --keyring and --roots.
 A failure (a key not in --keyring, an index, repomd.xml, primary.xml or
 rpm altered after signing, a size its signed entry does not give) makes
 the source an error record, and the exit status 3. --verify require also
@@ -194,8 +199,8 @@ whose authority also chains to --roots vouches for it, else now. It gets
 without --roots the chain is not checked: "ok":false, the detail says so,
 and --verify require makes it an error record. A cabinet altered after
 signing, or whose chain does not end at --roots, is an error record. An
-unsigned cabinet, a WIM-based .msu (no signature of its own) and a remote
-cabinet get "by":"none".`
+unsigned cabinet and a WIM-based .msu (no signature of its own) get
+"by":"none"; a remote cabinet is left to hashr-fetch, as above.`
 
 const example = `  # Everything in a mirror, with the default repo names:
   hashr-scan ~/mirror | jq -r '[.format, .id] | @tsv'
@@ -288,20 +293,16 @@ func (flags *scanFlags) options(ctx context.Context, args []string) (options, []
 	if err != nil {
 		return opts, nil, cli.Usagef("%v", err)
 	}
-	keys, err := verify.LoadKeyrings(flags.keyrings)
+	own, err := sourcesig.New(flags.keyrings, flags.roots)
 	if err != nil {
 		return opts, nil, err
 	}
-	auth, err := newAuthVerifier(flags.roots)
-	if err != nil {
-		return opts, nil, err
-	}
-	opts.verify = newVerifiers(mode, keys, auth)
+	opts.verify = newVerifiers(mode, own)
 	if flags.maxTime <= 0 {
 		return opts, nil, cli.Usagef("--max-time must be positive")
 	}
 	opts.net = newRemoteNet(flags.maxTime)
-	opts.net.keys, opts.net.verifyMode = keys, mode
+	opts.net.keys, opts.net.verifyMode = own.Keys, mode
 	if flags.urls != "" {
 		urls, err := readURLList(flags.urls)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -112,7 +111,10 @@ func inspectFile(opts options, e entry, f *os.File, info os.FileInfo) outcome {
 	out.verdict = emitted
 	out.source = newSource(opts, e, res.Format, info.Size(), info, quick)
 	if res.Compression == "" {
-		namePackage(f, info.Size(), res.Format, out.source)
+		// The package's metadata is small members, read here so that the
+		// name reaches the database whichever stage reads the rest; a
+		// compressed image tar is named by hashr-fetch, which reads it all.
+		out.source.Package = identity.File(f, info.Size(), res.Format)
 	}
 	if res.Format == magic.WIM {
 		describeWIM(f, info.Size(), out.source)
@@ -170,28 +172,6 @@ func inspectLayout(opts options, e entry) outcome {
 		src.Package = identity.OCILayout(imgs)
 	} // else extract reports the broken layout
 	return outcome{entry: e, verdict: emitted, format: magic.OCI, source: src}
-}
-
-// namePackage gives a .deb, RPM or image tar source its package from its
-// control file, header or manifests: small members, read here so that
-// the name reaches the database whichever stage reads the rest. A source
-// whose metadata cannot be read gets none; hashr-extract reports what is
-// broken in it.
-func namePackage(f io.ReaderAt, size int64, format string, src *records.Source) {
-	switch format {
-	case magic.Deb:
-		src.Package, _ = identity.Deb(io.NewSectionReader(f, 0, size))
-	case magic.RPM:
-		src.Package, _ = identity.RPM(io.NewSectionReader(f, 0, size))
-	case magic.DockerArchive, magic.OCI:
-		kind := oci.Layout
-		if format == magic.DockerArchive {
-			kind = oci.DockerArchive
-		}
-		if imgs, err := oci.ArchiveImages(f, size, kind); err == nil {
-			src.Package = identity.OCILayout(imgs)
-		}
-	}
 }
 
 func newSource(opts options, e entry, format string, size int64, info fs.FileInfo, quick string) *records.Source {

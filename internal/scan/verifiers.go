@@ -3,9 +3,8 @@ package scan
 import (
 	"fmt"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-
 	"github.com/hashr-dev/hashr/internal/verify"
+	"github.com/hashr-dev/hashr/internal/verify/sourcesig"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -29,20 +28,19 @@ type verifiers struct {
 	kinds []kindVerifier
 }
 
-func newVerifiers(mode verify.Mode, keys openpgp.EntityList, auth *authVerifier) *verifiers {
-	return &verifiers{mode: mode, kinds: kindVerifiers(keys, auth)}
+func newVerifiers(mode verify.Mode, own *sourcesig.Checker) *verifiers {
+	return &verifiers{mode: mode, kinds: kindVerifiers(own)}
 }
 
 // kindVerifiers are the verifiers hashr-scan knows, the most specific
 // first: an rpm in a signed yum repository is vouched for by the
 // repository's index before its own header signature is read.
-func kindVerifiers(keys openpgp.EntityList, auth *authVerifier) []kindVerifier {
+func kindVerifiers(own *sourcesig.Checker) []kindVerifier {
 	return []kindVerifier{
 		listedVerifier{},
-		newAptVerifier(keys),
-		newYumVerifier(keys),
-		rpmVerifier{keys: keys},
-		auth,
+		newAptVerifier(own.Keys),
+		newYumVerifier(own.Keys),
+		ownSignature{own},
 	}
 }
 
@@ -53,12 +51,15 @@ func (v *verifiers) check(src *records.Source) error {
 		src.Verified = nil // a remote listing's, when off
 		return nil
 	}
+	if fetchVerifies(src) {
+		return nil
+	}
 	res, err := v.result(src)
 	if err != nil {
 		return err
 	}
-	if !res.OK && v.mode == verify.Require {
-		return fmt.Errorf("--verify require: %s is not verified: %s (hint: --verify try records it as unverified)", src.Format, res.Detail)
+	if err := v.mode.Judge(res, src.Format); err != nil {
+		return err
 	}
 	src.Verified = res
 	return nil
@@ -88,4 +89,25 @@ type listedVerifier struct{}
 
 func (listedVerifier) check(src *records.Source) (*verify.Result, error) {
 	return src.Verified, nil
+}
+
+// fetchVerifies says whether a source is left without "verified" for
+// hashr-fetch to check: a remote one, listed by no signed index, of a
+// kind that signs itself (an rpm, a cabinet, a .msu). hashr-scan reads
+// only its first bytes; hashr-fetch holds them all and checks them with
+// the same code (internal/verify/sourcesig), under its own --verify.
+func fetchVerifies(src *records.Source) bool {
+	return src.Verified == nil && remoteScheme(src.URI) != "" && sourcesig.Claims(src.Format, src.URI)
+}
+
+// ownSignature checks the signature a local source carries itself: an
+// rpm's header (as rpm -K; the whole file is read), a cabinet's or
+// .msu's Authenticode signature.
+type ownSignature struct{ c *sourcesig.Checker }
+
+func (o ownSignature) check(src *records.Source) (*verify.Result, error) {
+	if remoteScheme(src.URI) != "" {
+		return nil, nil
+	}
+	return o.c.Check(src.URI, src.Format, src.URI)
 }

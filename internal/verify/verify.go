@@ -49,6 +49,20 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("--verify %q: want off, try or require", s)
 }
 
+// Judge applies mode to the result of verifying a source of format:
+// under require, one that is not ok is an error, which makes the source
+// an error record; hint names the stage's flag that records it instead.
+func (m Mode) Judge(res *Result, format string) error {
+	if m == Require && (res == nil || !res.OK) {
+		detail := "nothing checked it"
+		if res != nil {
+			detail = res.Detail
+		}
+		return fmt.Errorf("--verify require: %s is not verified: %s (hint: --verify try records it as unverified)", format, detail)
+	}
+	return nil
+}
+
 // LoadKeyrings reads OpenPGP public keys from each file, binary (a .gpg
 // keyring as in /usr/share/keyrings) or ASCII-armored (.asc).
 func LoadKeyrings(paths []string) (openpgp.EntityList, error) {

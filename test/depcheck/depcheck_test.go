@@ -20,9 +20,10 @@ var heavy = map[string][]string{
 	// OpenPGP (issue 22): hashr-scan checks an apt suite's signed
 	// Release (internal/verify/apt); ProtonMail's go-crypto is the
 	// maintained fork of the frozen x/crypto/openpgp, and circl is its
-	// curve library. Only the stage that verifies links them.
-	"github.com/ProtonMail/go-crypto": {"hashr-scan"},
-	"github.com/cloudflare/circl":     {"hashr-scan"},
+	// curve library. Only the stages that verify link them: hashr-fetch
+	// checks a downloaded rpm's signature, which scan cannot read whole.
+	"github.com/ProtonMail/go-crypto": {"hashr-scan", "hashr-fetch"},
+	"github.com/cloudflare/circl":     {"hashr-scan", "hashr-fetch"},
 	// S3 and GCS are spoken over plain HTTP (internal/objstore): no
 	// command links a cloud SDK, nor the test fakes.
 	"github.com/aws/":                   nil,

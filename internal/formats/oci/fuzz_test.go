@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/formats/archive/archivetest"
@@ -95,4 +96,41 @@ func quoteBytes(b []byte) string {
 	}
 	s.WriteByte('"')
 	return s.String()
+}
+
+// FuzzStreamImages: any bytes read once give images or an error, never a
+// panic; on the seeds, what ArchiveImages reads in place.
+func FuzzStreamImages(f *testing.F) {
+	for _, seed := range seedImages(f) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		format := Layout
+		if data[0]&2 != 0 {
+			format = DockerArchive
+		}
+		_, _ = StreamImages(bytes.NewReader(data[1:]), format)
+	})
+}
+
+// StreamImages, reading an image tar once, names what ArchiveImages
+// names reading it in place: a layout tar and a docker archive.
+func TestStreamImagesMatchesArchiveImages(t *testing.T) {
+	for i, seed := range seedImages(t) {
+		format := Layout
+		if seed[0]&2 != 0 {
+			format = DockerArchive
+		}
+		want, err := ArchiveImages(bytes.NewReader(seed[1:]), int64(len(seed)-1), format)
+		if err != nil || len(want) == 0 {
+			t.Fatalf("seed %d: ArchiveImages: %v, %v", i, want, err)
+		}
+		got, err := StreamImages(bytes.NewReader(seed[1:]), format)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("seed %d: StreamImages %v, %v; want %v", i, got, err, want)
+		}
+	}
 }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Times what naming a compressed image tar costs hashr-fetch: it reads the
+# tar through its decompressor for its manifests and config (hashr-scan
+# reads no compressed source through; hashr-extract reads it in a
+# sandbox child and emits the source record before its files). The image
+# is built here with umoci from this machine's /usr/share/doc and /usr/bin
+# (two gzipped layers, as bench/oci.sh), its OCI layout tarred and
+# gzipped (as `docker save | gzip` ships one), so nothing is downloaded.
+#
+#   fetch named     hashr-fetch of a record that has a package (nothing read through)
+#   fetch unnamed   hashr-fetch of the same record without one (named through gzip)
+#   gzip -dc        decompressing it once: the least any stage that reads
+#                   the tar pays (hashr-extract walks a compressed OCI layout
+#                   tar as a plain tar today, so its time is no yardstick)
+#
+# CPU time (user+sys) of each, alternating, ROUNDS rounds (default 3);
+# prints every round, the medians, and naming's cost against one gzip -dc.
+#
+# Usage: bench/fetch-identity.sh [ROUNDS]   (from the repository root; builds bin/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+go build -o bin/ ./cmd/hashr-fetch
+work=$(mktemp -d)
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+
+img=$work/img
+umoci init --layout "$img"
+umoci new --image "$img:bench"
+for src in /usr/share/doc /usr/bin; do
+  umoci unpack --rootless --image "$img:bench" "$work/bundle" >/dev/null
+  mkdir -p "$work/bundle/rootfs$(dirname "$src")"
+  cp -a "$src" "$work/bundle/rootfs$src"
+  umoci repack --image "$img:bench" "$work/bundle" >/dev/null
+  chmod -R u+w "$work/bundle"; rm -rf "$work/bundle"
+done
+tar -C "$img" -cf - . | gzip -1 >"$work/image.tar.gz"
+printf '{"type":"source","uri":"%s","format":"oci","package":{"name":"preset"}}\n' "$work/image.tar.gz" >"$work/named.ndjson"
+printf '{"type":"source","uri":"%s","format":"oci"}\n' "$work/image.tar.gz" >"$work/unnamed.ndjson"
+
+cpu() {
+  local out=$1 in=$2
+  shift 2
+  /usr/bin/time -f '%U %S' -o "$work/time" "$@" <"$in" >"$out" 2>/dev/null
+  awk '{printf "%.3f", $1 + $2}' "$work/time"
+}
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+fetch_named() { cpu "$work/named.out" "$work/named.ndjson" bin/hashr-fetch --work "$work/w"; }
+fetch_unnamed() { cpu "$work/unnamed.out" "$work/unnamed.ndjson" bin/hashr-fetch --work "$work/w"; }
+gunzip() { cpu /dev/null "$work/image.tar.gz" gzip -dc; }
+
+echo "image: $(du -h "$work/image.tar.gz" | cut -f1) gzipped OCI layout tar ($(tar -C "$img" -cf - . | wc -c) bytes uncompressed)"
+echo "machine: $(nproc) CPUs, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
+fetch_named >/dev/null; fetch_unnamed >/dev/null # warm the page cache
+if ! grep -q '"package":{"name":"sha256:[0-9a-f]*","version":"bench"' "$work/unnamed.out"; then
+  echo "fetch-identity.sh: hashr-fetch named no package: $(cat "$work/unnamed.out")" >&2
+  exit 1
+fi
+n=() u=() x=()
+for i in $(seq "$rounds"); do
+  n+=("$(fetch_named)"); u+=("$(fetch_unnamed)"); x+=("$(gunzip)")
+  echo "round $i: CPU fetch named ${n[-1]} s, fetch unnamed ${u[-1]} s, gzip -dc ${x[-1]} s"
+done
+mn=$(median "${n[@]}") mu=$(median "${u[@]}") mx=$(median "${x[@]}")
+echo "medians (CPU user+sys): fetch named $mn s, fetch unnamed $mu s, gzip -dc $mx s; load now $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v n="$mn" -v u="$mu" -v x="$mx" 'BEGIN {
+  printf "naming the compressed image: %.3f s CPU, %.2fx one gzip -dc\n", u - n, (u - n) / x }'
