@@ -14,14 +14,17 @@ const microsoft = "Microsoft Corporation"
 // WIMImage names one image of a WIM from the WIM's XML: its NAME, its
 // edition (EDITIONID, else FLAGS), its build as version
 // (MAJOR.MINOR.BUILD.SPBUILD), its architecture and DISPLAYNAME (as
-// title), as `wimlib-imagex info` prints them. The vendor is Microsoft
-// only where the XML has a WINDOWS element. nil when the image has no
-// name.
+// title), as `wimlib-imagex info` prints them. The vendor is Microsoft,
+// and the os its Product Name and version ("Microsoft® Windows®
+// Operating System 10.0.22631.2861"; "Windows" where it names no
+// product), only where the XML has a WINDOWS element. nil when the image
+// has no name.
 func WIMImage(info wim.ImageInfo) *records.Package {
 	p := records.Package{Name: info.Name, Version: info.Version, Arch: info.Arch,
 		Edition: info.Edition, Title: info.DisplayName}
 	if info.Windows {
 		p.Vendor = microsoft
+		p.OS = strings.TrimSpace(firstOf(info.ProductName, "Windows") + " " + info.Version)
 	}
 	return clean(p)
 }
