@@ -228,7 +228,7 @@ func TestWSUS(t *testing.T) {
 		{"", "Definition Update", &records.Package{Name: "Definition Update", Title: "Definition Update", Vendor: microsoft}},
 		{"", "", nil},
 	} {
-		got := WSUS(c.kb, c.title)
+		got := WSUS(c.kb, c.title, "")
 		if (got == nil) != (c.want == nil) || got != nil && *got != *c.want {
 			t.Errorf("WSUS(%q, %q) = %+v, want %+v", c.kb, c.title, got, c.want)
 		}

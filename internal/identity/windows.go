@@ -31,8 +31,10 @@ func WIMImage(info wim.ImageInfo) *records.Package {
 
 // WSUS names an update of a WSUS repository from its export.csv line:
 // its KB article (as name and kb, "KB" and digits) and its title; the
-// title names it when it has no KB. nil when the line has neither.
-func WSUS(kb, title string) *records.Package {
+// title names it when it has no KB. Its product ("Windows 10"), where
+// the line has one, is its os. nil when the line has neither KB nor
+// title.
+func WSUS(kb, title, product string) *records.Package {
 	kb = strings.TrimSpace(kb)
 	if kb != "" {
 		kb = "KB" + strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(kb, "KB"), "kb"), " ")
@@ -41,5 +43,5 @@ func WSUS(kb, title string) *records.Package {
 	if name == "" {
 		name = title
 	}
-	return clean(records.Package{Name: name, KB: kb, Title: title, Vendor: microsoft})
+	return clean(records.Package{Name: name, KB: kb, Title: title, Vendor: microsoft, OS: product})
 }

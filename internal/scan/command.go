@@ -141,8 +141,9 @@ Version, "Debian 12", or Origin and Codename where there is no Version;
 a .deb outside a mirror has none), an RPM header's DISTRIBUTION tag, else
 its OS tag (as rpm -qp --qf '%{DISTRIBUTION} %{OS}' prints them; a yum
 repository's rpms too, whose index names none), a WIM image's Product Name
-and version (where the XML says Windows), an OCI image's platform os and
-os.version. Each field is valid UTF-8 and at most 256 bytes; a source
+and version (where the XML says Windows), a WSUS update's product where
+export.csv's header names a column for it after HashR's four (Product,
+Products or ProductTitles), an OCI image's platform os and os.version. Each field is valid UTF-8 and at most 256 bytes; a source
 whose metadata names no package has none.
 
 With --db (the database hashr-load fills), a source whose job is done
