@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -11,7 +12,7 @@ import (
 // catalogue is what the NSRL formats say of the selected sources besides
 // their files: each source a product (a package), the operating systems
 // they are of and the manufacturers of both, numbered so that nsrl-rds's
-// tables and nsrl-2's four files name each other by the same codes.
+// tables, and nsrl-2's four files, name each other by the same codes.
 // Sources are few (one per package), so it is held in memory.
 type catalogue struct {
 	products []product
@@ -20,6 +21,8 @@ type catalogue struct {
 	osOf     map[int64]int64  // a source's code (its product code) to its operating system's
 	osCodes  map[string]int64 // by "os\x00"+os or "repo\x00"+repo
 	mfgCodes map[string]int64 // by name
+	// rds2Codes are the RDS 2.x OpSystemCodes taken (opSystem.rds2Code).
+	rds2Codes map[string]bool
 }
 
 // product is a source as a package: PKG's and NSRLProd.txt's row.
@@ -34,6 +37,11 @@ type product struct {
 type opSystem struct {
 	code, mfgCode int64
 	name, version string
+	// rds2Code is its OpSystemCode in the RDS 2.x files, where codes are
+	// text and were mnemonics ("WINNT"): the repository, as nsrl-2 wrote
+	// it before packages had an os, or the package's os ("Debian 12"),
+	// with " #N" where another operating system has it already.
+	rds2Code string
 }
 
 // readCatalogue numbers the products, operating systems and manufacturers
@@ -47,7 +55,7 @@ type opSystem struct {
 // name, as hashr did before packages had one. A product's manufacturer is
 // its package's vendor, else its operating system's.
 func readCatalogue(ctx context.Context, r *db.Reader, f db.Filter) (*catalogue, error) {
-	c := &catalogue{osOf: map[int64]int64{}, osCodes: map[string]int64{}, mfgCodes: map[string]int64{}}
+	c := &catalogue{osOf: map[int64]int64{}, osCodes: map[string]int64{}, mfgCodes: map[string]int64{}, rds2Codes: map[string]bool{}}
 	err := r.Sources(ctx, f, func(s *db.SourceInfo) error {
 		c.add(s)
 		return nil
@@ -79,9 +87,9 @@ func (c *catalogue) add(s *db.SourceInfo) {
 // systemOf is the code of the operating system osName (from a package),
 // or of the repository where osName is "", added on first use.
 func (c *catalogue) systemOf(repo, osName, vendor string) int64 {
-	key, name, version, maker := "os\x00"+osName, "", "", vendor
+	key, name, version, maker, rds2Code := "os\x00"+osName, "", "", vendor, osName
 	if osName == "" {
-		key, name, maker = "repo\x00"+repo, repo, repo
+		key, name, maker, rds2Code = "repo\x00"+repo, repo, repo, repo
 		if name == "" {
 			name, maker = "unknown", "unknown"
 		}
@@ -96,8 +104,21 @@ func (c *catalogue) systemOf(repo, osName, vendor string) int64 {
 	}
 	code := int64(len(c.systems) + 1)
 	c.osCodes[key] = code
-	c.systems = append(c.systems, opSystem{code: code, mfgCode: c.maker(maker), name: name, version: version})
+	for n, base := 2, rds2Code; c.rds2Codes[rds2Code]; n++ {
+		rds2Code = base + " #" + strconv.Itoa(n)
+	}
+	c.rds2Codes[rds2Code] = true
+	c.systems = append(c.systems, opSystem{code: code, mfgCode: c.maker(maker), name: name, version: version, rds2Code: rds2Code})
 	return code
+}
+
+// rds2OSCode is the RDS 2.x OpSystemCode of the source whose code is
+// source.
+func (c *catalogue) rds2OSCode(source int64) string {
+	if os, ok := c.osOf[source]; ok {
+		return c.systems[os-1].rds2Code
+	}
+	return ""
 }
 
 // maker is the code of the manufacturer name, added on first use.

@@ -110,15 +110,17 @@ Formats (--format):
   nsrl-2     NSRL RDS 2.x NSRLFile.txt: "SHA-1","MD5","CRC32","FileName",
              "FileSize","ProductCode","OpSystemCode","SpecialCode", one line
              per file name per source; ProductCode numbers the sources (as
-             nsrl-rds's package_id), OpSystemCode their OS (as nsrl-rds's
-             operating_system_id). With -o DIR (an existing directory) the
+             nsrl-rds's package_id), OpSystemCode their OS: the package's
+             os ("Debian 12"), or the repository where it names none (RDS
+             2.x codes are text; a code two OS would share gets " #2").
+             With -o DIR (an existing directory) the
              four RDS 2.x files are written there: NSRLFile.txt,
              NSRLProd.txt ("ProductCode","ProductName","ProductVersion",
              "OpSystemCode","MfgCode","Language","ApplicationType"),
              NSRLOS.txt ("OpSystemCode","OpSystemName","OpSystemVersion",
              "MfgCode") and NSRLMfg.txt ("MfgCode","MfgName"), from the
-             same packages, OS and manufacturers as nsrl-rds's, with the
-             same codes; to stdout or -o FILE, NSRLFile.txt alone. RDS 2.x
+             same packages, OS and manufacturers as nsrl-rds's, the files
+             naming each other by the same codes; to stdout or -o FILE, NSRLFile.txt alone. RDS 2.x
              has no column for how a package was verified: nsrl-rds's
              PACKAGE_OBJECT has it.
   hashdeep   hashdeep's own format (size,md5,sha256,filename), for

@@ -39,13 +39,13 @@ func rds2Quote(s string) string {
 }
 
 // writeNSRL2 writes NSRLFile.txt to out, its OpSystemCodes those of the
-// catalogue (as -o DIR's NSRLOS.txt would have them).
+// catalogue (as -o DIR's NSRLOS.txt has them).
 func writeNSRL2(ctx context.Context, r *db.Reader, o *options, out *output) (counts, error) {
 	cat, err := readCatalogue(ctx, r, o.filter)
 	if err != nil {
 		return counts{}, err
 	}
-	return writeLines(ctx, r, o, out, nsrl2Format(cat.osOf))
+	return writeLines(ctx, r, o, out, nsrl2Format(cat))
 }
 
 // isDirectory says whether path names a directory (-o DIR).
@@ -92,7 +92,7 @@ func writeNSRL2Dir(ctx context.Context, p *cli.Program, r *db.Reader, o *options
 		return counts{}, err
 	}
 	outs = append(outs, files)
-	c, err := writeLines(ctx, r, o, files, nsrl2Format(cat.osOf))
+	c, err := writeLines(ctx, r, o, files, nsrl2Format(cat))
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -122,7 +122,7 @@ func (c *catalogue) writeMfg(w *bufio.Writer) error {
 func (c *catalogue) writeOS(w *bufio.Writer) error {
 	w.WriteString(rds2OSHeader + "\n")
 	for _, os := range c.systems {
-		w.WriteString(rds2Quote(strconv.FormatInt(os.code, 10)) + "," + rds2Quote(os.name) + "," + rds2Quote(os.version) + "," +
+		w.WriteString(rds2Quote(os.rds2Code) + "," + rds2Quote(os.name) + "," + rds2Quote(os.version) + "," +
 			rds2Quote(strconv.FormatInt(os.mfgCode, 10)) + "\n")
 	}
 	return w.Flush()
@@ -135,7 +135,7 @@ func (c *catalogue) writeProd(w *bufio.Writer) error {
 	w.WriteString(rds2ProdHeader + "\n")
 	for _, p := range c.products {
 		w.WriteString(strconv.FormatInt(p.code, 10) + "," + rds2Quote(p.name) + "," + rds2Quote(p.version) + "," +
-			rds2Quote(strconv.FormatInt(p.osCode, 10)) + "," + rds2Quote(strconv.FormatInt(p.mfgCode, 10)) + `,"",` +
+			rds2Quote(c.systems[p.osCode-1].rds2Code) + "," + rds2Quote(strconv.FormatInt(p.mfgCode, 10)) + `,"",` +
 			rds2Quote(p.appType) + "\n")
 	}
 	return w.Flush()

@@ -155,9 +155,9 @@ func hashdeepFormat(o *options, p *cli.Program) textFormat {
 
 // nsrl2Format is NSRL RDS 2.x NSRLFile.txt: one line per file name per
 // source, digests uppercase, strings quoted with quotes doubled; its
-// ProductCode is the source's code, its OpSystemCode the code osOf gives
-// the source (the catalogue's, as NSRLProd.txt and NSRLOS.txt have them).
-func nsrl2Format(osOf map[int64]int64) textFormat {
+// ProductCode is the source's code, its OpSystemCode the catalogue's
+// (cat.rds2OSCode, as NSRLProd.txt and NSRLOS.txt have them).
+func nsrl2Format(cat *catalogue) textFormat {
 	upper := func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 	return textFormat{
 		needs: func(s *db.Sample) []byte { return s.SHA1 },
@@ -181,7 +181,7 @@ func nsrl2Format(osOf map[int64]int64) textFormat {
 				for _, name := range slices.Compact(names) {
 					w.WriteString(prefix)
 					w.WriteString(rds2Quote(name))
-					w.WriteString("," + size + "," + strconv.FormatInt(l.Code, 10) + "," + rds2Quote(strconv.FormatInt(osOf[l.Code], 10)) + `,""`)
+					w.WriteString("," + size + "," + strconv.FormatInt(l.Code, 10) + "," + rds2Quote(cat.rds2OSCode(l.Code)) + `,""`)
 					if err := w.WriteByte('\n'); err != nil {
 						return n, err
 					}
