@@ -90,39 +90,38 @@ Formats (--format):
              application_type), OS and MFG over tables METADATA (one row per
              file path), PACKAGE_OBJECT, OPERATING_SYSTEM, MANUFACTURER and
              VERSION. Sources become packages: name and version are the
-             source's package's (from its own metadata: a .deb's control,
-             an rpm's header…), and only for a source loaded without one
-             read from a Debian or RPM file name. OS rows are the
-             packages' os (an apt suite's Release, an rpm's DISTRIBUTION
-             or OS tag, a WIM's product and build, an OCI platform; the
-             last word the version where it starts with a digit: "Debian
-             12" is Debian, 12), made by the vendor of the first package
-             that names it; only a source whose package names no os has
-             its repository as operating system and manufacturer. MFG
-             rows are those vendors and repositories; a package's
-             manufacturer is its vendor, else its OS's. How each package was
-             verified is in PACKAGE_OBJECT's verified_ok (1, 0, or NULL
-             when never checked), verified_by, verified_signer and
-             verified_detail columns, which PKG (RDSv3's seven columns)
-             leaves out: join them by package_id. Digests are uppercase
-             hex, as NSRL's, and compare case-insensitively. Needs -o or
-             writes the file to stdout when it is complete.
+             source's package's (from its own metadata: a .deb's control, an
+             rpm's header…), and only for a source loaded without one read
+             from a Debian or RPM file name. OS rows are the packages' os (an
+             apt suite's Release, an rpm's DISTRIBUTION or OS tag, a WIM's
+             product and build, an OCI platform; the last word the version
+             where it starts with a digit: "Debian 12" is Debian, 12), made by
+             the vendor of the first package that names it; only a source
+             whose package names no os has its repository as operating system
+             and manufacturer. MFG rows are those vendors and repositories; a
+             package's manufacturer is its vendor, else its OS's. How each
+             package was verified is in PACKAGE_OBJECT's verified_ok (1, 0, or
+             NULL when never checked), verified_by, verified_signer and
+             verified_detail columns, which PKG (RDSv3's seven columns) leaves
+             out: join them by package_id. Digests are uppercase hex, as
+             NSRL's, and compare case-insensitively. Needs -o or writes the
+             file to stdout when it is complete.
   nsrl-2     NSRL RDS 2.x NSRLFile.txt: "SHA-1","MD5","CRC32","FileName",
              "FileSize","ProductCode","OpSystemCode","SpecialCode", one line
              per file name per source; ProductCode numbers the sources (as
-             nsrl-rds's package_id), OpSystemCode their OS: the package's
-             os ("Debian 12"), or the repository where it names none (RDS
-             2.x codes are text; a code two OS would share gets " #2").
-             With -o DIR (an existing directory) the
-             four RDS 2.x files are written there: NSRLFile.txt,
-             NSRLProd.txt ("ProductCode","ProductName","ProductVersion",
+             nsrl-rds's package_id), OpSystemCode their OS: the package's os
+             ("Debian 12"), or the repository where it names none (RDS 2.x
+             codes are text; a code two OS would share gets " #2"). With -o
+             DIR (an existing directory) the four RDS 2.x files are written
+             there: NSRLFile.txt, NSRLProd.txt
+             ("ProductCode","ProductName","ProductVersion",
              "OpSystemCode","MfgCode","Language","ApplicationType"),
              NSRLOS.txt ("OpSystemCode","OpSystemName","OpSystemVersion",
-             "MfgCode") and NSRLMfg.txt ("MfgCode","MfgName"), from the
-             same packages, OS and manufacturers as nsrl-rds's, the files
-             naming each other by the same codes; to stdout or -o FILE, NSRLFile.txt alone. RDS 2.x
-             has no column for how a package was verified: nsrl-rds's
-             PACKAGE_OBJECT has it.
+             "MfgCode") and NSRLMfg.txt ("MfgCode","MfgName"), from the same
+             packages, OS and manufacturers as nsrl-rds's, the files naming
+             each other by the same codes; to stdout or -o FILE, NSRLFile.txt
+             alone. RDS 2.x has no column for how a package was verified:
+             nsrl-rds's PACKAGE_OBJECT has it.
   hashdeep   hashdeep's own format (size,md5,sha256,filename), for
              hashdeep -k: audits (-a) and matching (-m, -x). A name with a
              newline (or ending in a carriage return) cannot be written in
