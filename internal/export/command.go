@@ -90,20 +90,38 @@ Formats (--format):
              application_type), OS and MFG over tables METADATA (one row per
              file path), PACKAGE_OBJECT, OPERATING_SYSTEM, MANUFACTURER and
              VERSION. Sources become packages: name and version are the
-             source's package's (from its own metadata: a .deb's control,
-             an rpm's header…), and only for a source loaded without one
-             read from a Debian or RPM file name; repositories become
-             operating systems and manufacturers. How each package was
-             verified is in PACKAGE_OBJECT's verified_ok (1, 0, or NULL
-             when never checked), verified_by, verified_signer and
-             verified_detail columns, which PKG (RDSv3's seven columns)
-             leaves out: join them by package_id. Digests are uppercase
-             hex, as NSRL's, and compare case-insensitively. Needs -o or
-             writes the file to stdout when it is complete.
+             source's package's (from its own metadata: a .deb's control, an
+             rpm's header…), and only for a source loaded without one read
+             from a Debian or RPM file name. OS rows are the packages' os (an
+             apt suite's Release, an rpm's DISTRIBUTION or OS tag, a WIM's
+             product and build, an OCI platform; the last word the version
+             where it starts with a digit: "Debian 12" is Debian, 12), made by
+             the vendor of the first package that names it; only a source
+             whose package names no os has its repository as operating system
+             and manufacturer. MFG rows are those vendors and repositories; a
+             package's manufacturer is its vendor, else its OS's. How each
+             package was verified is in PACKAGE_OBJECT's verified_ok (1, 0, or
+             NULL when never checked), verified_by, verified_signer and
+             verified_detail columns, which PKG (RDSv3's seven columns) leaves
+             out: join them by package_id. Digests are uppercase hex, as
+             NSRL's, and compare case-insensitively. Needs -o or writes the
+             file to stdout when it is complete.
   nsrl-2     NSRL RDS 2.x NSRLFile.txt: "SHA-1","MD5","CRC32","FileName",
              "FileSize","ProductCode","OpSystemCode","SpecialCode", one line
              per file name per source; ProductCode numbers the sources (as
-             nsrl-rds's package_id), OpSystemCode is the repository.
+             nsrl-rds's package_id), OpSystemCode their OS: the package's os
+             ("Debian 12"), or the repository where it names none (RDS 2.x
+             codes are text; a code two OS would share gets " #2"). With -o
+             DIR (an existing directory) the four RDS 2.x files are written
+             there: NSRLFile.txt, NSRLProd.txt
+             ("ProductCode","ProductName","ProductVersion",
+             "OpSystemCode","MfgCode","Language","ApplicationType"),
+             NSRLOS.txt ("OpSystemCode","OpSystemName","OpSystemVersion",
+             "MfgCode") and NSRLMfg.txt ("MfgCode","MfgName"), from the same
+             packages, OS and manufacturers as nsrl-rds's, the files naming
+             each other by the same codes; to stdout or -o FILE, NSRLFile.txt
+             alone. RDS 2.x has no column for how a package was verified:
+             nsrl-rds's PACKAGE_OBJECT has it.
   hashdeep   hashdeep's own format (size,md5,sha256,filename), for
              hashdeep -k: audits (-a) and matching (-m, -x). A name with a
              newline (or ending in a carriage return) cannot be written in
@@ -139,6 +157,9 @@ says how many were left out and exits 3.`
 const example = `  # An NSRL-style database of everything, for tools that read RDSv3:
   hashr-export --db sqlite:hashr.db --format nsrl-rds -o hashr-rds.db
   sqlite3 hashr-rds.db "SELECT p.name, f.file_name FROM FILE f JOIN PKG p USING (package_id) WHERE f.sha256 = '…'"
+
+  # NSRL RDS 2.x's four files (NSRLFile, NSRLProd, NSRLOS, NSRLMfg.txt):
+  mkdir rds2 && hashr-export --db sqlite:hashr.db --format nsrl-2 -o rds2
 
   # md5sum list of the Debian packages, indexed for The Sleuth Kit:
   hashr-export --db sqlite:hashr.db --format md5sum --repo deb -o deb.md5 && hfind -i md5sum deb.md5
@@ -177,7 +198,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&o.repo, "repo", "", "export only the sources of this repository")
 	f.StringVar(&o.source, "source", "", "export only this source, by its SHA-256")
 	f.StringVar(&o.since, "since", "", "export only the sources first loaded at or after this time (RFC 3339, or YYYY-MM-DD in UTC)")
-	f.StringVarP(&o.output, "output", "o", "", "write to this file (created whole or not at all) instead of stdout")
+	f.StringVarP(&o.output, "output", "o", "", "write to this file (created whole or not at all) instead of stdout; for nsrl-2, a directory gets the four RDS 2.x files")
 	f.StringVar(&o.algo, "algo", "", "digest of the xways (md5, sha1, sha256; default md5), bloom (sha256, sha1; default sha256) and dcso-bloom (sha1, md5, sha256; default sha1) formats")
 	f.Float64Var(&o.fpRate, "fp-rate", 0.001, "false-positive rate of the bloom and dcso-bloom formats")
 	f.StringVar(&o.prefix, "prefix", "", "put this before every path (md5sum, sha1sum, sha256sum, hashdeep, csv, ndjson)")

@@ -138,56 +138,44 @@ func execAll(ctx context.Context, tx *sql.Tx, stmts []string) error {
 	return nil
 }
 
-// rdsSystems makes repositories operating systems, each with a
-// manufacturer of the same name; there are few of them.
-type rdsSystems struct {
-	tx  *sql.Tx
-	ids map[string]int64
-}
-
-// id is the operating system's id of a repository, written on first use.
-func (o *rdsSystems) id(ctx context.Context, repo string) (int64, error) {
-	if id, ok := o.ids[repo]; ok {
-		return id, nil
-	}
-	id := int64(len(o.ids) + 1)
-	o.ids[repo] = id
-	name := repo
-	if name == "" {
-		name = "unknown"
-	}
-	if _, err := o.tx.ExecContext(ctx, `INSERT INTO MANUFACTURER VALUES (?, ?)`, id, name); err != nil {
-		return 0, err
-	}
-	_, err := o.tx.ExecContext(ctx, `INSERT INTO OPERATING_SYSTEM VALUES (?, ?, '', ?)`, id, name, id)
-	return id, err
-}
-
-// writeRDSPackages writes a PACKAGE_OBJECT row per source.
+// writeRDSPackages writes the catalogue of the selected sources: a
+// MANUFACTURER, OPERATING_SYSTEM and PACKAGE_OBJECT row for each of its
+// manufacturers, operating systems and products.
 func writeRDSPackages(ctx context.Context, r *db.Reader, o *options, tx *sql.Tx) error {
-	systems := &rdsSystems{tx: tx, ids: map[string]int64{}}
+	cat, err := readCatalogue(ctx, r, o.filter)
+	if err != nil {
+		return err
+	}
+	for i, name := range cat.makers {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO MANUFACTURER VALUES (?, ?)`, i+1, name); err != nil {
+			return err
+		}
+	}
+	for _, os := range cat.systems {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO OPERATING_SYSTEM VALUES (?, ?, ?, ?)`, os.code, os.name, os.version, os.mfgCode); err != nil {
+			return err
+		}
+	}
 	pkg, err := tx.PrepareContext(ctx, `INSERT INTO PACKAGE_OBJECT VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
-	return r.Sources(ctx, o.filter, func(s *db.SourceInfo) error {
-		osID, err := systems.id(ctx, s.Repo)
-		if err != nil {
-			return err
-		}
+	for _, p := range cat.products {
+		s := p.src
 		id := ""
 		if len(s.IDs) > 0 {
 			id = s.IDs[0]
 		}
-		name, version := sourcePackage(s, id)
 		var ok, by, signer, detail any
 		if v := s.Verified; v != nil {
 			ok, by, signer, detail = v.OK, v.By, v.Signer, v.Detail
 		}
-		_, err = pkg.ExecContext(ctx, s.Code, name, version, osID, osID, s.Format, upperHex(s.SHA256), id, s.Repo, s.URI,
-			ok, by, signer, detail)
-		return err
-	})
+		if _, err := pkg.ExecContext(ctx, p.code, p.name, p.version, p.osCode, p.mfgCode, p.appType, upperHex(s.SHA256), id, s.Repo, s.URI,
+			ok, by, signer, detail); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sourcePackage is the name and version of a source's package: its

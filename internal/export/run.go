@@ -28,30 +28,15 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	}
 	defer r.Close()
 
-	out, err := createOutput(p, o.output)
-	if err != nil {
-		return err
-	}
 	var c counts
-	switch o.format {
-	case "nsrl-rds":
-		c, err = writeRDS(ctx, p, r, o, out)
-	case "bloom":
-		c, err = writeBloom(ctx, r, o, out)
-	case "dcso-bloom":
-		c, err = writeDCSOBloom(ctx, r, o, out)
-	default:
-		c, err = writeText(ctx, r, o, out)
-	}
-	if err == nil {
-		err = ctx.Err()
+	where := o.output
+	if o.format == "nsrl-2" && isDirectory(o.output) {
+		c, err = writeNSRL2Dir(ctx, p, r, o)
+	} else {
+		c, where, err = writeOutput(ctx, p, r, o)
 	}
 	if err != nil {
-		out.abort()
 		return err // cli names a cancellation an interruption
-	}
-	if err := out.commit(); err != nil {
-		return err
 	}
 	if o.includeFailed {
 		if err := noteFailedSources(ctx, p, r, o.filter); err != nil {
@@ -64,8 +49,38 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 		p.Failf("%d samples have no %s in the database and were left out", c.skipped, d)
 		p.Hint("they were loaded from records hashed without %s: hash them again with it (hashr-hash --algos, hashr-extract --hash) and load them", d)
 	}
-	p.Infof("exported %d samples (%d lines) from %s as %s to %s", c.samples, c.lines, o.loc, o.format, out.name)
+	p.Infof("exported %d samples (%d lines) from %s as %s to %s", c.samples, c.lines, o.loc, o.format, where)
 	return nil
+}
+
+// writeOutput writes the export to its one output, stdout or -o FILE,
+// and names it.
+func writeOutput(ctx context.Context, p *cli.Program, r *db.Reader, o *options) (counts, string, error) {
+	out, err := createOutput(p, o.output)
+	if err != nil {
+		return counts{}, "", err
+	}
+	var c counts
+	switch o.format {
+	case "nsrl-rds":
+		c, err = writeRDS(ctx, p, r, o, out)
+	case "nsrl-2":
+		c, err = writeNSRL2(ctx, r, o, out)
+	case "bloom":
+		c, err = writeBloom(ctx, r, o, out)
+	case "dcso-bloom":
+		c, err = writeDCSOBloom(ctx, r, o, out)
+	default:
+		c, err = writeText(ctx, r, o, out)
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		out.abort()
+		return c, out.name, err
+	}
+	return c, out.name, out.commit()
 }
 
 // noteFailedSources names on stderr the failed sources and those with

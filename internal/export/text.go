@@ -24,7 +24,11 @@ type textFormat struct {
 }
 
 func writeText(ctx context.Context, r *db.Reader, o *options, out *output) (counts, error) {
-	tf := textFormats(o, out.p)
+	return writeLines(ctx, r, o, out, textFormats(o, out.p))
+}
+
+// writeLines writes the selected samples in the text format tf.
+func writeLines(ctx context.Context, r *db.Reader, o *options, out *output, tf textFormat) (counts, error) {
 	var c counts
 	if tf.header != nil {
 		if err := tf.header(out.Writer); err != nil {
@@ -57,8 +61,6 @@ func textFormats(o *options, p *cli.Program) textFormat {
 		return sumFormat(o.prefix, func(s *db.Sample) []byte { return s.SHA256 })
 	case "hashdeep":
 		return hashdeepFormat(o, p)
-	case "nsrl-2":
-		return nsrl2Format()
 	case "xways":
 		return xwaysFormat(o.algo)
 	case "csv":
@@ -152,14 +154,15 @@ func hashdeepFormat(o *options, p *cli.Program) textFormat {
 }
 
 // nsrl2Format is NSRL RDS 2.x NSRLFile.txt: one line per file name per
-// source, digests uppercase, strings quoted with quotes doubled.
-func nsrl2Format() textFormat {
-	quote := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+// source, digests uppercase, strings quoted with quotes doubled; its
+// ProductCode is the source's code, its OpSystemCode the catalogue's
+// (cat.rds2OSCode, as NSRLProd.txt and NSRLOS.txt have them).
+func nsrl2Format(cat *catalogue) textFormat {
 	upper := func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 	return textFormat{
 		needs: func(s *db.Sample) []byte { return s.SHA1 },
 		header: func(w *bufio.Writer) error {
-			_, err := w.WriteString(`"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode","SpecialCode"` + "\n")
+			_, err := w.WriteString(rds2FileHeader + "\n")
 			return err
 		},
 		sample: func(w *bufio.Writer, s *db.SampleLinks) (int64, error) {
@@ -167,7 +170,7 @@ func nsrl2Format() textFormat {
 			if s.Size >= 0 {
 				size = strconv.FormatInt(s.Size, 10)
 			}
-			prefix := quote(upper(s.SHA1)) + "," + quote(upper(s.MD5)) + "," + quote(upper(s.CRC32)) + ","
+			prefix := rds2Quote(upper(s.SHA1)) + "," + rds2Quote(upper(s.MD5)) + "," + rds2Quote(upper(s.CRC32)) + ","
 			var n int64
 			for _, l := range s.Links {
 				var names []string
@@ -177,8 +180,8 @@ func nsrl2Format() textFormat {
 				slices.Sort(names)
 				for _, name := range slices.Compact(names) {
 					w.WriteString(prefix)
-					w.WriteString(quote(strings.NewReplacer("\n", " ", "\r", " ").Replace(name)))
-					w.WriteString("," + size + "," + strconv.FormatInt(l.Code, 10) + "," + quote(l.Repo) + `,""`)
+					w.WriteString(rds2Quote(name))
+					w.WriteString("," + size + "," + strconv.FormatInt(l.Code, 10) + "," + rds2Quote(cat.rds2OSCode(l.Code)) + `,""`)
 					if err := w.WriteByte('\n'); err != nil {
 						return n, err
 					}

@@ -179,7 +179,7 @@ func namePlatform(src *records.Source) {
 		return
 	}
 	if imgs, err := oci.LayoutImages(src.Local); err == nil && len(imgs) == 1 {
-		src.Package.Arch = imgs[0].Platform
+		src.Package.Arch, src.Package.OS = imgs[0].Platform, oci.PlatformOS(imgs[0].Platform)
 	}
 }
 

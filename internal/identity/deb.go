@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashr-dev/hashr/internal/formats/deb"
 	"github.com/hashr-dev/hashr/internal/verify/apt"
@@ -38,8 +39,29 @@ func Deb(r io.Reader) (*records.Package, error) {
 }
 
 // AptEntry names a .deb from its entry in a signed Packages index, the
-// same fields Deb reads from the package itself.
-func AptEntry(e apt.Package) *records.Package {
-	return clean(records.Package{Name: e.Package, Version: e.Version, Arch: e.Architecture,
-		Vendor: e.Maintainer, Title: e.Description})
+// same fields Deb reads from the package itself, and its os from the
+// Release of the suite whose index lists it (AptSuiteOS): a .deb alone
+// says nothing of the distribution it was built for.
+func AptEntry(e apt.Package, rel *apt.Release) *records.Package {
+	p := records.Package{Name: e.Package, Version: e.Version, Arch: e.Architecture,
+		Vendor: e.Maintainer, Title: e.Description}
+	if rel != nil {
+		p.OS = AptSuiteOS(rel.Origin, rel.Version, rel.Codename)
+	}
+	return clean(p)
+}
+
+// AptSuiteOS names the operating system an apt suite's Release says it
+// is of: its Origin and Version ("Debian 12.5"), or Origin and Codename
+// where there is no Version ("Debian trixie", as testing has none); ""
+// when the Release says neither Version nor Codename.
+func AptSuiteOS(origin, version, codename string) string {
+	release := strings.TrimSpace(version)
+	if release == "" {
+		release = strings.TrimSpace(codename)
+	}
+	if release == "" {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimSpace(origin) + " " + release)
 }

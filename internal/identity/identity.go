@@ -40,7 +40,7 @@ func field(s string) string {
 // clean applies field to each of p's fields; a package without a name is
 // none (nil).
 func clean(p records.Package) *records.Package {
-	for _, f := range []*string{&p.Name, &p.Version, &p.Arch, &p.Vendor, &p.Edition, &p.KB, &p.Digest, &p.Title} {
+	for _, f := range []*string{&p.Name, &p.Version, &p.Arch, &p.Vendor, &p.Edition, &p.KB, &p.Digest, &p.Title, &p.OS} {
 		*f = field(*f)
 	}
 	if p.Name == "" {

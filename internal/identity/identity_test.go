@@ -15,7 +15,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashr-dev/hashr/internal/formats/deb"
+	"github.com/hashr-dev/hashr/internal/formats/oci"
 	"github.com/hashr-dev/hashr/internal/formats/wim"
+	"github.com/hashr-dev/hashr/internal/verify/apt"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -128,11 +130,13 @@ func rpmbuildPackage(t *testing.T, extra string) string {
 }
 
 // The package's fields are those `rpm -qp --qf` prints: [EPOCH:]VERSION-
-// RELEASE, and no vendor where rpm says (none).
+// RELEASE, no vendor where rpm says (none), and the os its DISTRIBUTION,
+// else its OS.
 func TestRPMMatchesRpmQuery(t *testing.T) {
 	need(t, "rpmbuild", "rpm")
 	for name, extra := range map[string]string{
 		"epoch and vendor": "Epoch: 2\nVendor: Example Software GmbH",
+		"distribution":     "Distribution: Hashr Enterprise Linux 9.4",
 		"neither":          "",
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -143,6 +147,12 @@ func TestRPMMatchesRpmQuery(t *testing.T) {
 			want := records.Package{Name: q[0], Version: q[2], Arch: q[3], Vendor: none(q[4]), Title: q[5]}
 			if q[1] != "(none)" {
 				want.Version = q[1] + ":" + q[2]
+			}
+			if want.OS = strings.TrimSpace(run(t, "rpm", "-qp", "--qf", "%{DISTRIBUTION}", file)); want.OS == "(none)" {
+				want.OS = run(t, "rpm", "-qp", "--qf", "%{OS}", file)
+			}
+			if want.OS == "" || (name == "distribution") != strings.HasPrefix(want.OS, "Hashr") {
+				t.Fatalf("rpm -qp --qf names the os %q", want.OS)
 			}
 			if *got != want {
 				t.Errorf("got  %+v\nwant %+v (rpm -qp --qf)", *got, want)
@@ -174,6 +184,7 @@ func TestWIMImageMatchesWimlibInfo(t *testing.T) {
 	run(t, "wimlib-imagex", "capture", filepath.Join(dir, "tree"), file, "Windows 11 Pro", "--compress=LZX",
 		"--image-property", "DISPLAYNAME=Windows 11 Pro N",
 		"--image-property", "WINDOWS/EDITIONID=ProfessionalN", "--image-property", "WINDOWS/ARCH=12",
+		"--image-property", "WINDOWS/PRODUCTNAME=Microsoft® Windows® Operating System",
 		"--image-property", "WINDOWS/VERSION/MAJOR=10", "--image-property", "WINDOWS/VERSION/MINOR=0",
 		"--image-property", "WINDOWS/VERSION/BUILD=22631", "--image-property", "WINDOWS/VERSION/SPBUILD=2861")
 	run(t, "wimlib-imagex", "append", filepath.Join(dir, "tree"), file, "Plain directory")
@@ -191,6 +202,7 @@ func TestWIMImageMatchesWimlibInfo(t *testing.T) {
 	want := records.Package{Name: w["Name"], Title: w["Display Name"], Edition: w["Edition ID"], Arch: w["Architecture"],
 		Version: w["Major Version"] + "." + w["Minor Version"] + "." + w["Build"] + "." + w["Service Pack Build"],
 		Vendor:  "Microsoft Corporation"}
+	want.OS = w["Product Name"] + " " + want.Version
 	if got := WIMImage(images[0]); got == nil || *got != want {
 		t.Errorf("image 1: got %+v\nwant %+v (wimlib-imagex info)", got, want)
 	}
@@ -216,7 +228,7 @@ func TestWSUS(t *testing.T) {
 		{"", "Definition Update", &records.Package{Name: "Definition Update", Title: "Definition Update", Vendor: microsoft}},
 		{"", "", nil},
 	} {
-		got := WSUS(c.kb, c.title)
+		got := WSUS(c.kb, c.title, "")
 		if (got == nil) != (c.want == nil) || got != nil && *got != *c.want {
 			t.Errorf("WSUS(%q, %q) = %+v, want %+v", c.kb, c.title, got, c.want)
 		}
@@ -353,4 +365,57 @@ func fileIdentity(t *testing.T, file, format string) *records.Package {
 		t.Fatal(err)
 	}
 	return File(f, st.Size(), format)
+}
+
+// A package an apt suite lists is of the distribution its Release names,
+// as apt-ftparchive writes it: Origin and Version, or Origin and Codename
+// for a suite without a Version.
+func TestAptEntryOSFromRelease(t *testing.T) {
+	need(t, "apt-ftparchive")
+	for _, c := range []struct {
+		name string
+		opts []string
+		want string
+	}{
+		{"stable", []string{"Origin=Debian", "Version=12", "Codename=bookworm"}, "Debian 12"},
+		{"testing", []string{"Origin=Debian", "Codename=trixie"}, "Debian trixie"},
+		{"neither", []string{"Origin=Example"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "main", "binary-amd64", "Packages"), "")
+			args := []string{"-o", "APT::FTPArchive::Release::Suite=" + c.name}
+			for _, o := range c.opts {
+				args = append(args, "-o", "APT::FTPArchive::Release::"+o)
+			}
+			cmd := exec.Command("apt-ftparchive", append(args, "release", ".")...)
+			cmd.Dir = dir
+			text, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("apt-ftparchive release: %v", err)
+			}
+			rel, err := apt.ParseRelease(text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := AptEntry(apt.Package{Package: "bash", Version: "5.2.15-2+b7", Architecture: "amd64"}, rel)
+			if got == nil || got.OS != c.want {
+				t.Errorf("os %+v, want %q from the Release:\n%s", got, c.want, text)
+			}
+		})
+	}
+}
+
+// An OCI image's os is its platform's os and os.version.
+func TestOCILayoutOS(t *testing.T) {
+	for platform, want := range map[string]string{
+		"linux/arm64/v8":                "linux",
+		"windows/amd64:10.0.17763.5329": "windows 10.0.17763.5329",
+		"":                              "",
+	} {
+		got := OCILayout([]oci.ImageIdentity{{Ref: "example.org/app:1.0", Digest: "sha256:ab", Platform: platform}})
+		if got == nil || got.OS != want {
+			t.Errorf("platform %q: package %+v, want os %q", platform, got, want)
+		}
+	}
 }

@@ -11,10 +11,11 @@ import (
 // a docker archive holds: its reference
 // (repository as name, tag as version, the registry as vendor) as its
 // index annotates it, its manifest digest, and its platform
-// (os/arch[/variant]) as arch. An image its index names by a bare tag
-// alone is named by its digest. A layout of several images (one per
-// platform) gets the name and tag they share and no digest or arch; nil
-// when they share none.
+// (os/arch[/variant]) as arch, its os (and os.version) as os. An image
+// its index names by a bare tag alone is named by its digest. A layout
+// of several images (one per platform) gets the name and tag they share,
+// the os where they share it, and no digest or arch; nil when they share
+// no name.
 func OCILayout(imgs []oci.ImageIdentity) *records.Package {
 	switch {
 	case len(imgs) == 0:
@@ -22,18 +23,23 @@ func OCILayout(imgs []oci.ImageIdentity) *records.Package {
 	case len(imgs) == 1:
 		img := imgs[0]
 		p := fromReference(img.Ref)
-		p.Digest, p.Arch = img.Digest, img.Platform
+		p.Digest, p.Arch, p.OS = img.Digest, img.Platform, oci.PlatformOS(img.Platform)
 		if p.Name == "" {
 			p.Name = img.Digest
 		}
 		return clean(p)
 	}
+	p := fromReference(imgs[0].Ref)
+	p.OS = oci.PlatformOS(imgs[0].Platform)
 	for _, img := range imgs[1:] {
 		if img.Ref != imgs[0].Ref {
 			return nil
 		}
+		if oci.PlatformOS(img.Platform) != p.OS {
+			p.OS = ""
+		}
 	}
-	return clean(fromReference(imgs[0].Ref))
+	return clean(p)
 }
 
 // OCIReference names a registry image from the reference scanned

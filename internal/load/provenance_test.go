@@ -9,8 +9,8 @@ import (
 	"github.com/hashr-dev/hashr/internal/db/dbtest"
 )
 
-// A source record's package and verified reach its sources row, a NUL
-// in them too (as U+FFFD, which PostgreSQL's text and jsonb take, as for
+// A source record's package (its os too) and verified reach its sources
+// row, a NUL in them too (as U+FFFD, which PostgreSQL's text and jsonb take, as for
 // every other text field).
 func TestLoadKeepsPackageAndVerified(t *testing.T) {
 	_, bs := backends(t)
@@ -20,7 +20,7 @@ func TestLoadKeepsPackageAndVerified(t *testing.T) {
 			src := sha256.Sum256([]byte("bash.deb"))
 			s, d := hex.EncodeToString(src[:]), hex.EncodeToString(data[:])
 			stream := `{"type":"source","id":"bash.deb","sha256":"` + s + `",` +
-				`"package":{"name":"bash","version":"5.2\u0000","arch":"amd64"},` +
+				`"package":{"name":"bash","version":"5.2\u0000","arch":"amd64","os":"Debian 12\u0000"},` +
 				`"verified":{"ok":true,"by":"apt-release","signer":"B8B8","detail":"in bookworm\u0000/main"}}
 {"type":"file","source":"` + s + `","path":"bin/bash","sha256":"` + d + `","size":12}
 {"type":"end","source":"` + s + `","files":1,"errors":0,"bytes":12}
@@ -33,6 +33,11 @@ func TestLoadKeepsPackageAndVerified(t *testing.T) {
 				if !strings.Contains(dump, want) {
 					t.Errorf("sources lacks %q:\n%s", want, dump)
 				}
+			}
+			// The package column is JSON text in SQLite, jsonb (dumped in
+			// hex) in PostgreSQL.
+			if os := "Debian 12\uFFFD"; !strings.Contains(dump, os) && !strings.Contains(dump, hex.EncodeToString([]byte(os))) {
+				t.Errorf("sources lacks the package's os %q:\n%s", os, dump)
 			}
 			if got := dbtest.Count(t, b.url, "SELECT count(*) FROM sources_hex WHERE verified_ok AND package IS NOT NULL"); got != 1 {
 				t.Errorf("%d verified sources with a package, want 1:\n%s", got, dump)

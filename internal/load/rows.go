@@ -42,7 +42,7 @@ func provenance(s *records.Source) (*records.Package, *records.Verified) {
 	var verified *records.Verified
 	if p := s.Package; p != nil {
 		pkg = &records.Package{Name: text(p.Name), Version: text(p.Version), Arch: text(p.Arch), Vendor: text(p.Vendor),
-			Edition: text(p.Edition), KB: text(p.KB), Digest: text(p.Digest), Title: text(p.Title)}
+			Edition: text(p.Edition), KB: text(p.KB), Digest: text(p.Digest), Title: text(p.Title), OS: text(p.OS)}
 	}
 	if v := s.Verified; v != nil {
 		verified = &records.Verified{OK: v.OK, By: text(v.By), Signer: text(v.Signer), Detail: text(v.Detail)}

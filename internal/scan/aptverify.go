@@ -32,6 +32,7 @@ type aptMirror struct {
 
 type aptDeb struct {
 	pkg apt.Package
+	rel *apt.Release // the suite's, which names the distribution
 	res verify.Result
 }
 
@@ -64,7 +65,7 @@ func (v *aptVerifier) check(src *records.Source) (*verify.Result, error) {
 		return nil, fmt.Errorf("%s %w: %d bytes, its signed Packages entry says %d", d.pkg.Filename, apt.ErrMismatch, *src.Size, d.pkg.Size)
 	}
 	src.SHA256 = d.pkg.SHA256 // hashr-fetch fails the source if the bytes hash otherwise
-	src.Package = identity.AptEntry(d.pkg)
+	src.Package = identity.AptEntry(d.pkg, d.rel)
 	res := d.res
 	return &res, nil
 }
@@ -117,7 +118,7 @@ func (m *aptMirror) addSuite(root, dist string, keys openpgp.EntityList) error {
 		for _, p := range pkgs {
 			res := rel.Verified
 			res.Detail = fmt.Sprintf("%s %s (%s) in %s/%s", p.Package, p.Version, p.Architecture, filepath.Base(dist), idx)
-			m.debs[filepath.Join(root, filepath.FromSlash(p.Filename))] = aptDeb{pkg: p, res: res}
+			m.debs[filepath.Join(root, filepath.FromSlash(p.Filename))] = aptDeb{pkg: p, rel: rel, res: res}
 		}
 	}
 	return nil

@@ -121,7 +121,7 @@ Windows install media:
   a warning.
 
 Package identity: a source's "package" ({name, version, arch, vendor,
-edition, kb, digest, title}) comes from its own metadata, never its file
+edition, kb, digest, title, os}) comes from its own metadata, never its file
 name: a .deb's control file (Package, Version, Architecture, Maintainer as
 vendor, Description's first line as title; the small control member alone
 is read), or its entry in an apt mirror's signed Packages index; an RPM's
@@ -136,8 +136,16 @@ index and config, or a docker archive's manifest.json and config (the
 annotated reference as name and tag as version, else the manifest digest
 as name; the manifest digest, or a docker archive's image ID; os/arch
 [/variant] as arch); a registry image's reference and manifest digest
-(hashr-fetch adds its platform). Each field is valid UTF-8 and at most
-256 bytes; a source whose metadata names no package has none.
+(hashr-fetch adds its platform). Its "os" is the operating system the
+source's own metadata says it is of: an apt suite's Release (Origin and
+Version, "Debian 12", or Origin and Codename where there is no Version;
+a .deb outside a mirror has none), an RPM header's DISTRIBUTION tag, else
+its OS tag (as rpm -qp --qf '%{DISTRIBUTION} %{OS}' prints them; a yum
+repository's rpms too, whose index names none), a WIM image's Product Name
+and version (where the XML says Windows), a WSUS update's product where
+export.csv's header names a column for it after HashR's four (Product,
+Products or ProductTitles), an OCI image's platform os and os.version. Each field is valid UTF-8 and at most 256 bytes; a source
+whose metadata names no package has none.
 
 With --db (the database hashr-load fills), a source whose job is done
 there is skipped, as HashR skips the sources it has processed; a failed

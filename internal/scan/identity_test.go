@@ -46,7 +46,7 @@ func TestPackageFromSourceMetadata(t *testing.T) {
 		Arch: f("Architecture"), Vendor: f("Maintainer"), Title: strings.SplitN(f("Description"), "\n", 2)[0]})
 	rpmFile := filepath.Join(formatsDir(), "hello-hashr-1.0-1.noarch.rpm")
 	q := strings.Split(toolOutput(t, "rpm", "-qp", "--qf", "%{NAME}|%{VERSION}-%{RELEASE}|%{ARCH}|%{SUMMARY}", rpmFile), "|")
-	checkPackage(t, "rpm", got[rpmFile].Package, records.Package{Name: q[0], Version: q[1], Arch: q[2], Title: q[3]})
+	checkPackage(t, "rpm", got[rpmFile].Package, records.Package{Name: q[0], Version: q[1], Arch: q[2], Title: q[3], OS: rpmOS(t, rpmFile)})
 	for _, name := range []string{"sample.wim", "sample.esd"} {
 		checkPackage(t, name, got[filepath.Join(formatsDir(), name)].Package, records.Package{Name: "HASHR"})
 	}
@@ -65,10 +65,20 @@ func TestPackageFromSourceMetadata(t *testing.T) {
 	}
 }
 
+// rpmOS is what `rpm -qp --qf '%{DISTRIBUTION} %{OS}'` says an rpm's
+// os is: its DISTRIBUTION, else its OS.
+func rpmOS(t *testing.T, file string) string {
+	q := strings.Split(toolOutput(t, "rpm", "-qp", "--qf", "%{DISTRIBUTION}|%{OS}", file), "|")
+	if q[0] != "(none)" {
+		return q[0]
+	}
+	return q[1]
+}
+
 // layoutIdentity reads what a one-image OCI layout says of its image
 // straight from its JSON: the tag its index annotates it with, its
 // manifest digest (which names it: the tag alone names no repository),
-// and its config's os/architecture.
+// and its config's os/architecture (and os, os.version as os).
 func layoutIdentity(t *testing.T, dir string) records.Package {
 	var index struct {
 		Manifests []struct {
@@ -83,13 +93,17 @@ func layoutIdentity(t *testing.T, dir string) records.Package {
 	m := index.Manifests[0]
 	var manifest struct{ Config struct{ Digest string } }
 	readJSON(t, filepath.Join(dir, "blobs", strings.Replace(m.Digest, ":", "/", 1)), &manifest)
-	var config struct{ OS, Architecture, Variant string }
+	var config struct {
+		OS, Architecture, Variant string
+		OSVersion                 string `json:"os.version"`
+	}
 	readJSON(t, filepath.Join(dir, "blobs", strings.Replace(manifest.Config.Digest, ":", "/", 1)), &config)
 	platform := config.OS + "/" + config.Architecture
 	if config.Variant != "" {
 		platform += "/" + config.Variant
 	}
-	return records.Package{Name: m.Digest, Version: m.Annotations["org.opencontainers.image.ref.name"], Digest: m.Digest, Arch: platform}
+	return records.Package{Name: m.Digest, Version: m.Annotations["org.opencontainers.image.ref.name"], Digest: m.Digest, Arch: platform,
+		OS: strings.TrimSpace(config.OS + " " + config.OSVersion)}
 }
 
 // dockerIdentity reads what a docker archive says of its one image with
@@ -110,7 +124,7 @@ func dockerIdentity(t *testing.T, file string) records.Package {
 	readJSON(t, filepath.Join(dir, manifest[0].Config), &config)
 	repo, tag, _ := strings.Cut(manifest[0].RepoTags[0], ":")
 	return records.Package{Name: repo, Version: tag, Vendor: strings.SplitN(repo, "/", 2)[0],
-		Digest: "sha256:" + sha256sum(t, filepath.Join(dir, manifest[0].Config)), Arch: config.OS + "/" + config.Architecture}
+		Digest: "sha256:" + sha256sum(t, filepath.Join(dir, manifest[0].Config)), Arch: config.OS + "/" + config.Architecture, OS: config.OS}
 }
 
 func readJSON(t *testing.T, file string, v any) {
@@ -154,18 +168,26 @@ func TestSplitImagePackages(t *testing.T) {
 			}
 		}
 		want := records.Package{Name: info["Name"], Edition: info["Edition ID"], Arch: info["Architecture"],
-			Title: info["Display Name"], Vendor: "Microsoft Corporation"}
+			Title: info["Display Name"], Vendor: "Microsoft Corporation", OS: "Windows"} // the XML names no Product Name
 		if info["Major Version"] != "" {
 			want.Version = info["Major Version"] + "." + info["Minor Version"] + "." + info["Build"] + "." + info["Service Pack Build"]
+			want.OS += " " + want.Version
 		}
 		checkPackage(t, s.ID, s.Package, want)
 	}
 }
 
 // A .deb of an apt mirror scanned with its keyring is named by its signed
-// Packages entry.
+// Packages entry, and is of the distribution its suite's Release names
+// (Origin and Version).
 func TestAptMirrorPackageFromIndex(t *testing.T) {
 	r := verifytest.BuildAptRepo(t, true)
+	release := map[string]string{}
+	for line := range strings.Lines(toolOutput(t, "cat", filepath.Join(r.Dist, "Release"))) {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			release[k] = strings.TrimSpace(v)
+		}
+	}
 	res := scan(t, "--keyring", r.Key.Keyring, r.Root)
 	if res.code != 0 || len(res.sources) != 2 {
 		t.Fatalf("status %d, %d sources\n%s", res.code, len(res.sources), res.stderr)
@@ -176,7 +198,7 @@ func TestAptMirrorPackageFromIndex(t *testing.T) {
 		}
 		name := strings.SplitN(s.ID, "_", 2)[0]
 		checkPackage(t, s.ID, s.Package, records.Package{Name: name, Version: "1.0-1", Arch: "amd64",
-			Vendor: "Test <t@example.invalid>", Title: "test package"})
+			Vendor: "Test <t@example.invalid>", Title: "test package", OS: release["Origin"] + " " + release["Version"]})
 	}
 }
 
@@ -212,7 +234,7 @@ func TestYumRepositoryPackageFromIndex(t *testing.T) {
 	os.MkdirAll(filepath.Dir(rpmFile), 0o755)
 	copyFile(t, filepath.Join(top, "RPMS", "noarch", "yumtest-2.0-5.noarch.rpm"), rpmFile)
 	q := strings.Split(toolOutput(t, "rpm", "-qp", "--qf", "%{NAME}|%{EPOCH}:%{VERSION}-%{RELEASE}|%{ARCH}|%{VENDOR}|%{SUMMARY}", rpmFile), "|")
-	want := records.Package{Name: q[0], Version: q[1], Arch: q[2], Vendor: q[3], Title: q[4]}
+	want := records.Package{Name: q[0], Version: q[1], Arch: q[2], Vendor: q[3], Title: q[4], OS: rpmOS(t, rpmFile)}
 	runTool(t, "createrepo_c", repo)
 	res := scan(t, repo)
 	if res.code != 0 || len(res.sources) != 1 {
@@ -229,6 +251,7 @@ func TestYumRepositoryPackageFromIndex(t *testing.T) {
 	if len(res.sources) != 1 {
 		t.Fatalf("%d sources\n%s", len(res.sources), res.stderr)
 	}
+	want.OS = "" // the header said it; primary.xml does not
 	checkPackage(t, "indexed rpm whose header is cut short", res.sources[0].Package, want)
 	if res = scan(t, repo); res.code != 3 || len(res.sources) != 0 {
 		t.Errorf("--verify try of an unsigned repository's rpm cut short: status %d, %d sources; want 3 and an error record (its header does not read)\n%s", res.code, len(res.sources), res.stderr)

@@ -59,7 +59,7 @@ func (rn *remoteNet) listAptSuite(ctx context.Context, root, suite string, emit 
 			return err
 		}
 		for _, p := range pkgs {
-			if !emit(rn.aptPackageObject(root, suite, idx, p, rel.Verified)) {
+			if !emit(rn.aptPackageObject(root, suite, idx, p, rel)) {
 				return nil
 			}
 		}
@@ -71,12 +71,12 @@ func (rn *remoteNet) listAptSuite(ctx context.Context, root, suite string, emit 
 // size, sha256 and format from the index; its quick_sha256 the index's
 // sha256 when it is under 20 MiB (HashR's quick hash of such a file is
 // its SHA-256), else read with range requests.
-func (rn *remoteNet) aptPackageObject(root, suite, idx string, p apt.Package, rel verify.Result) *remoteObject {
+func (rn *remoteNet) aptPackageObject(root, suite, idx string, p apt.Package, rel *apt.Release) *remoteObject {
 	raw := root + "/" + p.Filename
 	u, err := url.Parse(raw)
 	src := &records.Source{ID: path.Base(p.Filename), URI: raw, Format: magic.Deb, Size: records.Int64(p.Size), SHA256: p.SHA256,
-		Package: identity.AptEntry(p)}
-	res := rel
+		Package: identity.AptEntry(p, rel)}
+	res := rel.Verified
 	if res.OK {
 		res.Detail = fmt.Sprintf("%s %s (%s) in %s/%s", p.Package, p.Version, p.Architecture, path.Base(suite), idx)
 	}

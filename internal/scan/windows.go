@@ -31,9 +31,33 @@ func describeWIM(f io.ReaderAt, size int64, src *records.Source) {
 
 // wsusExport is one line of a WSUS repository's export.csv, HashR's
 // format: "sha1;FileName;KnowledgebaseArticle;DefaultTitle", the sha1
-// being the name WSUS stores the update's content under.
+// being the name WSUS stores the update's content under, and the
+// update's product where a header names a column for it (exportColumns).
 type wsusExport struct {
-	fileName, kb, title string
+	fileName, kb, title, product string
+}
+
+// exportColumns is how an export.csv's lines split: HashR's four fields
+// (the title the rest of the line, so a title may hold ";"), or as many
+// as a header line names when it names a product column after them
+// (Product, Products or ProductTitles, as WSUS's update objects call
+// it), the last field then the rest of the line.
+type exportColumns struct {
+	n, product int // product -1: none
+}
+
+var hashrExportColumns = exportColumns{n: 4, product: -1}
+
+// headerColumns reads a header line's fields: the columns it names when
+// one after HashR's four is the product; HashR's four otherwise.
+func headerColumns(fields []string) exportColumns {
+	for i := 4; i < len(fields); i++ {
+		switch strings.ToLower(strings.Trim(strings.TrimSpace(fields[i]), `"`)) {
+		case "product", "products", "producttitles":
+			return exportColumns{n: len(fields), product: i}
+		}
+	}
+	return hashrExportColumns
 }
 
 // wsusExports holds the export.csv of each repository root, read once.
@@ -75,7 +99,7 @@ func (x *wsusExports) annotate(src *records.Source) error {
 	if e.fileName != "" {
 		src.ID = e.fileName
 	}
-	if src.Package = identity.WSUS(e.kb, e.title); src.Package != nil {
+	if src.Package = identity.WSUS(e.kb, e.title, e.product); src.Package != nil {
 		src.Description = strings.TrimSpace(src.Package.KB + " " + e.title)
 	}
 	return nil
@@ -94,25 +118,28 @@ func readExport(name string) (map[string]wsusExport, error) {
 	out := map[string]wsusExport{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	line := 0
+	line, cols := 0, hashrExportColumns
 	for sc.Scan() {
 		line++
-		fields := strings.SplitN(strings.TrimRight(sc.Text(), "\r"), ";", 4)
+		text := strings.TrimRight(sc.Text(), "\r")
+		fields := strings.SplitN(text, ";", cols.n)
 		if len(fields) < 2 {
 			continue
 		}
 		sha := strings.ToLower(strings.Trim(strings.TrimSpace(fields[0]), `"`))
 		if len(sha) != 40 || strings.Trim(sha, "0123456789abcdef") != "" {
-			continue // the header line, or not a line about an update
+			if line == 1 { // the header line
+				cols = headerColumns(strings.Split(text, ";"))
+			}
+			continue // or not a line about an update
 		}
-		e := wsusExport{fileName: strings.Trim(strings.TrimSpace(fields[1]), `"`)}
-		if len(fields) > 2 {
-			e.kb = strings.Trim(strings.TrimSpace(fields[2]), `"`)
+		field := func(i int) string {
+			if i < 0 || i >= len(fields) {
+				return ""
+			}
+			return strings.Trim(strings.TrimSpace(fields[i]), `"`)
 		}
-		if len(fields) > 3 {
-			e.title = strings.Trim(strings.TrimSpace(fields[3]), `"`)
-		}
-		out[sha] = e
+		out[sha] = wsusExport{fileName: field(1), kb: field(2), title: field(3), product: field(cols.product)}
 	}
 	if err := sc.Err(); err != nil {
 		return out, fmt.Errorf("reading %s, line %d: %w", name, line, err)

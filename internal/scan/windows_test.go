@@ -22,11 +22,11 @@ func needTool(t *testing.T, tool string) {
 	}
 }
 
-// TestWSUSExport: a WSUS content directory holds updates under the SHA-1
-// of their content; export.csv (HashR's format) names them.
-func TestWSUSExport(t *testing.T) {
+// wsusRepo builds a WSUS content directory holding a cabinet under the
+// SHA-1 of its content, and a copy under another name, with export.csv.
+func wsusRepo(t *testing.T, exportCSV func(sha string) string) (repo, update, other string) {
 	needTool(t, "gcab")
-	repo := t.TempDir()
+	repo = t.TempDir()
 	payload := t.TempDir()
 	if err := os.WriteFile(filepath.Join(payload, "update.mum"), []byte("<assembly/>\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -47,36 +47,54 @@ func TestWSUSExport(t *testing.T) {
 	if err := os.MkdirAll(content, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	update := filepath.Join(content, sha+".cab")
+	update = filepath.Join(content, sha+".cab")
 	if err := os.WriteFile(update, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	other := filepath.Join(content, strings.Repeat("AB", 20)+".cab")
+	other = filepath.Join(content, strings.Repeat("AB", 20)+".cab")
 	if err := os.WriteFile(other, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	csv := "sha1;FileName;KnowledgebaseArticle;DefaultTitle\r\n" +
-		sha + ";windows10.0-kb5005565-x64_ndp48.cab;5005565;2021-09 Cumulative Update for Windows 10\r\n"
-	if err := os.WriteFile(filepath.Join(repo, "export.csv"), []byte(csv), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(repo, "export.csv"), []byte(exportCSV(sha)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := scan(t, repo)
-	if res.code != 0 {
-		t.Fatalf("status %d: %s", res.code, res.stderr)
-	}
-	got := res.byURI()
-	s := got[update]
-	if s == nil {
-		t.Fatalf("no source for %s: %v", update, res.sources)
-	}
-	if s.ID != "windows10.0-kb5005565-x64_ndp48.cab" || s.Description != "KB5005565 2021-09 Cumulative Update for Windows 10" || s.Repo != "wsus" {
-		t.Errorf("source named by export.csv: id %q, description %q, repo %q", s.ID, s.Description, s.Repo)
-	}
-	if want := (records.Package{Name: "KB5005565", KB: "KB5005565", Title: "2021-09 Cumulative Update for Windows 10", Vendor: "Microsoft Corporation"}); s.Package == nil || *s.Package != want {
-		t.Errorf("package %+v, want %+v (from export.csv)", s.Package, want)
-	}
-	if o := got[other]; o == nil || o.ID != filepath.Base(other) || o.Description != "" || o.Package != nil {
-		t.Errorf("an update export.csv does not name: %+v", o)
+	return repo, update, other
+}
+
+// TestWSUSExport: a WSUS content directory holds updates under the SHA-1
+// of their content; export.csv (HashR's format) names them. A header
+// naming a product column after HashR's four gives the update its os; a
+// title holding ";" in HashR's four columns stays whole.
+func TestWSUSExport(t *testing.T) {
+	for _, c := range []struct {
+		name, header, extra, title, os string
+	}{
+		{"HashR's columns", "sha1;FileName;KnowledgebaseArticle;DefaultTitle", "", "2021-09 Cumulative Update for Windows 10; x64", ""},
+		{"with ProductTitles", "sha1;FileName;KnowledgebaseArticle;DefaultTitle;ProductTitles", ";Windows 10", "2021-09 Cumulative Update for Windows 10", "Windows 10"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			repo, update, other := wsusRepo(t, func(sha string) string {
+				return c.header + "\r\n" + sha + ";windows10.0-kb5005565-x64_ndp48.cab;5005565;" + c.title + c.extra + "\r\n"
+			})
+			res := scan(t, repo)
+			if res.code != 0 {
+				t.Fatalf("status %d: %s", res.code, res.stderr)
+			}
+			got := res.byURI()
+			s := got[update]
+			if s == nil {
+				t.Fatalf("no source for %s: %v", update, res.sources)
+			}
+			if s.ID != "windows10.0-kb5005565-x64_ndp48.cab" || s.Description != "KB5005565 "+c.title || s.Repo != "wsus" {
+				t.Errorf("source named by export.csv: id %q, description %q, repo %q", s.ID, s.Description, s.Repo)
+			}
+			if want := (records.Package{Name: "KB5005565", KB: "KB5005565", Title: c.title, Vendor: "Microsoft Corporation", OS: c.os}); s.Package == nil || *s.Package != want {
+				t.Errorf("package %+v, want %+v (from export.csv)", s.Package, want)
+			}
+			if o := got[other]; o == nil || o.ID != filepath.Base(other) || o.Description != "" || o.Package != nil {
+				t.Errorf("an update export.csv does not name: %+v", o)
+			}
+		})
 	}
 }
 

@@ -47,6 +47,9 @@ func (y *yumIndexes) name(src *records.Source) (err error) {
 	}
 	if p, listed := pkgs[src.URI]; listed {
 		if named := identity.YumEntry(p); named != nil {
+			if src.Package != nil {
+				named.OS = src.Package.OS // primary.xml does not name the distribution; the header does
+			}
 			src.Package = named
 		}
 	}

@@ -76,6 +76,11 @@ type Package struct {
 	// Title is the publisher's one-line name for it: a WSUS update's
 	// title, a WIM image's display name, a package's summary.
 	Title string `json:"title,omitempty"`
+	// OS is the operating system the package is of, where the source's
+	// own metadata says it: an apt suite's Release ("Debian 12"), an
+	// rpm's DISTRIBUTION (else OS) tag, a WIM image's product and
+	// version, a WSUS product, an OCI image's platform os[ os.version].
+	OS string `json:"os,omitempty"`
 }
 
 // Verified says whether a source's bytes verified, by what scheme, and who

@@ -312,9 +312,9 @@ func TestRegistryPipeline(t *testing.T) {
 	if !slices.Equal(ids, []string{"img:1", "img:2"}) {
 		t.Fatalf("sources %v, want img:1 and img:2 (one per tag)", ids)
 	}
-	for _, s := range srcs { // scan names each by its reference, fetch adds its platform, extract keeps it
+	for _, s := range srcs { // scan names each by its reference, fetch adds its platform (and its os), extract keeps it
 		want := records.Package{Name: host + "/test/img", Version: strings.TrimPrefix(s.ID, "img:"), Vendor: host, Digest: "sha256:" + s.QuickSHA256,
-			Arch: map[string]string{"img:1": "linux/amd64", "img:2": "linux/arm64"}[s.ID]}
+			Arch: map[string]string{"img:1": "linux/amd64", "img:2": "linux/arm64"}[s.ID], OS: "linux"}
 		if s.Package == nil || *s.Package != want {
 			t.Errorf("source %s: package %+v, want %+v", s.ID, s.Package, want)
 		}

@@ -71,3 +71,17 @@ func identities(imgs []image) []ImageIdentity {
 	}
 	return out
 }
+
+// PlatformOS is the operating system of a platform as ImageIdentity
+// writes it ("windows/amd64:10.0.17763.5329"): its os and os.version
+// ("windows 10.0.17763.5329"), or its os alone ("linux"); "" for none.
+func PlatformOS(platform string) string {
+	if platform == "" {
+		return ""
+	}
+	p, err := v1.ParsePlatform(platform)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(p.OS + " " + p.OSVersion)
+}

@@ -26,6 +26,9 @@ type ImageInfo struct {
 	// both "" when the XML does not say.
 	Arch    string
 	Version string
+	// ProductName is WINDOWS/PRODUCTNAME ("Microsoft® Windows®
+	// Operating System"), "" when the XML does not say.
+	ProductName string
 }
 
 // Label names the image for people and for file records' "image" field:
@@ -61,9 +64,10 @@ type xmlWIM struct {
 }
 
 type xmlWindows struct {
-	EditionID string `xml:"EDITIONID"`
-	Arch      string `xml:"ARCH"`
-	Version   *struct {
+	EditionID   string `xml:"EDITIONID"`
+	Arch        string `xml:"ARCH"`
+	ProductName string `xml:"PRODUCTNAME"`
+	Version     *struct {
 		Major   string `xml:"MAJOR"`
 		Minor   string `xml:"MINOR"`
 		Build   string `xml:"BUILD"`
@@ -82,6 +86,7 @@ func (info *ImageInfo) describeWindows(w *xmlWindows) {
 	}
 	info.Windows = true
 	info.Edition = strings.TrimSpace(w.EditionID)
+	info.ProductName = strings.TrimSpace(w.ProductName)
 	if arch := strings.TrimSpace(w.Arch); arch != "" {
 		info.Arch = archNames[arch]
 		if info.Arch == "" {

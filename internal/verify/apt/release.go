@@ -32,6 +32,9 @@ const maxRelease = 64 << 20
 // Release is a suite's signed Release file: the digests of its indexes.
 type Release struct {
 	Suite, Codename string
+	// Origin and Version say whose distribution and which release of it
+	// the suite is ("Debian", "12.5"); a rolling suite has no Version.
+	Origin, Version string
 	// Files maps an index path relative to the suite directory (e.g.
 	// main/binary-amd64/Packages.xz) to its SHA256 and size.
 	Files map[string]Digest
@@ -51,7 +54,8 @@ func ParseRelease(data []byte) (*Release, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing Release: %w", err)
 	}
-	rel := &Release{Suite: s["Suite"], Codename: s["Codename"], Files: map[string]Digest{}}
+	rel := &Release{Suite: s["Suite"], Codename: s["Codename"], Origin: s["Origin"], Version: s["Version"],
+		Files: map[string]Digest{}}
 	sums, ok := s["SHA256"]
 	if !ok {
 		return nil, errors.New("parsing Release: no SHA256 field (hint: apt repositories since 2017 list SHA256 sums; MD5Sum and SHA1 alone are not trusted)")

@@ -12,7 +12,8 @@ type AptRepo struct {
 	Key        *GPG
 }
 
-// BuildAptRepo builds a mirror with two .debs in pool/, dists/test with
+// BuildAptRepo builds a mirror with two .debs in pool/, dists/test (its
+// Release naming Origin Debian, Version 12) with
 // Packages, Packages.gz and Packages.xz, a Release and, when clearsign,
 // an InRelease; otherwise Release.gpg.
 func BuildAptRepo(t *testing.T, clearsign bool) *AptRepo {
@@ -32,7 +33,8 @@ func BuildAptRepo(t *testing.T, clearsign bool) *AptRepo {
 	Run(t, bin, nil, "xz", "-k", "Packages")
 	Run(t, bin, nil, "gzip", "-k", "-n", "Packages")
 	dist := filepath.Join(root, "dists", "test")
-	release := Run(t, dist, nil, "apt-ftparchive", "-o", "APT::FTPArchive::Release::Suite=test", "-o", "APT::FTPArchive::Release::Codename=test", "release", ".")
+	release := Run(t, dist, nil, "apt-ftparchive", "-o", "APT::FTPArchive::Release::Suite=test", "-o", "APT::FTPArchive::Release::Codename=test",
+		"-o", "APT::FTPArchive::Release::Origin=Debian", "-o", "APT::FTPArchive::Release::Version=12", "release", ".")
 	WriteFile(t, filepath.Join(dist, "Release"), release)
 	if clearsign {
 		key.Sign(t, "--clearsign", "-o", filepath.Join(dist, "InRelease"), filepath.Join(dist, "Release"))

@@ -14,6 +14,7 @@ Release: 1
 Summary: test
 License: MIT
 Vendor: Test Vendor
+Distribution: Hashr Linux 9
 BuildArch: noarch
 %description
 test
