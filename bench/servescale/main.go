@@ -19,7 +19,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +68,35 @@ func digestsOf(content string) digests {
 }
 
 func sampleContent(i int) string { return fmt.Sprintf("serve-scale sample %d", i) }
+
+// sha1Of is sample i's SHA-1, the one digest hit asks by: the load
+// generator shares the CPUs with the server it measures, so it computes
+// no more than it sends.
+func sha1Of(i int) []byte {
+	var content [40]byte
+	sum := sha1.Sum(strconv.AppendInt(append(content[:0], "serve-scale sample "...), int64(i), 10))
+	return sum[:]
+}
+
+// bulkBody is {"hashes": [...]} of bulk distinct random samples (the
+// answer has one record each), written without encoding/json.
+func bulkBody(r *rand.Rand, samples, bulk int) []byte {
+	picked := make(map[int]bool, bulk)
+	body := make([]byte, 0, 16+bulk*43)
+	body = append(body, `{"hashes":[`...)
+	for len(picked) < bulk {
+		i := r.IntN(samples)
+		if picked[i] {
+			continue
+		}
+		if len(picked) > 0 {
+			body = append(body, ',')
+		}
+		picked[i] = true
+		body = append(hex.AppendEncode(append(body, '"'), sha1Of(i)), '"')
+	}
+	return append(body, "]}"...)
+}
 
 // generate streams the set: sources of perSource files, every file a new
 // sample, with its end record.
@@ -137,19 +166,10 @@ func request(client *http.Client, url string, r *rand.Rand, samples, bulk int) (
 	var req *http.Request
 	want := max(bulk, 1)
 	if bulk == 0 {
-		h := strings.ToUpper(digestsOf(sampleContent(r.IntN(samples))).sha1)
+		h := strings.ToUpper(hex.EncodeToString(sha1Of(r.IntN(samples))))
 		req, _ = http.NewRequest("GET", url+"/lookup/sha1/"+h, nil)
 	} else {
-		picked := map[int]bool{} // distinct samples: the answer has one record each
-		hashes := make([]string, 0, bulk)
-		for len(hashes) < bulk {
-			if i := r.IntN(samples); !picked[i] {
-				picked[i] = true
-				hashes = append(hashes, digestsOf(sampleContent(i)).sha1)
-			}
-		}
-		body, _ := json.Marshal(map[string][]string{"hashes": hashes})
-		req, _ = http.NewRequest("POST", url+"/bulk/sha1", bytes.NewReader(body))
+		req, _ = http.NewRequest("POST", url+"/bulk/sha1", bytes.NewReader(bulkBody(r, samples, bulk)))
 		req.Header.Set("Content-Type", "application/json")
 	}
 	start := time.Now()
