@@ -48,7 +48,16 @@ func (a algorithm) parseDigest(s string) ([]byte, bool) {
 }
 
 // upperHex is a digest as CIRCL writes it; "" for none.
-func upperHex(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
+func upperHex(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	var out strings.Builder
+	out.Grow(2 * len(b))
+	for _, c := range b {
+		out.WriteByte(digits[c>>4])
+		out.WriteByte(digits[c&0xF])
+	}
+	return out.String()
+}
 
 // lookupRecord is a sample as CIRCL's /lookup answers it (its field names
 // and their order), with hashr's provenance added under "hashr:".
