@@ -56,7 +56,31 @@ func randomServedSample(r *rand.Rand, links int) *db.ServedSample {
 		}
 		s.Links = append(s.Links, l)
 	}
+	s.LinkTotal = int64(links)
+	if links == db.MaxServedLinks {
+		s.LinkTotal += int64(r.IntN(1000)) // the reader read the first of more
+	}
 	return s
+}
+
+// A sample in more sources than the reader reads: parent-total counts
+// them all, parents lists CIRCL's 10 and hashr:sources the first 100,
+// and a sample in at most 15 lists each.
+func TestLookupRecordCapsParents(t *testing.T) {
+	r := rand.New(rand.NewPCG(20, 2))
+	for _, c := range []struct {
+		links          int
+		total          int64
+		parents, trust int
+	}{{db.MaxServedLinks, 5000, parentsShown, 100}, {15, 15, 15, 100}, {16, 16, parentsShown, 100}, {2, 2, 2, 60}} {
+		s := randomServedSample(r, c.links)
+		s.LinkTotal = c.total
+		rec := newLookupRecord(s)
+		if int64(rec.ParentTotal) != c.total || len(rec.Parents) != c.parents || len(rec.Sources) != c.links || rec.Trust != c.trust {
+			t.Errorf("%d links of %d: parent-total %d, %d parents, %d hashr:sources, trust %d; want %d, %d, %d, %d",
+				c.links, c.total, rec.ParentTotal, len(rec.Parents), len(rec.Sources), rec.Trust, c.total, c.parents, c.links, c.trust)
+		}
+	}
 }
 
 // The hand-written lookup records are byte for byte what pythonJSON
@@ -65,7 +89,7 @@ func randomServedSample(r *rand.Rand, links int) *db.ServedSample {
 func TestLookupJSONMatchesPythonJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(20, 1))
 	var recs []lookupRecord
-	for _, links := range []int{0, 1, 2, 15, 16, sourcesShown + 3} {
+	for _, links := range []int{0, 1, 2, 15, 16, db.MaxServedLinks} {
 		for range 20 {
 			recs = append(recs, newLookupRecord(randomServedSample(r, links)))
 		}
