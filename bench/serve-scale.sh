@@ -69,6 +69,7 @@ fi
 # random bulk read its pages from the OS (PREWARM=0 measures that).
 prewarm() {
   runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F ' ' postgres <<'SQL'
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_prewarm;
 SELECT 'prewarmed ' || string_agg(format('%s %s', relname, pg_size_pretty(pg_relation_size(oid))), ', ')
   || format('; %s in all, %s s',
@@ -85,10 +86,12 @@ if [ "${PREWARM:-1}" != 0 ]; then prewarm; else echo "not prewarmed (PREWARM=0)"
 hz=$(getconf CLK_TCK)
 # CPU ticks (user+system) of hashr-serve and of PostgreSQL: the
 # postmaster's children, and those it has reaped (its cutime and cstime).
+# A backend may exit between pgrep and its read (its time then moves to
+# the postmaster's cutime): cat skips it rather than failing the run.
 ticks() {
   local pm; pm=$(head -1 "$pgdir/data/postmaster.pid")
-  awk -v pm="/proc/$pm/stat" '{t += $14 + $15} FILENAME == pm {t += $16 + $17} END {print t}' \
-    "/proc/$serve_pid/stat" "/proc/$pm/stat" $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|')
+  { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+    cat $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|') 2>/dev/null | awk '{print $14 + $15}'; } | awk '{t += $1} END {print t}'
 }
 serve_ticks() { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; }
 # Statements (each its own transaction) and sessions opened, as PostgreSQL
@@ -100,11 +103,13 @@ pgstat() { sleep 11; runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F '
 measure() {
   local name=$1 n=$2; shift 2
   read -r x0 s0 < <(pgstat); local t0 st0; t0=$(ticks); st0=$(serve_ticks)
-  printf '%s: ' "$name"; servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n "$n" "$@"
+  printf '%s: ' "$name"
+  /usr/bin/time -f '%U %S' -o "$work/hit.time" servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n "$n" "$@"
   local t1 st1; t1=$(ticks); st1=$(serve_ticks); read -r x1 s1 < <(pgstat)
   awk -v n="$n" -v hz="$hz" -v all=$((t1 - t0)) -v srv=$((st1 - st0)) -v x=$((x1 - x0 - 1)) -v s=$((s1 - s0 - 1)) 'BEGIN {
     printf "  CPU per request: %.2f ms (hashr-serve %.2f, PostgreSQL %.2f); statements per request %.2f, new connections %d\n",
       all * 1000 / hz / n, srv * 1000 / hz / n, (all - srv) * 1000 / hz / n, x / n, s }'
+  awk -v n="$n" '{printf "  load generator (servescale hit) CPU per request: %.2f ms\n", ($1 + $2) * 1000 / n}' "$work/hit.time"
 }
 # phases LABEL BINARY: hashr-serve BINARY started, warmed (its cache of
 # sources, PostgreSQL's backends), measured, and stopped.

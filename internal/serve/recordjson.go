@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -27,10 +28,19 @@ type lookupJSON struct {
 	verified map[*records.Verified][]byte
 }
 
+// responseBuffers keeps answers' buffers for the next: a bulk's answer
+// is a megabyte, and allocating (and clearing) it anew was an eighth of
+// what the hand-written encoding left of a bulk's CPU.
+var responseBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer is the largest buffer kept for reuse.
+const maxPooledBuffer = 8 << 20
+
 // writeLookupJSON sends one record, or with bulk an array of them, as
 // writeJSON would.
 func writeLookupJSON(w http.ResponseWriter, recs []lookupRecord, bulk bool) {
-	enc := lookupJSON{buf: make([]byte, 0, 2048*len(recs)+16)}
+	pooled := responseBuffers.Get().(*[]byte)
+	enc := lookupJSON{buf: (*pooled)[:0]}
 	if bulk {
 		enc.buf = append(enc.buf, '[')
 	}
@@ -47,7 +57,11 @@ func writeLookupJSON(w http.ResponseWriter, recs []lookupRecord, bulk bool) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	w.Write(body) // a ResponseWriter keeps no reference to body
+	if cap(body) <= maxPooledBuffer {
+		*pooled = body[:0]
+		responseBuffers.Put(pooled)
+	}
 }
 
 // key starts a member of an object: ", " before all but the first.
