@@ -10,9 +10,10 @@
 # statements and new connections per request are measured for each phase.
 # Usage: [SAMPLES=10000000] [N=10000] [NBULK=400] [WORK=/var/tmp] [KEEP=DIR]
 #        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY]
-#        [BASE=BINARY [ROUNDS=2]] [PREWARM=1] bench/serve-scale.sh
+#        [BASE=BINARY|COMMIT [ROUNDS=2]] [PREWARM=1] bench/serve-scale.sh
 # SERVE runs another hashr-serve binary. BASE=BINARY (a build of an older
-# commit) measures it and this tree's hashr-serve alternately, ROUNDS
+# commit) or BASE=COMMIT (built here from git) measures that hashr-serve
+# and this tree's alternately, ROUNDS
 # times (default 2), on the same database in the same run: compare the
 # CPU per request, the figure that survives a loaded machine.
 # PostgreSQL is prewarmed first (pg_prewarm of what a lookup reads, its
@@ -133,7 +134,11 @@ phases() {
 if [ -z "${BASE:-}" ]; then
   phases "hashr-serve" "$work/bin/hashr-serve"
 else
-  cp "$BASE" "$work/bin/hashr-serve-base"
+  if [ -x "$BASE" ]; then cp "$BASE" "$work/bin/hashr-serve-base"
+  else # a commit: its hashr-serve, built here
+    mkdir "$work/base" && git archive "$BASE" | tar -x -C "$work/base"
+    (cd "$work/base" && go build -o "$work/bin/hashr-serve-base" ./cmd/hashr-serve)
+  fi
   for round in $(seq "${ROUNDS:-2}"); do
     phases "round $round: BASE" "$work/bin/hashr-serve-base"
     phases "round $round: this tree" "$work/bin/hashr-serve"
