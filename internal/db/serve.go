@@ -67,8 +67,9 @@ const MaxServeBatch = 10000
 func (r *Reader) trusted() string { return Filter{IncludeFailed: r.IncludeFailed}.trusted() }
 
 // ServeLookup finds the samples whose digest column by (BySHA256, BySHA1 or
-// ByMD5) is one of keys, each with its digests and every link the reader
-// trusts. A sample known only from failed sources or members is absent.
+// ByMD5) is one of keys, each with its digests and the links the reader
+// trusts (the first MaxServedLinks by source; LinkTotal counts them all).
+// A sample known only from failed sources or members is absent.
 // Samples come in SHA-256 order.
 //
 // It reads the samples and their links in one statement, then the
