@@ -9,9 +9,16 @@
 # CPU per request (hashr-serve's, and its PostgreSQL backends') and
 # statements and new connections per request are measured for each phase.
 # Usage: [SAMPLES=10000000] [N=10000] [NBULK=400] [WORK=/var/tmp] [KEEP=DIR]
-#        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY] bench/serve-scale.sh
-# SERVE runs another hashr-serve binary (a build of an older commit, to
-# compare in the same run on the same database).
+#        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY]
+#        [BASE=BINARY|COMMIT [ROUNDS=2]] [PREWARM=1] bench/serve-scale.sh
+# SERVE runs another hashr-serve binary. BASE=BINARY (a build of an older
+# commit) or BASE=COMMIT (built here from git) measures that hashr-serve
+# and this tree's alternately, ROUNDS
+# times (default 2), on the same database in the same run: compare the
+# CPU per request, the figure that survives a loaded machine.
+# PostgreSQL is prewarmed first (pg_prewarm of what a lookup reads, its
+# sizes and time printed), as a server that has run a while is warm;
+# PREWARM=0 measures it cold.
 # KEEP=DIR keeps the database in DIR (and a second run with the same DIR and
 # SAMPLES measures it again without loading). Disk: about 1.6 GB of PostgreSQL data per million samples, in $WORK.
 set -euo pipefail
@@ -57,39 +64,83 @@ if [ "$loaded" != "$SAMPLES" ]; then
   [ -z "${KEEP:-}" ] || echo "$SAMPLES" > "$pgdir/loaded"
 fi
 
-hashr-serve --quiet --db "$pg" --listen 127.0.0.1:8093 & serve_pid=$!
-for _ in $(seq 50); do curl -sf http://127.0.0.1:8093/healthz >/dev/null && break; sleep 0.2; done
-rss() { awk '/VmRSS/ {print $2}' "/proc/$serve_pid/status"; }
+# Warm PostgreSQL as the README tells a server's operator: pg_prewarm
+# (contrib) reads what a lookup touches into shared_buffers, which a
+# service that has run a while holds anyway. Cold, nearly every key of a
+# random bulk read its pages from the OS (PREWARM=0 measures that).
+prewarm() {
+  runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F ' ' postgres <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_prewarm;
+SELECT 'prewarmed ' || string_agg(format('%s %s', relname, pg_size_pretty(pg_relation_size(oid))), ', ')
+  || format('; %s in all, %s s',
+      pg_size_pretty(sum(pg_relation_size(oid))),
+      round(extract(epoch FROM clock_timestamp() - now())::numeric, 1))
+FROM (SELECT oid, relname, pg_prewarm(oid) FROM pg_class
+  WHERE relname IN ('samples_sha1', 'samples_md5', 'samples_pkey', 'samples',
+    'samples_sources_pkey', 'samples_sources', 'sources', 'sources_pkey')
+  ORDER BY relname) warmed;
+SQL
+}
+if [ "${PREWARM:-1}" != 0 ]; then prewarm; else echo "not prewarmed (PREWARM=0)"; fi
+
+hz=$(getconf CLK_TCK)
 # CPU ticks (user+system) of hashr-serve and of PostgreSQL: the
 # postmaster's children, and those it has reaped (its cutime and cstime).
+# A backend may exit between pgrep and its read (its time then moves to
+# the postmaster's cutime): cat skips it rather than failing the run.
 ticks() {
   local pm; pm=$(head -1 "$pgdir/data/postmaster.pid")
-  awk -v pm="/proc/$pm/stat" '{t += $14 + $15} FILENAME == pm {t += $16 + $17} END {print t}' \
-    "/proc/$serve_pid/stat" "/proc/$pm/stat" $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|')
+  { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+    cat $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|') 2>/dev/null | awk '{print $14 + $15}'; } | awk '{t += $1} END {print t}'
 }
 serve_ticks() { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; }
 # Statements (each its own transaction) and sessions opened, as PostgreSQL
 # counts them: a backend reports its counts when idle for 10 s.
 pgstat() { sleep 11; runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F ' ' \
   -c "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database WHERE datname = 'postgres'" postgres; }
-hz=$(getconf CLK_TCK)
 # measure NAME REQUESTS ARGS...: one phase of servescale hit, and its
 # costs per request.
 measure() {
   local name=$1 n=$2; shift 2
   read -r x0 s0 < <(pgstat); local t0 st0; t0=$(ticks); st0=$(serve_ticks)
-  printf '%s: ' "$name"; servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n "$n" "$@"
+  printf '%s: ' "$name"
+  /usr/bin/time -f '%U %S' -o "$work/hit.time" servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n "$n" "$@"
   local t1 st1; t1=$(ticks); st1=$(serve_ticks); read -r x1 s1 < <(pgstat)
   awk -v n="$n" -v hz="$hz" -v all=$((t1 - t0)) -v srv=$((st1 - st0)) -v x=$((x1 - x0 - 1)) -v s=$((s1 - s0 - 1)) 'BEGIN {
     printf "  CPU per request: %.2f ms (hashr-serve %.2f, PostgreSQL %.2f); statements per request %.2f, new connections %d\n",
       all * 1000 / hz / n, srv * 1000 / hz / n, (all - srv) * 1000 / hz / n, x / n, s }'
+  awk -v n="$n" '{printf "  load generator (servescale hit) CPU per request: %.2f ms\n", ($1 + $2) * 1000 / n}' "$work/hit.time"
 }
-servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n 200 >/dev/null # warm-up
-servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n 20 -bulk 1000 >/dev/null
-echo "hashr-serve RSS before: $(($(rss) / 1024)) MiB; PostgreSQL shared_buffers $SHARED_BUFFERS"
-(while kill -0 "$serve_pid" 2>/dev/null; do rss; sleep 0.2; done) > "$work/rss" & sampler=$!
-echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-measure 'single, -c 8' "$N" -c 8
-measure 'bulk of 1,000, -c 8' "$NBULK" -c 8 -bulk 1000
-kill "$sampler"; wait "$sampler" 2>/dev/null || true
-echo "hashr-serve RSS peak during: $(($(sort -n "$work/rss" | tail -1) / 1024)) MiB, after: $(($(rss) / 1024)) MiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# phases LABEL BINARY: hashr-serve BINARY started, warmed (its cache of
+# sources, PostgreSQL's backends), measured, and stopped.
+phases() {
+  local label=$1 bin=$2
+  echo "== $label ($bin)"
+  "$bin" --quiet --db "$pg" --listen 127.0.0.1:8093 & serve_pid=$!
+  for _ in $(seq 50); do curl -sf http://127.0.0.1:8093/healthz >/dev/null && break; sleep 0.2; done
+  rss() { awk '/VmRSS/ {print $2}' "/proc/$serve_pid/status"; }
+  servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n 200 >/dev/null # warm-up
+  servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n 20 -bulk 1000 >/dev/null
+  echo "hashr-serve RSS before: $(($(rss) / 1024)) MiB; PostgreSQL shared_buffers $SHARED_BUFFERS"
+  (while kill -0 "$serve_pid" 2>/dev/null; do rss; sleep 0.2; done) > "$work/rss" & local sampler=$!
+  echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  measure 'single, -c 8' "$N" -c 8
+  measure 'bulk of 1,000, -c 8' "$NBULK" -c 8 -bulk 1000
+  kill "$sampler"; wait "$sampler" 2>/dev/null || true
+  echo "hashr-serve RSS peak during: $(($(sort -n "$work/rss" | tail -1) / 1024)) MiB, after: $(($(rss) / 1024)) MiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
+}
+if [ -z "${BASE:-}" ]; then
+  phases "hashr-serve" "$work/bin/hashr-serve"
+else
+  if [ -x "$BASE" ]; then cp "$BASE" "$work/bin/hashr-serve-base"
+  else # a commit: its hashr-serve, built here
+    mkdir "$work/base" && git archive "$BASE" | tar -x -C "$work/base"
+    (cd "$work/base" && go build -o "$work/bin/hashr-serve-base" ./cmd/hashr-serve)
+  fi
+  for round in $(seq "${ROUNDS:-2}"); do
+    phases "round $round: BASE" "$work/bin/hashr-serve-base"
+    phases "round $round: this tree" "$work/bin/hashr-serve"
+  done
+fi

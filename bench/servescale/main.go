@@ -19,7 +19,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +69,35 @@ func digestsOf(content string) digests {
 
 func sampleContent(i int) string { return fmt.Sprintf("serve-scale sample %d", i) }
 
+// sha1Of is sample i's SHA-1, the one digest hit asks by: the load
+// generator shares the CPUs with the server it measures, so it computes
+// no more than it sends.
+func sha1Of(i int) []byte {
+	var content [40]byte
+	sum := sha1.Sum(strconv.AppendInt(append(content[:0], "serve-scale sample "...), int64(i), 10))
+	return sum[:]
+}
+
+// bulkBody is {"hashes": [...]} of bulk distinct random samples (the
+// answer has one record each), written without encoding/json.
+func bulkBody(r *rand.Rand, samples, bulk int) []byte {
+	picked := make(map[int]bool, bulk)
+	body := make([]byte, 0, 16+bulk*43)
+	body = append(body, `{"hashes":[`...)
+	for len(picked) < bulk {
+		i := r.IntN(samples)
+		if picked[i] {
+			continue
+		}
+		if len(picked) > 0 {
+			body = append(body, ',')
+		}
+		picked[i] = true
+		body = append(hex.AppendEncode(append(body, '"'), sha1Of(i)), '"')
+	}
+	return append(body, "]}"...)
+}
+
 // generate streams the set: sources of perSource files, every file a new
 // sample, with its end record.
 func generate(out io.Writer, samples, perSource int) error {
@@ -102,8 +131,9 @@ func hit(url string, samples, clients, n, bulk int) error {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(c), 7))
 			client := &http.Client{Timeout: time.Minute}
+			var answer bytes.Buffer // reused: a bulk's answer is a megabyte
 			for range jobs {
-				took, err := request(client, url, r, samples, bulk)
+				took, err := request(client, &answer, url, r, samples, bulk)
 				mu.Lock()
 				latencies = append(latencies, took)
 				if err != nil && firstErr == nil {
@@ -133,23 +163,14 @@ func hit(url string, samples, clients, n, bulk int) error {
 
 // request sends one lookup (bulk 0) or bulk request of known samples and
 // checks that the answer knows them all.
-func request(client *http.Client, url string, r *rand.Rand, samples, bulk int) (time.Duration, error) {
+func request(client *http.Client, answer *bytes.Buffer, url string, r *rand.Rand, samples, bulk int) (time.Duration, error) {
 	var req *http.Request
 	want := max(bulk, 1)
 	if bulk == 0 {
-		h := strings.ToUpper(digestsOf(sampleContent(r.IntN(samples))).sha1)
+		h := strings.ToUpper(hex.EncodeToString(sha1Of(r.IntN(samples))))
 		req, _ = http.NewRequest("GET", url+"/lookup/sha1/"+h, nil)
 	} else {
-		picked := map[int]bool{} // distinct samples: the answer has one record each
-		hashes := make([]string, 0, bulk)
-		for len(hashes) < bulk {
-			if i := r.IntN(samples); !picked[i] {
-				picked[i] = true
-				hashes = append(hashes, digestsOf(sampleContent(i)).sha1)
-			}
-		}
-		body, _ := json.Marshal(map[string][]string{"hashes": hashes})
-		req, _ = http.NewRequest("POST", url+"/bulk/sha1", bytes.NewReader(body))
+		req, _ = http.NewRequest("POST", url+"/bulk/sha1", bytes.NewReader(bulkBody(r, samples, bulk)))
 		req.Header.Set("Content-Type", "application/json")
 	}
 	start := time.Now()
@@ -157,8 +178,10 @@ func request(client *http.Client, url string, r *rand.Rand, samples, bulk int) (
 	if err != nil {
 		return 0, err
 	}
-	body, err := io.ReadAll(resp.Body)
+	answer.Reset()
+	_, err = answer.ReadFrom(resp.Body)
 	resp.Body.Close()
+	body := answer.Bytes()
 	took := time.Since(start)
 	if err != nil || resp.StatusCode != 200 {
 		return took, fmt.Errorf("%s %s: status %d: %v %.200s", req.Method, req.URL, resp.StatusCode, err, body)

@@ -45,11 +45,19 @@ type ServedLink struct {
 }
 
 // ServedSample is a sample with the links of it that the reader trusts,
-// in source order.
+// in source order: the first MaxServedLinks of them, LinkTotal in all.
 type ServedSample struct {
 	Sample
-	Links []ServedLink
+	Links     []ServedLink
+	LinkTotal int64
 }
+
+// MaxServedLinks bounds the links ServeLookup reads per sample: a content
+// in thousands of sources (an empty file, a common license text) would
+// otherwise make one answer megabytes long and one bulk read all of
+// them. As CIRCL's hashlookup:parent-total, LinkTotal still counts them
+// all, and ServeParents pages through them.
+const MaxServedLinks = 100
 
 // MaxServeBatch is the most keys ServeLookup takes in its one statement:
 // below SQLite's limit of 32766 parameters and PostgreSQL's of 65535.
@@ -59,8 +67,9 @@ const MaxServeBatch = 10000
 func (r *Reader) trusted() string { return Filter{IncludeFailed: r.IncludeFailed}.trusted() }
 
 // ServeLookup finds the samples whose digest column by (BySHA256, BySHA1 or
-// ByMD5) is one of keys, each with its digests and every link the reader
-// trusts. A sample known only from failed sources or members is absent.
+// ByMD5) is one of keys, each with its digests and the links the reader
+// trusts (the first MaxServedLinks by source; LinkTotal counts them all).
+// A sample known only from failed sources or members is absent.
 // Samples come in SHA-256 order.
 //
 // It reads the samples and their links in one statement, then the
@@ -108,15 +117,24 @@ func (r *Reader) ServeLookup(ctx context.Context, by string, keys [][]byte) ([]*
 // its links (only their sources' SHA-256 filled in), and the snapshot
 // they were read in (see servedSources).
 func (r *Reader) serveSamples(ctx context.Context, by string, keys [][]byte) (map[string]*ServedSample, string, error) {
-	linkTrusted := "NOT l.failed"
+	linkTrusted := "NOT l.failed AND l.source_sha256 NOT IN (SELECT sha256 FROM sources WHERE status = 'failed')"
 	if r.IncludeFailed {
 		linkTrusted = "true"
 	}
-	rows, err := r.queryServeKeys(ctx, `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
-			l.source_sha256, `+r.jsonArray("l.paths")+`, l.failed, `+r.snapshotExpr()+`
-		FROM samples s
-		JOIN samples_sources l ON l.sample_sha256 = s.sha256
-		WHERE s.`+by+` IN (`+keyList+`) AND `+linkTrusted, keys)
+	// Each sample's first MaxServedLinks links by source, and the count
+	// of all, by window functions (PostgreSQL and SQLite have them); the
+	// links of failed sources are left out here, not after, so that the
+	// count is of those the reader trusts.
+	rows, err := r.queryServeKeys(ctx, `SELECT sha256, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime,
+			source_sha256, paths, failed, snapshot, link_total
+		FROM (SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
+				l.source_sha256, `+r.jsonArray("l.paths")+` AS paths, l.failed, `+r.snapshotExpr()+` AS snapshot,
+				row_number() OVER (PARTITION BY s.sha256 ORDER BY l.source_sha256) AS link_rank,
+				count(*) OVER (PARTITION BY s.sha256) AS link_total
+			FROM samples s
+			JOIN samples_sources l ON l.sample_sha256 = s.sha256
+			WHERE s.`+by+` IN (`+keyList+`) AND `+linkTrusted+`) ranked
+		WHERE link_rank <= `+strconv.Itoa(MaxServedLinks), keys)
 	if err != nil {
 		return nil, "", err
 	}
@@ -126,12 +144,13 @@ func (r *Reader) serveSamples(ctx context.Context, by string, keys [][]byte) (ma
 	for rows.Next() {
 		var s Sample
 		var l ServedLink
-		if err := scanServed(rows, &s, &l, &snapshot); err != nil {
+		var linkTotal int64
+		if err := scanServed(rows, &s, &l, &snapshot, &linkTotal); err != nil {
 			return nil, "", err
 		}
 		cur := samples[string(s.SHA256)]
 		if cur == nil {
-			cur = &ServedSample{Sample: s}
+			cur = &ServedSample{Sample: s, LinkTotal: linkTotal}
 			samples[string(s.SHA256)] = cur
 		}
 		cur.Links = append(cur.Links, l)
@@ -140,11 +159,11 @@ func (r *Reader) serveSamples(ctx context.Context, by string, keys [][]byte) (ma
 }
 
 // scanServed reads one row of serveSamples' statement.
-func scanServed(rows *sql.Rows, s *Sample, l *ServedLink, snapshot *string) error {
+func scanServed(rows *sql.Rows, s *Sample, l *ServedLink, snapshot *string, linkTotal *int64) error {
 	var ssdeep, tlsh, mime, paths sql.NullString
 	var size sql.NullInt64
 	if err := rows.Scan(&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
-		&l.Source.SHA256, &paths, &l.Failed, snapshot); err != nil {
+		&l.Source.SHA256, &paths, &l.Failed, snapshot, linkTotal); err != nil {
 		return err
 	}
 	s.SSDEEP, s.TLSH, s.MIME = ssdeep.String, tlsh.String, mime.String
@@ -159,6 +178,7 @@ func scanServed(rows *sql.Rows, s *Sample, l *ServedLink, snapshot *string) erro
 // links the reader does not trust and those whose source has no row (the
 // join did), and sorts them by source; false when no link is left.
 func (r *Reader) completeServed(s *ServedSample, sources map[string]ServedSource) bool {
+	read := len(s.Links)
 	s.Links = slices.DeleteFunc(s.Links, func(l ServedLink) bool {
 		_, ok := sources[string(l.Source.SHA256)]
 		return !ok
@@ -168,9 +188,10 @@ func (r *Reader) completeServed(s *ServedSample, sources map[string]ServedSource
 		l.Source = sources[string(l.Source.SHA256)]
 		l.Failed = l.Failed || l.Source.Status == StatusFailed
 	}
-	if !r.IncludeFailed {
+	if !r.IncludeFailed { // a source that failed since the links were read
 		s.Links = slices.DeleteFunc(s.Links, func(l ServedLink) bool { return l.Failed })
 	}
+	s.LinkTotal -= int64(read - len(s.Links))
 	slices.SortFunc(s.Links, func(a, b ServedLink) int { return bytes.Compare(a.Source.SHA256, b.Source.SHA256) })
 	return len(s.Links) > 0
 }

@@ -234,3 +234,48 @@ func TestServeReaderKeepsItsConnections(t *testing.T) {
 		})
 	}
 }
+
+// A content in more sources than MaxServedLinks: ServeLookup reads the
+// first MaxServedLinks by source, counts them all in LinkTotal (not the
+// failed source's), and ServeParents pages through the rest.
+func TestServeLookupCapsLinks(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			l := open(t, b.url, Options{})
+			popular, rare := content("usr/share/common-licenses/GPL", "a popular license"), content("bin/rare", "rare")
+			var sources []*Source
+			for i := range MaxServedLinks + 5 {
+				sources = append(sources, source(t, fmt.Sprintf("p%03d_1.0_all.deb", i), popular))
+			}
+			bad := source(t, "bad.deb", popular, rare)
+			bad.Job.Status = StatusFailed
+			sources = append(sources, bad, source(t, "r_1.0_all.deb", rare))
+			load(t, l, sources...)
+			l.Close()
+			r := openReader(t, b.url)
+			ctx := context.Background()
+			samples, err := r.ServeLookup(ctx, BySHA1, [][]byte{popular.SHA1, rare.SHA1})
+			if err != nil || len(samples) != 2 {
+				t.Fatalf("lookup: %d samples, %v", len(samples), err)
+			}
+			for _, s := range samples {
+				want, wantLinks := int64(MaxServedLinks+5), MaxServedLinks
+				if slices.Equal(s.SHA256, rare.SHA256) {
+					want, wantLinks = 1, 1
+				}
+				if s.LinkTotal != want || len(s.Links) != wantLinks {
+					t.Fatalf("sample %x: %d links of %d, want %d of %d", s.SHA256[:4], len(s.Links), s.LinkTotal, wantLinks, want)
+				}
+				first, total, err := r.ServeParents(ctx, BySHA256, s.SHA256, MaxServedLinks, 0)
+				if err != nil || total != want {
+					t.Fatalf("parents of %x: total %d, %v; want %d", s.SHA256[:4], total, err, want)
+				}
+				for i, l := range s.Links {
+					if !slices.Equal(l.Source.SHA256, first[i]) || l.Failed {
+						t.Fatalf("link %d of %x: source %x (failed %v), want the %dth parent %x", i, s.SHA256[:4], l.Source.SHA256, l.Failed, i, first[i])
+					}
+				}
+			}
+		})
+	}
+}

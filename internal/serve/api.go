@@ -47,7 +47,7 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 	// lookups answer with each.
 	rec := newLookupRecord(samples[0])
 	s.top.count(true, upperHex(key), rec.FileName)
-	writeJSON(w, http.StatusOK, rec)
+	writeLookupJSON(w, []lookupRecord{rec}, false)
 }
 
 // fail answers a request that the database could not: 503 when it is
@@ -115,7 +115,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 	for _, sample := range samples {
 		out = append(out, newLookupRecord(sample))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeLookupJSON(w, out, true)
 }
 
 // pageRequest reads the {hash}/{count}/{cursor} of /parents and /children.

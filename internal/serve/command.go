@@ -58,10 +58,11 @@ MISP's hashlookup module, hashlookup-forensic-analyser) work unchanged:
        FileSize (a string), mimetype, parents (the sources holding the
        file, each with FileName and ProductCode: the source's package
        name and version, or for a source without a package those of a
-       Debian or RPM file name), hashlookup:parent-total,
-       hashlookup:trust, and hashr:sources (repo, ids, uri, paths and
-       status of each source, and its package and verified where it has
-       them, at most 100); 404 {"message": "Non existing
+       Debian or RPM file name; all of at most 15, else the first 10 by
+       SHA-256), hashlookup:parent-total (all of them: /parents pages
+       through the rest), hashlookup:trust, and hashr:sources (repo, ids,
+       uri, paths and status of each source, and its package and
+       verified where it has them, the first 100); 404 {"message": "Non existing
        MD5", "query": HASH}; 400 for a value that is not hex of the length.
   POST /bulk/md5, /bulk/sha1, /bulk/sha256 with {"hashes": [...]}
        the records found, in one or two database queries; hashes of the
@@ -91,7 +92,11 @@ to 30 s. An access log line per request goes to stderr (--log-format json
 for one JSON object per line; --quiet for none). With --token-file, every
 request but /healthz needs "Authorization: Bearer TOKEN". Browsers on
 other sites may read answers only with --cors-origin. SIGINT or SIGTERM
-stops it: requests in flight get 15 s to finish, and the exit status is 0.`
+stops it: requests in flight get 15 s to finish, and the exit status is 0.
+
+On PostgreSQL, a server just started reads nearly every key's pages from
+the OS; the README ("Serving the set") says how to keep the set's indexes
+in shared memory with pg_prewarm, and how large they are.`
 
 const example = `  # Serve a set on this machine, and ask it:
   hashr-serve --db sqlite:hashr.db --listen 127.0.0.1:8080

@@ -48,7 +48,16 @@ func (a algorithm) parseDigest(s string) ([]byte, bool) {
 }
 
 // upperHex is a digest as CIRCL writes it; "" for none.
-func upperHex(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
+func upperHex(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	var out strings.Builder
+	out.Grow(2 * len(b))
+	for _, c := range b {
+		out.WriteByte(digits[c>>4])
+		out.WriteByte(digits[c&0xF])
+	}
+	return out.String()
+}
 
 // lookupRecord is a sample as CIRCL's /lookup answers it (its field names
 // and their order), with hashr's provenance added under "hashr:".
@@ -102,13 +111,16 @@ type hashrProvenance struct {
 }
 
 // CIRCL lists every parent of a file with at most 15 of them, and 10
-// otherwise; hashr lists the first 10 by SHA-256, so answers repeat.
+// otherwise (bin/server.py: SMEMBERS, else SRANDMEMBER 10), with
+// hashlookup:parent-total the count of all and /parents/ paging through
+// them; hashr lists the first 10 by SHA-256, so answers repeat.
 const (
 	allParentsUpTo = 15
 	parentsShown   = 10
 	// sourcesShown bounds hashr:sources: a file in every package of a
-	// distribution would otherwise make one answer megabytes long.
-	sourcesShown = 100
+	// distribution would otherwise make one answer megabytes long. The
+	// reader reads no more links than that (db.MaxServedLinks).
+	sourcesShown = db.MaxServedLinks
 )
 
 // newLookupRecord is the answer for one sample.
@@ -116,7 +128,7 @@ func newLookupRecord(s *db.ServedSample) lookupRecord {
 	rec := lookupRecord{
 		CRC32: upperHex(s.CRC32), MD5: upperHex(s.MD5), SHA1: upperHex(s.SHA1), SHA256: upperHex(s.SHA256),
 		SHA512: upperHex(s.SHA512), SSDEEP: s.SSDEEP, TLSH: s.TLSH, MIME: s.MIME,
-		Source: "hashr", ParentTotal: len(s.Links),
+		Source: "hashr", ParentTotal: int(s.LinkTotal),
 		Parents: []parentRecord{}, Sources: []hashrProvenance{},
 	}
 	if s.Size >= 0 {
@@ -127,8 +139,8 @@ func newLookupRecord(s *db.ServedSample) lookupRecord {
 		rec.FileName = p[strings.LastIndexByte(p, '/')+1:]
 	}
 	shown := len(s.Links)
-	if shown > allParentsUpTo {
-		shown = parentsShown
+	if s.LinkTotal > allParentsUpTo {
+		shown = min(shown, parentsShown)
 	}
 	for i, l := range s.Links {
 		if i < shown {
