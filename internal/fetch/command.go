@@ -89,6 +89,13 @@ Remote sources are downloaded into the work directory, named after the URL
                       an image of one platform adds it to the record's
                       package as arch (os/arch[/variant])
 
+A source hashr-scan refused ("refused":true: it failed verification) is
+passed on as it came, with its error and end records: its bytes are not
+downloaded, read or copied. A source whose bytes do not hash to the sha256
+a signed index gave it ("verified" ok) is refused here the same way: its
+record gets "refused":true, "verified" ok false with why, and the sha256
+of the bytes refused, then its error record and an end record (errors 1).
+
 A download goes to NAME.part first (an image: NAME.part/, blob by blob) and is
 renamed when complete and verified: its size against the record's and the
 server's, its SHA-256 against the record's, an S3 ETag or a GCS x-goog-hash

@@ -26,6 +26,9 @@ type outcome struct {
 	src  *records.Source // the fetched source; nil when raw passes through
 	fail *records.Error  // written instead of a source that failed
 	err  error           // why it failed, for stderr
+	// end closes a refused source: src, fail and end are written, in
+	// that order (records.Refuse).
+	end *records.End
 }
 
 // run fetches the sources of the input records in parallel and writes the
@@ -96,6 +99,14 @@ type emitter struct {
 
 func (e *emitter) emit(o outcome) error {
 	switch {
+	case o.fail != nil && o.end != nil:
+		e.sayFailure(o)
+		for _, rec := range []records.Record{o.src, o.fail, o.end} {
+			if err := e.w.Write(rec); err != nil {
+				return err
+			}
+		}
+		return nil
 	case o.fail != nil:
 		e.sayFailure(o)
 		return e.w.Write(o.fail)
@@ -139,6 +150,9 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 		// A record no stage could use is a bad input line, and says where.
 		return failed(raw, src, &records.LineError{Where: raw.Where, Err: err})
 	}
+	if src.Refused {
+		return outcome{raw: raw} // its bytes are not to be read, nor downloaded
+	}
 	loc, err := src.Location()
 	if err != nil {
 		return failed(raw, src, err)
@@ -150,7 +164,7 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, raw *records.
 	}
 	got, err := f.fetch(ctx, loc, expected{uri: uri, size: src.Size, sha256: src.SHA256})
 	if err != nil {
-		return failed(raw, src, err)
+		return failedFetch(raw, src, err)
 	}
 	src.Local, src.SHA256 = got.local, got.sha256
 	if loc.Scheme == "oci" {
@@ -217,6 +231,23 @@ func failed(raw *records.Raw, src *records.Source, err error) outcome {
 		URI:     src.URI,
 		Message: err.Error(),
 	}}
+}
+
+// failedFetch is the outcome of a source whose bytes could not be
+// fetched: a refused source when they are not the ones a signed index
+// vouched for (its verified said ok), so the set records it; else an
+// error record in its place.
+func failedFetch(raw *records.Raw, src *records.Source, err error) outcome {
+	if !errors.Is(err, errMismatch) || src.Verified == nil || !src.Verified.OK {
+		return failed(raw, src, err)
+	}
+	var digest *sha256Mismatch
+	src.SHA256 = ""
+	if errors.As(err, &digest) {
+		src.SHA256 = digest.got // the bytes refused
+	}
+	fail, end := records.Refuse(src, "fetch", src.Verified.By, src.Verified.Signer, err)
+	return outcome{raw: raw, src: src, fail: fail, end: end, err: err}
 }
 
 // looseSource picks whatever id and uri it can out of a source record that

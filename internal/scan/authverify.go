@@ -44,7 +44,7 @@ func (v *authVerifier) check(src *records.Source) (*verify.Result, error) {
 	}
 	res, err := v.verify(src)
 	if err != nil {
-		return nil, fmt.Errorf("checking the Authenticode signature: %w", err)
+		return nil, refuse(authenticode.By, fmt.Errorf("checking the Authenticode signature: %w", err))
 	}
 	return &res, nil
 }

@@ -230,7 +230,7 @@ func TestYumRepositoryPackageFromIndex(t *testing.T) {
 		t.Fatalf("%d sources\n%s", len(res.sources), res.stderr)
 	}
 	checkPackage(t, "indexed rpm whose header is cut short", res.sources[0].Package, want)
-	if res = scan(t, repo); res.code != 3 || len(res.sources) != 0 {
-		t.Errorf("--verify try of an unsigned repository's rpm cut short: status %d, %d sources; want 3 and an error record (its header does not read)\n%s", res.code, len(res.sources), res.stderr)
+	if res = scan(t, repo); res.code != 3 || len(res.sources) != 0 || len(res.refused) != 1 {
+		t.Errorf("--verify try of an unsigned repository's rpm cut short: status %d, %d sources, %d refused; want 3 and it refused (its header does not read)\n%s", res.code, len(res.sources), len(res.refused), res.stderr)
 	}
 }

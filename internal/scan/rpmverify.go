@@ -33,7 +33,7 @@ func (v rpmVerifier) check(src *records.Source) (*verify.Result, error) {
 	}
 	f, err := os.Open(src.URI)
 	if err != nil {
-		return nil, fmt.Errorf("verifying the rpm: %w", err)
+		return nil, refuse(rpmsig.By, fmt.Errorf("verifying the rpm: %w", err))
 	}
 	defer f.Close()
 	res, err := rpmsig.Verify(f, v.keys)
@@ -41,7 +41,7 @@ func (v rpmVerifier) check(src *records.Source) (*verify.Result, error) {
 		return &verify.Result{By: "none", Detail: "the rpm is signed, but no --keyring was given to check it against"}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("verifying the rpm: %w", err)
+		return nil, refuse(rpmsig.By, fmt.Errorf("verifying the rpm: %w", err))
 	}
 	return &res, nil
 }
@@ -81,14 +81,14 @@ func (v *yumVerifier) check(src *records.Source) (*verify.Result, error) {
 		if errors.Is(repo.err, verify.ErrNoKeyring) {
 			return &verify.Result{By: "none", Detail: "its yum repository is signed, but no --keyring was given to check it against"}, nil
 		}
-		return nil, fmt.Errorf("its yum repository failed verification: %w", repo.err)
+		return nil, refuse(yum.By, fmt.Errorf("its yum repository failed verification: %w", repo.err))
 	}
 	p, ok := repo.rpms[src.URI]
 	if !ok {
 		return nil, nil // not in the index: its own signature may vouch for it
 	}
 	if src.Size != nil && *src.Size != p.Size {
-		return nil, fmt.Errorf("%s %w: %d bytes, its primary.xml entry says %d", p.Location, yum.ErrMismatch, *src.Size, p.Size)
+		return nil, refuse(yum.By, fmt.Errorf("%s %w: %d bytes, its primary.xml entry says %d", p.Location, yum.ErrMismatch, *src.Size, p.Size))
 	}
 	if p.Checksum.Type != "sha256" {
 		return &verify.Result{By: "none", Detail: fmt.Sprintf("primary.xml gives a %s checksum, which hashr-fetch does not check", p.Checksum.Type)}, nil

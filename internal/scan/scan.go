@@ -62,9 +62,7 @@ func (s *scanRun) write(src *records.Source) error {
 		return nil
 	}
 	if err := s.opts.verify.check(src); err != nil {
-		s.c.byVerdict[failed]++
-		s.p.Failf("%s: %v", src.URI, err)
-		return s.w.Write(&records.Error{Stage: "scan", Source: src.URI, URI: src.URI, ID: src.ID, Message: err.Error()})
+		return s.refuse(src, err)
 	}
 	s.c.sources++
 	if err := s.exports.annotate(src); err != nil {
@@ -74,6 +72,30 @@ func (s *scanRun) write(src *records.Source) error {
 		s.p.Warnf("%s: %v; its RPMs are named by their headers", src.RepoPath, err)
 	}
 	return s.w.Write(src)
+}
+
+// refuse writes a source that failed verification as a refused source:
+// the source, its error record and its end record (records.Refuse), so
+// that hashr-load records it and its failed job while no stage reads its
+// bytes. Its sha256 is read here, from a local file, to say which bytes
+// were refused; a remote source keeps the one its listing gave, if any.
+func (s *scanRun) refuse(src *records.Source, err error) error {
+	s.c.byVerdict[refused]++
+	s.p.Failf("%s: %v", src.URI, err)
+	if remoteScheme(src.URI) == "" {
+		sum, herr := wholeSHA256(src.URI)
+		if herr != nil {
+			s.p.Verbosef("%s: reading its sha256: %v; its job alone is recorded", src.URI, herr)
+		}
+		src.SHA256 = sum
+	}
+	failure, end := records.Refuse(src, "scan", refusedBy(err), "", err)
+	for _, rec := range []records.Record{src, failure, end} {
+		if err := s.w.Write(rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // emit handles one outcome: its sources written, its failure reported,
@@ -203,6 +225,7 @@ func (c counts) summary() string {
 		{jobDone, "skipped (job done in --db)"},
 		{notRegular, "special files skipped"},
 		{failed, "unreadable"},
+		{refused, "refused (failed verification)"},
 	} {
 		if n := c.byVerdict[extra.v]; n > 0 {
 			fmt.Fprintf(&b, ", %d %s", n, extra.what)

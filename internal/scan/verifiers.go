@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -46,8 +47,8 @@ func kindVerifiers(keys openpgp.EntityList, auth *authVerifier) []kindVerifier {
 	}
 }
 
-// check sets src.Verified, or returns why the source must be an error
-// record instead.
+// check sets src.Verified, or returns why the source is refused (a
+// refusal names the scheme that refused it).
 func (v *verifiers) check(src *records.Source) error {
 	if v == nil || v.mode == verify.Off {
 		src.Verified = nil // a remote listing's, when off
@@ -58,7 +59,7 @@ func (v *verifiers) check(src *records.Source) error {
 		return err
 	}
 	if !res.OK && v.mode == verify.Require {
-		return fmt.Errorf("--verify require: %s is not verified: %s (hint: --verify try records it as unverified)", src.Format, res.Detail)
+		return refuse(res.By, fmt.Errorf("--verify require: %s is not verified: %s (hint: --verify try records it as unverified)", src.Format, res.Detail))
 	}
 	src.Verified = res
 	return nil
@@ -88,4 +89,26 @@ type listedVerifier struct{}
 
 func (listedVerifier) check(src *records.Source) (*verify.Result, error) {
 	return src.Verified, nil
+}
+
+// refusal is a kind verifier's "no": the scheme that refused a source
+// (its verified.by), and why.
+type refusal struct {
+	by  string
+	err error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// refuse says the scheme by refused a source for err.
+func refuse(by string, err error) error { return &refusal{by: by, err: err} }
+
+// refusedBy names the scheme that refused a source for err.
+func refusedBy(err error) string {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.by
+	}
+	return "none"
 }
