@@ -29,7 +29,8 @@ type counts struct {
 // error record per path that could not be read.
 func run(ctx context.Context, p *cli.Program, opts options, repos []string) error {
 	defer p.RouteClientLog()() // listings of buckets, registries and URLs
-	s := &scanRun{p: p, opts: opts, w: newPlannedOutput(p, opts.plan), c: counts{byVerdict: map[verdict]int{}}}
+	s := &scanRun{p: p, opts: opts, w: newPlannedOutput(p, opts.plan), c: counts{byVerdict: map[verdict]int{}},
+		yum: opts.verify.yumRepos()}
 	defer s.w.Finish()
 	err := ordered.Map(ctx, workers, allEntries(ctx, opts.net, repos),
 		func(e entry) outcome { return inspect(ctx, opts, e) }, s.emit)
@@ -50,7 +51,7 @@ type scanRun struct {
 	c         counts
 	hintedZip bool
 	exports   wsusExports
-	yum       yumIndexes
+	yum       *yumRepos
 	sets      wimSets
 }
 

@@ -28,23 +28,36 @@ type kindVerifier interface {
 type verifiers struct {
 	mode  verify.Mode
 	kinds []kindVerifier
+	// yum reads each yum repository once, for verifying its rpms and
+	// (scanRun.write) naming them, whatever the mode.
+	yum *yumRepos
 }
 
 func newVerifiers(mode verify.Mode, keys openpgp.EntityList, auth *authVerifier) *verifiers {
-	return &verifiers{mode: mode, kinds: kindVerifiers(keys, auth)}
+	yum := newYumRepos(keys)
+	return &verifiers{mode: mode, kinds: kindVerifiers(keys, auth, yum), yum: yum}
 }
 
 // kindVerifiers are the verifiers hashr-scan knows, the most specific
 // first: an rpm in a signed yum repository is vouched for by the
 // repository's index before its own header signature is read.
-func kindVerifiers(keys openpgp.EntityList, auth *authVerifier) []kindVerifier {
+func kindVerifiers(keys openpgp.EntityList, auth *authVerifier, yum *yumRepos) []kindVerifier {
 	return []kindVerifier{
 		listedVerifier{},
 		newAptVerifier(keys),
-		newYumVerifier(keys),
+		yum,
 		rpmVerifier{keys: keys},
 		auth,
 	}
+}
+
+// yumRepos returns the yum repositories the verifiers read, or new ones
+// when there are no verifiers.
+func (v *verifiers) yumRepos() *yumRepos {
+	if v == nil {
+		return newYumRepos(nil)
+	}
+	return v.yum
 }
 
 // check sets src.Verified, or returns why the source is refused (a
