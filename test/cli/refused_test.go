@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/db/dbtest"
 	"github.com/hashr-dev/hashr/internal/db/pgtest"
+	"github.com/hashr-dev/hashr/internal/dedup"
 	"github.com/hashr-dev/hashr/internal/export"
 	"github.com/hashr-dev/hashr/internal/extract"
 	"github.com/hashr-dev/hashr/internal/fetch"
@@ -129,7 +130,7 @@ var refusalCases = []refusalCase{
 // in hashr-scan (a wrong keyring, an index altered after signing, a
 // tampered rpm or cabinet, --verify require on what nothing signs) or
 // in hashr-fetch (a package whose bytes are not its signed index's), is
-// recorded by scan|fetch|extract|hash|load in SQLite and PostgreSQL: its
+// recorded by scan|fetch|extract|hash|dedup|load in SQLite and PostgreSQL: its
 // job failed, its sources row with verified_ok false and why, and none
 // of its files is read, known to hashr-lookup or exported.
 func TestRefusedSourcesAreFailedJobs(t *testing.T) {
@@ -151,7 +152,7 @@ func TestRefusedSourcesAreFailedJobs(t *testing.T) {
 	}
 }
 
-// refusedPipeline runs scan|fetch|extract|hash on a repository some of
+// refusedPipeline runs scan|fetch|extract|hash|dedup on a repository some of
 // whose sources fail verification: each stage that meets the failure
 // exits 3, the others 0 (or 3, passing the failure on).
 func refusedPipeline(t *testing.T, scanArgs []string) []byte {
@@ -160,7 +161,8 @@ func refusedPipeline(t *testing.T, scanArgs []string) []byte {
 	stream := stageStatus(t, scan.Main, nil, -1, append([]string{"--quiet", "--plan=false"}, scanArgs...)...)
 	stream = stageStatus(t, fetch.Main, stream, -1, "--quiet", "--work", filepath.Join(work, "fetch"))
 	stream = stageStatus(t, extract.Main, stream, -1, "--quiet", "--spool", filepath.Join(work, "spool"))
-	return stageStatus(t, hashcmd.Main, stream, -1, "--quiet", "--delete")
+	stream = stageStatus(t, hashcmd.Main, stream, -1, "--quiet", "--delete")
+	return stageStatus(t, dedup.Main, stream, -1, "--quiet", "--store", filepath.Join(work, "store"))
 }
 
 // stageStatus runs one command in-process and checks its exit status:
