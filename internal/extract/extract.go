@@ -145,7 +145,8 @@ directories of its unfinished sources; the next run over the same --spool,
 or --clean-spool, removes them, never touching those of a live run or of
 sources whose end record was written.
 
-Other record types pass through unchanged. A source record without sha256
+Other record types pass through unchanged, and so does a refused source
+("refused":true: it failed verification), which is not opened. A source record without sha256
 or local (straight from hashr-scan, with a local uri) is accepted: what is
 missing is computed. Members of a .deb are named as installed
 (usr/bin/bash); --deb-control adds the control members as control!/NAME.

@@ -29,6 +29,9 @@ func (x *extractor) extractSource(ctx context.Context, raw *records.Raw) *result
 		return x.undecodable(raw, err)
 	}
 	src := rec.(*records.Source)
+	if src.Refused {
+		return &result{raw: raw} // it failed verification: its bytes are not read
+	}
 	out := newSpill(x.tmpDir)
 	j := &unpack.Job{Ctx: ctx, Src: src, Sink: out, Log: x.p}
 	if x.spools != nil {

@@ -93,6 +93,13 @@ Remote sources are downloaded into the work directory, named after the URL
                       an image of one platform adds it to the record's
                       package as arch (os/arch[/variant])
 
+A source hashr-scan refused ("refused":true: it failed verification) is
+passed on as it came, with its error and end records: its bytes are not
+downloaded, read or copied. A source whose bytes do not hash to the sha256
+a signed index gave it ("verified" ok) is refused here the same way: its
+record gets "refused":true, "verified" ok false with why, and the sha256
+of the bytes refused, then its error record and an end record (errors 1).
+
 A download goes to NAME.part first (an image: NAME.part/, blob by blob) and is
 renamed when complete and verified: its size against the record's and the
 server's, its SHA-256 against the record's, an S3 ETag or a GCS x-goog-hash
@@ -136,9 +143,10 @@ fingerprint), a cabinet's or .msu's Authenticode signature and chain
 against --roots (by "authenticode", signer its subject). --verify try
 (the default) records {"ok":false,"by":"none"} with the reason for what
 carries no signature (keeping hashr-scan's reason where it gave one); a
-signature or digest that fails is an error record in the source's place,
-and its download is removed; --verify require also makes each download
-that is not verified ok an error record; off checks nothing. A verdict
+signature or digest that fails refuses the source, as hashr-scan refuses
+one (see above: "refused":true, its error and end records), and its
+download is removed; --verify require also refuses each download that
+is not verified ok ("by" its scheme, or "none"); off checks nothing. A verdict
 hashr-scan gave from a signed index (apt-release, yum-repomd) is kept:
 the bytes are held to that index's sha256 instead. Registry images keep
 hashr-scan's verdict.
@@ -198,7 +206,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&fl.minFree, "min-free", cli.FormatSize(defaultMinFree), "free space a download of unknown size leaves on the work directory's file system, unless --max-bytes is set")
 	f.IntVar(&opts.retries, "retries", defaultRetries, "times a download that failed for a transient reason (5xx, 429, a dropped or silent connection) is tried again, resuming, before it is an error record")
 	f.StringVar(&fl.platform, "platform", "", "registry images: download only this platform (OS/ARCH[/VARIANT]) of a multi-platform image (default: every platform)")
-	f.StringVar(&fl.verify, "verify", string(verify.Try), "off, try (verify what carries a signature) or require (a downloaded source nothing verifies is an error record); see Provenance above")
+	f.StringVar(&fl.verify, "verify", string(verify.Try), "off, try (verify what carries a signature) or require (a downloaded source nothing verifies is refused); see Provenance above")
 	f.StringArrayVar(&fl.keyrings, "keyring", nil, "OpenPGP public keys, binary (.gpg) or armored (.asc), that may sign a downloaded rpm (repeatable), as hashr-scan's")
 	f.StringArrayVar(&fl.roots, "roots", nil, "PEM root certificates that a downloaded cabinet's or .msu's Authenticode chain must end at (repeatable), as hashr-scan's; without it the signature is checked and the chain not")
 	return cmd

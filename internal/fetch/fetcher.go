@@ -49,10 +49,21 @@ func (e expected) check(size int64, sum string) error {
 		return fmt.Errorf("size %w: got %d bytes, the record says %d", errMismatch, size, *e.size)
 	}
 	if e.sha256 != "" && e.sha256 != sum {
-		return fmt.Errorf("sha256 %w: the bytes hash to %s, the record says %s", errMismatch, sum, e.sha256)
+		return &sha256Mismatch{got: sum, want: e.sha256}
 	}
 	return nil
 }
+
+// sha256Mismatch is bytes whose SHA-256 is not the record's: for a
+// source whose sha256 a signed index gave, bytes other than the ones
+// signed.
+type sha256Mismatch struct{ got, want string }
+
+func (m *sha256Mismatch) Error() string {
+	return fmt.Sprintf("sha256 %v: the bytes hash to %s, the record says %s", errMismatch, m.got, m.want)
+}
+
+func (m *sha256Mismatch) Is(target error) bool { return target == errMismatch }
 
 // checkSize compares a size known before reading (a stat, a Content-Length)
 // with the record's, so a mismatch fails before any bytes are read.

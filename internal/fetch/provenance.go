@@ -26,8 +26,9 @@ type provenance struct {
 var downloadSchemes = map[string]bool{"http": true, "https": true, "s3": true, "gs": true}
 
 // add names src from its local bytes when it has no package, and
-// verifies a downloaded one. A failed verification removes the download
-// (it is not passed on, and no later run reuses it) and says so.
+// verifies a downloaded one. A failed verification (a verify.Refusal)
+// removes the download, so that no stage reads it and no later run
+// reuses it.
 func (p *provenance) add(src *records.Source, scheme string) error {
 	if src.Package == nil {
 		src.Package = identifyLocal(src.Local, src.Format)
@@ -37,9 +38,7 @@ func (p *provenance) add(src *records.Source, scheme string) error {
 	}
 	err := p.verify(src)
 	if err != nil {
-		if rmErr := os.Remove(src.Local); rmErr == nil || os.IsNotExist(rmErr) {
-			err = fmt.Errorf("%w; removed %s", err, src.Local)
-		}
+		os.Remove(src.Local)
 	}
 	return err
 }

@@ -37,14 +37,14 @@ func toolOutput(t *testing.T, name string, args ...string) string {
 
 // rpmQuery is the package `rpm -qp --qf` names (the fixture has no epoch).
 func rpmQuery(t *testing.T, file string) records.Package {
-	q := strings.Split(toolOutput(t, "rpm", "-qp", "--qf", "%{NAME}|%{VERSION}-%{RELEASE}|%{ARCH}|%{VENDOR}|%{SUMMARY}", file), "|")
-	return records.Package{Name: q[0], Version: q[1], Arch: q[2], Vendor: q[3], Title: q[4]}
+	q := strings.Split(toolOutput(t, "rpm", "-qp", "--qf", "%{NAME}|%{VERSION}-%{RELEASE}|%{ARCH}|%{VENDOR}|%{SUMMARY}|%{DISTRIBUTION}", file), "|")
+	return records.Package{Name: q[0], Version: q[1], Arch: q[2], Vendor: q[3], Title: q[4], OS: q[5]}
 }
 
 // A downloaded rpm signed with rpmsign is named from its header as `rpm
 // -qp --qf` names it, and verified by its header signature with the
-// key's fingerprint; the same rpm altered after signing is an error
-// record in its place, its download removed.
+// key's fingerprint; the same rpm altered after signing is refused (a
+// refused source, its error and end records), its download removed.
 func TestRemoteRPMNamedAndVerified(t *testing.T) {
 	verifytest.Need(t, "rpm")
 	key := verifytest.NewGPG(t, "fetchrpm", "rsa2048")
@@ -64,8 +64,8 @@ func TestRemoteRPMNamedAndVerified(t *testing.T) {
 	writeFile(t, tampered, data)
 	src, _ = remoteSource(t, tampered, "rpm")
 	r := fetchMain(t, sourceLine(t, src), "--work", work, "--keyring", key.Armored)
-	fail := one[*records.Error](t, r)
-	if r.status != 3 || fail.Stage != "fetch" || !strings.Contains(fail.Message, "verifying the rpm") || !strings.Contains(fail.Message, "removed") {
+	fail := refusedAs(t, r, "rpm-header")
+	if r.status != 3 || fail.Stage != "fetch" || !strings.Contains(fail.Message, "verifying the rpm") || !strings.Contains(r.stderr, "removed") {
 		t.Fatalf("status %d, error %+v\n%s", r.status, fail, r.stderr)
 	}
 	if _, err := os.Stat(workFile(t, work, src.URI)); !os.IsNotExist(err) {
@@ -74,7 +74,7 @@ func TestRemoteRPMNamedAndVerified(t *testing.T) {
 }
 
 // Without --keyring a signed rpm is "none" under try, the reason said,
-// and an error record under require (HASHR_VERIFY=require); --verify off
+// and refused under require (HASHR_VERIFY=require); --verify off
 // sets nothing, and still names it.
 func TestRemoteRPMVerifyModes(t *testing.T) {
 	key := verifytest.NewGPG(t, "fetchmodes", "ed25519")
@@ -85,7 +85,7 @@ func TestRemoteRPMVerifyModes(t *testing.T) {
 	}
 	t.Setenv("HASHR_VERIFY", "require") // as every flag, from the environment
 	r := fetchMain(t, sourceLine(t, src), "--work", t.TempDir())
-	if fail := one[*records.Error](t, r); r.status != 3 || !strings.Contains(fail.Message, "--verify require") {
+	if fail := refusedAs(t, r, "none"); r.status != 3 || !strings.Contains(fail.Message, "--verify require") {
 		t.Errorf("require without --keyring: status %d, %+v", r.status, fail)
 	}
 	got = checkDownload(t, fetchMain(t, sourceLine(t, src), "--work", t.TempDir(), "--verify", "off"), data)
@@ -122,7 +122,7 @@ func TestRemoteDebNamed(t *testing.T) {
 // A downloaded cabinet signed with osslsigncode is verified against the
 // CA that issued its certificate; without --roots it is not ok (the
 // chain unchecked), which --verify require refuses; against another CA
-// it is an error record.
+// it is refused.
 func TestRemoteCabinetVerified(t *testing.T) {
 	p, other := verifytest.NewPKI(t, "fetchcab"), verifytest.NewPKI(t, "other")
 	src, data := remoteSource(t, p.SignedCAB(t, t.TempDir(), "update.cab"), "cab")
@@ -135,11 +135,11 @@ func TestRemoteCabinetVerified(t *testing.T) {
 		t.Errorf("no --roots: verified %+v", v)
 	}
 	r := fetchMain(t, sourceLine(t, src), "--work", t.TempDir(), "--verify", "require")
-	if fail := one[*records.Error](t, r); r.status != 3 || !strings.Contains(fail.Message, "--verify require") {
+	if fail := refusedAs(t, r, "authenticode"); r.status != 3 || !strings.Contains(fail.Message, "--verify require") {
 		t.Errorf("require without --roots: status %d, %+v", r.status, fail)
 	}
 	r = fetchMain(t, sourceLine(t, src), "--work", t.TempDir(), "--roots", other.CA)
-	if fail := one[*records.Error](t, r); r.status != 3 || !strings.Contains(fail.Message, "certificate chain") {
+	if fail := refusedAs(t, r, "authenticode"); r.status != 3 || !strings.Contains(fail.Message, "certificate chain") {
 		t.Errorf("another CA: status %d, %+v", r.status, fail)
 	}
 }
@@ -164,6 +164,31 @@ func TestCompressedDockerArchiveNamed(t *testing.T) {
 	if got.Package == nil || *got.Package != want || got.Verified != nil {
 		t.Errorf("local: package %+v, want %+v; verified %+v, want none (scan's to give)", got.Package, want, got.Verified)
 	}
+}
+
+// refusedAs checks that fetch refused the one source it was given, by
+// the scheme by: the source with "refused" and its verdict, the error
+// record, the end record (records.Refuse), in that order, and no bytes
+// named local. It returns the error record.
+func refusedAs(t *testing.T, r result, by string) *records.Error {
+	t.Helper()
+	recs := r.parsed(t)
+	if len(recs) != 3 {
+		t.Fatalf("want a refused source's 3 records, got %d:\n%s\nstderr:\n%s", len(recs), r.stdout, r.stderr)
+	}
+	src, isSrc := recs[0].(*records.Source)
+	fail, isErr := recs[1].(*records.Error)
+	end, isEnd := recs[2].(*records.End)
+	if !isSrc || !isErr || !isEnd {
+		t.Fatalf("want a source, an error and an end record, got\n%s", r.stdout)
+	}
+	if !src.Refused || src.Local != "" || src.Verified == nil || src.Verified.OK || src.Verified.By != by || src.Verified.Detail != fail.Message {
+		t.Errorf("refused source %+v (verified %+v), want refused by %s with the error's message", src, src.Verified, by)
+	}
+	if end.Source != fail.Source || end.Errors != 1 || end.Files != 0 {
+		t.Errorf("end record %+v after error %+v", end, fail)
+	}
+	return fail
 }
 
 func toolOutputRaw(t *testing.T, name string, args ...string) string {
@@ -193,7 +218,8 @@ func dockerIdentity(t *testing.T, file string) records.Package {
 	readJSON(t, filepath.Join(dir, manifest[0].Config), &config)
 	repo, tag, _ := strings.Cut(manifest[0].RepoTags[0], ":")
 	return records.Package{Name: repo, Version: tag, Vendor: strings.SplitN(repo, "/", 2)[0],
-		Digest: "sha256:" + sha256sum(t, filepath.Join(dir, manifest[0].Config)), Arch: config.OS + "/" + config.Architecture}
+		Digest: "sha256:" + sha256sum(t, filepath.Join(dir, manifest[0].Config)), Arch: config.OS + "/" + config.Architecture,
+		OS: config.OS}
 }
 
 func readJSON(t *testing.T, file string, v any) {

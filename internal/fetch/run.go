@@ -13,6 +13,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/formats/oci"
 	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -26,6 +27,9 @@ type outcome struct {
 	src  *records.Source // the fetched source; nil when raw passes through
 	fail *records.Error  // written instead of a source that failed
 	err  error           // why it failed, for stderr
+	// end closes a refused source: src, fail and end are written, in
+	// that order (records.Refuse).
+	end *records.End
 }
 
 // run fetches the sources of the input records in parallel and writes the
@@ -97,6 +101,14 @@ type emitter struct {
 
 func (e *emitter) emit(o outcome) error {
 	switch {
+	case o.fail != nil && o.end != nil:
+		e.sayFailure(o)
+		for _, rec := range []records.Record{o.src, o.fail, o.end} {
+			if err := e.w.Write(rec); err != nil {
+				return err
+			}
+		}
+		return nil
 	case o.fail != nil:
 		e.sayFailure(o)
 		return e.w.Write(o.fail)
@@ -140,6 +152,9 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, prov *provena
 		// A record no stage could use is a bad input line, and says where.
 		return failed(raw, src, &records.LineError{Where: raw.Where, Err: err})
 	}
+	if src.Refused {
+		return outcome{raw: raw} // its bytes are not to be read, nor downloaded
+	}
 	loc, err := src.Location()
 	if err != nil {
 		return failed(raw, src, err)
@@ -151,7 +166,7 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, prov *provena
 	}
 	got, err := f.fetch(ctx, loc, expected{uri: uri, size: src.Size, sha256: src.SHA256})
 	if err != nil {
-		return failed(raw, src, err)
+		return failedFetch(raw, src, err)
 	}
 	src.Local, src.SHA256 = got.local, got.sha256
 	if loc.Scheme == "oci" {
@@ -166,7 +181,7 @@ func fetchRecord(ctx context.Context, fetchers map[string]fetcher, prov *provena
 		}
 	}
 	if err := prov.add(src, loc.Scheme); err != nil {
-		return failed(raw, src, err)
+		return refusedDownload(raw, src, err)
 	}
 	return outcome{raw: raw, src: src}
 }
@@ -221,6 +236,34 @@ func failed(raw *records.Raw, src *records.Source, err error) outcome {
 		URI:     src.URI,
 		Message: err.Error(),
 	}}
+}
+
+// failedFetch is the outcome of a source whose bytes could not be
+// fetched: a refused source when they are not the ones a signed index
+// vouched for (its verified said ok), so the set records it; else an
+// error record in its place.
+func failedFetch(raw *records.Raw, src *records.Source, err error) outcome {
+	if !errors.Is(err, errMismatch) || src.Verified == nil || !src.Verified.OK {
+		return failed(raw, src, err)
+	}
+	var digest *sha256Mismatch
+	src.SHA256 = ""
+	if errors.As(err, &digest) {
+		src.SHA256 = digest.got // the bytes refused
+	}
+	fail, end := records.Refuse(src, "fetch", src.Verified.By, src.Verified.Signer, err)
+	return outcome{raw: raw, src: src, fail: fail, end: end, err: err}
+}
+
+// refusedDownload is the outcome of a downloaded source whose own
+// signature failed, or that --verify require found unverified: a refused
+// source (records.Refuse) with the sha256 of the bytes refused, as
+// hashr-scan refuses a local one, so the set records it and its failed
+// job. provenance.add has removed the download; stderr says so.
+func refusedDownload(raw *records.Raw, src *records.Source, err error) outcome {
+	removed := src.Local
+	fail, end := records.Refuse(src, "fetch", verify.RefusedBy(err), "", err)
+	return outcome{raw: raw, src: src, fail: fail, end: end, err: fmt.Errorf("%w; removed %s", err, removed)}
 }
 
 // looseSource picks whatever id and uri it can out of a source record that

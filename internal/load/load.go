@@ -61,7 +61,11 @@ verified_by, verified_signer and verified_detail. Loaded again, a source
 keeps the last package brought, and a verified that said ok over a later
 one that found nothing signing the same bytes ("by": "none"); a record
 without them (--verify off) changes neither. HashR's tables (--schema
-hashr) have no place for them: they are not written there.
+hashr) have no place for them: they are not written there. A refused
+source ("refused":true, it failed verification) is loaded with no
+samples: its sources row (verified_ok false, status failed) and its job,
+failed with its error record's message; without a sha256 (a remote
+source no stage read), its job alone.
 
 On a database with the citus extension (Citus, the distributed
 PostgreSQL; --db names its coordinator), the schema is created

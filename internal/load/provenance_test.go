@@ -45,3 +45,32 @@ func TestLoadKeepsPackageAndVerified(t *testing.T) {
 		})
 	}
 }
+
+// A refused source that has no sha256 (a remote one hashr-scan did not
+// read) has its job recorded failed with the refusal's reason, and no
+// other error: it never had files to load, so it needs no sha256.
+func TestLoadRefusedSourceWithoutSHA256(t *testing.T) {
+	_, bs := backends(t)
+	for _, b := range bs {
+		t.Run(b.name, func(t *testing.T) {
+			quick := sha256.Sum256([]byte("remote.tar"))
+			q := hex.EncodeToString(quick[:])
+			uri := "https://example.invalid/remote.tar"
+			stream := `{"type":"source","id":"remote.tar","uri":"` + uri + `","quick_sha256":"` + q + `",` +
+				`"verified":{"ok":false,"by":"none","detail":"--verify require: tar is not verified"},"refused":true}
+{"type":"error","stage":"scan","source":"` + uri + `","id":"remote.tar","uri":"` + uri + `","message":"--verify require: tar is not verified"}
+{"type":"end","source":"` + uri + `","files":0,"errors":1,"bytes":0}
+`
+			status, stdout, stderr := runLoad(t, []byte(stream), "--quiet", "--db", b.url)
+			if status != 0 && status != 3 {
+				t.Fatalf("exit %d: %s", status, stderr)
+			}
+			if n := strings.Count(stdout, `"type":"error"`); n != 1 || strings.Contains(stderr, "sha256") {
+				t.Errorf("%d error records, want the refusal's alone:\n%s\n%s", n, stdout, stderr)
+			}
+			if got := dbtest.Count(t, b.url, "SELECT count(*) FROM jobs_hex WHERE quick_sha256 = '"+q+"' AND status = 'failed' AND error LIKE '%--verify require%' AND errors = 1"); got != 1 {
+				t.Errorf("no failed job for the refused source:\n%v", dbtest.Dump(t, b.url)["jobs"])
+			}
+		})
+	}
+}

@@ -355,6 +355,9 @@ func (l *loader) startSource(rec *records.Source) error {
 	s := &openSource{rec: rec, row: row}
 	row.Files = db.NewFileRows(memoryRows, l.spillDir)
 	l.open = s
+	if rec.Refused && rec.SHA256 == "" {
+		return nil // no files will come: its job alone is recorded, failed by its error record
+	}
 	if err != nil {
 		s.unloadable = err
 		s.messages = append(s.messages, "load: "+err.Error())
@@ -371,8 +374,8 @@ func (l *loader) addFile(f *records.File, where string) error {
 			Message: "file record outside a source (no source record before it); not loaded"})
 	}
 	s.filesSeen++
-	if s.unloadable != nil {
-		return nil
+	if s.unloadable != nil || s.rec.Refused {
+		return nil // a refused source's files (a stage that read it anyway) are not trusted
 	}
 	if f.Source != "" && f.Source != s.hexSHA256() {
 		return l.memberFailed(where, fmt.Errorf("file record %q belongs to source %s, not to %s, the source being read", f.Path, f.Source, s.name()))

@@ -57,12 +57,12 @@ func (v *aptVerifier) check(src *records.Source) (*verify.Result, error) {
 			return &verify.Result{By: "none", Detail: "its apt mirror is signed, but no --keyring was given to check it against"}, nil
 		}
 		if len(m.suiteErrs) > 0 {
-			return nil, fmt.Errorf("the mirror's indexes failed verification: %w", errors.Join(m.suiteErrs...))
+			return nil, verify.Refuse(apt.By, fmt.Errorf("the mirror's indexes failed verification: %w", errors.Join(m.suiteErrs...)))
 		}
 		return &verify.Result{By: "none", Detail: "not listed in any signed Packages index of the mirror"}, nil
 	}
 	if src.Size != nil && *src.Size != d.pkg.Size {
-		return nil, fmt.Errorf("%s %w: %d bytes, its signed Packages entry says %d", d.pkg.Filename, apt.ErrMismatch, *src.Size, d.pkg.Size)
+		return nil, verify.Refuse(apt.By, fmt.Errorf("%s %w: %d bytes, its signed Packages entry says %d", d.pkg.Filename, apt.ErrMismatch, *src.Size, d.pkg.Size))
 	}
 	src.SHA256 = d.pkg.SHA256 // hashr-fetch fails the source if the bytes hash otherwise
 	src.Package = identity.AptEntry(d.pkg, d.rel)

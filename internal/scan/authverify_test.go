@@ -37,11 +37,14 @@ func TestScanVerifiesCabinets(t *testing.T) {
 	p := verifytest.NewPKI(t, "alpha")
 	dir := authRepo(t, p)
 	res := scan(t, "--roots", p.CA, dir)
-	if res.code != 3 || len(res.sources) != 3 || len(res.errors) != 1 {
-		t.Fatalf("exit %d, %d sources, %d errors\n%s", res.code, len(res.sources), len(res.errors), res.stderr)
+	if res.code != 3 || len(res.sources) != 3 || len(res.errors) != 1 || len(res.refused) != 1 {
+		t.Fatalf("exit %d, %d sources, %d errors, %d refused\n%s", res.code, len(res.sources), len(res.errors), len(res.refused), res.stderr)
 	}
 	if e := res.errors[0]; !strings.HasSuffix(e.URI, "tampered.cab") || !strings.Contains(e.Message, "not the ones signed") {
 		t.Errorf("error record %+v, want tampered.cab's bytes not the ones signed", e)
+	}
+	if r := res.refused[0]; !strings.HasSuffix(r.URI, "tampered.cab") || r.Verified.By != "authenticode" || r.SHA256 != sha256sum(t, r.URI) {
+		t.Errorf("refused %+v %+v, want tampered.cab by authenticode with its bytes' sha256", r, r.Verified)
 	}
 	by := res.byURI()
 	for _, name := range []string{"good.cab", "update.msu"} {

@@ -187,10 +187,15 @@ A remote rpm, cabinet or .msu that no signed index lists gets no
 checks its own signature (rpm-header, authenticode) once it holds the
 bytes, with the same code, under its own --verify, --keyring and --roots.
 A failure (a key not in --keyring, an index, repomd.xml, primary.xml or
-rpm altered after signing, a size its signed entry does not give) makes
-the source an error record, and the exit status 3. --verify require also
-makes every "none" source an error record; off checks nothing and sets
-no "verified".
+rpm altered after signing, a size its signed entry does not give) refuses
+the source: its record says "refused":true and "verified":{"ok":false,
+"by" the check that failed, "detail" why}, with the sha256 of its bytes
+(read here, for a local source), and is followed at once by its error
+record and an end record (errors 1, files 0); the exit status is 3. No
+stage reads a refused source's bytes, and hashr-load records it and its
+failed job, so the set says it was tried and refused. --verify require
+also refuses every "none" source ("by":"none"); off checks nothing and
+sets no "verified".
 
 An http(s) REPO whose path ends in /dists/SUITE is a suite of a remote apt
 mirror: its indexes are fetched and verified as above, and each package
@@ -205,10 +210,10 @@ the signing time when a timestamp (RFC 3161 or the legacy countersignature)
 whose authority also chains to --roots vouches for it, else now. It gets
 "verified":{"ok":true,"by":"authenticode","signer":SUBJECT,"detail":...};
 without --roots the chain is not checked: "ok":false, the detail says so,
-and --verify require makes it an error record. A cabinet altered after
-signing, or whose chain does not end at --roots, is an error record. An
-unsigned cabinet and a WIM-based .msu (no signature of its own) get
-"by":"none"; a remote cabinet is left to hashr-fetch, as above.`
+and --verify require refuses it. A cabinet altered after signing, or
+whose chain does not end at --roots, is refused as above. An unsigned
+cabinet and a WIM-based .msu (no signature of its own) get "by":"none";
+a remote cabinet is left to hashr-fetch, as above.`
 
 const example = `  # Everything in a mirror, with the default repo names:
   hashr-scan ~/mirror | jq -r '[.format, .id] | @tsv'
@@ -281,7 +286,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.BoolVar(&flags.plan, "plan", true, "write a plan record (the number of sources and their total size) before the sources, holding them back until the scan is done; --plan=false writes each source as it is found")
 
 	f.DurationVar(&flags.maxTime, "max-time", defaultMaxTime, "give up on one request to a registry, bucket or URL (a page of tags or objects, a manifest, a URL's size or bytes) after this long, however steadily bytes come")
-	f.StringVar(&flags.verify, "verify", string(verify.Try), "off, try (verify what carries a signature) or require (a source nothing signs is an error record); see Verification above")
+	f.StringVar(&flags.verify, "verify", string(verify.Try), "off, try (verify what carries a signature) or require (a source nothing signs is refused); see Verification above")
 	f.StringArrayVar(&flags.keyrings, "keyring", nil, "OpenPGP public keys, binary (.gpg) or armored (.asc), that may sign an apt mirror's Release, a yum repository's repomd.xml or an rpm (repeatable), e.g. /usr/share/keyrings/debian-archive-keyring.gpg")
 	f.StringArrayVar(&flags.roots, "roots", nil, "PEM root certificates that cabinets' and .msu files' Authenticode chains must end at (repeatable); without it the signature is checked and the chain not")
 	f.StringVar(&flags.reprocess, "reprocess", "", "quick_sha256 values of sources to emit even though their job is done, comma-separated")

@@ -72,6 +72,9 @@ type result struct {
 	errors  []*records.Error
 	plan    *records.Plan
 	stderr  string
+	// refused are the sources that failed verification, each followed by
+	// its error record (in errors) and its end record; not in sources.
+	refused []*records.Source
 }
 
 func (r result) byURI() map[string]*records.Source {
@@ -103,6 +106,11 @@ func scan(t *testing.T, args ...string) result {
 			if err := r.Validate(); err != nil {
 				t.Errorf("invalid source record %s: %v", sc.Bytes(), err)
 			}
+			if r.Refused {
+				res.refused = append(res.refused, r)
+				res.errors = append(res.errors, checkRefusal(t, sc, r))
+				continue
+			}
 			res.sources = append(res.sources, r)
 		case *records.Error:
 			res.errors = append(res.errors, r)
@@ -112,6 +120,38 @@ func scan(t *testing.T, args ...string) result {
 	}
 	checkPlan(t, res)
 	return res
+}
+
+// checkRefusal reads the records that must follow a refused source: an
+// error record of the whole source, then its end record with that one
+// error, both naming the source as its sha256 (or, without one, uri).
+// It returns the error record.
+func checkRefusal(t *testing.T, sc *bufio.Scanner, src *records.Source) *records.Error {
+	t.Helper()
+	key := src.SHA256
+	if key == "" {
+		key = src.URI
+	}
+	if v := src.Verified; v == nil || v.OK || v.By == "" || v.Detail == "" {
+		t.Errorf("refused source %s: verified %+v, want ok false, by and detail", src.URI, v)
+	}
+	var next [2]records.Record
+	for i := range next {
+		if !sc.Scan() {
+			t.Fatalf("refused source %s: the stream ends before its error and end records", src.URI)
+		}
+		rec, err := records.Unmarshal(sc.Bytes())
+		if err != nil {
+			t.Fatalf("hashr-scan wrote a bad record: %v\n%s", err, sc.Bytes())
+		}
+		next[i] = rec
+	}
+	e, isErr := next[0].(*records.Error)
+	end, isEnd := next[1].(*records.End)
+	if !isErr || !isEnd || e.Source != key || e.Path != "" || e.Message != src.Verified.Detail || end.Source != key || end.Errors != 1 || end.Files != 0 {
+		t.Errorf("refused source %s followed by %+v and %+v; want its error record and its end record", src.URI, next[0], next[1])
+	}
+	return e
 }
 
 // checkPlan checks that a finished scan's plan record announced the
@@ -125,7 +165,7 @@ func checkPlan(t *testing.T, res result) {
 		t.Fatalf("hashr-scan wrote no plan record before its sources")
 	}
 	var want records.Plan
-	for _, s := range res.sources {
+	for _, s := range append(res.sources, res.refused...) {
 		want.Sources++
 		if s.Size != nil {
 			want.Bytes += *s.Size

@@ -253,7 +253,36 @@ func TestYumRepositoryPackageFromIndex(t *testing.T) {
 	}
 	want.OS = "" // the header said it; primary.xml does not
 	checkPackage(t, "indexed rpm whose header is cut short", res.sources[0].Package, want)
-	if res = scan(t, repo); res.code != 3 || len(res.sources) != 0 {
-		t.Errorf("--verify try of an unsigned repository's rpm cut short: status %d, %d sources; want 3 and an error record (its header does not read)\n%s", res.code, len(res.sources), res.stderr)
+	if res = scan(t, repo); res.code != 3 || len(res.sources) != 0 || len(res.refused) != 1 {
+		t.Errorf("--verify try of an unsigned repository's rpm cut short: status %d, %d sources, %d refused; want 3 and it refused (its header does not read)\n%s", res.code, len(res.sources), len(res.refused), res.stderr)
 	}
+}
+
+// The repository an rpm belongs to is the nearest directory from the
+// rpm's up to the REPO argument that holds repodata/repomd.xml, for
+// naming it and for verifying it alike: a repository below the REPO
+// (a mirror of several) names its rpms from its index, even one whose
+// header no longer reads. The index used to look at the REPO alone.
+func TestYumRepositoryBelowRepoNamesFromIndex(t *testing.T) {
+	needTool(t, "rpmbuild")
+	needTool(t, "createrepo_c")
+	top := t.TempDir()
+	writeTree(t, top, map[string]string{"yumtest.spec": yumSpec})
+	runTool(t, "rpmbuild", "--quiet", "--define", "_topdir "+top, "-bb", filepath.Join(top, "yumtest.spec"))
+	mirror := t.TempDir()
+	repo := filepath.Join(mirror, "fedora", "x86_64")
+	rpmFile := filepath.Join(repo, "Packages", "yumtest-2.0-5.noarch.rpm")
+	os.MkdirAll(filepath.Dir(rpmFile), 0o755)
+	copyFile(t, filepath.Join(top, "RPMS", "noarch", "yumtest-2.0-5.noarch.rpm"), rpmFile)
+	q := strings.Split(toolOutput(t, "rpm", "-qp", "--qf", "%{NAME}|%{EPOCH}:%{VERSION}-%{RELEASE}|%{ARCH}|%{VENDOR}|%{SUMMARY}", rpmFile), "|")
+	want := records.Package{Name: q[0], Version: q[1], Arch: q[2], Vendor: q[3], Title: q[4]}
+	runTool(t, "createrepo_c", repo)
+	if err := os.Truncate(rpmFile, 200); err != nil { // the lead, and a header cut short
+		t.Fatal(err)
+	}
+	res := scan(t, "--verify", "off", mirror)
+	if len(res.sources) != 1 {
+		t.Fatalf("%d sources\n%s", len(res.sources), res.stderr)
+	}
+	checkPackage(t, "rpm of a repository below the REPO, its header cut short", res.sources[0].Package, want)
 }

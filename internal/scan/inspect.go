@@ -29,6 +29,7 @@ const (
 	notRegular                   // skipped: a special file
 	alreadyWalked                // skipped: a directory reached again
 	jobDone                      // skipped: its job is done in --db
+	refused                      // a refused source: it failed verification
 )
 
 // outcome is the result of inspecting one entry.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/ordered"
+	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -29,7 +30,8 @@ type counts struct {
 // error record per path that could not be read.
 func run(ctx context.Context, p *cli.Program, opts options, repos []string) error {
 	defer p.RouteClientLog()() // listings of buckets, registries and URLs
-	s := &scanRun{p: p, opts: opts, w: newPlannedOutput(p, opts.plan), c: counts{byVerdict: map[verdict]int{}}}
+	s := &scanRun{p: p, opts: opts, w: newPlannedOutput(p, opts.plan), c: counts{byVerdict: map[verdict]int{}},
+		yum: opts.verify.yumRepos()}
 	defer s.w.Finish()
 	err := ordered.Map(ctx, workers, allEntries(ctx, opts.net, repos),
 		func(e entry) outcome { return inspect(ctx, opts, e) }, s.emit)
@@ -50,7 +52,7 @@ type scanRun struct {
 	c         counts
 	hintedZip bool
 	exports   wsusExports
-	yum       yumIndexes
+	yum       *yumRepos
 	sets      wimSets
 }
 
@@ -62,9 +64,7 @@ func (s *scanRun) write(src *records.Source) error {
 		return nil
 	}
 	if err := s.opts.verify.check(src); err != nil {
-		s.c.byVerdict[failed]++
-		s.p.Failf("%s: %v", src.URI, err)
-		return s.w.Write(&records.Error{Stage: "scan", Source: src.URI, URI: src.URI, ID: src.ID, Message: err.Error()})
+		return s.refuse(src, err)
 	}
 	s.c.sources++
 	if err := s.exports.annotate(src); err != nil {
@@ -74,6 +74,30 @@ func (s *scanRun) write(src *records.Source) error {
 		s.p.Warnf("%s: %v; its RPMs are named by their headers", src.RepoPath, err)
 	}
 	return s.w.Write(src)
+}
+
+// refuse writes a source that failed verification as a refused source:
+// the source, its error record and its end record (records.Refuse), so
+// that hashr-load records it and its failed job while no stage reads its
+// bytes. Its sha256 is read here, from a local file, to say which bytes
+// were refused; a remote source keeps the one its listing gave, if any.
+func (s *scanRun) refuse(src *records.Source, err error) error {
+	s.c.byVerdict[refused]++
+	s.p.Failf("%s: %v", src.URI, err)
+	if remoteScheme(src.URI) == "" {
+		sum, herr := wholeSHA256(src.URI)
+		if herr != nil {
+			s.p.Verbosef("%s: reading its sha256: %v; its job alone is recorded", src.URI, herr)
+		}
+		src.SHA256 = sum
+	}
+	failure, end := records.Refuse(src, "scan", verify.RefusedBy(err), "", err)
+	for _, rec := range []records.Record{src, failure, end} {
+		if err := s.w.Write(rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // emit handles one outcome: its sources written, its failure reported,
@@ -203,6 +227,7 @@ func (c counts) summary() string {
 		{jobDone, "skipped (job done in --db)"},
 		{notRegular, "special files skipped"},
 		{failed, "unreadable"},
+		{refused, "refused (failed verification)"},
 	} {
 		if n := c.byVerdict[extra.v]; n > 0 {
 			fmt.Fprintf(&b, ", %d %s", n, extra.what)

@@ -26,26 +26,39 @@ type kindVerifier interface {
 type verifiers struct {
 	mode  verify.Mode
 	kinds []kindVerifier
+	// yum reads each yum repository once, for verifying its rpms and
+	// (scanRun.write) naming them, whatever the mode.
+	yum *yumRepos
 }
 
 func newVerifiers(mode verify.Mode, own *sourcesig.Checker) *verifiers {
-	return &verifiers{mode: mode, kinds: kindVerifiers(own)}
+	yum := newYumRepos(own.Keys)
+	return &verifiers{mode: mode, kinds: kindVerifiers(own, yum), yum: yum}
 }
 
 // kindVerifiers are the verifiers hashr-scan knows, the most specific
 // first: an rpm in a signed yum repository is vouched for by the
 // repository's index before its own header signature is read.
-func kindVerifiers(own *sourcesig.Checker) []kindVerifier {
+func kindVerifiers(own *sourcesig.Checker, yum *yumRepos) []kindVerifier {
 	return []kindVerifier{
 		listedVerifier{},
 		newAptVerifier(own.Keys),
-		newYumVerifier(own.Keys),
+		yum,
 		ownSignature{own},
 	}
 }
 
-// check sets src.Verified, or returns why the source must be an error
-// record instead.
+// yumRepos returns the yum repositories the verifiers read, or new ones
+// when there are no verifiers.
+func (v *verifiers) yumRepos() *yumRepos {
+	if v == nil {
+		return newYumRepos(nil)
+	}
+	return v.yum
+}
+
+// check sets src.Verified, or returns why the source is refused (a
+// verify.Refusal, naming the scheme that refused it).
 func (v *verifiers) check(src *records.Source) error {
 	if v == nil || v.mode == verify.Off {
 		src.Verified = nil // a remote listing's, when off

@@ -50,17 +50,42 @@ func ParseMode(s string) (Mode, error) {
 }
 
 // Judge applies mode to the result of verifying a source of format:
-// under require, one that is not ok is an error, which makes the source
-// an error record; hint names the stage's flag that records it instead.
+// under require, one that is not ok is refused (a Refusal by the result's
+// scheme, "none" when nothing checked it); hint names the stage's flag
+// that records it instead.
 func (m Mode) Judge(res *Result, format string) error {
 	if m == Require && (res == nil || !res.OK) {
-		detail := "nothing checked it"
+		by, detail := "none", "nothing checked it"
 		if res != nil {
-			detail = res.Detail
+			by, detail = res.By, res.Detail
 		}
-		return fmt.Errorf("--verify require: %s is not verified: %s (hint: --verify try records it as unverified)", format, detail)
+		return Refuse(by, fmt.Errorf("--verify require: %s is not verified: %s (hint: --verify try records it as unverified)", format, detail))
 	}
 	return nil
+}
+
+// Refusal is a verification's "no": the scheme that refused a source (the
+// by of its verified) and why. hashr-scan and hashr-fetch write the
+// source refused (records.Refuse) with it.
+type Refusal struct {
+	By  string
+	Err error
+}
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// Refuse says the scheme by refused a source for err.
+func Refuse(by string, err error) error { return &Refusal{By: by, Err: err} }
+
+// RefusedBy names the scheme that refused a source for err: "none" when
+// err is no Refusal.
+func RefusedBy(err error) string {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r.By
+	}
+	return "none"
 }
 
 // LoadKeyrings reads OpenPGP public keys from each file, binary (a .gpg

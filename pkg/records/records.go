@@ -57,6 +57,10 @@ type Source struct {
 	// nothing was checked (--verify off, or a stage before hashr-scan's
 	// verification existed).
 	Verified *Verified `json:"verified,omitempty"`
+	// Refused says the source failed verification (Verified says how):
+	// its error and end records follow it at once, and no stage reads
+	// its bytes; hashr-load records its job failed. See Refuse.
+	Refused bool `json:"refused,omitempty"`
 
 	Extra Extra `json:"-"`
 }
@@ -85,8 +89,9 @@ type Package struct {
 
 // Verified says whether a source's bytes verified, by what scheme, and who
 // signed them. By "none" with OK false records that nothing signs the
-// source (--verify try); a failed check is an error record, not a
-// Verified with OK false.
+// source (--verify try); a failed check is a refused source (Refuse):
+// OK false, By the scheme that refused it, Detail why, and an error
+// record.
 type Verified struct {
 	OK     bool   `json:"ok"`
 	By     string `json:"by"`               // apt-release, rpm-header, yum-repomd, authenticode, none

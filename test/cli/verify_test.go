@@ -36,8 +36,8 @@ func runStage(t *testing.T, main func([]string, io.Reader, io.Writer, io.Writer)
 
 // TestScanVerifiesAptMirror: hashr-scan of an apt mirror built with
 // apt-ftparchive and gpg gives each .deb its signed sha256 and a
-// verified field naming the key's fingerprint; hashr-fetch then fails a
-// .deb altered after signing (same size, other bytes).
+// verified field naming the key's fingerprint; hashr-fetch then refuses
+// a .deb altered after signing (same size, other bytes).
 func TestScanVerifiesAptMirror(t *testing.T) {
 	r := verifytest.BuildAptRepo(t, true)
 	code, recs, stdout, stderr := runStage(t, scan.Main, "", "--plan=false", "--keyring", r.Key.Keyring, r.Root)
@@ -63,16 +63,24 @@ func TestScanVerifiesAptMirror(t *testing.T) {
 	if code != 3 || len(recs["error"]) != 1 || !strings.Contains(recs["error"][0]["message"].(string), "sha256 mismatch") {
 		t.Fatalf("fetch of the altered .deb: exit %d, errors %v\n%s", code, recs["error"], stderr)
 	}
+	// The altered .deb is refused, as the signed index's: its source record
+	// says so, with the sha256 of the bytes refused, and its end follows.
+	sum := sha256.Sum256(data)
+	refused := recs["source"][1]
+	if v := verifiedOf(refused); refused["refused"] != true || refused["sha256"] != hex.EncodeToString(sum[:]) || refused["local"] != nil ||
+		v["ok"] != false || v["by"] != "apt-release" || v["signer"] != r.Key.Fingerprint || len(recs["end"]) != 1 {
+		t.Errorf("fetch of the altered .deb: source %v, %d end records; want it refused", refused, len(recs["end"]))
+	}
 }
 
 // TestScanFailsAptMirrorWithWrongKeyring: a wrong keyring, an index
 // altered after signing, and --verify require on an unsigned source each
-// give error records and exit 3.
+// give refused sources (each with its error record) and exit 3.
 func TestScanFailsAptMirrorWithWrongKeyring(t *testing.T) {
 	r := verifytest.BuildAptRepo(t, true)
 	other := verifytest.NewGPG(t, "other", "ed25519")
 	code, recs, _, stderr := runStage(t, scan.Main, "", "--plan=false", "--keyring", other.Keyring, r.Root)
-	if code != 3 || len(recs["source"]) != 0 || len(recs["error"]) != 2 || !strings.Contains(recs["error"][0]["message"].(string), "not in the keyring") {
+	if code != 3 || refusedCount(recs) != 2 || len(recs["error"]) != 2 || !strings.Contains(recs["error"][0]["message"].(string), "not in the keyring") {
 		t.Fatalf("wrong keyring: exit %d, records %v\n%s", code, recs, stderr)
 	}
 	idx := filepath.Join(r.Dist, "main", "binary-amd64", "Packages.xz")
@@ -87,6 +95,20 @@ func TestScanFailsAptMirrorWithWrongKeyring(t *testing.T) {
 	if code != 3 || len(recs["error"]) != 2 || !strings.Contains(recs["error"][0]["message"].(string), "nothing signs") {
 		t.Fatalf("--verify require: exit %d, records %v\n%s", code, recs, stderr)
 	}
+}
+
+// refusedCount is how many source records of a stream are refused, or
+// -1 when one is not: a stream of refusals alone, each with its end.
+func refusedCount(recs map[string][]map[string]any) int {
+	for _, src := range recs["source"] {
+		if src["refused"] != true || verifiedOf(src)["ok"] != false {
+			return -1
+		}
+	}
+	if len(recs["end"]) != len(recs["source"]) {
+		return -1
+	}
+	return len(recs["source"])
 }
 
 // verifiedOf returns a source record's verified field.
@@ -126,7 +148,7 @@ func TestScanTryMarksUnsignedSourcesNone(t *testing.T) {
 		}
 	}
 	code, recs, _, stderr = runStage(t, scan.Main, "", "--plan=false", "--verify", "require", dir)
-	if code != 3 || len(recs["source"]) != 0 || len(recs["error"]) != 4 || !strings.Contains(recs["error"][0]["message"].(string), "--verify require") {
+	if code != 3 || refusedCount(recs) != 4 || len(recs["error"]) != 4 || !strings.Contains(recs["error"][0]["message"].(string), "--verify require") {
 		t.Fatalf("--verify require: exit %d, records %v\n%s", code, recs, stderr)
 	}
 	code, recs, stdout, _ = runStage(t, scan.Main, "", "--plan=false", "--verify", "off", dir)
@@ -159,7 +181,7 @@ func TestScanVerifiesSignedRPM(t *testing.T) {
 	data[len(data)-1] ^= 1 // the payload's last byte
 	os.WriteFile(rpmFile, data, 0o644)
 	code, recs, _, stderr = runStage(t, scan.Main, "", "--plan=false", "--keyring", key.Armored, dir)
-	if code != 3 || len(recs["source"]) != 0 || len(recs["error"]) != 1 || !strings.Contains(recs["error"][0]["message"].(string), "verifying the rpm") {
+	if code != 3 || refusedCount(recs) != 1 || len(recs["error"]) != 1 || !strings.Contains(recs["error"][0]["message"].(string), "verifying the rpm") {
 		t.Fatalf("tampered rpm: exit %d, records %v\n%s", code, recs, stderr)
 	}
 }

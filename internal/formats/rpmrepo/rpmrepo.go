@@ -3,8 +3,10 @@
 // with their checksums, and the primary index it names
 // (primary.xml, compressed or not), which lists each package: name,
 // epoch, version, release, arch, vendor, summary, where it lies and its
-// checksum. It is the one reader of these files: hashr-scan names RPM
-// sources from it, and the repository's verification reads it too.
+// checksum. It is the one parser of these files, and RootOf the one rule
+// for which repository a file belongs to: hashr-scan reads each
+// repository once (internal/verify/yum) both to name its RPM sources and
+// to verify them.
 //
 // encoding/xml parses both: it expands no entities beyond XML's five and
 // reads no DTD, so a hostile index cannot make it allocate without bound;
@@ -181,34 +183,34 @@ func (x xmlPackage) pkg() (Package, error) {
 // ErrNoPrimary is returned for a repomd.xml that names no primary index.
 var ErrNoPrimary = errors.New("repomd.xml names no primary index")
 
-// ReadPrimary reads the repository at root's repomd.xml and calls fn with
-// each package of the primary index it names (compressed with anything
-// package decompress reads). It checks no checksum: verification is the
-// caller's.
-func ReadPrimary(root string, fn func(Package) error) error {
-	f, err := os.Open(filepath.Join(root, filepath.FromSlash(MetadataPath)))
-	if err != nil {
-		return fmt.Errorf("reading the repository's metadata: %w", err)
+// IsRoot says whether dir is a repository's root: it holds
+// repodata/repomd.xml.
+func IsRoot(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(MetadataPath)))
+	return err == nil
+}
+
+// RootOf finds the repository a file belongs to: the nearest directory,
+// from the file's own up to top (the directory it was found under), that
+// is a repository's root by isRoot (IsRoot, or a cache of it). A file
+// outside top has only its own directory looked at. It is the one rule
+// for which index names a package and which signature vouches for it.
+func RootOf(file, top string, isRoot func(dir string) bool) (string, bool) {
+	for dir := filepath.Dir(file); ; dir = filepath.Dir(dir) {
+		if isRoot(dir) {
+			return dir, true
+		}
+		if dir == top || !within(dir, top) || dir == filepath.Dir(dir) {
+			return "", false
+		}
 	}
-	m, err := ParseRepomd(f)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	primary, ok := m.Index("primary")
-	if !ok {
-		return ErrNoPrimary
-	}
-	rel := CleanRel(primary.Location.Href)
-	if rel == "" {
-		return fmt.Errorf("the primary index %q lies outside the repository", primary.Location.Href)
-	}
-	pf, err := os.Open(filepath.Join(root, filepath.FromSlash(rel)))
-	if err != nil {
-		return fmt.Errorf("reading the primary index: %w", err)
-	}
-	defer pf.Close()
-	return ParseCompressed(pf, fn)
+}
+
+// within says whether dir is top or below it (not merely a name that
+// starts the same: /srv/repo2 is not within /srv/repo).
+func within(dir, top string) bool {
+	rel, err := filepath.Rel(top, dir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // ParseCompressed parses a primary index in whatever compression its

@@ -3,7 +3,6 @@ package rpmrepo
 import (
 	"bytes"
 	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +46,7 @@ func TestPrimaryMatchesRpmQuery(t *testing.T) {
 		t.Run(z, func(t *testing.T) {
 			root, rpmFile := createrepo(t, z)
 			var got []Package
-			if err := ReadPrimary(root, func(p Package) error { got = append(got, p); return nil }); err != nil {
+			if err := readPrimary(root, func(p Package) error { got = append(got, p); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			q, err := exec.Command("rpm", "-qp", "--qf", "%{NAME}|%{ARCH}|%{VERSION}|%{RELEASE}|%{SUMMARY}", rpmFile).Output()
@@ -67,12 +66,40 @@ func TestPrimaryMatchesRpmQuery(t *testing.T) {
 	}
 }
 
-// A directory without repodata is no repository (fs.ErrNotExist); an
-// index outside the repository, or one that does not parse, is an error.
+// readPrimary reads the primary index the repository at root names, as
+// internal/verify/yum does less its checks.
+func readPrimary(root string, fn func(Package) error) error {
+	f, err := os.Open(filepath.Join(root, filepath.FromSlash(MetadataPath)))
+	if err != nil {
+		return err
+	}
+	m, err := ParseRepomd(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	primary, ok := m.Index("primary")
+	if !ok {
+		return ErrNoPrimary
+	}
+	rel := CleanRel(primary.Location.Href)
+	if rel == "" {
+		return errors.New("the primary index lies outside the repository")
+	}
+	pf, err := os.Open(filepath.Join(root, filepath.FromSlash(rel)))
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	return ParseCompressed(pf, fn)
+}
+
+// A directory without repodata is no repository; an index outside the
+// repository, or one that does not parse, is an error.
 func TestBrokenRepositories(t *testing.T) {
 	none := func(Package) error { return nil }
-	if err := ReadPrimary(t.TempDir(), none); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("no repodata: %v, want fs.ErrNotExist", err)
+	if IsRoot(t.TempDir()) {
+		t.Errorf("a directory without repodata is a repository's root")
 	}
 	for name, repomd := range map[string]string{
 		"outside":    `<repomd><data type="primary"><location href="../../etc/passwd"/></data></repomd>`,
@@ -82,8 +109,32 @@ func TestBrokenRepositories(t *testing.T) {
 		root := t.TempDir()
 		os.MkdirAll(filepath.Join(root, "repodata"), 0o755)
 		os.WriteFile(filepath.Join(root, MetadataPath), []byte(repomd), 0o644)
-		if err := ReadPrimary(root, none); err == nil {
+		if !IsRoot(root) {
+			t.Errorf("%s: not a repository's root", name)
+		}
+		if err := readPrimary(root, none); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// RootOf: the nearest repository from the file's directory up to top;
+// none above top, nor in a sibling whose name starts as top's does; a
+// file outside top has its own directory looked at alone.
+func TestRootOf(t *testing.T) {
+	roots := map[string]bool{"/m": true, "/m/fedora/x86_64": true, "/m/rpms": true, "/srv": true}
+	isRoot := func(dir string) bool { return roots[dir] }
+	for _, c := range []struct{ file, top, want string }{
+		{"/m/fedora/x86_64/Packages/a/a.rpm", "/m", "/m/fedora/x86_64"},
+		{"/m/fedora/x86_64/a.rpm", "/m/fedora", "/m/fedora/x86_64"},
+		{"/m/other/a.rpm", "/m", "/m"},
+		{"/m/other/a.rpm", "/m/other", ""},
+		{"/m/rpms/a.rpm", "/m/rpms/a.rpm", "/m/rpms"},
+		{"/srv/repo2/a.rpm", "/srv/repo", ""},
+	} {
+		got, ok := RootOf(c.file, c.top, isRoot)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("RootOf(%s, %s) = %q %v, want %q", c.file, c.top, got, ok, c.want)
 		}
 	}
 }

@@ -57,20 +57,21 @@ func Authenticode(format, uri string) bool {
 
 // Check verifies the local file path, a source of format named uri. It
 // returns nil, nil for a kind Claims does not claim; a Result, ok or
-// "none" with the reason, for one it does; an error when the signature
-// or a digest it covers fails, or the file cannot be read.
+// "none" with the reason, for one it does; a verify.Refusal by the
+// scheme checked when the signature or a digest it covers fails, or the
+// file cannot be read.
 func (c *Checker) Check(path, format, uri string) (*verify.Result, error) {
 	switch {
 	case format == magic.RPM:
 		res, err := c.rpm(path)
 		if err != nil {
-			return nil, fmt.Errorf("verifying the rpm: %w", err)
+			return nil, verify.Refuse(rpmsig.By, fmt.Errorf("verifying the rpm: %w", err))
 		}
 		return res, nil
 	case Authenticode(format, uri):
 		res, err := c.authenticode(path, format)
 		if err != nil {
-			return nil, fmt.Errorf("checking the Authenticode signature: %w", err)
+			return nil, verify.Refuse(authenticode.By, fmt.Errorf("checking the Authenticode signature: %w", err))
 		}
 		return res, nil
 	}

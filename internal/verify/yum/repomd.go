@@ -9,6 +9,7 @@ package yum
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -52,29 +53,39 @@ func (r *Repomd) Primary() (rpmrepo.Data, error) {
 // ErrUnsigned says a repository has no repomd.xml.asc.
 var ErrUnsigned = errors.New("the repository has no repodata/repomd.xml.asc: nothing signs it")
 
-// ReadRepomd reads and verifies repodata/repomd.xml of the repository
-// fsys against its detached signature repomd.xml.asc.
+// ReadRepomd reads repodata/repomd.xml of the repository fsys and
+// verifies it against its detached signature repomd.xml.asc. A
+// repomd.xml that parses is returned even when it does not verify, with
+// why beside it (ErrUnsigned, verify.ErrNoKeyring, a bad signature) and
+// Verified zero: its primary index may still name the repository's
+// packages, though it vouches for none of them.
 func ReadRepomd(fsys fs.FS, keys openpgp.EntityList) (*Repomd, error) {
 	text, err := verify.ReadBounded(fsys, RepomdPath, RepomdPath, rpmrepo.MaxRepomd)
 	if err != nil {
 		return nil, err
 	}
+	verified, verifyErr := checkRepomd(fsys, keys, text)
+	md, err := rpmrepo.ParseRepomd(bytes.NewReader(text))
+	if err != nil {
+		return nil, cmp.Or(verifyErr, err)
+	}
+	return &Repomd{Repomd: md, Verified: verified}, verifyErr
+}
+
+// checkRepomd checks repomd.xml's text against repomd.xml.asc.
+func checkRepomd(fsys fs.FS, keys openpgp.EntityList, text []byte) (verify.Result, error) {
 	sig, err := verify.ReadBounded(fsys, RepomdPath+".asc", RepomdPath+".asc", rpmrepo.MaxRepomd)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("verifying %s: %w", RepomdPath, ErrUnsigned)
+		return verify.Result{}, fmt.Errorf("verifying %s: %w", RepomdPath, ErrUnsigned)
 	}
 	if err != nil {
-		return nil, err
+		return verify.Result{}, err
 	}
 	fpr, err := verify.CheckPGP(keys, text, verify.Dearmor(sig))
 	if err != nil {
-		return nil, fmt.Errorf("verifying %s with repomd.xml.asc: %w", RepomdPath, err)
+		return verify.Result{}, fmt.Errorf("verifying %s with repomd.xml.asc: %w", RepomdPath, err)
 	}
-	md, err := rpmrepo.ParseRepomd(bytes.NewReader(text))
-	if err != nil {
-		return nil, err
-	}
-	return &Repomd{Repomd: md, Verified: verify.Result{OK: true, By: By, Signer: fpr}}, nil
+	return verify.Result{OK: true, By: By, Signer: fpr}, nil
 }
 
 // ErrMismatch is wrapped by every digest or size that does not match.
