@@ -53,6 +53,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process to the file")
 	vsCopy := flag.Int("vs-copy", 0, "instead of the baseline: this many rounds of hashr-load, hashr-load --bulk and a raw COPY of the rows they end with")
 	bulk := flag.Bool("bulk", true, "with -vs-copy, time hashr-load --bulk too")
+	binaries := flag.String("binaries", "", "with -vs-copy: name=path,... hashr-load binaries to time in turn (e.g. main's and this branch's) instead of this process's")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -65,7 +66,7 @@ func main() {
 	}
 	var err error
 	if *vsCopy > 0 {
-		err = vsCopyRun(*sources, *files, *shared, *vsCopy, *bulk)
+		err = vsCopyRun(*sources, *files, *shared, *vsCopy, *bulk, *binaries)
 	} else {
 		err = run(*sources, *files, *shared, *baselineSources, *only)
 	}
