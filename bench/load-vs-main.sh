@@ -16,8 +16,10 @@ while [ $# -gt 0 ]; do
 	esac
 done
 tmp=$(mktemp -d)
-trap 'git worktree remove --force "$tmp/base" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-git worktree add --detach "$tmp/base" "$base" >/dev/null
+trap 'rm -rf "$tmp"' EXIT
+# The base's tree, not a git worktree: nothing is added to the repository.
+mkdir "$tmp/base"
+git archive "$base" | tar -x -C "$tmp/base"
 (cd "$tmp/base" && go build -o "$tmp/hashr-load-base" ./cmd/hashr-load)
 go build -o "$tmp/hashr-load-new" ./cmd/hashr-load
 go build -o "$tmp/loadbench" ./bench/loadbench
