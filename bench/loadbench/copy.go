@@ -71,7 +71,7 @@ func copyTables(ctx context.Context, url string, dump map[string][]byte) (time.D
 
 // emptySchema creates a database with hashr-load's native tables and no rows.
 func emptySchema(pg *pgtest.Server) (string, error) {
-	url, err := pg.CreateDatabase()
+	url, err := freshDatabase(pg)
 	if err != nil {
 		return "", err
 	}
@@ -93,7 +93,7 @@ func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, 
 	loadStart, _ := os.ReadFile("/proc/loadavg")
 	for round := range rounds {
 		for i, k := range kinds {
-			url, err := pg.CreateDatabase()
+			url, err := freshDatabase(pg)
 			if err != nil {
 				return err
 			}
@@ -138,7 +138,7 @@ func printVsCopy(pg *pgtest.Server, runs [][]result, records, rounds int, loadSt
 	}
 	copyRate := median(runs[len(runs)-1]).rate()
 	fmt.Printf("%d file records; PostgreSQL %s with fsync on; load average %s at the start, %s at the end; median of %d rounds, each loader in turn.\n\n",
-		records, serverVersion(pg.URL("postgres")), strings.Join(strings.Fields(string(loadStart))[:3], " "),
+		records, serverVersion(serverURL(pg)), strings.Join(strings.Fields(string(loadStart))[:3], " "),
 		strings.Join(strings.Fields(string(loadEnd))[:3], " "), rounds)
 	fmt.Println("| loader | time | records/s (range) | vs COPY | CPU s: client + server |")
 	fmt.Println("|---|---:|---:|---:|---:|")
@@ -152,6 +152,9 @@ func printVsCopy(pg *pgtest.Server, runs [][]result, records, rounds int, loadSt
 func vsCopyRun(nSources, perSource int, shared float64, rounds int, bulk bool, binaries string) error {
 	fmt.Fprintf(os.Stderr, "generating %d sources x %d files...\n", nSources, perSource)
 	input := stream(generate(nSources, perSource, shared))
+	if externalDB != "" {
+		return runVsCopy(nil, input, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
+	}
 	pg, err := pgtest.StartDurable()
 	if err != nil {
 		return fmt.Errorf("starting PostgreSQL: %w", err)
@@ -248,4 +251,38 @@ func (k loaderKind) time(pg *pgtest.Server, url string, input []byte, extra []st
 	cpu.stop(&r)
 	r.clientCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return r, nil
+}
+
+// externalDB (-db) is a database -vs-copy loads into instead of fresh ones
+// on a server of its own (a Citus coordinator): its tables are emptied
+// before each run, and the server's processor time is not measured.
+var externalDB string
+
+// freshDatabase returns the URL of a database with no rows: a new one on
+// pg, or externalDB emptied.
+func freshDatabase(pg *pgtest.Server) (string, error) {
+	if externalDB == "" {
+		return pg.CreateDatabase()
+	}
+	var stderr bytes.Buffer
+	if status := load.Main([]string{"--db", externalDB, "--quiet"}, bytes.NewReader(nil), io.Discard, &stderr); status != 0 {
+		return "", fmt.Errorf("creating the tables in %s: exit %d: %s", externalDB, status, stderr.String())
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, externalDB)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "TRUNCATE "+strings.Join(append(finalTables, "payloads"), ", ")); err != nil {
+		return "", fmt.Errorf("emptying %s: %w", externalDB, err)
+	}
+	return externalDB, nil
+}
+
+func serverURL(pg *pgtest.Server) string {
+	if pg == nil {
+		return externalDB
+	}
+	return pg.URL("postgres")
 }
