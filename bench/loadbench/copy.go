@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -70,7 +71,7 @@ func copyTables(ctx context.Context, url string, dump map[string][]byte) (time.D
 
 // emptySchema creates a database with hashr-load's native tables and no rows.
 func emptySchema(pg *pgtest.Server) (string, error) {
-	url, err := pg.CreateDatabase()
+	url, err := freshDatabase(pg)
 	if err != nil {
 		return "", err
 	}
@@ -84,35 +85,24 @@ func emptySchema(pg *pgtest.Server) (string, error) {
 // runVsCopy times hashr-load, hashr-load --bulk and a raw COPY of the rows
 // they end with into the same indexed tables, in turn, rounds times, and
 // prints the medians and ratios.
-func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, extra []string) error {
+func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, binaries string, extra []string) error {
 	ctx := context.Background()
-	type kind struct {
-		name string
-		args []string
-	}
-	kinds := []kind{{"hashr-load", nil}}
-	if bulk {
-		kinds = append(kinds, kind{"hashr-load --bulk", []string{"--bulk"}})
-	}
+	kinds := loaderKinds(binaries, bulk)
 	var dump map[string][]byte
 	runs := make([][]result, len(kinds)+1)
 	loadStart, _ := os.ReadFile("/proc/loadavg")
 	for round := range rounds {
 		for i, k := range kinds {
-			url, err := pg.CreateDatabase()
+			url, err := freshDatabase(pg)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, k.name)
-			cpu := startCPU(pg)
-			start := time.Now()
-			var stderr bytes.Buffer
-			args := append(append([]string{"--db", url, "--quiet"}, k.args...), extra...)
-			if status := load.Main(args, bytes.NewReader(input), io.Discard, &stderr); status != 0 {
-				return fmt.Errorf("%s: exit %d: %s", k.name, status, stderr.String())
+			r, err := k.time(pg, url, input, extra)
+			if err != nil {
+				return err
 			}
-			r := result{name: k.name, records: records, took: time.Since(start)}
-			cpu.stop(&r)
+			r.records = records
 			runs[i] = append(runs[i], r)
 			if dump == nil {
 				if dump, err = dumpTables(ctx, url); err != nil {
@@ -148,7 +138,7 @@ func printVsCopy(pg *pgtest.Server, runs [][]result, records, rounds int, loadSt
 	}
 	copyRate := median(runs[len(runs)-1]).rate()
 	fmt.Printf("%d file records; PostgreSQL %s with fsync on; load average %s at the start, %s at the end; median of %d rounds, each loader in turn.\n\n",
-		records, serverVersion(pg.URL("postgres")), strings.Join(strings.Fields(string(loadStart))[:3], " "),
+		records, serverVersion(serverURL(pg)), strings.Join(strings.Fields(string(loadStart))[:3], " "),
 		strings.Join(strings.Fields(string(loadEnd))[:3], " "), rounds)
 	fmt.Println("| loader | time | records/s (range) | vs COPY | CPU s: client + server |")
 	fmt.Println("|---|---:|---:|---:|---:|")
@@ -159,9 +149,12 @@ func printVsCopy(pg *pgtest.Server, runs [][]result, records, rounds int, loadSt
 	}
 }
 
-func vsCopyRun(nSources, perSource int, shared float64, rounds int, bulk bool) error {
+func vsCopyRun(nSources, perSource int, shared float64, rounds int, bulk bool, binaries string) error {
 	fmt.Fprintf(os.Stderr, "generating %d sources x %d files...\n", nSources, perSource)
 	input := stream(generate(nSources, perSource, shared))
+	if externalDB != "" {
+		return runVsCopy(nil, input, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
+	}
 	pg, err := pgtest.StartDurable()
 	if err != nil {
 		return fmt.Errorf("starting PostgreSQL: %w", err)
@@ -198,5 +191,98 @@ func vsCopyRun(nSources, perSource int, shared float64, rounds int, bulk bool) e
 			time.Sleep(time.Second)
 		}
 	}
-	return runVsCopy(pg, input, nSources*perSource, rounds, bulk, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
+	return runVsCopy(pg, input, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
+}
+
+// A loaderKind is one way of running hashr-load that -vs-copy times: in
+// this process, or a hashr-load binary (-binaries: main's beside this
+// branch's, alternating in every round).
+type loaderKind struct {
+	name   string
+	binary string // "" runs load.Main in this process
+	args   []string
+}
+
+// loaderKinds are hashr-load, and --bulk, in this process or for each
+// name=path of binaries.
+func loaderKinds(binaries string, bulk bool) []loaderKind {
+	type binary struct{ name, path string }
+	bins := []binary{{"hashr-load", ""}}
+	if binaries != "" {
+		bins = nil
+		for _, nb := range strings.Split(binaries, ",") {
+			name, path, _ := strings.Cut(nb, "=")
+			bins = append(bins, binary{"hashr-load (" + name + ")", path})
+		}
+	}
+	var kinds []loaderKind
+	for _, b := range bins {
+		kinds = append(kinds, loaderKind{b.name, b.path, nil})
+	}
+	if bulk {
+		for _, b := range bins {
+			kinds = append(kinds, loaderKind{b.name + " --bulk", b.path, []string{"--bulk"}})
+		}
+	}
+	return kinds
+}
+
+// time loads input into url once and measures it: a binary's processor
+// time is its own (rusage of the child), in-process it is this process's.
+func (k loaderKind) time(pg *pgtest.Server, url string, input []byte, extra []string) (result, error) {
+	args := append(append([]string{"--db", url, "--quiet"}, k.args...), extra...)
+	var stderr bytes.Buffer
+	cpu := startCPU(pg)
+	start := time.Now()
+	if k.binary == "" {
+		if status := load.Main(args, bytes.NewReader(input), io.Discard, &stderr); status != 0 {
+			return result{}, fmt.Errorf("%s: exit %d: %s", k.name, status, stderr.String())
+		}
+		r := result{name: k.name, took: time.Since(start)}
+		cpu.stop(&r)
+		return r, nil
+	}
+	cmd := exec.Command(k.binary, args...)
+	cmd.Stdin, cmd.Stderr = bytes.NewReader(input), &stderr
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%s: %w: %s", k.name, err, stderr.String())
+	}
+	r := result{name: k.name, took: time.Since(start)}
+	cpu.stop(&r)
+	r.clientCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return r, nil
+}
+
+// externalDB (-db) is a database -vs-copy loads into instead of fresh ones
+// on a server of its own (a Citus coordinator): its tables are emptied
+// before each run, and the server's processor time is not measured.
+var externalDB string
+
+// freshDatabase returns the URL of a database with no rows: a new one on
+// pg, or externalDB emptied.
+func freshDatabase(pg *pgtest.Server) (string, error) {
+	if externalDB == "" {
+		return pg.CreateDatabase()
+	}
+	var stderr bytes.Buffer
+	if status := load.Main([]string{"--db", externalDB, "--quiet"}, bytes.NewReader(nil), io.Discard, &stderr); status != 0 {
+		return "", fmt.Errorf("creating the tables in %s: exit %d: %s", externalDB, status, stderr.String())
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, externalDB)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "TRUNCATE "+strings.Join(append(finalTables, "payloads"), ", ")); err != nil {
+		return "", fmt.Errorf("emptying %s: %w", externalDB, err)
+	}
+	return externalDB, nil
+}
+
+func serverURL(pg *pgtest.Server) string {
+	if pg == nil {
+		return externalDB
+	}
+	return pg.URL("postgres")
 }

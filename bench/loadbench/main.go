@@ -53,6 +53,8 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process to the file")
 	vsCopy := flag.Int("vs-copy", 0, "instead of the baseline: this many rounds of hashr-load, hashr-load --bulk and a raw COPY of the rows they end with")
 	bulk := flag.Bool("bulk", true, "with -vs-copy, time hashr-load --bulk too")
+	flag.StringVar(&externalDB, "db", "", "with -vs-copy: load this database (emptied before each run; e.g. a Citus coordinator's) instead of fresh ones on a PostgreSQL of its own; server CPU is not measured")
+	binaries := flag.String("binaries", "", "with -vs-copy: name=path,... hashr-load binaries to time in turn (e.g. main's and this branch's) instead of this process's")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -65,7 +67,7 @@ func main() {
 	}
 	var err error
 	if *vsCopy > 0 {
-		err = vsCopyRun(*sources, *files, *shared, *vsCopy, *bulk)
+		err = vsCopyRun(*sources, *files, *shared, *vsCopy, *bulk, *binaries)
 	} else {
 		err = run(*sources, *files, *shared, *baselineSources, *only)
 	}
@@ -154,12 +156,18 @@ func processCPU() time.Duration {
 }
 
 func startCPU(pg *pgtest.Server) cpuMeter {
+	if pg == nil { // -db: another machine's, or many servers'
+		return cpuMeter{client: processCPU()}
+	}
 	server, _ := pg.CPUTime()
 	return cpuMeter{pg: pg, client: processCPU(), server: server}
 }
 
 func (m cpuMeter) stop(r *result) {
 	r.clientCPU = processCPU() - m.client
+	if m.pg == nil {
+		return
+	}
 	server, _ := m.pg.CPUTime()
 	r.serverCPU = server - m.server
 }

@@ -1,7 +1,10 @@
 package load
 
 import (
+	"bytes"
+	"encoding/hex"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -37,5 +40,27 @@ func TestDecodeFileAgreesWithDecode(t *testing.T) {
 		if got := *fast; !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s:\ndecodeFile %+v\nDecode     %+v", line, got, want)
 		}
+	}
+}
+
+// fileRow decodes every digest of a file record, each its own bytes
+// though they share one allocation, and leaves absent ones nil.
+func TestFileRowDecodesEveryDigest(t *testing.T) {
+	f := &records.File{Path: "p", MD5: "00112233445566778899aabbccddeeff", SHA1: strings.Repeat("ab", 20),
+		SHA256: strings.Repeat("0f", 32), SHA512: strings.Repeat("f0", 64), CRC32: "deadbeef"}
+	row, err := fileRow(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		hex string
+		got []byte
+	}{{f.MD5, row.MD5}, {f.SHA1, row.SHA1}, {f.SHA256, row.SHA256}, {f.SHA512, row.SHA512}, {f.CRC32, row.CRC32}} {
+		if want, _ := hex.DecodeString(d.hex); !bytes.Equal(d.got, want) || cap(d.got) != len(want) {
+			t.Errorf("%s decoded as %x (cap %d)", d.hex, d.got, cap(d.got))
+		}
+	}
+	if row.BLAKE3 != nil {
+		t.Errorf("absent blake3 decoded as %x", row.BLAKE3)
 	}
 }

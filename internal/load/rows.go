@@ -63,24 +63,49 @@ func fileRow(f *records.File) (db.File, error) {
 		return db.File{}, errNoSHA256
 	}
 	row := db.File{
-		SHA256: digest(f.SHA256), MD5: digest(f.MD5), SHA1: digest(f.SHA1), SHA512: digest(f.SHA512),
-		CRC32: digest(f.CRC32), BLAKE3: digest(f.BLAKE3), SSDEEP: text(f.SSDEEP), TLSH: text(f.TLSH),
+		SSDEEP: text(f.SSDEEP), TLSH: text(f.TLSH),
 		Size: -1, MIME: text(f.MIME), Path: text(f.Path), Local: f.Local,
 		Seen: f.Seen != nil && *f.Seen,
 	}
+	decodeDigests(&row, f)
 	if f.Size != nil {
 		row.Size = *f.Size
 	}
 	return row, nil
 }
 
-// digest decodes a hex digest that Validate has checked; "" is absent.
-func digest(s string) []byte {
-	if s == "" {
-		return nil
+// decodeDigests decodes the hex digests of f, which Validate has checked,
+// into row, all in one allocation (one each was a fifth of hashr-load's
+// allocations per record); "" is absent, nil.
+func decodeDigests(row *db.File, f *records.File) {
+	digests := [...]struct {
+		hex string
+		dst *[]byte
+	}{{f.SHA256, &row.SHA256}, {f.MD5, &row.MD5}, {f.SHA1, &row.SHA1}, {f.SHA512, &row.SHA512},
+		{f.CRC32, &row.CRC32}, {f.BLAKE3, &row.BLAKE3}}
+	size := 0
+	for _, d := range digests {
+		size += len(d.hex) / 2
 	}
-	b, _ := hex.DecodeString(s)
-	return b
+	buf := make([]byte, size)
+	for _, d := range digests {
+		if d.hex == "" {
+			continue
+		}
+		n := len(d.hex) / 2
+		for i := range n {
+			buf[i] = hexNibble(d.hex[2*i])<<4 | hexNibble(d.hex[2*i+1])
+		}
+		*d.dst, buf = buf[:n:n], buf[n:]
+	}
+}
+
+// hexNibble is the value of a lowercase hex digit.
+func hexNibble(c byte) byte {
+	if c >= 'a' {
+		return c - 'a' + 10
+	}
+	return c - '0'
 }
 
 // text makes a string storable in both databases: PostgreSQL text cannot

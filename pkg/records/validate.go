@@ -40,14 +40,16 @@ func (f *File) Validate() error {
 	if f.Path == "" {
 		return fmt.Errorf("file record has no path")
 	}
-	for algo, v := range map[string]string{
-		"md5": f.MD5, "sha1": f.SHA1, "sha256": f.SHA256,
-		"sha512": f.SHA512, "crc32": f.CRC32, "blake3": f.BLAKE3,
+	// An array, not a map: hashr-load validates every file record, and a
+	// map made per record was a tenth of its time per record.
+	for _, d := range [...]struct{ algo, hex string }{
+		{"md5", f.MD5}, {"sha1", f.SHA1}, {"sha256", f.SHA256},
+		{"sha512", f.SHA512}, {"crc32", f.CRC32}, {"blake3", f.BLAKE3},
 	} {
-		if v == "" {
+		if d.hex == "" {
 			continue
 		}
-		if err := CheckHex(algo, v); err != nil {
+		if err := CheckHex(d.algo, d.hex); err != nil {
 			return err
 		}
 	}
