@@ -285,6 +285,19 @@ func TestCompressedImageTars(t *testing.T) {
 	}
 }
 
+// An image whose one file is a tar gives that tar as its file, compressed
+// or not: an image is no wrapper to unwrap, as a tar holding one archive
+// is.
+func TestCompressedImageTarOfOneArchive(t *testing.T) {
+	noise := make([]byte, 256<<10)
+	rand.NewChaCha8([32]byte{2}).Read(noise)
+	inner := ocitest.LayerTar(t, []ocitest.Member{{Name: "noise", Body: string(noise)}})
+	img := ocitest.ImageOf(t, [][]ocitest.Member{{{Name: "app.tar", Body: string(inner)}}}, true)
+	dockerTar := filepath.Join(t.TempDir(), "image.tar")
+	ocitest.WriteDockerArchive(t, dockerTar, "example.org/one:1", img)
+	checkSameFiles(t, dockerTar, compressTo(t, "gzip", "gz", dockerTar), []string{"--hash", "sha256", "--no-sandbox"})
+}
+
 // checkSameFiles checks that hashr-extract gives the same file records
 // of packed as of plain, with and without --flatten, in each mode given
 // (the default: in-process and in a sandbox child).
