@@ -64,7 +64,9 @@ under their volume (p1/etc/passwd, lvm/VG/LV/etc/passwd; no prefix for a
 bare file system), and their records carry the file system in "fs". A
 volume that cannot be read is an error record, and the others still come
 out. Container images: OCI image layouts
-(directories, or packed in a tar) and docker archives ("docker save").
+(directories, or packed in a tar) and docker archives ("docker save"),
+their tars plain or compressed (docker save | gzip): a compressed image
+tar is decompressed to a temporary file and walked as the image.
 
 A container image gives every file of every layer, as
 LAYER-DIGEST/PATH (what HashR's GCR importer hashed; whiteout marks

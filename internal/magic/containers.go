@@ -2,6 +2,7 @@ package magic
 
 import (
 	"archive/tar"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,22 +35,56 @@ const (
 // plain tar. It gives up, saying "tar", at the first entry a container
 // image would not have, so an ordinary tar costs a header or two.
 func classifyTar(r io.Reader) string {
+	format, _ := tarVerdict(r)
+	return format
+}
+
+// MayBeImageTar reports whether head, the first bytes of a tar that goes
+// on past them (a compressed one's, decompressed), could start a
+// container image: every entry in it is one an image tar holds, and the
+// files that tell (a docker archive's manifest.json, which "docker save"
+// writes after the layers; an OCI layout's index.json, after the blobs)
+// may come later. Only the whole tar tells then.
+func MayBeImageTar(head []byte) bool {
+	format, final := tarVerdict(cutShort{bytes.NewReader(head)})
+	return format == Tar && !final
+}
+
+// cutShort reads the head of a longer stream: its end is no end (a head
+// cut at a header would otherwise read as the tar's), but bytes cut short.
+type cutShort struct{ r io.Reader }
+
+func (c cutShort) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// tarVerdict is classifyTar's answer, and whether it is final: false
+// when the walk stopped, at bytes it could not read past a first entry or
+// at maxTarEntries, with every entry so far one an image tar holds.
+func tarVerdict(r io.Reader) (format string, final bool) {
 	tr := tar.NewReader(r)
 	var layout, index bool
-	for range maxTarEntries {
+	for n := range maxTarEntries {
 		hdr, err := tr.Next()
 		if err != nil {
-			break // the end, or bytes we cannot read: judge what we saw
+			// The end, or bytes we cannot read: judge what we saw. Nothing
+			// after them tells more, unless they cut a tar short.
+			final = err == io.EOF || n == 0
+			break
 		}
 		name, ok := containerEntry(hdr.Name)
 		if !ok {
-			return Tar
+			return Tar, true
 		}
 		regular := hdr.Typeflag == tar.TypeReg
 		switch name {
 		case "manifest.json":
 			if regular && isDockerManifest(io.LimitReader(tr, maxManifestSize)) {
-				return DockerArchive
+				return DockerArchive, true
 			}
 		case "oci-layout":
 			layout = layout || regular && isOCILayoutFile(io.LimitReader(tr, maxManifestSize))
@@ -58,9 +93,9 @@ func classifyTar(r io.Reader) string {
 		}
 	}
 	if layout && index {
-		return OCI
+		return OCI, true
 	}
-	return Tar
+	return Tar, final
 }
 
 // containerEntry cleans a tar entry name and reports whether a container

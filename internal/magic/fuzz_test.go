@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// FuzzDetect: whatever the bytes, Detect returns without panicking or
+// FuzzDetect: whatever the bytes, Detect (and MayBeImageTar) returns without panicking or
 // hanging and without an error (the reader never fails), and says the same
 // thing twice. Seeds: the committed fixtures (their first 64 KiB, enough
 // for every check but the VHD footer) and testdata/fuzz/FuzzDetect.
@@ -40,6 +40,9 @@ func FuzzDetect(f *testing.F) {
 		}
 		if res.Format == "" && res.Compression != "" {
 			t.Fatalf("Detect returned a compression (%s) without a format", res.Compression)
+		}
+		if MayBeImageTar(data) != MayBeImageTar(bytes.Clone(data)) {
+			t.Fatal("MayBeImageTar is not deterministic")
 		}
 		if again := DetectBytes(data); again != res {
 			t.Fatalf("Detect is not deterministic: %v then %v", res, again)

@@ -391,3 +391,32 @@ func TestIsOCILayoutDir(t *testing.T) {
 		t.Errorf("IsOCILayoutDir(missing) = %v, %v", got, err)
 	}
 }
+
+// A docker archive's head tells nothing (its manifest.json comes after
+// the layers), at whatever block it is cut, a header's start included;
+// an ordinary tar's first entry, the end of a whole tar, and bytes that
+// are no tar do.
+func TestMayBeImageTar(t *testing.T) {
+	hex := strings.Repeat("ab", 32)
+	docker := makeTar(t, hex+"/layer.tar", strings.Repeat("x", 3000), hex+".json", "{}",
+		"manifest.json", `[{"Config":"`+hex+`.json","Layers":["`+hex+`/layer.tar"]}]`)
+	manifestAt := bytes.Index(docker, []byte("manifest.json"))
+	for cut := 512; cut < manifestAt; cut += 512 {
+		if !MayBeImageTar(docker[:cut]) {
+			t.Errorf("docker archive cut at %d: MayBeImageTar false, want true", cut)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		head []byte
+	}{
+		{"whole docker archive", docker},
+		{"ordinary tar", makeTar(t, "etc/passwd", "root", hex+"/layer.tar", strings.Repeat("x", 3000))[:1024]},
+		{"no tar", bytes.Repeat([]byte("not a tar "), 200)},
+		{"empty", nil},
+	} {
+		if MayBeImageTar(c.head) {
+			t.Errorf("%s: MayBeImageTar true, want false", c.name)
+		}
+	}
+}

@@ -159,6 +159,9 @@ func (s *unpacker) walkStream(r io.Reader, res *magic.Result, name, prefix strin
 			return err
 		}
 		found := detectHead(head)
+		if found.Format == magic.Tar && wraps > 0 && magic.MayBeImageTar(head) {
+			return s.walkWholeTar(br, prefix, depth)
+		}
 		res = &found
 	}
 	if res.Compression != "" {
@@ -185,11 +188,7 @@ func (s *unpacker) walkStream(r io.Reader, res *magic.Result, name, prefix strin
 	spec := traits(res.Format)
 	switch {
 	case spec.OpenStream != nil:
-		w, err := spec.OpenStream(br, s.openEnv(nil))
-		if err != nil {
-			return err
-		}
-		return s.walk(newContainer(w, spec, prefix, depth))
+		return s.walkOpened(spec, br, prefix, depth)
 	case spec.OpenAt != nil:
 		// Compressed around a format read at random: decompress it to a
 		// temporary file first (its bytes are already counted as expanded).
@@ -209,6 +208,40 @@ func (s *unpacker) walkStream(r io.Reader, res *magic.Result, name, prefix strin
 		return s.member(&container{prefix: prefix, depth: depth, expands: false}, prefix+name, entry, br)
 	}
 	return fmt.Errorf("format %s is not supported by hashr-extract", res.Format)
+}
+
+// walkOpened walks r, a container of a format read front to back.
+func (s *unpacker) walkOpened(spec *formats.Format, r io.Reader, prefix string, depth int) error {
+	w, err := spec.OpenStream(r, s.openEnv(nil))
+	if err != nil {
+		return err
+	}
+	return s.walk(newContainer(w, spec, prefix, depth))
+}
+
+// walkWholeTar walks a decompressed tar whose start may be a container
+// image's, whose telling files come after its layers (magic.MayBeImageTar):
+// copied to a temporary file, as a compressed zip or disk image is, and
+// told and walked as the uncompressed file is, so that a compressed
+// docker save or OCI layout tar is the image, not its blobs.
+func (s *unpacker) walkWholeTar(r io.Reader, prefix string, depth int) error {
+	tmp, size, err := s.tempCopy(r)
+	if err != nil {
+		return err
+	}
+	defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
+	res, err := magic.Detect(tmp, size)
+	if err != nil {
+		return fmt.Errorf("telling the format of the decompressed tar: %w", err)
+	}
+	spec := traits(res.Format)
+	if depth == 0 {
+		s.top.wrapper = spec.Wrapper // an image is no wrapper, as its uncompressed tar is not
+	}
+	if spec.OpenAt != nil {
+		return s.walkAt(tmp, size, res.Format, prefix, depth)
+	}
+	return s.walkOpened(spec, io.NewSectionReader(tmp, 0, size), prefix, depth)
 }
 
 // decodeErrors names the decompressor in errors that would otherwise be
