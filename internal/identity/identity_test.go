@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -417,5 +418,45 @@ func TestOCILayoutOS(t *testing.T) {
 		if got == nil || got.OS != want {
 			t.Errorf("platform %q: package %+v, want os %q", platform, got, want)
 		}
+	}
+}
+
+// A compressed image tar whose first 64 KiB, decompressed, end before
+// the member that tells its kind (a big layer first, as docker save and
+// OCI layouts write them) is only a "tar" to hashr-scan; File still names
+// it, read through, as the plain image tar names itself. A compressed
+// tar that starts as no image tar does names nothing.
+func TestFileNamesCompressedImageTarsPastTheirHead(t *testing.T) {
+	need(t, "tar", "gzip")
+	formats := filepath.Join("..", "..", "testdata", "formats")
+	big := make([]byte, 256<<10)
+	rand.NewChaCha8([32]byte{1}).Read(big) // incompressible: the layer stays past the head
+	for tarName, c := range map[string]struct{ format, first string }{
+		"docker-archive.tar": {"docker-archive", strings.Repeat("ab", 32) + ".tar"},
+		"oci-image.tar":      {"oci", "./blobs/sha256/" + strings.Repeat("cd", 32)},
+	} {
+		plain := filepath.Join(formats, tarName)
+		want := fileIdentity(t, plain, c.format)
+		dir := t.TempDir()
+		run(t, "tar", "-xf", plain, "-C", dir)
+		members := strings.Fields(run(t, "tar", "-tf", plain))
+		write(t, filepath.Join(dir, c.first), string(big))
+		order := append([]string{c.first}, members...)
+		if c.format == "oci" { // the directories a layout tar starts with, then the layer
+			order = append([]string{"./", "./blobs/", "./blobs/sha256/", c.first}, members[3:]...)
+		}
+		packed := filepath.Join(t.TempDir(), tarName+".gz")
+		script := `cd "$1" && shift && tar --no-recursion -cf - "$@" | gzip -c > "$0"`
+		run(t, "sh", append([]string{"-c", script, packed, dir}, order...)...)
+		if got := fileIdentity(t, packed, "tar"); got == nil || *got != *want {
+			t.Errorf("%s, a big layer first, gzip'd: %+v, want %+v", tarName, got, want)
+		}
+	}
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "README"), string(big))
+	packed := filepath.Join(t.TempDir(), "source.tar.gz")
+	run(t, "sh", "-c", `cd "$1" && tar -cf - README | gzip -c > "$0"`, packed, dir)
+	if got := fileIdentity(t, packed, "tar"); got != nil {
+		t.Errorf("a gzip'd tarball of a README: %+v, want no package", got)
 	}
 }

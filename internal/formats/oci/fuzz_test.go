@@ -98,8 +98,8 @@ func quoteBytes(b []byte) string {
 	return s.String()
 }
 
-// FuzzStreamImages: any bytes read once give images or an error, never a
-// panic; on the seeds, what ArchiveImages reads in place.
+// FuzzStreamImages: any bytes read once (by StreamImages, of a kind
+// given, or StreamAnyImages) give images or an error, never a panic; on the seeds, what ArchiveImages reads in place.
 func FuzzStreamImages(f *testing.F) {
 	for _, seed := range seedImages(f) {
 		f.Add(seed)
@@ -113,11 +113,12 @@ func FuzzStreamImages(f *testing.F) {
 			format = DockerArchive
 		}
 		_, _ = StreamImages(bytes.NewReader(data[1:]), format)
+		_, _ = StreamAnyImages(bytes.NewReader(data[1:]))
 	})
 }
 
-// StreamImages, reading an image tar once, names what ArchiveImages
-// names reading it in place: a layout tar and a docker archive.
+// StreamImages and StreamAnyImages, reading an image tar once, name what
+// ArchiveImages names reading it in place: a layout tar and a docker archive.
 func TestStreamImagesMatchesArchiveImages(t *testing.T) {
 	for i, seed := range seedImages(t) {
 		format := Layout
@@ -131,6 +132,10 @@ func TestStreamImagesMatchesArchiveImages(t *testing.T) {
 		got, err := StreamImages(bytes.NewReader(seed[1:]), format)
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("seed %d: StreamImages %v, %v; want %v", i, got, err, want)
+		}
+		got, err = StreamAnyImages(bytes.NewReader(seed[1:]))
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("seed %d: StreamAnyImages %v, %v; want %v", i, got, err, want)
 		}
 	}
 }

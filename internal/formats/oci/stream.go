@@ -31,6 +31,26 @@ func StreamImages(r io.Reader, format Format) ([]ImageIdentity, error) {
 	return identities(imgs), nil
 }
 
+// StreamAnyImages is StreamImages for an image tar of a kind not yet
+// known (a compressed tar whose telling member comes after its first
+// bytes): read once, it is a docker archive when it holds manifest.json,
+// else an OCI layout.
+func StreamAnyImages(r io.Reader) ([]ImageIdentity, error) {
+	s, err := newJSONStore(r)
+	if err != nil {
+		return nil, err
+	}
+	format := Layout
+	if _, ok := s["manifest.json"]; ok {
+		format = DockerArchive
+	}
+	imgs, err := images(s, format, nil)
+	if err != nil {
+		return nil, err
+	}
+	return identities(imgs), nil
+}
+
 // jsonStore holds the JSON members of an image tar: every file the
 // identity of its images is read from.
 type jsonStore map[string][]byte
