@@ -21,9 +21,10 @@ const maxImageRatio = 100
 // header, the manifests of an image tar (a docker archive or an OCI
 // layout tar, or a compressed "tar" whose first bytes decompressed are an
 // image tar's, its telling member further on). An image tar that is
-// compressed is read through its decompressor to its end: the caller says whether it can afford that
-// (hashr-scan, which reads a source's first bytes, does not;
-// hashr-fetch, which reads them all to hash them, does). nil when the
+// compressed is read through its decompressor to its end: the caller
+// says whether it can afford that (hashr-scan, which reads a source's
+// first bytes, does not; hashr-fetch, which reads them all to hash them,
+// does). nil when the
 // format names no package, or its metadata cannot be read (hashr-extract
 // reports what is broken in it).
 func File(r io.ReaderAt, size int64, format string) *records.Package {
