@@ -540,7 +540,7 @@ func (r *Reader) lookupAll(ctx context.Context, by string, keys [][]byte, full b
 // lookup reads the samples whose column by is one of keys, each with its
 // own row and its links, joined in one query.
 func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map[string][]*SampleLinks) error {
-	rows, err := r.queryKeys(ctx, r.joinedLinkColumns().capped(`FROM samples s
+	rows, err := r.queryKeys(ctx, r.joinedLinkColumns().firstPerSample(`FROM samples s
 		JOIN samples_sources l ON l.sample_sha256 = s.sha256
 		JOIN sources src ON src.sha256 = l.source_sha256
 		WHERE s.`+by+` IN (`+keyList+`) AND `+Filter{IncludeFailed: r.IncludeFailed}.trusted(),
@@ -555,14 +555,13 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 	for rows.Next() {
 		var s Sample
 		var l Link
-		var total int64
-		if err := r.scanLink(rows, &s, &l, &total); err != nil {
+		if err := r.scanLink(rows, &s, &l); err != nil {
 			return err
 		}
 		r.linkRowsRead.Add(1)
 		cur := samples[string(s.SHA256)]
 		if cur == nil {
-			cur = &SampleLinks{Sample: s, Total: total}
+			cur = &SampleLinks{Sample: s}
 			samples[string(s.SHA256)] = cur
 			key := s.SHA256
 			switch by {
@@ -581,7 +580,9 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 	rows.Close()
 	for _, s := range samples {
 		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
-		s.Total = max(s.Total, int64(len(s.Links)))
+	}
+	if err := r.capLinks(ctx, slices.Collect(maps.Values(samples))); err != nil {
+		return err
 	}
 	return r.addProvenance(ctx, slices.Collect(maps.Values(samples)))
 }
@@ -603,8 +604,7 @@ func (r *Reader) lookupSHA256(ctx context.Context, keys [][]byte, found map[stri
 		var sample, source []byte
 		var paths sql.NullString
 		var failed bool
-		var total int64
-		if err := rows.Scan(&sample, &source, &paths, &failed, &total); err != nil {
+		if err := rows.Scan(&sample, &source, &paths, &failed); err != nil {
 			return err
 		}
 		r.linkRowsRead.Add(1)
@@ -614,7 +614,7 @@ func (r *Reader) lookupSHA256(ctx context.Context, keys [][]byte, found map[stri
 		}
 		cur := found[string(sample)]
 		if cur == nil {
-			cur = []*SampleLinks{{Sample: Sample{SHA256: sample, Size: -1}, Total: total}}
+			cur = []*SampleLinks{{Sample: Sample{SHA256: sample, Size: -1}}}
 			found[string(sample)] = cur
 			batch = append(batch, cur[0])
 		}
@@ -634,14 +634,15 @@ func (r *Reader) lookupSHA256(ctx context.Context, keys [][]byte, found map[stri
 	if err := r.cacheSources(ctx, unknownSources, refs); err != nil {
 		return err
 	}
-	r.completeLinks(batch, refs, found)
-	return nil
+	batch = r.completeLinks(batch, refs, found)
+	return r.capLinks(ctx, batch)
 }
 
 // completeLinks fills in the batch's links from their sources, leaves the
 // failed ones out (unless IncludeFailed), and drops a sample with no
-// link left from found.
-func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, found map[string][]*SampleLinks) {
+// link left from found; it returns the samples left.
+func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, found map[string][]*SampleLinks) []*SampleLinks {
+	kept := batch[:0]
 	for _, s := range batch {
 		for i := range s.Links {
 			l := &s.Links[i]
@@ -658,8 +659,9 @@ func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, 
 			}
 		}
 		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
-		s.Total = max(s.Total, int64(len(s.Links)))
+		kept = append(kept, s)
 	}
+	return kept
 }
 
 // sourceRef is what a lookup reports of a source.
