@@ -29,9 +29,7 @@ func (r *Reader) queryKeys(ctx context.Context, query string, keys [][]byte) (*s
 		args[i] = k
 	}
 	query = strings.Replace(query, keyList, r.placeholders(n), 1)
-	if strings.Contains(query, keyRows) {
-		query = strings.Replace(query, keyRows, "("+strings.ReplaceAll(r.placeholders(n), ",", "),(")+")", 1)
-	}
+	query = strings.Replace(query, keyRows, "("+strings.ReplaceAll(r.placeholders(n), ",", "),(")+")", 1)
 	stmt, err := r.prepared(ctx, query)
 	if err != nil {
 		return nil, err

@@ -540,11 +540,7 @@ func (r *Reader) lookupAll(ctx context.Context, by string, keys [][]byte, full b
 // lookup reads the samples whose column by is one of keys, each with its
 // own row and its links, joined in one query.
 func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map[string][]*SampleLinks) error {
-	rows, err := r.queryKeys(ctx, r.joinedLinkColumns().firstPerSample(`FROM samples s
-		JOIN samples_sources l ON l.sample_sha256 = s.sha256
-		JOIN sources src ON src.sha256 = l.source_sha256
-		WHERE s.`+by+` IN (`+keyList+`) AND `+Filter{IncludeFailed: r.IncludeFailed}.trusted(),
-		"s.sha256", "l.source_sha256", r.MaxSources), keys)
+	rows, err := r.queryKeys(ctx, r.joinedLinksQuery(by), keys)
 	if err != nil {
 		return err
 	}
