@@ -11,6 +11,10 @@ import (
 // keyList stands in a key query for the list of its keys' placeholders.
 const keyList = "/*keys*/"
 
+// keyRows stands in a key query for its keys as rows of a VALUES list:
+// (?),(?),…
+const keyRows = "/*key rows*/"
+
 // queryKeys runs query with keyList replaced by an IN list of keys. The
 // list is padded with NULLs (which match nothing) to a power of two, so
 // that a reader prepares each statement once for a dozen lengths and
@@ -24,7 +28,9 @@ func (r *Reader) queryKeys(ctx context.Context, query string, keys [][]byte) (*s
 	for i, k := range keys {
 		args[i] = k
 	}
-	stmt, err := r.prepared(ctx, strings.Replace(query, keyList, r.placeholders(n), 1))
+	query = strings.Replace(query, keyList, r.placeholders(n), 1)
+	query = strings.Replace(query, keyRows, "("+strings.ReplaceAll(r.placeholders(n), ",", "),(")+")", 1)
+	stmt, err := r.prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}

@@ -24,12 +24,7 @@ func BenchmarkLookupSHA256(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	key := func(i int) []byte {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(i))
-		s := sha256.Sum256(n[:])
-		return s[:]
-	}
+	key := benchKey
 	var batchSources []*Source
 	for s := range sources {
 		rows := NewFileRows(perSource+1, func() (string, error) { return b.TempDir(), nil })
@@ -63,15 +58,28 @@ func BenchmarkLookupSHA256(b *testing.B) {
 		b.Fatalf("found %d of %d, %v", len(found), batch/2, err)
 	}
 	// The machine is shared: processor time per lookup is reported
-	// beside wall time, which others' load inflates.
-	before := cpuTime()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := r.Lookup(ctx, BySHA256, keys); err != nil {
-			b.Fatal(err)
-		}
+	// beside wall time, which others' load inflates. Uncapped and with
+	// hashr-lookup's default cap, which costs the query its window.
+	for _, maxSources := range []int{0, DefaultMaxSources} {
+		b.Run(fmt.Sprintf("max-sources=%d", maxSources), func(b *testing.B) {
+			r.MaxSources = maxSources
+			before := cpuTime()
+			for b.Loop() {
+				if _, err := r.Lookup(ctx, BySHA256, keys); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
 	}
-	b.ReportMetric(float64((cpuTime()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// benchKey is the i-th key of BenchmarkLookupSHA256: a SHA-256 of i.
+func benchKey(i int) []byte {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(i))
+	s := sha256.Sum256(n[:])
+	return s[:]
 }
 
 // cpuTime is the processor time this process has used, user and system.

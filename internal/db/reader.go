@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,13 @@ type Reader struct {
 	// failed sources or failed members too (Link.Failed says which);
 	// without it they are unknown.
 	IncludeFailed bool
+	// MaxSources caps the links Lookup answers with per sample, the
+	// first by source SHA-256, in the query itself (linkcap.go); 0 (the
+	// zero Reader) answers with all. SampleLinks.Total counts them all.
+	MaxSources int
+	// linkRowsRead counts the link rows lookups read from the database:
+	// the tests check that MaxSources bounds it, not only the answer.
+	linkRowsRead atomic.Int64
 }
 
 // maxReaderConns is how many connections a Reader opens at most, and
@@ -266,6 +274,9 @@ type Link struct {
 type SampleLinks struct {
 	Sample
 	Links []Link
+	// Total is how many links the filter selects: more than len(Links)
+	// when Reader.MaxSources left the others out. Only Lookup sets it.
+	Total int64
 }
 
 // SourceInfo is one row of sources.
@@ -370,12 +381,14 @@ func (r *Reader) Samples(ctx context.Context, f Filter, withCodes bool, each fun
 	return nil
 }
 
-func (r *Reader) scanLink(rows *sql.Rows, s *Sample, l *Link) error {
+// scanLink reads a row of Samples' or lookup's columns into s and l, and
+// the columns after them into extra.
+func (r *Reader) scanLink(rows *sql.Rows, s *Sample, l *Link, extra ...any) error {
 	var ssdeep, tlsh, mime, repo, paths, ids sql.NullString
 	var size, code sql.NullInt64
 	var failed bool
-	if err := rows.Scan(&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
-		&l.Source, &paths, &code, &repo, &ids, &failed, &l.Status); err != nil {
+	if err := rows.Scan(append([]any{&s.SHA256, &s.MD5, &s.SHA1, &s.SHA512, &s.CRC32, &s.BLAKE3, &ssdeep, &tlsh, &size, &mime,
+		&l.Source, &paths, &code, &repo, &ids, &failed, &l.Status}, extra...)...); err != nil {
 		return err
 	}
 	l.Failed = failed || l.Status == StatusFailed
@@ -527,13 +540,7 @@ func (r *Reader) lookupAll(ctx context.Context, by string, keys [][]byte, full b
 // lookup reads the samples whose column by is one of keys, each with its
 // own row and its links, joined in one query.
 func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map[string][]*SampleLinks) error {
-	rows, err := r.queryKeys(ctx, `SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
-			l.source_sha256, `+r.jsonArray("l.paths")+`, 0, src.repo, `+r.jsonArray("src.ids")+`,
-			l.failed, src.status
-		FROM samples s
-		JOIN samples_sources l ON l.sample_sha256 = s.sha256
-		JOIN sources src ON src.sha256 = l.source_sha256
-		WHERE s.`+by+` IN (`+keyList+`) AND `+Filter{IncludeFailed: r.IncludeFailed}.trusted(), keys)
+	rows, err := r.queryKeys(ctx, r.joinedLinksQuery(by), keys)
 	if err != nil {
 		return err
 	}
@@ -547,6 +554,7 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 		if err := r.scanLink(rows, &s, &l); err != nil {
 			return err
 		}
+		r.linkRowsRead.Add(1)
 		cur := samples[string(s.SHA256)]
 		if cur == nil {
 			cur = &SampleLinks{Sample: s}
@@ -569,6 +577,9 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 	for _, s := range samples {
 		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
 	}
+	if err := r.capLinks(ctx, slices.Collect(maps.Values(samples))); err != nil {
+		return err
+	}
 	return r.addProvenance(ctx, slices.Collect(maps.Values(samples)))
 }
 
@@ -577,8 +588,7 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 // are left out (the caller has the digests it looked up with), and the
 // few sources are read once and kept, rather than joined on every row.
 func (r *Reader) lookupSHA256(ctx context.Context, keys [][]byte, found map[string][]*SampleLinks) error {
-	rows, err := r.queryKeys(ctx, `SELECT sample_sha256, source_sha256, `+r.jsonArray("paths")+`, failed
-		FROM samples_sources WHERE sample_sha256 IN (`+keyList+`)`, keys)
+	rows, err := r.queryKeys(ctx, r.sha256LinksQuery(), keys)
 	if err != nil {
 		return err
 	}
@@ -593,6 +603,7 @@ func (r *Reader) lookupSHA256(ctx context.Context, keys [][]byte, found map[stri
 		if err := rows.Scan(&sample, &source, &paths, &failed); err != nil {
 			return err
 		}
+		r.linkRowsRead.Add(1)
 		l := Link{Source: source, Failed: failed}
 		if err := decodeArray(paths, &l.Paths); err != nil {
 			return fmt.Errorf("paths of sample %x in source %x: %w", sample, source, err)
@@ -619,14 +630,15 @@ func (r *Reader) lookupSHA256(ctx context.Context, keys [][]byte, found map[stri
 	if err := r.cacheSources(ctx, unknownSources, refs); err != nil {
 		return err
 	}
-	r.completeLinks(batch, refs, found)
-	return nil
+	batch = r.completeLinks(batch, refs, found)
+	return r.capLinks(ctx, batch)
 }
 
 // completeLinks fills in the batch's links from their sources, leaves the
 // failed ones out (unless IncludeFailed), and drops a sample with no
-// link left from found.
-func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, found map[string][]*SampleLinks) {
+// link left from found; it returns the samples left.
+func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, found map[string][]*SampleLinks) []*SampleLinks {
+	kept := batch[:0]
 	for _, s := range batch {
 		for i := range s.Links {
 			l := &s.Links[i]
@@ -643,7 +655,9 @@ func (r *Reader) completeLinks(batch []*SampleLinks, refs map[string]sourceRef, 
 			}
 		}
 		slices.SortFunc(s.Links, func(a, b Link) int { return bytes.Compare(a.Source, b.Source) })
+		kept = append(kept, s)
 	}
+	return kept
 }
 
 // sourceRef is what a lookup reports of a source.

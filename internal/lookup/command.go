@@ -37,6 +37,8 @@ type options struct {
 	paths   []string
 	// includeFailed answers from failed sources and members too.
 	includeFailed bool
+	// maxSources caps the sources a known sample is answered with (0: all).
+	maxSources int
 
 	loc db.Location
 	// lookBy are the digests a record may be looked up by, in order of
@@ -64,7 +66,12 @@ source the sample was found in), "ids" (those sources' IDs) and "paths"
 (the sample's paths in them), each sorted and distinct, and for the
 sources that have them "packages" and "verified": objects from a
 source's SHA-256 (as in "sources") to its package and verified, as the
-source record had them (see hashr-scan --verify). Lookups are sent
+source record had them (see hashr-scan --verify). A sample in more than
+--max-sources sources (100 by default: content shared across a whole
+distribution, such as a license text) is answered with the first of them
+by SHA-256, their IDs and paths, and "sources_total", the number of
+sources holding it in all; the database leaves the rest out, so that a
+lookup of such keys stays fast and small. Lookups are sent
 in batches of --batch, while the next files are being hashed, so that a
 whole disk's files cost little more than hashing them.
 
@@ -121,6 +128,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.IntVar(&o.workers, "workers", 0, "files hashed in parallel (0: one per CPU)")
 	f.IntVar(&o.batch, "batch", 1000, "digests per database query")
 	f.BoolVar(&o.includeFailed, "include-failed", false, `also answer from failed sources and members, naming them in "failed_sources"`)
+	f.IntVar(&o.maxSources, "max-sources", db.DefaultMaxSources, `answer with at most this many sources a sample (0: all); a sample in more gets "sources_total"`)
 	return cmd
 }
 
@@ -148,6 +156,9 @@ func (o *options) validate(algos string) error {
 	}
 	if o.batch < 1 || o.batch > db.MaxLookupBatch {
 		return cli.Usagef("--batch %d: want 1 to %d", o.batch, db.MaxLookupBatch)
+	}
+	if o.maxSources < 0 {
+		return cli.Usagef("--max-sources %d: want 0 (all) or more", o.maxSources)
 	}
 	if o.bloom != "" && o.includeFailed {
 		return cli.Usagef("--include-failed needs --db: a Bloom filter holds trusted samples only")

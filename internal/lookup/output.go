@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strconv"
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -21,6 +22,9 @@ type hashRecord struct {
 	Sources []string `json:"sources,omitempty"`
 	IDs     []string `json:"ids,omitempty"`
 	Paths   []string `json:"paths,omitempty"`
+	// SourcesTotal is how many sources hold the sample, when --max-sources
+	// left some out of Sources.
+	SourcesTotal int64 `json:"sources_total,omitempty"`
 	// FailedSources (--include-failed) are the sources that do not vouch
 	// for the sample: failed, or holding it only at failed members.
 	FailedSources []string `json:"failed_sources,omitempty"`
@@ -35,6 +39,9 @@ type hashRecord struct {
 type answer struct {
 	sources, ids, paths []string
 	failedSources       []string // of sources, those whose link is Failed
+	// sourcesTotal is how many sources hold the sample when the reader's
+	// cap left some out of sources, else 0.
+	sourcesTotal int64
 	// packages and verified map a source's SHA-256 (as in sources) to
 	// its package and verified, for the sources that have them.
 	packages map[string]*records.Package
@@ -43,7 +50,10 @@ type answer struct {
 
 func answerOf(q *query) answer {
 	var a answer
+	capped := false
 	for _, s := range q.matches {
+		a.sourcesTotal += s.Total
+		capped = capped || s.Total > int64(len(s.Links))
 		for _, l := range s.Links {
 			source := hex.EncodeToString(l.Source)
 			a.sources = append(a.sources, source)
@@ -58,6 +68,9 @@ func answerOf(q *query) answer {
 	for _, list := range []*[]string{&a.sources, &a.ids, &a.paths, &a.failedSources} {
 		slices.Sort(*list)
 		*list = slices.Compact(*list)
+	}
+	if !capped {
+		a.sourcesTotal = 0
 	}
 	return a
 }
@@ -79,7 +92,7 @@ func (a *answer) addProvenance(source string, pkg *records.Package, verified *re
 
 // answerFields are the fields a lookup adds to a file record; an input
 // record's own are replaced.
-var answerFields = []string{"known", "sources", "ids", "paths", "failed_sources", "packages", "verified"}
+var answerFields = []string{"known", "sources", "ids", "paths", "sources_total", "failed_sources", "packages", "verified"}
 
 func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 	switch {
@@ -96,6 +109,7 @@ func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 	if q.hash != nil {
 		h := q.hash
 		h.Known, h.Sources, h.IDs, h.Paths, h.FailedSources = q.known, a.sources, a.ids, a.paths, a.failedSources
+		h.SourcesTotal = a.sourcesTotal
 		h.Packages, h.Verified = a.packages, a.verified
 		line, err := marshal(h)
 		if err != nil {
@@ -115,6 +129,9 @@ func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 		f.Extra["sources"] = marshalStrings(a.sources)
 		f.Extra["ids"] = marshalStrings(a.ids)
 		f.Extra["paths"] = marshalStrings(a.paths)
+		if a.sourcesTotal > 0 {
+			f.Extra["sources_total"] = json.RawMessage(strconv.FormatInt(a.sourcesTotal, 10))
+		}
 		if len(a.failedSources) > 0 {
 			f.Extra["failed_sources"] = marshalStrings(a.failedSources)
 		}

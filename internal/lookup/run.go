@@ -90,7 +90,7 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 func openKnower(ctx context.Context, o *options) (knower, error) {
 	o.lookBy = []string{db.BySHA256, db.BySHA1, db.ByMD5}
 	if o.bloom == "" {
-		return openDatabase(ctx, o.loc, o.includeFailed)
+		return openDatabase(ctx, o)
 	}
 	k, err := openBloom(o.bloom)
 	if err != nil {
@@ -210,13 +210,13 @@ func lookups(batch []*query) []*query {
 // digest kind per batch.
 type databaseKnower struct{ r *db.Reader }
 
-func openDatabase(ctx context.Context, loc db.Location, includeFailed bool) (knower, error) {
-	r, err := db.OpenOnePassReader(ctx, loc)
+func openDatabase(ctx context.Context, o *options) (knower, error) {
+	r, err := db.OpenOnePassReader(ctx, o.loc)
 	if err != nil {
 		return nil, err
 	}
-	r.IncludeFailed = includeFailed
-	if loc.Driver == db.SQLite {
+	r.IncludeFailed, r.MaxSources = o.includeFailed, o.maxSources
+	if o.loc.Driver == db.SQLite {
 		// One connection, the batches in turn: over /usr/share/man
 		// against the bench's 3M-sample file, 1.63-1.66 CPU-s a run
 		// where 4 connections took 1.95-1.98 (their page caches each

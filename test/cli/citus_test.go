@@ -27,7 +27,8 @@ import (
 // tables hold the same rows, and every reader gives the same bytes from
 // both: hashr-export in every format (with and without --include-failed,
 // --repo, --source), hashr-lookup (file records and bare hashes, with
-// and without --include-failed), hashr-scan --db, and hashr-serve's API.
+// and without --include-failed, capped by --max-sources), hashr-scan
+// --db, and hashr-serve's API.
 func TestCitusReadsAsPostgres(t *testing.T) {
 	repo, hashed, stream := realDebStream(t, 5)
 	cluster := citustest.Start(t, 2)
@@ -70,7 +71,7 @@ func TestCitusReadsAsPostgres(t *testing.T) {
 		})
 	}
 	queries := append(hashed, bareHashes(t, hashed)...)
-	for _, args := range [][]string{{}, {"--include-failed"}, {"--only", "unknown"}} {
+	for _, args := range [][]string{{}, {"--include-failed"}, {"--only", "unknown"}, {"--max-sources", "1"}, {"--max-sources", "1", "--include-failed"}} {
 		same("hashr-lookup "+strings.Join(args, " "), func(url string) []byte {
 			return stage(t, lookup.Main, queries, append([]string{"--quiet", "--db", url}, args...)...)
 		})

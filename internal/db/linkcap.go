@@ -1,0 +1,191 @@
+package db
+
+import (
+	"context"
+	"strconv"
+	"strings"
+)
+
+// DefaultMaxSources is how many of a sample's sources a lookup answers
+// with by default (Reader.MaxSources). A sample in more sources is
+// content shared across a distribution (a license text, an empty file, a
+// common icon): at 30M samples with Zipf-shared content, hashr-lookup
+// answered such keys with every source, ID and path holding them, and
+// 1,000 keys took 145 s and 1.33 GiB of memory. A hundred sources still
+// say where a file comes from; the answer says how many there were in
+// all (SampleLinks.Total), and --max-sources 0 lists every one.
+const DefaultMaxSources = 100
+
+// How the cap is applied: the database sends at most MaxSources+1 links
+// of a sample, the first by source SHA-256 (one past the cap says that
+// the sample has more), and for the few samples that have more, a second
+// query counts their links (countLinks). Counting every sample's links in
+// the first query took a window over all of them, which in SQLite buffers
+// each row: 1.2 ms more CPU for a 1,000-key batch (BenchmarkLookupSHA256).
+
+// linkColumns are the columns of a lookup's link rows: the SQL
+// expressions, each named by its alias.
+type linkColumns []struct{ expr, alias string }
+
+// firstPerSample returns the query that selects cols from the rest of a
+// query (its FROM and WHERE clauses, from), at most limit+1 rows per
+// sample (the column sample, a sample's SHA-256), those first by the
+// column source, ranked by a window; with limit 0 all of them.
+func (cols linkColumns) firstPerSample(from, sample, source string, limit int) string {
+	if limit <= 0 {
+		q := `SELECT `
+		for i, c := range cols {
+			if i > 0 {
+				q += `, `
+			}
+			q += c.expr
+		}
+		return q + ` ` + from
+	}
+	inner, outer := `SELECT `, `SELECT `
+	for i, c := range cols {
+		if i > 0 {
+			outer += `, `
+		}
+		inner += c.expr + ` AS ` + c.alias + `, `
+		outer += c.alias
+	}
+	inner += `row_number() OVER (PARTITION BY ` + sample + ` ORDER BY ` + source + `) AS link_rank ` + from
+	return outer + ` FROM (` + inner + `) capped WHERE link_rank <= ` + strconv.Itoa(limit+1)
+}
+
+// joinedLinkColumns are the columns of lookup's rows, as scanLink reads
+// them.
+func (r *Reader) joinedLinkColumns() linkColumns {
+	return linkColumns{{"s.sha256", "sha256"}, {"s.md5", "md5"}, {"s.sha1", "sha1"}, {"s.sha512", "sha512"},
+		{"s.crc32", "crc32"}, {"s.blake3", "blake3"}, {"s.ssdeep", "ssdeep"}, {"s.tlsh", "tlsh"}, {"s.size", "size"},
+		{"s.mime", "mime"}, {"l.source_sha256", "source_sha256"}, {r.jsonArray("l.paths"), "paths"}, {"0", "code"},
+		{"src.repo", "repo"}, {r.jsonArray("src.ids"), "ids"}, {"l.failed", "failed"}, {"src.status", "status"}}
+}
+
+// untrustedSource is the SQL condition that the source column col names
+// a failed source, read by the partial index sources_failed.
+func untrustedSource(col string) string {
+	return col + ` IN (SELECT sha256 FROM sources WHERE status = 'failed')`
+}
+
+// sha256LinksQuery is lookupSHA256's query. Uncapped, it reads
+// samples_sources alone and the caller drops the untrusted links; capped,
+// the database leaves them out before it ranks (a sample's first hundred
+// links might all be untrusted). PostgreSQL ranks them with a window;
+// SQLite first finds each key's cut-off, its (MaxSources+1)th trusted
+// source, reading no more than those links, and then reads the links up
+// to it as a range of the primary key: a window, or a cut-off tested on
+// each row, read all of a sample's links (1,000 keys each in 5,000
+// sources took 83 CPU-s, where uncapped took 23). CROSS JOIN keeps the
+// keys the outer loop: with a few hundred keys SQLite chose to scan all
+// of samples_sources instead.
+func (r *Reader) sha256LinksQuery() string {
+	cols := linkColumns{{"l.sample_sha256", "sample_sha256"}, {"l.source_sha256", "source_sha256"},
+		{r.jsonArray("l.paths"), "paths"}, {"l.failed", "failed"}}
+	if r.MaxSources <= 0 {
+		return cols.firstPerSample(`FROM samples_sources l WHERE l.sample_sha256 IN (`+keyList+`)`, "", "", 0)
+	}
+	trusted := func(alias string) string {
+		if r.IncludeFailed {
+			return `true`
+		}
+		return `NOT ` + alias + `.failed AND NOT ` + untrustedSource(alias+`.source_sha256`)
+	}
+	if r.pg {
+		return cols.firstPerSample(`FROM samples_sources l WHERE l.sample_sha256 IN (`+keyList+`) AND `+trusted("l"),
+			"l.sample_sha256", "l.source_sha256", r.MaxSources)
+	}
+	return `WITH keys(sample) AS (VALUES ` + keyRows + `),
+		cut(sample, last) AS (SELECT sample, (SELECT x.source_sha256 FROM samples_sources x
+			WHERE x.sample_sha256 = keys.sample AND ` + trusted("x") + `
+			ORDER BY x.source_sha256 LIMIT 1 OFFSET ` + strconv.Itoa(r.MaxSources) + `) FROM keys)
+		` + cols.firstPerSample(`FROM cut CROSS JOIN samples_sources l ON l.sample_sha256 = cut.sample
+		WHERE l.source_sha256 <= coalesce(cut.last, `+pastAllSHA256+`) AND `+trusted("l"), "", "", 0)
+}
+
+// joinedLinksQuery is lookup's query: the samples whose column by is one
+// of the keys, each with its links and their sources. Capped, PostgreSQL
+// ranks the links with a window; SQLite finds each sample's cut-off as
+// sha256LinksQuery does, since a window read every link of a sample (by
+// md5, 1,000 keys each in 5,000 sources took 28 CPU-s capped).
+func (r *Reader) joinedLinksQuery(by string) string {
+	trusted := Filter{IncludeFailed: r.IncludeFailed}.trusted()
+	if r.MaxSources <= 0 || r.pg {
+		return r.joinedLinkColumns().firstPerSample(`FROM samples s
+		JOIN samples_sources l ON l.sample_sha256 = s.sha256
+		JOIN sources src ON src.sha256 = l.source_sha256
+		WHERE s.`+by+` IN (`+keyList+`) AND `+trusted, "s.sha256", "l.source_sha256", r.MaxSources)
+	}
+	trustedX := `true`
+	if !r.IncludeFailed {
+		trustedX = `NOT x.failed AND NOT ` + untrustedSource(`x.source_sha256`)
+	}
+	return `WITH keys(k) AS (VALUES ` + keyRows + `),
+		cut(sample, last) AS (SELECT s.sha256, (SELECT x.source_sha256 FROM samples_sources x
+			WHERE x.sample_sha256 = s.sha256 AND ` + trustedX + `
+			ORDER BY x.source_sha256 LIMIT 1 OFFSET ` + strconv.Itoa(r.MaxSources) + `)
+			FROM keys CROSS JOIN samples s ON s.` + by + ` = keys.k)
+		` + r.joinedLinkColumns().firstPerSample(`FROM cut CROSS JOIN samples s ON s.sha256 = cut.sample
+		CROSS JOIN samples_sources l ON l.sample_sha256 = cut.sample
+		JOIN sources src ON src.sha256 = l.source_sha256
+		WHERE l.source_sha256 <= coalesce(cut.last, `+pastAllSHA256+`) AND `+trusted, "", "", 0)
+}
+
+// pastAllSHA256 is a blob that sorts after every SHA-256 (32 bytes): a
+// blob sorts by its bytes, then by its length.
+var pastAllSHA256 = `x'` + strings.Repeat("ff", 33) + `'`
+
+// capLinks leaves each sample of batch, its links sorted by source, with
+// at most MaxSources of them, and sets Total: len(Links), or for a sample
+// that had more, the count of all it has.
+func (r *Reader) capLinks(ctx context.Context, batch []*SampleLinks) error {
+	var over [][]byte
+	for _, s := range batch {
+		s.Total = int64(len(s.Links))
+		if r.MaxSources > 0 && len(s.Links) > r.MaxSources {
+			s.Links = s.Links[:r.MaxSources]
+			over = append(over, s.SHA256)
+		}
+	}
+	if len(over) == 0 {
+		return nil
+	}
+	totals, err := r.countLinks(ctx, over)
+	if err != nil {
+		return err
+	}
+	for _, s := range batch {
+		if n, ok := totals[string(s.SHA256)]; ok {
+			s.Total = n
+		}
+	}
+	return nil
+}
+
+// countLinks counts the links of each of samples (SHA-256) that the trust
+// filter selects: the database counts them, sending a row per sample.
+func (r *Reader) countLinks(ctx context.Context, samples [][]byte) (map[string]int64, error) {
+	// No join with sources: with a few hundred keys, SQLite planned it
+	// as a scan of sources, each probing samples_sources by source.
+	trusted := `true`
+	if !r.IncludeFailed {
+		trusted = `NOT l.failed AND NOT ` + untrustedSource("l.source_sha256")
+	}
+	rows, err := r.queryKeys(ctx, `SELECT l.sample_sha256, count(*) FROM samples_sources l
+		WHERE l.sample_sha256 IN (`+keyList+`) AND `+trusted+` GROUP BY l.sample_sha256`, samples)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	totals := map[string]int64{}
+	for rows.Next() {
+		var sample []byte
+		var n int64
+		if err := rows.Scan(&sample, &n); err != nil {
+			return nil, err
+		}
+		totals[string(sample)] = n
+	}
+	return totals, rows.Err()
+}
