@@ -51,6 +51,9 @@ if [ -z "$loaded" ]; then
   mkdir -p "$pgdir" && chmod 755 "$pgdir" && chown postgres "$pgdir"
   runuser -u postgres -- "$pgbin/initdb" -D "$pgdir/data" -A trust >/dev/null
 fi
+# How many huge pages this shared_buffers wants (asked of a stopped server).
+want_huge=$(runuser -u postgres -- "$pgbin/postgres" -D "$pgdir/data" -c shared_buffers="$SHARED_BUFFERS" \
+  -C shared_memory_size_in_huge_pages 2>/dev/null || echo '?')
 runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -o "-p 55433 -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off \
   -c shared_buffers=$SHARED_BUFFERS -c effective_cache_size=$((mem_mb * 3 / 4))MB" \
   -l "$pgdir/log" -w start >/dev/null
@@ -83,6 +86,12 @@ FROM (SELECT oid, relname, pg_prewarm(oid) FROM pg_class
 SQL
 }
 if [ "${PREWARM:-1}" != 0 ]; then prewarm; else echo "not prewarmed (PREWARM=0)"; fi
+# PostgreSQL's huge_pages = try (its default) takes the kernel's huge
+# pages when vm.nr_hugepages reserves enough (the README says how); say
+# whether it did, as the figures depend on it.
+awk '/HugePages_Total/ {t = $2} /HugePages_Free/ {f = $2} /Hugepagesize/ {kb = $2}
+  END {printf "huge pages: %d of %d in use (%d MB); PostgreSQL wants %s\n", t - f, t, (t - f) * kb / 1024, want}' \
+  want="$want_huge" /proc/meminfo
 
 hz=$(getconf CLK_TCK)
 # CPU ticks (user+system) of hashr-serve and of PostgreSQL: the
