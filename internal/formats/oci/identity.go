@@ -57,6 +57,11 @@ func ArchiveImages(r io.ReaderAt, size int64, format Format) ([]ImageIdentity, e
 	if err != nil {
 		return nil, err
 	}
+	return identitiesIn(s, format)
+}
+
+// identitiesIn is the identity of each image of format in s.
+func identitiesIn(s blobStore, format Format) ([]ImageIdentity, error) {
 	imgs, err := images(s, format, nil)
 	if err != nil {
 		return nil, err

@@ -24,11 +24,7 @@ func StreamImages(r io.Reader, format Format) ([]ImageIdentity, error) {
 	if err != nil {
 		return nil, err
 	}
-	imgs, err := images(s, format, nil)
-	if err != nil {
-		return nil, err
-	}
-	return identities(imgs), nil
+	return identitiesIn(s, format)
 }
 
 // StreamAnyImages is StreamImages for an image tar of a kind not yet
@@ -44,11 +40,7 @@ func StreamAnyImages(r io.Reader) ([]ImageIdentity, error) {
 	if _, ok := s["manifest.json"]; ok {
 		format = DockerArchive
 	}
-	imgs, err := images(s, format, nil)
-	if err != nil {
-		return nil, err
-	}
-	return identities(imgs), nil
+	return identitiesIn(s, format)
 }
 
 // jsonStore holds the JSON members of an image tar: every file the
