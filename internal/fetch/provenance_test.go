@@ -1,13 +1,13 @@
 package fetch
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hashr-dev/hashr/internal/formats/oci/ocitest"
 	"github.com/hashr-dev/hashr/internal/verify/verifytest"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -150,7 +150,7 @@ func TestRemoteCabinetVerified(t *testing.T) {
 // its platform), read here with tar(1).
 func TestCompressedDockerArchiveNamed(t *testing.T) {
 	plain := filepath.Join("..", "..", "testdata", "formats", "docker-archive.tar")
-	want := dockerIdentity(t, plain)
+	want := ocitest.DockerArchiveIdentity(t, plain)
 	gz := filepath.Join(t.TempDir(), "image.tar.gz")
 	writeFile(t, gz, []byte(toolOutputRaw(t, "gzip", "-9c", plain)))
 	src, data := remoteSource(t, gz, "docker-archive")
@@ -198,37 +198,4 @@ func toolOutputRaw(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
 	}
 	return string(out)
-}
-
-// dockerIdentity reads what a docker archive says of its one image with
-// tar(1): its first RepoTags entry, its image ID (the config's SHA-256)
-// and its config's os/architecture.
-func dockerIdentity(t *testing.T, file string) records.Package {
-	dir := t.TempDir()
-	toolOutput(t, "tar", "-xf", file, "-C", dir)
-	var manifest []struct {
-		Config   string
-		RepoTags []string
-	}
-	readJSON(t, filepath.Join(dir, "manifest.json"), &manifest)
-	if len(manifest) != 1 || len(manifest[0].RepoTags) == 0 {
-		t.Fatalf("the docker archive fixture: %+v, want one tagged image", manifest)
-	}
-	var config struct{ OS, Architecture string }
-	readJSON(t, filepath.Join(dir, manifest[0].Config), &config)
-	repo, tag, _ := strings.Cut(manifest[0].RepoTags[0], ":")
-	return records.Package{Name: repo, Version: tag, Vendor: strings.SplitN(repo, "/", 2)[0],
-		Digest: "sha256:" + sha256sum(t, filepath.Join(dir, manifest[0].Config)), Arch: config.OS + "/" + config.Architecture,
-		OS: config.OS}
-}
-
-func readJSON(t *testing.T, file string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashr-dev/hashr/internal/formats/oci/ocitest"
 	"github.com/hashr-dev/hashr/internal/verify/verifytest"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -57,7 +58,7 @@ func TestPackageFromSourceMetadata(t *testing.T) {
 	runTool(t, "tar", "-xf", ociTar, "-C", unpacked)
 	checkPackage(t, "oci layout tar", got[ociTar].Package, layoutIdentity(t, unpacked))
 	dockerTar := filepath.Join(formatsDir(), "docker-archive.tar")
-	checkPackage(t, "docker archive", got[dockerTar].Package, dockerIdentity(t, dockerTar))
+	checkPackage(t, "docker archive", got[dockerTar].Package, ocitest.DockerArchiveIdentity(t, dockerTar))
 	for _, name := range []string{"sample.tar", "sample.zip", "sample.cab"} {
 		if p := got[filepath.Join(formatsDir(), name)].Package; p != nil {
 			t.Errorf("%s: package %+v, want none", name, p)
@@ -104,27 +105,6 @@ func layoutIdentity(t *testing.T, dir string) records.Package {
 	}
 	return records.Package{Name: m.Digest, Version: m.Annotations["org.opencontainers.image.ref.name"], Digest: m.Digest, Arch: platform,
 		OS: strings.TrimSpace(config.OS + " " + config.OSVersion)}
-}
-
-// dockerIdentity reads what a docker archive says of its one image with
-// tar(1): its first RepoTags entry, its image ID (the config's SHA-256)
-// and its config's os/architecture.
-func dockerIdentity(t *testing.T, file string) records.Package {
-	dir := t.TempDir()
-	runTool(t, "tar", "-xf", file, "-C", dir)
-	var manifest []struct {
-		Config   string
-		RepoTags []string
-	}
-	readJSON(t, filepath.Join(dir, "manifest.json"), &manifest)
-	if len(manifest) != 1 || len(manifest[0].RepoTags) == 0 {
-		t.Fatalf("the docker archive fixture: %+v, want one tagged image", manifest)
-	}
-	var config struct{ OS, Architecture string }
-	readJSON(t, filepath.Join(dir, manifest[0].Config), &config)
-	repo, tag, _ := strings.Cut(manifest[0].RepoTags[0], ":")
-	return records.Package{Name: repo, Version: tag, Vendor: strings.SplitN(repo, "/", 2)[0],
-		Digest: "sha256:" + sha256sum(t, filepath.Join(dir, manifest[0].Config)), Arch: config.OS + "/" + config.Architecture, OS: config.OS}
 }
 
 func readJSON(t *testing.T, file string, v any) {
