@@ -25,15 +25,8 @@ work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 
 img=$work/img
-umoci init --layout "$img"
-umoci new --image "$img:bench"
-for src in /usr/share/doc /usr/bin; do
-  umoci unpack --rootless --image "$img:bench" "$work/bundle" >/dev/null
-  mkdir -p "$work/bundle/rootfs$(dirname "$src")"
-  cp -a "$src" "$work/bundle/rootfs$src"
-  umoci repack --image "$img:bench" "$work/bundle" >/dev/null
-  chmod -R u+w "$work/bundle"; rm -rf "$work/bundle"
-done
+. bench/lib/ociimage.sh
+bench_oci_image "$img" "$work"
 tar -C "$img" -cf - . | gzip -1 >"$work/image.tar.gz"
 printf '{"type":"source","uri":"%s","format":"oci","package":{"name":"preset"}}\n' "$work/image.tar.gz" >"$work/named.ndjson"
 printf '{"type":"source","uri":"%s","format":"oci"}\n' "$work/image.tar.gz" >"$work/unnamed.ndjson"

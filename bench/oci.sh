@@ -22,15 +22,8 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(
 
 # The image: one layer per directory copied in.
 img=$work/img
-umoci init --layout "$img"
-umoci new --image "$img:bench"
-for src in /usr/share/doc /usr/bin; do
-  umoci unpack --rootless --image "$img:bench" "$work/bundle" >/dev/null
-  mkdir -p "$work/bundle/rootfs$(dirname "$src")"
-  cp -a "$src" "$work/bundle/rootfs$src"
-  umoci repack --image "$img:bench" "$work/bundle" >/dev/null
-  chmod -R u+w "$work/bundle"; rm -rf "$work/bundle"
-done
+. bench/lib/ociimage.sh
+bench_oci_image "$img" "$work"
 printf '{"type":"source","uri":"%s"}\n' "$img" >"$work/in.ndjson"
 
 run_hashr() {
