@@ -107,25 +107,12 @@ func (e *lookupJSON) record(rec *lookupRecord) {
 	e.key("hashlookup:parent-total", false)
 	e.buf = strconv.AppendInt(e.buf, int64(rec.ParentTotal), 10)
 	e.key("parents", false)
-	e.buf = append(e.buf, '[')
-	for i := range rec.Parents {
-		if i > 0 {
-			e.buf = append(e.buf, ", "...)
-		}
-		e.parent(&rec.Parents[i])
-	}
-	e.buf = append(e.buf, ']')
+	appendList(e, rec.Parents, e.parent)
 	e.key("hashlookup:trust", false)
 	e.buf = strconv.AppendInt(e.buf, int64(rec.Trust), 10)
 	e.key("hashr:sources", false)
-	e.buf = append(e.buf, '[')
-	for i := range rec.Sources {
-		if i > 0 {
-			e.buf = append(e.buf, ", "...)
-		}
-		e.provenance(&rec.Sources[i])
-	}
-	e.buf = append(e.buf, "]}"...)
+	appendList(e, rec.Sources, e.provenance)
+	e.buf = append(e.buf, '}')
 }
 
 func (e *lookupJSON) parent(p *parentRecord) {
@@ -176,12 +163,18 @@ func (e *lookupJSON) strings(list []string) {
 		e.buf = append(e.buf, "null"...)
 		return
 	}
+	appendList(e, list, func(s *string) { e.buf = appendPythonString(e.buf, *s) })
+}
+
+// appendList writes items as a JSON array, each by write, with the ", "
+// separator pythonJSON writes.
+func appendList[T any](e *lookupJSON, items []T, write func(*T)) {
 	e.buf = append(e.buf, '[')
-	for i, s := range list {
+	for i := range items {
 		if i > 0 {
 			e.buf = append(e.buf, ", "...)
 		}
-		e.buf = appendPythonString(e.buf, s)
+		write(&items[i])
 	}
 	e.buf = append(e.buf, ']')
 }
