@@ -7,7 +7,8 @@
 // hashr-export --format md5sum and --format bloom over the whole set.
 //
 // It starts its own PostgreSQL (fsync on) unless -db names a database
-// (an empty one: PostgreSQL, or Citus's coordinator). Before it starts it
+// (an empty one: PostgreSQL, or Citus's coordinator), sized as the README
+// tells a user loading a large set (loadSettings; -pg-settings to change). Before it starts it
 // checks that the free disk space can hold the set, with what a 1M-record
 // run measured per file record, and refuses otherwise. Each slice's row is
 // printed (and appended to -log) as soon as it is loaded.
@@ -48,6 +49,7 @@ const recordsPerSource = 72.7
 
 type bench struct {
 	bin, tmp, url string
+	ownServer     bool // the server is setbench's: its WAL and checkpoints are the load's
 	sources       int
 	loaded        int // sources loaded so far
 	stopAfter     time.Duration
@@ -62,14 +64,48 @@ func main() {
 	logFile := flag.String("log", "", "append each figure to this file as soon as it is measured")
 	loadArgs := flag.String("load-args", "", "more hashr-load flags, space-separated")
 	stopAfter := flag.Duration("stop-after", 0, "load no more slices once this long has passed, and measure lookups and exports on what was loaded (0: load them all)")
+	pgSettings := flag.String("pg-settings", strings.Join(loadSettings(), ","), "settings of setbench's own PostgreSQL, name=value, comma-separated (\"\": PostgreSQL's defaults)")
 	flag.Parse()
-	if err := run(*sources, *slices, *dbURL, *logFile, strings.Fields(*loadArgs), *stopAfter); err != nil {
+	settings := strings.FieldsFunc(*pgSettings, func(r rune) bool { return r == ',' })
+	if err := run(*sources, *slices, *dbURL, *logFile, strings.Fields(*loadArgs), *stopAfter, settings); err != nil {
 		fmt.Fprintln(os.Stderr, "setbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(sources, nSlices int, dbURL, logFile string, loadArgs []string, stopAfter time.Duration) error {
+// loadSettings size a server for loading a large set, as the README's
+// "How a set grows in one PostgreSQL" says: a quarter of the RAM for
+// shared_buffers, and checkpoints far enough apart that the random pages
+// of the digest indexes are not written to the WAL whole again and again.
+// Each page a checkpoint has cleaned is logged whole at its next change
+// (full_page_writes), and a load touches random index pages: with
+// PostgreSQL's defaults (1 GB of WAL between checkpoints) most of the WAL
+// becomes those page images as the indexes outgrow shared_buffers.
+func loadSettings() []string {
+	memMB := memTotalMB()
+	return []string{
+		fmt.Sprintf("shared_buffers=%dMB", memMB/4),
+		fmt.Sprintf("effective_cache_size=%dMB", memMB*3/4),
+		"max_wal_size=8GB",
+		"checkpoint_timeout=30min",
+		"wal_compression=lz4",
+	}
+}
+
+// memTotalMB is the machine's RAM (/proc/meminfo), 4 GB if unknown.
+func memTotalMB() int {
+	data, _ := os.ReadFile("/proc/meminfo")
+	for line := range strings.Lines(string(data)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			if kib, err := strconv.Atoi(f[1]); err == nil {
+				return kib / 1024
+			}
+		}
+	}
+	return 4096
+}
+
+func run(sources, nSlices int, dbURL, logFile string, loadArgs []string, stopAfter time.Duration, settings []string) error {
 	tmp, err := os.MkdirTemp("", "hashr-setbench-")
 	if err != nil {
 		return err
@@ -93,7 +129,7 @@ func run(sources, nSlices int, dbURL, logFile string, loadArgs []string, stopAft
 	}
 	b.url = dbURL
 	if dbURL == "" {
-		pg, err := pgtest.StartDurable()
+		pg, err := pgtest.StartDurable(settings...)
 		if err != nil {
 			return fmt.Errorf("starting PostgreSQL: %w", err)
 		}
@@ -101,6 +137,8 @@ func run(sources, nSlices int, dbURL, logFile string, loadArgs []string, stopAft
 		if b.url, err = pg.CreateDatabase(); err != nil {
 			return err
 		}
+		b.ownServer = true
+		fmt.Fprintf(b.out, "\nsetbench's PostgreSQL: fsync on, %s\n", strings.Join(settings, ", "))
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(b.out, "\nsetbench %s: %d sources in %d slices into %s; load average %s\n\n", time.Now().UTC().Format(time.RFC3339),
@@ -225,8 +263,8 @@ func (b *bench) query(sql string, dst ...any) error {
 // loadSlices loads the set slice by slice, printing each slice's rate and
 // the database's size after it.
 func (b *bench) loadSlices(n int, loadArgs []string) error {
-	fmt.Fprintln(b.out, "| slice | file records | load time | records/s | vs slice 1 | hashr-load peak RSS | samples after | database size | bytes per sample |")
-	fmt.Fprintln(b.out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(b.out, "| slice | file records | load time | records/s | vs slice 1 | hashr-load peak RSS | samples after | database size | bytes per sample | WAL written | full-page images | checkpoints |")
+	fmt.Fprintln(b.out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var first float64
 	var total int64
 	start := time.Now()
@@ -241,8 +279,16 @@ func (b *bench) loadSlices(n int, loadArgs []string) error {
 		if err != nil {
 			return err
 		}
+		walBefore, err := b.walStats()
+		if err != nil {
+			return err
+		}
 		t, err := b.timed(file, "hashr-load", append([]string{"--db", b.url, "--quiet"}, loadArgs...)...)
 		os.Remove(file)
+		if err != nil {
+			return err
+		}
+		walAfter, err := b.walStats()
 		if err != nil {
 			return err
 		}
@@ -256,10 +302,38 @@ func (b *bench) loadSlices(n int, loadArgs []string) error {
 		if err := b.query(`SELECT (SELECT count(*) FROM samples), pg_database_size(current_database())`, &samples, &size); err != nil {
 			return err
 		}
-		fmt.Fprintf(b.out, "| %d | %d | %.0f s | %.0f | %.0f%% | %d MiB | %d | %.1f GiB | %.0f |\n", i+1, files, t.wall.Seconds(), rate,
-			100*rate/first, t.rssKiB>>10, samples, float64(size)/(1<<30), float64(size)/float64(samples))
+		fmt.Fprintf(b.out, "| %d | %d | %.0f s | %.0f | %.0f%% | %d MiB | %d | %.1f GiB | %.0f | %s |\n", i+1, files, t.wall.Seconds(), rate,
+			100*rate/first, t.rssKiB>>10, samples, float64(size)/(1<<30), float64(size)/float64(samples), walAfter.since(walBefore))
 	}
 	return nil
+}
+
+// walStats are the server's write-ahead log counters (pg_stat_wal,
+// pg_stat_bgwriter); known only on setbench's own server, where the load
+// is all it writes.
+type walStats struct {
+	known       bool
+	bytes, fpi  int64 // WAL bytes, full-page images
+	checkpoints int64
+}
+
+func (b *bench) walStats() (walStats, error) {
+	if !b.ownServer {
+		return walStats{}, nil
+	}
+	w := walStats{known: true}
+	err := b.query(`SELECT w.wal_bytes::bigint, w.wal_fpi, c.checkpoints_timed + c.checkpoints_req
+		FROM pg_stat_wal w, pg_stat_bgwriter c`, &w.bytes, &w.fpi, &w.checkpoints)
+	return w, err
+}
+
+// since formats the WAL written between two readings as the table's last
+// three cells.
+func (w walStats) since(before walStats) string {
+	if !w.known {
+		return "— | — | —"
+	}
+	return fmt.Sprintf("%.1f GiB | %d | %d", float64(w.bytes-before.bytes)/(1<<30), w.fpi-before.fpi, w.checkpoints-before.checkpoints)
 }
 
 // keys writes n keys the loaded set holds, chosen by seed, to a file.

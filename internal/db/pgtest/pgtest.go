@@ -107,13 +107,14 @@ func isExecutable(path string) bool {
 
 // StartDurable starts a server outside a test, for benchmarks: unlike
 // Start's, it syncs its writes to disk (fsync on, PostgreSQL's default), as
-// a production server does. The caller must Close it.
-func StartDurable() (*Server, error) {
+// a production server does. settings are more server settings, each
+// name=value. The caller must Close it.
+func StartDurable(settings ...string) (*Server, error) {
 	bin, err := Binaries()
 	if err != nil {
 		return nil, err
 	}
-	return start(bin, true)
+	return start(bin, true, settings...)
 }
 
 func start(bin string, durable bool, settings ...string) (*Server, error) {
