@@ -31,16 +31,10 @@ tar -C "$img" -cf - . | gzip -1 >"$work/image.tar.gz"
 printf '{"type":"source","uri":"%s","format":"oci","package":{"name":"preset"}}\n' "$work/image.tar.gz" >"$work/named.ndjson"
 printf '{"type":"source","uri":"%s","format":"oci"}\n' "$work/image.tar.gz" >"$work/unnamed.ndjson"
 
-cpu() {
-  local out=$1 in=$2
-  shift 2
-  /usr/bin/time -f '%U %S' -o "$work/time" "$@" <"$in" >"$out" 2>/dev/null
-  awk '{printf "%.3f", $1 + $2}' "$work/time"
-}
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-fetch_named() { cpu "$work/named.out" "$work/named.ndjson" bin/hashr-fetch --work "$work/w"; }
-fetch_unnamed() { cpu "$work/unnamed.out" "$work/unnamed.ndjson" bin/hashr-fetch --work "$work/w"; }
-gunzip() { cpu /dev/null "$work/image.tar.gz" gzip -dc; }
+. bench/lib/cputime.sh
+fetch_named() { bench_cpu "$work/named.out" "$work/named.ndjson" bin/hashr-fetch --work "$work/w"; }
+fetch_unnamed() { bench_cpu "$work/unnamed.out" "$work/unnamed.ndjson" bin/hashr-fetch --work "$work/w"; }
+gunzip() { bench_cpu /dev/null "$work/image.tar.gz" gzip -dc; }
 
 echo "image: $(du -h "$work/image.tar.gz" | cut -f1) gzipped OCI layout tar ($(tar -C "$img" -cf - . | wc -c) bytes uncompressed)"
 echo "machine: $(nproc) CPUs, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -49,12 +43,7 @@ if ! grep -q '"package":{"name":"sha256:[0-9a-f]*","version":"bench"' "$work/unn
   echo "fetch-identity.sh: hashr-fetch named no package: $(cat "$work/unnamed.out")" >&2
   exit 1
 fi
-n=() u=() x=()
-for i in $(seq "$rounds"); do
-  n+=("$(fetch_named)"); u+=("$(fetch_unnamed)"); x+=("$(gunzip)")
-  echo "round $i: CPU fetch named ${n[-1]} s, fetch unnamed ${u[-1]} s, gzip -dc ${x[-1]} s"
-done
-mn=$(median "${n[@]}") mu=$(median "${u[@]}") mx=$(median "${x[@]}")
-echo "medians (CPU user+sys): fetch named $mn s, fetch unnamed $mu s, gzip -dc $mx s; load now $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_rounds "$rounds" "fetch named" fetch_named "fetch unnamed" fetch_unnamed "gzip -dc" gunzip
+mn=${BENCH_MEDIANS[0]} mu=${BENCH_MEDIANS[1]} mx=${BENCH_MEDIANS[2]}
 awk -v n="$mn" -v u="$mu" -v x="$mx" 'BEGIN {
   printf "naming the compressed image: %.3f s CPU, %.2fx one gzip -dc\n", u - n, (u - n) / x }'

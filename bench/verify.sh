@@ -38,18 +38,10 @@ gpg --batch -q --passphrase '' --quick-gen-key 'bench <bench@example.invalid>' e
 gpg --batch -q --yes --export -o "$work/key.gpg"
 gpg --batch -q --yes --pinentry-mode loopback --passphrase '' --clearsign -o "$dist/InRelease" "$dist/Release"
 
-# cpu OUT CMD... runs CMD, its stdout to OUT, and prints its user+sys CPU
-# seconds.
-cpu() {
-  local out=$1
-  shift
-  /usr/bin/time -f '%U %S' -o "$work/time" "$@" >"$out" 2>/dev/null
-  awk '{printf "%.3f", $1 + $2}' "$work/time"
-}
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-scan_off() { cpu "$work/off.ndjson" bin/hashr-scan --plan=false --verify off "$mirror"; }
-scan_require() { cpu "$work/require.ndjson" bin/hashr-scan --plan=false --verify require --keyring "$work/key.gpg" "$mirror"; }
-extract() { cpu "$work/files.ndjson" bin/hashr-extract --hash md5,sha1,sha256 --spool "$work/spool" <"$work/off.ndjson"; }
+. bench/lib/cputime.sh
+scan_off() { bench_cpu "$work/off.ndjson" /dev/null bin/hashr-scan --plan=false --verify off "$mirror"; }
+scan_require() { bench_cpu "$work/require.ndjson" /dev/null bin/hashr-scan --plan=false --verify require --keyring "$work/key.gpg" "$mirror"; }
+extract() { bench_cpu "$work/files.ndjson" "$work/off.ndjson" bin/hashr-extract --hash md5,sha1,sha256 --spool "$work/spool"; }
 
 n=$(ls "$corpus"/*.deb | wc -l)
 echo "corpus: $n packages, $(du -shL "$mirror/pool" | cut -f1), as a signed mirror in $mirror"
@@ -60,12 +52,7 @@ if [[ $verified != "$n" ]]; then
   echo "verify.sh: $verified of $n packages verified; want all" >&2
   exit 1
 fi
-o=() r=() x=()
-for i in $(seq "$rounds"); do
-  o+=("$(scan_off)"); r+=("$(scan_require)"); x+=("$(extract)")
-  echo "round $i: CPU scan off ${o[-1]} s, scan require ${r[-1]} s, extract ${x[-1]} s"
-done
-mo=$(median "${o[@]}") mr=$(median "${r[@]}") mx=$(median "${x[@]}")
-echo "medians (CPU user+sys): scan off $mo s, scan require $mr s, extract $mx s; load now $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_rounds "$rounds" "scan off" scan_off "scan require" scan_require extract extract
+mo=${BENCH_MEDIANS[0]} mr=${BENCH_MEDIANS[1]} mx=${BENCH_MEDIANS[2]}
 awk -v o="$mo" -v r="$mr" -v x="$mx" 'BEGIN {
   printf "verification: %.3f s CPU, %.2f%% of extract (target < 5%%)\n", r - o, 100 * (r - o) / x }'

@@ -299,13 +299,23 @@ func (b *bench) loadSlices(n int, loadArgs []string) error {
 			first = rate
 		}
 		var samples, size int64
-		if err := b.query(`SELECT (SELECT count(*) FROM samples), pg_database_size(current_database())`, &samples, &size); err != nil {
+		if err := b.query(`SELECT (SELECT count(*) FROM samples), `+b.databaseSize(), &samples, &size); err != nil {
 			return err
 		}
 		fmt.Fprintf(b.out, "| %d | %d | %.0f s | %.0f | %.0f%% | %d MiB | %d | %.1f GiB | %.0f | %s |\n", i+1, files, t.wall.Seconds(), rate,
 			100*rate/first, t.rssKiB>>10, samples, float64(size)/(1<<30), float64(size)/float64(samples), walAfter.since(walBefore))
 	}
 	return nil
+}
+
+// databaseSize is the SQL of the database's size: on Citus, that of every
+// node's database of that name (the coordinator holds few rows).
+func (b *bench) databaseSize() string {
+	var citus bool
+	if err := b.query(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`, &citus); err != nil || !citus {
+		return `pg_database_size(current_database())`
+	}
+	return `(SELECT sum(result::bigint) FROM run_command_on_all_nodes($$SELECT pg_database_size(current_database())$$))`
 }
 
 // walStats are the server's write-ahead log counters (pg_stat_wal,
