@@ -16,6 +16,18 @@ type cpuGate chan struct{}
 
 func newCPUGate() cpuGate { return make(cpuGate, runtime.GOMAXPROCS(0)) }
 
+// gateFor is the gate for o's run: one when files are hashed and looked up
+// in SQLite, one batch at a time, by no more hashing workers than Go runs
+// goroutines; else nil. More workers than that (--workers) are for trees
+// whose reads wait on a disk or a network, which the gate would hold
+// back.
+func gateFor(o *options) cpuGate {
+	if len(o.paths) > 0 && lookupWorkersFor(o) == 1 && o.workers <= runtime.GOMAXPROCS(0) {
+		return newCPUGate()
+	}
+	return nil
+}
+
 // run calls f once a place is free, and frees it when f returns. Places
 // go in the order they were asked for: a lookup waits for no more than
 // the files already waiting.

@@ -58,3 +58,23 @@ func TestLookupWorkers(t *testing.T) {
 		}
 	}
 }
+
+// Files hashed and looked up in SQLite share a gate, unless there are more
+// hashing workers than CPUs (for slow reads) or nothing is hashed.
+func TestGateFor(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	sqlite := db.Location{Driver: db.SQLite}
+	for _, tc := range []struct {
+		o    options
+		want bool
+	}{
+		{options{loc: sqlite, paths: []string{"."}, workers: procs}, true},
+		{options{loc: sqlite, paths: []string{"."}, workers: procs + 1}, false},
+		{options{loc: sqlite, workers: procs}, false},
+		{options{loc: db.Location{Driver: db.Postgres}, paths: []string{"."}, workers: procs}, false},
+	} {
+		if got := gateFor(&tc.o); (got != nil) != tc.want || got != nil && cap(got) != procs {
+			t.Errorf("%+v: gate of %d places (nil: %t), want one: %t", tc.o, cap(got), got == nil, tc.want)
+		}
+	}
+}

@@ -63,9 +63,7 @@ func lookupWorkersFor(o *options) int {
 // while the producer (hashPaths or readStdin) makes the next queries, and
 // writes the answers in input order.
 func run(ctx context.Context, p *cli.Program, o *options) error {
-	if len(o.paths) > 0 && lookupWorkersFor(o) == 1 {
-		o.gate = newCPUGate()
-	}
+	o.gate = gateFor(o)
 	k, err := openKnower(ctx, o)
 	if err != nil {
 		return err
