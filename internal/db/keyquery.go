@@ -1,9 +1,13 @@
 package db
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -11,9 +15,10 @@ import (
 // keyList stands in a key query for the list of its keys' placeholders.
 const keyList = "/*keys*/"
 
-// keyRows stands in a key query for its keys as rows of a VALUES list:
-// (?),(?),…
-const keyRows = "/*key rows*/"
+// keyTable stands in a SQLite key query for its keys as a table of one
+// column, in SHA-256 order: a subquery that splits the one parameter
+// bound, a JSON array of the keys in hex.
+const keyTable = "/*key table*/"
 
 // queryKeys runs query with keyList replaced by an IN list of keys. The
 // list is padded with NULLs (which match nothing) to a power of two, so
@@ -23,18 +28,49 @@ const keyRows = "/*key rows*/"
 // search of the names before it: 14% of a lookup's CPU), and SQLite's
 // placeholders are "?", which it numbers as it reads them.
 func (r *Reader) queryKeys(ctx context.Context, query string, keys [][]byte) (*sql.Rows, error) {
+	if strings.Contains(query, keyTable) {
+		return r.queryKeyTable(ctx, query, keys)
+	}
 	n := 1 << bits.Len(uint(max(len(keys)-1, 0)))
 	args := make([]any, n) // nil: NULL
 	for i, k := range keys {
 		args[i] = k
 	}
 	query = strings.Replace(query, keyList, r.placeholders(n), 1)
-	query = strings.Replace(query, keyRows, "("+strings.ReplaceAll(r.placeholders(n), ",", "),(")+")", 1)
 	stmt, err := r.prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	return stmt.QueryContext(ctx, args...)
+}
+
+// queryKeyTable runs query with keyTable replaced by a table of keys made
+// from one parameter, a JSON array of them in hex, sorted. hashr-lookup's
+// keys were 1,024 "(?)" rows of a VALUES list before: SQLite compiled
+// that list into a statement of its own for each length (its parse alone
+// 13 ms and 1.4 MB of fresh memory a run over /usr/share/man), and each
+// key was a parameter of its own to convert and bind, where the one
+// array is a string that json_each splits. In SHA-256 order, the keys'
+// descents into samples_sources go through its interior pages in turn,
+// each read once a batch (4% fewer reads than in input order).
+func (r *Reader) queryKeyTable(ctx context.Context, query string, keys [][]byte) (*sql.Rows, error) {
+	sorted := slices.SortedFunc(slices.Values(keys), bytes.Compare)
+	array := make([]byte, 0, 2+len(keys)*(2*sha256.Size+3))
+	array = append(array, '[')
+	for i, k := range sorted {
+		if i > 0 {
+			array = append(array, ',')
+		}
+		array = append(array, '"')
+		array = hex.AppendEncode(array, k)
+		array = append(array, '"')
+	}
+	array = append(array, ']')
+	stmt, err := r.prepared(ctx, strings.Replace(query, keyTable, `(SELECT unhex(value) FROM json_each(?))`, 1))
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, string(array))
 }
 
 // placeholders is a list of n parameters: ?,?,… in SQLite, $1,$2,… in

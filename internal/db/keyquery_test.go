@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -84,4 +86,37 @@ func lookupBatch(ctx context.Context, r *Reader, files []File, n, salt int) erro
 		}
 	}
 	return nil
+}
+
+// Capped lookups in SQLite (hashr-lookup's default) send their keys as one
+// parameter, a JSON array, whatever their number: one statement a query
+// for every batch length, where 1,024 "(?)" rows of a VALUES list made a
+// statement of each length, which SQLite parsed for as long as it ran.
+func TestCappedSQLiteLookupsPrepareOneStatementForEveryLength(t *testing.T) {
+	var files []File
+	for i := range 300 {
+		files = append(files, content(fmt.Sprintf("f%d", i), fmt.Sprintf("file %d", i)))
+	}
+	url := "sqlite:" + filepath.Join(t.TempDir(), "set.db")
+	load(t, open(t, url, Options{}), source(t, "a.deb", files...))
+	r := openReader(t, url)
+	r.MaxSources = DefaultMaxSources
+	ctx := context.Background()
+	for _, n := range []int{1, 3, 64, 65, 300} {
+		for salt := range 2 { // Lookup, then LookupSamples
+			if err := lookupBatch(ctx, r, files, n, salt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	capped := 0
+	for query := range r.stmts {
+		if strings.Contains(query, "cut(sample, last)") {
+			capped++
+		}
+	}
+	// By sha256, and with the samples' rows by sha256, sha1 and md5.
+	if capped != 4 {
+		t.Errorf("%d capped lookup statements prepared for 5 batch lengths, want 4 (one a query)", capped)
+	}
 }

@@ -96,7 +96,7 @@ func (r *Reader) sha256LinksQuery() string {
 		return cols.firstPerSample(`FROM samples_sources l WHERE l.sample_sha256 IN (`+keyList+`) AND `+trusted("l"),
 			"l.sample_sha256", "l.source_sha256", r.MaxSources)
 	}
-	return `WITH keys(sample) AS (VALUES ` + keyRows + `),
+	return `WITH keys(sample) AS ` + keyTable + `,
 		cut(sample, last) AS (SELECT sample, (SELECT x.source_sha256 FROM samples_sources x
 			WHERE x.sample_sha256 = keys.sample AND ` + trusted("x") + `
 			ORDER BY x.source_sha256 LIMIT 1 OFFSET ` + strconv.Itoa(r.MaxSources) + `) FROM keys)
@@ -121,7 +121,7 @@ func (r *Reader) joinedLinksQuery(by string) string {
 	if !r.IncludeFailed {
 		trustedX = `NOT x.failed AND NOT ` + untrustedSource(`x.source_sha256`)
 	}
-	return `WITH keys(k) AS (VALUES ` + keyRows + `),
+	return `WITH keys(k) AS ` + keyTable + `,
 		cut(sample, last) AS (SELECT s.sha256, (SELECT x.source_sha256 FROM samples_sources x
 			WHERE x.sample_sha256 = s.sha256 AND ` + trustedX + `
 			ORDER BY x.source_sha256 LIMIT 1 OFFSET ` + strconv.Itoa(r.MaxSources) + `)

@@ -46,10 +46,24 @@ const batchWait = 20 * time.Millisecond
 // lookupWorkers is how many batches are looked up at once.
 const lookupWorkers = 4
 
+// lookupWorkersFor is how many batches are looked up at once: one in
+// SQLite, which hashr-lookup reads through one connection (openDatabase)
+// and with the CPU (cpuGate), else lookupWorkers. More were batches
+// waiting for the connection, each holding its thousand records: over
+// /usr/share/man, 1,500 more page faults a run (perf's page-faults; a
+// fault costs about 20 µs on the 2-vCPU VM, a pread 4).
+func lookupWorkersFor(o *options) int {
+	if o.bloom == "" && o.loc.Driver == db.SQLite {
+		return 1
+	}
+	return lookupWorkers
+}
+
 // run looks up every input item, in batches on lookupWorkers goroutines,
 // while the producer (hashPaths or readStdin) makes the next queries, and
 // writes the answers in input order.
 func run(ctx context.Context, p *cli.Program, o *options) error {
+	o.gate = gateFor(o)
 	k, err := openKnower(ctx, o)
 	if err != nil {
 		return err
@@ -63,7 +77,7 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	// connection of its own), and written in input order: a database
 	// answers a batch faster than one goroutine can wait for it.
 	resolve := func(batch []*query) resolved { return resolved{batch, k.resolve(ctx, lookups(batch))} }
-	err = ordered.Map(ctx, lookupWorkers, batches(queries, o.batch), resolve, tally.writer(p, w, o))
+	err = ordered.Map(ctx, lookupWorkersFor(o), batches(queries, o.batch), resolve, tally.writer(p, w, o))
 	if err != nil {
 		stopProducing()
 		for range queries { // let the producer see it is stopped
@@ -208,7 +222,10 @@ func lookups(batch []*query) []*query {
 
 // databaseKnower looks digests up in a hashr database, one query per
 // digest kind per batch.
-type databaseKnower struct{ r *db.Reader }
+type databaseKnower struct {
+	r    *db.Reader
+	gate cpuGate // shared with the hashing (options.gate)
+}
 
 func openDatabase(ctx context.Context, o *options) (knower, error) {
 	r, err := db.OpenOnePassReader(ctx, o.loc)
@@ -223,12 +240,17 @@ func openDatabase(ctx context.Context, o *options) (knower, error) {
 		// read the same interior pages); the hashing goes on meanwhile.
 		r.SetConnections(1)
 	}
-	return &databaseKnower{r: r}, nil
+	return &databaseKnower{r: r, gate: o.gate}, nil
 }
 
 func (k *databaseKnower) Close() error { return k.r.Close() }
 
-func (k *databaseKnower) resolve(ctx context.Context, batch []*query) error {
+func (k *databaseKnower) resolve(ctx context.Context, batch []*query) (err error) {
+	k.gate.run(func() { err = k.resolveKinds(ctx, batch) })
+	return err
+}
+
+func (k *databaseKnower) resolveKinds(ctx context.Context, batch []*query) error {
 	for _, by := range []string{db.BySHA256, db.BySHA1, db.ByMD5} {
 		var keys [][]byte
 		for _, q := range batch {
