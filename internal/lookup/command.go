@@ -67,8 +67,8 @@ A file record is looked up by its sha256, else its sha1, else its md5.
 When it is known, the record also gets "sources" (the SHA-256 of every
 source the sample was found in), "ids" (those sources' IDs) and "paths"
 (the sample's paths in them), each sorted and distinct, and for the
-sources that have them "packages" and "verified": objects from a
-source's SHA-256 (as in "sources") to its package and verified, as the
+sources that have them "packages" and "sources_verified": objects from
+a source's SHA-256 (as in "sources") to its package and verified, as the
 source record had them (see hashr-scan --verify). A sample in more than
 --max-sources sources (100 by default: content shared across a whole
 distribution, such as a license text) is answered with the first of them

@@ -30,9 +30,10 @@ type hashRecord struct {
 	// for the sample: failed, or holding it only at failed members.
 	FailedSources []string `json:"failed_sources,omitempty"`
 	// Packages and Verified are the package and verification of the
-	// sources that have them, by source SHA-256.
+	// sources that have them, by source SHA-256. Verified is named
+	// sources_verified: a file record's own verified is the file's.
 	Packages map[string]*records.Package  `json:"packages,omitempty"`
-	Verified map[string]*records.Verified `json:"verified,omitempty"`
+	Verified map[string]*records.Verified `json:"sources_verified,omitempty"`
 }
 
 // answer is where a known sample was found: its sources' SHA-256s, their
@@ -93,7 +94,7 @@ func (a *answer) addProvenance(source string, pkg *records.Package, verified *re
 
 // answerFields are the fields a lookup adds to a file record; an input
 // record's own are replaced.
-var answerFields = []string{"known", "sources", "ids", "paths", "sources_total", "failed_sources", "packages", "verified"}
+var answerFields = []string{"known", "sources", "ids", "paths", "sources_total", "failed_sources", "packages", "sources_verified"}
 
 func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 	switch {
@@ -168,10 +169,16 @@ func (a *answer) fields(known bool) ([]field, error) {
 	if a.sourcesTotal > 0 {
 		fields = append(fields, field{"sources_total", json.RawMessage(strconv.FormatInt(a.sourcesTotal, 10))})
 	}
-	// No "verified": a file record declares its own (the file's), which
-	// records.Writer kept over an extra field of that name, so the
-	// sources' verified were never written on file records (hash
-	// records have them).
+	// "sources_verified", not "verified": a file record has a verified of
+	// its own (a PE member's Authenticode check), which records.Writer
+	// keeps over an extra field of that name.
+	if a.verified != nil {
+		value, err := marshal(a.verified)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the verified of an answer: %w", err)
+		}
+		fields = append(fields, field{"sources_verified", value})
+	}
 	return fields, nil
 }
 

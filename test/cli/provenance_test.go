@@ -118,35 +118,39 @@ func TestVerifiedPipelineLookupAndExport(t *testing.T) {
 }
 
 // testLookupNamesProvenance looks up alpha's data.txt, in alpha's .deb
-// and the tar: the .deb's package and verification are named, the tar
-// has no package and is not verified.
+// and the tar, as a hash line and as a file record: the .deb's package and
+// verification are named, the tar has no package and is not verified.
 func testLookupNamesProvenance(t *testing.T, dbURL, fingerprint string) {
-	var rec struct {
-		Sources  []string
-		Packages map[string]records.Package
-		Verified map[string]records.Verified
-	}
 	sum := sha256.Sum256([]byte("alpha data\n"))
-	out := stage(t, lookup.Main, []byte(hex.EncodeToString(sum[:])+"\n"), "--quiet", "--db", dbURL)
-	if err := json.Unmarshal(out, &rec); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if len(rec.Sources) != 2 {
-		t.Fatalf("sources %v, want alpha's .deb and the tar: %s", rec.Sources, out)
-	}
-	var packaged int
-	for _, src := range rec.Sources {
-		v, hasV := rec.Verified[src]
-		if p, ok := rec.Packages[src]; ok {
-			if p.Name != "alpha" || p.Version != "1.0-1" || !hasV || !v.OK || v.By != "apt-release" || v.Signer != fingerprint {
-				t.Errorf("source %s: package %+v, verified %+v (%v): want alpha 1.0-1 verified by apt-release, %s", src, p, v, hasV, fingerprint)
-			}
-			packaged++
-		} else if hasV && v.OK {
-			t.Errorf("the tar's source %s: verified %+v", src, v)
+	digest := hex.EncodeToString(sum[:])
+	for _, input := range []string{digest, `{"type":"file","path":"data.txt","sha256":"` + digest + `"}`} {
+		var rec struct {
+			Sources         []string
+			Packages        map[string]records.Package
+			SourcesVerified map[string]records.Verified `json:"sources_verified"`
 		}
-	}
-	if packaged != 1 {
-		t.Errorf("%d sources with a package, want alpha's .deb alone: %s", packaged, out)
+		out := stage(t, lookup.Main, []byte(input+"\n"), "--quiet", "--db", dbURL)
+		if err := json.Unmarshal(out, &rec); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if len(rec.Sources) != 2 {
+			t.Fatalf("sources %v, want alpha's .deb and the tar: %s", rec.Sources, out)
+		}
+		var packaged int
+		for _, src := range rec.Sources {
+			v, hasV := rec.SourcesVerified[src]
+			if p, ok := rec.Packages[src]; ok {
+				if p.Name != "alpha" || p.Version != "1.0-1" || !hasV || !v.OK || v.By != "apt-release" || v.Signer != fingerprint {
+					t.Errorf("%s: source %s: package %+v, sources_verified %+v (%v): want alpha 1.0-1 verified by apt-release, %s",
+						input, src, p, v, hasV, fingerprint)
+				}
+				packaged++
+			} else if hasV && v.OK {
+				t.Errorf("%s: the tar's source %s: verified %+v", input, src, v)
+			}
+		}
+		if packaged != 1 {
+			t.Errorf("%s: %d sources with a package, want alpha's .deb alone: %s", input, packaged, out)
+		}
 	}
 }
