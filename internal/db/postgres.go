@@ -261,23 +261,39 @@ func migrateNative(ctx context.Context, tx pgx.Tx, citus bool) ([]string, error)
 
 func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
 	var stats Stats
+	direct, fallbacks := l.canCopyDirect(), 0
 	n, err := retry(ctx, l.opts.RetryFor, l.logRetry, l.retryable, func(ctx context.Context) error {
 		stats = Stats{}
-		err := l.loadOnce(ctx, sources, &stats)
-		if err != nil && l.conn != nil && !l.conn.IsClosed() && l.conn.PgConn().TxStatus() != 'I' {
-			// A broken transaction is rolled back before the next try.
-			l.conn.Exec(ctx, "ROLLBACK")
+		err := l.loadOnce(ctx, sources, &stats, direct)
+		if errors.Is(err, errDirectLost) {
+			// Another loader wrote some of the new rows first: the
+			// upserts merge with them.
+			l.rollback(ctx)
+			l.logRetry("%v; writing the batch again through the upserts", err)
+			direct, fallbacks = false, fallbacks+1
+			stats = Stats{}
+			err = l.loadOnce(ctx, sources, &stats, direct)
 		}
+		l.rollback(ctx)
 		return err
 	})
-	stats.Attempts = n
+	stats.Attempts, stats.Fallbacks = n, fallbacks
 	if err != nil {
 		return Stats{Attempts: n}, fmt.Errorf("loading %d sources into %s: %w", len(sources), l.loc, err)
 	}
 	return stats, nil
 }
 
-func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats) error {
+// rollback ends a transaction a failed try left open, before the next.
+func (l *pgLoader) rollback(ctx context.Context) {
+	if l.conn != nil && !l.conn.IsClosed() && l.conn.PgConn().TxStatus() != 'I' {
+		l.conn.Exec(ctx, "ROLLBACK")
+	}
+}
+
+// loadOnce writes the batch in one transaction; direct, the new samples
+// and links of a batch sorted in memory are written by COPY (pgdirect.go).
+func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats, direct bool) error {
 	tx, err := l.begin(ctx)
 	if err != nil {
 		return err
@@ -291,10 +307,21 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 	if err != nil {
 		return err
 	}
+	var split *directBatch
 	if sorted {
 		stats.Files = int64(len(rows))
+		staged := linkRows(rows, l.opts.Payloads)
+		if direct {
+			if split, err = splitDirect(ctx, tx, staged); err != nil {
+				return err
+			}
+			if err := split.copySamples(ctx, tx); err != nil {
+				return err
+			}
+			staged = split.staged
+		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_links"}, stageLinkColumns,
-			pgx.CopyFromRows(linkRows(rows, l.opts.Payloads))); err != nil {
+			pgx.CopyFromRows(staged)); err != nil {
 			return fmt.Errorf("staging files: %w", err)
 		}
 	} else {
@@ -320,6 +347,12 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 
 	if err := l.sendBatch(ctx, tx, samplesSQL, pathsSQL, stats); err != nil {
 		return err
+	}
+	if split != nil {
+		if err := split.copyLinks(ctx, tx); err != nil {
+			return err
+		}
+		stats.NewSamples += int64(len(split.samples))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
