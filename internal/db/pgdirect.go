@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,6 +30,21 @@ import (
 // Only the native schema's batches that the loader sorts in memory take
 // it; payloads (which list the staged samples that lack one) and HashR's
 // layout (hex keys, suspect rows left out) keep the upserts.
+
+// The loaders of one process into one database (hashr-load's two
+// committers) would race each other on every sample their batches share,
+// and one of the two lose its COPY nearly every time: they take turns
+// from the probe to the commit instead (directTurn), each preparing its
+// next batch meanwhile. Other processes' loaders still race, rarely.
+var directTurns sync.Map // database URL -> *sync.Mutex
+
+// directTurn waits for this process's turn to write new rows into the
+// database at url, and returns the function that ends it.
+func directTurn(url string) (done func()) {
+	mu, _ := directTurns.LoadOrStore(url, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
+}
 
 // beforeDirectCopy, when set (by tests), runs between the probe and the
 // COPY: where another loader's insert makes the direct path fall back.

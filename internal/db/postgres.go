@@ -312,6 +312,7 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 		stats.Files = int64(len(rows))
 		staged := linkRows(rows, l.opts.Payloads)
 		if direct {
+			defer directTurn(l.cfg.ConnString())()
 			if split, err = splitDirect(ctx, tx, staged); err != nil {
 				return err
 			}
