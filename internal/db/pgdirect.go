@@ -1,7 +1,6 @@
 package db
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -59,10 +58,13 @@ SELECT sha256, (md5 IS NULL)::int + (sha1 IS NULL)::int * 2 + (sha512 IS NULL)::
 	+ (mime IS NULL)::int * 256
 FROM samples WHERE sha256 = ANY($1)`
 
-// pgProbeLinks lists the links that exist among those of the batch's
-// existing samples (a new sample has none) and its sources.
+// pgProbeLinks lists which of the batch's links of existing samples (a
+// new sample has none) exist: one key lookup each, however many sources
+// a sample has (an empty file's are millions), and with or without the
+// index by source (--bulk drops it).
 const pgProbeLinks = `
-SELECT sample_sha256, source_sha256 FROM samples_sources WHERE sample_sha256 = ANY($1) AND source_sha256 = ANY($2)`
+SELECT r.sample_sha256, r.source_sha256 FROM unnest($1::bytea[], $2::bytea[]) AS k(sample, source)
+	JOIN samples_sources r ON r.sample_sha256 = k.sample AND r.source_sha256 = k.source`
 
 // samplesColumns are the columns of samples the direct COPY writes; the
 // stageLinkColumns row of a sample's first link holds them at 0 and 3–11.
@@ -89,38 +91,37 @@ func (l *pgLoader) canCopyDirect() bool {
 // splitDirect asks the database which of the batch's samples and links
 // exist, and splits the rows (linkRows, in key order) accordingly.
 func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any) (*directBatch, error) {
-	var keys, sources [][]byte
-	seenSource := map[string]bool{}
+	var keys [][]byte
 	for _, r := range rows {
 		if r[2].(bool) {
 			keys = append(keys, r[0].([]byte))
 		}
-		if src := r[1].([]byte); !seenSource[string(src)] {
-			seenSource[string(src)] = true
-			sources = append(sources, src)
-		}
 	}
 	nulls := map[string]int32{}
-	var existing [][]byte
 	probe, _ := tx.Query(ctx, pgProbeSamples, keys)
 	var key []byte
 	var mask int32
 	if _, err := pgx.ForEachRow(probe, []any{&key, &mask}, func() error {
 		nulls[string(key)] = mask
-		existing = append(existing, bytes.Clone(key))
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("asking which of %d samples exist: %w", len(keys), err)
 	}
 	links := map[[2]string]bool{}
-	if len(existing) > 0 {
-		probe, _ := tx.Query(ctx, pgProbeLinks, existing, sources)
+	var samples, sources [][]byte
+	for _, r := range rows {
+		if _, held := nulls[string(r[0].([]byte))]; held {
+			samples, sources = append(samples, r[0].([]byte)), append(sources, r[1].([]byte))
+		}
+	}
+	if len(samples) > 0 {
+		probe, _ := tx.Query(ctx, pgProbeLinks, samples, sources)
 		var sample, source []byte
 		if _, err := pgx.ForEachRow(probe, []any{&sample, &source}, func() error {
 			links[[2]string{string(sample), string(source)}] = true
 			return nil
 		}); err != nil {
-			return nil, fmt.Errorf("asking which links of %d samples exist: %w", len(existing), err)
+			return nil, fmt.Errorf("asking which of %d links exist: %w", len(samples), err)
 		}
 	}
 	return splitRows(rows, nulls, links), nil
@@ -130,7 +131,8 @@ func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any) (*directBatch, er
 // to staged a link that exists and the first row of an existing sample
 // that gains a digest (whose link is then upserted too, new or not).
 func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *directBatch {
-	d := &directBatch{existing: len(nulls)}
+	d := &directBatch{existing: len(nulls), links: make([][]any, 0, len(rows))}
+	linkValues := make([]any, 0, 4*len(rows)) // one allocation for every new link's row
 	gains := false
 	for _, r := range rows {
 		sample, source := r[0].([]byte), r[1].([]byte)
@@ -146,7 +148,8 @@ func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *
 		case links[[2]string{string(sample), string(source)}], first && gains:
 			d.staged = append(d.staged, r)
 		default:
-			d.links = append(d.links, []any{sample, source, r[12], r[14]})
+			linkValues = append(linkValues, sample, source, r[12], r[14])
+			d.links = append(d.links, linkValues[len(linkValues)-4:len(linkValues):len(linkValues)])
 		}
 	}
 	return d

@@ -86,7 +86,9 @@ func TestDirectCopyFallsBackWhenAnotherLoaderWins(t *testing.T) {
 	racedURL, serial := pg.NewDatabase(t), pg.NewDatabase(t)
 
 	mine, theirs := racingBatches(t)
-	l, other := open(t, racedURL, Options{}), open(t, racedURL, Options{})
+	// The other loader is another process's: it does not wait for this
+	// one's turn (directTurn).
+	l, other := open(t, racedURL, Options{}), open(t, racedURL+"&application_name=other", Options{})
 	raced := false
 	beforeDirectCopy = func(ctx context.Context) {
 		beforeDirectCopy = nil // the other loader's COPY goes through
@@ -121,25 +123,11 @@ func TestDirectCopyFallsBackWhenAnotherLoaderWins(t *testing.T) {
 	}
 }
 
-// Loaders racing on the same new samples, batch after batch: one COPY
-// waits on the other's uncommitted rows, then fails on their keys, and
-// writes its batch again through the upserts; the database ends as a
-// serial load leaves it.
+// Loaders of two processes (two URLs: directTurn does not order them)
+// racing on the same new samples, batch after batch: one COPY waits on the
+// other's uncommitted rows, then fails on their keys, and writes its batch
+// again through the upserts; the database ends as a serial load leaves it.
 func TestRacingLoadersEndAsSerialLoad(t *testing.T) {
-	pg := pgtest.Start(t)
-	raced, serial := pg.NewDatabase(t), pg.NewDatabase(t)
-	batches := func(loader int) [][]*Source {
-		var out [][]*Source
-		for b := range 6 {
-			var files []File
-			for i := range 40 {
-				files = append(files, fullContent(fmt.Sprintf("f/%d", i), fmt.Sprintf("%d-%d", b, i)))
-			}
-			src := source(t, fmt.Sprintf("loader%d-batch%d.deb", loader, b), files...)
-			out = append(out, []*Source{src})
-		}
-		return out
-	}
 	// Both loaders probe each batch's samples before either writes them:
 	// each batch, one COPY loses.
 	var mu sync.Mutex
@@ -158,10 +146,42 @@ func TestRacingLoadersEndAsSerialLoad(t *testing.T) {
 		mu.Unlock()
 	}
 	t.Cleanup(func() { beforeDirectCopy = nil })
+	fallbacks := raceLoaders(t, func(url string, n int) string { return fmt.Sprintf("%s&application_name=loader%d", url, n) })
+	if fallbacks != 6 {
+		t.Errorf("%d fallbacks, want one per batch (6)", fallbacks)
+	}
+}
+
+// The loaders of one process (hashr-load's committers) take turns: they
+// never lose a COPY to each other.
+func TestOneProcessLoadersTakeTurns(t *testing.T) {
+	if fallbacks := raceLoaders(t, func(url string, n int) string { return url }); fallbacks != 0 {
+		t.Errorf("%d fallbacks, want none", fallbacks)
+	}
+}
+
+// raceLoaders loads 6 batches with two loaders at once, each opened on
+// urlOf(the database, its number), the same samples in each one's batch
+// b; it checks that the database ends as a serial load of the same
+// batches leaves it, and returns the fallbacks.
+func raceLoaders(t *testing.T, urlOf func(url string, n int) string) int {
+	pg := pgtest.Start(t)
+	raced, serial := pg.NewDatabase(t), pg.NewDatabase(t)
+	batches := func(loader int) [][]*Source {
+		var out [][]*Source
+		for b := range 6 {
+			var files []File
+			for i := range 40 {
+				files = append(files, fullContent(fmt.Sprintf("f/%d", i), fmt.Sprintf("%d-%d", b, i)))
+			}
+			out = append(out, []*Source{source(t, fmt.Sprintf("loader%d-batch%d.deb", loader, b), files...)})
+		}
+		return out
+	}
 	var wg sync.WaitGroup
 	fallbacks := make([]int, 2)
 	for n := range 2 {
-		l := open(t, raced, Options{})
+		l := open(t, urlOf(raced, n), Options{})
 		mine := batches(n)
 		wg.Go(func() {
 			for _, b := range mine {
@@ -176,17 +196,14 @@ func TestRacingLoadersEndAsSerialLoad(t *testing.T) {
 	}
 	wg.Wait()
 	beforeDirectCopy = nil
-	if fallbacks[0]+fallbacks[1] != 6 {
-		t.Errorf("fallbacks %v, want one per batch (6)", fallbacks)
-	}
 	s := open(t, serial, Options{})
 	for n := range 2 {
 		for _, b := range batches(n) {
 			load(t, s, b...)
 		}
 	}
-	t.Logf("fallbacks: %v", fallbacks)
 	if d := dbtest.Diff(dbtest.Dump(t, serial), dbtest.Dump(t, raced)); d != "" {
 		t.Fatalf("racing loaders vs a serial load:\n%s", d)
 	}
+	return fallbacks[0] + fallbacks[1]
 }
