@@ -66,18 +66,20 @@ const pgProbeLinks = `
 SELECT r.sample_sha256, r.source_sha256 FROM unnest($1::bytea[], $2::bytea[]) AS k(sample, source)
 	JOIN samples_sources r ON r.sample_sha256 = k.sample AND r.source_sha256 = k.source`
 
-// samplesColumns are the columns of samples the direct COPY writes; the
-// stageLinkColumns row of a sample's first link holds them at 0 and 3–11.
-var samplesColumns = []string{"sha256", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep", "tlsh", "size", "mime"}
+// samplesColumns are the columns of samples the direct COPY writes, and
+// samplesFromLinks where a sample's first stageLinkColumns row holds them.
+var (
+	samplesColumns   = []string{"sha256", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep", "tlsh", "size", "mime"}
+	samplesFromLinks = []int{0, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+	linksColumns     = []string{"sample_sha256", "source_sha256", "paths", "failed"}
+	linksFromLinks   = []int{0, 1, 12, 14}
+)
 
-var linksColumns = []string{"sample_sha256", "source_sha256", "paths", "failed"}
-
-// directBatch is a sorted batch's link rows split three ways.
+// directBatch is a sorted batch's stageLinkColumns rows split three ways.
 type directBatch struct {
-	staged   [][]any // through staging and the upserts
-	samples  [][]any // new samples, COPY into samples
-	links    [][]any // new links, COPY into samples_sources
-	existing int     // samples the database held
+	staged  [][]any // through staging and the upserts
+	samples [][]any // first rows of new samples, COPY into samples
+	links   [][]any // new links, COPY into samples_sources
 }
 
 // errDirectLost marks a direct COPY that met another transaction's row.
@@ -131,15 +133,14 @@ func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any) (*directBatch, er
 // to staged a link that exists and the first row of an existing sample
 // that gains a digest (whose link is then upserted too, new or not).
 func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *directBatch {
-	d := &directBatch{existing: len(nulls), links: make([][]any, 0, len(rows))}
-	linkValues := make([]any, 0, 4*len(rows)) // one allocation for every new link's row
+	d := &directBatch{links: make([][]any, 0, len(rows))}
 	gains := false
 	for _, r := range rows {
 		sample, source := r[0].([]byte), r[1].([]byte)
 		mask, held := nulls[string(sample)]
 		first := r[2].(bool)
 		if first && !held {
-			d.samples = append(d.samples, append([]any{sample}, r[3:12]...))
+			d.samples = append(d.samples, r)
 		}
 		if first {
 			gains = held && gainsDigests(r, mask)
@@ -148,8 +149,7 @@ func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *
 		case links[[2]string{string(sample), string(source)}], first && gains:
 			d.staged = append(d.staged, r)
 		default:
-			linkValues = append(linkValues, sample, source, r[12], r[14])
-			d.links = append(d.links, linkValues[len(linkValues)-4:len(linkValues):len(linkValues)])
+			d.links = append(d.links, r)
 		}
 	}
 	return d
@@ -166,13 +166,13 @@ func gainsDigests(row []any, mask int32) bool {
 	return false
 }
 
-// copyDirect writes the new samples, before the upserts so that a lost
+// copySamples writes the new samples, before the upserts so that a lost
 // race is found early.
 func (d *directBatch) copySamples(ctx context.Context, tx pgx.Tx) error {
 	if beforeDirectCopy != nil {
 		beforeDirectCopy(ctx)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples"}, samplesColumns, pgx.CopyFromRows(d.samples)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples"}, samplesColumns, &columnsCopy{rows: d.samples, from: samplesFromLinks}); err != nil {
 		return directErr("writing new samples", err)
 	}
 	return nil
@@ -181,7 +181,7 @@ func (d *directBatch) copySamples(ctx context.Context, tx pgx.Tx) error {
 // copyLinks writes the new links, after the upserts: the statement that
 // fails a re-run source's leftover links (distrust) must not see them.
 func (d *directBatch) copyLinks(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples_sources"}, linksColumns, pgx.CopyFromRows(d.links)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples_sources"}, linksColumns, &columnsCopy{rows: d.links, from: linksFromLinks}); err != nil {
 		return directErr("writing new links", err)
 	}
 	return nil
@@ -197,3 +197,29 @@ func directErr(what string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// columnsCopy feeds COPY some columns of rows (from: their indexes), with
+// no copy of each row.
+type columnsCopy struct {
+	rows [][]any
+	from []int
+	at   int
+	row  []any
+}
+
+func (c *columnsCopy) Next() bool {
+	if c.at >= len(c.rows) {
+		return false
+	}
+	if c.row == nil {
+		c.row = make([]any, len(c.from))
+	}
+	for i, col := range c.from {
+		c.row[i] = c.rows[c.at][col]
+	}
+	c.at++
+	return true
+}
+
+func (c *columnsCopy) Values() ([]any, error) { return c.row, nil }
+func (c *columnsCopy) Err() error             { return nil }
