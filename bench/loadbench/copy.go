@@ -139,12 +139,20 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 		if err != nil {
 			return err
 		}
-		r := result{name: "raw COPY of the final rows into the same indexed tables", records: records, took: took}
+		r := result{name: copyName(preload), records: records, took: took}
 		cpu.stop(&r)
 		runs[len(kinds)] = append(runs[len(kinds)], r)
 	}
 	printVsCopy(pg, runs, records, rounds, loadStart)
 	return nil
+}
+
+// copyName is the COPY run's row in the table.
+func copyName(preload []byte) string {
+	if preload != nil {
+		return "raw COPY of the rows hashr-load added, into the same indexed tables"
+	}
+	return "raw COPY of the final rows into the same indexed tables"
 }
 
 // printVsCopy prints the medians of runs, the last of them COPY's, and

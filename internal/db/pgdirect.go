@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -18,16 +19,17 @@ import (
 // upserts only the rows that may meet a row already there: samples that
 // exist and gain digests, links that exist, and every source and job.
 //
-// Which rows are new is asked first, read only (probeExisting). Another
+// Which rows are new is asked first, read only (splitDirect). Another
 // loader may insert one of them between that question and the COPY: the
 // COPY then fails on the table's key (unique_violation), or, the other
 // transaction not yet committed, waits for it and fails, or deadlocks
 // against it. The batch is then rolled back and written again through the
-// upserts alone (directFallback), which are always right: the key checks
+// upserts alone (pgLoader.Load), which are always right: the key checks
 // make the direct path exactly as safe, only dearer when it loses a race.
 //
-// Only the native schema's batches that the loader sorts in memory take
-// it; payloads (which list the staged samples that lack one) and HashR's
+// A deadlock met by the upserts after a direct COPY is retried as any
+// other. Only the native schema's batches that the loader sorts in memory
+// take it; payloads (which list the staged samples that lack one) and HashR's
 // layout (hex keys, suspect rows left out) keep the upserts.
 
 // The loaders of one process into one database (hashr-load's two
@@ -192,10 +194,17 @@ func (d *directBatch) copyLinks(ctx context.Context, tx pgx.Tx) error {
 // or a deadlock with it.
 func directErr(what string, err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "40P01") {
+	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "40P01" || citusUniqueViolation(pgErr)) {
 		return fmt.Errorf("%s: %w: %w", what, errDirectLost, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// citusUniqueViolation: Citus reports a shard's unique_violation met by a
+// COPY as internal_error (XX000), with PostgreSQL's message (seen in
+// TestCitusDirectCopyFallsBack).
+func citusUniqueViolation(pgErr *pgconn.PgError) bool {
+	return pgErr.Code == "XX000" && strings.HasPrefix(pgErr.Message, "duplicate key value violates unique constraint")
 }
 
 // columnsCopy feeds COPY some columns of rows (from: their indexes), with

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hashr-dev/hashr/internal/db/citustest"
 	"github.com/hashr-dev/hashr/internal/db/dbtest"
 	"github.com/hashr-dev/hashr/internal/db/pgtest"
 )
@@ -83,7 +84,19 @@ func racingBatches(t *testing.T) (mine, theirs []*Source) {
 // after the other, and the fallback is counted.
 func TestDirectCopyFallsBackWhenAnotherLoaderWins(t *testing.T) {
 	pg := pgtest.Start(t)
-	racedURL, serial := pg.NewDatabase(t), pg.NewDatabase(t)
+	checkFallback(t, pg.NewDatabase(t), pg.NewDatabase(t))
+}
+
+// On Citus too: the probe reads the distributed tables, and COPY into
+// them fails on a shard's key.
+func TestCitusDirectCopyFallsBack(t *testing.T) {
+	cluster := citustest.Start(t, 2)
+	checkFallback(t, cluster.NewDatabase(t), cluster.NewDatabase(t))
+}
+
+// checkFallback races a load into racedURL with another loader's and
+// compares with the same loads one after the other into serial.
+func checkFallback(t *testing.T, racedURL, serial string) {
 
 	mine, theirs := racingBatches(t)
 	// The other loader is another process's: it does not wait for this
