@@ -313,17 +313,9 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 		staged := linkRows(rows, l.opts.Payloads)
 		if direct {
 			defer directTurn(l.cfg.ConnString())()
-			if split, err = splitDirect(ctx, tx, staged); err != nil {
-				return err
-			}
-			if err := split.copySamples(ctx, tx); err != nil {
-				return err
-			}
-			staged = split.staged
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_links"}, stageLinkColumns,
-			pgx.CopyFromRows(staged)); err != nil {
-			return fmt.Errorf("staging files: %w", err)
+		if split, err = stageLinks(ctx, tx, staged, direct); err != nil {
+			return err
 		}
 	} else {
 		samplesSQL, pathsSQL, missingPayloadsSQL = l.sql.samples, l.sql.paths, l.sql.missingPayloads
@@ -341,11 +333,9 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 		}
 		failChangedPayloads(sources, stats.Problems)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_sources"}, stageSourceColumns,
-		pgx.CopyFromSlice(len(sources), func(i int) ([]any, error) { return l.stageSourceRow(i, sources[i]), nil })); err != nil {
-		return fmt.Errorf("staging sources: %w", err)
+	if err := l.stageSources(ctx, tx, sources); err != nil {
+		return err
 	}
-
 	if err := l.sendBatch(ctx, tx, samplesSQL, pathsSQL, stats); err != nil {
 		return err
 	}
@@ -359,6 +349,35 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 		return fmt.Errorf("committing: %w", err)
 	}
 	stats.Sources = len(sources)
+	return nil
+}
+
+// stageLinks stages a sorted batch's rows (linkRows); direct, it first
+// writes the new samples by COPY and stages only the rows that need an
+// upsert, and returns the split with the new links still to write.
+func stageLinks(ctx context.Context, tx pgx.Tx, staged [][]any, direct bool) (*directBatch, error) {
+	var split *directBatch
+	if direct {
+		var err error
+		if split, err = splitDirect(ctx, tx, staged); err != nil {
+			return nil, err
+		}
+		if err := split.copySamples(ctx, tx); err != nil {
+			return nil, err
+		}
+		staged = split.staged
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_links"}, stageLinkColumns, pgx.CopyFromRows(staged)); err != nil {
+		return nil, fmt.Errorf("staging files: %w", err)
+	}
+	return split, nil
+}
+
+func (l *pgLoader) stageSources(ctx context.Context, tx pgx.Tx, sources []*Source) error {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_sources"}, stageSourceColumns,
+		pgx.CopyFromSlice(len(sources), func(i int) ([]any, error) { return l.stageSourceRow(i, sources[i]), nil })); err != nil {
+		return fmt.Errorf("staging sources: %w", err)
+	}
 	return nil
 }
 
