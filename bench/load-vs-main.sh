@@ -4,7 +4,7 @@
 # in every round (bench/loadbench -vs-copy -binaries), and prints the
 # table bench/README.md keeps: wall time, rate as a share of COPY's, and
 # processor time of each hashr-load process and of the server.
-#   bench/load-vs-main.sh [-base main] [-rounds 3] [loadbench flags: -sources 2000 -files 100 -bulk=false]
+#   bench/load-vs-main.sh [-base main] [-rounds 3] [loadbench flags: -sources 2000 -files 100 -bulk=false -preload 0.3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=main rounds=3

@@ -85,7 +85,9 @@ func emptySchema(pg *pgtest.Server) (string, error) {
 // runVsCopy times hashr-load, hashr-load --bulk and a raw COPY of the rows
 // they end with into the same indexed tables, in turn, rounds times, and
 // prints the medians and ratios.
-func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, binaries string, extra []string) error {
+// With preload (-preload), each run's database first holds that slice,
+// and COPY writes only the rows hashr-load added to it.
+func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bulk bool, binaries string, extra []string) error {
 	ctx := context.Background()
 	kinds := loaderKinds(binaries, bulk)
 	var dump map[string][]byte
@@ -96,6 +98,15 @@ func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, 
 			url, err := freshDatabase(pg)
 			if err != nil {
 				return err
+			}
+			if err := preloadInto(url, preload); err != nil {
+				return err
+			}
+			var before map[string][]byte
+			if dump == nil && preload != nil {
+				if before, err = dumpTables(ctx, url); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, k.name)
 			r, err := k.time(pg, url, input, extra)
@@ -108,10 +119,18 @@ func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, 
 				if dump, err = dumpTables(ctx, url); err != nil {
 					return err
 				}
+				if before != nil {
+					if dump, err = addedRows(before, dump); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		url, err := emptySchema(pg)
 		if err != nil {
+			return err
+		}
+		if err := preloadInto(url, preload); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "round %d: COPY...\n", round+1)
@@ -120,12 +139,20 @@ func runVsCopy(pg *pgtest.Server, input []byte, records, rounds int, bulk bool, 
 		if err != nil {
 			return err
 		}
-		r := result{name: "raw COPY of the final rows into the same indexed tables", records: records, took: took}
+		r := result{name: copyName(preload), records: records, took: took}
 		cpu.stop(&r)
 		runs[len(kinds)] = append(runs[len(kinds)], r)
 	}
 	printVsCopy(pg, runs, records, rounds, loadStart)
 	return nil
+}
+
+// copyName is the COPY run's row in the table.
+func copyName(preload []byte) string {
+	if preload != nil {
+		return "raw COPY of the rows hashr-load added, into the same indexed tables"
+	}
+	return "raw COPY of the final rows into the same indexed tables"
 }
 
 // printVsCopy prints the medians of runs, the last of them COPY's, and
@@ -149,11 +176,16 @@ func printVsCopy(pg *pgtest.Server, runs [][]result, records, rounds int, loadSt
 	}
 }
 
-func vsCopyRun(nSources, perSource int, shared float64, rounds int, bulk bool, binaries string) error {
+func vsCopyRun(nSources, perSource int, shared, preloadShare float64, rounds int, bulk bool, binaries string) error {
 	fmt.Fprintf(os.Stderr, "generating %d sources x %d files...\n", nSources, perSource)
-	input := stream(generate(nSources, perSource, shared))
+	sources := generate(nSources, perSource, shared)
+	input := stream(sources)
+	var preload []byte
+	if preloadShare > 0 {
+		preload = stream(generatePreload(sources, preloadShare))
+	}
 	if externalDB != "" {
-		return runVsCopy(nil, input, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
+		return runVsCopy(nil, input, preload, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
 	}
 	pg, err := pgtest.StartDurable()
 	if err != nil {
@@ -191,7 +223,7 @@ func vsCopyRun(nSources, perSource int, shared float64, rounds int, bulk bool, b
 			time.Sleep(time.Second)
 		}
 	}
-	return runVsCopy(pg, input, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
+	return runVsCopy(pg, input, preload, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
 }
 
 // A loaderKind is one way of running hashr-load that -vs-copy times: in

@@ -54,6 +54,7 @@ func main() {
 	vsCopy := flag.Int("vs-copy", 0, "instead of the baseline: this many rounds of hashr-load, hashr-load --bulk and a raw COPY of the rows they end with")
 	bulk := flag.Bool("bulk", true, "with -vs-copy, time hashr-load --bulk too")
 	flag.StringVar(&externalDB, "db", "", "with -vs-copy: load this database (emptied before each run; e.g. a Citus coordinator's) instead of fresh ones on a PostgreSQL of its own; server CPU is not measured")
+	preload := flag.Float64("preload", 0, "with -vs-copy: before each run the database holds other sources with this share of the stream's file records' samples (a load into a database that is not empty; COPY writes only the rows hashr-load adds)")
 	binaries := flag.String("binaries", "", "with -vs-copy: name=path,... hashr-load binaries to time in turn (e.g. main's and this branch's) instead of this process's")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -67,7 +68,7 @@ func main() {
 	}
 	var err error
 	if *vsCopy > 0 {
-		err = vsCopyRun(*sources, *files, *shared, *vsCopy, *bulk, *binaries)
+		err = vsCopyRun(*sources, *files, *shared, *preload, *vsCopy, *bulk, *binaries)
 	} else {
 		err = run(*sources, *files, *shared, *baselineSources, *only)
 	}

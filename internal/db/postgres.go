@@ -261,23 +261,39 @@ func migrateNative(ctx context.Context, tx pgx.Tx, citus bool) ([]string, error)
 
 func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
 	var stats Stats
+	direct, fallbacks := l.canCopyDirect(), 0
 	n, err := retry(ctx, l.opts.RetryFor, l.logRetry, l.retryable, func(ctx context.Context) error {
 		stats = Stats{}
-		err := l.loadOnce(ctx, sources, &stats)
-		if err != nil && l.conn != nil && !l.conn.IsClosed() && l.conn.PgConn().TxStatus() != 'I' {
-			// A broken transaction is rolled back before the next try.
-			l.conn.Exec(ctx, "ROLLBACK")
+		err := l.loadOnce(ctx, sources, &stats, direct)
+		if errors.Is(err, errDirectLost) {
+			// Another loader wrote some of the new rows first: the
+			// upserts merge with them.
+			l.rollback(ctx)
+			l.logRetry("%v; writing the batch again through the upserts", err)
+			direct, fallbacks = false, fallbacks+1
+			stats = Stats{}
+			err = l.loadOnce(ctx, sources, &stats, direct)
 		}
+		l.rollback(ctx)
 		return err
 	})
-	stats.Attempts = n
+	stats.Attempts, stats.Fallbacks = n, fallbacks
 	if err != nil {
 		return Stats{Attempts: n}, fmt.Errorf("loading %d sources into %s: %w", len(sources), l.loc, err)
 	}
 	return stats, nil
 }
 
-func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats) error {
+// rollback ends a transaction a failed try left open, before the next.
+func (l *pgLoader) rollback(ctx context.Context) {
+	if l.conn != nil && !l.conn.IsClosed() && l.conn.PgConn().TxStatus() != 'I' {
+		l.conn.Exec(ctx, "ROLLBACK")
+	}
+}
+
+// loadOnce writes the batch in one transaction; direct, the new samples
+// and links of a batch sorted in memory are written by COPY (pgdirect.go).
+func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats, direct bool) error {
 	tx, err := l.begin(ctx)
 	if err != nil {
 		return err
@@ -291,11 +307,15 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 	if err != nil {
 		return err
 	}
+	var split *directBatch
 	if sorted {
 		stats.Files = int64(len(rows))
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_links"}, stageLinkColumns,
-			pgx.CopyFromRows(linkRows(rows, l.opts.Payloads))); err != nil {
-			return fmt.Errorf("staging files: %w", err)
+		staged := linkRows(rows, l.opts.Payloads)
+		if direct {
+			defer directTurn(l.cfg.ConnString())()
+		}
+		if split, err = stageLinks(ctx, tx, staged, direct); err != nil {
+			return err
 		}
 	} else {
 		samplesSQL, pathsSQL, missingPayloadsSQL = l.sql.samples, l.sql.paths, l.sql.missingPayloads
@@ -313,18 +333,51 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 		}
 		failChangedPayloads(sources, stats.Problems)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_sources"}, stageSourceColumns,
-		pgx.CopyFromSlice(len(sources), func(i int) ([]any, error) { return l.stageSourceRow(i, sources[i]), nil })); err != nil {
-		return fmt.Errorf("staging sources: %w", err)
+	if err := l.stageSources(ctx, tx, sources); err != nil {
+		return err
 	}
-
 	if err := l.sendBatch(ctx, tx, samplesSQL, pathsSQL, stats); err != nil {
 		return err
+	}
+	if split != nil {
+		if err := split.copyLinks(ctx, tx); err != nil {
+			return err
+		}
+		stats.NewSamples += int64(len(split.samples))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
 	stats.Sources = len(sources)
+	return nil
+}
+
+// stageLinks stages a sorted batch's rows (linkRows); direct, it first
+// writes the new samples by COPY and stages only the rows that need an
+// upsert, and returns the split with the new links still to write.
+func stageLinks(ctx context.Context, tx pgx.Tx, staged [][]any, direct bool) (*directBatch, error) {
+	var split *directBatch
+	if direct {
+		var err error
+		if split, err = splitDirect(ctx, tx, staged); err != nil {
+			return nil, err
+		}
+		if err := split.copySamples(ctx, tx); err != nil {
+			return nil, err
+		}
+		staged = split.staged
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_links"}, stageLinkColumns, pgx.CopyFromRows(staged)); err != nil {
+		return nil, fmt.Errorf("staging files: %w", err)
+	}
+	return split, nil
+}
+
+func (l *pgLoader) stageSources(ctx context.Context, tx pgx.Tx, sources []*Source) error {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_sources"}, stageSourceColumns,
+		pgx.CopyFromSlice(len(sources), func(i int) ([]any, error) { return l.stageSourceRow(i, sources[i]), nil })); err != nil {
+		return fmt.Errorf("staging sources: %w", err)
+	}
 	return nil
 }
 

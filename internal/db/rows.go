@@ -113,6 +113,10 @@ type Stats struct {
 	NewSamples int64 // samples the database did not hold before
 	Payloads   int64 // payloads read and sent
 	Attempts   int   // transactions tried (1 when nothing was retried)
+	// Fallbacks counts the times another loader wrote some of the rows
+	// this one meant to COPY as new, and the batch was written again
+	// through the upserts (PostgreSQL, pgdirect.go).
+	Fallbacks int
 	// Problems are members that could not be loaded in full (a payload
 	// that could not be read) though their source committed.
 	Problems []Problem

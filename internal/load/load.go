@@ -44,8 +44,11 @@ quick_sha256: status, error, file counts, per-stage durations).
 --db sqlite:PATH (the default is sqlite:hashr.db) needs no server.
 --db postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE uses PostgreSQL, or
 any server that speaks its protocol; many hashr-load processes may load
-into one at once. The schema is created on first use and migrated
-forward. Digests are stored as bytes, with md5, sha1 and sha256 indexed:
+into one at once. There the samples and links a batch brings new are
+written by COPY straight into their tables, the rest through upserts;
+a batch some of whose new rows another process wrote first is written
+again through the upserts alone (--verbose says so). The schema is
+created on first use and migrated forward. Digests are stored as bytes, with md5, sha1 and sha256 indexed:
 look one up with unhex('HEX') in SQLite or decode('HEX', 'hex') in
 PostgreSQL; the views samples_hex, sources_hex, samples_sources_hex and
 jobs_hex show them as hex. --schema hashr writes HashR's own tables

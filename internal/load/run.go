@@ -613,6 +613,9 @@ func (l *loader) commit(ctx context.Context, store db.Loader, batch []*db.Source
 	if st.Attempts > 1 {
 		retried = fmt.Sprintf(", after %d attempts", st.Attempts)
 	}
+	if st.Fallbacks > 0 {
+		retried += fmt.Sprintf(", written again through the upserts %d time(s): another loader wrote some of its new rows first", st.Fallbacks)
+	}
 	l.p.Verbosef("committed %d sources, %d files, %d new samples in %s%s", len(batch), st.Files, st.NewSamples,
 		time.Since(start).Round(time.Millisecond), retried)
 	return nil
