@@ -177,6 +177,7 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	r.IncludeFailed = o.includeFailed
 	// Requests run side by side, each on a connection of its own.
 	r.SetMaxConns(max(8, 2*runtime.NumCPU()))
+	defer collectLessOften()()
 	return serve(ctx, p, newServer(r, o, newAccessLog(p, o.logFormat == "json")), o)
 }
 
