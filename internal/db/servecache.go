@@ -33,7 +33,10 @@ const maxServedSources = 1 << 16
 type servedSourceCache struct {
 	mu       sync.Mutex
 	snapshot string // "": nothing cached
-	sources  map[string]ServedSource
+	// sources are kept and handed out by pointer, never changed once
+	// read: copying each of a bulk's ~1,000 sources (200 bytes) into a
+	// map of the request's own was 7% of hashr-serve's CPU per bulk.
+	sources map[string]*ServedSource
 }
 
 // snapshotExpr is the SQL of the snapshot a statement reads in: a
@@ -47,8 +50,8 @@ func (r *Reader) snapshotExpr() string {
 
 // lookup returns the cached sources among shas, and the others, when
 // the cache holds what was read in snapshot.
-func (c *servedSourceCache) lookup(snapshot string, shas [][]byte) (found map[string]ServedSource, missing [][]byte) {
-	found = make(map[string]ServedSource, len(shas))
+func (c *servedSourceCache) lookup(snapshot string, shas [][]byte) (found map[string]*ServedSource, missing [][]byte) {
+	found = make(map[string]*ServedSource, len(shas))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, sha := range shas {
@@ -65,14 +68,14 @@ func (c *servedSourceCache) lookup(snapshot string, shas [][]byte) (found map[st
 }
 
 // add keeps sources read in snapshot, dropping those of another one.
-func (c *servedSourceCache) add(snapshot string, sources []ServedSource) {
+func (c *servedSourceCache) add(snapshot string, sources []*ServedSource) {
 	if snapshot == "" {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if snapshot != c.snapshot || len(c.sources)+len(sources) > maxServedSources {
-		c.snapshot, c.sources = snapshot, make(map[string]ServedSource, len(sources))
+		c.snapshot, c.sources = snapshot, make(map[string]*ServedSource, len(sources))
 	}
 	for _, src := range sources {
 		c.sources[string(src.SHA256)] = src
@@ -83,7 +86,7 @@ func (c *servedSourceCache) add(snapshot string, sources []ServedSource) {
 // with its own digests when it is also a sample: from the cache when the
 // statement that named them read in the snapshot the cache holds, else
 // in one statement per MaxServeBatch sources.
-func (r *Reader) servedSources(ctx context.Context, snapshot string, shas [][]byte) (map[string]ServedSource, error) {
+func (r *Reader) servedSources(ctx context.Context, snapshot string, shas [][]byte) (map[string]*ServedSource, error) {
 	found, missing := r.served.lookup(snapshot, shas)
 	slices.SortFunc(missing, bytes.Compare)
 	missing = slices.CompactFunc(missing, bytes.Equal)
@@ -105,7 +108,7 @@ func (r *Reader) servedSources(ctx context.Context, snapshot string, shas [][]by
 // readServedSources reads the sources named by shas, and the snapshot it
 // read them in. The source's own digests come from samples when the
 // source is a sample too (ps): a left join on its primary key.
-func (r *Reader) readServedSources(ctx context.Context, shas [][]byte) ([]ServedSource, string, error) {
+func (r *Reader) readServedSources(ctx context.Context, shas [][]byte) ([]*ServedSource, string, error) {
 	rows, err := r.queryServeKeys(ctx, `SELECT src.sha256, `+r.jsonArray("src.ids")+`, src.repo, src.uri, src.format,
 			src.description, src.status, src.size, ps.md5, ps.sha1, `+r.provenanceColumns("src")+`, `+r.snapshotExpr()+`
 		FROM sources src LEFT JOIN samples ps ON ps.sha256 = src.sha256
@@ -114,7 +117,7 @@ func (r *Reader) readServedSources(ctx context.Context, shas [][]byte) ([]Served
 		return nil, "", err
 	}
 	defer rows.Close()
-	var out []ServedSource
+	var out []*ServedSource
 	var snapshot string
 	for rows.Next() {
 		var src ServedSource
@@ -135,7 +138,7 @@ func (r *Reader) readServedSources(ctx context.Context, shas [][]byte) ([]Served
 		if err := decodeArray(ids, &src.IDs); err != nil {
 			return nil, "", fmt.Errorf("IDs of source %x: %w", src.SHA256, err)
 		}
-		out = append(out, src)
+		out = append(out, &src)
 	}
 	return out, snapshot, rows.Err()
 }
