@@ -44,9 +44,6 @@ type options struct {
 	// lookBy are the digests a record may be looked up by, in order of
 	// preference.
 	lookBy []string
-	// gate is shared by the hashing and the lookups when both take CPU
-	// (files hashed and looked up in SQLite), else nil.
-	gate cpuGate
 }
 
 const long = `

@@ -21,9 +21,7 @@ func hashPaths(ctx context.Context, p *cli.Program, o *options, send func(*query
 		if f.Err != nil {
 			return &query{failure: filehash.PathError("lookup", f.Path, f.Err)}
 		}
-		var rec *records.File
-		var err error
-		o.gate.run(func() { rec, err = filehash.FileRecord(f.Path, o.algos) })
+		rec, err := filehash.FileRecord(f.Path, o.algos)
 		if err != nil {
 			return &query{failure: filehash.PathError("lookup", f.Path, err)}
 		}

@@ -47,8 +47,8 @@ const batchWait = 20 * time.Millisecond
 const lookupWorkers = 4
 
 // lookupWorkersFor is how many batches are looked up at once: one in
-// SQLite, which hashr-lookup reads through one connection (openDatabase)
-// and with the CPU (cpuGate), else lookupWorkers. More were batches
+// SQLite, which hashr-lookup reads through one connection (openDatabase),
+// else lookupWorkers. More were batches
 // waiting for the connection, each holding its thousand records: over
 // /usr/share/man, 1,500 more page faults a run (perf's page-faults; a
 // fault costs about 20 µs on the 2-vCPU VM, a pread 4).
@@ -63,7 +63,6 @@ func lookupWorkersFor(o *options) int {
 // while the producer (hashPaths or readStdin) makes the next queries, and
 // writes the answers in input order.
 func run(ctx context.Context, p *cli.Program, o *options) error {
-	o.gate = gateFor(o)
 	k, err := openKnower(ctx, o)
 	if err != nil {
 		return err
@@ -223,8 +222,7 @@ func lookups(batch []*query) []*query {
 // databaseKnower looks digests up in a hashr database, one query per
 // digest kind per batch.
 type databaseKnower struct {
-	r    *db.Reader
-	gate cpuGate // shared with the hashing (options.gate)
+	r *db.Reader
 }
 
 func openDatabase(ctx context.Context, o *options) (knower, error) {
@@ -240,17 +238,12 @@ func openDatabase(ctx context.Context, o *options) (knower, error) {
 		// read the same interior pages); the hashing goes on meanwhile.
 		r.SetConnections(1)
 	}
-	return &databaseKnower{r: r, gate: o.gate}, nil
+	return &databaseKnower{r: r}, nil
 }
 
 func (k *databaseKnower) Close() error { return k.r.Close() }
 
-func (k *databaseKnower) resolve(ctx context.Context, batch []*query) (err error) {
-	k.gate.run(func() { err = k.resolveKinds(ctx, batch) })
-	return err
-}
-
-func (k *databaseKnower) resolveKinds(ctx context.Context, batch []*query) error {
+func (k *databaseKnower) resolve(ctx context.Context, batch []*query) error {
 	for _, by := range []string{db.BySHA256, db.BySHA1, db.ByMD5} {
 		var keys [][]byte
 		for _, q := range batch {
