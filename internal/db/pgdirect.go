@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -87,9 +86,16 @@ type directBatch struct {
 // errDirectLost marks a direct COPY that met another transaction's row.
 var errDirectLost = errors.New("another loader wrote some of the batch's new rows first")
 
-// canCopyDirect says whether this loader's batches may take the direct path.
+// canCopyDirect says whether this loader's batches may take the direct
+// path. Not on Citus: its coordinator sends the probe's whole key array
+// to every shard the keys fall in (EXPLAIN: each task's index condition
+// is sha256 = ANY of all of them), so the probe costs shards times keys,
+// and the coordinator's backend spent its CPU deparsing them: 100,000
+// records into 2 workers took 13.0 s against the upserts' 4.9 s
+// (bench/load-vs-main.sh -db, one round), and the 30M set's first slice
+// loaded at 6,710 records a second against one PostgreSQL's 47,341.
 func (l *pgLoader) canCopyDirect() bool {
-	return l.opts.Schema == SchemaNative && !l.opts.Payloads
+	return l.opts.Schema == SchemaNative && !l.opts.Payloads && l.sql != &pgNativeCitus
 }
 
 // splitDirect asks the database which of the batch's samples and links
@@ -194,17 +200,10 @@ func (d *directBatch) copyLinks(ctx context.Context, tx pgx.Tx) error {
 // or a deadlock with it.
 func directErr(what string, err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "40P01" || citusUniqueViolation(pgErr)) {
+	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "40P01") {
 		return fmt.Errorf("%s: %w: %w", what, errDirectLost, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// citusUniqueViolation: Citus reports a shard's unique_violation met by a
-// COPY as internal_error (XX000), with PostgreSQL's message (seen in
-// TestCitusDirectCopyFallsBack).
-func citusUniqueViolation(pgErr *pgconn.PgError) bool {
-	return pgErr.Code == "XX000" && strings.HasPrefix(pgErr.Message, "duplicate key value violates unique constraint")
 }
 
 // columnsCopy feeds COPY some columns of rows (from: their indexes), with

@@ -87,11 +87,19 @@ func TestDirectCopyFallsBackWhenAnotherLoaderWins(t *testing.T) {
 	checkFallback(t, pg.NewDatabase(t), pg.NewDatabase(t))
 }
 
-// On Citus too: the probe reads the distributed tables, and COPY into
-// them fails on a shard's key.
-func TestCitusDirectCopyFallsBack(t *testing.T) {
+// Citus loads through the upserts alone: the direct path's probe costs its
+// coordinator shards times keys (canCopyDirect).
+func TestCitusLoadsWithoutTheProbe(t *testing.T) {
 	cluster := citustest.Start(t, 2)
-	checkFallback(t, cluster.NewDatabase(t), cluster.NewDatabase(t))
+	url := cluster.NewDatabase(t)
+	probed := false
+	beforeDirectCopy = func(context.Context) { probed = true }
+	t.Cleanup(func() { beforeDirectCopy = nil })
+	mine, theirs := racingBatches(t)
+	load(t, open(t, url, Options{}), append(theirs, mine...)...)
+	if probed {
+		t.Fatal("a batch on Citus took the direct path")
+	}
 }
 
 // checkFallback races a load into racedURL with another loader's and
