@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,35 +86,24 @@ func layoutIdentity(t *testing.T, dir string) records.Package {
 			Annotations map[string]string
 		}
 	}
-	readJSON(t, filepath.Join(dir, "index.json"), &index)
+	ocitest.ReadJSON(t, filepath.Join(dir, "index.json"), &index)
 	if len(index.Manifests) != 1 {
 		t.Fatalf("the layout fixture holds %d images, want 1", len(index.Manifests))
 	}
 	m := index.Manifests[0]
 	var manifest struct{ Config struct{ Digest string } }
-	readJSON(t, filepath.Join(dir, "blobs", strings.Replace(m.Digest, ":", "/", 1)), &manifest)
+	ocitest.ReadJSON(t, filepath.Join(dir, "blobs", strings.Replace(m.Digest, ":", "/", 1)), &manifest)
 	var config struct {
 		OS, Architecture, Variant string
 		OSVersion                 string `json:"os.version"`
 	}
-	readJSON(t, filepath.Join(dir, "blobs", strings.Replace(manifest.Config.Digest, ":", "/", 1)), &config)
+	ocitest.ReadJSON(t, filepath.Join(dir, "blobs", strings.Replace(manifest.Config.Digest, ":", "/", 1)), &config)
 	platform := config.OS + "/" + config.Architecture
 	if config.Variant != "" {
 		platform += "/" + config.Variant
 	}
 	return records.Package{Name: m.Digest, Version: m.Annotations["org.opencontainers.image.ref.name"], Digest: m.Digest, Arch: platform,
 		OS: strings.TrimSpace(config.OS + " " + config.OSVersion)}
-}
-
-func readJSON(t *testing.T, file string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
 }
 
 // --split-images: each image is the package its XML names, with the

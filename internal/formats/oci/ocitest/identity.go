@@ -27,7 +27,7 @@ func DockerArchiveIdentity(t testing.TB, file string) records.Package {
 		Config   string
 		RepoTags []string
 	}
-	readJSON(t, filepath.Join(dir, "manifest.json"), &manifest)
+	ReadJSON(t, filepath.Join(dir, "manifest.json"), &manifest)
 	if len(manifest) != 1 || len(manifest[0].RepoTags) == 0 {
 		t.Fatalf("%s: %+v, want one tagged image", file, manifest)
 	}
@@ -36,14 +36,15 @@ func DockerArchiveIdentity(t testing.TB, file string) records.Package {
 		t.Fatal(err)
 	}
 	var platform struct{ OS, Architecture string }
-	readJSON(t, filepath.Join(dir, manifest[0].Config), &platform)
+	ReadJSON(t, filepath.Join(dir, manifest[0].Config), &platform)
 	repo, tag, _ := strings.Cut(manifest[0].RepoTags[0], ":")
 	digest := sha256.Sum256(config)
 	return records.Package{Name: repo, Version: tag, Vendor: strings.SplitN(repo, "/", 2)[0],
 		Digest: "sha256:" + hex.EncodeToString(digest[:]), Arch: platform.OS + "/" + platform.Architecture, OS: platform.OS}
 }
 
-func readJSON(t testing.TB, file string, v any) {
+// ReadJSON decodes the JSON file into v, failing t if it cannot.
+func ReadJSON(t testing.TB, file string, v any) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
