@@ -15,9 +15,10 @@ import (
 // keyList stands in a key query for the list of its keys' placeholders.
 const keyList = "/*keys*/"
 
-// keyTable stands in a SQLite key query for its keys as a table of one
-// column, in SHA-256 order: a subquery that splits the one parameter
-// bound, a JSON array of the keys in hex.
+// keyTable stands in a key query for its keys as a table of one column,
+// each key once, in SHA-256 order: in SQLite a subquery that splits the
+// one parameter bound, a JSON array of the keys in hex; in PostgreSQL
+// the one parameter, an array, unnested.
 const keyTable = "/*key table*/"
 
 // queryKeys runs query with keyList replaced by an IN list of keys. The
@@ -53,8 +54,22 @@ func (r *Reader) queryKeys(ctx context.Context, query string, keys [][]byte) (*s
 // array is a string that json_each splits. In SHA-256 order, the keys'
 // descents into samples_sources go through its interior pages in turn,
 // each read once a batch (4% fewer reads than in input order).
+//
+// Each key appears once in the table: a key twice in a batch (two files
+// of the same content) would otherwise join its links twice.
+//
+// PostgreSQL takes the keys as one bytea[] parameter, unnested: one
+// statement for every length, and no text to decode.
 func (r *Reader) queryKeyTable(ctx context.Context, query string, keys [][]byte) (*sql.Rows, error) {
 	sorted := slices.SortedFunc(slices.Values(keys), bytes.Compare)
+	sorted = slices.CompactFunc(sorted, bytes.Equal)
+	if r.pg {
+		stmt, err := r.prepared(ctx, strings.Replace(query, keyTable, `(SELECT unnest($1::bytea[]))`, 1))
+		if err != nil {
+			return nil, err
+		}
+		return stmt.QueryContext(ctx, sorted)
+	}
 	array := make([]byte, 0, 2+len(keys)*(2*sha256.Size+3))
 	array = append(array, '[')
 	for i, k := range sorted {

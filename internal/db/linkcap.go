@@ -23,44 +23,22 @@ const DefaultMaxSources = 100
 // the first query took a window over all of them, which in SQLite buffers
 // each row: 1.2 ms more CPU for a 1,000-key batch (BenchmarkLookupSHA256).
 
-// linkColumns are the columns of a lookup's link rows: the SQL
-// expressions, each named by its alias.
-type linkColumns []struct{ expr, alias string }
+// linkColumns are the columns of a lookup's link rows: SQL expressions.
+type linkColumns []string
 
-// firstPerSample returns the query that selects cols from the rest of a
-// query (its FROM and WHERE clauses, from), at most limit+1 rows per
-// sample (the column sample, a sample's SHA-256), those first by the
-// column source, ranked by a window; with limit 0 all of them.
-func (cols linkColumns) firstPerSample(from, sample, source string, limit int) string {
-	if limit <= 0 {
-		q := `SELECT `
-		for i, c := range cols {
-			if i > 0 {
-				q += `, `
-			}
-			q += c.expr
-		}
-		return q + ` ` + from
-	}
-	inner, outer := `SELECT `, `SELECT `
-	for i, c := range cols {
-		if i > 0 {
-			outer += `, `
-		}
-		inner += c.expr + ` AS ` + c.alias + `, `
-		outer += c.alias
-	}
-	inner += `row_number() OVER (PARTITION BY ` + sample + ` ORDER BY ` + source + `) AS link_rank ` + from
-	return outer + ` FROM (` + inner + `) capped WHERE link_rank <= ` + strconv.Itoa(limit+1)
+// selectFrom returns the query that selects cols from the rest of a
+// query (its FROM and WHERE clauses, from).
+func (cols linkColumns) selectFrom(from string) string {
+	return `SELECT ` + strings.Join(cols, `, `) + ` ` + from
 }
 
 // joinedLinkColumns are the columns of lookup's rows, as scanLink reads
 // them.
 func (r *Reader) joinedLinkColumns() linkColumns {
-	return linkColumns{{"s.sha256", "sha256"}, {"s.md5", "md5"}, {"s.sha1", "sha1"}, {"s.sha512", "sha512"},
-		{"s.crc32", "crc32"}, {"s.blake3", "blake3"}, {"s.ssdeep", "ssdeep"}, {"s.tlsh", "tlsh"}, {"s.size", "size"},
-		{"s.mime", "mime"}, {"l.source_sha256", "source_sha256"}, {r.jsonArray("l.paths"), "paths"}, {"0", "code"},
-		{"src.repo", "repo"}, {r.jsonArray("src.ids"), "ids"}, {"l.failed", "failed"}, {"src.status", "status"}}
+	return linkColumns{"s.sha256", "s.md5", "s.sha1", "s.sha512",
+		"s.crc32", "s.blake3", "s.ssdeep", "s.tlsh", "s.size",
+		"s.mime", "l.source_sha256", r.jsonArray("l.paths"), "0",
+		"src.repo", r.jsonArray("src.ids"), "l.failed", "src.status"}
 }
 
 // untrustedSource is the SQL condition that the source column col names
@@ -72,8 +50,8 @@ func untrustedSource(col string) string {
 // sha256LinksQuery is lookupSHA256's query. Uncapped, it reads
 // samples_sources alone and the caller drops the untrusted links; capped,
 // the database leaves them out before it ranks (a sample's first hundred
-// links might all be untrusted). PostgreSQL ranks them with a window;
-// SQLite first finds each key's cut-off, its (MaxSources+1)th trusted
+// links might all be untrusted). PostgreSQL reads each key's first links
+// by a LATERAL subquery with LIMIT (firstLinks); SQLite first finds each key's cut-off, its (MaxSources+1)th trusted
 // source, reading no more than those links, and then reads the links up
 // to it as a range of the primary key: a window, or a cut-off tested on
 // each row, read all of a sample's links (1,000 keys each in 5,000
@@ -81,10 +59,10 @@ func untrustedSource(col string) string {
 // keys the outer loop: with a few hundred keys SQLite chose to scan all
 // of samples_sources instead.
 func (r *Reader) sha256LinksQuery() string {
-	cols := linkColumns{{"l.sample_sha256", "sample_sha256"}, {"l.source_sha256", "source_sha256"},
-		{r.jsonArray("l.paths"), "paths"}, {"l.failed", "failed"}}
+	cols := linkColumns{"l.sample_sha256", "l.source_sha256",
+		r.jsonArray("l.paths"), "l.failed"}
 	if r.MaxSources <= 0 {
-		return cols.firstPerSample(`FROM samples_sources l WHERE l.sample_sha256 IN (`+keyList+`)`, "", "", 0)
+		return cols.selectFrom(`FROM samples_sources l WHERE l.sample_sha256 IN (` + keyList + `)`)
 	}
 	trusted := func(alias string) string {
 		if r.IncludeFailed {
@@ -92,44 +70,72 @@ func (r *Reader) sha256LinksQuery() string {
 		}
 		return `NOT ` + alias + `.failed AND NOT ` + untrustedSource(alias+`.source_sha256`)
 	}
+	if r.citus {
+		// Citus runs a LATERAL subquery with LIMIT only where it is
+		// correlated on a distributed table's distribution column, on
+		// each shard: from the keys unnested it refused ("cannot push
+		// down this subquery"); from samples, co-located with
+		// samples_sources by sha256, it runs (one more page a key).
+		return cols.selectFrom(`FROM samples s CROSS JOIN LATERAL ` + r.firstLinks("s.sha256", trusted("x")) + ` l
+			WHERE s.sha256 IN (` + keyList + `)`)
+	}
 	if r.pg {
-		return cols.firstPerSample(`FROM samples_sources l WHERE l.sample_sha256 IN (`+keyList+`) AND `+trusted("l"),
-			"l.sample_sha256", "l.source_sha256", r.MaxSources)
+		return `WITH keys(sample) AS ` + keyTable + `
+		` + cols.selectFrom(`FROM keys CROSS JOIN LATERAL `+r.firstLinks("keys.sample", trusted("x"))+` l`)
 	}
 	return `WITH keys(sample) AS ` + keyTable + `,
 		cut(sample, last) AS (SELECT sample, (SELECT x.source_sha256 FROM samples_sources x
 			WHERE x.sample_sha256 = keys.sample AND ` + trusted("x") + `
 			ORDER BY x.source_sha256 LIMIT 1 OFFSET ` + strconv.Itoa(r.MaxSources) + `) FROM keys)
-		` + cols.firstPerSample(`FROM cut CROSS JOIN samples_sources l ON l.sample_sha256 = cut.sample
-		WHERE l.source_sha256 <= coalesce(cut.last, `+pastAllSHA256+`) AND `+trusted("l"), "", "", 0)
+		` + cols.selectFrom(`FROM cut CROSS JOIN samples_sources l ON l.sample_sha256 = cut.sample
+		WHERE l.source_sha256 <= coalesce(cut.last, `+pastAllSHA256+`) AND `+trusted("l"))
 }
 
 // joinedLinksQuery is lookup's query: the samples whose column by is one
 // of the keys, each with its links and their sources. Capped, PostgreSQL
-// ranks the links with a window; SQLite finds each sample's cut-off as
+// reads each sample's first links by a LATERAL subquery (firstLinks);
+// SQLite finds each sample's cut-off as
 // sha256LinksQuery does, since a window read every link of a sample (by
 // md5, 1,000 keys each in 5,000 sources took 28 CPU-s capped).
 func (r *Reader) joinedLinksQuery(by string) string {
 	trusted := Filter{IncludeFailed: r.IncludeFailed}.trusted()
-	if r.MaxSources <= 0 || r.pg {
-		return r.joinedLinkColumns().firstPerSample(`FROM samples s
+	if r.MaxSources <= 0 {
+		return r.joinedLinkColumns().selectFrom(`FROM samples s
 		JOIN samples_sources l ON l.sample_sha256 = s.sha256
 		JOIN sources src ON src.sha256 = l.source_sha256
-		WHERE s.`+by+` IN (`+keyList+`) AND `+trusted, "s.sha256", "l.source_sha256", r.MaxSources)
+		WHERE s.` + by + ` IN (` + keyList + `) AND ` + trusted)
 	}
 	trustedX := `true`
 	if !r.IncludeFailed {
 		trustedX = `NOT x.failed AND NOT ` + untrustedSource(`x.source_sha256`)
+	}
+	if r.pg {
+		return r.joinedLinkColumns().selectFrom(`FROM samples s
+		CROSS JOIN LATERAL ` + r.firstLinks("s.sha256", trustedX) + ` l
+		JOIN sources src ON src.sha256 = l.source_sha256
+		WHERE s.` + by + ` IN (` + keyList + `) AND ` + trusted)
 	}
 	return `WITH keys(k) AS ` + keyTable + `,
 		cut(sample, last) AS (SELECT s.sha256, (SELECT x.source_sha256 FROM samples_sources x
 			WHERE x.sample_sha256 = s.sha256 AND ` + trustedX + `
 			ORDER BY x.source_sha256 LIMIT 1 OFFSET ` + strconv.Itoa(r.MaxSources) + `)
 			FROM keys CROSS JOIN samples s ON s.` + by + ` = keys.k)
-		` + r.joinedLinkColumns().firstPerSample(`FROM cut CROSS JOIN samples s ON s.sha256 = cut.sample
+		` + r.joinedLinkColumns().selectFrom(`FROM cut CROSS JOIN samples s ON s.sha256 = cut.sample
 		CROSS JOIN samples_sources l ON l.sample_sha256 = cut.sample
 		JOIN sources src ON src.sha256 = l.source_sha256
-		WHERE l.source_sha256 <= coalesce(cut.last, `+pastAllSHA256+`) AND `+trusted, "", "", 0)
+		WHERE l.source_sha256 <= coalesce(cut.last, `+pastAllSHA256+`) AND `+trusted)
+}
+
+// firstLinks is PostgreSQL's subquery for the first MaxSources+1 links
+// of the sample sample (an outer column), those that trusted (a
+// condition on the links aliased x) keeps, by source: a LATERAL join to
+// it reads no more than those from the primary key (sample_sha256,
+// source_sha256). A window ranked every link of the sample: at 30M
+// samples, 1,000 keys each in up to thousands of sources took 11.7 s.
+func (r *Reader) firstLinks(sample, trusted string) string {
+	return `(SELECT x.sample_sha256, x.source_sha256, x.paths, x.failed FROM samples_sources x
+		WHERE x.sample_sha256 = ` + sample + ` AND ` + trusted + `
+		ORDER BY x.source_sha256 LIMIT ` + strconv.Itoa(r.MaxSources+1) + `)`
 }
 
 // pastAllSHA256 is a blob that sorts after every SHA-256 (32 bytes): a

@@ -33,6 +33,9 @@ type Reader struct {
 	loc Location
 	db  *sql.DB
 	pg  bool
+	// citus says the PostgreSQL database has the citus extension:
+	// its capped lookups by sha256 start from samples (linkcap.go).
+	citus bool
 
 	sourcesMu sync.Mutex
 	sources   map[string]sourceRef // source sha256 → what lookups report of it
@@ -115,6 +118,13 @@ func openReaderWith(ctx context.Context, loc Location, dsn string) (*Reader, err
 	if err := r.checkSchema(ctx); err != nil {
 		r.db.Close()
 		return nil, fmt.Errorf("reading %s: %w", loc, err)
+	}
+	if r.pg {
+		err := r.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM pg_extension WHERE extname = 'citus'`).Scan(&r.citus)
+		if err != nil {
+			r.db.Close()
+			return nil, fmt.Errorf("reading %s: looking for the citus extension: %w", loc, err)
+		}
 	}
 	return r, nil
 }
