@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/db/citustest"
 	"github.com/hashr-dev/hashr/internal/db/dbtest"
+	"github.com/hashr-dev/hashr/internal/db/pgtest"
 )
 
 // A sample in 3,000 sources (a license text every package ships) is
@@ -134,4 +135,35 @@ func (n planNode) rowsFrom(table string) int {
 		rows += c.rowsFrom(table)
 	}
 	return rows
+}
+
+// hashr-lookup's reader (OpenOnePassReader) has PostgreSQL compile no
+// query: its capped lookups of keys in thousands of sources were planned
+// above the JIT's thresholds, a second of compiling for a batch.
+// hashr-export's and hashr-serve's readers keep the server's setting.
+func TestOnePassReaderTurnsPostgresJITOff(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	open(t, url, Options{}) // the schema
+	loc, err := ParseLocation(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		open func(context.Context, Location) (*Reader, error)
+		want string
+	}{{"OpenOnePassReader", OpenOnePassReader, "off"}, {"OpenReader", OpenReader, "on"}} {
+		r, err := c.open(context.Background(), loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jit string
+		if err := r.db.QueryRow(`SHOW jit`).Scan(&jit); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if jit != c.want {
+			t.Errorf("%s: jit is %s, want %s", c.name, jit, c.want)
+		}
+	}
 }

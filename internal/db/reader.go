@@ -66,7 +66,7 @@ const maxReaderConns = 4
 // reads the same pages again and again (hashr-serve): SQLite maps the file
 // (sqliteDSN), so a page read once costs no syscall the next time.
 func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
-	return openReaderWith(ctx, loc, sqliteDSN(loc.Target, true))
+	return openReaderWith(ctx, loc, sqliteDSN(loc.Target, true), nil)
 }
 
 // OpenOnePassReader opens the database at loc for a process that reads
@@ -76,12 +76,19 @@ func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
 // over /usr/share/man against the bench's 3M-sample file, hashr-lookup
 // spent 44% of its lookups' CPU in those faults (btreeInitPage, where a
 // page is first read) against 23% in the preads they replaced.
+//
+// PostgreSQL compiles none of its queries (jit off): its lookups are
+// index probes, and a capped batch of 1,000 keys shared by thousands of
+// sources was planned (with its keys, as the first runs of a prepared
+// statement are) above jit_optimize_above_cost: 1.01 s of JIT in a
+// 2.73 s query (EXPLAIN ANALYZE, bench/lookupcap-pg.sh).
 func OpenOnePassReader(ctx context.Context, loc Location) (*Reader, error) {
-	return openReaderWith(ctx, loc, sqliteReadDSN(loc.Target, 0))
+	return openReaderWith(ctx, loc, sqliteReadDSN(loc.Target, 0), map[string]string{"jit": "off"})
 }
 
-// openReaderWith opens the database at loc, a SQLite file with dsn.
-func openReaderWith(ctx context.Context, loc Location, dsn string) (*Reader, error) {
+// openReaderWith opens the database at loc, a SQLite file with dsn, or
+// a PostgreSQL database with pgParams set on every connection.
+func openReaderWith(ctx context.Context, loc Location, dsn string, pgParams map[string]string) (*Reader, error) {
 	r := &Reader{loc: loc}
 	switch loc.Driver {
 	case SQLite:
@@ -103,6 +110,7 @@ func openReaderWith(ctx context.Context, loc Location, dsn string) (*Reader, err
 		}
 		// Every transaction read-only: a reader never writes the set.
 		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+		maps.Copy(cfg.RuntimeParams, pgParams)
 		r.db, r.pg = stdlib.OpenDB(*cfg), true
 	default:
 		return nil, fmt.Errorf("unknown database driver %q", loc.Driver)
