@@ -51,8 +51,9 @@ func untrustedSource(col string) string {
 // samples_sources alone and the caller drops the untrusted links; capped,
 // the database leaves them out before it ranks (a sample's first hundred
 // links might all be untrusted). PostgreSQL reads each key's first links
-// by a LATERAL subquery with LIMIT (firstLinks); SQLite first finds each key's cut-off, its (MaxSources+1)th trusted
-// source, reading no more than those links, and then reads the links up
+// by a LATERAL subquery with LIMIT (firstLinks); SQLite first finds each
+// key's cut-off, its (MaxSources+1)th trusted source, reading no more
+// than those links, and then reads the links up
 // to it as a range of the primary key: a window, or a cut-off tested on
 // each row, read all of a sample's links (1,000 keys each in 5,000
 // sources took 83 CPU-s, where uncapped took 23). CROSS JOIN keeps the
