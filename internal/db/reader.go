@@ -56,6 +56,9 @@ type Reader struct {
 	// linkRowsRead counts the link rows lookups read from the database:
 	// the tests check that MaxSources bounds it, not only the answer.
 	linkRowsRead atomic.Int64
+	// samplesPage is how many link rows each of Samples' statements reads
+	// from PostgreSQL; 0 is defaultSamplesPage (tests set fewer).
+	samplesPage int
 }
 
 // maxReaderConns is how many connections a Reader opens at most, and
@@ -352,51 +355,200 @@ func (r *Reader) anyFailed(ctx context.Context) bool {
 
 // Samples calls each with every sample the filter selects, in SHA-256
 // order, with its links in source order. Rows are streamed: memory holds
-// one sample's links at a time. withCodes fills Link.Code.
+// one sample's links at a time (and with withCodes, every source's
+// SHA-256: 32 bytes a source). withCodes fills Link.Code. It reads in one
+// snapshot, a read-only transaction.
 func (r *Reader) Samples(ctx context.Context, f Filter, withCodes bool, each func(*SampleLinks) error) error {
 	var args []any
-	codeCol, codeJoin := "0", ""
-	if withCodes {
-		codeCol, codeJoin = "c.code", " JOIN "+codes+" c ON c.sha256 = l.source_sha256"
-	}
 	query := `SELECT l.sample_sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
-			l.source_sha256, ` + r.jsonArray("l.paths") + `, ` + codeCol + `, src.repo, ` + r.jsonArray("src.ids") + `,
+			l.source_sha256, ` + r.jsonArray("l.paths") + `, 0, src.repo, ` + r.jsonArray("src.ids") + `,
 			l.failed, src.status
 		FROM samples_sources l
 		JOIN samples s ON s.sha256 = l.sample_sha256
-		JOIN sources src ON src.sha256 = l.source_sha256` + codeJoin + `
-		WHERE ` + f.where("l.source_sha256", &args) + ` AND ` + f.trusted() + `
-		ORDER BY l.sample_sha256, l.source_sha256`
-	rows, err := r.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("reading the samples of %s: %w", r.loc, err)
-	}
-	defer rows.Close()
-	var cur *SampleLinks
-	for rows.Next() {
-		var s Sample
-		var l Link
-		if err := r.scanLink(rows, &s, &l); err != nil {
-			return fmt.Errorf("reading the samples of %s: %w", r.loc, err)
-		}
-		if cur != nil && string(cur.SHA256) != string(s.SHA256) {
-			if err := each(cur); err != nil {
+		JOIN sources src ON src.sha256 = l.source_sha256
+		WHERE ` + f.where("l.source_sha256", &args) + ` AND ` + f.trusted()
+	err := r.readSnapshot(ctx, func(tx *sql.Tx) error {
+		g := &sampleGrouper{each: each}
+		if withCodes {
+			var err error
+			if g.codes, err = sourceOrder(ctx, tx); err != nil {
 				return err
 			}
-			cur = nil
 		}
-		if cur == nil {
-			cur = &SampleLinks{Sample: s}
+		paged, err := r.pagesSamples(ctx, tx)
+		switch {
+		case err != nil:
+		case paged:
+			err = r.samplesPaged(ctx, tx, query, args, g)
+		default:
+			err = r.samplesAtOnce(ctx, tx, query, args, g)
 		}
-		cur.Links = append(cur.Links, l)
+		if err != nil {
+			return fmt.Errorf("reading the samples of %s: %w", r.loc, err)
+		}
+		return g.flush()
+	})
+	return err
+}
+
+// readSnapshot calls read with a read-only transaction, which sees the
+// database as it was when it began (PostgreSQL's repeatable read;
+// SQLite's read transaction).
+func (r *Reader) readSnapshot(ctx context.Context, read func(*sql.Tx) error) error {
+	var opts *sql.TxOptions
+	if r.pg {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading the samples of %s: %w", r.loc, err)
+	tx, err := r.db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", r.loc, err)
 	}
-	if cur != nil {
-		return each(cur)
+	defer tx.Rollback()
+	return read(tx)
+}
+
+// sourceOrder is every source's SHA-256, in order: a source's package
+// code (SourceInfo.Code) is its place in it, from 1. Numbering them in
+// Samples' statement, by a window over every source, sorted the sources
+// again for each statement.
+func sourceOrder(ctx context.Context, tx *sql.Tx) ([][]byte, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT sha256 FROM sources ORDER BY sha256`)
+	if err != nil {
+		return nil, fmt.Errorf("numbering the sources: %w", err)
 	}
+	defer rows.Close()
+	var order [][]byte
+	for rows.Next() {
+		var sha []byte
+		if err := rows.Scan(&sha); err != nil {
+			return nil, fmt.Errorf("numbering the sources: %w", err)
+		}
+		order = append(order, sha)
+	}
+	return order, rows.Err()
+}
+
+// defaultSamplesPage is how many link rows each of Samples' statements
+// reads from PostgreSQL: few enough that the server reads them in key
+// order from the links' primary key with no sort, many enough that the
+// statements' own cost (a plan each) stays small.
+const defaultSamplesPage = 20_000
+
+// pagesSamples says whether Samples reads the set a page at a time: on
+// PostgreSQL, not on Citus. One statement over every link, ordered, was
+// planned on a 30M-sample PostgreSQL as a sort of all 42M joined rows,
+// which spilled more temporary files than the disk held; a page of rows
+// after the last one read, by the links' primary key, needs no sort.
+// Citus would send each page's LIMIT to every shard, reading 32 pages for
+// one, so it keeps the one statement (its workers sort their own shards).
+// SQLite walks the primary key for the one statement.
+func (r *Reader) pagesSamples(ctx context.Context, tx *sql.Tx) (bool, error) {
+	if !r.pg {
+		return false, nil
+	}
+	var citus int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pg_extension WHERE extname = 'citus'`).Scan(&citus)
+	return citus == 0, err
+}
+
+// samplesAtOnce reads query's rows, ordered, in one statement.
+func (r *Reader) samplesAtOnce(ctx context.Context, tx *sql.Tx, query string, args []any, g *sampleGrouper) error {
+	rows, err := tx.QueryContext(ctx, query+` ORDER BY l.sample_sha256, l.source_sha256`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := r.scanInto(rows, g); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// samplesPaged reads query's rows a page at a time, each page the rows
+// after the last one read in (sample, source) order.
+func (r *Reader) samplesPaged(ctx context.Context, tx *sql.Tx, query string, args []any, g *sampleGrouper) error {
+	page := r.samplesPage
+	if page <= 0 {
+		page = defaultSamplesPage
+	}
+	n := len(args)
+	// s.sha256 bounded too: a merge join with the samples' key would
+	// otherwise read it from its start for every page.
+	query += fmt.Sprintf(` AND (l.sample_sha256, l.source_sha256) > ($%[1]d, $%[2]d) AND s.sha256 >= $%[1]d
+		ORDER BY l.sample_sha256, l.source_sha256 LIMIT %[3]d`, n+1, n+2, page)
+	lastSample, lastSource := []byte{}, []byte{} // before every key
+	for {
+		rows, err := tx.QueryContext(ctx, query, append(args, lastSample, lastSource)...)
+		if err != nil {
+			return err
+		}
+		read := 0
+		for rows.Next() {
+			if err := r.scanInto(rows, g); err != nil {
+				rows.Close()
+				return err
+			}
+			read++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if read < page {
+			return nil
+		}
+		lastSample, lastSource = g.last.SHA256, g.last.Links[len(g.last.Links)-1].Source
+	}
+}
+
+// scanInto reads a row of Samples' statement into g.
+func (r *Reader) scanInto(rows *sql.Rows, g *sampleGrouper) error {
+	var s Sample
+	var l Link
+	if err := r.scanLink(rows, &s, &l); err != nil {
+		return err
+	}
+	return g.add(s, l)
+}
+
+// sampleGrouper gathers rows of links, in sample order, into samples,
+// calling each with a sample once its links are all read.
+type sampleGrouper struct {
+	each  func(*SampleLinks) error
+	last  *SampleLinks // the sample whose links are being read
+	codes [][]byte     // every source's SHA-256 in order, to fill Link.Code; nil: none
+}
+
+func (g *sampleGrouper) add(s Sample, l Link) error {
+	if g.last != nil && string(g.last.SHA256) != string(s.SHA256) {
+		if err := g.flush(); err != nil {
+			return err
+		}
+	}
+	if g.last == nil {
+		g.last = &SampleLinks{Sample: s}
+	}
+	if g.codes != nil {
+		i, found := slices.BinarySearchFunc(g.codes, l.Source, bytes.Compare)
+		if !found {
+			return fmt.Errorf("numbering source %x: it is not in the sources table", l.Source)
+		}
+		l.Code = int64(i) + 1
+	}
+	g.last.Links = append(g.last.Links, l)
 	return nil
+}
+
+// flush ends the sample being read.
+func (g *sampleGrouper) flush() error {
+	if g.last == nil {
+		return nil
+	}
+	s := g.last
+	g.last = nil
+	return g.each(s)
 }
 
 // scanLink reads a row of Samples' or lookup's columns into s and l, and
