@@ -10,12 +10,18 @@
 # statements and new connections per request are measured for each phase.
 # Usage: [SAMPLES=10000000] [N=10000] [NBULK=400] [WORK=/var/tmp] [KEEP=DIR]
 #        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY]
-#        [BASE=BINARY|COMMIT [ROUNDS=2]] [PREWARM=1] [WARMUP=60] bench/serve-scale.sh
+#        [BASE=BINARY|COMMIT [ROUNDS=2]] [ARGS=FLAGS] [BASE_ARGS=FLAGS]
+#        [PREWARM=1] [WARMUP=60] bench/serve-scale.sh
 # SERVE runs another hashr-serve binary. BASE=BINARY (a build of an older
 # commit) or BASE=COMMIT (built here from git) measures that hashr-serve
 # and this tree's alternately, ROUNDS
 # times (default 2), on the same database in the same run: compare the
 # CPU per request, the figure that survives a loaded machine.
+# ARGS and BASE_ARGS are more flags for this tree's hashr-serve and BASE's
+# (BASE may be this tree's own build, to compare flags): e.g.
+# --max-queries 2, or --db postgres://postgres@/postgres?host=DIR&port=55433
+# to reach PostgreSQL by its unix socket in DIR (the KEEP directory, or
+# the run's own) rather than TCP over loopback.
 # PostgreSQL is prewarmed first (pg_prewarm of what a lookup reads, its
 # sizes and time printed), as a server that has run a while is warm;
 # PREWARM=0 measures it cold.
@@ -121,12 +127,12 @@ measure() {
       all * 1000 / hz / n, srv * 1000 / hz / n, (all - srv) * 1000 / hz / n, x / n, s }'
   awk -v n="$n" '{printf "  load generator (servescale hit) CPU per request: %.2f ms\n", ($1 + $2) * 1000 / n}' "$work/hit.time"
 }
-# phases LABEL BINARY: hashr-serve BINARY started, warmed (its cache of
+# phases LABEL BINARY [FLAGS...]: hashr-serve BINARY started, warmed (its cache of
 # sources, PostgreSQL's backends), measured, and stopped.
 phases() {
-  local label=$1 bin=$2
-  echo "== $label ($bin)"
-  "$bin" --quiet --db "$pg" --listen 127.0.0.1:8093 & serve_pid=$!
+  local label=$1 bin=$2; shift 2
+  echo "== $label ($bin${*:+ $*})"
+  "$bin" --quiet --db "$pg" --listen 127.0.0.1:8093 "$@" & serve_pid=$!
   for _ in $(seq 50); do curl -sf http://127.0.0.1:8093/healthz >/dev/null && break; sleep 0.2; done
   rss() { awk '/VmRSS/ {print $2}' "/proc/$serve_pid/status"; }
   # Warm-up, as a server that has run a while: WARMUP bulks (default
@@ -146,7 +152,7 @@ phases() {
   kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 }
 if [ -z "${BASE:-}" ]; then
-  phases "hashr-serve" "$work/bin/hashr-serve"
+  phases "hashr-serve" "$work/bin/hashr-serve" ${ARGS:-}
 else
   if [ -x "$BASE" ]; then cp "$BASE" "$work/bin/hashr-serve-base"
   else # a commit: its hashr-serve, built here
@@ -154,7 +160,7 @@ else
     (cd "$work/base" && go build -o "$work/bin/hashr-serve-base" ./cmd/hashr-serve)
   fi
   for round in $(seq "${ROUNDS:-2}"); do
-    phases "round $round: BASE" "$work/bin/hashr-serve-base"
-    phases "round $round: this tree" "$work/bin/hashr-serve"
+    phases "round $round: BASE" "$work/bin/hashr-serve-base" ${BASE_ARGS:-}
+    phases "round $round: this tree" "$work/bin/hashr-serve" ${ARGS:-}
   done
 fi
