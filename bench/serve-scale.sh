@@ -10,7 +10,7 @@
 # statements and new connections per request are measured for each phase.
 # Usage: [SAMPLES=10000000] [N=10000] [NBULK=400] [WORK=/var/tmp] [KEEP=DIR]
 #        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY]
-#        [BASE=BINARY|COMMIT [ROUNDS=2]] [ARGS=FLAGS] [BASE_ARGS=FLAGS]
+#        [BASE=BINARY|COMMIT [ROUNDS=2]] [ARGS=FLAGS] [BASE_ARGS=FLAGS] [VARIANTS='FLAGS|FLAGS…']
 #        [PREWARM=1] [WARMUP=60] bench/serve-scale.sh
 # SERVE runs another hashr-serve binary. BASE=BINARY (a build of an older
 # commit) or BASE=COMMIT (built here from git) measures that hashr-serve
@@ -21,7 +21,8 @@
 # (BASE may be this tree's own build, to compare flags): e.g.
 # --max-queries 2, or --db postgres://postgres@/postgres?host=DIR&port=55433
 # to reach PostgreSQL by its unix socket in DIR (the KEEP directory, or
-# the run's own) rather than TCP over loopback.
+# the run's own) rather than TCP over loopback. VARIANTS (below) measures
+# several sets of flags of this tree's hashr-serve in each round.
 # PostgreSQL is prewarmed first (pg_prewarm of what a lookup reads, its
 # sizes and time printed), as a server that has run a while is warm;
 # PREWARM=0 measures it cold.
@@ -151,16 +152,28 @@ phases() {
   echo "hashr-serve RSS peak during: $(($(sort -n "$work/rss" | tail -1) / 1024)) MiB, after: $(($(rss) / 1024)) MiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
   kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 }
-if [ -z "${BASE:-}" ]; then
-  phases "hashr-serve" "$work/bin/hashr-serve" ${ARGS:-}
-else
+# VARIANTS="FLAGS|FLAGS|..." measures this tree's hashr-serve once with
+# each set of flags in every round (after BASE's, if any); the word
+# UNIXDB in them stands for --db of PostgreSQL's unix socket.
+pg_unix="postgres://postgres@/postgres?host=$pgdir&port=55433"
+variants() {
+  local round=$1 v
+  IFS='|' read -r -a list <<< "${VARIANTS:-${ARGS:-}}"
+  [ ${#list[@]} -gt 0 ] || list=("")
+  for v in "${list[@]}"; do
+    # shellcheck disable=SC2086 # the flags are words
+    phases "round $round: this tree" "$work/bin/hashr-serve" ${v//UNIXDB/"--db $pg_unix"}
+  done
+}
+if [ -n "${BASE:-}" ]; then
   if [ -x "$BASE" ]; then cp "$BASE" "$work/bin/hashr-serve-base"
   else # a commit: its hashr-serve, built here
     mkdir "$work/base" && git archive "$BASE" | tar -x -C "$work/base"
     (cd "$work/base" && go build -o "$work/bin/hashr-serve-base" ./cmd/hashr-serve)
   fi
-  for round in $(seq "${ROUNDS:-2}"); do
-    phases "round $round: BASE" "$work/bin/hashr-serve-base" ${BASE_ARGS:-}
-    phases "round $round: this tree" "$work/bin/hashr-serve" ${ARGS:-}
-  done
 fi
+for round in $(seq "${ROUNDS:-$([ -n "${BASE:-}${VARIANTS:-}" ] && echo 2 || echo 1)}"); do
+  # shellcheck disable=SC2086
+  [ -z "${BASE:-}" ] || phases "round $round: BASE" "$work/bin/hashr-serve-base" ${BASE_ARGS:-}
+  variants "$round"
+done
