@@ -99,7 +99,10 @@ On PostgreSQL, a server just started reads nearly every key's pages from
 the OS; the README ("Serving the set") says how to keep the set's indexes
 in shared memory with pg_prewarm, and how large they are. hashr-serve
 collects its garbage at GOGC=400 (less CPU, some 30 MiB more memory)
-unless GOGC is set.`
+unless GOGC is set. With --max-queries N, at most N lookups are at the
+database at once and the others wait their turn, first come first
+served: where PostgreSQL runs on few cores beside many clients, a query
+then runs through rather than being preempted by the others.`
 
 const example = `  # Serve a set on this machine, and ask it:
   hashr-serve --db sqlite:hashr.db --listen 127.0.0.1:8080
