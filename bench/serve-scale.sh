@@ -11,7 +11,7 @@
 # Usage: [SAMPLES=10000000] [N=10000] [NBULK=400] [WORK=/var/tmp] [KEEP=DIR]
 #        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY]
 #        [BASE=BINARY|COMMIT [ROUNDS=2]] [ARGS=FLAGS] [BASE_ARGS=FLAGS] [VARIANTS='FLAGS|FLAGS…']
-#        [PREWARM=1] [WARMUP=60] bench/serve-scale.sh
+#        [PREWARM=1] [WARMUP=60] [LINK_HASH=1] bench/serve-scale.sh
 # SERVE runs another hashr-serve binary. BASE=BINARY (a build of an older
 # commit) or BASE=COMMIT (built here from git) measures that hashr-serve
 # and this tree's alternately, ROUNDS
@@ -40,6 +40,14 @@ SHARED_BUFFERS=${SHARED_BUFFERS:-$((mem_mb / 4))MB}
 work=$(mktemp -d "${WORK:-/var/tmp}/serve-scale.XXXXXX")
 chmod 755 "$work" # PostgreSQL runs as the postgres user
 pgdir=${KEEP:-$work/pg}
+# LINK_HASH=1 adds a hash index on samples_sources(sample_sha256), which
+# the README tells a set's owner to add (a sample's links found by one
+# bucket page rather than the primary key's 4 levels); with KEEP, to a
+# copy of it in $WORK, removed at the end, as the kept set is not changed.
+if [ "${LINK_HASH:-0}" = 1 ] && [ -n "${KEEP:-}" ]; then
+  cp -a "$KEEP" "$work/pg" && rm -f "$work/pg/data/postmaster.pid" && pgdir=$work/pg
+  echo "LINK_HASH=1: on a copy of $KEEP in $pgdir"
+fi
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 serve_pid=
 cleanup() {
@@ -73,6 +81,14 @@ if [ "$loaded" != "$SAMPLES" ]; then
   runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -c 'VACUUM ANALYZE' postgres
   [ -z "${KEEP:-}" ] || echo "$SAMPLES" > "$pgdir/loaded"
 fi
+if [ "${LINK_HASH:-0}" = 1 ]; then
+  runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F ' ' postgres <<'SQL'
+SET maintenance_work_mem = '1GB';
+CREATE INDEX IF NOT EXISTS samples_sources_sample_hash ON samples_sources USING hash (sample_sha256);
+SELECT 'samples_sources_sample_hash: ' || pg_size_pretty(pg_relation_size('samples_sources_sample_hash'))
+  || format(', built in %s s', round(extract(epoch FROM clock_timestamp() - now())::numeric, 1));
+SQL
+fi
 
 # Warm PostgreSQL as the README tells a server's operator: pg_prewarm
 # (contrib) reads what a lookup touches into shared_buffers, which a
@@ -88,7 +104,7 @@ SELECT 'prewarmed ' || string_agg(format('%s %s', relname, pg_size_pretty(pg_rel
       round(extract(epoch FROM clock_timestamp() - now())::numeric, 1))
 FROM (SELECT oid, relname, pg_prewarm(oid) FROM pg_class
   WHERE relname IN ('samples_sha1', 'samples_md5', 'samples_pkey', 'samples',
-    'samples_sources_pkey', 'samples_sources', 'sources', 'sources_pkey')
+    'samples_sources_pkey', 'samples_sources_sample_hash', 'samples_sources', 'sources', 'sources_pkey')
   ORDER BY relname) warmed;
 SQL
 }
