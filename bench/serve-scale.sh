@@ -10,12 +10,19 @@
 # statements and new connections per request are measured for each phase.
 # Usage: [SAMPLES=10000000] [N=10000] [NBULK=400] [WORK=/var/tmp] [KEEP=DIR]
 #        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY]
-#        [BASE=BINARY|COMMIT [ROUNDS=2]] [PREWARM=1] [WARMUP=60] bench/serve-scale.sh
+#        [BASE=BINARY|COMMIT [ROUNDS=2]] [ARGS=FLAGS] [BASE_ARGS=FLAGS] [VARIANTS='FLAGS|FLAGS…']
+#        [PREWARM=1] [WARMUP=60] [LINK_HASH=1] bench/serve-scale.sh
 # SERVE runs another hashr-serve binary. BASE=BINARY (a build of an older
 # commit) or BASE=COMMIT (built here from git) measures that hashr-serve
 # and this tree's alternately, ROUNDS
 # times (default 2), on the same database in the same run: compare the
 # CPU per request, the figure that survives a loaded machine.
+# ARGS and BASE_ARGS are more flags for this tree's hashr-serve and BASE's
+# (BASE may be this tree's own build, to compare flags): e.g.
+# --max-queries 2, or --db postgres://postgres@/postgres?host=DIR&port=55433
+# to reach PostgreSQL by its unix socket in DIR (the KEEP directory, or
+# the run's own) rather than TCP over loopback. VARIANTS (below) measures
+# several sets of flags of this tree's hashr-serve in each round.
 # PostgreSQL is prewarmed first (pg_prewarm of what a lookup reads, its
 # sizes and time printed), as a server that has run a while is warm;
 # PREWARM=0 measures it cold.
@@ -33,6 +40,14 @@ SHARED_BUFFERS=${SHARED_BUFFERS:-$((mem_mb / 4))MB}
 work=$(mktemp -d "${WORK:-/var/tmp}/serve-scale.XXXXXX")
 chmod 755 "$work" # PostgreSQL runs as the postgres user
 pgdir=${KEEP:-$work/pg}
+# LINK_HASH=1 adds a hash index on samples_sources(sample_sha256), which
+# the README tells a set's owner to add (a sample's links found by one
+# bucket page rather than the primary key's 4 levels); with KEEP, to a
+# copy of it in $WORK, removed at the end, as the kept set is not changed.
+if [ "${LINK_HASH:-0}" = 1 ] && [ -n "${KEEP:-}" ]; then
+  cp -a "$KEEP" "$work/pg" && rm -f "$work/pg/data/postmaster.pid" && pgdir=$work/pg
+  echo "LINK_HASH=1: on a copy of $KEEP in $pgdir"
+fi
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 serve_pid=
 cleanup() {
@@ -66,6 +81,17 @@ if [ "$loaded" != "$SAMPLES" ]; then
   runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -c 'VACUUM ANALYZE' postgres
   [ -z "${KEEP:-}" ] || echo "$SAMPLES" > "$pgdir/loaded"
 fi
+if [ "${LINK_HASH:-0}" = 1 ]; then
+  # Timed here: psql runs each statement in a transaction of its own, so
+  # now() in the SELECT is not the build's start.
+  t0=$(date +%s.%N)
+  runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F ' ' postgres <<'SQL'
+SET maintenance_work_mem = '1GB';
+CREATE INDEX IF NOT EXISTS samples_sources_sample_hash ON samples_sources USING hash (sample_sha256);
+SELECT 'samples_sources_sample_hash: ' || pg_size_pretty(pg_relation_size('samples_sources_sample_hash'));
+SQL
+  echo "built in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 # Warm PostgreSQL as the README tells a server's operator: pg_prewarm
 # (contrib) reads what a lookup touches into shared_buffers, which a
@@ -81,7 +107,7 @@ SELECT 'prewarmed ' || string_agg(format('%s %s', relname, pg_size_pretty(pg_rel
       round(extract(epoch FROM clock_timestamp() - now())::numeric, 1))
 FROM (SELECT oid, relname, pg_prewarm(oid) FROM pg_class
   WHERE relname IN ('samples_sha1', 'samples_md5', 'samples_pkey', 'samples',
-    'samples_sources_pkey', 'samples_sources', 'sources', 'sources_pkey')
+    'samples_sources_pkey', 'samples_sources_sample_hash', 'samples_sources', 'sources', 'sources_pkey')
   ORDER BY relname) warmed;
 SQL
 }
@@ -121,12 +147,12 @@ measure() {
       all * 1000 / hz / n, srv * 1000 / hz / n, (all - srv) * 1000 / hz / n, x / n, s }'
   awk -v n="$n" '{printf "  load generator (servescale hit) CPU per request: %.2f ms\n", ($1 + $2) * 1000 / n}' "$work/hit.time"
 }
-# phases LABEL BINARY: hashr-serve BINARY started, warmed (its cache of
+# phases LABEL BINARY [FLAGS...]: hashr-serve BINARY started, warmed (its cache of
 # sources, PostgreSQL's backends), measured, and stopped.
 phases() {
-  local label=$1 bin=$2
-  echo "== $label ($bin)"
-  "$bin" --quiet --db "$pg" --listen 127.0.0.1:8093 & serve_pid=$!
+  local label=$1 bin=$2; shift 2
+  echo "== $label ($bin${*:+ $*})"
+  "$bin" --quiet --db "$pg" --listen 127.0.0.1:8093 "$@" & serve_pid=$!
   for _ in $(seq 50); do curl -sf http://127.0.0.1:8093/healthz >/dev/null && break; sleep 0.2; done
   rss() { awk '/VmRSS/ {print $2}' "/proc/$serve_pid/status"; }
   # Warm-up, as a server that has run a while: WARMUP bulks (default
@@ -145,16 +171,28 @@ phases() {
   echo "hashr-serve RSS peak during: $(($(sort -n "$work/rss" | tail -1) / 1024)) MiB, after: $(($(rss) / 1024)) MiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
   kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 }
-if [ -z "${BASE:-}" ]; then
-  phases "hashr-serve" "$work/bin/hashr-serve"
-else
+# VARIANTS="FLAGS|FLAGS|..." measures this tree's hashr-serve once with
+# each set of flags in every round (after BASE's, if any); the word
+# UNIXDB in them stands for --db of PostgreSQL's unix socket.
+pg_unix="postgres://postgres@/postgres?host=$pgdir&port=55433"
+variants() {
+  local round=$1 v
+  IFS='|' read -r -a list <<< "${VARIANTS:-${ARGS:-}}"
+  [ ${#list[@]} -gt 0 ] || list=("")
+  for v in "${list[@]}"; do
+    # shellcheck disable=SC2086 # the flags are words
+    phases "round $round: this tree" "$work/bin/hashr-serve" ${v//UNIXDB/"--db $pg_unix"}
+  done
+}
+if [ -n "${BASE:-}" ]; then
   if [ -x "$BASE" ]; then cp "$BASE" "$work/bin/hashr-serve-base"
   else # a commit: its hashr-serve, built here
     mkdir "$work/base" && git archive "$BASE" | tar -x -C "$work/base"
     (cd "$work/base" && go build -o "$work/bin/hashr-serve-base" ./cmd/hashr-serve)
   fi
-  for round in $(seq "${ROUNDS:-2}"); do
-    phases "round $round: BASE" "$work/bin/hashr-serve-base"
-    phases "round $round: this tree" "$work/bin/hashr-serve"
-  done
 fi
+for round in $(seq "${ROUNDS:-$([ -n "${BASE:-}${VARIANTS:-}" ] && echo 2 || echo 1)}"); do
+  # shellcheck disable=SC2086
+  [ -z "${BASE:-}" ] || phases "round $round: BASE" "$work/bin/hashr-serve-base" ${BASE_ARGS:-}
+  variants "$round"
+done

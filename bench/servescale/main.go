@@ -25,11 +25,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -124,16 +126,22 @@ func hit(url string, samples, clients, n, bulk int) error {
 	var mu sync.Mutex
 	var latencies []time.Duration
 	var firstErr error
+	var dialled atomic.Int64 // connections opened, counted by trace
 	var wg sync.WaitGroup
 	jobs := make(chan int)
 	start := time.Now()
 	for c := range clients {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(c), 7))
-			client := &http.Client{Timeout: time.Minute}
+			// A transport of its own, keeping its one connection: on
+			// http.DefaultTransport the 8 clients shared 2 idle
+			// connections (MaxIdleConnsPerHost), so a client whose
+			// request ended while 2 others' had closed its connection
+			// and dialled anew.
+			client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			var answer bytes.Buffer // reused: a bulk's answer is a megabyte
 			for range jobs {
-				took, err := request(client, &answer, url, r, samples, bulk)
+				took, err := request(client, &answer, url, r, samples, bulk, &dialled)
 				mu.Lock()
 				latencies = append(latencies, took)
 				if err != nil && firstErr == nil {
@@ -156,14 +164,14 @@ func hit(url string, samples, clients, n, bulk int) error {
 	at := func(q float64) string {
 		return fmt.Sprintf("%.2f", float64(latencies[int(q*float64(len(latencies)-1))].Microseconds())/1000)
 	}
-	fmt.Printf("requests %d  clients %d  req/s %.0f  p50 %s ms  p90 %s ms  p99 %s ms  max %s ms\n",
-		n, clients, float64(n)/elapsed.Seconds(), at(0.50), at(0.90), at(0.99), at(1))
+	fmt.Printf("requests %d  clients %d  req/s %.0f  p50 %s ms  p90 %s ms  p99 %s ms  max %s ms  connections %d\n",
+		n, clients, float64(n)/elapsed.Seconds(), at(0.50), at(0.90), at(0.99), at(1), dialled.Load())
 	return nil
 }
 
 // request sends one lookup (bulk 0) or bulk request of known samples and
 // checks that the answer knows them all.
-func request(client *http.Client, answer *bytes.Buffer, url string, r *rand.Rand, samples, bulk int) (time.Duration, error) {
+func request(client *http.Client, answer *bytes.Buffer, url string, r *rand.Rand, samples, bulk int, dialled *atomic.Int64) (time.Duration, error) {
 	var req *http.Request
 	want := max(bulk, 1)
 	if bulk == 0 {
@@ -173,6 +181,9 @@ func request(client *http.Client, answer *bytes.Buffer, url string, r *rand.Rand
 		req, _ = http.NewRequest("POST", url+"/bulk/sha1", bytes.NewReader(bulkBody(r, samples, bulk)))
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		ConnectDone: func(string, string, error) { dialled.Add(1) },
+	}))
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {

@@ -125,22 +125,25 @@ func (r *Reader) serveSamples(ctx context.Context, by string, keys [][]byte) (ma
 	// of all, by window functions (PostgreSQL and SQLite have them); the
 	// links of failed sources are left out here, not after, so that the
 	// count is of those the reader trusts.
-	rows, err := r.queryServeKeys(ctx, `SELECT sha256, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime,
+	query := `SELECT sha256, md5, sha1, sha512, crc32, blake3, ssdeep, tlsh, size, mime,
 			source_sha256, paths, failed, snapshot, link_total
 		FROM (SELECT s.sha256, s.md5, s.sha1, s.sha512, s.crc32, s.blake3, s.ssdeep, s.tlsh, s.size, s.mime,
-				l.source_sha256, `+r.jsonArray("l.paths")+` AS paths, l.failed, `+r.snapshotExpr()+` AS snapshot,
+				l.source_sha256, ` + r.jsonArray("l.paths") + ` AS paths, l.failed, ` + r.snapshotExpr() + ` AS snapshot,
 				row_number() OVER (PARTITION BY s.sha256 ORDER BY l.source_sha256) AS link_rank,
 				count(*) OVER (PARTITION BY s.sha256) AS link_total
 			FROM samples s
 			JOIN samples_sources l ON l.sample_sha256 = s.sha256
-			WHERE s.`+by+` IN (`+keyList+`) AND `+linkTrusted+`) ranked
-		WHERE link_rank <= `+strconv.Itoa(MaxServedLinks), keys)
+			WHERE s.` + by + ` IN (` + keyList + `) AND ` + linkTrusted + `) ranked
+		WHERE link_rank <= ` + strconv.Itoa(MaxServedLinks)
+	samples := servedRows{samples: make(map[string]*ServedSample, len(keys))}
+	if r.pg {
+		return samples.samples, samples.snapshot, r.serveSamplesPG(ctx, query, keys, &samples)
+	}
+	rows, err := r.queryServeKeys(ctx, query, keys)
 	if err != nil {
 		return nil, "", err
 	}
 	defer rows.Close()
-	samples := make(map[string]*ServedSample, len(keys))
-	var snapshot string
 	var rowSnapshot sql.RawBytes // the same in every row: made a string once
 	for rows.Next() {
 		// Each row is read straight into the sample it may start: a
@@ -150,16 +153,27 @@ func (r *Reader) serveSamples(ctx context.Context, by string, keys [][]byte) (ma
 		if err := scanServed(rows, &row.Sample, &row.Links[0], &rowSnapshot, &row.LinkTotal); err != nil {
 			return nil, "", err
 		}
-		if string(rowSnapshot) != snapshot {
-			snapshot = string(rowSnapshot)
-		}
-		if cur := samples[string(row.SHA256)]; cur != nil {
-			cur.Links = append(cur.Links, row.Links[0])
-		} else {
-			samples[string(row.SHA256)] = row
-		}
+		samples.add(row, rowSnapshot)
 	}
-	return samples, snapshot, rows.Err()
+	return samples.samples, samples.snapshot, rows.Err()
+}
+
+// servedRows gathers serveSamples' rows into samples.
+type servedRows struct {
+	samples  map[string]*ServedSample
+	snapshot string
+}
+
+// add takes a row read into row (one link) with its snapshot's text.
+func (s *servedRows) add(row *ServedSample, snapshot []byte) {
+	if string(snapshot) != s.snapshot {
+		s.snapshot = string(snapshot)
+	}
+	if cur := s.samples[string(row.SHA256)]; cur != nil {
+		cur.Links = append(cur.Links, row.Links[0])
+	} else {
+		s.samples[string(row.SHA256)] = row
+	}
 }
 
 // scanServed reads one row of serveSamples' statement.

@@ -33,7 +33,7 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := requestContext(r)
 	defer cancel()
-	samples, err := s.reader.ServeLookup(ctx, algo.column, [][]byte{key})
+	samples, err := s.lookup(ctx, algo.column, [][]byte{key})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -106,7 +106,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := requestContext(r)
 	defer cancel()
-	samples, err := s.reader.ServeLookup(ctx, algo.column, keys)
+	samples, err := s.lookup(ctx, algo.column, keys)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -39,6 +39,7 @@ type options struct {
 	tokenFile     string
 	corsOrigin    string
 	maxBulk       int
+	maxQueries    int
 	includeFailed bool
 	bloomFPRate   float64
 
@@ -98,7 +99,10 @@ On PostgreSQL, a server just started reads nearly every key's pages from
 the OS; the README ("Serving the set") says how to keep the set's indexes
 in shared memory with pg_prewarm, and how large they are. hashr-serve
 collects its garbage at GOGC=400 (less CPU, some 30 MiB more memory)
-unless GOGC is set.`
+unless GOGC is set. With --max-queries N, at most N lookups are at the
+database at once and the others wait their turn, first come first
+served: where PostgreSQL runs on few cores beside many clients, a query
+then runs through rather than being preempted by the others.`
 
 const example = `  # Serve a set on this machine, and ask it:
   hashr-serve --db sqlite:hashr.db --listen 127.0.0.1:8080
@@ -136,6 +140,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&o.tokenFile, "token-file", "", "require 'Authorization: Bearer TOKEN' with the token in this file")
 	f.StringVar(&o.corsOrigin, "cors-origin", "", "let pages of this origin (e.g. https://misp.example) read answers (default: none)")
 	f.IntVar(&o.maxBulk, "max-bulk", 2000, fmt.Sprintf("most hashes in one bulk request (1 to %d)", db.MaxServeBatch))
+	f.IntVar(&o.maxQueries, "max-queries", 0, "lookups sent to the database at once, the others waiting in turn (0: no bound)")
 	f.BoolVar(&o.includeFailed, "include-failed", false, "also answer from failed sources and members (marked \"failed\")")
 	f.Float64Var(&o.bloomFPRate, "bloom-fp-rate", 0.0001, "false-positive rate of the Bloom filters /bloom serves")
 	return cmd
@@ -151,6 +156,9 @@ func (o *options) validate() error {
 	}
 	if o.maxBulk < 1 || o.maxBulk > db.MaxServeBatch {
 		return cli.Usagef("--max-bulk %d: want 1 to %d", o.maxBulk, db.MaxServeBatch)
+	}
+	if o.maxQueries < 0 {
+		return cli.Usagef("--max-queries %d: want 0 (no bound) or more", o.maxQueries)
 	}
 	if !(o.bloomFPRate > 0 && o.bloomFPRate < 1) {
 		return cli.Usagef("--bloom-fp-rate %g: want a rate between 0 and 1", o.bloomFPRate)
@@ -178,7 +186,7 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	defer r.Close()
 	r.IncludeFailed = o.includeFailed
 	// Requests run side by side, each on a connection of its own.
-	r.SetMaxConns(max(8, 2*runtime.NumCPU()))
+	r.SetMaxConns(max(8, 2*runtime.NumCPU(), o.maxQueries))
 	defer collectLessOften()()
 	return serve(ctx, p, newServer(r, o, newAccessLog(p, o.logFormat == "json")), o)
 }

@@ -143,7 +143,7 @@ func (s *Server) lookUpForPage(ctx context.Context, queries []string) ([]pageRes
 	}
 	for name, idx := range byAlgo {
 		algo := algorithms[name]
-		samples, err := s.reader.ServeLookup(ctx, algo.column, keys[name])
+		samples, err := s.lookup(ctx, algo.column, keys[name])
 		if err != nil {
 			return nil, err
 		}

@@ -38,13 +38,14 @@ type Server struct {
 	log     accessLog
 	top     *topStats
 	bloom   *bloomCache
+	admit   *admission
 	version string
 }
 
 // newServer returns the server for an open reader.
 func newServer(r *db.Reader, o *options, log accessLog) *Server {
 	return &Server{reader: r, opts: o, log: log, top: newTopStats(), bloom: newBloomCache(r, o.bloomFPRate, writeDCSO),
-		version: hashrVersion()}
+		admit: newAdmission(o.maxQueries), version: hashrVersion()}
 }
 
 // Handler is every route, behind the access log, the token check, CORS
