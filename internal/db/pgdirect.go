@@ -1,11 +1,9 @@
 package db
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -35,110 +33,17 @@ import (
 
 // The loaders of one process into one database (hashr-load's two
 // committers) would race each other on every sample their batches share,
-// and one of the two lose its COPY nearly every time. Taking turns from
-// the probe to the commit (load21c) kept them from racing but serialised
-// their server work. Instead each batch claims its samples and sources in
-// process (claimBatch) before its probe; a later batch writes a sample an
-// earlier one still in flight claimed through the upserts, as if it
-// existed, and runs its upserts only once every earlier batch has ended
-// (committed or given up). So the batches' new samples, written by COPY,
-// are disjoint, and a later batch's probe, its COPYs of new samples and
-// links, and its staging overlap the earlier one's upserts and commit.
-//
-// No wait cycle: a batch waits in process only on earlier ones, and in
-// the database, before that wait, it holds row locks only on the samples
-// it wrote by COPY, which no earlier batch of the process touches (they
-// are not in its claim), and on links of its own sources. A batch with a
-// source an earlier one in flight has too waits for it before its probe.
-// Other processes' loaders still race, and fall back when they lose.
-var directClaims sync.Map // database URL -> *claimList
+// and one of the two lose its COPY nearly every time: they take turns
+// from the probe to the commit instead (directTurn), each preparing its
+// next batch meanwhile. Other processes' loaders still race, rarely.
+var directTurns sync.Map // database URL -> *sync.Mutex
 
-// claimList is the batches of one process in flight into one database.
-type claimList struct {
-	mu       sync.Mutex
-	inFlight []*batchClaim
-}
-
-// batchClaim is a batch's samples, sorted, its sources, and when the batch
-// ended.
-type batchClaim struct {
-	samples [][]byte
-	sources map[string]bool
-	done    chan struct{}
-}
-
-// claimBatch claims the samples (sorted) of a batch of sources in the
-// database at url: it returns the claims of the batches in flight before
-// it, and the function that ends its own. When one of them has one of its
-// sources, it waits for them to end first (and returns none).
-func claimBatch(ctx context.Context, url string, samples [][]byte, sources []*Source) (earlier []*batchClaim, release func(), err error) {
-	v, _ := directClaims.LoadOrStore(url, &claimList{})
-	list := v.(*claimList)
-	mine := &batchClaim{samples: samples, sources: map[string]bool{}, done: make(chan struct{})}
-	for _, src := range sources {
-		if src.SHA256 != nil {
-			mine.sources[string(src.SHA256)] = true
-		}
-	}
-	list.mu.Lock()
-	earlier = slices.Clone(list.inFlight)
-	list.inFlight = append(list.inFlight, mine)
-	list.mu.Unlock()
-	release = func() {
-		list.mu.Lock()
-		list.inFlight = slices.DeleteFunc(list.inFlight, func(c *batchClaim) bool { return c == mine })
-		list.mu.Unlock()
-		close(mine.done)
-	}
-	for _, c := range earlier {
-		for src := range mine.sources {
-			if c.sources[src] {
-				return nil, release, waitForEarlier(ctx, earlier)
-			}
-		}
-	}
-	return earlier, release, nil
-}
-
-// waitForEarlier waits until every earlier batch has ended.
-func waitForEarlier(ctx context.Context, earlier []*batchClaim) error {
-	for _, c := range earlier {
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// claimedEarlier marks which of keys (sorted) an earlier batch claimed:
-// a merge of sorted lists, no map of the keys.
-func claimedEarlier(keys [][]byte, earlier []*batchClaim) []bool {
-	claimed := make([]bool, len(keys))
-	for _, c := range earlier {
-		j := 0
-		for i, k := range keys {
-			for j < len(c.samples) && bytes.Compare(c.samples[j], k) < 0 {
-				j++
-			}
-			if j < len(c.samples) && bytes.Equal(c.samples[j], k) {
-				claimed[i] = true
-			}
-		}
-	}
-	return claimed
-}
-
-// sampleKeys are the samples of a batch's linkRows, sorted.
-func sampleKeys(rows [][]any) [][]byte {
-	var keys [][]byte
-	for _, r := range rows {
-		if r[2].(bool) {
-			keys = append(keys, r[0].([]byte))
-		}
-	}
-	return keys
+// directTurn waits for this process's turn to write new rows into the
+// database at url, and returns the function that ends it.
+func directTurn(url string) (done func()) {
+	mu, _ := directTurns.LoadOrStore(url, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
 }
 
 // beforeDirectCopy, when set (by tests), runs between the probe and the
@@ -193,15 +98,15 @@ func (l *pgLoader) canCopyDirect() bool {
 	return l.opts.Schema == SchemaNative && !l.opts.Payloads && l.sql != &pgNativeCitus
 }
 
-// claimedMask marks, in splitDirect's nulls, a sample an earlier batch of
-// this process claimed and the database does not hold: its first row is
-// upserted, never written by COPY.
-const claimedMask int32 = -1
-
-// splitDirect asks the database which of the batch's samples (keys, from
-// sampleKeys) and links exist, and splits the rows (linkRows, in key
-// order) accordingly; a sample an earlier batch claimed counts as held.
-func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any, keys [][]byte, earlier []*batchClaim) (*directBatch, error) {
+// splitDirect asks the database which of the batch's samples and links
+// exist, and splits the rows (linkRows, in key order) accordingly.
+func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any) (*directBatch, error) {
+	var keys [][]byte
+	for _, r := range rows {
+		if r[2].(bool) {
+			keys = append(keys, r[0].([]byte))
+		}
+	}
 	nulls := map[string]int32{}
 	probe, _ := tx.Query(ctx, pgProbeSamples, keys)
 	var key []byte
@@ -229,18 +134,12 @@ func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any, keys [][]byte, ea
 			return nil, fmt.Errorf("asking which of %d links exist: %w", len(samples), err)
 		}
 	}
-	for i, claimed := range claimedEarlier(keys, earlier) {
-		if _, held := nulls[string(keys[i])]; claimed && !held {
-			nulls[string(keys[i])] = claimedMask
-		}
-	}
 	return splitRows(rows, nulls, links), nil
 }
 
 // splitRows sends a new sample's row to samples, a new link to links, and
 // to staged a link that exists and the first row of an existing sample
-// that gains a digest, or of one an earlier batch claimed (whose link is
-// then upserted too, new or not).
+// that gains a digest (whose link is then upserted too, new or not).
 func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *directBatch {
 	d := &directBatch{links: make([][]any, 0, len(rows))}
 	gains := false
@@ -252,7 +151,7 @@ func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *
 			d.samples = append(d.samples, r)
 		}
 		if first {
-			gains = held && (mask == claimedMask || gainsDigests(r, mask))
+			gains = held && gainsDigests(r, mask)
 		}
 		switch {
 		case links[[2]string{string(sample), string(source)}], first && gains:
@@ -287,8 +186,8 @@ func (d *directBatch) copySamples(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// copyLinks writes the new links, after the statement that fails a re-run
-// source's leftover links (distrust), which must not see them.
+// copyLinks writes the new links, after the upserts: the statement that
+// fails a re-run source's leftover links (distrust) must not see them.
 func (d *directBatch) copyLinks(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples_sources"}, linksColumns, &columnsCopy{rows: d.links, from: linksFromLinks}); err != nil {
 		return directErr("writing new links", err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hashr-dev/hashr/internal/db/citustest"
 	"github.com/hashr-dev/hashr/internal/db/dbtest"
@@ -109,7 +108,7 @@ func checkFallback(t *testing.T, racedURL, serial string) {
 
 	mine, theirs := racingBatches(t)
 	// The other loader is another process's: it does not wait for this
-	// one's claims (claimBatch).
+	// one's turn (directTurn).
 	l, other := open(t, racedURL, Options{}), open(t, racedURL+"&application_name=other", Options{})
 	raced := false
 	beforeDirectCopy = func(ctx context.Context) {
@@ -145,7 +144,7 @@ func checkFallback(t *testing.T, racedURL, serial string) {
 	}
 }
 
-// Loaders of two processes (two URLs: claimBatch does not order them)
+// Loaders of two processes (two URLs: directTurn does not order them)
 // racing on the same new samples, batch after batch: one COPY waits on the
 // other's uncommitted rows, then fails on their keys, and writes its batch
 // again through the upserts; the database ends as a serial load leaves it.
@@ -174,46 +173,11 @@ func TestRacingLoadersEndAsSerialLoad(t *testing.T) {
 	}
 }
 
-// The loaders of one process (hashr-load's committers) claim their samples
-// (claimBatch): they never lose a COPY to each other.
-func TestOneProcessLoadersDoNotRace(t *testing.T) {
+// The loaders of one process (hashr-load's committers) take turns: they
+// never lose a COPY to each other.
+func TestOneProcessLoadersTakeTurns(t *testing.T) {
 	if fallbacks := raceLoaders(t, func(url string, n int) string { return url }); fallbacks != 0 {
 		t.Errorf("%d fallbacks, want none", fallbacks)
-	}
-}
-
-// The loaders of one process overlap: one writes its new samples while the
-// other's transaction is open (they claim each other's samples in process,
-// claimBatch, instead of taking turns from the probe to the commit), and
-// still never lose a COPY to each other.
-func TestOneProcessLoadersOverlap(t *testing.T) {
-	var mu sync.Mutex
-	var waiting chan struct{}
-	alone := 0 // COPYs that found no other loader's transaction open
-	beforeDirectCopy = func(ctx context.Context) {
-		mu.Lock()
-		if waiting == nil {
-			ch := make(chan struct{})
-			waiting = ch
-			mu.Unlock()
-			select {
-			case <-ch:
-			case <-time.After(2 * time.Second):
-				mu.Lock()
-				alone++
-				waiting = nil
-				mu.Unlock()
-			}
-			return
-		}
-		close(waiting)
-		waiting = nil
-		mu.Unlock()
-	}
-	t.Cleanup(func() { beforeDirectCopy = nil })
-	fallbacks := raceLoaders(t, func(url string, n int) string { return url })
-	if alone > 0 || fallbacks != 0 {
-		t.Errorf("%d of 12 COPYs ran alone (want none: the other loader's COPY waited for a commit), %d fallbacks (want none)", alone, fallbacks)
 	}
 }
 
@@ -263,63 +227,4 @@ func raceLoaders(t *testing.T, urlOf func(url string, n int) string) int {
 		t.Fatalf("racing loaders vs a serial load:\n%s", d)
 	}
 	return fallbacks[0] + fallbacks[1]
-}
-
-// Two batches of one process with the same source wait for each other: a
-// re-run of a failed source fails its links that the batch does not bring
-// (distrust) before waiting for the earlier batches, which may be
-// upserting the same links (a deadlock no database sees: one waits in
-// process, the other on the row).
-func TestOneProcessBatchesOfOneSourceDoNotDeadlock(t *testing.T) {
-	pg := pgtest.Start(t)
-	raced, serial := pg.NewDatabase(t), pg.NewDatabase(t)
-	failed := func() *Source {
-		s := source(t, "rerun.deb", content("usr/bin/one", "one"))
-		s.Job.Status, s.Job.Error, s.Job.Errors = StatusFailed, "extract: truncated", 1
-		return s
-	}
-	first := func() *Source { return source(t, "rerun.deb", content("usr/bin/one-moved", "one")) }
-	second := func() *Source { return source(t, "rerun.deb", content("usr/bin/two", "two")) }
-	load(t, open(t, raced, Options{}), failed())
-
-	// The first batch, its samples claimed, waits at its COPY for the
-	// second to reach its own, then lets it go ahead.
-	atCopy, secondArrived := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	beforeDirectCopy = func(ctx context.Context) {
-		first := false
-		once.Do(func() { first = true })
-		if !first {
-			close(secondArrived)
-			return
-		}
-		close(atCopy)
-		select {
-		case <-secondArrived:
-			time.Sleep(300 * time.Millisecond) // the second's distrust runs
-		case <-time.After(2 * time.Second): // it waits for this one, as it should
-		}
-	}
-	t.Cleanup(func() { beforeDirectCopy = nil })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	a, b := open(t, raced, Options{}), open(t, raced, Options{})
-	errs := make(chan error, 2)
-	go func() { _, err := a.Load(ctx, []*Source{first()}); errs <- err }()
-	<-atCopy
-	go func() { _, err := b.Load(ctx, []*Source{second()}); errs <- err }()
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatalf("loading batches of one source at once: %v", err)
-		}
-	}
-	beforeDirectCopy = nil
-
-	s := open(t, serial, Options{})
-	load(t, s, failed())
-	load(t, s, first())
-	load(t, s, second())
-	if d := dbtest.Diff(dbtest.Dump(t, serial), dbtest.Dump(t, raced)); d != "" {
-		t.Fatalf("batches of one source at once vs one after the other:\n%s", d)
-	}
 }

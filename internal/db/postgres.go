@@ -261,22 +261,10 @@ func migrateNative(ctx context.Context, tx pgx.Tx, citus bool) ([]string, error)
 
 func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
 	var stats Stats
-	b, err := l.prepare(sources)
-	if err != nil {
-		return Stats{}, fmt.Errorf("loading %d sources into %s: %w", len(sources), l.loc, err)
-	}
-	direct, fallbacks := b.links != nil && l.canCopyDirect(), 0
-	if direct {
-		var release func()
-		b.earlier, release, err = claimBatch(ctx, l.cfg.ConnString(), sampleKeys(b.links), sources)
-		defer release()
-		if err != nil {
-			return Stats{}, err
-		}
-	}
+	direct, fallbacks := l.canCopyDirect(), 0
 	n, err := retry(ctx, l.opts.RetryFor, l.logRetry, l.retryable, func(ctx context.Context) error {
 		stats = Stats{}
-		err := l.loadOnce(ctx, sources, b, &stats, direct)
+		err := l.loadOnce(ctx, sources, &stats, direct)
 		if errors.Is(err, errDirectLost) {
 			// Another loader wrote some of the new rows first: the
 			// upserts merge with them.
@@ -284,7 +272,7 @@ func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
 			l.logRetry("%v; writing the batch again through the upserts", err)
 			direct, fallbacks = false, fallbacks+1
 			stats = Stats{}
-			err = l.loadOnce(ctx, sources, b, &stats, direct)
+			err = l.loadOnce(ctx, sources, &stats, direct)
 		}
 		l.rollback(ctx)
 		return err
@@ -296,26 +284,6 @@ func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
 	return stats, nil
 }
 
-// preparedBatch is the client's work on a batch, done once, before its
-// transaction and whatever retries it: when the file rows fit in memory,
-// them sorted and grouped (linkRows), which the next batch's committer
-// does while the server writes this one.
-type preparedBatch struct {
-	files int64
-	links [][]any // nil: the file rows are staged as they come
-	// earlier: the batches of this process in flight before this one
-	// (claimBatch), whose end its upserts wait for.
-	earlier []*batchClaim
-}
-
-func (l *pgLoader) prepare(sources []*Source) (*preparedBatch, error) {
-	rows, sorted, err := sortedFiles(sources)
-	if err != nil || !sorted {
-		return &preparedBatch{}, err
-	}
-	return &preparedBatch{files: int64(len(rows)), links: linkRows(rows, l.opts.Payloads)}, nil
-}
-
 // rollback ends a transaction a failed try left open, before the next.
 func (l *pgLoader) rollback(ctx context.Context) {
 	if l.conn != nil && !l.conn.IsClosed() && l.conn.PgConn().TxStatus() != 'I' {
@@ -325,7 +293,7 @@ func (l *pgLoader) rollback(ctx context.Context) {
 
 // loadOnce writes the batch in one transaction; direct, the new samples
 // and links of a batch sorted in memory are written by COPY (pgdirect.go).
-func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, b *preparedBatch, stats *Stats, direct bool) error {
+func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats, direct bool) error {
 	tx, err := l.begin(ctx)
 	if err != nil {
 		return err
@@ -335,10 +303,18 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, b *preparedB
 	// A batch that sorts in memory is sent grouped, one row per sample and
 	// source; a larger one as file rows, which the database groups.
 	samplesSQL, pathsSQL, missingPayloadsSQL := l.sql.linkSamples, l.sql.linkPaths, l.sql.linkMissingPayloads
+	rows, sorted, err := sortedFiles(sources)
+	if err != nil {
+		return err
+	}
 	var split *directBatch
-	if b.links != nil {
-		stats.Files = b.files
-		if split, err = stageLinks(ctx, tx, b, direct); err != nil {
+	if sorted {
+		stats.Files = int64(len(rows))
+		staged := linkRows(rows, l.opts.Payloads)
+		if direct {
+			defer directTurn(l.cfg.ConnString())()
+		}
+		if split, err = stageLinks(ctx, tx, staged, direct); err != nil {
 			return err
 		}
 	} else {
@@ -360,21 +336,15 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, b *preparedB
 	if err := l.stageSources(ctx, tx, sources); err != nil {
 		return err
 	}
-	distrust, copied := l.sql.distrust, 0
+	if err := l.sendBatch(ctx, tx, samplesSQL, pathsSQL, stats); err != nil {
+		return err
+	}
 	if split != nil {
-		if err := l.writeNewLinks(ctx, tx, split); err != nil {
+		if err := split.copyLinks(ctx, tx); err != nil {
 			return err
 		}
-		distrust, copied = "", len(split.samples) // done; counted after the upserts' count
+		stats.NewSamples += int64(len(split.samples))
 	}
-	// The upserts lock rows an earlier batch of this process may hold.
-	if err := waitForEarlier(ctx, b.earlier); err != nil {
-		return err
-	}
-	if err := l.sendBatch(ctx, tx, distrust, samplesSQL, pathsSQL, stats); err != nil {
-		return err
-	}
-	stats.NewSamples += int64(copied)
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
@@ -385,12 +355,11 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, b *preparedB
 // stageLinks stages a sorted batch's rows (linkRows); direct, it first
 // writes the new samples by COPY and stages only the rows that need an
 // upsert, and returns the split with the new links still to write.
-func stageLinks(ctx context.Context, tx pgx.Tx, b *preparedBatch, direct bool) (*directBatch, error) {
+func stageLinks(ctx context.Context, tx pgx.Tx, staged [][]any, direct bool) (*directBatch, error) {
 	var split *directBatch
-	staged := b.links
 	if direct {
 		var err error
-		if split, err = splitDirect(ctx, tx, b.links, sampleKeys(b.links), b.earlier); err != nil {
+		if split, err = splitDirect(ctx, tx, staged); err != nil {
 			return nil, err
 		}
 		if err := split.copySamples(ctx, tx); err != nil {
@@ -412,27 +381,12 @@ func (l *pgLoader) stageSources(ctx context.Context, tx pgx.Tx, sources []*Sourc
 	return nil
 }
 
-// writeNewLinks fails the leftover links of the batch's re-run sources,
-// then writes its new links by COPY, which that statement must not see.
-// Both touch only links of the batch's own sources, which no other batch
-// of this process in flight has (claimBatch): they need not wait for the
-// earlier batches.
-func (l *pgLoader) writeNewLinks(ctx context.Context, tx pgx.Tx, split *directBatch) error {
-	if l.sql.distrust != "" {
-		if _, err := tx.Exec(ctx, l.sql.distrust); err != nil {
-			return fmt.Errorf("writing the links of re-run sources: %w", err)
-		}
-	}
-	return split.copyLinks(ctx, tx)
-}
-
-// sendBatch runs the batch's statements once everything is staged,
-// distrust first unless it is "".
-func (l *pgLoader) sendBatch(ctx context.Context, tx pgx.Tx, distrust, samplesSQL, pathsSQL string, stats *Stats) error {
+// sendBatch runs the batch's statements once everything is staged.
+func (l *pgLoader) sendBatch(ctx context.Context, tx pgx.Tx, samplesSQL, pathsSQL string, stats *Stats) error {
 	type step struct{ what, sql string }
 	var steps []step
-	if distrust != "" {
-		steps = append(steps, step{"the links of re-run sources", distrust})
+	if l.sql.distrust != "" {
+		steps = append(steps, step{"the links of re-run sources", l.sql.distrust})
 	}
 	steps = append(steps, step{"sources", l.sql.sources})
 	for _, stmt := range l.sql.purge {
