@@ -17,8 +17,8 @@ var sortedBatchMax = 200_000
 // sourcedFile is a file row with the source it was found in.
 type sourcedFile struct {
 	source []byte
-	file   File
-	failed bool // a failed member (Source.failedMember)
+	file   *File // FileRows.All's: sorting pointers moves 40 bytes a swap, not 250
+	failed bool  // a failed member (Source.failedMember)
 }
 
 // sortedFiles returns the file rows of the batch's sources sorted by
@@ -43,7 +43,7 @@ func sortedFiles(sources []*Source) (rows []sourcedFile, ok bool, err error) {
 			if err != nil {
 				return nil, false, err
 			}
-			rows = append(rows, sourcedFile{src.SHA256, *f, src.failedMember(f.Path)})
+			rows = append(rows, sourcedFile{src.SHA256, f, src.failedMember(f.Path)})
 		}
 	}
 	slices.SortFunc(rows, func(a, b sourcedFile) int {

@@ -483,9 +483,9 @@ func linkRows(rows []sourcedFile, withLocal bool) [][]any {
 		for j < len(rows) && bytes.Equal(rows[j].file.SHA256, rows[i].file.SHA256) {
 			j++
 		}
-		sample := rows[i].file
+		sample := *rows[i].file
 		for _, r := range rows[i+1 : j] {
-			f := &r.file
+			f := r.file
 			sample.MD5, sample.SHA1, sample.SHA512 = or(sample.MD5, f.MD5), or(sample.SHA1, f.SHA1), or(sample.SHA512, f.SHA512)
 			sample.CRC32, sample.BLAKE3 = or(sample.CRC32, f.CRC32), or(sample.BLAKE3, f.BLAKE3)
 			sample.SSDEEP, sample.TLSH = cmp.Or(sample.SSDEEP, f.SSDEEP), cmp.Or(sample.TLSH, f.TLSH)

@@ -70,8 +70,8 @@ func (r *FileRows) spillMemory() error {
 	return nil
 }
 
-// All yields every row in the order added. The *File is valid until the
-// next iteration.
+// All yields every row in the order added. Each *File is a row of its
+// own, valid while r is open (a batch sorts them without copying them).
 func (r *FileRows) All() iter.Seq2[*File, error] {
 	return func(yield func(*File, error) bool) {
 		if r.spilled > 0 {
