@@ -184,6 +184,12 @@ func scanServed(rows *sql.Rows, s *Sample, l *ServedLink, snapshot *sql.RawBytes
 		&l.Source.SHA256, &paths, &l.Failed, snapshot, linkTotal); err != nil {
 		return err
 	}
+	return fillServed(s, l, ssdeep, tlsh, mime, size, paths)
+}
+
+// fillServed sets the fields of s and l that a row of serveSamples'
+// statement gives as nullable columns, whichever driver read them.
+func fillServed(s *Sample, l *ServedLink, ssdeep, tlsh, mime sql.NullString, size sql.NullInt64, paths sql.NullString) error {
 	s.SSDEEP, s.TLSH, s.MIME = ssdeep.String, tlsh.String, mime.String
 	s.Size = sizeOrUnknown(size)
 	if err := decodeArray(paths, &l.Paths); err != nil {

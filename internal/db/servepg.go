@@ -57,13 +57,6 @@ func scanServedPG(rows pgx.Rows, s *Sample, l *ServedLink, snapshot *pgtype.Driv
 		&l.Source.SHA256, &paths, &l.Failed, snapshot, linkTotal); err != nil {
 		return err
 	}
-	s.SSDEEP, s.TLSH, s.MIME = ssdeep.String, tlsh.String, mime.String
-	s.Size = -1
-	if size.Valid {
-		s.Size = size.Int64
-	}
-	if err := decodeArray(sql.NullString{String: paths.String, Valid: paths.Valid}, &l.Paths); err != nil {
-		return fmt.Errorf("paths of sample %x in source %x: %w", s.SHA256, l.Source.SHA256, err)
-	}
-	return nil
+	text := func(t pgtype.Text) sql.NullString { return sql.NullString{String: t.String, Valid: t.Valid} }
+	return fillServed(s, l, text(ssdeep), text(tlsh), text(mime), sql.NullInt64{Int64: size.Int64, Valid: size.Valid}, text(paths))
 }
