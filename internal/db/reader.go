@@ -375,15 +375,11 @@ func (r *Reader) Samples(ctx context.Context, f Filter, withCodes bool, each fun
 				return err
 			}
 		}
-		paged, err := r.pagesSamples(ctx, tx)
-		switch {
-		case err != nil:
-		case paged:
-			err = r.samplesPaged(ctx, tx, query, args, g)
-		default:
-			err = r.samplesAtOnce(ctx, tx, query, args, g)
+		read := r.samplesAtOnce
+		if r.pagesSamples() {
+			read = r.samplesPaged
 		}
-		if err != nil {
+		if err := read(ctx, tx, query, args, g); err != nil {
 			return fmt.Errorf("reading the samples of %s: %w", r.loc, err)
 		}
 		return g.flush()
@@ -442,14 +438,7 @@ const defaultSamplesPage = 20_000
 // Citus would send each page's LIMIT to every shard, reading 32 pages for
 // one, so it keeps the one statement (its workers sort their own shards).
 // SQLite walks the primary key for the one statement.
-func (r *Reader) pagesSamples(ctx context.Context, tx *sql.Tx) (bool, error) {
-	if !r.pg {
-		return false, nil
-	}
-	var citus int
-	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pg_extension WHERE extname = 'citus'`).Scan(&citus)
-	return citus == 0, err
-}
+func (r *Reader) pagesSamples() bool { return r.pg && !r.citus }
 
 // samplesAtOnce reads query's rows, ordered, in one statement.
 func (r *Reader) samplesAtOnce(ctx context.Context, tx *sql.Tx, query string, args []any, g *sampleGrouper) error {
