@@ -14,8 +14,10 @@ import (
 // emit on each result in input order, from the caller's goroutine. At most
 // about 2*workers items are in flight, so memory stays bounded. Map stops at
 // the first error from emit, or when ctx is cancelled, and returns that
-// error; results not yet emitted are dropped, and work may still be running
-// on items already taken when Map returns.
+// error; results not yet emitted are dropped. It returns only once every
+// call of work already begun has returned (so work should watch ctx), and
+// none begins after: a caller may remove what work writes (temporary files,
+// a spool) as soon as Map returns.
 func Map[T, R any](ctx context.Context, workers int, in iter.Seq[T], work func(T) R, emit func(R) error) error {
 	return MapAhead(ctx, workers, 2*max(workers, 1), in, work, emit)
 }
@@ -35,13 +37,18 @@ func MapAhead[T, R any](ctx context.Context, workers, ahead int, in iter.Seq[T],
 
 	jobs := make(chan *slot[T, R])
 	pending := make(chan *slot[T, R], ahead) // in input order
+	var gate workGate
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for s := range jobs {
+				if !gate.enter() {
+					continue // Map has returned: nobody waits for s
+				}
 				s.result = work(s.item)
+				gate.leave()
 				close(s.done)
 			}
 		}()
@@ -50,11 +57,43 @@ func MapAhead[T, R any](ctx context.Context, workers, ahead int, in iter.Seq[T],
 	err := emitInOrder(ctx, pending, emit)
 	if err == nil {
 		wg.Wait()
+		return nil
 	}
 	// On an error the feeder may be blocked inside in (a read of stdin, say):
-	// it and the workers see the cancellation and end on their own, and the
-	// caller need not wait for that.
+	// it and the idle workers see the cancellation and end on their own, and
+	// the caller need not wait for that. Work under way is another matter:
+	// hashr-extract removes its temporary directory once Map returns, and a
+	// worker still writing into it left it behind.
+	gate.closeAndWait()
 	return err
+}
+
+// workGate counts the calls of work under way, and once closed lets no
+// more begin.
+type workGate struct {
+	mu      sync.Mutex
+	closed  bool
+	running sync.WaitGroup
+}
+
+func (g *workGate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.running.Add(1)
+	return true
+}
+
+func (g *workGate) leave() { g.running.Done() }
+
+// closeAndWait waits for the calls under way to return; none begins after.
+func (g *workGate) closeAndWait() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.running.Wait()
 }
 
 // slot is one item in flight and, once done is closed, its result.

@@ -78,6 +78,37 @@ func TestMapStopsWhenCancelled(t *testing.T) {
 	}
 }
 
+// Cancelled, Map returns only after the work already begun has: its caller
+// removes what that work writes once Map returns (hashr-extract's temporary
+// directory, which a worker still writing into it left behind).
+func TestMapWaitsForWorkUnderWayWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	started, release := make(chan struct{}), make(chan struct{})
+	var returned atomic.Bool
+	work := func(i int) int {
+		if i == 0 {
+			close(started)
+			<-ctx.Done()
+			<-release // still writing after the cancellation
+			returned.Store(true)
+		}
+		return i
+	}
+	go func() {
+		<-started
+		cancel()
+		time.Sleep(50 * time.Millisecond) // Map, if it does not wait, returns in this time
+		close(release)
+	}()
+	err := Map(ctx, 2, slices.Values(makeRange(4)), work, func(int) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if !returned.Load() {
+		t.Fatal("Map returned while work was still under way")
+	}
+}
+
 func makeRange(n int) []int {
 	s := make([]int, n)
 	for i := range s {
