@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
+	"math/bits"
 	"os"
 	"slices"
 	"strconv"
@@ -376,7 +378,10 @@ func (r *Reader) Samples(ctx context.Context, f Filter, withCodes bool, each fun
 			}
 		}
 		read := r.samplesAtOnce
-		if r.pagesSamples() {
+		switch {
+		case r.citus:
+			read = r.samplesInRanges
+		case r.pg:
 			read = r.samplesPaged
 		}
 		if err := read(ctx, tx, query, args, g); err != nil {
@@ -430,38 +435,33 @@ func sourceOrder(ctx context.Context, tx *sql.Tx) ([][]byte, error) {
 // statements' own cost (a plan each) stays small.
 const defaultSamplesPage = 20_000
 
-// pagesSamples says whether Samples reads the set a page at a time: on
-// PostgreSQL, not on Citus. One statement over every link, ordered, was
-// planned on a 30M-sample PostgreSQL as a sort of all 42M joined rows,
-// which spilled more temporary files than the disk held; a page of rows
-// after the last one read, by the links' primary key, needs no sort.
-// Citus would send each page's LIMIT to every shard, reading 32 pages for
-// one, so it keeps the one statement (its workers sort their own shards).
-// SQLite walks the primary key for the one statement.
-func (r *Reader) pagesSamples() bool { return r.pg && !r.citus }
+// How Samples reads the set. One statement over every link, ordered, was
+// planned on a 30M-sample PostgreSQL as a sort of all 42M joined rows, and
+// run on a 30M-sample Citus as such a sort on the coordinator: each
+// spilled more temporary files than the disk held. So PostgreSQL reads a
+// page of rows after the last one read, by the links' primary key, with
+// no sort (samplesPaged); Citus, which would send each page's LIMIT to
+// every shard and read 32 pages for one, reads a range of SHA-256s at a
+// time, each range's rows few enough to sort in memory (samplesInRanges);
+// SQLite walks the primary key for the one statement (samplesAtOnce).
+
+// page is how many link rows each of Samples' statements reads.
+func (r *Reader) page() int {
+	if r.samplesPage > 0 {
+		return r.samplesPage
+	}
+	return defaultSamplesPage
+}
 
 // samplesAtOnce reads query's rows, ordered, in one statement.
 func (r *Reader) samplesAtOnce(ctx context.Context, tx *sql.Tx, query string, args []any, g *sampleGrouper) error {
-	rows, err := tx.QueryContext(ctx, query+` ORDER BY l.sample_sha256, l.source_sha256`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := r.scanInto(rows, g); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return r.readSamples(ctx, tx, query+` ORDER BY l.sample_sha256, l.source_sha256`, args, g)
 }
 
 // samplesPaged reads query's rows a page at a time, each page the rows
 // after the last one read in (sample, source) order.
 func (r *Reader) samplesPaged(ctx context.Context, tx *sql.Tx, query string, args []any, g *sampleGrouper) error {
-	page := r.samplesPage
-	if page <= 0 {
-		page = defaultSamplesPage
-	}
+	page := r.page()
 	n := len(args)
 	// s.sha256 bounded too: a merge join with the samples' key would
 	// otherwise read it from its start for every page.
@@ -490,6 +490,56 @@ func (r *Reader) samplesPaged(ctx context.Context, tx *sql.Tx, query string, arg
 		}
 		lastSample, lastSource = g.last.SHA256, g.last.Links[len(g.last.Links)-1].Source
 	}
+}
+
+// samplesInRanges reads query's rows a range of sample SHA-256s at a
+// time, in order: as many ranges, of equal width, as pages of links the
+// set holds, so that a range holds about a page (SHA-256s are uniform).
+// The ranges are bounded by the first 8 bytes of a SHA-256, each its
+// lower bound included: a bytea that is a prefix of another sorts first.
+func (r *Reader) samplesInRanges(ctx context.Context, tx *sql.Tx, query string, args []any, g *sampleGrouper) error {
+	var links uint64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM samples_sources`).Scan(&links); err != nil {
+		return fmt.Errorf("counting the links: %w", err)
+	}
+	page := uint64(r.page())
+	ranges := max(1, (links+page-1)/page)
+	n := len(args)
+	query += fmt.Sprintf(` AND l.sample_sha256 >= $%[1]d AND l.sample_sha256 < $%[2]d
+		AND s.sha256 >= $%[1]d AND s.sha256 < $%[2]d
+		ORDER BY l.sample_sha256, l.source_sha256`, n+1, n+2)
+	after := bytes.Repeat([]byte{0xff}, 33) // after every SHA-256
+	for i := range ranges {
+		lo, hi := rangeBound(i, ranges), after
+		if i+1 < ranges {
+			hi = rangeBound(i+1, ranges)
+		}
+		if err := r.readSamples(ctx, tx, query, append(args, lo, hi), g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rangeBound is the first SHA-256 prefix of the i-th of n equal ranges.
+func rangeBound(i, n uint64) []byte {
+	q, _ := bits.Div64(i, 0, n) // i × 2⁶⁴ / n, i < n
+	return binary.BigEndian.AppendUint64(nil, q)
+}
+
+// readSamples reads the rows of one of Samples' statements into g.
+func (r *Reader) readSamples(ctx context.Context, tx *sql.Tx, query string, args []any, g *sampleGrouper) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := r.scanInto(rows, g); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // scanInto reads a row of Samples' statement into g.
