@@ -11,7 +11,8 @@
 # Usage: [SAMPLES=10000000] [N=10000] [NBULK=400] [WORK=/var/tmp] [KEEP=DIR]
 #        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY]
 #        [BASE=BINARY|COMMIT [ROUNDS=2]] [ARGS=FLAGS] [BASE_ARGS=FLAGS] [VARIANTS='FLAGS|FLAGS…']
-#        [PREWARM=1] [WARMUP=60] [LINK_HASH=1] bench/serve-scale.sh
+#        [PREWARM=1] [WARMUP=60] [LINK_HASH=1] [PG_PORT=55433] [SERVE_PORT=8093]
+#        [HUGE_PAGES=try] bench/serve-scale.sh
 # SERVE runs another hashr-serve binary. BASE=BINARY (a build of an older
 # commit) or BASE=COMMIT (built here from git) measures that hashr-serve
 # and this tree's alternately, ROUNDS
@@ -28,8 +29,13 @@
 # PREWARM=0 measures it cold.
 # KEEP=DIR keeps the database in DIR (and a second run with the same DIR and
 # SAMPLES measures it again without loading). Disk: about 1.6 GB of PostgreSQL data per million samples, in $WORK.
+# PG_PORT and SERVE_PORT are the ports of its PostgreSQL and hashr-serve
+# (on a machine shared with other benchmarks, each its own); HUGE_PAGES
+# is PostgreSQL's huge_pages (off where other servers want the reserve).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PG_PORT=${PG_PORT:-55433}
+SERVE_PORT=${SERVE_PORT:-8093}
 SAMPLES=${SAMPLES:-10000000}
 N=${N:-10000}       # single lookups: the p99 is the 100th slowest
 NBULK=${NBULK:-400} # bulk requests of 1,000: the p99 is the 4th slowest
@@ -69,23 +75,23 @@ fi
 # How many huge pages this shared_buffers wants (asked of a stopped server).
 want_huge=$(runuser -u postgres -- "$pgbin/postgres" -D "$pgdir/data" -c shared_buffers="$SHARED_BUFFERS" \
   -C shared_memory_size_in_huge_pages 2>/dev/null || echo '?')
-runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -o "-p 55433 -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off \
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -o "-p $PG_PORT -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off -c huge_pages=${HUGE_PAGES:-try} \
   -c shared_buffers=$SHARED_BUFFERS -c effective_cache_size=$((mem_mb * 3 / 4))MB" \
   -l "$pgdir/log" -w start >/dev/null
-pg=postgres://postgres@127.0.0.1:55433/postgres
+pg=postgres://postgres@127.0.0.1:$PG_PORT/postgres
 if [ "$loaded" != "$SAMPLES" ]; then
   [ -z "$loaded" ] || { echo "serve-scale.sh: $pgdir holds $loaded samples, not $SAMPLES" >&2; exit 1; }
   t0=$(date +%s)
   servescale gen -samples "$SAMPLES" | hashr-load --quiet --db "$pg"
   echo "loaded $SAMPLES samples in $(($(date +%s) - t0)) s; database $(du -sh "$pgdir/data" | cut -f1); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -c 'VACUUM ANALYZE' postgres
+  runuser -u postgres -- psql -h 127.0.0.1 -p $PG_PORT -qAt -c 'VACUUM ANALYZE' postgres
   [ -z "${KEEP:-}" ] || echo "$SAMPLES" > "$pgdir/loaded"
 fi
 if [ "${LINK_HASH:-0}" = 1 ]; then
   # Timed here: psql runs each statement in a transaction of its own, so
   # now() in the SELECT is not the build's start.
   t0=$(date +%s.%N)
-  runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F ' ' postgres <<'SQL'
+  runuser -u postgres -- psql -h 127.0.0.1 -p $PG_PORT -qAt -F ' ' postgres <<'SQL'
 SET maintenance_work_mem = '1GB';
 CREATE INDEX IF NOT EXISTS samples_sources_sample_hash ON samples_sources USING hash (sample_sha256);
 SELECT 'samples_sources_sample_hash: ' || pg_size_pretty(pg_relation_size('samples_sources_sample_hash'));
@@ -98,7 +104,7 @@ fi
 # service that has run a while holds anyway. Cold, nearly every key of a
 # random bulk read its pages from the OS (PREWARM=0 measures that).
 prewarm() {
-  runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F ' ' postgres <<'SQL'
+  runuser -u postgres -- psql -h 127.0.0.1 -p $PG_PORT -qAt -F ' ' postgres <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_prewarm;
 SELECT 'prewarmed ' || string_agg(format('%s %s', relname, pg_size_pretty(pg_relation_size(oid))), ', ')
@@ -132,7 +138,7 @@ ticks() {
 serve_ticks() { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; }
 # Statements (each its own transaction) and sessions opened, as PostgreSQL
 # counts them: a backend reports its counts when idle for 10 s.
-pgstat() { sleep 11; runuser -u postgres -- psql -h 127.0.0.1 -p 55433 -qAt -F ' ' \
+pgstat() { sleep 11; runuser -u postgres -- psql -h 127.0.0.1 -p $PG_PORT -qAt -F ' ' \
   -c "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database WHERE datname = 'postgres'" postgres; }
 # measure NAME REQUESTS ARGS...: one phase of servescale hit, and its
 # costs per request.
@@ -140,7 +146,7 @@ measure() {
   local name=$1 n=$2; shift 2
   read -r x0 s0 < <(pgstat); local t0 st0; t0=$(ticks); st0=$(serve_ticks)
   printf '%s: ' "$name"
-  /usr/bin/time -f '%U %S' -o "$work/hit.time" servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n "$n" "$@"
+  /usr/bin/time -f '%U %S' -o "$work/hit.time" servescale hit -url http://127.0.0.1:$SERVE_PORT -samples "$SAMPLES" -n "$n" "$@"
   local t1 st1; t1=$(ticks); st1=$(serve_ticks); read -r x1 s1 < <(pgstat)
   awk -v n="$n" -v hz="$hz" -v all=$((t1 - t0)) -v srv=$((st1 - st0)) -v x=$((x1 - x0 - 1)) -v s=$((s1 - s0 - 1)) 'BEGIN {
     printf "  CPU per request: %.2f ms (hashr-serve %.2f, PostgreSQL %.2f); statements per request %.2f, new connections %d\n",
@@ -152,16 +158,16 @@ measure() {
 phases() {
   local label=$1 bin=$2; shift 2
   echo "== $label ($bin${*:+ $*})"
-  "$bin" --quiet --db "$pg" --listen 127.0.0.1:8093 "$@" & serve_pid=$!
-  for _ in $(seq 50); do curl -sf http://127.0.0.1:8093/healthz >/dev/null && break; sleep 0.2; done
+  "$bin" --quiet --db "$pg" --listen 127.0.0.1:$SERVE_PORT "$@" & serve_pid=$!
+  for _ in $(seq 50); do curl -sf http://127.0.0.1:$SERVE_PORT/healthz >/dev/null && break; sleep 0.2; done
   rss() { awk '/VmRSS/ {print $2}' "/proc/$serve_pid/status"; }
   # Warm-up, as a server that has run a while: WARMUP bulks (default
   # 60) name ~950 of the synthetic set's 9,872 sources each, at random,
   # so 60 leave ~0.2% of them out of hashr-serve's cache (20 left 13%,
   # and a second statement in most measured bulks), and give each of
   # PostgreSQL's new backends a start on its page faults.
-  servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n 200 >/dev/null
-  servescale hit -url http://127.0.0.1:8093 -samples "$SAMPLES" -n "${WARMUP:-60}" -c 8 -bulk 1000 >/dev/null
+  servescale hit -url http://127.0.0.1:$SERVE_PORT -samples "$SAMPLES" -n 200 >/dev/null
+  servescale hit -url http://127.0.0.1:$SERVE_PORT -samples "$SAMPLES" -n "${WARMUP:-60}" -c 8 -bulk 1000 >/dev/null
   echo "hashr-serve RSS before: $(($(rss) / 1024)) MiB; PostgreSQL shared_buffers $SHARED_BUFFERS"
   (while kill -0 "$serve_pid" 2>/dev/null; do rss; sleep 0.2; done) > "$work/rss" & local sampler=$!
   echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -174,7 +180,7 @@ phases() {
 # VARIANTS="FLAGS|FLAGS|..." measures this tree's hashr-serve once with
 # each set of flags in every round (after BASE's, if any); the word
 # UNIXDB in them stands for --db of PostgreSQL's unix socket.
-pg_unix="postgres://postgres@/postgres?host=$pgdir&port=55433"
+pg_unix="postgres://postgres@/postgres?host=$pgdir&port=$PG_PORT"
 variants() {
   local round=$1 v
   IFS='|' read -r -a list <<< "${VARIANTS:-${ARGS:-}}"

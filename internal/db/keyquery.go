@@ -37,8 +37,7 @@ func (r *Reader) queryKeys(ctx context.Context, query string, keys [][]byte) (*s
 	for i, k := range keys {
 		args[i] = k
 	}
-	query = strings.Replace(query, keyList, r.placeholders(n), 1)
-	stmt, err := r.prepared(ctx, query)
+	stmt, err := r.prepared(ctx, r.keyStatement(query, n))
 	if err != nil {
 		return nil, err
 	}
@@ -61,10 +60,9 @@ func (r *Reader) queryKeys(ctx context.Context, query string, keys [][]byte) (*s
 // PostgreSQL takes the keys as one bytea[] parameter, unnested: one
 // statement for every length, and no text to decode.
 func (r *Reader) queryKeyTable(ctx context.Context, query string, keys [][]byte) (*sql.Rows, error) {
-	sorted := slices.SortedFunc(slices.Values(keys), bytes.Compare)
-	sorted = slices.CompactFunc(sorted, bytes.Equal)
+	sorted := distinctKeys(keys)
 	if r.pg {
-		stmt, err := r.prepared(ctx, strings.Replace(query, keyTable, `(SELECT unnest($1::bytea[]))`, 1))
+		stmt, err := r.prepared(ctx, r.keyStatement(query, len(sorted)))
 		if err != nil {
 			return nil, err
 		}
@@ -81,11 +79,30 @@ func (r *Reader) queryKeyTable(ctx context.Context, query string, keys [][]byte)
 		array = append(array, '"')
 	}
 	array = append(array, ']')
-	stmt, err := r.prepared(ctx, strings.Replace(query, keyTable, `(SELECT unhex(value) FROM json_each(?))`, 1))
+	stmt, err := r.prepared(ctx, r.keyStatement(query, len(sorted)))
 	if err != nil {
 		return nil, err
 	}
 	return stmt.QueryContext(ctx, string(array))
+}
+
+// keyStatement is the statement queryKeys prepares for query and n keys
+// (n a power of two for keyList).
+func (r *Reader) keyStatement(query string, n int) string {
+	switch {
+	case !strings.Contains(query, keyTable):
+		return strings.Replace(query, keyList, r.placeholders(n), 1)
+	case r.pg:
+		return strings.Replace(query, keyTable, `(SELECT unnest($1::bytea[]))`, 1)
+	}
+	return strings.Replace(query, keyTable, `(SELECT unhex(value) FROM json_each(?))`, 1)
+}
+
+// distinctKeys returns keys sorted, each once (a new slice; the keys
+// themselves are not copied).
+func distinctKeys(keys [][]byte) [][]byte {
+	sorted := slices.SortedFunc(slices.Values(keys), bytes.Compare)
+	return slices.CompactFunc(sorted, bytes.Equal)
 }
 
 // placeholders is a list of n parameters: ?,?,… in SQLite, $1,$2,… in

@@ -4,14 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// serveSamplesPG runs serveSamples' statement on PostgreSQL through
+// serveSamplesPG runs serveSamples' statement (serveSamplesQuery's, keys
+// its one parameter) on PostgreSQL through
 // pgx's own interface, on a connection of the reader's pool. Through
 // database/sql every column of every row became a driver.Value (each
 // bytea copied by pgx, then again into the Scan target, each int64
@@ -19,7 +19,6 @@ import (
 // CPU for a bulk of 1,000. pgx scans the binary results straight into
 // the targets, copying each bytea once.
 func (r *Reader) serveSamplesPG(ctx context.Context, query string, keys [][]byte, into *servedRows) error {
-	query = strings.Replace(query, " IN ("+keyList+")", " = ANY($1::bytea[])", 1)
 	conn, err := r.db.Conn(ctx)
 	if err != nil {
 		return err
