@@ -190,6 +190,7 @@ type tally struct{ known, unknown int64 }
 
 // writer returns the function that writes each resolved batch in turn.
 func (t *tally) writer(p *cli.Program, w *records.Writer, o *options) func(resolved) error {
+	rw := newRecordWriter(p, w, o)
 	return func(r resolved) error {
 		if r.err != nil {
 			return r.err
@@ -200,7 +201,7 @@ func (t *tally) writer(p *cli.Program, w *records.Writer, o *options) func(resol
 			} else if q.key != nil {
 				t.unknown++
 			}
-			if err := write(p, w, o, q); err != nil {
+			if err := rw.write(q); err != nil {
 				return err
 			}
 		}
