@@ -245,8 +245,9 @@ func openDatabase(ctx context.Context, o *options) (knower, error) {
 func (k *databaseKnower) Close() error { return k.r.Close() }
 
 func (k *databaseKnower) resolve(ctx context.Context, batch []*query) error {
+	keys := make([][]byte, 0, len(batch))
 	for _, by := range []string{db.BySHA256, db.BySHA1, db.ByMD5} {
-		var keys [][]byte
+		keys = keys[:0]
 		for _, q := range batch {
 			if q.by == by {
 				keys = append(keys, q.key)
