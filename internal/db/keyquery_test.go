@@ -120,3 +120,22 @@ func TestCappedSQLiteLookupsPrepareOneStatementForEveryLength(t *testing.T) {
 		t.Errorf("%d capped lookup statements prepared for 5 batch lengths, want 4 (one a query)", capped)
 	}
 }
+
+// SQLite's capped lookups take their keys as one blob cut at one width:
+// keys of two widths in one batch are refused, never cut out of line
+// into keys that were not asked for.
+func TestSQLiteKeyTableRefusesKeysOfTwoWidths(t *testing.T) {
+	f := content("usr/bin/a", "a")
+	url := "sqlite:" + filepath.Join(t.TempDir(), "set.db")
+	load(t, open(t, url, Options{}), source(t, "a.deb", f))
+	r := openReader(t, url)
+	r.MaxSources = DefaultMaxSources
+	ctx := context.Background()
+	found, err := r.Lookup(ctx, BySHA256, [][]byte{f.SHA256})
+	if err != nil || len(found[string(f.SHA256)]) != 1 {
+		t.Fatalf("by its sha256: %v, %v", found, err)
+	}
+	if _, err := r.Lookup(ctx, BySHA256, [][]byte{f.SHA256, f.SHA256[:20]}); err == nil || !strings.Contains(err.Error(), "of one digest") {
+		t.Fatalf("keys of 32 and 20 bytes: %v, want an error", err)
+	}
+}

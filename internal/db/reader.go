@@ -729,7 +729,7 @@ func (r *Reader) lookupAll(ctx context.Context, by string, keys [][]byte, full b
 	if by != BySHA256 && by != BySHA1 && by != ByMD5 {
 		return nil, fmt.Errorf("looking up by %q: want sha256, sha1 or md5", by)
 	}
-	found := map[string][]*SampleLinks{}
+	found := make(map[string][]*SampleLinks, len(keys)) // sized once: grown from empty, it was copied at each doubling
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), MaxLookupBatch)]
 		keys = keys[len(batch):]

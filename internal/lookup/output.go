@@ -50,20 +50,60 @@ type answer struct {
 	verified map[string]*records.Verified
 }
 
-func answerOf(q *query) answer {
-	var a answer
+// recordWriter writes the answered queries in turn, from one goroutine,
+// and keeps what it builds each record in for the next: a known file's
+// answer, its encoded fields and its line took a dozen allocations a
+// record, and the hex of its source one more, where a set has few sources
+// (over /usr/share/man, a fifth of hashr-lookup's allocations).
+type recordWriter struct {
+	p *cli.Program
+	w *records.Writer
+	o *options
+
+	sourceHex map[string]string // a source's SHA-256 → its hex
+	ans       answer
+	fields    []field
+	values    []byte // the fields' values, encoded
+	line      []byte
+}
+
+func newRecordWriter(p *cli.Program, w *records.Writer, o *options) *recordWriter {
+	return &recordWriter{p: p, w: w, o: o, sourceHex: map[string]string{}}
+}
+
+// hex is the hex of a source's SHA-256.
+func (rw *recordWriter) hex(sha []byte) string {
+	if s, ok := rw.sourceHex[string(sha)]; ok {
+		return s
+	}
+	s := hex.EncodeToString(sha)
+	if len(rw.sourceHex) >= maxSourceHex {
+		clear(rw.sourceHex)
+	}
+	rw.sourceHex[string(sha)] = s
+	return s
+}
+
+// maxSourceHex bounds the sources whose hex a recordWriter keeps.
+const maxSourceHex = 1 << 16
+
+// answerOf sets rw.ans to q's answer and returns it; it is valid until
+// the next call.
+func (rw *recordWriter) answerOf(q *query) *answer {
+	a := &rw.ans
+	*a = answer{sources: a.sources[:0], ids: a.ids[:0], paths: a.paths[:0], failedSources: a.failedSources[:0]}
 	capped := false
 	for _, s := range q.matches {
 		a.sourcesTotal += s.Total
 		capped = capped || s.Total > int64(len(s.Links))
 		for _, l := range s.Links {
-			source := hex.EncodeToString(l.Source)
+			source := rw.hex(l.Source)
 			a.sources = append(a.sources, source)
 			a.addProvenance(source, l.Package, l.Verified)
 			a.ids = append(a.ids, l.IDs...)
 			a.paths = append(a.paths, l.Paths...)
 			if l.Failed {
-				a.failedSources = append(a.failedSources, hex.EncodeToString(l.Source))
+				a.failedSources = append(a.failedSources, source)
 			}
 		}
 	}
@@ -96,18 +136,19 @@ func (a *answer) addProvenance(source string, pkg *records.Package, verified *re
 // record's own are replaced.
 var answerFields = []string{"known", "sources", "ids", "paths", "sources_total", "failed_sources", "packages", "sources_verified"}
 
-func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
+func (rw *recordWriter) write(q *query) error {
 	switch {
 	case q.failure != nil:
-		p.Failf("%s", q.failure.Message)
-		return w.Write(q.failure)
+		rw.p.Failf("%s", q.failure.Message)
+		return rw.w.Write(q.failure)
 	case q.pass != nil:
-		return w.WriteRaw(q.pass)
+		return rw.w.WriteRaw(q.pass)
 	}
+	o := rw.o
 	if (o.only == "known" && !q.known) || (o.only == "unknown" && q.known) {
 		return nil
 	}
-	a := answerOf(q)
+	a := rw.answerOf(q)
 	if q.hash != nil {
 		h := q.hash
 		h.Known, h.Sources, h.IDs, h.Paths, h.FailedSources = q.known, a.sources, a.ids, a.paths, a.failedSources
@@ -117,27 +158,27 @@ func write(p *cli.Program, w *records.Writer, o *options, q *query) error {
 		if err != nil {
 			return err
 		}
-		return w.WriteRaw(&records.Raw{Type: "hash", Line: line})
+		return rw.w.WriteRaw(&records.Raw{Type: "hash", Line: line})
 	}
-	fields, err := a.fields(q.known)
+	var err error
+	rw.fields, rw.values, err = a.appendFields(rw.fields[:0], rw.values[:0], q.known)
 	if err != nil {
 		return err
 	}
 	f := q.file
 	if len(f.Extra) == 0 {
-		line, err := appendFields(f, fields)
-		if err != nil {
+		if rw.line, err = appendFields(rw.line[:0], f, rw.fields); err != nil {
 			return err
 		}
-		return w.WriteRaw(&records.Raw{Type: records.TypeFile, Line: line})
+		return rw.w.WriteRaw(&records.Raw{Type: records.TypeFile, Line: rw.line})
 	}
 	for _, name := range answerFields {
 		delete(f.Extra, name)
 	}
-	for _, field := range fields {
-		f.Extra[field.name] = field.value
+	for _, field := range rw.fields {
+		f.Extra[field.name] = bytes.Clone(field.value) // rw.values is written again for the next record
 	}
-	return w.Write(f)
+	return rw.w.Write(f)
 }
 
 // field is one field of a lookup's answer, its value encoded.
@@ -146,26 +187,33 @@ type field struct {
 	value json.RawMessage
 }
 
-// fields are the fields a lookup adds to a file record, in the order of
-// their names, as a record's extra fields are written (answerFields are
-// all it may add).
-func (a *answer) fields(known bool) ([]field, error) {
+// appendFields appends to fields the fields a lookup adds to a file
+// record, in the order of their names, as a record's extra fields are
+// written (answerFields are all it may add), their values encoded at the
+// end of values.
+func (a *answer) appendFields(fields []field, values []byte, known bool) ([]field, []byte, error) {
 	if !known {
-		return []field{{"known", jsonBool[false]}}, nil
+		return append(fields, field{"known", jsonBool[false]}), values, nil
 	}
-	fields := make([]field, 0, 8)
+	add := func(name string, list []string) {
+		start := len(values)
+		values = appendStrings(values, list)
+		fields = append(fields, field{name, values[start:len(values):len(values)]})
+	}
 	if len(a.failedSources) > 0 {
-		fields = append(fields, field{"failed_sources", marshalStrings(a.failedSources)})
+		add("failed_sources", a.failedSources)
 	}
-	fields = append(fields, field{"ids", marshalStrings(a.ids)}, field{"known", jsonBool[true]})
+	add("ids", a.ids)
+	fields = append(fields, field{"known", jsonBool[true]})
 	if a.packages != nil {
 		value, err := marshal(a.packages)
 		if err != nil {
-			return nil, fmt.Errorf("encoding the packages of an answer: %w", err)
+			return nil, nil, fmt.Errorf("encoding the packages of an answer: %w", err)
 		}
 		fields = append(fields, field{"packages", value})
 	}
-	fields = append(fields, field{"paths", marshalStrings(a.paths)}, field{"sources", marshalStrings(a.sources)})
+	add("paths", a.paths)
+	add("sources", a.sources)
 	if a.sourcesTotal > 0 {
 		fields = append(fields, field{"sources_total", json.RawMessage(strconv.FormatInt(a.sourcesTotal, 10))})
 	}
@@ -175,20 +223,20 @@ func (a *answer) fields(known bool) ([]field, error) {
 	if a.verified != nil {
 		value, err := marshal(a.verified)
 		if err != nil {
-			return nil, fmt.Errorf("encoding the verified of an answer: %w", err)
+			return nil, nil, fmt.Errorf("encoding the verified of an answer: %w", err)
 		}
 		fields = append(fields, field{"sources_verified", value})
 	}
-	return fields, nil
+	return fields, values, nil
 }
 
-// appendFields is records.Marshal of f (which has no extra fields) with
-// fields as its extra fields: the bytes that w.Write(f) writes with them
-// in f.Extra, without the map, its sorting and each value's json.Compact
-// for every file (a twentieth of hashr-lookup's CPU over a tree of small
-// files, pprof).
-func appendFields(f *records.File, fields []field) ([]byte, error) {
-	line, err := records.Marshal(f)
+// appendFields appends to line records.Marshal of f (which has no extra
+// fields) with fields as its extra fields: the bytes that w.Write(f)
+// writes with them in f.Extra, without the map, its sorting and each
+// value's json.Compact for every file (a twentieth of hashr-lookup's CPU
+// over a tree of small files, pprof).
+func appendFields(line []byte, f *records.File, fields []field) ([]byte, error) {
+	line, err := records.MarshalAppend(line, f)
 	if err != nil {
 		return nil, err
 	}
@@ -204,15 +252,10 @@ func appendFields(f *records.File, fields []field) ([]byte, error) {
 
 var jsonBool = map[bool]json.RawMessage{false: json.RawMessage("false"), true: json.RawMessage("true")}
 
-// marshalStrings is json.Marshal of list ([] for nil), byte for byte,
+// appendStrings appends json.Marshal of list ([] for nil), byte for byte,
 // without its reflection for each of a known file's three or four lists
 // (a twentieth of hashr-lookup's CPU over a tree of small files).
-func marshalStrings(list []string) json.RawMessage {
-	n := 2
-	for _, s := range list {
-		n += len(s) + 3
-	}
-	b := make([]byte, 0, n)
+func appendStrings(b []byte, list []string) []byte {
 	b = append(b, '[')
 	for i, s := range list {
 		if i > 0 {
@@ -228,7 +271,7 @@ func marshalStrings(list []string) json.RawMessage {
 // and non-ASCII characters, and <, >, & as it escapes for HTML).
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainJSONByte[s[i]] {
 			quoted, _ := json.Marshal(s) // a string always encodes
 			return append(b, quoted...)
 		}
@@ -237,6 +280,16 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// plainJSONByte says which bytes json.Marshal writes as they are: one
+// test a byte, where seven comparisons took a twelfth of the lookups'
+// own instructions over /usr/share/man (callgrind).
+var plainJSONByte = func() (plain [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return plain
+}()
 
 func marshal(v any) (json.RawMessage, error) {
 	if s, ok := v.([]string); ok && s == nil {

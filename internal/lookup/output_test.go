@@ -8,7 +8,7 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-// TestMarshalStringsAsEncodingJSON checks marshalStrings against
+// TestMarshalStringsAsEncodingJSON checks appendStrings against
 // json.Marshal, byte for byte, for plain strings and for those it leaves
 // to encoding/json.
 func TestMarshalStringsAsEncodingJSON(t *testing.T) {
@@ -24,8 +24,8 @@ func TestMarshalStringsAsEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := marshalStrings(list); string(got) != string(want) {
-			t.Errorf("marshalStrings(%q) = %s, json.Marshal writes %s", list, got, want)
+		if got := appendStrings(nil, list); string(got) != string(want) {
+			t.Errorf("appendStrings(%q) = %s, json.Marshal writes %s", list, got, want)
 		}
 	}
 }
@@ -48,11 +48,11 @@ func TestAppendFieldsAsRecordsMarshal(t *testing.T) {
 		a     answer
 		known bool
 	}{{answer{}, false}, {answer{sources: full.sources[:1], ids: full.ids[:1], paths: full.paths[:1]}, true}, {full, true}} {
-		fields, err := tc.a.fields(tc.known)
+		fields, _, err := tc.a.appendFields(nil, []byte("stale"), tc.known)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := appendFields(f, fields)
+		got, err := appendFields([]byte("stale")[:0], f, fields)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -190,6 +190,7 @@ type tally struct{ known, unknown int64 }
 
 // writer returns the function that writes each resolved batch in turn.
 func (t *tally) writer(p *cli.Program, w *records.Writer, o *options) func(resolved) error {
+	rw := newRecordWriter(p, w, o)
 	return func(r resolved) error {
 		if r.err != nil {
 			return r.err
@@ -200,7 +201,7 @@ func (t *tally) writer(p *cli.Program, w *records.Writer, o *options) func(resol
 			} else if q.key != nil {
 				t.unknown++
 			}
-			if err := write(p, w, o, q); err != nil {
+			if err := rw.write(q); err != nil {
 				return err
 			}
 		}
@@ -244,8 +245,9 @@ func openDatabase(ctx context.Context, o *options) (knower, error) {
 func (k *databaseKnower) Close() error { return k.r.Close() }
 
 func (k *databaseKnower) resolve(ctx context.Context, batch []*query) error {
+	keys := make([][]byte, 0, len(batch))
 	for _, by := range []string{db.BySHA256, db.BySHA1, db.ByMD5} {
-		var keys [][]byte
+		keys = keys[:0]
 		for _, q := range batch {
 			if q.by == by {
 				keys = append(keys, q.key)

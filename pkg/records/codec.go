@@ -19,9 +19,16 @@ type Extra map[string]json.RawMessage
 // newline: "type" first, then the declared fields in contract order, then
 // the extra fields sorted by name. HTML characters are not escaped.
 func Marshal(rec Record) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := appendRecord(&buf, rec); err != nil {
-		return nil, err
+	return MarshalAppend(nil, rec)
+}
+
+// MarshalAppend appends Marshal's encoding of rec to dst: a writer that
+// encodes record after record reuses one buffer (hashr-lookup writes every
+// hashed file's record with its answer after it).
+func MarshalAppend(dst []byte, rec Record) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	if err := appendRecord(buf, rec); err != nil {
+		return dst, err
 	}
 	return buf.Bytes(), nil
 }

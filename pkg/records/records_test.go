@@ -213,6 +213,26 @@ func TestFieldNamesMatchExactly(t *testing.T) {
 	}
 }
 
+// MarshalAppend writes Marshal's bytes after what the buffer holds, and
+// on an error gives the buffer back as it was.
+func TestMarshalAppendAppendsOrLeavesTheBuffer(t *testing.T) {
+	f := &File{Path: "a", Extra: Extra{"note": json.RawMessage(`"x"`)}}
+	want, err := Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := append(make([]byte, 0, 4), "abc"...)
+	out, err := MarshalAppend(buf, f)
+	if err != nil || string(out) != "abc"+string(want) {
+		t.Fatalf("got %s, %v, want abc%s", out, err, want)
+	}
+	bad := &File{Path: "b", Extra: Extra{"note": json.RawMessage(`{`)}}
+	out, err = MarshalAppend(out[:3], bad)
+	if err == nil || string(out) != "abc" {
+		t.Fatalf("a bad extra field: got %q, %v, want abc and an error", out, err)
+	}
+}
+
 func TestMarshalDoesNotEscapeHTML(t *testing.T) {
 	out, err := Marshal(&File{Path: "a<b>&c", Extra: Extra{"note": json.RawMessage(`"<&>"`)}})
 	if err != nil {
