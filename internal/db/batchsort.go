@@ -2,6 +2,8 @@ package db
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"slices"
 	"strings"
 )
@@ -16,9 +18,20 @@ var sortedBatchMax = 200_000
 
 // sourcedFile is a file row with the source it was found in.
 type sourcedFile struct {
-	source []byte
-	file   *File // FileRows.All's: sorting pointers moves 40 bytes a swap, not 250
+	// key is the sample's first 8 bytes, big-endian: most comparisons of
+	// the sort end on it, in the slice sorted, without reading the row.
+	key    uint64
+	src    *Source
+	file   *File // FileRows.All's: sorting pointers moves 32 bytes a swap, not 250
 	failed bool  // a failed member (Source.failedMember)
+}
+
+// sortKey is the first 8 bytes of a digest as a number, zero-padded when
+// it is shorter: ordered as bytes.Compare orders the digests, or equal.
+func sortKey(digest []byte) uint64 {
+	var b [8]byte
+	copy(b[:], digest)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // sortedFiles returns the file rows of the batch's sources sorted by
@@ -43,15 +56,20 @@ func sortedFiles(sources []*Source) (rows []sourcedFile, ok bool, err error) {
 			if err != nil {
 				return nil, false, err
 			}
-			rows = append(rows, sourcedFile{src.SHA256, f, src.failedMember(f.Path)})
+			rows = append(rows, sourcedFile{sortKey(f.SHA256), src, f, src.failedMember(f.Path)})
 		}
 	}
 	slices.SortFunc(rows, func(a, b sourcedFile) int {
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
+		}
 		if c := bytes.Compare(a.file.SHA256, b.file.SHA256); c != 0 {
 			return c
 		}
-		if c := bytes.Compare(a.source, b.source); c != 0 {
-			return c
+		if a.src != b.src {
+			if c := bytes.Compare(a.src.SHA256, b.src.SHA256); c != 0 {
+				return c
+			}
 		}
 		return strings.Compare(a.file.Path, b.file.Path)
 	})

@@ -476,39 +476,45 @@ func (l *pgLoader) loadPayloads(ctx context.Context, tx pgx.Tx, missingPayloadsS
 // sample and source, with the sample's distinct paths in the source. A
 // sample's first row carries its digests, merged from all its file rows
 // (a record may lack some), and a local copy of its bytes for payloads.
+// The rows' cells and paths are cut from a few large slices, and a
+// sample's and a source's digest boxed once: an allocation each per row
+// was most of the committers' allocations.
 func linkRows(rows []sourcedFile, withLocal bool) [][]any {
-	var out [][]any
+	out := make([][]any, 0, len(rows)) // at most a row per file row
+	width := len(stageLinkColumns)
+	var cells []any
+	allPaths := make([]string, 0, len(rows))
+	var allFailed []string
 	for i := 0; i < len(rows); {
 		j := i + 1
-		for j < len(rows) && bytes.Equal(rows[j].file.SHA256, rows[i].file.SHA256) {
+		for j < len(rows) && rows[j].key == rows[i].key && bytes.Equal(rows[j].file.SHA256, rows[i].file.SHA256) {
 			j++
 		}
-		sample := *rows[i].file
-		for _, r := range rows[i+1 : j] {
-			f := r.file
-			sample.MD5, sample.SHA1, sample.SHA512 = or(sample.MD5, f.MD5), or(sample.SHA1, f.SHA1), or(sample.SHA512, f.SHA512)
-			sample.CRC32, sample.BLAKE3 = or(sample.CRC32, f.CRC32), or(sample.BLAKE3, f.BLAKE3)
-			sample.SSDEEP, sample.TLSH = cmp.Or(sample.SSDEEP, f.SSDEEP), cmp.Or(sample.TLSH, f.TLSH)
-			sample.MIME, sample.Local = cmp.Or(sample.MIME, f.MIME), cmp.Or(sample.Local, f.Local)
-			if sample.Size < 0 {
-				sample.Size = f.Size
-			}
-		}
+		sample := mergedSample(rows[i:j])
+		sha256 := any(sample.SHA256)
 		for a := i; a < j; {
-			paths, failedPaths := []string{}, []string{}
+			paths, failedPaths := len(allPaths), len(allFailed)
 			failed := true // every path a failed member
 			b := a
-			for ; b < j && bytes.Equal(rows[b].source, rows[a].source); b++ {
-				if p := rows[b].file.Path; len(paths) == 0 || p != paths[len(paths)-1] {
-					paths = append(paths, p)
+			for ; b < j && (rows[b].src == rows[a].src || bytes.Equal(rows[b].src.SHA256, rows[a].src.SHA256)); b++ {
+				if p := rows[b].file.Path; len(allPaths) == paths || p != allPaths[len(allPaths)-1] {
+					allPaths = append(allPaths, p)
 					if rows[b].failed {
-						failedPaths = append(failedPaths, p)
+						allFailed = append(allFailed, p)
 					}
 				}
 				failed = failed && rows[b].failed
 			}
-			row := make([]any, len(stageLinkColumns))
-			row[0], row[1], row[2], row[12], row[14], row[15] = sample.SHA256, rows[a].source, a == i, paths, failed, failedPaths
+			if len(cells) < width {
+				cells = make([]any, width*1024)
+			}
+			row := cells[:width:width]
+			cells = cells[width:]
+			row[0], row[1], row[2], row[14] = sha256, rows[a].src.boxedSHA256(), a == i, failed
+			row[12], row[15] = allPaths[paths:len(allPaths):len(allPaths)], noPaths
+			if len(allFailed) > failedPaths {
+				row[15] = allFailed[failedPaths:len(allFailed):len(allFailed)]
+			}
 			if a == i {
 				row[3], row[4], row[5], row[6], row[7] = nullBytes(sample.MD5), nullBytes(sample.SHA1),
 					nullBytes(sample.SHA512), nullBytes(sample.CRC32), nullBytes(sample.BLAKE3)
@@ -524,6 +530,26 @@ func linkRows(rows []sourcedFile, withLocal bool) [][]any {
 	}
 	return out
 }
+
+// mergedSample is the first of a sample's file rows with the digests,
+// size, MIME type and local copy it lacks taken from the others.
+func mergedSample(rows []sourcedFile) File {
+	sample := *rows[0].file
+	for _, r := range rows[1:] {
+		f := r.file
+		sample.MD5, sample.SHA1, sample.SHA512 = or(sample.MD5, f.MD5), or(sample.SHA1, f.SHA1), or(sample.SHA512, f.SHA512)
+		sample.CRC32, sample.BLAKE3 = or(sample.CRC32, f.CRC32), or(sample.BLAKE3, f.BLAKE3)
+		sample.SSDEEP, sample.TLSH = cmp.Or(sample.SSDEEP, f.SSDEEP), cmp.Or(sample.TLSH, f.TLSH)
+		sample.MIME, sample.Local = cmp.Or(sample.MIME, f.MIME), cmp.Or(sample.Local, f.Local)
+		if sample.Size < 0 {
+			sample.Size = f.Size
+		}
+	}
+	return sample
+}
+
+// noPaths is an empty list of failed paths (not NULL), boxed once.
+var noPaths any = []string{}
 
 // or returns a, or b when a is absent.
 func or(a, b []byte) []byte {

@@ -323,7 +323,7 @@ func (l *sqliteLoader) stageFiles(ctx context.Context, tx *sql.Tx, sources []*So
 		return st.send()
 	}
 	for i := range rows {
-		if err := st.stage(rows[i].source, rows[i].file, rows[i].failed); err != nil {
+		if err := st.stage(rows[i].src.SHA256, rows[i].file, rows[i].failed); err != nil {
 			return err
 		}
 	}

@@ -6,32 +6,47 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
-// decodeFile reads the fields of a file record that hashr-load stores in
-// one scan of its line (records.Members): decoding whole records was a
-// third of hashr-load's own processor time. A line with anything this
-// reader does not take as it is (a null, a number that is not an integer)
-// is decoded by Raw.Decode, whose errors name the field.
-func decodeFile(raw *records.Raw) (*records.File, error) {
-	var f records.File
+// fileDecoder reads the fields of a file record that hashr-load stores in
+// one scan of its line (records.Members), into one File it reuses: the
+// File, its size and seen, and a string per field were most of
+// hashr-load's allocations per record. A line with anything this reader
+// does not take as it is (a null, a number that is not an integer, a
+// string with escapes it cannot take from the line) is decoded by
+// Raw.Decode, whose errors name the field.
+type fileDecoder struct {
+	f    records.File
+	size int64
+}
+
+// seen's two values, which every record's Seen points to.
+var seenTrue, seenFalse = true, false
+
+// decode returns the file record of raw: the decoder's own File, valid
+// until the next call, or, the slow way, one of its own. Its strings are
+// substrings of one string of the whole line (a row that keeps its path
+// keeps the line until its batch is committed).
+func (d *fileDecoder) decode(raw *records.Raw) (*records.File, error) {
+	d.f = records.File{}
+	f := &d.f
+	line := string(raw.Line)
 	plain := true
 	err := records.Members(raw.Line, func(name, value []byte) bool {
 		// A switch, not a map of the fields: a map made per record was a
 		// tenth of hashr-load's processor time per record.
-		if dst := fileTextField(&f, name); dst != nil {
-			s, err := records.StringValue(value)
-			*dst, plain = s, err == nil
+		if dst := fileTextField(f, name); dst != nil {
+			*dst, plain = stringIn(line, raw.Line, value)
 			return plain
 		}
 		switch string(name) {
 		case "size":
 			n, err := strconv.ParseInt(string(value), 10, 64)
-			f.Size, plain = &n, err == nil
+			d.size, f.Size, plain = n, &d.size, err == nil
 		case "seen":
 			switch string(value) {
 			case "true":
-				f.Seen = records.Bool(true)
+				f.Seen = &seenTrue
 			case "false":
-				f.Seen = records.Bool(false)
+				f.Seen = &seenFalse
 			default:
 				plain = false
 			}
@@ -45,7 +60,37 @@ func decodeFile(raw *records.Raw) (*records.File, error) {
 		}
 		return rec.(*records.File), nil
 	}
-	return &f, nil
+	return f, nil
+}
+
+// stringIn is the JSON string value (a slice of lineBytes, which line
+// holds as a string) as a substring of line, with no copy; or, when it has
+// escapes or bytes beyond ASCII, decoded on its own. ok is false for a
+// value that is not a string.
+func stringIn(line string, lineBytes, value []byte) (s string, ok bool) {
+	if len(value) < 2 || value[0] != '"' {
+		return "", false
+	}
+	inner := value[1 : len(value)-1]
+	// Members' values are slices of its line: the offset is where the
+	// line's capacity and the value's part.
+	start := cap(lineBytes) - cap(inner)
+	if !plainASCII(inner) || start < 0 || start+len(inner) > len(line) || line[start:start+len(inner)] != string(inner) {
+		s, err := records.StringValue(value)
+		return s, err == nil
+	}
+	return line[start : start+len(inner)], true
+}
+
+// plainASCII says whether b, inside a JSON string, means exactly its
+// bytes: ASCII with no backslash.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // fileTextField is the string field of f that the member name sets, or

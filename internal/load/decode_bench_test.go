@@ -23,14 +23,16 @@ func BenchmarkFileRecord(b *testing.B) {
 	}
 	w.Flush()
 	raws := recordstest.Raws(b, buf.Bytes())
+	var d fileDecoder
+	var digests byteSlab
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		f, err := decodeFile(raws[i%len(raws)])
+		f, err := d.decode(raws[i%len(raws)])
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := fileRow(f); err != nil {
+		if _, err := fileRow(f, &digests); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records/recordstest"
 )
 
-// decodeFile reads every field hashr-load uses as Raw.Decode does, and
+// fileDecoder reads every field hashr-load uses as Raw.Decode does, and
 // fails on the same lines with the same errors.
 func TestDecodeFileAgreesWithDecode(t *testing.T) {
 	lines := []string{
@@ -27,18 +28,19 @@ func TestDecodeFileAgreesWithDecode(t *testing.T) {
 	}
 	for _, line := range lines {
 		raw := recordstest.Raw(t, line+"\n")
-		fast, fastErr := decodeFile(raw)
+		var d fileDecoder
+		fast, fastErr := d.decode(raw)
 		slow, slowErr := raw.Decode()
 		if (fastErr == nil) != (slowErr == nil) || fastErr != nil && fastErr.Error() != slowErr.Error() {
-			t.Fatalf("%s: decodeFile error %v, Decode error %v", line, fastErr, slowErr)
+			t.Fatalf("%s: fileDecoder error %v, Decode error %v", line, fastErr, slowErr)
 		}
 		if fastErr != nil {
 			continue
 		}
 		want := *slow.(*records.File)
-		want.Extra, want.Mode, want.PathRaw = nil, "", "" // not read by decodeFile: hashr-load does not store them
+		want.Extra, want.Mode, want.PathRaw = nil, "", "" // not read by fileDecoder: hashr-load does not store them
 		if got := *fast; !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s:\ndecodeFile %+v\nDecode     %+v", line, got, want)
+			t.Fatalf("%s:\nfileDecoder %+v\nDecode     %+v", line, got, want)
 		}
 	}
 }
@@ -48,7 +50,7 @@ func TestDecodeFileAgreesWithDecode(t *testing.T) {
 func TestFileRowDecodesEveryDigest(t *testing.T) {
 	f := &records.File{Path: "p", MD5: "00112233445566778899aabbccddeeff", SHA1: strings.Repeat("ab", 20),
 		SHA256: strings.Repeat("0f", 32), SHA512: strings.Repeat("f0", 64), CRC32: "deadbeef"}
-	row, err := fileRow(f)
+	row, err := fileRow(f, &byteSlab{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,4 +65,89 @@ func TestFileRowDecodesEveryDigest(t *testing.T) {
 	if row.BLAKE3 != nil {
 		t.Errorf("absent blake3 decoded as %x", row.BLAKE3)
 	}
+}
+
+// FuzzFileDecoder checks fileDecoder against decodeFileBefore, the
+// decoder it replaced (a string per field, a File per record): on any
+// line the reader takes as a file record, both accept or both fail with
+// the same error, and read the same fields. The decoder is reused, as
+// hashr-load does, after a record with every field, so that nothing of
+// one record stays in the next.
+//
+//	go test -run - -fuzz FileDecoder ./internal/load/
+func FuzzFileDecoder(f *testing.F) {
+	full := `{"type":"file","source":"s","path":"p","size":1,"mtime":"2024-01-01T00:00:00Z","local":"l","mime":"m","md5":"a","sha1":"b","sha256":"c","sha512":"d","crc32":"e","blake3":"f","ssdeep":"g","tlsh":"h","seen":true}`
+	for _, seed := range []string{
+		full,
+		`{"type":"file","source":"s","path":"usr/bin/x","size":12,"md5":"a","sha1":"b","sha256":"c","mime":"text/plain","seen":false,"local":"/spool/x"}`,
+		`{"type":"file","path":"caf\u00e9 \"quoted\" \\ back\/slash","size":0,"seen":true,"extra":{"nested":[1,2]},"sha512":"d"}`,
+		`{"type":"file","path":"dup","path":"last wins","crc32":"e","blake3":"f","ssdeep":"3:a:b","tlsh":"T1AB","mtime":"2024-01-01T00:00:00Z"}`,
+		`{"type":"file","path":"p","size":null,"seen":null,"md5":null}`,
+		`{"type":"file","path":"p","size":1e3}`,
+		`{"type":"file","path":"p","size":"12"}`,
+		`{"type":"file","path":"p","seen":"yes"}`,
+		`{"type":"file","path":7}`,
+		`{"type":"file","Path":"other case","path":"p"}`,
+		`{"type":"file","path":"naïve ☃","mime":"x"}`,
+		` { "type" : "file" , "path" : "spaced" , "size" : -3 } `,
+		`{"type":"file","size":99999999999999999999}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	fullRaw := recordstest.Raw(f, full+"\n")
+	f.Fuzz(func(t *testing.T, line []byte) {
+		raw, err := records.NewReader(bytes.NewReader(append(line, '\n')), "fuzz").Next()
+		if err != nil || raw.Type != records.TypeFile {
+			return
+		}
+		var d fileDecoder
+		if _, err := d.decode(fullRaw); err != nil {
+			t.Fatal(err)
+		}
+		got, gotErr := d.decode(raw)
+		want, wantErr := decodeFileBefore(raw)
+		if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+			t.Fatalf("%s: fileDecoder error %v, before %v", line, gotErr, wantErr)
+		}
+		if gotErr == nil && !reflect.DeepEqual(*got, *want) {
+			t.Fatalf("%s:\nfileDecoder %+v\nbefore      %+v", line, *got, *want)
+		}
+	})
+}
+
+// decodeFileBefore is hashr-load's file record decoder before fileDecoder,
+// kept as FuzzFileDecoder's reference.
+func decodeFileBefore(raw *records.Raw) (*records.File, error) {
+	var f records.File
+	plain := true
+	err := records.Members(raw.Line, func(name, value []byte) bool {
+		if dst := fileTextField(&f, name); dst != nil {
+			s, err := records.StringValue(value)
+			*dst, plain = s, err == nil
+			return plain
+		}
+		switch string(name) {
+		case "size":
+			n, err := strconv.ParseInt(string(value), 10, 64)
+			f.Size, plain = &n, err == nil
+		case "seen":
+			switch string(value) {
+			case "true":
+				f.Seen = records.Bool(true)
+			case "false":
+				f.Seen = records.Bool(false)
+			default:
+				plain = false
+			}
+		}
+		return plain
+	})
+	if err != nil || !plain {
+		rec, err := raw.Decode()
+		if err != nil {
+			return nil, err
+		}
+		return rec.(*records.File), nil
+	}
+	return &f, nil
 }

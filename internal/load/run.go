@@ -35,6 +35,10 @@ type loader struct {
 	// has a single writer.
 	stores []db.Loader
 	out    *records.Writer
+	// files decodes file records, digests holds their rows' digests:
+	// neither allocates per record.
+	files   fileDecoder
+	digests byteSlab
 
 	open       *openSource
 	batch      []*db.Source
@@ -68,6 +72,9 @@ type totals struct {
 type openSource struct {
 	rec *records.Source // nil when the source record itself was unreadable
 	row *db.Source
+	// sha256Hex is row.SHA256 in hex, which every file record's source
+	// is compared with: made once, not per record.
+	sha256Hex string
 	// unloadable says why its files cannot be loaded (no sha256): only its
 	// job is written, as failed.
 	unloadable error
@@ -89,12 +96,7 @@ type openSource struct {
 	firstNoHash string
 }
 
-func (s *openSource) hexSHA256() string {
-	if s.row == nil || s.row.SHA256 == nil {
-		return ""
-	}
-	return hex.EncodeToString(s.row.SHA256)
-}
+func (s *openSource) hexSHA256() string { return s.sha256Hex }
 
 // name says which source for people: its ID, else its URI, else its hash.
 func (s *openSource) name() string {
@@ -298,7 +300,7 @@ func (l *loader) handle(raw *records.Raw) error {
 	var rec records.Record
 	var err error
 	if raw.Type == records.TypeFile {
-		rec, err = decodeFile(raw)
+		rec, err = l.files.decode(raw)
 	} else {
 		rec, err = raw.Decode()
 	}
@@ -353,6 +355,9 @@ func (l *loader) startSource(rec *records.Source) error {
 	}
 	row, err := sourceRow(rec)
 	s := &openSource{rec: rec, row: row}
+	if row.SHA256 != nil {
+		s.sha256Hex = hex.EncodeToString(row.SHA256)
+	}
 	row.Files = db.NewFileRows(memoryRows, l.spillDir)
 	l.open = s
 	if rec.Refused && rec.SHA256 == "" {
@@ -380,7 +385,7 @@ func (l *loader) addFile(f *records.File, where string) error {
 	if f.Source != "" && f.Source != s.hexSHA256() {
 		return l.memberFailed(where, fmt.Errorf("file record %q belongs to source %s, not to %s, the source being read", f.Path, f.Source, s.name()))
 	}
-	row, err := fileRow(f)
+	row, err := fileRow(f, &l.digests)
 	if errors.Is(err, errNoSHA256) {
 		if s.noSHA256 == 0 {
 			s.firstNoHash = f.Path
