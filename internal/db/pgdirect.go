@@ -1,10 +1,14 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -33,17 +37,159 @@ import (
 
 // The loaders of one process into one database (hashr-load's two
 // committers) would race each other on every sample their batches share,
-// and one of the two lose its COPY nearly every time: they take turns
-// from the probe to the commit instead (directTurn), each preparing its
-// next batch meanwhile. Other processes' loaders still race, rarely.
-var directTurns sync.Map // database URL -> *sync.Mutex
+// and one of the two lose its COPY nearly every time. Taking turns from
+// the probe to the commit (load21c) kept them from racing but serialised
+// their server work. Instead each batch claims its samples and sources in
+// process (claimBatch) before its first transaction; a later batch writes
+// a sample an earlier one still in flight claimed through the upserts, as
+// if it existed, so the batches' COPYs of new samples are disjoint, and a
+// later batch's probe, its COPYs of new samples and links and its staging
+// overlap the earlier one's upserts and commit.
+//
+// Every wait between the batches of one process is one PostgreSQL sees.
+// Each transaction of a batch first takes an advisory lock of its own
+// (batchClaim.key), and a later batch waits for the earlier ones' by
+// taking theirs shared before its upserts (pgWaitForEarlier). A wait in
+// process while holding row locks (load21d's) formed cycles with other
+// processes' loaders half out of the server's sight: A's later batch
+// waited in process for A's earlier one, which waited in the database on
+// a row B's later batch wrote, which waited in process for B's earlier
+// one, which waited on a row A's later batch wrote; no deadlock error
+// ever ended it. With the wait an advisory lock the deadlock detector
+// sees the whole cycle and aborts one transaction (deadlock_detected),
+// which is retried (or, met by a direct COPY, written through the
+// upserts).
+//
+// An earlier batch rolled back and retrying no longer holds its lock: the
+// later one's upserts then go first, and the earlier one's next
+// transaction waits for them at its own lock. That order is as good: the
+// two have no source in common (below), so they write no link, source or
+// job in common, and the samples they share end with the union of the
+// columns brought whichever writes first.
+//
+// A batch with a source an earlier one in flight has too waits in
+// process, before its first transaction, holding nothing, until that one
+// has ended: the same source's loads must commit in order (its status is
+// its last load's), and the earlier one's upserts lock the links the
+// later one's statement for re-run sources would lock.
+var directClaims sync.Map // database URL -> *claimList
 
-// directTurn waits for this process's turn to write new rows into the
-// database at url, and returns the function that ends it.
-func directTurn(url string) (done func()) {
-	mu, _ := directTurns.LoadOrStore(url, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	return mu.(*sync.Mutex).Unlock
+// claimList is the batches of one process in flight into one database.
+type claimList struct {
+	mu       sync.Mutex
+	inFlight []*batchClaim
+}
+
+// batchClaim is a batch's samples, sorted, its sources, its advisory
+// lock, and when the batch ended.
+type batchClaim struct {
+	samples [][]byte
+	sources map[string]bool
+	key     int32 // with claimSpace, the batch's advisory lock
+	done    chan struct{}
+}
+
+// claimSpace is the first half of this process's batches' advisory lock
+// keys (pg_advisory_xact_lock(int4, int4)), drawn at random; batchSeq
+// numbers them. Another process drawing the same makes only a wait more,
+// which the server sees too. (The two-key form does not meet the one-key
+// form's schemaLockKey.)
+var (
+	claimSpace = rand.Int32()
+	batchSeq   atomic.Int32
+)
+
+// pgLockBatch takes a batch's own advisory lock, first in each of its
+// transactions: later batches of the process wait for it to end.
+const pgLockBatch = `SELECT pg_advisory_xact_lock($1, $2)`
+
+// pgWaitForEarlier waits until the transactions of the earlier batches in
+// flight that hold their lock end.
+const pgWaitForEarlier = `SELECT count(pg_advisory_xact_lock_shared($1, k)) FROM unnest($2::int4[]) AS k`
+
+// claimBatch claims the samples (sorted) of a batch of sources in the
+// database at url: it returns the batch's claim, the claims of the
+// batches in flight before it, and the function that ends its own. When
+// one of them has one of its sources, it first waits for them to end (and
+// returns none).
+func claimBatch(ctx context.Context, url string, samples [][]byte, sources []*Source) (mine *batchClaim, earlier []*batchClaim, release func(), err error) {
+	v, _ := directClaims.LoadOrStore(url, &claimList{})
+	list := v.(*claimList)
+	mine = &batchClaim{samples: samples, sources: map[string]bool{}, key: batchSeq.Add(1), done: make(chan struct{})}
+	for _, src := range sources {
+		if src.SHA256 != nil {
+			mine.sources[string(src.SHA256)] = true
+		}
+	}
+	list.mu.Lock()
+	earlier = slices.Clone(list.inFlight)
+	list.inFlight = append(list.inFlight, mine)
+	list.mu.Unlock()
+	release = func() {
+		list.mu.Lock()
+		list.inFlight = slices.DeleteFunc(list.inFlight, func(c *batchClaim) bool { return c == mine })
+		list.mu.Unlock()
+		close(mine.done)
+	}
+	for _, c := range earlier {
+		for src := range mine.sources {
+			if c.sources[src] {
+				return mine, nil, release, waitForEarlier(ctx, earlier)
+			}
+		}
+	}
+	return mine, earlier, release, nil
+}
+
+// waitForEarlier waits in process until every earlier batch has ended;
+// only before the batch's first transaction, when it holds no lock.
+func waitForEarlier(ctx context.Context, earlier []*batchClaim) error {
+	for _, c := range earlier {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// earlierKeys are the second halves of the earlier batches' lock keys.
+func earlierKeys(earlier []*batchClaim) []int32 {
+	keys := make([]int32, len(earlier))
+	for i, c := range earlier {
+		keys[i] = c.key
+	}
+	return keys
+}
+
+// claimedEarlier marks which of keys (sorted) an earlier batch claimed:
+// a merge of sorted lists, no map of the keys.
+func claimedEarlier(keys [][]byte, earlier []*batchClaim) []bool {
+	claimed := make([]bool, len(keys))
+	for _, c := range earlier {
+		j := 0
+		for i, k := range keys {
+			for j < len(c.samples) && bytes.Compare(c.samples[j], k) < 0 {
+				j++
+			}
+			if j < len(c.samples) && bytes.Equal(c.samples[j], k) {
+				claimed[i] = true
+			}
+		}
+	}
+	return claimed
+}
+
+// sampleKeys are the samples of a batch's linkRows, sorted.
+func sampleKeys(rows [][]any) [][]byte {
+	var keys [][]byte
+	for _, r := range rows {
+		if r[2].(bool) {
+			keys = append(keys, r[0].([]byte))
+		}
+	}
+	return keys
 }
 
 // beforeDirectCopy, when set (by tests), runs between the probe and the
@@ -98,15 +244,15 @@ func (l *pgLoader) canCopyDirect() bool {
 	return l.opts.Schema == SchemaNative && !l.opts.Payloads && l.sql != &pgNativeCitus
 }
 
-// splitDirect asks the database which of the batch's samples and links
-// exist, and splits the rows (linkRows, in key order) accordingly.
-func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any) (*directBatch, error) {
-	var keys [][]byte
-	for _, r := range rows {
-		if r[2].(bool) {
-			keys = append(keys, r[0].([]byte))
-		}
-	}
+// claimedMask marks, in splitDirect's nulls, a sample an earlier batch of
+// this process claimed and the database does not hold: its first row is
+// upserted, never written by COPY.
+const claimedMask int32 = -1
+
+// splitDirect asks the database which of the batch's samples (keys, from
+// sampleKeys) and links exist, and splits the rows (linkRows, in key
+// order) accordingly; a sample an earlier batch claimed counts as held.
+func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any, keys [][]byte, earlier []*batchClaim) (*directBatch, error) {
 	nulls := map[string]int32{}
 	probe, _ := tx.Query(ctx, pgProbeSamples, keys)
 	var key []byte
@@ -134,12 +280,18 @@ func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any) (*directBatch, er
 			return nil, fmt.Errorf("asking which of %d links exist: %w", len(samples), err)
 		}
 	}
+	for i, claimed := range claimedEarlier(keys, earlier) {
+		if _, held := nulls[string(keys[i])]; claimed && !held {
+			nulls[string(keys[i])] = claimedMask
+		}
+	}
 	return splitRows(rows, nulls, links), nil
 }
 
 // splitRows sends a new sample's row to samples, a new link to links, and
 // to staged a link that exists and the first row of an existing sample
-// that gains a digest (whose link is then upserted too, new or not).
+// that gains a digest, or of one an earlier batch claimed (whose link is
+// then upserted too, new or not).
 func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *directBatch {
 	d := &directBatch{links: make([][]any, 0, len(rows))}
 	gains := false
@@ -151,7 +303,7 @@ func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *
 			d.samples = append(d.samples, r)
 		}
 		if first {
-			gains = held && gainsDigests(r, mask)
+			gains = held && (mask == claimedMask || gainsDigests(r, mask))
 		}
 		switch {
 		case links[[2]string{string(sample), string(source)}], first && gains:
@@ -186,8 +338,8 @@ func (d *directBatch) copySamples(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// copyLinks writes the new links, after the upserts: the statement that
-// fails a re-run source's leftover links (distrust) must not see them.
+// copyLinks writes the new links, after the statement that fails a re-run
+// source's leftover links (distrust), which must not see them.
 func (d *directBatch) copyLinks(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples_sources"}, linksColumns, &columnsCopy{rows: d.links, from: linksFromLinks}); err != nil {
 		return directErr("writing new links", err)

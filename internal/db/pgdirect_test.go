@@ -2,9 +2,12 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashr-dev/hashr/internal/db/citustest"
 	"github.com/hashr-dev/hashr/internal/db/dbtest"
@@ -107,8 +110,8 @@ func TestCitusLoadsWithoutTheProbe(t *testing.T) {
 func checkFallback(t *testing.T, racedURL, serial string) {
 
 	mine, theirs := racingBatches(t)
-	// The other loader is another process's: it does not wait for this
-	// one's turn (directTurn).
+	// The other loader is another process's: it does not know this one's
+	// claims (claimBatch).
 	l, other := open(t, racedURL, Options{}), open(t, racedURL+"&application_name=other", Options{})
 	raced := false
 	beforeDirectCopy = func(ctx context.Context) {
@@ -144,7 +147,7 @@ func checkFallback(t *testing.T, racedURL, serial string) {
 	}
 }
 
-// Loaders of two processes (two URLs: directTurn does not order them)
+// Loaders of two processes (two URLs: claimBatch does not order them)
 // racing on the same new samples, batch after batch: one COPY waits on the
 // other's uncommitted rows, then fails on their keys, and writes its batch
 // again through the upserts; the database ends as a serial load leaves it.
@@ -173,11 +176,46 @@ func TestRacingLoadersEndAsSerialLoad(t *testing.T) {
 	}
 }
 
-// The loaders of one process (hashr-load's committers) take turns: they
-// never lose a COPY to each other.
-func TestOneProcessLoadersTakeTurns(t *testing.T) {
+// The loaders of one process (hashr-load's committers) claim their samples
+// (claimBatch): they never lose a COPY to each other.
+func TestOneProcessLoadersDoNotRace(t *testing.T) {
 	if fallbacks := raceLoaders(t, func(url string, n int) string { return url }); fallbacks != 0 {
 		t.Errorf("%d fallbacks, want none", fallbacks)
+	}
+}
+
+// The loaders of one process overlap: one writes its new samples while the
+// other's transaction is open (they claim each other's samples in process,
+// claimBatch, instead of taking turns from the probe to the commit), and
+// still never lose a COPY to each other.
+func TestOneProcessLoadersOverlap(t *testing.T) {
+	var mu sync.Mutex
+	var waiting chan struct{}
+	alone := 0 // COPYs that found no other loader's transaction open
+	beforeDirectCopy = func(ctx context.Context) {
+		mu.Lock()
+		if waiting == nil {
+			ch := make(chan struct{})
+			waiting = ch
+			mu.Unlock()
+			select {
+			case <-ch:
+			case <-time.After(2 * time.Second):
+				mu.Lock()
+				alone++
+				waiting = nil
+				mu.Unlock()
+			}
+			return
+		}
+		close(waiting)
+		waiting = nil
+		mu.Unlock()
+	}
+	t.Cleanup(func() { beforeDirectCopy = nil })
+	fallbacks := raceLoaders(t, func(url string, n int) string { return url })
+	if alone > 0 || fallbacks != 0 {
+		t.Errorf("%d of 12 COPYs ran alone (want none: the other loader's COPY waited for a commit), %d fallbacks (want none)", alone, fallbacks)
 	}
 }
 
@@ -227,4 +265,225 @@ func raceLoaders(t *testing.T, urlOf func(url string, n int) string) int {
 		t.Fatalf("racing loaders vs a serial load:\n%s", d)
 	}
 	return fallbacks[0] + fallbacks[1]
+}
+
+// Two batches of one process with the same source do not run at once: a
+// re-run of a failed source fails its links that the batch does not bring
+// (distrust) before the wait for the earlier batches, and the earlier one
+// may be upserting the same links; the later batch waits for it before
+// its first transaction, holding nothing.
+func TestOneProcessBatchesOfOneSourceDoNotDeadlock(t *testing.T) {
+	pg := pgtest.Start(t)
+	raced, serial := pg.NewDatabase(t), pg.NewDatabase(t)
+	failed := func() *Source {
+		s := source(t, "rerun.deb", content("usr/bin/one", "one"))
+		s.Job.Status, s.Job.Error, s.Job.Errors = StatusFailed, "extract: truncated", 1
+		return s
+	}
+	first := func() *Source { return source(t, "rerun.deb", content("usr/bin/one-moved", "one")) }
+	second := func() *Source { return source(t, "rerun.deb", content("usr/bin/two", "two")) }
+	load(t, open(t, raced, Options{}), failed())
+
+	// The first batch, its samples claimed, waits at its COPY for the
+	// second to reach its own, then lets it go ahead.
+	atCopy, secondArrived := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	beforeDirectCopy = func(ctx context.Context) {
+		first := false
+		once.Do(func() { first = true })
+		if !first {
+			close(secondArrived)
+			return
+		}
+		close(atCopy)
+		select {
+		case <-secondArrived:
+			time.Sleep(300 * time.Millisecond) // the second's distrust runs
+		case <-time.After(2 * time.Second): // it waits for this one, as it should
+		}
+	}
+	t.Cleanup(func() { beforeDirectCopy = nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := open(t, raced, Options{}), open(t, raced, Options{})
+	errs := make(chan error, 2)
+	go func() { _, err := a.Load(ctx, []*Source{first()}); errs <- err }()
+	<-atCopy
+	go func() { _, err := b.Load(ctx, []*Source{second()}); errs <- err }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("loading batches of one source at once: %v", err)
+		}
+	}
+	beforeDirectCopy = nil
+
+	s := open(t, serial, Options{})
+	load(t, s, failed())
+	load(t, s, first())
+	load(t, s, second())
+	if d := dbtest.Diff(dbtest.Dump(t, serial), dbtest.Dump(t, raced)); d != "" {
+		t.Fatalf("batches of one source at once vs one after the other:\n%s", d)
+	}
+}
+
+// heldKey marks, in the context of a Load, a batch that beforeDirectCopy
+// holds between its probe and its COPY of new samples.
+type heldKey struct{}
+
+type held struct {
+	arrived, release chan struct{}
+	once             sync.Once
+}
+
+// Two processes with two batches each in flight, whose new samples cross:
+// A's later batch writes x by COPY and waits for A's earlier batch, which
+// writes y by COPY after B's later batch did, which waits for B's earlier
+// batch, which writes x by COPY after A's later batch did. The waits
+// between one process's batches are advisory locks the server sees, so its
+// deadlock detector breaks the cycle and the aborted batch is written
+// again; load21d's waits in process hung here until the deadline. The
+// database ends as the four batches loaded one after the other.
+func TestWaitCycleAcrossProcessesIsBroken(t *testing.T) {
+	pg := pgtest.Start(t)
+	raced, serial := pg.NewDatabase(t), pg.NewDatabase(t)
+	x, y := fullContent("usr/lib/x", "x"), fullContent("usr/lib/y", "y")
+	batch := func(id string, f File) []*Source {
+		return []*Source{source(t, id, f, content("usr/bin/"+id, id))}
+	}
+	a1, a2, b1, b2 := batch("a1.deb", y), batch("a2.deb", x), batch("b1.deb", x), batch("b2.deb", y)
+
+	beforeDirectCopy = holdAtCopy
+	t.Cleanup(func() { beforeDirectCopy = nil })
+	// Each process's two loaders share a URL, as hashr-load's committers
+	// do; application_name tells the processes apart here.
+	procA, procB := raced+"&application_name=proc_a", raced+"&application_name=proc_b"
+	la1, la2, lb1, lb2 := open(t, procA, Options{}), open(t, procA, Options{}), open(t, procB, Options{}), open(t, procB, Options{})
+
+	const deadline = 45 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	results := make(chan loadResult, 4)
+	run := func(name string, l Loader, ctx context.Context, b []*Source) {
+		go func() {
+			st, err := l.Load(ctx, b)
+			results <- loadResult{name, st, err}
+		}()
+	}
+	hold := func(name string, l Loader, b []*Source) *held {
+		h := &held{arrived: make(chan struct{}), release: make(chan struct{})}
+		run(name, l, context.WithValue(ctx, heldKey{}, h), b)
+		select {
+		case <-h.arrived:
+		case <-ctx.Done():
+			t.Fatalf("%s did not reach its COPY", name)
+		}
+		return h
+	}
+	// The earlier batches claim first, and stop before their COPY.
+	ha1, hb1 := hold("A's earlier batch", la1, a1), hold("B's earlier batch", lb1, b1)
+	run("A's later batch", la2, ctx, a2)
+	run("B's later batch", lb2, ctx, b2)
+	// The later batches' first write is their COPY of x and y.
+	check := dbtest.Open(t, raced)
+	waitUntilWriting(t, ctx, check)
+	close(ha1.release)
+	close(hb1.release)
+
+	if collect(t, results, deadline, check) == 0 {
+		t.Error("no batch was retried or written again: the waits formed no cycle, so the test proves nothing")
+	}
+	beforeDirectCopy = nil
+	checkSerial(t, raced, serial, a1, a2, b1, b2)
+}
+
+// holdAtCopy is beforeDirectCopy holding the batches marked held.
+func holdAtCopy(ctx context.Context) {
+	if h, ok := ctx.Value(heldKey{}).(*held); ok {
+		h.once.Do(func() { close(h.arrived) })
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// checkSerial compares the database at raced with the batches loaded one
+// after the other into serial.
+func checkSerial(t *testing.T, raced, serial string, batches ...[]*Source) {
+	t.Helper()
+	s := open(t, serial, Options{})
+	for _, b := range batches {
+		load(t, s, b...)
+	}
+	if d := dbtest.Diff(dbtest.Dump(t, serial), dbtest.Dump(t, raced)); d != "" {
+		t.Fatalf("batches loaded at once vs one after the other:\n%s", d)
+	}
+}
+
+// waitUntilWriting waits until a session of each of proc_a and proc_b
+// has written (has a transaction ID).
+func waitUntilWriting(t *testing.T, ctx context.Context, check *sql.DB) {
+	t.Helper()
+	for {
+		var writing int
+		if err := check.QueryRow(`SELECT count(DISTINCT application_name) FROM pg_stat_activity
+			WHERE application_name IN ('proc_a', 'proc_b') AND backend_xid IS NOT NULL`).Scan(&writing); err != nil {
+			t.Fatal(err)
+		}
+		if writing == 2 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the later batches did not write their new samples")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+type loadResult struct {
+	name string
+	st   Stats
+	err  error
+}
+
+// collect waits for the four loads, failing the test on an error or when
+// they still wait after deadline; it returns how many were retried or
+// written again.
+func collect(t *testing.T, results chan loadResult, deadline time.Duration, check *sql.DB) (broken int) {
+	t.Helper()
+	for range 4 {
+		select {
+		case r := <-results:
+			if r.err != nil {
+				t.Fatalf("%s: %v\n%s", r.name, r.err, activity(check))
+			}
+			t.Logf("%s: %d attempt(s), %d fallback(s)", r.name, r.st.Attempts, r.st.Fallbacks)
+			if r.st.Attempts > 1 || r.st.Fallbacks > 0 {
+				broken++
+			}
+		case <-time.After(deadline + 5*time.Second):
+			t.Fatalf("the batches still wait after %s: a wait cycle the server does not see\n%s", deadline, activity(check))
+		}
+	}
+	return broken
+}
+
+// activity is what the test's sessions are doing, for a failure message.
+func activity(db *sql.DB) string {
+	rows, err := db.Query(`SELECT application_name, coalesce(state, ''), coalesce(wait_event_type, ''), coalesce(wait_event, ''), left(query, 60)
+		FROM pg_stat_activity WHERE application_name LIKE 'proc_%'`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var app, state, waitType, wait, query string
+		if err := rows.Scan(&app, &state, &waitType, &wait, &query); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "%s %s %s/%s %q\n", app, state, waitType, wait, query)
+	}
+	return b.String()
 }

@@ -261,10 +261,22 @@ func migrateNative(ctx context.Context, tx pgx.Tx, citus bool) ([]string, error)
 
 func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
 	var stats Stats
-	direct, fallbacks := l.canCopyDirect(), 0
+	b, err := l.prepare(sources)
+	if err != nil {
+		return Stats{}, fmt.Errorf("loading %d sources into %s: %w", len(sources), l.loc, err)
+	}
+	direct, fallbacks := b.links != nil && l.canCopyDirect(), 0
+	if direct {
+		var release func()
+		b.claim, b.earlier, release, err = claimBatch(ctx, l.cfg.ConnString(), sampleKeys(b.links), sources)
+		defer release()
+		if err != nil {
+			return Stats{}, err
+		}
+	}
 	n, err := retry(ctx, l.opts.RetryFor, l.logRetry, l.retryable, func(ctx context.Context) error {
 		stats = Stats{}
-		err := l.loadOnce(ctx, sources, &stats, direct)
+		err := l.loadOnce(ctx, sources, b, &stats, direct)
 		if errors.Is(err, errDirectLost) {
 			// Another loader wrote some of the new rows first: the
 			// upserts merge with them.
@@ -272,7 +284,7 @@ func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
 			l.logRetry("%v; writing the batch again through the upserts", err)
 			direct, fallbacks = false, fallbacks+1
 			stats = Stats{}
-			err = l.loadOnce(ctx, sources, &stats, direct)
+			err = l.loadOnce(ctx, sources, b, &stats, direct)
 		}
 		l.rollback(ctx)
 		return err
@@ -284,6 +296,28 @@ func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
 	return stats, nil
 }
 
+// preparedBatch is the client's work on a batch, done once, before its
+// transaction and whatever retries it: when the file rows fit in memory,
+// them sorted and grouped (linkRows), which the next batch's committer
+// does while the server writes this one.
+type preparedBatch struct {
+	files int64
+	links [][]any // nil: the file rows are staged as they come
+	// claim is the batch's own (claimBatch), nil when it does not take
+	// the direct path; earlier are the batches of this process in flight
+	// before it, whose transactions its upserts wait for (pgdirect.go).
+	claim   *batchClaim
+	earlier []*batchClaim
+}
+
+func (l *pgLoader) prepare(sources []*Source) (*preparedBatch, error) {
+	rows, sorted, err := sortedFiles(sources)
+	if err != nil || !sorted {
+		return &preparedBatch{}, err
+	}
+	return &preparedBatch{files: int64(len(rows)), links: linkRows(rows, l.opts.Payloads)}, nil
+}
+
 // rollback ends a transaction a failed try left open, before the next.
 func (l *pgLoader) rollback(ctx context.Context) {
 	if l.conn != nil && !l.conn.IsClosed() && l.conn.PgConn().TxStatus() != 'I' {
@@ -293,28 +327,27 @@ func (l *pgLoader) rollback(ctx context.Context) {
 
 // loadOnce writes the batch in one transaction; direct, the new samples
 // and links of a batch sorted in memory are written by COPY (pgdirect.go).
-func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats, direct bool) error {
+func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, b *preparedBatch, stats *Stats, direct bool) error {
 	tx, err := l.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
+	if b.claim != nil {
+		// Before anything else: the later batches of this process wait
+		// for this transaction at this lock.
+		if _, err := tx.Exec(ctx, pgLockBatch, claimSpace, b.claim.key); err != nil {
+			return fmt.Errorf("taking the batch's advisory lock: %w", err)
+		}
+	}
 
 	// A batch that sorts in memory is sent grouped, one row per sample and
 	// source; a larger one as file rows, which the database groups.
 	samplesSQL, pathsSQL, missingPayloadsSQL := l.sql.linkSamples, l.sql.linkPaths, l.sql.linkMissingPayloads
-	rows, sorted, err := sortedFiles(sources)
-	if err != nil {
-		return err
-	}
 	var split *directBatch
-	if sorted {
-		stats.Files = int64(len(rows))
-		staged := linkRows(rows, l.opts.Payloads)
-		if direct {
-			defer directTurn(l.cfg.ConnString())()
-		}
-		if split, err = stageLinks(ctx, tx, staged, direct); err != nil {
+	if b.links != nil {
+		stats.Files = b.files
+		if split, err = stageLinks(ctx, tx, b, direct); err != nil {
 			return err
 		}
 	} else {
@@ -336,15 +369,17 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 	if err := l.stageSources(ctx, tx, sources); err != nil {
 		return err
 	}
-	if err := l.sendBatch(ctx, tx, samplesSQL, pathsSQL, stats); err != nil {
-		return err
-	}
+	distrust, copied := l.sql.distrust, 0
 	if split != nil {
-		if err := split.copyLinks(ctx, tx); err != nil {
+		if err := l.writeNewLinks(ctx, tx, split); err != nil {
 			return err
 		}
-		stats.NewSamples += int64(len(split.samples))
+		distrust, copied = "", len(split.samples) // done; counted after the upserts' count
 	}
+	if err := l.sendBatch(ctx, tx, b.earlier, distrust, samplesSQL, pathsSQL, stats); err != nil {
+		return err
+	}
+	stats.NewSamples += int64(copied)
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
@@ -355,11 +390,12 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, stats *Stats
 // stageLinks stages a sorted batch's rows (linkRows); direct, it first
 // writes the new samples by COPY and stages only the rows that need an
 // upsert, and returns the split with the new links still to write.
-func stageLinks(ctx context.Context, tx pgx.Tx, staged [][]any, direct bool) (*directBatch, error) {
+func stageLinks(ctx context.Context, tx pgx.Tx, b *preparedBatch, direct bool) (*directBatch, error) {
 	var split *directBatch
+	staged := b.links
 	if direct {
 		var err error
-		if split, err = splitDirect(ctx, tx, staged); err != nil {
+		if split, err = splitDirect(ctx, tx, b.links, sampleKeys(b.links), b.earlier); err != nil {
 			return nil, err
 		}
 		if err := split.copySamples(ctx, tx); err != nil {
@@ -373,6 +409,20 @@ func stageLinks(ctx context.Context, tx pgx.Tx, staged [][]any, direct bool) (*d
 	return split, nil
 }
 
+// writeNewLinks fails the leftover links of the batch's re-run sources,
+// then writes its new links by COPY, which that statement must not see.
+// Both touch only links of the batch's own sources, which no other batch
+// of this process in flight has (claimBatch): they need not wait for the
+// earlier batches.
+func (l *pgLoader) writeNewLinks(ctx context.Context, tx pgx.Tx, split *directBatch) error {
+	if l.sql.distrust != "" {
+		if _, err := tx.Exec(ctx, l.sql.distrust); err != nil {
+			return fmt.Errorf("writing the links of re-run sources: %w", err)
+		}
+	}
+	return split.copyLinks(ctx, tx)
+}
+
 func (l *pgLoader) stageSources(ctx context.Context, tx pgx.Tx, sources []*Source) error {
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_sources"}, stageSourceColumns,
 		pgx.CopyFromSlice(len(sources), func(i int) ([]any, error) { return l.stageSourceRow(i, sources[i]), nil })); err != nil {
@@ -381,40 +431,49 @@ func (l *pgLoader) stageSources(ctx context.Context, tx pgx.Tx, sources []*Sourc
 	return nil
 }
 
-// sendBatch runs the batch's statements once everything is staged.
-func (l *pgLoader) sendBatch(ctx context.Context, tx pgx.Tx, samplesSQL, pathsSQL string, stats *Stats) error {
-	type step struct{ what, sql string }
+// sendBatch runs the batch's statements once everything is staged: first
+// the wait for the earlier batches of this process in flight (their
+// advisory locks, pgdirect.go), whose rows the upserts may lock, then
+// distrust unless it is "".
+func (l *pgLoader) sendBatch(ctx context.Context, tx pgx.Tx, earlier []*batchClaim, distrust, samplesSQL, pathsSQL string, stats *Stats) error {
+	type step struct {
+		what, sql string
+		args      []any
+	}
 	var steps []step
-	if l.sql.distrust != "" {
-		steps = append(steps, step{"the links of re-run sources", l.sql.distrust})
+	if len(earlier) > 0 {
+		steps = append(steps, step{"waiting for this process's earlier batches", pgWaitForEarlier, []any{claimSpace, earlierKeys(earlier)}})
 	}
-	steps = append(steps, step{"sources", l.sql.sources})
+	if distrust != "" {
+		steps = append(steps, step{"writing the links of re-run sources", distrust, nil})
+	}
+	steps = append(steps, step{"writing sources", l.sql.sources, nil})
 	for _, stmt := range l.sql.purge {
-		steps = append(steps, step{"the removal of samples read under a failed check", stmt})
+		steps = append(steps, step{"writing the removal of samples read under a failed check", stmt, nil})
 	}
-	steps = append(steps, step{"samples", samplesSQL}, step{"paths", pathsSQL})
+	steps = append(steps, step{"writing samples", samplesSQL, nil}, step{"writing paths", pathsSQL, nil})
 	if l.opts.Payloads {
-		steps = append(steps, step{"payloads", l.sql.payloads})
+		steps = append(steps, step{"writing payloads", l.sql.payloads, nil})
 	}
 	if l.sql.cleanup != "" {
-		steps = append(steps, step{"the removal of samples left with no source", l.sql.cleanup})
+		steps = append(steps, step{"writing the removal of samples left with no source", l.sql.cleanup, nil})
 	}
-	steps = append(steps, step{"jobs", l.sql.jobs})
+	steps = append(steps, step{"writing jobs", l.sql.jobs, nil})
 	b := &pgx.Batch{}
 	for _, s := range steps {
-		b.Queue(s.sql)
+		b.Queue(s.sql, s.args...)
 	}
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	for _, s := range steps {
 		var err error
-		if s.what == "samples" {
+		if s.what == "writing samples" {
 			err = br.QueryRow().Scan(&stats.NewSamples)
 		} else {
 			_, err = br.Exec()
 		}
 		if err != nil {
-			return fmt.Errorf("writing %s: %w", s.what, err)
+			return fmt.Errorf("%s: %w", s.what, err)
 		}
 	}
 	return br.Close()
