@@ -31,7 +31,11 @@ func (r *Reader) serveSamplesPG(ctx context.Context, query string, keys [][]byte
 		}
 		// The statement is prepared once per connection, and its plan
 		// kept (pgx's statement cache, its default).
-		rows, err := pc.Conn().Query(ctx, query, keys)
+		var arg any = keys // serveSamplesQuery's one parameter: the keys, or the one key
+		if len(keys) == 1 {
+			arg = keys[0]
+		}
+		rows, err := pc.Conn().Query(ctx, query, arg)
 		if err != nil {
 			return err
 		}
