@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,21 +13,25 @@ import (
 	"github.com/hashr-dev/hashr/pkg/records/recordstest"
 )
 
+// decoderLines are file records for comparing fileDecoder with
+// Raw.Decode: escapes, unknown and repeated fields, nulls, and values of
+// the wrong type, which Decode refuses.
+var decoderLines = []string{
+	`{"type":"file","source":"s","path":"usr/bin/x","size":12,"md5":"a","sha1":"b","sha256":"c","mime":"text/plain","seen":false,"local":"/spool/x"}`,
+	`{"type":"file","path":"caf\u00e9 \"quoted\" \\ back\/slash","size":0,"seen":true,"extra":{"nested":[1,2]},"sha512":"d"}`,
+	`{"type":"file","path":"dup","path":"last wins","crc32":"e","blake3":"f","ssdeep":"3:a:b","tlsh":"T1AB","mtime":"2024-01-01T00:00:00Z"}`,
+	`{"type":"file","path":"p","size":null,"seen":null,"md5":null}`,
+	`{"type":"file","path":"p","size":1e3}`,
+	`{"type":"file","path":"p","size":"12"}`,
+	`{"type":"file","path":"p","seen":"yes"}`,
+	`{"type":"file","path":7}`,
+	`{"type":"file","Path":"other case","path":"p"}`,
+}
+
 // fileDecoder reads every field hashr-load uses as Raw.Decode does, and
 // fails on the same lines with the same errors.
 func TestDecodeFileAgreesWithDecode(t *testing.T) {
-	lines := []string{
-		`{"type":"file","source":"s","path":"usr/bin/x","size":12,"md5":"a","sha1":"b","sha256":"c","mime":"text/plain","seen":false,"local":"/spool/x"}`,
-		`{"type":"file","path":"caf\u00e9 \"quoted\" \\ back\/slash","size":0,"seen":true,"extra":{"nested":[1,2]},"sha512":"d"}`,
-		`{"type":"file","path":"dup","path":"last wins","crc32":"e","blake3":"f","ssdeep":"3:a:b","tlsh":"T1AB","mtime":"2024-01-01T00:00:00Z"}`,
-		`{"type":"file","path":"p","size":null,"seen":null,"md5":null}`,
-		`{"type":"file","path":"p","size":1e3}`,
-		`{"type":"file","path":"p","size":"12"}`,
-		`{"type":"file","path":"p","seen":"yes"}`,
-		`{"type":"file","path":7}`,
-		`{"type":"file","Path":"other case","path":"p"}`,
-	}
-	for _, line := range lines {
+	for _, line := range decoderLines {
 		raw := recordstest.Raw(t, line+"\n")
 		var d fileDecoder
 		fast, fastErr := d.decode(raw)
@@ -77,21 +82,10 @@ func TestFileRowDecodesEveryDigest(t *testing.T) {
 //	go test -run - -fuzz FileDecoder ./internal/load/
 func FuzzFileDecoder(f *testing.F) {
 	full := `{"type":"file","source":"s","path":"p","size":1,"mtime":"2024-01-01T00:00:00Z","local":"l","mime":"m","md5":"a","sha1":"b","sha256":"c","sha512":"d","crc32":"e","blake3":"f","ssdeep":"g","tlsh":"h","seen":true}`
-	for _, seed := range []string{
-		full,
-		`{"type":"file","source":"s","path":"usr/bin/x","size":12,"md5":"a","sha1":"b","sha256":"c","mime":"text/plain","seen":false,"local":"/spool/x"}`,
-		`{"type":"file","path":"caf\u00e9 \"quoted\" \\ back\/slash","size":0,"seen":true,"extra":{"nested":[1,2]},"sha512":"d"}`,
-		`{"type":"file","path":"dup","path":"last wins","crc32":"e","blake3":"f","ssdeep":"3:a:b","tlsh":"T1AB","mtime":"2024-01-01T00:00:00Z"}`,
-		`{"type":"file","path":"p","size":null,"seen":null,"md5":null}`,
-		`{"type":"file","path":"p","size":1e3}`,
-		`{"type":"file","path":"p","size":"12"}`,
-		`{"type":"file","path":"p","seen":"yes"}`,
-		`{"type":"file","path":7}`,
-		`{"type":"file","Path":"other case","path":"p"}`,
+	for _, seed := range slices.Concat([]string{full}, decoderLines, []string{
 		`{"type":"file","path":"naïve ☃","mime":"x"}`,
 		` { "type" : "file" , "path" : "spaced" , "size" : -3 } `,
-		`{"type":"file","size":99999999999999999999}`,
-	} {
+		`{"type":"file","size":99999999999999999999}`}) {
 		f.Add([]byte(seed))
 	}
 	fullRaw := recordstest.Raw(f, full+"\n")
