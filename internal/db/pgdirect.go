@@ -71,8 +71,15 @@ import (
 // process, before its first transaction, holding nothing, until that one
 // has ended: the same source's loads must commit in order (its status is
 // its last load's), and the earlier one's upserts lock the links the
-// later one's statement for re-run sources would lock.
-var directClaims sync.Map // database URL -> *claimList
+// later one's statement for re-run sources would lock. Earlier means
+// formed earlier in the stream, not first to claim: the committers
+// receive consecutive batches, and the later one, sorted sooner, would
+// claim first and commit first (load21f-order; HashR's layout then lost
+// every link of a source whose failed run was committed after its
+// re-run). So each batch claims in its turn (Turns), once the batch
+// formed before it has claimed, and every batch claims its sources, the
+// upserts' alone too; those claim no samples and take no lock.
+var batchClaims sync.Map // database URL -> *claimList
 
 // claimList is the batches of one process in flight into one database.
 type claimList struct {
@@ -107,13 +114,16 @@ const pgLockBatch = `SELECT pg_advisory_xact_lock($1, $2)`
 // flight that hold their lock end.
 const pgWaitForEarlier = `SELECT count(pg_advisory_xact_lock_shared($1, k)) FROM unnest($2::int4[]) AS k`
 
-// claimBatch claims the samples (sorted) of a batch of sources in the
-// database at url: it returns the batch's claim, the claims of the
-// batches in flight before it, and the function that ends its own. When
-// one of them has one of its sources, it first waits for them to end (and
-// returns none).
-func claimBatch(ctx context.Context, url string, samples [][]byte, sources []*Source) (mine *batchClaim, earlier []*batchClaim, release func(), err error) {
-	v, _ := directClaims.LoadOrStore(url, &claimList{})
+// claimBatch claims the samples (sorted) and sources of a batch in the
+// database at url, in its turn: it returns the batch's claim, the claims
+// of the batches in flight before it, and the function that ends its own.
+// When one of them has one of its sources, it first waits for them to end
+// (and returns none).
+func claimBatch(ctx context.Context, turn *Turn, url string, samples [][]byte, sources []*Source) (mine *batchClaim, earlier []*batchClaim, release func(), err error) {
+	if err := turn.wait(ctx); err != nil {
+		return nil, nil, func() {}, fmt.Errorf("waiting for the batch before to claim its place: %w", err)
+	}
+	v, _ := batchClaims.LoadOrStore(url, &claimList{})
 	list := v.(*claimList)
 	mine = &batchClaim{samples: samples, sources: map[string]bool{}, key: batchSeq.Add(1), done: make(chan struct{})}
 	for _, src := range sources {
@@ -125,6 +135,7 @@ func claimBatch(ctx context.Context, url string, samples [][]byte, sources []*So
 	earlier = slices.Clone(list.inFlight)
 	list.inFlight = append(list.inFlight, mine)
 	list.mu.Unlock()
+	turn.Pass()
 	release = func() {
 		list.mu.Lock()
 		list.inFlight = slices.DeleteFunc(list.inFlight, func(c *batchClaim) bool { return c == mine })

@@ -393,7 +393,7 @@ func TestWaitCycleAcrossProcessesIsBroken(t *testing.T) {
 		t.Error("no batch was retried or written again: the waits formed no cycle, so the test proves nothing")
 	}
 	beforeDirectCopy = nil
-	checkSerial(t, raced, serial, a1, a2, b1, b2)
+	checkSerial(t, Options{}, raced, serial, a1, a2, b1, b2)
 }
 
 // holdAtCopy is beforeDirectCopy holding the batches marked held.
@@ -408,10 +408,10 @@ func holdAtCopy(ctx context.Context) {
 }
 
 // checkSerial compares the database at raced with the batches loaded one
-// after the other into serial.
-func checkSerial(t *testing.T, raced, serial string, batches ...[]*Source) {
+// after the other into serial, by a loader opened with opts.
+func checkSerial(t *testing.T, opts Options, raced, serial string, batches ...[]*Source) {
 	t.Helper()
-	s := open(t, serial, Options{})
+	s := open(t, serial, opts)
 	for _, b := range batches {
 		load(t, s, b...)
 	}
@@ -486,4 +486,62 @@ func activity(db *sql.DB) string {
 		fmt.Fprintf(&b, "%s %s %s/%s %q\n", app, state, waitType, wait, query)
 	}
 	return b.String()
+}
+
+// A source loaded twice in one stream (scanned again after a failed run,
+// or the same bytes under another name) can be in two batches that
+// hashr-load's two committers load at once. Its status and job are its
+// last load's, so the batch formed later commits later even when it
+// reaches the database first: here the later batch's load begins alone,
+// and the earlier one's only once the later one has ended or waits for
+// its turn. On the direct path, on the upserts alone (a batch too large
+// to sort), and in HashR's layout, where the failed load, committed last,
+// would remove the links the re-run vouches for.
+func TestBatchesOfOneSourceCommitInStreamOrder(t *testing.T) {
+	pg := pgtest.Start(t)
+	for _, c := range []struct {
+		name      string
+		opts      Options
+		sortedMax int
+	}{
+		{"direct", Options{}, sortedBatchMax},
+		{"upserts", Options{}, 0},
+		{"hashr", Options{Schema: SchemaHashR}, sortedBatchMax},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			saved := sortedBatchMax
+			sortedBatchMax = c.sortedMax
+			t.Cleanup(func() { sortedBatchMax = saved })
+			raced, serial := pg.NewDatabase(t), pg.NewDatabase(t)
+			failed := []*Source{source(t, "rescanned.deb", content("usr/bin/one", "one"), content("usr/bin/two", "two"))}
+			failed[0].Job.Status, failed[0].Job.Error, failed[0].Job.Errors = StatusFailed, "extract: truncated", 1
+			rescanned := []*Source{source(t, "rescanned.deb", content("usr/bin/one", "one"), content("usr/bin/two", "two"))}
+
+			var turns Turns
+			earlierTurn, laterTurn := turns.Next(), turns.Next()
+			laterWaits, laterDone := make(chan struct{}), make(chan struct{})
+			waitingForTurn = func(context.Context) { close(laterWaits) }
+			t.Cleanup(func() { waitingForTurn = nil })
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			earlier, later := open(t, raced, c.opts).(OrderedLoader), open(t, raced, c.opts).(OrderedLoader)
+			var laterErr error
+			go func() {
+				defer close(laterDone)
+				_, laterErr = later.LoadInTurn(ctx, laterTurn, rescanned)
+			}()
+			select {
+			case <-laterWaits:
+			case <-laterDone:
+			}
+			if _, err := earlier.LoadInTurn(ctx, earlierTurn, failed); err != nil {
+				t.Fatalf("loading the earlier batch: %v", err)
+			}
+			if <-laterDone; laterErr != nil {
+				t.Fatalf("loading the later batch: %v", laterErr)
+			}
+			waitingForTurn = nil
+			checkSerial(t, c.opts, raced, serial, failed, rescanned)
+		})
+	}
 }

@@ -259,20 +259,36 @@ func migrateNative(ctx context.Context, tx pgx.Tx, citus bool) ([]string, error)
 	return distributed, nil
 }
 
+var _ OrderedLoader = (*pgLoader)(nil)
+
 func (l *pgLoader) Load(ctx context.Context, sources []*Source) (Stats, error) {
+	return l.LoadInTurn(ctx, nil, sources)
+}
+
+// LoadInTurn loads the batch once the batches of earlier turns have
+// claimed their place (claimBatch): a batch with one of their sources
+// then commits after them.
+func (l *pgLoader) LoadInTurn(ctx context.Context, turn *Turn, sources []*Source) (Stats, error) {
+	defer turn.Pass() // however it ends, the next batch need not wait for its place
 	var stats Stats
 	b, err := l.prepare(sources)
 	if err != nil {
 		return Stats{}, fmt.Errorf("loading %d sources into %s: %w", len(sources), l.loc, err)
 	}
 	direct, fallbacks := b.links != nil && l.canCopyDirect(), 0
+	// Every batch claims its sources; only the direct path claims its
+	// samples, and has its later batches wait for its lock.
+	var keys [][]byte
 	if direct {
-		var release func()
-		b.claim, b.earlier, release, err = claimBatch(ctx, l.cfg.ConnString(), sampleKeys(b.links), sources)
-		defer release()
-		if err != nil {
-			return Stats{}, err
-		}
+		keys = sampleKeys(b.links)
+	}
+	claim, earlier, release, err := claimBatch(ctx, turn, l.cfg.ConnString(), keys, sources)
+	defer release()
+	if err != nil {
+		return Stats{}, fmt.Errorf("loading %d sources into %s: %w", len(sources), l.loc, err)
+	}
+	if direct {
+		b.claim, b.earlier = claim, earlier
 	}
 	n, err := retry(ctx, l.opts.RetryFor, l.logRetry, l.retryable, func(ctx context.Context) error {
 		stats = Stats{}

@@ -46,8 +46,10 @@ type loader struct {
 	batchSince time.Time // when the batch's first source finished
 
 	// Batches are committed by goroutines of their own (one per store), so
-	// the next batch is read while the database writes the last one.
-	commits      chan []*db.Source
+	// the next batch is read while the database writes the last one; turns
+	// number them as they are formed (formedBatch).
+	turns        db.Turns
+	commits      chan formedBatch
 	commitFailed chan struct{} // closed when a commit failed; commitErr says why
 	commitErr    error
 	failOnce     sync.Once
@@ -542,15 +544,26 @@ func (l *loader) reportSource(s *openSource, path, msg string) error {
 	return l.out.Write(&records.Error{Stage: "load", Source: source, ID: s.rec.ID, URI: s.rec.URI, Path: path, Message: msg})
 }
 
+// formedBatch is a batch of finished sources and its turn: a source can
+// be in two batches (loaded twice in one stream), which two committers
+// load at once, and its status is its last load's, so the later batch
+// commits after the earlier one (db.Turns).
+type formedBatch struct {
+	turn    *db.Turn
+	sources []*db.Source
+}
+
 // flush hands the finished sources to the committer, waiting while it is
 // busy with the batch before.
 func (l *loader) flush() error {
 	if len(l.batch) == 0 {
 		return nil
 	}
+	turn := l.turns.Next()
 	select {
-	case l.commits <- l.batch:
+	case l.commits <- formedBatch{turn, l.batch}:
 	case <-l.commitFailed:
+		turn.Pass()
 		return l.commitErr
 	}
 	l.batch, l.batchFiles = nil, 0
@@ -558,7 +571,7 @@ func (l *loader) flush() error {
 }
 
 func (l *loader) startCommitter(ctx context.Context) {
-	l.commits = make(chan []*db.Source)
+	l.commits = make(chan formedBatch)
 	l.commitFailed = make(chan struct{})
 	l.committed = make(chan struct{})
 	var wg sync.WaitGroup
@@ -567,6 +580,7 @@ func (l *loader) startCommitter(ctx context.Context) {
 			for batch := range l.commits {
 				select {
 				case <-l.commitFailed: // drain: nothing more is committed
+					batch.turn.Pass()
 				default:
 					if err := l.commit(ctx, store, batch); err != nil {
 						l.failOnce.Do(func() {
@@ -575,7 +589,7 @@ func (l *loader) startCommitter(ctx context.Context) {
 						})
 					}
 				}
-				closeSources(batch)
+				closeSources(batch.sources)
 			}
 		})
 	}
@@ -586,9 +600,10 @@ func (l *loader) startCommitter(ctx context.Context) {
 }
 
 // commit writes a batch of finished sources in one transaction.
-func (l *loader) commit(ctx context.Context, store db.Loader, batch []*db.Source) error {
+func (l *loader) commit(ctx context.Context, store db.Loader, formed formedBatch) error {
 	start := time.Now()
-	st, err := store.Load(ctx, batch)
+	batch := formed.sources
+	st, err := loadInTurn(ctx, store, formed)
 	if err != nil {
 		return fmt.Errorf("%w; nothing of these sources was committed: run the pipeline again once the database is back", err)
 	}
@@ -624,6 +639,17 @@ func (l *loader) commit(ctx context.Context, store db.Loader, batch []*db.Source
 	l.p.Verbosef("committed %d sources, %d files, %d new samples in %s%s", len(batch), st.Files, st.NewSamples,
 		time.Since(start).Round(time.Millisecond), retried)
 	return nil
+}
+
+// loadInTurn loads a batch in its turn into a store that keeps turns (the
+// two committers' PostgreSQL); SQLite's single committer loads the batches
+// in the order they were formed.
+func loadInTurn(ctx context.Context, store db.Loader, b formedBatch) (db.Stats, error) {
+	if ordered, ok := store.(db.OrderedLoader); ok {
+		return ordered.LoadInTurn(ctx, b.turn, b.sources)
+	}
+	b.turn.Pass()
+	return store.Load(ctx, b.sources)
 }
 
 func closeSources(batch []*db.Source) {
