@@ -154,21 +154,7 @@ func checkFallback(t *testing.T, racedURL, serial string) {
 func TestRacingLoadersEndAsSerialLoad(t *testing.T) {
 	// Both loaders probe each batch's samples before either writes them:
 	// each batch, one COPY loses.
-	var mu sync.Mutex
-	var waiting chan struct{}
-	beforeDirectCopy = func(ctx context.Context) {
-		mu.Lock()
-		if waiting == nil {
-			ch := make(chan struct{})
-			waiting = ch
-			mu.Unlock()
-			<-ch
-			return
-		}
-		close(waiting)
-		waiting = nil
-		mu.Unlock()
-	}
+	beforeDirectCopy, _ = pairCopies(0)
 	t.Cleanup(func() { beforeDirectCopy = nil })
 	fallbacks := raceLoaders(t, func(url string, n int) string { return fmt.Sprintf("%s&application_name=loader%d", url, n) })
 	if fallbacks != 6 {
@@ -189,34 +175,57 @@ func TestOneProcessLoadersDoNotRace(t *testing.T) {
 // claimBatch, instead of taking turns from the probe to the commit), and
 // still never lose a COPY to each other.
 func TestOneProcessLoadersOverlap(t *testing.T) {
-	var mu sync.Mutex
-	var waiting chan struct{}
-	alone := 0 // COPYs that found no other loader's transaction open
-	beforeDirectCopy = func(ctx context.Context) {
-		mu.Lock()
-		if waiting == nil {
-			ch := make(chan struct{})
-			waiting = ch
-			mu.Unlock()
-			select {
-			case <-ch:
-			case <-time.After(2 * time.Second):
-				mu.Lock()
-				alone++
-				waiting = nil
-				mu.Unlock()
-			}
-			return
-		}
-		close(waiting)
-		waiting = nil
-		mu.Unlock()
-	}
+	// A COPY that waits 2 s for the other loader's found its transaction
+	// closed: that one waited for this one's commit.
+	var alone func() int
+	beforeDirectCopy, alone = pairCopies(2 * time.Second)
 	t.Cleanup(func() { beforeDirectCopy = nil })
 	fallbacks := raceLoaders(t, func(url string, n int) string { return url })
-	if alone > 0 || fallbacks != 0 {
+	if alone := alone(); alone > 0 || fallbacks != 0 {
 		t.Errorf("%d of 12 COPYs ran alone (want none: the other loader's COPY waited for a commit), %d fallbacks (want none)", alone, fallbacks)
 	}
+}
+
+// pairCopies is a beforeDirectCopy that holds each COPY of new samples
+// until another loader's arrives, so that the two run at once. With
+// patience 0 a COPY waits for its partner as long as it takes; else, one
+// no other joins within patience goes on alone, and alone counts those.
+func pairCopies(patience time.Duration) (hook func(context.Context), alone func() int) {
+	var mu sync.Mutex
+	var waiting chan struct{} // the COPY waiting for a partner's
+	lonely := 0
+	hook = func(ctx context.Context) {
+		mu.Lock()
+		if waiting != nil {
+			close(waiting)
+			waiting = nil
+			mu.Unlock()
+			return
+		}
+		ch := make(chan struct{})
+		waiting = ch
+		mu.Unlock()
+		var giveUp <-chan time.Time // nil, never ready, when patience is 0
+		if patience > 0 {
+			giveUp = time.After(patience)
+		}
+		select {
+		case <-ch:
+		case <-giveUp:
+			mu.Lock()
+			if waiting == ch { // no partner came in time (one that did closed ch)
+				waiting = nil
+				lonely++
+			}
+			mu.Unlock()
+		}
+	}
+	alone = func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return lonely
+	}
+	return hook, alone
 }
 
 // raceLoaders loads 6 batches with two loaders at once, each opened on
