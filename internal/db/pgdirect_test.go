@@ -156,7 +156,7 @@ func TestRacingLoadersEndAsSerialLoad(t *testing.T) {
 	// each batch, one COPY loses.
 	beforeDirectCopy, _ = pairCopies(0)
 	t.Cleanup(func() { beforeDirectCopy = nil })
-	fallbacks := raceLoaders(t, func(url string, n int) string { return fmt.Sprintf("%s&application_name=loader%d", url, n) })
+	fallbacks := raceLoaders(t, false)
 	if fallbacks != 6 {
 		t.Errorf("%d fallbacks, want one per batch (6)", fallbacks)
 	}
@@ -165,22 +165,23 @@ func TestRacingLoadersEndAsSerialLoad(t *testing.T) {
 // The loaders of one process (hashr-load's committers) claim their samples
 // (claimBatch): they never lose a COPY to each other.
 func TestOneProcessLoadersDoNotRace(t *testing.T) {
-	if fallbacks := raceLoaders(t, func(url string, n int) string { return url }); fallbacks != 0 {
+	if fallbacks := raceLoaders(t, true); fallbacks != 0 {
 		t.Errorf("%d fallbacks, want none", fallbacks)
 	}
 }
 
 // The loaders of one process overlap: one writes its new samples while the
 // other's transaction is open (they claim each other's samples in process,
-// claimBatch, instead of taking turns from the probe to the commit), and
-// still never lose a COPY to each other.
+// claimBatch, instead of taking turns from the probe to the commit; the
+// turns of their batches order the claims alone), and still never lose a
+// COPY to each other.
 func TestOneProcessLoadersOverlap(t *testing.T) {
 	// A COPY that waits 2 s for the other loader's found its transaction
 	// closed: that one waited for this one's commit.
 	var alone func() int
 	beforeDirectCopy, alone = pairCopies(2 * time.Second)
 	t.Cleanup(func() { beforeDirectCopy = nil })
-	fallbacks := raceLoaders(t, func(url string, n int) string { return url })
+	fallbacks := raceLoaders(t, true)
 	if alone := alone(); alone > 0 || fallbacks != 0 {
 		t.Errorf("%d of 12 COPYs ran alone (want none: the other loader's COPY waited for a commit), %d fallbacks (want none)", alone, fallbacks)
 	}
@@ -228,11 +229,13 @@ func pairCopies(patience time.Duration) (hook func(context.Context), alone func(
 	return hook, alone
 }
 
-// raceLoaders loads 6 batches with two loaders at once, each opened on
-// urlOf(the database, its number), the same samples in each one's batch
-// b; it checks that the database ends as a serial load of the same
-// batches leaves it, and returns the fallbacks.
-func raceLoaders(t *testing.T, urlOf func(url string, n int) string) int {
+// raceLoaders loads 6 batches with two loaders at once, the same samples
+// in each one's batch b; it checks that the database ends as a serial
+// load of the same batches leaves it, and returns the fallbacks. The
+// loaders of oneProcess share a URL, as hashr-load's committers do, and
+// load in turns, loader 0's batch b before loader 1's; else each has a
+// URL of its own (claimBatch does not order them), as two processes.
+func raceLoaders(t *testing.T, oneProcess bool) int {
 	pg := pgtest.Start(t)
 	raced, serial := pg.NewDatabase(t), pg.NewDatabase(t)
 	batches := func(loader int) [][]*Source {
@@ -246,14 +249,25 @@ func raceLoaders(t *testing.T, urlOf func(url string, n int) string) int {
 		}
 		return out
 	}
+	var turns Turns
+	inTurn := make([][2]*Turn, 6) // nil, no order, for two processes
+	for b := range inTurn {
+		if oneProcess {
+			inTurn[b] = [2]*Turn{turns.Next(), turns.Next()}
+		}
+	}
 	var wg sync.WaitGroup
 	fallbacks := make([]int, 2)
 	for n := range 2 {
-		l := open(t, urlOf(raced, n), Options{})
+		url := raced
+		if !oneProcess {
+			url = fmt.Sprintf("%s&application_name=loader%d", raced, n)
+		}
+		l := open(t, url, Options{}).(OrderedLoader)
 		mine := batches(n)
 		wg.Go(func() {
-			for _, b := range mine {
-				st, err := l.Load(context.Background(), b)
+			for i, b := range mine {
+				st, err := l.LoadInTurn(context.Background(), inTurn[i][n], b)
 				if err != nil {
 					t.Error(err)
 					return
