@@ -56,7 +56,15 @@ func main() {
 	flag.StringVar(&externalDB, "db", "", "with -vs-copy: load this database (emptied before each run; e.g. a Citus coordinator's) instead of fresh ones on a PostgreSQL of its own; server CPU is not measured")
 	preload := flag.Float64("preload", 0, "with -vs-copy: before each run the database holds other sources with this share of the stream's file records' samples (a load into a database that is not empty; COPY writes only the rows hashr-load adds)")
 	binaries := flag.String("binaries", "", "with -vs-copy: name=path,... hashr-load binaries to time in turn (e.g. main's and this branch's) instead of this process's")
+	writeStream := flag.String("write-stream", "", "write the stream of records to this file and exit (to count a hashr-load's instructions or allocations on it)")
 	flag.Parse()
+	if *writeStream != "" {
+		if err := os.WriteFile(*writeStream, stream(generate(*sources, *files, *shared)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "loadbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

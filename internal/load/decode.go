@@ -1,7 +1,10 @@
 package load
 
 import (
+	"bytes"
 	"strconv"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -23,12 +26,17 @@ var seenTrue, seenFalse = true, false
 
 // decode returns the file record of raw: the decoder's own File, valid
 // until the next call, or, the slow way, one of its own. Its strings are
-// substrings of one string of the whole line (a row that keeps its path
-// keeps the line until its batch is committed).
+// substrings of raw.Line, which must not be written afterwards (a row
+// that keeps its path keeps the line until its batch is committed).
 func (d *fileDecoder) decode(raw *records.Raw) (*records.File, error) {
 	d.f = records.File{}
 	f := &d.f
-	line := string(raw.Line)
+	// The line as a string without a copy (a copy was hashr-load's
+	// largest allocation per record, a quarter of its bytes): the
+	// records.Reader gives each Raw a Line of its own, which nothing
+	// writes once it is read, so the strings cut from it stay as they
+	// were read.
+	line := unsafe.String(unsafe.SliceData(raw.Line), len(raw.Line))
 	plain := true
 	err := records.Members(raw.Line, func(name, value []byte) bool {
 		// A switch, not a map of the fields: a map made per record was a
@@ -65,8 +73,8 @@ func (d *fileDecoder) decode(raw *records.Raw) (*records.File, error) {
 
 // stringIn is the JSON string value (a slice of lineBytes, which line
 // holds as a string) as a substring of line, with no copy; or, when it has
-// escapes or bytes beyond ASCII, decoded on its own. ok is false for a
-// value that is not a string.
+// escapes or is not UTF-8, decoded on its own. ok is false for a value
+// that is not a string.
 func stringIn(line string, lineBytes, value []byte) (s string, ok bool) {
 	if len(value) < 2 || value[0] != '"' {
 		return "", false
@@ -75,22 +83,20 @@ func stringIn(line string, lineBytes, value []byte) (s string, ok bool) {
 	// Members' values are slices of its line: the offset is where the
 	// line's capacity and the value's part.
 	start := cap(lineBytes) - cap(inner)
-	if !plainASCII(inner) || start < 0 || start+len(inner) > len(line) || line[start:start+len(inner)] != string(inner) {
+	if !meansItsBytes(inner) || start < 0 || start+len(inner) > len(line) || line[start:start+len(inner)] != string(inner) {
 		s, err := records.StringValue(value)
 		return s, err == nil
 	}
 	return line[start : start+len(inner)], true
 }
 
-// plainASCII says whether b, inside a JSON string, means exactly its
-// bytes: ASCII with no backslash.
-func plainASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 || c == '\\' {
-			return false
-		}
-	}
-	return true
+// meansItsBytes says whether b, inside a JSON string, means exactly its
+// bytes: UTF-8 with no backslash (encoding/json replaces only bytes that
+// are not UTF-8). Both checks run over words, not a byte at a time as the
+// check for plain ASCII did: it was a twentieth of hashr-load's
+// instructions per record.
+func meansItsBytes(b []byte) bool {
+	return bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b)
 }
 
 // fileTextField is the string field of f that the member name sets, or

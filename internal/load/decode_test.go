@@ -145,3 +145,50 @@ func decodeFileBefore(raw *records.Raw) (*records.File, error) {
 	}
 	return &f, nil
 }
+
+// FuzzFileRowChecksAsValidate checks fileRow, which checks the digests
+// as it decodes them, against records.File.Validate and hex.DecodeString:
+// it fails with Validate's error exactly when Validate fails, and
+// otherwise holds each digest's bytes.
+//
+//	go test -run - -fuzz FileRowChecksAsValidate ./internal/load/
+func FuzzFileRowChecksAsValidate(f *testing.F) {
+	good := func(n int) string { return strings.Repeat("0a", n) }
+	f.Add("p", good(16), good(20), good(32), good(64), good(4), good(32), "")
+	f.Add("p", "", "", good(32), "", "", "", "")
+	f.Add("", "", "", good(32), "", "", "", "")
+	f.Add("p", "", "", "", "", "", "", "")
+	f.Add("p", strings.ToUpper(good(16)), "", good(32), "", "", "", "")
+	f.Add("p", good(16)+"0", "", good(32), "", "", "", "")
+	f.Add("p", "", "", good(31)+"0g", "", "", "", "")
+	f.Add("p", "", "", good(32), "", "0000000/", "", "")
+	f.Add("p", "", "", good(32), "", "", good(32)[1:]+":", "")
+	f.Add("p", "", "", good(32), "", "", "", "2024-01-01T00:00:00Z")
+	f.Add("p", "", "", good(32), "", "", "", "yesterday")
+	f.Fuzz(func(t *testing.T, path, md5, sha1, sha256, sha512, crc32, blake3, mtime string) {
+		rec := &records.File{Path: path, MD5: md5, SHA1: sha1, SHA256: sha256, SHA512: sha512, CRC32: crc32, BLAKE3: blake3, Mtime: mtime}
+		row, err := fileRow(rec, &byteSlab{})
+		want := rec.Validate()
+		if want == nil && sha256 == "" {
+			want = errNoSHA256
+		}
+		if (err == nil) != (want == nil) || err != nil && err.Error() != want.Error() {
+			t.Fatalf("%+v: fileRow error %v, Validate %v", rec, err, want)
+		}
+		if err != nil {
+			return
+		}
+		for _, d := range []struct {
+			hex string
+			got []byte
+		}{{md5, row.MD5}, {sha1, row.SHA1}, {sha256, row.SHA256}, {sha512, row.SHA512}, {crc32, row.CRC32}, {blake3, row.BLAKE3}} {
+			want, _ := hex.DecodeString(d.hex)
+			if d.hex == "" {
+				want = nil
+			}
+			if !bytes.Equal(d.got, want) || (d.got == nil) != (want == nil) {
+				t.Errorf("%q decoded as %x", d.hex, d.got)
+			}
+		}
+	})
+}

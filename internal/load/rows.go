@@ -56,50 +56,81 @@ var errNoSHA256 = errors.New("file record has no sha256")
 // valid UTF-8 is stored as its path, with U+FFFD where the bad bytes were:
 // text columns hold UTF-8 only, and path_raw is not stored.
 func fileRow(f *records.File, digests *byteSlab) (db.File, error) {
-	if err := f.Validate(); err != nil {
-		return db.File{}, err
-	}
-	if f.SHA256 == "" {
-		return db.File{}, errNoSHA256
-	}
 	row := db.File{
 		SSDEEP: text(f.SSDEEP), TLSH: text(f.TLSH),
 		Size: -1, MIME: text(f.MIME), Path: text(f.Path), Local: f.Local,
 		Seen: f.Seen != nil && *f.Seen,
 	}
-	decodeDigests(&row, f, digests)
+	// The digests are checked as they are decoded, in one pass over their
+	// hex; a record that fails that check, or has what only Validate
+	// checks (no path, an mtime), is validated in full, for its error.
+	if !decodeDigests(&row, f, digests) || f.Path == "" || f.Mtime != "" {
+		if err := f.Validate(); err != nil {
+			return db.File{}, err
+		}
+	}
+	if f.SHA256 == "" {
+		return db.File{}, errNoSHA256
+	}
 	if f.Size != nil {
 		row.Size = *f.Size
 	}
 	return row, nil
 }
 
-// decodeDigests decodes the hex digests of f, which Validate has checked,
-// into row, from the slab (an allocation each was a fifth of hashr-load's
-// allocations per record, and one per record still a tenth); "" is
-// absent, nil.
-func decodeDigests(row *db.File, f *records.File, slab *byteSlab) {
+// decodeDigests decodes the hex digests of f into row, from the slab (an
+// allocation each was a fifth of hashr-load's allocations per record, and
+// one per record still a tenth); "" is absent, nil. It returns false
+// unless each digest is lowercase hex of its algorithm's length
+// (records.CheckHex), leaving row's digests then undefined.
+func decodeDigests(row *db.File, f *records.File, slab *byteSlab) bool {
 	digests := [...]struct {
-		hex string
-		dst *[]byte
-	}{{f.SHA256, &row.SHA256}, {f.MD5, &row.MD5}, {f.SHA1, &row.SHA1}, {f.SHA512, &row.SHA512},
-		{f.CRC32, &row.CRC32}, {f.BLAKE3, &row.BLAKE3}}
+		hex  string
+		want int
+		dst  *[]byte
+	}{{f.SHA256, 64, &row.SHA256}, {f.MD5, 32, &row.MD5}, {f.SHA1, 40, &row.SHA1}, {f.SHA512, 128, &row.SHA512},
+		{f.CRC32, 8, &row.CRC32}, {f.BLAKE3, 64, &row.BLAKE3}}
 	size := 0
 	for _, d := range digests {
+		if d.hex != "" && len(d.hex) != d.want {
+			return false
+		}
 		size += len(d.hex) / 2
 	}
 	buf := slab.take(size)
+	var bad byte
 	for _, d := range digests {
 		if d.hex == "" {
 			continue
 		}
 		n := len(d.hex) / 2
-		for i := range n {
-			buf[i] = hexNibble(d.hex[2*i])<<4 | hexNibble(d.hex[2*i+1])
+		dst, h := buf[:n:n], d.hex[:2*n]
+		for i := range dst {
+			hi, lo := hexValue[h[2*i]], hexValue[h[2*i+1]]
+			bad |= hi | lo
+			dst[i] = hi<<4 | lo
 		}
-		*d.dst, buf = buf[:n:n], buf[n:]
+		*d.dst, buf = dst, buf[n:]
 	}
+	return bad&notHex == 0
 }
+
+// hexValue is a lowercase hex digit's value, and notHex for any other
+// byte (uppercase hex is not a digest's, records.CheckHex).
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = notHex
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
+
+const notHex = 0x10
 
 // byteSlab hands out byte slices cut from chunks of slabChunk bytes. The
 // rows of a batch are made and dropped together, and so are the chunks
@@ -116,14 +147,6 @@ func (s *byteSlab) take(n int) []byte {
 	b := s.free[:n:n]
 	s.free = s.free[n:]
 	return b
-}
-
-// hexNibble is the value of a lowercase hex digit.
-func hexNibble(c byte) byte {
-	if c >= 'a' {
-		return c - 'a' + 10
-	}
-	return c - '0'
 }
 
 // text makes a string storable in both databases: PostgreSQL text cannot

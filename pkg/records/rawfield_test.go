@@ -2,6 +2,7 @@ package records
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -224,6 +225,45 @@ func BenchmarkReaderFullDecode(b *testing.B) {
 			if _, err := r.Next(); err != nil {
 				b.Fatal(err)
 			}
+		}
+	}
+}
+
+// hasStrSpecial finds a special byte (strSpecial) in any of a word's
+// eight places, among any other bytes, and reports none where there is
+// none.
+func TestHasStrSpecialEveryByteEveryPlace(t *testing.T) {
+	for _, fill := range []byte{'a', 0x20, 0x21, 0x7f, 0x80, 0xff, '[', ']', '#'} {
+		for c := range 256 {
+			for at := range 8 {
+				w := bytes.Repeat([]byte{fill}, 8)
+				w[at] = byte(c)
+				want := strSpecial[c] || strSpecial[fill]
+				if got := hasStrSpecial(binary.LittleEndian.Uint64(w)); got != want {
+					t.Fatalf("%q: hasStrSpecial %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
+}
+
+// hasStrSpecial agrees with strSpecial, byte by byte, on random words
+// whose bytes are drawn from near the special ones.
+func TestHasStrSpecialRandomWords(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	near := []byte{0x00, 0x1f, 0x20, 0x21, '"', '"' + 1, '"' - 1, '\\', '\\' + 1, '\\' - 1, 0x7f, 0x80, 0x9f, 0xa0, 0xdc, 0xff, 'a'}
+	for range 200_000 {
+		var w [8]byte
+		want := false
+		for i := range w {
+			w[i] = near[r.IntN(len(near))]
+			if r.IntN(4) == 0 {
+				w[i] = byte(r.Uint32())
+			}
+			want = want || strSpecial[w[i]]
+		}
+		if got := hasStrSpecial(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("%q: hasStrSpecial %v, want %v", w, got, want)
 		}
 	}
 }
