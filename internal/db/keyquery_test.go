@@ -111,7 +111,7 @@ func TestCappedSQLiteLookupsPrepareOneStatementForEveryLength(t *testing.T) {
 	}
 	capped := 0
 	for query := range r.stmts {
-		if strings.Contains(query, "cut(sample, last)") {
+		if strings.Contains(query, sqliteKeyTable) {
 			capped++
 		}
 	}

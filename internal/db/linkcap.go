@@ -1,7 +1,10 @@
 package db
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -51,14 +54,12 @@ func untrustedSource(col string) string {
 // samples_sources alone and the caller drops the untrusted links; capped,
 // the database leaves them out before it ranks (a sample's first hundred
 // links might all be untrusted). PostgreSQL reads each key's first links
-// by a LATERAL subquery with LIMIT (firstLinks); SQLite first finds each
-// key's cut-off, its (MaxSources+1)th trusted source, reading no more
-// than those links, and then reads the links up
-// to it as a range of the primary key: a window, or a cut-off tested on
-// each row, read all of a sample's links (1,000 keys each in 5,000
-// sources took 83 CPU-s, where uncapped took 23). CROSS JOIN keeps the
-// keys the outer loop: with a few hundred keys SQLite chose to scan all
-// of samples_sources instead.
+// by a LATERAL subquery with LIMIT (firstLinks). SQLite, which has no
+// LATERAL, reads every trusted link of each key, key after key, and the
+// reader stops it past a key's cap (readFirstLinksInTurn). CROSS JOIN
+// keeps the keys the outer loop, which also gives the rows in key order:
+// with a few hundred keys SQLite chose to scan all of samples_sources
+// instead.
 func (r *Reader) sha256LinksQuery() string {
 	cols := linkColumns{"l.sample_sha256", "l.source_sha256",
 		r.jsonArray("l.paths"), "l.failed"}
@@ -84,12 +85,64 @@ func (r *Reader) sha256LinksQuery() string {
 		return `WITH keys(sample) AS ` + keyTable + `
 		` + cols.selectFrom(`FROM keys CROSS JOIN LATERAL `+r.firstLinks("keys.sample", trusted("x"))+` l`)
 	}
-	return `WITH keys(sample) AS ` + keyTable + `,
-		cut(sample, last) AS (SELECT sample, (SELECT x.source_sha256 FROM samples_sources x
-			WHERE x.sample_sha256 = keys.sample AND ` + trusted("x") + `
-			ORDER BY x.source_sha256 LIMIT 1 OFFSET ` + strconv.Itoa(r.MaxSources) + `) FROM keys)
-		` + cols.selectFrom(`FROM cut CROSS JOIN samples_sources l ON l.sample_sha256 = cut.sample
-		WHERE l.source_sha256 <= coalesce(cut.last, `+pastAllSHA256+`) AND `+trusted("l"))
+	return `WITH keys(sample) AS ` + keyTable + `
+		` + cols.selectFrom(`FROM keys CROSS JOIN samples_sources l ON l.sample_sha256 = keys.sample WHERE `+trusted("l"))
+}
+
+// readFirstLinksInTurn reads into b each key's first MaxSources+1 trusted
+// links by source, the capped sha256LinksQuery in SQLite: it reads the
+// keys in SHA-256 order, each key's links in source order (the primary
+// key's), and once a key has given MaxSources+1 links it stops the
+// statement and runs it again for the keys after that one. Most keys
+// have a link or two, so a batch is most often one statement, one
+// descent of samples_sources a key. SQLite first found each key's
+// cut-off, its (MaxSources+1)th trusted source, and then read the links
+// up to it: two descents a key, 12,000 instructions a key more
+// (callgrind, hashr-lookup over /usr/share/man). A window, or a cut-off
+// tested on each row, read all of a sample's links (1,000 keys each in
+// 5,000 sources took 83 CPU-s, where uncapped took 23).
+func (r *Reader) readFirstLinksInTurn(ctx context.Context, keys [][]byte, b *sha256Batch) error {
+	query := r.sha256LinksQuery()
+	keys = distinctKeys(keys)
+	for len(keys) > 0 {
+		rows, err := r.queryKeys(ctx, query, keys)
+		if err != nil {
+			return err
+		}
+		var last, lastSource []byte
+		n := 0
+		rest := [][]byte(nil)
+		for rows.Next() {
+			sample, source, err := b.scan(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			switch c := bytes.Compare(sample, last); {
+			case c > 0:
+				last, n = sample, 0
+			case c < 0 || bytes.Compare(source, lastSource) <= 0:
+				// The cut after a key's first links takes them in order.
+				rows.Close()
+				return fmt.Errorf("SQLite sent the links of sample %x in source %x out of order (after %x in %x): a capped lookup needs them by sample, then source", sample, source, last, lastSource)
+			}
+			lastSource = source
+			if n++; n > r.MaxSources {
+				i, _ := slices.BinarySearchFunc(keys, sample, bytes.Compare)
+				rest = keys[i+1:]
+				break
+			}
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return err
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		keys = rest
+	}
+	return nil
 }
 
 // joinedLinksQuery is lookup's query: the samples whose column by is one

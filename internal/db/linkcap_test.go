@@ -91,3 +91,67 @@ func checkCapped(t *testing.T, r *Reader, f File, wantIDs []string, total int) {
 		}
 	}
 }
+
+// A capped batch by sha256 answers every key, those before, between and
+// after keys over the cap, each with its first links: SQLite reads the
+// keys in turn and stops its statement at a key over the cap, then goes
+// on with the keys after it. The database sends each key's links up to
+// one past the cap, no more.
+func TestCappedLookupAnswersTheKeysAfterOnesOverTheCap(t *testing.T) {
+	const sources, limit = 12, 4
+	shared := []File{content("usr/share/common-licenses/GPL", "a text in every package"),
+		content("usr/share/common-licenses/MIT", "another text in every package")}
+	ids := make([]string, sources)
+	own := make([]File, sources)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("pkg%02d.deb", i)
+		own[i] = content(fmt.Sprintf("usr/bin/own%02d", i), "only in "+ids[i])
+	}
+	byIDs := slices.Clone(ids)
+	slices.SortFunc(byIDs, func(a, b string) int { return bytes.Compare(sourceSHA(a), sourceSHA(b)) })
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			l := open(t, b.url, Options{})
+			var batch []*Source
+			for i, id := range ids {
+				batch = append(batch, source(t, id, shared[0], shared[1], own[i]))
+			}
+			load(t, l, batch...)
+			r := openReader(t, b.url)
+			r.MaxSources = limit
+			keys := [][]byte{shared[0].SHA256, shared[1].SHA256}
+			for _, f := range own {
+				keys = append(keys, f.SHA256)
+			}
+			before := r.linkRowsRead.Load()
+			found, err := r.Lookup(context.Background(), BySHA256, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows, want := r.linkRowsRead.Load()-before, int64(2*(limit+1)+sources); rows != want {
+				t.Errorf("%d link rows read, want %d: %d for each key over the cap, 1 for each other", rows, want, limit+1)
+			}
+			if len(found) != len(keys) {
+				t.Errorf("%d of %d keys found", len(found), len(keys))
+			}
+			for i, f := range append(slices.Clone(shared), own...) {
+				want, total := byIDs[:limit], sources
+				if i >= len(shared) {
+					want, total = []string{ids[i-len(shared)]}, 1
+				}
+				samples := found[string(f.SHA256)]
+				if len(samples) != 1 {
+					t.Errorf("%s: %d samples, want 1", f.Path, len(samples))
+					continue
+				}
+				var got []string
+				for _, l := range samples[0].Links {
+					got = append(got, l.IDs...)
+				}
+				if !slices.Equal(got, want) || samples[0].Total != int64(total) {
+					t.Errorf("%s: %v of %d, want %v of %d", f.Path, got, samples[0].Total, want, total)
+				}
+			}
+		})
+	}
+}

@@ -797,50 +797,78 @@ func (r *Reader) lookup(ctx context.Context, by string, keys [][]byte, found map
 // are left out (the caller has the digests it looked up with), and the
 // few sources are read once and kept, rather than joined on every row.
 func (r *Reader) lookupSHA256(ctx context.Context, keys [][]byte, found map[string][]*SampleLinks) error {
+	b := &sha256Batch{r: r, found: found, refs: map[string]sourceRef{}}
+	var err error
+	if r.MaxSources > 0 && !r.pg {
+		err = r.readFirstLinksInTurn(ctx, keys, b)
+	} else {
+		err = r.readSHA256Links(ctx, keys, b)
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.cacheSources(ctx, b.unknownSources, b.refs); err != nil {
+		return err
+	}
+	return r.capLinks(ctx, r.completeLinks(b.samples, b.refs, found))
+}
+
+// readSHA256Links reads the links of keys that sha256LinksQuery selects
+// into b.
+func (r *Reader) readSHA256Links(ctx context.Context, keys [][]byte, b *sha256Batch) error {
 	rows, err := r.queryKeys(ctx, r.sha256LinksQuery(), keys)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var batch []*SampleLinks
-	refs := map[string]sourceRef{} // this batch's sources
-	var unknownSources [][]byte
 	for rows.Next() {
-		var sample, source []byte
-		var paths sql.NullString
-		var failed bool
-		if err := rows.Scan(&sample, &source, &paths, &failed); err != nil {
+		if _, _, err := b.scan(rows); err != nil {
 			return err
-		}
-		r.linkRowsRead.Add(1)
-		l := Link{Source: source, Failed: failed}
-		if err := decodeArray(paths, &l.Paths); err != nil {
-			return fmt.Errorf("paths of sample %x in source %x: %w", sample, source, err)
-		}
-		cur := found[string(sample)]
-		if cur == nil {
-			cur = []*SampleLinks{{Sample: Sample{SHA256: sample, Size: -1}}}
-			found[string(sample)] = cur
-			batch = append(batch, cur[0])
-		}
-		cur[0].Links = append(cur[0].Links, l)
-		if _, ok := refs[string(source)]; !ok {
-			if ref, ok := r.cachedSource(source); ok {
-				refs[string(source)] = ref
-			} else {
-				unknownSources = append(unknownSources, source)
-			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows.Close()
-	if err := r.cacheSources(ctx, unknownSources, refs); err != nil {
-		return err
+	return rows.Close()
+}
+
+// sha256Batch gathers the link rows of a lookup by sha256.
+type sha256Batch struct {
+	r              *Reader
+	found          map[string][]*SampleLinks // the lookup's answers, by key
+	samples        []*SampleLinks            // this batch's, in the order read
+	refs           map[string]sourceRef      // this batch's sources, those known
+	unknownSources [][]byte                  // and those to read
+}
+
+// scan reads a row of sha256LinksQuery's columns into b, and returns its
+// sample and source.
+func (b *sha256Batch) scan(rows *sql.Rows) (sample, source []byte, err error) {
+	var paths sql.NullString
+	var failed bool
+	if err := rows.Scan(&sample, &source, &paths, &failed); err != nil {
+		return nil, nil, err
 	}
-	batch = r.completeLinks(batch, refs, found)
-	return r.capLinks(ctx, batch)
+	b.r.linkRowsRead.Add(1)
+	l := Link{Source: source, Failed: failed}
+	if err := decodeArray(paths, &l.Paths); err != nil {
+		return nil, nil, fmt.Errorf("paths of sample %x in source %x: %w", sample, source, err)
+	}
+	cur := b.found[string(sample)]
+	if cur == nil {
+		cur = []*SampleLinks{{Sample: Sample{SHA256: sample, Size: -1}}}
+		b.found[string(sample)] = cur
+		b.samples = append(b.samples, cur[0])
+	}
+	cur[0].Links = append(cur[0].Links, l)
+	if _, ok := b.refs[string(source)]; !ok {
+		if ref, ok := b.r.cachedSource(source); ok {
+			b.refs[string(source)] = ref
+		} else {
+			b.unknownSources = append(b.unknownSources, source)
+		}
+	}
+	return sample, source, nil
 }
 
 // completeLinks fills in the batch's links from their sources, leaves the

@@ -47,10 +47,10 @@ func fileQuery(f *records.File, where string, o *options) *query {
 		if h == "" {
 			continue
 		}
-		key, err := hex.DecodeString(h)
-		if err != nil || len(key) != digestSize[by] {
+		key := q.keyBuf[:digestSize[by]]
+		if !decodeHex(key, h) {
 			return &query{failure: &records.Error{Stage: "lookup", Source: f.Source, Path: f.Path,
-				Message: fmt.Sprintf("%s: file record's %s %q is not %d hex digits", where, by, h, 2*digestSize[by])}}
+				Message: fmt.Sprintf("%s: file record's %s %q is not %d hex digits", where, by, h, 2*len(key))}}
 		}
 		q.by, q.key = by, key
 		return q
@@ -60,6 +60,18 @@ func fileQuery(f *records.File, where string, o *options) *query {
 }
 
 var digestSize = map[string]int{"sha256": 32, "sha1": 20, "md5": 16}
+
+// decodeHex decodes the hex digits s into key, all of it, and says
+// whether they were that many hex digits: hex.DecodeString made a copy of
+// s for each file, and the key another.
+func decodeHex(key []byte, s string) bool {
+	var digits [2 * 32]byte // a copy on the stack: hex.Decode takes bytes
+	if len(s) != 2*len(key) || len(s) > len(digits) {
+		return false
+	}
+	n, err := hex.Decode(key, digits[:copy(digits[:], s)])
+	return err == nil && n == len(key)
+}
 
 // readStdin reads the input line by line, each taken for what it is: a
 // record (a file record is looked up, others pass), a bare hash with an

@@ -1,6 +1,10 @@
 package lookup
 
-import "testing"
+import (
+	"bytes"
+	"encoding/hex"
+	"testing"
+)
 
 func TestHashLine(t *testing.T) {
 	o := &options{lookBy: []string{"sha256", "sha1", "md5"}}
@@ -32,5 +36,18 @@ func TestHashLine(t *testing.T) {
 	// A Bloom filter of sha256 digests cannot answer an md5.
 	if q := hashLine(md5, "stdin:1", &options{lookBy: []string{"sha256"}}); q == nil || q.failure == nil {
 		t.Errorf("an md5 against a sha256 filter is not a failure")
+	}
+}
+
+// decodeHex takes what hex.DecodeString takes, of the key's length, and
+// refuses the rest.
+func TestDecodeHex(t *testing.T) {
+	for _, s := range []string{"00ff", "A0b1", "c3D4", "0g00", "00f", "00ff00", "", " 0ff", "0x00", "ff\n0"} {
+		want, err := hex.DecodeString(s)
+		wantOK := err == nil && len(want) == 2
+		key := make([]byte, 2)
+		if ok := decodeHex(key, s); ok != wantOK || ok && !bytes.Equal(key, want) {
+			t.Errorf("decodeHex(%q) = %x, %v; want %x, %v", s, key, ok, want, wantOK)
+		}
 	}
 }

@@ -25,8 +25,9 @@ type query struct {
 	file *records.File // a file record to look up and write with its answer
 	hash *hashRecord   // or a bare hash
 
-	by  string // db.BySHA256, db.BySHA1 or db.ByMD5
-	key []byte // the raw digest
+	by     string   // db.BySHA256, db.BySHA1 or db.ByMD5
+	key    []byte   // the raw digest
+	keyBuf [32]byte // holds a file's key, in the query's own allocation
 
 	known   bool
 	matches []*db.SampleLinks
