@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestDecodeArrayReadsAsEncodingJSON checks the plain-string fast path
@@ -35,6 +36,30 @@ func TestPlainStringsTakesLoadersArrays(t *testing.T) {
 		got, ok := plainStrings(string(text))
 		if !ok || !slices.Equal(got, list) {
 			t.Errorf("plainStrings(%s) = %q, %v; want %q, true", text, got, ok, list)
+		}
+	}
+}
+
+// plainJSON passes eight bytes at a time: each byte, at every place of
+// a word and of the bytes after, is judged as one at a time.
+func TestPlainJSONEveryByteEveryPlace(t *testing.T) {
+	oneByOne := func(text string) bool {
+		for i := 0; i < len(text); i++ {
+			if text[i] < 0x20 || text[i] == '\\' {
+				return false
+			}
+		}
+		return utf8.ValidString(text)
+	}
+	for c := range 256 {
+		for at := range 19 {
+			b := []byte("0123456789abcdefghi")
+			b[at] = byte(c)
+			for _, text := range []string{string(b), string(b[:at+1]), "\u00e9" + string(b)} {
+				if got, want := plainJSON(text), oneByOne(text); got != want {
+					t.Errorf("plainJSON(%q) = %v, want %v", text, got, want)
+				}
+			}
 		}
 	}
 }

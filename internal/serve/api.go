@@ -1,9 +1,11 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -45,9 +47,8 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	// An md5 that several samples share answers with the first; bulk
 	// lookups answer with each.
-	rec := newLookupRecord(samples[0])
-	s.top.count(true, upperHex(key), rec.FileName)
-	writeLookupJSON(w, []lookupRecord{rec}, false)
+	s.top.count(true, upperHex(key), fileName(samples[0]))
+	writeLookupJSON(w, samples[:1], false)
 }
 
 // fail answers a request that the database could not: 503 when it is
@@ -66,6 +67,128 @@ type bulkRequest struct {
 	Hashes *[]string `json:"hashes"`
 }
 
+// readBulkHashes reads a bulk body's "hashes", as json.Decoder reads it
+// into a bulkRequest (found is false where the body has none). A body as
+// clients send it, the plain strings of one "hashes" array and nothing
+// else, is read by plainBulkHashes; any other (escapes, other members,
+// another case, an error) by json.Decoder from the bytes read, so that
+// its errors and its reading are as they were. encoding/json's reflection
+// over a thousand strings was a tenth of hashr-serve's instructions for
+// a bulk.
+func readBulkHashes(body io.Reader) (hashes [][]byte, found bool, err error) {
+	data, readErr := io.ReadAll(body)
+	if readErr == nil {
+		if hashes, ok := plainBulkHashes(data); ok {
+			return hashes, true, nil
+		}
+	}
+	var req bulkRequest
+	// json.Decoder stops at the end of the first value: an error of the
+	// body after it (one too long) is no error, as before.
+	if err := json.NewDecoder(io.MultiReader(bytes.NewReader(data), failingReader{readErr})).Decode(&req); err != nil {
+		return nil, false, err
+	}
+	if req.Hashes == nil {
+		return nil, false, nil
+	}
+	hashes = make([][]byte, len(*req.Hashes))
+	for i, h := range *req.Hashes {
+		hashes[i] = []byte(h)
+	}
+	return hashes, true, nil
+}
+
+// failingReader ends a body with the error its reading ended with; nil
+// is the end of the body (io.EOF).
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) {
+	if f.err == nil {
+		return 0, io.EOF
+	}
+	return 0, f.err
+}
+
+// plainBulkHashes reads {"hashes": ["...", ...]}, with JSON's white
+// space anywhere between tokens and after, each string printable ASCII
+// without an escape: the hashes are slices of data. ok is false for any
+// other body.
+func plainBulkHashes(data []byte) (hashes [][]byte, ok bool) {
+	p := jsonTokens{data: data}
+	if !p.literal(`{`) || !p.literal(`"hashes"`) || !p.literal(`:`) || !p.literal(`[`) {
+		return nil, false
+	}
+	hashes = make([][]byte, 0, bytes.Count(data, []byte{','})+1)
+	if !p.literal(`]`) {
+		for {
+			h, ok := p.plainString()
+			if !ok {
+				return nil, false
+			}
+			hashes = append(hashes, h)
+			if p.literal(`]`) {
+				break
+			}
+			if !p.literal(`,`) {
+				return nil, false
+			}
+		}
+	}
+	if !p.literal(`}`) {
+		return nil, false
+	}
+	p.space()
+	return hashes, p.at == len(p.data)
+}
+
+// jsonTokens reads the tokens of a JSON text from at.
+type jsonTokens struct {
+	data []byte
+	at   int
+}
+
+// space passes JSON's white space.
+func (p *jsonTokens) space() {
+	for p.at < len(p.data) {
+		switch p.data[p.at] {
+		case ' ', '\t', '\n', '\r':
+			p.at++
+		default:
+			return
+		}
+	}
+}
+
+// literal passes white space and then lit, if it is there.
+func (p *jsonTokens) literal(lit string) bool {
+	p.space()
+	if !bytes.HasPrefix(p.data[p.at:], []byte(lit)) {
+		return false
+	}
+	p.at += len(lit)
+	return true
+}
+
+// plainString passes white space and a string of printable ASCII
+// without an escape, and gives its bytes.
+func (p *jsonTokens) plainString() ([]byte, bool) {
+	p.space()
+	if p.at == len(p.data) || p.data[p.at] != '"' {
+		return nil, false
+	}
+	start := p.at + 1
+	for i := start; i < len(p.data); i++ {
+		switch c := p.data[i]; {
+		case c == '"':
+			p.at = i + 1
+			return p.data[start:i], true
+		case c < 0x20 || c == '\\' || c >= 0x80:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
 // bulkBodyLimit caps a bulk body: MaxServeBatch hashes of 64 digits,
 // quoted and separated, with room for spaces.
 const bulkBodyLimit = db.MaxServeBatch*80 + 4096
@@ -80,8 +203,8 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 		handleNotFound(w, r)
 		return
 	}
-	var req bulkRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	hashes, found, err := readBulkHashes(r.Body)
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeMessage(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is over %d bytes: send at most %d hashes per request.", tooBig.Limit, s.opts.maxBulk))
@@ -90,18 +213,22 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusBadRequest, "Failed to decode JSON object: "+err.Error())
 		return
 	}
-	if req.Hashes == nil {
+	if !found {
 		writeMessage(w, http.StatusNotFound, "JSON format incorrect. An array of hashes in the key 'hashes' is expected.")
 		return
 	}
-	if len(*req.Hashes) > s.opts.maxBulk {
-		writeMessage(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d hashes in one request: send at most %d.", len(*req.Hashes), s.opts.maxBulk))
+	if len(hashes) > s.opts.maxBulk {
+		writeMessage(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d hashes in one request: send at most %d.", len(hashes), s.opts.maxBulk))
 		return
 	}
-	var keys [][]byte
-	for _, h := range *req.Hashes {
-		if key, ok := algo.parseDigest(h); ok {
-			keys = append(keys, key)
+	// The keys share one slab: a bulk's thousand keys were a thousand
+	// allocations.
+	size := algo.hexLen / 2
+	slab := make([]byte, len(hashes)*size)
+	keys := make([][]byte, 0, len(hashes))
+	for _, h := range hashes {
+		if key := slab[:size:size]; algo.decodeDigest(key, h) {
+			keys, slab = append(keys, key), slab[size:]
 		}
 	}
 	ctx, cancel := requestContext(r)
@@ -111,11 +238,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]lookupRecord, 0, len(samples))
-	for _, sample := range samples {
-		out = append(out, newLookupRecord(sample))
-	}
-	writeLookupJSON(w, out, true)
+	writeLookupJSON(w, samples, true)
 }
 
 // pageRequest reads the {hash}/{count}/{cursor} of /parents and /children.

@@ -7,11 +7,13 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/hashr-dev/hashr/internal/db"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // Lookup records are written by hand, byte for byte as pythonJSON writes
-// a lookupRecord (TestLookupJSONMatchesPythonJSON compares them): through
+// newLookupRecord's lookupRecord (TestLookupJSONMatchesPythonJSON
+// compares them; lookupRecord is the shape, written out as types): through
 // encoding/json and pythonJSON's second pass, the answer to a bulk of
 // 1,000 hashes took 40% of hashr-serve's CPU (pprof, 10M-sample set),
 // more than reading it from PostgreSQL. A source's package and
@@ -36,19 +38,23 @@ var responseBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // maxPooledBuffer is the largest buffer kept for reuse.
 const maxPooledBuffer = 8 << 20
 
-// writeLookupJSON sends one record, or with bulk an array of them, as
-// writeJSON would.
-func writeLookupJSON(w http.ResponseWriter, recs []lookupRecord, bulk bool) {
+// writeLookupJSON sends the record of one sample, or with bulk an array
+// of them, as writeJSON would send newLookupRecord of each. The records
+// are written from the samples as they are: building a lookupRecord
+// first made seven strings a record and a slice of each list, a fifth
+// of hashr-serve's instructions for a bulk with the allocation and
+// collection they took.
+func writeLookupJSON(w http.ResponseWriter, samples []*db.ServedSample, bulk bool) {
 	pooled := responseBuffers.Get().(*[]byte)
 	enc := lookupJSON{buf: (*pooled)[:0]}
 	if bulk {
 		enc.buf = append(enc.buf, '[')
 	}
-	for i := range recs {
+	for i, s := range samples {
 		if i > 0 {
 			enc.buf = append(enc.buf, ", "...)
 		}
-		enc.record(&recs[i])
+		enc.sample(s)
 	}
 	if bulk {
 		enc.buf = append(enc.buf, ']')
@@ -89,80 +95,120 @@ func (e *lookupJSON) str(name, value string) {
 	e.buf = appendPythonString(e.buf, value)
 }
 
-// record writes rec's members in lookupRecord's order.
-func (e *lookupJSON) record(rec *lookupRecord) {
+// digest writes a digest member in upper-case hex, as upperHex; with
+// optional, none for no digest (lookupRecord's omitempty).
+func (e *lookupJSON) digest(name string, d []byte, optional, first bool) bool {
+	if optional && len(d) == 0 {
+		return first
+	}
+	e.key(name, first)
+	e.buf = appendQuotedHex(e.buf, d, upperDigits)
+	return false
+}
+
+// size writes a FileSize member, a string as CIRCL's; none when unknown.
+func (e *lookupJSON) size(n int64, first bool) bool {
+	if n < 0 {
+		return first
+	}
+	e.key("FileSize", first)
+	e.buf = append(e.buf, '"')
+	e.buf = strconv.AppendInt(e.buf, n, 10)
+	e.buf = append(e.buf, '"')
+	return false
+}
+
+// sample writes newLookupRecord(s)'s members in lookupRecord's order.
+func (e *lookupJSON) sample(s *db.ServedSample) {
 	e.buf = append(e.buf, '{')
-	first := e.optional("CRC32", rec.CRC32, true)
-	first = e.optional("FileName", rec.FileName, first)
-	first = e.optional("FileSize", rec.FileSize, first)
-	first = e.optional("MD5", rec.MD5, first)
-	first = e.optional("SHA-1", rec.SHA1, first)
-	e.key("SHA-256", first)
-	e.buf = appendPythonString(e.buf, rec.SHA256)
-	e.optional("SHA-512", rec.SHA512, false)
-	e.optional("SSDEEP", rec.SSDEEP, false)
-	e.optional("TLSH", rec.TLSH, false)
-	e.optional("mimetype", rec.MIME, false)
-	e.str("source", rec.Source)
+	first := e.digest("CRC32", s.CRC32, true, true)
+	first = e.optional("FileName", fileName(s), first)
+	first = e.size(s.Size, first)
+	first = e.digest("MD5", s.MD5, true, first)
+	first = e.digest("SHA-1", s.SHA1, true, first)
+	e.digest("SHA-256", s.SHA256, false, first)
+	e.digest("SHA-512", s.SHA512, true, false)
+	e.optional("SSDEEP", s.SSDEEP, false)
+	e.optional("TLSH", s.TLSH, false)
+	e.optional("mimetype", s.MIME, false)
+	e.str("source", "hashr")
+	parentTotal := int(s.LinkTotal)
 	e.key("hashlookup:parent-total", false)
-	e.buf = strconv.AppendInt(e.buf, int64(rec.ParentTotal), 10)
+	e.buf = strconv.AppendInt(e.buf, int64(parentTotal), 10)
 	e.key("parents", false)
-	appendList(e, rec.Parents, e.parent)
+	appendList(e, s.Links[:parentsOf(s)], e.parent)
 	e.key("hashlookup:trust", false)
-	e.buf = strconv.AppendInt(e.buf, int64(rec.Trust), 10)
+	e.buf = strconv.AppendInt(e.buf, int64(trust(parentTotal)), 10)
 	e.key("hashr:sources", false)
-	appendList(e, rec.Sources, e.provenance)
+	appendList(e, s.Links[:min(len(s.Links), sourcesShown)], e.provenance)
 	e.buf = append(e.buf, '}')
 }
 
-func (e *lookupJSON) parent(p *parentRecord) {
+// parent writes newParentRecord of the link's source.
+func (e *lookupJSON) parent(l *db.ServedLink) {
+	src := &l.Source
 	e.buf = append(e.buf, '{')
-	first := e.optional("FileName", p.FileName, true)
-	first = e.optional("FileSize", p.FileSize, first)
-	first = e.optional("MD5", p.MD5, first)
-	first = e.optional("SHA-1", p.SHA1, first)
-	e.key("SHA-256", first)
-	e.buf = appendPythonString(e.buf, p.SHA256)
+	first := true
+	if len(src.IDs) > 0 {
+		first = e.optional("FileName", src.IDs[0], first)
+	}
+	first = e.size(src.Size, first)
+	first = e.digest("MD5", src.MD5, true, first)
+	first = e.digest("SHA-1", src.SHA1, true, first)
+	e.digest("SHA-256", src.SHA256, false, first)
+	code := productCodeOf(src)
 	e.key("ProductCode", false)
 	e.buf = append(e.buf, `{"ProductName": `...)
-	e.buf = appendPythonString(e.buf, p.ProductCode.ProductName)
+	e.buf = appendPythonString(e.buf, code.ProductName)
 	e.buf = append(e.buf, `, "ProductVersion": `...)
-	e.buf = appendPythonString(e.buf, p.ProductCode.ProductVersion)
+	e.buf = appendPythonString(e.buf, code.ProductVersion)
 	e.buf = append(e.buf, "}}"...)
 }
 
-func (e *lookupJSON) provenance(p *hashrProvenance) {
+// provenance writes the hashrProvenance of the link.
+func (e *lookupJSON) provenance(l *db.ServedLink) {
+	src := &l.Source
 	e.buf = append(e.buf, '{')
 	e.key("sha256", true)
-	e.buf = appendPythonString(e.buf, p.SHA256)
-	e.str("repo", p.Repo)
+	e.buf = appendQuotedHex(e.buf, src.SHA256, lowerDigits)
+	e.str("repo", src.Repo)
 	e.key("ids", false)
-	e.strings(p.IDs)
-	e.optional("uri", p.URI, false)
+	e.strings(src.IDs)
+	e.optional("uri", src.URI, false)
 	e.key("paths", false)
-	e.strings(p.Paths)
-	e.str("status", p.Status)
-	if p.Failed {
+	e.strings(l.Paths)
+	e.str("status", src.Status)
+	if l.Failed {
 		e.key("failed", false)
 		e.buf = append(e.buf, "true"...)
 	}
-	if p.Package != nil {
+	if src.Package != nil {
 		e.key("package", false)
-		e.buf = append(e.buf, encodedOnce(&e.packages, p.Package)...)
+		e.buf = append(e.buf, encodedOnce(&e.packages, src.Package)...)
 	}
-	if p.Verified != nil {
+	if src.Verified != nil {
 		e.key("verified", false)
-		e.buf = append(e.buf, encodedOnce(&e.verified, p.Verified)...)
+		e.buf = append(e.buf, encodedOnce(&e.verified, src.Verified)...)
 	}
 	e.buf = append(e.buf, '}')
 }
 
-// strings writes a list of strings; nil is null, as encoding/json has it.
-func (e *lookupJSON) strings(list []string) {
-	if list == nil {
-		e.buf = append(e.buf, "null"...)
-		return
+const (
+	upperDigits = "0123456789ABCDEF" // CIRCL's digests
+	lowerDigits = "0123456789abcdef" // hashr's own, as in its records
+)
+
+// appendQuotedHex appends b in hex, quoted: digits need no escape.
+func appendQuotedHex(buf, b []byte, digits string) []byte {
+	buf = append(buf, '"')
+	for _, c := range b {
+		buf = append(buf, digits[c>>4], digits[c&0xF])
 	}
+	return append(buf, '"')
+}
+
+// strings writes a list of strings; nil is [] (newLookupRecord's nonNil).
+func (e *lookupJSON) strings(list []string) {
 	appendList(e, list, func(s *string) { e.buf = appendPythonString(e.buf, *s) })
 }
 
@@ -204,6 +250,23 @@ func appendPythonString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs an escape: one byte
+		// at a time, the strings of a bulk's answer (paths, names,
+		// the provenance) were a sixth of hashr-serve's instructions.
+		for i+8 <= len(s) {
+			// The load written out here: within plainWord, the
+			// compiler would not inline it.
+			w := s[i : i+8]
+			v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			if !plainWord(v) {
+				break
+			}
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
 			i++
@@ -222,6 +285,18 @@ func appendPythonString(buf []byte, s string) []byte {
 	}
 	buf = append(buf, s[start:]...)
 	return append(buf, '"')
+}
+
+// plainWord says whether none of the 8 bytes of v needs an escape in
+// appendPythonString: each is printable ASCII, neither '"' nor '\\'.
+// The tests for a byte under 0x20 or equal to one value are the usual
+// SWAR ones, exact as to whether any byte is such (only which one can be
+// wrong, and that is not asked).
+func plainWord(v uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := v^(ones*'"'), v^(ones*'\\')
+	control := (v - ones*0x20) &^ v
+	return (v|control|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs == 0
 }
 
 // appendASCIIEscape escapes an ASCII character as encoding/json does.

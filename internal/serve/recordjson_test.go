@@ -88,16 +88,18 @@ func TestLookupRecordCapsParents(t *testing.T) {
 // hostile strings, and parents up to past every cap.
 func TestLookupJSONMatchesPythonJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(20, 1))
+	var samples []*db.ServedSample
 	var recs []lookupRecord
 	for _, links := range []int{0, 1, 2, 15, 16, db.MaxServedLinks} {
 		for range 20 {
-			recs = append(recs, newLookupRecord(randomServedSample(r, links)))
+			samples = append(samples, randomServedSample(r, links))
+			recs = append(recs, newLookupRecord(samples[len(samples)-1]))
 		}
 	}
 	for i := range recs {
 		want, got := httptest.NewRecorder(), httptest.NewRecorder()
 		writeJSON(want, 200, recs[i])
-		writeLookupJSON(got, recs[i:i+1], false)
+		writeLookupJSON(got, samples[i:i+1], false)
 		if !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
 			t.Fatalf("record %d:\n got %s\nwant %s", i, got.Body, want.Body)
 		}
@@ -105,22 +107,28 @@ func TestLookupJSONMatchesPythonJSON(t *testing.T) {
 			t.Errorf("record %d: Content-Length %s, want %s", i, g, w)
 		}
 	}
-	for _, bulk := range [][]lookupRecord{{}, recs[:1], recs} {
+	for _, n := range []int{0, 1, len(recs)} {
 		want, got := httptest.NewRecorder(), httptest.NewRecorder()
-		writeJSON(want, 200, bulk)
-		writeLookupJSON(got, bulk, true)
+		writeJSON(want, 200, recs[:n])
+		writeLookupJSON(got, samples[:n], true)
 		if !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
-			t.Fatalf("bulk of %d:\n got %.2000s\nwant %.2000s", len(bulk), got.Body, want.Body)
+			t.Fatalf("bulk of %d:\n got %.2000s\nwant %.2000s", n, got.Body, want.Body)
 		}
 	}
 }
 
 // Every string pythonJSON can be given comes out the same from
-// appendPythonString, one byte at a time over all bytes.
+// appendPythonString, one byte at a time over all bytes, and each byte
+// at every place of the eight that appendPythonString passes at once.
 func TestAppendPythonStringMatchesPythonJSON(t *testing.T) {
 	var all []string
 	for c := range 256 {
 		all = append(all, fmt.Sprintf("a%cb", c), string([]byte{byte(c)}), "\u00e9"+string([]byte{byte(c)}))
+		for at := range 17 {
+			plain := []byte("0123456789abcdefgh")
+			plain[at] = byte(c)
+			all = append(all, string(plain), string(plain[:at+1]))
+		}
 	}
 	all = append(all, hostileStrings...)
 	all = append(all, strings.Repeat("\U0010FFFF\u0800x", 3))

@@ -47,6 +47,16 @@ func (a algorithm) parseDigest(s string) ([]byte, bool) {
 	return b, err == nil
 }
 
+// decodeDigest is parseDigest of h into dst, which has room for the
+// digest.
+func (a algorithm) decodeDigest(dst, h []byte) bool {
+	if len(h) != a.hexLen {
+		return false
+	}
+	_, err := hex.Decode(dst, h)
+	return err == nil
+}
+
 // upperHex is a digest as CIRCL writes it; "" for none.
 func upperHex(b []byte) string {
 	const digits = "0123456789ABCDEF"
@@ -128,7 +138,9 @@ const (
 	sourcesShown = db.MaxServedLinks
 )
 
-// newLookupRecord is the answer for one sample.
+// newLookupRecord is the answer for one sample, as a value: what
+// writeLookupJSON writes straight from the sample, and what the tests
+// compare its bytes with (pythonJSON of it) and read answers into.
 func newLookupRecord(s *db.ServedSample) lookupRecord {
 	rec := lookupRecord{
 		CRC32: upperHex(s.CRC32), MD5: upperHex(s.MD5), SHA1: upperHex(s.SHA1), SHA256: upperHex(s.SHA256),
@@ -139,14 +151,8 @@ func newLookupRecord(s *db.ServedSample) lookupRecord {
 	if s.Size >= 0 {
 		rec.FileSize = strconv.FormatInt(s.Size, 10)
 	}
-	if len(s.Links) > 0 && len(s.Links[0].Paths) > 0 {
-		p := s.Links[0].Paths[0]
-		rec.FileName = p[strings.LastIndexByte(p, '/')+1:]
-	}
-	shown := len(s.Links)
-	if s.LinkTotal > allParentsUpTo {
-		shown = min(shown, parentsShown)
-	}
+	rec.FileName = fileName(s)
+	shown := parentsOf(s)
 	for i, l := range s.Links {
 		if i < shown {
 			rec.Parents = append(rec.Parents, newParentRecord(&l.Source))
@@ -159,10 +165,29 @@ func newLookupRecord(s *db.ServedSample) lookupRecord {
 			})
 		}
 	}
-	// CIRCL's trust: 50 when unknown, 5 more per parent, at most 100.
-	rec.Trust = min(100, 50+5*rec.ParentTotal)
+	rec.Trust = trust(rec.ParentTotal)
 	return rec
 }
+
+// fileName is a sample's FileName: the base name of its first path.
+func fileName(s *db.ServedSample) string {
+	if len(s.Links) > 0 && len(s.Links[0].Paths) > 0 {
+		p := s.Links[0].Paths[0]
+		return p[strings.LastIndexByte(p, '/')+1:]
+	}
+	return ""
+}
+
+// parentsOf is how many of s's links its record lists as parents.
+func parentsOf(s *db.ServedSample) int {
+	if s.LinkTotal > allParentsUpTo {
+		return min(len(s.Links), parentsShown)
+	}
+	return len(s.Links)
+}
+
+// trust is CIRCL's: 50 when unknown, 5 more per parent, at most 100.
+func trust(parentTotal int) int { return min(100, 50+5*parentTotal) }
 
 func newParentRecord(src *db.ServedSource) parentRecord {
 	p := parentRecord{MD5: upperHex(src.MD5), SHA1: upperHex(src.SHA1), SHA256: upperHex(src.SHA256)}
@@ -172,27 +197,34 @@ func newParentRecord(src *db.ServedSource) parentRecord {
 	if src.Size >= 0 {
 		p.FileSize = strconv.FormatInt(src.Size, 10)
 	}
-	if pkg := src.Package; pkg != nil && pkg.Name != "" {
-		// The package's own name and version; only a source without
-		// one has its file name read.
-		p.ProductCode.ProductName, p.ProductCode.ProductVersion = pkg.Name, pkg.Version
-		return p
-	}
-	p.ProductCode.ProductName, p.ProductCode.ProductVersion = productOf(p.FileName)
-	if p.ProductCode.ProductName == "" {
-		p.ProductCode.ProductName = src.Repo
-	}
+	p.ProductCode = productCodeOf(src)
 	return p
+}
+
+// productCodeOf is a source's ProductCode: its package's own name and
+// version; only a source without one has its file name read.
+func productCodeOf(src *db.ServedSource) productCode {
+	if pkg := src.Package; pkg != nil && pkg.Name != "" {
+		return productCode{pkg.Name, pkg.Version}
+	}
+	var c productCode
+	if len(src.IDs) > 0 {
+		c.ProductName, c.ProductVersion = productOf(src.IDs[0])
+	}
+	if c.ProductName == "" {
+		c.ProductName = src.Repo
+	}
+	return c
 }
 
 // productOf reads a package's name and version from its file name, as
 // Debian (name_version_arch.deb) and RPM (name-version-release.arch.rpm)
 // name them; any other name is the product, with no version.
 func productOf(fileName string) (name, version string) {
-	if base, ok := strings.CutSuffix(fileName, ".deb"); ok {
-		if parts := strings.Split(base, "_"); len(parts) == 3 {
-			return parts[0], parts[1]
-		}
+	if base, ok := strings.CutSuffix(fileName, ".deb"); ok && strings.Count(base, "_") == 2 {
+		name, rest, _ := strings.Cut(base, "_")
+		version, _, _ := strings.Cut(rest, "_")
+		return name, version
 	}
 	if base, ok := strings.CutSuffix(fileName, ".rpm"); ok {
 		if dot := strings.LastIndexByte(base, '.'); dot > 0 {
