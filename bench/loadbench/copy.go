@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -192,18 +191,14 @@ func vsCopyRun(nSources, perSource int, shared, preloadShare float64, rounds int
 		return fmt.Errorf("starting PostgreSQL: %w", err)
 	}
 	defer pg.Close()
-	if os.Getenv("LOADBENCH_LOG") != "" { // per-statement durations in the server's log, for profiling
-		if err := pg.Exec(context.Background(), "postgres", "ALTER SYSTEM SET log_min_duration_statement = 0"); err != nil {
-			return err
-		}
-		if err := pg.Exec(context.Background(), "postgres", "SELECT pg_reload_conf()"); err != nil {
+	if dst := os.Getenv("LOADBENCH_LOG"); dst != "" { // per-statement durations in the server's log, for profiling
+		save, err := logStatements(pg, dst)
+		if err != nil {
 			return err
 		}
 		defer func() {
-			logs, _ := filepath.Glob(filepath.Join(os.TempDir(), "hashr-pgtest-*", "*.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				os.WriteFile(os.Getenv("LOADBENCH_LOG"), b, 0o644)
+			if err := save(); err != nil {
+				fmt.Fprintln(os.Stderr, "loadbench:", err)
 			}
 		}()
 	}
@@ -317,4 +312,24 @@ func serverURL(pg *pgtest.Server) string {
 		return externalDB
 	}
 	return pg.URL("postgres")
+}
+
+// logStatements has the server log every statement with its duration, and
+// returns the function that copies the server's log (its own: other
+// servers' beside it in the temporary directory are other runs') to dst.
+func logStatements(pg *pgtest.Server, dst string) (save func() error, err error) {
+	ctx := context.Background()
+	if err := pg.Exec(ctx, "postgres", "ALTER SYSTEM SET log_min_duration_statement = 0"); err != nil {
+		return nil, err
+	}
+	if err := pg.Exec(ctx, "postgres", "SELECT pg_reload_conf()"); err != nil {
+		return nil, err
+	}
+	return func() error {
+		b, err := os.ReadFile(pg.LogFile())
+		if err != nil {
+			return fmt.Errorf("reading the server's log: %w", err)
+		}
+		return os.WriteFile(dst, b, 0o644)
+	}, nil
 }
