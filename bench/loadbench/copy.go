@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -108,9 +107,15 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 					return err
 				}
 			}
+			if err := startStats(pg, round); err != nil {
+				return err
+			}
 			fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, k.name)
 			r, err := k.time(pg, url, input, extra)
 			if err != nil {
+				return err
+			}
+			if err := printStats(pg, round, k.name, url, records); err != nil {
 				return err
 			}
 			r.records = records
@@ -126,25 +131,38 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 				}
 			}
 		}
-		url, err := emptySchema(pg)
+		r, err := copyRound(ctx, pg, dump, preload, records, round)
 		if err != nil {
 			return err
 		}
-		if err := preloadInto(url, preload); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "round %d: COPY...\n", round+1)
-		cpu := startCPU(pg)
-		took, err := copyTables(ctx, url, dump)
-		if err != nil {
-			return err
-		}
-		r := result{name: copyName(preload), records: records, took: took}
-		cpu.stop(&r)
 		runs[len(kinds)] = append(runs[len(kinds)], r)
 	}
 	printVsCopy(pg, runs, records, rounds, loadStart)
 	return nil
+}
+
+// copyRound writes the dumped rows by COPY into a database of the same
+// tables, holding the preload, and measures it.
+func copyRound(ctx context.Context, pg *pgtest.Server, dump map[string][]byte, preload []byte, records, round int) (result, error) {
+	url, err := emptySchema(pg)
+	if err != nil {
+		return result{}, err
+	}
+	if err := preloadInto(url, preload); err != nil {
+		return result{}, err
+	}
+	if err := startStats(pg, round); err != nil {
+		return result{}, err
+	}
+	fmt.Fprintf(os.Stderr, "round %d: COPY...\n", round+1)
+	cpu := startCPU(pg)
+	took, err := copyTables(ctx, url, dump)
+	if err != nil {
+		return result{}, err
+	}
+	r := result{name: copyName(preload), records: records, took: took}
+	cpu.stop(&r)
+	return r, printStats(pg, round, "raw COPY", url, records)
 }
 
 // copyName is the COPY run's row in the table.
@@ -187,23 +205,23 @@ func vsCopyRun(nSources, perSource int, shared, preloadShare float64, rounds int
 	if externalDB != "" {
 		return runVsCopy(nil, input, preload, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
 	}
-	pg, err := pgtest.StartDurable()
+	var settings []string
+	if serverStats {
+		settings = serverStatsSettings
+	}
+	pg, err := pgtest.StartDurable(settings...)
 	if err != nil {
 		return fmt.Errorf("starting PostgreSQL: %w", err)
 	}
 	defer pg.Close()
-	if os.Getenv("LOADBENCH_LOG") != "" { // per-statement durations in the server's log, for profiling
-		if err := pg.Exec(context.Background(), "postgres", "ALTER SYSTEM SET log_min_duration_statement = 0"); err != nil {
-			return err
-		}
-		if err := pg.Exec(context.Background(), "postgres", "SELECT pg_reload_conf()"); err != nil {
+	if dst := os.Getenv("LOADBENCH_LOG"); dst != "" { // per-statement durations in the server's log, for profiling
+		save, err := logStatements(pg, dst)
+		if err != nil {
 			return err
 		}
 		defer func() {
-			logs, _ := filepath.Glob(filepath.Join(os.TempDir(), "hashr-pgtest-*", "*.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				os.WriteFile(os.Getenv("LOADBENCH_LOG"), b, 0o644)
+			if err := save(); err != nil {
+				fmt.Fprintln(os.Stderr, "loadbench:", err)
 			}
 		}()
 	}
@@ -285,6 +303,27 @@ func (k loaderKind) time(pg *pgtest.Server, url string, input []byte, extra []st
 	return r, nil
 }
 
+// serverStats (-server-stats): print what the server did in each
+// loader's first run (serverstats.go).
+var serverStats bool
+
+// startStats resets the server's counters before a run whose counts
+// -server-stats prints: the first round's.
+func startStats(pg *pgtest.Server, round int) error {
+	if !serverStats || round > 0 || pg == nil {
+		return nil
+	}
+	return statsReset(context.Background(), pg)
+}
+
+// printStats prints what the server did in the run startStats began.
+func printStats(pg *pgtest.Server, round int, name, url string, records int) error {
+	if !serverStats || round > 0 || pg == nil {
+		return nil
+	}
+	return statsPrint(context.Background(), os.Stdout, pg, name, url, records)
+}
+
 // externalDB (-db) is a database -vs-copy loads into instead of fresh ones
 // on a server of its own (a Citus coordinator): its tables are emptied
 // before each run, and the server's processor time is not measured.
@@ -317,4 +356,24 @@ func serverURL(pg *pgtest.Server) string {
 		return externalDB
 	}
 	return pg.URL("postgres")
+}
+
+// logStatements has the server log every statement with its duration, and
+// returns the function that copies the server's log (its own: other
+// servers' beside it in the temporary directory are other runs') to dst.
+func logStatements(pg *pgtest.Server, dst string) (save func() error, err error) {
+	ctx := context.Background()
+	if err := pg.Exec(ctx, "postgres", "ALTER SYSTEM SET log_min_duration_statement = 0"); err != nil {
+		return nil, err
+	}
+	if err := pg.Exec(ctx, "postgres", "SELECT pg_reload_conf()"); err != nil {
+		return nil, err
+	}
+	return func() error {
+		b, err := os.ReadFile(pg.LogFile())
+		if err != nil {
+			return fmt.Errorf("reading the server's log: %w", err)
+		}
+		return os.WriteFile(dst, b, 0o644)
+	}, nil
 }

@@ -219,10 +219,16 @@ FROM samples WHERE sha256 = ANY($1)`
 // pgProbeLinks lists which of the batch's links of existing samples (a
 // new sample has none) exist: one key lookup each, however many sources
 // a sample has (an empty file's are millions), and with or without the
-// index by source (--bulk drops it).
+// index by source (--bulk drops it). The lookup is a LIMIT 1 subquery,
+// which the planner cannot turn into a join: as a join it chose, for
+// tables a load had just filled and not yet analysed, to read the whole
+// of samples_sources into a hash table at every batch, 10% of the
+// backend's processor time in a load of 200,000 records, for a few
+// thousand keys (perf, bench/README.md).
 const pgProbeLinks = `
-SELECT r.sample_sha256, r.source_sha256 FROM unnest($1::bytea[], $2::bytea[]) AS k(sample, source)
-	JOIN samples_sources r ON r.sample_sha256 = k.sample AND r.source_sha256 = k.source`
+SELECT k.sample, k.source FROM unnest($1::bytea[], $2::bytea[]) AS k(sample, source)
+	CROSS JOIN LATERAL (SELECT FROM samples_sources r
+		WHERE r.sample_sha256 = k.sample AND r.source_sha256 = k.source LIMIT 1) AS r`
 
 // samplesColumns are the columns of samples the direct COPY writes, and
 // samplesFromLinks where a sample's first stageLinkColumns row holds them.

@@ -568,3 +568,46 @@ func TestBatchesOfOneSourceCommitInStreamOrder(t *testing.T) {
 		})
 	}
 }
+
+// The links probe looks each of the batch's keys up in samples_sources'
+// key, whatever the planner thinks of a table just filled and not yet
+// analysed: as a join, 10,000 keys against 50,000 links were a hash join
+// over the whole table, as at every batch of a load (bench/README.md,
+// load21f-server).
+func TestLinksProbeLooksKeysUp(t *testing.T) {
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	open(t, url, Options{}).Close()
+	ctx := context.Background()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `
+INSERT INTO samples_sources (sample_sha256, source_sha256, paths)
+SELECT sha256(i::text::bytea), sha256(('source ' || i % 500)::bytea), '{p}' FROM generate_series(1, 50000) i`); err != nil {
+		t.Fatal(err)
+	}
+	var samples, sources [][]byte
+	for i := range 10000 {
+		samples = append(samples, []byte(fmt.Sprintf("sample %d", i)))
+		sources = append(sources, []byte(fmt.Sprintf("source %d", i%500)))
+	}
+	rows, err := db.QueryContext(ctx, "EXPLAIN "+pgProbeLinks, samples, sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if p := strings.Join(plan, "\n"); strings.Contains(p, "Seq Scan on samples_sources") || !strings.Contains(p, "Index") {
+		t.Errorf("the links probe does not look its keys up in the index:\n%s", p)
+	}
+}

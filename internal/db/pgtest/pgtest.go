@@ -168,7 +168,10 @@ func start(bin string, durable bool, settings ...string) (*Server, error) {
 
 func (s *Server) dataDir() string   { return filepath.Join(s.root, "data") }
 func (s *Server) socketDir() string { return filepath.Join(s.root, "sockets") }
-func (s *Server) logFile() string   { return filepath.Join(s.root, "server.log") }
+
+// LogFile is the path of the server's log (pg_ctl -l): this server's
+// alone, for benchmarks that read what it logged.
+func (s *Server) LogFile() string { return filepath.Join(s.root, "server.log") }
 
 func (s *Server) run(name string, args ...string) ([]byte, error) {
 	cmd := exec.Command(filepath.Join(s.bin, name), args...)
@@ -199,9 +202,9 @@ func (s *Server) Start() error {
 	for _, setting := range s.settings {
 		opts += " -c " + setting
 	}
-	out, err := s.run("pg_ctl", "start", "-w", "-t", "60", "-D", s.dataDir(), "-l", s.logFile(), "-o", opts)
+	out, err := s.run("pg_ctl", "start", "-w", "-t", "60", "-D", s.dataDir(), "-l", s.LogFile(), "-o", opts)
 	if err != nil {
-		log, _ := os.ReadFile(s.logFile())
+		log, _ := os.ReadFile(s.LogFile())
 		return fmt.Errorf("pg_ctl start: %w\n%s\nserver log:\n%s", err, out, log)
 	}
 	return nil
