@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hashr-dev/hashr/internal/swar"
 )
 
 // decodeArray reads a JSON array of strings (source IDs, paths) from a
@@ -60,16 +62,13 @@ func plainJSON(text string) bool {
 	ascii := true
 	i := 0
 	// Eight bytes at a time while each is printable ASCII other than a
-	// backslash (SWAR: exact as to whether any byte is not), one at a
-	// time after: a path's bytes one by one were 3% of hashr-serve's
-	// instructions for a bulk.
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	// backslash, one at a time after: a path's bytes one by one were 3%
+	// of hashr-serve's instructions for a bulk.
 	for ; i+8 <= len(text); i += 8 {
 		w := text[i : i+8]
 		v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-		backslash := v ^ (ones * '\\')
-		if (v|(v-ones*0x20)&^v|(backslash-ones)&^backslash)&highs != 0 {
+		if swar.NonASCII(v)|swar.Below(v, 0x20)|swar.Equal(v, '\\') != 0 {
 			break
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashr-dev/hashr/internal/db"
+	"github.com/hashr-dev/hashr/internal/swar"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -289,14 +290,8 @@ func appendPythonString(buf []byte, s string) []byte {
 
 // plainWord says whether none of the 8 bytes of v needs an escape in
 // appendPythonString: each is printable ASCII, neither '"' nor '\\'.
-// The tests for a byte under 0x20 or equal to one value are the usual
-// SWAR ones, exact as to whether any byte is such (only which one can be
-// wrong, and that is not asked).
 func plainWord(v uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := v^(ones*'"'), v^(ones*'\\')
-	control := (v - ones*0x20) &^ v
-	return (v|control|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs == 0
+	return swar.NonASCII(v)|swar.Below(v, 0x20)|swar.Equal(v, '"')|swar.Equal(v, '\\') == 0
 }
 
 // appendASCIIEscape escapes an ASCII character as encoding/json does.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/hashr-dev/hashr/internal/swar"
 )
 
 // This file reads and sets single top-level fields of a record's raw line
@@ -338,13 +340,9 @@ func (s *scanner) str() error {
 }
 
 // hasStrSpecial says whether one of the eight bytes of w is special
-// (strSpecial): a byte below 0x20, a quote or a backslash, found by the
-// word tricks for "has a zero byte" and "has a byte less than n", which
-// are exact (no byte is missed, none is reported that is not there).
+// (strSpecial): a byte below 0x20, a quote or a backslash.
 func hasStrSpecial(w uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := w^(ones*'"'), w^(ones*'\\')
-	return ((w-ones*0x20)&^w|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
+	return swar.Below(w, 0x20)|swar.Equal(w, '"')|swar.Equal(w, '\\') != 0
 }
 
 // strSpecial marks the bytes that end a string's run of plain bytes: its
