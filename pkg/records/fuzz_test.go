@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -35,6 +36,7 @@ func FuzzReader(f *testing.F) {
 			if err != nil {
 				t.Fatalf("reader failed: %v", err)
 			}
+			checkRawMembers(t, raw)
 			rec, err := raw.Decode()
 			if err != nil {
 				continue
@@ -55,4 +57,22 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("reader did not reach the end of %d bytes", len(data))
 		}
 	})
+}
+
+// checkRawMembers checks that the members a Raw gives from its index are
+// those a scan of its line gives.
+func checkRawMembers(t *testing.T, raw *Raw) {
+	t.Helper()
+	var want, got []string
+	werr := Members(raw.Line, func(name, value []byte) bool {
+		want = append(want, string(name)+"\x00"+string(value))
+		return true
+	})
+	gerr := raw.Members(func(name, value []byte) bool {
+		got = append(got, string(name)+"\x00"+string(value))
+		return true
+	})
+	if (werr == nil) != (gerr == nil) || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("%s: Raw.Members gave %q (%v), Members %q (%v)", raw.Line, got, gerr, want, werr)
+	}
 }

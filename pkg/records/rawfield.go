@@ -178,6 +178,9 @@ type scanner struct {
 	valueStart int
 	closing    int
 	nest       [64]byte
+	// index, when set, is given the offsets of the top-level members as
+	// object scans them (see memberIndex).
+	index *memberIndex
 }
 
 var errUnexpectedEnd = errors.New("unexpected end of JSON input")
@@ -221,6 +224,7 @@ func (s *scanner) object(visit func(name, value []byte) bool) error {
 		s.pos++
 	} else {
 		for {
+			nameStart := s.pos + 1 // past the quote
 			name, err := s.name()
 			if err != nil {
 				return err
@@ -229,6 +233,9 @@ func (s *scanner) object(visit func(name, value []byte) bool) error {
 			s.valueStart = s.pos
 			if err := s.value(2); err != nil {
 				return err
+			}
+			if s.index != nil {
+				s.index.add(s.data, nameStart, name, s.valueStart, s.pos)
 			}
 			if visiting {
 				visiting = visit(name, s.data[s.valueStart:s.pos])

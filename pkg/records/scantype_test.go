@@ -25,7 +25,7 @@ func FuzzScanType(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		fast, ok := scanType(line)
+		fast, ok := scanType(line, nil)
 		if !ok {
 			return
 		}

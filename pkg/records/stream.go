@@ -21,6 +21,7 @@ type Raw struct {
 	// Where names the record's place in the input, e.g. "stdin:12".
 	Where  string
 	fields map[string]json.RawMessage
+	index  memberIndex // where Line's members lie, for Members
 }
 
 // Decode returns the typed record for a raw one of a type this package
@@ -108,8 +109,12 @@ func (r *Reader) Next() (*Raw, error) {
 		if err := CheckUTF8(line); err != nil {
 			return nil, &LineError{Where: r.where(), Err: err, Text: bytes.Clone(whole)}
 		}
-		if typ, ok := scanType(line); ok {
-			return &Raw{Type: typ, Line: line, Where: r.where()}, nil // fields are decoded when needed
+		raw := &Raw{Line: line}
+		if typ, ok := scanType(line, &raw.index); ok {
+			// Fields are decoded when needed, from the members the scan found.
+			raw.Type, raw.Where = typ, r.where()
+			raw.index.indexed(line)
+			return raw, nil
 		}
 		// The slow way, for the exact error.
 		var fields map[string]json.RawMessage
@@ -153,10 +158,12 @@ func CheckUTF8(line []byte) error {
 // scanType returns the "type" of a line that is a JSON object with a
 // non-empty string type, in one scan of the line (Members): decoding every
 // line into a map of its fields was most of the time a stage that passes
-// records on spent reading them. ok is false for any other line.
-func scanType(line []byte) (typ string, ok bool) {
+// records on spent reading them. ok is false for any other line. When
+// index is not nil it is given the members' offsets.
+func scanType(line []byte, index *memberIndex) (typ string, ok bool) {
 	var raw []byte
-	if err := Members(line, func(name, value []byte) bool {
+	s := scanner{data: line, index: index}
+	if err := s.object(func(name, value []byte) bool {
 		if string(name) == "type" {
 			raw = value // a slice of line; the last one counts, as when decoding
 		}
