@@ -32,6 +32,17 @@ func Walk(p *cli.Program, args []string) iter.Seq[Found] {
 	}
 }
 
+// Ahead is how many files a program hashing them in parallel (hashr-hash,
+// hashr-lookup) may take beyond the oldest one still being hashed
+// (ordered.MapAhead). A long file ahead of the others holds up their
+// output, not their hashing: with up to 16 files read at once for the md5
+// engine (digest.UseMultiBuffer), the next big ones should be among them.
+// hashr-lookup took 4 (ordered.Map's twice its two workers): behind a long
+// file the other worker soon had nothing to hash, and the execution tracer
+// showed each of its hashing goroutines waiting for work half the run. A
+// file and its result waiting are a few hundred bytes each.
+const Ahead = 4096
+
 // PathError is the error record of a path that could not be hashed.
 func PathError(stage, path string, err error) *records.Error {
 	display, _ := records.PathFields(path)

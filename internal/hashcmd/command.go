@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/filehash"
 )
 
 // options are hashr-hash's flags, validated.
@@ -122,8 +123,6 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 }
 
 // recordsAhead is how many records hashr-hash may take beyond the oldest
-// one still being hashed. A long file ahead of the others holds up their
-// output, not their hashing: with up to 16 files read at once for the md5
-// engine (digest.UseMultiBuffer), the next big ones should be among them. A
-// record and a result waiting are a few hundred bytes each.
-const recordsAhead = 4096
+// one still being hashed: as many as for the files under PATH arguments
+// (filehash.Ahead says why).
+const recordsAhead = filehash.Ahead

@@ -15,7 +15,9 @@ import (
 )
 
 // hashPaths hashes the files under the PATH arguments with o.workers
-// goroutines and sends them, in walk order, to be looked up.
+// goroutines and sends them, in walk order, to be looked up: hashed as
+// hashr-hash hashes them, up to filehash.Ahead files ahead of the oldest
+// one still being hashed.
 func hashPaths(ctx context.Context, p *cli.Program, o *options, send func(*query) error) error {
 	work := func(f filehash.Found) *query {
 		if f.Err != nil {
@@ -27,7 +29,7 @@ func hashPaths(ctx context.Context, p *cli.Program, o *options, send func(*query
 		}
 		return fileQuery(rec, f.Path, o)
 	}
-	return ordered.Map(ctx, o.workers, filehash.Walk(p, o.paths), work, send)
+	return ordered.MapAhead(ctx, o.workers, filehash.Ahead, filehash.Walk(p, o.paths), work, send)
 }
 
 // fileQuery is the lookup of a file record by the first digest of

@@ -187,7 +187,7 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	r.IncludeFailed = o.includeFailed
 	// Requests run side by side, each on a connection of its own.
 	r.SetMaxConns(max(8, 2*runtime.NumCPU(), o.maxQueries))
-	defer collectLessOften()()
+	defer cli.CollectLessOften(serveGCPercent)()
 	return serve(ctx, p, newServer(r, o, newAccessLog(p, o.logFormat == "json")), o)
 }
 
