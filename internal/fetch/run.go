@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"iter"
 	"sync"
-	"time"
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/formats/oci"
@@ -16,10 +15,6 @@ import (
 	"github.com/hashr-dev/hashr/internal/verify"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
-
-// stopGrace bounds how long an interrupted run waits for its workers to
-// stop and remove their temporary files.
-const stopGrace = 5 * time.Second
 
 // outcome is what became of one input record.
 type outcome struct {
@@ -46,16 +41,10 @@ func run(ctx context.Context, p *cli.Program, opts options) error {
 	prov := &provenance{mode: opts.verifyMode, sigs: opts.sigs}
 	e := &emitter{p: p, w: records.NewWriter(p.Stdout), hinted: map[string]bool{}}
 	in := &input{}
-	var working inflight
-	work := func(raw *records.Raw) outcome {
-		if !working.start() {
-			return outcome{raw: raw} // never emitted: the run is stopping
-		}
-		defer working.done()
-		return fetchRecord(ctx, fetchers, prov, raw)
-	}
+	// Map returns once the fetches under way have ended, and starts none
+	// after an interruption, so their temporary files are gone by then.
+	work := func(raw *records.Raw) outcome { return fetchRecord(ctx, fetchers, prov, raw) }
 	err = ordered.Map(ctx, opts.workers, in.records(ctx, p, opts.inputs), work, e.emit)
-	working.stopAndWait(stopGrace)
 	err = errors.Join(err, e.w.Flush())
 	if readErr := in.err(); readErr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		return readErr
@@ -302,42 +291,4 @@ func hintFor(err error) string {
 		return "the source changed since it was scanned, or the record is wrong: scan it again"
 	}
 	return ""
-}
-
-// inflight counts the fetches under way, so an interrupted run can wait for
-// them to stop (and remove their temporary files) before it exits.
-type inflight struct {
-	mu      sync.Mutex
-	stopped bool
-	wg      sync.WaitGroup
-}
-
-// start reports whether a fetch may start; false once the run is stopping.
-func (f *inflight) start() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.stopped {
-		return false
-	}
-	f.wg.Add(1)
-	return true
-}
-
-func (f *inflight) done() { f.wg.Done() }
-
-// stopAndWait lets no new fetch start and waits, up to limit, for those
-// under way to end.
-func (f *inflight) stopAndWait(limit time.Duration) {
-	f.mu.Lock()
-	f.stopped = true
-	f.mu.Unlock()
-	ended := make(chan struct{})
-	go func() {
-		f.wg.Wait()
-		close(ended)
-	}()
-	select {
-	case <-ended:
-	case <-time.After(limit):
-	}
 }
