@@ -92,6 +92,7 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 	var dump map[string][]byte
 	runs := make([][]result, len(kinds)+1)
 	loadStart, _ := os.ReadFile("/proc/loadavg")
+	lastURL := "" // the database loaded last, which settle vacuums
 	for round := range rounds {
 		for i, k := range kinds {
 			url, err := freshDatabase(pg)
@@ -107,6 +108,10 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 					return err
 				}
 			}
+			if err := settle(pg, lastURL); err != nil {
+				return err
+			}
+			lastURL = url
 			if err := startStats(pg, round); err != nil {
 				return err
 			}
@@ -131,10 +136,11 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 				}
 			}
 		}
-		r, err := copyRound(ctx, pg, dump, preload, records, round)
+		r, err := copyRound(ctx, pg, dump, preload, records, round, lastURL)
 		if err != nil {
 			return err
 		}
+		lastURL = r.url
 		runs[len(kinds)] = append(runs[len(kinds)], r)
 	}
 	printVsCopy(pg, runs, records, rounds, loadStart)
@@ -143,12 +149,16 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 
 // copyRound writes the dumped rows by COPY into a database of the same
 // tables, holding the preload, and measures it.
-func copyRound(ctx context.Context, pg *pgtest.Server, dump map[string][]byte, preload []byte, records, round int) (result, error) {
+// last is the database loaded before it, which -settle vacuums.
+func copyRound(ctx context.Context, pg *pgtest.Server, dump map[string][]byte, preload []byte, records, round int, last string) (result, error) {
 	url, err := emptySchema(pg)
 	if err != nil {
 		return result{}, err
 	}
 	if err := preloadInto(url, preload); err != nil {
+		return result{}, err
+	}
+	if err := settle(pg, last); err != nil {
 		return result{}, err
 	}
 	if err := startStats(pg, round); err != nil {
@@ -160,7 +170,7 @@ func copyRound(ctx context.Context, pg *pgtest.Server, dump map[string][]byte, p
 	if err != nil {
 		return result{}, err
 	}
-	r := result{name: copyName(preload), records: records, took: took}
+	r := result{name: copyName(preload), records: records, took: took, url: url}
 	cpu.stop(&r)
 	return r, printStats(pg, round, "raw COPY", url, records)
 }
@@ -376,4 +386,39 @@ func logStatements(pg *pgtest.Server, dst string) (save func() error, err error)
 		}
 		return os.WriteFile(dst, b, 0o644)
 	}, nil
+}
+
+// settleRuns (-settle): each timed run starts on a server with nothing
+// left to do for the runs before it.
+var settleRuns bool
+
+// settle, with -settle, vacuums and analyses the database loaded last
+// (url; none when "") and writes every dirty buffer (CHECKPOINT), outside
+// the timed windows. pgtest.Server.CPUTime counts every server process:
+// without it, a checkpoint of the earlier runs' WAL or an earlier
+// database's autovacuum fell in whichever run's window overlapped it, the
+// longer windows catching more (bench/README.md, load21h).
+func settle(pg *pgtest.Server, url string) error {
+	if !settleRuns || pg == nil {
+		return nil
+	}
+	ctx := context.Background()
+	if url != "" {
+		if err := pg.Exec(ctx, dbName(url), "VACUUM (ANALYZE)"); err != nil {
+			return fmt.Errorf("vacuuming the last run's database: %w", err)
+		}
+	}
+	if err := pg.Exec(ctx, "postgres", "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpointing before a run: %w", err)
+	}
+	return nil
+}
+
+// dbName is the database a URL names.
+func dbName(url string) string {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return url
+	}
+	return cfg.Database
 }

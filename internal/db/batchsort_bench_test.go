@@ -51,26 +51,14 @@ func BenchmarkSortedFiles(b *testing.B) {
 // BenchmarkCopyRows is the loader's whole client work on a batch of 50,000
 // file rows that are all new (an empty database): sorting and grouping
 // them, the probe's key array, and encoding the direct COPYs' rows of new
-// samples and links as pgx does (its type map, binary format), with no
-// server.
+// samples and links in COPY's binary format (copyStream), with no server.
 //
 //	go test -run - -bench CopyRows -benchmem -cpuprofile /tmp/copy.prof ./internal/db/
 func BenchmarkCopyRows(b *testing.B) {
 	sources := benchBatch(b)
 	m := pgtype.NewMap()
-	samplesOIDs := []uint32{pgtype.ByteaOID, pgtype.ByteaOID, pgtype.ByteaOID, pgtype.ByteaOID, pgtype.ByteaOID,
-		pgtype.ByteaOID, pgtype.TextOID, pgtype.TextOID, pgtype.Int8OID, pgtype.TextOID}
-	linksOIDs := []uint32{pgtype.ByteaOID, pgtype.ByteaOID, pgtype.TextArrayOID, pgtype.BoolOID}
 	var buf []byte
-	encode := func(row []any, from []int, oids []uint32) {
-		buf = buf[:0]
-		for i, col := range from {
-			var err error
-			if buf, err = m.Encode(oids[i], pgtype.BinaryFormatCode, row[col], buf); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	var w copyRow
 	b.ReportAllocs()
 	for b.Loop() {
 		rows, ok, err := sortedFiles(sources)
@@ -78,20 +66,16 @@ func BenchmarkCopyRows(b *testing.B) {
 			b.Fatal(err, ok)
 		}
 		links := linkRows(rows, false)
-		var keys [][]byte
-		for _, r := range links {
-			if r[2].(bool) {
-				keys = append(keys, r[0].([]byte))
-			}
-		}
+		keys := sampleKeys(links)
 		if buf, err = m.Encode(pgtype.ByteaArrayOID, pgtype.BinaryFormatCode, keys, buf[:0]); err != nil {
 			b.Fatal(err)
 		}
-		for _, r := range links {
-			if r[2].(bool) {
-				encode(r, samplesFromLinks, samplesOIDs)
+		for i := range links {
+			w.b = w.b[:0]
+			if links[i].first {
+				links[i].encodeSample(&w)
 			}
-			encode(r, linksFromLinks, linksOIDs)
+			links[i].encodeLink(&w)
 		}
 	}
 }

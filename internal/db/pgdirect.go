@@ -193,11 +193,11 @@ func claimedEarlier(keys [][]byte, earlier []*batchClaim) []bool {
 }
 
 // sampleKeys are the samples of a batch's linkRows, sorted.
-func sampleKeys(rows [][]any) [][]byte {
+func sampleKeys(rows []linkRow) [][]byte {
 	var keys [][]byte
-	for _, r := range rows {
-		if r[2].(bool) {
-			keys = append(keys, r[0].([]byte))
+	for i := range rows {
+		if rows[i].first {
+			keys = append(keys, rows[i].sha256)
 		}
 	}
 	return keys
@@ -230,20 +230,19 @@ SELECT k.sample, k.source FROM unnest($1::bytea[], $2::bytea[]) AS k(sample, sou
 	CROSS JOIN LATERAL (SELECT FROM samples_sources r
 		WHERE r.sample_sha256 = k.sample AND r.source_sha256 = k.source LIMIT 1) AS r`
 
-// samplesColumns are the columns of samples the direct COPY writes, and
-// samplesFromLinks where a sample's first stageLinkColumns row holds them.
+// samplesColumns are the columns of samples the direct COPY writes
+// (linkRow.encodeSample), linksColumns those of samples_sources
+// (linkRow.encodeLink).
 var (
-	samplesColumns   = []string{"sha256", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep", "tlsh", "size", "mime"}
-	samplesFromLinks = []int{0, 3, 4, 5, 6, 7, 8, 9, 10, 11}
-	linksColumns     = []string{"sample_sha256", "source_sha256", "paths", "failed"}
-	linksFromLinks   = []int{0, 1, 12, 14}
+	samplesColumns = []string{"sha256", "md5", "sha1", "sha512", "crc32", "blake3", "ssdeep", "tlsh", "size", "mime"}
+	linksColumns   = []string{"sample_sha256", "source_sha256", "paths", "failed"}
 )
 
-// directBatch is a sorted batch's stageLinkColumns rows split three ways.
+// directBatch is a sorted batch's linkRows split three ways.
 type directBatch struct {
-	staged  [][]any // through staging and the upserts
-	samples [][]any // first rows of new samples, COPY into samples
-	links   [][]any // new links, COPY into samples_sources
+	staged  []*linkRow // through staging and the upserts
+	samples []*linkRow // first rows of new samples, COPY into samples
+	links   []*linkRow // new links, COPY into samples_sources
 }
 
 // errDirectLost marks a direct COPY that met another transaction's row.
@@ -269,7 +268,7 @@ const claimedMask int32 = -1
 // splitDirect asks the database which of the batch's samples (keys, from
 // sampleKeys) and links exist, and splits the rows (linkRows, in key
 // order) accordingly; a sample an earlier batch claimed counts as held.
-func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any, keys [][]byte, earlier []*batchClaim) (*directBatch, error) {
+func splitDirect(ctx context.Context, tx pgx.Tx, rows []linkRow, keys [][]byte, earlier []*batchClaim) (*directBatch, error) {
 	nulls := map[string]int32{}
 	probe, _ := tx.Query(ctx, pgProbeSamples, keys)
 	var key []byte
@@ -282,9 +281,9 @@ func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any, keys [][]byte, ea
 	}
 	links := map[[2]string]bool{}
 	var samples, sources [][]byte
-	for _, r := range rows {
-		if _, held := nulls[string(r[0].([]byte))]; held {
-			samples, sources = append(samples, r[0].([]byte)), append(sources, r[1].([]byte))
+	for i := range rows {
+		if _, held := nulls[string(rows[i].sha256)]; held {
+			samples, sources = append(samples, rows[i].sha256), append(sources, rows[i].source)
 		}
 	}
 	if len(samples) > 0 {
@@ -309,21 +308,20 @@ func splitDirect(ctx context.Context, tx pgx.Tx, rows [][]any, keys [][]byte, ea
 // to staged a link that exists and the first row of an existing sample
 // that gains a digest, or of one an earlier batch claimed (whose link is
 // then upserted too, new or not).
-func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *directBatch {
-	d := &directBatch{links: make([][]any, 0, len(rows))}
+func splitRows(rows []linkRow, nulls map[string]int32, links map[[2]string]bool) *directBatch {
+	d := &directBatch{links: make([]*linkRow, 0, len(rows))}
 	gains := false
-	for _, r := range rows {
-		sample, source := r[0].([]byte), r[1].([]byte)
-		mask, held := nulls[string(sample)]
-		first := r[2].(bool)
-		if first && !held {
+	for i := range rows {
+		r := &rows[i]
+		mask, held := nulls[string(r.sha256)]
+		if r.first && !held {
 			d.samples = append(d.samples, r)
 		}
-		if first {
-			gains = held && (mask == claimedMask || gainsDigests(r, mask))
+		if r.first {
+			gains = held && (mask == claimedMask || gainsDigests(r.sample, mask))
 		}
 		switch {
-		case links[[2]string{string(sample), string(source)}], first && gains:
+		case links[[2]string{string(r.sha256), string(r.source)}], r.first && gains:
 			d.staged = append(d.staged, r)
 		default:
 			d.links = append(d.links, r)
@@ -334,9 +332,11 @@ func splitRows(rows [][]any, nulls map[string]int32, links map[[2]string]bool) *
 
 // gainsDigests says whether a sample's first row brings a column the
 // database holds NULL (mask: pgProbeSamples').
-func gainsDigests(row []any, mask int32) bool {
-	for i := range 9 {
-		if mask&(1<<i) != 0 && row[3+i] != nil {
+func gainsDigests(s *File, mask int32) bool {
+	brings := [9]bool{s.MD5 != nil, s.SHA1 != nil, s.SHA512 != nil, s.CRC32 != nil, s.BLAKE3 != nil,
+		s.SSDEEP != "", s.TLSH != "", s.Size >= 0, s.MIME != ""}
+	for i, b := range brings {
+		if b && mask&(1<<i) != 0 {
 			return true
 		}
 	}
@@ -349,7 +349,7 @@ func (d *directBatch) copySamples(ctx context.Context, tx pgx.Tx) error {
 	if beforeDirectCopy != nil {
 		beforeDirectCopy(ctx)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples"}, samplesColumns, &columnsCopy{rows: d.samples, from: samplesFromLinks}); err != nil {
+	if _, err := copyBinary(ctx, tx, "samples", samplesColumns, len(d.samples), func(w *copyRow, i int) { d.samples[i].encodeSample(w) }); err != nil {
 		return directErr("writing new samples", err)
 	}
 	return nil
@@ -358,7 +358,7 @@ func (d *directBatch) copySamples(ctx context.Context, tx pgx.Tx) error {
 // copyLinks writes the new links, after the statement that fails a re-run
 // source's leftover links (distrust), which must not see them.
 func (d *directBatch) copyLinks(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples_sources"}, linksColumns, &columnsCopy{rows: d.links, from: linksFromLinks}); err != nil {
+	if _, err := copyBinary(ctx, tx, "samples_sources", linksColumns, len(d.links), func(w *copyRow, i int) { d.links[i].encodeLink(w) }); err != nil {
 		return directErr("writing new links", err)
 	}
 	return nil
@@ -374,29 +374,3 @@ func directErr(what string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
-
-// columnsCopy feeds COPY some columns of rows (from: their indexes), with
-// no copy of each row.
-type columnsCopy struct {
-	rows [][]any
-	from []int
-	at   int
-	row  []any
-}
-
-func (c *columnsCopy) Next() bool {
-	if c.at >= len(c.rows) {
-		return false
-	}
-	if c.row == nil {
-		c.row = make([]any, len(c.from))
-	}
-	for i, col := range c.from {
-		c.row[i] = c.rows[c.at][col]
-	}
-	c.at++
-	return true
-}
-
-func (c *columnsCopy) Values() ([]any, error) { return c.row, nil }
-func (c *columnsCopy) Err() error             { return nil }

@@ -318,7 +318,7 @@ func (l *pgLoader) LoadInTurn(ctx context.Context, turn *Turn, sources []*Source
 // does while the server writes this one.
 type preparedBatch struct {
 	files int64
-	links [][]any // nil: the file rows are staged as they come
+	links []linkRow // nil: the file rows are staged as they come
 	// claim is the batch's own (claimBatch), nil when it does not take
 	// the direct path; earlier are the batches of this process in flight
 	// before it, whose transactions its upserts wait for (pgdirect.go).
@@ -408,7 +408,7 @@ func (l *pgLoader) loadOnce(ctx context.Context, sources []*Source, b *preparedB
 // upsert, and returns the split with the new links still to write.
 func stageLinks(ctx context.Context, tx pgx.Tx, b *preparedBatch, direct bool) (*directBatch, error) {
 	var split *directBatch
-	staged := b.links
+	rows, encode := len(b.links), func(w *copyRow, i int) { b.links[i].encodeStaged(w) }
 	if direct {
 		var err error
 		if split, err = splitDirect(ctx, tx, b.links, sampleKeys(b.links), b.earlier); err != nil {
@@ -417,9 +417,9 @@ func stageLinks(ctx context.Context, tx pgx.Tx, b *preparedBatch, direct bool) (
 		if err := split.copySamples(ctx, tx); err != nil {
 			return nil, err
 		}
-		staged = split.staged
+		rows, encode = len(split.staged), func(w *copyRow, i int) { split.staged[i].encodeStaged(w) }
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hashr_stage_links"}, stageLinkColumns, pgx.CopyFromRows(staged)); err != nil {
+	if _, err := copyBinary(ctx, tx, "hashr_stage_links", stageLinkColumns, rows, encode); err != nil {
 		return nil, fmt.Errorf("staging files: %w", err)
 	}
 	return split, nil
@@ -547,26 +547,98 @@ func (l *pgLoader) loadPayloads(ctx context.Context, tx pgx.Tx, missingPayloadsS
 	return nil // written after the samples (sendBatch)
 }
 
+// linkRow is one hashr_stage_links row: a sample in a source, with the
+// sample's distinct paths there. A sample's first row (first) carries its
+// columns in sample; the others' sample is nil.
+type linkRow struct {
+	sha256, source     []byte
+	first, failed      bool // failed: every path a failed member
+	paths, failedPaths []string
+	sample             *File // merged from all its file rows (mergedSample)
+}
+
+// encodeStaged appends the row's hashr_stage_links fields
+// (stageLinkColumns).
+func (r *linkRow) encodeStaged(w *copyRow) {
+	w.fields(len(stageLinkColumns))
+	w.bytea(r.sha256)
+	w.bytea(r.source)
+	w.boolean(r.first)
+	if s := r.sample; s != nil {
+		w.bytea(s.MD5)
+		w.bytea(s.SHA1)
+		w.bytea(s.SHA512)
+		w.bytea(s.CRC32)
+		w.bytea(s.BLAKE3)
+		w.textOrNull(s.SSDEEP)
+		w.textOrNull(s.TLSH)
+		w.int8OrNull(s.Size)
+		w.textOrNull(s.MIME)
+	} else {
+		for range 9 {
+			w.null()
+		}
+	}
+	w.textArray(r.paths)
+	if r.sample != nil {
+		w.textOrNull(r.sample.Local)
+	} else {
+		w.null()
+	}
+	w.boolean(r.failed)
+	w.textArray(r.failedPaths)
+}
+
+// encodeSample appends a sample's first row's samples fields
+// (samplesColumns).
+func (r *linkRow) encodeSample(w *copyRow) {
+	s := r.sample
+	w.fields(len(samplesColumns))
+	w.bytea(r.sha256)
+	w.bytea(s.MD5)
+	w.bytea(s.SHA1)
+	w.bytea(s.SHA512)
+	w.bytea(s.CRC32)
+	w.bytea(s.BLAKE3)
+	w.textOrNull(s.SSDEEP)
+	w.textOrNull(s.TLSH)
+	w.int8OrNull(s.Size)
+	w.textOrNull(s.MIME)
+}
+
+// encodeLink appends the row's samples_sources fields (linksColumns).
+func (r *linkRow) encodeLink(w *copyRow) {
+	w.fields(len(linksColumns))
+	w.bytea(r.sha256)
+	w.bytea(r.source)
+	w.textArray(r.paths)
+	w.boolean(r.failed)
+}
+
 // linkRows groups sorted file rows into hashr_stage_links rows: one per
 // sample and source, with the sample's distinct paths in the source. A
 // sample's first row carries its digests, merged from all its file rows
 // (a record may lack some), and a local copy of its bytes for payloads.
-// The rows' cells and paths are cut from a few large slices, and a
-// sample's and a source's digest boxed once: an allocation each per row
-// was most of the committers' allocations.
-func linkRows(rows []sourcedFile, withLocal bool) [][]any {
-	out := make([][]any, 0, len(rows)) // at most a row per file row
-	width := len(stageLinkColumns)
-	var cells []any
+// The rows' paths and merged samples are cut from a few large slices: an
+// allocation each per row was most of the committers' allocations.
+func linkRows(rows []sourcedFile, withLocal bool) []linkRow {
+	out := make([]linkRow, 0, len(rows)) // at most a row per file row
 	allPaths := make([]string, 0, len(rows))
 	var allFailed []string
+	var samples []File
 	for i := 0; i < len(rows); {
 		j := i + 1
 		for j < len(rows) && rows[j].key == rows[i].key && bytes.Equal(rows[j].file.SHA256, rows[i].file.SHA256) {
 			j++
 		}
-		sample := mergedSample(rows[i:j])
-		sha256 := any(sample.SHA256)
+		if len(samples) == cap(samples) {
+			samples = make([]File, 0, 1024)
+		}
+		samples = append(samples, mergedSample(rows[i:j]))
+		sample := &samples[len(samples)-1]
+		if !withLocal {
+			sample.Local = ""
+		}
 		for a := i; a < j; {
 			paths, failedPaths := len(allPaths), len(allFailed)
 			failed := true // every path a failed member
@@ -580,23 +652,13 @@ func linkRows(rows []sourcedFile, withLocal bool) [][]any {
 				}
 				failed = failed && rows[b].failed
 			}
-			if len(cells) < width {
-				cells = make([]any, width*1024)
-			}
-			row := cells[:width:width]
-			cells = cells[width:]
-			row[0], row[1], row[2], row[14] = sha256, rows[a].src.boxedSHA256(), a == i, failed
-			row[12], row[15] = allPaths[paths:len(allPaths):len(allPaths)], noPaths
+			row := linkRow{sha256: sample.SHA256, source: rows[a].src.SHA256, first: a == i, failed: failed,
+				paths: allPaths[paths:len(allPaths):len(allPaths)], failedPaths: noPaths}
 			if len(allFailed) > failedPaths {
-				row[15] = allFailed[failedPaths:len(allFailed):len(allFailed)]
+				row.failedPaths = allFailed[failedPaths:len(allFailed):len(allFailed)]
 			}
 			if a == i {
-				row[3], row[4], row[5], row[6], row[7] = nullBytes(sample.MD5), nullBytes(sample.SHA1),
-					nullBytes(sample.SHA512), nullBytes(sample.CRC32), nullBytes(sample.BLAKE3)
-				row[8], row[9], row[10], row[11] = nullText(sample.SSDEEP), nullText(sample.TLSH), nullSize(sample.Size), nullText(sample.MIME)
-				if withLocal {
-					row[13] = nullText(sample.Local)
-				}
+				row.sample = sample
 			}
 			out = append(out, row)
 			a = b
@@ -623,8 +685,8 @@ func mergedSample(rows []sourcedFile) File {
 	return sample
 }
 
-// noPaths is an empty list of failed paths (not NULL), boxed once.
-var noPaths any = []string{}
+// noPaths is an empty list of failed paths (not NULL).
+var noPaths = []string{}
 
 // or returns a, or b when a is absent.
 func or(a, b []byte) []byte {

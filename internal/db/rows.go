@@ -52,16 +52,6 @@ type Source struct {
 	FailedPaths map[string]bool
 
 	payloadChanged bool // set once a payload mismatch failed the job
-	sha256Box      any  // SHA256 as an any (boxedSHA256)
-}
-
-// boxedSHA256 is SHA256 as an any, boxed once for all the link rows of
-// the source (linkRows) rather than once per row, an allocation each.
-func (s *Source) boxedSHA256() any {
-	if s.sha256Box == nil {
-		s.sha256Box = s.SHA256
-	}
-	return s.sha256Box
 }
 
 // failedMember says whether the file at path was read under a member that

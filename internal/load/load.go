@@ -120,7 +120,10 @@ nothing of the sources not yet committed.
 Stdout carries error records: those that came in, passed through
 unchanged, and hashr-load's own (a source it could not load); also
 records of types it does not know, unchanged. A summary goes to stderr
-unless --quiet.`
+unless --quiet.
+
+hashr-load collects its garbage at GOGC=400 (less CPU, about 100 MiB
+more memory at the default --batch) unless GOGC is set.`
 
 const example = `  # The whole pipeline into SQLite:
   hashr-scan ~/mirror | hashr-fetch | hashr-extract | hashr-hash --delete | hashr-dedup | hashr-load --db sqlite:hashr.db

@@ -113,7 +113,18 @@ func (s *openSource) name() string {
 	return s.rec.SHA256
 }
 
+// gcPercent is hashr-load's garbage collector target unless GOGC is set
+// (cli.CollectLessOften). Its live heap is large (the batch being read and
+// the two being committed, about 100 MB at the default --batch), and each
+// collection marks all of it, while what it allocates is garbage by the
+// next batch: at Go's default of 100 the collector and its write barriers
+// were a quarter of its instructions. At 400, 23% fewer instructions for
+// loadbench's 200,000 records and peak RSS 297 → 401 MiB (bench/README.md,
+// load21h).
+const gcPercent = 400
+
 func run(ctx context.Context, p *cli.Program, o options) error {
+	defer cli.CollectLessOften(gcPercent)()
 	loc, err := db.ParseLocation(o.dbURL)
 	if err != nil {
 		return cli.Usagef("--db: %w", err)
