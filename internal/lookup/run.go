@@ -63,11 +63,15 @@ func lookupWorkersFor(o *options) int {
 // gcPercent is hashr-lookup's garbage collector target unless GOGC is set
 // (cli.CollectLessOften). Its live heap is a few MB (the queries in
 // flight, a batch's answers) and nearly all it allocates is garbage by
-// the next batch: at Go's default of 100 it was collected 11-15 times
-// over /usr/share/man, at 400 2-3 times (GODEBUG=gctrace=1), its
-// instructions 4.1% fewer (bench/README.md) for a peak heap of 40 MB
-// against 13.
-const gcPercent = 400
+// the next batch: over /usr/share/man it was collected 12-14 times at
+// Go's default of 100, 5 at 200 and 2-3 at 400 (GODEBUG=gctrace=1;
+// hashr-hash 5-6). But each MB the heap grows by is 256 pages touched for
+// the first time, a page fault each (about 11 µs of CPU on the 2-vCPU VM,
+// three 4 KiB preads): at 400 a run took 11,760-13,502 minor faults, at
+// 200 8,755-11,048, at 100 6,682-7,237 (hashr-hash 4,953-5,347). 200
+// keeps 8 of the 10 collections that 400 saved, for 40% of the faults it
+// added.
+const gcPercent = 200
 
 // run looks up every input item, in batches on lookupWorkers goroutines,
 // while the producer (hashPaths or readStdin) makes the next queries, and
