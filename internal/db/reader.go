@@ -143,10 +143,11 @@ func openReaderWith(ctx context.Context, loc Location, dsn string, pgParams map[
 }
 
 // SetConnections sets how many connections the reader opens at most, and
-// keeps open (maxReaderConns by default). hashr-lookup reading SQLite
-// takes 1: its lookups cost the CPU that reading pages costs, and one
-// connection's page cache stays warm for every batch where four each
-// read the same interior pages, and each cost its own teardown.
+// keeps open (maxReaderConns by default); it may be raised while
+// connections are in use. hashr-lookup reading SQLite takes one while its
+// input goes on and one per CPU for the batches left after: each
+// connection has a page cache of its own, which reads the same interior
+// pages again and costs this process page faults.
 func (r *Reader) SetConnections(n int) {
 	r.db.SetMaxOpenConns(n)
 	r.db.SetMaxIdleConns(n)

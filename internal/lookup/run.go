@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/hashr-dev/hashr/internal/bloom"
@@ -36,6 +37,9 @@ type query struct {
 // knower answers the queries of a batch.
 type knower interface {
 	resolve(ctx context.Context, batch []*query) error
+	// inputEnded says that every query has been made: the batches left
+	// are all there is to look up.
+	inputEnded()
 	Close() error
 }
 
@@ -47,15 +51,19 @@ const batchWait = 20 * time.Millisecond
 // lookupWorkers is how many batches are looked up at once.
 const lookupWorkers = 4
 
-// lookupWorkersFor is how many batches are looked up at once: one in
-// SQLite, which hashr-lookup reads through one connection (openDatabase),
-// else lookupWorkers. More were batches
-// waiting for the connection, each holding its thousand records: over
-// /usr/share/man, 1,500 more page faults a run (perf's page-faults; a
-// fault costs about 20 µs on the 2-vCPU VM, a pread 4).
+// lookupWorkersFor is how many batches are looked up at once: in SQLite
+// one per CPU, up to lookupWorkers, on as many connections once the input
+// has ended and on one before (openDatabase); else lookupWorkers. A
+// SQLite lookup is CPU work in this process (modernc's SQLite reading and
+// stepping pages), so one connection is one CPU's worth: the keys hashed
+// but not yet looked up when the hashing ended (1,441-3,880 of
+// /usr/share/man's 21,574 against the bench's 3M-sample set) were looked
+// up on one CPU while the others idled. More connections than CPUs were
+// batches waiting for one, each holding its thousand records (1,500 more
+// page faults a run with 4 on the 2-vCPU VM).
 func lookupWorkersFor(o *options) int {
 	if o.bloom == "" && o.loc.Driver == db.SQLite {
-		return 1
+		return min(runtime.GOMAXPROCS(0), lookupWorkers)
 	}
 	return lookupWorkers
 }
@@ -63,11 +71,15 @@ func lookupWorkersFor(o *options) int {
 // gcPercent is hashr-lookup's garbage collector target unless GOGC is set
 // (cli.CollectLessOften). Its live heap is a few MB (the queries in
 // flight, a batch's answers) and nearly all it allocates is garbage by
-// the next batch: at Go's default of 100 it was collected 11-15 times
-// over /usr/share/man, at 400 2-3 times (GODEBUG=gctrace=1), its
-// instructions 4.1% fewer (bench/README.md) for a peak heap of 40 MB
-// against 13.
-const gcPercent = 400
+// the next batch: over /usr/share/man it was collected 12-14 times at
+// Go's default of 100, 5 at 200 and 2-3 at 400 (GODEBUG=gctrace=1;
+// hashr-hash 5-6). But each MB the heap grows by is 256 pages touched for
+// the first time, a page fault each (about 11 µs of CPU on the 2-vCPU VM,
+// three 4 KiB preads): at 400 a run took 11,760-13,502 minor faults, at
+// 200 8,755-11,048, at 100 6,682-7,237 (hashr-hash 4,953-5,347). 200
+// keeps 8 of the 10 collections that 400 saved, for 40% of the faults it
+// added.
+const gcPercent = 200
 
 // run looks up every input item, in batches on lookupWorkers goroutines,
 // while the producer (hashPaths or readStdin) makes the next queries, and
@@ -87,7 +99,7 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	// connection of its own), and written in input order: a database
 	// answers a batch faster than one goroutine can wait for it.
 	resolve := func(batch []*query) resolved { return resolved{batch, k.resolve(ctx, lookups(batch))} }
-	err = ordered.Map(ctx, lookupWorkersFor(o), batches(queries, o.batch), resolve, tally.writer(p, w, o))
+	err = ordered.Map(ctx, lookupWorkersFor(o), batches(queries, o.batch, k.inputEnded), resolve, tally.writer(p, w, o))
 	if err != nil {
 		stopProducing()
 		for range queries { // let the producer see it is stopped
@@ -151,20 +163,24 @@ func produce(ctx context.Context, p *cli.Program, o *options) (queries chan *que
 }
 
 // batches groups the queries into batches of up to size, each sent when
-// it is full or when batchWait passed since its first query.
-func batches(queries <-chan *query, size int) iter.Seq[[]*query] {
+// it is full or when batchWait passed since its first query; ended is
+// called once the queries have ended, before the last batch is sent.
+func batches(queries <-chan *query, size int, ended func()) iter.Seq[[]*query] {
 	return func(yield func([]*query) bool) {
 		timer := time.NewTimer(batchWait)
 		defer timer.Stop()
 		for open := true; open; {
 			q, ok := <-queries
 			if !ok {
+				ended()
 				return
 			}
 			batch := make([]*query, 1, size)
 			batch[0] = q
 			timer.Reset(batchWait)
-			batch, open = fill(batch, queries, timer.C)
+			if batch, open = fill(batch, queries, timer.C); !open {
+				ended()
+			}
 			if !yield(batch) {
 				return
 			}
@@ -235,6 +251,9 @@ func lookups(batch []*query) []*query {
 // digest kind per batch.
 type databaseKnower struct {
 	r *db.Reader
+	// endConns is how many connections the batches left once the input
+	// ended are looked up on (0: as many as from the start).
+	endConns int
 }
 
 func openDatabase(ctx context.Context, o *options) (knower, error) {
@@ -243,17 +262,29 @@ func openDatabase(ctx context.Context, o *options) (knower, error) {
 		return nil, err
 	}
 	r.IncludeFailed, r.MaxSources = o.includeFailed, o.maxSources
+	k := &databaseKnower{r: r}
 	if o.loc.Driver == db.SQLite {
-		// One connection, the batches in turn: over /usr/share/man
-		// against the bench's 3M-sample file, 1.63-1.66 CPU-s a run
-		// where 4 connections took 1.95-1.98 (their page caches each
-		// read the same interior pages); the hashing goes on meanwhile.
+		// One connection while the input goes on, the batches in turn,
+		// and one for each batch looked up at once after. Another
+		// connection costs this process page faults: its own page cache
+		// and modernc's SQLite memory (over /usr/share/man's 21,574
+		// sha256 on stdin, 5,198-6,213 minor faults a run on one
+		// connection, 10,082-12,415 on two, half of them under
+		// sqlite3MemMalloc and pcache1AllocPage by perf's page-faults).
+		// For the last batches they are worth it: the others would wait.
 		r.SetConnections(1)
+		k.endConns = lookupWorkersFor(o)
 	}
-	return &databaseKnower{r: r}, nil
+	return k, nil
 }
 
 func (k *databaseKnower) Close() error { return k.r.Close() }
+
+func (k *databaseKnower) inputEnded() {
+	if k.endConns > 0 {
+		k.r.SetConnections(k.endConns)
+	}
+}
 
 func (k *databaseKnower) resolve(ctx context.Context, batch []*query) error {
 	keys := make([][]byte, 0, len(batch))
@@ -298,6 +329,8 @@ func openBloom(path string) (*bloomKnower, error) {
 }
 
 func (k *bloomKnower) Close() error { return nil }
+
+func (k *bloomKnower) inputEnded() {}
 
 func (k *bloomKnower) resolve(_ context.Context, batch []*query) error {
 	for _, q := range batch {

@@ -1,24 +1,38 @@
 package lookup
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/hashr-dev/hashr/internal/db"
 )
 
-// Only SQLite, read through one connection, is looked up one batch at a
-// time.
+// SQLite, whose lookups are CPU work in this process, is looked up one
+// batch per CPU at a time (up to lookupWorkers).
 func TestLookupWorkers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	for _, tc := range []struct {
 		o    options
 		want int
 	}{
-		{options{loc: db.Location{Driver: db.SQLite}}, 1},
+		{options{loc: db.Location{Driver: db.SQLite}}, 2},
 		{options{loc: db.Location{Driver: db.Postgres}}, lookupWorkers},
 		{options{loc: db.Location{Driver: db.SQLite}, bloom: "set.bloom"}, lookupWorkers},
 	} {
 		if got := lookupWorkersFor(&tc.o); got != tc.want {
 			t.Errorf("%s, bloom %q: %d lookup workers, want %d", tc.o.loc.Driver, tc.o.bloom, got, tc.want)
+		}
+	}
+}
+
+// On one CPU, or on more CPUs than lookupWorkers, SQLite gets as many
+// lookups at once as there are CPUs, up to lookupWorkers.
+func TestSQLiteLookupWorkersFollowTheCPUs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for cpus, want := range map[int]int{1: 1, 3: 3, 16: lookupWorkers} {
+		runtime.GOMAXPROCS(cpus)
+		if got := lookupWorkersFor(&options{loc: db.Location{Driver: db.SQLite}}); got != want {
+			t.Errorf("%d CPUs: %d lookup workers, want %d", cpus, got, want)
 		}
 	}
 }
