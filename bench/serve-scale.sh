@@ -6,8 +6,9 @@
 # lookups (GET /lookup/sha1/H) and of bulks of 1,000 (POST /bulk/sha1), every
 # hash a random known sample. hashr-serve's RSS is sampled every 0.2 s:
 # before the load, its peak during it, and after it.
-# CPU per request (hashr-serve's, and its PostgreSQL backends') and
-# statements and new connections per request are measured for each phase.
+# CPU per request (hashr-serve's, and its PostgreSQL backends'), its
+# user/system split and minor page faults (each side's), and statements
+# and new connections per request are measured for each phase.
 # Usage: [SAMPLES=10000000] [N=10000] [NBULK=400] [WORK=/var/tmp] [KEEP=DIR]
 #        [SHARED_BUFFERS=25% of RAM] [SERVE=BINARY]
 #        [BASE=BINARY|COMMIT [ROUNDS=2]] [ARGS=FLAGS] [BASE_ARGS=FLAGS] [VARIANTS='FLAGS|FLAGS…']
@@ -136,6 +137,16 @@ ticks() {
     cat $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|') 2>/dev/null | awk '{print $14 + $15}'; } | awk '{t += $1} END {print t}'
 }
 serve_ticks() { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; }
+# Minor page faults (field 10), user and system CPU ticks (14, 15) of
+# hashr-serve and of PostgreSQL (the postmaster's 11, 16 and 17 are its
+# reaped children's), as "FAULTS USER SYS" of each: on this VM a fault
+# costs about 11 us of CPU, so a few hundred a bulk would matter.
+faults() {
+  local pm; pm=$(head -1 "$pgdir/data/postmaster.pid")
+  { awk '{print "s", $10, $14, $15}' "/proc/$serve_pid/stat"; awk '{print "p", $10 + $11, $14 + $16, $15 + $17}' "/proc/$pm/stat"
+    cat $(pgrep -P "$pm" | sed 's|.*|/proc/&/stat|') 2>/dev/null | awk '{print "p", $10, $14, $15}'; } |
+    awk '{f[$1] += $2; u[$1] += $3; y[$1] += $4} END {print f["s"] + 0, u["s"] + 0, y["s"] + 0, f["p"] + 0, u["p"] + 0, y["p"] + 0}'
+}
 # Statements (each its own transaction) and sessions opened, as PostgreSQL
 # counts them: a backend reports its counts when idle for 10 s.
 pgstat() { sleep 11; runuser -u postgres -- psql -h 127.0.0.1 -p $PG_PORT -qAt -F ' ' \
@@ -144,13 +155,16 @@ pgstat() { sleep 11; runuser -u postgres -- psql -h 127.0.0.1 -p $PG_PORT -qAt -
 # costs per request.
 measure() {
   local name=$1 n=$2; shift 2
-  read -r x0 s0 < <(pgstat); local t0 st0; t0=$(ticks); st0=$(serve_ticks)
+  read -r x0 s0 < <(pgstat); local t0 st0 f0 u0 y0 pf0 pu0 py0; t0=$(ticks); st0=$(serve_ticks); read -r f0 u0 y0 pf0 pu0 py0 < <(faults)
   printf '%s: ' "$name"
   /usr/bin/time -f '%U %S' -o "$work/hit.time" servescale hit -url http://127.0.0.1:$SERVE_PORT -samples "$SAMPLES" -n "$n" "$@"
-  local t1 st1; t1=$(ticks); st1=$(serve_ticks); read -r x1 s1 < <(pgstat)
-  awk -v n="$n" -v hz="$hz" -v all=$((t1 - t0)) -v srv=$((st1 - st0)) -v x=$((x1 - x0 - 1)) -v s=$((s1 - s0 - 1)) 'BEGIN {
+  local t1 st1 f1 u1 y1 pf1 pu1 py1; t1=$(ticks); st1=$(serve_ticks); read -r f1 u1 y1 pf1 pu1 py1 < <(faults); read -r x1 s1 < <(pgstat)
+  awk -v n="$n" -v hz="$hz" -v all=$((t1 - t0)) -v srv=$((st1 - st0)) -v x=$((x1 - x0 - 1)) -v s=$((s1 - s0 - 1)) \
+    -v f=$((f1 - f0)) -v u=$((u1 - u0)) -v y=$((y1 - y0)) -v pf=$((pf1 - pf0)) -v pu=$((pu1 - pu0)) -v py=$((py1 - py0)) 'BEGIN {
     printf "  CPU per request: %.2f ms (hashr-serve %.2f, PostgreSQL %.2f); statements per request %.2f, new connections %d\n",
-      all * 1000 / hz / n, srv * 1000 / hz / n, (all - srv) * 1000 / hz / n, x / n, s }'
+      all * 1000 / hz / n, srv * 1000 / hz / n, (all - srv) * 1000 / hz / n, x / n, s
+    printf "  per request: hashr-serve user %.2f ms, sys %.2f ms, minor page faults %.1f; PostgreSQL user %.2f ms, sys %.2f ms, minor page faults %.1f\n",
+      u * 1000 / hz / n, y * 1000 / hz / n, f / n, pu * 1000 / hz / n, py * 1000 / hz / n, pf / n }'
   awk -v n="$n" '{printf "  load generator (servescale hit) CPU per request: %.2f ms\n", ($1 + $2) * 1000 / n}' "$work/hit.time"
 }
 # phases LABEL BINARY [FLAGS...]: hashr-serve BINARY started, warmed (its cache of
