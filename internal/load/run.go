@@ -35,10 +35,10 @@ type loader struct {
 	// has a single writer.
 	stores []db.Loader
 	out    *records.Writer
-	// files decodes file records, digests holds their rows' digests:
-	// neither allocates per record.
-	files   fileDecoder
-	digests byteSlab
+	// files decodes file records, slab holds their rows' digests and
+	// strings: neither allocates per record.
+	files fileDecoder
+	slab  byteSlab
 
 	open       *openSource
 	batch      []*db.Source
@@ -429,7 +429,7 @@ func (l *loader) addFile(f *records.File, where string) error {
 	if f.Source != "" && f.Source != s.hexSHA256() {
 		return l.memberFailed(where, fmt.Errorf("file record %q belongs to source %s, not to %s, the source being read", f.Path, f.Source, s.name()))
 	}
-	row, err := fileRow(f, &l.digests)
+	row, err := fileRow(f, &l.slab)
 	if errors.Is(err, errNoSHA256) {
 		if s.noSHA256 == 0 {
 			s.firstNoHash = f.Path
