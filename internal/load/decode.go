@@ -26,8 +26,8 @@ var seenTrue, seenFalse = true, false
 
 // decode returns the file record of raw: the decoder's own File, valid
 // until the next call, or, the slow way, one of its own. Its strings are
-// substrings of raw.Line, which must not be written afterwards (a row
-// that keeps its path keeps the line until its batch is committed).
+// substrings of raw.Line, which must not be written afterwards (fileRow
+// copies those a row keeps, so the line is not kept with the row).
 func (d *fileDecoder) decode(raw *records.Raw) (*records.File, error) {
 	d.f = records.File{}
 	f := &d.f

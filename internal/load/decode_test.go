@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/hashr-dev/hashr/pkg/records"
 	"github.com/hashr-dev/hashr/pkg/records/recordstest"
@@ -69,6 +70,32 @@ func TestFileRowDecodesEveryDigest(t *testing.T) {
 	}
 	if row.BLAKE3 != nil {
 		t.Errorf("absent blake3 decoded as %x", row.BLAKE3)
+	}
+}
+
+// A row's strings are copies, not substrings of the record's line: a row
+// waits in its batch until the commit, and one holding a substring kept
+// the whole line alive with it.
+func TestFileRowKeepsNoPartOfTheLine(t *testing.T) {
+	raw := recordstest.Raw(t, `{"type":"file","path":"usr/bin/x","sha256":"`+strings.Repeat("0f", 32)+
+		`","mime":"text/plain","ssdeep":"3:a:b","tlsh":"T1AB","local":"/spool/x"}`+"\n")
+	var d fileDecoder
+	f, err := d.decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := fileRow(f, &byteSlab{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := uintptr(unsafe.Pointer(unsafe.SliceData(raw.Line)))
+	for name, s := range map[string]string{"path": row.Path, "mime": row.MIME, "ssdeep": row.SSDEEP, "tlsh": row.TLSH, "local": row.Local} {
+		if s == "" {
+			t.Fatalf("%s not decoded", name)
+		}
+		if at := uintptr(unsafe.Pointer(unsafe.StringData(s))); at >= line && at < line+uintptr(len(raw.Line)) {
+			t.Errorf("the row's %s %q lies in the record's line", name, s)
+		}
 	}
 }
 

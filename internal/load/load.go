@@ -122,7 +122,7 @@ unchanged, and hashr-load's own (a source it could not load); also
 records of types it does not know, unchanged. A summary goes to stderr
 unless --quiet.
 
-hashr-load collects its garbage at GOGC=400 (less CPU, about 100 MiB
+hashr-load collects its garbage at GOGC=400 (less CPU, about 70 MiB
 more memory at the default --batch) unless GOGC is set.`
 
 const example = `  # The whole pipeline into SQLite:

@@ -35,10 +35,10 @@ type loader struct {
 	// has a single writer.
 	stores []db.Loader
 	out    *records.Writer
-	// files decodes file records, digests holds their rows' digests:
-	// neither allocates per record.
-	files   fileDecoder
-	digests byteSlab
+	// files decodes file records, slab holds their rows' digests and
+	// strings: neither allocates per record.
+	files fileDecoder
+	slab  byteSlab
 
 	open       *openSource
 	batch      []*db.Source
@@ -120,7 +120,8 @@ func (s *openSource) name() string {
 // next batch: at Go's default of 100 the collector and its write barriers
 // were a quarter of its instructions. At 400, 23% fewer instructions for
 // loadbench's 200,000 records and peak RSS 297 → 401 MiB (bench/README.md,
-// load21h).
+// load21h); since the file rows grow in chunks (db.FileRows), 231 → 296
+// MiB (load21i).
 const gcPercent = 400
 
 func run(ctx context.Context, p *cli.Program, o options) error {
@@ -429,7 +430,7 @@ func (l *loader) addFile(f *records.File, where string) error {
 	if f.Source != "" && f.Source != s.hexSHA256() {
 		return l.memberFailed(where, fmt.Errorf("file record %q belongs to source %s, not to %s, the source being read", f.Path, f.Source, s.name()))
 	}
-	row, err := fileRow(f, &l.digests)
+	row, err := fileRow(f, &l.slab)
 	if errors.Is(err, errNoSHA256) {
 		if s.noSHA256 == 0 {
 			s.firstNoHash = f.Path
