@@ -565,17 +565,9 @@ func (r *linkRow) encodeStaged(w *copyRow) {
 	w.bytea(r.source)
 	w.boolean(r.first)
 	if s := r.sample; s != nil {
-		w.bytea(s.MD5)
-		w.bytea(s.SHA1)
-		w.bytea(s.SHA512)
-		w.bytea(s.CRC32)
-		w.bytea(s.BLAKE3)
-		w.textOrNull(s.SSDEEP)
-		w.textOrNull(s.TLSH)
-		w.int8OrNull(s.Size)
-		w.textOrNull(s.MIME)
+		w.sampleFields(s)
 	} else {
-		for range 9 {
+		for range sampleFieldCount {
 			w.null()
 		}
 	}
@@ -592,9 +584,17 @@ func (r *linkRow) encodeStaged(w *copyRow) {
 // encodeSample appends a sample's first row's samples fields
 // (samplesColumns).
 func (r *linkRow) encodeSample(w *copyRow) {
-	s := r.sample
 	w.fields(len(samplesColumns))
 	w.bytea(r.sha256)
+	w.sampleFields(r.sample)
+}
+
+// sampleFieldCount is how many fields sampleFields writes.
+const sampleFieldCount = 9
+
+// sampleFields appends a sample's fields after its sha256, in
+// samplesColumns' order (and hashr_stage_links', which repeats them).
+func (w *copyRow) sampleFields(s *File) {
 	w.bytea(s.MD5)
 	w.bytea(s.SHA1)
 	w.bytea(s.SHA512)
