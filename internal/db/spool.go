@@ -89,8 +89,10 @@ func (r *FileRows) spillMemory() error {
 		}
 	}
 	r.spilled += r.memRows
-	// The largest chunk is kept for the rows that come next.
+	// The largest chunk is kept for the rows that come next, emptied so
+	// that the spilled rows' strings and digests are garbage now.
 	last := r.mem[len(r.mem)-1]
+	clear(last)
 	clear(r.mem)
 	r.mem, r.memRows = append(r.mem[:0], last[:0]), 0
 	return nil
