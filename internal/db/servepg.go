@@ -127,7 +127,6 @@ var servedColumnTypes = [...]uint32{oidBytea, oidBytea, oidBytea, oidBytea, oidB
 	oidText, oidText, oidInt8, oidText, oidBytea, oidTextArray, oidBool, oidText, oidInt8}
 
 // checkServedColumns checks that serveSamples' rows come as
-// checkServedColumns checks that serveSamples' rows come as
 // servedRowDecoder reads them: each column of its type, and binary
 // where the text format would differ (pgx asks bytea, int8, bool and
 // arrays in binary; text is the same bytes either way).
