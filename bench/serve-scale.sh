@@ -47,10 +47,12 @@ SHARED_BUFFERS=${SHARED_BUFFERS:-$((mem_mb / 4))MB}
 work=$(mktemp -d "${WORK:-/var/tmp}/serve-scale.XXXXXX")
 chmod 755 "$work" # PostgreSQL runs as the postgres user
 pgdir=${KEEP:-$work/pg}
-# LINK_HASH=1 adds a hash index on samples_sources(sample_sha256), which
-# the README tells a set's owner to add (a sample's links found by one
-# bucket page rather than the primary key's 4 levels); with KEEP, to a
-# copy of it in $WORK, removed at the end, as the kept set is not changed.
+# LINK_HASH=1 adds the hash index on samples_sources(sample_sha256) that
+# schema version 5 has (a sample's links found by one bucket page rather
+# than the primary key's 4 levels) to a set loaded before it, leaving its
+# version at 4 so that an older hashr-serve (BASE) still reads it; with
+# KEEP, to a copy of it in $WORK, removed at the end, as the kept set is
+# not changed. A set this script loads now has the index already.
 if [ "${LINK_HASH:-0}" = 1 ] && [ -n "${KEEP:-}" ]; then
   cp -a "$KEEP" "$work/pg" && rm -f "$work/pg/data/postmaster.pid" && pgdir=$work/pg
   echo "LINK_HASH=1: on a copy of $KEEP in $pgdir"

@@ -146,8 +146,8 @@ func citusBatches(t *testing.T) []func() []*Source {
 // A Citus database hashr wrote at an older schema version migrates: one
 // an older hashr left undistributed (version 1, its tables local to the
 // coordinator) is distributed, rows and all; one distributed at version 2
-// takes migrations 3 and 4 as distributed tables, one at version 3
-// migration 4. All keep their rows, and
+// takes migrations 3 to 5 as distributed tables, one at version 3 or 4
+// the rest (5: the links' hash index). All keep their rows, and
 // their failed jobs' sources become failed, as on one PostgreSQL
 // (TestMigrationMarksFailedJobsSources).
 func TestCitusMigratesOlderSchemas(t *testing.T) {
@@ -155,7 +155,7 @@ func TestCitusMigratesOlderSchemas(t *testing.T) {
 	for _, from := range []struct {
 		version     int
 		distributed bool
-	}{{1, false}, {2, true}, {3, true}} {
+	}{{1, false}, {2, true}, {3, true}, {4, true}} {
 		t.Run(fmt.Sprintf("version %d", from.version), func(t *testing.T) {
 			url := cluster.NewDatabase(t)
 			stmts := []string{createMigrationsTable}
@@ -190,6 +190,9 @@ func TestCitusMigratesOlderSchemas(t *testing.T) {
 				t.Fatalf("schema version %d, want %d", got, SchemaVersion)
 			}
 			checkMigratedRows(t, url)
+			if got := dbtest.Count(t, url, `SELECT count(*) FROM pg_indexes WHERE indexname = 'samples_sources_sample_hash'`); got != 1 {
+				t.Fatalf("%d hash indexes on the links by sample, want 1 (migration 5)", got)
+			}
 		})
 	}
 }

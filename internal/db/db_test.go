@@ -312,6 +312,59 @@ func TestMigratesForward(t *testing.T) {
 	}
 }
 
+// A set at schema version 4 is read as it is (migration 5 adds only an
+// index), and the next loader adds the links' hash index by sample, also
+// where the set's owner made it already as the README offered.
+func TestLinkHashIndexMigration(t *testing.T) {
+	for _, ownerMadeIt := range []bool{false, true} {
+		for _, b := range backends(t) {
+			if ownerMadeIt && b.name == "sqlite" {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/owner made it %v", b.name, ownerMadeIt), func(t *testing.T) {
+				sqldb := dbtest.Open(t, b.url)
+				stmts := []string{createMigrationsTable, `INSERT INTO hashr_schema_migrations VALUES (1, 'then'), (2, 'then'), (3, 'then'), (4, 'then')`}
+				for _, m := range nativeMigrations[:4] {
+					if b.name == "sqlite" {
+						stmts = append(stmts, m.sqlite...)
+					} else {
+						stmts = append(stmts, m.postgres...)
+					}
+				}
+				if ownerMadeIt {
+					stmts = append(stmts, `CREATE INDEX samples_sources_sample_hash ON samples_sources USING hash (sample_sha256)`)
+				}
+				for _, s := range stmts {
+					if _, err := sqldb.Exec(s); err != nil {
+						t.Fatalf("%s: %v", s, err)
+					}
+				}
+				loc, err := ParseLocation(b.url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := OpenReader(context.Background(), loc)
+				if err != nil {
+					t.Fatalf("reading a version 4 set: %v", err)
+				}
+				r.Close()
+
+				load(t, open(t, b.url, Options{}), source(t, "p.deb", content("usr/bin/p", "p")))
+				if got := dbtest.Count(t, b.url, "SELECT max(version) FROM hashr_schema_migrations"); got != int64(SchemaVersion) {
+					t.Fatalf("schema version %d, want %d", got, SchemaVersion)
+				}
+				if b.name == "sqlite" {
+					return
+				}
+				if got := dbtest.Count(t, b.url, `SELECT count(*) FROM pg_indexes WHERE indexname = 'samples_sources_sample_hash'
+					AND indexdef LIKE '%USING hash (sample_sha256)%'`); got != 1 {
+					t.Fatalf("%d hash indexes on the links by sample, want 1", got)
+				}
+			})
+		}
+	}
+}
+
 func TestParseLocation(t *testing.T) {
 	for in, want := range map[string]Location{
 		"sqlite:hashr.db":               {SQLite, "hashr.db"},

@@ -201,7 +201,7 @@ func (r *Reader) checkSchema(ctx context.Context) error {
 	if version > SchemaVersion {
 		return fmt.Errorf("the database's schema is version %d, newer than this hashr's (%d): use a newer hashr", version, SchemaVersion)
 	}
-	if version < SchemaVersion {
+	if version < oldestReadable {
 		// Readers never write, so they cannot migrate: the columns a
 		// newer schema added would otherwise fail a statement later.
 		return fmt.Errorf("the database's schema is version %d, older than this hashr's (%d) (hint: run hashr-load --db URL </dev/null once to migrate it; it writes nothing else)", version, SchemaVersion)
