@@ -1,7 +1,9 @@
 package db
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -40,4 +42,11 @@ func hugePageBuffer(n int) ([]byte, error) {
 
 func freeHugePageBuffer(buf []byte) {
 	_ = unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(buf)), uintptr(len(buf)))
+}
+
+// transparentHugePages says whether the kernel gives huge pages to memory
+// that asks for them (madvise) or to all.
+func transparentHugePages() bool {
+	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	return err == nil && (bytes.Contains(mode, []byte("[always]")) || bytes.Contains(mode, []byte("[madvise]")))
 }

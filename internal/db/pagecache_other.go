@@ -10,3 +10,5 @@ func hugePageBuffer(int) ([]byte, error) {
 }
 
 func freeHugePageBuffer([]byte) {}
+
+func transparentHugePages() bool { return false }

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
@@ -66,6 +67,37 @@ func checkReservedPageCache(t *testing.T) {
 	used, overflow := sqliteStatus(t, sqlite3.SQLITE_STATUS_PAGECACHE_USED), sqliteStatus(t, sqlite3.SQLITE_STATUS_PAGECACHE_OVERFLOW)
 	if used < 100 {
 		t.Errorf("%d pages in the buffer, %d bytes of pages outside it: want the file's pages in the buffer", used, overflow)
+	}
+
+	// A one-pass reader's connections keep as many pages as were
+	// reserved for each.
+	wantKiB := int64(sqliteDefaultCacheKiB)
+	if transparentHugePages() {
+		wantKiB = hugePageCacheKiB
+	}
+	if len(pageCacheBuffer) < 2*int(wantKiB)*1024 {
+		t.Errorf("buffer of %d bytes for two caches of %d KiB", len(pageCacheBuffer), wantKiB)
+	}
+	ctx := context.Background()
+	loc := Location{Driver: SQLite, Target: filepath.Join(t.TempDir(), "hashr.db")}
+	l, err := Open(ctx, loc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenOnePassReader(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var cacheSize int64
+	if err := r.db.QueryRow(`PRAGMA cache_size`).Scan(&cacheSize); err != nil {
+		t.Fatal(err)
+	}
+	if cacheSize != -wantKiB {
+		t.Errorf("a one-pass reader's cache_size %d, want %d", cacheSize, -wantKiB)
 	}
 }
 
