@@ -12,10 +12,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// sqliteDefaultCacheKiB is SQLite's page cache per connection when no
-// cache_size is set (-2000: 2,000 KiB), as OpenOnePassReader leaves it.
-const sqliteDefaultCacheKiB = 2000
-
 // sqlitePageSize is the page size of the files hashr-load creates
 // (SQLite's default); a file of larger pages gets its pages from SQLite's
 // allocator, as without the buffer.
@@ -29,16 +25,18 @@ const sqlitePageSize = 4096
 // of CPU on the 2-vCPU VM: the interior pages above the leaves stay
 // cached from one batch to the next. On 4 KiB pages a larger cache cost
 // more in page faults than it saved in reads (lookup20c); on huge pages
-// its faults are a few.
+// its faults are a few. (SQLite's default cache_size is -2000, 2,000 KiB.)
 const hugePageCacheKiB = 16 << 10
 
 // ReservePageCache gives SQLite's page caches in this process one buffer
-// for conns connections, mapped once and on huge pages where the kernel
-// gives them (Linux, transparent huge pages "madvise" or "always"), in
-// place of SQLite's allocator; with huge pages, OpenOnePassReader's
-// connections then keep hugePageCacheKiB of pages each, else SQLite's
-// default. It must come before the process opens SQLite: afterwards it
-// changes nothing and returns an error. The buffer is kept until the
+// on huge pages for conns connections, in place of SQLite's allocator,
+// and OpenOnePassReader's connections then keep hugePageCacheKiB of pages
+// each. Where the kernel gives no huge pages (transparent huge pages
+// neither "madvise" nor "always", or not Linux) it reserves nothing and
+// says so: SQLite threads its free list through every slot of the buffer
+// when it starts, which on 4 KiB pages is a fault a slot before the first
+// page is read. It must come before the process opens SQLite: afterwards
+// it changes nothing and returns an error. The buffer is kept until the
 // process exits.
 //
 // Why: modernc's allocator gives each 4 KiB page with its header an 8 KiB
@@ -64,6 +62,9 @@ var (
 var errPageCacheTooLate = errors.New("SQLite has started in this process already")
 
 func reservePageCache(conns int) error {
+	if !transparentHugePages() {
+		return errors.New("reserving SQLite's page cache: this system gives no huge pages")
+	}
 	tls := libc.NewTLS()
 	defer tls.Close()
 	args := libc.Xmalloc(tls, 3*8) // sqlite3_config's variadic arguments
@@ -82,10 +83,7 @@ func reservePageCache(conns int) error {
 		return pageCacheConfigError(rc)
 	}
 	slot := (sqlitePageSize + int(int32(binary.NativeEndian.Uint32(libc.GoBytes(hdr, 4)))) + 7) &^ 7
-	cacheKiB := sqliteDefaultCacheKiB
-	if transparentHugePages() {
-		cacheKiB = hugePageCacheKiB
-	}
+	cacheKiB := hugePageCacheKiB
 	perConn := cacheKiB*1024/slot + 1
 	buf, err := hugePageBuffer(max(conns, 1) * perConn * slot)
 	if err != nil {
@@ -104,7 +102,7 @@ func reservePageCache(conns int) error {
 }
 
 // onePassCacheKiB is the page cache of OpenOnePassReader's connections, in
-// KiB: what ReservePageCache reserved for each, or SQLite's default.
+// KiB: what ReservePageCache reserved for each, or 0 for SQLite's default.
 var onePassCacheKiB atomic.Int64
 
 // pageCacheBuffer is the buffer SQLite was given, which it uses until the

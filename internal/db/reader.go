@@ -92,7 +92,7 @@ func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
 // 2.73 s query (EXPLAIN ANALYZE, bench/lookupcap-pg.sh).
 func OpenOnePassReader(ctx context.Context, loc Location) (*Reader, error) {
 	dsn := sqliteReadDSN(loc.Target, 0)
-	if kib := onePassCacheKiB.Load(); kib > 0 && kib != sqliteDefaultCacheKiB {
+	if kib := onePassCacheKiB.Load(); kib > 0 {
 		dsn += "&_pragma=cache_size(-" + strconv.FormatInt(kib, 10) + ")" // its slots are in ReservePageCache's buffer
 	}
 	return openReaderWith(ctx, loc, dsn, map[string]string{"jit": "off"})

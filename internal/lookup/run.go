@@ -281,10 +281,11 @@ type databaseKnower struct {
 func openDatabase(ctx context.Context, o *options) (knower, error) {
 	if o.loc.Driver == db.SQLite {
 		// SQLite's page caches in one buffer on huge pages: fewer page
-		// faults, and nothing to give back at close (db.ReservePageCache).
-		// It fails only where SQLite has started in this process already
-		// (a test's) or the memory cannot be mapped: SQLite then keeps
-		// its own allocator, as it would anyway.
+		// faults, fewer reads (a larger cache), and nothing to give back
+		// at close (db.ReservePageCache). Where the system gives no huge
+		// pages, SQLite has started in this process already (a test's) or
+		// the memory cannot be mapped, SQLite keeps its own allocator and
+		// its default cache, as it would anyway.
 		_ = db.ReservePageCache(lookupWorkersFor(o))
 	}
 	r, err := db.OpenOnePassReader(ctx, o.loc)
