@@ -91,7 +91,11 @@ func OpenReader(ctx context.Context, loc Location) (*Reader, error) {
 // statement are) above jit_optimize_above_cost: 1.01 s of JIT in a
 // 2.73 s query (EXPLAIN ANALYZE, bench/lookupcap-pg.sh).
 func OpenOnePassReader(ctx context.Context, loc Location) (*Reader, error) {
-	return openReaderWith(ctx, loc, sqliteReadDSN(loc.Target, 0), map[string]string{"jit": "off"})
+	dsn := sqliteReadDSN(loc.Target, 0)
+	if kib := onePassCacheKiB.Load(); kib > 0 {
+		dsn += "&_pragma=cache_size(-" + strconv.FormatInt(kib, 10) + ")" // its slots are in ReservePageCache's buffer
+	}
+	return openReaderWith(ctx, loc, dsn, map[string]string{"jit": "off"})
 }
 
 // openReaderWith opens the database at loc, a SQLite file with dsn, or

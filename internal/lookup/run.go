@@ -86,14 +86,32 @@ const gcPercent = 200
 // writes the answers in input order.
 func run(ctx context.Context, p *cli.Program, o *options) error {
 	defer cli.CollectLessOften(gcPercent)()
-	k, err := openKnower(ctx, o)
-	if err != nil {
+	// Over files, the database opens while the first of them are hashed:
+	// SQLite reading its schema and faulting its page cache in
+	// (db.ReservePageCache) came before the first file was read. Not over
+	// stdin, where the producer reports bad lines on stderr as it reads
+	// them: a database that fails to open says so alone.
+	openWhileHashing := len(o.paths) > 0 && o.bloom == ""
+	var k knower
+	var err error
+	if openWhileHashing {
+		o.lookBy = databaseLookBy // before the producer reads it
+	} else if k, err = openKnower(ctx, o); err != nil {
 		return err
 	}
-	defer k.Close()
 	w := records.NewWriter(p.Stdout)
 	queries, produced, stopProducing := produce(ctx, p, o)
 	defer stopProducing()
+	if openWhileHashing {
+		if k, err = openDatabase(ctx, o); err != nil {
+			stopProducing()
+			for range queries { // let the producer see it is stopped
+			}
+			<-produced
+			return err
+		}
+	}
+	defer k.Close()
 	var tally tally
 	// Batches are looked up by several goroutines at once (each with a
 	// connection of its own), and written in input order: a database
@@ -124,7 +142,7 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 // openKnower opens what answers the lookups, a Bloom filter or the
 // database, and sets o.lookBy to the digests it can answer for.
 func openKnower(ctx context.Context, o *options) (knower, error) {
-	o.lookBy = []string{db.BySHA256, db.BySHA1, db.ByMD5}
+	o.lookBy = databaseLookBy
 	if o.bloom == "" {
 		return openDatabase(ctx, o)
 	}
@@ -135,6 +153,10 @@ func openKnower(ctx context.Context, o *options) (knower, error) {
 	o.lookBy = []string{k.f.Key} // a filter knows one kind of digest
 	return k, nil
 }
+
+// databaseLookBy are the digests a database answers for, in order of
+// preference.
+var databaseLookBy = []string{db.BySHA256, db.BySHA1, db.ByMD5}
 
 // produce starts the goroutine that makes the queries: from the files
 // under the PATH arguments, or from stdin. It closes queries when done and
@@ -257,6 +279,15 @@ type databaseKnower struct {
 }
 
 func openDatabase(ctx context.Context, o *options) (knower, error) {
+	if o.loc.Driver == db.SQLite {
+		// SQLite's page caches in one buffer on huge pages: fewer page
+		// faults, fewer reads (a larger cache), and nothing to give back
+		// at close (db.ReservePageCache). Where the system gives no huge
+		// pages, SQLite has started in this process already (a test's) or
+		// the memory cannot be mapped, SQLite keeps its own allocator and
+		// its default cache, as it would anyway.
+		_ = db.ReservePageCache(lookupWorkersFor(o))
+	}
 	r, err := db.OpenOnePassReader(ctx, o.loc)
 	if err != nil {
 		return nil, err

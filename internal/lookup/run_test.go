@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db"
 )
 
@@ -105,5 +107,22 @@ func TestBatchesSayOnceThatTheQueriesEnded(t *testing.T) {
 		if fmt.Sprint(endedBefore) != fmt.Sprint(want) || ended != 1 {
 			t.Errorf("%d queries in batches of 2: ended called %d times, %v before each batch, want once, %v", n, ended, endedBefore, want)
 		}
+	}
+}
+
+// Over files, the database opens while they are hashed; one that does not
+// open still ends the run with its error alone, nothing written.
+func TestMissingDatabaseOverFilesEndsTheRun(t *testing.T) {
+	tree := t.TempDir()
+	for i := range 50 {
+		if err := os.WriteFile(filepath.Join(tree, fmt.Sprintf("f%d", i)), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	missing := "sqlite:" + filepath.Join(t.TempDir(), "missing.db")
+	code := Main([]string{"--quiet", "--db", missing, "--batch", "3", tree}, strings.NewReader(""), &stdout, &stderr)
+	if code != cli.ExitFatal || stdout.Len() > 0 || !strings.Contains(stderr.String(), "no such file (hashr-load creates it)") || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("exit %d, stdout %q, stderr %q: want %d, nothing written, the database's error alone", code, stdout.String(), stderr.String(), cli.ExitFatal)
 	}
 }
