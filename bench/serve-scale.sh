@@ -21,7 +21,7 @@
 # CPU per request, the figure that survives a loaded machine.
 # ARGS and BASE_ARGS are more flags for this tree's hashr-serve and BASE's
 # (BASE may be this tree's own build, to compare flags): e.g.
-# --max-queries 2, or --db postgres://postgres@/postgres?host=DIR&port=55433
+# --max-bulks 64 (no line for bulks), or --db postgres://postgres@/postgres?host=DIR&port=55433
 # to reach PostgreSQL by its unix socket in DIR (the KEEP directory, or
 # the run's own) rather than TCP over loopback. VARIANTS (below) measures
 # several sets of flags of this tree's hashr-serve in each round.
