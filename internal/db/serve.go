@@ -298,18 +298,23 @@ func fillServed(s *Sample, l *ServedLink, ssdeep, tlsh, mime sql.NullString, siz
 // join did), and sorts them by source; false when no link is left.
 func (r *Reader) completeServed(s *ServedSample, sources map[string]*ServedSource) bool {
 	read := len(s.Links)
-	s.Links = slices.DeleteFunc(s.Links, func(l ServedLink) bool {
-		_, ok := sources[string(l.Source.SHA256)]
-		return !ok
-	})
-	for i := range s.Links {
-		l := &s.Links[i]
-		l.Source = *sources[string(l.Source.SHA256)]
-		l.Failed = l.Failed || l.Source.Status == StatusFailed
+	// One pass, one look-up of the source a link: two passes and two
+	// look-ups took some 0.6M of the 13M instructions of a bulk of 1,000.
+	kept := s.Links[:0]
+	for _, l := range s.Links {
+		src, ok := sources[string(l.Source.SHA256)]
+		if !ok {
+			continue
+		}
+		l.Source = *src
+		l.Failed = l.Failed || src.Status == StatusFailed
+		if l.Failed && !r.IncludeFailed { // a source that failed since the links were read
+			continue
+		}
+		kept = append(kept, l)
 	}
-	if !r.IncludeFailed { // a source that failed since the links were read
-		s.Links = slices.DeleteFunc(s.Links, func(l ServedLink) bool { return l.Failed })
-	}
+	clear(s.Links[len(kept):])
+	s.Links = kept
 	s.LinkTotal -= int64(read - len(s.Links))
 	slices.SortFunc(s.Links, func(a, b ServedLink) int { return compareDigests(a.Source.SHA256, b.Source.SHA256) })
 	return len(s.Links) > 0
