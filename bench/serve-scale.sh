@@ -21,7 +21,7 @@
 # CPU per request, the figure that survives a loaded machine.
 # ARGS and BASE_ARGS are more flags for this tree's hashr-serve and BASE's
 # (BASE may be this tree's own build, to compare flags): e.g.
-# --max-queries 2, or --db postgres://postgres@/postgres?host=DIR&port=55433
+# --max-bulks 64 (no line for bulks), or --db postgres://postgres@/postgres?host=DIR&port=55433
 # to reach PostgreSQL by its unix socket in DIR (the KEEP directory, or
 # the run's own) rather than TCP over loopback. VARIANTS (below) measures
 # several sets of flags of this tree's hashr-serve in each round.
@@ -159,7 +159,9 @@ measure() {
   local name=$1 n=$2; shift 2
   read -r x0 s0 < <(pgstat); local t0 st0 f0 u0 y0 pf0 pu0 py0; t0=$(ticks); st0=$(serve_ticks); read -r f0 u0 y0 pf0 pu0 py0 < <(faults)
   printf '%s: ' "$name"
-  /usr/bin/time -f '%U %S' -o "$work/hit.time" servescale hit -url http://127.0.0.1:$SERVE_PORT -samples "$SAMPLES" -n "$n" "$@"
+  # servescale hit prints its own CPU per request, over the load alone
+  # (the keys of a bulk's samples are computed before it, apart).
+  servescale hit -url http://127.0.0.1:$SERVE_PORT -samples "$SAMPLES" -n "$n" "$@"
   local t1 st1 f1 u1 y1 pf1 pu1 py1; t1=$(ticks); st1=$(serve_ticks); read -r f1 u1 y1 pf1 pu1 py1 < <(faults); read -r x1 s1 < <(pgstat)
   awk -v n="$n" -v hz="$hz" -v all=$((t1 - t0)) -v srv=$((st1 - st0)) -v x=$((x1 - x0 - 1)) -v s=$((s1 - s0 - 1)) \
     -v f=$((f1 - f0)) -v u=$((u1 - u0)) -v y=$((y1 - y0)) -v pf=$((pf1 - pf0)) -v pu=$((pu1 - pu0)) -v py=$((py1 - py0)) 'BEGIN {
@@ -167,7 +169,6 @@ measure() {
       all * 1000 / hz / n, srv * 1000 / hz / n, (all - srv) * 1000 / hz / n, x / n, s
     printf "  per request: hashr-serve user %.2f ms, sys %.2f ms, minor page faults %.1f; PostgreSQL user %.2f ms, sys %.2f ms, minor page faults %.1f\n",
       u * 1000 / hz / n, y * 1000 / hz / n, f / n, pu * 1000 / hz / n, py * 1000 / hz / n, pf / n }'
-  awk -v n="$n" '{printf "  load generator (servescale hit) CPU per request: %.2f ms\n", ($1 + $2) * 1000 / n}' "$work/hit.time"
 }
 # phases LABEL BINARY [FLAGS...]: hashr-serve BINARY started, warmed (its cache of
 # sources, PostgreSQL's backends), measured, and stopped.

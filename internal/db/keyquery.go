@@ -2,8 +2,10 @@ package db
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -105,8 +107,22 @@ func (r *Reader) keyStatement(query string, n int) string {
 // distinctKeys returns keys sorted, each once (a new slice; the keys
 // themselves are not copied).
 func distinctKeys(keys [][]byte) [][]byte {
-	sorted := slices.SortedFunc(slices.Values(keys), bytes.Compare)
+	sorted := slices.SortedFunc(slices.Values(keys), compareDigests)
 	return slices.CompactFunc(sorted, bytes.Equal)
+}
+
+// compareDigests orders digests as bytes.Compare does, by their first 8
+// bytes as a number first: sorting a bulk's 1,000 keys and its samples
+// takes some 20,000 comparisons, and bytes.Compare's call into
+// assembly for 20 or 32 bytes was a tenth of hashr-serve's instructions
+// for a bulk. Random digests nearly always differ in those 8 bytes.
+func compareDigests(a, b []byte) int {
+	if len(a) >= 8 && len(b) >= 8 {
+		if x, y := binary.BigEndian.Uint64(a), binary.BigEndian.Uint64(b); x != y {
+			return cmp.Compare(x, y)
+		}
+	}
+	return bytes.Compare(a, b)
 }
 
 // sqliteKeyTable is SQLite's table of keys: the blob ?1 cut into keys of

@@ -1,8 +1,10 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -137,5 +139,25 @@ func TestSQLiteKeyTableRefusesKeysOfTwoWidths(t *testing.T) {
 	}
 	if _, err := r.Lookup(ctx, BySHA256, [][]byte{f.SHA256, f.SHA256[:20]}); err == nil || !strings.Contains(err.Error(), "of one digest") {
 		t.Fatalf("keys of 32 and 20 bytes: %v, want an error", err)
+	}
+}
+
+// compareDigests orders as bytes.Compare: keys that differ in their
+// first 8 bytes, keys that share them, and keys of other lengths.
+func TestCompareDigestsOrdersAsBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	key := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.IntN(3)) * 0x7f // few values: many equal prefixes
+		}
+		return b
+	}
+	sign := func(n int) int { return min(max(n, -1), 1) }
+	for range 20000 {
+		a, b := key(r.IntN(22)), key(r.IntN(22))
+		if got, want := sign(compareDigests(a, b)), bytes.Compare(a, b); got != want {
+			t.Fatalf("compareDigests(%x, %x) = %d, want %d", a, b, got, want)
+		}
 	}
 }

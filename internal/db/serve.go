@@ -1,13 +1,13 @@
 package db
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -35,6 +35,29 @@ type ServedSource struct {
 	// (ServeLookup only).
 	Package  *records.Package
 	Verified *records.Verified
+	// Memo keeps what a reader derives from the source (hashr-serve:
+	// its JSON), made once and shared by every link that names it, as
+	// long as the source is cached; nil outside ServeLookup.
+	Memo *SourceMemo
+}
+
+// SourceMemo is a ServedSource's memo: a source never changes once read,
+// so what is derived from it holds as long as it is cached (servecache.go),
+// and a bulk's answer names each of a few thousand sources request after
+// request. Its value is the deriver's own type.
+type SourceMemo struct {
+	once sync.Once
+	v    any
+}
+
+// Get returns the memo's value, made by derive on the first call; a nil
+// memo makes it anew each time.
+func (m *SourceMemo) Get(derive func() any) any {
+	if m == nil {
+		return derive()
+	}
+	m.once.Do(func() { m.v = derive() })
+	return m.v
 }
 
 // ServedLink is a sample's presence in one source.
@@ -109,7 +132,7 @@ func (r *Reader) ServeLookup(ctx context.Context, by string, keys [][]byte) ([]*
 			out = append(out, s)
 		}
 	}
-	slices.SortFunc(out, func(a, b *ServedSample) int { return bytes.Compare(a.SHA256, b.SHA256) })
+	slices.SortFunc(out, func(a, b *ServedSample) int { return compareDigests(a.SHA256, b.SHA256) })
 	return out, nil
 }
 
@@ -275,20 +298,25 @@ func fillServed(s *Sample, l *ServedLink, ssdeep, tlsh, mime sql.NullString, siz
 // join did), and sorts them by source; false when no link is left.
 func (r *Reader) completeServed(s *ServedSample, sources map[string]*ServedSource) bool {
 	read := len(s.Links)
-	s.Links = slices.DeleteFunc(s.Links, func(l ServedLink) bool {
-		_, ok := sources[string(l.Source.SHA256)]
-		return !ok
-	})
-	for i := range s.Links {
-		l := &s.Links[i]
-		l.Source = *sources[string(l.Source.SHA256)]
-		l.Failed = l.Failed || l.Source.Status == StatusFailed
+	// One pass, one look-up of the source a link: two passes and two
+	// look-ups took some 0.6M of the 13M instructions of a bulk of 1,000.
+	kept := s.Links[:0]
+	for _, l := range s.Links {
+		src, ok := sources[string(l.Source.SHA256)]
+		if !ok {
+			continue
+		}
+		l.Source = *src
+		l.Failed = l.Failed || src.Status == StatusFailed
+		if l.Failed && !r.IncludeFailed { // a source that failed since the links were read
+			continue
+		}
+		kept = append(kept, l)
 	}
-	if !r.IncludeFailed { // a source that failed since the links were read
-		s.Links = slices.DeleteFunc(s.Links, func(l ServedLink) bool { return l.Failed })
-	}
+	clear(s.Links[len(kept):])
+	s.Links = kept
 	s.LinkTotal -= int64(read - len(s.Links))
-	slices.SortFunc(s.Links, func(a, b ServedLink) int { return bytes.Compare(a.Source.SHA256, b.Source.SHA256) })
+	slices.SortFunc(s.Links, func(a, b ServedLink) int { return compareDigests(a.Source.SHA256, b.Source.SHA256) })
 	return len(s.Links) > 0
 }
 

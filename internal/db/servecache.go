@@ -120,7 +120,7 @@ func (r *Reader) readServedSources(ctx context.Context, shas [][]byte) ([]*Serve
 	var out []*ServedSource
 	var snapshot string
 	for rows.Next() {
-		var src ServedSource
+		src := ServedSource{Memo: new(SourceMemo)}
 		var ids, repo, uri, format, desc sql.NullString
 		var size sql.NullInt64
 		var prov provenanceRow

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,5 +84,22 @@ func TestPlainBulkHashes(t *testing.T) {
 	}
 	if _, ok := plainBulkHashes([]byte(`{"hashes": ["` + strings.Repeat("a", 10) + `\n"]}`)); ok {
 		t.Error("a string with an escape taken by the fast path")
+	}
+}
+
+// decodeDigest takes what hex.Decode takes, a digest of either case,
+// and refuses what it refuses: every byte in every place of a digest.
+func TestDecodeDigestAsHex(t *testing.T) {
+	algo := algorithms["md5"]
+	for at := range algo.hexLen {
+		for c := range 256 {
+			h := []byte("0123456789abcdefABCDEF0123456789")
+			h[at] = byte(c)
+			want, wantErr := hex.DecodeString(string(h))
+			got := make([]byte, algo.hexLen/2)
+			if ok := algo.decodeDigest(got, h); ok != (wantErr == nil) || ok && !bytes.Equal(got, want) {
+				t.Fatalf("decodeDigest(%q) = %x, %v; hex.Decode: %x, %v", h, got, ok, want, wantErr)
+			}
+		}
 	}
 }

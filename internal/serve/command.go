@@ -39,7 +39,7 @@ type options struct {
 	tokenFile     string
 	corsOrigin    string
 	maxBulk       int
-	maxQueries    int
+	maxBulks      int
 	includeFailed bool
 	bloomFPRate   float64
 
@@ -99,10 +99,16 @@ On PostgreSQL, a server just started reads nearly every key's pages from
 the OS; the README ("Serving the set") says how to keep the set's indexes
 in shared memory with pg_prewarm, and how large they are. hashr-serve
 collects its garbage at GOGC=400 (less CPU, some 30 MiB more memory)
-unless GOGC is set. With --max-queries N, at most N lookups are at the
-database at once and the others wait their turn, first come first
-served: where PostgreSQL runs on few cores beside many clients, a query
-then runs through rather than being preempted by the others.`
+unless GOGC is set.
+
+Bulk lookups (of more than one hash) wait in line, first come first
+served, --max-bulks at a time (default: one per CPU of this machine); a
+lookup of one hash never waits. A bulk of 1,000 keeps a database core
+busy for some 15 ms: sent together, more bulks than the database has
+cores share them and each is preempted by the others, where in line
+each runs through in turn. The default fits a PostgreSQL (or SQLite) on this
+machine; for one elsewhere, give its number of cores (a number above
+the clients' is no line).`
 
 const example = `  # Serve a set on this machine, and ask it:
   hashr-serve --db sqlite:hashr.db --listen 127.0.0.1:8080
@@ -140,7 +146,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&o.tokenFile, "token-file", "", "require 'Authorization: Bearer TOKEN' with the token in this file")
 	f.StringVar(&o.corsOrigin, "cors-origin", "", "let pages of this origin (e.g. https://misp.example) read answers (default: none)")
 	f.IntVar(&o.maxBulk, "max-bulk", 2000, fmt.Sprintf("most hashes in one bulk request (1 to %d)", db.MaxServeBatch))
-	f.IntVar(&o.maxQueries, "max-queries", 0, "lookups sent to the database at once, the others waiting in turn (0: no bound)")
+	f.IntVar(&o.maxBulks, "max-bulks", 0, "bulk lookups at the database at once, the others waiting in turn (0: one per CPU of this machine)")
 	f.BoolVar(&o.includeFailed, "include-failed", false, "also answer from failed sources and members (marked \"failed\")")
 	f.Float64Var(&o.bloomFPRate, "bloom-fp-rate", 0.0001, "false-positive rate of the Bloom filters /bloom serves")
 	return cmd
@@ -157,8 +163,11 @@ func (o *options) validate() error {
 	if o.maxBulk < 1 || o.maxBulk > db.MaxServeBatch {
 		return cli.Usagef("--max-bulk %d: want 1 to %d", o.maxBulk, db.MaxServeBatch)
 	}
-	if o.maxQueries < 0 {
-		return cli.Usagef("--max-queries %d: want 0 (no bound) or more", o.maxQueries)
+	if o.maxBulks == 0 {
+		o.maxBulks = runtime.NumCPU()
+	}
+	if o.maxBulks < 0 {
+		return cli.Usagef("--max-bulks %d: want 0 (one per CPU) or more", o.maxBulks)
 	}
 	if !(o.bloomFPRate > 0 && o.bloomFPRate < 1) {
 		return cli.Usagef("--bloom-fp-rate %g: want a rate between 0 and 1", o.bloomFPRate)
@@ -185,8 +194,9 @@ func run(ctx context.Context, p *cli.Program, o *options) error {
 	}
 	defer r.Close()
 	r.IncludeFailed = o.includeFailed
-	// Requests run side by side, each on a connection of its own.
-	r.SetMaxConns(max(8, 2*runtime.NumCPU(), o.maxQueries))
+	// Requests run side by side, each on a connection of its own: the
+	// bulks admitted, and the singles, which never wait for them.
+	r.SetMaxConns(max(8, 2*runtime.NumCPU(), o.maxBulks+runtime.NumCPU()))
 	defer cli.CollectLessOften(serveGCPercent)()
 	return serve(ctx, p, newServer(r, o, newAccessLog(p, o.logFormat == "json")), o)
 }

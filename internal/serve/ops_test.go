@@ -203,7 +203,7 @@ func TestGracefulShutdownAndUsage(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"--log-format", "xml"}, {"--max-bulk", "0"}, {"--db", "mysql://x"}, {"extra"},
-		{"--token-file", filepath.Join(t.TempDir(), "none")}, {"--cors-origin", "misp.example"}, {"--max-queries", "-1"},
+		{"--token-file", filepath.Join(t.TempDir(), "none")}, {"--cors-origin", "misp.example"}, {"--max-bulks", "-1"},
 	} {
 		var stderr bytes.Buffer
 		if code := Main(args, nil, &bytes.Buffer{}, &stderr); code != 2 || !strings.Contains(stderr.String(), "hashr-serve: error: ") {

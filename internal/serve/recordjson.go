@@ -2,14 +2,15 @@ package serve
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
 
 	"github.com/hashr-dev/hashr/internal/db"
 	"github.com/hashr-dev/hashr/internal/swar"
-	"github.com/hashr-dev/hashr/pkg/records"
 )
 
 // Lookup records are written by hand, byte for byte as pythonJSON writes
@@ -18,17 +19,12 @@ import (
 // encoding/json and pythonJSON's second pass, the answer to a bulk of
 // 1,000 hashes took 40% of hashr-serve's CPU (pprof, 10M-sample set),
 // more than reading it from PostgreSQL. A source's package and
-// verification still go through pythonJSON, once per source in a
-// response: their fields belong to pkg/records and change there.
+// verification still go through pythonJSON, once per source while it is
+// cached (sourceJSON): their fields belong to pkg/records and change there.
 
 // lookupJSON appends lookup records to buf.
 type lookupJSON struct {
 	buf []byte
-	// packages and verified hold the encoded package and verification
-	// of each source seen in this response, by pointer: a source read
-	// once is shared by the links that name it.
-	packages map[*records.Package][]byte
-	verified map[*records.Verified][]byte
 }
 
 // responseBuffers keeps answers' buffers for the next: a bulk's answer
@@ -103,7 +99,7 @@ func (e *lookupJSON) digest(name string, d []byte, optional, first bool) bool {
 		return first
 	}
 	e.key(name, first)
-	e.buf = appendQuotedHex(e.buf, d, upperDigits)
+	e.buf = appendQuotedHex(e.buf, d, true)
 	return false
 }
 
@@ -145,9 +141,68 @@ func (e *lookupJSON) sample(s *db.ServedSample) {
 	e.buf = append(e.buf, '}')
 }
 
+// sourceJSON is what a source adds to every record that names it, kept
+// in the source's memo: the record in parents, and the provenance's
+// members around the link's own paths and failed. A bulk of 1,000 names
+// about as many sources, and a source's ~470 bytes were written anew for
+// each record, half the answer's bytes.
+type sourceJSON struct {
+	parent []byte // newParentRecord
+	// head is hashrProvenance's members before the paths' list: `{…,
+	// "paths": `; status the one after (`, "status": …`), then the
+	// link's failed, then tail (package and verified, and '}').
+	head, status, tail []byte
+}
+
+// sourceJSONOf is src's sourceJSON, made the first time a response
+// names the source while it is cached.
+func sourceJSONOf(src *db.ServedSource) *sourceJSON {
+	return src.Memo.Get(func() any { return newSourceJSON(src) }).(*sourceJSON)
+}
+
+func newSourceJSON(src *db.ServedSource) *sourceJSON {
+	var e lookupJSON
+	var j sourceJSON
+	e.parentOf(src)
+	j.parent = e.cut()
+	e.buf = append(e.buf, '{')
+	e.key("sha256", true)
+	e.buf = appendQuotedHex(e.buf, src.SHA256, false)
+	e.str("repo", src.Repo)
+	e.key("ids", false)
+	e.strings(src.IDs)
+	e.optional("uri", src.URI, false)
+	e.key("paths", false)
+	j.head = e.cut()
+	e.str("status", src.Status)
+	j.status = e.cut()
+	if src.Package != nil {
+		e.key("package", false)
+		e.buf = append(e.buf, pythonJSONValue(src.Package)...)
+	}
+	if src.Verified != nil {
+		e.key("verified", false)
+		e.buf = append(e.buf, pythonJSONValue(src.Verified)...)
+	}
+	e.buf = append(e.buf, '}')
+	j.tail = e.cut()
+	return &j
+}
+
+// cut returns what was written since the last cut, in a slice of its own.
+func (e *lookupJSON) cut() []byte {
+	b := slices.Clone(e.buf)
+	e.buf = e.buf[:0]
+	return b
+}
+
 // parent writes newParentRecord of the link's source.
 func (e *lookupJSON) parent(l *db.ServedLink) {
-	src := &l.Source
+	e.buf = append(e.buf, sourceJSONOf(&l.Source).parent...)
+}
+
+// parentOf writes newParentRecord of src.
+func (e *lookupJSON) parentOf(src *db.ServedSource) {
 	e.buf = append(e.buf, '{')
 	first := true
 	if len(src.IDs) > 0 {
@@ -168,30 +223,15 @@ func (e *lookupJSON) parent(l *db.ServedLink) {
 
 // provenance writes the hashrProvenance of the link.
 func (e *lookupJSON) provenance(l *db.ServedLink) {
-	src := &l.Source
-	e.buf = append(e.buf, '{')
-	e.key("sha256", true)
-	e.buf = appendQuotedHex(e.buf, src.SHA256, lowerDigits)
-	e.str("repo", src.Repo)
-	e.key("ids", false)
-	e.strings(src.IDs)
-	e.optional("uri", src.URI, false)
-	e.key("paths", false)
+	j := sourceJSONOf(&l.Source)
+	e.buf = append(e.buf, j.head...)
 	e.strings(l.Paths)
-	e.str("status", src.Status)
+	e.buf = append(e.buf, j.status...)
 	if l.Failed {
 		e.key("failed", false)
 		e.buf = append(e.buf, "true"...)
 	}
-	if src.Package != nil {
-		e.key("package", false)
-		e.buf = append(e.buf, encodedOnce(&e.packages, src.Package)...)
-	}
-	if src.Verified != nil {
-		e.key("verified", false)
-		e.buf = append(e.buf, encodedOnce(&e.verified, src.Verified)...)
-	}
-	e.buf = append(e.buf, '}')
+	e.buf = append(e.buf, j.tail...)
 }
 
 const (
@@ -199,13 +239,41 @@ const (
 	lowerDigits = "0123456789abcdef" // hashr's own, as in its records
 )
 
-// appendQuotedHex appends b in hex, quoted: digits need no escape.
-func appendQuotedHex(buf, b []byte, digits string) []byte {
-	buf = append(buf, '"')
-	for _, c := range b {
-		buf = append(buf, digits[c>>4], digits[c&0xF])
+// hexPairs is every byte's two hex digits as one 16-bit store, in upper
+// and in lower case: a bulk's answer has some 340 digits a record, and
+// two appends a byte (each checking the buffer's room) were a tenth of
+// hashr-serve's instructions for a bulk.
+var hexPairs = func() (t [2][256]uint16) {
+	for i := range 256 {
+		t[0][i] = uint16(upperDigits[i>>4]) | uint16(upperDigits[i&0xF])<<8
+		t[1][i] = uint16(lowerDigits[i>>4]) | uint16(lowerDigits[i&0xF])<<8
 	}
-	return append(buf, '"')
+	return t
+}()
+
+// appendQuotedHex appends b in hex, quoted (digits need no escape): in
+// upper case as CIRCL's digests, else lower as hashr's own.
+func appendQuotedHex(buf, b []byte, upper bool) []byte {
+	pairs := &hexPairs[1]
+	if upper {
+		pairs = &hexPairs[0]
+	}
+	n := len(buf)
+	buf = slices.Grow(buf, 2*len(b)+2)[:n+2*len(b)+2]
+	buf[n] = '"'
+	out := buf[n+1 : len(buf)-1]
+	// Four bytes at a time, one 8-byte store: every digest's length is
+	// a multiple of 4.
+	for len(b) >= 4 && len(out) >= 8 {
+		binary.LittleEndian.PutUint64(out, uint64(pairs[b[0]])|uint64(pairs[b[1]])<<16|
+			uint64(pairs[b[2]])<<32|uint64(pairs[b[3]])<<48)
+		b, out = b[4:], out[8:]
+	}
+	for i, c := range b {
+		binary.LittleEndian.PutUint16(out[2*i:], pairs[c])
+	}
+	buf[len(buf)-1] = '"'
+	return buf
 }
 
 // strings writes a list of strings; nil is [] (newLookupRecord's nonNil).
@@ -226,22 +294,13 @@ func appendList[T any](e *lookupJSON, items []T, write func(*T)) {
 	e.buf = append(e.buf, ']')
 }
 
-// encodedOnce is pythonJSON of v, encoded the first time the response
-// names it.
-func encodedOnce[T any](memo *map[*T][]byte, v *T) []byte {
-	if b, ok := (*memo)[v]; ok {
-		return b
-	}
+// pythonJSONValue is pythonJSON of v, without its newline.
+func pythonJSONValue(v any) []byte {
 	b, err := pythonJSON(v)
 	if err != nil {
 		b = []byte("null\n") // plain strings and bools: cannot fail
 	}
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	if *memo == nil {
-		*memo = map[*T][]byte{}
-	}
-	(*memo)[v] = b
-	return b
+	return bytes.TrimSuffix(b, []byte("\n"))
 }
 
 // appendPythonString appends s quoted as pythonJSON writes a string:

@@ -48,14 +48,33 @@ func (a algorithm) parseDigest(s string) ([]byte, bool) {
 }
 
 // decodeDigest is parseDigest of h into dst, which has room for the
-// digest.
+// digest: by a table of the digits' values, where hex.Decode's branches
+// took 11 instructions a digit, a twentieth of hashr-serve's for a bulk.
 func (a algorithm) decodeDigest(dst, h []byte) bool {
-	if len(h) != a.hexLen {
+	if len(h) != a.hexLen || len(dst) < len(h)/2 {
 		return false
 	}
-	_, err := hex.Decode(dst, h)
-	return err == nil
+	var bad byte
+	for i := range len(h) / 2 {
+		hi, lo := hexValues[h[2*i]], hexValues[h[2*i+1]]
+		bad |= hi | lo
+		dst[i] = hi<<4 | lo&0xF
+	}
+	return bad < 0x10
 }
+
+// hexValues is each byte's value as a hex digit of either case, 0xFF
+// for any other byte.
+var hexValues = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for i := range 16 {
+		t["0123456789abcdef"[i]] = byte(i)
+		t["0123456789ABCDEF"[i]] = byte(i)
+	}
+	return t
+}()
 
 // upperHex is a digest as CIRCL writes it; "" for none.
 func upperHex(b []byte) string {

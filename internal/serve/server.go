@@ -45,7 +45,7 @@ type Server struct {
 // newServer returns the server for an open reader.
 func newServer(r *db.Reader, o *options, log accessLog) *Server {
 	return &Server{reader: r, opts: o, log: log, top: newTopStats(), bloom: newBloomCache(r, o.bloomFPRate, writeDCSO),
-		admit: newAdmission(o.maxQueries), version: hashrVersion()}
+		admit: newAdmission(o.maxBulks), version: hashrVersion()}
 }
 
 // Handler is every route, behind the access log, the token check, CORS
