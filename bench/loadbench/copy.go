@@ -108,7 +108,7 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 					return err
 				}
 			}
-			if err := settle(pg, lastURL); err != nil {
+			if err := k.settleBefore(pg, url, lastURL); err != nil {
 				return err
 			}
 			lastURL = url
@@ -250,6 +250,9 @@ func vsCopyRun(nSources, perSource int, shared, preloadShare float64, rounds int
 			}
 			time.Sleep(time.Second)
 		}
+	}
+	if err := settleServer(pg); err != nil {
+		return err
 	}
 	return runVsCopy(pg, input, preload, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
 }
@@ -410,6 +413,61 @@ func settle(pg *pgtest.Server, url string) error {
 	}
 	if err := pg.Exec(ctx, "postgres", "CHECKPOINT"); err != nil {
 		return fmt.Errorf("checkpointing before a run: %w", err)
+	}
+	return nil
+}
+
+// settleServer, with -settle, turns autovacuum off: settle vacuums each
+// database loaded, between the windows. With autovacuum on, a worker
+// could start on a hashr-load run's tables in its own window, made
+// eligible by its first batches' commits, while COPY's tables, committed
+// once at the end of its window, were only ever vacuumed after it: the
+// same work charged to one side alone (load21j counted 6 to 58 ticks of
+// 10 ms of autovacuum workers in hashr-load's windows, none in COPY's).
+func settleServer(pg *pgtest.Server) error {
+	if !settleRuns || pg == nil {
+		return nil
+	}
+	ctx := context.Background()
+	if err := pg.Exec(ctx, "postgres", "ALTER SYSTEM SET autovacuum = off"); err != nil {
+		return fmt.Errorf("turning autovacuum off: %w", err)
+	}
+	if err := pg.Exec(ctx, "postgres", "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("turning autovacuum off: %w", err)
+	}
+	return nil
+}
+
+// settleBefore, with -settle, readies url for k's timed run: its tables
+// created (createSchema), then the database loaded last (last) settled.
+func (k loaderKind) settleBefore(pg *pgtest.Server, url, last string) error {
+	if err := k.createSchema(pg, url); err != nil {
+		return err
+	}
+	return settle(pg, last)
+}
+
+// createSchema, with -settle, creates hashr-load's tables in url before
+// its timed run, with the run's own binary and no records, as COPY's are
+// created before its window (emptySchema): both windows then hold the
+// same work, rows written into the same empty indexed tables. Without
+// -settle the timed run creates them, as in the figures before load21j.
+func (k loaderKind) createSchema(pg *pgtest.Server, url string) error {
+	if !settleRuns || pg == nil {
+		return nil
+	}
+	args := []string{"--db", url, "--quiet"}
+	var stderr bytes.Buffer
+	if k.binary == "" {
+		if status := load.Main(args, bytes.NewReader(nil), io.Discard, &stderr); status != 0 {
+			return fmt.Errorf("%s: creating the tables: exit %d: %s", k.name, status, stderr.String())
+		}
+		return nil
+	}
+	cmd := exec.Command(k.binary, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: creating the tables: %w: %s", k.name, err, stderr.String())
 	}
 	return nil
 }

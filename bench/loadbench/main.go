@@ -55,7 +55,7 @@ func main() {
 	bulk := flag.Bool("bulk", true, "with -vs-copy, time hashr-load --bulk too")
 	flag.StringVar(&externalDB, "db", "", "with -vs-copy: load this database (emptied before each run; e.g. a Citus coordinator's) instead of fresh ones on a PostgreSQL of its own; server CPU is not measured")
 	preload := flag.Float64("preload", 0, "with -vs-copy: before each run the database holds other sources with this share of the stream's file records' samples (a load into a database that is not empty; COPY writes only the rows hashr-load adds)")
-	flag.BoolVar(&settleRuns, "settle", false, "with -vs-copy: before each timed run, VACUUM ANALYZE the database loaded last and CHECKPOINT, untimed, so that a run's server CPU holds none of an earlier run's autovacuum or checkpoint writes")
+	flag.BoolVar(&settleRuns, "settle", false, "with -vs-copy: autovacuum off, and before each timed run, untimed: hashr-load's tables created (as COPY's are), the database loaded last vacuumed and analysed, CHECKPOINT; so that each window holds its own rows' work and no earlier run's")
 	flag.BoolVar(&serverStats, "server-stats", false, "with -vs-copy: print what the server did in each loader's first run, per statement and per record (pg_stat_statements, pg_stat_wal)")
 	binaries := flag.String("binaries", "", "with -vs-copy: name=path,... hashr-load binaries to time in turn (e.g. main's and this branch's) instead of this process's")
 	writeStream := flag.String("write-stream", "", "write the stream of records to this file and exit (to count a hashr-load's instructions or allocations on it)")

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -218,4 +219,62 @@ func FuzzCopyEncoding(f *testing.F) {
 		}
 		checkAgainstPgx(t, rows)
 	})
+}
+
+// A sample's first link row carries every column any of its file rows
+// brings, and its local copy only with withLocal; the file rows themselves
+// are left as they were, whether the sample is its first row (nothing to
+// merge) or a merged copy.
+func TestLinkRowsMergeSampleColumns(t *testing.T) {
+	full := fullContent("a", "data")
+	full.Local = "/spool/a"
+	gaps := withoutColumn(withoutColumn(withoutColumn(full, 0), 7), 8) // no md5, size or MIME
+	gaps.Local = ""
+	bringsMD5, bringsRest := gaps, full
+	bringsMD5.MD5 = full.MD5
+	bringsRest.MD5 = nil
+	for _, c := range []struct {
+		name  string
+		files []File
+		want  File
+	}{
+		{"same columns everywhere", []File{full, full}, full},
+		{"gaps filled by the later rows", []File{gaps, bringsMD5, bringsRest}, full},
+		{"a lone row", []File{gaps}, gaps},
+	} {
+		for _, withLocal := range []bool{false, true} {
+			var sources []*Source
+			for i, f := range c.files {
+				s := source(t, fmt.Sprintf("%d.deb", i))
+				f.Path = fmt.Sprintf("p%d", i)
+				if err := s.Files.Add(f); err != nil {
+					t.Fatal(err)
+				}
+				sources = append(sources, s)
+			}
+			sorted, _, err := sortedFiles(sources)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := make([]File, len(sorted))
+			for i, r := range sorted {
+				before[i] = *r.file
+			}
+			rows := linkRows(sorted, withLocal)
+			want := c.want
+			if !withLocal {
+				want.Local = ""
+			}
+			got := *rows[0].sample
+			got.Path, want.Path = "", ""
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, withLocal %v: sample %+v, want %+v", c.name, withLocal, got, want)
+			}
+			for i, r := range sorted {
+				if !reflect.DeepEqual(*r.file, before[i]) {
+					t.Errorf("%s, withLocal %v: file row %d changed: %+v, was %+v", c.name, withLocal, i, *r.file, before[i])
+				}
+			}
+		}
+	}
 }

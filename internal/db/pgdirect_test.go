@@ -611,3 +611,28 @@ SELECT sha256(i::text::bytea), sha256(('source ' || i % 500)::bytea), '{p}' FROM
 		t.Errorf("the links probe does not look its keys up in the index:\n%s", p)
 	}
 }
+
+// A source the database does not hold has no link, so a held sample's link
+// in it is not probed (pgProbeSources). A link left without its source
+// (its row deleted by hand) is then met by the direct COPY's key check:
+// the batch is written through the upserts, and the database ends as a
+// load of the source into one that never had it.
+func TestLinkWithoutItsSourceFallsBack(t *testing.T) {
+	pg := pgtest.Start(t)
+	url, fresh := pg.NewDatabase(t), pg.NewDatabase(t)
+	l := open(t, url, Options{})
+	again := func() *Source {
+		return source(t, "a.deb", content("usr/bin/a", "A"), content("usr/bin/b", "B"))
+	}
+	load(t, l, source(t, "a.deb", content("usr/bin/a", "A")))
+	if _, err := dbtest.Open(t, url).Exec("DELETE FROM sources; DELETE FROM jobs"); err != nil {
+		t.Fatal(err)
+	}
+	if st := load(t, l, again()); st.Fallbacks != 1 || st.NewSamples != 1 {
+		t.Fatalf("stats %+v: want 1 fallback and 1 new sample", st)
+	}
+	load(t, open(t, fresh, Options{}), again())
+	if d := dbtest.Diff(dbtest.Dump(t, fresh), dbtest.Dump(t, url)); d != "" {
+		t.Fatalf("after the fallback vs a load into a database that never had the source:\n%s", d)
+	}
+}

@@ -554,7 +554,7 @@ type linkRow struct {
 	sha256, source     []byte
 	first, failed      bool // failed: every path a failed member
 	paths, failedPaths []string
-	sample             *File // merged from all its file rows (mergedSample)
+	sample             *File // its first file row, or merged from all of them (mergedSample)
 }
 
 // encodeStaged appends the row's hashr_stage_links fields
@@ -620,7 +620,14 @@ func (r *linkRow) encodeLink(w *copyRow) {
 // sample's first row carries its digests, merged from all its file rows
 // (a record may lack some), and a local copy of its bytes for payloads.
 // The rows' paths and merged samples are cut from a few large slices: an
-// allocation each per row was most of the committers' allocations.
+// allocation each per row was most of the committers' allocations. A
+// sample whose other rows bring nothing its first lacks (nearly every one:
+// the same bytes hashed by the same stages) is its first row, not a copy:
+// the copies, 240 bytes a sample, were a quarter of what a committer's
+// batch held, and hashr-load's peak RSS is what it holds times the
+// collector's target: over loadbench's 200,000 records, 302-339 MB and
+// 75-85k minor page faults before, 264-268 MB and 66-67k after
+// (bench/README.md, load21j).
 func linkRows(rows []sourcedFile, withLocal bool) []linkRow {
 	out := make([]linkRow, 0, len(rows)) // at most a row per file row
 	allPaths := make([]string, 0, len(rows))
@@ -631,13 +638,16 @@ func linkRows(rows []sourcedFile, withLocal bool) []linkRow {
 		for j < len(rows) && rows[j].key == rows[i].key && bytes.Equal(rows[j].file.SHA256, rows[i].file.SHA256) {
 			j++
 		}
-		if len(samples) == cap(samples) {
-			samples = make([]File, 0, 1024)
-		}
-		samples = append(samples, mergedSample(rows[i:j]))
-		sample := &samples[len(samples)-1]
-		if !withLocal {
-			sample.Local = ""
+		sample := rows[i].file
+		if !withLocal && sample.Local != "" || fillsGaps(rows[i:j], withLocal) {
+			if len(samples) == cap(samples) {
+				samples = make([]File, 0, 1024)
+			}
+			samples = append(samples, mergedSample(rows[i:j]))
+			sample = &samples[len(samples)-1]
+			if !withLocal {
+				sample.Local = ""
+			}
 		}
 		for a := i; a < j; {
 			paths, failedPaths := len(allPaths), len(allFailed)
@@ -683,6 +693,22 @@ func mergedSample(rows []sourcedFile) File {
 		}
 	}
 	return sample
+}
+
+// fillsGaps says whether a sample's later file rows bring a column, or a
+// local copy when withLocal, that its first lacks (mergedSample's).
+func fillsGaps(rows []sourcedFile, withLocal bool) bool {
+	first := rows[0].file
+	for _, r := range rows[1:] {
+		f := r.file
+		if first.MD5 == nil && f.MD5 != nil || first.SHA1 == nil && f.SHA1 != nil || first.SHA512 == nil && f.SHA512 != nil ||
+			first.CRC32 == nil && f.CRC32 != nil || first.BLAKE3 == nil && f.BLAKE3 != nil ||
+			first.SSDEEP == "" && f.SSDEEP != "" || first.TLSH == "" && f.TLSH != "" || first.MIME == "" && f.MIME != "" ||
+			first.Size < 0 && f.Size >= 0 || withLocal && first.Local == "" && f.Local != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // noPaths is an empty list of failed paths (not NULL).
