@@ -252,7 +252,12 @@ func TestServeLookupCapsLinks(t *testing.T) {
 			bad := source(t, "bad.deb", popular, rare)
 			bad.Job.Status = StatusFailed
 			sources = append(sources, bad, source(t, "r_1.0_all.deb", rare))
-			load(t, l, sources...)
+			// One load a source: the links lie in the order they came,
+			// not their sources' (one load writes a batch sorted by
+			// source), so links read in no order are not the first.
+			for _, src := range sources {
+				load(t, l, src)
+			}
 			l.Close()
 			r := openReader(t, b.url)
 			ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -57,17 +58,19 @@ func (r *Reader) serveSamplesPG(ctx context.Context, query string, keys [][]byte
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		return r.countServedLinks(ctx, pc.Conn(), into.samples)
+		return r.cappedServedLinks(ctx, pc.Conn(), into.samples)
 	})
 }
 
-// countServedLinks sets the LinkTotal of the samples whose statement
+// cappedServedLinks sets the LinkTotal of the samples whose statement
 // gave none (serveSamplesLateral's), leaving each with at most
-// MaxServedLinks links: those read are all of a sample's when they are
-// no more than that, else a second statement counts the sample's links,
-// in a snapshot of its own; a load committed in between may have changed
-// the count, as it may the sources (servedSources).
-func (r *Reader) countServedLinks(ctx context.Context, conn *pgx.Conn, samples map[string]*ServedSample) error {
+// MaxServedLinks links, its first by source: those read are all of a
+// sample's when they are no more than that; else the statement read some
+// of them in no order, and a second statement reads the sample's first
+// MaxServedLinks by source and counts them all, in a snapshot of its own.
+// A load committed in between may have changed them, as it may the
+// sources (servedSources).
+func (r *Reader) cappedServedLinks(ctx context.Context, conn *pgx.Conn, samples map[string]*ServedSample) error {
 	var capped [][]byte
 	for _, s := range samples {
 		switch {
@@ -75,36 +78,41 @@ func (r *Reader) countServedLinks(ctx context.Context, conn *pgx.Conn, samples m
 		case len(s.Links) <= MaxServedLinks:
 			s.LinkTotal = int64(len(s.Links))
 		default:
-			s.Links = s.Links[:MaxServedLinks]
+			s.Links, s.LinkTotal = nil, 0 // read again, in order
 			capped = append(capped, s.SHA256)
 		}
 	}
 	if len(capped) == 0 {
 		return nil
 	}
-	rows, err := conn.Query(ctx, `SELECT l.sample_sha256, count(*) FROM samples_sources l
-		WHERE l.sample_sha256 = ANY($1::bytea[]) AND `+r.servedLinkTrusted()+` GROUP BY 1`, capped)
+	// The count once a sample (a lateral subquery of its own), not once a
+	// link read.
+	rows, err := conn.Query(ctx, `SELECT k.sample, l.source_sha256, l.paths, l.failed, c.total
+		FROM unnest($1::bytea[]) AS k(sample)
+		CROSS JOIN LATERAL (SELECT count(*) AS total FROM samples_sources l
+			WHERE l.sample_sha256 = k.sample AND `+r.servedLinkTrusted()+`) c
+		CROSS JOIN LATERAL (SELECT l.source_sha256, l.paths, l.failed
+			FROM samples_sources l
+			WHERE l.sample_sha256 = k.sample AND `+r.servedLinkTrusted()+`
+			ORDER BY l.source_sha256 LIMIT `+strconv.Itoa(MaxServedLinks)+`) l`, capped)
 	if err != nil {
-		return fmt.Errorf("counting the links of %d samples: %w", len(capped), err)
+		return fmt.Errorf("reading the first links of %d samples in more than %d sources: %w", len(capped), MaxServedLinks, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var sha []byte
-		var n int64
-		if err := rows.Scan(&sha, &n); err != nil {
-			return fmt.Errorf("counting the links of %d samples: %w", len(capped), err)
+		var link ServedLink
+		var total int64
+		if err := rows.Scan(&sha, &link.Source.SHA256, &link.Paths, &link.Failed, &total); err != nil {
+			return fmt.Errorf("reading the first links of %d samples in more than %d sources: %w", len(capped), MaxServedLinks, err)
 		}
 		if s := samples[string(sha)]; s != nil {
-			s.LinkTotal = max(n, int64(len(s.Links)))
+			s.Links = append(s.Links, link)
+			s.LinkTotal = total
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("counting the links of %d samples: %w", len(capped), err)
-	}
-	for _, sha := range capped { // gone since: its links as read
-		if s := samples[string(sha)]; s.LinkTotal < 0 {
-			s.LinkTotal = int64(len(s.Links))
-		}
+		return fmt.Errorf("reading the first links of %d samples in more than %d sources: %w", len(capped), MaxServedLinks, err)
 	}
 	return nil
 }
@@ -232,7 +240,7 @@ func (d *servedRowDecoder) decode(vals [][]byte) (row *ServedSample, key string,
 }
 
 // readServedScalars reads a row's size, failed and link count (NULL:
-// countServedLinks counts them) from their binary forms.
+// cappedServedLinks counts them) from their binary forms.
 func readServedScalars(vals [][]byte, row *ServedSample) error {
 	s, l := &row.Sample, &row.Links[0]
 	s.Size = -1
