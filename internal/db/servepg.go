@@ -85,6 +85,9 @@ func (r *Reader) cappedServedLinks(ctx context.Context, conn *pgx.Conn, samples 
 	if len(capped) == 0 {
 		return nil
 	}
+	failed := func(err error) error {
+		return fmt.Errorf("reading the first links of %d samples in more than %d sources: %w", len(capped), MaxServedLinks, err)
+	}
 	// The count once a sample (a lateral subquery of its own), not once a
 	// link read.
 	rows, err := conn.Query(ctx, `SELECT k.sample, l.source_sha256, l.paths, l.failed, c.total
@@ -96,7 +99,7 @@ func (r *Reader) cappedServedLinks(ctx context.Context, conn *pgx.Conn, samples 
 			WHERE l.sample_sha256 = k.sample AND `+r.servedLinkTrusted()+`
 			ORDER BY l.source_sha256 LIMIT `+strconv.Itoa(MaxServedLinks)+`) l`, capped)
 	if err != nil {
-		return fmt.Errorf("reading the first links of %d samples in more than %d sources: %w", len(capped), MaxServedLinks, err)
+		return failed(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -104,7 +107,7 @@ func (r *Reader) cappedServedLinks(ctx context.Context, conn *pgx.Conn, samples 
 		var link ServedLink
 		var total int64
 		if err := rows.Scan(&sha, &link.Source.SHA256, &link.Paths, &link.Failed, &total); err != nil {
-			return fmt.Errorf("reading the first links of %d samples in more than %d sources: %w", len(capped), MaxServedLinks, err)
+			return failed(err)
 		}
 		if s := samples[string(sha)]; s != nil {
 			s.Links = append(s.Links, link)
@@ -112,7 +115,7 @@ func (r *Reader) cappedServedLinks(ctx context.Context, conn *pgx.Conn, samples 
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading the first links of %d samples in more than %d sources: %w", len(capped), MaxServedLinks, err)
+		return failed(err)
 	}
 	return nil
 }
