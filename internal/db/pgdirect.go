@@ -373,9 +373,7 @@ func splitRows(rows []linkRow, nulls map[string]int32, links map[[2]string]bool)
 // gainsDigests says whether a sample's first row brings a column the
 // database holds NULL (mask: pgProbeSamples').
 func gainsDigests(s *File, mask int32) bool {
-	brings := [9]bool{s.MD5 != nil, s.SHA1 != nil, s.SHA512 != nil, s.CRC32 != nil, s.BLAKE3 != nil,
-		s.SSDEEP != "", s.TLSH != "", s.Size >= 0, s.MIME != ""}
-	for i, b := range brings {
+	for i, b := range s.sampleColumns() {
 		if b && mask&(1<<i) != 0 {
 			return true
 		}

@@ -699,16 +699,25 @@ func mergedSample(rows []sourcedFile) File {
 // local copy when withLocal, that its first lacks (mergedSample's).
 func fillsGaps(rows []sourcedFile, withLocal bool) bool {
 	first := rows[0].file
+	has := first.sampleColumns()
 	for _, r := range rows[1:] {
-		f := r.file
-		if first.MD5 == nil && f.MD5 != nil || first.SHA1 == nil && f.SHA1 != nil || first.SHA512 == nil && f.SHA512 != nil ||
-			first.CRC32 == nil && f.CRC32 != nil || first.BLAKE3 == nil && f.BLAKE3 != nil ||
-			first.SSDEEP == "" && f.SSDEEP != "" || first.TLSH == "" && f.TLSH != "" || first.MIME == "" && f.MIME != "" ||
-			first.Size < 0 && f.Size >= 0 || withLocal && first.Local == "" && f.Local != "" {
+		if withLocal && first.Local == "" && r.file.Local != "" {
 			return true
+		}
+		for i, brings := range r.file.sampleColumns() {
+			if brings && !has[i] {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// sampleColumns says which of the sample's columns after sha256 the file
+// row brings, in samplesColumns' order (pgProbeSamples' mask bits).
+func (f *File) sampleColumns() [sampleFieldCount]bool {
+	return [...]bool{f.MD5 != nil, f.SHA1 != nil, f.SHA512 != nil, f.CRC32 != nil, f.BLAKE3 != nil,
+		f.SSDEEP != "", f.TLSH != "", f.Size >= 0, f.MIME != ""}
 }
 
 // noPaths is an empty list of failed paths (not NULL).
