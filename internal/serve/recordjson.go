@@ -254,17 +254,22 @@ var hexPairs = func() (t [2][256]uint16) {
 // appendQuotedHex appends b in hex, quoted (digits need no escape): in
 // upper case as CIRCL's digests, else lower as hashr's own.
 func appendQuotedHex(buf, b []byte, upper bool) []byte {
+	buf = append(slices.Grow(buf, 2*len(b)+2), '"')
+	return append(appendHex(buf, b, upper), '"')
+}
+
+// appendHex appends b in hex, in upper or lower case.
+func appendHex(buf, b []byte, upper bool) []byte {
 	pairs := &hexPairs[1]
 	if upper {
 		pairs = &hexPairs[0]
 	}
 	n := len(buf)
-	buf = slices.Grow(buf, 2*len(b)+2)[:n+2*len(b)+2]
-	buf[n] = '"'
-	out := buf[n+1 : len(buf)-1]
+	buf = slices.Grow(buf, 2*len(b))[:n+2*len(b)]
+	out := buf[n:]
 	// Four bytes at a time, one 8-byte store: every digest's length is
 	// a multiple of 4.
-	for len(b) >= 4 && len(out) >= 8 {
+	for len(b) >= 4 {
 		binary.LittleEndian.PutUint64(out, uint64(pairs[b[0]])|uint64(pairs[b[1]])<<16|
 			uint64(pairs[b[2]])<<32|uint64(pairs[b[3]])<<48)
 		b, out = b[4:], out[8:]
@@ -272,7 +277,6 @@ func appendQuotedHex(buf, b []byte, upper bool) []byte {
 	for i, c := range b {
 		binary.LittleEndian.PutUint16(out[2*i:], pairs[c])
 	}
-	buf[len(buf)-1] = '"'
 	return buf
 }
 
@@ -369,6 +373,5 @@ func appendASCIIEscape(buf []byte, c byte) []byte {
 	case '\t':
 		return append(buf, `\t`...)
 	}
-	const hexDigits = "0123456789abcdef"
-	return append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+	return append(buf, '\\', 'u', '0', '0', lowerDigits[c>>4], lowerDigits[c&0xF])
 }

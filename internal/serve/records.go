@@ -70,27 +70,19 @@ var hexValues = func() (t [256]byte) {
 		t[i] = 0xFF
 	}
 	for i := range 16 {
-		t["0123456789abcdef"[i]] = byte(i)
-		t["0123456789ABCDEF"[i]] = byte(i)
+		t[lowerDigits[i]] = byte(i)
+		t[upperDigits[i]] = byte(i)
 	}
 	return t
 }()
 
 // upperHex is a digest as CIRCL writes it; "" for none.
 func upperHex(b []byte) string {
-	const digits = "0123456789ABCDEF"
 	// Written into a buffer on the stack and copied once into the
 	// string: through a strings.Builder, one call a digit was a twentieth
 	// of a bulk's CPU.
 	var stack [2 * 64]byte
-	out := stack[:0]
-	if 2*len(b) > len(stack) {
-		out = make([]byte, 0, 2*len(b))
-	}
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&0xF])
-	}
-	return string(out)
+	return string(appendHex(stack[:0], b, true))
 }
 
 // lookupRecord is a sample as CIRCL's /lookup answers it (its field names
