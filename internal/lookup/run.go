@@ -319,7 +319,7 @@ func (k *databaseKnower) inputEnded() {
 
 func (k *databaseKnower) resolve(ctx context.Context, batch []*query) error {
 	keys := make([][]byte, 0, len(batch))
-	for _, by := range []string{db.BySHA256, db.BySHA1, db.ByMD5} {
+	for _, by := range databaseLookBy {
 		keys = keys[:0]
 		for _, q := range batch {
 			if q.by == by {
