@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashr-dev/hashr/internal/hexdigit"
 	"github.com/hashr-dev/hashr/internal/store"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -168,33 +169,10 @@ func parseSHA256(v []byte) (store.Key, error) {
 	return k, nil
 }
 
-// hexValue maps a lowercase hex digit to its value, and anything else to 0xff.
-var hexValue = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = byte(c - '0')
-	}
-	for c := 'a'; c <= 'f'; c++ {
-		t[c] = byte(c - 'a' + 10)
-	}
-	return t
-}()
-
 // decodeHex decodes 64 lowercase hex digits, as records carry digests.
 func decodeHex(s []byte) (k store.Key, ok bool) {
-	if len(s) != 2*store.KeySize {
-		return k, false
-	}
-	for i := range k {
-		hi, lo := hexValue[s[2*i]], hexValue[s[2*i+1]]
-		if hi > 15 || lo > 15 {
-			return k, false
-		}
-		k[i] = hi<<4 | lo
-	}
-	return k, true
+	ok = len(s) == 2*store.KeySize && hexdigit.Decode(k[:], s, false)
+	return k, ok
 }
 
 func describeSyntax(err error) error {

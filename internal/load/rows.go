@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/hashr-dev/hashr/internal/db"
+	"github.com/hashr-dev/hashr/internal/hexdigit"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -103,39 +104,18 @@ func decodeDigests(row *db.File, f *records.File, slab *byteSlab) bool {
 		size += len(d.hex) / 2
 	}
 	buf := slab.take(size)
-	var bad byte
+	ok := true
 	for _, d := range digests {
 		if d.hex == "" {
 			continue
 		}
 		n := len(d.hex) / 2
-		dst, h := buf[:n:n], d.hex[:2*n]
-		for i := range dst {
-			hi, lo := hexValue[h[2*i]], hexValue[h[2*i+1]]
-			bad |= hi | lo
-			dst[i] = hi<<4 | lo
-		}
+		dst := buf[:n:n]
+		ok = hexdigit.Decode(dst, d.hex, false) && ok
 		*d.dst, buf = dst, buf[n:]
 	}
-	return bad&notHex == 0
+	return ok
 }
-
-// hexValue is a lowercase hex digit's value, and notHex for any other
-// byte (uppercase hex is not a digest's, records.CheckHex).
-var hexValue = func() (t [256]byte) {
-	for i := range t {
-		t[i] = notHex
-	}
-	for c := byte('0'); c <= '9'; c++ {
-		t[c] = c - '0'
-	}
-	for c := byte('a'); c <= 'f'; c++ {
-		t[c] = c - 'a' + 10
-	}
-	return t
-}()
-
-const notHex = 0x10
 
 // byteSlab hands out byte slices, and strings, cut from chunks of
 // slabChunk bytes. The rows of a batch are made and dropped together, and
