@@ -46,6 +46,7 @@ type statementCounts struct {
 	localHit, localDirtied, localWritten, tempWrt   int64
 	walRecords, walFPI                              int64
 	walBytes                                        float64
+	execMS                                          float64 // total_exec_time
 }
 
 // spaces collapses a statement's text to one line.
@@ -78,23 +79,24 @@ func statsPrint(ctx context.Context, w io.Writer, pg *pgtest.Server, name, dbURL
 	}
 	n := float64(records)
 	fmt.Fprintf(w, "\n%s: what the server did, %d file records (pg_stat_statements, track = all)\n\n", name, records)
-	fmt.Fprintln(w, "| statement | calls | rows | shared hit / read / dirtied / written | local hit / dirtied / written, temp written | WAL records / FPI / bytes |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| statement | calls | rows | ms | shared hit / read / dirtied / written | local hit / dirtied / written, temp written | WAL records / FPI / bytes |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	var sum statementCounts
 	for _, s := range stmts {
 		q := s.query
 		if len(q) > 90 {
 			q = q[:90] + "…"
 		}
-		fmt.Fprintf(w, "| `%s` | %d | %d | %d / %d / %d / %d | %d / %d / %d, %d | %d / %d / %.0f |\n", strings.ReplaceAll(q, "|", "\\|"),
-			s.calls, s.rows, s.sharedHit, s.sharedRead, s.sharedDirtied, s.sharedWrt, s.localHit, s.localDirtied, s.localWritten,
+		fmt.Fprintf(w, "| `%s` | %d | %d | %.0f | %d / %d / %d / %d | %d / %d / %d, %d | %d / %d / %.0f |\n", strings.ReplaceAll(q, "|", "\\|"),
+			s.calls, s.rows, s.execMS, s.sharedHit, s.sharedRead, s.sharedDirtied, s.sharedWrt, s.localHit, s.localDirtied, s.localWritten,
 			s.tempWrt, s.walRecords, s.walFPI, s.walBytes)
-		sum.calls, sum.rows = sum.calls+s.calls, sum.rows+s.rows
+		sum.calls, sum.rows, sum.execMS = sum.calls+s.calls, sum.rows+s.rows, sum.execMS+s.execMS
 		sum.sharedHit, sum.sharedRead, sum.sharedDirtied = sum.sharedHit+s.sharedHit, sum.sharedRead+s.sharedRead, sum.sharedDirtied+s.sharedDirtied
 		sum.localHit, sum.localDirtied, sum.localWritten = sum.localHit+s.localHit, sum.localDirtied+s.localDirtied, sum.localWritten+s.localWritten
 		sum.walRecords, sum.walFPI, sum.walBytes = sum.walRecords+s.walRecords, sum.walFPI+s.walFPI, sum.walBytes+s.walBytes
 	}
-	fmt.Fprintf(w, "\nper file record: %.4f statements, %.3f rows, shared %.2f hit %.3f read %.3f dirtied, local %.2f hit %.3f dirtied, "+
+	fmt.Fprintf(w, "\nstatements' execution time %.0f ms in all\n", sum.execMS)
+	fmt.Fprintf(w, "per file record: %.4f statements, %.3f rows, shared %.2f hit %.3f read %.3f dirtied, local %.2f hit %.3f dirtied, "+
 		"statements' WAL %.2f records %.4f FPI %.0f bytes; the server's whole WAL %.2f records %.4f FPI %.0f bytes\n",
 		float64(sum.calls)/n, float64(sum.rows)/n, float64(sum.sharedHit)/n, float64(sum.sharedRead)/n, float64(sum.sharedDirtied)/n,
 		float64(sum.localHit)/n, float64(sum.localDirtied)/n, float64(sum.walRecords)/n, float64(sum.walFPI)/n, sum.walBytes/n,
@@ -124,7 +126,7 @@ func waitForBackends(ctx context.Context, conn *pgx.Conn, database string) error
 func readStatements(ctx context.Context, conn *pgx.Conn, database string) ([]statementCounts, error) {
 	rows, err := conn.Query(ctx, `
 SELECT query, calls, rows, shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,
-	local_blks_hit, local_blks_dirtied, local_blks_written, temp_blks_written, wal_records, wal_fpi, wal_bytes::float8
+	local_blks_hit, local_blks_dirtied, local_blks_written, temp_blks_written, wal_records, wal_fpi, wal_bytes::float8, total_exec_time
 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 WHERE d.datname = $1 ORDER BY wal_bytes DESC, shared_blks_hit DESC`, database)
 	if err != nil {
@@ -133,7 +135,7 @@ WHERE d.datname = $1 ORDER BY wal_bytes DESC, shared_blks_hit DESC`, database)
 	var stmts []statementCounts
 	var c statementCounts
 	if _, err := pgx.ForEachRow(rows, []any{&c.query, &c.calls, &c.rows, &c.sharedHit, &c.sharedRead, &c.sharedDirtied,
-		&c.sharedWrt, &c.localHit, &c.localDirtied, &c.localWritten, &c.tempWrt, &c.walRecords, &c.walFPI, &c.walBytes}, func() error {
+		&c.sharedWrt, &c.localHit, &c.localDirtied, &c.localWritten, &c.tempWrt, &c.walRecords, &c.walFPI, &c.walBytes, &c.execMS}, func() error {
 		c.query = strings.TrimSpace(spaces.ReplaceAllString(c.query, " "))
 		stmts = append(stmts, c)
 		return nil
