@@ -124,7 +124,10 @@ unless --quiet.
 
 hashr-load collects its garbage at GOGC=400 (less CPU; about 0.5 GB of
 memory at its peak on a long input at the default --batch, against 0.23
-GB at GOGC=100) unless GOGC is set.`
+GB at GOGC=100) unless GOGC is set. On Linux, where transparent huge
+pages are given to memory that asks (madvise, the usual setting), it asks
+for them for the first 512 MB of its heap: one page fault for each 2 MB
+instead of each 4 KB. GODEBUG=disablethp=1 turns that off.`
 
 const example = `  # The whole pipeline into SQLite:
   hashr-scan ~/mirror | hashr-fetch | hashr-extract | hashr-hash --delete | hashr-dedup | hashr-load --db sqlite:hashr.db

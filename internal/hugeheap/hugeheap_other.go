@@ -1,0 +1,6 @@
+//go:build !linux
+
+package hugeheap
+
+// Reserve does nothing: transparent huge pages are Linux's.
+func Reserve(int) {}
