@@ -6,6 +6,10 @@ import (
 	"os"
 
 	"github.com/hashr-dev/hashr/internal/hashcmd"
+	"github.com/hashr-dev/hashr/internal/hugeheap"
 )
 
-func main() { os.Exit(hashcmd.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	hugeheap.Reserve(hashcmd.HugeHeap) // first, while the heap is fresh
+	os.Exit(hashcmd.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -5,7 +5,11 @@ package main
 import (
 	"os"
 
+	"github.com/hashr-dev/hashr/internal/hugeheap"
 	"github.com/hashr-dev/hashr/internal/load"
 )
 
-func main() { os.Exit(load.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	hugeheap.Reserve(load.HugeHeap) // first, while the heap is fresh
+	os.Exit(load.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -5,7 +5,11 @@ package main
 import (
 	"os"
 
+	"github.com/hashr-dev/hashr/internal/hugeheap"
 	"github.com/hashr-dev/hashr/internal/lookup"
 )
 
-func main() { os.Exit(lookup.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	hugeheap.Reserve(lookup.HugeHeap) // first, while the heap is fresh
+	os.Exit(lookup.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

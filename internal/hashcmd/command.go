@@ -15,6 +15,12 @@ import (
 	"github.com/hashr-dev/hashr/internal/filehash"
 )
 
+// HugeHeap is how much of hashr-hash's heap asks for huge pages, first in
+// its main (hugeheap.Reserve): more than the heap reaches hashing a tree
+// (RSS about 22 MB over /usr/share/man, where its 4,500 page faults
+// became 1,500; bench/README.md).
+const HugeHeap = 64 << 20
+
 // options are hashr-hash's flags, validated.
 type options struct {
 	algos   digest.Set

@@ -3,4 +3,4 @@
 package hugeheap
 
 // Reserve does nothing: transparent huge pages are Linux's.
-func Reserve(int) {}
+func Reserve(int) bool { return false }

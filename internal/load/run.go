@@ -11,7 +11,6 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db"
-	"github.com/hashr-dev/hashr/internal/hugeheap"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -125,15 +124,15 @@ func (s *openSource) name() string {
 // MiB (load21i).
 const gcPercent = 400
 
-// hugeHeap is how much of hashr-load's heap asks for huge pages: more than
-// its peak at the default --batch (about 300 MB at GOGC=400, load21i),
-// where it took a page fault for each 4 KiB, 65,000 over loadbench's
-// 200,000 records, against 3,000 on huge pages (bench/README.md).
-const hugeHeap = 512 << 20
+// HugeHeap is how much of hashr-load's heap asks for huge pages, first in
+// its main (hugeheap.Reserve): more than its peak at the default --batch
+// (about 300 MB at GOGC=400, load21i), where it took a page fault for each
+// 4 KiB, 65,000 over loadbench's 200,000 records, against 3,000 on huge
+// pages (bench/README.md).
+const HugeHeap = 512 << 20
 
 func run(ctx context.Context, p *cli.Program, o options) error {
 	defer cli.CollectLessOften(gcPercent)()
-	hugeheap.Reserve(hugeHeap)
 	loc, err := db.ParseLocation(o.dbURL)
 	if err != nil {
 		return cli.Usagef("--db: %w", err)

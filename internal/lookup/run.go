@@ -81,6 +81,13 @@ func lookupWorkersFor(o *options) int {
 // added.
 const gcPercent = 200
 
+// HugeHeap is how much of hashr-lookup's heap asks for huge pages, first
+// in its main (hugeheap.Reserve): more than its heap reaches over
+// /usr/share/man (RSS 70-90 MB, SQLite's page cache, on huge pages of its
+// own, included). There its 7,000 page faults became 2,000
+// (bench/README.md).
+const HugeHeap = 128 << 20
+
 // run looks up every input item, in batches on lookupWorkers goroutines,
 // while the producer (hashPaths or readStdin) makes the next queries, and
 // writes the answers in input order.
