@@ -257,16 +257,22 @@ func vsCopyRun(nSources, perSource int, shared, preloadShare float64, rounds int
 	return runVsCopy(pg, input, preload, nSources*perSource, rounds, bulk, binaries, strings.Fields(os.Getenv("LOADBENCH_ARGS")))
 }
 
-// A loaderKind is one way of running hashr-load that -vs-copy times: in
-// this process, or a hashr-load binary (-binaries: main's beside this
+// A loaderKind is one way of running hashr-load that -vs-copy times, in a
+// process of its own as a user runs it: this binary as hashr-load
+// (asHashrLoad), or a hashr-load binary (-binaries: main's beside this
 // branch's, alternating in every round).
 type loaderKind struct {
 	name   string
-	binary string // "" runs load.Main in this process
+	binary string // "" runs this binary as hashr-load
 	args   []string
 }
 
-// loaderKinds are hashr-load, and --bulk, in this process or for each
+// asHashrLoad, set in a child's environment, makes this binary hashr-load
+// (load.Command, cmd/hashr-load's main): timed in this process, hashr-load
+// would share its heap, and not start fresh as the command does.
+const asHashrLoad = "LOADBENCH_AS_HASHR_LOAD"
+
+// loaderKinds are hashr-load, and --bulk, for this binary or for each
 // name=path of binaries.
 func loaderKinds(binaries string, bulk bool) []loaderKind {
 	type binary struct{ name, path string }
@@ -290,30 +296,39 @@ func loaderKinds(binaries string, bulk bool) []loaderKind {
 	return kinds
 }
 
-// time loads input into url once and measures it: a binary's processor
-// time is its own (rusage of the child), in-process it is this process's.
+// time loads input into url once and measures it.
 func (k loaderKind) time(pg *pgtest.Server, url string, input []byte, extra []string) (result, error) {
 	args := append(append([]string{"--db", url, "--quiet"}, k.args...), extra...)
-	var stderr bytes.Buffer
 	cpu := startCPU(pg)
 	start := time.Now()
-	if k.binary == "" {
-		if status := load.Main(args, bytes.NewReader(input), io.Discard, &stderr); status != 0 {
-			return result{}, fmt.Errorf("%s: exit %d: %s", k.name, status, stderr.String())
-		}
-		r := result{name: k.name, took: time.Since(start)}
-		cpu.stop(&r)
-		return r, nil
-	}
-	cmd := exec.Command(k.binary, args...)
-	cmd.Stdin, cmd.Stderr = bytes.NewReader(input), &stderr
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("%s: %w: %s", k.name, err, stderr.String())
+	clientCPU, err := runLoader(k.binary, args, input)
+	if err != nil {
+		return result{}, fmt.Errorf("%s: %w", k.name, err)
 	}
 	r := result{name: k.name, took: time.Since(start)}
 	cpu.stop(&r)
-	r.clientCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	r.clientCPU = clientCPU
 	return r, nil
+}
+
+// runLoader runs hashr-load over input, binary or ("") this binary as
+// hashr-load, and returns its processor time (the child's rusage).
+func runLoader(binary string, args []string, input []byte) (time.Duration, error) {
+	cmd := exec.Command(binary, args...)
+	if binary == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return 0, fmt.Errorf("finding this binary to run as hashr-load: %w", err)
+		}
+		cmd = exec.Command(self, args...)
+		cmd.Env = append(os.Environ(), asHashrLoad+"=1")
+	}
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stderr = bytes.NewReader(input), &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 // serverStats (-server-stats): print what the server did in each

@@ -45,6 +45,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(asHashrLoad) != "" {
+		load.Command()
+	}
 	sources := flag.Int("sources", 2000, "sources in the stream")
 	files := flag.Int("files", 100, "file records per source")
 	shared := flag.Float64("shared", 0.4, "share of file records whose content other sources have too")
@@ -150,7 +153,7 @@ type result struct {
 	name      string
 	records   int
 	took      time.Duration
-	clientCPU time.Duration // this process: hashr-load in-process, or the baseline's client
+	clientCPU time.Duration // hashr-load's process, or the baseline's client (this process)
 	serverCPU time.Duration // PostgreSQL's processes
 	url       string        // the database it loaded (-vs-copy's COPY)
 }
@@ -289,13 +292,14 @@ func (lr *loadRun) runLoader(round int, ld timedLoader) (result, error) {
 	fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, ld.name)
 	cpu := startCPU(lr.pg)
 	start := time.Now()
-	var stderr bytes.Buffer
 	args := append(append([]string{"--db", dbURL, "--quiet"}, ld.args...), lr.extra...)
-	if status := load.Main(args, bytes.NewReader(lr.input), io.Discard, &stderr); status != 0 {
-		return result{}, fmt.Errorf("%s: exit %d: %s", ld.name, status, stderr.String())
+	clientCPU, err := runLoader("", args, lr.input)
+	if err != nil {
+		return result{}, fmt.Errorf("%s: %w", ld.name, err)
 	}
 	r := result{name: ld.name, records: lr.records, took: time.Since(start)}
 	cpu.stop(&r)
+	r.clientCPU = clientCPU
 	if ld.sqlite {
 		os.Remove(strings.TrimPrefix(dbURL, "sqlite:"))
 	}

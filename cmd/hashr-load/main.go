@@ -2,14 +2,6 @@
 // database (SQLite or PostgreSQL); see internal/load.
 package main
 
-import (
-	"os"
+import "github.com/hashr-dev/hashr/internal/load"
 
-	"github.com/hashr-dev/hashr/internal/hugeheap"
-	"github.com/hashr-dev/hashr/internal/load"
-)
-
-func main() {
-	hugeheap.Reserve(load.HugeHeap) // first, while the heap is fresh
-	os.Exit(load.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-}
+func main() { load.Command() }

@@ -2,14 +2,6 @@
 // it, and where from; see internal/lookup.
 package main
 
-import (
-	"os"
+import "github.com/hashr-dev/hashr/internal/lookup"
 
-	"github.com/hashr-dev/hashr/internal/hugeheap"
-	"github.com/hashr-dev/hashr/internal/lookup"
-)
-
-func main() {
-	hugeheap.Reserve(lookup.HugeHeap) // first, while the heap is fresh
-	os.Exit(lookup.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-}
+func main() { lookup.Command() }
