@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +45,42 @@ func dumpTables(ctx context.Context, url string) (map[string][]byte, error) {
 	return out, nil
 }
 
+// copyTwice (-copy-twice): -vs-copy also times the rows by COPY in two
+// connections at once.
+var copyTwice bool
+
+// dumpHalves reads the final tables of a loaded database in two halves
+// by the sample's sha256 (its first bit): samples and their links, no
+// row of one half meeting a row of the other, as two loaders writing
+// disjoint samples would; sources and jobs (2,000 rows each) in the
+// first.
+func dumpHalves(ctx context.Context, url string) ([2]map[string][]byte, error) {
+	halves := [2]map[string][]byte{{}, {}}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return halves, err
+	}
+	defer conn.Close(ctx)
+	key := map[string]string{"samples": "sha256", "samples_sources": "sample_sha256"}
+	for _, t := range finalTables {
+		for half, cond := range []string{"< 128", ">= 128"} {
+			query := "COPY " + t + " TO STDOUT (FORMAT binary)"
+			switch {
+			case key[t] != "":
+				query = "COPY (SELECT * FROM " + t + " WHERE get_byte(" + key[t] + ", 0) " + cond + ") TO STDOUT (FORMAT binary)"
+			case half == 1:
+				continue
+			}
+			var buf bytes.Buffer
+			if _, err := conn.PgConn().CopyTo(ctx, &buf, query); err != nil {
+				return halves, fmt.Errorf("dumping half %d of %s: %w", half, t, err)
+			}
+			halves[half][t] = buf.Bytes()
+		}
+	}
+	return halves, nil
+}
+
 // copyTables writes the dumped rows into url's tables in one transaction
 // and returns the time it took.
 func copyTables(ctx context.Context, url string, dump map[string][]byte) (time.Duration, error) {
@@ -58,7 +96,11 @@ func copyTables(ctx context.Context, url string, dump map[string][]byte) (time.D
 	}
 	defer tx.Rollback(ctx)
 	for _, t := range finalTables {
-		if _, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(dump[t]), "COPY "+t+" FROM STDIN (FORMAT binary)"); err != nil {
+		rows, ok := dump[t]
+		if !ok { // a half (dumpHalves) holds no sources or jobs
+			continue
+		}
+		if _, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(rows), "COPY "+t+" FROM STDIN (FORMAT binary)"); err != nil {
 			return 0, fmt.Errorf("copying into %s: %w", t, err)
 		}
 	}
@@ -90,7 +132,14 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 	ctx := context.Background()
 	kinds := loaderKinds(binaries, bulk)
 	var dump map[string][]byte
+	var halves [2]map[string][]byte
+	if copyTwice && preload != nil {
+		return fmt.Errorf("-copy-twice: not with -preload")
+	}
 	runs := make([][]result, len(kinds)+1)
+	if copyTwice {
+		runs = append(runs, nil)
+	}
 	loadStart, _ := os.ReadFile("/proc/loadavg")
 	lastURL := "" // the database loaded last, which settle vacuums
 	for round := range rounds {
@@ -129,6 +178,11 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 				if dump, err = dumpTables(ctx, url); err != nil {
 					return err
 				}
+				if copyTwice {
+					if halves, err = dumpHalves(ctx, url); err != nil {
+						return err
+					}
+				}
 				if before != nil {
 					if dump, err = addedRows(before, dump); err != nil {
 						return err
@@ -136,12 +190,20 @@ func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bu
 				}
 			}
 		}
+		if copyTwice {
+			r, err := copyTwiceRound(ctx, pg, halves, records, lastURL)
+			if err != nil {
+				return err
+			}
+			lastURL = r.url
+			runs[len(kinds)] = append(runs[len(kinds)], r)
+		}
 		r, err := copyRound(ctx, pg, dump, preload, records, round, lastURL)
 		if err != nil {
 			return err
 		}
 		lastURL = r.url
-		runs[len(kinds)] = append(runs[len(kinds)], r)
+		runs[len(runs)-1] = append(runs[len(runs)-1], r)
 	}
 	printVsCopy(pg, runs, records, rounds, loadStart)
 	return nil
@@ -173,6 +235,34 @@ func copyRound(ctx context.Context, pg *pgtest.Server, dump map[string][]byte, p
 	r := result{name: copyName(preload), records: records, took: took, url: url}
 	cpu.stop(&r)
 	return r, printStats(pg, round, "raw COPY", url, records)
+}
+
+// copyTwiceRound writes the two halves by COPY into a database of the
+// same tables, each in a transaction of its own on a connection of its
+// own, at once, and measures both.
+func copyTwiceRound(ctx context.Context, pg *pgtest.Server, halves [2]map[string][]byte, records int, last string) (result, error) {
+	url, err := emptySchema(pg)
+	if err != nil {
+		return result{}, err
+	}
+	if err := settle(pg, last); err != nil {
+		return result{}, err
+	}
+	fmt.Fprintln(os.Stderr, "COPY in two connections at once...")
+	cpu := startCPU(pg)
+	start := time.Now()
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, half := range halves {
+		wg.Go(func() { _, errs[i] = copyTables(ctx, url, half) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return result{}, err
+	}
+	r := result{name: "raw COPY of the same rows in two connections at once (halves by sha256)", records: records, took: time.Since(start), url: url}
+	cpu.stop(&r)
+	return r, nil
 }
 
 // copyName is the COPY run's row in the table.

@@ -59,6 +59,7 @@ func main() {
 	flag.StringVar(&externalDB, "db", "", "with -vs-copy: load this database (emptied before each run; e.g. a Citus coordinator's) instead of fresh ones on a PostgreSQL of its own; server CPU is not measured")
 	preload := flag.Float64("preload", 0, "with -vs-copy: before each run the database holds other sources with this share of the stream's file records' samples (a load into a database that is not empty; COPY writes only the rows hashr-load adds)")
 	flag.BoolVar(&settleRuns, "settle", false, "with -vs-copy: autovacuum off, and before each timed run, untimed: hashr-load's tables created (as COPY's are), the database loaded last vacuumed and analysed, CHECKPOINT; so that each window holds its own rows' work and no earlier run's")
+	flag.BoolVar(&copyTwice, "copy-twice", false, "with -vs-copy: also time the same rows by COPY in two connections at once, each half of the samples and their links: what two write streams get from the server")
 	flag.BoolVar(&serverStats, "server-stats", false, "with -vs-copy: print what the server did in each loader's first run, per statement and per record (pg_stat_statements, pg_stat_wal)")
 	binaries := flag.String("binaries", "", "with -vs-copy: name=path,... hashr-load binaries to time in turn (e.g. main's and this branch's) instead of this process's")
 	writeStream := flag.String("write-stream", "", "write the stream of records to this file and exit (to count a hashr-load's instructions or allocations on it)")
