@@ -129,83 +129,112 @@ func emptySchema(pg *pgtest.Server) (string, error) {
 // With preload (-preload), each run's database first holds that slice,
 // and COPY writes only the rows hashr-load added to it.
 func runVsCopy(pg *pgtest.Server, input, preload []byte, records, rounds int, bulk bool, binaries string, extra []string) error {
-	ctx := context.Background()
-	kinds := loaderKinds(binaries, bulk)
-	var dump map[string][]byte
-	var halves [2]map[string][]byte
 	if copyTwice && preload != nil {
 		return fmt.Errorf("-copy-twice: not with -preload")
 	}
+	v := &vsCopy{ctx: context.Background(), pg: pg, input: input, preload: preload, records: records, extra: extra}
+	kinds := loaderKinds(binaries, bulk)
 	runs := make([][]result, len(kinds)+1)
 	if copyTwice {
 		runs = append(runs, nil)
 	}
 	loadStart, _ := os.ReadFile("/proc/loadavg")
-	lastURL := "" // the database loaded last, which settle vacuums
 	for round := range rounds {
 		for i, k := range kinds {
-			url, err := freshDatabase(pg)
+			r, err := v.load(k, round)
 			if err != nil {
 				return err
 			}
-			if err := preloadInto(url, preload); err != nil {
-				return err
-			}
-			var before map[string][]byte
-			if dump == nil && preload != nil {
-				if before, err = dumpTables(ctx, url); err != nil {
-					return err
-				}
-			}
-			if err := k.settleBefore(pg, url, lastURL); err != nil {
-				return err
-			}
-			lastURL = url
-			if err := startStats(pg, round); err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, k.name)
-			r, err := k.time(pg, url, input, extra)
-			if err != nil {
-				return err
-			}
-			if err := printStats(pg, round, k.name, url, records); err != nil {
-				return err
-			}
-			r.records = records
 			runs[i] = append(runs[i], r)
-			if dump == nil {
-				if dump, err = dumpTables(ctx, url); err != nil {
-					return err
-				}
-				if copyTwice {
-					if halves, err = dumpHalves(ctx, url); err != nil {
-						return err
-					}
-				}
-				if before != nil {
-					if dump, err = addedRows(before, dump); err != nil {
-						return err
-					}
-				}
-			}
 		}
 		if copyTwice {
-			r, err := copyTwiceRound(ctx, pg, halves, records, lastURL)
+			r, err := copyTwiceRound(v.ctx, pg, v.halves, records, v.lastURL)
 			if err != nil {
 				return err
 			}
-			lastURL = r.url
+			v.lastURL = r.url
 			runs[len(kinds)] = append(runs[len(kinds)], r)
 		}
-		r, err := copyRound(ctx, pg, dump, preload, records, round, lastURL)
+		r, err := copyRound(v.ctx, pg, v.dump, preload, records, round, v.lastURL)
 		if err != nil {
 			return err
 		}
-		lastURL = r.url
+		v.lastURL = r.url
 		runs[len(runs)-1] = append(runs[len(runs)-1], r)
 	}
 	printVsCopy(pg, runs, records, rounds, loadStart)
+	return nil
+}
+
+// vsCopy is what every run of -vs-copy needs: the stream, the preload, the
+// rows COPY writes (those the first loader's first run ended with), and
+// the database loaded last, which settle vacuums.
+type vsCopy struct {
+	ctx            context.Context
+	pg             *pgtest.Server
+	input, preload []byte
+	records        int
+	extra          []string
+	dump           map[string][]byte
+	halves         [2]map[string][]byte // -copy-twice
+	lastURL        string
+}
+
+// load times loader k once, in round, into a fresh database.
+func (v *vsCopy) load(k loaderKind, round int) (result, error) {
+	url, err := freshDatabase(v.pg)
+	if err != nil {
+		return result{}, err
+	}
+	if err := preloadInto(url, v.preload); err != nil {
+		return result{}, err
+	}
+	var before map[string][]byte
+	if v.dump == nil && v.preload != nil {
+		if before, err = dumpTables(v.ctx, url); err != nil {
+			return result{}, err
+		}
+	}
+	if err := k.settleBefore(v.pg, url, v.lastURL); err != nil {
+		return result{}, err
+	}
+	v.lastURL = url
+	if err := startStats(v.pg, round); err != nil {
+		return result{}, err
+	}
+	fmt.Fprintf(os.Stderr, "round %d: %s...\n", round+1, k.name)
+	r, err := k.time(v.pg, url, v.input, v.extra)
+	if err != nil {
+		return result{}, err
+	}
+	if err := printStats(v.pg, round, k.name, url, v.records); err != nil {
+		return result{}, err
+	}
+	r.records = v.records
+	if v.dump == nil {
+		return r, v.keepRows(url, before)
+	}
+	return r, nil
+}
+
+// keepRows keeps the rows the database at url ends with, less those it
+// held before (the preload), for COPY to write.
+func (v *vsCopy) keepRows(url string, before map[string][]byte) error {
+	dump, err := dumpTables(v.ctx, url)
+	if err != nil {
+		return err
+	}
+	if copyTwice {
+		if v.halves, err = dumpHalves(v.ctx, url); err != nil {
+			return err
+		}
+	}
+	if before != nil {
+		if dump, err = addedRows(before, dump); err != nil {
+			return err
+		}
+	}
+	v.dump = dump
 	return nil
 }
 
