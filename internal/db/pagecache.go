@@ -10,6 +10,8 @@ import (
 
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hashr-dev/hashr/internal/hugeheap"
 )
 
 // sqlitePageSize is the page size of the files hashr-load creates
@@ -60,6 +62,13 @@ var (
 
 // errPageCacheTooLate is ReservePageCache's error once SQLite has started.
 var errPageCacheTooLate = errors.New("SQLite has started in this process already")
+
+// transparentHugePages says whether the kernel gives huge pages to memory
+// that asks for them (madvise) or to all.
+func transparentHugePages() bool {
+	mode := hugeheap.Mode()
+	return mode == "always" || mode == "madvise"
+}
 
 func reservePageCache(conns int) error {
 	if !transparentHugePages() {

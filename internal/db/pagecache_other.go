@@ -10,5 +10,3 @@ func hugePageBuffer(int) ([]byte, error) {
 }
 
 func freeHugePageBuffer([]byte) {}
-
-func transparentHugePages() bool { return false }

@@ -12,6 +12,8 @@ import (
 
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hashr-dev/hashr/internal/hugeheap"
 )
 
 // TestReservePageCache runs its checks in a process of its own: SQLite
@@ -54,7 +56,7 @@ func checkReservedPageCache(t *testing.T) {
 	if err := ReservePageCache(2); err != nil {
 		t.Fatalf("ReservePageCache again: %v", err)
 	}
-	if len(pageCacheBuffer)%hugePage != 0 {
+	if len(pageCacheBuffer)%hugeheap.PageSize != 0 {
 		t.Fatalf("buffer of %d bytes: want whole huge pages", len(pageCacheBuffer))
 	}
 	sqldb := fillSQLite(t, filepath.Join(t.TempDir(), "reserved.db"))

@@ -10,3 +10,6 @@
 // virtual machine, where a fault costs microseconds, they were a third of
 // its processor time. A huge page is one fault for 512 pages.
 package hugeheap
+
+// PageSize is the size of an x86-64 and arm64 huge page.
+const PageSize = 2 << 20

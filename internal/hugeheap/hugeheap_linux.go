@@ -1,7 +1,6 @@
 package hugeheap
 
 import (
-	"bytes"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -11,9 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// hugePage is the size of an x86-64 and arm64 huge page.
-const hugePage = 2 << 20
 
 // Reserve asks for huge pages under the next n bytes of the Go heap, and
 // says whether it did. It allocates n bytes, which the runtime maps fresh
@@ -34,13 +30,13 @@ const hugePage = 2 << 20
 // bytes mapped would count against the commit limit though untouched; and
 // on 32-bit systems, whose address space is small.
 func Reserve(n int) bool {
-	if n < hugePage || !worthAsking() || !neverCollected() {
+	if n < PageSize || !worthAsking() || !neverCollected() {
 		return false
 	}
 	b := make([]byte, n)
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	first := int(-base & (hugePage - 1))            // to the first huge page boundary
-	last := n - int((base+uintptr(n))&(hugePage-1)) // to the last
+	first := int(-base & (PageSize - 1))            // to the first huge page boundary
+	last := n - int((base+uintptr(n))&(PageSize-1)) // to the last
 	if first < last {
 		// Best effort: a kernel that refuses leaves the pages small.
 		_ = unix.Madvise(b[first:last], unix.MADV_HUGEPAGE)
@@ -70,13 +66,21 @@ func neverCollected() bool {
 // worthAsking says whether marking the heap MADV_HUGEPAGE gives it huge
 // pages it would not have had, safely (see Reserve).
 func worthAsking() bool {
-	if strconv.IntSize < 64 || strings.Contains(os.Getenv("GODEBUG"), "disablethp=1") {
-		return false
-	}
-	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
-	if err != nil || !bytes.Contains(mode, []byte("[madvise]")) {
+	if strconv.IntSize < 64 || strings.Contains(os.Getenv("GODEBUG"), "disablethp=1") || Mode() != "madvise" {
 		return false
 	}
 	overcommit, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
 	return err == nil && strings.TrimSpace(string(overcommit)) != "2"
+}
+
+// Mode is the kernel's transparent huge pages setting: "always" (all
+// memory), "madvise" (memory that asks) or "never"; "" where it has none.
+func Mode() string {
+	setting, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil {
+		return ""
+	}
+	_, chosen, _ := strings.Cut(string(setting), "[")
+	chosen, _, _ = strings.Cut(chosen, "]")
+	return chosen
 }
