@@ -29,6 +29,13 @@ var finalTables = []string{"sources", "samples", "samples_sources", "jobs"}
 // dumpTables reads the final tables of a loaded database in COPY's binary
 // format.
 func dumpTables(ctx context.Context, url string) (map[string][]byte, error) {
+	return dumpRows(ctx, url, func(table string) string { return table })
+}
+
+// dumpRows reads, for each final table, the rows of what from(table)
+// names in COPY's binary format: the table, a query in parentheses, or
+// nothing ("").
+func dumpRows(ctx context.Context, url string, from func(table string) string) (map[string][]byte, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return nil, err
@@ -36,9 +43,13 @@ func dumpTables(ctx context.Context, url string) (map[string][]byte, error) {
 	defer conn.Close(ctx)
 	out := map[string][]byte{}
 	for _, t := range finalTables {
+		source := from(t)
+		if source == "" {
+			continue
+		}
 		var buf bytes.Buffer
-		if _, err := conn.PgConn().CopyTo(ctx, &buf, "COPY "+t+" TO STDOUT (FORMAT binary)"); err != nil {
-			return nil, fmt.Errorf("dumping %s: %w", t, err)
+		if _, err := conn.PgConn().CopyTo(ctx, &buf, "COPY "+source+" TO STDOUT (FORMAT binary)"); err != nil {
+			return nil, fmt.Errorf("dumping %s: %w", source, err)
 		}
 		out[t] = buf.Bytes()
 	}
@@ -55,27 +66,21 @@ var copyTwice bool
 // disjoint samples would; sources and jobs (2,000 rows each) in the
 // first.
 func dumpHalves(ctx context.Context, url string) ([2]map[string][]byte, error) {
-	halves := [2]map[string][]byte{{}, {}}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return halves, err
-	}
-	defer conn.Close(ctx)
+	var halves [2]map[string][]byte
 	key := map[string]string{"samples": "sha256", "samples_sources": "sample_sha256"}
-	for _, t := range finalTables {
-		for half, cond := range []string{"< 128", ">= 128"} {
-			query := "COPY " + t + " TO STDOUT (FORMAT binary)"
+	for half, cond := range []string{"< 128", ">= 128"} {
+		var err error
+		halves[half], err = dumpRows(ctx, url, func(table string) string {
 			switch {
-			case key[t] != "":
-				query = "COPY (SELECT * FROM " + t + " WHERE get_byte(" + key[t] + ", 0) " + cond + ") TO STDOUT (FORMAT binary)"
+			case key[table] != "":
+				return "(SELECT * FROM " + table + " WHERE get_byte(" + key[table] + ", 0) " + cond + ")"
 			case half == 1:
-				continue
+				return ""
 			}
-			var buf bytes.Buffer
-			if _, err := conn.PgConn().CopyTo(ctx, &buf, query); err != nil {
-				return halves, fmt.Errorf("dumping half %d of %s: %w", half, t, err)
-			}
-			halves[half][t] = buf.Bytes()
+			return table
+		})
+		if err != nil {
+			return halves, fmt.Errorf("dumping half %d: %w", half, err)
 		}
 	}
 	return halves, nil
@@ -387,8 +392,9 @@ type loaderKind struct {
 }
 
 // asHashrLoad, set in a child's environment, makes this binary hashr-load
-// (load.Command, cmd/hashr-load's main): timed in this process, hashr-load
-// would share its heap, and not start fresh as the command does.
+// (cli.Exec, as cmd/hashr-load's main runs it): timed in this process,
+// hashr-load would share its heap, and not start fresh as the command
+// does.
 const asHashrLoad = "LOADBENCH_AS_HASHR_LOAD"
 
 // loaderKinds are hashr-load, and --bulk, for this binary or for each

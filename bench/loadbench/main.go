@@ -39,6 +39,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db/pgtest"
 	"github.com/hashr-dev/hashr/internal/load"
 	"github.com/hashr-dev/hashr/pkg/records"
@@ -46,7 +47,7 @@ import (
 
 func main() {
 	if os.Getenv(asHashrLoad) != "" {
-		load.Command()
+		cli.Exec(load.HugeHeap, load.Main)
 	}
 	sources := flag.Int("sources", 2000, "sources in the stream")
 	files := flag.Int("files", 100, "file records per source")

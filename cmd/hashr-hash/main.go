@@ -2,6 +2,9 @@
 // and trees; see internal/hashcmd.
 package main
 
-import "github.com/hashr-dev/hashr/internal/hashcmd"
+import (
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/hashcmd"
+)
 
-func main() { hashcmd.Command() }
+func main() { cli.Exec(hashcmd.HugeHeap, hashcmd.Main) }

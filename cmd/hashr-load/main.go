@@ -2,6 +2,9 @@
 // database (SQLite or PostgreSQL); see internal/load.
 package main
 
-import "github.com/hashr-dev/hashr/internal/load"
+import (
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/load"
+)
 
-func main() { load.Command() }
+func main() { cli.Exec(load.HugeHeap, load.Main) }

@@ -2,6 +2,9 @@
 // it, and where from; see internal/lookup.
 package main
 
-import "github.com/hashr-dev/hashr/internal/lookup"
+import (
+	"github.com/hashr-dev/hashr/internal/cli"
+	"github.com/hashr-dev/hashr/internal/lookup"
+)
 
-func main() { lookup.Command() }
+func main() { cli.Exec(lookup.HugeHeap, lookup.Main) }

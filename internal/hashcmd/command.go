@@ -7,14 +7,12 @@ package hashcmd
 import (
 	"context"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/digest"
 	"github.com/hashr-dev/hashr/internal/filehash"
-	"github.com/hashr-dev/hashr/internal/hugeheap"
 )
 
 // HugeHeap is how much of hashr-hash's heap asks for huge pages, first in
@@ -22,14 +20,6 @@ import (
 // (RSS about 22 MB over /usr/share/man, where its 4,500 page faults
 // became 1,500; bench/README.md).
 const HugeHeap = 64 << 20
-
-// Command is hashr-hash's main: the heap's huge pages first, while the heap is
-// fresh (hugeheap.Reserve), then Main over the process's arguments and
-// standard streams; it exits with Main's status.
-func Command() {
-	hugeheap.Reserve(HugeHeap)
-	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-}
 
 // options are hashr-hash's flags, validated.
 type options struct {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db"
-	"github.com/hashr-dev/hashr/internal/hugeheap"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
 
@@ -131,14 +130,6 @@ const gcPercent = 400
 // 4 KiB, 65,000 over loadbench's 200,000 records, against 3,000 on huge
 // pages (bench/README.md).
 const HugeHeap = 512 << 20
-
-// Command is hashr-load's main: the heap's huge pages first, while the heap is
-// fresh (hugeheap.Reserve), then Main over the process's arguments and
-// standard streams; it exits with Main's status.
-func Command() {
-	hugeheap.Reserve(HugeHeap)
-	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-}
 
 func run(ctx context.Context, p *cli.Program, o options) error {
 	defer cli.CollectLessOften(gcPercent)()

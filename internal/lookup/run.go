@@ -12,7 +12,6 @@ import (
 	"github.com/hashr-dev/hashr/internal/bloom"
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db"
-	"github.com/hashr-dev/hashr/internal/hugeheap"
 	"github.com/hashr-dev/hashr/internal/ordered"
 	"github.com/hashr-dev/hashr/pkg/records"
 )
@@ -83,19 +82,11 @@ func lookupWorkersFor(o *options) int {
 const gcPercent = 200
 
 // HugeHeap is how much of hashr-lookup's heap asks for huge pages, first
-// in its main (hugeheap.Reserve): more than its heap reaches over
+// in its main (cli.Exec): more than its heap reaches over
 // /usr/share/man (RSS 70-90 MB, SQLite's page cache, on huge pages of its
 // own, included). There its 7,000 page faults became 2,000
 // (bench/README.md).
 const HugeHeap = 128 << 20
-
-// Command is hashr-lookup's main: the heap's huge pages first, while the heap is
-// fresh (hugeheap.Reserve), then Main over the process's arguments and
-// standard streams; it exits with Main's status.
-func Command() {
-	hugeheap.Reserve(HugeHeap)
-	os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-}
 
 // run looks up every input item, in batches on lookupWorkers goroutines,
 // while the producer (hashPaths or readStdin) makes the next queries, and
