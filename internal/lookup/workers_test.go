@@ -36,3 +36,19 @@ func TestSQLiteLookupWorkersFollowTheCPUs(t *testing.T) {
 		}
 	}
 }
+
+// Files are hashed by one worker per CPU and one more per batch looked up
+// at once: with one per CPU alone the CPUs idled a tenth of a run.
+func TestHashWorkersLeaveNoCPUIdle(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	o := options{dbURL: "sqlite:set.db", batch: 1000}
+	if err := o.validate("sha256"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hashWorkersFor(&o), runtime.NumCPU()+2; got != want {
+		t.Errorf("SQLite, 2 lookups at once: %d files hashed at once, want %d (one per CPU and one per lookup)", got, want)
+	}
+	if o.workers != hashWorkersFor(&o) {
+		t.Errorf("--workers 0: %d files hashed at once, want %d", o.workers, hashWorkersFor(&o))
+	}
+}
