@@ -74,7 +74,7 @@ func lookupWorkersFor(o *options) int {
 // were idle a tenth of hashr-lookup's run over /usr/share/man (perf
 // sched: 3-4 ms of every 20, where hashr-hash with its one per CPU idled
 // none), hashr-lookup using 1.70-1.76 CPUs to hashr-hash's 1.80-1.89;
-// with 4 it used 1.84-1.87 and took 8-12% less time, at the same peak
+// with 4 it used 1.84-1.87 and took 6-12% less time, at the same peak
 // RSS (bench/README.md). hashr-hash gained nothing from 4.
 func hashWorkersFor(o *options) int {
 	return runtime.NumCPU() + lookupWorkersFor(o)
