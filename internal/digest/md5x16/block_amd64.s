@@ -70,8 +70,8 @@ DATA consts<>+248(SB)/4, $0x2ad7d2bb
 DATA consts<>+252(SB)/4, $0xeb86d391
 GLOBL consts<>(SB), RODATA|NOPTR, $256
 
-// func blocks(state *[4][16]uint32, base *byte, offsets *[16]uint32, mask uint16, n int)
-TEXT ·blocks(SB), NOSPLIT, $0-40
+// func blocksAVX512(state *[4][16]uint32, base *byte, offsets *[16]uint32, mask uint16, n int)
+TEXT ·blocksAVX512(SB), NOSPLIT, $0-40
 	MOVQ state+0(FP), DI
 	MOVQ base+8(FP), AX
 	MOVQ offsets+16(FP), SI

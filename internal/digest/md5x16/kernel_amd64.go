@@ -9,10 +9,22 @@ import "golang.org/x/sys/cpu"
 // blocks runs MD5's block function n times on each lane of mask: lane l
 // hashes the n blocks at base+offsets[l] into state[0..3][l]. Only the
 // state of the lanes in mask is written, but every lane's n blocks are
-// read: all 16 offsets must point at n*64 readable bytes.
+// read: all 16 offsets must point at n*64 readable bytes. On a CPU
+// without AVX-512 it runs lane by lane in Go, as on other architectures:
+// hashr does not use the engine there (Available), but its tests do, and
+// the AVX-512 kernel stopped them with SIGILL.
+func blocks(state *[4][Lanes]uint32, base *byte, offsets *[Lanes]uint32, mask uint16, n int) {
+	if haveKernel {
+		blocksAVX512(state, base, offsets, mask, n)
+	} else {
+		blocksGeneric(state, base, offsets, mask, n)
+	}
+}
+
+// blocksAVX512 is blocks in the AVX-512 registers, all lanes at once.
 //
 //go:noescape
-func blocks(state *[4][Lanes]uint32, base *byte, offsets *[Lanes]uint32, mask uint16, n int)
+func blocksAVX512(state *[4][Lanes]uint32, base *byte, offsets *[Lanes]uint32, mask uint16, n int)
 
 // haveKernel reports whether blocks runs on this CPU: it needs AVX-512F
 // (VPGATHERDD, VPROLD and VPTERNLOGD on ZMM registers), and an OS that saves

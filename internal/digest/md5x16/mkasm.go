@@ -119,7 +119,7 @@ func main() {
 	}
 }
 
-// kernel writes blocks, the AVX-512 kernel.
+// kernel writes blocksAVX512, the AVX-512 kernel.
 func kernel(p func(string, ...any)) {
 	// The 64 additive constants.
 	for i := range 64 {
@@ -127,8 +127,8 @@ func kernel(p func(string, ...any)) {
 	}
 	p("GLOBL consts<>(SB), RODATA|NOPTR, $256")
 	p("")
-	p("// func blocks(state *[4][16]uint32, base *byte, offsets *[16]uint32, mask uint16, n int)")
-	p("TEXT ·blocks(SB), NOSPLIT, $0-40")
+	p("// func blocksAVX512(state *[4][16]uint32, base *byte, offsets *[16]uint32, mask uint16, n int)")
+	p("TEXT ·blocksAVX512(SB), NOSPLIT, $0-40")
 	p("\tMOVQ state+0(FP), DI")
 	p("\tMOVQ base+8(FP), AX")
 	p("\tMOVQ offsets+16(FP), SI")
