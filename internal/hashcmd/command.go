@@ -107,7 +107,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 				return cli.Usagef("--delete removes the spooled files of records on stdin; it does not apply to PATH arguments")
 			}
 			opts.paths = args
-			if n := digest.UseMultiBuffer(opts.algos); opts.workers == 0 {
+			if n := filehash.Workers(opts.algos); opts.workers == 0 {
 				opts.workers = n
 			}
 			return run(ctx, p, opts)
@@ -115,7 +115,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	p.AddInputFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&algos, "algos", digest.Default.String(), "digests to compute, comma-separated, from "+digest.Names())
-	f.IntVar(&opts.workers, "workers", 0, "files hashed in parallel (0: one per CPU, or 16 for md5 on a CPU with AVX-512)")
+	f.IntVar(&opts.workers, "workers", 0, "files hashed in parallel (0: two per CPU, or at least 16 for md5 on a CPU with AVX-512)")
 	f.BoolVar(&opts.delete, "delete", false, `remove each file record's spooled "local" file once hashed, and drop "local"`)
 	return cmd
 }

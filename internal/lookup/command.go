@@ -16,6 +16,7 @@ import (
 	"github.com/hashr-dev/hashr/internal/cli"
 	"github.com/hashr-dev/hashr/internal/db"
 	"github.com/hashr-dev/hashr/internal/digest"
+	"github.com/hashr-dev/hashr/internal/filehash"
 )
 
 // Main runs hashr-lookup with the given arguments and streams, and returns
@@ -124,7 +125,7 @@ func NewCommand(p *cli.Program) *cobra.Command {
 	f.StringVar(&o.bloom, "bloom", "", "answer from this Bloom filter (hashr-export --format bloom) instead of the database")
 	f.StringVar(&o.only, "only", "", `write only the records that are "known" or "unknown" (default: all)`)
 	f.StringVar(&algos, "algos", digest.Default.String(), "digests to compute for PATH arguments, comma-separated, from "+digest.Names()+" (sha256, sha1 or md5 is looked up)")
-	f.IntVar(&o.workers, "workers", 0, "files hashed in parallel (0: one per CPU and one per batch looked up at once)")
+	f.IntVar(&o.workers, "workers", 0, "files hashed in parallel (0: as hashr-hash, two per CPU, or at least 16 for md5 on a CPU with AVX-512)")
 	f.IntVar(&o.batch, "batch", 1000, "digests per database query")
 	f.BoolVar(&o.includeFailed, "include-failed", false, `also answer from failed sources and members, naming them in "failed_sources"`)
 	f.IntVar(&o.maxSources, "max-sources", db.DefaultMaxSources, `answer with at most this many sources a sample (0: all); a sample in more gets "sources_total"`)
@@ -147,11 +148,14 @@ func (o *options) validate(algos string) error {
 	if o.only != "" && o.only != "known" && o.only != "unknown" {
 		return cli.Usagef("--only %q: want known or unknown", o.only)
 	}
-	if o.workers == 0 {
-		o.workers = hashWorkersFor(o)
+	// Files are hashed as hashr-hash hashes them, as many at once: the
+	// lookups run beside them (lookupWorkersFor), and over a tree of small
+	// files the CPUs idled with fewer (filehash.Workers).
+	if n := filehash.Workers(o.algos); o.workers == 0 {
+		o.workers = n
 	}
 	if o.workers < 0 {
-		return cli.Usagef("--workers %d: want 0 (one per CPU and one per batch looked up at once) or more", o.workers)
+		return cli.Usagef("--workers %d: want 0 (as hashr-hash) or more", o.workers)
 	}
 	if o.batch < 1 || o.batch > db.MaxLookupBatch {
 		return cli.Usagef("--batch %d: want 1 to %d", o.batch, db.MaxLookupBatch)

@@ -68,18 +68,6 @@ func lookupWorkersFor(o *options) int {
 	return lookupWorkers
 }
 
-// hashWorkersFor is how many files are hashed at once by default: one
-// per CPU, and one more for each batch looked up at once
-// (lookupWorkersFor). With one per CPU alone, the CPUs of the 2-vCPU VM
-// were idle a tenth of hashr-lookup's run over /usr/share/man (perf
-// sched: 3-4 ms of every 20, where hashr-hash with its one per CPU idled
-// none), hashr-lookup using 1.70-1.76 CPUs to hashr-hash's 1.80-1.89;
-// with 4 it used 1.84-1.87 and took 6-12% less time, at the same peak
-// RSS (bench/README.md). hashr-hash gained nothing from 4.
-func hashWorkersFor(o *options) int {
-	return runtime.NumCPU() + lookupWorkersFor(o)
-}
-
 // gcPercent is hashr-lookup's garbage collector target unless GOGC is set
 // (cli.CollectLessOften). Its live heap is a few MB (the queries in
 // flight, a batch's answers) and nearly all it allocates is garbage by

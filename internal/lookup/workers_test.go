@@ -37,18 +37,15 @@ func TestSQLiteLookupWorkersFollowTheCPUs(t *testing.T) {
 	}
 }
 
-// Files are hashed by one worker per CPU and one more per batch looked up
-// at once: with one per CPU alone the CPUs idled a tenth of a run.
-func TestHashWorkersLeaveNoCPUIdle(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+// Files are hashed as hashr-hash hashes them, two per CPU: with one per
+// CPU the CPUs idled a tenth of a run beside the lookups.
+func TestHashWorkersAsHashrHash(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
 	o := options{dbURL: "sqlite:set.db", batch: 1000}
 	if err := o.validate("sha256"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := hashWorkersFor(&o), runtime.NumCPU()+2; got != want {
-		t.Errorf("SQLite, 2 lookups at once: %d files hashed at once, want %d (one per CPU and one per lookup)", got, want)
-	}
-	if o.workers != hashWorkersFor(&o) {
-		t.Errorf("--workers 0: %d files hashed at once, want %d", o.workers, hashWorkersFor(&o))
+	if o.workers != 6 {
+		t.Errorf("--workers 0 on 3 CPUs: %d files hashed at once, want 6", o.workers)
 	}
 }
