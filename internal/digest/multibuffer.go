@@ -4,7 +4,6 @@ import (
 	"errors"
 	"hash"
 	"io"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -37,15 +36,15 @@ var multiBuffer atomic.Bool
 
 // UseMultiBuffer makes ReadFrom in this process hand the md5 of its inputs
 // to the md5 engine, which hashes up to 16 at once, when set has md5 and
-// the CPU has AVX-512. It returns how many inputs to read at once to make
-// the most of it: as many as the engine has lanes (each input's md5 then
-// costs a fraction of crypto/md5's), or without the engine one per CPU.
-func UseMultiBuffer(set Set) int {
+// the CPU has AVX-512. It returns how many inputs the engine hashes at
+// once, the fewest to read at once to make the most of it (each input's
+// md5 then costs a fraction of crypto/md5's), or 0 where it is not used.
+func UseMultiBuffer(set Set) (lanes int) {
 	if !set.Has(MD5) || md5Engine() == nil {
-		return runtime.NumCPU()
+		return 0
 	}
 	multiBuffer.Store(true)
-	return max(md5x16.Lanes, runtime.NumCPU())
+	return md5x16.Lanes
 }
 
 // readMultiBuffer is ReadFrom for a Hasher with md5 and no input so far,

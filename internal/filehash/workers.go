@@ -22,5 +22,5 @@ import (
 // the same time. Each worker more holds a read buffer (peak RSS 32 MB
 // where it was 23).
 func Workers(set digest.Set) int {
-	return max(digest.UseMultiBuffer(set), 2*runtime.GOMAXPROCS(0))
+	return max(2*runtime.GOMAXPROCS(0), digest.UseMultiBuffer(set))
 }
