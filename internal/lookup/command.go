@@ -148,14 +148,18 @@ func (o *options) validate(algos string) error {
 	if o.only != "" && o.only != "known" && o.only != "unknown" {
 		return cli.Usagef("--only %q: want known or unknown", o.only)
 	}
-	// Files are hashed as hashr-hash hashes them, as many at once: the
-	// lookups run beside them (lookupWorkersFor), and over a tree of small
-	// files the CPUs idled with fewer (filehash.Workers).
-	if n := filehash.Workers(o.algos); o.workers == 0 {
-		o.workers = n
-	}
 	if o.workers < 0 {
 		return cli.Usagef("--workers %d: want 0 (as hashr-hash) or more", o.workers)
+	}
+	// Files are hashed as hashr-hash hashes them, as many at once: the
+	// lookups run beside them (lookupWorkersFor), and over a tree of small
+	// files the CPUs idled with fewer (filehash.Workers). Over stdin
+	// nothing is hashed, and the md5 engine is not started.
+	if len(o.paths) > 0 {
+		n := filehash.Workers(o.algos) // the engine, whatever --workers says
+		if o.workers == 0 {
+			o.workers = n
+		}
 	}
 	if o.batch < 1 || o.batch > db.MaxLookupBatch {
 		return cli.Usagef("--batch %d: want 1 to %d", o.batch, db.MaxLookupBatch)

@@ -41,7 +41,7 @@ func TestSQLiteLookupWorkersFollowTheCPUs(t *testing.T) {
 // CPU the CPUs idled a tenth of a run beside the lookups.
 func TestHashWorkersAsHashrHash(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
-	o := options{dbURL: "sqlite:set.db", batch: 1000}
+	o := options{dbURL: "sqlite:set.db", batch: 1000, paths: []string{"."}}
 	if err := o.validate("sha256"); err != nil {
 		t.Fatal(err)
 	}
