@@ -151,10 +151,9 @@ func (o *options) validate(algos string) error {
 	if o.workers < 0 {
 		return cli.Usagef("--workers %d: want 0 (as hashr-hash) or more", o.workers)
 	}
-	// Files are hashed as hashr-hash hashes them, as many at once: the
-	// lookups run beside them (lookupWorkersFor), and over a tree of small
-	// files the CPUs idled with fewer (filehash.Workers). Over stdin
-	// nothing is hashed, and the md5 engine is not started.
+	// Files are hashed as hashr-hash hashes them, as many at once
+	// (filehash.Workers says why). Over stdin nothing is hashed, and the
+	// md5 engine is not started.
 	if len(o.paths) > 0 {
 		n := filehash.Workers(o.algos) // the engine, whatever --workers says
 		if o.workers == 0 {
